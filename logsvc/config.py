@@ -1,0 +1,130 @@
+"""Every setting in one table, resolved in one place: CLI flags, then LOGSVC_* variables, then defaults.
+
+No other module reads `os.environ` for configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from logsvc.errors import InvalidParameter
+
+
+def _default_data_dir() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "logsvc")
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    type: Callable[[str], Any] = str
+
+    @property
+    def env(self) -> str:
+        return "LOGSVC_" + self.name.upper()
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected true/false, got {text!r}")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("data_dir", None, "Directory holding stream files, metadata and the index (default: ~/.local/share/logsvc)"),
+    Setting("host", "127.0.0.1", "Interface to bind; change only to expose logsvc beyond this machine"),
+    Setting("port", 4588, "TCP port to listen on (0 picks a free one)", int),
+    Setting("workers", 2, "gunicorn worker processes; exactly one of them ingests at a time", int),
+    Setting("threads", 128, "Threads per worker; each open SSE tail holds one", int),
+    Setting("token", None, "If set, every HTTP API request needs 'Authorization: Bearer <token>'"),
+    Setting("max_tail_clients", 200, "Open SSE tail connections per worker before new ones get 503", int),
+    Setting("block_lines", 2048, "Lines per index block (bigger: faster ingest and smaller index, slower rare-term search)", int),
+    Setting("commit_interval", 0.5, "Seconds between index commits while lines are arriving", float),
+    Setting("rescan_interval", 2.0, "Seconds between safety-net rescans of every stream file", float),
+    Setting("project", None, "Path to logsvc.toml with simulated functions (default: ./logsvc.toml if present)"),
+    Setting("aws_access_key_id", None, "With the secret: verify SigV4 signatures on the CloudWatch and Lambda APIs"),
+    Setting("aws_secret_access_key", None, "Secret for --aws-access-key-id"),
+    Setting("log_level", "info", "Level of logsvc's own messages (debug, info, warning, error)"),
+    Setting("ingest", True, "Run the ingester in this process (tests turn it off to start it by hand)", _bool),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=lambda: Path(_default_data_dir()))
+    host: str = "127.0.0.1"
+    port: int = 4588
+    workers: int = 2
+    threads: int = 128
+    token: str | None = None
+    max_tail_clients: int = 200
+    block_lines: int = 2048
+    commit_interval: float = 0.5
+    rescan_interval: float = 2.0
+    project: Path | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    log_level: str = "info"
+    ingest: bool = True
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    def to_env(self) -> dict[str, str]:
+        """The settings as LOGSVC_* variables, so a child process (gunicorn worker) resolves the same."""
+        out = {}
+        for s in SETTINGS:
+            value = getattr(self, s.name)
+            if value is not None:
+                out[s.env] = str(value).lower() if isinstance(value, bool) else str(value)
+        return out
+
+
+def resolve(flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings: 1. explicit flags (not None), 2. LOGSVC_* variables, 3. defaults.
+
+    :raises InvalidParameter: if a variable or flag has the wrong type.
+    """
+    flags = flags or {}
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for s in SETTINGS:
+        if flags.get(s.name) is not None:
+            raw = flags[s.name]
+            source = "--" + s.name.replace("_", "-")
+        elif s.env in environ:
+            raw = environ[s.env]
+            source = s.env
+        else:
+            continue
+        try:
+            values[s.name] = s.type(raw) if isinstance(raw, str) else raw
+        except ValueError as e:
+            raise InvalidParameter(f"{source}: {e}", field=s.name) from None
+    if values.get("data_dir") is not None:
+        values["data_dir"] = Path(values["data_dir"]).expanduser().resolve()
+    else:
+        values.pop("data_dir", None)
+    if values.get("project") is not None:
+        values["project"] = Path(values["project"]).expanduser().resolve()
+    for name in ("port",):
+        if name in values and not 0 <= values[name] <= 65535:
+            raise InvalidParameter(f"{name} must be between 0 and 65535", field=name, rule="0..65535")
+    for name in ("workers", "threads", "block_lines", "max_tail_clients"):
+        if name in values and values[name] < 1:
+            raise InvalidParameter(f"{name} must be at least 1", field=name, rule=">= 1")
+    return Settings(**values)
+
+
+def setting_names() -> list[str]:
+    return [f.name for f in fields(Settings)]
