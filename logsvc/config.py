@@ -54,6 +54,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("project", None, "Path to logsvc.toml with simulated functions (default: ./logsvc.toml if present)"),
     Setting("aws_access_key_id", None, "With the secret: verify SigV4 signatures on the CloudWatch and Lambda APIs"),
     Setting("aws_secret_access_key", None, "Secret for --aws-access-key-id"),
+    Setting("url", "http://127.0.0.1:4588", "Where CLI commands (tail, search, groups, invoke) find a running server"),
     Setting("log_level", "info", "Level of logsvc's own messages (debug, info, warning, error)"),
     Setting("ingest", True, "Run the ingester in this process (tests turn it off to start it by hand)", _bool),
 )
@@ -74,6 +75,7 @@ class Settings:
     project: Path | None = None
     aws_access_key_id: str | None = None
     aws_secret_access_key: str | None = None
+    url: str = "http://127.0.0.1:4588"
     log_level: str = "info"
     ingest: bool = True
 

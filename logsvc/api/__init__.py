@@ -1,0 +1,1 @@
+"""HTTP surfaces. They only translate requests into calls on the service; no file or index access."""

@@ -1,0 +1,87 @@
+"""create_app(service) -> Flask: registers the HTTP surfaces, auth and error handlers.
+
+Owns nothing but wiring: every surface lives in logsvc/api/ and calls into the service.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from flask import Flask, request
+from werkzeug.exceptions import HTTPException
+
+from logsvc.api import cloudwatch, console, lambda_api, rest
+from logsvc.api.errors import error_response, rest_error
+from logsvc.errors import LogsvcError
+
+log = logging.getLogger("logsvc.http")
+
+MAX_BODY = 8 * 1024 * 1024  # PutLogEvents allows 1 MiB of messages; JSON escaping can double that
+
+
+def create_app(service) -> Flask:  # noqa: ANN001
+    app = Flask("logsvc", static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.json.sort_keys = False
+    app.extensions["logsvc"] = service
+
+    app.register_blueprint(rest.bp)
+    app.register_blueprint(console.bp)
+    app.register_blueprint(lambda_api.bp)
+    app.register_blueprint(cloudwatch.bp)
+
+    token = service.settings.token
+
+    @app.before_request
+    def _check_token():  # noqa: ANN202
+        if not token:
+            return None
+        path = request.path
+        if not (path.startswith("/api/") and path != "/api/v1/openapi.json"):
+            return None  # the console shell and static files hold no data; the CloudWatch API uses SigV4
+        supplied = ""
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            supplied = header[7:]
+        elif "token" in request.args:  # EventSource cannot set headers
+            supplied = request.args["token"]
+        if hmac.compare_digest(supplied.encode(), token.encode()):
+            return None
+        resp = rest_error(401, "Unauthorized", "a valid API token is required: send 'Authorization: Bearer <token>'", "token")
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="logsvc"'
+        return resp
+
+    @app.after_request
+    def _security_headers(resp):  # noqa: ANN001, ANN202
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "no-referrer")
+        if resp.mimetype == "text/html":
+            resp.headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'",
+            )
+        return resp
+
+    @app.errorhandler(LogsvcError)
+    def _logsvc_error(e: LogsvcError):  # noqa: ANN202
+        if request.headers.get("X-Amz-Target"):
+            return cloudwatch.error_response_for(e)
+        return error_response(e)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(e: HTTPException):  # noqa: ANN202
+        if request.headers.get("X-Amz-Target"):
+            return cloudwatch.http_error_response(e)
+        code = {404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}.get(e.code or 500, "BadRequest")
+        message = e.description or e.name
+        if e.code == 413:
+            message = f"request body is larger than {MAX_BODY} bytes"
+        return rest_error(e.code or 500, code, message)
+
+    @app.errorhandler(Exception)
+    def _unexpected(e: Exception):  # noqa: ANN202
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return rest_error(500, "InternalError", "logsvc hit an unexpected error; its log has the details")
+
+    return app
