@@ -1,0 +1,192 @@
+"""The OpenAPI 3 description of the REST API, served at /api/v1/openapi.json. Kept true by tests."""
+
+from __future__ import annotations
+
+from logsvc import __version__
+
+
+def _p(name: str, desc: str, schema: dict | None = None, required: bool = False, many: bool = False) -> dict:
+    schema = schema or {"type": "string"}
+    if many:
+        schema = {"type": "array", "items": schema}
+    out = {"name": name, "in": "query", "description": desc, "required": required, "schema": schema}
+    if many:
+        out["style"] = "form"
+        out["explode"] = True
+    return out
+
+
+GROUP = {"type": "string", "minLength": 1, "maxLength": 512, "pattern": r"^[.\-_/#A-Za-z0-9]+$"}
+STREAM = {"type": "string", "minLength": 1, "maxLength": 512, "pattern": r"^[^:*]+$"}
+TIME = {"type": "string", "description": "epoch ms, ISO-8601, or an age like 15m/2h/1d"}
+LIMIT = {"type": "integer", "minimum": 1, "maximum": 10000}
+
+ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "field": {"type": ["string", "null"]},
+                "rule": {"type": "string"},
+                "hint": {"type": "string"},
+                "position": {"type": "integer"},
+            },
+        }
+    },
+}
+
+EVENT = {
+    "type": "object",
+    "required": ["eventId", "group", "stream", "timestamp", "ingestionTime", "message", "fields"],
+    "properties": {
+        "eventId": {"type": "string"},
+        "group": {"type": "string"},
+        "stream": {"type": "string"},
+        "timestamp": {"type": "integer"},
+        "ingestionTime": {"type": "integer"},
+        "message": {"type": "string"},
+        "fields": {"type": "object"},
+        "highlights": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}}},
+    },
+}
+
+EVENTS_PAGE = {
+    "type": "object",
+    "required": ["events"],
+    "properties": {
+        "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
+        "nextToken": {"type": ["string", "null"]},
+    },
+}
+
+
+def _responses(ok_schema: dict, ok_type: str = "application/json") -> dict:
+    err = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return {
+        "200": {"description": "OK", "content": {ok_type: {"schema": ok_schema}}},
+        "400": {"description": "Invalid parameter", **err},
+        "401": {"description": "Token required", **err},
+        "404": {"description": "Unknown group or stream", **err},
+    }
+
+
+def openapi_document() -> dict:
+    read_params = [
+        _p("start", "Earliest event time (inclusive)", TIME),
+        _p("end", "Latest event time (inclusive)", TIME),
+        _p("limit", "Events per page", LIMIT),
+        _p("nextToken", "Token from the previous page"),
+        _p("q", "CloudWatch filter pattern", {"type": "string", "maxLength": 1024}),
+    ]
+    sources = [
+        _p("group", "Log group name (repeat for several)", GROUP, many=True),
+        _p("stream", "Log stream name (repeat for several)", STREAM, many=True),
+        _p("streamPrefix", "Only streams whose name starts with this"),
+    ]
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "logsvc REST API", "version": __version__},
+        "paths": {
+            "/healthz": {"get": {"summary": "Liveness and ingest status", "responses": {"200": {"description": "OK"}}}},
+            "/api/v1/groups": {
+                "get": {
+                    "summary": "Log groups",
+                    "parameters": [
+                        _p("prefix", "Name prefix"),
+                        _p("limit", "Groups per page", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                        _p("nextToken", "Token from the previous page"),
+                    ],
+                    "responses": _responses({"type": "object", "required": ["groups"]}),
+                }
+            },
+            "/api/v1/streams": {
+                "get": {
+                    "summary": "Log streams of a group",
+                    "parameters": [
+                        _p("group", "Log group", GROUP, required=True),
+                        _p("orderBy", "Sort order", {"type": "string", "enum": ["lastEventTime", "name"]}),
+                        _p("prefix", "Stream name prefix"),
+                        _p("limit", "Streams per page", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                        _p("nextToken", "Token from the previous page"),
+                    ],
+                    "responses": _responses({"type": "object", "required": ["streams"]}),
+                }
+            },
+            "/api/v1/events": {
+                "get": {
+                    "summary": "Events in time order; several streams and groups merged by time",
+                    "parameters": sources
+                    + read_params
+                    + [_p("startFromHead", "Oldest first (default: newest page)", {"type": "boolean"})],
+                    "responses": _responses(EVENTS_PAGE),
+                }
+            },
+            "/api/v1/search": {
+                "get": {
+                    "summary": "Matching events across groups, newest first, with highlight spans",
+                    "parameters": sources + read_params,
+                    "responses": _responses(EVENTS_PAGE),
+                }
+            },
+            "/api/v1/events/context": {
+                "get": {
+                    "summary": "Events around one event in its stream",
+                    "parameters": [
+                        _p("group", "Log group", GROUP, required=True),
+                        _p("stream", "Log stream", STREAM, required=True),
+                        _p("eventId", "Event id", required=True),
+                        _p("before", "Events before", {"type": "integer", "minimum": 0, "maximum": 1000}),
+                        _p("after", "Events after", {"type": "integer", "minimum": 0, "maximum": 1000}),
+                    ],
+                    "responses": _responses(EVENTS_PAGE),
+                }
+            },
+            "/api/v1/histogram": {
+                "get": {
+                    "summary": "Event counts over time",
+                    "parameters": sources
+                    + [
+                        _p("start", "Range start", TIME),
+                        _p("end", "Range end", TIME),
+                        _p("buckets", "Number of buckets", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                        _p("q", "CloudWatch filter pattern", {"type": "string", "maxLength": 1024}),
+                    ],
+                    "responses": _responses({"type": "object", "required": ["buckets", "interval"]}),
+                }
+            },
+            "/api/v1/export": {
+                "get": {
+                    "summary": "All matching events as a streamed download (no row cap)",
+                    "parameters": sources
+                    + read_params[:2]
+                    + [read_params[4], _p("format", "ndjson or csv", {"type": "string", "enum": ["ndjson", "csv"]})],
+                    "responses": {"200": {"description": "A stream of rows"}, "400": {"description": "Invalid parameter"}},
+                }
+            },
+            "/api/v1/tail": {
+                "get": {
+                    "summary": "Server-Sent Events: new events as they arrive",
+                    "description": "Each message carries an `id:` cursor; reconnect with Last-Event-ID to resume with no gap and no duplicate.",
+                    "parameters": [
+                        _p("group", "Log group (repeat for several)", GROUP, required=True, many=True),
+                        _p("stream", "Log stream (repeat for several)", STREAM, many=True),
+                        _p("q", "CloudWatch filter pattern", {"type": "string", "maxLength": 1024}),
+                        _p("since", "First replay events from this time", TIME),
+                        _p("heartbeat", "Seconds between heartbeats", {"type": "integer", "minimum": 1, "maximum": 60}),
+                    ],
+                    "responses": {
+                        "200": {"description": "text/event-stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                        "400": {"description": "Invalid parameter"},
+                        "404": {"description": "Unknown group"},
+                        "503": {"description": "Too many open tails"},
+                    },
+                }
+            },
+        },
+        "components": {"schemas": {"Error": ERROR, "Event": EVENT}},
+    }

@@ -1,0 +1,383 @@
+"""The JSON REST API under /api/v1, its SSE tail and /healthz.
+
+Translates query strings into calls on the service's reader, tailer and store, and results into
+JSON. Holds no logic of its own beyond parameter rules; never opens files or imports whoosh.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import time
+from collections.abc import Iterator
+
+from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+
+from logsvc import names
+from logsvc.api.openapi import openapi_document
+from logsvc.errors import InvalidParameter, LogsvcError
+from logsvc.filterpattern import compile_pattern
+from logsvc.query import MAX_LIMIT, Reader, Source, iter_all
+from logsvc.tail import decode_cursor, encode_cursor
+
+bp = Blueprint("rest", __name__)
+
+
+def service():  # noqa: ANN201
+    return current_app.extensions["logsvc"]
+
+
+# ---- parameters ----------------------------------------------------------------------------------
+
+
+def int_arg(name: str, default: int | None, lo: int, hi: int) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidParameter(f"{name} must be an integer between {lo} and {hi}", field=name, rule=f"{lo}..{hi}") from None
+    if not lo <= value <= hi:
+        raise InvalidParameter(f"{name} must be between {lo} and {hi}", field=name, rule=f"{lo}..{hi}")
+    return value
+
+
+def time_arg(name: str) -> int | None:
+    """Epoch milliseconds, or a relative age like 15m / 2h / 1d (meaning that long before now)."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    return parse_time(raw, name)
+
+
+def parse_time(raw: str, name: str) -> int:
+    raw = raw.strip()
+    units = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+    if raw[-1:] in units and raw[:-1].isdigit():
+        return int(time.time() * 1000) - int(raw[:-1]) * units[raw[-1]]
+    try:
+        value = int(raw)
+    except ValueError:
+        from logsvc.lines import parse_timestamp
+
+        value = parse_timestamp(raw)
+        if value is None:
+            raise InvalidParameter(
+                f"{name} must be epoch milliseconds, an ISO-8601 time, or an age such as 15m, 2h, 1d",
+                field=name,
+                rule="epoch ms | ISO-8601 | <n>[smhdw]",
+            ) from None
+    if not 0 <= value <= 253402300799999:
+        raise InvalidParameter(f"{name} is out of range", field=name, rule="0..253402300799999")
+    return value
+
+
+def bool_arg(name: str, default: bool) -> bool:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    low = raw.lower()
+    if low in ("1", "true", "yes"):
+        return True
+    if low in ("0", "false", "no"):
+        return False
+    raise InvalidParameter(f"{name} must be true or false", field=name, rule="true|false")
+
+
+def pattern_arg(name: str = "q"):  # noqa: ANN201
+    text = request.args.get(name, "")
+    try:
+        return compile_pattern(text)
+    except InvalidParameter as e:
+        e.field = name
+        raise
+
+
+def groups_arg(required: bool = True) -> list[str]:
+    groups = request.args.getlist("group")
+    if not groups and required:
+        raise InvalidParameter("group is required", field="group", rule="1 or more log group names")
+    for g in groups:
+        names.validate_group(g, "group")
+    return groups
+
+
+def streams_arg() -> list[str]:
+    streams = request.args.getlist("stream")
+    for s in streams:
+        names.validate_stream(s, "stream")
+    return streams
+
+
+def sources_arg(required: bool = True) -> list[Source]:
+    reader: Reader = service().reader
+    groups = groups_arg(required)
+    if not groups:
+        return reader.all_sources()
+    return reader.sources(groups, streams_arg(), request.args.get("streamPrefix") or None)
+
+
+def _page_token(raw: str | None) -> str:
+    if not raw:
+        return ""
+    try:
+        return base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidParameter("The specified nextToken is invalid.", field="nextToken") from None
+
+
+def _next_token(name: str) -> str:
+    return base64.urlsafe_b64encode(name.encode()).decode().rstrip("=")
+
+
+# ---- endpoints -----------------------------------------------------------------------------------
+
+
+@bp.get("/healthz")
+def healthz():  # noqa: ANN201
+    return jsonify({"status": "ok", **service().status()})
+
+
+@bp.get("/api/v1/openapi.json")
+def openapi():  # noqa: ANN201
+    return jsonify(openapi_document())
+
+
+@bp.get("/api/v1/groups")
+def groups():  # noqa: ANN201
+    svc = service()
+    prefix = request.args.get("prefix", "")
+    limit = int_arg("limit", 50, 1, 1000)
+    after = _page_token(request.args.get("nextToken"))
+    found = [g for g in svc.store.list_groups() if g.name.startswith(prefix) and g.name > after]
+    page = found[:limit]
+    out = []
+    for g in page:
+        streams = svc.store.list_streams(g.name)
+        last = None
+        for s in streams:
+            _, lt, _ = svc.reader.stream_times(g.name, s.name)
+            cand = max(x for x in (lt, s.mtime_ms if s.size else None) if x is not None) if (lt or s.size) else None
+            if cand is not None and (last is None or cand > last):
+                last = cand
+        out.append(
+            {
+                "name": g.name,
+                "creationTime": g.creation_time,
+                "streamCount": len(streams),
+                "storedBytes": sum(s.size for s in streams),
+                "retentionInDays": g.retention_days,
+                "lastEventTime": last,
+                "tags": g.tags,
+            }
+        )
+    token = _next_token(page[-1].name) if len(found) > limit else None
+    return jsonify({"groups": out, "nextToken": token})
+
+
+@bp.get("/api/v1/streams")
+def streams():  # noqa: ANN201
+    svc = service()
+    group = groups_arg()[0]
+    order = request.args.get("orderBy", "lastEventTime")
+    if order not in ("lastEventTime", "name"):
+        raise InvalidParameter("orderBy must be lastEventTime or name", field="orderBy", rule="lastEventTime|name")
+    limit = int_arg("limit", 100, 1, 1000)
+    prefix = request.args.get("prefix", "")
+    rows = []
+    for s in svc.store.list_streams(group):
+        if not s.name.startswith(prefix):
+            continue
+        first, last, last_ing = svc.reader.stream_times(group, s.name)
+        if s.size and (last is None or s.mtime_ms > (last_ing or 0)):
+            last = max(last or 0, s.mtime_ms)  # bytes the index has not reached yet
+        rows.append(
+            {
+                "group": group,
+                "name": s.name,
+                "creationTime": s.creation_time,
+                "storedBytes": s.size,
+                "firstEventTime": first,
+                "lastEventTime": last,
+            }
+        )
+    if order == "lastEventTime":
+        rows.sort(key=lambda r: (-(r["lastEventTime"] or 0), r["name"]))
+    offset = 0
+    if request.args.get("nextToken"):
+        try:
+            offset = int(_page_token(request.args["nextToken"]))
+        except ValueError:
+            raise InvalidParameter("The specified nextToken is invalid.", field="nextToken") from None
+    page = rows[offset : offset + limit]
+    token = _next_token(str(offset + limit)) if offset + limit < len(rows) else None
+    return jsonify({"streams": page, "nextToken": token})
+
+
+def _read_args() -> dict:
+    start = time_arg("start")
+    end = time_arg("end")
+    if start is not None and end is not None and start > end:
+        raise InvalidParameter("start must not be after end", field="start", rule="start <= end")
+    return {
+        "start": start,
+        "end": end,
+        "limit": int_arg("limit", 100, 1, MAX_LIMIT),
+        "pattern": pattern_arg(),
+        "token": request.args.get("nextToken") or None,
+    }
+
+
+@bp.get("/api/v1/events")
+def events():  # noqa: ANN201
+    svc = service()
+    sources = sources_arg()
+    forward = bool_arg("startFromHead", False)
+    page = svc.reader.read(sources, forward=forward, **_read_args())
+    return jsonify({"events": [e.to_json() for e in page.events], "nextToken": page.next_token})
+
+
+@bp.get("/api/v1/search")
+def search():  # noqa: ANN201
+    svc = service()
+    sources = sources_arg(required=False)
+    args = _read_args()
+    pattern = args["pattern"]
+    page = svc.reader.newest_first(sources, deadline=time.monotonic() + 10, **args)
+    out = []
+    for e in page.events:
+        d = e.to_json()
+        d["highlights"] = [list(span) for span in pattern.highlights(e.message)] if not pattern.match_all else []
+        out.append(d)
+    return jsonify({"events": out, "nextToken": page.next_token})
+
+
+@bp.get("/api/v1/events/context")
+def context():  # noqa: ANN201
+    svc = service()
+    group = groups_arg()[0]
+    stream = request.args.get("stream")
+    names.validate_stream(stream, "stream")
+    event_id = request.args.get("eventId", "")
+    if not event_id:
+        raise InvalidParameter("eventId is required", field="eventId")
+    evs = svc.reader.context(group, stream, event_id, int_arg("before", 20, 0, 1000), int_arg("after", 20, 0, 1000))
+    return jsonify({"events": [e.to_json() for e in evs]})
+
+
+@bp.get("/api/v1/histogram")
+def histogram():  # noqa: ANN201
+    svc = service()
+    sources = sources_arg()
+    now = int(time.time() * 1000)
+    end = time_arg("end") or now
+    start = time_arg("start")
+    if start is None:
+        start = end - 3_600_000
+    if start >= end:
+        raise InvalidParameter("start must be before end", field="start", rule="start < end")
+    buckets = int_arg("buckets", 60, 1, 1000)
+    pattern = pattern_arg()
+    interval, counts = svc.reader.histogram(sources, start, end, buckets, pattern)
+    return jsonify(
+        {"interval": interval, "buckets": [{"start": start + i * interval, "count": c} for i, c in enumerate(counts)]}
+    )
+
+
+@bp.get("/api/v1/export")
+def export():  # noqa: ANN201
+    svc = service()
+    sources = sources_arg(required=False)
+    fmt = request.args.get("format", "ndjson")
+    if fmt not in ("ndjson", "csv"):
+        raise InvalidParameter("format must be ndjson or csv", field="format", rule="ndjson|csv")
+    args = _read_args()
+    args.pop("token")
+    args["limit"] = MAX_LIMIT
+    newest = bool_arg("newestFirst", False)
+    rows = iter_all(svc.reader, sources, forward=not newest, **args)
+
+    def ndjson() -> Iterator[str]:
+        for e in rows:
+            yield json.dumps(e.to_json(), ensure_ascii=False) + "\n"
+
+    def as_csv() -> Iterator[str]:
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["timestamp", "group", "stream", "eventId", "level", "requestId", "message"])
+        for e in rows:
+            w.writerow([e.timestamp, e.group, e.stream, e.event_id, e.fields.get("level", ""), e.fields.get("requestId", ""), e.message])
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+        yield buf.getvalue()
+
+    body, mime, ext = (ndjson(), "application/x-ndjson", "ndjson") if fmt == "ndjson" else (as_csv(), "text/csv", "csv")
+    resp = Response(stream_with_context(body), mimetype=mime)
+    resp.headers["Content-Disposition"] = f'attachment; filename="logsvc-export.{ext}"'
+    return resp
+
+
+@bp.get("/api/v1/tail")
+def tail():  # noqa: ANN201
+    svc = service()
+    groups = groups_arg()
+    streams = streams_arg()
+    pattern = pattern_arg()
+    since = time_arg("since")
+    heartbeat = int_arg("heartbeat", 15, 1, 60)
+    last_id = request.headers.get("Last-Event-ID") or request.args.get("cursor")
+    reader: Reader = svc.reader
+    sources = reader.sources(groups, streams)
+
+    def list_sources() -> list[Source]:
+        try:
+            return reader.sources(groups, streams)
+        except LogsvcError:
+            return []
+
+    replay: list = []
+    if last_id:
+        cursor = decode_cursor(last_id)
+    else:
+        cursor = svc.tailer.end_cursor(sources)
+        if since is not None:
+            page = reader.read(sources, start=since, limit=MAX_LIMIT, forward=False, pattern=pattern)
+            replay = [e for e in page.events if e.offset < cursor.get(_skey(e), 0)]
+    # takes a tail slot now, so a full server answers 503 rather than a broken stream
+    follow = svc.tailer.follow(list_sources, cursor, pattern, heartbeat=heartbeat)
+
+    def frames() -> Iterator[str]:
+        try:
+            yield f"retry: 1000\n: logsvc tail of {len(sources)} streams\n\n"
+            if replay:
+                for i in range(0, len(replay), 500):
+                    chunk = replay[i : i + 500]
+                    yield _frame(chunk, cursor if i + 500 >= len(replay) else None)
+            for events_, cur in follow:
+                if events_:
+                    yield _frame(events_, cur)
+                else:
+                    yield f"id: {encode_cursor(cur)}\n: ping\n\n"
+        finally:
+            follow.close()
+
+    resp = Response(stream_with_context(frames()), mimetype="text/event-stream")
+    resp.headers["Cache-Control"] = "no-cache"
+    resp.headers["X-Accel-Buffering"] = "no"
+    return resp
+
+
+def _skey(e) -> str:  # noqa: ANN001
+    from logsvc.index import stream_key
+
+    return stream_key(e.group, e.stream)
+
+
+def _frame(events_: list, cursor: dict | None) -> str:
+    data = json.dumps({"events": [e.to_json() for e in events_]}, ensure_ascii=False)
+    head = f"id: {encode_cursor(cursor)}\n" if cursor is not None else ""
+    return f"{head}event: events\ndata: {data}\n\n"

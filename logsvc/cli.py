@@ -1,0 +1,275 @@
+"""The `logsvc` command: a thin shell around the server and its API.
+
+`serve`, `demo`, `path` and `reindex` work on a data directory; every other command talks to a
+running server through the public REST API (client.py). Errors print as
+`logsvc: error: <what>` plus a hint line; `--traceback` shows the Python traceback instead.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import sys
+import time
+from datetime import UTC, datetime
+
+import click
+
+from logsvc import __version__
+from logsvc.config import SETTINGS, Settings, resolve
+from logsvc.errors import LogsvcError
+
+
+class ExitStatus(enum.IntEnum):
+    SUCCESS = 0
+    ERROR = 1
+    USAGE = 2
+    NOT_FOUND = 3
+    CONNECTION = 4
+    INTERRUPTED = 130
+
+
+def _settings(ctx: click.Context, **flags) -> Settings:  # noqa: ANN003
+    merged = dict(ctx.find_root().obj or {})
+    merged.update({k: v for k, v in flags.items() if v is not None})
+    return resolve(merged)
+
+
+def _echo_error(e: LogsvcError) -> None:
+    click.echo(f"logsvc: error: {e.message}", err=True)
+    if e.hint:
+        click.echo(f"logsvc: hint: {e.hint}", err=True)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context):  # noqa: ANN201
+        from logsvc.client import ConnectionFailed
+        from logsvc.errors import NotFound
+
+        try:
+            return super().invoke(ctx)
+        except LogsvcError as e:
+            if (ctx.obj or {}).get("traceback"):
+                raise
+            _echo_error(e)
+            code = ExitStatus.NOT_FOUND if isinstance(e, NotFound) else ExitStatus.CONNECTION if isinstance(e, ConnectionFailed) else ExitStatus.ERROR
+            ctx.exit(int(code))
+        except KeyboardInterrupt:
+            ctx.exit(int(ExitStatus.INTERRUPTED))
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="logsvc")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Data directory [env LOGSVC_DATA_DIR]")
+@click.option("--url", help="Server for API commands [env LOGSVC_URL, default http://127.0.0.1:4588]")
+@click.option("--token", help="API token [env LOGSVC_TOKEN]")
+@click.option("--traceback", is_flag=True, help="Show Python tracebacks on errors")
+@click.pass_context
+def main(ctx: click.Context, data_dir: str | None, url: str | None, token: str | None, traceback: bool) -> None:
+    """A local, CloudWatch-Logs-compatible log service for serverless development."""
+    ctx.obj = {"data_dir": data_dir, "url": url, "token": token, "traceback": traceback}
+
+
+def _client(ctx: click.Context):  # noqa: ANN202
+    from logsvc.client import Client
+
+    s = _settings(ctx)
+    return Client(s.url, s.token)
+
+
+# ---- serving -------------------------------------------------------------------------------------
+
+
+def _serve_options(f):  # noqa: ANN001, ANN202
+    f = click.option("--host", help="Interface to bind [env LOGSVC_HOST, default 127.0.0.1]")(f)
+    f = click.option("--port", type=int, help="Port [env LOGSVC_PORT, default 4588; 0 picks one]")(f)
+    f = click.option("--workers", type=int, help="gunicorn workers [env LOGSVC_WORKERS, default 2]")(f)
+    f = click.option("--threads", type=int, help="Threads per worker [env LOGSVC_THREADS, default 128]")(f)
+    f = click.option("--project", type=click.Path(dir_okay=False), help="logsvc.toml with functions [env LOGSVC_PROJECT]")(f)
+    f = click.option("--aws-access-key-id", help="Verify SigV4 with this key [env LOGSVC_AWS_ACCESS_KEY_ID]")(f)
+    f = click.option("--aws-secret-access-key", help="Secret for the key [env LOGSVC_AWS_SECRET_ACCESS_KEY]")(f)
+    return f
+
+
+@main.command()
+@_serve_options
+@click.pass_context
+def serve(ctx: click.Context, **flags) -> None:  # noqa: ANN003
+    """Serve the console, REST, CloudWatch and Lambda APIs over the data directory."""
+    import logging
+
+    from logsvc.serve import serve as run
+
+    s = _settings(ctx, **flags)
+    if s.project is None and os.path.exists("logsvc.toml"):
+        s = s.with_(project=os.path.abspath("logsvc.toml"))
+    logging.basicConfig(level=s.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    os.environ.update(s.to_env())
+    run(s)
+
+
+@main.command()
+@_serve_options
+@click.pass_context
+def demo(ctx: click.Context, **flags) -> None:  # noqa: ANN003
+    """Serve with demo functions producing realistic logs, so there is something to look at."""
+    from logsvc.demo import run_demo
+
+    s = _settings(ctx, **flags)
+    run_demo(s)
+
+
+@main.command()
+@click.argument("group")
+@click.argument("stream")
+@click.pass_context
+def path(ctx: click.Context, group: str, stream: str) -> None:
+    """Print a stream's file path (creating it), so anything can append to it with >>."""
+    from logsvc.store import Store
+
+    s = _settings(ctx)
+    click.echo(str(Store(s.data_dir).ensure_stream(group, stream)))
+
+
+@main.command()
+@click.pass_context
+def reindex(ctx: click.Context) -> None:
+    """Rebuild the index from the stream files (stop the server first)."""
+    from logsvc.reindex import reindex as run
+
+    s = _settings(ctx)
+    started = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        if not sys.stderr.isatty() and done != total:
+            return
+        frac = done / total if total else 1.0
+        bar = "#" * int(frac * 30)
+        click.echo(f"\rreindex [{bar:<30}] {frac:6.1%} {done / 1e6:8.1f} MB", err=True, nl=done == total)
+
+    count = run(s, progress)
+    click.echo(f"logsvc: reindexed {count} events in {time.monotonic() - started:.1f}s", err=True)
+
+
+# ---- reading -------------------------------------------------------------------------------------
+
+
+def _fmt_time(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def _print_event(e: dict, fmt: str, color: bool) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(e, ensure_ascii=False))
+        return
+    ts = _fmt_time(e["timestamp"])
+    msg = e["message"].rstrip("\n")
+    if fmt == "short":
+        line = f"{ts} {msg}"
+    else:
+        src = f"{e['group']} {e['stream']}"
+        line = f"{click.style(ts, fg='green') if color else ts} {click.style(src, fg='cyan') if color else src} {msg}"
+    click.echo(line)
+
+
+_FORMAT = click.option("--format", "fmt", type=click.Choice(["detailed", "short", "json"]), default="detailed", show_default=True)
+
+
+@main.command()
+@click.argument("group", nargs=-1, required=True)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new events as they arrive")
+@click.option("--filter", "filter_", default="", help="CloudWatch filter pattern")
+@click.option("--since", default="10m", show_default=True, help="Start this long ago (30s, 10m, 2h, 1d) or at an ISO time")
+@click.option("--stream", multiple=True, help="Only these streams")
+@_FORMAT
+@click.pass_context
+def tail(ctx: click.Context, group: tuple[str, ...], follow: bool, filter_: str, since: str, stream: tuple[str, ...], fmt: str) -> None:
+    """Print a group's recent events, and with -f keep following it."""
+    client = _client(ctx)
+    color = sys.stdout.isatty()
+    params = {"group": list(group), "stream": list(stream), "q": filter_ or None}
+    if follow:
+        for event, data, _ in client.sse("/api/v1/tail", since=since, **params):
+            if event == "events":
+                for e in json.loads(data)["events"]:
+                    _print_event(e, fmt, color)
+        return
+    for e in client.pages("/api/v1/events", "events", start=since, startFromHead="true", limit=1000, **params):
+        _print_event(e, fmt, color)
+
+
+@main.command()
+@click.argument("pattern")
+@click.option("--group", multiple=True, help="Only these groups (default: all)")
+@click.option("--since", default=None, help="Only events after this (10m, 2h, 1d, ISO time)")
+@click.option("--limit", type=int, default=50, show_default=True)
+@_FORMAT
+@click.pass_context
+def search(ctx: click.Context, pattern: str, group: tuple[str, ...], since: str | None, limit: int, fmt: str) -> None:
+    """Search events with a CloudWatch filter pattern, newest first."""
+    page = _client(ctx).get("/api/v1/search", q=pattern, group=list(group), start=since, limit=limit)
+    for e in page["events"]:
+        _print_event(e, fmt, sys.stdout.isatty())
+    if not page["events"]:
+        click.echo("logsvc: no matching events", err=True)
+
+
+@main.command()
+@click.option("--prefix", default=None)
+@click.pass_context
+def groups(ctx: click.Context, prefix: str | None) -> None:
+    """List log groups."""
+    rows = list(_client(ctx).pages("/api/v1/groups", "groups", prefix=prefix, limit=1000))
+    _table(rows, [("name", "GROUP"), ("streamCount", "STREAMS"), ("storedBytes", "BYTES"), ("lastEventTime", "LAST EVENT")])
+
+
+@main.command()
+@click.argument("group")
+@click.pass_context
+def streams(ctx: click.Context, group: str) -> None:
+    """List a group's streams, newest activity first."""
+    rows = list(_client(ctx).pages("/api/v1/streams", "streams", group=group, limit=1000))
+    _table(rows, [("name", "STREAM"), ("storedBytes", "BYTES"), ("lastEventTime", "LAST EVENT")])
+
+
+def _table(rows: list[dict], cols: list[tuple[str, str]]) -> None:
+    def cell(r: dict, k: str) -> str:
+        v = r.get(k)
+        return _fmt_time(v) if k.endswith("Time") else "-" if v is None else str(v)
+
+    cells = [[cell(r, k) for k, _ in cols] for r in rows]
+    widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, (_, h) in enumerate(cols)]
+    click.echo("  ".join(h.ljust(w) for (_, h), w in zip(cols, widths, strict=True)).rstrip())
+    for c in cells:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(c, widths, strict=True)).rstrip())
+
+
+def _register_producers() -> None:
+    """Commands that belong to the producers (simulated functions, `run`)."""
+    try:
+        from logsvc.invoker.commands import functions, invoke
+
+        main.add_command(invoke)
+        main.add_command(functions)
+    except ImportError:
+        pass
+    try:
+        from logsvc.capture import run
+
+        main.add_command(run)
+    except ImportError:
+        pass
+
+
+_register_producers()
+
+
+def settings_help() -> list[tuple[str, str, str]]:
+    return [(s.name, s.env, s.help) for s in SETTINGS]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

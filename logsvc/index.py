@@ -1,0 +1,424 @@
+"""The block index: which blocks of which stream files may hold a token, and where each block's
+events lie in time. The only module that imports whoosh.
+
+Owns: the whoosh schema, writing block documents, deleting them, committing, and a read-side
+`Snapshot` that answers "candidate blocks for this token query / time range". Never reads stream
+files (ingest hands it text; query reads the candidates) and holds nothing that cannot be rebuilt
+from the files, except ingestion times of lines that carry no timestamp (see `Chunk`).
+
+Design (ARCHITECTURE.md has the measurements behind it):
+- One whoosh document per *block* of a stream (up to `block_lines` lines), not per line.
+- Words (ASCII letters only, <= 24 chars) are whoosh terms: a small vocabulary, so postings are few.
+- Every other token (ids, numbers, hex, IPs, non-ASCII words) goes into a per-block Bloom filter
+  stored with the block: high-cardinality tokens would otherwise dominate whoosh's cost.
+- A block is divided into *chunks* of ~64 lines, each with its start offset, time bounds, event
+  count and ingestion time, so time-ordered reads touch only the chunks they need.
+- The per-stream checkpoint is simply the end offset of the stream's last block, so it is committed
+  atomically with the index itself: a crash loses nothing and duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import threading
+import zlib
+from array import array
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from whoosh import fields, index
+from whoosh.filedb.filestore import FileStorage
+
+from logsvc.tokens import TokenQuery, fold
+
+log = logging.getLogger("logsvc.index")
+
+SCHEMA_VERSION = 1
+MAX_WORD = 24  # longer alphabetic tokens are usually random (base64-ish): Bloom them
+BLOOM_BITS_PER_TOKEN = 16
+BLOOM_K = 3
+
+
+def stream_key(group: str, stream: str) -> str:
+    """A short stable id for a stream (whoosh term and cursor component)."""
+    return hashlib.blake2b(f"{group}\0{stream}".encode(), digest_size=8).hexdigest()
+
+
+@dataclass(slots=True)
+class Block:
+    """A contiguous run of complete events in one stream file, as indexed."""
+
+    group: str
+    stream: str
+    skey: str
+    start: int
+    end: int
+    ino: int
+    head: str  # hash of the file's first bytes: tells a rewritten file from an appended one
+    # per chunk: start offset, min/max event time, ingestion time, event count
+    c_start: array
+    c_min: array
+    c_max: array
+    c_ing: array
+    c_count: array
+    bloom: bytes = b""
+    docnum: int = -1
+    lines: int = 0
+
+    @property
+    def bid(self) -> str:
+        return f"{self.skey}:{self.start}"
+
+    @property
+    def min_ts(self) -> int:
+        return min(self.c_min) if self.c_min else 0
+
+    @property
+    def max_ts(self) -> int:
+        return max(self.c_max) if self.c_max else 0
+
+    @property
+    def count(self) -> int:
+        return sum(self.c_count)
+
+    def chunk_end(self, i: int) -> int:
+        return self.c_start[i + 1] if i + 1 < len(self.c_start) else self.end
+
+    def to_stored(self) -> tuple:
+        return (
+            SCHEMA_VERSION,
+            self.group,
+            self.stream,
+            self.start,
+            self.end,
+            self.ino,
+            self.head,
+            self.c_start.tobytes(),
+            self.c_min.tobytes(),
+            self.c_max.tobytes(),
+            self.c_ing.tobytes(),
+            self.c_count.tobytes(),
+            self.bloom,
+            self.lines,
+        )
+
+    @classmethod
+    def from_stored(cls, t: tuple, docnum: int) -> Block:
+        if t[0] != SCHEMA_VERSION:
+            raise IndexCorrupt(f"block stored with schema {t[0]}, expected {SCHEMA_VERSION}")
+        arrays = []
+        for raw in t[7:12]:
+            a = array("q")
+            a.frombytes(raw)
+            arrays.append(a)
+        return cls(
+            t[1], t[2], stream_key(t[1], t[2]), t[3], t[4], t[5], t[6], *arrays, bloom=t[12], docnum=docnum, lines=t[13]
+        )
+
+
+def _bloom_positions(token: bytes, nbits: int) -> list[int]:
+    mask = nbits - 1
+    h1 = zlib.crc32(token)
+    h2 = zlib.crc32(token[::-1]) | 1
+    return [(h1 + i * h2) & mask for i in range(BLOOM_K)]
+
+
+def build_bloom(tokens: list[bytes]) -> bytes:
+    """A Bloom filter over `tokens`, sized to a power of two >= 16 bits a token (~0.5% false positives)."""
+    nbits = 1 << max(10, (len(tokens) * BLOOM_BITS_PER_TOKEN - 1).bit_length())
+    mask = nbits - 1
+    positions = set()
+    crc = zlib.crc32
+    for t in tokens:
+        h1 = crc(t)
+        h2 = crc(t[::-1]) | 1
+        positions.add(h1 & mask)
+        positions.add((h1 + h2) & mask)
+        positions.add((h1 + 2 * h2) & mask)
+    bloom = bytearray(nbits >> 3)
+    for p in positions:
+        bloom[p >> 3] |= 1 << (p & 7)
+    return bytes(bloom)
+
+
+def bloom_may_contain(bloom: bytes, token: bytes) -> bool:
+    if not bloom:
+        return False
+    for p in _bloom_positions(token, len(bloom) * 8):
+        if not bloom[p >> 3] & (1 << (p & 7)):
+            return False
+    return True
+
+
+def split_terms(tokens: set[bytes]) -> tuple[list[str], list[bytes]]:
+    """Partition folded tokens into whoosh words and Bloom tokens."""
+    words: list[str] = []
+    other: list[bytes] = []
+    for t in tokens:
+        if t.isalpha() and len(t) <= MAX_WORD:
+            words.append(t.decode("ascii"))
+        else:
+            other.append(t)
+    return words, other
+
+
+def is_word(token: str) -> bool:
+    return token.isascii() and token.isalpha() and len(token) <= MAX_WORD
+
+
+class IndexCorrupt(Exception):
+    """The index directory cannot be read; it must be rebuilt from the stream files."""
+
+
+def _schema() -> fields.Schema:
+    return fields.Schema(
+        bid=fields.ID(unique=True),
+        skey=fields.ID(),
+        w=fields.KEYWORD(scorable=False),
+        meta=fields.STORED(),
+    )
+
+
+class BlockIndex:
+    """The whoosh index directory. One process writes (see ingest.py's writer lock); all may read."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        storage = FileStorage(str(self.path))
+        try:
+            if index.exists_in(str(self.path)):
+                self._ix = storage.open_index()
+                if "skey" not in self._ix.schema or "meta" not in self._ix.schema:
+                    raise IndexCorrupt("index has an unknown schema")
+            else:
+                self._ix = storage.create_index(_schema())
+        except IndexCorrupt:
+            raise
+        except Exception as e:  # whoosh raises many types for damaged files
+            raise IndexCorrupt(f"cannot open the index at {self.path}: {e}") from e
+        self._snapshot: Snapshot | None = None
+        self._seg_cache: dict[str, list[tuple[int, Block]]] = {}
+        self._lock = threading.Lock()
+        self._writer = None
+
+    # ---- writing (the ingesting process only) ------------------------------------------------
+
+    def _w(self):  # noqa: ANN202
+        if self._writer is None:
+            self._writer = self._ix.writer()
+        return self._writer
+
+    def add_block(self, block: Block, words: list[str]) -> None:
+        self._w().add_document(bid=block.bid, skey=block.skey, w=" ".join(words), meta=block.to_stored())
+
+    def delete_block(self, block: Block) -> None:
+        self._w().delete_by_term("bid", block.bid)
+
+    def delete_stream(self, skey: str) -> None:
+        self._w().delete_by_term("skey", skey)
+
+    def commit(self) -> None:
+        """Make everything written since the last commit durable and visible, atomically."""
+        if self._writer is not None:
+            w, self._writer = self._writer, None
+            w.commit()
+
+    def cancel(self) -> None:
+        if self._writer is not None:
+            w, self._writer = self._writer, None
+            w.cancel()
+
+    # ---- reading -------------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """The latest committed state, cached until the index changes on disk."""
+        with self._lock:
+            snap = self._snapshot
+            try:
+                if snap is not None and snap.generation == self._ix.latest_generation():
+                    return snap
+                reader = self._ix.reader()
+            except Exception as e:
+                raise IndexCorrupt(f"cannot read the index at {self.path}: {e}") from e
+            self._snapshot = Snapshot.load(reader, self._seg_cache, self._ix.latest_generation())
+            if snap is not None:
+                snap.release()
+            return self._snapshot
+
+    def close(self) -> None:
+        self.cancel()
+        with self._lock:
+            if self._snapshot is not None:
+                self._snapshot.release()
+                self._snapshot = None
+        self._ix.close()
+
+    @staticmethod
+    def destroy(path: Path | str) -> None:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+class Snapshot:
+    """An immutable view of every block at one index generation."""
+
+    def __init__(self, reader, blocks: list[Block], generation: int) -> None:  # noqa: ANN001
+        self._reader = reader
+        self.generation = generation
+        self.blocks = blocks
+        self.by_docnum: dict[int, Block] = {b.docnum: b for b in blocks}
+        self.by_stream: dict[str, list[Block]] = {}
+        for b in blocks:
+            self.by_stream.setdefault(b.skey, []).append(b)
+        for lst in self.by_stream.values():
+            lst.sort(key=lambda b: b.start)
+        self._refs = 1
+        self._refs_lock = threading.Lock()
+
+    @classmethod
+    def empty(cls) -> Snapshot:
+        return cls(None, [], -1)
+
+    @classmethod
+    def load(cls, reader, cache: dict[str, list[tuple[int, Block]]], generation: int) -> Snapshot:  # noqa: ANN001
+        blocks: list[Block] = []
+        seen = set()
+        for leaf, offset in reader.leaf_readers():
+            seg = leaf.segment()
+            sid = seg.segment_id() if seg is not None else str(id(leaf))
+            seen.add(sid)
+            entries = cache.get(sid)
+            if entries is None:
+                entries = []
+                for docnum in leaf.all_doc_ids():
+                    stored = leaf.stored_fields(docnum)
+                    entries.append((docnum, Block.from_stored(stored["meta"], -1)))
+                cache[sid] = entries
+            deleted = leaf.deleted_docs_set() if leaf.has_deletions() else ()
+            for docnum, b in entries:
+                if docnum in deleted:
+                    continue
+                blocks.append(_with_docnum(b, docnum + offset))
+        for sid in list(cache):
+            if sid not in seen:
+                del cache[sid]
+        return cls(reader, blocks, generation)
+
+    def stream_blocks(self, skey: str) -> list[Block]:
+        return self.by_stream.get(skey, [])
+
+    def checkpoint(self, skey: str) -> Block | None:
+        lst = self.by_stream.get(skey)
+        return lst[-1] if lst else None
+
+    def candidates(self, query: TokenQuery | None, skeys: set[str] | None = None) -> set[int] | None:
+        """Docnums of blocks that may satisfy `query`, or None meaning "every block"."""
+        if query is None:
+            return None
+        result = self._eval(query, {})
+        if skeys is not None and result is not None:
+            result = {d for d in result if self.by_docnum[d].skey in skeys}
+        return result
+
+    def _eval(self, q: TokenQuery, memo: dict) -> set[int] | None:
+        kind = q[0]
+        if kind == "tok":
+            tok = fold(q[1])
+            if tok in memo:
+                return memo[tok]
+            memo[tok] = out = self._term(tok)
+            return out
+        parts = [self._eval(p, memo) for p in q[1]]
+        if kind == "and":
+            known = [p for p in parts if p is not None]
+            if not known:
+                return None
+            known.sort(key=len)
+            out = set(known[0])
+            for p in known[1:]:
+                out &= p
+            return out
+        if kind == "or":
+            if any(p is None for p in parts):
+                return None
+            out = set()
+            for p in parts:
+                out |= p
+            return out
+        raise ValueError(f"unknown token query {kind!r}")
+
+    def _term(self, tok: str) -> set[int]:
+        if is_word(tok):
+            if self._reader is None:
+                return set()
+            try:
+                if ("w", tok) not in self._reader:
+                    return set()
+                return set(self._reader.postings("w", tok).all_ids()) & self.by_docnum.keys()
+            except Exception:  # noqa: BLE001 - a term lookup must never fail a query; scan instead
+                return set(self.by_docnum)
+        raw = tok.encode("utf-8")
+        out = set()
+        cache: dict[int, list[int]] = {}
+        for b in self.blocks:
+            bloom = b.bloom
+            n = len(bloom)
+            if not n:
+                continue
+            pos = cache.get(n)
+            if pos is None:
+                pos = cache[n] = _bloom_positions(raw, n * 8)
+            for p in pos:
+                if not bloom[p >> 3] & (1 << (p & 7)):
+                    break
+            else:
+                out.add(b.docnum)
+        return out
+
+    def acquire(self) -> Snapshot:
+        with self._refs_lock:
+            self._refs += 1
+        return self
+
+    def release(self) -> None:
+        with self._refs_lock:
+            self._refs -= 1
+            if self._refs == 0 and self._reader is not None:
+                try:
+                    self._reader.close()
+                except Exception:  # noqa: BLE001
+                    pass
+
+
+def _with_docnum(b: Block, docnum: int) -> Block:
+    if b.docnum == docnum:
+        return b
+    nb = Block(
+        b.group, b.stream, b.skey, b.start, b.end, b.ino, b.head, b.c_start, b.c_min, b.c_max, b.c_ing, b.c_count,
+        bloom=b.bloom, docnum=docnum, lines=b.lines,
+    )
+    return nb
+
+
+def index_size(path: Path | str) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            total += os.path.getsize(os.path.join(root, f))
+    return total
+
+
+__all__ = [
+    "Block",
+    "BlockIndex",
+    "IndexCorrupt",
+    "Snapshot",
+    "build_bloom",
+    "bloom_may_contain",
+    "split_terms",
+    "stream_key",
+    "field",
+]

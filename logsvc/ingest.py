@@ -1,0 +1,427 @@
+"""Follows stream files and turns new complete events into index blocks.
+
+Owns: per-file following state (inode, head bytes, checkpoint offset), reading only complete
+events, detecting truncation/rotation/deletion, building blocks (chunks, time bounds, tokens)
+and committing them. Never writes a stream file, never knows the whoosh schema (index.py does).
+
+Exactly-once: the checkpoint of a stream *is* the end offset of its last committed block, so it is
+committed atomically with the blocks. After kill -9 the ingester restarts from the committed
+checkpoints; bytes after them are read again and indexed once. Event ids are (stream, offset).
+
+Rules worth knowing (also in ARCHITECTURE.md):
+- rotation (a new inode at the path), truncation (size below the checkpoint) or a rewritten head
+  (copytruncate followed by new writes) → the stream's blocks are dropped and it is read from 0;
+- a partial last line is held until its newline arrives, or ingested as it is after
+  `PARTIAL_LINE_GRACE` seconds of silence (a writer that never ends its last line loses nothing);
+- an event whose last line could still take continuation lines (an open traceback) is held for
+  `CONTINUATION_GRACE` seconds;
+- symlinks and other non-regular files are never followed.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import stat
+import threading
+import time
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from logsvc import lines
+from logsvc.errors import StorageError
+from logsvc.index import Block, BlockIndex, Snapshot, build_bloom, split_terms, stream_key
+from logsvc.store import Store
+from logsvc.tokens import index_tokens_bytes
+
+log = logging.getLogger("logsvc.ingest")
+
+CHUNK_EVENTS = 64
+CHUNK_BYTES = 64 * 1024
+BLOCK_BYTES = 2 * 1024 * 1024
+MAX_READ = 16 * 1024 * 1024
+HEAD_BYTES = 64
+MERGE_AFTER = 4  # trailing small blocks of a stream merged into one when there are this many
+CONTINUATION_GRACE = 0.25
+PARTIAL_LINE_GRACE = 2.0
+
+
+@dataclass
+class _Followed:
+    group: str
+    stream: str
+    skey: str
+    ino: int = 0
+    head: bytes = b""
+    end: int = 0
+    tail: list[Block] = field(default_factory=list)  # trailing blocks smaller than block_lines
+    seen_size: int = -1
+    changed_at: float = 0.0
+
+
+IngestTimeFn = Callable[[int], int]
+
+
+class Ingester:
+    """Keeps the index level with the stream files. Only one process may run it (see service.py)."""
+
+    def __init__(
+        self,
+        store: Store,
+        index: BlockIndex,
+        *,
+        block_lines: int = 2048,
+        commit_interval: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.index = index
+        self.block_lines = block_lines
+        self.commit_interval = commit_interval
+        self.clock = clock
+        self._state: dict[str, _Followed] = {}
+        self._dirty: set[str] = set()
+        self._dirty_all = True
+        self._dirty_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._pending = 0  # events added since the last commit
+        self._last_commit = clock()
+        self.events_ingested = 0
+        self.holding = False
+        self.last_error: str | None = None
+        self._load()
+
+    # ---- state -------------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        snap = self.index.snapshot()
+        self._state.clear()
+        for skey, blocks in snap.by_stream.items():
+            last = blocks[-1]
+            st = _Followed(last.group, last.stream, skey, ino=last.ino, head=bytes.fromhex(last.head), end=last.end)
+            for b in reversed(blocks):
+                if b.lines >= self.block_lines:
+                    break
+                st.tail.insert(0, b)
+            self._state[skey] = st
+
+    def mark_dirty(self, path: str | None) -> None:
+        """Watcher callback: `path` changed, or None for "check everything"."""
+        with self._dirty_lock:
+            if path is None:
+                self._dirty_all = True
+            elif path.endswith(".log"):
+                self._dirty.add(path)
+            else:
+                return
+        self._wake.set()
+
+    # ---- the loop ----------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Ingest until `stop` is set. Errors are logged and retried; the loop never dies."""
+        backoff = 0.1
+        while not stop.is_set():
+            self._wake.wait(CONTINUATION_GRACE if self.holding else 0.5)
+            self._wake.clear()
+            try:
+                more = self.step()
+                if self._pending and (more is False or self.clock() - self._last_commit >= self.commit_interval):
+                    self.commit()
+                if more:
+                    self._wake.set()
+                backoff = 0.1
+                self.last_error = None
+            except StorageError as e:
+                self._recover(str(e))
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+            except Exception as e:  # noqa: BLE001 - keep ingesting; say why it failed
+                log.exception("ingest step failed")
+                self._recover(f"{type(e).__name__}: {e}")
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+        try:
+            if self._pending:
+                self.commit()
+        except Exception:  # noqa: BLE001
+            log.exception("final commit failed")
+            self.index.cancel()
+
+    def _recover(self, why: str) -> None:
+        if self.last_error != why:
+            log.error("ingest paused: %s (will retry)", why)
+        self.last_error = why
+        self.index.cancel()
+        self._pending = 0
+        self._load()
+        with self._dirty_lock:
+            self._dirty_all = True
+
+    def commit(self) -> None:
+        try:
+            self.index.commit()
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EFBIG):
+                raise StorageError("the disk holding the index is full; ingestion resumes when space returns") from e
+            raise
+        self.events_ingested += self._pending
+        self._pending = 0
+        self._last_commit = self.clock()
+
+    def step(self) -> bool:
+        """Read what is new in changed files (all files on a rescan). True if more data is waiting."""
+        with self._dirty_lock:
+            everything, self._dirty_all = self._dirty_all, False
+            dirty, self._dirty = self._dirty, set()
+        more = False
+        budget = MAX_READ
+        if everything:
+            seen = set()
+            for group, stream, path in self.store.iter_stream_files():
+                skey = stream_key(group, stream)
+                seen.add(skey)
+                more |= self._follow(group, stream, skey, path, budget)
+            for skey in [k for k in self._state if k not in seen]:
+                self._forget(skey)
+        else:
+            for p in dirty:
+                located = self.store.locate(p)
+                if located is None:
+                    continue
+                group, stream = located
+                skey = stream_key(group, stream)
+                if not os.path.lexists(p):
+                    if skey in self._state:
+                        self._forget(skey)
+                    continue
+                more |= self._follow(group, stream, skey, Path(p), budget)
+        # held-back events (open tracebacks, unterminated lines) need another look after their grace
+        held = [st for st in self._state.values() if st.seen_size > st.end]
+        self.holding = bool(held)
+        if held:
+            with self._dirty_lock:
+                for st in held:
+                    self._dirty.add(str(self.store.stream_file(st.group, st.stream)))
+        return more
+
+    def _forget(self, skey: str) -> None:
+        self.index.delete_stream(skey)
+        self._pending += 1
+        self._state.pop(skey, None)
+
+    def _reset(self, st: _Followed, ino: int) -> None:
+        self.index.delete_stream(st.skey)
+        self._pending += 1
+        st.ino, st.head, st.end, st.tail = ino, b"", 0, []
+
+    def _follow(self, group: str, stream: str, skey: str, path: Path, budget: int) -> bool:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                log.warning("refusing to follow %s: it is a symlink", path)
+            if skey in self._state:
+                self._forget(skey)
+            return False
+        try:
+            fst = os.fstat(fd)
+            if not stat.S_ISREG(fst.st_mode):
+                if skey in self._state:
+                    self._forget(skey)
+                return False
+            st = self._state.get(skey)
+            if st is None:
+                st = self._state[skey] = _Followed(group, stream, skey, ino=fst.st_ino)
+            now = self.clock()
+            size = fst.st_size
+            if size != st.seen_size:
+                st.seen_size, st.changed_at = size, now
+                if st.ino != fst.st_ino or size < st.end:
+                    self._reset(st, fst.st_ino)
+                elif st.head and os.pread(fd, len(st.head), 0) != st.head:
+                    self._reset(st, fst.st_ino)
+            if size <= st.end:
+                return False
+            quiet = now - st.changed_at
+            want = min(size - st.end, budget)
+            data = os.pread(fd, want, st.end)
+            truncated_read = len(data) < size - st.end
+            flush = quiet >= CONTINUATION_GRACE and not truncated_read
+            events, consumed = lines.split_events(data, flush=flush)
+            if consumed == 0 and not truncated_read and quiet >= PARTIAL_LINE_GRACE and data:
+                # a last line that never got its newline: take it as it is rather than lose it
+                events, consumed = lines.split_events(data + b"\n", flush=True)
+                consumed = min(consumed, len(data))
+            if not events:
+                return truncated_read
+            if not st.head:
+                st.head = os.pread(fd, HEAD_BYTES, 0)
+            ingest_ms = int(fst.st_mtime * 1000)
+            self._add_events(st, data, events, lambda _off: ingest_ms, fst.st_ino)
+            st.end += consumed
+            return truncated_read
+        finally:
+            os.close(fd)
+
+    # ---- building blocks ---------------------------------------------------------------------
+
+    def _add_events(
+        self, st: _Followed, data: bytes, events: list, ingest_for: IngestTimeFn, ino: int
+    ) -> None:
+        """Cut `events` (RawEvents relative to `data`, which starts at st.end) into blocks and add them."""
+        base = st.end
+        i = 0
+        n = len(events)
+        while i < n:
+            j = i
+            size = 0
+            while j < n and j - i < self.block_lines and (size < BLOCK_BYTES or j == i):
+                size += events[j].end - events[j].start
+                j += 1
+            block = self._make_block(st, data, events[i:j], base, ingest_for, ino)
+            self.index.add_block(block, self._words(data[events[i].start : events[j - 1].end], block))
+            self._pending += j - i
+            if block.lines < self.block_lines:
+                st.tail.append(block)
+            else:
+                st.tail = []
+            i = j
+        if len(st.tail) >= MERGE_AFTER:
+            self._merge_tail(st, ino)
+
+    def _words(self, raw: bytes, block: Block) -> list[str]:
+        words, other = split_terms(index_tokens_bytes(raw))
+        block.bloom = build_bloom(other)
+        return words
+
+    def _make_block(
+        self, st: _Followed, data: bytes, events: list, base: int, ingest_for: IngestTimeFn, ino: int
+    ) -> Block:
+        c_start, c_min, c_max, c_ing, c_count = (array("q") for _ in range(5))
+        cur_ing = None
+        cur_bytes = 0
+        for ev in events:
+            off = base + ev.start
+            ing = ingest_for(off)
+            ts = lines.parse_event(ev.text).timestamp
+            if ts is None:
+                ts = ing
+            if cur_ing != ing or c_count[-1] >= CHUNK_EVENTS or cur_bytes >= CHUNK_BYTES:
+                c_start.append(off)
+                c_min.append(ts)
+                c_max.append(ts)
+                c_ing.append(ing)
+                c_count.append(0)
+                cur_ing, cur_bytes = ing, 0
+            if ts < c_min[-1]:
+                c_min[-1] = ts
+            if ts > c_max[-1]:
+                c_max[-1] = ts
+            c_count[-1] += 1
+            cur_bytes += ev.end - ev.start
+        start = base + events[0].start
+        end = base + events[-1].end
+        head = st.head if st.head else data[:HEAD_BYTES] if base == 0 else b""
+        return Block(
+            st.group, st.stream, st.skey, start, end, ino, head.hex(), c_start, c_min, c_max, c_ing, c_count,
+            lines=len(events),
+        )
+
+    def _merge_tail(self, st: _Followed, ino: int) -> None:
+        """Merge the stream's trailing small blocks into one, keeping every chunk's times."""
+        blocks = st.tail
+        path = self.store.stream_file(st.group, st.stream)
+        try:
+            with open(path, "rb", buffering=0) as f:
+                f.seek(blocks[0].start)
+                raw = f.read(blocks[-1].end - blocks[0].start)
+        except OSError:
+            return
+        if len(raw) != blocks[-1].end - blocks[0].start:
+            return
+        merged = Block(
+            st.group, st.stream, st.skey, blocks[0].start, blocks[-1].end, ino, blocks[0].head,
+            array("q"), array("q"), array("q"), array("q"), array("q"), lines=sum(b.lines for b in blocks),
+        )
+        for b in blocks:
+            merged.c_start.extend(b.c_start)
+            merged.c_min.extend(b.c_min)
+            merged.c_max.extend(b.c_max)
+            merged.c_ing.extend(b.c_ing)
+            merged.c_count.extend(b.c_count)
+            self.index.delete_block(b)
+        self.index.add_block(merged, self._words(raw, merged))
+        self._pending += 1
+        st.tail = [] if merged.lines >= self.block_lines else [merged]
+
+    # ---- rebuild -----------------------------------------------------------------------------
+
+    def rebuild(self, old: Snapshot | None, progress: Callable[[int, int], None] | None = None) -> int:
+        """Index every stream file from byte 0 into this (empty) index.
+
+        `old`, if readable, supplies the ingestion times it had recorded, so the rebuilt index
+        answers exactly as the old one (those times are the one thing the files do not hold).
+        Returns the number of events indexed.
+        """
+        files = list(self.store.iter_stream_files())
+        total = sum(p.stat().st_size for _, _, p in files if p.exists())
+        done = 0
+        count = 0
+        for group, stream, path in files:
+            skey = stream_key(group, stream)
+            old_blocks = old.stream_blocks(skey) if old is not None else []
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            except OSError:
+                continue
+            try:
+                fst = os.fstat(fd)
+                st = self._state[skey] = _Followed(group, stream, skey, ino=fst.st_ino, seen_size=fst.st_size)
+                st.head = os.pread(fd, HEAD_BYTES, 0)
+                fallback = int(fst.st_mtime * 1000)
+                ingest_for = _old_ingest_times(old_blocks, fallback)
+                limit = old_blocks[-1].end if old_blocks else fst.st_size
+                while st.end < limit:
+                    data = os.pread(fd, min(MAX_READ, limit - st.end), st.end)
+                    events, consumed = lines.split_events(data, flush=True)
+                    if not events and data and st.end + len(data) >= limit:
+                        events, consumed = lines.split_events(data + b"\n", flush=True)
+                        consumed = min(consumed, len(data))
+                    if not events:
+                        break
+                    self._add_events(st, data, events, ingest_for, fst.st_ino)
+                    st.end += consumed
+                    count += len(events)
+                    done += consumed
+                    if self._pending > 200_000:
+                        self.commit()
+                    if progress:
+                        progress(done, total)
+            finally:
+                os.close(fd)
+        self.commit()
+        if progress:
+            progress(total, total)
+        return count
+
+
+def _old_ingest_times(blocks: list[Block], fallback: int) -> IngestTimeFn:
+    """offset -> ingestion time, from the chunks of an old index (fallback: the file's mtime)."""
+    starts: list[int] = []
+    times: list[int] = []
+    for b in blocks:
+        starts.extend(b.c_start)
+        times.extend(b.c_ing)
+    if not starts:
+        return lambda _off: fallback
+    import bisect
+
+    def ingest_for(offset: int) -> int:
+        i = bisect.bisect_right(starts, offset) - 1
+        return times[i] if i >= 0 else fallback
+
+    return ingest_for

@@ -1,0 +1,477 @@
+"""Reading events back: time ranges, several streams merged by time, filter patterns, paging.
+
+Owns: search and read semantics (ordering, `nextToken`, limits, interleaving). Uses the index
+snapshot for candidate blocks and time bounds, reads the candidate bytes from the stream files
+itself, and matches each event exactly with the filter pattern. Knows nothing of HTTP.
+
+Order: events are ordered by (timestamp, stream key, byte offset) — a total order that does not
+depend on how the files were cut into blocks, so a rebuilt index pages exactly as the old one.
+"""
+
+from __future__ import annotations
+
+import base64
+import heapq
+import json
+import os
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from logsvc import lines, names
+from logsvc.errors import InvalidParameter, NotFound
+from logsvc.filterpattern import FilterPattern, compile_pattern
+from logsvc.index import Block, BlockIndex, Snapshot, stream_key
+from logsvc.model import LogEvent
+from logsvc.store import Store
+
+MAX_LIMIT = 10_000
+MAX_PAGE_BYTES = 1_048_576
+MAX_MESSAGE = 1_048_576  # longer events are cut here, with a marker (see truncate_message)
+NEG_INF = -(2**62)
+POS_INF = 2**62
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    group: str
+    stream: str
+    skey: str
+
+
+@dataclass
+class Page:
+    events: list[LogEvent]
+    next_token: str | None
+    scanned_bytes: int = 0
+
+
+def truncate_message(message: str) -> tuple[str, bool]:
+    """Messages over MAX_MESSAGE characters are cut, ending in a marker that says how much was cut."""
+    if len(message) <= MAX_MESSAGE:
+        return message, False
+    cut = len(message) - MAX_MESSAGE
+    return message[:MAX_MESSAGE] + f"\u2026[logsvc: {cut} more characters not shown]", True
+
+
+class Reader:
+    """Read side over the store and a block index. Safe to share between threads."""
+
+    def __init__(self, store: Store, index: BlockIndex) -> None:
+        self.store = store
+        self.index = index
+
+    # ---- sources -----------------------------------------------------------------------------
+
+    def sources(
+        self,
+        groups: Iterable[str],
+        streams: Iterable[str] = (),
+        stream_prefix: str | None = None,
+    ) -> list[Source]:
+        """The streams to read. :raises NotFound: for an unknown group or stream."""
+        groups = list(dict.fromkeys(groups))
+        streams = list(dict.fromkeys(streams))
+        out: list[Source] = []
+        for g in groups:
+            names.validate_group(g)
+            if streams:
+                for s in streams:
+                    names.validate_stream(s)
+                    self.store.get_stream(g, s)
+                    out.append(Source(g, s, stream_key(g, s)))
+            else:
+                for info in self.store.list_streams(g):
+                    if stream_prefix and not info.name.startswith(stream_prefix):
+                        continue
+                    out.append(Source(g, info.name, stream_key(g, info.name)))
+        return out
+
+    def all_sources(self) -> list[Source]:
+        return [Source(g, s, stream_key(g, s)) for g, s, _ in self.store.iter_stream_files()]
+
+    # ---- events ------------------------------------------------------------------------------
+
+    def read(
+        self,
+        sources: list[Source],
+        *,
+        start: int | None = None,
+        end: int | None = None,
+        limit: int = 100,
+        forward: bool = False,
+        pattern: FilterPattern | str | None = None,
+        token: str | None = None,
+        end_exclusive: bool = False,
+        max_bytes: int = MAX_PAGE_BYTES,
+        deadline: float | None = None,
+    ) -> Page:
+        """Events in [start, end] (end exclusive if asked), merged across `sources` by time.
+
+        forward=False returns the newest `limit` events (ascending within the page) and a token for
+        the page of older ones; forward=True the oldest, and a token for newer ones. The token is
+        None when nothing is left. `deadline` (monotonic seconds) ends a long scan early with a
+        partial page and a token, as CloudWatch does.
+        :raises InvalidParameter: for a bad token or limit.
+        """
+        if not 1 <= limit <= MAX_LIMIT:
+            raise InvalidParameter(f"limit must be between 1 and {MAX_LIMIT}", field="limit", rule=f"1..{MAX_LIMIT}")
+        if isinstance(pattern, str) or pattern is None:
+            pattern = compile_pattern(pattern or "")
+        lo = NEG_INF if start is None else start
+        hi = POS_INF if end is None else (end - 1 if end_exclusive else end)
+        boundary = None
+        fp = _fingerprint(sources, lo, hi, pattern.text, forward)
+        if token:
+            boundary = decode_token(token, fp)
+        events, more_key = self._merge(sources, lo, hi, pattern, limit, forward, boundary, max_bytes, deadline)
+        if not forward:
+            events.reverse()
+        next_token = encode_token(fp, more_key) if more_key is not None else None
+        return Page(events, next_token)
+
+    def _merge(
+        self,
+        sources: list[Source],
+        lo: int,
+        hi: int,
+        pattern: FilterPattern,
+        limit: int,
+        forward: bool,
+        boundary: tuple | None,
+        max_bytes: int,
+        deadline: float | None,
+    ) -> tuple[list[LogEvent], tuple | None]:
+        snap = self.index.snapshot().acquire()
+        try:
+            return self._merge_in(snap, sources, lo, hi, pattern, limit, forward, boundary, max_bytes, deadline)
+        finally:
+            snap.release()
+
+    def _merge_in(self, snap, sources, lo, hi, pattern, limit, forward, boundary, max_bytes, deadline):  # noqa: ANN001, ANN202, C901, PLR0912
+        # a piece's sort key is the earliest (forward) / latest (backward) time it may hold
+        skeys = {s.skey for s in sources}
+        cands = snap.candidates(pattern.token_query(), skeys) if not pattern.match_all else None
+        if boundary is not None:
+            b_ts = boundary[0]
+            lo = max(lo, b_ts) if forward else lo
+            hi = min(hi, b_ts) if not forward else hi
+        heap: list = []
+        seq = 0
+        files = _Files(self.store)
+        try:
+            for src in sources:
+                blocks = snap.stream_blocks(src.skey)
+                for b in blocks:
+                    if b.max_ts < lo or b.min_ts > hi:
+                        continue
+                    if cands is not None and b.docnum not in cands:
+                        continue
+                    key = b.min_ts if forward else -b.max_ts
+                    heap.append((key, seq, "b", src, b))
+                    seq += 1
+                # bytes the index has not reached yet: unknown times, read them first
+                tail_start = blocks[-1].end if blocks else 0
+                size = files.size(src)
+                if size > tail_start:
+                    heap.append((NEG_INF, seq, "t", src, (tail_start, size)))
+                    seq += 1
+            heapq.heapify(heap)
+            out_heap: list = []
+            result: list[LogEvent] = []
+            used = 0
+            while len(result) < limit:
+                next_key = heap[0][0] if heap else POS_INF
+                # emit every ready event: nothing still unread can come before it
+                while out_heap and _ready(out_heap[0][0], next_key, forward):
+                    _, ev = heapq.heappop(out_heap)
+                    size_ev = len(ev.message) + 26
+                    if result and used + size_ev > max_bytes:
+                        return result, _key(result[-1])
+                    result.append(ev)
+                    used += size_ev
+                    if len(result) >= limit:
+                        break
+                if len(result) >= limit:
+                    break
+                if not heap:
+                    break
+                if deadline is not None and time.monotonic() > deadline and result:
+                    return result, _key(result[-1])
+                _, _, kind, src, item = heapq.heappop(heap)
+                if kind == "b":
+                    b: Block = item
+                    for i in range(len(b.c_start)):
+                        cmin, cmax = b.c_min[i], b.c_max[i]
+                        if cmax < lo or cmin > hi:
+                            continue
+                        key = cmin if forward else -cmax
+                        heapq.heappush(heap, (key, seq, "c", src, (b.c_start[i], b.chunk_end(i), b.c_ing[i])))
+                        seq += 1
+                    continue
+                if kind == "c":
+                    start_off, end_off, ing = item
+                    evs = files.events(src, start_off, end_off, lambda _o, ing=ing: ing)
+                else:
+                    start_off, end_off = item
+                    evs = files.events(src, start_off, end_off, None)
+                for ev in evs:
+                    if ev.timestamp < lo or ev.timestamp > hi:
+                        continue
+                    k = _key(ev)
+                    if boundary is not None and ((k <= boundary) if forward else (k >= boundary)):
+                        continue
+                    if not pattern.match_all and not pattern.matches(ev.message):
+                        continue
+                    heapq.heappush(out_heap, (_heap_key(k, forward), ev))
+            if len(result) >= limit and (out_heap or heap):
+                return result, _key(result[-1])
+            return result, None
+        finally:
+            files.close()
+
+    def newest_first(self, sources: list[Source], **kw) -> Page:  # noqa: ANN003
+        """Search order: newest first (the page itself is newest first too)."""
+        page = self.read(sources, forward=False, **kw)
+        page.events.reverse()
+        return page
+
+    def context(self, group: str, stream: str, event_id: str, before: int = 20, after: int = 20) -> list[LogEvent]:
+        """The event and up to before/after events around it in its own stream, in file order.
+
+        :raises NotFound: if the event is not there.
+        """
+        self.store.get_stream(group, stream)
+        try:
+            offset = int(event_id[:16])
+        except ValueError:
+            raise InvalidParameter("eventId is not an event id from this server", field="eventId") from None
+        src = Source(group, stream, stream_key(group, stream))
+        snap = self.index.snapshot().acquire()
+        files = _Files(self.store)
+        try:
+            pieces = _stream_pieces(snap, src, files.size(src))
+            idx = next((i for i, p in enumerate(pieces) if p[0] <= offset < p[1]), None)
+            if idx is None:
+                raise NotFound(f"no event {event_id} in log stream {stream!r}", field="eventId")
+            evs: list[LogEvent] = []
+            lo_i, hi_i = idx, idx
+            evs = files.events(src, *pieces[idx])
+            pos = next((i for i, e in enumerate(evs) if e.offset == offset), None)
+            if pos is None:
+                raise NotFound(f"no event {event_id} in log stream {stream!r}", field="eventId")
+            while pos < before and lo_i > 0:
+                lo_i -= 1
+                more = files.events(src, *pieces[lo_i])
+                evs = more + evs
+                pos += len(more)
+            while len(evs) - pos - 1 < after and hi_i + 1 < len(pieces):
+                hi_i += 1
+                evs = evs + files.events(src, *pieces[hi_i])
+            return evs[max(0, pos - before) : pos + after + 1]
+        finally:
+            files.close()
+            snap.release()
+
+    def histogram(
+        self, sources: list[Source], start: int, end: int, buckets: int, pattern: FilterPattern | None = None
+    ) -> tuple[int, list[int]]:
+        """Event counts in `buckets` equal intervals of [start, end). Uses chunk counts when no pattern."""
+        interval = max(1, -(-(end - start) // buckets))
+        counts = [0] * buckets
+        if pattern is not None and not pattern.match_all:
+            page_token = None
+            while True:
+                page = self.read(sources, start=start, end=end, end_exclusive=True, limit=MAX_LIMIT, forward=True,
+                                 pattern=pattern, token=page_token)
+                for ev in page.events:
+                    counts[min(buckets - 1, (ev.timestamp - start) // interval)] += 1
+                page_token = page.next_token
+                if not page_token:
+                    return interval, counts
+        snap = self.index.snapshot().acquire()
+        files = _Files(self.store)
+        try:
+            for src in sources:
+                blocks = snap.stream_blocks(src.skey)
+                for b in blocks:
+                    if b.max_ts < start or b.min_ts >= end:
+                        continue
+                    for i in range(len(b.c_start)):
+                        cmin, cmax, n = b.c_min[i], b.c_max[i], b.c_count[i]
+                        if cmax < start or cmin >= end:
+                            continue
+                        if cmin >= start and cmax < end and (cmin - start) // interval == (cmax - start) // interval:
+                            counts[(cmin - start) // interval] += n
+                            continue
+                        for ev in files.events(src, b.c_start[i], b.chunk_end(i), lambda _o, v=b.c_ing[i]: v):
+                            if start <= ev.timestamp < end:
+                                counts[(ev.timestamp - start) // interval] += 1
+                tail = blocks[-1].end if blocks else 0
+                size = files.size(src)
+                if size > tail:
+                    for ev in files.events(src, tail, size, None):
+                        if start <= ev.timestamp < end:
+                            counts[(ev.timestamp - start) // interval] += 1
+            return interval, counts
+        finally:
+            files.close()
+            snap.release()
+
+    def stream_times(self, group: str, stream: str) -> tuple[int | None, int | None, int | None]:
+        """(first event time, last event time, last ingestion time) from the index, or Nones."""
+        snap = self.index.snapshot()
+        blocks = snap.stream_blocks(stream_key(group, stream))
+        if not blocks:
+            return None, None, None
+        return min(b.min_ts for b in blocks), max(b.max_ts for b in blocks), max(b.c_ing[-1] for b in blocks)
+
+    def snapshot(self) -> Snapshot:
+        return self.index.snapshot()
+
+
+def _stream_pieces(snap: Snapshot, src: Source, size: int) -> list[tuple]:
+    pieces = []
+    blocks = snap.stream_blocks(src.skey)
+    for b in blocks:
+        for i in range(len(b.c_start)):
+            pieces.append((b.c_start[i], b.chunk_end(i), (lambda _o, v=b.c_ing[i]: v)))
+    tail = blocks[-1].end if blocks else 0
+    if size > tail:
+        pieces.append((tail, size, None))
+    return pieces
+
+
+def _key(ev: LogEvent) -> tuple:
+    return (ev.timestamp, _skey(ev), ev.offset)
+
+
+def _skey(ev: LogEvent) -> str:
+    return stream_key(ev.group, ev.stream)
+
+
+def _heap_key(k: tuple, forward: bool) -> tuple:
+    if forward:
+        return k
+    return (-k[0], _Desc(k[1]), -k[2])
+
+
+class _Desc:
+    """Reverses string order inside a heap key."""
+
+    __slots__ = ("s",)
+
+    def __init__(self, s: str) -> None:
+        self.s = s
+
+    def __lt__(self, other: _Desc) -> bool:
+        return self.s > other.s
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Desc) and self.s == other.s
+
+
+def _ready(top: tuple, next_key: int, forward: bool) -> bool:
+    """Can the top buffered event be emitted before reading the next piece (whose bound is next_key)?"""
+    if next_key == POS_INF:
+        return True
+    if next_key == NEG_INF:
+        return False
+    # forward: next piece holds nothing earlier than next_key; backward: nothing later than -next_key
+    return top[0] < next_key
+
+
+class _Files:
+    """Open stream files for one query, and turning byte ranges into events."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._fds: dict[str, tuple[int, int]] = {}
+
+    def _open(self, src: Source) -> tuple[int, int] | None:
+        got = self._fds.get(src.skey)
+        if got is None:
+            try:
+                f = self.store.open_stream(src.group, src.stream)
+            except (NotFound, OSError):
+                self._fds[src.skey] = (-1, 0)
+                return None
+            fd = os.dup(f.fileno())
+            f.close()
+            st = os.fstat(fd)
+            got = self._fds[src.skey] = (fd, int(st.st_mtime * 1000))
+        return got if got[0] >= 0 else None
+
+    def size(self, src: Source) -> int:
+        got = self._open(src)
+        return os.fstat(got[0]).st_size if got else 0
+
+    def events(self, src: Source, start: int, end: int, ingest_for) -> list[LogEvent]:  # noqa: ANN001
+        got = self._open(src)
+        if got is None or end <= start:
+            return []
+        fd, mtime = got
+        data = os.pread(fd, end - start, start)
+        evs, _ = lines.split_events(data, flush=True)
+        out = []
+        for raw in evs:
+            off = start + raw.start
+            ing = ingest_for(off) if ingest_for else mtime
+            p = lines.parse_event(raw.text)
+            msg, cut = truncate_message(p.message)
+            fields = p.fields
+            if cut:
+                fields = dict(fields, truncated=True)
+            out.append(LogEvent(src.group, src.stream, off, p.timestamp if p.timestamp is not None else ing, ing, msg, fields, start + raw.end))
+        return out
+
+    def close(self) -> None:
+        for fd, _ in self._fds.values():
+            if fd >= 0:
+                os.close(fd)
+        self._fds.clear()
+
+
+# ---- tokens ------------------------------------------------------------------------------------
+
+
+def _fingerprint(sources: list[Source], lo: int, hi: int, pattern: str, forward: bool) -> str:
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=6)
+    for s in sorted(x.skey for x in sources):
+        h.update(s.encode())
+    h.update(f"{lo}|{hi}|{pattern}|{forward}".encode())
+    return h.hexdigest()
+
+
+def encode_token(fp: str, key: tuple) -> str:
+    raw = json.dumps([fp, key[0], key[1], key[2]], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_token(token: str, fp: str) -> tuple:
+    """:raises InvalidParameter: if the token is malformed or belongs to another query."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        got_fp, ts, skey, off = json.loads(raw)
+        if not (isinstance(ts, int) and isinstance(skey, str) and isinstance(off, int)):
+            raise ValueError
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise InvalidParameter("The specified nextToken is invalid.", field="nextToken") from None
+    if got_fp != fp:
+        raise InvalidParameter(
+            "The specified nextToken is invalid: it belongs to a query with other parameters.", field="nextToken"
+        )
+    return (ts, skey, off)
+
+
+def iter_all(reader: Reader, sources: list[Source], **kw) -> Iterator[LogEvent]:  # noqa: ANN003
+    """Every matching event, page by page (for exports with no row cap)."""
+    token = None
+    while True:
+        page = reader.read(sources, token=token, **kw)
+        yield from page.events
+        token = page.next_token
+        if not token:
+            return

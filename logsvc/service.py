@@ -1,0 +1,216 @@
+"""Lifecycle: wires store, watcher, index, ingester, reader, tailer and invoker; start() and close().
+
+Owns: which process writes the index. Every process (each gunicorn worker, each test) creates a
+Service and can read; the one that holds an exclusive lock on `<data>/index.lock` runs the
+ingester. If that process dies, the lock is released and another takes over within a second.
+Contains no request logic.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+from logsvc.config import Settings
+from logsvc.index import BlockIndex, IndexCorrupt, Snapshot
+from logsvc.ingest import Ingester
+from logsvc.invoker import create_invoker
+from logsvc.query import Reader
+from logsvc.store import Store
+from logsvc.tail import Tailer
+from logsvc.watch import Watcher
+
+log = logging.getLogger("logsvc")
+
+
+class IndexHandle:
+    """The index as readers see it: opened lazily; empty until the writer has created it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._index: BlockIndex | None = None
+        self._lock = threading.Lock()
+        self._warned = False
+
+    def set(self, index: BlockIndex | None) -> None:
+        with self._lock:
+            old, self._index = self._index, index
+        if old is not None and old is not index:
+            old.close()
+
+    def get(self) -> BlockIndex | None:
+        with self._lock:
+            if self._index is None:
+                try:
+                    from whoosh import index as wix
+
+                    if wix.exists_in(str(self.path)):
+                        self._index = BlockIndex(self.path)
+                except IndexCorrupt as e:
+                    if not self._warned:
+                        log.warning("index not readable yet (%s); reading stream files directly", e)
+                        self._warned = True
+            return self._index
+
+    def snapshot(self) -> Snapshot:
+        idx = self.get()
+        if idx is None:
+            return Snapshot.empty()
+        try:
+            return idx.snapshot()
+        except IndexCorrupt as e:
+            if not self._warned:
+                log.warning("%s; reading stream files directly until it is rebuilt", e)
+                self._warned = True
+            self.set(None)
+            return Snapshot.empty()
+
+    def close(self) -> None:
+        self.set(None)
+
+
+class Service:
+    """Everything one process needs. Tests build one directly; gunicorn builds one per worker."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = Store(settings.data_dir)
+        self.index_dir = Path(settings.data_dir) / "index"
+        self.index = IndexHandle(self.index_dir)
+        self.reader = Reader(self.store, self.index)
+        self.watcher = Watcher(self.store.groups_dir, settings.rescan_interval)
+        self.tailer = Tailer(self.store, self.watcher, settings.max_tail_clients)
+        self.invoker = create_invoker(settings, self.store)
+        self.ingester: Ingester | None = None
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._lock_fd: int | None = None
+        self.started = False
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> Service:
+        self.watcher.start()
+        if self.settings.ingest:
+            t = threading.Thread(target=self._writer_election, name="logsvc-writer", daemon=True)
+            t.start()
+            self._threads.append(t)
+        if self.invoker is not None:
+            self.invoker.start()
+        self.started = True
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        if self.ingester is not None:
+            self.ingester.mark_dirty(None)
+        for t in self._threads:
+            t.join(timeout=10)
+        self._threads.clear()
+        if self.invoker is not None:
+            self.invoker.close()
+        self.watcher.stop()
+        self.index.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def __enter__(self) -> Service:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- the single writer ---------------------------------------------------------------------
+
+    def _try_lock(self) -> bool:
+        fd = os.open(Path(self.settings.data_dir) / "index.lock", os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        return True
+
+    def _writer_election(self) -> None:
+        while not self._stop.is_set():
+            if self._try_lock():
+                break
+            self._stop.wait(1.0)
+        if self._stop.is_set():
+            return
+        index = self.open_index_for_writing()
+        self.index.set(index)
+        self.ingester = Ingester(
+            self.store,
+            index,
+            block_lines=self.settings.block_lines,
+            commit_interval=self.settings.commit_interval,
+        )
+        self.watcher.subscribe(self.ingester.mark_dirty)
+        log.info("this process (pid %d) ingests %s", os.getpid(), self.store.groups_dir)
+        self.ingester.run(self._stop)
+
+    def open_index_for_writing(self) -> BlockIndex:
+        """Open the index; a damaged one is set aside and rebuilt from the stream files."""
+        try:
+            return BlockIndex(self.index_dir)
+        except IndexCorrupt as e:
+            log.error("the index at %s is damaged (%s); rebuilding it from the stream files", self.index_dir, e)
+            BlockIndex.destroy(self.index_dir)
+            return BlockIndex(self.index_dir)
+
+    @property
+    def is_writer(self) -> bool:
+        return self.ingester is not None
+
+    def wait_indexed(self, timeout: float = 10.0) -> bool:
+        """Block until the ingester has caught up with the files (tests and `reindex`)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ing = self.ingester
+            if ing is not None:
+                snap = self.index.snapshot()
+                behind = False
+                for group, stream, path in self.store.iter_stream_files():
+                    from logsvc.index import stream_key
+
+                    last = snap.checkpoint(stream_key(group, stream))
+                    try:
+                        size = path.stat().st_size
+                    except OSError:
+                        continue
+                    if size and (last is None or last.end < size):
+                        behind = True
+                        break
+                if not behind:
+                    return True
+                ing.mark_dirty(None)
+            time.sleep(0.05)
+        return False
+
+    def writer_pid(self) -> int | None:
+        """The pid of the process that ingests this data directory, if it is alive."""
+        try:
+            pid = int((Path(self.settings.data_dir) / "index.lock").read_text() or 0)
+        except (OSError, ValueError):
+            return None
+        return pid if pid and os.path.exists(f"/proc/{pid}") else None
+
+    def status(self) -> dict:
+        ing = self.ingester
+        return {
+            "pid": os.getpid(),
+            "writerPid": self.writer_pid(),
+            "ingesting": ing is not None,
+            "eventsIngested": ing.events_ingested if ing else None,
+            "ingestError": ing.last_error if ing else None,
+            "fileEvents": "polling" if self.watcher.polling_only else "inotify",
+        }

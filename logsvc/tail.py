@@ -1,0 +1,214 @@
+"""Live tail: "what is new since cursor C, matching P", as a generator. No transport.
+
+Owns: cursors (per-stream byte offsets), following files directly (not through the index, so a
+line reaches a tail client in about a millisecond in every worker process) and resuming from a
+cursor with no gap and no duplicate. SSE framing lives in api/rest.py, terminal printing in cli.py.
+
+Event boundaries follow exactly the ingester's rules (held tracebacks, unterminated last lines),
+so an event has the same id whether it arrived by tail or by search.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from logsvc import lines
+from logsvc.errors import InvalidParameter, LimitExceeded
+from logsvc.filterpattern import FilterPattern
+from logsvc.ingest import CONTINUATION_GRACE, PARTIAL_LINE_GRACE
+from logsvc.model import LogEvent
+from logsvc.query import Source, truncate_message
+from logsvc.store import Store
+from logsvc.watch import Watcher
+
+READ_CHUNK = 1024 * 1024
+MAX_BATCH = 1000
+
+
+def encode_cursor(offsets: dict[str, int]) -> str:
+    raw = json.dumps(offsets, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> dict[str, int]:
+    """:raises InvalidParameter: for anything that is not a cursor this server wrote."""
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        data = json.loads(raw)
+        if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, int) and v >= 0 for k, v in data.items()):
+            raise ValueError
+        return data
+    except (ValueError, TypeError):
+        raise InvalidParameter("Last-Event-ID is not a tail cursor from this server", field="Last-Event-ID") from None
+
+
+@dataclass
+class _Pos:
+    offset: int
+    ino: int = 0
+    size_seen: int = -1
+    changed_at: float = 0.0
+
+
+class Tailer:
+    """Per-process tail machinery; every open tail is a generator from `follow`."""
+
+    def __init__(self, store: Store, watcher: Watcher, max_clients: int = 200) -> None:
+        self.store = store
+        self.watcher = watcher
+        self.max_clients = max_clients
+        self._clients = 0
+        self._lock = threading.Lock()
+
+    def end_cursor(self, sources: list[Source]) -> dict[str, int]:
+        """A cursor at the current end of every source (tail from now)."""
+        out = {}
+        for s in sources:
+            try:
+                out[s.skey] = os.stat(self.store.stream_file(s.group, s.stream)).st_size
+            except OSError:
+                out[s.skey] = 0
+        return out
+
+    def follow(
+        self,
+        list_sources: Callable[[], list[Source]],
+        cursor: dict[str, int],
+        pattern: FilterPattern,
+        *,
+        heartbeat: float = 15.0,
+        stop: threading.Event | None = None,
+        max_seconds: float | None = None,
+    ) -> TailSession:
+        """An iterator of (events, cursor) batches as lines arrive; ([], cursor) as a heartbeat.
+
+        Streams that appear after the tail started are read from their first byte. The slot is
+        taken now and given back by `close()` (or when the iterator ends).
+        :raises LimitExceeded: when this process already serves `max_clients` tails.
+        """
+        with self._lock:
+            if self._clients >= self.max_clients:
+                raise LimitExceeded(
+                    f"this server already has {self.max_clients} open tails; close one or raise --max-tail-clients",
+                    field="tail",
+                )
+            self._clients += 1
+        return TailSession(self._follow(list_sources, dict(cursor), pattern, heartbeat, stop, max_seconds), self._release)
+
+    def _release(self) -> None:
+        with self._lock:
+            self._clients -= 1
+
+    @property
+    def clients(self) -> int:
+        return self._clients
+
+    def _follow(self, list_sources, cursor, pattern, heartbeat, stop, max_seconds):  # noqa: ANN001, ANN202
+        pos: dict[str, _Pos] = {k: _Pos(v) for k, v in cursor.items()}
+        sources: list[Source] = []
+        listed_at = 0.0
+        version = -1
+        last_yield = time.monotonic()
+        began = last_yield
+        while stop is None or not stop.is_set():
+            now = time.monotonic()
+            if max_seconds is not None and now - began > max_seconds:
+                return
+            if now - listed_at > 1.0:
+                sources = list_sources()
+                listed_at = now
+            batch: list[LogEvent] = []
+            holding = False
+            for src in sources:
+                p = pos.get(src.skey)
+                if p is None:
+                    p = pos[src.skey] = _Pos(0)
+                got, held = self._read_new(src, p)
+                holding |= held
+                batch.extend(got)
+                if len(batch) >= MAX_BATCH:
+                    break
+            if batch:
+                batch.sort(key=lambda e: (e.timestamp, e.offset))
+                matched = batch if pattern.match_all else [e for e in batch if pattern.matches(e.message)]
+                cursor = {k: v.offset for k, v in pos.items()}
+                if matched or time.monotonic() - last_yield > heartbeat:
+                    yield matched, cursor
+                    last_yield = time.monotonic()
+                continue  # there may be more right away
+            if time.monotonic() - last_yield >= heartbeat:
+                yield [], {k: v.offset for k, v in pos.items()}
+                last_yield = time.monotonic()
+            wait = CONTINUATION_GRACE if holding else min(heartbeat, 1.0)
+            version = self.watcher.wait_change(version, wait)
+
+    def _read_new(self, src: Source, p: _Pos) -> tuple[list[LogEvent], bool]:
+        try:
+            fd = os.open(self.store.stream_file(src.group, src.stream), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return [], False
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return [], False
+            now = time.monotonic()
+            if st.st_size != p.size_seen:
+                if p.ino and (st.st_ino != p.ino or st.st_size < p.offset):
+                    p.offset = 0  # rotated or truncated: the new content is the stream now
+                p.ino = st.st_ino
+                p.size_seen, p.changed_at = st.st_size, now
+            if not p.ino:
+                p.ino = st.st_ino
+            if st.st_size <= p.offset:
+                return [], False
+            quiet = now - p.changed_at
+            data = os.pread(fd, min(READ_CHUNK, st.st_size - p.offset), p.offset)
+            partial_read = len(data) < st.st_size - p.offset
+            evs, consumed = lines.split_events(data, flush=quiet >= CONTINUATION_GRACE and not partial_read)
+            if consumed == 0 and not partial_read and quiet >= PARTIAL_LINE_GRACE and data:
+                evs, consumed = lines.split_events(data + b"\n", flush=True)
+                consumed = min(consumed, len(data))
+            ing = int(st.st_mtime * 1000)
+            out = []
+            for raw in evs:
+                parsed = lines.parse_event(raw.text)
+                msg, cut = truncate_message(parsed.message)
+                fields = dict(parsed.fields, truncated=True) if cut else parsed.fields
+                ts = parsed.timestamp if parsed.timestamp is not None else ing
+                out.append(LogEvent(src.group, src.stream, p.offset + raw.start, ts, ing, msg, fields, p.offset + raw.end))
+            p.offset += consumed
+            return out, p.offset < st.st_size
+        finally:
+            os.close(fd)
+
+
+class TailSession:
+    """Wraps a tail generator so its slot is released exactly once, even if it never started."""
+
+    def __init__(self, gen: Iterator, release: Callable[[], None]) -> None:
+        self._gen = gen
+        self._release = release
+        self._closed = False
+
+    def __iter__(self) -> TailSession:
+        return self
+
+    def __next__(self):  # noqa: ANN204
+        try:
+            return next(self._gen)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._gen.close()
+            self._release()

@@ -1,0 +1,185 @@
+"""Shared fixtures: a temp data directory, a real `logsvc serve` on an ephemeral port, clients.
+
+The server is the real thing (gunicorn, its workers, the ingester) started as a subprocess, so
+tests see exactly what a user sees. A failed start shows the server's own stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+
+from logsvc.config import Settings
+from logsvc.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _clean_environ() -> Iterator[None]:
+    """No LOGSVC_* or AWS_* variable from the developer's shell leaks into a test."""
+    saved = dict(os.environ)
+    for key in list(os.environ):
+        if key.startswith(("LOGSVC_", "AWS_")):
+            del os.environ[key]
+    os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+    os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+    os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "data"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def settings(data_dir: Path) -> Settings:
+    return Settings(data_dir=data_dir, port=0, commit_interval=0.05, rescan_interval=0.5, threads=32)
+
+
+@pytest.fixture
+def store(data_dir: Path) -> Store:
+    return Store(data_dir)
+
+
+def wait_for(check: Callable[[], object], timeout: float = 10.0, interval: float = 0.02, what: str = "condition") -> object:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+
+@dataclass
+class Server:
+    url: str
+    data_dir: Path
+    proc: subprocess.Popen
+    env: dict
+    stderr_lines: list[str] = field(default_factory=list)
+
+    @property
+    def store(self) -> Store:
+        return Store(self.data_dir)
+
+    def get(self, path: str, **params) -> requests.Response:  # noqa: ANN003
+        return requests.get(self.url + path, params=params, timeout=30)
+
+    def json(self, path: str, **params) -> dict:  # noqa: ANN003
+        r = self.get(path, **params)
+        assert r.status_code == 200, (r.status_code, r.text)
+        return r.json()
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=15)
+
+
+def start_server(data_dir: Path, *args: str, env: dict | None = None, timeout: float = 30.0) -> Server:
+    """Run `python -m logsvc serve --port 0` over `data_dir` and wait for its URL."""
+    full_env = dict(os.environ)
+    full_env.update(
+        {
+            "LOGSVC_DATA_DIR": str(data_dir),
+            "LOGSVC_COMMIT_INTERVAL": "0.05",
+            "LOGSVC_RESCAN_INTERVAL": "0.5",
+            "LOGSVC_THREADS": "32",
+            "LOGSVC_LOG_LEVEL": "warning",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    full_env.update(env or {})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logsvc", "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=full_env,
+        cwd=str(data_dir.parent),
+        text=True,
+        start_new_session=True,
+    )
+    server = Server("", data_dir, proc, full_env)
+
+    def drain_stderr() -> None:
+        for line in proc.stderr:  # type: ignore[union-attr]
+            server.stderr_lines.append(line)
+
+    threading.Thread(target=drain_stderr, daemon=True).start()
+    url_box: list[str] = []
+
+    def read_stdout() -> None:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            if "serving http" in line and not url_box:
+                url_box.append(line.split("serving ", 1)[1].split()[0].rstrip("/"))
+
+    threading.Thread(target=read_stdout, daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while not url_box:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            server.stop()
+            raise AssertionError(
+                f"logsvc exited early (rc={proc.returncode})\nstderr:\n{''.join(server.stderr_lines)}"
+            )
+        time.sleep(0.02)
+    server.url = url_box[0]
+    wait_for(lambda: _healthy(server.url), timeout=timeout, what="healthz")
+    # one worker must have become the writer before tests rely on ingestion
+    wait_for(lambda: _has_writer(server.url), timeout=timeout, what="an ingesting worker")
+    return server
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return requests.get(url + "/healthz", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _has_writer(url: str) -> bool:
+    return bool(requests.get(url + "/healthz", timeout=2).json().get("writerPid"))
+
+
+@pytest.fixture
+def server(data_dir: Path) -> Iterator[Server]:
+    s = start_server(data_dir)
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def write_lines(data_dir: Path) -> Callable[..., Path]:
+    """write_lines(group, stream, lines) appends text lines to a stream file, like a shell `>>`."""
+    store = Store(data_dir)
+
+    def write(group: str, stream: str, lines: list[str] | str) -> Path:
+        path = store.ensure_stream(group, stream)
+        text = lines if isinstance(lines, str) else "".join(line + "\n" for line in lines)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(text)
+        return path
+
+    return write
