@@ -1,8 +1,13 @@
-"""Simulated functions: a local Lambda-like invoker. Placeholder until the invoker work lands."""
+"""Simulated functions: a local Lambda-like invoker whose containers each write a log stream.
+
+Owns the producer side of issue 4: function definitions (functions.py), container processes
+(containers.py, bootstrap.py), invocations (invoke.py), triggers (triggers.py), invocation records
+(records.py) and the CLI commands (commands.py). Every line reaches the data directory through a
+stream file; nothing here touches the index.
+"""
 
 from __future__ import annotations
 
+from logsvc.invoker.invoke import Invoker, create_invoker
 
-def create_invoker(settings, store):  # noqa: ANN001, ANN201
-    """Return an invoker for the project's logsvc.toml, or None when there are no functions."""
-    return None
+__all__ = ["Invoker", "create_invoker"]

@@ -1,0 +1,432 @@
+"""Invocations: synchronous, asynchronous (queue, retries, event age, destinations) and DryRun.
+
+Owns which process runs functions (the one holding `<data>/invoker/.lock`; the others forward to
+it), the async queue and its retry schedule, destinations, idle reaping, and one invocation
+record per attempt. Containers write the function's lines; this module never writes a function's
+stream except through containers.py, and never touches the index.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import heapq
+import itertools
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from logsvc.errors import InvalidParameter
+from logsvc.invoker.containers import FunctionPool, Outcome, TooManyRequests
+from logsvc.invoker.functions import Function, Project
+from logsvc.invoker.records import RecordLog, compact_event
+
+log = logging.getLogger("logsvc.invoker")
+
+SYSTEM_GROUP = "/logsvc/invoker"
+SYSTEM_STREAM = "events"
+THROTTLE_RETRY = 0.25  # seconds before a throttled async event is tried again (not an attempt)
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass
+class AsyncEvent:
+    """An event in the async queue: one request id for every attempt, as Lambda keeps it."""
+
+    request_id: str
+    function: str
+    payload: bytes
+    enqueued_ms: int
+    trigger: dict[str, Any]
+    parent: str | None = None
+    client_context: dict | None = None
+    attempt: int = 1
+    last: Outcome | None = None
+
+
+@dataclass(order=True)
+class _Due:
+    due: float
+    seq: int
+    event: AsyncEvent = field(compare=False)
+
+
+class Invoker:
+    """Runs the project's functions. `start()` elects the owner process; `close()` ends every container."""
+
+    def __init__(self, settings: Any, store: Any, project: Project, host_env: dict[str, str] | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.project = project
+        self.records = RecordLog(store)
+        self.dir = Path(settings.data_dir) / "invoker"
+        self.host_env = dict(os.environ if host_env is None else host_env)
+        self.pools: dict[str, FunctionPool] = {}
+        self.internal_url: str | None = None
+        self.owner = False
+        self.triggers: Any = None
+        self._lock_fd: int | None = None
+        self._server: Any = None
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._heap: list[_Due] = []
+        self._heap_cond = threading.Condition()
+        self._seq = itertools.count()
+        self._executor: ThreadPoolExecutor | None = None
+        self._role_lock = threading.Lock()
+        self._system_ready = False
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> Invoker:
+        """Become the owner if no other process is; otherwise keep trying once a second (failover)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if not self._try_own():
+            t = threading.Thread(target=self._election, name="invoker-election", daemon=True)
+            t.start()
+            self._threads.append(t)
+        return self
+
+    def _election(self) -> None:
+        while not self._stop.wait(1.0):
+            if self._try_own():
+                return
+
+    def _try_own(self) -> bool:
+        with self._role_lock:
+            if self.owner:
+                return True
+            if self._stop.is_set():
+                return False
+            fd = os.open(self.dir / ".lock", os.O_CREAT | os.O_RDWR, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            self._lock_fd = fd
+            self._become_owner()
+            self.owner = True
+            return True
+
+    def _become_owner(self) -> None:
+        from werkzeug.serving import make_server
+
+        from logsvc.api.lambda_api import create_internal_app
+
+        # The owner listens on its own loopback port: containers call the Invoke API there (the
+        # public port may be shared by several gunicorn workers), and other workers forward to it.
+        self._server = make_server("127.0.0.1", 0, create_internal_app(self), threaded=True)
+        self.internal_url = f"http://127.0.0.1:{self._server.server_port}"
+        t = threading.Thread(target=self._server.serve_forever, name="invoker-http", daemon=True)
+        t.start()
+        self._threads.append(t)
+        tmp = self.dir / f".owner.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps({"pid": os.getpid(), "url": self.internal_url}))
+        os.replace(tmp, self.dir / "owner.json")
+        for fn in self.project.functions.values():
+            self.pools[fn.name] = FunctionPool(fn, self.store, self.internal_url, self.host_env)
+        self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="invoker-async")
+        for target, name in ((self._dispatch, "invoker-queue"), (self._reaper, "invoker-reaper")):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+        from logsvc.invoker.triggers import Triggers
+
+        self.triggers = Triggers(self)
+        self.triggers.start()
+        log.info("invoker: running %d functions; internal endpoint %s", len(self.pools), self.internal_url)
+
+    def close(self) -> None:
+        """Stop triggers, the queue and every container; release the owner lock."""
+        self._stop.set()
+        with self._heap_cond:
+            self._heap_cond.notify_all()
+        if self.triggers is not None:
+            self.triggers.close()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        for pool in self.pools.values():
+            pool.close()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+        for t in self._threads:
+            t.join(timeout=5)
+        self._threads.clear()
+        if self._lock_fd is not None:
+            try:
+                (self.dir / "owner.json").unlink(missing_ok=True)
+            finally:
+                os.close(self._lock_fd)
+                self._lock_fd = None
+        self.owner = False
+
+    def owner_url(self) -> str | None:
+        """Where the owning process listens, for a non-owner to forward to (None if nobody owns)."""
+        if self.owner:
+            return self.internal_url
+        try:
+            return json.loads((self.dir / "owner.json").read_text())["url"]
+        except (OSError, ValueError, KeyError):
+            return None
+
+    # ---- invoking ---------------------------------------------------------------------------------
+
+    def function(self, name: str) -> Function:
+        """:raises NotFound:"""
+        return self.project.function(name)
+
+    def parent_of_container(self, container_id: str) -> str | None:
+        """The request id a container is running now: the parent of any Invoke it makes."""
+        for pool in self.pools.values():
+            c = pool.by_id(container_id)
+            if c is not None:
+                return c.current_request
+        return None
+
+    def invoke_sync(
+        self,
+        name: str,
+        payload: bytes,
+        *,
+        trigger: dict[str, Any] | None = None,
+        parent: str | None = None,
+        client_context: dict | None = None,
+        wait: float = 0.0,
+        request_id: str | None = None,
+    ) -> Outcome:
+        """RequestResponse: run now in a warm or new container.
+
+        :raises NotFound: unknown function. :raises TooManyRequests: at the concurrency limit.
+        """
+        fn = self.function(name)
+        return self._run(
+            fn, request_id or new_request_id(), payload, "RequestResponse", 1,
+            trigger or {"type": "api"}, parent, client_context, wait,
+        )
+
+    def invoke_async(
+        self,
+        name: str,
+        payload: bytes,
+        *,
+        trigger: dict[str, Any] | None = None,
+        parent: str | None = None,
+        client_context: dict | None = None,
+    ) -> str:
+        """Event: queue the event and return its request id at once. :raises NotFound:"""
+        self.function(name)
+        ev = AsyncEvent(
+            new_request_id(), name, payload, int(time.time() * 1000), trigger or {"type": "api"}, parent, client_context
+        )
+        self._schedule(ev, 0.0)
+        return ev.request_id
+
+    def dry_run(self, name: str) -> None:
+        """DryRun: only check that the function exists. :raises NotFound:"""
+        self.function(name)
+
+    def _run(
+        self,
+        fn: Function,
+        request_id: str,
+        payload: bytes,
+        invocation_type: str,
+        attempt: int,
+        trigger: dict[str, Any],
+        parent: str | None,
+        client_context: dict | None,
+        wait: float,
+    ) -> Outcome:
+        pool = self.pools.get(fn.name)
+        if pool is None:
+            raise InvalidParameter(
+                "this process does not run functions; its request should have been forwarded to the owner",
+                hint="Retry; another logsvc worker owns the invoker.",
+            )
+        base = {
+            "requestId": request_id,
+            "function": fn.name,
+            "attempt": attempt,
+            "invocationType": invocation_type,
+            "trigger": trigger,
+            "event": compact_event(payload),
+            "parentRequestId": parent,
+            "logGroup": fn.log_group,
+        }
+        try:
+            container, cold = pool.acquire(wait)
+        except TooManyRequests as e:
+            now = int(time.time() * 1000)
+            self.records.append({**base, "status": "throttled", "start": now, "end": now, "errorType": e.code})
+            raise
+        try:
+            outcome = container.invoke(request_id, payload, client_context)
+        finally:
+            pool.release(container)
+        error_message = None
+        if outcome.status != "success":
+            try:
+                error_message = json.loads(outcome.body).get("errorMessage")
+            except (ValueError, AttributeError):
+                pass
+        self.records.append({
+            **base,
+            "status": outcome.status,
+            "logStream": outcome.stream,
+            "start": outcome.start_ms,
+            "end": outcome.end_ms,
+            "durationMs": round(outcome.duration_ms, 2),
+            "billedDurationMs": outcome.billed_ms,
+            "initDurationMs": None if outcome.init_duration_ms is None else round(outcome.init_duration_ms, 2),
+            "coldStart": cold,
+            "maxMemoryUsedMB": outcome.max_memory_mb,
+            "errorType": outcome.error_type,
+            "errorMessage": error_message,
+        })
+        return outcome
+
+    # ---- the async queue --------------------------------------------------------------------------
+
+    def _schedule(self, ev: AsyncEvent, delay: float) -> None:
+        with self._heap_cond:
+            heapq.heappush(self._heap, _Due(time.monotonic() + delay, next(self._seq), ev))
+            self._heap_cond.notify()
+
+    def _dispatch(self) -> None:
+        while not self._stop.is_set():
+            with self._heap_cond:
+                while not self._stop.is_set():
+                    now = time.monotonic()
+                    if self._heap and self._heap[0].due <= now:
+                        ev = heapq.heappop(self._heap).event
+                        break
+                    self._heap_cond.wait(self._heap[0].due - now if self._heap else None)
+                else:
+                    return
+            try:
+                assert self._executor is not None
+                self._executor.submit(self._run_async, ev)
+            except RuntimeError:
+                return  # shutting down
+
+    def _run_async(self, ev: AsyncEvent) -> None:
+        try:
+            self._attempt(ev)
+        except Exception:  # noqa: BLE001 - a queue worker must survive any bug in one event
+            log.exception("async invocation of %s failed inside logsvc", ev.function)
+
+    def _attempt(self, ev: AsyncEvent) -> None:
+        fn = self.function(ev.function)
+        age = time.time() - ev.enqueued_ms / 1000
+        if age > fn.max_event_age:
+            self._expire(fn, ev, age)
+            return
+        trigger = ev.trigger if ev.attempt == 1 else {**ev.trigger, "retryOf": ev.request_id}
+        try:
+            outcome = self._run(fn, ev.request_id, ev.payload, "Event", ev.attempt, trigger, ev.parent, ev.client_context, 0.0)
+        except TooManyRequests:
+            self._schedule(ev, THROTTLE_RETRY)  # throttles go back to the queue; not an attempt
+            return
+        ev.last = outcome
+        if outcome.status == "success":
+            if fn.on_success:
+                self._destination(fn, ev, fn.on_success, "Success")
+            return
+        if ev.attempt <= fn.max_retries:
+            delay = fn.retry_delays[min(ev.attempt - 1, len(fn.retry_delays) - 1)]
+            ev.attempt += 1
+            self._schedule(ev, delay)
+            return
+        if fn.on_failure:
+            self._destination(fn, ev, fn.on_failure, "RetriesExhausted")
+
+    def _expire(self, fn: Function, ev: AsyncEvent, age: float) -> None:
+        now = int(time.time() * 1000)
+        self._system_line(
+            f"Dropped event {ev.request_id} for function {fn.name}: its age {age:.1f} s exceeds "
+            f"max_event_age {fn.max_event_age:g} s after {ev.attempt - 1} attempt(s)"
+        )
+        self.records.append({
+            "requestId": ev.request_id, "function": fn.name, "attempt": ev.attempt, "status": "expired",
+            "invocationType": "Event", "trigger": ev.trigger, "event": compact_event(ev.payload),
+            "parentRequestId": ev.parent, "logGroup": fn.log_group, "start": now, "end": now,
+        })
+        if fn.on_failure:
+            self._destination(fn, ev, fn.on_failure, "EventAgeExceeded")
+
+    def _destination(self, fn: Function, ev: AsyncEvent, target: str, condition: str) -> None:
+        """Send Lambda's invocation record to a destination function (asynchronously)."""
+        last = ev.last
+        try:
+            request_payload = json.loads(ev.payload) if ev.payload else None
+        except ValueError:
+            request_payload = ev.payload.decode("utf-8", "replace")
+        record: dict[str, Any] = {
+            "version": "1.0",
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z",
+            "requestContext": {
+                "requestId": ev.request_id,
+                "functionArn": fn.arn + ":$LATEST",
+                "condition": condition,
+                "approximateInvokeCount": ev.attempt if last is not None else ev.attempt - 1,
+            },
+            "requestPayload": request_payload,
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST"},
+        }
+        if last is not None:
+            if last.function_error:
+                record["responseContext"]["functionError"] = last.function_error
+            try:
+                record["responsePayload"] = json.loads(last.body)
+            except ValueError:
+                record["responsePayload"] = last.body.decode("utf-8", "replace")
+        trigger = {"type": "destination", "source": fn.name, "condition": condition}
+        self.invoke_async(target, json.dumps(record).encode(), trigger=trigger, parent=ev.request_id)
+
+    def _system_line(self, message: str) -> None:
+        if not self._system_ready:
+            self.store.ensure_stream(SYSTEM_GROUP, SYSTEM_STREAM)
+            self._system_ready = True
+        self.store.append_events(SYSTEM_GROUP, SYSTEM_STREAM, [(int(time.time() * 1000), message)])
+
+    def queue_depth(self) -> int:
+        with self._heap_cond:
+            return len(self._heap)
+
+    # ---- reaping ------------------------------------------------------------------------------------
+
+    def _reaper(self) -> None:
+        idle = self.project.idle_timeout
+        interval = min(max(idle / 4, 0.05), 5.0)
+        while not self._stop.wait(interval):
+            for pool in self.pools.values():
+                try:
+                    pool.reap(idle)
+                except Exception:  # noqa: BLE001
+                    log.exception("reaping %s failed", pool.fn.name)
+
+
+def create_invoker(settings: Any, store: Any) -> Invoker | None:
+    """The invoker for the project file, or None when there is none.
+
+    The CLI resolves `./logsvc.toml` into `settings.project` when present; this reads no environment.
+    :raises InvalidParameter: for a bad project file (naming the file, the key and the rule).
+    """
+    from logsvc.invoker.functions import load_project
+
+    path = getattr(settings, "project", None)
+    if path is None:
+        return None
+    project = load_project(path, settings.data_dir)
+    return Invoker(settings, store, project)

@@ -1,0 +1,144 @@
+"""Invocation records: one JSON line per invocation attempt in the `/logsvc/invocations` log group.
+
+Owns the record's fields, writing them through the store (files are the truth, so the index and
+the console see them like any other log) and answering "which invocations match" by reading
+that stream back. Never runs functions and never knows about HTTP.
+
+Record fields: requestId, function, attempt, status (success | error | timeout | crash | throttled |
+expired), invocationType, trigger ({"type": api | http | bucket | table | async-retry | destination |
+cli, ...}), event (the payload, cut at 8 KB), parentRequestId, logGroup, logStream, start, end
+(ms), durationMs, billedDurationMs, initDurationMs, coldStart, maxMemoryUsedMB, errorType.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from logsvc.errors import InvalidParameter, NotFound
+
+GROUP = "/logsvc/invocations"
+STREAM = "records"
+EVENT_LIMIT = 8192
+STATUSES = ("success", "error", "timeout", "crash", "throttled", "expired")
+
+
+def compact_event(payload: bytes | str | None) -> Any:
+    """The trigger event as stored in a record: parsed JSON, or a note when it is too big."""
+    if payload is None:
+        return None
+    raw = payload.encode() if isinstance(payload, str) else payload
+    if len(raw) > EVENT_LIMIT:
+        return {"_truncated": True, "bytes": len(raw), "head": raw[:512].decode("utf-8", "replace")}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")
+
+
+class RecordLog:
+    """Appends records and reads them back with filters. Thread-safe."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self._ready = False
+        self._lock = threading.Lock()
+
+    def _ensure(self) -> None:
+        if not self._ready:
+            with self._lock:
+                if not self._ready:
+                    self.store.ensure_stream(GROUP, STREAM)
+                    self._ready = True
+
+    def append(self, record: dict[str, Any]) -> None:
+        self._ensure()
+        ts = int(record.get("end") or record.get("start") or time.time() * 1000)
+        self.store.append_events(GROUP, STREAM, [(ts, json.dumps(record, separators=(",", ":")))])
+
+    def iter_records(self, start_offset: int = 0) -> Iterator[tuple[int, dict[str, Any]]]:
+        """(byte offset after the line, record) for every record from `start_offset` on."""
+        try:
+            f = self.store.open_stream(GROUP, STREAM)
+        except NotFound:
+            return
+        with f:
+            f.seek(start_offset)
+            offset = start_offset
+            for line in f:
+                offset += len(line)
+                if not line.endswith(b"\n"):
+                    break  # a line still being written; it will be complete next time
+                _, _, text = line.rstrip(b"\n").partition(b" ")
+                try:
+                    rec = json.loads(text.replace(b"\r", b"\n"))
+                except ValueError:
+                    continue
+                if isinstance(rec, dict):
+                    yield offset, rec
+
+    def query(
+        self,
+        *,
+        function: str | None = None,
+        status: str | None = None,
+        start: int | None = None,
+        end: int | None = None,
+        parent: str | None = None,
+        request_id: str | None = None,
+        limit: int = 100,
+        next_token: str | None = None,
+    ) -> dict[str, Any]:
+        """Records matching every given filter, oldest first, with a `nextToken` while more remain.
+
+        :raises InvalidParameter: for a bad limit, status or token.
+        """
+        if not 1 <= limit <= 1000:
+            raise InvalidParameter("limit must be between 1 and 1000", field="limit", rule="1..1000")
+        if status is not None and status not in STATUSES:
+            raise InvalidParameter(
+                f"status must be one of {', '.join(STATUSES)}", field="status", rule="|".join(STATUSES)
+            )
+        offset = decode_token(next_token) if next_token else 0
+        out: list[dict[str, Any]] = []
+        token = None
+        last_pos = offset
+        for pos, rec in self.iter_records(offset):
+            if function is not None and rec.get("function") != function:
+                continue
+            if status is not None and rec.get("status") != status:
+                continue
+            if parent is not None and rec.get("parentRequestId") != parent:
+                continue
+            if request_id is not None and rec.get("requestId") != request_id:
+                continue
+            t = rec.get("start") or 0
+            if start is not None and t < start:
+                continue
+            if end is not None and t >= end:
+                continue
+            if len(out) == limit:
+                token = encode_token(last_pos)
+                break
+            out.append(rec)
+            last_pos = pos
+        return {"invocations": out, "nextToken": token}
+
+
+def encode_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"inv1:{offset}".encode()).decode()
+
+
+def decode_token(token: str) -> int:
+    """:raises InvalidParameter: if the token was not made by `encode_token`."""
+    try:
+        kind, _, num = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
+        if kind != "inv1":
+            raise ValueError
+        return int(num)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidParameter("nextToken is not one this server issued", field="nextToken") from None
