@@ -1,0 +1,268 @@
+// Invocations per function (status, duration, billed, memory, cold start, attempt) with p50/p95/p99
+// and cold-start rate, each expandable to exactly its lines; and the trace tree of one request
+// through fan-out/fan-in, retries shown as linked attempts.
+
+import { get } from '../api.js';
+import { clear, errorBox, h, stateBox } from '../dom.js';
+import { renderMessage } from '../ansi.js';
+import { both, fmt, fmtDuration, rangeOf, zoneLabel } from '../time.js';
+import * as router from '../router.js';
+import { breadcrumbs, rangePicker, tableKeys, withRange } from './common.js';
+
+const STATUS_LABEL = { ok: 'ok', error: 'error', timeout: 'timeout', running: 'in flight' };
+
+function pct(sorted, p) {
+  if (!sorted.length) return null;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
+
+function statusBadge(s) {
+  return h('span', { class: `badge st-${s || 'unknown'}` }, STATUS_LABEL[s] || s || '?');
+}
+
+function notAvailable(e) {
+  return e && (e.status === 404 || e.status === 405) && !e.field;
+}
+
+/** Lines of one invocation: its stream between its start and end. */
+async function invocationLines(inv, signal) {
+  const end = inv.end || Date.now();
+  const data = await get('/events', { group: inv.group, stream: inv.stream, start: inv.start, end, startFromHead: 'true', limit: 1000 }, { signal });
+  return data.events || [];
+}
+
+function linesBox(events, inv) {
+  const box = h('div', { class: 'inv-lines' });
+  if (!events.length) {
+    box.append(stateBox('empty', 'No lines for this invocation', inv.status === 'running' ? 'It is still running; lines appear as it writes them.' : 'The stream may have been deleted or truncated.'));
+    return box;
+  }
+  for (const e of events) {
+    const msg = h('span', { class: 'msg' });
+    renderMessage(msg, e.message, { maxChars: 5000 });
+    box.append(h('div', { class: 'inv-line' }, h('time', { title: both(e.timestamp) }, fmt(e.timestamp)), msg));
+  }
+  box.append(h('div', { class: 'inv-links' },
+    h('a', { href: router.href('/events', { group: inv.group, stream: inv.stream, start: inv.start, end: inv.end || null }) }, 'Open in the events view'),
+    ' · ',
+    h('a', { href: router.href('/trace', { requestId: inv.requestId }) }, 'Trace this request')));
+  return box;
+}
+
+export function invocationsView(root, params) {
+  const ctl = new AbortController();
+  const fn = params.get('function') || '';
+  const st = params.get('status') || '';
+  const range = rangeOf(params);
+  const fnInput = h('input', { type: 'search', name: 'function', value: fn, placeholder: 'Function name', 'aria-label': 'Function', 'data-primary-input': true });
+  const stSel = h('select', { name: 'status', 'aria-label': 'Status' },
+    h('option', { value: '' }, 'Any status'), ...Object.entries(STATUS_LABEL).map(([v, l]) => h('option', { value: v }, l)));
+  stSel.value = st;
+  const form = h('form', { class: 'qform' }, fnInput, stSel, h('button', { class: 'btn primary', type: 'submit' }, 'Show'));
+  const apply = () => {
+    const p = new URLSearchParams(params);
+    for (const [k, v] of [['function', fnInput.value.trim()], ['status', stSel.value]]) { if (v) p.set(k, v); else p.delete(k); }
+    router.go('/invocations', p);
+  };
+  form.addEventListener('submit', (ev) => { ev.preventDefault(); apply(); });
+  stSel.addEventListener('change', apply);
+  const stats = h('div', { class: 'stats' });
+  const body = h('div', { class: 'table-wrap' }, stateBox('loading', 'Loading invocations…'));
+  root.append(h('section', { class: 'page' },
+    breadcrumbs([{ text: 'Invocations' }, ...(fn ? [{ text: fn }] : [])]),
+    h('div', { class: 'toolbar' }, h('h1', {}, 'Invocations'), form,
+      rangePicker(params, (r) => router.go('/invocations', withRange(params, r)), { allowNewest: true })),
+    stats, body));
+
+  (async () => {
+    let invs = [];
+    try {
+      let token = null;
+      let pages = 0;
+      do {
+        const data = await get('/invocations', { function: fn || null, status: st || null, start: range.start, end: range.end, nextToken: token, limit: 1000 }, { signal: ctl.signal });
+        invs = invs.concat(data.invocations || []);
+        token = data.nextToken;
+      } while (token && ++pages < 10);
+    } catch (e) {
+      if (e.name === 'AbortError') return;
+      if (notAvailable(e)) {
+        clear(body).append(stateBox('empty', 'No invocation data on this server',
+          'Invocations come from logsvc’s function invoker. Start functions with it (see the README) and their invocations show up here.'));
+      } else clear(body).append(errorBox(e, 'Could not load invocations'));
+      return;
+    }
+    paintStats(invs);
+    clear(body);
+    if (!invs.length) {
+      body.append(stateBox('empty', fn ? `No invocations of ${fn} in ${range.label.toLowerCase()}` : `No invocations in ${range.label.toLowerCase()}`,
+        'Invoke a function, or widen the time range.'));
+      return;
+    }
+    const tbody = h('tbody');
+    for (const inv of invs) {
+      const open = h('button', { class: 'expander', type: 'button', 'aria-expanded': 'false', 'aria-label': 'Show the lines of this invocation' }, '▸');
+      const tr = h('tr', { class: `krow inv st-${inv.status}`, dataset: { requestId: inv.requestId || '', attempt: String(inv.attempt ?? '') } },
+        h('td', {}, open),
+        h('td', {}, statusBadge(inv.status)),
+        h('td', { title: both(inv.start) }, fmt(inv.start)),
+        h('td', {}, h('a', { href: router.href('/invocations', { function: inv.function }) }, inv.function || '–')),
+        h('td', { class: 'mono' }, h('a', { class: 'primary-link', href: router.href('/trace', { requestId: inv.requestId }), title: 'Trace this request' }, inv.requestId || '–')),
+        h('td', {}, inv.trigger || '–'),
+        h('td', { class: 'num attempt' }, inv.attempt != null ? `#${inv.attempt}` : '–'),
+        h('td', { class: 'num' }, fmtDuration(inv.duration)),
+        h('td', { class: 'num' }, fmtDuration(inv.billedDuration)),
+        h('td', { class: 'num' }, inv.maxMemoryUsed != null ? `${inv.maxMemoryUsed} / ${inv.memorySize ?? '?'} MB` : '–'),
+        h('td', {}, inv.coldStart ? h('span', { class: 'badge cold', title: `Init ${fmtDuration(inv.initDuration)}` }, `cold ${fmtDuration(inv.initDuration)}`) : 'warm'));
+      const detailRow = h('tr', { class: 'inv-detail', hidden: true }, h('td', { colspan: '11' }));
+      open.addEventListener('click', async () => {
+        const show = detailRow.hidden;
+        detailRow.hidden = !show;
+        open.setAttribute('aria-expanded', String(show));
+        open.textContent = show ? '▾' : '▸';
+        if (show && !detailRow.dataset.loaded) {
+          const cell = detailRow.firstChild;
+          cell.replaceChildren(stateBox('loading', 'Loading its lines…'));
+          try {
+            const events = await invocationLines(inv, ctl.signal);
+            detailRow.dataset.loaded = '1';
+            cell.replaceChildren(linesBox(events, inv));
+          } catch (e) { if (e.name !== 'AbortError') cell.replaceChildren(errorBox(e, 'Could not load its lines')); }
+        }
+      });
+      tbody.append(tr, detailRow);
+    }
+    body.append(h('table', { class: 'grid invocations' },
+      h('thead', {}, h('tr', {}, h('th', {}, ''), h('th', {}, 'Status'), h('th', {}, `Start (${zoneLabel()})`), h('th', {}, 'Function'),
+        h('th', {}, 'Request ID'), h('th', {}, 'Trigger'), h('th', { class: 'num' }, 'Attempt'), h('th', { class: 'num' }, 'Duration'),
+        h('th', { class: 'num' }, 'Billed'), h('th', { class: 'num' }, 'Memory'), h('th', {}, 'Start type'))),
+      tbody));
+  })();
+
+  function paintStats(invs) {
+    const done = invs.filter((i) => i.duration != null);
+    const d = done.map((i) => i.duration).sort((a, b) => a - b);
+    const cold = invs.filter((i) => i.coldStart).length;
+    const errs = invs.filter((i) => i.status === 'error' || i.status === 'timeout').length;
+    const running = invs.filter((i) => i.status === 'running').length;
+    const stat = (label, value, title) => h('div', { class: 'stat', title }, h('div', { class: 'stat-v' }, value), h('div', { class: 'stat-l' }, label));
+    clear(stats).append(
+      stat('invocations', String(invs.length)),
+      stat('errors / timeouts', String(errs)),
+      stat('in flight', String(running)),
+      stat('p50 duration', fmtDuration(pct(d, 50))),
+      stat('p95 duration', fmtDuration(pct(d, 95))),
+      stat('p99 duration', fmtDuration(pct(d, 99))),
+      stat('cold starts', invs.length ? `${Math.round((100 * cold) / invs.length)} %` : '–', `${cold} of ${invs.length}`));
+  }
+
+  return { destroy() { ctl.abort(); }, onKey: tableKeys(body) };
+}
+
+// ---- trace -----------------------------------------------------------------------------------------------
+
+export function traceView(root, params) {
+  const ctl = new AbortController();
+  const requestId = params.get('requestId');
+  const body = h('div', { class: 'trace' }, stateBox('loading', 'Following the request…'));
+  root.append(h('section', { class: 'page' },
+    breadcrumbs([{ text: 'Invocations', href: '#/invocations' }, { text: `Trace ${requestId || ''}` }]),
+    h('div', { class: 'toolbar' }, h('h1', {}, 'Trace')), body));
+  if (!requestId) { clear(body).append(stateBox('error', 'No request ID given', 'Open a trace from the invocations list.')); return null; }
+
+  const byId = (id) => get('/invocations', { requestId: id }, { signal: ctl.signal }).then((d) => d.invocations || []);
+  const children = (id) => get('/invocations', { parent: id }, { signal: ctl.signal }).then((d) => d.invocations || []);
+
+  (async () => {
+    try {
+      let rootId = requestId;
+      let attempts = await byId(rootId);
+      if (!attempts.length) {
+        clear(body).append(stateBox('empty', `No invocation with request ID ${requestId}`, 'It may be older than what the invoker keeps, or the ID is mistyped.'));
+        return;
+      }
+      // Walk up to the request that started it all.
+      for (let hops = 0; hops < 20; hops++) {
+        const parent = attempts.find((a) => a.parentRequestId)?.parentRequestId;
+        if (!parent) break;
+        const up = await byId(parent);
+        if (!up.length) break;
+        rootId = parent;
+        attempts = up;
+      }
+      // Walk down, breadth first, with a cap so a runaway fan-out cannot hang the page.
+      const nodes = new Map();
+      const queue = [rootId];
+      nodes.set(rootId, { id: rootId, attempts, kids: [] });
+      let budget = 300;
+      while (queue.length && budget-- > 0) {
+        const id = queue.shift();
+        const kids = await children(id);
+        const groupsById = new Map();
+        for (const k of kids) {
+          if (!groupsById.has(k.requestId)) groupsById.set(k.requestId, []);
+          groupsById.get(k.requestId).push(k);
+        }
+        for (const [kid, atts] of groupsById) {
+          if (nodes.has(kid)) continue;
+          const node = { id: kid, attempts: atts, kids: [] };
+          nodes.set(kid, node);
+          nodes.get(id).kids.push(node);
+          queue.push(kid);
+        }
+      }
+      const all = [...nodes.values()].flatMap((n) => n.attempts);
+      const t0 = Math.min(...all.map((a) => a.start));
+      const t1 = Math.max(...all.map((a) => a.end || Date.now()));
+      clear(body).append(
+        h('p', { class: 'muted' }, `${nodes.size} request${nodes.size > 1 ? 's' : ''}, ${all.length} invocation${all.length > 1 ? 's' : ''}, ${fmtDuration(t1 - t0)} from first start to last end.`),
+        h('div', { class: 'trace-tree', role: 'tree' }, renderNode(nodes.get(rootId), 0, t0, Math.max(1, t1 - t0))));
+    } catch (e) {
+      if (e.name === 'AbortError') return;
+      if (notAvailable(e)) clear(body).append(stateBox('empty', 'No invocation data on this server', 'Traces come from logsvc’s function invoker.'));
+      else clear(body).append(errorBox(e, 'Could not load the trace'));
+    }
+  })();
+
+  function renderNode(node, depth, t0, span) {
+    const atts = [...node.attempts].sort((a, b) => (a.attempt ?? 0) - (b.attempt ?? 0));
+    const first = atts[0];
+    const wrap = h('div', { class: 'trace-node', role: 'treeitem', dataset: { requestId: node.id } });
+    const head = h('div', { class: 'trace-head', style: { paddingLeft: `${depth * 20}px` } },
+      h('span', { class: 'fn' }, first.function || '?'),
+      h('span', { class: 'mono muted' }, node.id),
+      first.trigger ? h('span', { class: 'muted' }, `via ${first.trigger}`) : null,
+      atts.length > 1 ? h('span', { class: 'badge retries' }, `${atts.length} attempts`) : null,
+      node.id === requestId ? h('span', { class: 'badge here' }, 'this request') : null);
+    wrap.append(head);
+    for (const a of atts) {
+      const left = ((a.start - t0) / span) * 100;
+      const width = Math.max(0.5, (((a.end || Date.now()) - a.start) / span) * 100);
+      const lines = h('div', { class: 'attempt-lines', hidden: true });
+      const row = h('div', { class: `trace-attempt st-${a.status}`, style: { paddingLeft: `${depth * 20 + 12}px` }, dataset: { attempt: String(a.attempt ?? '') } },
+        h('button', {
+          class: 'expander', type: 'button', 'aria-label': 'Show the lines of this attempt',
+          onclick: async (ev) => {
+            lines.hidden = !lines.hidden;
+            ev.currentTarget.textContent = lines.hidden ? '▸' : '▾';
+            if (!lines.hidden && !lines.dataset.loaded) {
+              lines.replaceChildren(stateBox('loading', 'Loading its lines…'));
+              try { lines.replaceChildren(linesBox(await invocationLines(a, ctl.signal), a)); lines.dataset.loaded = '1'; }
+              catch (e) { if (e.name !== 'AbortError') lines.replaceChildren(errorBox(e, 'Could not load its lines')); }
+            }
+          },
+        }, '▸'),
+        h('span', { class: 'attempt-label' }, atts.length > 1 || a.attempt > 1 ? `attempt ${a.attempt ?? '?'}` : 'invocation'),
+        statusBadge(a.status),
+        h('span', { class: 'num', title: both(a.start) }, `${fmtDuration(a.duration ?? ((a.end || Date.now()) - a.start))}`),
+        h('span', {}, a.coldStart ? h('span', { class: 'badge cold' }, 'cold') : ''),
+        h('div', { class: 'bar-track' }, h('div', { class: `bar st-${a.status}`, style: { left: `${left}%`, width: `${width}%` }, title: `${fmt(a.start)} → ${a.end ? fmt(a.end) : 'running'}` })));
+      wrap.append(row, lines);
+    }
+    for (const k of node.kids.sort((a, b) => a.attempts[0].start - b.attempts[0].start)) wrap.append(renderNode(k, depth + 1, t0, span));
+    return wrap;
+  }
+
+  return { destroy() { ctl.abort(); } };
+}
