@@ -94,15 +94,15 @@ def generate(root: Path, total_lines: int, streams: int = 200, seed: int = 7, en
         buf: list[bytes] = []
         n = 0
         ts = start_ms + rng.randint(0, 3_600_000)
-        step = max(1, (end_ms - ts) // max(1, per_stream))
+        step = max(1, (end_ms - ts) // max(1, per_stream + 1))
         cold = True
         while n < per_stream:
-            for t, msg in invocation_lines(rng, ts, cold):
-                buf.append(format_line(t, msg))
+            inv = invocation_lines(rng, ts, cold)
+            for t, msg in inv:
+                buf.append(format_line(min(t, end_ms), msg))
                 n += 1
             cold = False
-            ts += step * rng.randint(5, 15)
-            ts = min(ts, end_ms)
+            ts = min(ts + int(step * len(inv) * rng.uniform(0.5, 1.5)), end_ms)
             if len(buf) > 5000:
                 data = b"".join(buf)
                 raw_bytes += len(data)

@@ -12,6 +12,7 @@ leave its directory. Segments longer than `MAX_SEGMENT` keep a readable prefix a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
@@ -76,6 +77,7 @@ def validate_stream(name: object, field: str = "stream") -> str:
     return name
 
 
+@functools.lru_cache(maxsize=65536)
 def encode_segment(name: str) -> str:
     """Encode a (validated) name as one safe path segment. See the module docstring."""
     raw = name.encode("utf-8", "surrogatepass")
@@ -95,6 +97,7 @@ def is_hashed(segment: str) -> bool:
     return "~~" in segment
 
 
+@functools.lru_cache(maxsize=65536)
 def decode_segment(segment: str) -> str:
     """Invert `encode_segment` for segments that are not hashed.
 

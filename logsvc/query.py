@@ -24,6 +24,7 @@ from logsvc.filterpattern import FilterPattern, compile_pattern
 from logsvc.index import Block, BlockIndex, Snapshot, stream_key
 from logsvc.model import LogEvent
 from logsvc.store import Store
+from logsvc.tokens import fold
 
 MAX_LIMIT = 10_000
 MAX_PAGE_BYTES = 1_048_576
@@ -37,6 +38,7 @@ class Source:
     group: str
     stream: str
     skey: str
+    path: str
 
 
 @dataclass
@@ -79,16 +81,16 @@ class Reader:
                 for s in streams:
                     names.validate_stream(s)
                     self.store.get_stream(g, s)
-                    out.append(Source(g, s, stream_key(g, s)))
+                    out.append(Source(g, s, stream_key(g, s), str(self.store.stream_file(g, s))))
             else:
                 for info in self.store.list_streams(g):
                     if stream_prefix and not info.name.startswith(stream_prefix):
                         continue
-                    out.append(Source(g, info.name, stream_key(g, info.name)))
+                    out.append(Source(g, info.name, stream_key(g, info.name), str(self.store.stream_file(g, info.name))))
         return out
 
     def all_sources(self) -> list[Source]:
-        return [Source(g, s, stream_key(g, s)) for g, s, _ in self.store.iter_stream_files()]
+        return [Source(g, s, stream_key(g, s), str(p)) for g, s, p in self.store.iter_stream_files()]
 
     # ---- events ------------------------------------------------------------------------------
 
@@ -151,7 +153,8 @@ class Reader:
     def _merge_in(self, snap, sources, lo, hi, pattern, limit, forward, boundary, max_bytes, deadline):  # noqa: ANN001, ANN202, C901, PLR0912
         # a piece's sort key is the earliest (forward) / latest (backward) time it may hold
         skeys = {s.skey for s in sources}
-        cands = snap.candidates(pattern.token_query(), skeys) if not pattern.match_all else None
+        tq = None if pattern.match_all else pattern.token_query()
+        cands = snap.candidates(tq, skeys) if tq is not None else None
         if boundary is not None:
             b_ts = boundary[0]
             lo = max(lo, b_ts) if forward else lo
@@ -201,9 +204,15 @@ class Reader:
                 _, _, kind, src, item = heapq.heappop(heap)
                 if kind == "b":
                     b: Block = item
+                    raw = None
+                    if tq is not None:
+                        # one read of the whole block; chunks whose bytes lack the tokens are never parsed
+                        raw = files.read_lower(src, b.start, b.end)
                     for i in range(len(b.c_start)):
                         cmin, cmax = b.c_min[i], b.c_max[i]
                         if cmax < lo or cmin > hi:
+                            continue
+                        if raw is not None and not _raw_match(tq, raw, b.c_start[i] - b.start, b.chunk_end(i) - b.start):
                             continue
                         key = cmin if forward else -cmax
                         heapq.heappush(heap, (key, seq, "c", src, (b.c_start[i], b.chunk_end(i), b.c_ing[i])))
@@ -218,7 +227,7 @@ class Reader:
                 for ev in evs:
                     if ev.timestamp < lo or ev.timestamp > hi:
                         continue
-                    k = _key(ev)
+                    k = (ev.timestamp, src.skey, ev.offset)
                     if boundary is not None and ((k <= boundary) if forward else (k >= boundary)):
                         continue
                     if not pattern.match_all and not pattern.matches(ev.message):
@@ -246,7 +255,7 @@ class Reader:
             offset = int(event_id[:16])
         except ValueError:
             raise InvalidParameter("eventId is not an event id from this server", field="eventId") from None
-        src = Source(group, stream, stream_key(group, stream))
+        src = Source(group, stream, stream_key(group, stream), str(self.store.stream_file(group, stream)))
         snap = self.index.snapshot().acquire()
         files = _Files(self.store)
         try:
@@ -343,11 +352,20 @@ def _stream_pieces(snap: Snapshot, src: Source, size: int) -> list[tuple]:
 
 
 def _key(ev: LogEvent) -> tuple:
-    return (ev.timestamp, _skey(ev), ev.offset)
+    return (ev.timestamp, stream_key(ev.group, ev.stream), ev.offset)
 
 
-def _skey(ev: LogEvent) -> str:
-    return stream_key(ev.group, ev.stream)
+def _raw_match(q: tuple, raw: bytes, start: int, end: int) -> bool:
+    """Does raw[start:end] (already ASCII-lower-cased) contain the query's tokens as substrings?
+
+    A superset test: cheap (bytes.find, no parsing), and never rejects a real match.
+    """
+    kind = q[0]
+    if kind == "tok":
+        return raw.find(fold(q[1]).encode("utf-8"), start, end) != -1
+    if kind == "and":
+        return all(_raw_match(p, raw, start, end) for p in q[1])
+    return any(_raw_match(p, raw, start, end) for p in q[1])
 
 
 def _heap_key(k: tuple, forward: bool) -> tuple:
@@ -392,19 +410,28 @@ class _Files:
         got = self._fds.get(src.skey)
         if got is None:
             try:
-                f = self.store.open_stream(src.group, src.stream)
-            except (NotFound, OSError):
+                fd = os.open(src.path, os.O_RDONLY | os.O_NOFOLLOW)
+            except OSError:
                 self._fds[src.skey] = (-1, 0)
                 return None
-            fd = os.dup(f.fileno())
-            f.close()
             st = os.fstat(fd)
             got = self._fds[src.skey] = (fd, int(st.st_mtime * 1000))
         return got if got[0] >= 0 else None
 
     def size(self, src: Source) -> int:
+        got = self._fds.get(src.skey)
+        if got is not None:
+            return os.fstat(got[0]).st_size if got[0] >= 0 else 0
+        try:
+            return os.stat(src.path, follow_symlinks=False).st_size
+        except OSError:
+            return 0
+
+    def read_lower(self, src: Source, start: int, end: int) -> bytes:
         got = self._open(src)
-        return os.fstat(got[0]).st_size if got else 0
+        if got is None:
+            return b""
+        return os.pread(got[0], end - start, start).lower()
 
     def events(self, src: Source, start: int, end: int, ingest_for) -> list[LogEvent]:  # noqa: ANN001
         got = self._open(src)

@@ -60,10 +60,11 @@ class Store:
         return self._inside(self.group_dir(group) / (names.encode_segment(stream) + STREAM_SUFFIX))
 
     def _inside(self, path: Path) -> Path:
-        # Encoded segments cannot escape, but a symlinked directory could: check the real path.
-        real = Path(os.path.realpath(path))
-        if real != self.root and self.root not in real.parents:
-            raise InvalidParameter(f"{path} resolves outside the data directory; refusing it")
+        # Encoded segments cannot escape; a group folder replaced by a symlink could, so refuse those
+        # (stream files themselves are always opened with O_NOFOLLOW).
+        gdir = path if path.parent == self.groups_dir else path.parent
+        if os.path.islink(gdir):
+            raise InvalidParameter(f"{gdir} is a symlink; refusing to follow it out of the data directory")
         return path
 
     def locate(self, path: Path | str) -> tuple[str, str] | None:

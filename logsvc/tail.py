@@ -72,7 +72,7 @@ class Tailer:
         out = {}
         for s in sources:
             try:
-                out[s.skey] = os.stat(self.store.stream_file(s.group, s.stream)).st_size
+                out[s.skey] = os.stat(s.path).st_size
             except OSError:
                 out[s.skey] = 0
         return out
@@ -151,7 +151,7 @@ class Tailer:
 
     def _read_new(self, src: Source, p: _Pos) -> tuple[list[LogEvent], bool]:
         try:
-            fd = os.open(self.store.stream_file(src.group, src.stream), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            fd = os.open(src.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
             return [], False
         try:
