@@ -29,7 +29,7 @@ def invocation_lines(rng: random.Random, ts: int, cold: bool) -> list[tuple[int,
     rid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
     out: list[tuple[int, str]] = []
     if cold:
-        out.append((ts, "INIT_START Runtime Version: python:3.12.v38\tRuntime Version ARN: arn:aws:lambda:eu-west-1::runtime:" + "%064x" % rng.getrandbits(256)))
+        out.append((ts, "INIT_START Runtime Version: python:3.12.v38\tRuntime Version ARN: arn:aws:lambda:eu-west-1::runtime:" + f"{rng.getrandbits(256):064x}"))
     out.append((ts, f"START RequestId: {rid} Version: $LATEST"))
     n = rng.randint(2, 9)
     for _ in range(n):
