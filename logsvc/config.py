@@ -51,6 +51,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("block_lines", 2048, "Lines per index block (bigger: faster ingest and smaller index, slower rare-term search)", int),
     Setting("commit_interval", 0.5, "Seconds between index commits while lines are arriving", float),
     Setting("rescan_interval", 2.0, "Seconds between safety-net rescans of every stream file", float),
+    Setting("retention_interval", 60.0, "Seconds between passes that reclaim events past their group's retention", float),
     Setting("project", None, "Path to logsvc.toml with simulated functions (default: ./logsvc.toml if present)"),
     Setting("aws_access_key_id", None, "With the secret: verify SigV4 signatures on the CloudWatch and Lambda APIs"),
     Setting("aws_secret_access_key", None, "Secret for --aws-access-key-id"),
@@ -72,6 +73,7 @@ class Settings:
     block_lines: int = 2048
     commit_interval: float = 0.5
     rescan_interval: float = 2.0
+    retention_interval: float = 60.0
     project: Path | None = None
     aws_access_key_id: str | None = None
     aws_secret_access_key: str | None = None

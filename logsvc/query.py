@@ -39,6 +39,8 @@ class Source:
     stream: str
     skey: str
     path: str
+    since: int = -(2**62)  # retention cutoff: older events are expired
+    from_offset: int = 0  # bytes before this were reclaimed by the retention job
 
 
 @dataclass
@@ -81,16 +83,27 @@ class Reader:
                 for s in streams:
                     names.validate_stream(s)
                     self.store.get_stream(g, s)
-                    out.append(Source(g, s, stream_key(g, s), str(self.store.stream_file(g, s))))
+                    out.append(self._source(g, s, str(self.store.stream_file(g, s))))
             else:
                 for info in self.store.list_streams(g):
                     if stream_prefix and not info.name.startswith(stream_prefix):
                         continue
-                    out.append(Source(g, info.name, stream_key(g, info.name), str(self.store.stream_file(g, info.name))))
+                    out.append(self._source(g, info.name, str(self.store.stream_file(g, info.name))))
         return out
 
+    def _source(self, group: str, stream: str, path: str, retention: dict | None = None) -> Source:
+        if retention is None:
+            retention = {}
+        key = group
+        if key not in retention:
+            retention[key] = self.store.retention(group)
+        cutoff, expired = retention[key]
+        return Source(group, stream, stream_key(group, stream), path, cutoff if cutoff is not None else NEG_INF,
+                      expired.get(stream, 0))
+
     def all_sources(self) -> list[Source]:
-        return [Source(g, s, stream_key(g, s), str(p)) for g, s, p in self.store.iter_stream_files()]
+        cache: dict = {}
+        return [self._source(g, s, str(p), cache) for g, s, p in self.store.iter_stream_files()]
 
     # ---- events ------------------------------------------------------------------------------
 
@@ -165,8 +178,9 @@ class Reader:
         try:
             for src in sources:
                 blocks = snap.stream_blocks(src.skey)
+                src_lo = max(lo, src.since)
                 for b in blocks:
-                    if b.max_ts < lo or b.min_ts > hi:
+                    if b.max_ts < src_lo or b.min_ts > hi or b.end <= src.from_offset:
                         continue
                     if cands is not None and b.docnum not in cands:
                         continue
@@ -174,7 +188,7 @@ class Reader:
                     heap.append((key, seq, "b", src, b))
                     seq += 1
                 # bytes the index has not reached yet: unknown times, read them first
-                tail_start = blocks[-1].end if blocks else 0
+                tail_start = max(blocks[-1].end if blocks else 0, src.from_offset)
                 size = files.size(src)
                 if size > tail_start:
                     heap.append((NEG_INF, seq, "t", src, (tail_start, size)))
@@ -210,7 +224,7 @@ class Reader:
                         raw = files.read_lower(src, b.start, b.end)
                     for i in range(len(b.c_start)):
                         cmin, cmax = b.c_min[i], b.c_max[i]
-                        if cmax < lo or cmin > hi:
+                        if cmax < max(lo, src.since) or cmin > hi or b.c_start[i] < src.from_offset:
                             continue
                         if raw is not None and not _raw_match(tq, raw, b.c_start[i] - b.start, b.chunk_end(i) - b.start):
                             continue
@@ -225,7 +239,7 @@ class Reader:
                     start_off, end_off = item
                     evs = files.events(src, start_off, end_off, None)
                 for ev in evs:
-                    if ev.timestamp < lo or ev.timestamp > hi:
+                    if ev.timestamp < lo or ev.timestamp > hi or ev.timestamp < src.since:
                         continue
                     k = (ev.timestamp, src.skey, ev.offset)
                     if boundary is not None and ((k <= boundary) if forward else (k >= boundary)):

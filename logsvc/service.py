@@ -156,7 +156,19 @@ class Service:
         )
         self.watcher.subscribe(self.ingester.mark_dirty)
         log.info("this process (pid %d) ingests %s", os.getpid(), self.store.groups_dir)
+        t = threading.Thread(target=self._retention_loop, name="logsvc-retention", daemon=True)
+        t.start()
+        self._threads.append(t)
         self.ingester.run(self._stop)
+
+    def _retention_loop(self) -> None:
+        from logsvc import retention
+
+        while not self._stop.wait(self.settings.retention_interval):
+            try:
+                retention.enforce(self.store, self.index.snapshot(), int(time.time() * 1000))
+            except Exception:  # noqa: BLE001 - retention must never stop the writer
+                log.exception("retention pass failed")
 
     def open_index_for_writing(self) -> BlockIndex:
         """Open the index; a damaged one is set aside and rebuilt from the stream files."""

@@ -204,6 +204,30 @@ class Store:
             self._write_meta(gdir, meta)
         return self._group_info(group, meta)
 
+    def retention(self, group: str) -> tuple[int | None, dict[str, int]]:
+        """(oldest event time still kept or None, {stream: offset before which bytes are expired}).
+
+        Retention is enforced in two steps: reads never return events older than the cutoff, and
+        the retention job (retention.py) punches the expired bytes out of the files, recording the
+        offset here so nobody reads the hole.
+        """
+        try:
+            meta = self._read_meta(self.group_dir(group))
+        except InvalidParameter:
+            return None, {}
+        days = meta.get("retentionInDays")
+        cutoff = now_ms() - int(days) * 86_400_000 if days else None
+        return cutoff, dict(meta.get("expired") or {})
+
+    def set_expired_offset(self, group: str, stream: str, offset: int) -> None:
+        gdir = self.group_dir(group)
+        with self._meta_lock(gdir):
+            meta = self._read_meta(gdir)
+            if not meta:
+                return
+            meta.setdefault("expired", {})[stream] = offset
+            self._write_meta(gdir, meta)
+
     def delete_group(self, group: str) -> None:
         """Remove the group, its streams and metadata. :raises NotFound:"""
         self.get_group(group)
