@@ -100,4 +100,10 @@ document.addEventListener('keydown', (ev) => {
   else if (ev.key === 'g') router.go('/', {});
 });
 
+// A read-only window for the browser tests and benchmarks (tests/test_browser.py, bench/).
+window.__logsvc = {
+  state: () => (view && view.debug ? view.debug() : null),
+  messages: () => (view && view.messages ? view.messages() : []),
+};
+
 router.start(show);

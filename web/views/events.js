@@ -321,7 +321,13 @@ export function eventsView(root, params, mode) {
     }
     const end = range.end ?? now;
     try {
-      const data = await get('/histogram', { group: groups, stream: streams, q: q || null, start, end, buckets: 60 }, { signal: ctl.signal });
+      let hgroups = groups;
+      if (!hgroups.length) { // a search across every group: the histogram endpoint wants them named
+        const all = await get('/groups', { limit: 1000 }, { signal: ctl.signal });
+        hgroups = (all.groups || []).map((g) => g.name).slice(0, 200);
+        if (!hgroups.length) return;
+      }
+      const data = await get('/histogram', { group: hgroups, stream: streams, q: q || null, start, end, buckets: 60 }, { signal: ctl.signal });
       if (!histogram) histogram = new Histogram(histo, { onZoom: (a, b) => router.go(path, withRange(params, { start: a, end: b })) });
       histogram.set(data);
     } catch (e) {
@@ -494,6 +500,7 @@ export function eventsView(root, params, mode) {
       if (histogram) histogram.destroy();
     },
     // for tests and benchmarks: the page's own view of its buffer
-    debug: () => ({ loaded: list.length, pending: pending.length, newCount, following }),
+    debug: () => ({ ready, loaded: list.length, pending: pending.length, newCount, following, tail: tailStatus }),
+    messages: () => list.items.map((e) => e.message),
   };
 }

@@ -9,7 +9,29 @@ import { both, fmt, fmtDuration, rangeOf, zoneLabel } from '../time.js';
 import * as router from '../router.js';
 import { breadcrumbs, rangePicker, tableKeys, withRange } from './common.js';
 
-const STATUS_LABEL = { ok: 'ok', error: 'error', timeout: 'timeout', running: 'in flight' };
+// The invoker's record statuses (logsvc/invoker/records.py); 'running' is shown if a record says so.
+const STATUS_LABEL = { success: 'ok', error: 'error', timeout: 'timeout', crash: 'crash', throttled: 'throttled', expired: 'expired', running: 'in flight' };
+const STATUS_CLASS = { success: 'ok', ok: 'ok', error: 'error', crash: 'error', timeout: 'timeout', throttled: 'warn', expired: 'warn', running: 'running' };
+
+/** One shape for the view, whichever field names the record uses (REST brief or invoker records). */
+export function normalise(r) {
+  const trig = r.trigger && typeof r.trigger === 'object' ? r.trigger : null;
+  const pick = (...keys) => { for (const k of keys) if (r[k] != null) return r[k]; return null; };
+  return {
+    ...r,
+    requestId: r.requestId,
+    status: r.status === 'ok' ? 'success' : r.status,
+    group: pick('group', 'logGroup'),
+    stream: pick('stream', 'logStream'),
+    trigger: trig ? (trig.type || 'event') + (trig.retryOf ? ' (retry)' : '') : r.trigger,
+    duration: pick('duration', 'durationMs'),
+    billedDuration: pick('billedDuration', 'billedDurationMs'),
+    memorySize: pick('memorySize', 'memoryMB', 'memory'),
+    maxMemoryUsed: pick('maxMemoryUsed', 'maxMemoryUsedMB'),
+    initDuration: pick('initDuration', 'initDurationMs'),
+    error: [r.errorType, r.errorMessage].filter(Boolean).join(': '),
+  };
+}
 
 function pct(sorted, p) {
   if (!sorted.length) return null;
@@ -18,7 +40,7 @@ function pct(sorted, p) {
 }
 
 function statusBadge(s) {
-  return h('span', { class: `badge st-${s || 'unknown'}` }, STATUS_LABEL[s] || s || '?');
+  return h('span', { class: `badge st-${STATUS_CLASS[s] || 'unknown'}`, dataset: { status: s || '' } }, STATUS_LABEL[s] || s || '?');
 }
 
 function notAvailable(e) {
@@ -27,6 +49,7 @@ function notAvailable(e) {
 
 /** Lines of one invocation: its stream between its start and end. */
 async function invocationLines(inv, signal) {
+  if (!inv.group || !inv.stream) return [];
   const end = inv.end || Date.now();
   const data = await get('/events', { group: inv.group, stream: inv.stream, start: inv.start, end, startFromHead: 'true', limit: 1000 }, { signal });
   return data.events || [];
@@ -57,7 +80,7 @@ export function invocationsView(root, params) {
   const range = rangeOf(params);
   const fnInput = h('input', { type: 'search', name: 'function', value: fn, placeholder: 'Function name', 'aria-label': 'Function', 'data-primary-input': true });
   const stSel = h('select', { name: 'status', 'aria-label': 'Status' },
-    h('option', { value: '' }, 'Any status'), ...Object.entries(STATUS_LABEL).map(([v, l]) => h('option', { value: v }, l)));
+    h('option', { value: '' }, 'Any status'), ...Object.entries(STATUS_LABEL).filter(([v]) => v !== 'running').map(([v, l]) => h('option', { value: v }, l)));
   stSel.value = st;
   const form = h('form', { class: 'qform' }, fnInput, stSel, h('button', { class: 'btn primary', type: 'submit' }, 'Show'));
   const apply = () => {
@@ -82,7 +105,7 @@ export function invocationsView(root, params) {
       let pages = 0;
       do {
         const data = await get('/invocations', { function: fn || null, status: st || null, start: range.start, end: range.end, nextToken: token, limit: 1000 }, { signal: ctl.signal });
-        invs = invs.concat(data.invocations || []);
+        invs = invs.concat((data.invocations || []).map(normalise));
         token = data.nextToken;
       } while (token && ++pages < 10);
     } catch (e) {
@@ -93,6 +116,7 @@ export function invocationsView(root, params) {
       } else clear(body).append(errorBox(e, 'Could not load invocations'));
       return;
     }
+    invs.sort((a, b) => (b.start || 0) - (a.start || 0) || (b.attempt || 0) - (a.attempt || 0)); // newest first
     paintStats(invs);
     clear(body);
     if (!invs.length) {
@@ -103,7 +127,7 @@ export function invocationsView(root, params) {
     const tbody = h('tbody');
     for (const inv of invs) {
       const open = h('button', { class: 'expander', type: 'button', 'aria-expanded': 'false', 'aria-label': 'Show the lines of this invocation' }, '▸');
-      const tr = h('tr', { class: `krow inv st-${inv.status}`, dataset: { requestId: inv.requestId || '', attempt: String(inv.attempt ?? '') } },
+      const tr = h('tr', { class: `krow inv st-${STATUS_CLASS[inv.status] || ''}`, title: inv.error || null, dataset: { requestId: inv.requestId || '', attempt: String(inv.attempt ?? '') } },
         h('td', {}, open),
         h('td', {}, statusBadge(inv.status)),
         h('td', { title: both(inv.start) }, fmt(inv.start)),
@@ -144,17 +168,21 @@ export function invocationsView(root, params) {
     const done = invs.filter((i) => i.duration != null);
     const d = done.map((i) => i.duration).sort((a, b) => a - b);
     const cold = invs.filter((i) => i.coldStart).length;
-    const errs = invs.filter((i) => i.status === 'error' || i.status === 'timeout').length;
+    const errs = invs.filter((i) => ['error', 'timeout', 'crash'].includes(i.status)).length;
     const running = invs.filter((i) => i.status === 'running').length;
+    const failed = new Set(invs.filter((i) => i.status !== 'success').map((i) => i.requestId));
+    const retried = new Set(invs.filter((i) => (i.attempt || 1) > 1).map((i) => i.requestId));
     const stat = (label, value, title) => h('div', { class: 'stat', title }, h('div', { class: 'stat-v' }, value), h('div', { class: 'stat-l' }, label));
-    clear(stats).append(
+    clear(stats).append(...[
       stat('invocations', String(invs.length)),
       stat('errors / timeouts', String(errs)),
-      stat('in flight', String(running)),
+      stat('failed requests', String(failed.size), 'distinct request IDs with a failed attempt'),
+      stat('retried', String(retried.size), 'requests with more than one attempt'),
+      running ? stat('in flight', String(running)) : null,
       stat('p50 duration', fmtDuration(pct(d, 50))),
       stat('p95 duration', fmtDuration(pct(d, 95))),
       stat('p99 duration', fmtDuration(pct(d, 99))),
-      stat('cold starts', invs.length ? `${Math.round((100 * cold) / invs.length)} %` : '–', `${cold} of ${invs.length}`));
+      stat('cold starts', invs.length ? `${Math.round((100 * cold) / invs.length)} %` : '–', `${cold} of ${invs.length}`)].filter(Boolean));
   }
 
   return { destroy() { ctl.abort(); }, onKey: tableKeys(body) };
@@ -171,8 +199,8 @@ export function traceView(root, params) {
     h('div', { class: 'toolbar' }, h('h1', {}, 'Trace')), body));
   if (!requestId) { clear(body).append(stateBox('error', 'No request ID given', 'Open a trace from the invocations list.')); return null; }
 
-  const byId = (id) => get('/invocations', { requestId: id }, { signal: ctl.signal }).then((d) => d.invocations || []);
-  const children = (id) => get('/invocations', { parent: id }, { signal: ctl.signal }).then((d) => d.invocations || []);
+  const byId = (id) => get('/invocations', { requestId: id, limit: 1000 }, { signal: ctl.signal }).then((d) => (d.invocations || []).map(normalise));
+  const children = (id) => get('/invocations', { parent: id, limit: 1000 }, { signal: ctl.signal }).then((d) => (d.invocations || []).map(normalise));
 
   (async () => {
     try {
@@ -240,7 +268,7 @@ export function traceView(root, params) {
       const left = ((a.start - t0) / span) * 100;
       const width = Math.max(0.5, (((a.end || Date.now()) - a.start) / span) * 100);
       const lines = h('div', { class: 'attempt-lines', hidden: true });
-      const row = h('div', { class: `trace-attempt st-${a.status}`, style: { paddingLeft: `${depth * 20 + 12}px` }, dataset: { attempt: String(a.attempt ?? '') } },
+      const row = h('div', { class: `trace-attempt st-${STATUS_CLASS[a.status] || ''}`, title: a.error || null, style: { paddingLeft: `${depth * 20 + 12}px` }, dataset: { attempt: String(a.attempt ?? '') } },
         h('button', {
           class: 'expander', type: 'button', 'aria-label': 'Show the lines of this attempt',
           onclick: async (ev) => {
@@ -257,7 +285,7 @@ export function traceView(root, params) {
         statusBadge(a.status),
         h('span', { class: 'num', title: both(a.start) }, `${fmtDuration(a.duration ?? ((a.end || Date.now()) - a.start))}`),
         h('span', {}, a.coldStart ? h('span', { class: 'badge cold' }, 'cold') : ''),
-        h('div', { class: 'bar-track' }, h('div', { class: `bar st-${a.status}`, style: { left: `${left}%`, width: `${width}%` }, title: `${fmt(a.start)} → ${a.end ? fmt(a.end) : 'running'}` })));
+        h('div', { class: 'bar-track' }, h('div', { class: `bar st-${STATUS_CLASS[a.status] || ''}`, style: { left: `${left}%`, width: `${width}%` }, title: `${fmt(a.start)} → ${a.end ? fmt(a.end) : 'running'}` })));
       wrap.append(row, lines);
     }
     for (const k of node.kids.sort((a, b) => a.attempts[0].start - b.attempts[0].start)) wrap.append(renderNode(k, depth + 1, t0, span));
