@@ -38,10 +38,10 @@ export function breadcrumbs(parts) {
  * Range picker: relative presets, "newest" (no range) and an absolute from/to in the chosen zone.
  * Calls onChange({range}|{start,end}|{}) with URL parameters to set.
  */
-export function rangePicker(params, onChange, { allowNewest = true } = {}) {
+export function rangePicker(params, onChange, { allowNewest = true, newestLabel = 'Newest events' } = {}) {
   const r = rangeOf(params);
   const sel = h('select', { class: 'range-select', 'aria-label': 'Time range', title: 'Time range' });
-  if (allowNewest) sel.append(h('option', { value: '' }, 'Newest events'));
+  if (allowNewest) sel.append(h('option', { value: '' }, newestLabel));
   for (const [v, label] of RELATIVE) sel.append(h('option', { value: v }, label));
   sel.append(h('option', { value: 'custom' }, 'Custom range…'));
   const absolute = params.get('start') || params.get('end');

@@ -78,6 +78,7 @@ export function invocationsView(root, params) {
   const fn = params.get('function') || '';
   const st = params.get('status') || '';
   const range = rangeOf(params);
+  const when = range.start || range.end ? range.label.toLowerCase() : 'the records kept';
   const fnInput = h('input', { type: 'search', name: 'function', value: fn, placeholder: 'Function name', 'aria-label': 'Function', 'data-primary-input': true });
   const stSel = h('select', { name: 'status', 'aria-label': 'Status' },
     h('option', { value: '' }, 'Any status'), ...Object.entries(STATUS_LABEL).filter(([v]) => v !== 'running').map(([v, l]) => h('option', { value: v }, l)));
@@ -95,7 +96,7 @@ export function invocationsView(root, params) {
   root.append(h('section', { class: 'page' },
     breadcrumbs([{ text: 'Invocations' }, ...(fn ? [{ text: fn }] : [])]),
     h('div', { class: 'toolbar' }, h('h1', {}, 'Invocations'), form,
-      rangePicker(params, (r) => router.go('/invocations', withRange(params, r)), { allowNewest: true })),
+      rangePicker(params, (r) => router.go('/invocations', withRange(params, r)), { newestLabel: 'Any time' })),
     stats, body));
 
   (async () => {
@@ -120,7 +121,7 @@ export function invocationsView(root, params) {
     paintStats(invs);
     clear(body);
     if (!invs.length) {
-      body.append(stateBox('empty', fn ? `No invocations of ${fn} in ${range.label.toLowerCase()}` : `No invocations in ${range.label.toLowerCase()}`,
+      body.append(stateBox('empty', fn ? `No invocations of ${fn} in ${when}` : `No invocations in ${when}`,
         'Invoke a function, or widen the time range.'));
       return;
     }
@@ -137,7 +138,7 @@ export function invocationsView(root, params) {
         h('td', { class: 'num attempt' }, inv.attempt != null ? `#${inv.attempt}` : '–'),
         h('td', { class: 'num' }, fmtDuration(inv.duration)),
         h('td', { class: 'num' }, fmtDuration(inv.billedDuration)),
-        h('td', { class: 'num' }, inv.maxMemoryUsed != null ? `${inv.maxMemoryUsed} / ${inv.memorySize ?? '?'} MB` : '–'),
+        h('td', { class: 'num' }, inv.maxMemoryUsed == null ? '–' : inv.memorySize ? `${inv.maxMemoryUsed} / ${inv.memorySize} MB` : `${inv.maxMemoryUsed} MB`),
         h('td', {}, inv.coldStart ? h('span', { class: 'badge cold', title: `Init ${fmtDuration(inv.initDuration)}` }, `cold ${fmtDuration(inv.initDuration)}`) : 'warm'));
       const detailRow = h('tr', { class: 'inv-detail', hidden: true }, h('td', { colspan: '11' }));
       open.addEventListener('click', async () => {
