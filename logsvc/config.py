@@ -45,9 +45,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", "Interface to bind; change only to expose logsvc beyond this machine"),
     Setting("port", 4588, "TCP port to listen on (0 picks a free one)", int),
     Setting("workers", 2, "gunicorn worker processes; exactly one of them ingests at a time", int),
-    Setting("threads", 128, "Threads per worker; each open SSE tail holds one", int),
+    Setting("threads", 256, "Threads per worker; each open SSE tail holds one", int),
     Setting("token", None, "If set, every HTTP API request needs 'Authorization: Bearer <token>'"),
-    Setting("max_tail_clients", 200, "Open SSE tail connections per worker before new ones get 503", int),
+    Setting("max_tail_clients", 200, "Open SSE tail connections per worker before new ones get 503 (keep below --threads)", int),
     Setting("block_lines", 2048, "Lines per index block (bigger: faster ingest and smaller index, slower rare-term search)", int),
     Setting("commit_interval", 0.5, "Seconds between index commits while lines are arriving", float),
     Setting("rescan_interval", 2.0, "Seconds between safety-net rescans of every stream file", float),
@@ -67,7 +67,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 4588
     workers: int = 2
-    threads: int = 128
+    threads: int = 256
     token: str | None = None
     max_tail_clients: int = 200
     block_lines: int = 2048

@@ -297,9 +297,9 @@ class Snapshot:
                     stored = leaf.stored_fields(docnum)
                     entries.append((docnum, Block.from_stored(stored["meta"], -1)))
                 cache[sid] = entries
-            deleted = leaf.deleted_docs_set() if leaf.has_deletions() else ()
+            has_deletions = leaf.has_deletions()
             for docnum, b in entries:
-                if docnum in deleted:
+                if has_deletions and leaf.is_deleted(docnum):
                     continue
                 blocks.append(_with_docnum(b, docnum + offset))
         for sid in list(cache):

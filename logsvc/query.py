@@ -342,12 +342,36 @@ class Reader:
             snap.release()
 
     def stream_times(self, group: str, stream: str) -> tuple[int | None, int | None, int | None]:
-        """(first event time, last event time, last ingestion time) from the index, or Nones."""
+        """(first event time, last event time, last ingestion time), including bytes not yet indexed."""
         snap = self.index.snapshot()
         blocks = snap.stream_blocks(stream_key(group, stream))
-        if not blocks:
-            return None, None, None
-        return min(b.min_ts for b in blocks), max(b.max_ts for b in blocks), max(b.c_ing[-1] for b in blocks)
+        first = min((b.min_ts for b in blocks), default=None)
+        last = max((b.max_ts for b in blocks), default=None)
+        last_ing = max((b.c_ing[-1] for b in blocks), default=None)
+        indexed_end = blocks[-1].end if blocks else 0
+        path = str(self.store.stream_file(group, stream))
+        try:
+            size = os.stat(path, follow_symlinks=False).st_size
+        except OSError:
+            return first, last, last_ing
+        if size > indexed_end:
+            files = _Files(self.store)
+            try:
+                src = Source(group, stream, stream_key(group, stream), path)
+                start = max(indexed_end, size - 65536)
+                if start > indexed_end:  # land on a line start inside the last 64 KiB
+                    head = files.read_lower(src, start, min(size, start + 65536))
+                    nl = head.find(b"\n")
+                    start = start + nl + 1 if nl != -1 else size
+                evs = files.events(src, start, size, None)
+                if evs:
+                    last = max([last or 0] + [e.timestamp for e in evs])
+                    last_ing = max(last_ing or 0, evs[-1].ingestion_time)
+                    if first is None:
+                        first = min(e.timestamp for e in evs)
+            finally:
+                files.close()
+        return first, last, last_ing
 
     def snapshot(self) -> Snapshot:
         return self.index.snapshot()
@@ -453,6 +477,8 @@ class _Files:
             return []
         fd, mtime = got
         data = os.pread(fd, end - start, start)
+        if ingest_for is not None and data and not data.endswith(b"\n"):
+            data += b"\n"  # the ingester took an unterminated last line as an event: so do we
         evs, _ = lines.split_events(data, flush=True)
         out = []
         for raw in evs:

@@ -1,9 +1,9 @@
 """Serving under gunicorn: worker model, binding, and one Service per worker.
 
 Why gthread with many threads: every SSE tail holds a thread for as long as it is open, and the
-measurements (ARCHITECTURE.md) show 2 workers x 16 threads hold only 32 tails. 2 workers x 128
-threads hold 200+ at ~8 MB of address space (not RSS) a thread. `worker_connections` equals
-`threads` so the accept loop never takes a connection it has no thread for.
+measurements (ARCHITECTURE.md) show 2 workers x 16 threads hold only 32 tails. 2 workers x 256
+threads hold 400 tails at ~8 MB of address space (not RSS) a thread; tails are capped at
+`max_tail_clients` per worker, below the thread count, so a plain request always finds a thread.
 """
 
 from __future__ import annotations
@@ -34,7 +34,10 @@ class LogsvcApplication(BaseApplication):
             "workers": s.workers,
             "worker_class": "gthread",
             "threads": s.threads,
-            "worker_connections": s.threads,
+            # a few idle keep-alive connections beyond the threads; tails are capped below the
+            # thread count (max_tail_clients) so a plain request always finds a free thread
+            "worker_connections": s.threads + 64,
+            "control_socket_disable": True,
             # gthread workers send heartbeats from their main loop, so open SSE streams never trip this
             "timeout": 60,
             "graceful_timeout": 5,
@@ -52,7 +55,7 @@ class LogsvcApplication(BaseApplication):
             self.cfg.set(key, value)
 
     def _when_ready(self, server) -> None:  # noqa: ANN001
-        host, port = server.LISTENERS[0].sockname[:2]
+        host, port = server.LISTENERS[0].sock.getsockname()[:2]
         self.announce(self.settings, host, port)
 
     def load(self):  # noqa: ANN201

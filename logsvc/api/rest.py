@@ -160,9 +160,8 @@ def groups():  # noqa: ANN201
         last = None
         for s in streams:
             _, lt, _ = svc.reader.stream_times(g.name, s.name)
-            cand = max(x for x in (lt, s.mtime_ms if s.size else None) if x is not None) if (lt or s.size) else None
-            if cand is not None and (last is None or cand > last):
-                last = cand
+            if lt is not None and (last is None or lt > last):
+                last = lt
         out.append(
             {
                 "name": g.name,
@@ -191,9 +190,7 @@ def streams():  # noqa: ANN201
     for s in svc.store.list_streams(group):
         if not s.name.startswith(prefix):
             continue
-        first, last, last_ing = svc.reader.stream_times(group, s.name)
-        if s.size and (last is None or s.mtime_ms > (last_ing or 0)):
-            last = max(last or 0, s.mtime_ms)  # bytes the index has not reached yet
+        first, last, _ = svc.reader.stream_times(group, s.name)
         rows.append(
             {
                 "group": group,
@@ -234,18 +231,18 @@ def _read_args() -> dict:
 @bp.get("/api/v1/events")
 def events():  # noqa: ANN201
     svc = service()
-    sources = sources_arg()
+    args = _read_args()
     forward = bool_arg("startFromHead", False)
-    page = svc.reader.read(sources, forward=forward, **_read_args())
+    page = svc.reader.read(sources_arg(), forward=forward, **args)
     return jsonify({"events": [e.to_json() for e in page.events], "nextToken": page.next_token})
 
 
 @bp.get("/api/v1/search")
 def search():  # noqa: ANN201
     svc = service()
-    sources = sources_arg(required=False)
     args = _read_args()
     pattern = args["pattern"]
+    sources = sources_arg(required=False)
     page = svc.reader.newest_first(sources, deadline=time.monotonic() + 10, **args)
     out = []
     for e in page.events:
@@ -271,7 +268,6 @@ def context():  # noqa: ANN201
 @bp.get("/api/v1/histogram")
 def histogram():  # noqa: ANN201
     svc = service()
-    sources = sources_arg()
     now = int(time.time() * 1000)
     end = time_arg("end") or now
     start = time_arg("start")
@@ -281,6 +277,7 @@ def histogram():  # noqa: ANN201
         raise InvalidParameter("start must be before end", field="start", rule="start < end")
     buckets = int_arg("buckets", 60, 1, 1000)
     pattern = pattern_arg()
+    sources = sources_arg()
     interval, counts = svc.reader.histogram(sources, start, end, buckets, pattern)
     return jsonify(
         {"interval": interval, "buckets": [{"start": start + i * interval, "count": c} for i, c in enumerate(counts)]}
@@ -290,11 +287,11 @@ def histogram():  # noqa: ANN201
 @bp.get("/api/v1/export")
 def export():  # noqa: ANN201
     svc = service()
-    sources = sources_arg(required=False)
     fmt = request.args.get("format", "ndjson")
     if fmt not in ("ndjson", "csv"):
         raise InvalidParameter("format must be ndjson or csv", field="format", rule="ndjson|csv")
     args = _read_args()
+    sources = sources_arg(required=False)
     args.pop("token")
     args["limit"] = MAX_LIMIT
     newest = bool_arg("newestFirst", False)
@@ -324,11 +321,11 @@ def export():  # noqa: ANN201
 @bp.get("/api/v1/tail")
 def tail():  # noqa: ANN201
     svc = service()
-    groups = groups_arg()
-    streams = streams_arg()
     pattern = pattern_arg()
     since = time_arg("since")
     heartbeat = int_arg("heartbeat", 15, 1, 60)
+    groups = groups_arg()
+    streams = streams_arg()
     last_id = request.headers.get("Last-Event-ID") or request.args.get("cursor")
     reader: Reader = svc.reader
     sources = reader.sources(groups, streams)

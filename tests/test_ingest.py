@@ -1,0 +1,230 @@
+"""Ingestion: appends, partial lines, multi-line events, truncation, rotation, deletion, restarts.
+
+These run the real Service in-process (watchdog, ingester, whoosh) over a temp data directory and
+check what the reader returns, since "indexed" only matters through what queries answer.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from logsvc.config import Settings
+from logsvc.index import BlockIndex
+from logsvc.ingest import Ingester
+from logsvc.service import Service
+from logsvc.store import Store
+from tests.conftest import wait_for
+
+G = "/aws/lambda/ingest"
+
+
+@pytest.fixture
+def svc(settings: Settings):
+    s = Service(settings).start()
+    wait_for(lambda: s.is_writer, what="writer")
+    yield s
+    s.close()
+
+
+def messages(svc: Service, group: str = G, **kw) -> list[str]:  # noqa: ANN003
+    src = svc.reader.sources([group])
+    return [e.message for e in svc.reader.read(src, limit=10000, forward=True, **kw).events]
+
+
+def append(path: Path, data: str | bytes) -> None:
+    with open(path, "ab") as f:
+        f.write(data.encode() if isinstance(data, str) else data)
+
+
+def test_appended_lines_become_events_in_order(svc: Service, store: Store) -> None:
+    path = store.ensure_stream(G, "s1")
+    append(path, "".join(f"2026-01-01T00:00:{i % 60:02d}.000Z line {i}\n" for i in range(500)))
+    assert svc.wait_indexed()
+    got = messages(svc)
+    assert len(got) == 500 and got[0] == "line 0"
+
+
+def test_partial_last_line_is_held_until_complete(svc: Service, store: Store) -> None:
+    path = store.ensure_stream(G, "s")
+    append(path, "first\nsecond half-")
+    wait_for(lambda: messages(svc) == ["first"] or None, what="first line only")
+    append(path, "written\n")
+    wait_for(lambda: messages(svc) == ["first", "second half-written"], what="joined line")
+
+
+def test_line_without_newline_is_taken_after_grace(svc: Service, store: Store) -> None:
+    path = store.ensure_stream(G, "s")
+    append(path, "no newline ever")
+    wait_for(lambda: svc.index.snapshot().checkpoint(_skey(G, "s")) is not None, timeout=10, what="indexed")
+    assert messages(svc) == ["no newline ever"]
+
+
+def test_traceback_stays_one_event(svc: Service, store: Store) -> None:
+    path = store.ensure_stream(G, "tb")
+    append(
+        path,
+        "2026-01-01T00:00:00.000Z ERROR something failed\n"
+        "Traceback (most recent call last):\n"
+        '  File "app.py", line 3, in <module>\n'
+        "    main()\n"
+        "ValueError: bad\n"
+        "2026-01-01T00:00:01.000Z next event\n",
+    )
+    wait_for(lambda: len(messages(svc)) == 2, what="2 events")
+    first, second = messages(svc)
+    assert first.startswith("ERROR something failed\nTraceback") and first.endswith("ValueError: bad")
+    assert second == "next event"
+
+
+def test_carriage_return_is_a_line_break_inside_one_event(svc: Service, store: Store) -> None:
+    path = store.ensure_stream(G, "cr")
+    append(path, "[ERROR] boom\rTraceback (most recent call last):\r  line\n")
+    wait_for(lambda: messages(svc), what="event")
+    assert messages(svc) == ["[ERROR] boom\nTraceback (most recent call last):\n  line"]
+
+
+def test_invalid_utf8_is_replaced_not_dropped(svc: Service, store: Store) -> None:
+    path = store.ensure_stream(G, "bin")
+    append(path, b"ok \xff\xfe bytes\nnul \x00 inside\n")
+    wait_for(lambda: len(messages(svc)) == 2, what="2 events")
+    assert messages(svc) == ["ok \ufffd\ufffd bytes", "nul \x00 inside"]
+
+
+def test_copytruncate_starts_the_stream_over(svc: Service, store: Store) -> None:
+    path = store.ensure_stream(G, "ct")
+    append(path, "old 1\nold 2\n")
+    wait_for(lambda: len(messages(svc)) == 2, what="old lines")
+    with open(path, "r+b") as f:
+        f.truncate(0)
+    append(path, "new 1\n")
+    wait_for(lambda: messages(svc) == ["new 1"], what="only the new line")
+
+
+def test_rewritten_head_is_detected_even_if_larger(svc: Service, store: Store) -> None:
+    path = store.ensure_stream(G, "rw")
+    append(path, "aaaa\n")
+    wait_for(lambda: messages(svc) == ["aaaa"], what="first")
+    # copytruncate followed by a fast writer: the file is already larger than the checkpoint
+    with open(path, "r+b") as f:
+        f.truncate(0)
+        f.write(b"bbbbbbbb\ncccc\n")
+    wait_for(lambda: messages(svc) == ["bbbbbbbb", "cccc"], what="new content")
+
+
+def test_rotation_to_a_new_inode(svc: Service, store: Store) -> None:
+    path = store.ensure_stream(G, "rot")
+    append(path, "before rotation\n")
+    wait_for(lambda: messages(svc) == ["before rotation"], what="first")
+    os.rename(path, path.with_suffix(".log.1"))
+    append(path, "after rotation\n")
+    wait_for(lambda: messages(svc) == ["after rotation"], what="rotated")
+
+
+def test_deleted_stream_disappears(svc: Service, store: Store) -> None:
+    path = store.ensure_stream(G, "del")
+    append(path, "here\n")
+    wait_for(lambda: messages(svc) == ["here"], what="indexed")
+    path.unlink()
+    wait_for(lambda: svc.index.snapshot().checkpoint(_skey(G, "del")) is None, what="blocks dropped")
+    assert svc.reader.sources([G]) == []
+
+
+def test_symlinked_stream_file_is_not_followed(svc: Service, store: Store, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not read me\n")
+    store.create_group(G)
+    store.stream_file(G, "link").symlink_to(secret)
+    append(store.ensure_stream(G, "real"), "real line\n")
+    wait_for(lambda: messages(svc) == ["real line"], what="real line")
+    time.sleep(0.3)
+    assert all("do not read me" not in m for m in messages(svc))
+
+
+def test_restart_neither_loses_nor_duplicates(settings: Settings, store: Store) -> None:
+    path = store.ensure_stream(G, "restart")
+    append(path, "".join(f"line {i}\n" for i in range(3000)))
+    with Service(settings) as s:
+        wait_for(lambda: s.is_writer, what="writer")
+        assert s.wait_indexed()
+    append(path, "".join(f"line {i}\n" for i in range(3000, 5000)))
+    with Service(settings) as s:
+        wait_for(lambda: s.is_writer, what="writer")
+        assert s.wait_indexed()
+        got = messages(s)
+    assert got == [f"line {i}" for i in range(5000)]
+
+
+def test_small_appends_are_merged_into_few_blocks(svc: Service, store: Store) -> None:
+    path = store.ensure_stream(G, "trickle")
+    for i in range(40):
+        append(path, f"trickle {i}\n")
+        svc.ingester.mark_dirty(str(path))
+        wait_for(lambda i=i: len(messages(svc)) == i + 1, what=f"line {i}")
+    blocks = svc.index.snapshot().stream_blocks(_skey(G, "trickle"))
+    assert len(blocks) < 8
+    assert messages(svc) == [f"trickle {i}" for i in range(40)]
+
+
+def test_rebuild_answers_exactly_as_before(settings: Settings, store: Store, data_dir: Path) -> None:
+    for s in range(3):
+        path = store.ensure_stream(G, f"r{s}")
+        for i in range(30):  # timestamp-less lines: their times come from ingestion, kept by the rebuild
+            append(path, f"plain line {s}-{i} token{i}\n")
+            if i % 10 == 0:
+                time.sleep(0.02)
+        append(path, "".join(f"2026-01-01T00:00:{i:02d}.000Z stamped {s}-{i}\n" for i in range(50)))
+    with Service(settings) as svc:
+        wait_for(lambda: svc.is_writer, what="writer")
+        assert svc.wait_indexed()
+        src = svc.reader.sources([G])
+        before = [e.to_json() for e in svc.reader.read(src, limit=10000, forward=True).events]
+        before_q = [e.event_id for e in svc.reader.read(src, limit=10000, pattern="token7").events]
+    from logsvc.reindex import reindex
+
+    assert reindex(settings) == len(before)
+    with Service(settings.with_(ingest=False)) as svc:
+        src = svc.reader.sources([G])
+        after = [e.to_json() for e in svc.reader.read(src, limit=10000, forward=True).events]
+        after_q = [e.event_id for e in svc.reader.read(src, limit=10000, pattern="token7").events]
+    assert after == before
+    assert after_q == before_q and before_q
+
+
+def test_damaged_index_is_rebuilt_at_start(settings: Settings, store: Store, data_dir: Path, caplog) -> None:  # noqa: ANN001
+    path = store.ensure_stream(G, "dmg")
+    append(path, "".join(f"line {i}\n" for i in range(100)))
+    with Service(settings) as s:
+        wait_for(lambda: s.is_writer, what="writer")
+        assert s.wait_indexed()
+    for f in (data_dir / "index").iterdir():
+        if f.suffix in (".toc", ".seg"):
+            f.write_bytes(b"garbage")
+    with Service(settings) as s:
+        wait_for(lambda: s.is_writer, what="writer")
+        assert s.wait_indexed()
+        assert messages(s) == [f"line {i}" for i in range(100)]
+    assert "damaged" in caplog.text
+
+
+def test_ingester_alone_builds_blocks_with_time_bounds(store: Store, tmp_path: Path) -> None:
+    path = store.ensure_stream(G, "direct")
+    append(path, "".join(f"2026-01-01T00:00:{i:02d}.000Z e{i}\n" for i in range(60)))
+    index = BlockIndex(tmp_path / "ix")
+    ing = Ingester(store, index, block_lines=16)
+    ing.step()
+    ing.commit()
+    blocks = index.snapshot().stream_blocks(_skey(G, "direct"))
+    assert [b.lines for b in blocks] == [16, 16, 16, 12]
+    assert blocks[0].min_ts == 1767225600000 and blocks[-1].max_ts == 1767225659000
+    assert blocks[-1].end == path.stat().st_size
+    index.close()
+
+
+def _skey(group: str, stream: str) -> str:
+    from logsvc.index import stream_key
+
+    return stream_key(group, stream)
