@@ -119,13 +119,19 @@ class Invoker:
             return True
 
     def _become_owner(self) -> None:
-        from werkzeug.serving import make_server
+        from werkzeug.serving import WSGIRequestHandler, make_server
 
         from logsvc.api.lambda_api import create_internal_app
 
+        class QuietHandler(WSGIRequestHandler):
+            def log_request(self, *args: Any, **kwargs: Any) -> None:
+                pass  # one line per container call would drown logsvc's own log
+
         # The owner listens on its own loopback port: containers call the Invoke API there (the
         # public port may be shared by several gunicorn workers), and other workers forward to it.
-        self._server = make_server("127.0.0.1", 0, create_internal_app(self), threaded=True)
+        self._server = make_server(
+            "127.0.0.1", 0, create_internal_app(self), threaded=True, request_handler=QuietHandler
+        )
         self.internal_url = f"http://127.0.0.1:{self._server.server_port}"
         t = threading.Thread(target=self._server.serve_forever, name="invoker-http", daemon=True)
         t.start()
