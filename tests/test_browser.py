@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import start_server, wait_for  # tests/ is on sys.path (rootdir conftest)
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from logsvc.store import Store
+from tests.conftest import start_server, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -332,7 +332,7 @@ def test_failed_async_invocation_shows_its_three_attempts(browser: Browser, tmp_
         retry_delays = [0, 0]
         """
     ))
-    s = start_server(data, env={"LOGSVC_PROJECT": str(project / "logsvc.toml")})
+    s = start_server(data, "--project", str(project / "logsvc.toml"))
     try:
         r = requests.post(
             s.url + "/2015-03-31/functions/charge/invocations",
