@@ -1,0 +1,171 @@
+"""Unstructured patterns: `ERROR -ARGUMENTS`, `?WARN ?ERROR`, `"exact phrase"`, `%regex%`.
+
+Owns term syntax and term matching; never looks at JSON or fields.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from .query import TokenQuery, literal_tokens, q_and, q_or
+from .scanner import BLANKS, Scanner
+from .values import read_regex
+
+Span = tuple[int, int]
+_WORD = re.compile(r"[^\W_]")
+_MAX_SPANS = 1000  # per term; highlighting a pathological line must stay cheap
+
+
+class Term:
+    """One term: a bare word (token-aligned), a quoted phrase (substring) or a regex."""
+
+    def __init__(self, kind: str, text: str, prefix: str, sc: Scanner) -> None:
+        self.kind = kind
+        self.text = text
+        self.prefix = prefix  # "", "?" or "-"
+        self.always = kind == "phrase" and not text.strip(BLANKS)  # `" "` matches every event
+        self._rx: re.Pattern[str] | None = None
+        if kind == "regex":
+            self.regex = read_regex(sc)
+            self.test: Callable[[str], bool] = self.regex.search
+        elif kind == "phrase" or not (_WORD.match(text[0]) or _WORD.match(text[-1])):
+            self.test = self._contains
+        else:
+            # Bare words align to token edges (tokens.py): `ERROR` matches `[ERROR 400]` and
+            # `x_ERROR` but not `ERRORS`. The `in` check first keeps misses at ~100 ns.
+            # The literal comes first and the left edge is checked by a lookbehind over it, so
+            # `re` can jump between occurrences of the literal instead of trying every index.
+            lit = re.escape(text)
+            before = rf"(?<![^\W_]{lit})" if _WORD.match(text[0]) else ""
+            after = r"(?![^\W_])" if _WORD.match(text[-1]) else ""
+            self._rx = re.compile(lit + before + after)
+            self._search = self._rx.search
+            self.test = self._word
+
+    def _contains(self, s: str) -> bool:
+        return self.text in s
+
+    def _word(self, s: str) -> bool:
+        return self.text in s and self._search(s) is not None
+
+    def spans(self, s: str) -> list[Span]:
+        if self.always:
+            return []
+        if self.kind == "regex":
+            return self.regex.spans(s)
+        if self._rx is not None:
+            return [m.span() for _, m in zip(range(_MAX_SPANS), self._rx.finditer(s), strict=False)]
+        out, n, i = [], len(self.text), s.find(self.text)
+        while i >= 0 and len(out) < _MAX_SPANS:
+            out.append((i, i + n))
+            i = s.find(self.text, i + 1)
+        return out
+
+    def query(self) -> TokenQuery | None:
+        if self.kind == "word":
+            return literal_tokens(self.text, firm_start=True, firm_end=True)
+        if self.kind == "phrase":
+            return literal_tokens(self.text, firm_start=False, firm_end=False)
+        return None
+
+
+def parse_terms(sc: Scanner) -> list[Term]:
+    """Split the pattern into terms; see the package docstring for the grammar."""
+    terms: list[Term] = []
+    text = sc.text
+    while True:
+        sc.skip_blanks()
+        if sc.at_end():
+            return terms
+        prefix = ""
+        if sc.peek() in "?-":
+            prefix = sc.peek()
+            sc.pos += 1
+            if sc.at_end() or sc.peek() in BLANKS:
+                sc.fail(f"expected a term right after '{prefix}'", rule="term",
+                        hint=f"write '\"{prefix}\"' to search for a literal '{prefix}'")
+        ch = sc.peek()
+        if ch == '"':
+            phrase = "*".join(sc.quoted("quoted phrase"))
+            term = Term("phrase", phrase, prefix, sc)
+            closer = "'\"'"
+        elif ch == "%":
+            term = Term("regex", "", prefix, sc)
+            term.text = term.regex.source
+            closer = "'%'"
+        else:
+            start = pos = sc.pos
+            while pos < len(text) and text[pos] not in BLANKS:
+                if text[pos] == '"':
+                    sc.fail("'\"' inside a term", pos, rule="term",
+                            hint='quote the whole term and escape inner quotes: "key=\\"value\\""')
+                pos += 1
+            sc.pos = pos
+            term = Term("word", text[start:pos], prefix, sc)
+            closer = ""
+        if closer and not sc.at_end() and sc.peek() not in BLANKS:
+            sc.fail(f"expected a space after the closing {closer}", rule="term")
+        terms.append(term)
+
+
+class TermsMatcher:
+    """AND of plain terms, none of the `-` terms, and (only when alone) any of the `?` terms."""
+
+    def __init__(self, terms: list[Term]) -> None:
+        required = [t for t in terms if t.prefix == ""]
+        excluded = [t for t in terms if t.prefix == "-"]
+        # AWS: "if ? terms are combined with any other term, all ? terms are ignored".
+        optional = [t for t in terms if t.prefix == "?"] if not required and not excluded else []
+        cost = {"phrase": 0, "word": 1, "regex": 2}
+        self.required = sorted((t for t in required if not t.always), key=lambda t: cost[t.kind])
+        self.excluded = excluded
+        self.optional = [] if any(t.always for t in optional) else optional
+        self.never = any(t.always for t in excluded)
+        self.match_all = not self.required and not self.excluded and not self.optional
+        self.matches = self._build()
+
+    def _build(self) -> Callable[[str], bool]:
+        if self.never:
+            return lambda s: False
+        req = tuple(t.test for t in self.required)
+        exc = tuple(t.test for t in self.excluded)
+        opt = tuple(t.test for t in self.optional)
+        if not exc and not opt:
+            if not req:
+                return lambda s: True
+            if len(req) == 1:
+                return req[0]
+            if len(req) == 2:
+                a, b = req
+                return lambda s: a(s) and b(s)
+
+        def match(s: str) -> bool:
+            for f in req:
+                if not f(s):
+                    return False
+            for f in exc:
+                if f(s):
+                    return False
+            if opt:
+                for f in opt:
+                    if f(s):
+                        return True
+                return False
+            return True
+
+        return match
+
+    def highlights(self, s: str) -> list[Span]:
+        out: list[Span] = []
+        for t in self.required:
+            out += t.spans(s)
+        for t in self.optional:
+            out += t.spans(s)
+        return out
+
+    def query(self) -> TokenQuery | None:
+        parts = [t.query() for t in self.required]
+        if self.optional:
+            parts.append(q_or(t.query() for t in self.optional))
+        return q_and(parts)
