@@ -231,6 +231,34 @@ def test_permalinks_restore_the_view_and_back_works(console: Console, site) -> N
     expect(page.locator(".vl .row")).to_have_count(4)
 
 
+# ---- keyboard ------------------------------------------------------------------------------------------
+
+
+def test_keyboard_shortcuts(console: Console, site) -> None:  # noqa: ANN001
+    group = unique("keys")
+    write(site, group, "s", [f"key line {i}" for i in range(5)])
+    wait_indexed(site, group, 5)
+    page = console.open(f"#/events?group={group}&stream=s")
+    expect(page.locator(".vl .row", has_text="key line 4")).to_be_visible()
+    console.wait_live()
+    page.keyboard.press("k")  # moving up selects the last line and pauses following
+    expect(page.locator(".vl .row.selected")).to_contain_text("key line 4")
+    expect(page.locator("button.follow")).to_have_text("Paused")
+    page.keyboard.press("k")
+    expect(page.locator(".vl .row.selected")).to_contain_text("key line 3")
+    page.keyboard.press("Enter")
+    expect(page.locator(".detail")).to_contain_text("key line 3")
+    page.keyboard.press("Escape")
+    expect(page.locator(".detail")).to_have_count(0)
+    page.keyboard.press("f")
+    expect(page.locator("button.follow")).to_have_text("Following")
+    page.keyboard.press("/")
+    expect(page.locator("input.query")).to_be_focused()
+    page.keyboard.press("Escape")
+    page.keyboard.press("?")
+    expect(page.locator("#help-dialog")).to_be_visible()
+
+
 # ---- JSON ------------------------------------------------------------------------------------------------
 
 

@@ -201,6 +201,7 @@ export function eventsView(root, params, mode) {
     if (e.name === 'AbortError') return;
     if (e.field === 'q' && q) {
       showQueryError(e);
+      if (histo) histo.hidden = true;
       clear(overlay).append(stateBox('empty', 'No results until the pattern is fixed', 'The error above shows where the pattern went wrong.'));
     } else {
       clear(overlay).append(errorBox(e, what));
