@@ -23,6 +23,7 @@ import base64
 import binascii
 import http.client
 import json
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -37,6 +38,8 @@ bp = Blueprint("lambda_api", __name__)
 
 FORWARDED = "X-Logsvc-Forwarded"
 PARENT_HEADER = "X-Logsvc-Parent-Request-Id"
+NO_OWNER = "X-Logsvc-No-Owner"
+OWNER_WAIT = 10.0  # seconds a non-owner waits for an owner before answering 503
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
 MAX_ASYNC_PAYLOAD = 1024 * 1024
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "te", "trailer", "upgrade"}
@@ -117,16 +120,26 @@ def _owned(lambda_errors: bool) -> Callable:
                     field="project",
                     hint="Start it with --project logsvc.toml (or LOGSVC_PROJECT).",
                 )
-            if inv.owner or request.headers.get(FORWARDED):
-                if not inv.owner:
-                    return _unavailable(lambda_errors)
-                if lambda_errors:
-                    try:
-                        return view(*args, **kwargs)
-                    except LogsvcError as e:
-                        raise _as_lambda_error(e) from None
-                return view(*args, **kwargs)
-            return _forward(inv.owner_url(), lambda_errors)
+            if request.headers.get(FORWARDED) and not inv.owner:
+                return _unavailable(lambda_errors)  # the forwarder retries; never forward twice
+            # Right after start (or when the owner died) there may be no owner for a moment: wait
+            # for one, and try to become it ourselves, rather than failing the request.
+            deadline = time.monotonic() + OWNER_WAIT
+            while not inv.owner:
+                resp = _forward(inv.owner_url(), lambda_errors)
+                if resp is not None:
+                    return resp
+                if time.monotonic() > deadline or inv._try_own():  # noqa: SLF001 - the same election start() runs
+                    break
+                time.sleep(0.05)
+            if not inv.owner:
+                return _unavailable(lambda_errors)
+            if lambda_errors:
+                try:
+                    return view(*args, **kwargs)
+                except LogsvcError as e:
+                    raise _as_lambda_error(e) from None
+            return view(*args, **kwargs)
 
         return wrapper
 
@@ -136,29 +149,60 @@ def _owned(lambda_errors: bool) -> Callable:
 def _unavailable(lambda_errors: bool) -> Response:
     message = "no logsvc process runs functions right now (the owner is restarting); retry in a second"
     if lambda_errors:
-        return LambdaError(503, "ServiceException", message, kind="Service").response()
-    from logsvc.api.errors import rest_error
+        resp = LambdaError(503, "ServiceException", message, kind="Service").response()
+    else:
+        from logsvc.api.errors import rest_error
 
-    return rest_error(503, "Unavailable", message)
+        resp = rest_error(503, "Unavailable", message)
+    resp.headers[NO_OWNER] = "1"
+    return resp
 
 
-def _forward(url: str | None, lambda_errors: bool) -> Response:
+_conns = threading.local()
+
+
+def _owner_connection(url: str, fresh: bool = False) -> http.client.HTTPConnection:
+    """This thread's keep-alive connection to the owner (a new TCP connection per call cost ~5 ms)."""
+    conn = getattr(_conns, "conn", None)
+    if fresh or conn is None or getattr(_conns, "url", None) != url:
+        if conn is not None:
+            conn.close()
+        parts = urllib.parse.urlsplit(url)
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=960)
+        _conns.conn, _conns.url = conn, url
+    return conn
+
+
+def _forward(url: str | None, lambda_errors: bool) -> Response | None:
+    """Relay the request to the owner; None when no owner answered (the caller waits and retries)."""
     if not url:
-        return _unavailable(lambda_errors)
-    parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=960)
+        return None
     headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
     headers[FORWARDED] = "1"
     headers["X-Forwarded-For"] = request.remote_addr or ""
-    path = request.full_path if request.query_string else request.path
-    try:
-        conn.request(request.method, path, body=request.get_data(), headers=headers)
-        upstream = conn.getresponse()
-        body = upstream.read()
-    except OSError:
-        return _unavailable(lambda_errors)
-    finally:
-        conn.close()
+    # Forward the path as the client sent it (still percent-encoded); request.path is decoded.
+    path = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or (
+        urllib.parse.quote(request.path) + ("?" + request.query_string.decode("latin-1") if request.query_string else "")
+    )
+    body = request.get_data()
+    upstream = None
+    for fresh in (False, True):  # a kept-alive connection may have been closed by the owner meanwhile
+        conn = _owner_connection(url, fresh)
+        try:
+            conn.request(request.method, path, body=body, headers=headers)
+            upstream = conn.getresponse()
+            data = upstream.read()
+            break
+        except (http.client.HTTPException, BrokenPipeError, ConnectionResetError):
+            conn.close()
+            if fresh:
+                return None
+        except OSError:
+            conn.close()
+            return None
+    if upstream is None or (upstream.status == 503 and upstream.getheader(NO_OWNER)):
+        return None
+    body = data
     resp = Response(body, status=upstream.status)
     for k, v in upstream.getheaders():
         if k.lower() not in HOP_HEADERS and k.lower() not in ("server", "date"):

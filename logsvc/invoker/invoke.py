@@ -124,6 +124,8 @@ class Invoker:
         from logsvc.api.lambda_api import create_internal_app
 
         class QuietHandler(WSGIRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive: forwarding workers reuse their connections
+
             def log_request(self, *args: Any, **kwargs: Any) -> None:
                 pass  # one line per container call would drown logsvc's own log
 
