@@ -88,6 +88,7 @@ class Ingester:
         self._dirty_lock = threading.Lock()
         self._wake = threading.Event()
         self._pending = 0  # events added since the last commit
+        self._uncommitted: set[str] = set()
         self._last_commit = clock()
         self.events_ingested = 0
         self.holding = False
@@ -157,6 +158,7 @@ class Ingester:
         self.last_error = why
         self.index.cancel()
         self._pending = 0
+        self._uncommitted.clear()
         self._load()
         with self._dirty_lock:
             self._dirty_all = True
@@ -171,6 +173,11 @@ class Ingester:
         self.events_ingested += self._pending
         self._pending = 0
         self._last_commit = self.clock()
+        self._uncommitted.clear()
+        # whoosh cannot delete documents it has not committed yet, so merging waits for a commit
+        for st in self._state.values():
+            if len(st.tail) >= MERGE_AFTER:
+                self._merge_tail(st, st.ino)
 
     def step(self) -> bool:
         """Read what is new in changed files (all files on a rescan). True if more data is waiting."""
@@ -209,14 +216,20 @@ class Ingester:
         return more
 
     def _forget(self, skey: str) -> None:
-        self.index.delete_stream(skey)
-        self._pending += 1
-        self._state.pop(skey, None)
+        st = self._state.pop(skey, None)
+        if st is not None:
+            st.tail = []
+        self._drop_blocks(skey)
 
     def _reset(self, st: _Followed, ino: int) -> None:
-        self.index.delete_stream(st.skey)
-        self._pending += 1
         st.ino, st.head, st.end, st.tail = ino, b"", 0, []
+        self._drop_blocks(st.skey)
+
+    def _drop_blocks(self, skey: str) -> None:
+        if self._uncommitted:
+            self.commit()  # whoosh deletes only committed documents: make this stream's new blocks deletable
+        self.index.delete_stream(skey)
+        self._pending += 1
 
     def _follow(self, group: str, stream: str, skey: str, path: Path, budget: int) -> bool:
         try:
@@ -284,14 +297,13 @@ class Ingester:
                 j += 1
             block = self._make_block(st, data, events[i:j], base, ingest_for, ino)
             self.index.add_block(block, self._words(data[events[i].start : events[j - 1].end], block))
+            self._uncommitted.add(block.bid)
             self._pending += j - i
             if block.lines < self.block_lines:
                 st.tail.append(block)
             else:
                 st.tail = []
             i = j
-        if len(st.tail) >= MERGE_AFTER:
-            self._merge_tail(st, ino)
 
     def _words(self, raw: bytes, block: Block) -> list[str]:
         words, other = split_terms(index_tokens_bytes(raw))
@@ -355,6 +367,7 @@ class Ingester:
             merged.c_count.extend(b.c_count)
             self.index.delete_block(b)
         self.index.add_block(merged, self._words(raw, merged))
+        self._uncommitted.add(merged.bid)
         self._pending += 1
         st.tail = [] if merged.lines >= self.block_lines else [merged]
 
