@@ -395,3 +395,26 @@ def test_bad_project_stops_serve_with_the_error(tmp_path: Path):
     )
     assert out.returncode != 0
     assert f"{toml}: functions.a.memory: must be between 128 and 10240 (got 64)" in out.stderr
+
+
+def test_sigv4_is_verified_when_keys_are_set_and_functions_sign_with_them(tmp_path: Path):
+    toml = write_project(tmp_path)
+    data = tmp_path / "data"
+    data.mkdir()
+    s = serve_project(data, toml, keys=("AKIDLOCAL", "s3cret"))
+    try:
+        def client(key: str, secret: str):  # noqa: ANN202
+            return boto3.client("lambda", endpoint_url=s.url, region_name="us-east-1", aws_access_key_id=key,
+                                aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}))
+
+        good = client("AKIDLOCAL", "s3cret")
+        out = good.invoke(FunctionName="caller", Payload=b"{}")  # the function's own call is signed too
+        assert "FunctionError" not in out and json.loads(out["Payload"].read())["echo"] == {"n": 7}
+        with pytest.raises(good.exceptions.ClientError) as e:
+            client("AKIDLOCAL", "wrong").invoke(FunctionName="noop", Payload=b"{}")
+        assert e.value.response["Error"]["Code"] == "InvalidSignatureException"
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        r = requests.post(s.url + "/2015-03-31/functions/noop/invocations", data=b"{}", timeout=10)
+        assert r.status_code == 403 and r.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+    finally:
+        s.stop()

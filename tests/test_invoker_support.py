@@ -45,15 +45,18 @@ class ProjectServer:
             self.invoker.close()
 
 
-def serve_project(data_dir: Path, project: Path) -> ProjectServer:
+def serve_project(data_dir: Path, project: Path, *, keys: tuple[str, str] | None = None) -> ProjectServer:
     if full_app_available():
         from tests.conftest import start_server
 
-        real = start_server(data_dir, "--project", str(project))
+        extra = ["--aws-access-key-id", keys[0], "--aws-secret-access-key", keys[1]] if keys else []
+        real = start_server(data_dir, "--project", str(project), *extra)
         return ProjectServer(real.url, data_dir, real.env, real=real)
     from logsvc.invoker import create_invoker
 
     settings = Settings(data_dir=data_dir, project=project, port=0)
+    if keys:
+        settings = settings.with_(aws_access_key_id=keys[0], aws_secret_access_key=keys[1])
     inv = create_invoker(settings, Store(data_dir)).start()
     assert inv.owner
     env = dict(os.environ)

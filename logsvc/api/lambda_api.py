@@ -39,6 +39,7 @@ bp = Blueprint("lambda_api", __name__)
 FORWARDED = "X-Logsvc-Forwarded"
 PARENT_HEADER = "X-Logsvc-Parent-Request-Id"
 NO_OWNER = "X-Logsvc-No-Owner"
+INTERNAL_APP = "logsvc-invoker"
 OWNER_WAIT = 10.0  # seconds a non-owner waits for an owner before answering 503
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
 MAX_ASYNC_PAYLOAD = 1024 * 1024
@@ -241,11 +242,38 @@ def _client_context() -> dict | None:
     return value if isinstance(value, dict) else None
 
 
+def _check_signature() -> None:
+    """Verify SigV4 when keys are configured. A request forwarded to the owner's loopback server
+    was verified by the worker that received it (its Host header no longer matches the signature)."""
+    settings = _service().settings
+    key, secret = getattr(settings, "aws_access_key_id", None), getattr(settings, "aws_secret_access_key", None)
+    if not (key and secret):
+        return
+    if current_app.name == INTERNAL_APP and request.headers.get(FORWARDED):
+        return
+    from logsvc import sigv4
+
+    try:
+        sigv4.verify(
+            request.method, sigv4.raw_path(request.environ), request.query_string.decode("latin-1"),
+            request.headers, request.get_data(cache=True), {key: secret},
+        )
+    except sigv4.SigV4Error as e:
+        # The REST-JSON Lambda API answers 403 where the JSON 1.1 services answer 400.
+        forbidden = e.code in ("UnrecognizedClientException", "InvalidSignatureException", "MissingAuthenticationTokenException")
+        raise LambdaError(403 if forbidden else e.status, e.code, e.message) from None
+
+
 @bp.route("/2015-03-31/functions/<path:name>/invocations", methods=["POST"])
 @bp.route("/_container/<container>/2015-03-31/functions/<path:name>/invocations", methods=["POST"])
-@_owned(lambda_errors=True)
 def invoke(name: str, container: str | None = None) -> Response:
     """Lambda's Invoke: RequestResponse (200, even when the function fails), Event (202), DryRun (204)."""
+    _check_signature()
+    return _invoke_owned(name, container)
+
+
+@_owned(lambda_errors=True)
+def _invoke_owned(name: str, container: str | None = None) -> Response:
     inv = _invoker()
     fname, qualifier = _function_name(name)
     if qualifier not in (None, "$LATEST"):
@@ -503,7 +531,7 @@ def create_internal_app(invoker: Any) -> Flask:
 
     from logsvc.api.errors import error_response, rest_error
 
-    app = Flask("logsvc-invoker", static_folder=None)
+    app = Flask(INTERNAL_APP, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = 8 * 1024 * 1024
     app.json.sort_keys = False
     app.extensions["logsvc"] = SimpleNamespace(settings=invoker.settings, store=invoker.store, invoker=invoker)

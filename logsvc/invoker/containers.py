@@ -65,9 +65,13 @@ class Outcome:
 class Container:
     """One execution environment: a live child process and its log stream."""
 
-    def __init__(self, fn: Function, store: Any, endpoint_base: str | None, host_env: dict[str, str]) -> None:
+    def __init__(
+        self, fn: Function, store: Any, endpoint_base: str | None, host_env: dict[str, str],
+        credentials: tuple[str, str] | None = None,
+    ) -> None:
         self.fn = fn
         self.store = store
+        self.credentials = credentials
         self.id = secrets.token_hex(16)
         self.stream = time.strftime("%Y/%m/%d/", time.gmtime()) + "[$LATEST]" + self.id
         self.path = store.ensure_stream(fn.log_group, self.stream)
@@ -125,8 +129,10 @@ class Container:
             "AWS_EXECUTION_ENV": "AWS_Lambda_python{}.{}".format(*sys.version_info[:2]),
             "AWS_REGION": "us-east-1",
             "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "logsvc",
-            "AWS_SECRET_ACCESS_KEY": "logsvc",
+            # With SigV4 verification on, functions sign with the server's own key, so their
+            # boto3 calls to the local APIs verify like any other client's.
+            "AWS_ACCESS_KEY_ID": self.credentials[0] if self.credentials else "logsvc",
+            "AWS_SECRET_ACCESS_KEY": self.credentials[1] if self.credentials else "logsvc",
             "AWS_SESSION_TOKEN": "logsvc",
             "LAMBDA_TASK_ROOT": str(fn.code),
             "LAMBDA_RUNTIME_DIR": str(BOOTSTRAP.parent),
@@ -313,11 +319,15 @@ class Container:
 class FunctionPool:
     """The containers of one function: warm ones reused, new ones started up to the concurrency limit."""
 
-    def __init__(self, fn: Function, store: Any, endpoint_base: str | None, host_env: dict[str, str]) -> None:
+    def __init__(
+        self, fn: Function, store: Any, endpoint_base: str | None, host_env: dict[str, str],
+        credentials: tuple[str, str] | None = None,
+    ) -> None:
         self.fn = fn
         self.store = store
         self.endpoint_base = endpoint_base
         self.host_env = host_env
+        self.credentials = credentials
         self.idle: list[Container] = []
         self.busy: set[Container] = set()
         self.starting = 0
@@ -351,7 +361,7 @@ class FunctionPool:
                     )
                 self.cond.wait(remaining)
         try:
-            c = Container(self.fn, self.store, self.endpoint_base, self.host_env)
+            c = Container(self.fn, self.store, self.endpoint_base, self.host_env, self.credentials)
         except BaseException:
             with self.cond:
                 self.starting -= 1

@@ -141,8 +141,11 @@ class Invoker:
         tmp = self.dir / f".owner.{os.getpid()}.tmp"
         tmp.write_text(json.dumps({"pid": os.getpid(), "url": self.internal_url}))
         os.replace(tmp, self.dir / "owner.json")
+        key = getattr(self.settings, "aws_access_key_id", None)
+        secret = getattr(self.settings, "aws_secret_access_key", None)
+        creds = (key, secret) if key and secret else None
         for fn in self.project.functions.values():
-            self.pools[fn.name] = FunctionPool(fn, self.store, self.internal_url, self.host_env)
+            self.pools[fn.name] = FunctionPool(fn, self.store, self.internal_url, self.host_env, creds)
         self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="invoker-async")
         for target, name in ((self._dispatch, "invoker-queue"), (self._reaper, "invoker-reaper")):
             t = threading.Thread(target=target, name=name, daemon=True)
