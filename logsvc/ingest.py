@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from logsvc import lines
+from logsvc.lines import event_time
 from logsvc.errors import StorageError
 from logsvc.index import Block, BlockIndex, Snapshot, build_bloom, split_terms, stream_key
 from logsvc.store import Store
@@ -319,7 +320,7 @@ class Ingester:
         for ev in events:
             off = base + ev.start
             ing = ingest_for(off)
-            ts = lines.parse_event(ev.text).timestamp
+            ts = event_time(ev.text)
             if ts is None:
                 ts = ing
             if cur_ing != ing or c_count[-1] >= CHUNK_EVENTS or cur_bytes >= CHUNK_BYTES:

@@ -675,3 +675,14 @@ def test_benchmark_mixed_lambda_lines_behave() -> None:
     assert types.count("START") == types.count("END") == types.count("REPORT") == lines.count("Start to sleep 4s...")
     assert all(p.timestamp == T for p in parsed if p.fields.get("level") or p.fields.get("json"))
     assert sum(1 for p in parsed if p.fields.get("level") == "ERROR") == tracebacks
+
+
+def test_event_time_agrees_with_parse_event() -> None:
+    from logsvc.lines import FORMATS, event_time
+
+    texts = [sample for fmt in FORMATS for sample in fmt.samples]
+    texts += [format_line(1_700_000_000_123 + i, t).decode().rstrip("\n") for i, t in enumerate(list(texts))]
+    texts += ["1234 items", "2026-13-01T00:00:00Z x", "\t2026", '{"time": 5}', "", "[INFO]\t2026-01-01T00:00:00.000Z\tid\tm"]
+    assert len(texts) > 30
+    for t in texts:
+        assert event_time(t) == parse_event(t).timestamp, t

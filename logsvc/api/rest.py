@@ -234,7 +234,17 @@ def events():  # noqa: ANN201
     args = _read_args()
     forward = bool_arg("startFromHead", False)
     page = svc.reader.read(sources_arg(), forward=forward, **args)
-    return jsonify({"events": [e.to_json() for e in page.events], "nextToken": page.next_token})
+    return jsonify({"events": _with_highlights(page.events, args["pattern"]), "nextToken": page.next_token})
+
+
+def _with_highlights(events_: list, pattern) -> list[dict]:  # noqa: ANN001
+    out = []
+    for e in events_:
+        d = e.to_json()
+        if not pattern.match_all:
+            d["highlights"] = [list(span) for span in pattern.highlights(e.message)]
+        out.append(d)
+    return out
 
 
 @bp.get("/api/v1/search")
@@ -244,12 +254,7 @@ def search():  # noqa: ANN201
     pattern = args["pattern"]
     sources = sources_arg(required=False)
     page = svc.reader.newest_first(sources, deadline=time.monotonic() + 10, **args)
-    out = []
-    for e in page.events:
-        d = e.to_json()
-        d["highlights"] = [list(span) for span in pattern.highlights(e.message)] if not pattern.match_all else []
-        out.append(d)
-    return jsonify({"events": out, "nextToken": page.next_token})
+    return jsonify({"events": _with_highlights(page.events, pattern), "nextToken": page.next_token})
 
 
 @bp.get("/api/v1/events/context")
@@ -277,7 +282,7 @@ def histogram():  # noqa: ANN201
         raise InvalidParameter("start must be before end", field="start", rule="start < end")
     buckets = int_arg("buckets", 60, 1, 1000)
     pattern = pattern_arg()
-    sources = sources_arg()
+    sources = sources_arg(required=False)
     interval, counts = svc.reader.histogram(sources, start, end, buckets, pattern)
     return jsonify(
         {"interval": interval, "buckets": [{"start": start + i * interval, "count": c} for i, c in enumerate(counts)]}
