@@ -128,9 +128,11 @@ def main() -> None:
 
             conn.close()
             conn = http.client.HTTPConnection(parts.hostname, parts.port)
-            conn.request("GET", "/api/v1/invocations?limit=1000&status=success")
-            recs = json.loads(conn.getresponse().read())["invocations"]
-            inits = [r["initDurationMs"] for r in recs if r.get("coldStart") and r["function"].startswith("cold")]
+            inits = []
+            for i in range(args.cold):  # filter by function: the warm calls' records come first
+                conn.request("GET", f"/api/v1/invocations?function=cold{i}")
+                recs = json.loads(conn.getresponse().read())["invocations"]
+                inits += [r["initDurationMs"] for r in recs if r.get("coldStart")]
         finally:
             if isinstance(handle, subprocess.Popen):
                 os.killpg(handle.pid, 15)
