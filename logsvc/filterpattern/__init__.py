@@ -29,8 +29,9 @@ Grammar (the first non-blank character picks the kind; max 1024 characters, as A
 
 Semantics decided here (AWS's docs leave them open; see cloudwatch-logs-api.md §3):
 
-* Bare words align to tokens as `logsvc.tokens` defines them (runs of letters and digits, so `_`
-  is a boundary): `ERROR` matches `[ERROR 400]`, `ERROR:` and `x_ERROR`, not `ERRORS happen`.
+* Bare words align to tokens as `logsvc.tokens` defines them (runs of ASCII letters and digits
+  and non-ASCII characters, so `_` is a boundary): `ERROR` matches `[ERROR 400]`, `ERROR:` and
+  `x_ERROR`, not `ERRORS happen` or `ERRORé`.
   A bare word with other characters (`order-42`) is accepted although AWS asks for quotes, and
   matches that exact sequence with token boundaries at both ends. `"..."` is a plain substring.
 * `?` terms are an OR group only when every term has `?`; mixed with any other term (even a `-`

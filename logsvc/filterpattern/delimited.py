@@ -11,11 +11,13 @@ from .query import TokenQuery, q_and, q_or
 from .scanner import Scanner, parse_number
 from .values import Comparison, read_operator, read_value
 
-# A field is a "quoted run", a [bracketed run] (delimiters stripped) or a run of non-blanks
-# (`\s`, the same blanks `str.split` uses, so the fast path in `texts` agrees). An
-# unclosed quote or bracket is just part of a plain field. Every field value is therefore bounded
-# by blanks, quotes or brackets, which never belong to a token: the token query relies on that.
-_FIELD_RE = re.compile(r'"([^"]*)"|\[([^\]]*)\]|(\S+)')
+# A field is a "quoted run", a [bracketed run] (delimiters stripped) or a run of non-blanks. Blanks
+# are the ASCII whitespace `str.split` cuts on (so the fast path in `texts` agrees); non-ASCII
+# spaces are token characters in logsvc.tokens, so they stay inside fields. An unclosed quote or
+# bracket is just part of a plain field. Every field value is therefore bounded by blanks, quotes
+# or brackets, which never belong to a token: the token query relies on that.
+_BLANKS = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+_FIELD_RE = re.compile(f'"([^"]*)"|\\[([^\\]]*)\\]|([^{_BLANKS}]+)')
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _VALUE_STOPS = ",]"
 Span = tuple[int, int]
@@ -47,10 +49,10 @@ class DelimitedMatcher:
     def texts(self, message: str) -> dict[int, str] | None:
         """Slot index -> field text, or None when the message has too few fields.
 
-        Messages without quotes or brackets (most plain log lines) take `str.split`, which cuts
-        on the same blanks as `_FIELD_RE` at a tenth of the cost.
+        ASCII messages without quotes or brackets (most plain log lines) take `str.split`, which
+        cuts on the same blanks as `_FIELD_RE` there, at a tenth of the cost.
         """
-        if '"' in message or "[" in message:
+        if '"' in message or "[" in message or not message.isascii():  # isascii() is O(1)
             got = self.fields(message)
             return None if got is None else {i: text for i, (text, _) in got.items()}
         parts = message.split()
@@ -59,7 +61,7 @@ class DelimitedMatcher:
             if n < want:
                 return None
             out = dict(enumerate(parts[: want - 1]))
-            out[want - 1] = parts[-1] if n == want else message.split(None, want - 1)[-1].rstrip()
+            out[want - 1] = parts[-1] if n == want else message.split(None, want - 1)[-1].rstrip(_BLANKS)
             return out
         if n < want - 1:
             return None

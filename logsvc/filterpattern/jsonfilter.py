@@ -296,8 +296,9 @@ def _parse_condition(sc: Scanner) -> Condition:
         sc.fail("expected NULL, TRUE or FALSE after IS", what_at, rule="json-is")
     if word == "NOT":
         sc.skip_blanks()
+        exists_at = sc.pos
         if _keyword(sc) != "EXISTS":
-            sc.fail("expected EXISTS after NOT", rule="json-is")
+            sc.fail("expected EXISTS after NOT", exists_at, rule="json-is")
         return Condition(selector, "missing")
     if word == "EXISTS":
         sc.fail("'EXISTS' is not supported", word_at, rule="json-is",

@@ -5,7 +5,7 @@ tokens of the message; the same query then serves twice:
 
 * `substring_filter(q)`: a case-sensitive `in` check run before the exact matcher (whole tokens are
   substrings), which rejects most lines of a JSON or delimited scan without parsing them;
-* `lower_query(q)`: the index's lower-cased form, as `FilterPattern.token_query()` returns it.
+* `lower_query(q)`: the index's folded form, as `FilterPattern.token_query()` returns it.
 
 Shape: ("tok", t) | ("and", [q, ...]) | ("or", [q, ...]); None = "cannot narrow". A None child
 makes an "or" None (that branch could match anything) and is dropped from an "and".
@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from ..tokens import TOKEN_RE
+from ..tokens import TOKEN_RE, fold
 
 TokenQuery = tuple
 
-# Characters that no mainstream JSON encoder writes as `\uXXXX` or `\n`-style escapes, so a token
-# right after one of them survives in the raw message text. Go escapes `<>&`, .NET also `'+` and
+# ASCII characters that no mainstream JSON encoder writes as `\uXXXX` or `\n`-style escapes, so a
+# token right after one of them survives in the raw message text. Go escapes `<>&`, .NET also `'+` and
 # backquote, and every encoder escapes control characters: a token after those could be glued to
 # the escape's hex digits (`a\u003cb` has the token `u003cb`, not `b`).
 _JSON_SAFE_BEFORE = frozenset(" -.,:;/()[]{}@#$%*!?|~^_\"\\")
@@ -83,20 +83,15 @@ def glob_tokens(pieces: list[str], *, json: bool = False) -> TokenQuery | None:
 
 
 def lower_query(q: TokenQuery | None) -> TokenQuery | None:
-    """The same guarantee over lower-cased tokens, as `tokens.index_tokens` records them.
+    """The same guarantee over folded tokens (ASCII letters lower-cased), as the index records them.
 
-    Lower-casing is per character except for Greek capital sigma (final form depends on what
-    follows, even across punctuation), and `İ` lowers to `i` + a combining dot, which splits the
-    token; so we re-tokenize each lowered token and drop the sigma ones.
+    Folding maps each ASCII letter to a letter and leaves everything else alone, so a whole token
+    of the message folds to a whole token of the folded message.
     """
     if q is None:
         return None
     if q[0] == "tok":
-        token = q[1]
-        parts = TOKEN_RE.findall(token.lower())
-        if "Σ" in token:
-            parts = [p for p in parts if "σ" not in p and "ς" not in p]
-        return q_and(q_tok(p) for p in parts)
+        return q_tok(fold(q[1]))
     children = [lower_query(c) for c in q[1]]
     return q_and(children) if q[0] == "and" else q_or(children)
 

@@ -87,6 +87,7 @@ class Regex:
 
     def __init__(self, source: str, alternatives: list[_Alternative]) -> None:
         self.source = source
+        self._alternatives = alternatives
         self._python = re.compile("|".join(a.python() for a in alternatives), _FLAGS)
         literals = [a.required_literal() for a in alternatives]
         self._literals = tuple(literals) if all(literals) else ()

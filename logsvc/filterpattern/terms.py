@@ -13,7 +13,10 @@ from .scanner import BLANKS, Scanner
 from .values import read_regex
 
 Span = tuple[int, int]
-_WORD = re.compile(r"[^\W_]")
+# A character that belongs inside a token (logsvc.tokens): ASCII letters and digits, and anything
+# non-ASCII. Bare words must not start or end in the middle of such a run.
+_WORD_CLASS = "[A-Za-z0-9\u0080-\U0010FFFF]"
+_WORD = re.compile(_WORD_CLASS)
 _MAX_SPANS = 1000  # per term; highlighting a pathological line must stay cheap
 
 
@@ -32,13 +35,13 @@ class Term:
         elif kind == "phrase" or not (_WORD.match(text[0]) or _WORD.match(text[-1])):
             self.test = self._contains
         else:
-            # Bare words align to token edges (tokens.py): `ERROR` matches `[ERROR 400]` and
+            # Bare words align to token edges (logsvc.tokens): `ERROR` matches `[ERROR 400]` and
             # `x_ERROR` but not `ERRORS`. The `in` check first keeps misses at ~100 ns.
             # The literal comes first and the left edge is checked by a lookbehind over it, so
             # `re` can jump between occurrences of the literal instead of trying every index.
             lit = re.escape(text)
-            before = rf"(?<![^\W_]{lit})" if _WORD.match(text[0]) else ""
-            after = r"(?![^\W_])" if _WORD.match(text[-1]) else ""
+            before = f"(?<!{_WORD_CLASS}{lit})" if _WORD.match(text[0]) else ""
+            after = f"(?!{_WORD_CLASS})" if _WORD.match(text[-1]) else ""
             self._rx = re.compile(lit + before + after)
             self._search = self._rx.search
             self.test = self._word
