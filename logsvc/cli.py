@@ -117,6 +117,8 @@ def demo(ctx: click.Context, **flags) -> None:  # noqa: ANN003
     from logsvc.demo import run_demo
 
     s = _settings(ctx, **flags)
+    if s.project is None and os.path.exists("logsvc.toml"):
+        s = s.with_(project=os.path.abspath("logsvc.toml"))
     run_demo(s)
 
 
@@ -250,10 +252,11 @@ def _table(rows: list[dict], cols: list[tuple[str, str]]) -> None:
 def _register_producers() -> None:
     """Commands that belong to the producers (simulated functions, `run`)."""
     try:
-        from logsvc.invoker.commands import functions, invoke
+        from logsvc.invoker.commands import functions, invoke, table
 
         main.add_command(invoke)
         main.add_command(functions)
+        main.add_command(table)
     except ImportError:
         pass
     try:
