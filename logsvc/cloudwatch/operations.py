@@ -107,6 +107,28 @@ def _read_page_token(token: str) -> Any:
         raise invalid_parameter(BAD_TOKEN) from None
 
 
+def group_sources(ctx: Context, group: str, names: list[str] | None = None, prefix: str | None = None) -> list[Source]:
+    """The streams of `group` to read, like `Reader.sources`, reading the group's retention once.
+
+    Why not `Reader.sources`: it reads group.json once per stream (its retention cache is per
+    call of `_source`), which costs ~30 ms for 200 streams, most of a rare-term search.
+    :raises NotFound: for an unknown group or a named stream that does not exist.
+    """
+    store = ctx.service.store
+    if names:
+        for name in names:
+            store.get_stream(group, name)
+        wanted = list(dict.fromkeys(names))
+    else:
+        wanted = [s.name for s in store.list_streams(group) if not prefix or s.name.startswith(prefix)]
+    cutoff, expired = store.retention(group)
+    since = NEG_INF if cutoff is None else cutoff
+    return [
+        Source(group, name, stream_key(group, name), str(store.stream_file(group, name)), since, expired.get(name, 0))
+        for name in wanted
+    ]
+
+
 def _pattern(text: str | None):  # noqa: ANN202
     try:
         return compile_pattern(text or "")
@@ -477,7 +499,7 @@ def get_log_events(ctx: Context, p: dict) -> dict:
     stream = p["logStreamName"]
     reader = ctx.service.reader
     try:
-        sources = reader.sources([group], [stream])
+        sources = group_sources(ctx, group, [stream])
     except InvalidParameter:
         raise not_found("stream") from None
     start, end = p.get("startTime"), p.get("endTime")
@@ -538,7 +560,7 @@ def filter_log_events(ctx: Context, p: dict) -> dict:
     pattern = _pattern(p.get("filterPattern"))
     _existing_group(ctx, group)
     reader = ctx.service.reader
-    sources = reader.sources([group], names or (), prefix)
+    sources = group_sources(ctx, group, names, prefix)
     token = p.get("nextToken")
     rtoken = None
     if token:
@@ -612,7 +634,7 @@ def start_live_tail(ctx: Context, p: dict, *, update_interval: float = 1.0) -> L
         out = []
         for g in groups:
             try:
-                for src in service.reader.sources([g]):
+                for src in group_sources(ctx, g):
                     if names and src.stream not in names:
                         continue
                     if prefixes and not any(src.stream.startswith(x) for x in prefixes):
