@@ -15,7 +15,9 @@ from .values import read_regex
 Span = tuple[int, int]
 # A character that belongs inside a token (logsvc.tokens): ASCII letters and digits, and anything
 # non-ASCII. Bare words must not start or end in the middle of such a run.
-_WORD_CLASS = "[A-Za-z0-9\u0080-\U0010FFFF]"
+# Spelled as "not an ASCII non-alphanumeric": the positive range up to U+10FFFF costs `re` ~15 ms
+# to compile.
+_WORD_CLASS = r"[^\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]"
 _WORD = re.compile(_WORD_CLASS)
 _MAX_SPANS = 1000  # per term; highlighting a pathological line must stay cheap
 
