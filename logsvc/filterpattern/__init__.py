@@ -47,13 +47,23 @@ Semantics decided here (AWS's docs leave them open; see cloudwatch-logs-api.md Â
   number. `IS NULL` needs the key present with null; `NOT EXISTS` is true only when the selector
   reaches nothing (a null or an object counts as present). A wildcard (`$.*`, `[*]`, one level,
   over array items or object values) matches when any value it reaches satisfies the test.
-* Delimited: fields are split on runs of whitespace (as `str.split`), with `"..."` and `[...]` as one
-  field each, delimiters stripped. Without `...` a message needs at least as many fields as the
+* Delimited: fields are split on runs of ASCII whitespace (non-ASCII spaces are token characters
+  in logsvc.tokens), with `"..."` and `[...]` as one field each, delimiters stripped. Without `...` a message needs at least as many fields as the
   pattern names and the last named field absorbs the rest of the line (raw text, delimiters
   kept); with `...` the fields before it align from the start and those after it from the end.
   A condition may name any field of the pattern; numeric operators need a field that is a number.
 * Errors: any malformed pattern raises `FilterPatternError` with a 1-based column in its
   message and `caret()`; nothing else ever escapes `compile_pattern` or `matches`.
+* Token queries (query.py) are sound, not tight: bare words guarantee all their tokens, phrases
+  only their inner ones, `=` values in JSON and delimited patterns the tokens wholly inside their
+  literal parts. For JSON we assume, as every mainstream encoder does, that ASCII letters and
+  digits are never written as `\\uXXXX`, and we drop tokens that could touch an escape.
+* Highlights are best effort: words, phrases and regex hits exactly; JSON values found after
+  their key in the raw text; delimited fields whose `=`-style conditions hold.
+
+Layout: scanner.py (lexing, columns), terms.py, jsonfilter.py, delimited.py (the three kinds),
+values.py (right-hand sides shared by JSON and delimited), regex.py (the `%regex%` subset and its
+linear-time engine), query.py (token queries), errors.py.
 """
 
 from __future__ import annotations
@@ -66,7 +76,7 @@ from .delimited import DelimitedMatcher, parse_delimited
 from .errors import FilterPatternError
 from .jsonfilter import Condition, Group, load_event, parse_json
 from .query import lower_query, substring_filter
-from .scanner import BLANKS, Scanner
+from .scanner import Scanner
 from .terms import TermsMatcher, parse_terms
 
 __all__ = ["FilterPattern", "FilterPatternError", "MAX_PATTERN_LENGTH", "compile_pattern"]
@@ -186,5 +196,3 @@ def _compile_json(text: str, expr: Group | Condition) -> FilterPattern:
     query = expr.query()
     return FilterPattern(text, "json", _prefiltered(match, query), highlights, query)
 
-
-assert BLANKS  # re-exported for callers that split patterns the same way
