@@ -171,7 +171,11 @@ class Service:
                 log.exception("retention pass failed")
 
     def open_index_for_writing(self) -> BlockIndex:
-        """Open the index; a damaged one is set aside and rebuilt from the stream files."""
+        """Open the index; a missing or damaged one is rebuilt from the stream files."""
+        from whoosh import index as wix
+
+        if not wix.exists_in(str(self.index_dir)) and next(iter(self.store.iter_stream_files()), None):
+            log.warning("no index at %s; building it from the stream files", self.index_dir)
         try:
             return BlockIndex(self.index_dir)
         except IndexCorrupt as e:
