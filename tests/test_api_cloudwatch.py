@@ -134,6 +134,12 @@ def test_malformed_bodies_are_serialization_errors(cw: Server, body, code: str) 
     assert r.json()["__type"] == code
 
 
+def test_oversized_body_is_answered_in_the_cloudwatch_shape(cw: Server) -> None:
+    r = raw(cw, "PutLogEvents", b'{"logGroupName": "' + b"x" * (9 * 1024 * 1024) + b'"}')
+    assert r.status_code == 400
+    assert r.json()["__type"] == "InvalidParameterException"
+
+
 def test_get_on_root_is_still_the_console(cw: Server) -> None:
     assert requests.get(cw.url + "/", timeout=5).status_code == 200
 

@@ -88,6 +88,8 @@ def dispatch() -> Response:
         result = operations.run(ctx, target[len(TARGET_PREFIX):], params)
     except LogsvcError as e:
         return error_response_for(e)
+    except HTTPException as e:  # e.g. a body over MAX_CONTENT_LENGTH, raised while reading it
+        return http_error_response(e)
     except Exception:  # noqa: BLE001 - a CloudWatch client must get the CloudWatch shape, even for a bug
         log.exception("CloudWatch %s failed", target)
         return error_response_for(AwsError("ServiceUnavailableException", "logsvc hit an unexpected error; its log has the details"))
