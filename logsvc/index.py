@@ -153,14 +153,27 @@ def bloom_may_contain(bloom: bytes, token: bytes) -> bool:
     return True
 
 
+def indexable(t: bytes) -> bool:
+    """False for tokens too common to be worth a Bloom entry: 1-2 digit numbers and the pieces an
+    ISO timestamp splits into (`27t21`, `123z`). Queries for them scan instead of narrowing."""
+    n = len(t)
+    if n <= 2:
+        return not t.isdigit()
+    if n == 4 and t[3] == 122 and t[:3].isdigit():  # 122 = "z"
+        return False
+    if n == 5 and t[2] == 116 and t[:2].isdigit() and t[3:].isdigit():  # 116 = "t"
+        return False
+    return True
+
+
 def split_terms(tokens: set[bytes]) -> tuple[list[str], list[bytes]]:
-    """Partition folded tokens into whoosh words and Bloom tokens."""
+    """Partition folded tokens into whoosh words and Bloom tokens (dropping unindexable ones)."""
     words: list[str] = []
     other: list[bytes] = []
     for t in tokens:
         if t.isalpha() and len(t) <= MAX_WORD:
             words.append(t.decode("ascii"))
-        else:
+        elif indexable(t):
             other.append(t)
     return words, other
 
@@ -361,6 +374,8 @@ class Snapshot:
             except Exception:  # noqa: BLE001 - a term lookup must never fail a query; scan instead
                 return set(self.by_docnum)
         raw = tok.encode("utf-8")
+        if not indexable(raw):
+            return set(self.by_docnum)
         out = set()
         cache: dict[int, list[int]] = {}
         for b in self.blocks:

@@ -228,3 +228,13 @@ def _skey(group: str, stream: str) -> str:
     from logsvc.index import stream_key
 
     return stream_key(group, stream)
+
+
+@pytest.mark.parametrize("term", ["42", "7", "123z", "27t21", "payload", "x9"])
+def test_every_token_is_found_whether_indexed_or_not(svc: Service, store: Store, term: str) -> None:
+    path = store.ensure_stream(G, "tokens")
+    append(path, "".join(f"2026-01-01T00:00:00.000Z filler {i}\n" for i in range(3000)))
+    append(path, f"2026-01-01T00:00:01.000Z needle {term} here\n")
+    assert svc.wait_indexed()
+    hits = svc.reader.read(svc.reader.sources([G]), limit=10, pattern=term).events
+    assert f"needle {term} here" in [e.message for e in hits]
