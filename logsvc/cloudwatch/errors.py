@@ -8,7 +8,15 @@ The core's own messages ("no log group 'x'") never reach a CloudWatch client: AW
 
 from __future__ import annotations
 
-from logsvc.errors import AlreadyExists, InvalidParameter, LimitExceeded, LogsvcError, NotFound, StorageError, Unauthorized
+from logsvc.errors import (
+    AlreadyExists,
+    InvalidParameter,
+    LimitExceeded,
+    LogsvcError,
+    NotFound,
+    StorageError,
+    Unauthorized,
+)
 
 # botocore decides by __type, not by status; AWS's API pages give 400 for every client error
 # and 500 for ServiceUnavailableException (reference §1).
