@@ -33,7 +33,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote, unquote
 
@@ -209,13 +209,13 @@ def _request_time(headers: Mapping, presigned: dict[str, str] | None) -> tuple[d
         raw = values[0].strip() if values else None
     if raw is not None:
         try:
-            return datetime.strptime(raw, _AMZ_FORMAT).replace(tzinfo=timezone.utc), raw
+            return datetime.strptime(raw, _AMZ_FORMAT).replace(tzinfo=UTC), raw
         except ValueError:
             raise _incomplete(f"Date must be in ISO-8601 'basic format'. Got '{raw[:40]}'.") from None
     values = _header_values(headers, "date")
     if values:
         try:
-            when = parsedate_to_datetime(values[0]).astimezone(timezone.utc)
+            when = parsedate_to_datetime(values[0]).astimezone(UTC)
             return when, when.strftime(_AMZ_FORMAT)
         except (TypeError, ValueError):
             pass
@@ -262,11 +262,11 @@ def verify(
         InvalidSignatureException (wrong signature, or outside the 15-minute window).
     """
     if now is None:
-        now_dt = datetime.now(timezone.utc)
+        now_dt = datetime.now(UTC)
     elif isinstance(now, datetime):
-        now_dt = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+        now_dt = now if now.tzinfo else now.replace(tzinfo=UTC)
     else:
-        now_dt = datetime.fromtimestamp(float(now), timezone.utc)
+        now_dt = datetime.fromtimestamp(float(now), UTC)
 
     auth = _header_values(headers, "authorization")
     query_auth = _parse_query(query_string) if "x-amz-" in query_string.lower() else {}

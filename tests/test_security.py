@@ -7,23 +7,15 @@ tests sign with botocore itself, so the verifier is checked against AWS's own cl
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import threading
-import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
 import pytest
-import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from logsvc import sigv4
-from tests.conftest import Server, start_server, wait_for
 from tests.helpers_sigv4 import CREDS, KEY_ID, SECRET, signed, verify_signed, verifying_server
 
 LOGS_URL = "https://logs.us-east-1.amazonaws.com/"
@@ -73,7 +65,7 @@ def test_sigv4_presigned_url() -> None:
     req = signed("GET", "http://127.0.0.1:4588/2015-03-31/functions/?MaxItems=3", service="lambda", presign=True)
     assert "X-Amz-Signature=" in req.url and "Authorization" not in req.headers
     assert verify_signed(req) == KEY_ID
-    late = datetime.now(timezone.utc) + timedelta(minutes=6)
+    late = datetime.now(UTC) + timedelta(minutes=6)
     assert _err(lambda: verify_signed(req, now=late)).code == "InvalidSignatureException"
 
 
@@ -124,7 +116,7 @@ def test_sigv4_content_sha256_header_must_match_the_body() -> None:
 @pytest.mark.parametrize(("minutes", "ok"), [(-14, True), (14, True), (-16, False), (16, False), (-24 * 60, False)])
 def test_sigv4_clock_skew_window_is_15_minutes(minutes: int, ok: bool) -> None:
     req = signed("POST", LOGS_URL, BODY, LOGS_HEADERS)
-    now = datetime.now(timezone.utc) - timedelta(minutes=minutes)  # the server's clock, relative to the client
+    now = datetime.now(UTC) - timedelta(minutes=minutes)  # the server's clock, relative to the client
     if ok:
         assert verify_signed(req, now=now) == KEY_ID
         return
