@@ -65,3 +65,4 @@ class StreamInfo:
     creation_time: int
     size: int
     mtime_ms: int
+    path: str = ""

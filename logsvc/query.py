@@ -47,7 +47,7 @@ class Source:
 class Page:
     events: list[LogEvent]
     next_token: str | None
-    scanned_bytes: int = 0
+    next_key: tuple | None = None  # (timestamp, stream key, offset) the next page starts after
 
 
 def truncate_message(message: str) -> tuple[str, bool]:
@@ -77,18 +77,19 @@ class Reader:
         groups = list(dict.fromkeys(groups))
         streams = list(dict.fromkeys(streams))
         out: list[Source] = []
+        retention: dict = {}
         for g in groups:
             names.validate_group(g)
             if streams:
                 for s in streams:
                     names.validate_stream(s)
                     self.store.get_stream(g, s)
-                    out.append(self._source(g, s, str(self.store.stream_file(g, s))))
+                    out.append(self._source(g, s, str(self.store.stream_file(g, s)), retention))
             else:
                 for info in self.store.list_streams(g):
                     if stream_prefix and not info.name.startswith(stream_prefix):
                         continue
-                    out.append(self._source(g, info.name, str(self.store.stream_file(g, info.name))))
+                    out.append(self._source(g, info.name, info.path, retention))
         return out
 
     def _source(self, group: str, stream: str, path: str, retention: dict | None = None) -> Source:
@@ -117,6 +118,7 @@ class Reader:
         forward: bool = False,
         pattern: FilterPattern | str | None = None,
         token: str | None = None,
+        after: tuple | None = None,
         end_exclusive: bool = False,
         max_bytes: int = MAX_PAGE_BYTES,
         deadline: float | None = None,
@@ -125,7 +127,8 @@ class Reader:
 
         forward=False returns the newest `limit` events (ascending within the page) and a token for
         the page of older ones; forward=True the oldest, and a token for newer ones. The token is
-        None when nothing is left. `deadline` (monotonic seconds) ends a long scan early with a
+        None when nothing is left. `after` is the same boundary as a raw key (`Page.next_key`), for
+        callers that wrap it in tokens of their own (the CloudWatch API). `deadline` (monotonic seconds) ends a long scan early with a
         partial page and a token, as CloudWatch does.
         :raises InvalidParameter: for a bad token or limit.
         """
@@ -135,15 +138,15 @@ class Reader:
             pattern = compile_pattern(pattern or "")
         lo = NEG_INF if start is None else start
         hi = POS_INF if end is None else (end - 1 if end_exclusive else end)
-        boundary = None
-        fp = _fingerprint(sources, lo, hi, pattern.text, forward)
+        boundary = after
+        fp = _fingerprint(lo, hi, pattern.text, forward)
         if token:
             boundary = decode_token(token, fp)
         events, more_key = self._merge(sources, lo, hi, pattern, limit, forward, boundary, max_bytes, deadline)
         if not forward:
             events.reverse()
         next_token = encode_token(fp, more_key) if more_key is not None else None
-        return Page(events, next_token)
+        return Page(events, next_token, more_key)
 
     def _merge(
         self,
@@ -502,14 +505,12 @@ class _Files:
 # ---- tokens ------------------------------------------------------------------------------------
 
 
-def _fingerprint(sources: list[Source], lo: int, hi: int, pattern: str, forward: bool) -> str:
+def _fingerprint(lo: int, hi: int, pattern: str, forward: bool) -> str:
+    """Ties a token to its query's range, pattern and direction. Not to the set of streams: a stream
+    that appears between two pages must not invalidate the token."""
     import hashlib
 
-    h = hashlib.blake2b(digest_size=6)
-    for s in sorted(x.skey for x in sources):
-        h.update(s.encode())
-    h.update(f"{lo}|{hi}|{pattern}|{forward}".encode())
-    return h.hexdigest()
+    return hashlib.blake2b(f"{lo}|{hi}|{pattern}|{forward}".encode(), digest_size=6).hexdigest()
 
 
 def encode_token(fp: str, key: tuple) -> str:

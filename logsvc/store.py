@@ -306,7 +306,10 @@ class Store:
             except (InvalidParameter, OSError, ValueError):
                 continue
             out.append(
-                StreamInfo(group, name, int(created.get(name) or st.st_mtime * 1000), st.st_size, int(st.st_mtime * 1000))
+                StreamInfo(
+                    group, name, int(created.get(name) or st.st_mtime * 1000), st.st_size, int(st.st_mtime * 1000),
+                    entry.path,
+                )
             )
         out.sort(key=lambda s: s.name)
         return out

@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from logsvc import query
 from logsvc.cloudwatch import eventstream
 from logsvc.cloudwatch import validate as v
 from logsvc.cloudwatch.errors import BAD_TOKEN, AwsError, invalid_parameter, not_found, to_aws
@@ -440,27 +439,6 @@ def put_log_events(ctx: Context, p: dict) -> dict:
 # ---- reading -----------------------------------------------------------------------------------
 
 
-def _reader_token(sources: list[Source], key: tuple, start: int | None, end: int | None, end_exclusive: bool,
-                  pattern_text: str, forward: bool) -> str:
-    """A Reader token whose boundary is `key` (ts, stream key, offset), for the query described.
-
-    The reader fingerprints a token with its query's parameters (including the source set); the
-    CloudWatch tokens carry only the boundary, so they stay valid when a stream is added between
-    pages, and are re-bound to the current query here.
-    """
-    lo = NEG_INF if start is None else start
-    hi = POS_INF if end is None else (end - 1 if end_exclusive else end)
-    fp = query._fingerprint(sources, lo, hi, pattern_text, forward)  # noqa: SLF001 - see final report
-    return query.encode_token(fp, key)
-
-
-def _reader_boundary(sources: list[Source], token: str, start: int | None, end: int | None, end_exclusive: bool,
-                     pattern_text: str, forward: bool) -> tuple:
-    lo = NEG_INF if start is None else start
-    hi = POS_INF if end is None else (end - 1 if end_exclusive else end)
-    return query.decode_token(token, query._fingerprint(sources, lo, hi, pattern_text, forward))  # noqa: SLF001
-
-
 GET_LOG_EVENTS = (
     v.group_name(required=False),
     v.group_identifier(),
@@ -509,12 +487,12 @@ def get_log_events(ctx: Context, p: dict) -> dict:
     if token:
         direction, ts, off = decode_gle_token(token, group, stream)
         forward = direction == "f"
-        rtoken = _reader_token(sources, (ts, stream_key(group, stream), off), start, end, True, everything.text, forward)
+        after = (ts, stream_key(group, stream), off)
     else:
         forward = bool(p.get("startFromHead", False))
-        rtoken = None
+        after = None
     page = reader.read(sources, start=start, end=end, end_exclusive=True, limit=limit, forward=forward,
-                       pattern=everything, token=rtoken)
+                       pattern=everything, after=after)
     events = page.events
     if events:
         f_pos = (events[-1].timestamp, events[-1].offset)
@@ -562,18 +540,17 @@ def filter_log_events(ctx: Context, p: dict) -> dict:
     reader = ctx.service.reader
     sources = group_sources(ctx, group, names, prefix)
     token = p.get("nextToken")
-    rtoken = None
+    after = None
     if token:
         data = _read_page_token(token)
         if not (isinstance(data, list) and len(data) == 4 and data[0] == _filter_fp(group, names, prefix, start, end, pattern.text, forward)):
             raise invalid_parameter(BAD_TOKEN)
-        rtoken = _reader_token(sources, tuple(data[1:]), start, end, False, pattern.text, forward)
+        after = tuple(data[1:])
     page = reader.read(sources, start=start, end=end, limit=p.get("limit") or 10_000, forward=forward,
-                       pattern=pattern, token=rtoken, deadline=time.monotonic() + FILTER_DEADLINE_S)
+                       pattern=pattern, after=after, deadline=time.monotonic() + FILTER_DEADLINE_S)
     out: dict[str, Any] = {"events": [_filtered_json(e) for e in page.events], "searchedLogStreams": []}
-    if page.next_token:
-        key = _reader_boundary(sources, page.next_token, start, end, False, pattern.text, forward)
-        out["nextToken"] = _page_token([_filter_fp(group, names, prefix, start, end, pattern.text, forward), *key])
+    if page.next_key is not None:
+        out["nextToken"] = _page_token([_filter_fp(group, names, prefix, start, end, pattern.text, forward), *page.next_key])
     return out
 
 
