@@ -55,6 +55,7 @@ class _Pos:
     ino: int = 0
     size_seen: int = -1
     changed_at: float = 0.0
+    pending: bool = True  # unread bytes (or a held event) remain: read again without a file event
 
 
 class Tailer:
@@ -115,6 +116,7 @@ class Tailer:
         sources: list[Source] = []
         listed_at = 0.0
         version = -1
+        checked = -1  # watcher version up to which every source has been read
         last_yield = time.monotonic()
         began = last_yield
         while stop is None or not stop.is_set():
@@ -124,17 +126,24 @@ class Tailer:
             if now - listed_at > 1.0:
                 sources = list_sources()
                 listed_at = now
+                checked = -1  # new streams: read everything once
             batch: list[LogEvent] = []
             holding = False
+            seen, checked = checked, self.watcher.version
             for src in sources:
                 p = pos.get(src.skey)
                 if p is None:
                     p = pos[src.skey] = _Pos(0)
+                elif not p.pending and seen >= 0 and not self.watcher.changed_since(src.path, seen):
+                    continue  # nothing happened to this file: skip the system calls
                 got, held = self._read_new(src, p)
+                p.pending = held
                 holding |= held
                 batch.extend(got)
                 if len(batch) >= MAX_BATCH:
                     break
+            if len(batch) >= MAX_BATCH:
+                checked = seen  # stopped early: look at every source again next round
             if batch:
                 batch.sort(key=lambda e: (e.timestamp, e.offset))
                 matched = batch if pattern.match_all else [e for e in batch if pattern.matches(e.message)]

@@ -27,6 +27,8 @@ class Watcher(FileSystemEventHandler):
         self.root = root
         self.rescan_interval = rescan_interval
         self.version = 0
+        self.full_version = 0  # bumped by rescans and notify(): "anything may have changed"
+        self.path_version: dict[str, int] = {}  # path -> version of its last inotify event
         self._cond = threading.Condition()
         self._subscribers: list[Callable[[str | None], None]] = []
         self._observer: Observer | None = None
@@ -89,7 +91,18 @@ class Watcher(FileSystemEventHandler):
                 log.exception("watch subscriber failed")
         with self._cond:
             self.version += 1
+            if path is None:
+                self.full_version = self.version
+            else:
+                if len(self.path_version) > 100_000:
+                    self.path_version.clear()
+                    self.full_version = self.version
+                self.path_version[path] = self.version
             self._cond.notify_all()
+
+    def changed_since(self, path: str, seen: int) -> bool:
+        """Might `path` have changed after version `seen`? (Cheap: no system call.)"""
+        return self.full_version > seen or self.path_version.get(path, 0) > seen
 
     def wait_change(self, seen: int, timeout: float) -> int:
         """Block until `version` differs from `seen` or `timeout` passes; returns the current version."""
