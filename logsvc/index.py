@@ -182,6 +182,14 @@ def is_word(token: str) -> bool:
     return token.isascii() and token.isalpha() and len(token) <= MAX_WORD
 
 
+def index_exists(path: Path | str) -> bool:
+    """Is there an index (possibly damaged) at `path`? Never raises."""
+    try:
+        return any(name.endswith(".toc") for name in os.listdir(path))
+    except OSError:
+        return False
+
+
 class IndexCorrupt(Exception):
     """The index directory cannot be read; it must be rebuilt from the stream files."""
 
@@ -241,9 +249,17 @@ class BlockIndex:
             w.commit()
 
     def cancel(self) -> None:
+        """Drop uncommitted work. Never raises: it runs when something already went wrong (disk full)."""
         if self._writer is not None:
             w, self._writer = self._writer, None
-            w.cancel()
+            try:
+                w.cancel()
+            except Exception:  # noqa: BLE001
+                log.warning("could not cancel the index writer cleanly; releasing its lock")
+                try:
+                    w.writelock.release()
+                except Exception:  # noqa: BLE001
+                    pass
 
     # ---- reading -------------------------------------------------------------------------------
 

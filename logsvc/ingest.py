@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from logsvc import lines
-from logsvc.lines import event_time
 from logsvc.errors import StorageError
 from logsvc.index import Block, BlockIndex, Snapshot, build_bloom, split_terms, stream_key
+from logsvc.lines import event_time
 from logsvc.store import Store
 from logsvc.tokens import index_tokens_bytes
 
@@ -137,13 +137,10 @@ class Ingester:
                     self._wake.set()
                 backoff = 0.1
                 self.last_error = None
-            except StorageError as e:
-                self._recover(str(e))
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
             except Exception as e:  # noqa: BLE001 - keep ingesting; say why it failed
-                log.exception("ingest step failed")
-                self._recover(f"{type(e).__name__}: {e}")
+                if not isinstance(e, StorageError | OSError):
+                    log.exception("ingest step failed")
+                self._recover(_describe(e))
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
         try:
@@ -160,7 +157,10 @@ class Ingester:
         self.index.cancel()
         self._pending = 0
         self._uncommitted.clear()
-        self._load()
+        try:
+            self._load()
+        except Exception as e:  # noqa: BLE001 - the next round tries again
+            log.warning("could not reload the index state: %s", e)
         with self._dirty_lock:
             self._dirty_all = True
 
@@ -263,6 +263,12 @@ class Ingester:
             quiet = now - st.changed_at
             want = min(size - st.end, budget)
             data = os.pread(fd, want, st.end)
+            if data[:1] == b"\n" and st.end and os.pread(fd, 1, st.end - 1) != b"\n":
+                # the newline ending a line we already took as it was (see PARTIAL_LINE_GRACE)
+                st.end += 1
+                data = data[1:]
+                if not data:
+                    return False
             truncated_read = len(data) < size - st.end
             flush = quiet >= CONTINUATION_GRACE and not truncated_read
             events, consumed = lines.split_events(data, flush=flush)
@@ -421,6 +427,14 @@ class Ingester:
         if progress:
             progress(total, total)
         return count
+
+
+def _describe(e: Exception) -> str:
+    if isinstance(e, StorageError):
+        return e.message
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return "the disk holding the data directory is full; ingestion resumes when space returns"
+    return f"{type(e).__name__}: {e}"
 
 
 def _old_ingest_times(blocks: list[Block], fallback: int) -> IngestTimeFn:

@@ -482,6 +482,8 @@ class _Files:
         data = os.pread(fd, end - start, start)
         if ingest_for is not None and data and not data.endswith(b"\n"):
             data += b"\n"  # the ingester took an unterminated last line as an event: so do we
+        elif ingest_for is None and data[:1] == b"\n" and start and os.pread(fd, 1, start - 1) != b"\n":
+            data, start = data[1:], start + 1  # ends a line the ingester already took as it was
         evs, _ = lines.split_events(data, flush=True)
         out = []
         for raw in evs:

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from logsvc.config import Settings
-from logsvc.index import BlockIndex, IndexCorrupt, Snapshot
+from logsvc.index import BlockIndex, IndexCorrupt, Snapshot, index_exists
 from logsvc.ingest import Ingester
 from logsvc.invoker import create_invoker
 from logsvc.query import Reader
@@ -46,9 +46,7 @@ class IndexHandle:
         with self._lock:
             if self._index is None:
                 try:
-                    from whoosh import index as wix
-
-                    if wix.exists_in(str(self.path)):
+                    if index_exists(self.path):
                         self._index = BlockIndex(self.path)
                 except IndexCorrupt as e:
                     if not self._warned:
@@ -172,9 +170,7 @@ class Service:
 
     def open_index_for_writing(self) -> BlockIndex:
         """Open the index; a missing or damaged one is rebuilt from the stream files."""
-        from whoosh import index as wix
-
-        if not wix.exists_in(str(self.index_dir)) and next(iter(self.store.iter_stream_files()), None):
+        if not index_exists(self.index_dir) and next(iter(self.store.iter_stream_files()), None):
             log.warning("no index at %s; building it from the stream files", self.index_dir)
         try:
             return BlockIndex(self.index_dir)

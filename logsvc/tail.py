@@ -179,6 +179,11 @@ class Tailer:
                 return [], False
             quiet = now - p.changed_at
             data = os.pread(fd, min(READ_CHUNK, st.st_size - p.offset), p.offset)
+            if data[:1] == b"\n" and p.offset and os.pread(fd, 1, p.offset - 1) != b"\n":
+                p.offset += 1  # ends a line already taken as it was (ingest.PARTIAL_LINE_GRACE)
+                data = data[1:]
+                if not data:
+                    return [], False
             partial_read = len(data) < st.st_size - p.offset
             evs, consumed = lines.split_events(data, flush=quiet >= CONTINUATION_GRACE and not partial_read)
             if consumed == 0 and not partial_read and quiet >= PARTIAL_LINE_GRACE and data:
