@@ -517,3 +517,31 @@ def test_survives_restart(tmp_path: Path) -> None:
         assert [e["message"] for e in got] == ["persisted"]
     finally:
         s.stop()
+
+
+def test_sigv4_is_verified_when_keys_are_configured(tmp_path) -> None:  # noqa: ANN001
+    import boto3
+    import botocore
+    from botocore.config import Config
+
+    from tests.conftest import start_server
+
+    data = tmp_path / "data"
+    data.mkdir()
+    s = start_server(data, env={"LOGSVC_AWS_ACCESS_KEY_ID": "AKIDLOCAL", "LOGSVC_AWS_SECRET_ACCESS_KEY": "s3cr3t"})
+    try:
+
+        def client(key: str, secret: str):  # noqa: ANN202
+            return boto3.client(
+                "logs", endpoint_url=s.url, region_name="us-east-1", aws_access_key_id=key,
+                aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}),
+            )
+
+        client("AKIDLOCAL", "s3cr3t").create_log_group(logGroupName="signed")
+        for key, secret, code in [("AKIDLOCAL", "wrong", "InvalidSignatureException"), ("OTHER", "s3cr3t", "UnrecognizedClientException")]:
+            with pytest.raises(botocore.exceptions.ClientError) as e:
+                client(key, secret).describe_log_groups()
+            assert e.value.response["Error"]["Code"] == code
+        assert [g.name for g in s.store.list_groups()] == ["signed"]
+    finally:
+        s.stop()

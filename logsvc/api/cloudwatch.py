@@ -15,7 +15,6 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Callable
 
 from flask import Blueprint, Request, Response, current_app, request
 from werkzeug.exceptions import HTTPException
@@ -32,15 +31,25 @@ CONTENT_TYPE = "application/x-amz-json-1.1"
 _SCOPE_RE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/")
 
 
-def accept_any_signature(req: Request) -> None:
-    """Signed, unsigned and session-token requests are all accepted for now.
+def verify_signature(req: Request) -> None:
+    """SigV4 when access keys are configured (--aws-access-key-id/--aws-secret-access-key);
+    otherwise signed, unsigned and session-token requests are all accepted, as local tools expect.
 
-    The security issue replaces `verify_signature` with a SigV4 verifier (it raises an AwsError
-    such as UnrecognizedClientException / InvalidSignatureException); nothing else changes.
+    :raises AwsError: UnrecognizedClientException / InvalidSignatureException / ... as AWS answers.
     """
+    settings = current_app.extensions["logsvc"].settings
+    key, secret = settings.aws_access_key_id, settings.aws_secret_access_key
+    if not (key and secret):
+        return
+    from logsvc import sigv4
 
-
-verify_signature: Callable[[Request], None] = accept_any_signature
+    try:
+        sigv4.verify(
+            req.method, sigv4.raw_path(req.environ), req.query_string.decode("latin-1"),
+            req.headers, req.get_data(cache=True), {key: secret},
+        )
+    except sigv4.SigV4Error as e:
+        raise AwsError(e.code, e.message, status=e.status) from None
 
 
 def _region(req: Request) -> str:
