@@ -7,15 +7,23 @@ tests sign with botocore itself, so the verifier is checked against AWS's own cl
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
 import pytest
+import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from logsvc import sigv4
+from tests.conftest import Server, start_server, wait_for
 from tests.helpers_sigv4 import CREDS, KEY_ID, SECRET, signed, verify_signed, verifying_server
 
 LOGS_URL = "https://logs.us-east-1.amazonaws.com/"
@@ -183,3 +191,432 @@ def test_sigv4_with_real_boto3_clients_over_http() -> None:
         with pytest.raises(ClientError) as info:
             lam_bad.invoke(FunctionName="my-fn")
         assert info.value.response["Error"]["Code"] == "InvalidSignatureException"
+
+
+# ---- binding, token, CORS, body limits ----------------------------------------------------------
+
+TOKEN = "tok-5f1e0c9a-SECRET-never-echo"
+
+
+def test_binds_loopback_by_default(data_dir: Path) -> None:
+    from logsvc.config import Settings, resolve
+
+    assert Settings().host == "127.0.0.1" and resolve({}, {}).host == "127.0.0.1"
+    s = start_server(data_dir)
+    try:
+        assert s.url.startswith("http://127.0.0.1:")
+        port = int(s.url.rsplit(":", 1)[1])
+        listening = []
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:] + Path("/proc/net/tcp6").read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                listening.append(local.rsplit(":", 1)[0])
+        assert listening == ["0100007F"], f"listening on {listening} (want only 127.0.0.1)"
+        # a non-loopback address of this machine does not answer
+        others = [a for a in _local_addresses() if not a.startswith("127.")]
+        for addr in others[:2]:
+            with pytest.raises(OSError):
+                socket.create_connection((addr, port), timeout=2).close()
+    finally:
+        s.stop()
+
+
+def _local_addresses() -> list[str]:
+    out = subprocess.run(["hostname", "-I"], capture_output=True, text=True)
+    return out.stdout.split() if out.returncode == 0 else []
+
+
+@pytest.fixture(scope="module")
+def token_server(tmp_path_factory) -> Server:  # noqa: ANN001
+    data_dir = tmp_path_factory.mktemp("token") / "data"
+    data_dir.mkdir()
+    s = start_server(data_dir, env={"LOGSVC_TOKEN": TOKEN, "LOGSVC_LOG_LEVEL": "debug"})
+    p = s.store.ensure_stream("/sec/g", "s")
+    p.write_text("2026-11-27T10:00:00.000Z hello secret data\n")
+    wait_for(lambda: requests.get(s.url + "/api/v1/events", params={"group": "/sec/g"},
+                                  headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5).json().get("events"), what="indexed")
+    yield s
+    s.stop()
+
+
+REST_PATHS = [
+    ("/api/v1/groups", {}),
+    ("/api/v1/streams", {"group": "/sec/g"}),
+    ("/api/v1/events", {"group": "/sec/g"}),
+    ("/api/v1/search", {"q": "hello"}),
+    ("/api/v1/histogram", {"group": "/sec/g"}),
+    ("/api/v1/export", {"group": "/sec/g"}),
+    ("/api/v1/events/context", {"group": "/sec/g", "stream": "s", "eventId": "0"}),
+    ("/api/v1/tail", {"group": "/sec/g", "heartbeat": "1"}),
+]
+
+
+@pytest.mark.parametrize(("path", "params"), REST_PATHS)
+def test_token_protects_rest_and_sse(token_server: Server, path: str, params: dict) -> None:
+    url = token_server.url + path
+    wrong = TOKEN[:-1] + "X"
+    for headers, extra in (({}, {}), ({"Authorization": "Bearer " + wrong}, {}), ({"Authorization": TOKEN}, {}),
+                           ({"Authorization": "Basic " + TOKEN}, {}), ({}, {"token": wrong}), ({"Authorization": "Bearer "}, {})):
+        r = requests.get(url, params={**params, **extra}, headers=headers, timeout=10, stream=True)
+        body = r.raw.read(4096, decode_content=True)
+        assert r.status_code == 401, (path, headers, extra, r.status_code)
+        assert r.headers["Content-Type"].startswith("application/json") and b"hello" not in body
+        assert TOKEN.encode() not in body and wrong.encode() not in body
+        assert all(TOKEN not in v and wrong not in v for v in r.headers.values())
+        r.close()
+    r = requests.get(url, params=params, headers={"Authorization": "Bearer " + TOKEN}, timeout=10, stream=True)
+    assert r.status_code == 200, (path, r.text[:200] if path != "/api/v1/tail" else "")
+    r.close()
+    if path == "/api/v1/tail":  # EventSource cannot set headers: ?token= works for SSE
+        r = requests.get(url, params={**params, "token": TOKEN}, timeout=10, stream=True)
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/event-stream")
+        r.close()
+
+
+def test_token_comparison_is_constant_time() -> None:
+    src = (Path(__file__).resolve().parents[1] / "logsvc" / "app.py").read_text()
+    assert "hmac.compare_digest(" in src
+    assert "== token" not in src and "token ==" not in src
+
+
+def test_token_never_in_the_server_log(token_server: Server) -> None:
+    for params in ({"token": TOKEN}, {"token": TOKEN, "group": "/nope"}, {"token": TOKEN + "x"}):
+        requests.get(token_server.url + "/api/v1/events", params=params, timeout=10)
+        requests.get(token_server.url + "/api/v1/does-not-exist", params=params, timeout=10)
+    requests.get(token_server.url + "/api/v1/groups", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    time.sleep(0.3)
+    log = "".join(token_server.stderr_lines)
+    assert TOKEN not in log, "the API token appears in logsvc's own log"
+
+
+def test_console_shell_is_public_but_holds_no_data(token_server: Server) -> None:
+    r = requests.get(token_server.url + "/", timeout=10)
+    assert r.status_code == 200 and "hello secret data" not in r.text and TOKEN not in r.text
+
+
+def test_token_also_guards_the_aws_apis_when_no_aws_keys_are_set(token_server: Server) -> None:
+    """With --token set and no SigV4 keys, the CloudWatch and Lambda APIs must not serve data to anyone.
+
+    (Either require the keys, or accept SigV4 signed with the token as the secret; an open door
+    beside a locked one is what this test refuses.)
+    """
+    r = requests.post(token_server.url + "/", headers={"X-Amz-Target": "Logs_20140328.FilterLogEvents",
+                                                       "Content-Type": "application/x-amz-json-1.1"},
+                      data=json.dumps({"logGroupName": "/sec/g"}), timeout=10)
+    assert r.status_code in (400, 401, 403) and "hello secret data" not in r.text, (r.status_code, r.text[:300])
+    r = requests.get(token_server.url + "/2015-03-31/functions/", timeout=10)
+    assert r.status_code in (400, 401, 403, 404), (r.status_code, r.text[:300])
+
+
+@pytest.fixture(scope="module")
+def open_server(tmp_path_factory) -> Server:  # noqa: ANN001
+    data_dir = tmp_path_factory.mktemp("open") / "data"
+    data_dir.mkdir()
+    s = start_server(data_dir, env={"LOGSVC_WORKERS": "1", "LOGSVC_MAX_TAIL_CLIENTS": "3", "LOGSVC_THREADS": "16"})
+    p = s.store.ensure_stream("/sec/g", "s")
+    p.write_text("2026-11-27T10:00:00.000Z hello\n")
+    yield s
+    s.stop()
+
+
+def test_cors_is_closed_by_default(open_server: Server) -> None:
+    evil = {"Origin": "https://evil.example"}
+    for method, path, kw in (
+        ("GET", "/api/v1/groups", {}),
+        ("GET", "/api/v1/tail?group=/sec/g&heartbeat=1", {"stream": True}),
+        ("OPTIONS", "/api/v1/groups", {"headers": {**evil, "Access-Control-Request-Method": "GET"}}),
+        ("OPTIONS", "/", {"headers": {**evil, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "x-amz-target"}}),
+        ("POST", "/", {"headers": {**evil, "X-Amz-Target": "Logs_20140328.DescribeLogGroups", "Content-Type": "application/x-amz-json-1.1"}, "data": "{}"}),
+        ("GET", "/", {}),
+    ):
+        kw.setdefault("headers", evil)
+        r = requests.request(method, open_server.url + path, timeout=10, **kw)
+        lower = {k.lower() for k in r.headers}
+        assert not any(k.startswith("access-control-allow") for k in lower), (method, path, dict(r.headers))
+        assert r.status_code < 500
+        r.close()
+
+
+def test_request_body_size_limit_is_a_json_413(open_server: Server) -> None:
+    big = b"x" * (9 * 1024 * 1024)
+    r = requests.post(open_server.url + "/api/v1/events", data=big, timeout=30)  # REST: a JSON error, never a 500
+    assert r.status_code in (405, 413) and r.json()["error"]["code"] in ("MethodNotAllowed", "PayloadTooLarge")
+    r = requests.post(open_server.url + "/", data=big, timeout=30,
+                      headers={"X-Amz-Target": "Logs_20140328.PutLogEvents", "Content-Type": "application/x-amz-json-1.1"})
+    assert r.status_code in (400, 413) and "__type" in r.json() and "too large" in r.json()["message"], (r.status_code, r.text[:200])
+
+    def chunks():  # no Content-Length: the limit must hold while streaming too
+        for _ in range(10):
+            yield b"y" * (1024 * 1024)
+
+    r = requests.post(open_server.url + "/", data=chunks(), timeout=30,
+                      headers={"X-Amz-Target": "Logs_20140328.PutLogEvents", "Content-Type": "application/x-amz-json-1.1"})
+    assert r.status_code in (400, 413) and "__type" in r.json(), (r.status_code, r.text[:200])
+    assert requests.get(open_server.url + "/healthz", timeout=5).status_code == 200
+
+
+# ---- tails: cap and slow clients ------------------------------------------------------------------
+
+
+def test_sse_connection_cap_is_a_clear_503_and_slots_come_back(open_server: Server) -> None:
+    url = open_server.url + "/api/v1/tail"
+    held: list = []
+
+    def three_open() -> bool:  # tails left by earlier tests free their slots at their next heartbeat
+        for h in held:
+            h.close()
+        held[:] = [requests.get(url, params={"group": "/sec/g", "heartbeat": "1"}, stream=True, timeout=10) for _ in range(3)]
+        return [r.status_code for r in held] == [200, 200, 200]
+
+    try:
+        wait_for(three_open, timeout=15, interval=0.5, what="three tail slots")
+        r = requests.get(url, params={"group": "/sec/g"}, timeout=10)
+        assert r.status_code == 503, r.status_code
+        err = r.json()["error"]
+        assert "3" in err["message"] and "tail" in err["message"]
+        assert requests.get(open_server.url + "/api/v1/groups", timeout=10).status_code == 200  # plain requests still served
+    finally:
+        for h in held:
+            h.close()
+    # the server notices closed clients at the next heartbeat and gives the slots back
+    wait_for(lambda: requests.get(url, params={"group": "/sec/g", "heartbeat": "1"}, stream=True, timeout=10).status_code == 200,
+             timeout=10, interval=0.5, what="a tail slot after clients left")
+
+
+def test_slow_loris_does_not_hold_the_server_and_sse_is_not_cut(open_server: Server) -> None:
+    """Many clients dribbling request headers byte by byte must not starve normal requests; a long
+    SSE stream stays open through it (heartbeats keep arriving)."""
+    host, port = open_server.url.split("//")[1].split(":")
+    sse = requests.get(open_server.url + "/api/v1/tail", params={"group": "/sec/g", "heartbeat": "1"}, stream=True, timeout=15)
+    assert sse.status_code == 200
+    beats: list[float] = []
+
+    def read_sse() -> None:
+        try:
+            for line in sse.iter_lines():
+                if line.startswith((b"id:", b": ping")):
+                    beats.append(time.monotonic())
+        except Exception:  # noqa: BLE001
+            pass
+
+    threading.Thread(target=read_sse, daemon=True).start()
+    n_slow = 40  # > the 16 threads of this one-worker server
+    socks = []
+    for _ in range(n_slow):
+        sk = socket.create_connection((host, int(port)), timeout=5)
+        sk.sendall(b"GET /api/v1/groups HTTP/1.1\r\nHo")
+        socks.append(sk)
+    stop = threading.Event()
+
+    def dribble() -> None:
+        while not stop.is_set():
+            for sk in socks:
+                try:
+                    sk.sendall(b"s")
+                except OSError:
+                    pass
+            stop.wait(0.5)
+
+    threading.Thread(target=dribble, daemon=True).start()
+    hold = 75 if FULL_SECURITY else 6
+    try:
+        time.sleep(1.5)
+        outcomes = []
+        for _ in range(5):
+            t0 = time.monotonic()
+            try:
+                r = requests.get(open_server.url + "/api/v1/groups", timeout=5)
+                outcomes.append((r.status_code, round(time.monotonic() - t0, 2)))
+            except requests.RequestException as e:
+                outcomes.append((type(e).__name__, round(time.monotonic() - t0, 2)))
+        assert all(o[0] == 200 and o[1] < 2.0 for o in outcomes), f"{n_slow} slow-header clients starve normal requests: {outcomes}"
+        time.sleep(hold)
+        assert beats and time.monotonic() - beats[-1] < 3, "the SSE stream went quiet (cut?)"
+    finally:
+        stop.set()
+        for sk in socks:
+            sk.close()
+        sse.close()
+
+
+FULL_SECURITY = os.environ.get("LOGSVC_FULL_TESTS") == "1"
+
+
+# ---- path traversal on every surface that takes a name ---------------------------------------------
+
+MARK = "pwned7c1"
+HOSTILE_GROUPS = ["../" + MARK, "/../../" + MARK, "..", ".", "/" + "../" * 12 + "tmp/" + MARK, "#", "./../" + MARK + "/x", "~" + MARK]
+HOSTILE_STREAMS = ["../../../" + MARK, "/etc/" + MARK, "..", ".", "a/../../../" + MARK, "\\..\\" + MARK, "%2e%2e%2f" + MARK,
+                   "\u2025/" + MARK, "x\x00y", "~" + MARK, "../" * 40 + MARK]
+
+
+def _tree(root: Path, skip: Path) -> dict:
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        if Path(dirpath) == skip or skip in Path(dirpath).parents:
+            dirnames[:] = []
+            continue
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            try:
+                st = p.lstat()
+            except OSError:
+                continue
+            out[str(p)] = (st.st_size, st.st_mtime_ns) if not p.is_dir() else "dir"
+    return out
+
+
+def _marker_files() -> list[str]:
+    found = []
+    for base in ("/tmp", "/", "/etc", str(Path.home())):
+        try:
+            found += [os.path.join(base, n) for n in os.listdir(base) if MARK in n]
+        except OSError:
+            pass
+    return found
+
+
+def test_no_name_on_any_surface_writes_outside_the_data_dir(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (tmp_path / "sibling").mkdir()
+    (tmp_path / "sibling" / "keep.txt").write_text("untouched")
+    server = start_server(data_dir)
+    before = _tree(tmp_path, data_dir)
+    assert not _marker_files()
+    tried = 0
+    try:
+        # REST (read side: nothing may be created anywhere)
+        for g in HOSTILE_GROUPS:
+            for st in HOSTILE_STREAMS:
+                for path in ("/api/v1/events", "/api/v1/streams", "/api/v1/events/context", "/api/v1/histogram"):
+                    r = requests.get(server.url + path, params={"group": g, "stream": st, "eventId": "0"}, timeout=10)
+                    assert r.status_code < 500, (path, g, st, r.text[:200])
+                    tried += 1
+                r = requests.get(server.url + "/api/v1/tail", params={"group": g, "stream": st}, timeout=10, stream=True)
+                assert r.status_code < 500
+                r.close()
+        # CloudWatch API (write side)
+        import boto3
+
+        logs = boto3.client("logs", endpoint_url=server.url, region_name="us-east-1",
+                            config=Config(retries={"max_attempts": 1}, read_timeout=15))
+        stored = 0
+        for g in HOSTILE_GROUPS:
+            try:
+                logs.create_log_group(logGroupName=g)
+            except ClientError as e:
+                assert e.response["ResponseMetadata"]["HTTPStatusCode"] < 500, e.response
+                continue
+            for st in HOSTILE_STREAMS:
+                tried += 1
+                try:
+                    logs.create_log_stream(logGroupName=g, logStreamName=st)
+                    logs.put_log_events(logGroupName=g, logStreamName=st,
+                                        logEvents=[{"timestamp": int(time.time() * 1000), "message": f"{MARK} {g} {st}"}])
+                    stored += 1
+                except ClientError as e:
+                    assert e.response["ResponseMetadata"]["HTTPStatusCode"] < 500, e.response
+        assert stored > 10, "hostile but valid names must be stored (inside the data dir)"
+        # `logsvc path`
+        for g, st in zip(HOSTILE_GROUPS, HOSTILE_STREAMS):
+            tried += 1
+            out = subprocess.run([sys.executable, "-m", "logsvc", "path", g, st], capture_output=True, text=True, timeout=30,
+                                 env={**os.environ, "LOGSVC_DATA_DIR": str(data_dir)}, cwd=str(tmp_path))
+            if out.returncode == 0:
+                printed = Path(out.stdout.strip()).resolve()
+                assert data_dir.resolve() in printed.parents, (g, st, printed)
+            else:
+                assert "Traceback" not in out.stderr, out.stderr
+        # invoker surfaces: function, table and container names
+        for name in ("..%2F..%2F" + MARK, "%2e%2e%2f" + MARK, "../../" + MARK, "..", MARK + "%00"):
+            tried += 3
+            for method, path in (("POST", f"/2015-03-31/functions/{name}/invocations"), ("GET", f"/2015-03-31/functions/{name}"),
+                                 ("PUT", f"/api/v1/tables/{name}/items"), ("POST", f"/_container/{name}/2015-03-31/functions/f/invocations"),
+                                 ("GET", f"/static/{name}"), ("GET", f"/http/{name}")):
+                r = requests.request(method, server.url + path, data=json.dumps({"key": {"id": MARK}, "item": {"id": MARK}}), timeout=10)
+                assert r.status_code < 500, (method, path, r.status_code, r.text[:200])
+        lam = boto3.client("lambda", endpoint_url=server.url, region_name="us-east-1", config=Config(retries={"max_attempts": 1}))
+        for name in ("../../" + MARK, "a/../../" + MARK):
+            with pytest.raises(ClientError):
+                lam.invoke(FunctionName=name, Payload=b"{}")
+    finally:
+        server.stop()
+    after = _tree(tmp_path, data_dir)
+    assert after == before, {k: (before.get(k), after.get(k)) for k in set(before) | set(after) if before.get(k) != after.get(k)}
+    assert not _marker_files()
+    for p in data_dir.rglob("*"):
+        assert not p.is_symlink() and data_dir.resolve() in p.resolve().parents, p
+    print(f"\npath traversal: {tried} hostile name uses, nothing outside the data dir")
+
+
+# ---- hostile log text in a real browser --------------------------------------------------------------
+
+CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+HOSTILE_TEXT = [
+    "<script>window.__pwned='script'</script>",
+    "<img src=x onerror=\"window.__pwned='img';alert(1)\">",
+    "<svg onload=\"window.__pwned='svg'\"><iframe src=\"javascript:window.__pwned='iframe'\"></iframe>",
+    "\"><img src=x onerror=alert(2)>'><b>bold?</b>",
+    "<a href=\"javascript:window.__pwned='a'\">click me</a> </textarea></pre></code><style>body{display:none}</style>",
+    "{{constructor.constructor('window.__pwned=1')()}} ${window.__pwned='tpl'}",
+    "\x1b[31mred\x1b[0m \x1b]8;;javascript:alert(3)\x07osc8-link\x1b]8;;\x07 \x1b]0;title-change\x07 \x1b[2J\x1b[H clear \x1b[1Aup",
+    "\x1b[31m<img src=x onerror=alert(4)>\x1b[0m",
+    "invoice\u202eexe.pdf and \u200bzero\u200dwidth \u2066isolate\u2069",
+]
+
+
+def test_hostile_log_text_renders_literally_in_chromium(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    server = start_server(data_dir)
+    group = "/sec/xss"
+    big = json.dumps({"blob": "y" * 100_000, "html": "<img src=x onerror=alert(5)>", "level": "ERROR"})
+    path = server.store.ensure_stream(group, "s")
+    path.write_text("".join(t + "\n" for t in [*HOSTILE_TEXT, big]))
+    try:
+        wait_for(lambda: len(requests.get(server.url + "/api/v1/events", params={"group": group}, timeout=10).json()["events"])
+                 == len(HOSTILE_TEXT) + 1, what="indexed")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page()
+                dialogs, errors, requests_out = [], [], []
+                page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                page.on("request", lambda r: requests_out.append(r.url))
+                for fragment in (f"#/events?group={group}&stream=s", f"#/search?q=onerror&group={group}",
+                                 f"#/search?q=%22%3Cscript%3E%22&group={group}", f"#/events?group={group}&stream=s&q=pwned"):
+                    page.goto(f"{server.url}/{fragment}")
+                    page.wait_for_timeout(1200)
+                    # live tail: hostile text arriving over SSE
+                    with open(path, "a") as f:
+                        f.write("<img src=x onerror=\"window.__pwned='tail'\"> via tail\n")
+                    page.wait_for_timeout(1500)
+                    assert page.evaluate("window.__pwned") is None
+                    assert page.evaluate("document.title").find("title-change") < 0
+                    dangerous = page.evaluate(
+                        "() => Array.from(document.querySelectorAll('main script, main img, main svg, main iframe, main style, "
+                        "main b, a[href^=\"javascript\"]')).map(e => e.outerHTML.slice(0, 120))"
+                    )
+                    assert dangerous == [], (fragment, dangerous)
+                body = page.evaluate("document.body.innerText")
+                page.goto(f"{server.url}/#/events?group={group}&stream=s")
+                page.wait_for_timeout(1500)
+                body = page.evaluate("document.body.innerText")
+                for literal in ("<script>window.__pwned='script'</script>", "onerror=", "<b>bold?</b>", "javascript:"):
+                    assert literal in body, (literal, body[:2000])
+                assert "\x1b" not in body, "raw ESC characters reach the page"
+                assert "\u202e" not in body, "an RTL override reaches the page unescaped (it reorders the row)"
+                assert page.evaluate("document.body.style.display") != "none"
+                assert not dialogs, dialogs
+                assert not errors, errors
+                assert all(u.startswith(server.url) or u.startswith("data:") for u in requests_out), \
+                    [u for u in requests_out if not u.startswith(server.url)]
+            finally:
+                browser.close()
+    finally:
+        server.stop()
