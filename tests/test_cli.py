@@ -1,0 +1,101 @@
+"""The `logsvc` command, run as a subprocess against a real server: output, errors and exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import Server, wait_for
+
+G = "/aws/lambda/cli"
+
+
+def logsvc(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "logsvc", *args], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def cli_env(server: Server) -> dict:
+    return dict(server.env, LOGSVC_URL=server.url)
+
+
+def test_path_groups_streams_search_and_tail(server: Server) -> None:
+    env = cli_env(server)
+    path = logsvc("path", G, "2026/11/27/[$LATEST]abc", env=env).stdout.strip()
+    assert Path(path).is_file() and Path(path).parent.parent == server.data_dir / "groups"
+    with open(path, "a") as f:
+        f.write("2026-11-27T10:00:00.000Z hello from the cli\n2026-11-27T10:00:01.000Z ERROR boom\n")
+    wait_for(lambda: "boom" in logsvc("search", "boom", env=env).stdout, what="search hit")
+    groups = logsvc("groups", env=env)
+    assert groups.returncode == 0
+    assert groups.stdout.splitlines()[0].split() == ["GROUP", "STREAMS", "BYTES", "LAST", "EVENT"]
+    assert G in groups.stdout and "2026-11-27T10:00:01.000Z" in groups.stdout
+    assert "2026/11/27/[$LATEST]abc" in logsvc("streams", G, env=env).stdout
+    out = logsvc("tail", G, "--since", "1000d", "--format", "short", env=env).stdout
+    assert out.splitlines() == ["2026-11-27T10:00:00.000Z hello from the cli", "2026-11-27T10:00:01.000Z ERROR boom"]
+    filtered = logsvc("tail", G, "--since", "1000d", "--filter", "ERROR", env=env).stdout
+    assert filtered.strip().endswith(f"{G} 2026/11/27/[$LATEST]abc ERROR boom")
+
+
+def test_tail_follow_prints_new_lines(server: Server) -> None:
+    env = cli_env(server)
+    path = logsvc("path", G, "live", env=env).stdout.strip()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logsvc", "tail", G, "-f", "--format", "short"], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        time.sleep(1.0)
+        with open(path, "a") as f:
+            f.write("2026-11-27T10:00:00.000Z followed line\n")
+        line = proc.stdout.readline()
+        assert line.strip() == "2026-11-27T10:00:00.000Z followed line"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        proc.stdout.close()
+
+
+def test_errors_are_one_line_with_a_hint_and_an_exit_code(server: Server) -> None:
+    env = cli_env(server)
+    r = logsvc("streams", "/no/such/group", env=env)
+    assert r.returncode == 3
+    assert r.stderr == (
+        "logsvc: error: no log group '/no/such/group'\n"
+        "logsvc: hint: Run 'logsvc groups' to list groups.\n"
+    )
+    r = logsvc("search", "%(bad)%", env=env)
+    assert r.returncode == 1 and r.stderr.startswith("logsvc: error: ") and "Traceback" not in r.stderr
+    r = logsvc("path", "bad group", "s", env=env)
+    assert r.returncode == 1
+    assert r.stderr.startswith("logsvc: error: group contains ' '")
+
+
+def test_unreachable_server_says_how_to_start_one(tmp_path: Path) -> None:
+    env = dict(os.environ, LOGSVC_URL="http://127.0.0.1:9", LOGSVC_DATA_DIR=str(tmp_path))
+    r = logsvc("groups", env=env)
+    assert r.returncode == 4
+    assert r.stderr.splitlines()[0].startswith("logsvc: error: cannot reach logsvc at http://127.0.0.1:9")
+    assert r.stderr.splitlines()[1] == (
+        "logsvc: hint: Start it with 'logsvc serve', or point --url / LOGSVC_URL at a running server."
+    )
+
+
+def test_reindex_refuses_while_serving_and_works_when_stopped(server: Server) -> None:
+    env = cli_env(server)
+    path = logsvc("path", G, "r", env=env).stdout.strip()
+    with open(path, "a") as f:
+        f.write("".join(f"line {i}\n" for i in range(100)))
+    wait_for(lambda: "line 42" in logsvc("search", '"line 42"', env=env).stdout, what="indexed")
+    r = logsvc("reindex", env=env)
+    assert r.returncode == 1 and "a logsvc server is ingesting" in r.stderr
+    server.stop()
+    r = logsvc("reindex", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "reindexed 100 events" in r.stderr
+
+
+def test_python_m_and_version() -> None:
+    r = logsvc("--version")
+    assert r.returncode == 0 and r.stdout.startswith("logsvc, version ")
