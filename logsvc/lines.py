@@ -799,6 +799,18 @@ def parse_event(text: str) -> ParsedEvent:
     return _parsed_event(ts, message, fields)
 
 
+def time_and_message(text: str) -> tuple[int | None, str]:
+    """(`parse_event(text).timestamp`, `.message`) without extracting fields: the read path's
+    cheap first look, so only events that are actually returned pay for a full parse."""
+    if "0" <= text[:1] <= "9":
+        lead = _leading_timestamp(text)
+        if lead is None:
+            return None, text
+        ms, end = lead
+        return ms, text[end + 1 :] if text.startswith(" ", end) else text
+    return _dispatch(text)[1], text
+
+
 def event_time(text: str) -> int | None:
     """`parse_event(text).timestamp`, computed only as far as needed: the ingester's hot path."""
     if "0" <= text[:1] <= "9":

@@ -204,7 +204,7 @@ class Reader:
                 next_key = heap[0][0] if heap else POS_INF
                 # emit every ready event: nothing still unread can come before it
                 while out_heap and _ready(out_heap[0][0], next_key, forward):
-                    _, ev = heapq.heappop(out_heap)
+                    ev = heapq.heappop(out_heap)[1].event()
                     size_ev = len(ev.message) + 26
                     if result and used + size_ev > max_bytes:
                         return result, _key(result[-1])
@@ -221,15 +221,9 @@ class Reader:
                 _, _, kind, src, item = heapq.heappop(heap)
                 if kind == "b":
                     b: Block = item
-                    raw = None
-                    if tq is not None:
-                        # one read of the whole block; chunks whose bytes lack the tokens are never parsed
-                        raw = files.read_lower(src, b.start, b.end)
                     for i in range(len(b.c_start)):
                         cmin, cmax = b.c_min[i], b.c_max[i]
                         if cmax < max(lo, src.since) or cmin > hi or b.c_start[i] < src.from_offset:
-                            continue
-                        if raw is not None and not _raw_match(tq, raw, b.c_start[i] - b.start, b.chunk_end(i) - b.start):
                             continue
                         key = cmin if forward else -cmax
                         heapq.heappush(heap, (key, seq, "c", src, (b.c_start[i], b.chunk_end(i), b.c_ing[i])))
@@ -237,19 +231,32 @@ class Reader:
                     continue
                 if kind == "c":
                     start_off, end_off, ing = item
-                    evs = files.events(src, start_off, end_off, lambda _o, ing=ing: ing)
+                    data = files.pread(src, start_off, end_off)
+                    if data and not data.endswith(b"\n"):
+                        data += b"\n"  # the ingester took an unterminated last line as an event: so do we
                 else:
                     start_off, end_off = item
-                    evs = files.events(src, start_off, end_off, None)
-                for ev in evs:
-                    if ev.timestamp < lo or ev.timestamp > hi or ev.timestamp < src.since:
+                    data, start_off, rest = files.tail_slice(src, start_off, end_off)
+                    if rest is not None:  # a big unindexed backlog is read a slice at a time
+                        heapq.heappush(heap, (NEG_INF, seq, "t", src, rest))
+                        seq += 1
+                    ing = files.mtime(src)
+                # chunks whose bytes lack the pattern's tokens are never split or parsed
+                if tq is not None and not _raw_match(tq, data.lower(), 0, len(data)):
+                    continue
+                src_lo = max(lo, src.since)
+                for raw in lines.split_events(data, flush=True)[0]:
+                    ts, message = lines.time_and_message(raw.text)
+                    if ts is None:
+                        ts = ing
+                    if ts < src_lo or ts > hi:
                         continue
-                    k = (ev.timestamp, src.skey, ev.offset)
+                    k = (ts, src.skey, start_off + raw.start)
                     if boundary is not None and ((k <= boundary) if forward else (k >= boundary)):
                         continue
-                    if not pattern.match_all and not pattern.matches(ev.message):
+                    if not pattern.match_all and not pattern.matches(message):
                         continue
-                    heapq.heappush(out_heap, (_heap_key(k, forward), ev))
+                    heapq.heappush(out_heap, (_heap_key(k, forward), _Pending(src, k, raw.text, ing, start_off + raw.end)))
             if len(result) >= limit and (out_heap or heap):
                 return result, _key(result[-1])
             return result, None
@@ -440,6 +447,27 @@ def _ready(top: tuple, next_key: int, forward: bool) -> bool:
     return top[0] < next_key
 
 
+class _Pending:
+    """An event that matched but is not returned yet: fully parsed (fields) only if it is."""
+
+    __slots__ = ("src", "key", "text", "ing", "end")
+
+    def __init__(self, src: Source, key: tuple, text: str, ing: int, end: int) -> None:
+        self.src, self.key, self.text, self.ing, self.end = src, key, text, ing, end
+
+    def __lt__(self, other: _Pending) -> bool:  # heap ties never get here: keys are unique
+        return False
+
+    def event(self) -> LogEvent:
+        p = lines.parse_event(self.text)
+        msg, cut = truncate_message(p.message)
+        fields = dict(p.fields, truncated=True) if cut else p.fields
+        return LogEvent(self.src.group, self.src.stream, self.key[2], self.key[0], self.ing, msg, fields, self.end)
+
+
+TAIL_SLICE = 4 * 1024 * 1024
+
+
 class _Files:
     """Open stream files for one query, and turning byte ranges into events."""
 
@@ -467,6 +495,31 @@ class _Files:
             return os.stat(src.path, follow_symlinks=False).st_size
         except OSError:
             return 0
+
+    def pread(self, src: Source, start: int, end: int) -> bytes:
+        got = self._open(src)
+        if got is None or end <= start:
+            return b""
+        return os.pread(got[0], end - start, start)
+
+    def mtime(self, src: Source) -> int:
+        got = self._open(src)
+        return got[1] if got else 0
+
+    def tail_slice(self, src: Source, start: int, end: int) -> tuple[bytes, int, tuple | None]:
+        """Up to TAIL_SLICE unindexed bytes from `start`, cut after a line; (data, start, rest or None)."""
+        got = self._open(src)
+        if got is None or end <= start:
+            return b"", start, None
+        fd = got[0]
+        data = os.pread(fd, min(end - start, TAIL_SLICE), start)
+        if data[:1] == b"\n" and start and os.pread(fd, 1, start - 1) != b"\n":
+            data, start = data[1:], start + 1  # ends a line the ingester already took as it was
+        if start + len(data) < end:
+            cut = data.rfind(b"\n") + 1
+            if cut > 0:
+                return data[:cut], start, (start + cut, end)
+        return data, start, None
 
     def read_lower(self, src: Source, start: int, end: int) -> bytes:
         got = self._open(src)
