@@ -170,6 +170,7 @@ class Reader:
         # a piece's sort key is the earliest (forward) / latest (backward) time it may hold
         skeys = {s.skey for s in sources}
         tq = None if pattern.match_all else pattern.token_query()
+        literals = [lit.encode("utf-8") for lit in getattr(pattern, "literals", ())]
         cands = snap.candidates(tq, skeys) if tq is not None else None
         if boundary is not None:
             b_ts = boundary[0]
@@ -241,7 +242,9 @@ class Reader:
                         heapq.heappush(heap, (NEG_INF, seq, "t", src, rest))
                         seq += 1
                     ing = files.mtime(src)
-                # chunks whose bytes lack the pattern's tokens are never split or parsed
+                # chunks whose bytes lack the pattern's literals or tokens are never split or parsed
+                if literals and not all(lit in data for lit in literals):
+                    continue
                 if tq is not None and not _raw_match(tq, data.lower(), 0, len(data)):
                     continue
                 src_lo = max(lo, src.since)

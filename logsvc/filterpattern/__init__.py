@@ -88,12 +88,15 @@ Span = tuple[int, int]
 class FilterPattern:
     """A compiled pattern: immutable and shared through `compile_pattern`'s cache."""
 
-    __slots__ = ("text", "kind", "match_all", "_match", "_highlights", "_query", "_delimited")
+    __slots__ = ("text", "kind", "match_all", "_match", "_highlights", "_query", "_delimited", "literals")
 
     def __init__(self, text: str, kind: str, match: Callable[[str], bool],
                  highlights: Callable[[str], list[Span]], query: TokenQuery | None, *,
-                 match_all: bool = False, delimited: DelimitedMatcher | None = None) -> None:
+                 match_all: bool = False, delimited: DelimitedMatcher | None = None,
+                 literals: tuple[str, ...] = ()) -> None:
         self.text = text
+        # case-sensitive substrings every matching message contains: readers test raw bytes with them
+        self.literals = literals
         self.kind = kind  # "all", "terms", "json" or "delimited"
         self.match_all = match_all
         self._match = match
@@ -171,7 +174,7 @@ def compile_pattern(text: str | None) -> FilterPattern:
     terms = TermsMatcher(parse_terms(sc))
     if terms.match_all:
         return _match_all(text)
-    return FilterPattern(text, "terms", terms.matches, terms.highlights, terms.query())
+    return FilterPattern(text, "terms", terms.matches, terms.highlights, terms.query(), literals=terms.literals())
 
 
 def _prefiltered(match: Callable[[str], bool], query: TokenQuery | None) -> Callable[[str], bool]:

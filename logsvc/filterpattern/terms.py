@@ -169,6 +169,17 @@ class TermsMatcher:
             out += t.spans(s)
         return out
 
+    def literals(self) -> tuple[str, ...]:
+        """Exact text every match contains: the required words and phrases (not regexes).
+
+        Text a stream file could hold differently (line breaks, which files store as \\r, and
+        U+FFFD, which stands for invalid bytes) is left out, so a test on raw bytes stays sound.
+        """
+        return tuple(
+            t.text for t in self.required
+            if t.kind in ("word", "phrase") and not any(c in t.text for c in "\r\n\ufffd")
+        )
+
     def query(self) -> TokenQuery | None:
         parts = [t.query() for t in self.required]
         if self.optional:
