@@ -67,18 +67,20 @@ class Block:
     bloom: bytes = b""
     docnum: int = -1
     lines: int = 0
+    min_ts: int = 0
+    max_ts: int = 0
+
+    def __post_init__(self) -> None:
+        self.bounds()
+
+    def bounds(self) -> None:
+        """Recompute min_ts/max_ts from the chunks (after they change)."""
+        self.min_ts = min(self.c_min) if self.c_min else 0
+        self.max_ts = max(self.c_max) if self.c_max else 0
 
     @property
     def bid(self) -> str:
         return f"{self.skey}:{self.start}"
-
-    @property
-    def min_ts(self) -> int:
-        return min(self.c_min) if self.c_min else 0
-
-    @property
-    def max_ts(self) -> int:
-        return max(self.c_max) if self.c_max else 0
 
     @property
     def count(self) -> int:
@@ -427,11 +429,10 @@ class Snapshot:
 def _with_docnum(b: Block, docnum: int) -> Block:
     if b.docnum == docnum:
         return b
-    nb = Block(
+    return Block(
         b.group, b.stream, b.skey, b.start, b.end, b.ino, b.head, b.c_start, b.c_min, b.c_max, b.c_ing, b.c_count,
         bloom=b.bloom, docnum=docnum, lines=b.lines,
     )
-    return nb
 
 
 def index_size(path: Path | str) -> int:

@@ -373,6 +373,7 @@ class Ingester:
             merged.c_ing.extend(b.c_ing)
             merged.c_count.extend(b.c_count)
             self.index.delete_block(b)
+        merged.bounds()
         self.index.add_block(merged, self._words(raw, merged))
         self._uncommitted.add(merged.bid)
         self._pending += 1
@@ -388,7 +389,7 @@ class Ingester:
         Returns the number of events indexed.
         """
         files = list(self.store.iter_stream_files())
-        total = sum(p.stat().st_size for _, _, p in files if p.exists())
+        total = sum(os.stat(p).st_size for _, _, p in files if os.path.exists(p))
         done = 0
         count = 0
         for group, stream, path in files:

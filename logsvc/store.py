@@ -398,22 +398,27 @@ class Store:
 
     def iter_stream_files(self) -> Iterator[tuple[str, str, Path]]:
         """(group, stream, path) for every regular stream file in the data directory."""
-        for gdir in self.groups_dir.iterdir():
-            if not gdir.is_dir() or gdir.is_symlink():
+        for gentry in os.scandir(self.groups_dir):
+            if not gentry.is_dir(follow_symlinks=False):
                 continue
+            gdir = Path(gentry.path)
             try:
                 group = self._group_name(gdir)
             except (InvalidParameter, OSError, ValueError, KeyError):
                 continue
-            for entry in os.scandir(gdir):
-                if not entry.name.endswith(STREAM_SUFFIX):
+            for entry in os.scandir(gentry.path):
+                name = entry.name
+                if not name.endswith(STREAM_SUFFIX) or not entry.is_file(follow_symlinks=False):
                     continue
+                seg = name[: -len(STREAM_SUFFIX)]
                 try:
-                    if not _is_regular(entry.stat(follow_symlinks=False)):
-                        continue
-                    yield group, self._stream_name(Path(entry.path)), Path(entry.path)
+                    if names.is_hashed(seg):
+                        stream = (gdir / (seg + NAME_SUFFIX)).read_text("utf-8")
+                    else:
+                        stream = names.decode_segment(seg)
                 except (InvalidParameter, OSError, ValueError):
                     continue
+                yield group, stream, Path(entry.path)
 
 
 def _is_regular(st: os.stat_result) -> bool:
