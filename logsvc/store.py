@@ -46,6 +46,8 @@ class Store:
         self.groups_dir = self.root / "groups"
         self.groups_dir.mkdir(parents=True, exist_ok=True)
         self._append_locks: dict[tuple[str, str], threading.Lock] = {}
+        self._listings: dict[str, tuple[int, list[tuple[str, str, Path]]]] = {}
+        self._meta_cache: dict[str, tuple[int, dict]] = {}
         self._locks_guard = threading.Lock()
 
     # ---- paths ---------------------------------------------------------------------------
@@ -102,9 +104,22 @@ class Store:
         finally:
             os.close(fd)
 
+    def _meta_for_update(self, gdir: Path) -> dict:
+        """A private copy of the metadata to change and write back (the cached one is shared)."""
+        return json.loads(json.dumps(self._read_meta(gdir)))
+
     def _read_meta(self, gdir: Path) -> dict:
+        """The group's metadata, read-only: cached until group.json is replaced (always atomically)."""
+        path = gdir / GROUP_META
         try:
-            return json.loads((gdir / GROUP_META).read_text("utf-8"))
+            st = os.stat(path)
+            key = st.st_mtime_ns ^ st.st_ino
+            cached = self._meta_cache.get(str(path))
+            if cached is not None and cached[0] == key:
+                return cached[1]
+            meta = json.loads(path.read_text("utf-8"))
+            self._meta_cache[str(path)] = (key, meta)
+            return meta
         except FileNotFoundError:
             return {}
         except (ValueError, OSError):
@@ -132,7 +147,7 @@ class Store:
         except OSError as e:
             raise _storage_error(e) from None
         with self._meta_lock(gdir):
-            meta = self._read_meta(gdir)
+            meta = self._meta_for_update(gdir)
             if not meta:
                 meta = {"name": group, "creationTime": now_ms(), "tags": dict(tags or {}), "streams": {}}
                 self._write_meta(gdir, meta)
@@ -190,7 +205,7 @@ class Store:
         self.get_group(group)
         gdir = self.group_dir(group)
         with self._meta_lock(gdir):
-            meta = self._read_meta(gdir) or {"name": group, "creationTime": now_ms(), "streams": {}}
+            meta = self._meta_for_update(gdir) or {"name": group, "creationTime": now_ms(), "streams": {}}
             if retention_days is not ...:
                 if retention_days is None:
                     meta.pop("retentionInDays", None)
@@ -222,7 +237,7 @@ class Store:
     def set_expired_offset(self, group: str, stream: str, offset: int) -> None:
         gdir = self.group_dir(group)
         with self._meta_lock(gdir):
-            meta = self._read_meta(gdir)
+            meta = self._meta_for_update(gdir)
             if not meta:
                 return
             meta.setdefault("expired", {})[stream] = offset
@@ -259,7 +274,7 @@ class Store:
                     os.close(fd)
                 except OSError as e:
                     raise _storage_error(e) from None
-                meta = self._read_meta(gdir) or {"name": group, "creationTime": now_ms(), "tags": {}}
+                meta = self._meta_for_update(gdir) or {"name": group, "creationTime": now_ms(), "tags": {}}
                 meta.setdefault("streams", {})[stream] = now_ms()
                 self._write_meta(gdir, meta)
         return self.get_stream(group, stream)
@@ -322,7 +337,7 @@ class Store:
         seg = path.name[: -len(STREAM_SUFFIX)]
         (path.parent / (seg + NAME_SUFFIX)).unlink(missing_ok=True)
         with self._meta_lock(path.parent):
-            meta = self._read_meta(path.parent)
+            meta = self._meta_for_update(path.parent)
             if meta.get("streams", {}).pop(stream, None) is not None:
                 self._write_meta(path.parent, meta)
 
@@ -397,28 +412,44 @@ class Store:
         return os.fdopen(fd, "rb")
 
     def iter_stream_files(self) -> Iterator[tuple[str, str, Path]]:
-        """(group, stream, path) for every regular stream file in the data directory."""
+        """(group, stream, path) for every regular stream file in the data directory.
+
+        A group folder's listing is cached until its modification time changes (creating, deleting
+        or renaming a file changes it), so a query over every stream costs one stat per group.
+        """
         for gentry in os.scandir(self.groups_dir):
             if not gentry.is_dir(follow_symlinks=False):
                 continue
-            gdir = Path(gentry.path)
             try:
-                group = self._group_name(gdir)
-            except (InvalidParameter, OSError, ValueError, KeyError):
+                mtime = gentry.stat(follow_symlinks=False).st_mtime_ns
+            except OSError:
                 continue
-            for entry in os.scandir(gentry.path):
-                name = entry.name
-                if not name.endswith(STREAM_SUFFIX) or not entry.is_file(follow_symlinks=False):
-                    continue
-                seg = name[: -len(STREAM_SUFFIX)]
-                try:
-                    if names.is_hashed(seg):
-                        stream = (gdir / (seg + NAME_SUFFIX)).read_text("utf-8")
-                    else:
-                        stream = names.decode_segment(seg)
-                except (InvalidParameter, OSError, ValueError):
-                    continue
-                yield group, stream, Path(entry.path)
+            cached = self._listings.get(gentry.path)
+            if cached is None or cached[0] != mtime:
+                cached = (mtime, self._list_group_dir(Path(gentry.path)))
+                self._listings[gentry.path] = cached
+            yield from cached[1]
+
+    def _list_group_dir(self, gdir: Path) -> list[tuple[str, str, Path]]:
+        try:
+            group = self._group_name(gdir)
+        except (InvalidParameter, OSError, ValueError, KeyError):
+            return []
+        out = []
+        for entry in os.scandir(gdir):
+            name = entry.name
+            if not name.endswith(STREAM_SUFFIX) or not entry.is_file(follow_symlinks=False):
+                continue
+            seg = name[: -len(STREAM_SUFFIX)]
+            try:
+                if names.is_hashed(seg):
+                    stream = (gdir / (seg + NAME_SUFFIX)).read_text("utf-8")
+                else:
+                    stream = names.decode_segment(seg)
+            except (InvalidParameter, OSError, ValueError):
+                continue
+            out.append((group, stream, Path(entry.path)))
+        return out
 
 
 def _is_regular(st: os.stat_result) -> bool:
