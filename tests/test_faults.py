@@ -479,7 +479,7 @@ def test_disk_full_while_ingesting_then_space_returns(tmp_path: Path) -> None:
     mnt = tmp_path / "mnt"
     if not _can_mount_tmpfs(mnt):
         pytest.skip("cannot mount a tmpfs here (not root); test_disk_full_under_rlimit covers the full disk")
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mnt)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(mnt)], check=True)
     server = None
     try:
         data_dir = mnt / "data"
@@ -489,10 +489,10 @@ def test_disk_full_while_ingesting_then_space_returns(tmp_path: Path) -> None:
         wait_for(lambda: len(all_events(server.url, G)) == 1000, timeout=30, what="seed indexed")
         before = all_events(server.url, G)
         ballast = mnt / "ballast"
-        _fill(ballast, leave=6 * 1024 * 1024)
+        _fill(ballast, leave=3 * 1024 * 1024)
         path = server.store.ensure_stream(G, "big")
         n = 0
-        with open(path, "a") as f:  # ~5.5 MB of lines with unique tokens: the index cannot fit beside them
+        with open(path, "a") as f:  # ~2.7 MB of lines with unique tokens: the index cannot fit beside them
             while os.statvfs(mnt).f_bavail * os.statvfs(mnt).f_frsize > 400_000:
                 f.write("".join(f"2026-11-27T11:00:00.000Z INFO bigm{n + i} tok{os.urandom(6).hex()} {os.urandom(8).hex()}\n"
                                 for i in range(1000)))
@@ -557,7 +557,7 @@ def test_disk_full_under_rlimit(data_dir: Path, tmp_path: Path) -> None:
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n",
     )
     server = start_server(data_dir, env=env)
-    n = 150_000
+    n = 150_000 if FULL else 40_000
     try:
         path = server.store.ensure_stream(G, "big")
         with open(path, "a") as f:
