@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -344,3 +345,22 @@ def verify(
     if not hmac.compare_digest(expected.encode(), signature.strip().encode("utf-8", "replace")):
         raise SigV4Error("InvalidSignatureException", BAD_SIGNATURE)
     return key_id
+
+
+_CREDENTIAL_RE = re.compile(r"Credential=([^/,\s]+)/")
+
+
+def credentials_for(settings, headers: Mapping) -> dict[str, str] | None:  # noqa: ANN001
+    """Which secret a request must be signed with, or None when the AWS APIs are open.
+
+    Configured access keys win. Otherwise, if the HTTP API has a token, the AWS APIs are not left
+    open beside it: they accept any access key id signed with the token as its secret (put the
+    token in `aws_secret_access_key`).
+    """
+    key, secret = settings.aws_access_key_id, settings.aws_secret_access_key
+    if key and secret:
+        return {key: secret}
+    if settings.token:
+        m = _CREDENTIAL_RE.search(headers.get("Authorization", "") or "")
+        return {m.group(1) if m else "": settings.token}
+    return None

@@ -11,6 +11,7 @@ so an event has the same id whether it arrived by tail or by search.
 from __future__ import annotations
 
 import base64
+import bisect
 import json
 import os
 import stat
@@ -67,6 +68,9 @@ class Tailer:
         self.max_clients = max_clients
         self._clients = 0
         self._lock = threading.Lock()
+        self._feeds: dict[str, _Feed] = {}
+        self._json: dict[tuple, str] = {}
+        self._sources: dict[tuple, tuple[float, list[Source]]] = {}
 
     def end_cursor(self, sources: list[Source]) -> dict[str, int]:
         """A cursor at the current end of every source (tail from now)."""
@@ -102,6 +106,16 @@ class Tailer:
                 )
             self._clients += 1
         return TailSession(self._follow(list_sources, dict(cursor), pattern, heartbeat, stop, max_seconds), self._release)
+
+    def shared_sources(self, key: tuple, list_sources: Callable[[], list[Source]], ttl: float = 1.0) -> list[Source]:
+        """`list_sources()` shared by every tail of the same groups/streams for `ttl` seconds."""
+        now = time.monotonic()
+        hit = self._sources.get(key)
+        if hit is not None and now - hit[0] < ttl:
+            return hit[1]
+        got = list_sources()
+        self._sources[key] = (now, got)
+        return got
 
     def _release(self) -> None:
         with self._lock:
@@ -159,6 +173,30 @@ class Tailer:
             version = self.watcher.wait_change(version, wait)
 
     def _read_new(self, src: Source, p: _Pos) -> tuple[list[LogEvent], bool]:
+        """New events for one client: from the stream's shared feed when the client is within it.
+
+        Every tail of this process shares one feed per stream file, so a line appended to a stream
+        followed by 50 clients is read and parsed once, not 50 times.
+        """
+        feed = self._feeds.get(src.path)
+        if feed is None:
+            feed = self._feeds.setdefault(src.path, _Feed(p.offset))
+        with feed.lock:
+            self._advance(src, feed.pos, feed)
+            fp = feed.pos
+            if p.ino and fp.ino and p.ino != fp.ino:
+                p.offset = 0  # rotated: the new file is the stream now
+            if p.offset > fp.offset and fp.size_seen < p.offset:
+                p.offset = 0  # truncated below this client's position
+            if p.offset >= feed.lo and p.offset <= fp.offset:
+                i = bisect.bisect_left(feed.offsets, p.offset)
+                out = feed.events[i:]
+                p.offset, p.ino = fp.offset, fp.ino
+                return out, fp.pending
+        return self._advance(src, p, None)  # a client behind the shared window reads for itself
+
+    def _advance(self, src: Source, p: _Pos, feed: _Feed | None) -> tuple[list[LogEvent], bool]:
+        """Read what is new after p.offset (the ingester's event rules); append to `feed` if given."""
         try:
             fd = os.open(src.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
@@ -171,11 +209,14 @@ class Tailer:
             if st.st_size != p.size_seen:
                 if p.ino and (st.st_ino != p.ino or st.st_size < p.offset):
                     p.offset = 0  # rotated or truncated: the new content is the stream now
+                    if feed is not None:
+                        feed.reset()
                 p.ino = st.st_ino
                 p.size_seen, p.changed_at = st.st_size, now
             if not p.ino:
                 p.ino = st.st_ino
             if st.st_size <= p.offset:
+                p.pending = False
                 return [], False
             quiet = now - p.changed_at
             data = os.pread(fd, min(READ_CHUNK, st.st_size - p.offset), p.offset)
@@ -198,9 +239,47 @@ class Tailer:
                 ts = parsed.timestamp if parsed.timestamp is not None else ing
                 out.append(LogEvent(src.group, src.stream, p.offset + raw.start, ts, ing, msg, fields, p.offset + raw.end))
             p.offset += consumed
-            return out, p.offset < st.st_size
+            p.pending = p.offset < st.st_size
+            if feed is not None and out:
+                feed.add(out)
+            return out, p.pending
         finally:
             os.close(fd)
+
+    def json_of(self, event: LogEvent) -> str:
+        """The event's JSON, encoded once per process however many tails send it."""
+        key = (event.group, event.stream, event.offset, event.end)
+        text = self._json.get(key)
+        if text is None:
+            if len(self._json) > 50_000:
+                self._json.clear()
+            text = self._json[key] = json.dumps(event.to_json(), ensure_ascii=False)
+        return text
+
+
+class _Feed:
+    """The recent events of one stream file, shared by every tail in this process (bounded)."""
+
+    MAX = 20_000
+
+    def __init__(self, start: int) -> None:
+        self.lock = threading.Lock()
+        self.pos = _Pos(start)  # begins where its first client is, not at byte 0
+        self.events: list[LogEvent] = []
+        self.offsets: list[int] = []
+        self.lo = start  # events before this offset are not held
+
+    def add(self, evs: list[LogEvent]) -> None:
+        self.events.extend(evs)
+        self.offsets.extend(e.offset for e in evs)
+        if len(self.events) > self.MAX:
+            drop = len(self.events) - self.MAX // 2
+            self.lo = self.offsets[drop]
+            del self.events[:drop]
+            del self.offsets[:drop]
+
+    def reset(self) -> None:
+        self.events, self.offsets, self.lo = [], [], 0
 
 
 class TailSession:

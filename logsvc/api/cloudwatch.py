@@ -32,21 +32,21 @@ _SCOPE_RE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/")
 
 
 def verify_signature(req: Request) -> None:
-    """SigV4 when access keys are configured (--aws-access-key-id/--aws-secret-access-key);
-    otherwise signed, unsigned and session-token requests are all accepted, as local tools expect.
+    """SigV4 when access keys are configured (--aws-access-key-id/--aws-secret-access-key), or with
+    the API token as the secret when only --token is set; otherwise signed, unsigned and
+    session-token requests are all accepted, as local tools expect.
 
     :raises AwsError: UnrecognizedClientException / InvalidSignatureException / ... as AWS answers.
     """
-    settings = current_app.extensions["logsvc"].settings
-    key, secret = settings.aws_access_key_id, settings.aws_secret_access_key
-    if not (key and secret):
-        return
     from logsvc import sigv4
 
+    credentials = sigv4.credentials_for(current_app.extensions["logsvc"].settings, req.headers)
+    if credentials is None:
+        return
     try:
         sigv4.verify(
             req.method, sigv4.raw_path(req.environ), req.query_string.decode("latin-1"),
-            req.headers, req.get_data(cache=True), {key: secret},
+            req.headers, req.get_data(cache=True), credentials,
         )
     except sigv4.SigV4Error as e:
         raise AwsError(e.code, e.message, status=e.status) from None

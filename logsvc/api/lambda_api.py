@@ -245,18 +245,18 @@ def _client_context() -> dict | None:
 def _check_signature() -> None:
     """Verify SigV4 when keys are configured. A request forwarded to the owner's loopback server
     was verified by the worker that received it (its Host header no longer matches the signature)."""
-    settings = _service().settings
-    key, secret = getattr(settings, "aws_access_key_id", None), getattr(settings, "aws_secret_access_key", None)
-    if not (key and secret):
+    from logsvc import sigv4
+
+    credentials = sigv4.credentials_for(_service().settings, request.headers)
+    if credentials is None:
         return
     if current_app.name == INTERNAL_APP and request.headers.get(FORWARDED):
         return
-    from logsvc import sigv4
 
     try:
         sigv4.verify(
             request.method, sigv4.raw_path(request.environ), request.query_string.decode("latin-1"),
-            request.headers, request.get_data(cache=True), {key: secret},
+            request.headers, request.get_data(cache=True), credentials,
         )
     except sigv4.SigV4Error as e:
         # The REST-JSON Lambda API answers 403 where the JSON 1.1 services answer 400.
@@ -325,6 +325,7 @@ def _invoke_owned(name: str, container: str | None = None) -> Response:
 @bp.route("/2015-03-31/functions", methods=["GET"])
 def list_functions() -> Response:
     """ListFunctions (one page: a local project is small)."""
+    _check_signature()
     inv = _invoker()
     fns = [] if inv is None else [f.to_json() for f in inv.project.functions.values()]
     return jsonify({"Functions": fns, "NextMarker": None})
@@ -333,6 +334,7 @@ def list_functions() -> Response:
 @bp.route("/2015-03-31/functions/<name>", methods=["GET"])
 def get_function(name: str) -> Response:
     """GetFunction: the configuration (no code location)."""
+    _check_signature()
     inv = _invoker()
     if inv is None:
         raise _no_project()

@@ -72,6 +72,8 @@ def _responses(ok_schema: dict, ok_type: str = "application/json") -> dict:
         "400": {"description": "Invalid parameter", **err},
         "401": {"description": "Token required", **err},
         "404": {"description": "Unknown group or stream", **err},
+        "414": {"description": "Request line longer than 8190 bytes (from the HTTP server)",
+                "content": {"text/html": {"schema": {"type": "string"}}}},
     }
 
 
@@ -165,7 +167,12 @@ def openapi_document() -> dict:
                     "parameters": sources
                     + read_params[:2]
                     + [read_params[4], _p("format", "ndjson or csv", {"type": "string", "enum": ["ndjson", "csv"]})],
-                    "responses": {"200": {"description": "A stream of rows"}, "400": {"description": "Invalid parameter"}},
+                    "responses": {
+                        "200": {"description": "A stream of rows"},
+                        "400": {"description": "Invalid parameter"},
+                        "404": {"description": "Unknown group or stream"},
+                        "414": {"description": "Request line too long"},
+                    },
                 }
             },
             "/api/v1/tail": {
@@ -183,6 +190,7 @@ def openapi_document() -> dict:
                         "200": {"description": "text/event-stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
                         "400": {"description": "Invalid parameter"},
                         "404": {"description": "Unknown group"},
+                        "414": {"description": "Request line too long"},
                         "503": {"description": "Too many open tails"},
                     },
                 }

@@ -34,7 +34,7 @@ def service():  # noqa: ANN201
 
 def int_arg(name: str, default: int | None, lo: int, hi: int) -> int | None:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(raw)
@@ -116,6 +116,8 @@ def sources_arg(required: bool = True) -> list[Source]:
     reader: Reader = service().reader
     groups = groups_arg(required)
     if not groups:
+        if "stream" in request.args:
+            raise InvalidParameter("stream needs a group: give group= too", field="stream", rule="stream requires group")
         return reader.all_sources()
     return reader.sources(groups, streams_arg(), request.args.get("streamPrefix") or None)
 
@@ -336,10 +338,13 @@ def tail():  # noqa: ANN201
     sources = reader.sources(groups, streams)
 
     def list_sources() -> list[Source]:
-        try:
-            return reader.sources(groups, streams)
-        except LogsvcError:
-            return []
+        def fresh() -> list[Source]:
+            try:
+                return reader.sources(groups, streams)
+            except LogsvcError:
+                return []
+
+        return svc.tailer.shared_sources((tuple(groups), tuple(streams)), fresh)
 
     replay: list = []
     if last_id:
@@ -358,10 +363,10 @@ def tail():  # noqa: ANN201
             if replay:
                 for i in range(0, len(replay), 500):
                     chunk = replay[i : i + 500]
-                    yield _frame(chunk, cursor if i + 500 >= len(replay) else None)
+                    yield _frame(chunk, cursor if i + 500 >= len(replay) else None, svc.tailer.json_of)
             for events_, cur in follow:
                 if events_:
-                    yield _frame(events_, cur)
+                    yield _frame(events_, cur, svc.tailer.json_of)
                 else:
                     yield f"id: {encode_cursor(cur)}\n: ping\n\n"
         finally:
@@ -379,7 +384,7 @@ def _skey(e) -> str:  # noqa: ANN001
     return stream_key(e.group, e.stream)
 
 
-def _frame(events_: list, cursor: dict | None) -> str:
-    data = json.dumps({"events": [e.to_json() for e in events_]}, ensure_ascii=False)
+def _frame(events_: list, cursor: dict | None, encode) -> str:  # noqa: ANN001
+    data = '{"events": [' + ", ".join(encode(e) for e in events_) + "]}"
     head = f"id: {encode_cursor(cursor)}\n" if cursor is not None else ""
     return f"{head}event: events\ndata: {data}\n\n"
