@@ -171,6 +171,8 @@ class Reader:
         skeys = {s.skey for s in sources}
         tq = None if pattern.match_all else pattern.token_query()
         literals = [lit.encode("utf-8") for lit in getattr(pattern, "literals", ())]
+        # multi-word literals are selective enough to test whole blocks before any chunk is read
+        phrases = [lit for lit in literals if not lit.isalnum()]
         cands = snap.candidates(tq, skeys) if tq is not None else None
         if boundary is not None:
             b_ts = boundary[0]
@@ -222,6 +224,8 @@ class Reader:
                 _, _, kind, src, item = heapq.heappop(heap)
                 if kind == "b":
                     b: Block = item
+                    if phrases and not _has_all(files.pread(src, b.start, b.end), phrases):
+                        continue  # one read and a bytes.find per literal rules out the whole block
                     for i in range(len(b.c_start)):
                         cmin, cmax = b.c_min[i], b.c_max[i]
                         if cmax < max(lo, src.since) or cmin > hi or b.c_start[i] < src.from_offset:
@@ -404,6 +408,10 @@ def _stream_pieces(snap: Snapshot, src: Source, size: int) -> list[tuple]:
 
 def _key(ev: LogEvent) -> tuple:
     return (ev.timestamp, stream_key(ev.group, ev.stream), ev.offset)
+
+
+def _has_all(data: bytes, literals: list[bytes]) -> bool:
+    return all(lit in data for lit in literals)
 
 
 def _raw_match(q: tuple, raw: bytes, start: int, end: int) -> bool:
