@@ -260,7 +260,7 @@ class Tailer:
 class _Feed:
     """The recent events of one stream file, shared by every tail in this process (bounded)."""
 
-    MAX = 20_000
+    MAX = 4_000  # events per stream; a client further behind reads the file itself
 
     def __init__(self, start: int) -> None:
         self.lock = threading.Lock()
