@@ -260,22 +260,8 @@ class Ingester:
                     self._reset(st, fst.st_ino)
             if size <= st.end:
                 return False
-            quiet = now - st.changed_at
-            want = min(size - st.end, budget)
-            data = os.pread(fd, want, st.end)
-            if data[:1] == b"\n" and st.end and os.pread(fd, 1, st.end - 1) != b"\n":
-                # the newline ending a line we already took as it was (see PARTIAL_LINE_GRACE)
-                st.end += 1
-                data = data[1:]
-                if not data:
-                    return False
-            truncated_read = len(data) < size - st.end
-            flush = quiet >= CONTINUATION_GRACE and not truncated_read
-            events, consumed = lines.split_events(data, flush=flush)
-            if consumed == 0 and not truncated_read and quiet >= PARTIAL_LINE_GRACE and data:
-                # a last line that never got its newline: take it as it is rather than lose it
-                events, consumed = lines.split_events(data + b"\n", flush=True)
-                consumed = min(consumed, len(data))
+            st.end, data, events, consumed = read_new_events(fd, st.end, size, now - st.changed_at, budget)
+            truncated_read = st.end + len(data) < size
             if not events:
                 return truncated_read
             if not st.head:
@@ -428,6 +414,27 @@ class Ingester:
         if progress:
             progress(total, total)
         return count
+
+
+def read_new_events(fd: int, offset: int, size: int, quiet: float, max_read: int) -> tuple[int, bytes, list, int]:
+    """Read the complete events after `offset` of an open stream file, by the follow rules.
+
+    Returns (start, data, events, consumed): `start` is where `data` begins (one past `offset` when
+    the first byte is the newline ending a line already taken as it was), `events` are RawEvents
+    relative to `data`, `consumed` the bytes they cover. Shared by the ingester and live tails so an
+    event has the same boundaries (and id) however it is read.
+    """
+    data = os.pread(fd, min(size - offset, max_read), offset)
+    if data[:1] == b"\n" and offset and os.pread(fd, 1, offset - 1) != b"\n":
+        offset += 1  # the newline ending a line we already took as it was (see PARTIAL_LINE_GRACE)
+        data = data[1:]
+    partial_read = offset + len(data) < size
+    events, consumed = lines.split_events(data, flush=quiet >= CONTINUATION_GRACE and not partial_read)
+    if consumed == 0 and not partial_read and quiet >= PARTIAL_LINE_GRACE and data:
+        # a last line that never got its newline: take it as it is rather than lose it
+        events, consumed = lines.split_events(data + b"\n", flush=True)
+        consumed = min(consumed, len(data))
+    return offset, data, events, consumed
 
 
 def _describe(e: Exception) -> str:

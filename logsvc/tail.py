@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from logsvc import lines
 from logsvc.errors import InvalidParameter, LimitExceeded
 from logsvc.filterpattern import FilterPattern
-from logsvc.ingest import CONTINUATION_GRACE, PARTIAL_LINE_GRACE
+from logsvc.ingest import CONTINUATION_GRACE, read_new_events
 from logsvc.model import LogEvent
 from logsvc.query import Source, truncate_message
 from logsvc.store import Store
@@ -218,18 +218,7 @@ class Tailer:
             if st.st_size <= p.offset:
                 p.pending = False
                 return [], False
-            quiet = now - p.changed_at
-            data = os.pread(fd, min(READ_CHUNK, st.st_size - p.offset), p.offset)
-            if data[:1] == b"\n" and p.offset and os.pread(fd, 1, p.offset - 1) != b"\n":
-                p.offset += 1  # ends a line already taken as it was (ingest.PARTIAL_LINE_GRACE)
-                data = data[1:]
-                if not data:
-                    return [], False
-            partial_read = len(data) < st.st_size - p.offset
-            evs, consumed = lines.split_events(data, flush=quiet >= CONTINUATION_GRACE and not partial_read)
-            if consumed == 0 and not partial_read and quiet >= PARTIAL_LINE_GRACE and data:
-                evs, consumed = lines.split_events(data + b"\n", flush=True)
-                consumed = min(consumed, len(data))
+            p.offset, _data, evs, consumed = read_new_events(fd, p.offset, st.st_size, now - p.changed_at, READ_CHUNK)
             ing = int(st.st_mtime * 1000)
             out = []
             for raw in evs:
