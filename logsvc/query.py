@@ -50,6 +50,15 @@ class Page:
     next_key: tuple | None = None  # (timestamp, stream key, offset) the next page starts after
 
 
+def make_event(group: str, stream: str, offset: int, end: int, text: str, ingestion_time: int) -> LogEvent:
+    """The one place an event's text becomes a LogEvent: fields parsed, an over-long message cut."""
+    p = lines.parse_event(text)
+    msg, cut = truncate_message(p.message)
+    fields = dict(p.fields, truncated=True) if cut else p.fields
+    ts = p.timestamp if p.timestamp is not None else ingestion_time
+    return LogEvent(group, stream, offset, ts, ingestion_time, msg, fields, end)
+
+
 def truncate_message(message: str) -> tuple[str, bool]:
     """Messages over MAX_MESSAGE characters are cut, ending in a marker that says how much was cut."""
     if len(message) <= MAX_MESSAGE:
@@ -249,7 +258,7 @@ class Reader:
                 # chunks whose bytes lack the pattern's literals or tokens are never split or parsed
                 if literals and not all(lit in data for lit in literals):
                     continue
-                if tq is not None and not _raw_match(tq, data.lower(), 0, len(data)):
+                if tq is not None and not _raw_match(tq, data.lower()):
                     continue
                 src_lo = max(lo, src.since)
                 for raw in lines.split_events(data, flush=True)[0]:
@@ -377,7 +386,7 @@ class Reader:
                 src = Source(group, stream, stream_key(group, stream), path)
                 start = max(indexed_end, size - 65536)
                 if start > indexed_end:  # land on a line start inside the last 64 KiB
-                    head = files.read_lower(src, start, min(size, start + 65536))
+                    head = files.pread(src, start, min(size, start + 65536))
                     nl = head.find(b"\n")
                     start = start + nl + 1 if nl != -1 else size
                 evs = files.events(src, start, size, None)
@@ -414,17 +423,17 @@ def _has_all(data: bytes, literals: list[bytes]) -> bool:
     return all(lit in data for lit in literals)
 
 
-def _raw_match(q: tuple, raw: bytes, start: int, end: int) -> bool:
-    """Does raw[start:end] (already ASCII-lower-cased) contain the query's tokens as substrings?
+def _raw_match(q: tuple, raw: bytes) -> bool:
+    """Does `raw` (already ASCII-lower-cased) contain the query's tokens as substrings?
 
     A superset test: cheap (bytes.find, no parsing), and never rejects a real match.
     """
     kind = q[0]
     if kind == "tok":
-        return raw.find(fold(q[1]).encode("utf-8"), start, end) != -1
+        return fold(q[1]).encode("utf-8") in raw
     if kind == "and":
-        return all(_raw_match(p, raw, start, end) for p in q[1])
-    return any(_raw_match(p, raw, start, end) for p in q[1])
+        return all(_raw_match(p, raw) for p in q[1])
+    return any(_raw_match(p, raw) for p in q[1])
 
 
 def _heap_key(k: tuple, forward: bool) -> tuple:
@@ -470,13 +479,18 @@ class _Pending:
         return False
 
     def event(self) -> LogEvent:
-        p = lines.parse_event(self.text)
-        msg, cut = truncate_message(p.message)
-        fields = dict(p.fields, truncated=True) if cut else p.fields
-        return LogEvent(self.src.group, self.src.stream, self.key[2], self.key[0], self.ing, msg, fields, self.end)
+        return make_event(self.src.group, self.src.stream, self.key[2], self.end, self.text, self.ing)
 
 
 TAIL_SLICE = 4 * 1024 * 1024
+
+
+def _skip_taken_newline(fd: int, data: bytes, start: int) -> tuple[bytes, int]:
+    """Drop a first newline that only ends a line the ingester already took as it was
+    (ingest.PARTIAL_LINE_GRACE), so it does not read as an empty event."""
+    if data[:1] == b"\n" and start and os.pread(fd, 1, start - 1) != b"\n":
+        return data[1:], start + 1
+    return data, start
 
 
 class _Files:
@@ -523,20 +537,12 @@ class _Files:
         if got is None or end <= start:
             return b"", start, None
         fd = got[0]
-        data = os.pread(fd, min(end - start, TAIL_SLICE), start)
-        if data[:1] == b"\n" and start and os.pread(fd, 1, start - 1) != b"\n":
-            data, start = data[1:], start + 1  # ends a line the ingester already took as it was
+        data, start = _skip_taken_newline(fd, os.pread(fd, min(end - start, TAIL_SLICE), start), start)
         if start + len(data) < end:
             cut = data.rfind(b"\n") + 1
             if cut > 0:
                 return data[:cut], start, (start + cut, end)
         return data, start, None
-
-    def read_lower(self, src: Source, start: int, end: int) -> bytes:
-        got = self._open(src)
-        if got is None:
-            return b""
-        return os.pread(got[0], end - start, start).lower()
 
     def events(self, src: Source, start: int, end: int, ingest_for) -> list[LogEvent]:  # noqa: ANN001
         got = self._open(src)
@@ -546,20 +552,14 @@ class _Files:
         data = os.pread(fd, end - start, start)
         if ingest_for is not None and data and not data.endswith(b"\n"):
             data += b"\n"  # the ingester took an unterminated last line as an event: so do we
-        elif ingest_for is None and data[:1] == b"\n" and start and os.pread(fd, 1, start - 1) != b"\n":
-            data, start = data[1:], start + 1  # ends a line the ingester already took as it was
+        elif ingest_for is None:
+            data, start = _skip_taken_newline(fd, data, start)
         evs, _ = lines.split_events(data, flush=True)
-        out = []
-        for raw in evs:
-            off = start + raw.start
-            ing = ingest_for(off) if ingest_for else mtime
-            p = lines.parse_event(raw.text)
-            msg, cut = truncate_message(p.message)
-            fields = p.fields
-            if cut:
-                fields = dict(fields, truncated=True)
-            out.append(LogEvent(src.group, src.stream, off, p.timestamp if p.timestamp is not None else ing, ing, msg, fields, start + raw.end))
-        return out
+        return [
+            make_event(src.group, src.stream, start + raw.start, start + raw.end, raw.text,
+                       ingest_for(start + raw.start) if ingest_for else mtime)
+            for raw in evs
+        ]
 
     def close(self) -> None:
         for fd, _ in self._fds.values():

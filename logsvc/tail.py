@@ -20,12 +20,11 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from logsvc import lines
 from logsvc.errors import InvalidParameter, LimitExceeded
 from logsvc.filterpattern import FilterPattern
 from logsvc.ingest import CONTINUATION_GRACE, read_new_events
 from logsvc.model import LogEvent
-from logsvc.query import Source, truncate_message
+from logsvc.query import Source, make_event
 from logsvc.store import Store
 from logsvc.watch import Watcher
 
@@ -220,13 +219,9 @@ class Tailer:
                 return [], False
             p.offset, _data, evs, consumed = read_new_events(fd, p.offset, st.st_size, now - p.changed_at, READ_CHUNK)
             ing = int(st.st_mtime * 1000)
-            out = []
-            for raw in evs:
-                parsed = lines.parse_event(raw.text)
-                msg, cut = truncate_message(parsed.message)
-                fields = dict(parsed.fields, truncated=True) if cut else parsed.fields
-                ts = parsed.timestamp if parsed.timestamp is not None else ing
-                out.append(LogEvent(src.group, src.stream, p.offset + raw.start, ts, ing, msg, fields, p.offset + raw.end))
+            out = [
+                make_event(src.group, src.stream, p.offset + raw.start, p.offset + raw.end, raw.text, ing) for raw in evs
+            ]
             p.offset += consumed
             p.pending = p.offset < st.st_size
             if feed is not None and out:
