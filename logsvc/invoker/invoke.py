@@ -14,6 +14,7 @@ import itertools
 import json
 import logging
 import os
+import secrets
 import threading
 import time
 import uuid
@@ -84,6 +85,13 @@ class Invoker:
         self._executor: ThreadPoolExecutor | None = None
         self._role_lock = threading.Lock()
         self._system_ready = False
+        # Minted per run by the owner (logsvc.auth): workers relay with the forward secret; functions
+        # sign with their own key, which opens Invoke on the internal server and nothing else.
+        self.forward_secret = ""
+        self.function_credentials = ("", "")
+        self._owner_cache: tuple[Any, dict] | None = None
+        self._queue_limit = int(getattr(settings, "async_queue_bytes", 64 * 1024 * 1024))
+        self._queued_bytes = 0
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -138,12 +146,18 @@ class Invoker:
         t = threading.Thread(target=self._server.serve_forever, name="invoker-http", daemon=True)
         t.start()
         self._threads.append(t)
+        self.forward_secret = secrets.token_urlsafe(32)
+        self.function_credentials = ("LOGSVCFN" + secrets.token_hex(6).upper(), secrets.token_urlsafe(30))
+        # owner.json holds the address and the forward secret: 0600, written whole, then renamed
         tmp = self.dir / f".owner.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps({"pid": os.getpid(), "url": self.internal_url}))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, json.dumps({"pid": os.getpid(), "url": self.internal_url, "forwardSecret": self.forward_secret}).encode())
+        finally:
+            os.close(fd)
         os.replace(tmp, self.dir / "owner.json")
-        key = getattr(self.settings, "aws_access_key_id", None)
-        secret = getattr(self.settings, "aws_secret_access_key", None)
-        creds = (key, secret) if key and secret else None
+        creds = self.function_credentials
         for fn in self.project.functions.values():
             self.pools[fn.name] = FunctionPool(fn, self.store, self.internal_url, self.host_env, creds)
         self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="invoker-async")
@@ -184,12 +198,26 @@ class Invoker:
 
     def owner_url(self) -> str | None:
         """Where the owning process listens, for a non-owner to forward to (None if nobody owns)."""
+        return (self.owner_info() or {}).get("url")
+
+    def owner_info(self) -> dict | None:
+        """{"url", "forwardSecret", "pid"} of the owning process (None if nobody owns). Re-read when
+        owner.json changes (a new owner mints a new secret)."""
         if self.owner:
-            return self.internal_url
+            return {"url": self.internal_url, "forwardSecret": self.forward_secret, "pid": os.getpid()}
+        path = self.dir / "owner.json"
         try:
-            return json.loads((self.dir / "owner.json").read_text())["url"]
-        except (OSError, ValueError, KeyError):
+            st = os.stat(path)
+            cached = self._owner_cache
+            if cached is not None and cached[0] == (st.st_mtime_ns, st.st_ino):
+                return cached[1]
+            info = json.loads(path.read_text())
+            if not isinstance(info, dict) or "url" not in info:
+                return None
+        except (OSError, ValueError):
             return None
+        self._owner_cache = ((st.st_mtime_ns, st.st_ino), info)
+        return info
 
     # ---- invoking ---------------------------------------------------------------------------------
 
