@@ -35,6 +35,10 @@ SYSTEM_STREAM = "events"
 THROTTLE_RETRY = 0.25  # seconds before a throttled async event is tried again (not an attempt)
 
 
+class QueueFull(TooManyRequests):
+    """The async queue holds its byte bound; Invoke answers 429 TooManyRequestsException."""
+
+
 def new_request_id() -> str:
     return str(uuid.uuid4())
 
@@ -263,13 +267,30 @@ class Invoker:
         parent: str | None = None,
         client_context: dict | None = None,
     ) -> str:
-        """Event: queue the event and return its request id at once. :raises NotFound:"""
+        """Event: queue the event and return its request id at once.
+
+        :raises NotFound: :raises TooManyRequests: when the queue already holds `async_queue_bytes`
+            of payloads (Lambda throttles an overfull async queue the same way).
+        """
         self.function(name)
         ev = AsyncEvent(
             new_request_id(), name, payload, int(time.time() * 1000), trigger or {"type": "api"}, parent, client_context
         )
+        size = len(payload) + 1024  # the event's own bookkeeping
+        with self._heap_cond:
+            if self._queued_bytes + size > self._queue_limit:
+                raise QueueFull(
+                    f"the async invocation queue holds {self._queued_bytes} bytes of events (limit "
+                    f"{self._queue_limit}, --async-queue-bytes); retry later",
+                )
+            self._queued_bytes += size
         self._schedule(ev, 0.0)
         return ev.request_id
+
+    def _release(self, ev: AsyncEvent) -> None:
+        """An async event left the queue for good (done, expired or given up)."""
+        with self._heap_cond:
+            self._queued_bytes = max(0, self._queued_bytes - (len(ev.payload) + 1024))
 
     def dry_run(self, name: str) -> None:
         """DryRun: only check that the function exists. :raises NotFound:"""
@@ -360,35 +381,41 @@ class Invoker:
                 return  # shutting down
 
     def _run_async(self, ev: AsyncEvent) -> None:
+        requeued = False
         try:
-            self._attempt(ev)
+            requeued = self._attempt(ev)
         except Exception:  # noqa: BLE001 - a queue worker must survive any bug in one event
             log.exception("async invocation of %s failed inside logsvc", ev.function)
+        finally:
+            if not requeued:
+                self._release(ev)
 
-    def _attempt(self, ev: AsyncEvent) -> None:
+    def _attempt(self, ev: AsyncEvent) -> bool:
+        """One attempt; True when the event went back to the queue (throttled or to be retried)."""
         fn = self.function(ev.function)
         age = time.time() - ev.enqueued_ms / 1000
         if age > fn.max_event_age:
             self._expire(fn, ev, age)
-            return
+            return False
         trigger = ev.trigger if ev.attempt == 1 else {**ev.trigger, "retryOf": ev.request_id}
         try:
             outcome = self._run(fn, ev.request_id, ev.payload, "Event", ev.attempt, trigger, ev.parent, ev.client_context, 0.0)
         except TooManyRequests:
             self._schedule(ev, THROTTLE_RETRY)  # throttles go back to the queue; not an attempt
-            return
+            return True
         ev.last = outcome
         if outcome.status == "success":
             if fn.on_success:
                 self._destination(fn, ev, fn.on_success, "Success")
-            return
+            return False
         if ev.attempt <= fn.max_retries:
             delay = fn.retry_delays[min(ev.attempt - 1, len(fn.retry_delays) - 1)]
             ev.attempt += 1
             self._schedule(ev, delay)
-            return
+            return True
         if fn.on_failure:
             self._destination(fn, ev, fn.on_failure, "RetriesExhausted")
+        return False
 
     def _expire(self, fn: Function, ev: AsyncEvent, age: float) -> None:
         now = int(time.time() * 1000)
@@ -431,7 +458,10 @@ class Invoker:
             except ValueError:
                 record["responsePayload"] = last.body.decode("utf-8", "replace")
         trigger = {"type": "destination", "source": fn.name, "condition": condition}
-        self.invoke_async(target, json.dumps(record).encode(), trigger=trigger, parent=ev.request_id)
+        try:
+            self.invoke_async(target, json.dumps(record).encode(), trigger=trigger, parent=ev.request_id)
+        except QueueFull:
+            self._system_line(f"Dropped the {condition} destination record of {ev.request_id} for {target}: the async queue is full")
 
     def _system_line(self, message: str) -> None:
         if not self._system_ready:

@@ -27,15 +27,37 @@ EVENT_LIMIT = 8192
 STATUSES = ("success", "error", "timeout", "crash", "throttled", "expired")
 
 
+# Headers whose values are credentials: a record (served by /api/v1/invocations, searchable as a
+# log) keeps that they were sent, never what they were.
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "x-amz-security-token", "x-logsvc-forwarded"})
+REDACTED = "[redacted]"
+
+
+def redact(event: Any) -> Any:
+    """An HTTP trigger event with credential headers and cookies replaced by REDACTED."""
+    if not isinstance(event, dict):
+        return event
+    headers = event.get("headers")
+    if isinstance(headers, dict):
+        event = {**event, "headers": {k: (REDACTED if str(k).lower() in SECRET_HEADERS else v) for k, v in headers.items()}}
+    if isinstance(event.get("cookies"), list):
+        event = {**event, "cookies": [REDACTED for _ in event["cookies"]]}
+    return event
+
+
 def compact_event(payload: bytes | str | None) -> Any:
-    """The trigger event as stored in a record: parsed JSON, or a note when it is too big."""
+    """The trigger event as stored in a record: parsed JSON (credentials redacted), or a note when it is too big."""
     if payload is None:
         return None
     raw = payload.encode() if isinstance(payload, str) else payload
     if len(raw) > EVENT_LIMIT:
-        return {"_truncated": True, "bytes": len(raw), "head": raw[:512].decode("utf-8", "replace")}
+        try:
+            head = json.dumps(redact(json.loads(raw)))[:512]
+        except ValueError:
+            head = raw[:512].decode("utf-8", "replace")
+        return {"_truncated": True, "bytes": len(raw), "head": head}
     try:
-        return json.loads(raw)
+        return redact(json.loads(raw))
     except ValueError:
         return raw.decode("utf-8", "replace")
 
