@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -31,6 +32,11 @@ STATUSES = ("success", "error", "timeout", "crash", "throttled", "expired")
 # log) keeps that they were sent, never what they were.
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "x-amz-security-token", "x-logsvc-forwarded"})
 REDACTED = "[redacted]"
+# the same headers inside the first bytes of an event too big to parse for a record
+_SECRET_VALUE_RE = re.compile(
+    rb'("(?:' + b"|".join(re.escape(h.encode()) for h in sorted(SECRET_HEADERS)) + rb')"\s*:\s*)"(?:[^"\\]|\\.)*"?',
+    re.IGNORECASE,
+)
 
 
 def redact(event: Any) -> Any:
@@ -51,11 +57,8 @@ def compact_event(payload: bytes | str | None) -> Any:
         return None
     raw = payload.encode() if isinstance(payload, str) else payload
     if len(raw) > EVENT_LIMIT:
-        try:
-            head = json.dumps(redact(json.loads(raw)))[:512]
-        except ValueError:
-            head = raw[:512].decode("utf-8", "replace")
-        return {"_truncated": True, "bytes": len(raw), "head": head}
+        head = _SECRET_VALUE_RE.sub(rb'\1"' + REDACTED.encode() + rb'"', raw[:512])
+        return {"_truncated": True, "bytes": len(raw), "head": head.decode("utf-8", "replace")}
     try:
         return redact(json.loads(raw))
     except ValueError:

@@ -364,6 +364,9 @@ def to_image(item: dict[str, Any]) -> dict[str, Any]:
     return {k: to_attr(v) for k, v in item.items()}
 
 
+_SEQ_RE = re.compile(rb'\{"seq": (\d+),')
+
+
 class LocalTable:
     """A key-value table whose every change is a stream record. State = replay of its change log."""
 
@@ -378,15 +381,17 @@ class LocalTable:
         directory.mkdir(parents=True, exist_ok=True)
         self._replay()
 
-    def _changes(self) -> Any:
-        """The change log from disk, one change at a time (no history is held in memory)."""
+    def _changes(self, after: int = 0) -> Any:
+        """The change log from disk, one change at a time (no history is held in memory); changes
+        numbered `after` or lower are skipped by their leading `{"seq": N` without parsing them."""
         try:
             f = open(self.path, "rb")  # noqa: SIM115 - a generator closes it
         except FileNotFoundError:
             return
         with f:
             for line in f:
-                if not line.strip():
+                m = _SEQ_RE.match(line)
+                if m is not None and int(m.group(1)) <= after or not line.strip():
                     continue
                 try:
                     yield json.loads(line)
@@ -400,7 +405,7 @@ class LocalTable:
 
     def changes_after(self, seq: int) -> Any:
         """Changes with a sequence number above `seq`, read back from the change log (a consumer behind)."""
-        return (ch for ch in self._changes() if ch["seq"] > seq)
+        return (ch for ch in self._changes(seq) if ch["seq"] > seq)
 
     def _apply(self, ch: dict[str, Any]) -> None:
         k = json.dumps(ch["keys"], sort_keys=True)
@@ -474,6 +479,13 @@ class LocalTable:
             return list(self.items.values())
 
 
+PENDING_BYTES = 8 * 1024 * 1024  # changes a table consumer holds in memory; the rest waits in the change log
+
+
+def _change_size(ch: dict[str, Any]) -> int:
+    return len(json.dumps(ch, separators=(",", ":"))) + 64
+
+
 class StreamConsumer:
     """One event source mapping: delivers a table's changes to a function in ordered batches."""
 
@@ -482,7 +494,11 @@ class StreamConsumer:
         self.table = table
         self.trigger = trigger
         self.checkpoint_path = directory / f"{table.table.name}.{trigger.function}.checkpoint"
-        self.pending: deque[tuple[float, dict[str, Any]]] = deque()
+        # pending holds at most PENDING_BYTES of changes; past that the consumer is `behind` and
+        # refills from the table's change log on disk (files are the truth), oldest first.
+        self.pending: deque[tuple[float, dict[str, Any], int]] = deque()
+        self.pending_bytes = 0
+        self.behind = False
         self.cond = threading.Condition()
         self.stop = threading.Event()
         try:
@@ -490,18 +506,42 @@ class StreamConsumer:
         except (OSError, ValueError):
             done = table.seq  # a new mapping starts at LATEST
             self._checkpoint(done)
-        now = time.monotonic()
-        for ch in table.changes_after(done):
-            self.pending.append((now, ch))
+        self.last_seq = done  # the newest change taken into pending
+        self.behind = table.seq > done
         self.thread = threading.Thread(
             target=self._run, name=f"stream-{table.table.name}-{trigger.function}", daemon=True
         )
 
     def offer(self, changes: list[dict[str, Any]]) -> None:
+        """New changes (called under the table's lock): kept in memory unless that passes the bound."""
         now = time.monotonic()
         with self.cond:
-            self.pending.extend((now, ch) for ch in changes)
+            for ch in changes:
+                if self.behind:
+                    break  # on disk; the refill reads them in order
+                size = _change_size(ch)
+                if self.pending and self.pending_bytes + size > PENDING_BYTES:
+                    self.behind = True
+                    break
+                self.pending.append((now, ch, size))
+                self.pending_bytes += size
+                self.last_seq = ch["seq"]
             self.cond.notify()
+
+    def _refill(self) -> None:
+        """Take changes after `last_seq` from the change log until the bound (under the table's lock,
+        so no write lands half-read or is offered meanwhile)."""
+        now = time.monotonic()
+        with self.table.lock, self.cond:
+            self.behind = False
+            for ch in self.table.changes_after(self.last_seq):
+                size = _change_size(ch)
+                if self.pending and self.pending_bytes + size > PENDING_BYTES:
+                    self.behind = True
+                    break
+                self.pending.append((now, ch, size))
+                self.pending_bytes += size
+                self.last_seq = ch["seq"]
 
     def _checkpoint(self, seq: int) -> None:
         tmp = self.checkpoint_path.with_suffix(".tmp")
@@ -511,18 +551,22 @@ class StreamConsumer:
     def _run(self) -> None:
         t = self.trigger
         while not self.stop.is_set():
+            if self.behind and len(self.pending) < t.batch_size:
+                self._refill()
             with self.cond:
-                while not self.pending and not self.stop.is_set():
+                while not self.pending and not self.behind and not self.stop.is_set():
                     self.cond.wait()
+                if not self.pending:
+                    continue
                 if self.stop.is_set():
                     return
                 # Batching window: wait for a full batch or until the oldest record has waited long enough.
-                while len(self.pending) < t.batch_size and not self.stop.is_set():
+                while len(self.pending) < t.batch_size and not self.behind and not self.stop.is_set():
                     remaining = self.pending[0][0] + t.batching_window - time.monotonic()
                     if remaining <= 0:
                         break
                     self.cond.wait(remaining)
-                batch = [ch for _, ch in list(itertools_islice(self.pending, t.batch_size))]
+                batch = [ch for _, ch, _ in list(itertools_islice(self.pending, t.batch_size))]
             try:
                 self._deliver(batch)
             except Exception:  # noqa: BLE001 - keep the mapping alive whatever one batch does
@@ -531,7 +575,7 @@ class StreamConsumer:
                 continue
             with self.cond:
                 for _ in batch:
-                    self.pending.popleft()
+                    self.pending_bytes -= self.pending.popleft()[2]
             self._checkpoint(batch[-1]["seq"])
 
     def record(self, ch: dict[str, Any]) -> dict[str, Any]:
