@@ -12,7 +12,8 @@ surface is named by its path and gets its rule:
                 (the rule Vite and Jupyter use); IP literals cannot be rebound.
     public      `/`, `/static/*`, `/healthz`, `/api/v1/openapi.json`: hold no data, always open.
     rest        `/api/*`: `Authorization: Bearer <token>` (or `?token=` for EventSource) when --token.
-    cloudwatch  `POST /`: SigV4 scoped to `logs` when keys or a token are configured.
+    cloudwatch  `POST /`: SigV4 scoped to `logs` when keys or a token are configured (the token as
+                the secret when no keys are), or the bearer token itself.
     lambda      `/2015-03-31/*`, `/_container/*`: SigV4 scoped to `lambda`, same credentials.
     http        `/http/*`: when --token, the bearer token or SigV4 scoped to `execute-api`; routes
                 declared `public = true` in logsvc.toml pass.
@@ -206,6 +207,9 @@ def gate(req: Request, service: Any, public_route: Any = None) -> Response | Non
         return deny("http", 401, "Unauthorized", "Unauthorized")
     if credentials is None:
         return None  # the AWS APIs are open when neither keys nor a token are configured
+    if token and token_ok(_bearer(req, allow_query=False), token):
+        req.environ[CONSUMED] = True  # the token opens every door (the CLI's `logsvc invoke` sends it)
+        return None
     error = _sigv4(req, credentials, "logs" if kind == "cloudwatch" else "lambda")
     if error is None:
         req.environ[CONSUMED] = True

@@ -187,6 +187,21 @@ def test_a_route_declared_public_passes_and_is_listed_and_warned_about(tmp_path:
         s.stop()
 
 
+def test_the_token_opens_the_lambda_door_for_the_cli(gated: Server) -> None:
+    """`logsvc invoke` sends the bearer token; the same key opens the Lambda API (one lock, one key)."""
+    import subprocess
+    import sys
+
+    env = {**gated.env, "LOGSVC_URL": gated.url, "LOGSVC_TOKEN": TOKEN}
+    out = subprocess.run([sys.executable, "-m", "logsvc", "invoke", "plain", "--payload", '{"via": "cli"}'],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {"via": "cli"}
+    r = requests.post(gated.url + "/2015-03-31/functions/plain/invocations", data=b"{}",
+                      headers={"Authorization": "Bearer wrong"}, timeout=30)
+    assert r.status_code in (400, 403) and r.headers["x-amzn-ErrorType"] != ""
+
+
 # ---- #10.8: the internal server trusts a per-run secret, functions get their own key --------------------
 
 
