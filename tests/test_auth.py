@@ -429,7 +429,8 @@ def _peak_rss(pid: int) -> int:
     raise AssertionError("no VmHWM")
 
 
-def test_bucket_symlinks_are_not_objects_and_sizes_are_streamed(gated: Server, tmp_path: Path) -> None:
+def test_bucket_symlinks_are_not_objects(gated: Server, tmp_path: Path) -> None:
+    """A link to a file (or a directory) outside the bucket never invokes the function."""
     bucket = gated.data_dir / "buckets" / "uploads"
     bucket.mkdir(parents=True, exist_ok=True)
     outside = tmp_path / "outside-secret.txt"
@@ -440,16 +441,23 @@ def test_bucket_symlinks_are_not_objects_and_sizes_are_streamed(gated: Server, t
     (outdir / "x.csv").write_text("x\n")
     os.symlink(outdir, bucket / "linkdir")
     (outdir / "later.csv").write_text("later\n")
+    (bucket / "after-links.csv").write_text("a\n")
+    wait_for(lambda: "after-links.csv" in _keys(gated), timeout=30, what="the regular file's event")
+    time.sleep(1.0)  # the symlinks' events (if any) would have settled by now
+    keys = _keys(gated)
+    assert not any(k.startswith(("link", "linkdir")) for k in keys), keys
+
+
+def test_a_big_bucket_object_is_hashed_in_pieces_not_read_whole(gated: Server) -> None:
+    """A 300 MB object must not cost the owner 300 MB of memory (a 1 GB one cost 1.09 GB)."""
+    bucket = gated.data_dir / "buckets" / "uploads"
+    bucket.mkdir(parents=True, exist_ok=True)
     pid = json.loads((gated.data_dir / "invoker" / "owner.json").read_text())["pid"]
     before = _peak_rss(pid)
     big = 300 * 1024 * 1024
     with open(bucket / "big.bin", "wb") as f:
         f.truncate(big)  # sparse: costs no disk, but reading it whole costs 300 MB of memory
-    (bucket / "after.csv").write_text("a\n")
-    wait_for(lambda: {"big.bin", "after.csv"} <= set(_keys(gated)), timeout=30, what="the regular files' events")
-    time.sleep(1.0)  # the symlinks' events (if any) would have settled by now
-    keys = _keys(gated)
-    assert not any(k.startswith(("link", "linkdir")) for k in keys), keys
-    size = next(d["Records"][0]["s3"]["object"]["size"] for d in _deliveries(gated) if d["Records"][0]["s3"]["object"]["key"] == "big.bin")
-    assert size == big
+    wait_for(lambda: "big.bin" in _keys(gated), timeout=30, what="the big object's event")
+    obj = next(d["Records"][0]["s3"]["object"] for d in _deliveries(gated) if d["Records"][0]["s3"]["object"]["key"] == "big.bin")
+    assert obj["size"] == big and obj["eTag"] == "0d97a9cd8bbd7ce75a2a76bb06258915"  # md5 of 300 MiB of zeros
     assert _peak_rss(pid) - before < 100 * 1024 * 1024
