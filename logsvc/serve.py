@@ -143,6 +143,12 @@ def _announce(settings: Settings, host: str, port: int) -> None:
     shown = f"[{host}]" if ":" in host else host
     print(f"logsvc: serving http://{shown}:{port}/  (data: {settings.data_dir})", flush=True)
     if host not in ("127.0.0.1", "::1", "localhost"):
+        print(
+            "logsvc: answering to localhost, IP addresses"
+            + (f" and {settings.allowed_hosts}" if settings.allowed_hosts else "")
+            + "; other Host names get 403 (add yours with --allowed-hosts)",
+            file=sys.stderr, flush=True,
+        )
         if not settings.token:
             print("logsvc: warning: listening beyond this machine without --token", file=sys.stderr, flush=True)
         public = _public_routes(settings)
