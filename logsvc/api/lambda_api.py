@@ -3,7 +3,9 @@
 Owns translating requests into invoker calls and results back into Lambda's wire format (status,
 `X-Amz-*` headers, `{"Type": "User", "message": ...}` errors with `x-amzn-ErrorType`), API
 Gateway's responses under `/http/...`, and forwarding to the process that owns the invoker when
-this one does not. Never runs functions, opens data files or imports watchdog.
+this one does not. Never runs functions, opens data files or imports watchdog, and never checks
+credentials: every request here has passed `logsvc.auth` (the public gate, or the internal server's
+gate: the per-run forward secret or the functions' own key).
 
 Routes
     POST /2015-03-31/functions/<name>/invocations        Invoke (boto3 `lambda` client)
