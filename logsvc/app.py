@@ -1,16 +1,16 @@
-"""create_app(service) -> Flask: registers the HTTP surfaces, auth and error handlers.
+"""create_app(service) -> Flask: registers the HTTP surfaces, the auth gate (logsvc/auth.py) and error handlers.
 
 Owns nothing but wiring: every surface lives in logsvc/api/ and calls into the service.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 
 from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 
+from logsvc import auth
 from logsvc.api import cloudwatch, console, lambda_api, rest
 from logsvc.api.errors import error_response, rest_error
 from logsvc.errors import LogsvcError
@@ -18,6 +18,22 @@ from logsvc.errors import LogsvcError
 log = logging.getLogger("logsvc.http")
 
 MAX_BODY = 8 * 1024 * 1024  # PutLogEvents allows 1 MiB of messages; JSON escaping can double that
+
+
+def _public_route_matcher(service):  # noqa: ANN001, ANN202
+    """(method, path) -> True when the project declares that HTTP route `public = true`."""
+    inv = getattr(service, "invoker", None)
+    if inv is None or not any(getattr(r, "public", False) for r in inv.project.routes):
+        return None
+    from logsvc.invoker.triggers import Router
+
+    router = Router(inv.project.routes)
+
+    def public(method: str, path: str) -> bool:
+        match = router.match(method, path)
+        return match is not None and bool(getattr(match[0], "public", False))
+
+    return public
 
 
 def create_app(service) -> Flask:  # noqa: ANN001
@@ -31,26 +47,11 @@ def create_app(service) -> Flask:  # noqa: ANN001
     app.register_blueprint(lambda_api.bp)
     app.register_blueprint(cloudwatch.bp)
 
-    token = service.settings.token
+    public_route = _public_route_matcher(service)
 
     @app.before_request
-    def _check_token():  # noqa: ANN202
-        if not token:
-            return None
-        path = request.path
-        if not (path.startswith("/api/") and path != "/api/v1/openapi.json"):
-            return None  # the console shell and static files hold no data; the CloudWatch API uses SigV4
-        supplied = ""
-        header = request.headers.get("Authorization", "")
-        if header.startswith("Bearer "):
-            supplied = header[7:]
-        elif "token" in request.args:  # EventSource cannot set headers
-            supplied = request.args["token"]
-        if hmac.compare_digest(supplied.encode(), token.encode()):
-            return None
-        resp = rest_error(401, "Unauthorized", "a valid API token is required: send 'Authorization: Bearer <token>'", "token")
-        resp.headers["WWW-Authenticate"] = 'Bearer realm="logsvc"'
-        return resp
+    def _gate():  # noqa: ANN202
+        return auth.gate(request, service, public_route)
 
     @app.after_request
     def _security_headers(resp):  # noqa: ANN001, ANN202

@@ -87,6 +87,8 @@ def _serve_options(f):  # noqa: ANN001, ANN202
     f = click.option("--workers", type=int, help="gunicorn workers [env LOGSVC_WORKERS, default 2]")(f)
     f = click.option("--threads", type=int, help="Threads per worker [env LOGSVC_THREADS, default 128]")(f)
     f = click.option("--project", type=click.Path(dir_okay=False), help="logsvc.toml with functions [env LOGSVC_PROJECT]")(f)
+    f = click.option("--allowed-hosts", help="Extra host names to answer to, comma-separated [env LOGSVC_ALLOWED_HOSTS]")(f)
+    f = click.option("--async-queue-bytes", type=int, help="Async invocation queue bound [env LOGSVC_ASYNC_QUEUE_BYTES, default 64 MiB]")(f)
     f = click.option("--aws-access-key-id", help="Verify SigV4 with this key [env LOGSVC_AWS_ACCESS_KEY_ID]")(f)
     f = click.option("--aws-secret-access-key", help="Secret for the key [env LOGSVC_AWS_SECRET_ACCESS_KEY]")(f)
     return f

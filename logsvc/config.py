@@ -53,6 +53,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rescan_interval", 2.0, "Seconds between safety-net rescans of every stream file", float),
     Setting("retention_interval", 60.0, "Seconds between passes that reclaim events past their group's retention", float),
     Setting("project", None, "Path to logsvc.toml with simulated functions (default: ./logsvc.toml if present)"),
+    Setting("allowed_hosts", "", "Extra host names the server answers to, comma-separated (a leading '.' allows subdomains, '*' any name); "
+            "localhost, *.localhost and IP addresses are always accepted"),
+    Setting("async_queue_bytes", 64 * 1024 * 1024, "Bytes of payload the async invocation queue holds before Invoke answers TooManyRequestsException", int),
     Setting("aws_access_key_id", None, "With the secret: verify SigV4 signatures on the CloudWatch and Lambda APIs"),
     Setting("aws_secret_access_key", None, "Secret for --aws-access-key-id"),
     Setting("url", "http://127.0.0.1:4588", "Where CLI commands (tail, search, groups, invoke) find a running server"),
@@ -75,6 +78,8 @@ class Settings:
     rescan_interval: float = 2.0
     retention_interval: float = 60.0
     project: Path | None = None
+    allowed_hosts: str = ""
+    async_queue_bytes: int = 64 * 1024 * 1024
     aws_access_key_id: str | None = None
     aws_secret_access_key: str | None = None
     url: str = "http://127.0.0.1:4588"
@@ -124,7 +129,7 @@ def resolve(flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] |
     for name in ("port",):
         if name in values and not 0 <= values[name] <= 65535:
             raise InvalidParameter(f"{name} must be between 0 and 65535", field=name, rule="0..65535")
-    for name in ("workers", "threads", "block_lines", "max_tail_clients"):
+    for name in ("workers", "threads", "block_lines", "max_tail_clients", "async_queue_bytes"):
         if name in values and values[name] < 1:
             raise InvalidParameter(f"{name} must be at least 1", field=name, rule=">= 1")
     return Settings(**values)

@@ -142,8 +142,34 @@ class LogsvcApplication(BaseApplication):
 def _announce(settings: Settings, host: str, port: int) -> None:
     shown = f"[{host}]" if ":" in host else host
     print(f"logsvc: serving http://{shown}:{port}/  (data: {settings.data_dir})", flush=True)
-    if host not in ("127.0.0.1", "::1", "localhost") and not settings.token:
-        print("logsvc: warning: listening beyond this machine without --token", file=sys.stderr, flush=True)
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        print(
+            "logsvc: answering to localhost, IP addresses"
+            + (f" and {settings.allowed_hosts}" if settings.allowed_hosts else "")
+            + "; other Host names get 403 (add yours with --allowed-hosts)",
+            file=sys.stderr, flush=True,
+        )
+        if not settings.token:
+            print("logsvc: warning: listening beyond this machine without --token", file=sys.stderr, flush=True)
+        public = _public_routes(settings)
+        if public:
+            print(
+                f"logsvc: warning: listening beyond this machine with public HTTP routes (no token needed): {', '.join(public)}",
+                file=sys.stderr, flush=True,
+            )
+
+
+def _public_routes(settings: Settings) -> list[str]:
+    """The project's routes declared `public = true` (they pass the auth gate without the token)."""
+    if settings.project is None:
+        return []
+    try:
+        from logsvc.invoker.functions import load_project
+
+        project = load_project(settings.project, settings.data_dir)
+    except Exception:  # noqa: BLE001 - the workers report a bad project file themselves
+        return []
+    return [f"{r.method} /http{r.path}" for r in project.routes if r.public]
 
 
 def _worker_exit(server, worker) -> None:  # noqa: ANN001

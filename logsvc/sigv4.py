@@ -44,6 +44,7 @@ __all__ = ["ALGORITHM", "MAX_SKEW", "SigV4Error", "canonical_request", "raw_path
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = timedelta(minutes=15)
+MAX_EXPIRES = 604800  # seconds: AWS caps a presigned URL's X-Amz-Expires at 7 days
 _AMZ_FORMAT = "%Y%m%dT%H%M%SZ"
 
 # AWS's own texts (the JSON protocols return them in {"__type", "message"}).
@@ -322,9 +323,14 @@ def verify(
         )
     if presigned is not None:
         try:
-            expires = int(presigned.get("X-Amz-Expires", "604800"))
+            expires = int(presigned.get("X-Amz-Expires", str(MAX_EXPIRES)))
         except ValueError:
             raise _incomplete("X-Amz-Expires must be an integer number of seconds.") from None
+        if not 1 <= expires <= MAX_EXPIRES:
+            raise SigV4Error(
+                "AuthorizationQueryParametersError",
+                f"X-Amz-Expires must be between 1 and {MAX_EXPIRES} seconds (7 days); got {str(expires)[:20]}.",
+            )
         if when + timedelta(seconds=expires) < now_dt:
             raise SigV4Error("InvalidSignatureException", "Signature expired: the presigned URL has expired.")
         if when > now_dt + MAX_SKEW:

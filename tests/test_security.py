@@ -274,7 +274,7 @@ def test_token_protects_rest_and_sse(token_server: Server, path: str, params: di
 
 
 def test_token_comparison_is_constant_time() -> None:
-    src = (Path(__file__).resolve().parents[1] / "logsvc" / "app.py").read_text()
+    src = (Path(__file__).resolve().parents[1] / "logsvc" / "auth.py").read_text()
     assert "hmac.compare_digest(" in src
     assert "== token" not in src and "token ==" not in src
 

@@ -1,9 +1,10 @@
 """The CloudWatch Logs JSON protocol's HTTP edge: `POST /` with `X-Amz-Target: Logs_20140328.<Op>`.
 
-Owns: reading the target, the signature check slot, the JSON body, and writing the
+Owns: reading the target, the JSON body, and writing the
 `application/x-amz-json-1.1` answer or the `{"__type", "message"}` error (one function each,
 `_json_response` and `error_response_for`). Everything CloudWatch-shaped beyond HTTP lives in
-`logsvc/cloudwatch/`. Never opens files or imports whoosh.
+`logsvc/cloudwatch/`. Never opens files or imports whoosh. SigV4 is checked before any of this by
+the one auth gate (`logsvc/auth.py`, scope service `logs`).
 
 Point any AWS SDK or CLI here with `--endpoint-url http://127.0.0.1:4588` or
 `AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=http://127.0.0.1:4588` (the name botocore reads).
@@ -29,27 +30,6 @@ log = logging.getLogger("logsvc.cloudwatch")
 TARGET_PREFIX = "Logs_20140328."
 CONTENT_TYPE = "application/x-amz-json-1.1"
 _SCOPE_RE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/")
-
-
-def verify_signature(req: Request) -> None:
-    """SigV4 when access keys are configured (--aws-access-key-id/--aws-secret-access-key), or with
-    the API token as the secret when only --token is set; otherwise signed, unsigned and
-    session-token requests are all accepted, as local tools expect.
-
-    :raises AwsError: UnrecognizedClientException / InvalidSignatureException / ... as AWS answers.
-    """
-    from logsvc import sigv4
-
-    credentials = sigv4.credentials_for(current_app.extensions["logsvc"].settings, req.headers)
-    if credentials is None:
-        return
-    try:
-        sigv4.verify(
-            req.method, sigv4.raw_path(req.environ), req.query_string.decode("latin-1"),
-            req.headers, req.get_data(cache=True), credentials,
-        )
-    except sigv4.SigV4Error as e:
-        raise AwsError(e.code, e.message, status=e.status) from None
 
 
 def _region(req: Request) -> str:
@@ -87,7 +67,6 @@ def dispatch() -> Response:
                 if target
                 else "Missing X-Amz-Target header: CloudWatch Logs requests name their operation in it.",
             )
-        verify_signature(request)
         raw = request.get_data(cache=False)
         try:
             params = json.loads(raw) if raw.strip() else {}

@@ -3,7 +3,9 @@
 Owns translating requests into invoker calls and results back into Lambda's wire format (status,
 `X-Amz-*` headers, `{"Type": "User", "message": ...}` errors with `x-amzn-ErrorType`), API
 Gateway's responses under `/http/...`, and forwarding to the process that owns the invoker when
-this one does not. Never runs functions, opens data files or imports watchdog.
+this one does not. Never runs functions, opens data files or imports watchdog, and never checks
+credentials: every request here has passed `logsvc.auth` (the public gate, or the internal server's
+gate: the per-run forward secret or the functions' own key).
 
 Routes
     POST /2015-03-31/functions/<name>/invocations        Invoke (boto3 `lambda` client)
@@ -32,11 +34,12 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
+from logsvc import auth
 from logsvc.errors import InvalidParameter, LogsvcError, NotFound
 
 bp = Blueprint("lambda_api", __name__)
 
-FORWARDED = "X-Logsvc-Forwarded"
+FORWARDED = auth.FORWARDED
 PARENT_HEADER = "X-Logsvc-Parent-Request-Id"
 NO_OWNER = "X-Logsvc-No-Owner"
 INTERNAL_APP = "logsvc-invoker"
@@ -121,13 +124,13 @@ def _owned(lambda_errors: bool) -> Callable:
                     field="project",
                     hint="Start it with --project logsvc.toml (or LOGSVC_PROJECT).",
                 )
-            if request.headers.get(FORWARDED) and not inv.owner:
+            if request.environ.get(auth.FORWARDED_OK) and not inv.owner:
                 return _unavailable(lambda_errors)  # the forwarder retries; never forward twice
             # Right after start (or when the owner died) there may be no owner for a moment: wait
             # for one, and try to become it ourselves, rather than failing the request.
             deadline = time.monotonic() + OWNER_WAIT
             while not inv.owner:
-                resp = _forward(inv.owner_url(), lambda_errors)
+                resp = _forward(inv.owner_info(), lambda_errors)
                 if resp is not None:
                     return resp
                 if time.monotonic() > deadline or inv._try_own():  # noqa: SLF001 - the same election start() runs
@@ -174,12 +177,22 @@ def _owner_connection(url: str, fresh: bool = False) -> http.client.HTTPConnecti
     return conn
 
 
-def _forward(url: str | None, lambda_errors: bool) -> Response | None:
-    """Relay the request to the owner; None when no owner answered (the caller waits and retries)."""
-    if not url:
+def _forward(owner: dict | None, lambda_errors: bool) -> Response | None:
+    """Relay the request to the owner; None when no owner answered (the caller waits and retries).
+
+    The owner's forward secret replaces the client's credentials (which this worker's gate already
+    checked and which are not relayed); the client's Host travels in X-Logsvc-Forwarded-Host.
+    """
+    url = (owner or {}).get("url")
+    secret = (owner or {}).get("forwardSecret")
+    if not url or not secret:
         return None
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
-    headers[FORWARDED] = "1"
+    drop = HOP_HEADERS | {auth.FORWARDED.lower(), auth.FORWARDED_HOST.lower(), "x-forwarded-for"}
+    if request.environ.get(auth.CONSUMED):
+        drop = drop | {"authorization"}
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in drop}
+    headers[FORWARDED] = secret
+    headers[auth.FORWARDED_HOST] = request.host
     headers["X-Forwarded-For"] = request.remote_addr or ""
     # Forward the path as the client sent it (still percent-encoded); request.path is decoded.
     path = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or (
@@ -242,33 +255,10 @@ def _client_context() -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def _check_signature() -> None:
-    """Verify SigV4 when keys are configured. A request forwarded to the owner's loopback server
-    was verified by the worker that received it (its Host header no longer matches the signature)."""
-    from logsvc import sigv4
-
-    credentials = sigv4.credentials_for(_service().settings, request.headers)
-    if credentials is None:
-        return
-    if current_app.name == INTERNAL_APP and request.headers.get(FORWARDED):
-        return
-
-    try:
-        sigv4.verify(
-            request.method, sigv4.raw_path(request.environ), request.query_string.decode("latin-1"),
-            request.headers, request.get_data(cache=True), credentials,
-        )
-    except sigv4.SigV4Error as e:
-        # The REST-JSON Lambda API answers 403 where the JSON 1.1 services answer 400.
-        forbidden = e.code in ("UnrecognizedClientException", "InvalidSignatureException", "MissingAuthenticationTokenException")
-        raise LambdaError(403 if forbidden else e.status, e.code, e.message) from None
-
-
 @bp.route("/2015-03-31/functions/<path:name>/invocations", methods=["POST"])
 @bp.route("/_container/<container>/2015-03-31/functions/<path:name>/invocations", methods=["POST"])
 def invoke(name: str, container: str | None = None) -> Response:
     """Lambda's Invoke: RequestResponse (200, even when the function fails), Event (202), DryRun (204)."""
-    _check_signature()
     return _invoke_owned(name, container)
 
 
@@ -325,7 +315,6 @@ def _invoke_owned(name: str, container: str | None = None) -> Response:
 @bp.route("/2015-03-31/functions", methods=["GET"])
 def list_functions() -> Response:
     """ListFunctions (one page: a local project is small)."""
-    _check_signature()
     inv = _invoker()
     fns = [] if inv is None else [f.to_json() for f in inv.project.functions.values()]
     return jsonify({"Functions": fns, "NextMarker": None})
@@ -334,7 +323,6 @@ def list_functions() -> Response:
 @bp.route("/2015-03-31/functions/<name>", methods=["GET"])
 def get_function(name: str) -> Response:
     """GetFunction: the configuration (no code location)."""
-    _check_signature()
     inv = _invoker()
     if inv is None:
         raise _no_project()
@@ -373,8 +361,11 @@ def _http_owned(path: str) -> Response:
     if match is None:
         return _apigw(404, "Not Found")
     route, params = match
-    source_ip = request.headers.get("X-Forwarded-For") or request.remote_addr or "127.0.0.1"
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in (FORWARDED.lower(), "x-forwarded-for")}
+    source_ip = request.remote_addr or "127.0.0.1"  # a verified forward restored the client's (logsvc.auth)
+    drop = {FORWARDED.lower(), auth.FORWARDED_HOST.lower(), "x-forwarded-for"}
+    if request.environ.get(auth.CONSUMED):
+        drop.add("authorization")  # logsvc's own token or signature is not the function's business
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in drop}
     event = http_event(
         route, params, request.method, raw_path, request.query_string.decode("latin-1"), headers,
         request.get_data(), source_ip,
@@ -508,6 +499,7 @@ def list_functions_rest() -> Response:
             "concurrency": fn.concurrency,
             "logGroup": fn.log_group,
             "routes": [f"{r.method} {r.path}" for r in project.routes if r.function == fn.name],
+            "publicRoutes": [f"{r.method} {r.path}" for r in project.routes if r.function == fn.name and r.public],
             "buckets": [
                 {"bucket": t.bucket, "prefix": t.prefix, "suffix": t.suffix}
                 for t in project.bucket_triggers if t.function == fn.name
@@ -538,18 +530,9 @@ def create_internal_app(invoker: Any) -> Flask:
     app.json.sort_keys = False
     app.extensions["logsvc"] = SimpleNamespace(settings=invoker.settings, store=invoker.store, invoker=invoker)
     app.register_blueprint(bp)
-    token = getattr(invoker.settings, "token", None)
-
     @app.before_request
-    def _check_token() -> Response | None:
-        import hmac
-
-        if not token or not request.path.startswith("/api/"):
-            return None
-        supplied = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if hmac.compare_digest(supplied.encode(), token.encode()):
-            return None
-        return rest_error(401, "Unauthorized", "a valid API token is required: send 'Authorization: Bearer <token>'", "token")
+    def _gate() -> Response | None:
+        return auth.internal_gate(request, invoker.forward_secret, invoker.function_credentials)
 
     @app.errorhandler(LogsvcError)
     def _logsvc_error(e: LogsvcError) -> Response:

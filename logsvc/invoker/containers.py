@@ -129,8 +129,8 @@ class Container:
             "AWS_EXECUTION_ENV": "AWS_Lambda_python{}.{}".format(*sys.version_info[:2]),
             "AWS_REGION": "us-east-1",
             "AWS_DEFAULT_REGION": "us-east-1",
-            # With SigV4 verification on, functions sign with the server's own key, so their
-            # boto3 calls to the local APIs verify like any other client's.
+            # Functions sign with the per-run function key the owner minted (logsvc.auth): it opens
+            # Invoke on the owner's internal server and nothing else, never the server's own key.
             "AWS_ACCESS_KEY_ID": self.credentials[0] if self.credentials else "logsvc",
             "AWS_SECRET_ACCESS_KEY": self.credentials[1] if self.credentials else "logsvc",
             "AWS_SESSION_TOKEN": "logsvc",

@@ -63,6 +63,7 @@ class HttpRoute:
     method: str
     path: str
     function: str
+    public: bool = False  # reachable without the token (logsvc.auth); the console lists these
 
 
 @dataclass(frozen=True)
@@ -340,7 +341,7 @@ def parse_project(doc: dict[str, Any], path: Path, data_dir: Path | str | None =
         functions[name] = fn
         for i, rdoc in enumerate(_array(r, "http")):
             rr = _Reader(path, rdoc, f"functions.{name}.http[{i}]")
-            rr.check_unknown({"method", "path"})
+            rr.check_unknown({"method", "path", "public"})
             method = rr.get("method", str, "ANY").upper()
             if method not in HTTP_METHODS:
                 raise rr.error("method", f"must be one of {', '.join(HTTP_METHODS)}", method)
@@ -349,7 +350,7 @@ def parse_project(doc: dict[str, Any], path: Path, data_dir: Path | str | None =
                 raise rr.error("path", "must start with '/' and use {name} or a final {name+} for parameters", rpath)
             if "+}" in rpath[:-1] and not rpath.rstrip("/").endswith("+}"):
                 raise rr.error("path", "a greedy {name+} parameter must be the last segment", rpath)
-            routes.append(HttpRoute(method, rpath, name))
+            routes.append(HttpRoute(method, rpath, name, rr.get("public", bool, False)))
         for i, bdoc in enumerate(_array(r, "bucket")):
             br = _Reader(path, bdoc, f"functions.{name}.bucket[{i}]")
             br.check_unknown({"bucket", "prefix", "suffix", "events"})

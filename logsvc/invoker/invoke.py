@@ -14,6 +14,7 @@ import itertools
 import json
 import logging
 import os
+import secrets
 import threading
 import time
 import uuid
@@ -32,6 +33,10 @@ log = logging.getLogger("logsvc.invoker")
 SYSTEM_GROUP = "/logsvc/invoker"
 SYSTEM_STREAM = "events"
 THROTTLE_RETRY = 0.25  # seconds before a throttled async event is tried again (not an attempt)
+
+
+class QueueFull(TooManyRequests):
+    """The async queue holds its byte bound; Invoke answers 429 TooManyRequestsException."""
 
 
 def new_request_id() -> str:
@@ -84,6 +89,13 @@ class Invoker:
         self._executor: ThreadPoolExecutor | None = None
         self._role_lock = threading.Lock()
         self._system_ready = False
+        # Minted per run by the owner (logsvc.auth): workers relay with the forward secret; functions
+        # sign with their own key, which opens Invoke on the internal server and nothing else.
+        self.forward_secret = ""
+        self.function_credentials = ("", "")
+        self._owner_cache: tuple[Any, dict] | None = None
+        self._queue_limit = int(getattr(settings, "async_queue_bytes", 64 * 1024 * 1024))
+        self._queued_bytes = 0
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -138,12 +150,18 @@ class Invoker:
         t = threading.Thread(target=self._server.serve_forever, name="invoker-http", daemon=True)
         t.start()
         self._threads.append(t)
+        self.forward_secret = secrets.token_urlsafe(32)
+        self.function_credentials = ("LOGSVCFN" + secrets.token_hex(6).upper(), secrets.token_urlsafe(30))
+        # owner.json holds the address and the forward secret: 0600, written whole, then renamed
         tmp = self.dir / f".owner.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps({"pid": os.getpid(), "url": self.internal_url}))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, json.dumps({"pid": os.getpid(), "url": self.internal_url, "forwardSecret": self.forward_secret}).encode())
+        finally:
+            os.close(fd)
         os.replace(tmp, self.dir / "owner.json")
-        key = getattr(self.settings, "aws_access_key_id", None)
-        secret = getattr(self.settings, "aws_secret_access_key", None)
-        creds = (key, secret) if key and secret else None
+        creds = self.function_credentials
         for fn in self.project.functions.values():
             self.pools[fn.name] = FunctionPool(fn, self.store, self.internal_url, self.host_env, creds)
         self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="invoker-async")
@@ -184,12 +202,26 @@ class Invoker:
 
     def owner_url(self) -> str | None:
         """Where the owning process listens, for a non-owner to forward to (None if nobody owns)."""
+        return (self.owner_info() or {}).get("url")
+
+    def owner_info(self) -> dict | None:
+        """{"url", "forwardSecret", "pid"} of the owning process (None if nobody owns). Re-read when
+        owner.json changes (a new owner mints a new secret)."""
         if self.owner:
-            return self.internal_url
+            return {"url": self.internal_url, "forwardSecret": self.forward_secret, "pid": os.getpid()}
+        path = self.dir / "owner.json"
         try:
-            return json.loads((self.dir / "owner.json").read_text())["url"]
-        except (OSError, ValueError, KeyError):
+            st = os.stat(path)
+            cached = self._owner_cache
+            if cached is not None and cached[0] == (st.st_mtime_ns, st.st_ino):
+                return cached[1]
+            info = json.loads(path.read_text())
+            if not isinstance(info, dict) or "url" not in info:
+                return None
+        except (OSError, ValueError):
             return None
+        self._owner_cache = ((st.st_mtime_ns, st.st_ino), info)
+        return info
 
     # ---- invoking ---------------------------------------------------------------------------------
 
@@ -235,13 +267,30 @@ class Invoker:
         parent: str | None = None,
         client_context: dict | None = None,
     ) -> str:
-        """Event: queue the event and return its request id at once. :raises NotFound:"""
+        """Event: queue the event and return its request id at once.
+
+        :raises NotFound: :raises TooManyRequests: when the queue already holds `async_queue_bytes`
+            of payloads (Lambda throttles an overfull async queue the same way).
+        """
         self.function(name)
         ev = AsyncEvent(
             new_request_id(), name, payload, int(time.time() * 1000), trigger or {"type": "api"}, parent, client_context
         )
+        size = len(payload) + 1024  # the event's own bookkeeping
+        with self._heap_cond:
+            if self._queued_bytes + size > self._queue_limit:
+                raise QueueFull(
+                    f"the async invocation queue holds {self._queued_bytes} bytes of events (limit "
+                    f"{self._queue_limit}, --async-queue-bytes); retry later",
+                )
+            self._queued_bytes += size
         self._schedule(ev, 0.0)
         return ev.request_id
+
+    def _release(self, ev: AsyncEvent) -> None:
+        """An async event left the queue for good (done, expired or given up)."""
+        with self._heap_cond:
+            self._queued_bytes = max(0, self._queued_bytes - (len(ev.payload) + 1024))
 
     def dry_run(self, name: str) -> None:
         """DryRun: only check that the function exists. :raises NotFound:"""
@@ -332,35 +381,41 @@ class Invoker:
                 return  # shutting down
 
     def _run_async(self, ev: AsyncEvent) -> None:
+        requeued = False
         try:
-            self._attempt(ev)
+            requeued = self._attempt(ev)
         except Exception:  # noqa: BLE001 - a queue worker must survive any bug in one event
             log.exception("async invocation of %s failed inside logsvc", ev.function)
+        finally:
+            if not requeued:
+                self._release(ev)
 
-    def _attempt(self, ev: AsyncEvent) -> None:
+    def _attempt(self, ev: AsyncEvent) -> bool:
+        """One attempt; True when the event went back to the queue (throttled or to be retried)."""
         fn = self.function(ev.function)
         age = time.time() - ev.enqueued_ms / 1000
         if age > fn.max_event_age:
             self._expire(fn, ev, age)
-            return
+            return False
         trigger = ev.trigger if ev.attempt == 1 else {**ev.trigger, "retryOf": ev.request_id}
         try:
             outcome = self._run(fn, ev.request_id, ev.payload, "Event", ev.attempt, trigger, ev.parent, ev.client_context, 0.0)
         except TooManyRequests:
             self._schedule(ev, THROTTLE_RETRY)  # throttles go back to the queue; not an attempt
-            return
+            return True
         ev.last = outcome
         if outcome.status == "success":
             if fn.on_success:
                 self._destination(fn, ev, fn.on_success, "Success")
-            return
+            return False
         if ev.attempt <= fn.max_retries:
             delay = fn.retry_delays[min(ev.attempt - 1, len(fn.retry_delays) - 1)]
             ev.attempt += 1
             self._schedule(ev, delay)
-            return
+            return True
         if fn.on_failure:
             self._destination(fn, ev, fn.on_failure, "RetriesExhausted")
+        return False
 
     def _expire(self, fn: Function, ev: AsyncEvent, age: float) -> None:
         now = int(time.time() * 1000)
@@ -403,7 +458,10 @@ class Invoker:
             except ValueError:
                 record["responsePayload"] = last.body.decode("utf-8", "replace")
         trigger = {"type": "destination", "source": fn.name, "condition": condition}
-        self.invoke_async(target, json.dumps(record).encode(), trigger=trigger, parent=ev.request_id)
+        try:
+            self.invoke_async(target, json.dumps(record).encode(), trigger=trigger, parent=ev.request_id)
+        except QueueFull:
+            self._system_line(f"Dropped the {condition} destination record of {ev.request_id} for {target}: the async queue is full")
 
     def _system_line(self, message: str) -> None:
         if not self._system_ready:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -27,15 +28,39 @@ EVENT_LIMIT = 8192
 STATUSES = ("success", "error", "timeout", "crash", "throttled", "expired")
 
 
+# Headers whose values are credentials: a record (served by /api/v1/invocations, searchable as a
+# log) keeps that they were sent, never what they were.
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "x-amz-security-token", "x-logsvc-forwarded"})
+REDACTED = "[redacted]"
+# the same headers inside the first bytes of an event too big to parse for a record
+_SECRET_VALUE_RE = re.compile(
+    rb'("(?:' + b"|".join(re.escape(h.encode()) for h in sorted(SECRET_HEADERS)) + rb')"\s*:\s*)"(?:[^"\\]|\\.)*"?',
+    re.IGNORECASE,
+)
+
+
+def redact(event: Any) -> Any:
+    """An HTTP trigger event with credential headers and cookies replaced by REDACTED."""
+    if not isinstance(event, dict):
+        return event
+    headers = event.get("headers")
+    if isinstance(headers, dict):
+        event = {**event, "headers": {k: (REDACTED if str(k).lower() in SECRET_HEADERS else v) for k, v in headers.items()}}
+    if isinstance(event.get("cookies"), list):
+        event = {**event, "cookies": [REDACTED for _ in event["cookies"]]}
+    return event
+
+
 def compact_event(payload: bytes | str | None) -> Any:
-    """The trigger event as stored in a record: parsed JSON, or a note when it is too big."""
+    """The trigger event as stored in a record: parsed JSON (credentials redacted), or a note when it is too big."""
     if payload is None:
         return None
     raw = payload.encode() if isinstance(payload, str) else payload
     if len(raw) > EVENT_LIMIT:
-        return {"_truncated": True, "bytes": len(raw), "head": raw[:512].decode("utf-8", "replace")}
+        head = _SECRET_VALUE_RE.sub(rb'\1"' + REDACTED.encode() + rb'"', raw[:512])
+        return {"_truncated": True, "bytes": len(raw), "head": head.decode("utf-8", "replace")}
     try:
-        return json.loads(raw)
+        return redact(json.loads(raw))
     except ValueError:
         return raw.decode("utf-8", "replace")
 

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import stat
 import threading
 import time
 import urllib.parse
@@ -192,15 +193,37 @@ def http_response(body: bytes, failed: bool) -> tuple[int, list[tuple[str, str]]
 # ---- buckets (S3 notifications) -----------------------------------------------------------------------
 
 
-def s3_record(bucket: str, key: str, event_name: str, path: Path | None, sequencer: str) -> dict[str, Any]:
+def bucket_object(root: Path, path: Path) -> tuple[int, str] | None:
+    """(size, eTag) of a bucket object, or None when `path` is not a regular file inside `root`.
+
+    A bucket object is a regular file reached without any symlink (a link could point anywhere on
+    the machine); it is hashed in 1 MiB pieces, so a 1 GB object costs 1 MiB of memory, not 1 GB.
+    """
+    try:
+        rel = path.relative_to(root)
+    except ValueError:
+        return None
+    if os.path.realpath(path) != os.path.join(os.path.realpath(root), *rel.parts):
+        return None  # a directory on the way is a symlink
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb", buffering=0) as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        digest = hashlib.md5()  # noqa: S324 - S3's eTag, not security
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return st.st_size, digest.hexdigest()
+
+
+def s3_record(bucket: str, key: str, event_name: str, facts: tuple[int, str] | None, sequencer: str) -> dict[str, Any]:
     """One S3 notification record; delete records carry no size or eTag, as on S3."""
     obj: dict[str, Any] = {"key": urllib.parse.quote_plus(key, safe="/"), "sequencer": sequencer}
-    if event_name.startswith("ObjectCreated") and path is not None:
-        try:
-            data = path.read_bytes()
-        except OSError:
-            data = b""
-        obj = {"key": obj["key"], "size": len(data), "eTag": hashlib.md5(data).hexdigest(), "sequencer": sequencer}
+    if event_name.startswith("ObjectCreated") and facts is not None:
+        obj = {"key": obj["key"], "size": facts[0], "eTag": facts[1], "sequencer": sequencer}
     return {
         "eventVersion": "2.1",
         "eventSource": "aws:s3",
@@ -309,7 +332,12 @@ class _BucketHandler:
         key = self._key(path)
         if key is None:
             return
-        self.triggers.bucket_event(self.bucket, key, event_name, Path(os.fsdecode(path)))
+        facts = None
+        if event_name.startswith("ObjectCreated"):
+            facts = bucket_object(self.root, Path(os.fsdecode(path)))
+            if facts is None:
+                return  # a symlink, a FIFO, a device: not an object
+        self.triggers.bucket_event(self.bucket, key, event_name, facts)
 
 
 # ---- tables (DynamoDB Streams) ----------------------------------------------------------------------
@@ -336,6 +364,9 @@ def to_image(item: dict[str, Any]) -> dict[str, Any]:
     return {k: to_attr(v) for k, v in item.items()}
 
 
+_SEQ_RE = re.compile(rb'\{"seq": (\d+),')
+
+
 class LocalTable:
     """A key-value table whose every change is a stream record. State = replay of its change log."""
 
@@ -343,7 +374,6 @@ class LocalTable:
         self.table = table
         self.path = directory / f"{table.name}.jsonl"
         self.items: dict[str, dict[str, Any]] = {}
-        self.changes: list[dict[str, Any]] = []  # change log entries (for consumers that are behind)
         self.seq = 0
         self.lock = threading.Lock()
         self.consumers: list[StreamConsumer] = []
@@ -351,21 +381,31 @@ class LocalTable:
         directory.mkdir(parents=True, exist_ok=True)
         self._replay()
 
-    def _replay(self) -> None:
+    def _changes(self, after: int = 0) -> Any:
+        """The change log from disk, one change at a time (no history is held in memory); changes
+        numbered `after` or lower are skipped by their leading `{"seq": N` without parsing them."""
         try:
-            raw = self.path.read_bytes()
+            f = open(self.path, "rb")  # noqa: SIM115 - a generator closes it
         except FileNotFoundError:
             return
-        for line in raw.split(b"\n"):
-            if not line:
-                continue
-            try:
-                ch = json.loads(line)
-            except ValueError:
-                continue
+        with f:
+            for line in f:
+                m = _SEQ_RE.match(line)
+                if m is not None and int(m.group(1)) <= after or not line.strip():
+                    continue
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    continue
+
+    def _replay(self) -> None:
+        for ch in self._changes():
             self._apply(ch)
-            self.changes.append(ch)
             self.seq = max(self.seq, ch["seq"])
+
+    def changes_after(self, seq: int) -> Any:
+        """Changes with a sequence number above `seq`, read back from the change log (a consumer behind)."""
+        return (ch for ch in self._changes(seq) if ch["seq"] > seq)
 
     def _apply(self, ch: dict[str, Any]) -> None:
         k = json.dumps(ch["keys"], sort_keys=True)
@@ -404,7 +444,6 @@ class LocalTable:
                 finally:
                     os.close(fd)
                 self.items = staged
-                self.changes.extend(out)
                 for c in self.consumers:
                     c.offer(out)
         return out
@@ -440,6 +479,13 @@ class LocalTable:
             return list(self.items.values())
 
 
+PENDING_BYTES = 8 * 1024 * 1024  # changes a table consumer holds in memory; the rest waits in the change log
+
+
+def _change_size(ch: dict[str, Any]) -> int:
+    return len(json.dumps(ch, separators=(",", ":"))) + 64
+
+
 class StreamConsumer:
     """One event source mapping: delivers a table's changes to a function in ordered batches."""
 
@@ -448,7 +494,11 @@ class StreamConsumer:
         self.table = table
         self.trigger = trigger
         self.checkpoint_path = directory / f"{table.table.name}.{trigger.function}.checkpoint"
-        self.pending: deque[tuple[float, dict[str, Any]]] = deque()
+        # pending holds at most PENDING_BYTES of changes; past that the consumer is `behind` and
+        # refills from the table's change log on disk (files are the truth), oldest first.
+        self.pending: deque[tuple[float, dict[str, Any], int]] = deque()
+        self.pending_bytes = 0
+        self.behind = False
         self.cond = threading.Condition()
         self.stop = threading.Event()
         try:
@@ -456,19 +506,42 @@ class StreamConsumer:
         except (OSError, ValueError):
             done = table.seq  # a new mapping starts at LATEST
             self._checkpoint(done)
-        now = time.monotonic()
-        for ch in table.changes:
-            if ch["seq"] > done:
-                self.pending.append((now, ch))
+        self.last_seq = done  # the newest change taken into pending
+        self.behind = table.seq > done
         self.thread = threading.Thread(
             target=self._run, name=f"stream-{table.table.name}-{trigger.function}", daemon=True
         )
 
     def offer(self, changes: list[dict[str, Any]]) -> None:
+        """New changes (called under the table's lock): kept in memory unless that passes the bound."""
         now = time.monotonic()
         with self.cond:
-            self.pending.extend((now, ch) for ch in changes)
+            for ch in changes:
+                if self.behind:
+                    break  # on disk; the refill reads them in order
+                size = _change_size(ch)
+                if self.pending and self.pending_bytes + size > PENDING_BYTES:
+                    self.behind = True
+                    break
+                self.pending.append((now, ch, size))
+                self.pending_bytes += size
+                self.last_seq = ch["seq"]
             self.cond.notify()
+
+    def _refill(self) -> None:
+        """Take changes after `last_seq` from the change log until the bound (under the table's lock,
+        so no write lands half-read or is offered meanwhile)."""
+        now = time.monotonic()
+        with self.table.lock, self.cond:
+            self.behind = False
+            for ch in self.table.changes_after(self.last_seq):
+                size = _change_size(ch)
+                if self.pending and self.pending_bytes + size > PENDING_BYTES:
+                    self.behind = True
+                    break
+                self.pending.append((now, ch, size))
+                self.pending_bytes += size
+                self.last_seq = ch["seq"]
 
     def _checkpoint(self, seq: int) -> None:
         tmp = self.checkpoint_path.with_suffix(".tmp")
@@ -478,18 +551,22 @@ class StreamConsumer:
     def _run(self) -> None:
         t = self.trigger
         while not self.stop.is_set():
+            if self.behind and len(self.pending) < t.batch_size:
+                self._refill()
             with self.cond:
-                while not self.pending and not self.stop.is_set():
+                while not self.pending and not self.behind and not self.stop.is_set():
                     self.cond.wait()
+                if not self.pending:
+                    continue
                 if self.stop.is_set():
                     return
                 # Batching window: wait for a full batch or until the oldest record has waited long enough.
-                while len(self.pending) < t.batch_size and not self.stop.is_set():
+                while len(self.pending) < t.batch_size and not self.behind and not self.stop.is_set():
                     remaining = self.pending[0][0] + t.batching_window - time.monotonic()
                     if remaining <= 0:
                         break
                     self.cond.wait(remaining)
-                batch = [ch for _, ch in list(itertools_islice(self.pending, t.batch_size))]
+                batch = [ch for _, ch, _ in list(itertools_islice(self.pending, t.batch_size))]
             try:
                 self._deliver(batch)
             except Exception:  # noqa: BLE001 - keep the mapping alive whatever one batch does
@@ -498,7 +575,7 @@ class StreamConsumer:
                 continue
             with self.cond:
                 for _ in batch:
-                    self.pending.popleft()
+                    self.pending_bytes -= self.pending.popleft()[2]
             self._checkpoint(batch[-1]["seq"])
 
     def record(self, ch: dict[str, Any]) -> dict[str, Any]:
@@ -612,9 +689,13 @@ class StreamConsumer:
                 "streamArn": self.table.stream_arn,
             },
         }
-        self.triggers.invoker.invoke_async(
-            t.on_failure, json.dumps(info).encode(), trigger={"type": "destination", "source": t.function, "condition": "RetryAttemptsExhausted"}
-        )
+        try:
+            self.triggers.invoker.invoke_async(
+                t.on_failure, json.dumps(info).encode(),
+                trigger={"type": "destination", "source": t.function, "condition": "RetryAttemptsExhausted"},
+            )
+        except TooManyRequests as e:
+            log.warning("table %s: dropped the on-failure record for %s: %s", self.table.table.name, t.on_failure, e.message)
 
     def close(self) -> None:
         self.stop.set()
@@ -685,7 +766,7 @@ class Triggers:
 
     # -- buckets --
 
-    def bucket_event(self, bucket: str, key: str, event_name: str, path: Path) -> int:
+    def bucket_event(self, bucket: str, key: str, event_name: str, facts: tuple[int, str] | None) -> int:
         """Invoke (async) every function whose notification matches; returns how many."""
         triggers: list[BucketTrigger] = [
             t for t in self.invoker.project.bucket_triggers if t.bucket == bucket and t.matches(key, event_name)
@@ -695,12 +776,15 @@ class Triggers:
         with self._seq_lock:
             self._seq += 1
             sequencer = f"{time.time_ns() // 1000:014X}{self._seq:04X}"
-        record = s3_record(bucket, key, event_name, path, sequencer)
+        record = s3_record(bucket, key, event_name, facts, sequencer)
         payload = json.dumps({"Records": [record]}).encode()
         for t in triggers:
-            self.invoker.invoke_async(
-                t.function, payload, trigger={"type": "bucket", "bucket": bucket, "key": key, "eventName": event_name}
-            )
+            try:
+                self.invoker.invoke_async(
+                    t.function, payload, trigger={"type": "bucket", "bucket": bucket, "key": key, "eventName": event_name}
+                )
+            except TooManyRequests as e:
+                log.warning("bucket %s: dropped the %s event for %s: %s", bucket, event_name, key, e.message)
         return len(triggers)
 
     # -- tables --
