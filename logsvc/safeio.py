@@ -219,3 +219,14 @@ def remove(parent: int, name: str) -> bool:
     else:
         os.unlink(name, dir_fd=parent)
     return True
+
+
+@contextmanager
+def under(root: Path | str, *parts: str, create: bool = False) -> Iterator[int]:
+    """The folder `root/parts...` as a descriptor, every part opened without following a symlink."""
+    with folder(None, root, create=create) as rfd:
+        fd = open_path(rfd, parts, create=create)
+    try:
+        yield fd
+    finally:
+        os.close(fd)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from logsvc import safeio
 from logsvc.errors import InvalidParameter
 from logsvc.invoker.containers import FunctionPool, Outcome, TooManyRequests
 from logsvc.invoker.functions import Function, Project
@@ -68,13 +69,15 @@ class Invoker:
         self.store = store
         self.project = project
         self.records = RecordLog(store)
-        self.dir = Path(settings.data_dir) / "invoker"
+        self.data_root = Path(settings.data_dir).resolve()
+        self.dir = self.data_root / "invoker"
         self.host_env = dict(os.environ if host_env is None else host_env)
         self.pools: dict[str, FunctionPool] = {}
         self.internal_url: str | None = None
         self.owner = False
         self.triggers: Any = None
         self._lock_fd: int | None = None
+        self._lock_warned = False
         self._server: Any = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -89,7 +92,8 @@ class Invoker:
 
     def start(self) -> Invoker:
         """Become the owner if no other process is; otherwise keep trying once a second (failover)."""
-        self.dir.mkdir(parents=True, exist_ok=True)
+        with safeio.under(self.data_root, "invoker", create=True):
+            pass
         if not self._try_own():
             t = threading.Thread(target=self._election, name="invoker-election", daemon=True)
             t.start()
@@ -107,7 +111,14 @@ class Invoker:
                 return True
             if self._stop.is_set():
                 return False
-            fd = os.open(self.dir / ".lock", os.O_CREAT | os.O_RDWR, 0o644)
+            try:
+                with safeio.under(self.data_root, "invoker") as dfd:
+                    fd = safeio.open_file(dfd, ".lock", os.O_CREAT | os.O_RDWR)
+            except OSError as e:
+                if not self._lock_warned:
+                    self._lock_warned = True
+                    log.error("invoker: cannot take invoker/.lock in the data directory: %s", e)
+                return False
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -138,9 +149,8 @@ class Invoker:
         t = threading.Thread(target=self._server.serve_forever, name="invoker-http", daemon=True)
         t.start()
         self._threads.append(t)
-        tmp = self.dir / f".owner.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps({"pid": os.getpid(), "url": self.internal_url}))
-        os.replace(tmp, self.dir / "owner.json")
+        with safeio.under(self.data_root, "invoker") as dfd:
+            safeio.write_atomic(dfd, "owner.json", json.dumps({"pid": os.getpid(), "url": self.internal_url}).encode())
         key = getattr(self.settings, "aws_access_key_id", None)
         secret = getattr(self.settings, "aws_secret_access_key", None)
         creds = (key, secret) if key and secret else None
@@ -176,7 +186,10 @@ class Invoker:
         self._threads.clear()
         if self._lock_fd is not None:
             try:
-                (self.dir / "owner.json").unlink(missing_ok=True)
+                with safeio.under(self.data_root, "invoker") as dfd:
+                    os.unlink("owner.json", dir_fd=dfd)
+            except OSError:
+                pass
             finally:
                 os.close(self._lock_fd)
                 self._lock_fd = None
@@ -187,7 +200,8 @@ class Invoker:
         if self.owner:
             return self.internal_url
         try:
-            return json.loads((self.dir / "owner.json").read_text())["url"]
+            with safeio.under(self.data_root, "invoker") as dfd:
+                return json.loads(safeio.read_bytes(dfd, "owner.json", 4096))["url"]
         except (OSError, ValueError, KeyError):
             return None
 

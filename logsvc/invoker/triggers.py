@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from logsvc import safeio
 from logsvc.errors import InvalidParameter, NotFound
 from logsvc.invoker.containers import TooManyRequests
 from logsvc.invoker.functions import BucketTrigger, HttpRoute, Table, TableTrigger
@@ -341,6 +342,7 @@ class LocalTable:
 
     def __init__(self, table: Table, directory: Path) -> None:
         self.table = table
+        self.directory = directory
         self.path = directory / f"{table.name}.jsonl"
         self.items: dict[str, dict[str, Any]] = {}
         self.changes: list[dict[str, Any]] = []  # change log entries (for consumers that are behind)
@@ -348,12 +350,18 @@ class LocalTable:
         self.lock = threading.Lock()
         self.consumers: list[StreamConsumer] = []
         self.stream_label = time.strftime("%Y-%m-%dT%H:%M:%S.000", time.gmtime())
-        directory.mkdir(parents=True, exist_ok=True)
+        with self._dir(create=True):
+            pass
         self._replay()
+
+    def _dir(self, create: bool = False):  # noqa: ANN202 - a context manager yielding a folder descriptor
+        """`<data>/tables` as a descriptor: files in it are opened through safeio (no symlinks)."""
+        return safeio.under(self.directory.parent, self.directory.name, create=create)
 
     def _replay(self) -> None:
         try:
-            raw = self.path.read_bytes()
+            with self._dir() as dfd:
+                raw = safeio.read_bytes(dfd, self.path.name, 1 << 40)
         except FileNotFoundError:
             return
         for line in raw.split(b"\n"):
@@ -398,7 +406,8 @@ class LocalTable:
                 out.append({"seq": self.seq, "ts": time.time(), "eventName": name, "keys": keys, "new": new, "old": old})
             if out:
                 data = b"".join(json.dumps(ch).encode() + b"\n" for ch in out)
-                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                with self._dir() as dfd:
+                    fd = safeio.open_file(dfd, self.path.name, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
                 try:
                     os.write(fd, data)
                 finally:
@@ -447,12 +456,14 @@ class StreamConsumer:
         self.triggers = triggers
         self.table = table
         self.trigger = trigger
+        self.directory = directory
         self.checkpoint_path = directory / f"{table.table.name}.{trigger.function}.checkpoint"
         self.pending: deque[tuple[float, dict[str, Any]]] = deque()
         self.cond = threading.Condition()
         self.stop = threading.Event()
         try:
-            done = int(self.checkpoint_path.read_text().strip())
+            with safeio.under(self.directory.parent, self.directory.name) as dfd:
+                done = int(safeio.read_bytes(dfd, self.checkpoint_path.name, 64).strip())
         except (OSError, ValueError):
             done = table.seq  # a new mapping starts at LATEST
             self._checkpoint(done)
@@ -471,9 +482,8 @@ class StreamConsumer:
             self.cond.notify()
 
     def _checkpoint(self, seq: int) -> None:
-        tmp = self.checkpoint_path.with_suffix(".tmp")
-        tmp.write_text(str(seq))
-        os.replace(tmp, self.checkpoint_path)
+        with safeio.under(self.directory.parent, self.directory.name) as dfd:
+            safeio.write_atomic(dfd, self.checkpoint_path.name, str(seq).encode())
 
     def _run(self) -> None:
         t = self.trigger
@@ -642,7 +652,7 @@ class Triggers:
         self.invoker = invoker
         project = invoker.project
         self.router = Router(project.routes)
-        self.data_dir = Path(invoker.settings.data_dir)
+        self.data_dir = Path(invoker.settings.data_dir).resolve()
         self.tables: dict[str, LocalTable] = {}
         self.consumers: list[StreamConsumer] = []
         self._observer: Any = None
@@ -666,12 +676,25 @@ class Triggers:
 
             self._observer = Observer()
             for bucket in project.buckets.values():
-                bucket.path.mkdir(parents=True, exist_ok=True)
+                self._make_bucket_dir(bucket.path)
                 handler = _BucketHandler(self, bucket.name, bucket.path.resolve())
                 self._handlers.append(handler)
                 self._observer.schedule(handler, str(bucket.path.resolve()), recursive=True)
             self._observer.daemon = True
             self._observer.start()
+
+    def _make_bucket_dir(self, path: Path) -> None:
+        """Create a bucket's folder; one under the data directory is made without following symlinks."""
+        where = Path(os.path.abspath(path))
+        for base in (Path(os.path.abspath(self.invoker.settings.data_dir)), self.data_dir):
+            if where.is_relative_to(base):
+                rel = where.relative_to(base)
+                break
+        else:
+            path.mkdir(parents=True, exist_ok=True)  # the project put it elsewhere: the user's folder
+            return
+        with safeio.under(self.data_dir, *rel.parts, create=True):
+            pass
 
     def close(self) -> None:
         if self._observer is not None:
