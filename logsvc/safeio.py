@@ -51,8 +51,10 @@ def _check(fd: int, what: str, want_dir: bool, owned: bool = True) -> None:
 
 def _refuse_link(e: OSError, what: str) -> None:
     # O_NOFOLLOW on a symlink: ELOOP; O_DIRECTORY on a non-folder (or a symlink to one): ENOTDIR
-    if e.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
-        raise Refused(what, "is a symlink or not a folder") from None
+    if e.errno in (errno.ELOOP, errno.EMLINK):
+        raise Refused(what, "is a symlink") from None
+    if e.errno == errno.ENOTDIR:
+        raise Refused(what, "is not a folder") from None
 
 
 def open_dir(parent: int | None, name: str | Path, *, create: bool = False, mode: int = DIR_MODE) -> int:
