@@ -1,16 +1,21 @@
 """The data directory: log groups, log streams, their files and their metadata.
 
 Owns: turning names into paths (the only module that does), creating/deleting groups and
-streams, appending whole lines atomically, reading bytes back. Refuses any path that would
-resolve outside the data directory and never follows a symlink. Never imports whoosh,
-watchdog or flask.
+streams, appending whole lines atomically, reading bytes back. Everything it opens goes through
+`safeio` (relative to a folder descriptor, O_NOFOLLOW, only regular files/folders of this user),
+so it never follows a symlink out of the data directory. Listings skip an entry they cannot
+use and report it (a warning once per entry, and a count for the caller). Never imports
+whoosh, watchdog or flask.
 
 Layout (every name tilde-encoded by `names.encode_segment`, so it is one safe segment):
 
     <data>/groups/<group>/group.json      name, creation time, retention, tags, stream creation times
     <data>/groups/<group>/<stream>.log    the stream: append-only UTF-8, one event per line
     <data>/groups/<group>/<stream>.name   full stream name, only for shortened (hashed) segments
+    <data>/groups/<group>/.lock           flock serialising metadata updates
     <data>/index/                         derived: the block index (see index.py)
+
+Folders are created 0700 and files 0600.
 """
 
 from __future__ import annotations

@@ -2,6 +2,10 @@
 
 Translates query strings into calls on the service's reader, tailer and store, and results into
 JSON. Holds no logic of its own beyond parameter rules; never opens files or imports whoosh.
+
+`/api/v1/groups` and `/api/v1/streams` answer `"skipped": N`: how many entries of the data
+directory the listing left out because they could not be read (the server log names each once).
+A group deleted while it is being listed is simply left out.
 """
 
 from __future__ import annotations
