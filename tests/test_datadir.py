@@ -346,3 +346,32 @@ def test_what_logsvc_creates_is_private(tmp_path: Path) -> None:
     files = [data / "index.lock", g / "group.json", g / ".lock", g / (seg + ".log"), g / (seg + ".name")]
     modes = {str(p.relative_to(data)): oct(stat.S_IMODE(p.lstat().st_mode)) for p in folders + files}
     assert modes == {str(p.relative_to(data)): "0o700" for p in folders} | {str(p.relative_to(data)): "0o600" for p in files}
+
+
+# ---- item 5: the invoker's files -----------------------------------------------------------------------------
+
+
+def test_invoker_files_are_not_written_through_symlinks(data_dir: Path, tmp_path: Path) -> None:
+    """owner.json, a table's change log and a stream consumer's checkpoint never follow a planted symlink."""
+    code = tmp_path / "fns"
+    code.mkdir()
+    (code / "handlers.py").write_text("def noop(event, context):\n    return None\n")
+    project = tmp_path / "logsvc.toml"
+    project.write_text('[functions.noop]\nhandler = "handlers.noop"\ncode = "fns"\n'
+                       'table = [{ table = "kv", batch_size = 10 }]\n\n[tables.kv]\nkey = "id"\n')
+    targets = {}
+    for rel in ("invoker/owner.json", "tables/kv.jsonl", "tables/kv.noop.checkpoint"):
+        secret = tmp_path / "outside" / rel.replace("/", "_")
+        secret.parent.mkdir(exist_ok=True)
+        secret.write_text("untouched\n")
+        (data_dir / rel).parent.mkdir(exist_ok=True)
+        os.symlink(secret, data_dir / rel)
+        targets[rel] = secret
+    server = start_server(data_dir, "--project", str(project))
+    try:
+        wait_for(lambda: not (data_dir / "invoker" / "owner.json").is_symlink(), what="owner.json written")
+        r = requests.post(server.url + "/api/v1/tables/kv/items", json={"items": [{"id": "a"}]}, timeout=30)
+        assert r.status_code >= 400 and str(data_dir.resolve()) not in r.text, r.text
+    finally:
+        server.stop()
+    assert {rel: p.read_text() for rel, p in targets.items()} == {rel: "untouched\n" for rel in targets}

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from logsvc import safeio
-from logsvc.errors import InvalidParameter, NotFound
+from logsvc.errors import InvalidParameter, NotFound, StorageError
 from logsvc.invoker.containers import TooManyRequests
 from logsvc.invoker.functions import BucketTrigger, HttpRoute, Table, TableTrigger
 
@@ -364,6 +364,9 @@ class LocalTable:
                 raw = safeio.read_bytes(dfd, self.path.name, 1 << 40)
         except FileNotFoundError:
             return
+        except safeio.Refused as e:
+            log.error("table %s: not reading tables/%s: %s", self.table.name, self.path.name, e.strerror)
+            return
         for line in raw.split(b"\n"):
             if not line:
                 continue
@@ -406,8 +409,11 @@ class LocalTable:
                 out.append({"seq": self.seq, "ts": time.time(), "eventName": name, "keys": keys, "new": new, "old": old})
             if out:
                 data = b"".join(json.dumps(ch).encode() + b"\n" for ch in out)
-                with self._dir() as dfd:
-                    fd = safeio.open_file(dfd, self.path.name, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+                try:
+                    with self._dir() as dfd:
+                        fd = safeio.open_file(dfd, self.path.name, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+                except safeio.Refused as e:
+                    raise StorageError(f"table {self.table.name!r}: tables/{e.strerror}") from None
                 try:
                     os.write(fd, data)
                 finally:
