@@ -226,7 +226,7 @@ def search(ctx: click.Context, pattern: str, group: tuple[str, ...], since: str 
 @click.pass_context
 def groups(ctx: click.Context, prefix: str | None) -> None:
     """List log groups."""
-    rows = list(_client(ctx).pages("/api/v1/groups", "groups", prefix=prefix, limit=1000))
+    rows = _listing(ctx, "/api/v1/groups", "groups", prefix=prefix, limit=1000)
     _table(rows, [("name", "GROUP"), ("streamCount", "STREAMS"), ("storedBytes", "BYTES"), ("lastEventTime", "LAST EVENT")])
 
 
@@ -235,8 +235,27 @@ def groups(ctx: click.Context, prefix: str | None) -> None:
 @click.pass_context
 def streams(ctx: click.Context, group: str) -> None:
     """List a group's streams, newest activity first."""
-    rows = list(_client(ctx).pages("/api/v1/streams", "streams", group=group, limit=1000))
+    rows = _listing(ctx, "/api/v1/streams", "streams", group=group, limit=1000)
     _table(rows, [("name", "STREAM"), ("storedBytes", "BYTES"), ("lastEventTime", "LAST EVENT")])
+
+
+def _listing(ctx: click.Context, path: str, key: str, **params: object) -> list[dict]:
+    """Every page of a listing; says on stderr when the server skipped entries it could not read."""
+    client = _client(ctx)
+    rows: list[dict] = []
+    skipped = 0
+    token = None
+    while True:
+        page = client.get(path, **params, nextToken=token)
+        rows.extend(page[key])
+        skipped += int(page.get("skipped") or 0)
+        token = page.get("nextToken")
+        if not token:
+            break
+    if skipped:
+        click.echo(f"note: {skipped} entries in the data directory could not be read and were skipped "
+                   "(the server log names them)", err=True)
+    return rows
 
 
 def _table(rows: list[dict], cols: list[tuple[str, str]]) -> None:

@@ -74,13 +74,31 @@ def validate_stream(name: object, field: str = "stream") -> str:
             )
     if "\x00" in name:
         raise InvalidParameter(f"{field} contains a NUL character", field=field, rule=STREAM_RULE)
+    if not is_valid_unicode(name):
+        raise InvalidParameter(
+            f"{field} is not valid Unicode (it holds a lone surrogate); log stream names allow {STREAM_RULE}",
+            field=field,
+            rule=STREAM_RULE,
+        )
     return name
+
+
+def is_valid_unicode(name: str) -> bool:
+    """True if `name` is encodable as UTF-8 (no lone surrogates), as every name on disk and on the wire must be."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @functools.lru_cache(maxsize=65536)
 def encode_segment(name: str) -> str:
-    """Encode a (validated) name as one safe path segment. See the module docstring."""
-    raw = name.encode("utf-8", "surrogatepass")
+    """Encode a (validated) name as one safe path segment. See the module docstring.
+
+    :raises UnicodeEncodeError: for a name that is not valid Unicode (validation refuses those).
+    """
+    raw = name.encode("utf-8")
     out = "".join(chr(b) if b in _SAFE else f"~{b:02X}" for b in raw)
     if len(out) <= MAX_SEGMENT:
         return out
@@ -120,7 +138,10 @@ def decode_segment(segment: str) -> str:
             i += 1
         else:
             raise InvalidParameter(f"{segment!r} is not an encoded name")
-    name = data.decode("utf-8", "surrogatepass")
+    try:
+        name = data.decode("utf-8")  # strict: a lone surrogate (~ED~A0~80) is not a name
+    except UnicodeDecodeError:
+        raise InvalidParameter(f"{segment!r} does not encode valid UTF-8") from None
     if encode_segment(name) != segment:  # reject non-canonical spellings such as ~61 for 'a'
         raise InvalidParameter(f"{segment!r} is not a canonical encoded name")
     return name

@@ -1,7 +1,8 @@
 """`logsvc reindex`: rebuild the index from the stream files, then swap it in.
 
 Builds into `index.new` beside the live index and renames it into place only when complete, so
-an interrupted reindex leaves the old index untouched. Ingestion times the old index recorded
+an interrupted reindex leaves the old index untouched; what it leaves behind (`index.new`, or
+`index.old` when killed between the renames) is cleaned up by the next reindex or server start. Ingestion times the old index recorded
 are carried over (they are the one thing the files do not hold), so the rebuilt index answers
 exactly as the old one.
 """
@@ -11,14 +12,14 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import shutil
 from collections.abc import Callable
-from pathlib import Path
 
+from logsvc import safeio
 from logsvc.config import Settings
 from logsvc.errors import LogsvcError
 from logsvc.index import BlockIndex, IndexCorrupt
 from logsvc.ingest import Ingester
+from logsvc.service import clean_reindex_leftovers, open_lock
 from logsvc.store import Store
 
 log = logging.getLogger("logsvc.reindex")
@@ -29,28 +30,31 @@ def reindex(settings: Settings, progress: Callable[[int, int], None] | None = No
 
     :raises LogsvcError: if a server is ingesting this data directory right now.
     """
-    root = Path(settings.data_dir)
-    store = Store(root)
-    fd = os.open(root / "index.lock", os.O_CREAT | os.O_RDWR, 0o644)
+    store = Store(settings.data_dir)
+    root = store.root
+    fd = open_lock(root)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise LogsvcError(
-                f"a logsvc server is ingesting {root} right now",
+                "a logsvc server is ingesting this data directory right now",
                 hint="Stop it (or run reindex against a copy), then run 'logsvc reindex' again.",
             ) from None
+        clean_reindex_leftovers(root)  # what an earlier, killed reindex left
         live = root / "index"
         old = None
         old_snap = None
         if live.exists():
             try:
+                safeio.refuse_links_under(live)
                 old = BlockIndex(live)
                 old_snap = old.snapshot()
-            except IndexCorrupt as e:
+            except (IndexCorrupt, safeio.Refused) as e:
                 log.warning("old index unreadable (%s): ingestion times fall back to file times", e)
         fresh_dir = root / "index.new"
-        shutil.rmtree(fresh_dir, ignore_errors=True)
+        with safeio.folder(None, root) as rfd:
+            os.close(safeio.open_dir(rfd, "index.new", create=True))
         fresh = BlockIndex(fresh_dir)
         try:
             count = Ingester(store, fresh, block_lines=settings.block_lines).rebuild(old_snap, progress)
@@ -58,12 +62,12 @@ def reindex(settings: Settings, progress: Callable[[int, int], None] | None = No
             fresh.close()
             if old is not None:
                 old.close()
-        retired = root / "index.old"
-        shutil.rmtree(retired, ignore_errors=True)
-        if live.exists():
-            os.rename(live, retired)
-        os.rename(fresh_dir, live)
-        shutil.rmtree(retired, ignore_errors=True)
+        with safeio.folder(None, root) as rfd:
+            safeio.remove(rfd, "index.old")
+            if os.path.lexists(live):
+                os.rename("index", "index.old", src_dir_fd=rfd, dst_dir_fd=rfd)
+            os.rename("index.new", "index", src_dir_fd=rfd, dst_dir_fd=rfd)
+            safeio.remove(rfd, "index.old")
         return count
     finally:
         os.close(fd)

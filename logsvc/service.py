@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+from logsvc import safeio
 from logsvc.config import Settings
 from logsvc.index import BlockIndex, IndexCorrupt, Snapshot, index_exists
 from logsvc.ingest import Ingester
@@ -47,8 +48,9 @@ class IndexHandle:
             if self._index is None:
                 try:
                     if index_exists(self.path):
+                        safeio.refuse_links_under(self.path)  # whoosh opens its files by path
                         self._index = BlockIndex(self.path)
-                except IndexCorrupt as e:
+                except (IndexCorrupt, safeio.Refused) as e:
                     if not self._warned:
                         log.warning("index not readable yet (%s); reading stream files directly", e)
                         self._warned = True
@@ -87,6 +89,7 @@ class Service:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._lock_fd: int | None = None
+        self._lock_refused = False
         self.started = False
 
     # ---- lifecycle -----------------------------------------------------------------------------
@@ -126,7 +129,13 @@ class Service:
     # ---- the single writer ---------------------------------------------------------------------
 
     def _try_lock(self) -> bool:
-        fd = os.open(Path(self.settings.data_dir) / "index.lock", os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fd = open_lock(self.store.root)
+        except OSError as e:
+            if not self._lock_refused:
+                self._lock_refused = True
+                log.error("cannot take index.lock in the data directory (%s); not ingesting until it is fixed", e)
+            return False
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -169,7 +178,20 @@ class Service:
                 log.exception("retention pass failed")
 
     def open_index_for_writing(self) -> BlockIndex:
-        """Open the index; a missing or damaged one is rebuilt from the stream files."""
+        """Open the index; a missing or damaged one is rebuilt from the stream files.
+
+        Runs holding index.lock: first removes what a killed `reindex` left (index.new, index.old),
+        and rebuilds an index that is, or holds, a symlink (whoosh would follow it) or foreign file.
+        """
+        clean_reindex_leftovers(self.store.root)
+        try:
+            safeio.refuse_links_under(self.index_dir)
+        except safeio.Refused as e:
+            log.error("the index %s; rebuilding it from the stream files", e.strerror)
+            with safeio.folder(None, self.store.root) as root:
+                safeio.remove(root, "index")
+        with safeio.folder(None, self.store.root) as root:
+            os.close(safeio.open_dir(root, "index", create=True))
         if not index_exists(self.index_dir) and next(iter(self.store.iter_stream_files()), None):
             log.warning("no index at %s; building it from the stream files", self.index_dir)
         try:
@@ -211,7 +233,8 @@ class Service:
     def writer_pid(self) -> int | None:
         """The pid of the process that ingests this data directory, if it is alive."""
         try:
-            pid = int((Path(self.settings.data_dir) / "index.lock").read_text() or 0)
+            with safeio.folder(None, self.store.root) as root:
+                pid = int(safeio.read_bytes(root, "index.lock", 32) or 0)
         except (OSError, ValueError):
             return None
         return pid if pid and os.path.exists(f"/proc/{pid}") else None
@@ -226,3 +249,31 @@ class Service:
             "ingestError": ing.last_error if ing else None,
             "fileEvents": "polling" if self.watcher.polling_only else "inotify",
         }
+
+
+def open_lock(root: Path) -> int:
+    """`<data>/index.lock`, opened by safeio: O_NOFOLLOW, a regular file of ours, never truncated first."""
+    with safeio.folder(None, root) as rfd:
+        return safeio.open_file(rfd, "index.lock", os.O_CREAT | os.O_RDWR)
+
+
+def clean_reindex_leftovers(root: Path) -> None:
+    """Remove `index.new`/`index.old` that a killed `reindex` left behind. Call only holding index.lock.
+
+    Killed between its two renames, reindex leaves `index.old` and no `index`: that one is put back.
+    """
+    with safeio.folder(None, root) as rfd:
+        try:
+            os.stat("index", dir_fd=rfd, follow_symlinks=False)
+        except FileNotFoundError:
+            try:
+                os.rename("index.old", "index", src_dir_fd=rfd, dst_dir_fd=rfd)
+                log.warning("restored the index from index.old left by an interrupted reindex")
+            except OSError:
+                pass
+        for name in ("index.new", "index.old"):
+            try:
+                if safeio.remove(rfd, name):
+                    log.warning("removed %s left by an interrupted reindex", name)
+            except OSError as e:
+                log.warning("could not remove %s left by an interrupted reindex: %s", name, e.strerror)

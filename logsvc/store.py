@@ -1,16 +1,21 @@
 """The data directory: log groups, log streams, their files and their metadata.
 
 Owns: turning names into paths (the only module that does), creating/deleting groups and
-streams, appending whole lines atomically, reading bytes back. Refuses any path that would
-resolve outside the data directory and never follows a symlink. Never imports whoosh,
-watchdog or flask.
+streams, appending whole lines atomically, reading bytes back. Everything it opens goes through
+`safeio` (relative to a folder descriptor, O_NOFOLLOW, only regular files/folders of this user),
+so it never follows a symlink out of the data directory. Listings skip an entry they cannot
+use and report it (a warning once per entry, and a count for the caller). Never imports
+whoosh, watchdog or flask.
 
 Layout (every name tilde-encoded by `names.encode_segment`, so it is one safe segment):
 
     <data>/groups/<group>/group.json      name, creation time, retention, tags, stream creation times
     <data>/groups/<group>/<stream>.log    the stream: append-only UTF-8, one event per line
     <data>/groups/<group>/<stream>.name   full stream name, only for shortened (hashed) segments
+    <data>/groups/<group>/.lock           flock serialising metadata updates
     <data>/index/                         derived: the block index (see index.py)
+
+Folders are created 0700 and files 0600.
 """
 
 from __future__ import annotations
@@ -18,14 +23,16 @@ from __future__ import annotations
 import errno
 import fcntl
 import json
+import logging
 import os
+import stat
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from logsvc import lines, names
+from logsvc import lines, names, safeio
 from logsvc.errors import AlreadyExists, InvalidParameter, NotFound, StorageError
 from logsvc.model import GroupInfo, StreamInfo
 
@@ -33,22 +40,45 @@ STREAM_SUFFIX = ".log"
 NAME_SUFFIX = ".name"
 GROUP_META = "group.json"
 
+log = logging.getLogger("logsvc.store")
+
+
+def _rel(store: Store, path: Path) -> str:
+    """A path as shown in messages: relative to the data directory, never the absolute path."""
+    try:
+        return str(path.relative_to(store.root))
+    except ValueError:
+        return path.name
+
 
 def now_ms() -> int:
     return int(time.time() * 1000)
 
 
 class Store:
-    """The data directory. Thread-safe; several processes may share one directory."""
+    """The data directory. Thread-safe; several processes may share one directory.
+
+    Every file and folder under the data directory is opened through `safeio` (relative to a
+    folder descriptor, never following a symlink, only regular files/folders of this user).
+    Listings skip an entry they cannot read or that is not a valid name (a symlink, a foreign
+    file, a name that is not valid Unicode, a hashed folder whose group.json names another group),
+    log one warning per such entry and count it in the caller's `skipped` list.
+    """
 
     def __init__(self, data_dir: Path | str) -> None:
         self.root = Path(data_dir).resolve()
         self.groups_dir = self.root / "groups"
-        self.groups_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(mode=safeio.DIR_MODE, parents=True, exist_ok=True)
+            with self._groups_fd(create=True):
+                pass
+        except safeio.Refused as e:
+            raise StorageError(f"the data directory's {e.what!r} is a symlink or not ours; refusing it") from None
         self._append_locks: dict[tuple[str, str], threading.Lock] = {}
-        self._listings: dict[str, tuple[int, list[tuple[str, str, Path]]]] = {}
-        self._meta_cache: dict[str, tuple[int, dict]] = {}
+        self._listings: dict[str, tuple[int, list[tuple[str, str, Path]], list[str]]] = {}
+        self._meta_cache: dict[str, tuple[tuple[int, int], dict]] = {}
         self._locks_guard = threading.Lock()
+        self._warned: set[str] = set()
 
     # ---- paths ---------------------------------------------------------------------------
 
@@ -62,12 +92,40 @@ class Store:
         return self._inside(self.group_dir(group) / (names.encode_segment(stream) + STREAM_SUFFIX))
 
     def _inside(self, path: Path) -> Path:
-        # Encoded segments cannot escape; a group folder replaced by a symlink could, so refuse those
-        # (stream files themselves are always opened with O_NOFOLLOW).
+        # Encoded segments cannot escape; a group folder replaced by a symlink could, so refuse those.
+        # (Everything the store opens goes through safeio as well; this catches callers that only
+        # take the path, such as `logsvc path`.)
         gdir = path if path.parent == self.groups_dir else path.parent
-        if os.path.islink(gdir):
-            raise InvalidParameter(f"{gdir} is a symlink; refusing to follow it out of the data directory")
+        for d in (self.groups_dir, gdir):
+            if safeio.is_link_or_foreign(None, d):
+                raise InvalidParameter(f"{_rel(self, d)} in the data directory is a symlink or not ours; refusing it")
         return path
+
+    @contextmanager
+    def _groups_fd(self, create: bool = False) -> Iterator[int]:
+        with safeio.folder(None, self.root, create=create) as root, safeio.folder(root, "groups", create=create) as g:
+            yield g
+
+    @contextmanager
+    def _group_fd(self, seg: str, create: bool = False) -> Iterator[int]:
+        """The group folder's descriptor. :raises InvalidParameter: for a symlink; FileNotFoundError."""
+        try:
+            with self._groups_fd(create=create) as groups:
+                gfd = safeio.open_dir(groups, seg, create=create)
+        except safeio.Refused as e:
+            raise InvalidParameter(f"{e.what!r} in the data directory is a symlink or not ours; refusing it") from None
+        try:
+            yield gfd
+        finally:
+            os.close(gfd)
+
+    def _skip(self, what: str, why: object, skipped: list[str] | None) -> None:
+        """Report an entry a listing cannot use: one warning per entry per process, and the caller's count."""
+        if skipped is not None:
+            skipped.append(what)
+        if what not in self._warned:
+            self._warned.add(what)
+            log.warning("skipping %s in the data directory: %s", what, why)
 
     def locate(self, path: Path | str) -> tuple[str, str] | None:
         """Map a file under the data directory back to (group, stream), or None if it is not a stream."""
@@ -75,102 +133,124 @@ class Store:
         if path.suffix != STREAM_SUFFIX or path.parent.parent != self.groups_dir:
             return None
         try:
-            group = self._group_name(path.parent)
-            stream = self._stream_name(path)
+            with self._group_fd(path.parent.name) as gfd:
+                group = self._group_name(gfd, path.parent.name)
+                stream = self._stream_name(gfd, path.name[: -len(STREAM_SUFFIX)])
         except (InvalidParameter, OSError, ValueError):
             return None
         return group, stream
 
-    def _group_name(self, gdir: Path) -> str:
-        seg = gdir.name
+    def _group_name(self, gfd: int, seg: str) -> str:
+        """The group a folder holds. :raises InvalidParameter, OSError, ValueError: if it is not a valid one."""
         if names.is_hashed(seg):
-            return json.loads((gdir / GROUP_META).read_text("utf-8"))["name"]
-        return names.decode_segment(seg)
+            meta = json.loads(safeio.read_bytes(gfd, GROUP_META).decode("utf-8"))
+            name = meta.get("name") if isinstance(meta, dict) else None
+            names.validate_group(name)
+            if names.encode_segment(name) != seg:
+                raise InvalidParameter(f"its {GROUP_META} names another group")
+            return name
+        return names.validate_group(names.decode_segment(seg))
 
-    def _stream_name(self, file: Path) -> str:
-        seg = file.name[: -len(STREAM_SUFFIX)]
+    def _stream_name(self, gfd: int, seg: str) -> str:
+        """The stream a `<seg>.log` file holds. :raises InvalidParameter, OSError, ValueError:"""
         if names.is_hashed(seg):
-            return (file.parent / (seg + NAME_SUFFIX)).read_text("utf-8")
-        return names.decode_segment(seg)
+            name = safeio.read_bytes(gfd, seg + NAME_SUFFIX, names.MAX_NAME * 4 + 1).decode("utf-8")
+            names.validate_stream(name)
+            if names.encode_segment(name) != seg:
+                raise InvalidParameter(f"its {NAME_SUFFIX} file names another stream")
+            return name
+        return names.validate_stream(names.decode_segment(seg))
 
     # ---- groups ----------------------------------------------------------------------------
 
     @contextmanager
-    def _meta_lock(self, gdir: Path) -> Iterator[None]:
-        fd = os.open(gdir / ".lock", os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o644)
+    def _meta_lock(self, gfd: int) -> Iterator[None]:
+        try:
+            fd = safeio.open_file(gfd, ".lock", os.O_CREAT | os.O_RDWR)
+        except OSError as e:
+            raise _storage_error(e) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
             os.close(fd)
 
-    def _meta_for_update(self, gdir: Path) -> dict:
+    def _meta_for_update(self, gfd: int, seg: str) -> dict:
         """A private copy of the metadata to change and write back (the cached one is shared)."""
-        return json.loads(json.dumps(self._read_meta(gdir)))
+        return json.loads(json.dumps(self._read_meta(gfd, seg)))
 
-    def _read_meta(self, gdir: Path) -> dict:
+    def _read_meta(self, gfd: int, seg: str) -> dict:
         """The group's metadata, read-only: cached until group.json is replaced (always atomically)."""
-        path = gdir / GROUP_META
         try:
-            st = os.stat(path)
-            key = st.st_mtime_ns ^ st.st_ino
-            cached = self._meta_cache.get(str(path))
-            if cached is not None and cached[0] == key:
-                return cached[1]
-            meta = json.loads(path.read_text("utf-8"))
-            self._meta_cache[str(path)] = (key, meta)
-            return meta
+            fd = safeio.open_file(gfd, GROUP_META)
         except FileNotFoundError:
             return {}
-        except (ValueError, OSError):
-            return {}  # a damaged metadata file must not hide the group's streams
-
-    def _write_meta(self, gdir: Path, meta: dict) -> None:
-        tmp = gdir / f".{GROUP_META}.{os.getpid()}.{threading.get_ident()}.tmp"
-        try:
-            tmp.write_text(json.dumps(meta, sort_keys=True), "utf-8")
-            os.replace(tmp, gdir / GROUP_META)
         except OSError as e:
-            tmp.unlink(missing_ok=True)
+            self._skip(f"groups/{seg}/{GROUP_META}", e, None)
+            return {}  # a damaged metadata file must not hide the group's streams
+        try:
+            st = os.fstat(fd)
+            key = (st.st_mtime_ns, st.st_ino)
+            cached = self._meta_cache.get(seg)
+            if cached is not None and cached[0] == key:
+                return cached[1]
+            meta = json.loads(safeio.read_fd(fd, 64 << 20).decode("utf-8"))
+        except (ValueError, OSError):
+            return {}
+        finally:
+            os.close(fd)
+        if not isinstance(meta, dict):
+            return {}
+        self._meta_cache[seg] = (key, meta)
+        return meta
+
+    def _write_meta(self, gfd: int, meta: dict) -> None:
+        try:
+            safeio.write_atomic(gfd, GROUP_META, json.dumps(meta, sort_keys=True).encode("utf-8"))
+        except OSError as e:
             raise _storage_error(e) from None
 
     def create_group(
         self, group: str, *, tags: dict[str, str] | None = None, exist_ok: bool = False
     ) -> GroupInfo:
         """:raises AlreadyExists: unless exist_ok."""
-        gdir = self.group_dir(group)
-        existed = gdir.is_dir() and (gdir / GROUP_META).exists()
+        seg = self.group_dir(group).name
+        try:
+            with self._group_fd(seg) as gfd:
+                existed = bool(self._read_meta(gfd, seg))
+        except FileNotFoundError:
+            existed = False
         if existed and not exist_ok:
             raise AlreadyExists(f"log group {group!r} already exists", field="group")
         try:
-            gdir.mkdir(parents=True, exist_ok=True)
+            with self._group_fd(seg, create=True) as gfd, self._meta_lock(gfd):
+                meta = self._meta_for_update(gfd, seg)
+                if not meta:
+                    meta = {"name": group, "creationTime": now_ms(), "tags": dict(tags or {}), "streams": {}}
+                    self._write_meta(gfd, meta)
         except OSError as e:
             raise _storage_error(e) from None
-        with self._meta_lock(gdir):
-            meta = self._meta_for_update(gdir)
-            if not meta:
-                meta = {"name": group, "creationTime": now_ms(), "tags": dict(tags or {}), "streams": {}}
-                self._write_meta(gdir, meta)
-            elif not existed or not exist_ok:
-                pass
         return self._group_info(group, meta)
 
     def get_group(self, group: str) -> GroupInfo:
         """:raises NotFound:"""
-        gdir = self.group_dir(group)
-        if not gdir.is_dir() or gdir.is_symlink():
+        seg = self.group_dir(group).name
+        try:
+            with self._group_fd(seg) as gfd:
+                meta = self._read_meta(gfd, seg)
+                mtime = os.fstat(gfd).st_mtime
+        except FileNotFoundError:
             raise NotFound(
                 f"no log group {group!r}",
                 field="group",
                 hint="Run 'logsvc groups' to list groups, or write to it first.",
-            )
-        meta = self._read_meta(gdir)
-        return self._group_info(group, meta, gdir)
+            ) from None
+        return self._group_info(group, meta, mtime)
 
-    def _group_info(self, group: str, meta: dict, gdir: Path | None = None) -> GroupInfo:
+    def _group_info(self, group: str, meta: dict, mtime: float | None = None) -> GroupInfo:
         created = meta.get("creationTime")
-        if created is None and gdir is not None:
-            created = int(gdir.stat().st_mtime * 1000)
+        if created is None and mtime is not None:
+            created = int(mtime * 1000)
         return GroupInfo(
             name=group,
             creation_time=int(created or 0),
@@ -178,18 +258,29 @@ class Store:
             tags=dict(meta.get("tags") or {}),
         )
 
-    def list_groups(self) -> list[GroupInfo]:
-        """Every group, sorted by name (ASCII order, as DescribeLogGroups)."""
+    def list_groups(self, skipped: list[str] | None = None) -> list[GroupInfo]:
+        """Every group, sorted by name (ASCII order, as DescribeLogGroups).
+
+        A folder that is not a readable, valid group is left out and appended to `skipped`.
+        """
         out = []
-        for gdir in self.groups_dir.iterdir():
-            if not gdir.is_dir() or gdir.is_symlink():
-                continue
-            try:
-                name = self._group_name(gdir)
-                names.validate_group(name)
-            except (InvalidParameter, OSError, ValueError, KeyError):
-                continue
-            out.append(self._group_info(name, self._read_meta(gdir), gdir))
+        with self._groups_fd() as groups:
+            for entry in os.scandir(groups):
+                seg = entry.name
+                try:
+                    gfd = safeio.open_dir(groups, seg)
+                except FileNotFoundError:
+                    continue  # deleted while we listed
+                except OSError as e:
+                    self._skip(f"groups/{seg}", e, skipped)
+                    continue
+                try:
+                    name = self._group_name(gfd, seg)
+                    out.append(self._group_info(name, self._read_meta(gfd, seg), os.fstat(gfd).st_mtime))
+                except (InvalidParameter, OSError, ValueError, UnicodeError) as e:
+                    self._skip(f"groups/{seg}", e, skipped)
+                finally:
+                    os.close(gfd)
         out.sort(key=lambda g: g.name)
         return out
 
@@ -203,9 +294,9 @@ class Store:
     ) -> GroupInfo:
         """Change retention (None removes it) and tags. :raises NotFound:"""
         self.get_group(group)
-        gdir = self.group_dir(group)
-        with self._meta_lock(gdir):
-            meta = self._meta_for_update(gdir) or {"name": group, "creationTime": now_ms(), "streams": {}}
+        seg = self.group_dir(group).name
+        with self._group_fd(seg) as gfd, self._meta_lock(gfd):
+            meta = self._meta_for_update(gfd, seg) or {"name": group, "creationTime": now_ms(), "streams": {}}
             if retention_days is not ...:
                 if retention_days is None:
                     meta.pop("retentionInDays", None)
@@ -216,7 +307,7 @@ class Store:
             for key in untag:
                 t.pop(key, None)
             meta["tags"] = t
-            self._write_meta(gdir, meta)
+            self._write_meta(gfd, meta)
         return self._group_info(group, meta)
 
     def retention(self, group: str) -> tuple[int | None, dict[str, int]]:
@@ -227,30 +318,41 @@ class Store:
         offset here so nobody reads the hole.
         """
         try:
-            meta = self._read_meta(self.group_dir(group))
-        except InvalidParameter:
+            seg = self.group_dir(group).name
+            with self._group_fd(seg) as gfd:
+                meta = self._read_meta(gfd, seg)
+        except (InvalidParameter, OSError):
             return None, {}
         days = meta.get("retentionInDays")
         cutoff = now_ms() - int(days) * 86_400_000 if days else None
         return cutoff, dict(meta.get("expired") or {})
 
     def set_expired_offset(self, group: str, stream: str, offset: int) -> None:
-        gdir = self.group_dir(group)
-        with self._meta_lock(gdir):
-            meta = self._meta_for_update(gdir)
+        seg = self.group_dir(group).name
+        with self._group_fd(seg) as gfd, self._meta_lock(gfd):
+            meta = self._meta_for_update(gfd, seg)
             if not meta:
                 return
             meta.setdefault("expired", {})[stream] = offset
-            self._write_meta(gdir, meta)
+            self._write_meta(gfd, meta)
 
     def delete_group(self, group: str) -> None:
-        """Remove the group, its streams and metadata. :raises NotFound:"""
+        """Remove the group, its streams and metadata (entries are unlinked, never followed). :raises NotFound:"""
         self.get_group(group)
-        gdir = self.group_dir(group)
-        for entry in list(gdir.iterdir()):
-            entry.unlink(missing_ok=True)
+        seg = self.group_dir(group).name
         try:
-            gdir.rmdir()
+            with self._group_fd(seg) as gfd:
+                for name in os.listdir(gfd):
+                    try:
+                        os.unlink(name, dir_fd=gfd)
+                    except FileNotFoundError:
+                        pass
+                    except IsADirectoryError:
+                        self._skip(f"groups/{seg}/{name}", "a folder inside a group folder", None)
+            with self._groups_fd() as groups:
+                os.rmdir(seg, dir_fd=groups)
+        except FileNotFoundError:
+            pass
         except OSError:
             pass
 
@@ -260,23 +362,30 @@ class Store:
         """Create the stream's (empty) file. The group must exist. :raises NotFound, AlreadyExists:"""
         self.get_group(group)
         path = self.stream_file(group, stream)
-        gdir = path.parent
-        with self._meta_lock(gdir):
-            if os.path.lexists(path):
+        gseg = path.parent.name
+        seg = path.name[: -len(STREAM_SUFFIX)]
+        with self._group_fd(gseg) as gfd, self._meta_lock(gfd):
+            try:
+                os.stat(path.name, dir_fd=gfd, follow_symlinks=False)
+                exists = True
+            except FileNotFoundError:
+                exists = False
+            if exists:
                 if not exist_ok:
                     raise AlreadyExists(f"log stream {stream!r} already exists", field="stream")
             else:
-                seg = path.name[: -len(STREAM_SUFFIX)]
                 try:
                     if names.is_hashed(seg):
-                        (gdir / (seg + NAME_SUFFIX)).write_text(stream, "utf-8")
-                    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_APPEND, 0o644)
+                        safeio.write_atomic(gfd, seg + NAME_SUFFIX, stream.encode("utf-8"))
+                    fd = safeio.open_file(gfd, path.name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_APPEND)
                     os.close(fd)
+                except safeio.Refused as e:
+                    raise InvalidParameter(f"{e.what!r} in the data directory is a symlink or not ours; refusing it") from None
                 except OSError as e:
                     raise _storage_error(e) from None
-                meta = self._meta_for_update(gdir) or {"name": group, "creationTime": now_ms(), "tags": {}}
+                meta = self._meta_for_update(gfd, gseg) or {"name": group, "creationTime": now_ms(), "tags": {}}
                 meta.setdefault("streams", {})[stream] = now_ms()
-                self._write_meta(gdir, meta)
+                self._write_meta(gfd, meta)
         return self.get_stream(group, stream)
 
     def ensure_stream(self, group: str, stream: str) -> Path:
@@ -289,13 +398,20 @@ class Store:
         """:raises NotFound:"""
         path = self.stream_file(group, stream)
         try:
-            st = os.lstat(path)
+            with self._group_fd(path.parent.name) as gfd:
+                try:
+                    st = os.stat(path.name, dir_fd=gfd, follow_symlinks=False)
+                except FileNotFoundError:
+                    st = None
+                meta = self._read_meta(gfd, path.parent.name)
         except FileNotFoundError:
+            st = None
+        if st is None:
             self.get_group(group)
             raise NotFound(f"no log stream {stream!r} in log group {group!r}", field="stream") from None
         if not _is_regular(st):
             raise NotFound(f"log stream {stream!r} is not a regular file; refusing it", field="stream")
-        created = self._read_meta(path.parent).get("streams", {}).get(stream)
+        created = meta.get("streams", {}).get(stream)
         return StreamInfo(
             group=group,
             name=stream,
@@ -304,28 +420,40 @@ class Store:
             mtime_ms=int(st.st_mtime * 1000),
         )
 
-    def list_streams(self, group: str) -> list[StreamInfo]:
-        """Every stream of the group, sorted by name. :raises NotFound:"""
-        self.get_group(group)
+    def list_streams(self, group: str, skipped: list[str] | None = None) -> list[StreamInfo]:
+        """Every stream of the group, sorted by name. :raises NotFound:
+
+        A `.log` entry that is not a regular file of ours with a valid name is left out and
+        appended to `skipped`.
+        """
         gdir = self.group_dir(group)
-        created = self._read_meta(gdir).get("streams", {})
-        out = []
-        for entry in os.scandir(gdir):
-            if not entry.name.endswith(STREAM_SUFFIX):
-                continue
-            try:
-                st = entry.stat(follow_symlinks=False)
-                if not _is_regular(st):
-                    continue
-                name = self._stream_name(Path(entry.path))
-            except (InvalidParameter, OSError, ValueError):
-                continue
-            out.append(
-                StreamInfo(
-                    group, name, int(created.get(name) or st.st_mtime * 1000), st.st_size, int(st.st_mtime * 1000),
-                    entry.path,
-                )
-            )
+        gseg = gdir.name
+        try:
+            with self._group_fd(gseg) as gfd:
+                created = self._read_meta(gfd, gseg).get("streams", {})
+                out = []
+                for entry in os.scandir(gfd):
+                    if not entry.name.endswith(STREAM_SUFFIX):
+                        continue
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                        if not _is_regular(st):
+                            raise safeio.Refused(entry.name, "is a symlink or not a regular file")
+                        name = self._stream_name(gfd, entry.name[: -len(STREAM_SUFFIX)])
+                    except FileNotFoundError:
+                        continue
+                    except (InvalidParameter, OSError, ValueError) as e:
+                        self._skip(f"groups/{gseg}/{entry.name}", e, skipped)
+                        continue
+                    out.append(
+                        StreamInfo(
+                            group, name, int(created.get(name) or st.st_mtime * 1000), st.st_size,
+                            int(st.st_mtime * 1000), str(gdir / entry.name),
+                        )
+                    )
+        except FileNotFoundError:
+            self.get_group(group)
+            raise
         out.sort(key=lambda s: s.name)
         return out
 
@@ -333,13 +461,31 @@ class Store:
         """:raises NotFound:"""
         self.get_stream(group, stream)
         path = self.stream_file(group, stream)
-        path.unlink(missing_ok=True)
+        gseg = path.parent.name
         seg = path.name[: -len(STREAM_SUFFIX)]
-        (path.parent / (seg + NAME_SUFFIX)).unlink(missing_ok=True)
-        with self._meta_lock(path.parent):
-            meta = self._meta_for_update(path.parent)
-            if meta.get("streams", {}).pop(stream, None) is not None:
-                self._write_meta(path.parent, meta)
+        with self._group_fd(gseg) as gfd:
+            for name in (path.name, seg + NAME_SUFFIX):
+                try:
+                    os.unlink(name, dir_fd=gfd)
+                except FileNotFoundError:
+                    pass
+            with self._meta_lock(gfd):
+                meta = self._meta_for_update(gfd, gseg)
+                if meta.get("streams", {}).pop(stream, None) is not None:
+                    self._write_meta(gfd, meta)
+
+    def _open_stream_fd(self, group: str, stream: str, flags: int) -> int:
+        """The stream file's descriptor, opened by safeio relative to its group folder.
+
+        Writing needs a file of this user; reading also takes one another program wrote.
+        :raises FileNotFoundError: :raises InvalidParameter: for a symlink or foreign file.
+        """
+        path = self.stream_file(group, stream)
+        with self._group_fd(path.parent.name) as gfd:
+            try:
+                return safeio.open_file(gfd, path.name, flags, owned=flags & os.O_ACCMODE != os.O_RDONLY)
+            except safeio.Refused:
+                raise InvalidParameter(f"log stream {stream!r} is a symlink or not a regular file; refusing it") from None
 
     # ---- writing and reading -----------------------------------------------------------------
 
@@ -351,10 +497,10 @@ class Store:
         :raises NotFound: if the stream does not exist. :raises StorageError: on a full disk.
         """
         data = b"".join(lines.format_line(ts, msg) for ts, msg in events)
-        path = self.stream_file(group, stream)
+        self.stream_file(group, stream)  # validates both names
         with self._append_lock(group, stream):
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
+                fd = self._open_stream_fd(group, stream, os.O_WRONLY | os.O_APPEND)
             except FileNotFoundError:
                 self.get_stream(group, stream)
                 raise
@@ -380,9 +526,11 @@ class Store:
 
     def append_raw(self, group: str, stream: str, data: bytes) -> None:
         """Append bytes that already end in complete lines (used by `logsvc run` and the invoker)."""
-        path = self.stream_file(group, stream)
         with self._append_lock(group, stream):
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+            try:
+                fd = self._open_stream_fd(group, stream, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            except OSError as e:
+                raise _storage_error(e) from None
             try:
                 view = memoryview(data)
                 written = 0
@@ -399,62 +547,75 @@ class Store:
 
     def open_stream(self, group: str, stream: str):
         """Open a stream file for reading (binary), refusing symlinks. :raises NotFound:"""
-        path = self.stream_file(group, stream)
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            fd = self._open_stream_fd(group, stream, os.O_RDONLY)
         except FileNotFoundError:
             self.get_stream(group, stream)
             raise NotFound(f"no log stream {stream!r} in log group {group!r}", field="stream") from None
-        except OSError as e:
-            if e.errno == errno.ELOOP:
-                raise NotFound(f"log stream {stream!r} is a symlink; refusing it", field="stream") from None
-            raise
+        except InvalidParameter as e:
+            raise NotFound(str(e), field="stream") from None
         return os.fdopen(fd, "rb")
 
-    def iter_stream_files(self) -> Iterator[tuple[str, str, Path]]:
-        """(group, stream, path) for every regular stream file in the data directory.
+    def iter_stream_files(self, skipped: list[str] | None = None) -> Iterator[tuple[str, str, Path]]:
+        """(group, stream, path) for every regular stream file with a valid name in the data directory.
 
         A group folder's listing is cached until its modification time changes (creating, deleting
         or renaming a file changes it), so a query over every stream costs one stat per group.
+        Entries that cannot be used are skipped and reported (see the class docstring).
         """
-        for gentry in os.scandir(self.groups_dir):
-            if not gentry.is_dir(follow_symlinks=False):
+        with self._groups_fd() as groups:
+            gentries = []
+            for gentry in os.scandir(groups):
+                try:
+                    gentries.append((gentry.name, gentry.stat(follow_symlinks=False)))
+                except OSError:
+                    continue
+        for gseg, st in gentries:
+            if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+                self._skip(f"groups/{gseg}", "a symlink, not a folder, or not ours", skipped)
                 continue
-            try:
-                mtime = gentry.stat(follow_symlinks=False).st_mtime_ns
-            except OSError:
-                continue
-            cached = self._listings.get(gentry.path)
-            if cached is None or cached[0] != mtime:
-                cached = (mtime, self._list_group_dir(Path(gentry.path)))
-                self._listings[gentry.path] = cached
+            cached = self._listings.get(gseg)
+            if cached is None or cached[0] != st.st_mtime_ns:
+                bad: list[str] = []
+                cached = (st.st_mtime_ns, self._list_group_dir(gseg, bad), bad)
+                self._listings[gseg] = cached
+            if skipped is not None:
+                skipped.extend(cached[2])
             yield from cached[1]
 
-    def _list_group_dir(self, gdir: Path) -> list[tuple[str, str, Path]]:
-        try:
-            group = self._group_name(gdir)
-        except (InvalidParameter, OSError, ValueError, KeyError):
-            return []
+    def _list_group_dir(self, gseg: str, skipped: list[str]) -> list[tuple[str, str, Path]]:
+        gdir = self.groups_dir / gseg
         out = []
-        for entry in os.scandir(gdir):
-            name = entry.name
-            if not name.endswith(STREAM_SUFFIX) or not entry.is_file(follow_symlinks=False):
-                continue
-            seg = name[: -len(STREAM_SUFFIX)]
-            try:
-                if names.is_hashed(seg):
-                    stream = (gdir / (seg + NAME_SUFFIX)).read_text("utf-8")
-                else:
-                    stream = names.decode_segment(seg)
-            except (InvalidParameter, OSError, ValueError):
-                continue
-            out.append((group, stream, Path(entry.path)))
+        try:
+            with self._group_fd(gseg) as gfd:
+                try:
+                    group = self._group_name(gfd, gseg)
+                except (InvalidParameter, OSError, ValueError) as e:
+                    self._skip(f"groups/{gseg}", e, skipped)
+                    return []
+                for entry in os.scandir(gfd):
+                    name = entry.name
+                    if not name.endswith(STREAM_SUFFIX):
+                        continue
+                    try:
+                        if not entry.is_file(follow_symlinks=False):
+                            raise safeio.Refused(name, "is a symlink or not a regular file")
+                        stream = self._stream_name(gfd, name[: -len(STREAM_SUFFIX)])
+                    except FileNotFoundError:
+                        continue
+                    except (InvalidParameter, OSError, ValueError) as e:
+                        self._skip(f"groups/{gseg}/{name}", e, skipped)
+                        continue
+                    out.append((group, stream, gdir / name))
+        except FileNotFoundError:
+            return []
+        except InvalidParameter as e:
+            self._skip(f"groups/{gseg}", e, skipped)
+            return []
         return out
 
 
 def _is_regular(st: os.stat_result) -> bool:
-    import stat
-
     return stat.S_ISREG(st.st_mode)
 
 

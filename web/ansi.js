@@ -3,12 +3,13 @@
 // text (GUIDE.md habit 10); building nodes here also lets a highlight split a coloured run.
 //
 // Offsets are indices into the raw message (escape sequences included), which is what the search
-// API's `highlights` refer to. Invisible controls that could disguise text (bidi overrides, C0
-// controls) are shown as visible markers, while "copy" still copies the raw message.
+// API's `highlights` refer to. Invisible characters that could disguise text (bidi overrides, C0
+// controls, zero-width characters U+200B-U+200D, U+2060, U+FEFF) are shown as visible markers,
+// while "copy" still copies the raw message.
 
 // CSI ... final byte | OSC ... BEL/ST | two-byte escape
 const ESC_RE = /\x1b(?:\[([0-9;:?<>=]*)[\x20-\x2f]*([@-~])|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_]?)/g;
-const CTRL_RE = /[\u0000-\u0008\u000b-\u001f\u007f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const CTRL_RE = /[\u0000-\u0008\u000b-\u001f\u007f\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]/g;
 
 const CUBE = [0, 95, 135, 175, 215, 255];
 function color256(n) {

@@ -2,6 +2,10 @@
 
 Translates query strings into calls on the service's reader, tailer and store, and results into
 JSON. Holds no logic of its own beyond parameter rules; never opens files or imports whoosh.
+
+`/api/v1/groups` and `/api/v1/streams` answer `"skipped": N`: how many entries of the data
+directory the listing left out because they could not be read (the server log names each once).
+A group deleted while it is being listed is simply left out.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, stream_wit
 
 from logsvc import names
 from logsvc.api.openapi import openapi_document
-from logsvc.errors import InvalidParameter, LogsvcError
+from logsvc.errors import InvalidParameter, LogsvcError, NotFound
 from logsvc.filterpattern import compile_pattern
 from logsvc.query import MAX_LIMIT, Reader, Source, iter_all
 from logsvc.tail import decode_cursor, encode_cursor
@@ -154,11 +158,15 @@ def groups():  # noqa: ANN201
     prefix = request.args.get("prefix", "")
     limit = int_arg("limit", 50, 1, 1000)
     after = _page_token(request.args.get("nextToken"))
-    found = [g for g in svc.store.list_groups() if g.name.startswith(prefix) and g.name > after]
+    skipped: list[str] = []
+    found = [g for g in svc.store.list_groups(skipped) if g.name.startswith(prefix) and g.name > after]
     page = found[:limit]
     out = []
     for g in page:
-        streams = svc.store.list_streams(g.name)
+        try:
+            streams = svc.store.list_streams(g.name, skipped)
+        except NotFound:
+            continue  # deleted while we listed
         last = None
         for s in streams:
             _, lt, _ = svc.reader.stream_times(g.name, s.name)
@@ -176,7 +184,7 @@ def groups():  # noqa: ANN201
             }
         )
     token = _next_token(page[-1].name) if len(found) > limit else None
-    return jsonify({"groups": out, "nextToken": token})
+    return jsonify({"groups": out, "nextToken": token, "skipped": len(skipped)})
 
 
 @bp.get("/api/v1/streams")
@@ -189,7 +197,8 @@ def streams():  # noqa: ANN201
     limit = int_arg("limit", 100, 1, 1000)
     prefix = request.args.get("prefix", "")
     rows = []
-    for s in svc.store.list_streams(group):
+    skipped: list[str] = []
+    for s in svc.store.list_streams(group, skipped):
         if not s.name.startswith(prefix):
             continue
         first, last, _ = svc.reader.stream_times(group, s.name)
@@ -213,7 +222,7 @@ def streams():  # noqa: ANN201
             raise InvalidParameter("The specified nextToken is invalid.", field="nextToken") from None
     page = rows[offset : offset + limit]
     token = _next_token(str(offset + limit)) if offset + limit < len(rows) else None
-    return jsonify({"streams": page, "nextToken": token})
+    return jsonify({"streams": page, "nextToken": token, "skipped": len(skipped)})
 
 
 def _read_args() -> dict:

@@ -27,7 +27,10 @@ IDENTIFIER_RE = r"[\w#+=/:,.@-]*"
 TAG_KEY_RE = r"^([\p{L}\p{Z}\p{N}_.:/=+\-@]+)$"
 TAG_VALUE_RE = r"^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$"
 # Python's `re` has no \p{..}: the same classes written out (letters and numbers, space separators).
+# A Python str can hold a lone surrogate (JSON "\ud800") that Java's UTF-16 strings would not carry as
+# valid Unicode: stream names must be valid Unicode, so `[^:*]` leaves surrogates out.
 _PY_EQUIVALENT = {
+    STREAM_NAME_RE: r"[^:*\ud800-\udfff]*",
     TAG_KEY_RE: r"(?:[^\W_]|[ \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000_.:/=+\-@])+",
     TAG_VALUE_RE: r"(?:[^\W_]|[ \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000_.:/=+\-@])*",
 }

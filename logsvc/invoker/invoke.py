@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from logsvc import safeio
 from logsvc.errors import InvalidParameter
 from logsvc.invoker.containers import FunctionPool, Outcome, TooManyRequests
 from logsvc.invoker.functions import Function, Project
@@ -73,13 +74,15 @@ class Invoker:
         self.store = store
         self.project = project
         self.records = RecordLog(store)
-        self.dir = Path(settings.data_dir) / "invoker"
+        self.data_root = Path(settings.data_dir).resolve()
+        self.dir = self.data_root / "invoker"
         self.host_env = dict(os.environ if host_env is None else host_env)
         self.pools: dict[str, FunctionPool] = {}
         self.internal_url: str | None = None
         self.owner = False
         self.triggers: Any = None
         self._lock_fd: int | None = None
+        self._lock_warned = False
         self._server: Any = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -101,7 +104,8 @@ class Invoker:
 
     def start(self) -> Invoker:
         """Become the owner if no other process is; otherwise keep trying once a second (failover)."""
-        self.dir.mkdir(parents=True, exist_ok=True)
+        with safeio.under(self.data_root, "invoker", create=True):
+            pass
         if not self._try_own():
             t = threading.Thread(target=self._election, name="invoker-election", daemon=True)
             t.start()
@@ -119,7 +123,14 @@ class Invoker:
                 return True
             if self._stop.is_set():
                 return False
-            fd = os.open(self.dir / ".lock", os.O_CREAT | os.O_RDWR, 0o644)
+            try:
+                with safeio.under(self.data_root, "invoker") as dfd:
+                    fd = safeio.open_file(dfd, ".lock", os.O_CREAT | os.O_RDWR)
+            except OSError as e:
+                if not self._lock_warned:
+                    self._lock_warned = True
+                    log.error("invoker: cannot take invoker/.lock in the data directory: %s", e)
+                return False
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -152,15 +163,10 @@ class Invoker:
         self._threads.append(t)
         self.forward_secret = secrets.token_urlsafe(32)
         self.function_credentials = ("LOGSVCFN" + secrets.token_hex(6).upper(), secrets.token_urlsafe(30))
-        # owner.json holds the address and the forward secret: 0600, written whole, then renamed
-        tmp = self.dir / f".owner.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        try:
-            os.fchmod(fd, 0o600)
-            os.write(fd, json.dumps({"pid": os.getpid(), "url": self.internal_url, "forwardSecret": self.forward_secret}).encode())
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.dir / "owner.json")
+        # owner.json holds the address and the forward secret: private (safeio's 0600), replaced whole
+        owner = {"pid": os.getpid(), "url": self.internal_url, "forwardSecret": self.forward_secret}
+        with safeio.under(self.data_root, "invoker") as dfd:
+            safeio.write_atomic(dfd, "owner.json", json.dumps(owner).encode())
         creds = self.function_credentials
         for fn in self.project.functions.values():
             self.pools[fn.name] = FunctionPool(fn, self.store, self.internal_url, self.host_env, creds)
@@ -194,7 +200,10 @@ class Invoker:
         self._threads.clear()
         if self._lock_fd is not None:
             try:
-                (self.dir / "owner.json").unlink(missing_ok=True)
+                with safeio.under(self.data_root, "invoker") as dfd:
+                    os.unlink("owner.json", dir_fd=dfd)
+            except OSError:
+                pass
             finally:
                 os.close(self._lock_fd)
                 self._lock_fd = None
@@ -209,13 +218,17 @@ class Invoker:
         owner.json changes (a new owner mints a new secret)."""
         if self.owner:
             return {"url": self.internal_url, "forwardSecret": self.forward_secret, "pid": os.getpid()}
-        path = self.dir / "owner.json"
         try:
-            st = os.stat(path)
-            cached = self._owner_cache
-            if cached is not None and cached[0] == (st.st_mtime_ns, st.st_ino):
-                return cached[1]
-            info = json.loads(path.read_text())
+            with safeio.under(self.data_root, "invoker") as dfd:
+                fd = safeio.open_file(dfd, "owner.json")
+                try:
+                    st = os.fstat(fd)
+                    cached = self._owner_cache
+                    if cached is not None and cached[0] == (st.st_mtime_ns, st.st_ino):
+                        return cached[1]
+                    info = json.loads(safeio.read_fd(fd, 4096))
+                finally:
+                    os.close(fd)
             if not isinstance(info, dict) or "url" not in info:
                 return None
         except (OSError, ValueError):

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from logsvc.errors import InvalidParameter, NotFound
+from logsvc import safeio
+from logsvc.errors import InvalidParameter, NotFound, StorageError
 from logsvc.invoker.containers import TooManyRequests
 from logsvc.invoker.functions import BucketTrigger, HttpRoute, Table, TableTrigger
 
@@ -372,23 +373,33 @@ class LocalTable:
 
     def __init__(self, table: Table, directory: Path) -> None:
         self.table = table
+        self.directory = directory
         self.path = directory / f"{table.name}.jsonl"
         self.items: dict[str, dict[str, Any]] = {}
         self.seq = 0
         self.lock = threading.Lock()
         self.consumers: list[StreamConsumer] = []
         self.stream_label = time.strftime("%Y-%m-%dT%H:%M:%S.000", time.gmtime())
-        directory.mkdir(parents=True, exist_ok=True)
+        with self._dir(create=True):
+            pass
         self._replay()
+
+    def _dir(self, create: bool = False):  # noqa: ANN202 - a context manager yielding a folder descriptor
+        """`<data>/tables` as a descriptor: files in it are opened through safeio (no symlinks)."""
+        return safeio.under(self.directory.parent, self.directory.name, create=create)
 
     def _changes(self, after: int = 0) -> Any:
         """The change log from disk, one change at a time (no history is held in memory); changes
         numbered `after` or lower are skipped by their leading `{"seq": N` without parsing them."""
         try:
-            f = open(self.path, "rb")  # noqa: SIM115 - a generator closes it
+            with self._dir() as dfd:
+                fd = safeio.open_file(dfd, self.path.name)
         except FileNotFoundError:
             return
-        with f:
+        except safeio.Refused as e:
+            log.error("table %s: not reading tables/%s: %s", self.table.name, self.path.name, e.strerror)
+            return
+        with open(fd, "rb") as f:
             for line in f:
                 m = _SEQ_RE.match(line)
                 if m is not None and int(m.group(1)) <= after or not line.strip():
@@ -438,7 +449,11 @@ class LocalTable:
                 out.append({"seq": self.seq, "ts": time.time(), "eventName": name, "keys": keys, "new": new, "old": old})
             if out:
                 data = b"".join(json.dumps(ch).encode() + b"\n" for ch in out)
-                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                try:
+                    with self._dir() as dfd:
+                        fd = safeio.open_file(dfd, self.path.name, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+                except safeio.Refused as e:
+                    raise StorageError(f"table {self.table.name!r}: tables/{e.strerror}") from None
                 try:
                     os.write(fd, data)
                 finally:
@@ -493,6 +508,7 @@ class StreamConsumer:
         self.triggers = triggers
         self.table = table
         self.trigger = trigger
+        self.directory = directory
         self.checkpoint_path = directory / f"{table.table.name}.{trigger.function}.checkpoint"
         # pending holds at most PENDING_BYTES of changes; past that the consumer is `behind` and
         # refills from the table's change log on disk (files are the truth), oldest first.
@@ -502,7 +518,8 @@ class StreamConsumer:
         self.cond = threading.Condition()
         self.stop = threading.Event()
         try:
-            done = int(self.checkpoint_path.read_text().strip())
+            with safeio.under(self.directory.parent, self.directory.name) as dfd:
+                done = int(safeio.read_bytes(dfd, self.checkpoint_path.name, 64).strip())
         except (OSError, ValueError):
             done = table.seq  # a new mapping starts at LATEST
             self._checkpoint(done)
@@ -544,9 +561,8 @@ class StreamConsumer:
                 self.last_seq = ch["seq"]
 
     def _checkpoint(self, seq: int) -> None:
-        tmp = self.checkpoint_path.with_suffix(".tmp")
-        tmp.write_text(str(seq))
-        os.replace(tmp, self.checkpoint_path)
+        with safeio.under(self.directory.parent, self.directory.name) as dfd:
+            safeio.write_atomic(dfd, self.checkpoint_path.name, str(seq).encode())
 
     def _run(self) -> None:
         t = self.trigger
@@ -723,7 +739,7 @@ class Triggers:
         self.invoker = invoker
         project = invoker.project
         self.router = Router(project.routes)
-        self.data_dir = Path(invoker.settings.data_dir)
+        self.data_dir = Path(invoker.settings.data_dir).resolve()
         self.tables: dict[str, LocalTable] = {}
         self.consumers: list[StreamConsumer] = []
         self._observer: Any = None
@@ -747,12 +763,25 @@ class Triggers:
 
             self._observer = Observer()
             for bucket in project.buckets.values():
-                bucket.path.mkdir(parents=True, exist_ok=True)
+                self._make_bucket_dir(bucket.path)
                 handler = _BucketHandler(self, bucket.name, bucket.path.resolve())
                 self._handlers.append(handler)
                 self._observer.schedule(handler, str(bucket.path.resolve()), recursive=True)
             self._observer.daemon = True
             self._observer.start()
+
+    def _make_bucket_dir(self, path: Path) -> None:
+        """Create a bucket's folder; one under the data directory is made without following symlinks."""
+        where = Path(os.path.abspath(path))
+        for base in (Path(os.path.abspath(self.invoker.settings.data_dir)), self.data_dir):
+            if where.is_relative_to(base):
+                rel = where.relative_to(base)
+                break
+        else:
+            path.mkdir(parents=True, exist_ok=True)  # the project put it elsewhere: the user's folder
+            return
+        with safeio.under(self.data_dir, *rel.parts, create=True):
+            pass
 
     def close(self) -> None:
         if self._observer is not None:
