@@ -359,7 +359,7 @@ _ESCAPED_LINE_RE = re.compile(rb"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0
 
 def _text(raw: bytes) -> str:
     """An event's text from its bytes: an escaped first line is unescaped, the rest read by `_decode`."""
-    if raw[24:26] == b" \x1e" and _ESCAPED_LINE_RE.match(raw):
+    if raw[25:26] == b"\x1e" and _ESCAPED_LINE_RE.match(raw):
         first, nl, rest = raw.partition(b"\n")
         text = raw[:25].decode() + unescape_message(first[26:].decode("utf-8", "replace"))
         return text + "\n" + _decode(rest) if nl else text
@@ -408,7 +408,8 @@ def split_events(data: bytes, *, flush: bool = False) -> tuple[list[RawEvent], i
         if not join:
             if start >= 0:
                 raw = data[start : pos - 1]
-                emit(_raw_event(start, pos, _text(raw)))
+                # the hot path: a plain line without CR is decoded here; a 1-byte slice is a cached object
+                emit(_raw_event(start, pos, _text(raw) if raw[25:26] == b"\x1e" or b"\r" in raw else raw.decode("utf-8", "replace")))
             start = pos
             first = i
         pos += len(line) + 1
