@@ -42,6 +42,7 @@ KEY_FILE = "paging.key"
 KEY_BYTES = 32
 MAX_TOKEN = 65_536  # tail cursors grow with the streams followed; longer input is refused unread
 BAD_TOKEN = "The specified nextToken is invalid."  # AWS's text (reference §1), used on every surface
+RULE = "a token from this server's previous response"
 _FALLBACK_KEY = b"logsvc paging: data directory without a key file"
 
 
@@ -75,7 +76,7 @@ class Codec:
                 return self._serializer(kind).loads(token[len(VERSION) + 1 :])
             except (BadData, ValueError, UnicodeError):
                 pass
-        raise InvalidParameter(message, field=field, rule="a token from this server's previous response")
+        raise InvalidParameter(message, field=field, rule=RULE)
 
     def check_digits(self, kind: str, text: str, n: int = 16) -> str:
         """`n` decimal digits authenticating `text` (for tokens whose form is fixed, like AWS's `f/…`)."""

@@ -587,10 +587,11 @@ def decode_token(codec: paging.Codec, token: str, fp: str) -> tuple:
     data = codec.decode("events", token)
     if not (isinstance(data, list) and len(data) == 4 and isinstance(data[1], int) and isinstance(data[2], str)
             and isinstance(data[3], int)):
-        raise InvalidParameter(paging.BAD_TOKEN, field="nextToken")
+        raise InvalidParameter(paging.BAD_TOKEN, field="nextToken", rule=paging.RULE)
     if data[0] != fp:
         raise InvalidParameter(
-            "The specified nextToken is invalid: it belongs to a query with other parameters.", field="nextToken"
+            "The specified nextToken is invalid: it belongs to a query with other parameters.", field="nextToken",
+            rule="the same start, end, pattern and direction as the call that returned it",
         )
     return (data[1], data[2], data[3])
 

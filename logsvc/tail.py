@@ -44,7 +44,7 @@ def decode_cursor(codec: paging.Codec, text: str, field: str = "Last-Event-ID") 
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0 for k, v in data.items()
     ):
-        raise InvalidParameter(message, field=field)
+        raise InvalidParameter(message, field=field, rule=paging.RULE)
     return data
 
 

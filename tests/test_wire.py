@@ -10,10 +10,13 @@ import io
 import json
 import os
 import stat
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import pytest
@@ -158,6 +161,26 @@ def test_plain_file_lines_keep_lambdas_cr_convention(srv: Server, logs) -> None:
         f.write(b"2026-11-27T21:46:35.123Z first\rsecond\r\n")
     got = wait_for(lambda: logs.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True)["events"])
     assert [e["message"] for e in got] == ["first\nsecond"]
+
+
+def test_aws_cli_writes_and_reads_messages_byte_for_byte(srv: Server, logs) -> None:  # noqa: ANN001
+    """The aws CLI (v1) as the writer and the reader: its JSON output carries the message as sent."""
+    group, stream = new_stream(logs)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID="k", AWS_SECRET_ACCESS_KEY="s", AWS_DEFAULT_REGION="us-east-1",
+               AWS_EC2_METADATA_DISABLED="true", AWS_PAGER="")
+
+    def aws(*args: str) -> dict:
+        r = subprocess.run([str(Path(sys.executable).with_name("aws")), "logs", *args, "--endpoint-url", srv.url, "--output", "json"],
+                           capture_output=True, text=True, env=env, timeout=60)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout) if r.stdout.strip() else {}
+
+    t0 = int(time.time() * 1000) - 60_000
+    events = [{"timestamp": t0 + i, "message": m} for i, m in enumerate(HOSTILE)]
+    aws("put-log-events", "--log-group-name", group, "--log-stream-name", stream, "--log-events", json.dumps(events))
+    got = aws("get-log-events", "--log-group-name", group, "--log-stream-name", stream, "--start-from-head")
+    assert [e["message"] for e in got["events"]] == HOSTILE
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

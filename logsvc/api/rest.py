@@ -133,7 +133,7 @@ def _token_arg(kind: str, check) -> object:  # noqa: ANN001
         return None
     value = _codec().decode(kind, raw)
     if not check(value):
-        raise InvalidParameter(paging.BAD_TOKEN, field="nextToken", rule="a token from this server's previous response")
+        raise InvalidParameter(paging.BAD_TOKEN, field="nextToken", rule=paging.RULE)
     return value
 
 

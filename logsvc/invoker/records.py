@@ -138,5 +138,5 @@ def decode_token(codec: paging.Codec, token: str) -> int:
     """:raises InvalidParameter: if the token was not made by `encode_token`."""
     offset = codec.decode("invocations", token, message="nextToken is not one this server issued")
     if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise InvalidParameter("nextToken is not one this server issued", field="nextToken")
+        raise InvalidParameter("nextToken is not one this server issued", field="nextToken", rule=paging.RULE)
     return offset
