@@ -15,8 +15,9 @@ The key is per data directory: `<data>/paging.key`, 32 random bytes, mode 0600, 
 (written to a private temp file opened O_CREAT|O_EXCL|O_NOFOLLOW, then `link`ed into place: the first
 process wins, the others read the winner's whole file). So tokens stay valid across gunicorn workers
 and restarts over the same data dir, and a client cannot forge positions (offsets into files it never
-was handed). If the data directory cannot hold the key (read-only), a fixed key is used with a warning:
-tokens are then still checked for damage but can be forged.
+was handed). If the key cannot be created (a read-only data directory), a fixed key is used with a
+warning: tokens are then still checked for damage but can be forged. A key file that is there but
+unusable (symlink, wrong size) is a StorageError, never silently replaced.
 """
 
 from __future__ import annotations
@@ -101,16 +102,18 @@ def codec(data_dir: Path | str) -> Codec:
 
 
 def _load_key(root: Path) -> bytes:
+    """The data directory's key, created on first use. A key that is there but unusable (a symlink,
+    not a regular file, the wrong size) is an error, never silently replaced: workers would disagree."""
     path = root / KEY_FILE
-    try:
-        key = _read_key(path)
-        if key is None:
+    key = _read_key(path)
+    if key is None:
+        try:
             _create_key(root, path)
-            key = _read_key(path)
-    except OSError as e:
-        log.warning("cannot keep the paging key in %s (%s): paging tokens are checked but not secret", root, e)
-        return _FALLBACK_KEY
-    if key is None or len(key) != KEY_BYTES:  # a damaged key is never silently replaced: workers would disagree
+        except OSError as e:
+            log.warning("cannot keep a paging key in %s (%s): paging tokens are checked but not secret", root, e)
+            return _FALLBACK_KEY
+        key = _read_key(path)
+    if key is None or len(key) != KEY_BYTES:
         raise StorageError(f"{path} is not a {KEY_BYTES}-byte paging key", hint="delete it; open paging tokens become invalid")
     return key
 
@@ -120,10 +123,11 @@ def _read_key(path: Path) -> bytes | None:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError:
         return None
+    except OSError as e:
+        raise StorageError(f"cannot read the paging key {path}: {e.strerror} (a symlink is refused)") from None
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise OSError(f"{path} is not a regular file")
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise StorageError(f"{path} is not a regular file")
         return os.read(fd, KEY_BYTES + 1)
     finally:
         os.close(fd)
