@@ -1,6 +1,7 @@
 """Reading events back: time ranges, several streams merged by time, filter patterns, paging.
 
-Owns: search and read semantics (ordering, `nextToken`, limits, interleaving). Uses the index
+Owns: search and read semantics (ordering, what a `nextToken` holds — its signed wire form is
+paging.py's —, limits, interleaving). Uses the index
 snapshot for candidate blocks and time bounds, reads the candidate bytes from the stream files
 itself, and matches each event exactly with the filter pattern. Knows nothing of HTTP.
 

@@ -1,6 +1,6 @@
 """Live tail: "what is new since cursor C, matching P", as a generator. No transport.
 
-Owns: cursors (per-stream byte offsets), following files directly (not through the index, so a
+Owns: cursors (per-stream byte offsets; signed on the wire by paging.py), following files directly (not through the index, so a
 line reaches a tail client in about a millisecond in every worker process) and resuming from a
 cursor with no gap and no duplicate. SSE framing lives in api/rest.py, terminal printing in cli.py.
 
