@@ -255,6 +255,10 @@ def test_rest_tokens_still_page(srv: Server, paged: str) -> None:
         if not token:
             break
     assert names == ["s", "t", "u"]
+    first = srv.json("/api/v1/streams", group=paged, limit=1, orderBy="name")["nextToken"]
+    for other in ({"orderBy": "lastEventTime"}, {"prefix": "t"}, {"group": paged + "-b"}):
+        r = srv.get("/api/v1/streams", **{"group": paged, "limit": 1, "orderBy": "name", **other, "nextToken": first})
+        assert r.status_code == 400, other  # an offset into another listing would page wrongly
     page1 = srv.json("/api/v1/events", group=paged, limit=3, startFromHead="true")
     page2 = srv.json("/api/v1/events", group=paged, limit=3, startFromHead="true", nextToken=page1["nextToken"])
     assert [e["message"] for e in page1["events"] + page2["events"]] == [f"event {i}" for i in range(5)]

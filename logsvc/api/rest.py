@@ -204,9 +204,13 @@ def streams():  # noqa: ANN201
         )
     if order == "lastEventTime":
         rows.sort(key=lambda r: (-(r["lastEventTime"] or 0), r["name"]))
-    offset = _token_arg("rest-streams", lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0) or 0
+    # an offset means something only in the listing it came from: the token carries that listing's terms
+    terms = [group, order, prefix]
+    after = _token_arg("rest-streams", lambda v: isinstance(v, list) and len(v) == 4 and v[:3] == terms
+                       and isinstance(v[3], int) and not isinstance(v[3], bool) and v[3] > 0)
+    offset = after[3] if after else 0
     page = rows[offset : offset + limit]
-    token = _codec().encode("rest-streams", offset + limit) if offset + limit < len(rows) else None
+    token = _codec().encode("rest-streams", [*terms, offset + limit]) if offset + limit < len(rows) else None
     return jsonify({"streams": page, "nextToken": token})
 
 
