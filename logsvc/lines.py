@@ -9,7 +9,11 @@ Events. A stream file holds one event per line. A line continues the previous ev
 with a space, a tab or Lambda's NO-BREAK SPACE, or when it belongs to a Python traceback (header,
 chaining sentences, the closing `SomeError: msg`) or a Java trace (`Caused by: `). Inside a line,
 "\r" is a line break of the event itself: that is how Lambda keeps a multi-line message in one
-event on stdout (reference §2.5), and how `format_line` writes one.
+event on stdout (reference §2.5), and how `format_line` writes one. A message that has a "\r" of its
+own is written *escaped* instead (`escape_message`): writer's timestamp, space, U+001E, then "\r\r"
+for "\r" and "\r " for "\n"; `split_events` unescapes such lines, so every message a writer gives
+`format_line` reads back byte for byte. Plain text essentially never has U+001E right after a
+timestamp, so lines written with `>>` keep Lambda's convention.
 
 Timestamps. A leading ISO-8601 or 13-digit epoch-ms timestamp is the event time. Followed by one
 SPACE (what `format_line` writes) it is cut from the message; followed by anything else (the Node
@@ -36,6 +40,7 @@ from functools import lru_cache
 from logsvc.errors import InvalidParameter
 
 __all__ = [
+    "ESCAPED",
     "FORMATS",
     "MAX_TIMESTAMP_MS",
     "MIN_TIMESTAMP_MS",
@@ -43,11 +48,13 @@ __all__ = [
     "ParsedEvent",
     "RawEvent",
     "detect_format",
+    "escape_message",
     "format_line",
     "format_timestamp",
     "parse_event",
     "parse_timestamp",
     "split_events",
+    "unescape_message",
 ]
 
 MIN_TIMESTAMP_MS = 0  # 1970-01-01T00:00:00.000Z
@@ -209,21 +216,53 @@ def format_timestamp(timestamp_ms: int) -> str:
     return f"{_second_prefix(secs)}.{ms:03d}Z"
 
 
+ESCAPED = "\x1e"  # U+001E RECORD SEPARATOR after the writer's timestamp and space: an escaped line
+
+
+def escape_message(message: str) -> str:
+    r"""The message as a line of the stream file carries it (after "<timestamp> "); see `unescape_message`.
+
+    A message without "\r" is written in Lambda's convention, byte for byte as before: each "\n" as
+    "\r", plus one extra "\r" when it ends with a line break (a line ending "\r\n" is read as a CRLF
+    line end). A message with a "\r" of its own (or one starting with U+001E) cannot be told apart
+    from that convention, so it is *escaped*: U+001E, then the message with "\r" as "\r\r" and "\n"
+    as "\r " (CR SPACE). Every other character is kept as it is, so grep, the literal pre-filter and
+    the index's tokens (CR, SPACE and U+001E all separate words) see the same text either way.
+    """
+    if "\r" in message or message.startswith(ESCAPED):
+        return ESCAPED + message.replace("\r", "\r\r").replace("\n", "\r ")
+    if "\n" in message:
+        message = message.replace("\n", "\r")
+        if message.endswith("\r"):
+            message += "\r"
+    return message
+
+
+_UNESCAPE_RE = re.compile("\r[\r ]?")
+
+
+def _unescape_pair(m: re.Match) -> str:
+    return "\r" if m[0] == "\r\r" else "\n"
+
+
+def unescape_message(body: str) -> str:
+    r"""The message of an escaped line, given what follows its U+001E: "\r\r" is "\r", "\r " is "\n".
+
+    A "\r" followed by anything else (a hand-edited file) is read as Lambda's line break.
+    """
+    return _UNESCAPE_RE.sub(_unescape_pair, body) if "\r" in body else body
+
+
 def format_line(timestamp_ms: int, message: str) -> bytes:
     r"""The stream-file line for one event: b"<ISO-8601 UTC ms>Z <message>\n", always one line.
 
-    Every "\r\n", "\n" and "\r" in the message is written as "\r" (Lambda's convention), so readers
-    see one event. A message that ends with a line break gets one extra "\r": a line ending "\r\n"
-    is read as a CRLF line end, and the extra "\r" keeps the message's own break. Lone surrogates
-    (possible from JSON "\ud800" escapes) cannot be UTF-8 and are written as "?".
+    The message is written by `escape_message`, so every message reads back exactly as it was given,
+    including "\r", "\r\n" and a trailing line break. Lone surrogates (possible from JSON "\ud800"
+    escapes) cannot be UTF-8 and are written as "?".
 
     :raises InvalidParameter: if the time is not an int within 1970..9999.
     """
-    if "\n" in message or "\r" in message:
-        message = message.replace("\r\n", "\r").replace("\n", "\r")
-        if message.endswith("\r"):
-            message += "\r"
-    return f"{format_timestamp(timestamp_ms)} {message}\n".encode("utf-8", "replace")
+    return f"{format_timestamp(timestamp_ms)} {escape_message(message)}\n".encode("utf-8", "replace")
 
 
 # --------------------------------------------------------------------------------------------
@@ -314,6 +353,19 @@ def _tail_continues(tail: bytes) -> bool:
     return any(tail.startswith(h) or h.startswith(tail) for h in _TB_HEADERS)
 
 
+# An escaped line: format_timestamp's exact form (24 bytes), one space, U+001E (see escape_message).
+_ESCAPED_LINE_RE = re.compile(rb"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z \x1e")
+
+
+def _text(raw: bytes) -> str:
+    """An event's text from its bytes: an escaped first line is unescaped, the rest read by `_decode`."""
+    if raw[25:26] == b"\x1e" and _ESCAPED_LINE_RE.match(raw):
+        first, nl, rest = raw.partition(b"\n")
+        text = raw[:25].decode() + unescape_message(first[26:].decode("utf-8", "replace"))
+        return text + "\n" + _decode(rest) if nl else text
+    return _decode(raw) if b"\r" in raw else raw.decode("utf-8", "replace")
+
+
 def _decode(raw: bytes) -> str:
     if b"\r" in raw:
         # A CR before LF is a line end; any other CR is a line break inside the event.
@@ -356,13 +408,14 @@ def split_events(data: bytes, *, flush: bool = False) -> tuple[list[RawEvent], i
         if not join:
             if start >= 0:
                 raw = data[start : pos - 1]
-                emit(_raw_event(start, pos, _decode(raw) if b"\r" in raw else raw.decode("utf-8", "replace")))
+                # the hot path: a plain line without CR is decoded here; a 1-byte slice is a cached object
+                emit(_raw_event(start, pos, _text(raw) if raw[25:26] == b"\x1e" or b"\r" in raw else raw.decode("utf-8", "replace")))
             start = pos
             first = i
         pos += len(line) + 1
     if not flush and (state == _HEADER or state == _FRAMES or state == _PENDING or _tail_continues(data[complete : complete + 80])):
         return events, start
-    emit(_raw_event(start, complete, _decode(data[start : complete - 1])))
+    emit(_raw_event(start, complete, _text(data[start : complete - 1])))
     return events, complete
 
 

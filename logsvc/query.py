@@ -1,6 +1,7 @@
 """Reading events back: time ranges, several streams merged by time, filter patterns, paging.
 
-Owns: search and read semantics (ordering, `nextToken`, limits, interleaving). Uses the index
+Owns: search and read semantics (ordering, what a `nextToken` holds — its signed wire form is
+paging.py's —, limits, interleaving). Uses the index
 snapshot for candidate blocks and time bounds, reads the candidate bytes from the stream files
 itself, and matches each event exactly with the filter pattern. Knows nothing of HTTP.
 
@@ -10,15 +11,13 @@ depend on how the files were cut into blocks, so a rebuilt index pages exactly a
 
 from __future__ import annotations
 
-import base64
 import heapq
-import json
 import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from logsvc import lines, names
+from logsvc import lines, names, paging
 from logsvc.errors import InvalidParameter, NotFound
 from logsvc.filterpattern import FilterPattern, compile_pattern
 from logsvc.index import Block, BlockIndex, Snapshot, stream_key
@@ -149,12 +148,13 @@ class Reader:
         hi = POS_INF if end is None else (end - 1 if end_exclusive else end)
         boundary = after
         fp = _fingerprint(lo, hi, pattern.text, forward)
+        codec = paging.codec(self.store.root)
         if token:
-            boundary = decode_token(token, fp)
+            boundary = decode_token(codec, token, fp)
         events, more_key = self._merge(sources, lo, hi, pattern, limit, forward, boundary, max_bytes, deadline)
         if not forward:
             events.reverse()
-        next_token = encode_token(fp, more_key) if more_key is not None else None
+        next_token = encode_token(codec, fp, more_key) if more_key is not None else None
         return Page(events, next_token, more_key)
 
     def _merge(
@@ -579,25 +579,22 @@ def _fingerprint(lo: int, hi: int, pattern: str, forward: bool) -> str:
     return hashlib.blake2b(f"{lo}|{hi}|{pattern}|{forward}".encode(), digest_size=6).hexdigest()
 
 
-def encode_token(fp: str, key: tuple) -> str:
-    raw = json.dumps([fp, key[0], key[1], key[2]], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def encode_token(codec: paging.Codec, fp: str, key: tuple) -> str:
+    return codec.encode("events", [fp, key[0], key[1], key[2]])
 
 
-def decode_token(token: str, fp: str) -> tuple:
-    """:raises InvalidParameter: if the token is malformed or belongs to another query."""
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        got_fp, ts, skey, off = json.loads(raw)
-        if not (isinstance(ts, int) and isinstance(skey, str) and isinstance(off, int)):
-            raise ValueError
-    except (ValueError, TypeError, json.JSONDecodeError):
-        raise InvalidParameter("The specified nextToken is invalid.", field="nextToken") from None
-    if got_fp != fp:
+def decode_token(codec: paging.Codec, token: str, fp: str) -> tuple:
+    """:raises InvalidParameter: if the token is not one of ours or belongs to another query."""
+    data = codec.decode("events", token)
+    if not (isinstance(data, list) and len(data) == 4 and isinstance(data[1], int) and isinstance(data[2], str)
+            and isinstance(data[3], int)):
+        raise InvalidParameter(paging.BAD_TOKEN, field="nextToken", rule=paging.RULE)
+    if data[0] != fp:
         raise InvalidParameter(
-            "The specified nextToken is invalid: it belongs to a query with other parameters.", field="nextToken"
+            "The specified nextToken is invalid: it belongs to a query with other parameters.", field="nextToken",
+            rule="the same start, end, pattern and direction as the call that returned it",
         )
-    return (ts, skey, off)
+    return (data[1], data[2], data[3])
 
 
 def iter_all(reader: Reader, sources: list[Source], **kw) -> Iterator[LogEvent]:  # noqa: ANN003

@@ -492,6 +492,8 @@ class Store:
     def append_events(self, group: str, stream: str, events: Iterable[tuple[int, str]]) -> int:
         """Append (timestamp_ms, message) events as whole lines, in one write. Returns bytes written.
 
+        Lines are `lines.format_line`'s: every message reads back byte for byte (escaped if need be).
+
         One `write` on an O_APPEND descriptor, so concurrent writers never interleave inside a batch;
         if the disk fills mid-write the partial tail is cut off again, so no half line is left behind.
         :raises NotFound: if the stream does not exist. :raises StorageError: on a full disk.

@@ -1,6 +1,6 @@
 """Live tail: "what is new since cursor C, matching P", as a generator. No transport.
 
-Owns: cursors (per-stream byte offsets), following files directly (not through the index, so a
+Owns: cursors (per-stream byte offsets; signed on the wire by paging.py), following files directly (not through the index, so a
 line reaches a tail client in about a millisecond in every worker process) and resuming from a
 cursor with no gap and no duplicate. SSE framing lives in api/rest.py, terminal printing in cli.py.
 
@@ -10,7 +10,6 @@ so an event has the same id whether it arrived by tail or by search.
 
 from __future__ import annotations
 
-import base64
 import bisect
 import json
 import os
@@ -20,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from logsvc import paging
 from logsvc.errors import InvalidParameter, LimitExceeded
 from logsvc.filterpattern import FilterPattern
 from logsvc.ingest import CONTINUATION_GRACE, read_new_events
@@ -32,21 +32,20 @@ READ_CHUNK = 1024 * 1024
 MAX_BATCH = 1000
 
 
-def encode_cursor(offsets: dict[str, int]) -> str:
-    raw = json.dumps(offsets, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def encode_cursor(codec: paging.Codec, offsets: dict[str, int]) -> str:
+    """The SSE `id:` for per-stream byte offsets (signed: a client resumes only where it was)."""
+    return codec.encode("tail", offsets)
 
 
-def decode_cursor(text: str) -> dict[str, int]:
+def decode_cursor(codec: paging.Codec, text: str, field: str = "Last-Event-ID") -> dict[str, int]:
     """:raises InvalidParameter: for anything that is not a cursor this server wrote."""
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        data = json.loads(raw)
-        if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, int) and v >= 0 for k, v in data.items()):
-            raise ValueError
-        return data
-    except (ValueError, TypeError):
-        raise InvalidParameter("Last-Event-ID is not a tail cursor from this server", field="Last-Event-ID") from None
+    message = f"{field} is not a tail cursor from this server"
+    data = codec.decode("tail", text, field=field, message=message)
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0 for k, v in data.items()
+    ):
+        raise InvalidParameter(message, field=field, rule=paging.RULE)
+    return data
 
 
 @dataclass

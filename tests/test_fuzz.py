@@ -182,8 +182,7 @@ def test_format_line_round_trips_through_split_and_parse(ts: int, msg: str) -> N
     events, consumed = lines.split_events(raw, flush=True)
     assert consumed == len(raw) and len(events) == 1, (raw, events)
     p = lines.parse_event(events[0].text)
-    expected = msg.replace("\r\n", "\n").replace("\r", "\n")
-    expected = expected.encode("utf-8", "replace").decode("utf-8")
+    expected = msg.encode("utf-8", "replace").decode("utf-8")  # byte for byte, "\r" included
     assert p.timestamp == ts
     assert p.message == expected
 

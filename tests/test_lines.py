@@ -558,7 +558,8 @@ def test_held_event_is_returned_whole_once_complete() -> None:
     [
         (T, "hello", f"{TS} hello\n".encode()),
         (T, "", f"{TS} \n".encode()),
-        (T, "a\nb\r\nc\rd", f"{TS} a\rb\rc\rd\n".encode()),
+        (T, "a\nb\nc", f"{TS} a\rb\rc\n".encode()),
+        (T, "a\nb\r\nc\rd", f"{TS} \x1ea\r b\r\r\r c\r\rd\n".encode()),
         (T, "ends with a break\n", f"{TS} ends with a break\r\r\n".encode()),
         (T, "  lead\ttab", f"{TS}   lead\ttab\n".encode()),
         (T, "ünïcode ✓", f"{TS} ünïcode ✓\n".encode()),
@@ -572,10 +573,6 @@ def test_format_line(timestamp: int, message: str, line: bytes) -> None:
 def test_format_line_refuses_a_bad_timestamp() -> None:
     with pytest.raises(InvalidParameter):
         format_line(-1, "x")
-
-
-def normalise(message: str) -> str:
-    return message.replace("\r\n", "\n").replace("\r", "\n")
 
 
 messages = st.one_of(
@@ -595,7 +592,7 @@ def test_format_line_round_trip(timestamp: int, message: str) -> None:
     assert len(events) == 1
     parsed = parse_event(events[0].text)
     assert parsed.timestamp == timestamp
-    assert parsed.message == normalise(message)
+    assert parsed.message == message
 
 
 @given(
@@ -686,3 +683,77 @@ def test_event_time_agrees_with_parse_event() -> None:
     assert len(texts) > 30
     for t in texts:
         assert event_time(t) == parse_event(t).timestamp, t
+
+
+# ---- escaped lines: every message a writer gives comes back byte for byte (issue #10.5) -----------
+
+# (why, message, what the line holds after "<timestamp> "): the escape is written out by hand here,
+# from the README's line-format paragraph, not computed by lines.py.
+ESCAPES = [
+    ("plain text is unchanged", "hello", b"hello"),
+    ("a newline keeps Lambda's \\r", "a\nb", b"a\rb"),
+    ("a trailing newline gets the extra \\r", "a\n", b"a\r\r"),
+    ("a lone CR is escaped", "carriage\rreturn", b"\x1ecarriage\r\rreturn"),
+    ("CRLF is escaped", "a\r\nb", b"\x1ea\r\r\r b"),
+    ("a trailing CR", "end\r", b"\x1eend\r\r"),
+    ("only a CR", "\r", b"\x1e\r\r"),
+    ("CR then space", "a\r b", b"\x1ea\r\r b"),
+    ("newline then space", "a\n b\r", b"\x1ea\r  b\r\r"),
+    ("a lone backslash is not special", "C:\\dir\\", b"C:\\dir\\"),
+    ("text that looks like an escape", "\\r\\n and \\\\", b"\\r\\n and \\\\"),
+    ("a message starting with the marker", "\x1eRS", b"\x1e\x1eRS"),
+    ("the marker later is plain", "a\x1eb", b"a\x1eb"),
+    ("unicode around a CR", "é\r✓", "\x1eé\r\r✓".encode()),
+]
+
+
+@pytest.mark.parametrize(("why", "message", "body"), ESCAPES, ids=[e[0] for e in ESCAPES])
+def test_escaped_line_is_written_and_read_back_exactly(why: str, message: str, body: bytes) -> None:
+    line = format_line(T, message)
+    assert line == TS.encode() + b" " + body + b"\n", why
+    events, used = split_events(line + line)
+    assert used == 2 * len(line)
+    assert [parse_event(e.text).message for e in events] == [message, message], why
+
+
+# Lines written by other programs (`>>`, Lambda itself): \r keeps meaning a line break.
+PLAIN = [
+    ("Lambda's \\r is a line break", b"a\rb\n", "a\nb"),
+    ("CRLF line end", b"a\r\n", "a"),
+    ("timestamped, \\r inside", f"{TS} x\ry\n".encode(), "x\ny"),
+    ("no timestamp, marker first: not escaped", b"\x1ea\rb\n", "\x1ea\nb"),
+    ("another timestamp form before the marker: not escaped", b"2026-11-27T21:46:35Z \x1ea\rb\n", "\x1ea\nb"),
+    ("tab after the timestamp: not escaped", f"{TS}\t\x1ea\rb\n".encode(), f"{TS}\t\x1ea\nb"),
+]
+
+
+@pytest.mark.parametrize(("why", "data", "message"), PLAIN, ids=[p[0] for p in PLAIN])
+def test_plain_lines_keep_lambdas_convention(why: str, data: bytes, message: str) -> None:
+    events, _ = split_events(data, flush=True)
+    assert [parse_event(e.text).message for e in events] == [message], why
+
+
+def test_escaped_line_then_continuation_lines() -> None:
+    """An escaped first line is unescaped; indented lines appended after it by `>>` join as usual."""
+    data = format_line(T, "a\rb") + b"  more\rlines\n"
+    events, _ = split_events(data, flush=True)
+    assert [parse_event(e.text).message for e in events] == ["a\rb\n  more\nlines"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [("", ""), ("x", "x"), ("\r\r", "\r"), ("\r ", "\n"), ("\r\r\r ", "\r\n"), ("\r\r ", "\r "), ("\rx", "\nx"), ("\r", "\n")],
+)
+def test_unescape_message(body: str, message: str) -> None:
+    """Pairs decode left to right; a CR not in a pair (a hand edit) is Lambda's line break."""
+    from logsvc.lines import unescape_message
+
+    assert unescape_message(body) == message
+
+
+@given(message=st.text() | st.text(alphabet=st.sampled_from("\r\n \x1e\\ab")))
+def test_every_message_round_trips(message: str) -> None:
+    line = format_line(T, message)
+    assert line.count(b"\n") == 1
+    events, _ = split_events(line)
+    assert [parse_event(e.text).message for e in events] == [message]

@@ -10,7 +10,6 @@ A group deleted while it is being listed is simply left out.
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
@@ -19,7 +18,7 @@ from collections.abc import Iterator
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
-from logsvc import names
+from logsvc import names, paging
 from logsvc.api.openapi import openapi_document
 from logsvc.errors import InvalidParameter, LogsvcError, NotFound
 from logsvc.filterpattern import compile_pattern
@@ -126,20 +125,20 @@ def sources_arg(required: bool = True) -> list[Source]:
     return reader.sources(groups, streams_arg(), request.args.get("streamPrefix") or None)
 
 
-def _page_token(raw: str | None) -> str:
-    if not raw:
-        return ""
-    try:
-        return base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidParameter("The specified nextToken is invalid.", field="nextToken") from None
+def _codec():  # noqa: ANN202
+    return paging.codec(service().store.root)
 
 
-def _next_token(name: str) -> str:
-    return base64.urlsafe_b64encode(name.encode()).decode().rstrip("=")
-
-
-# ---- endpoints -----------------------------------------------------------------------------------
+def _token_arg(kind: str, check) -> object:  # noqa: ANN001
+    """The position in `nextToken` (None without one), if it is a `kind` token this server issued
+    whose value passes `check`. :raises InvalidParameter: otherwise (400, field nextToken)."""
+    raw = request.args.get("nextToken")
+    if raw is None or raw == "":
+        return None
+    value = _codec().decode(kind, raw)
+    if not check(value):
+        raise InvalidParameter(paging.BAD_TOKEN, field="nextToken", rule=paging.RULE)
+    return value
 
 
 @bp.get("/healthz")
@@ -157,7 +156,7 @@ def groups():  # noqa: ANN201
     svc = service()
     prefix = request.args.get("prefix", "")
     limit = int_arg("limit", 50, 1, 1000)
-    after = _page_token(request.args.get("nextToken"))
+    after = _token_arg("rest-groups", lambda v: isinstance(v, str)) or ""
     skipped: list[str] = []
     found = [g for g in svc.store.list_groups(skipped) if g.name.startswith(prefix) and g.name > after]
     page = found[:limit]
@@ -183,7 +182,7 @@ def groups():  # noqa: ANN201
                 "tags": g.tags,
             }
         )
-    token = _next_token(page[-1].name) if len(found) > limit else None
+    token = _codec().encode("rest-groups", page[-1].name) if len(found) > limit else None
     return jsonify({"groups": out, "nextToken": token, "skipped": len(skipped)})
 
 
@@ -214,14 +213,13 @@ def streams():  # noqa: ANN201
         )
     if order == "lastEventTime":
         rows.sort(key=lambda r: (-(r["lastEventTime"] or 0), r["name"]))
-    offset = 0
-    if request.args.get("nextToken"):
-        try:
-            offset = int(_page_token(request.args["nextToken"]))
-        except ValueError:
-            raise InvalidParameter("The specified nextToken is invalid.", field="nextToken") from None
+    # an offset means something only in the listing it came from: the token carries that listing's terms
+    terms = [group, order, prefix]
+    after = _token_arg("rest-streams", lambda v: isinstance(v, list) and len(v) == 4 and v[:3] == terms
+                       and isinstance(v[3], int) and not isinstance(v[3], bool) and v[3] > 0)
+    offset = after[3] if after else 0
     page = rows[offset : offset + limit]
-    token = _next_token(str(offset + limit)) if offset + limit < len(rows) else None
+    token = _codec().encode("rest-streams", [*terms, offset + limit]) if offset + limit < len(rows) else None
     return jsonify({"streams": page, "nextToken": token, "skipped": len(skipped)})
 
 
@@ -342,7 +340,9 @@ def tail():  # noqa: ANN201
     heartbeat = int_arg("heartbeat", 15, 1, 60)
     groups = groups_arg()
     streams = streams_arg()
+    cursor_field = "Last-Event-ID" if request.headers.get("Last-Event-ID") else "cursor"
     last_id = request.headers.get("Last-Event-ID") or request.args.get("cursor")
+    codec = _codec()
     reader: Reader = svc.reader
     sources = reader.sources(groups, streams)
 
@@ -357,7 +357,7 @@ def tail():  # noqa: ANN201
 
     replay: list = []
     if last_id:
-        cursor = decode_cursor(last_id)
+        cursor = decode_cursor(codec, last_id, cursor_field)
     else:
         cursor = svc.tailer.end_cursor(sources)
         if since is not None:
@@ -372,12 +372,12 @@ def tail():  # noqa: ANN201
             if replay:
                 for i in range(0, len(replay), 500):
                     chunk = replay[i : i + 500]
-                    yield _frame(chunk, cursor if i + 500 >= len(replay) else None, svc.tailer.json_of)
+                    yield _frame(codec, chunk, cursor if i + 500 >= len(replay) else None, svc.tailer.json_of)
             for events_, cur in follow:
                 if events_:
-                    yield _frame(events_, cur, svc.tailer.json_of)
+                    yield _frame(codec, events_, cur, svc.tailer.json_of)
                 else:
-                    yield f"id: {encode_cursor(cur)}\n: ping\n\n"
+                    yield f"id: {encode_cursor(codec, cur)}\n: ping\n\n"
         finally:
             follow.close()
 
@@ -393,7 +393,7 @@ def _skey(e) -> str:  # noqa: ANN001
     return stream_key(e.group, e.stream)
 
 
-def _frame(events_: list, cursor: dict | None, encode) -> str:  # noqa: ANN001
+def _frame(codec: paging.Codec, events_: list, cursor: dict | None, encode) -> str:  # noqa: ANN001
     data = '{"events": [' + ", ".join(encode(e) for e in events_) + "]}"
-    head = f"id: {encode_cursor(cursor)}\n" if cursor is not None else ""
+    head = f"id: {encode_cursor(codec, cursor)}\n" if cursor is not None else ""
     return f"{head}event: events\ndata: {data}\n\n"

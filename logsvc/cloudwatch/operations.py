@@ -9,8 +9,8 @@ Never parses HTTP: `api/cloudwatch.py` hands it a `Context` and a dict.
 
 from __future__ import annotations
 
-import base64
 import hashlib
+import hmac
 import json
 import re
 import time
@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from logsvc import paging
 from logsvc.cloudwatch import eventstream
 from logsvc.cloudwatch import validate as v
 from logsvc.cloudwatch.errors import BAD_TOKEN, AwsError, invalid_parameter, not_found, to_aws
@@ -95,14 +96,19 @@ def _existing_group(ctx: Context, group: str):  # noqa: ANN202
         raise not_found("group") from None
 
 
-def _page_token(data: Any) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
+def _codec(ctx: Context) -> paging.Codec:
+    return paging.codec(ctx.service.store.root)
 
 
-def _read_page_token(token: str) -> Any:
+def _page_token(ctx: Context, kind: str, data: Any) -> str:
+    return _codec(ctx).encode(kind, data)
+
+
+def _read_page_token(ctx: Context, kind: str, token: str) -> Any:
+    """:raises AwsError: InvalidParameterException, AWS's text, for any token we did not issue."""
     try:
-        return json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (ValueError, TypeError):
+        return _codec(ctx).decode(kind, token)
+    except InvalidParameter:
         raise invalid_parameter(BAD_TOKEN) from None
 
 
@@ -177,7 +183,7 @@ def describe_log_groups(ctx: Context, p: dict) -> dict:
     wanted = {group_from_identifier(i) for i in p["logGroupIdentifiers"]} if p.get("logGroupIdentifiers") else None
     after = None
     if p.get("nextToken"):
-        after = _read_page_token(p["nextToken"])
+        after = _read_page_token(ctx, "cw-groups", p["nextToken"])
         if not isinstance(after, str):
             raise invalid_parameter(BAD_TOKEN)
     limit = p.get("limit") or 50
@@ -199,7 +205,7 @@ def describe_log_groups(ctx: Context, p: dict) -> dict:
             break
     out: dict[str, Any] = {"logGroups": [_group_json(ctx, g) for g in matched[:limit]]}
     if len(matched) > limit:
-        out["nextToken"] = _page_token(matched[limit - 1].name)
+        out["nextToken"] = _page_token(ctx, "cw-groups", matched[limit - 1].name)
     return out
 
 
@@ -347,14 +353,14 @@ def describe_log_streams(ctx: Context, p: dict) -> dict:
         rows.sort(key=lambda r: r[0].name, reverse=descending)
         sort_key = lambda r: [r[0].name]  # noqa: E731
     if p.get("nextToken"):
-        after = _read_page_token(p["nextToken"])
+        after = _read_page_token(ctx, "cw-streams", p["nextToken"])
         if not isinstance(after, list) or len(after) != (2 if order == "LastEventTime" else 1):
             raise invalid_parameter(BAD_TOKEN)
         after = tuple(after)
         rows = [r for r in rows if (tuple(sort_key(r)) < after if descending else tuple(sort_key(r)) > after)]
     out: dict[str, Any] = {"logStreams": [_stream_json(ctx, *r) for r in rows[:limit]]}
     if len(rows) > limit:
-        out["nextToken"] = _page_token(sort_key(rows[limit - 1]))
+        out["nextToken"] = _page_token(ctx, "cw-streams", sort_key(rows[limit - 1]))
     return out
 
 
@@ -452,23 +458,26 @@ GET_LOG_EVENTS = (
 )
 
 
-def _gle_check(group: str, stream: str, ts: int, off: int) -> int:
-    h = hashlib.blake2b(f"{group}\0{stream}\0{ts}\0{off}".encode(), digest_size=8).digest()
-    return int.from_bytes(h, "big") % 10**16
+def encode_gle_token(codec: paging.Codec, direction: str, group: str, stream: str, ts: int, off: int) -> str:
+    """`f/` or `b/` + 56 digits, as AWS's tokens look: time, byte offset, then 16 digits signing them
+    (and the direction, group and stream) with the data directory's paging key."""
+    head = f"{direction}/{ts - NEG_INF:020d}{off:020d}"
+    return head + codec.check_digits("gle", _gle_signed(head, group, stream))
 
 
-def encode_gle_token(direction: str, group: str, stream: str, ts: int, off: int) -> str:
-    """`f/` or `b/` + 56 digits, as AWS's tokens look: time, byte offset, check digits."""
-    return f"{direction}/{ts - NEG_INF:020d}{off:020d}{_gle_check(group, stream, ts, off):016d}"
+def _gle_signed(head: str, group: str, stream: str) -> str:
+    return "\0".join((head, group, stream))
 
 
-def decode_gle_token(token: str, group: str, stream: str) -> tuple[str, int, int]:
-    if len(token) != 58 or token[:2] not in ("f/", "b/") or not token[2:].isdigit():
+def decode_gle_token(codec: paging.Codec, token: str, group: str, stream: str) -> tuple[str, int, int]:
+    """:raises AwsError: InvalidParameterException for a token not issued for this stream."""
+    if not (isinstance(token, str) and len(token) == 58 and token[:2] in ("f/", "b/") and token[2:].isascii()
+            and token[2:].isdigit()):
         raise invalid_parameter(BAD_TOKEN)
-    ts, off, check = int(token[2:22]) + NEG_INF, int(token[22:42]), int(token[42:])
-    if check != _gle_check(group, stream, ts, off):
+    head, check = token[:42], token[42:]
+    if not hmac.compare_digest(check, codec.check_digits("gle", _gle_signed(head, group, stream))):
         raise invalid_parameter(BAD_TOKEN)
-    return token[0], ts, off
+    return token[0], int(token[2:22]) + NEG_INF, int(token[22:42])
 
 
 def get_log_events(ctx: Context, p: dict) -> dict:
@@ -485,7 +494,7 @@ def get_log_events(ctx: Context, p: dict) -> dict:
     limit = p.get("limit") or 10_000
     everything = _pattern("")
     if token:
-        direction, ts, off = decode_gle_token(token, group, stream)
+        direction, ts, off = decode_gle_token(_codec(ctx), token, group, stream)
         forward = direction == "f"
         after = (ts, stream_key(group, stream), off)
     else:
@@ -503,8 +512,8 @@ def get_log_events(ctx: Context, p: dict) -> dict:
         f_pos, b_pos = (NEG_INF, 0), (POS_INF, 0)  # nothing yet: poll forward from the head
     return {
         "events": [{"timestamp": e.timestamp, "message": e.message, "ingestionTime": e.ingestion_time} for e in events],
-        "nextForwardToken": encode_gle_token("f", group, stream, *f_pos),
-        "nextBackwardToken": encode_gle_token("b", group, stream, *b_pos),
+        "nextForwardToken": encode_gle_token(_codec(ctx), "f", group, stream, *f_pos),
+        "nextBackwardToken": encode_gle_token(_codec(ctx), "b", group, stream, *b_pos),
     }
 
 
@@ -542,15 +551,16 @@ def filter_log_events(ctx: Context, p: dict) -> dict:
     token = p.get("nextToken")
     after = None
     if token:
-        data = _read_page_token(token)
-        if not (isinstance(data, list) and len(data) == 4 and data[0] == _filter_fp(group, names, prefix, start, end, pattern.text, forward)):
+        data = _read_page_token(ctx, "cw-filter", token)
+        if not (isinstance(data, list) and len(data) == 4 and data[0] == _filter_fp(group, names, prefix, start, end, pattern.text, forward)
+                and isinstance(data[1], int) and isinstance(data[2], str) and isinstance(data[3], int)):
             raise invalid_parameter(BAD_TOKEN)
         after = tuple(data[1:])
     page = reader.read(sources, start=start, end=end, limit=p.get("limit") or 10_000, forward=forward,
                        pattern=pattern, after=after, deadline=time.monotonic() + FILTER_DEADLINE_S)
     out: dict[str, Any] = {"events": [_filtered_json(e) for e in page.events], "searchedLogStreams": []}
     if page.next_key is not None:
-        out["nextToken"] = _page_token([_filter_fp(group, names, prefix, start, end, pattern.text, forward), *page.next_key])
+        out["nextToken"] = _page_token(ctx, "cw-filter", [_filter_fp(group, names, prefix, start, end, pattern.text, forward), *page.next_key])
     return out
 
 

@@ -121,9 +121,10 @@ def _value_text(value: object) -> str:
     return str(value)
 
 
-def _check_member(m: Member, value: object, path: str, errors: list[str]) -> None:  # noqa: C901, PLR0912
+def _check_member(m: Member, value: object, path: str, errors: list[str], *, in_collection: bool = False) -> None:  # noqa: C901, PLR0912
+    """`in_collection`: a list item or map value, which can never be null (`[null]` is no event)."""
     if value is None:
-        if m.required:
+        if m.required or in_collection:
             errors.append(f"Value null at '{path}' failed to satisfy constraint: Member must not be null")
         return
     types = _JSON_TYPES[m.kind]
@@ -154,13 +155,13 @@ def _check_member(m: Member, value: object, path: str, errors: list[str]) -> Non
         fail(f"satisfy enum value set: [{', '.join(str(v) for v in m.enum)}]")
     if m.kind == "list" and m.item is not None:
         for i, item in enumerate(value, 1):  # type: ignore[arg-type]
-            _check_member(m.item, item, f"{path}.{i}.member", errors)
+            _check_member(m.item, item, f"{path}.{i}.member", errors, in_collection=True)
     if m.kind == "map":
         for k, v in value.items():  # type: ignore[union-attr]
             if m.key is not None:
                 _check_key(m.key, k, path, errors)
             if m.item is not None:
-                _check_member(m.item, v, f"{path}.{k}", errors)
+                _check_member(m.item, v, f"{path}.{k}", errors, in_collection=True)
     if m.kind == "structure":
         for sub in m.members:
             _check_member(sub, value.get(sub.name), f"{path}.{sub.name}", errors)  # type: ignore[union-attr]

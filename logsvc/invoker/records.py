@@ -12,7 +12,6 @@ cli, ...}), event (the payload, cut at 8 KB), parentRequestId, logGroup, logStre
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import threading
@@ -20,6 +19,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from logsvc import paging
 from logsvc.errors import InvalidParameter, NotFound
 
 GROUP = "/logsvc/invocations"
@@ -128,7 +128,8 @@ class RecordLog:
             raise InvalidParameter(
                 f"status must be one of {', '.join(STATUSES)}", field="status", rule="|".join(STATUSES)
             )
-        offset = decode_token(next_token) if next_token else 0
+        codec = paging.codec(self.store.root)
+        offset = decode_token(codec, next_token) if next_token else 0
         out: list[dict[str, Any]] = []
         token = None
         last_pos = offset
@@ -147,23 +148,20 @@ class RecordLog:
             if end is not None and t >= end:
                 continue
             if len(out) == limit:
-                token = encode_token(last_pos)
+                token = encode_token(codec, last_pos)
                 break
             out.append(rec)
             last_pos = pos
         return {"invocations": out, "nextToken": token}
 
 
-def encode_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"inv1:{offset}".encode()).decode()
+def encode_token(codec: paging.Codec, offset: int) -> str:
+    return codec.encode("invocations", offset)
 
 
-def decode_token(token: str) -> int:
+def decode_token(codec: paging.Codec, token: str) -> int:
     """:raises InvalidParameter: if the token was not made by `encode_token`."""
-    try:
-        kind, _, num = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
-        if kind != "inv1":
-            raise ValueError
-        return int(num)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidParameter("nextToken is not one this server issued", field="nextToken") from None
+    offset = codec.decode("invocations", token, message="nextToken is not one this server issued")
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise InvalidParameter("nextToken is not one this server issued", field="nextToken", rule=paging.RULE)
+    return offset
