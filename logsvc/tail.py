@@ -64,6 +64,14 @@ def decode_cursor(text: str) -> dict[str, int]:
         raise InvalidParameter("Last-Event-ID is not a tail cursor from this server", field="Last-Event-ID") from None
 
 
+class _Cursor(dict):
+    """Offsets per stream key, plus the feed generation each offset belongs to (this process only)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gens: dict[str, int] = {}
+
+
 @dataclass
 class _Pos:
     """One client's place in one stream: a byte offset in the file of feed generation `gen`."""
@@ -90,13 +98,23 @@ class Tailer:
         self._sources: dict[tuple, tuple[float, list[Source]]] = {}
 
     def end_cursor(self, sources: list[Source]) -> dict[str, int]:
-        """A cursor at the current end of every source (tail from now)."""
-        out = {}
+        """A cursor at the current end of every source (tail from now).
+
+        Each stream's feed looks at its file now, and the cursor remembers the feed's generation:
+        a file replaced between this call and the tail's first read (a rewrite to the same size
+        included) is then seen as new, not adopted as what the cursor pointed into.
+        """
+        out = _Cursor()
         for s in sources:
             try:
-                out[s.skey] = os.stat(s.path).st_size
+                size = os.stat(s.path).st_size
             except OSError:
-                out[s.skey] = 0
+                size = 0
+            feed = self._feed_for(s.path, size)
+            with feed.lock:
+                self._advance(s, feed)
+                out[s.skey] = min(size, feed.f.seen_size) if feed.f.seen_size >= 0 else size
+                out.gens[s.skey] = feed.f.generation
         return out
 
     def follow(
@@ -122,7 +140,10 @@ class Tailer:
                     field="tail",
                 )
             self._clients += 1
-        return TailSession(self._follow(list_sources, dict(cursor), pattern, heartbeat, stop, max_seconds), self._release)
+        gens = getattr(cursor, "gens", {})
+        return TailSession(
+            self._follow(list_sources, dict(cursor), gens, pattern, heartbeat, stop, max_seconds), self._release
+        )
 
     def shared_sources(self, key: tuple, list_sources: Callable[[], list[Source]], ttl: float = 1.0) -> list[Source]:
         """`list_sources()` shared by every tail of the same groups/streams for `ttl` seconds."""
@@ -149,8 +170,8 @@ class Tailer:
         """What the feeds and the JSON cache hold now (for tests and /healthz-style reporting)."""
         return sum(f.bytes for f in list(self._feeds.values())) + self._json_bytes
 
-    def _follow(self, list_sources, cursor, pattern, heartbeat, stop, max_seconds):  # noqa: ANN001, ANN202, C901
-        pos: dict[str, _Pos] = {k: _Pos(v) for k, v in cursor.items()}
+    def _follow(self, list_sources, cursor, gens, pattern, heartbeat, stop, max_seconds):  # noqa: ANN001, ANN202, C901
+        pos: dict[str, _Pos] = {k: _Pos(v, gens.get(k)) for k, v in cursor.items()}
         sources: list[Source] = []
         listed_at = 0.0
         version = -1
