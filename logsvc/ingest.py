@@ -56,6 +56,7 @@ MAX_READ = 16 * 1024 * 1024  # bytes one ingest step reads over all files (the n
 LINE_CAP = 4 * 1024 * 1024 + 4
 SCAN_CHUNK = 1024 * 1024  # how much of an over-long line is looked at at once when seeking its end
 HEAD_BYTES = ID_HEAD_BYTES
+MARK_BYTES = 32
 MERGE_AFTER = 4  # trailing small blocks of a stream merged into one when there are this many
 CONTINUATION_GRACE = 0.25
 PARTIAL_LINE_GRACE = 2.0
@@ -73,22 +74,34 @@ class FileFollow:
     ino: int = 0
     head: bytes = b""  # the file's first min(HEAD_BYTES, end) bytes, as they were read
     end: int = 0  # bytes consumed (every complete event before this offset has been taken)
+    mark: bytes = b""  # the last bytes taken (before `end`): an in-place rewrite past the head shows here
+    mtime_ns: int = -1
     seen_size: int = -1
     changed_at: float = 0.0
     generation: int = 0  # bumped on every reset: anything keyed by an older value is stale
 
     def look(self, fd: int, fst: os.stat_result, now: float) -> bool:
-        """Compare the open file with what was read; on a new file, restart at byte 0. True if reset."""
+        """Compare the open file with what was read; on a new file, restart at byte 0. True if reset.
+
+        Every look: inode, size (not below what was read) and head bytes. When the modification
+        time moved, also the last bytes taken (bytes now reading as zero are a hole retention
+        punched, which keeps the file).
+        """
         size = fst.st_size
         reset = size < self.end or (self.ino and fst.st_ino != self.ino)
         if not reset and self.head and os.pread(fd, len(self.head), 0) != self.head:
             reset = True
+        if not reset and self.mark and fst.st_mtime_ns != self.mtime_ns:
+            now_mark = os.pread(fd, len(self.mark), self.end - len(self.mark))
+            # a byte that differs and is not zero: rewritten (a punched hole reads as zeros)
+            reset = len(now_mark) < len(self.mark) or any(x and x != y for x, y in zip(now_mark, self.mark, strict=True))
         if reset:
-            self.head, self.end, self.seen_size = b"", 0, -1
+            self.head, self.mark, self.end, self.seen_size = b"", b"", 0, -1
             self.generation += 1
-        elif not self.head and self.end:
-            self.head = os.pread(fd, min(HEAD_BYTES, self.end), 0)  # adopting a position (a cursor)
-        self.ino = fst.st_ino
+        elif not self.head and self.end:  # adopting a position (a cursor): the file as it is now
+            self.head = os.pread(fd, min(HEAD_BYTES, self.end), 0)
+            self.mark = os.pread(fd, min(MARK_BYTES, self.end), self.end - min(MARK_BYTES, self.end))
+        self.ino, self.mtime_ns = fst.st_ino, fst.st_mtime_ns
         if size != self.seen_size:
             self.seen_size, self.changed_at = size, now
         return bool(reset)
@@ -98,6 +111,8 @@ class FileFollow:
         self.end += consumed
         if len(self.head) < HEAD_BYTES and self.end > len(self.head):
             self.head = os.pread(fd, min(HEAD_BYTES, self.end), 0)
+        if consumed:
+            self.mark = os.pread(fd, min(MARK_BYTES, self.end), self.end - min(MARK_BYTES, self.end))
 
     def identity(self) -> bytes:
         """What event ids fold in (model.make_event_id): the inode and the head bytes."""
@@ -399,6 +414,9 @@ class Ingester:
     def _merge_tail(self, st: _Followed, ino: int) -> None:
         """Merge the stream's trailing small blocks into one, keeping every chunk's times."""
         blocks = st.tail
+        if blocks[-1].end - blocks[0].start > 2 * BLOCK_BYTES:
+            st.tail = []  # an over-long line among them: merging would read it whole; leave them be
+            return
         path = self.store.stream_file(st.group, st.stream)
         try:
             with open(path, "rb", buffering=0) as f:

@@ -78,6 +78,7 @@ class _Pos:
 
     offset: int
     gen: int | None = None  # None: not yet seen by the feed (taken as the feed's current file)
+    feed: _Feed | None = None  # held (counted in feed.refs) until the tail ends
     pending: bool = True  # unread bytes (or a held event) remain: read again without a file event
 
 
@@ -166,18 +167,25 @@ class Tailer:
     def clients(self) -> int:
         return self._clients
 
-    def held_bytes(self) -> int:
-        """What the feeds and the JSON cache hold now (for tests and /healthz-style reporting)."""
-        return sum(f.bytes for f in list(self._feeds.values())) + self._json_bytes
-
-    def _follow(self, list_sources, cursor, gens, pattern, heartbeat, stop, max_seconds):  # noqa: ANN001, ANN202, C901
+    def _follow(self, list_sources, cursor, gens, pattern, heartbeat, stop, max_seconds):  # noqa: ANN001, ANN202
         pos: dict[str, _Pos] = {k: _Pos(v, gens.get(k)) for k, v in cursor.items()}
+        last_yield = time.monotonic()
+        began = last_yield
+        try:
+            yield from self._rounds(list_sources, pos, pattern, heartbeat, stop, max_seconds, began)
+        finally:
+            with self._lock:
+                for p in pos.values():
+                    if p.feed is not None:
+                        p.feed.refs -= 1
+                        p.feed = None
+
+    def _rounds(self, list_sources, pos, pattern, heartbeat, stop, max_seconds, began):  # noqa: ANN001, ANN202, C901
         sources: list[Source] = []
         listed_at = 0.0
         version = -1
         checked = -1  # watcher version up to which every source has been read
-        last_yield = time.monotonic()
-        began = last_yield
+        last_yield = began
         while stop is None or not stop.is_set():
             now = time.monotonic()
             if max_seconds is not None and now - began > max_seconds:
@@ -219,16 +227,20 @@ class Tailer:
             wait = CONTINUATION_GRACE if holding else min(heartbeat, 1.0)
             version = self.watcher.wait_change(version, wait)
 
-    def _feed_for(self, path: str, start: int) -> _Feed:
+    def _feed_for(self, path: str, start: int, ref: bool = False) -> _Feed:
+        """The stream's feed (made at `start` if there is none); `ref`: the caller holds it until
+        `_unref`. Feeds no tail holds and none has asked for in FEED_IDLE seconds are dropped."""
         now = time.monotonic()
         with self._lock:
             feed = self._feeds.get(path)
             if feed is None:
                 feed = self._feeds[path] = _Feed(start)
             feed.used = now
-            if now - self._swept > 1.0:  # feeds no tail has asked for lately go, with what they hold
+            if ref:
+                feed.refs += 1
+            if now - self._swept > 1.0:
                 self._swept = now
-                for k in [k for k, f in self._feeds.items() if now - f.used > FEED_IDLE]:
+                for k in [k for k, f in self._feeds.items() if not f.refs and now - f.used > FEED_IDLE]:
                     del self._feeds[k]
             cap = max(FEED_MIN_BYTES, FEED_BYTES // len(self._feeds))
         feed.cap = cap
@@ -243,7 +255,10 @@ class Tailer:
         file's identity; a client whose generation is older than the feed's was reading a file
         that has since been replaced, and starts over at byte 0 of the new one.
         """
-        feed = self._feed_for(src.path, p.offset)
+        if p.feed is None:
+            p.feed = self._feed_for(src.path, p.offset, ref=True)
+        feed = p.feed
+        feed.used = time.monotonic()
         with feed.lock:
             f = feed.f
             if p.gen is None:
@@ -352,6 +367,7 @@ class _Feed:
 
     def __init__(self, start: int) -> None:
         self.lock = threading.Lock()
+        self.refs = 0  # tails holding this feed: it is not dropped while any does
         self.f = FileFollow(end=start)  # begins where its first client is, not at byte 0
         self.events: list[LogEvent] = []
         self.offsets: list[int] = []

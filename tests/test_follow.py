@@ -127,34 +127,40 @@ def test_tail_after_copytruncate_sends_the_new_line_not_the_cached_old_one(serve
 # ---- #10.2: a rewrite that keeps the size -----------------------------------------------------
 
 
-def test_rewrite_to_the_same_size_is_noticed_by_search_and_tail(server: Server) -> None:
-    """An in-place rewrite keeps the size: only the head bytes show it. Search (the block's words
-    and Bloom filter) and the tail must see the new content, not the old."""
-    path = append(server, "rw", ["order q7xk2 accepted alpha"])
+@pytest.mark.parametrize("same_head", [False, True])
+def test_rewrite_to_the_same_size_is_noticed_by_search_and_tail(server: Server, same_head: bool) -> None:
+    """An in-place rewrite keeps the size: only the bytes show it (the head; or, when a long first
+    line stays, the last bytes read). Search (the block's words and Bloom filter) and the tail
+    must see the new content, not the old."""
+    header = ["# a constant header line, longer than the 64 head bytes a file is known by"] if same_head else []
+    path = append(server, "rw", [*header, "order q7xk2 accepted alpha"])
     wait_for(lambda: search(server, "q7xk2") == ["order q7xk2 accepted alpha"], what="the old line searchable")
     tail = open_tail(server)
     with open(path, "r+b") as f:  # truncate + rewrite to the same size, between two looks
-        f.write(b"order z9wm4 rejected bravo\n")
+        f.write("".join(line + "\n" for line in [*header, "order z9wm4 rejected bravo"]).encode())
     wait_for(lambda: search(server, "z9wm4") == ["order z9wm4 rejected bravo"], timeout=15, what="the new word found")
     assert search(server, "q7xk2") == []
-    assert messages(server, "rw") == ["order z9wm4 rejected bravo"]
-    wait_for(lambda: tail.messages() == ["order z9wm4 rejected bravo"], timeout=15, what="the tail delivers it")
+    assert messages(server, "rw") == [*header, "order z9wm4 rejected bravo"]
+    wait_for(lambda: tail.messages() == [*header, "order z9wm4 rejected bravo"], timeout=15, what="the tail delivers it")
     tail.close()
 
 
 # ---- #17.8: the tail after rotation and truncation ----------------------------------------------
 
 
-@pytest.mark.parametrize("how", ["mv_over", "truncate_and_grow", "truncate_and_shrink"])
+@pytest.mark.parametrize("how", ["mv_over", "mv_over_same_size", "truncate_and_grow", "truncate_and_shrink"])
 def test_tail_follows_rotation_and_truncation_like_the_index(server: Server, how: str) -> None:
-    """The tail sends each old line once and then exactly the new file's lines, as REST reads it."""
+    """The tail sends each old line once and then exactly the new file's lines, as REST reads it,
+    whether the new file is larger, smaller or exactly as large as the old one."""
     stream = f"rot-{how}"
     tail = open_tail(server)
     old = [f"old line {i:03d} of the first file" for i in range(100)]
     path = append(server, stream, old)
     wait_for(lambda: tail.messages() == old, what="the old lines")
-    if how == "mv_over":
+    if how.startswith("mv_over"):
         new = [f"new {i:03d}" for i in range(50)]
+        if how == "mv_over_same_size":
+            new = [f"new line {i:03d} of the other file" for i in range(100)]
         tmp = path.with_name("incoming.tmp")
         tmp.write_text("".join(line + "\n" for line in new))
         os.rename(tmp, path)
