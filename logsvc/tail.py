@@ -48,7 +48,11 @@ def event_bytes(e: LogEvent) -> int:
 
 
 def encode_cursor(offsets: dict[str, int]) -> str:
-    raw = json.dumps(offsets, separators=(",", ":")).encode()
+    """Offsets per stream; with the file's identity where known (`[offset, hash]`), so a resumed
+    tail whose file was replaced meanwhile starts the new file at byte 0 instead of mid-way."""
+    idents = getattr(offsets, "idents", {})
+    data = {k: [v, idents[k]] if k in idents else v for k, v in offsets.items()}
+    raw = json.dumps(data, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -57,19 +61,36 @@ def decode_cursor(text: str) -> dict[str, int]:
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         data = json.loads(raw)
-        if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, int) and v >= 0 for k, v in data.items()):
+        if not isinstance(data, dict):
             raise ValueError
-        return data
+        out = _Cursor()
+        for k, v in data.items():
+            if isinstance(v, list) and len(v) == 2 and isinstance(v[1], str):
+                out.idents[k] = v[1]
+                v = v[0]
+            if not (isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0):
+                raise ValueError
+            out[k] = v
+        return out
     except (ValueError, TypeError):
         raise InvalidParameter("Last-Event-ID is not a tail cursor from this server", field="Last-Event-ID") from None
 
 
+def ident_hash(ident: bytes, offset: int) -> str:
+    """A short hash of a file's identity as it stood at `offset` (model.make_event_id's rule)."""
+    import hashlib
+
+    return hashlib.blake2b(ident[: 8 + min(HEAD_BYTES, offset)], digest_size=6).hexdigest()
+
+
 class _Cursor(dict):
-    """Offsets per stream key, plus the feed generation each offset belongs to (this process only)."""
+    """Offsets per stream key, plus the feed generation each offset belongs to (this process only)
+    and the identity hash of the file each offset was in (sent in Last-Event-ID)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.gens: dict[str, int] = {}
+        self.idents: dict[str, str] = {}
 
 
 @dataclass
@@ -78,6 +99,7 @@ class _Pos:
 
     offset: int
     gen: int | None = None  # None: not yet seen by the feed (taken as the feed's current file)
+    want: str | None = None  # identity hash from a resumed cursor, checked once against the file
     feed: _Feed | None = None  # held (counted in feed.refs) until the tail ends
     pending: bool = True  # unread bytes (or a held event) remain: read again without a file event
 
@@ -114,8 +136,11 @@ class Tailer:
             feed = self._feed_for(s.path, size)
             with feed.lock:
                 self._advance(s, feed)
-                out[s.skey] = min(size, feed.f.seen_size) if feed.f.seen_size >= 0 else size
-                out.gens[s.skey] = feed.f.generation
+                f = feed.f
+                out[s.skey] = off = min(size, f.seen_size) if f.seen_size >= 0 else size
+                out.gens[s.skey] = f.generation
+                if f.ino and off <= f.end and len(f.head) >= min(HEAD_BYTES, off):
+                    out.idents[s.skey] = ident_hash(f.identity(), off)
         return out
 
     def follow(
@@ -142,8 +167,9 @@ class Tailer:
                 )
             self._clients += 1
         gens = getattr(cursor, "gens", {})
+        idents = getattr(cursor, "idents", {})
         return TailSession(
-            self._follow(list_sources, dict(cursor), gens, pattern, heartbeat, stop, max_seconds), self._release
+            self._follow(list_sources, dict(cursor), gens, idents, pattern, heartbeat, stop, max_seconds), self._release
         )
 
     def shared_sources(self, key: tuple, list_sources: Callable[[], list[Source]], ttl: float = 1.0) -> list[Source]:
@@ -167,8 +193,8 @@ class Tailer:
     def clients(self) -> int:
         return self._clients
 
-    def _follow(self, list_sources, cursor, gens, pattern, heartbeat, stop, max_seconds):  # noqa: ANN001, ANN202
-        pos: dict[str, _Pos] = {k: _Pos(v, gens.get(k)) for k, v in cursor.items()}
+    def _follow(self, list_sources, cursor, gens, idents, pattern, heartbeat, stop, max_seconds):  # noqa: ANN001, ANN202
+        pos: dict[str, _Pos] = {k: _Pos(v, gens.get(k), idents.get(k)) for k, v in cursor.items()}
         last_yield = time.monotonic()
         began = last_yield
         try:
@@ -216,13 +242,13 @@ class Tailer:
             if batch:
                 batch.sort(key=lambda e: (e.timestamp, e.offset))
                 matched = batch if pattern.match_all else [e for e in batch if pattern.matches(e.message)]
-                cursor = {k: v.offset for k, v in pos.items()}
+                cursor = _cursor_of(pos)
                 if matched or time.monotonic() - last_yield > heartbeat:
                     yield matched, cursor
                     last_yield = time.monotonic()
                 continue  # there may be more right away
             if time.monotonic() - last_yield >= heartbeat:
-                yield [], {k: v.offset for k, v in pos.items()}
+                yield [], _cursor_of(pos)
                 last_yield = time.monotonic()
             wait = CONTINUATION_GRACE if holding else min(heartbeat, 1.0)
             version = self.watcher.wait_change(version, wait)
@@ -264,6 +290,11 @@ class Tailer:
             if p.gen is None:
                 p.gen = f.generation
             start, new = self._advance(src, feed)
+            if p.want is not None:  # resumed: is this still the file the cursor's offset was in?
+                if p.offset <= f.end and len(f.head) >= min(HEAD_BYTES, p.offset):
+                    if ident_hash(f.identity(), p.offset) != p.want:
+                        p.offset = 0
+                p.want = None
             if p.gen != f.generation or (p.offset > f.end and f.seen_size < p.offset):
                 p.offset, p.gen = 0, f.generation  # rotated, truncated or rewritten: the new file is the stream
             if new and p.offset == start:
@@ -349,6 +380,19 @@ class Tailer:
                         _, old = self._json.popitem(last=False)
                         self._json_bytes -= len(old)
         return text
+
+
+def _cursor_of(pos: dict[str, _Pos]) -> _Cursor:
+    """The positions as a cursor, each with its file's identity where the feed knows it."""
+    out = _Cursor()
+    for k, p in pos.items():
+        out[k] = p.offset
+        feed = p.feed
+        if feed is not None and p.gen == feed.f.generation and p.want is None:
+            f = feed.f
+            if p.offset <= f.end and f.ino and len(f.head) >= min(HEAD_BYTES, p.offset):
+                out.idents[k] = ident_hash(f.identity(), p.offset)
+    return out
 
 
 def _fit(events: list[LogEvent], room: int) -> list[LogEvent]:

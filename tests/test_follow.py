@@ -60,6 +60,7 @@ class SSE:
         self.frame_sizes: list[int] = []
         self.notices: list[dict] = []
         self.comments = 0
+        self.last_id: str | None = None
         self._lock = threading.Lock()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -81,6 +82,8 @@ class SSE:
                     self.comments += 1
                 elif raw.startswith("event:"):
                     kind = raw[6:].strip()
+                elif raw.startswith("id:"):
+                    self.last_id = raw[3:].strip()
                 elif raw.startswith("data:"):
                     data.append(raw[5:].strip())
         except Exception:  # noqa: BLE001 - closed by the test
@@ -177,6 +180,27 @@ def test_tail_follows_rotation_and_truncation_like_the_index(server: Server, how
     time.sleep(0.5)  # and nothing more
     assert tail.messages() == old + new
     tail.close()
+
+
+def test_resumed_tail_starts_a_replaced_file_from_its_first_line(server: Server) -> None:
+    """Last-Event-ID carries the file's identity: after copytruncate and a regrowth past the old
+    offset while the client was away, the resumed tail sends the new file whole, not its middle."""
+    tail = open_tail(server)
+    old = [f"first file line {i}" for i in range(10)]
+    path = append(server, "resume", old)
+    wait_for(lambda: tail.messages() == old and tail.last_id, what="the old lines and a cursor")
+    last_id = tail.last_id
+    tail.close()
+    with open(path, "r+b") as f:
+        f.truncate(0)
+    new = [f"second file, a longer line number {i:02d}" for i in range(30)]
+    with open(path, "ab") as f:
+        f.write("".join(line + "\n" for line in new).encode())
+    back = SSE(f"{server.url}/api/v1/tail?group={G}&heartbeat=1", headers={"Last-Event-ID": last_id})
+    wait_for(lambda: len(back.messages()) >= 30, timeout=15, what="the new file")
+    time.sleep(0.5)
+    assert back.messages() == new
+    back.close()
 
 
 # ---- event ids: unique across the life of a stream name, stable across restarts ----------------
