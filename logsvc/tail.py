@@ -349,12 +349,13 @@ class Tailer:
             if not stat.S_ISREG(st.st_mode) or st.st_size <= p.offset:
                 return [], False
             quiet = time.monotonic() - feed.f.changed_at
-            start, _data, evs, consumed = read_new_events(fd, p.offset, st.st_size, quiet, min(room, READ_CHUNK))
+            start, _data, evs, consumed = read_new_events(fd, p.offset, st.st_size, quiet, READ_CHUNK)
             ident = file_identity(st.st_ino, os.pread(fd, HEAD_BYTES, 0))
             ing = int(st.st_mtime * 1000)
             out = [make_event(src.group, src.stream, start + r.start, start + r.end, r.text, ing, ident) for r in evs]
-            p.offset = start + consumed
-            return out, p.offset < st.st_size
+            fitted = _fit(out, room)
+            p.offset = start + consumed if len(fitted) == len(out) else fitted[-1].end
+            return fitted, p.offset < st.st_size
         finally:
             os.close(fd)
 
