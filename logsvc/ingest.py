@@ -6,11 +6,16 @@ and committing them. Never writes a stream file, never knows the whoosh schema (
 
 Exactly-once: the checkpoint of a stream *is* the end offset of its last committed block, so it is
 committed atomically with the blocks. After kill -9 the ingester restarts from the committed
-checkpoints; bytes after them are read again and indexed once. Event ids are (stream, offset).
+checkpoints; bytes after them are read again and indexed once. Event ids are (stream, file
+identity, offset): see model.make_event_id.
 
 Rules worth knowing (also in ARCHITECTURE.md):
-- rotation (a new inode at the path), truncation (size below the checkpoint) or a rewritten head
-  (copytruncate followed by new writes) → the stream's blocks are dropped and it is read from 0;
+- `FileFollow.look` is the one implementation of file identity, used by the ingester and every
+  live tail: on every look (not only when the size changed) a new inode, a size below what was
+  read or changed head bytes (copytruncate, a rewrite to any size) → the file is new: the stream's
+  blocks are dropped and it is read from 0;
+- a line longer than `LINE_CAP` bytes is one event of its first `LINE_CAP` bytes (cut, and said
+  so when read); the reader skips to its newline in bounded memory, so what follows is never hidden;
 - a partial last line is held until its newline arrives, or ingested as it is after
   `PARTIAL_LINE_GRACE` seconds of silence (a writer that never ends its last line loses nothing);
 - an event whose last line could still take continuation lines (an open traceback) is held for
@@ -35,6 +40,7 @@ from logsvc import lines
 from logsvc.errors import StorageError
 from logsvc.index import Block, BlockIndex, Snapshot, build_bloom, split_terms, stream_key
 from logsvc.lines import event_time
+from logsvc.model import ID_HEAD_BYTES
 from logsvc.store import Store
 from logsvc.tokens import index_tokens_bytes
 
@@ -43,24 +49,86 @@ log = logging.getLogger("logsvc.ingest")
 CHUNK_EVENTS = 64
 CHUNK_BYTES = 64 * 1024
 BLOCK_BYTES = 2 * 1024 * 1024
-MAX_READ = 16 * 1024 * 1024
-HEAD_BYTES = 64
+MAX_READ = 16 * 1024 * 1024  # bytes one ingest step reads over all files (the next step reads on)
+# A longer line is kept as its first LINE_CAP bytes (the rest is skipped). Four bytes per character
+# and then some: the kept text always exceeds query.MAX_MESSAGE characters, so make_event cuts it
+# with its marker and `truncated: true` however the line is encoded.
+LINE_CAP = 4 * 1024 * 1024 + 4
+SCAN_CHUNK = 1024 * 1024  # how much of an over-long line is looked at at once when seeking its end
+HEAD_BYTES = ID_HEAD_BYTES
+MARK_BYTES = 32
 MERGE_AFTER = 4  # trailing small blocks of a stream merged into one when there are this many
 CONTINUATION_GRACE = 0.25
 PARTIAL_LINE_GRACE = 2.0
 
 
 @dataclass
-class _Followed:
-    group: str
-    stream: str
-    skey: str
+class FileFollow:
+    """What a follower knows of one stream file: which file it is, and how far it has read.
+
+    `look` is the one implementation of the file-identity rules, shared by the ingester and every
+    live tail so they never disagree on what the stream is. It runs on every look, not only when the
+    size changed: a rewrite to the same size shows only in the head bytes.
+    """
+
     ino: int = 0
-    head: bytes = b""
-    end: int = 0
-    tail: list[Block] = field(default_factory=list)  # trailing blocks smaller than block_lines
+    head: bytes = b""  # the file's first min(HEAD_BYTES, end) bytes, as they were read
+    end: int = 0  # bytes consumed (every complete event before this offset has been taken)
+    mark: bytes = b""  # the last bytes taken (before `end`): an in-place rewrite past the head shows here
+    mtime_ns: int = -1
     seen_size: int = -1
     changed_at: float = 0.0
+    generation: int = 0  # bumped on every reset: anything keyed by an older value is stale
+
+    def look(self, fd: int, fst: os.stat_result, now: float) -> bool:
+        """Compare the open file with what was read; on a new file, restart at byte 0. True if reset.
+
+        Every look: inode, size (not below what was read) and head bytes. When the modification
+        time moved, also the last bytes taken (bytes now reading as zero are a hole retention
+        punched, which keeps the file).
+        """
+        size = fst.st_size
+        reset = size < self.end or (self.ino and fst.st_ino != self.ino)
+        if not reset and self.head and os.pread(fd, len(self.head), 0) != self.head:
+            reset = True
+        if not reset and self.mark and fst.st_mtime_ns != self.mtime_ns:
+            now_mark = os.pread(fd, len(self.mark), self.end - len(self.mark))
+            # a byte that differs and is not zero: rewritten (a punched hole reads as zeros)
+            reset = len(now_mark) < len(self.mark) or any(x and x != y for x, y in zip(now_mark, self.mark, strict=True))
+        if reset:
+            self.head, self.mark, self.end, self.seen_size = b"", b"", 0, -1
+            self.generation += 1
+        elif not self.head and self.end:  # adopting a position (a cursor): the file as it is now
+            self.head = os.pread(fd, min(HEAD_BYTES, self.end), 0)
+            self.mark = os.pread(fd, min(MARK_BYTES, self.end), self.end - min(MARK_BYTES, self.end))
+        self.ino, self.mtime_ns = fst.st_ino, fst.st_mtime_ns
+        if size != self.seen_size:
+            self.seen_size, self.changed_at = size, now
+        return bool(reset)
+
+    def took(self, fd: int, consumed: int) -> None:
+        """`consumed` more bytes were taken as events; the head grows to cover them (up to HEAD_BYTES)."""
+        self.end += consumed
+        if len(self.head) < HEAD_BYTES and self.end > len(self.head):
+            self.head = os.pread(fd, min(HEAD_BYTES, self.end), 0)
+        if consumed:
+            self.mark = os.pread(fd, min(MARK_BYTES, self.end), self.end - min(MARK_BYTES, self.end))
+
+    def identity(self) -> bytes:
+        """What event ids fold in (model.make_event_id): the inode and the head bytes."""
+        return file_identity(self.ino, self.head)
+
+
+def file_identity(ino: int, head: bytes) -> bytes:
+    return ino.to_bytes(8, "little") + head[:HEAD_BYTES]
+
+
+@dataclass
+class _Followed(FileFollow):
+    group: str = ""
+    stream: str = ""
+    skey: str = ""
+    tail: list[Block] = field(default_factory=list)  # trailing blocks smaller than block_lines
 
 
 IngestTimeFn = Callable[[int], int]
@@ -103,7 +171,8 @@ class Ingester:
         self._state.clear()
         for skey, blocks in snap.by_stream.items():
             last = blocks[-1]
-            st = _Followed(last.group, last.stream, skey, ino=last.ino, head=bytes.fromhex(last.head), end=last.end)
+            st = _Followed(ino=last.ino, head=bytes.fromhex(last.head)[: last.end], end=last.end,
+                           group=last.group, stream=last.stream, skey=skey)
             for b in reversed(blocks):
                 if b.lines >= self.block_lines:
                     break
@@ -186,17 +255,30 @@ class Ingester:
             everything, self._dirty_all = self._dirty_all, False
             dirty, self._dirty = self._dirty, set()
         more = False
-        budget = MAX_READ
+        budget = [MAX_READ]  # shared by every file of this step; files past it wait for the next one
         if everything:
             seen = set()
+            deferred = False
             for group, stream, path in self.store.iter_stream_files():
                 skey = stream_key(group, stream)
                 seen.add(skey)
+                if budget[0] <= 0:
+                    deferred = True
+                    continue
                 more |= self._follow(group, stream, skey, path, budget)
             for skey in [k for k in self._state if k not in seen]:
                 self._forget(skey)
+            if deferred:
+                with self._dirty_lock:
+                    self._dirty_all = True
+                more = True
         else:
             for p in dirty:
+                if budget[0] <= 0:
+                    with self._dirty_lock:
+                        self._dirty.add(p)
+                    more = True
+                    continue
                 located = self.store.locate(p)
                 if located is None:
                     continue
@@ -222,17 +304,13 @@ class Ingester:
             st.tail = []
         self._drop_blocks(skey)
 
-    def _reset(self, st: _Followed, ino: int) -> None:
-        st.ino, st.head, st.end, st.tail = ino, b"", 0, []
-        self._drop_blocks(st.skey)
-
     def _drop_blocks(self, skey: str) -> None:
         if self._uncommitted:
             self.commit()  # whoosh deletes only committed documents: make this stream's new blocks deletable
         self.index.delete_stream(skey)
         self._pending += 1
 
-    def _follow(self, group: str, stream: str, skey: str, path: Path, budget: int) -> bool:
+    def _follow(self, group: str, stream: str, skey: str, path: Path, budget: list[int]) -> bool:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError as e:
@@ -249,26 +327,23 @@ class Ingester:
                 return False
             st = self._state.get(skey)
             if st is None:
-                st = self._state[skey] = _Followed(group, stream, skey, ino=fst.st_ino)
+                st = self._state[skey] = _Followed(group=group, stream=stream, skey=skey)
             now = self.clock()
             size = fst.st_size
-            if size != st.seen_size:
-                st.seen_size, st.changed_at = size, now
-                if st.ino != fst.st_ino or size < st.end:
-                    self._reset(st, fst.st_ino)
-                elif st.head and os.pread(fd, len(st.head), 0) != st.head:
-                    self._reset(st, fst.st_ino)
+            if st.look(fd, fst, now):
+                st.tail = []
+                self._drop_blocks(skey)
             if size <= st.end:
                 return False
-            st.end, data, events, consumed = read_new_events(fd, st.end, size, now - st.changed_at, budget)
-            truncated_read = st.end + len(data) < size
+            start, data, events, consumed = read_new_events(fd, st.end, size, now - st.changed_at, max(budget[0], 64 * 1024))
+            budget[0] -= len(data)
+            st.end = start
+            truncated_read = start + len(data) < size
             if not events:
                 return truncated_read
-            if not st.head:
-                st.head = os.pread(fd, HEAD_BYTES, 0)
             ingest_ms = int(fst.st_mtime * 1000)
             self._add_events(st, data, events, lambda _off: ingest_ms, fst.st_ino)
-            st.end += consumed
+            st.took(fd, consumed)
             return truncated_read
         finally:
             os.close(fd)
@@ -339,6 +414,9 @@ class Ingester:
     def _merge_tail(self, st: _Followed, ino: int) -> None:
         """Merge the stream's trailing small blocks into one, keeping every chunk's times."""
         blocks = st.tail
+        if blocks[-1].end - blocks[0].start > 2 * BLOCK_BYTES:
+            st.tail = []  # an over-long line among them: merging would read it whole; leave them be
+            return
         path = self.store.stream_file(st.group, st.stream)
         try:
             with open(path, "rb", buffering=0) as f:
@@ -387,21 +465,20 @@ class Ingester:
                 continue
             try:
                 fst = os.fstat(fd)
-                st = self._state[skey] = _Followed(group, stream, skey, ino=fst.st_ino, seen_size=fst.st_size)
-                st.head = os.pread(fd, HEAD_BYTES, 0)
+                st = self._state[skey] = _Followed(
+                    ino=fst.st_ino, seen_size=fst.st_size, group=group, stream=stream, skey=skey
+                )
                 fallback = int(fst.st_mtime * 1000)
                 ingest_for = _old_ingest_times(old_blocks, fallback)
                 limit = old_blocks[-1].end if old_blocks else fst.st_size
                 while st.end < limit:
-                    data = os.pread(fd, min(MAX_READ, limit - st.end), st.end)
-                    events, consumed = lines.split_events(data, flush=True)
-                    if not events and data and st.end + len(data) >= limit:
-                        events, consumed = lines.split_events(data + b"\n", flush=True)
-                        consumed = min(consumed, len(data))
+                    # the follow rules, as if the writer had gone quiet: same events, same ids
+                    start, data, events, consumed = read_new_events(fd, st.end, limit, PARTIAL_LINE_GRACE, MAX_READ)
+                    st.end = start
                     if not events:
                         break
                     self._add_events(st, data, events, ingest_for, fst.st_ino)
-                    st.end += consumed
+                    st.took(fd, consumed)
                     count += len(events)
                     done += consumed
                     if self._pending > 200_000:
@@ -422,13 +499,19 @@ def read_new_events(fd: int, offset: int, size: int, quiet: float, max_read: int
     Returns (start, data, events, consumed): `start` is where `data` begins (one past `offset` when
     the first byte is the newline ending a line already taken as it was), `events` are RawEvents
     relative to `data`, `consumed` the bytes they cover. Shared by the ingester and live tails so an
-    event has the same boundaries (and id) however it is read.
+    event has the same boundaries (and id) however it is read. A line longer than `max_read` is
+    read up to LINE_CAP + 1 bytes, so every reader sees a line over LINE_CAP the same way: one event of its first LINE_CAP bytes
+    whose `end` (and `consumed`) reach past `data` to the line's newline.
     """
     data = os.pread(fd, min(size - offset, max_read), offset)
     if data[:1] == b"\n" and offset and os.pread(fd, 1, offset - 1) != b"\n":
         offset += 1  # the newline ending a line we already took as it was (see PARTIAL_LINE_GRACE)
         data = data[1:]
+    if b"\n" not in data and offset + len(data) < size and len(data) <= LINE_CAP:
+        data = os.pread(fd, min(size - offset, LINE_CAP + 1), offset)  # a line longer than max_read
     partial_read = offset + len(data) < size
+    if len(data) > LINE_CAP and b"\n" not in data[: LINE_CAP + 1]:
+        return _long_line(fd, offset, size, data, quiet)
     events, consumed = lines.split_events(data, flush=quiet >= CONTINUATION_GRACE and not partial_read)
     if consumed == 0 and not partial_read and quiet >= PARTIAL_LINE_GRACE and data:
         # a last line that never got its newline: take it as it is rather than lose it
@@ -437,6 +520,28 @@ def read_new_events(fd: int, offset: int, size: int, quiet: float, max_read: int
     return offset, data, events, consumed
 
 
+def _long_line(fd: int, offset: int, size: int, data: bytes, quiet: float) -> tuple[int, bytes, list, int]:
+    """A line longer than LINE_CAP at `offset`: one event of its first LINE_CAP bytes, ending at its
+    newline (found SCAN_CHUNK bytes at a time, never holding the line), or at the end of a file gone
+    quiet. The message says it was cut (see LINE_CAP)."""
+    pos = offset + LINE_CAP
+    nl = -1
+    while pos < size:
+        piece = os.pread(fd, min(SCAN_CHUNK, size - pos), pos)
+        if not piece:
+            break
+        i = piece.find(b"\n")
+        if i >= 0:
+            nl = pos + i
+            break
+        pos += len(piece)
+    if nl < 0 and quiet < PARTIAL_LINE_GRACE:
+        return offset, b"", [], 0  # the line is still being written
+    end = nl + 1 if nl >= 0 else size
+    kept = data[:LINE_CAP]
+    text = lines.split_events(kept + b"\n", flush=True)[0][0].text
+    event = lines.RawEvent(0, end - offset, text)
+    return offset, kept, [event], end - offset
 def _describe(e: Exception) -> str:
     if isinstance(e, StorageError):
         return e.message

@@ -10,8 +10,9 @@ from typing import Any
 class LogEvent:
     """One event as every reader returns it.
 
-    `event_id` is derived from the stream and the byte offset of the event's first line, so
-    reading the same bytes again (after a crash, or a reindex) yields the same id.
+    `event_id` is derived from the stream, the file's identity (`ident`: inode + head bytes) and
+    the byte offset of the event's first line, so reading the same bytes again (after a crash, a
+    reindex, in another worker) yields the same id, and a new file under the same name does not.
     """
 
     group: str
@@ -22,10 +23,11 @@ class LogEvent:
     message: str
     fields: dict[str, Any] = field(default_factory=dict)
     end: int = 0
+    ident: bytes = b""
 
     @property
     def event_id(self) -> str:
-        return make_event_id(self.group, self.stream, self.offset)
+        return make_event_id(self.group, self.stream, self.offset, self.ident, self.end)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -39,14 +41,23 @@ class LogEvent:
         }
 
 
-def make_event_id(group: str, stream: str, offset: int) -> str:
-    """A stable, opaque id: a hash of the stream identity plus the byte offset.
+ID_HEAD_BYTES = 64  # head bytes of a file that its identity (and the ingester's head check) uses
 
-    The offset comes first (zero-padded) so ids of one stream sort in file order.
+
+def make_event_id(group: str, stream: str, offset: int, ident: bytes = b"", end: int = 0) -> str:
+    """A stable, opaque id: the byte offset (16 digits, so ids of one file sort in file order) and a
+    hash of the stream name and the file's identity.
+
+    `ident` is the file's inode (8 bytes) and head bytes. Only the head bytes up to the event's own
+    end count: they are fixed once the event exists, so the id never changes as the file grows,
+    and every process computes it from the file alone (no shared state). A file that replaced the
+    stream (rotation, copytruncate, a rewrite) differs in inode or head, so its events never reuse
+    an id of the old file; an identical rewrite of the same inode is indistinguishable and would.
     """
     import hashlib
 
-    digest = hashlib.blake2b(f"{group}\0{stream}".encode(), digest_size=8).hexdigest()
+    ident = ident[: 8 + min(ID_HEAD_BYTES, max(end, 0))]
+    digest = hashlib.blake2b(f"{group}\0{stream}\0".encode() + ident, digest_size=8).hexdigest()
     return f"{offset:016d}{digest}"
 
 

@@ -21,7 +21,7 @@ from logsvc import lines, names, paging
 from logsvc.errors import InvalidParameter, NotFound
 from logsvc.filterpattern import FilterPattern, compile_pattern
 from logsvc.index import Block, BlockIndex, Snapshot, stream_key
-from logsvc.model import LogEvent
+from logsvc.model import ID_HEAD_BYTES, LogEvent
 from logsvc.store import Store
 from logsvc.tokens import fold
 
@@ -49,13 +49,16 @@ class Page:
     next_key: tuple | None = None  # (timestamp, stream key, offset) the next page starts after
 
 
-def make_event(group: str, stream: str, offset: int, end: int, text: str, ingestion_time: int) -> LogEvent:
-    """The one place an event's text becomes a LogEvent: fields parsed, an over-long message cut."""
+def make_event(
+    group: str, stream: str, offset: int, end: int, text: str, ingestion_time: int, ident: bytes = b""
+) -> LogEvent:
+    """The one place an event's text becomes a LogEvent: fields parsed, an over-long message cut.
+    `ident` is the file's identity (inode + head bytes, see model.make_event_id)."""
     p = lines.parse_event(text)
     msg, cut = truncate_message(p.message)
     fields = dict(p.fields, truncated=True) if cut else p.fields
     ts = p.timestamp if p.timestamp is not None else ingestion_time
-    return LogEvent(group, stream, offset, ts, ingestion_time, msg, fields, end)
+    return LogEvent(group, stream, offset, ts, ingestion_time, msg, fields, end, ident)
 
 
 def truncate_message(message: str) -> tuple[str, bool]:
@@ -272,7 +275,8 @@ class Reader:
                         continue
                     if not pattern.match_all and not pattern.matches(message):
                         continue
-                    heapq.heappush(out_heap, (_heap_key(k, forward), _Pending(src, k, raw.text, ing, start_off + raw.end)))
+                    heapq.heappush(out_heap, (_heap_key(k, forward), _Pending(src, k, raw.text, ing, start_off + raw.end,
+                                                                             files.ident(src))))
             if len(result) >= limit and (out_heap or heap):
                 return result, _key(result[-1])
             return result, None
@@ -470,16 +474,16 @@ def _ready(top: tuple, next_key: int, forward: bool) -> bool:
 class _Pending:
     """An event that matched but is not returned yet: fully parsed (fields) only if it is."""
 
-    __slots__ = ("src", "key", "text", "ing", "end")
+    __slots__ = ("src", "key", "text", "ing", "end", "ident")
 
-    def __init__(self, src: Source, key: tuple, text: str, ing: int, end: int) -> None:
-        self.src, self.key, self.text, self.ing, self.end = src, key, text, ing, end
+    def __init__(self, src: Source, key: tuple, text: str, ing: int, end: int, ident: bytes = b"") -> None:
+        self.src, self.key, self.text, self.ing, self.end, self.ident = src, key, text, ing, end, ident
 
     def __lt__(self, other: _Pending) -> bool:  # heap ties never get here: keys are unique
         return False
 
     def event(self) -> LogEvent:
-        return make_event(self.src.group, self.src.stream, self.key[2], self.end, self.text, self.ing)
+        return make_event(self.src.group, self.src.stream, self.key[2], self.end, self.text, self.ing, self.ident)
 
 
 TAIL_SLICE = 4 * 1024 * 1024
@@ -499,6 +503,7 @@ class _Files:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._fds: dict[str, tuple[int, int]] = {}
+        self._idents: dict[str, bytes] = {}
 
     def _open(self, src: Source) -> tuple[int, int] | None:
         got = self._fds.get(src.skey)
@@ -526,6 +531,17 @@ class _Files:
         if got is None or end <= start:
             return b""
         return os.pread(got[0], end - start, start)
+
+    def ident(self, src: Source) -> bytes:
+        """The open file's identity for event ids: inode + head bytes (model.make_event_id)."""
+        got = self._idents.get(src.skey)
+        if got is None:
+            opened = self._open(src)
+            got = b""
+            if opened is not None:
+                got = os.fstat(opened[0]).st_ino.to_bytes(8, "little") + os.pread(opened[0], ID_HEAD_BYTES, 0)
+            self._idents[src.skey] = got
+        return got
 
     def mtime(self, src: Source) -> int:
         got = self._open(src)
@@ -557,7 +573,7 @@ class _Files:
         evs, _ = lines.split_events(data, flush=True)
         return [
             make_event(src.group, src.stream, start + raw.start, start + raw.end, raw.text,
-                       ingest_for(start + raw.start) if ingest_for else mtime)
+                       ingest_for(start + raw.start) if ingest_for else mtime, self.ident(src))
             for raw in evs
         ]
 

@@ -4,8 +4,11 @@ Owns: cursors (per-stream byte offsets; signed on the wire by paging.py), follow
 line reaches a tail client in about a millisecond in every worker process) and resuming from a
 cursor with no gap and no duplicate. SSE framing lives in api/rest.py, terminal printing in cli.py.
 
-Event boundaries follow exactly the ingester's rules (held tracebacks, unterminated last lines),
-so an event has the same id whether it arrived by tail or by search.
+Event boundaries follow exactly the ingester's rules (held tracebacks, unterminated last lines,
+over-long lines) and file identity is the ingester's `FileFollow` (rotation, truncation, a
+rewritten head: the new file is read from byte 0), so an event has the same id whether it arrived
+by tail or by search. Memory is bounded in bytes: each feed holds a share of FEED_BYTES and is
+dropped when no tail asks for it, batches hold about BATCH_BYTES, the JSON cache JSON_CACHE_BYTES.
 """
 
 from __future__ import annotations
@@ -16,44 +19,84 @@ import os
 import stat
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from logsvc import paging
 from logsvc.errors import InvalidParameter, LimitExceeded
 from logsvc.filterpattern import FilterPattern
-from logsvc.ingest import CONTINUATION_GRACE, read_new_events
+from logsvc.ingest import CONTINUATION_GRACE, HEAD_BYTES, FileFollow, file_identity, read_new_events
 from logsvc.model import LogEvent
 from logsvc.query import Source, make_event
 from logsvc.store import Store
 from logsvc.watch import Watcher
 
 READ_CHUNK = 1024 * 1024
-MAX_BATCH = 1000
+MAX_BATCH = 1000  # events in one batch ...
+BATCH_BYTES = 1024 * 1024  # ... and about this many message bytes (a single larger event goes alone)
+FEED_BYTES = 16 * 1024 * 1024  # the events all feeds of a process hold together
+FEED_MIN_BYTES = 64 * 1024  # what one feed may keep however many feeds there are
+FEED_IDLE = 10.0  # seconds after which a feed no tail has asked for is dropped
+JSON_CACHE_BYTES = 8 * 1024 * 1024  # encoded events shared by this process's tails
+JSON_CACHE_ITEM = 64 * 1024  # larger events are encoded per send, never cached
+
+
+def event_bytes(e: LogEvent) -> int:
+    """What an event costs to hold (message and a fixed allowance for the rest)."""
+    return len(e.message) + 256
 
 
 def encode_cursor(codec: paging.Codec, offsets: dict[str, int]) -> str:
-    """The SSE `id:` for per-stream byte offsets (signed: a client resumes only where it was)."""
-    return codec.encode("tail", offsets)
+    """The SSE `id:` (signed: a client resumes only where it was): offsets per stream, with the
+    file's identity where known (`[offset, hash]`), so a resumed tail whose file was replaced
+    meanwhile starts the new file at byte 0 instead of mid-way."""
+    idents = getattr(offsets, "idents", {})
+    return codec.encode("tail", {k: [v, idents[k]] if k in idents else v for k, v in offsets.items()})
 
 
 def decode_cursor(codec: paging.Codec, text: str, field: str = "Last-Event-ID") -> dict[str, int]:
     """:raises InvalidParameter: for anything that is not a cursor this server wrote."""
     message = f"{field} is not a tail cursor from this server"
     data = codec.decode("tail", text, field=field, message=message)
-    if not isinstance(data, dict) or not all(
-        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0 for k, v in data.items()
-    ):
+    if not isinstance(data, dict):
         raise InvalidParameter(message, field=field, rule=paging.RULE)
-    return data
+    out = _Cursor()
+    for k, v in data.items():
+        if isinstance(v, list) and len(v) == 2 and isinstance(v[1], str):
+            out.idents[k] = v[1]
+            v = v[0]
+        if not (isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0):
+            raise InvalidParameter(message, field=field, rule=paging.RULE)
+        out[k] = v
+    return out
+
+
+def ident_hash(ident: bytes, offset: int) -> str:
+    """A short hash of a file's identity as it stood at `offset` (model.make_event_id's rule)."""
+    import hashlib
+
+    return hashlib.blake2b(ident[: 8 + min(HEAD_BYTES, offset)], digest_size=6).hexdigest()
+
+
+class _Cursor(dict):
+    """Offsets per stream key, plus the feed generation each offset belongs to (this process only)
+    and the identity hash of the file each offset was in (sent in Last-Event-ID)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gens: dict[str, int] = {}
+        self.idents: dict[str, str] = {}
 
 
 @dataclass
 class _Pos:
+    """One client's place in one stream: a byte offset in the file of feed generation `gen`."""
+
     offset: int
-    ino: int = 0
-    size_seen: int = -1
-    changed_at: float = 0.0
+    gen: int | None = None  # None: not yet seen by the feed (taken as the feed's current file)
+    want: str | None = None  # identity hash from a resumed cursor, checked once against the file
+    feed: _Feed | None = None  # held (counted in feed.refs) until the tail ends
     pending: bool = True  # unread bytes (or a held event) remain: read again without a file event
 
 
@@ -67,17 +110,33 @@ class Tailer:
         self._clients = 0
         self._lock = threading.Lock()
         self._feeds: dict[str, _Feed] = {}
-        self._json: dict[tuple, str] = {}
+        self._swept = 0.0
+        self._json: OrderedDict[tuple, str] = OrderedDict()
+        self._json_bytes = 0
+        self._json_lock = threading.Lock()
         self._sources: dict[tuple, tuple[float, list[Source]]] = {}
 
     def end_cursor(self, sources: list[Source]) -> dict[str, int]:
-        """A cursor at the current end of every source (tail from now)."""
-        out = {}
+        """A cursor at the current end of every source (tail from now).
+
+        Each stream's feed looks at its file now, and the cursor remembers the feed's generation:
+        a file replaced between this call and the tail's first read (a rewrite to the same size
+        included) is then seen as new, not adopted as what the cursor pointed into.
+        """
+        out = _Cursor()
         for s in sources:
             try:
-                out[s.skey] = os.stat(s.path).st_size
+                size = os.stat(s.path).st_size
             except OSError:
-                out[s.skey] = 0
+                size = 0
+            feed = self._feed_for(s.path, size)
+            with feed.lock:
+                self._advance(s, feed)
+                f = feed.f
+                out[s.skey] = off = min(size, f.seen_size) if f.seen_size >= 0 else size
+                out.gens[s.skey] = f.generation
+                if f.ino and off <= f.end and len(f.head) >= min(HEAD_BYTES, off):
+                    out.idents[s.skey] = ident_hash(f.identity(), off)
         return out
 
     def follow(
@@ -103,7 +162,11 @@ class Tailer:
                     field="tail",
                 )
             self._clients += 1
-        return TailSession(self._follow(list_sources, dict(cursor), pattern, heartbeat, stop, max_seconds), self._release)
+        gens = getattr(cursor, "gens", {})
+        idents = getattr(cursor, "idents", {})
+        return TailSession(
+            self._follow(list_sources, dict(cursor), gens, idents, pattern, heartbeat, stop, max_seconds), self._release
+        )
 
     def shared_sources(self, key: tuple, list_sources: Callable[[], list[Source]], ttl: float = 1.0) -> list[Source]:
         """`list_sources()` shared by every tail of the same groups/streams for `ttl` seconds."""
@@ -112,6 +175,9 @@ class Tailer:
         if hit is not None and now - hit[0] < ttl:
             return hit[1]
         got = list_sources()
+        if len(self._sources) > 256:  # lists nobody asked for lately
+            for k in [k for k, v in list(self._sources.items()) if now - v[0] >= ttl]:
+                self._sources.pop(k, None)
         self._sources[key] = (now, got)
         return got
 
@@ -123,14 +189,25 @@ class Tailer:
     def clients(self) -> int:
         return self._clients
 
-    def _follow(self, list_sources, cursor, pattern, heartbeat, stop, max_seconds):  # noqa: ANN001, ANN202
-        pos: dict[str, _Pos] = {k: _Pos(v) for k, v in cursor.items()}
+    def _follow(self, list_sources, cursor, gens, idents, pattern, heartbeat, stop, max_seconds):  # noqa: ANN001, ANN202
+        pos: dict[str, _Pos] = {k: _Pos(v, gens.get(k), idents.get(k)) for k, v in cursor.items()}
+        last_yield = time.monotonic()
+        began = last_yield
+        try:
+            yield from self._rounds(list_sources, pos, pattern, heartbeat, stop, max_seconds, began)
+        finally:
+            with self._lock:
+                for p in pos.values():
+                    if p.feed is not None:
+                        p.feed.refs -= 1
+                        p.feed = None
+
+    def _rounds(self, list_sources, pos, pattern, heartbeat, stop, max_seconds, began):  # noqa: ANN001, ANN202, C901
         sources: list[Source] = []
         listed_at = 0.0
         version = -1
         checked = -1  # watcher version up to which every source has been read
-        last_yield = time.monotonic()
-        began = last_yield
+        last_yield = began
         while stop is None or not stop.is_set():
             now = time.monotonic()
             if max_seconds is not None and now - began > max_seconds:
@@ -140,6 +217,7 @@ class Tailer:
                 listed_at = now
                 checked = -1  # new streams: read everything once
             batch: list[LogEvent] = []
+            room = BATCH_BYTES
             holding = False
             seen, checked = checked, self.watcher.version
             for src in sources:
@@ -148,121 +226,214 @@ class Tailer:
                     p = pos[src.skey] = _Pos(0)
                 elif not p.pending and seen >= 0 and not self.watcher.changed_since(src.path, seen):
                     continue  # nothing happened to this file: skip the system calls
-                got, held = self._read_new(src, p)
+                got, held = self._read_new(src, p, room)
                 p.pending = held
                 holding |= held
                 batch.extend(got)
-                if len(batch) >= MAX_BATCH:
+                room -= sum(event_bytes(e) for e in got)
+                if len(batch) >= MAX_BATCH or room <= 0:
                     break
-            if len(batch) >= MAX_BATCH:
+            if len(batch) >= MAX_BATCH or room <= 0:
                 checked = seen  # stopped early: look at every source again next round
             if batch:
                 batch.sort(key=lambda e: (e.timestamp, e.offset))
                 matched = batch if pattern.match_all else [e for e in batch if pattern.matches(e.message)]
-                cursor = {k: v.offset for k, v in pos.items()}
+                cursor = _cursor_of(pos)
                 if matched or time.monotonic() - last_yield > heartbeat:
                     yield matched, cursor
                     last_yield = time.monotonic()
                 continue  # there may be more right away
             if time.monotonic() - last_yield >= heartbeat:
-                yield [], {k: v.offset for k, v in pos.items()}
+                yield [], _cursor_of(pos)
                 last_yield = time.monotonic()
             wait = CONTINUATION_GRACE if holding else min(heartbeat, 1.0)
             version = self.watcher.wait_change(version, wait)
 
-    def _read_new(self, src: Source, p: _Pos) -> tuple[list[LogEvent], bool]:
-        """New events for one client: from the stream's shared feed when the client is within it.
+    def _feed_for(self, path: str, start: int, ref: bool = False) -> _Feed:
+        """The stream's feed (made at `start` if there is none); `ref`: the caller holds it until
+        `_unref`. Feeds no tail holds and none has asked for in FEED_IDLE seconds are dropped."""
+        now = time.monotonic()
+        with self._lock:
+            feed = self._feeds.get(path)
+            if feed is None:
+                feed = self._feeds[path] = _Feed(start)
+            feed.used = now
+            if ref:
+                feed.refs += 1
+            if now - self._swept > 1.0:
+                self._swept = now
+                for k in [k for k, f in self._feeds.items() if not f.refs and now - f.used > FEED_IDLE]:
+                    del self._feeds[k]
+            cap = max(FEED_MIN_BYTES, FEED_BYTES // len(self._feeds))
+        feed.cap = cap
+        return feed
+
+    def _read_new(self, src: Source, p: _Pos, room: int) -> tuple[list[LogEvent], bool]:
+        """New events for one client (about `room` bytes at most): from the stream's shared feed
+        when the client is within it, else read for this client alone.
 
         Every tail of this process shares one feed per stream file, so a line appended to a stream
-        followed by 50 clients is read and parsed once, not 50 times.
+        followed by 50 clients is read and parsed once, not 50 times. The feed alone checks the
+        file's identity; a client whose generation is older than the feed's was reading a file
+        that has since been replaced, and starts over at byte 0 of the new one.
         """
-        feed = self._feeds.get(src.path)
-        if feed is None:
-            feed = self._feeds.setdefault(src.path, _Feed(p.offset))
+        if p.feed is None:
+            p.feed = self._feed_for(src.path, p.offset, ref=True)
+        feed = p.feed
+        feed.used = time.monotonic()
         with feed.lock:
-            self._advance(src, feed.pos, feed)
-            fp = feed.pos
-            if p.ino and fp.ino and p.ino != fp.ino:
-                p.offset = 0  # rotated: the new file is the stream now
-            if p.offset > fp.offset and fp.size_seen < p.offset:
-                p.offset = 0  # truncated below this client's position
-            if p.offset >= feed.lo and p.offset <= fp.offset:
-                i = bisect.bisect_left(feed.offsets, p.offset)
-                out = feed.events[i:]
-                p.offset, p.ino = fp.offset, fp.ino
-                return out, fp.pending
-        return self._advance(src, p, None)  # a client behind the shared window reads for itself
+            f = feed.f
+            if p.gen is None:
+                p.gen = f.generation
+            start, new = self._advance(src, feed)
+            if p.want is not None:  # resumed: is this still the file the cursor's offset was in?
+                if p.offset <= f.end and len(f.head) >= min(HEAD_BYTES, p.offset):
+                    if ident_hash(f.identity(), p.offset) != p.want:
+                        p.offset = 0
+                p.want = None
+            if p.gen != f.generation or (p.offset > f.end and f.seen_size < p.offset):
+                p.offset, p.gen = 0, f.generation  # rotated, truncated or rewritten: the new file is the stream
+            if new and p.offset == start:
+                out = new
+            elif feed.lo <= p.offset <= f.end:
+                out = feed.events[bisect.bisect_left(feed.offsets, p.offset) :]
+            else:
+                return self._read_alone(src, p, feed, room)
+            if not out:
+                p.offset = max(p.offset, f.end)
+                return [], f.end < f.seen_size
+            fitted = _fit(out, room)
+            p.offset = f.end if len(fitted) == len(out) else fitted[-1].end
+            return fitted, p.offset < f.seen_size
 
-    def _advance(self, src: Source, p: _Pos, feed: _Feed | None) -> tuple[list[LogEvent], bool]:
-        """Read what is new after p.offset (the ingester's event rules); append to `feed` if given."""
+    def _advance(self, src: Source, feed: _Feed) -> tuple[int, list[LogEvent]]:
+        """Look at the file (identity first) and read what is new after the feed's end into it.
+        Returns (offset the new events start at, the new events)."""
+        f = feed.f
+        try:
+            fd = os.open(src.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return f.end, []
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return f.end, []
+            now = time.monotonic()
+            if f.look(fd, st, now):
+                feed.clear()
+            if st.st_size <= f.end:
+                return f.end, []
+            start, _data, evs, consumed = read_new_events(fd, f.end, st.st_size, now - f.changed_at, READ_CHUNK)
+            f.end = start
+            f.took(fd, consumed)
+            ident, ing = f.identity(), int(st.st_mtime * 1000)
+            out = [make_event(src.group, src.stream, start + r.start, start + r.end, r.text, ing, ident) for r in evs]
+            if out:
+                feed.add(out)
+            return start, out
+        finally:
+            os.close(fd)
+
+    def _read_alone(self, src: Source, p: _Pos, feed: _Feed, room: int) -> tuple[list[LogEvent], bool]:
+        """A client behind the feed's window reads the file itself (the feed has just checked it)."""
         try:
             fd = os.open(src.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
             return [], False
         try:
             st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
+            if not stat.S_ISREG(st.st_mode) or st.st_size <= p.offset:
                 return [], False
-            now = time.monotonic()
-            if st.st_size != p.size_seen:
-                if p.ino and (st.st_ino != p.ino or st.st_size < p.offset):
-                    p.offset = 0  # rotated or truncated: the new content is the stream now
-                    if feed is not None:
-                        feed.reset()
-                p.ino = st.st_ino
-                p.size_seen, p.changed_at = st.st_size, now
-            if not p.ino:
-                p.ino = st.st_ino
-            if st.st_size <= p.offset:
-                p.pending = False
-                return [], False
-            p.offset, _data, evs, consumed = read_new_events(fd, p.offset, st.st_size, now - p.changed_at, READ_CHUNK)
+            quiet = time.monotonic() - feed.f.changed_at
+            start, _data, evs, consumed = read_new_events(fd, p.offset, st.st_size, quiet, READ_CHUNK)
+            ident = file_identity(st.st_ino, os.pread(fd, HEAD_BYTES, 0))
             ing = int(st.st_mtime * 1000)
-            out = [
-                make_event(src.group, src.stream, p.offset + raw.start, p.offset + raw.end, raw.text, ing) for raw in evs
-            ]
-            p.offset += consumed
-            p.pending = p.offset < st.st_size
-            if feed is not None and out:
-                feed.add(out)
-            return out, p.pending
+            out = [make_event(src.group, src.stream, start + r.start, start + r.end, r.text, ing, ident) for r in evs]
+            fitted = _fit(out, room)
+            p.offset = start + consumed if len(fitted) == len(out) else fitted[-1].end
+            return fitted, p.offset < st.st_size
         finally:
             os.close(fd)
 
     def json_of(self, event: LogEvent) -> str:
-        """The event's JSON, encoded once per process however many tails send it."""
-        key = (event.group, event.stream, event.offset, event.end)
-        text = self._json.get(key)
-        if text is None:
-            if len(self._json) > 50_000:
-                self._json.clear()
-            text = self._json[key] = json.dumps(event.to_json(), ensure_ascii=False)
+        """The event's JSON, encoded once per process however many tails send it.
+
+        Keyed by the event id, which folds in the file's identity, so a line that replaced another
+        at the same offset (copytruncate) never gets the old line's JSON. Bounded in bytes.
+        """
+        key = (event.event_id, event.end, event.timestamp, event.ingestion_time)
+        with self._json_lock:
+            text = self._json.get(key)
+            if text is not None:
+                self._json.move_to_end(key)
+                return text
+        text = json.dumps(event.to_json(), ensure_ascii=False)
+        if len(text) <= JSON_CACHE_ITEM:
+            with self._json_lock:
+                if key not in self._json:
+                    self._json[key] = text
+                    self._json_bytes += len(text)
+                    while self._json_bytes > JSON_CACHE_BYTES and self._json:
+                        _, old = self._json.popitem(last=False)
+                        self._json_bytes -= len(old)
         return text
 
 
-class _Feed:
-    """The recent events of one stream file, shared by every tail in this process (bounded)."""
+def _cursor_of(pos: dict[str, _Pos]) -> _Cursor:
+    """The positions as a cursor, each with its file's identity where the feed knows it."""
+    out = _Cursor()
+    for k, p in pos.items():
+        out[k] = p.offset
+        feed = p.feed
+        if feed is not None and p.gen == feed.f.generation and p.want is None:
+            f = feed.f
+            if p.offset <= f.end and f.ino and len(f.head) >= min(HEAD_BYTES, p.offset):
+                out.idents[k] = ident_hash(f.identity(), p.offset)
+    return out
 
-    MAX = 4_000  # events per stream; a client further behind reads the file itself
+
+def _fit(events: list[LogEvent], room: int) -> list[LogEvent]:
+    """The longest prefix of `events` within `room` bytes (at least one event)."""
+    used = 0
+    for i, e in enumerate(events):
+        used += event_bytes(e)
+        if used > room and i:
+            return events[:i]
+    return events
+
+
+class _Feed:
+    """The recent events of one stream file, shared by every tail in this process (bounded in
+    bytes by `cap`, its share of FEED_BYTES; clients further behind read the file themselves)."""
 
     def __init__(self, start: int) -> None:
         self.lock = threading.Lock()
-        self.pos = _Pos(start)  # begins where its first client is, not at byte 0
+        self.refs = 0  # tails holding this feed: it is not dropped while any does
+        self.f = FileFollow(end=start)  # begins where its first client is, not at byte 0
         self.events: list[LogEvent] = []
         self.offsets: list[int] = []
+        self.bytes = 0
         self.lo = start  # events before this offset are not held
+        self.cap = FEED_MIN_BYTES
+        self.used = time.monotonic()
 
     def add(self, evs: list[LogEvent]) -> None:
         self.events.extend(evs)
         self.offsets.extend(e.offset for e in evs)
-        if len(self.events) > self.MAX:
-            drop = len(self.events) - self.MAX // 2
-            self.lo = self.offsets[drop]
+        self.bytes += sum(event_bytes(e) for e in evs)
+        if self.bytes > self.cap:
+            drop, freed = 0, 0
+            while drop < len(self.events) and self.bytes - freed > self.cap // 2:
+                freed += event_bytes(self.events[drop])
+                drop += 1
+            self.lo = self.offsets[drop] if drop < len(self.offsets) else self.f.end
             del self.events[:drop]
             del self.offsets[:drop]
+            self.bytes -= freed
 
-    def reset(self) -> None:
-        self.events, self.offsets, self.lo = [], [], 0
+    def clear(self) -> None:
+        """The file was replaced: nothing held describes it any more."""
+        self.events, self.offsets, self.bytes, self.lo = [], [], 0, 0
 
 
 class TailSession:

@@ -355,33 +355,47 @@ def tail():  # noqa: ANN201
 
         return svc.tailer.shared_sources((tuple(groups), tuple(streams)), fresh)
 
+    from logsvc.query import MAX_PAGE_BYTES
+
     replay: list = []
+    replay_cut = False
     if last_id:
         cursor = decode_cursor(codec, last_id, cursor_field)
     else:
         cursor = svc.tailer.end_cursor(sources)
         if since is not None:
+            # the newest MAX_LIMIT events / MAX_PAGE_BYTES since `since`; a cut is said (see below)
             page = reader.read(sources, start=since, limit=MAX_LIMIT, forward=False, pattern=pattern)
             replay = [e for e in page.events if e.offset < cursor.get(_skey(e), 0)]
+            replay_cut = page.next_token is not None
     # takes a tail slot now, so a full server answers 503 rather than a broken stream
     follow = svc.tailer.follow(list_sources, cursor, pattern, heartbeat=heartbeat)
 
     def frames() -> Iterator[str]:
         try:
             yield f"retry: 1000\n: logsvc tail of {len(sources)} streams\n\n"
+            if replay_cut:
+                note = {
+                    "replayTruncated": True,
+                    "replayed": len(replay),
+                    "oldestReplayed": replay[0].timestamp if replay else None,
+                    "message": f"since= replays at most the newest {MAX_LIMIT} events or {MAX_PAGE_BYTES} bytes; "
+                    "older events were not sent (read them with /api/v1/events)",
+                }
+                yield f"event: notice\ndata: {json.dumps(note)}\n\n"
             if replay:
-                for i in range(0, len(replay), 500):
-                    chunk = replay[i : i + 500]
-                    yield _frame(codec, chunk, cursor if i + 500 >= len(replay) else None, svc.tailer.json_of)
+                yield from _frames(codec, replay, cursor, svc.tailer.json_of)
             for events_, cur in follow:
                 if events_:
-                    yield _frame(codec, events_, cur, svc.tailer.json_of)
+                    yield from _frames(codec, events_, cur, svc.tailer.json_of)
                 else:
                     yield f"id: {encode_cursor(codec, cur)}\n: ping\n\n"
         finally:
             follow.close()
 
     resp = Response(stream_with_context(frames()), mimetype="text/event-stream")
+    if replay_cut:
+        resp.headers["X-Logsvc-Replay-Truncated"] = str(len(replay))
     resp.headers["Cache-Control"] = "no-cache"
     resp.headers["X-Accel-Buffering"] = "no"
     return resp
@@ -393,7 +407,25 @@ def _skey(e) -> str:  # noqa: ANN001
     return stream_key(e.group, e.stream)
 
 
-def _frame(codec: paging.Codec, events_: list, cursor: dict | None, encode) -> str:  # noqa: ANN001
-    data = '{"events": [' + ", ".join(encode(e) for e in events_) + "]}"
+FRAME_BYTES = 1024 * 1024  # an SSE frame holds events up to about this size (one larger event goes alone)
+
+
+def _frames(codec: paging.Codec, events_: list, cursor: dict | None, encode) -> Iterator[str]:  # noqa: ANN001
+    """`events_` as SSE frames of at most ~FRAME_BYTES each; only the last carries the cursor, so
+    a client that resumes never skips an event it did not receive."""
+    part: list[str] = []
+    size = 0
+    for e in events_:
+        text = encode(e)
+        if part and size + len(text) > FRAME_BYTES:
+            yield _frame(codec, part, None)
+            part, size = [], 0
+        part.append(text)
+        size += len(text) + 2
+    yield _frame(codec, part, cursor)
+
+
+def _frame(codec: paging.Codec, encoded: list[str], cursor: dict | None) -> str:
+    data = '{"events": [' + ", ".join(encoded) + "]}"
     head = f"id: {encode_cursor(codec, cursor)}\n" if cursor is not None else ""
     return f"{head}event: events\ndata: {data}\n\n"
