@@ -266,19 +266,37 @@ class BlockIndex:
     # ---- reading -------------------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        """The latest committed state, cached until the index changes on disk."""
+        """The latest committed state, cached until the index changes on disk.
+
+        The caller owns one reference and must `release()` it (or use `with`): the reference is
+        taken under the lock that a refresh takes to release the cached one, so no refresh can
+        close the reader between handing the snapshot out and the caller using it. The label is
+        the generation the reader actually opened, never a later one: a commit racing the open at
+        worst causes one extra refresh, never a stale view kept until the next commit.
+        """
         with self._lock:
             snap = self._snapshot
             try:
-                if snap is not None and snap.generation == self._ix.latest_generation():
-                    return snap
+                latest = self._ix.latest_generation()
+                if snap is not None and snap.generation == latest:
+                    return snap.acquire()
                 reader = self._ix.reader()
             except Exception as e:
                 raise IndexCorrupt(f"cannot read the index at {self.path}: {e}") from e
-            self._snapshot = Snapshot.load(reader, self._seg_cache, self._ix.latest_generation())
+            gen = reader.generation()
+            if gen is None:  # an index without segments: label it with the generation read before opening
+                gen = latest
+            try:
+                fresh = Snapshot.load(reader, self._seg_cache, gen)
+            except Exception as e:
+                reader.close()
+                if isinstance(e, IndexCorrupt):
+                    raise
+                raise IndexCorrupt(f"cannot read the blocks of the index at {self.path}: {e}") from e
+            self._snapshot = fresh
             if snap is not None:
                 snap.release()
-            return self._snapshot
+            return fresh.acquire()
 
     def close(self) -> None:
         self.cancel()
@@ -349,6 +367,7 @@ class Snapshot:
         """Docnums of blocks that may satisfy `query`, or None meaning "every block"."""
         if query is None:
             return None
+        self._check_held()
         result = self._eval(query, {})
         if skeys is not None and result is not None:
             result = {d for d in result if self.by_docnum[d].skey in skeys}
@@ -385,12 +404,11 @@ class Snapshot:
         if is_word(tok):
             if self._reader is None:
                 return set()
-            try:
-                if ("w", tok) not in self._reader:
-                    return set()
-                return set(self._reader.postings("w", tok).all_ids()) & self.by_docnum.keys()
-            except Exception:  # noqa: BLE001 - a term lookup must never fail a query; scan instead
-                return set(self.by_docnum)
+            # no fallback to "every block" here: an error means the snapshot is misused or the index
+            # is damaged, and a silent full scan would hide both
+            if ("w", tok) not in self._reader:
+                return set()
+            return set(self._reader.postings("w", tok).all_ids()) & self.by_docnum.keys()
         raw = tok.encode("utf-8")
         if not indexable(raw):
             return set(self.by_docnum)
@@ -412,18 +430,36 @@ class Snapshot:
         return out
 
     def acquire(self) -> Snapshot:
+        """Take one more reference. Only a holder may call it: a released snapshot's reader is closed."""
         with self._refs_lock:
+            if self._refs <= 0 and self._reader is not None:
+                raise RuntimeError("index snapshot acquired after its last release")
             self._refs += 1
         return self
 
     def release(self) -> None:
+        """Drop one reference; the last one closes the whoosh reader."""
         with self._refs_lock:
+            if self._reader is None:
+                return
+            if self._refs <= 0:
+                raise RuntimeError("index snapshot released more often than acquired")
             self._refs -= 1
-            if self._refs == 0 and self._reader is not None:
+            if self._refs == 0:
                 try:
                     self._reader.close()
-                except Exception:  # noqa: BLE001
+                except Exception:  # noqa: BLE001 - closing is best effort; nobody reads it any more
                     pass
+
+    def _check_held(self) -> None:
+        if self._reader is not None and self._refs <= 0:
+            raise RuntimeError("index snapshot used after its last release")
+
+    def __enter__(self) -> Snapshot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 def _with_docnum(b: Block, docnum: int) -> Block:

@@ -99,9 +99,10 @@ class Ingester:
     # ---- state -------------------------------------------------------------------------------
 
     def _load(self) -> None:
-        snap = self.index.snapshot()
+        with self.index.snapshot() as snap:
+            by_stream = snap.by_stream
         self._state.clear()
-        for skey, blocks in snap.by_stream.items():
+        for skey, blocks in by_stream.items():
             last = blocks[-1]
             st = _Followed(last.group, last.stream, skey, ino=last.ino, head=bytes.fromhex(last.head), end=last.end)
             for b in reversed(blocks):

@@ -56,6 +56,8 @@ def reindex(settings: Settings, progress: Callable[[int, int], None] | None = No
             count = Ingester(store, fresh, block_lines=settings.block_lines).rebuild(old_snap, progress)
         finally:
             fresh.close()
+            if old_snap is not None:
+                old_snap.release()
             if old is not None:
                 old.close()
         retired = root / "index.old"

@@ -28,17 +28,26 @@ log = logging.getLogger("logsvc")
 
 
 class IndexHandle:
-    """The index as readers see it: opened lazily; empty until the writer has created it."""
+    """The index as readers see it: opened lazily; empty until the writer has created it.
+
+    In the ingesting process the handle holds the writer's own `BlockIndex` (see `set`). Reads
+    share it but never close it: closing cancels the writer's uncommitted blocks while the
+    ingester still counts them, a gap no read would ever fill. Only an index the handle opened
+    itself for reading is dropped (and reopened later) when it turns out unreadable.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._index: BlockIndex | None = None
+        self._writers = False  # is self._index the ingester's index? (then only set() replaces it)
         self._lock = threading.Lock()
         self._warned = False
 
     def set(self, index: BlockIndex | None) -> None:
+        """Install the writer's index (or None at shutdown); closes the one it replaces."""
         with self._lock:
             old, self._index = self._index, index
+            self._writers = index is not None
         if old is not None and old is not index:
             old.close()
 
@@ -48,6 +57,7 @@ class IndexHandle:
                 try:
                     if index_exists(self.path):
                         self._index = BlockIndex(self.path)
+                        self._writers = False
                 except IndexCorrupt as e:
                     if not self._warned:
                         log.warning("index not readable yet (%s); reading stream files directly", e)
@@ -55,6 +65,7 @@ class IndexHandle:
             return self._index
 
     def snapshot(self) -> Snapshot:
+        """The latest snapshot, with one reference the caller must release (`with` does it)."""
         idx = self.get()
         if idx is None:
             return Snapshot.empty()
@@ -64,8 +75,16 @@ class IndexHandle:
             if not self._warned:
                 log.warning("%s; reading stream files directly until it is rebuilt", e)
                 self._warned = True
-            self.set(None)
+            self._drop_unreadable(idx)
             return Snapshot.empty()
+
+    def _drop_unreadable(self, idx: BlockIndex) -> None:
+        """Forget a reader-opened index that failed (the next read reopens it); never the writer's."""
+        with self._lock:
+            if self._index is not idx or self._writers:
+                return
+            self._index = None
+        idx.close()
 
     def close(self) -> None:
         self.set(None)
@@ -164,7 +183,8 @@ class Service:
 
         while not self._stop.wait(self.settings.retention_interval):
             try:
-                retention.enforce(self.store, self.index.snapshot(), int(time.time() * 1000))
+                with self.index.snapshot() as snap:
+                    retention.enforce(self.store, snap, int(time.time() * 1000))
             except Exception:  # noqa: BLE001 - retention must never stop the writer
                 log.exception("retention pass failed")
 
@@ -189,19 +209,19 @@ class Service:
         while time.monotonic() < deadline:
             ing = self.ingester
             if ing is not None:
-                snap = self.index.snapshot()
                 behind = False
-                for group, stream, path in self.store.iter_stream_files():
-                    from logsvc.index import stream_key
+                with self.index.snapshot() as snap:
+                    for group, stream, path in self.store.iter_stream_files():
+                        from logsvc.index import stream_key
 
-                    last = snap.checkpoint(stream_key(group, stream))
-                    try:
-                        size = path.stat().st_size
-                    except OSError:
-                        continue
-                    if size and (last is None or last.end < size):
-                        behind = True
-                        break
+                        last = snap.checkpoint(stream_key(group, stream))
+                        try:
+                            size = path.stat().st_size
+                        except OSError:
+                            continue
+                        if size and (last is None or last.end < size):
+                            behind = True
+                            break
                 if not behind:
                     return True
                 ing.mark_dirty(None)

@@ -1,0 +1,209 @@
+"""The index under concurrency: snapshots vs refreshes, readers vs the writer, reindex vs kill -9.
+
+Real parts throughout (a whoosh index in a temp dir, the real Ingester, Reader and Service). Races
+are forced at one seam each — a hook right after a step, a fault injected once — and the assertions
+are on what a reader gets: the candidate blocks, the events, the directories left behind.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from logsvc.config import Settings
+from logsvc.index import BlockIndex, Snapshot, stream_key
+from logsvc.ingest import Ingester
+from logsvc.query import Reader
+from logsvc.service import Service
+from logsvc.store import Store
+
+G = "/test/index"
+S = "s"
+SKEY = stream_key(G, S)
+
+
+def _append(path: Path, lines: list[str]) -> None:
+    with open(path, "a", encoding="utf-8") as f:
+        f.write("".join(line + "\n" for line in lines))
+
+
+def _lines(words: list[str], second: int = 0) -> list[str]:
+    return [f"2026-01-01T00:00:{second:02d}.{i:03d}Z event {w} number{i}" for i, w in enumerate(words)]
+
+
+def _ingest(ing: Ingester) -> None:
+    """Index everything complete in the files and commit (what one turn of the ingester loop does)."""
+    ing.mark_dirty(None)
+    while ing.step():
+        pass
+    ing.commit()
+
+
+def _oracle(path: Path, snap_blocks: list, word: bytes) -> set[int]:
+    """Start offsets of the blocks whose bytes actually contain `word` (case-folded)."""
+    data = path.read_bytes().lower()
+    return {b.start for b in snap_blocks if word in data[b.start : b.end]}
+
+
+class _HookedIndex(BlockIndex):
+    """A reading worker's BlockIndex that runs `after_handout` once, right after snapshot() returns:
+    the moment between handing a snapshot out and its caller using it."""
+
+    after_handout = None
+
+    def snapshot(self) -> Snapshot:
+        snap = super().snapshot()
+        hook, self.after_handout = self.after_handout, None
+        if hook is not None:
+            hook()
+        return snap
+
+
+def test_refresh_between_handout_and_use_does_not_turn_a_search_into_a_full_scan(
+    store: Store, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """#10.9: a refresh (commit + another thread's snapshot()) right after a query got its snapshot
+    must not close the reader under it; before, the closed reader's error was swallowed and the
+    query silently used every block as a candidate."""
+    path = store.ensure_stream(G, S)
+    _append(path, _lines(["alpha", "plain", "beta", "plain", "plain", "plain"]))
+    writer = BlockIndex(data_dir / "index")
+    ing = Ingester(store, writer, block_lines=2)
+    _ingest(ing)
+
+    reading = _HookedIndex(data_dir / "index")
+    reader = Reader(store, reading)
+    seen: list[tuple[Snapshot, set[int] | None]] = []
+    original = Snapshot.candidates
+
+    def spy(self: Snapshot, query, skeys=None):  # noqa: ANN001, ANN202
+        out = original(self, query, skeys)
+        seen.append((self, out))
+        return out
+
+    monkeypatch.setattr(Snapshot, "candidates", spy)
+
+    def refresh() -> None:
+        _append(path, _lines(["gamma", "plain"], second=1))
+        _ingest(ing)
+        t = threading.Thread(target=reading.snapshot)  # another request thread refreshes the cache
+        t.start()
+        t.join()
+
+    reading.after_handout = refresh
+    page = reader.read(reader.sources([G]), pattern="alpha", limit=100, forward=True)
+
+    assert [e.message for e in page.events] == ["event alpha number0"]
+    assert len(seen) == 1
+    snap, cands = seen[0]
+    assert cands is not None
+    got = {snap.by_docnum[d].start for d in cands}
+    assert got == _oracle(path, snap.blocks, b"alpha") == {0}
+
+
+def test_term_lookup_on_a_released_snapshot_raises_instead_of_scanning(data_dir: Path, store: Store) -> None:
+    """#10.9: a read-path error is never answered with "every block"; misuse must be loud."""
+    path = store.ensure_stream(G, S)
+    _append(path, _lines(["alpha", "plain", "beta", "plain"]))
+    idx = BlockIndex(data_dir / "index")
+    _ingest(Ingester(store, idx, block_lines=2))
+    snap = idx.snapshot()
+    snap._reader.close()  # a fault: the whoosh reader closed behind the snapshot's back
+    try:
+        result = snap.candidates(("tok", "alpha"))
+    except Exception:  # noqa: BLE001, S110 - which error whoosh raises is its business; that it raises is ours
+        pass
+    else:
+        pytest.fail(f"candidates on a closed reader answered {result} (all {len(snap.blocks)} blocks)")
+    idx.close()
+
+
+class _ReaderThenCommit:
+    """Wraps the reading worker's whoosh index: right after it opens a reader, another process
+    (here: the writer's own BlockIndex) commits, before the snapshot learns its generation."""
+
+    def __init__(self, ix, commit) -> None:  # noqa: ANN001
+        self._ix = ix
+        self._commit = commit
+
+    def reader(self, *a, **kw):  # noqa: ANN002, ANN003, ANN202
+        r = self._ix.reader(*a, **kw)
+        commit, self._commit = self._commit, None
+        if commit is not None:
+            commit()
+        return r
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self._ix, name)
+
+
+def test_commit_while_a_reader_opens_is_seen_by_the_next_snapshot(store: Store, data_dir: Path) -> None:
+    """#17.17: a commit landing between opening the reader and reading the generation must not
+    label old content with the new generation (the worker then kept it until the next commit)."""
+    path = store.ensure_stream(G, S)
+    _append(path, _lines(["alpha", "plain"]))
+    writer = BlockIndex(data_dir / "index")
+    ing = Ingester(store, writer, block_lines=2)
+    _ingest(ing)
+
+    reading = BlockIndex(data_dir / "index")
+
+    def commit_more() -> None:
+        _append(path, _lines(["gamma", "plain"], second=1))
+        _ingest(ing)
+
+    reading._ix = _ReaderThenCommit(reading._ix, commit_more)
+    first = reading.snapshot()
+    assert first.checkpoint(SKEY).end < path.stat().st_size  # the race happened: the file grew after the open
+    # no commit after the racing one: the next snapshot must show it anyway
+    later = reading.snapshot()
+    assert later.checkpoint(SKEY).end == path.stat().st_size
+    assert later.candidates(("tok", "gamma")) == {b.docnum for b in later.blocks if b.start >= first.checkpoint(SKEY).end}
+
+
+def test_reader_error_in_the_ingesting_process_keeps_the_writers_uncommitted_blocks(settings: Settings) -> None:
+    """#10.10: a request thread whose snapshot fails must not close the BlockIndex the ingester
+    writes through: that cancelled its uncommitted blocks while it still counted them, leaving
+    a gap between the last committed block and the next one that no read ever filled."""
+    svc = Service(settings.with_(ingest=False))
+    try:
+        writer = svc.open_index_for_writing()
+        svc.index.set(writer)
+        ing = Ingester(svc.store, writer, block_lines=2)
+        path = svc.store.ensure_stream(G, S)
+        first = _lines([f"first{i}" for i in range(6)])
+        _append(path, first)
+        ing.mark_dirty(None)
+        while ing.step():
+            pass  # blocks written, not committed yet
+
+        ix = writer._ix
+        real = ix.latest_generation
+
+        def failing_once():  # noqa: ANN202
+            ix.latest_generation = real
+            raise OSError(24, "injected: too many open files while listing the index")
+
+        ix.latest_generation = failing_once
+        # a request thread reads while the fault is armed: it still gets every event (from the files)
+        page = svc.reader.read(svc.reader.sources([G]), limit=100, forward=True)
+        assert [e.message.split()[1] for e in page.events] == [f"first{i}" for i in range(6)]
+        assert ix.latest_generation == real  # the fault fired
+
+        ing.commit()
+        second = _lines([f"second{i}" for i in range(4)], second=1)
+        _append(path, second)
+        _ingest(ing)
+
+        page = svc.reader.read(svc.reader.sources([G]), limit=100, forward=True)
+        want = [f"first{i}" for i in range(6)] + [f"second{i}" for i in range(4)]
+        assert [e.message.split()[1] for e in page.events] == want
+        fresh = BlockIndex(svc.index_dir)  # what a restarted server would load
+        blocks = fresh.snapshot().stream_blocks(SKEY)
+        assert blocks[0].start == 0 and all(a.end == b.start for a, b in zip(blocks, blocks[1:], strict=False))
+        assert blocks[-1].end == path.stat().st_size
+        fresh.close()
+    finally:
+        svc.close()
