@@ -471,6 +471,51 @@ def _with_docnum(b: Block, docnum: int) -> Block:
     )
 
 
+# ---- the index directory's lifecycle ------------------------------------------------------------
+#
+# `<data>/index` is the live index. `logsvc reindex` builds `index.new` beside it, then swaps:
+# `index` -> `index.old`, `index.new` -> `index`, remove `index.old` (see `install_rebuilt`).
+# A kill can stop that anywhere; `settle_dirs` recognises every state it leaves. Both run only
+# while holding `<data>/index.lock` (the writer, or reindex), so no one else changes the names.
+
+LIVE, REBUILT, RETIRED = "index", "index.new", "index.old"
+
+
+def settle_dirs(root: Path | str) -> None:
+    """Finish or undo an interrupted reindex swap, then remove what is left of it.
+
+    - no `index` but `index.old`: killed between the two renames. `index.new` (if there) was
+      complete — it is renamed only after its last commit — so it goes live; otherwise `index.old`
+      goes back.
+    - otherwise `index.new` is a build that never went live (possibly half-written): removed.
+    - `index.old` beside a live `index` is a retired index: removed.
+    """
+    root = Path(root)
+    live, rebuilt, retired = root / LIVE, root / REBUILT, root / RETIRED
+    if not live.exists() and retired.exists():
+        if rebuilt.exists():
+            log.warning("a reindex was interrupted while swapping: putting the rebuilt index in place")
+            os.rename(rebuilt, live)
+        else:
+            log.warning("a reindex was interrupted while swapping: putting the previous index back")
+            os.rename(retired, live)
+    for leftover in (rebuilt, retired):
+        if leftover.exists():
+            log.warning("removing %s left by an interrupted reindex", leftover)
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def install_rebuilt(root: Path | str) -> None:
+    """Swap a complete `index.new` in for the live index (the order `settle_dirs` relies on)."""
+    root = Path(root)
+    live, rebuilt, retired = root / LIVE, root / REBUILT, root / RETIRED
+    shutil.rmtree(retired, ignore_errors=True)
+    if live.exists():
+        os.rename(live, retired)
+    os.rename(rebuilt, live)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
 def index_size(path: Path | str) -> int:
     total = 0
     for root, _dirs, files in os.walk(path):
@@ -485,6 +530,8 @@ __all__ = [
     "IndexCorrupt",
     "Snapshot",
     "build_bloom",
+    "install_rebuilt",
+    "settle_dirs",
     "bloom_may_contain",
     "split_terms",
     "stream_key",

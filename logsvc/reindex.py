@@ -17,7 +17,7 @@ from pathlib import Path
 
 from logsvc.config import Settings
 from logsvc.errors import LogsvcError
-from logsvc.index import BlockIndex, IndexCorrupt
+from logsvc.index import LIVE, REBUILT, BlockIndex, IndexCorrupt, install_rebuilt, settle_dirs
 from logsvc.ingest import Ingester
 from logsvc.store import Store
 
@@ -40,7 +40,8 @@ def reindex(settings: Settings, progress: Callable[[int, int], None] | None = No
                 f"a logsvc server is ingesting {root} right now",
                 hint="Stop it (or run reindex against a copy), then run 'logsvc reindex' again.",
             ) from None
-        live = root / "index"
+        settle_dirs(root)  # a reindex killed earlier left index.new (and maybe index.old) behind
+        live = root / LIVE
         old = None
         old_snap = None
         if live.exists():
@@ -49,7 +50,7 @@ def reindex(settings: Settings, progress: Callable[[int, int], None] | None = No
                 old_snap = old.snapshot()
             except IndexCorrupt as e:
                 log.warning("old index unreadable (%s): ingestion times fall back to file times", e)
-        fresh_dir = root / "index.new"
+        fresh_dir = root / REBUILT
         shutil.rmtree(fresh_dir, ignore_errors=True)
         fresh = BlockIndex(fresh_dir)
         try:
@@ -60,12 +61,7 @@ def reindex(settings: Settings, progress: Callable[[int, int], None] | None = No
                 old_snap.release()
             if old is not None:
                 old.close()
-        retired = root / "index.old"
-        shutil.rmtree(retired, ignore_errors=True)
-        if live.exists():
-            os.rename(live, retired)
-        os.rename(fresh_dir, live)
-        shutil.rmtree(retired, ignore_errors=True)
+        install_rebuilt(root)
         return count
     finally:
         os.close(fd)

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from logsvc.config import Settings
-from logsvc.index import BlockIndex, IndexCorrupt, Snapshot, index_exists
+from logsvc.index import BlockIndex, IndexCorrupt, Snapshot, index_exists, settle_dirs
 from logsvc.ingest import Ingester
 from logsvc.invoker import create_invoker
 from logsvc.query import Reader
@@ -189,7 +189,11 @@ class Service:
                 log.exception("retention pass failed")
 
     def open_index_for_writing(self) -> BlockIndex:
-        """Open the index; a missing or damaged one is rebuilt from the stream files."""
+        """Open the index; a missing or damaged one is rebuilt from the stream files.
+
+        Runs holding the writer lock, so it also settles what a killed `reindex` left behind.
+        """
+        settle_dirs(self.settings.data_dir)
         if not index_exists(self.index_dir) and next(iter(self.store.iter_stream_files()), None):
             log.warning("no index at %s; building it from the stream files", self.index_dir)
         try:

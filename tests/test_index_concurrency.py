@@ -7,7 +7,13 @@ are on what a reader gets: the candidate blocks, the events, the directories lef
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +24,7 @@ from logsvc.ingest import Ingester
 from logsvc.query import Reader
 from logsvc.service import Service
 from logsvc.store import Store
+from tests.conftest import wait_for
 
 G = "/test/index"
 S = "s"
@@ -207,3 +214,101 @@ def test_reader_error_in_the_ingesting_process_keeps_the_writers_uncommitted_blo
         fresh.close()
     finally:
         svc.close()
+
+
+# ---- the index directory's lifecycle: index.new / index.old after a killed reindex --------------
+
+
+def _fill(store: Store, streams: int, lines_each: int) -> None:
+    for n in range(streams):
+        path = store.ensure_stream(G, f"big{n}")
+        with open(path, "w", encoding="utf-8") as f:
+            for i in range(lines_each):
+                f.write(f"2026-01-01T00:{i // 60000 % 60:02d}:{i // 1000 % 60:02d}.{i % 1000:03d}Z "
+                        f"request r{n}x{i} took {i % 997}ms path /api/v{i % 7}/items/{i}\n")
+
+
+def _env(data_dir: Path) -> dict:
+    env = dict(os.environ)
+    env.update({"LOGSVC_DATA_DIR": str(data_dir), "LOGSVC_LOG_LEVEL": "warning", "PYTHONUNBUFFERED": "1"})
+    return env
+
+
+def test_killed_reindex_leaves_no_index_new_after_the_next_start(settings: Settings, store: Store) -> None:
+    """#17.13: `kill -9` during `logsvc reindex` leaves a half-built index.new; the next writer to
+    start (server or reindex) removes it, and the live index still answers."""
+    _fill(store, streams=4, lines_each=20_000)
+    with Service(settings) as svc:
+        assert svc.wait_indexed(timeout=120)
+    root = settings.data_dir
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logsvc", "reindex"], env=_env(root), cwd=str(root.parent),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        wait_for(lambda: any((root / "index.new").glob("*.toc")) or None, timeout=60, interval=0.005,
+                 what="reindex writing index.new")
+        time.sleep(0.3)  # into the build, before its first commit
+        assert proc.poll() is None, "reindex finished before it could be killed: give it more data"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert (root / "index.new").exists()  # what the kill leaves behind
+
+    with Service(settings) as svc:
+        wait_for(lambda: svc.is_writer, what="writer")
+        assert not (root / "index.new").exists()
+        assert svc.wait_indexed(timeout=60)
+        page = svc.reader.read(svc.reader.sources([G], [f"big{3}"]), pattern="r3x12345", limit=10, forward=True)
+        assert [e.message.split()[1] for e in page.events] == ["r3x12345"]
+
+
+def test_crash_between_the_swap_renames_keeps_the_rebuilt_index(settings: Settings, store: Store) -> None:
+    """#17.13: a reindex killed after renaming index -> index.old but before index.new -> index
+    leaves a complete index.new: the next start puts it in place, keeping the ingestion times of
+    lines without a timestamp (only the index holds them), and removes index.old."""
+    path = store.ensure_stream(G, S)
+    _append(path, ["no timestamp here", "nor here"])
+    with Service(settings) as svc:
+        assert svc.wait_indexed()
+        before = [(e.message, e.ingestion_time) for e in svc.reader.read(svc.reader.sources([G]), forward=True).events]
+    assert len(before) == 2
+    root = settings.data_dir
+    shutil.copytree(root / "index", root / "index.new")  # the complete rebuilt index (same content)
+    os.rename(root / "index", root / "index.old")  # the first rename of the swap; then the kill
+    later = time.time() + 3600  # a re-ingest from the files would stamp this mtime on both lines
+    os.utime(path, (later, later))
+
+    with Service(settings) as svc:
+        wait_for(lambda: svc.is_writer, what="writer")
+        assert svc.wait_indexed()
+        after = [(e.message, e.ingestion_time) for e in svc.reader.read(svc.reader.sources([G]), forward=True).events]
+        assert (root / "index").is_dir()
+        assert not (root / "index.new").exists() and not (root / "index.old").exists()
+    assert after == before
+
+
+def test_reindex_after_a_crash_between_the_renames_keeps_ingestion_times(settings: Settings, store: Store) -> None:
+    """#17.13: the next `reindex` settles the interrupted swap first, so it copies the ingestion
+    times from the rebuilt index instead of finding no index and falling back to file times."""
+    from logsvc.reindex import reindex
+
+    path = store.ensure_stream(G, S)
+    _append(path, ["no timestamp here", "nor here"])
+    with Service(settings) as svc:
+        assert svc.wait_indexed()
+        before = [(e.message, e.ingestion_time) for e in svc.reader.read(svc.reader.sources([G]), forward=True).events]
+    root = settings.data_dir
+    shutil.copytree(root / "index", root / "index.new")
+    os.rename(root / "index", root / "index.old")
+    later = time.time() + 3600
+    os.utime(path, (later, later))
+
+    assert reindex(settings) == 2
+    assert sorted(p.name for p in root.iterdir() if p.name.startswith("index")) == ["index", "index.lock"]
+    svc = Service(settings.with_(ingest=False))
+    try:
+        after = [(e.message, e.ingestion_time) for e in svc.reader.read(svc.reader.sources([G]), forward=True).events]
+    finally:
+        svc.close()
+    assert after == before
