@@ -226,6 +226,7 @@ class BlockIndex:
         self._snapshot: Snapshot | None = None
         self._seg_cache: dict[str, list[tuple[int, Block]]] = {}
         self._lock = threading.Lock()
+        self._closed = False
         self._writer = None
 
     # ---- writing (the ingesting process only) ------------------------------------------------
@@ -278,7 +279,7 @@ class BlockIndex:
             snap = self._snapshot
             try:
                 latest = self._ix.latest_generation()
-                if snap is not None and snap.generation == latest:
+                if snap is not None and snap.generation == latest and not self._closed:
                     return snap.acquire()
                 reader = self._ix.reader()
             except Exception as e:
@@ -293,6 +294,8 @@ class BlockIndex:
                 if isinstance(e, IndexCorrupt):
                     raise
                 raise IndexCorrupt(f"cannot read the blocks of the index at {self.path}: {e}") from e
+            if self._closed:  # a thread that fetched this index before close(): nothing caches for it
+                return fresh
             self._snapshot = fresh
             if snap is not None:
                 snap.release()
@@ -301,6 +304,7 @@ class BlockIndex:
     def close(self) -> None:
         self.cancel()
         with self._lock:
+            self._closed = True
             if self._snapshot is not None:
                 self._snapshot.release()
                 self._snapshot = None
