@@ -330,6 +330,9 @@ class Snapshot:
             lst.sort(key=lambda b: b.start)
         self._refs = 1
         self._refs_lock = threading.Lock()
+        # a whoosh reader is not thread-safe (postings share one file object: seek, then read), and
+        # request threads share the cached snapshot: one term lookup at a time
+        self._reader_lock = threading.Lock()
 
     @classmethod
     def empty(cls) -> Snapshot:
@@ -410,9 +413,11 @@ class Snapshot:
                 return set()
             # no fallback to "every block" here: an error means the snapshot is misused or the index
             # is damaged, and a silent full scan would hide both
-            if ("w", tok) not in self._reader:
-                return set()
-            return set(self._reader.postings("w", tok).all_ids()) & self.by_docnum.keys()
+            with self._reader_lock:
+                if ("w", tok) not in self._reader:
+                    return set()
+                ids = self._reader.postings("w", tok).all_ids()
+                return set(ids) & self.by_docnum.keys()
         raw = tok.encode("utf-8")
         if not indexable(raw):
             return set(self.by_docnum)
