@@ -39,7 +39,7 @@ class IndexHandle:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._index: BlockIndex | None = None
-        self._writers = False  # is self._index the ingester's index? (then only set() replaces it)
+        self._writer_owned = False  # is self._index the ingester's index? (then only set() replaces it)
         self._lock = threading.Lock()
         self._warned = False
 
@@ -47,7 +47,7 @@ class IndexHandle:
         """Install the writer's index (or None at shutdown); closes the one it replaces."""
         with self._lock:
             old, self._index = self._index, index
-            self._writers = index is not None
+            self._writer_owned = index is not None
         if old is not None and old is not index:
             old.close()
 
@@ -57,7 +57,7 @@ class IndexHandle:
                 try:
                     if index_exists(self.path):
                         self._index = BlockIndex(self.path)
-                        self._writers = False
+                        self._writer_owned = False
                 except IndexCorrupt as e:
                     if not self._warned:
                         log.warning("index not readable yet (%s); reading stream files directly", e)
@@ -81,7 +81,7 @@ class IndexHandle:
     def _drop_unreadable(self, idx: BlockIndex) -> None:
         """Forget a reader-opened index that failed (the next read reopens it); never the writer's."""
         with self._lock:
-            if self._index is not idx or self._writers:
+            if self._index is not idx or self._writer_owned:
                 return
             self._index = None
         idx.close()
