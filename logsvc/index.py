@@ -226,6 +226,7 @@ class BlockIndex:
         self._snapshot: Snapshot | None = None
         self._seg_cache: dict[str, list[tuple[int, Block]]] = {}
         self._lock = threading.Lock()
+        self._closed = False
         self._writer = None
 
     # ---- writing (the ingesting process only) ------------------------------------------------
@@ -266,23 +267,44 @@ class BlockIndex:
     # ---- reading -------------------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        """The latest committed state, cached until the index changes on disk."""
+        """The latest committed state, cached until the index changes on disk.
+
+        The caller owns one reference and must `release()` it (or use `with`): the reference is
+        taken under the lock that a refresh takes to release the cached one, so no refresh can
+        close the reader between handing the snapshot out and the caller using it. The label is
+        the generation the reader actually opened, never a later one: a commit racing the open at
+        worst causes one extra refresh, never a stale view kept until the next commit.
+        """
         with self._lock:
             snap = self._snapshot
             try:
-                if snap is not None and snap.generation == self._ix.latest_generation():
-                    return snap
+                latest = self._ix.latest_generation()
+                if snap is not None and snap.generation == latest and not self._closed:
+                    return snap.acquire()
                 reader = self._ix.reader()
             except Exception as e:
                 raise IndexCorrupt(f"cannot read the index at {self.path}: {e}") from e
-            self._snapshot = Snapshot.load(reader, self._seg_cache, self._ix.latest_generation())
+            gen = reader.generation()
+            if gen is None:  # an index without segments: label it with the generation read before opening
+                gen = latest
+            try:
+                fresh = Snapshot.load(reader, self._seg_cache, gen)
+            except Exception as e:
+                reader.close()
+                if isinstance(e, IndexCorrupt):
+                    raise
+                raise IndexCorrupt(f"cannot read the blocks of the index at {self.path}: {e}") from e
+            if self._closed:  # a thread that fetched this index before close(): nothing caches for it
+                return fresh
+            self._snapshot = fresh
             if snap is not None:
                 snap.release()
-            return self._snapshot
+            return fresh.acquire()
 
     def close(self) -> None:
         self.cancel()
         with self._lock:
+            self._closed = True
             if self._snapshot is not None:
                 self._snapshot.release()
                 self._snapshot = None
@@ -308,6 +330,9 @@ class Snapshot:
             lst.sort(key=lambda b: b.start)
         self._refs = 1
         self._refs_lock = threading.Lock()
+        # a whoosh reader is not thread-safe (postings share one file object: seek, then read), and
+        # request threads share the cached snapshot: one term lookup at a time
+        self._reader_lock = threading.Lock()
 
     @classmethod
     def empty(cls) -> Snapshot:
@@ -349,6 +374,7 @@ class Snapshot:
         """Docnums of blocks that may satisfy `query`, or None meaning "every block"."""
         if query is None:
             return None
+        self._check_held()
         result = self._eval(query, {})
         if skeys is not None and result is not None:
             result = {d for d in result if self.by_docnum[d].skey in skeys}
@@ -385,12 +411,13 @@ class Snapshot:
         if is_word(tok):
             if self._reader is None:
                 return set()
-            try:
+            # no fallback to "every block" here: an error means the snapshot is misused or the index
+            # is damaged, and a silent full scan would hide both
+            with self._reader_lock:
                 if ("w", tok) not in self._reader:
                     return set()
-                return set(self._reader.postings("w", tok).all_ids()) & self.by_docnum.keys()
-            except Exception:  # noqa: BLE001 - a term lookup must never fail a query; scan instead
-                return set(self.by_docnum)
+                ids = self._reader.postings("w", tok).all_ids()
+                return set(ids) & self.by_docnum.keys()
         raw = tok.encode("utf-8")
         if not indexable(raw):
             return set(self.by_docnum)
@@ -412,18 +439,36 @@ class Snapshot:
         return out
 
     def acquire(self) -> Snapshot:
+        """Take one more reference. Only a holder may call it: a released snapshot's reader is closed."""
         with self._refs_lock:
+            if self._refs <= 0 and self._reader is not None:
+                raise RuntimeError("index snapshot acquired after its last release")
             self._refs += 1
         return self
 
     def release(self) -> None:
+        """Drop one reference; the last one closes the whoosh reader."""
         with self._refs_lock:
+            if self._reader is None:
+                return
+            if self._refs <= 0:
+                raise RuntimeError("index snapshot released more often than acquired")
             self._refs -= 1
-            if self._refs == 0 and self._reader is not None:
+            if self._refs == 0:
                 try:
                     self._reader.close()
-                except Exception:  # noqa: BLE001
+                except Exception:  # noqa: BLE001 - closing is best effort; nobody reads it any more
                     pass
+
+    def _check_held(self) -> None:
+        if self._reader is not None and self._refs <= 0:
+            raise RuntimeError("index snapshot used after its last release")
+
+    def __enter__(self) -> Snapshot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 def _with_docnum(b: Block, docnum: int) -> Block:
@@ -433,6 +478,51 @@ def _with_docnum(b: Block, docnum: int) -> Block:
         b.group, b.stream, b.skey, b.start, b.end, b.ino, b.head, b.c_start, b.c_min, b.c_max, b.c_ing, b.c_count,
         bloom=b.bloom, docnum=docnum, lines=b.lines,
     )
+
+
+# ---- the index directory's lifecycle ------------------------------------------------------------
+#
+# `<data>/index` is the live index. `logsvc reindex` builds `index.new` beside it, then swaps:
+# `index` -> `index.old`, `index.new` -> `index`, remove `index.old` (see `install_rebuilt`).
+# A kill can stop that anywhere; `settle_dirs` recognises every state it leaves. Both run only
+# while holding `<data>/index.lock` (the writer, or reindex), so no one else changes the names.
+
+LIVE, REBUILT, RETIRED = "index", "index.new", "index.old"
+
+
+def settle_dirs(root: Path | str) -> None:
+    """Finish or undo an interrupted reindex swap, then remove what is left of it.
+
+    - no `index` but `index.old`: killed between the two renames. `index.new` (if there) was
+      complete — it is renamed only after its last commit — so it goes live; otherwise `index.old`
+      goes back.
+    - otherwise `index.new` is a build that never went live (possibly half-written): removed.
+    - `index.old` beside a live `index` is a retired index: removed.
+    """
+    root = Path(root)
+    live, rebuilt, retired = root / LIVE, root / REBUILT, root / RETIRED
+    if not live.exists() and retired.exists():
+        if rebuilt.exists():
+            log.warning("a reindex was interrupted while swapping: putting the rebuilt index in place")
+            os.rename(rebuilt, live)
+        else:
+            log.warning("a reindex was interrupted while swapping: putting the previous index back")
+            os.rename(retired, live)
+    for leftover in (rebuilt, retired):
+        if leftover.exists():
+            log.warning("removing %s left by an interrupted reindex", leftover.name)
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def install_rebuilt(root: Path | str) -> None:
+    """Swap a complete `index.new` in for the live index (the order `settle_dirs` relies on)."""
+    root = Path(root)
+    live, rebuilt, retired = root / LIVE, root / REBUILT, root / RETIRED
+    shutil.rmtree(retired, ignore_errors=True)
+    if live.exists():
+        os.rename(live, retired)
+    os.rename(rebuilt, live)
+    shutil.rmtree(retired, ignore_errors=True)
 
 
 def index_size(path: Path | str) -> int:
@@ -449,6 +539,8 @@ __all__ = [
     "IndexCorrupt",
     "Snapshot",
     "build_bloom",
+    "install_rebuilt",
+    "settle_dirs",
     "bloom_may_contain",
     "split_terms",
     "stream_key",

@@ -167,9 +167,10 @@ class Ingester:
     # ---- state -------------------------------------------------------------------------------
 
     def _load(self) -> None:
-        snap = self.index.snapshot()
+        with self.index.snapshot() as snap:
+            by_stream = snap.by_stream
         self._state.clear()
-        for skey, blocks in snap.by_stream.items():
+        for skey, blocks in by_stream.items():
             last = blocks[-1]
             st = _Followed(ino=last.ino, head=bytes.fromhex(last.head)[: last.end], end=last.end,
                            group=last.group, stream=last.stream, skey=skey)

@@ -172,7 +172,7 @@ class Reader:
         max_bytes: int,
         deadline: float | None,
     ) -> tuple[list[LogEvent], tuple | None]:
-        snap = self.index.snapshot().acquire()
+        snap = self.index.snapshot()  # holds a reference until released
         try:
             return self._merge_in(snap, sources, lo, hi, pattern, limit, forward, boundary, max_bytes, deadline)
         finally:
@@ -300,7 +300,7 @@ class Reader:
         except ValueError:
             raise InvalidParameter("eventId is not an event id from this server", field="eventId") from None
         src = Source(group, stream, stream_key(group, stream), str(self.store.stream_file(group, stream)))
-        snap = self.index.snapshot().acquire()
+        snap = self.index.snapshot()  # holds a reference until released
         files = _Files(self.store)
         try:
             pieces = _stream_pieces(snap, src, files.size(src))
@@ -342,7 +342,7 @@ class Reader:
                 page_token = page.next_token
                 if not page_token:
                     return interval, counts
-        snap = self.index.snapshot().acquire()
+        snap = self.index.snapshot()  # holds a reference until released
         files = _Files(self.store)
         try:
             for src in sources:
@@ -373,8 +373,8 @@ class Reader:
 
     def stream_times(self, group: str, stream: str) -> tuple[int | None, int | None, int | None]:
         """(first event time, last event time, last ingestion time), including bytes not yet indexed."""
-        snap = self.index.snapshot()
-        blocks = snap.stream_blocks(stream_key(group, stream))
+        with self.index.snapshot() as snap:  # blocks are plain data: usable after the release
+            blocks = snap.stream_blocks(stream_key(group, stream))
         first = min((b.min_ts for b in blocks), default=None)
         last = max((b.max_ts for b in blocks), default=None)
         last_ing = max((b.c_ing[-1] for b in blocks), default=None)

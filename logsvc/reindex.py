@@ -17,9 +17,9 @@ from collections.abc import Callable
 from logsvc import safeio
 from logsvc.config import Settings
 from logsvc.errors import LogsvcError
-from logsvc.index import BlockIndex, IndexCorrupt
+from logsvc.index import LIVE, REBUILT, BlockIndex, IndexCorrupt, install_rebuilt, settle_dirs
 from logsvc.ingest import Ingester
-from logsvc.service import clean_reindex_leftovers, open_lock
+from logsvc.service import open_lock
 from logsvc.store import Store
 
 log = logging.getLogger("logsvc.reindex")
@@ -41,8 +41,8 @@ def reindex(settings: Settings, progress: Callable[[int, int], None] | None = No
                 "a logsvc server is ingesting this data directory right now",
                 hint="Stop it (or run reindex against a copy), then run 'logsvc reindex' again.",
             ) from None
-        clean_reindex_leftovers(root)  # what an earlier, killed reindex left
-        live = root / "index"
+        settle_dirs(root)  # a reindex killed earlier left index.new (and maybe index.old) behind
+        live = root / LIVE
         old = None
         old_snap = None
         if live.exists():
@@ -52,22 +52,19 @@ def reindex(settings: Settings, progress: Callable[[int, int], None] | None = No
                 old_snap = old.snapshot()
             except (IndexCorrupt, safeio.Refused) as e:
                 log.warning("old index unreadable (%s): ingestion times fall back to file times", e)
-        fresh_dir = root / "index.new"
+        fresh_dir = root / REBUILT
         with safeio.folder(None, root) as rfd:
-            os.close(safeio.open_dir(rfd, "index.new", create=True))
+            os.close(safeio.open_dir(rfd, REBUILT, create=True))
         fresh = BlockIndex(fresh_dir)
         try:
             count = Ingester(store, fresh, block_lines=settings.block_lines).rebuild(old_snap, progress)
         finally:
             fresh.close()
+            if old_snap is not None:
+                old_snap.release()
             if old is not None:
                 old.close()
-        with safeio.folder(None, root) as rfd:
-            safeio.remove(rfd, "index.old")
-            if os.path.lexists(live):
-                os.rename("index", "index.old", src_dir_fd=rfd, dst_dir_fd=rfd)
-            os.rename("index.new", "index", src_dir_fd=rfd, dst_dir_fd=rfd)
-            safeio.remove(rfd, "index.old")
+        install_rebuilt(root)
         return count
     finally:
         os.close(fd)

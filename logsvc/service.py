@@ -17,7 +17,7 @@ from pathlib import Path
 
 from logsvc import safeio
 from logsvc.config import Settings
-from logsvc.index import BlockIndex, IndexCorrupt, Snapshot, index_exists
+from logsvc.index import BlockIndex, IndexCorrupt, Snapshot, index_exists, settle_dirs
 from logsvc.ingest import Ingester
 from logsvc.invoker import create_invoker
 from logsvc.query import Reader
@@ -29,17 +29,26 @@ log = logging.getLogger("logsvc")
 
 
 class IndexHandle:
-    """The index as readers see it: opened lazily; empty until the writer has created it."""
+    """The index as readers see it: opened lazily; empty until the writer has created it.
+
+    In the ingesting process the handle holds the writer's own `BlockIndex` (see `set`). Reads
+    share it but never close it: closing cancels the writer's uncommitted blocks while the
+    ingester still counts them, a gap no read would ever fill. Only an index the handle opened
+    itself for reading is dropped (and reopened later) when it turns out unreadable.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._index: BlockIndex | None = None
+        self._writer_owned = False  # is self._index the ingester's index? (then only set() replaces it)
         self._lock = threading.Lock()
         self._warned = False
 
     def set(self, index: BlockIndex | None) -> None:
+        """Install the writer's index (or None at shutdown); closes the one it replaces."""
         with self._lock:
             old, self._index = self._index, index
+            self._writer_owned = index is not None
         if old is not None and old is not index:
             old.close()
 
@@ -50,6 +59,7 @@ class IndexHandle:
                     if index_exists(self.path):
                         safeio.refuse_links_under(self.path)  # whoosh opens its files by path
                         self._index = BlockIndex(self.path)
+                        self._writer_owned = False
                 except (IndexCorrupt, safeio.Refused) as e:
                     if not self._warned:
                         log.warning("index not readable yet (%s); reading stream files directly", e)
@@ -57,6 +67,7 @@ class IndexHandle:
             return self._index
 
     def snapshot(self) -> Snapshot:
+        """The latest snapshot, with one reference the caller must release (`with` does it)."""
         idx = self.get()
         if idx is None:
             return Snapshot.empty()
@@ -66,8 +77,16 @@ class IndexHandle:
             if not self._warned:
                 log.warning("%s; reading stream files directly until it is rebuilt", e)
                 self._warned = True
-            self.set(None)
+            self._drop_unreadable(idx)
             return Snapshot.empty()
+
+    def _drop_unreadable(self, idx: BlockIndex) -> None:
+        """Forget a reader-opened index that failed (the next read reopens it); never the writer's."""
+        with self._lock:
+            if self._index is not idx or self._writer_owned:
+                return
+            self._index = None
+        idx.close()
 
     def close(self) -> None:
         self.set(None)
@@ -173,17 +192,18 @@ class Service:
 
         while not self._stop.wait(self.settings.retention_interval):
             try:
-                retention.enforce(self.store, self.index.snapshot(), int(time.time() * 1000))
+                with self.index.snapshot() as snap:
+                    retention.enforce(self.store, snap, int(time.time() * 1000))
             except Exception:  # noqa: BLE001 - retention must never stop the writer
                 log.exception("retention pass failed")
 
     def open_index_for_writing(self) -> BlockIndex:
         """Open the index; a missing or damaged one is rebuilt from the stream files.
 
-        Runs holding index.lock: first removes what a killed `reindex` left (index.new, index.old),
+        Runs holding index.lock: first settles what a killed `reindex` left (index.new, index.old),
         and rebuilds an index that is, or holds, a symlink (whoosh would follow it) or foreign file.
         """
-        clean_reindex_leftovers(self.store.root)
+        settle_dirs(self.store.root)
         try:
             safeio.refuse_links_under(self.index_dir)
         except safeio.Refused as e:
@@ -211,19 +231,19 @@ class Service:
         while time.monotonic() < deadline:
             ing = self.ingester
             if ing is not None:
-                snap = self.index.snapshot()
                 behind = False
-                for group, stream, path in self.store.iter_stream_files():
-                    from logsvc.index import stream_key
+                with self.index.snapshot() as snap:
+                    for group, stream, path in self.store.iter_stream_files():
+                        from logsvc.index import stream_key
 
-                    last = snap.checkpoint(stream_key(group, stream))
-                    try:
-                        size = path.stat().st_size
-                    except OSError:
-                        continue
-                    if size and (last is None or last.end < size):
-                        behind = True
-                        break
+                        last = snap.checkpoint(stream_key(group, stream))
+                        try:
+                            size = path.stat().st_size
+                        except OSError:
+                            continue
+                        if size and (last is None or last.end < size):
+                            behind = True
+                            break
                 if not behind:
                     return True
                 ing.mark_dirty(None)
@@ -255,25 +275,3 @@ def open_lock(root: Path) -> int:
     """`<data>/index.lock`, opened by safeio: O_NOFOLLOW, a regular file of ours, never truncated first."""
     with safeio.folder(None, root) as rfd:
         return safeio.open_file(rfd, "index.lock", os.O_CREAT | os.O_RDWR)
-
-
-def clean_reindex_leftovers(root: Path) -> None:
-    """Remove `index.new`/`index.old` that a killed `reindex` left behind. Call only holding index.lock.
-
-    Killed between its two renames, reindex leaves `index.old` and no `index`: that one is put back.
-    """
-    with safeio.folder(None, root) as rfd:
-        try:
-            os.stat("index", dir_fd=rfd, follow_symlinks=False)
-        except FileNotFoundError:
-            try:
-                os.rename("index.old", "index", src_dir_fd=rfd, dst_dir_fd=rfd)
-                log.warning("restored the index from index.old left by an interrupted reindex")
-            except OSError:
-                pass
-        for name in ("index.new", "index.old"):
-            try:
-                if safeio.remove(rfd, name):
-                    log.warning("removed %s left by an interrupted reindex", name)
-            except OSError as e:
-                log.warning("could not remove %s left by an interrupted reindex: %s", name, e.strerror)

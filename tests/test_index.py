@@ -1,0 +1,207 @@
+"""Candidate blocks checked directly against an oracle: which blocks' bytes really hold a term.
+
+The query tests only see events, and the exact final match hides an index that returns too many
+candidates (a silent full scan) or, worse, too few would lose events only when the missed block
+is not also read for another reason. Here a real Ingester fills a real whoosh index in a temp dir;
+the oracle reads each block's byte range from the stream file and looks for the term as a whole
+token with a regex of its own (ASCII case folded only), independent of logsvc.tokens.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from logsvc.index import BlockIndex, Snapshot, stream_key
+from logsvc.ingest import Ingester
+from logsvc.store import Store
+
+G = "/test/oracle"
+WORDS = ["error", "warning", "timeout", "payment", "checkout", "retry", "user", "cache", "miss", "disk"]
+ODD = ["café", "naïve", "日本語", "x" * 30, "supercalifragilisticexpialidocious"]
+
+
+def _line(rng: random.Random, i: int) -> str:
+    ts = f"2026-01-01T00:{i // 60000 % 60:02d}:{i // 1000 % 60:02d}.{i % 1000:03d}Z"
+    parts = [ts, rng.choice(WORDS).upper() if rng.random() < 0.2 else rng.choice(WORDS)]
+    if rng.random() < 0.5:
+        parts.append(f"req-{rng.randrange(16**6):06x}")
+    if rng.random() < 0.3:
+        parts.append(f"order={rng.randrange(10**7)}")
+    if rng.random() < 0.05:
+        parts.append(rng.choice(ODD))
+    if rng.random() < 0.1:
+        parts.append(rng.choice(WORDS) + "_" + rng.choice(WORDS))  # `_` separates tokens
+    return " ".join(parts)
+
+
+# a token is a maximal run of ASCII letters, digits and non-ASCII characters: it is delimited by the
+# start or end of the text or by an ASCII character that is neither a letter nor a digit
+_SEP = r"[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]"
+
+
+_ASCII_FOLD = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+
+
+def _texts(path: Path, blocks: list) -> dict[int, str]:
+    """Each block's text, read from the stream file by its byte range, ASCII letters lower-cased."""
+    data = path.read_bytes()
+    return {b.docnum: data[b.start : b.end].decode("utf-8").translate(_ASCII_FOLD) for b in blocks}
+
+
+def _oracle(texts: dict[int, str], term: str) -> set[int]:
+    """Docnums of blocks whose text contains `term` as a whole token, ASCII letters case-folded."""
+    rx = re.compile(rf"(?:^|(?<={_SEP})){re.escape(term.translate(_ASCII_FOLD))}(?={_SEP}|$)")
+    return {d for d, text in texts.items() if rx.search(text)}
+
+
+@pytest.fixture
+def indexed(store: Store, data_dir: Path):
+    """Three streams of varied lines, cut into 16-line blocks, committed.
+
+    Yields (index, {stream key: path}, probe terms): every Bloom-side token of a sample of lines
+    (hex ids, order numbers), the odd words, plus terms that occur nowhere."""
+    rng = random.Random(17)
+    paths = {}
+    probes = set(ODD) | {"zz9999999", "0badc0de", "ünknown"}
+    for n in range(3):
+        path = store.ensure_stream(G, f"s{n}")
+        lines = [_line(rng, i) for i in range(600)]
+        path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        paths[stream_key(G, f"s{n}")] = path
+        for line in lines[::7]:
+            probes.update(m.group(1) or m.group(2) for m in re.finditer(r"req-([0-9a-f]+)|order=(\d+)", line))
+    idx = BlockIndex(data_dir / "index")
+    ing = Ingester(store, idx, block_lines=16)
+    while ing.step():
+        pass
+    ing.commit()
+    yield idx, paths, sorted(probes)
+    idx.close()
+
+
+def _blocks_by_stream(snap: Snapshot, paths: dict) -> list[tuple[Path, list]]:
+    return [(paths[skey], snap.stream_blocks(skey)) for skey in paths]
+
+
+def _all_texts(snap: Snapshot, paths: dict) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for path, blocks in _blocks_by_stream(snap, paths):
+        out.update(_texts(path, blocks))
+    return out
+
+
+def test_blocks_tile_each_stream_file(indexed) -> None:  # noqa: ANN001
+    """The oracle is only as good as the block ranges: they cover every byte once, in order."""
+    idx, paths, _ = indexed
+    with idx.snapshot() as snap:
+        for path, blocks in _blocks_by_stream(snap, paths):
+            assert blocks[0].start == 0 and blocks[-1].end == path.stat().st_size
+            assert all(a.end == b.start for a, b in zip(blocks, blocks[1:], strict=False))
+            assert sum(b.count for b in blocks) == path.read_bytes().count(b"\n")
+
+
+def test_word_candidates_are_exactly_the_blocks_holding_the_word(indexed) -> None:  # noqa: ANN001
+    """Words are whoosh postings: no false positives, no misses, whatever the case of the query."""
+    idx, paths, _ = indexed
+    with idx.snapshot() as snap:
+        texts = _all_texts(snap, paths)
+        for term in [*WORDS, "ERROR", "Payment", "absentword", "req", "order"]:
+            want = _oracle(texts, term)
+            assert snap.candidates(("tok", term)) == want, term
+        assert snap.candidates(("tok", "absentword")) == set()
+        # the comparison has teeth: a word narrows to some blocks, not none and not all
+        assert 0 < len(_oracle(texts, "retry")) < len(snap.blocks)
+
+
+def test_bloom_candidates_never_miss_a_block_and_rarely_add_one(indexed) -> None:  # noqa: ANN001
+    """Ids, numbers, non-ASCII and over-long words live in per-block Bloom filters: a superset
+    of the truth (a miss would lose events), with few false positives (else it is a scan)."""
+    idx, paths, probes = indexed
+    checked = false_pos = negatives = 0
+    with idx.snapshot() as snap:
+        texts = _all_texts(snap, paths)
+        for term in probes:
+            got = snap.candidates(("tok", term))
+            want = _oracle(texts, term)
+            if got is None:  # unindexable (1-2 digit numbers): "every block" is the honest answer
+                continue
+            assert want <= got, f"{term}: missed blocks {sorted(want - got)}"
+            checked += 1
+            false_pos += len(got - want)
+            negatives += len(snap.blocks) - len(want)
+    assert checked > 50, checked
+    assert negatives > 0.9 * checked * len(snap.blocks)  # ids are rare: most blocks must be ruled out
+    assert false_pos <= 0.02 * negatives
+
+
+def test_unindexable_tokens_answer_every_block(indexed) -> None:  # noqa: ANN001
+    """Tokens too common to be worth a Bloom entry cannot narrow: all blocks, never a guess."""
+    idx, _, _ = indexed
+    with idx.snapshot() as snap:
+        every = {b.docnum for b in snap.blocks}
+        for term in ["7", "42", "123z", "01t00"]:
+            assert snap.candidates(("tok", term)) == every, term
+
+
+def test_and_or_and_stream_restriction_match_the_oracle(indexed) -> None:  # noqa: ANN001
+    """Compositions of words are exact too; a stream restriction keeps only that stream's blocks."""
+    idx, paths, _ = indexed
+    with idx.snapshot() as snap:
+        texts = _all_texts(snap, paths)
+        for a, b in [("error", "retry"), ("payment", "checkout"), ("disk", "absentword")]:
+            ea, eb = _oracle(texts, a), _oracle(texts, b)
+            assert snap.candidates(("and", [("tok", a), ("tok", b)])) == ea & eb
+            assert snap.candidates(("or", [("tok", a), ("tok", b)])) == ea | eb
+        skey = next(iter(paths))
+        got = snap.candidates(("tok", "error"), {skey})
+        assert got == _oracle(_texts(paths[skey], snap.stream_blocks(skey)), "error")
+
+
+def test_chunk_times_and_counts_match_the_lines(indexed) -> None:  # noqa: ANN001
+    """Each chunk's min/max time and count are those of the lines in its byte range."""
+    idx, paths, _ = indexed
+    rx = re.compile(rb"^2026-01-01T00:(\d\d):(\d\d)\.(\d{3})Z", re.M)
+    base = 1767225600000  # 2026-01-01T00:00:00Z
+    with idx.snapshot() as snap:
+        for path, blocks in _blocks_by_stream(snap, paths):
+            data = path.read_bytes()
+            for b in blocks:
+                for i in range(len(b.c_start)):
+                    chunk = data[b.c_start[i] : b.chunk_end(i)]
+                    times = [base + (int(m) * 60 + int(s)) * 1000 + int(ms) for m, s, ms in rx.findall(chunk)]
+                    assert (b.c_min[i], b.c_max[i], b.c_count[i]) == (min(times), max(times), len(times))
+
+
+def test_candidates_stay_exact_through_small_appends_merges_and_a_rewrite(store: Store, data_dir: Path) -> None:
+    """Small appends make small blocks that are merged after commits, and a rewritten file drops
+    its blocks: after each step a freshly opened index (another worker) agrees with the oracle."""
+    rng = random.Random(5)
+    path = store.ensure_stream(G, "grow")
+    paths = {stream_key(G, "grow"): path}
+    idx = BlockIndex(data_dir / "index")
+    ing = Ingester(store, idx, block_lines=64)
+    i = 0
+    for step in range(12):
+        with open(path, "a", encoding="utf-8") as f:
+            for _ in range(rng.randrange(1, 9)):
+                f.write(_line(rng, i) + "\n")
+                i += 1
+        if step == 8:  # rewritten in place: a new head, shorter than before
+            path.write_text("".join(_line(rng, k) + "\n" for k in range(5)), encoding="utf-8")
+        ing.mark_dirty(None)
+        while ing.step():
+            pass
+        ing.commit()
+        other = BlockIndex(data_dir / "index")
+        with other.snapshot() as snap:
+            blocks = snap.stream_blocks(stream_key(G, "grow"))
+            assert blocks and blocks[0].start == 0 and blocks[-1].end == path.stat().st_size
+            texts = _all_texts(snap, paths)
+            for term in WORDS:
+                assert snap.candidates(("tok", term)) == _oracle(texts, term), (step, term)
+        other.close()
+    idx.close()
