@@ -50,7 +50,7 @@ except ImportError:  # pragma: no cover - only while lines.py is missing; same c
         return f"{stamp}.{ms:03d}Z {text}\n".encode("utf-8", "replace")
 
 
-_LOG_FD = os.open(_STREAM_FILE, os.O_WRONLY | os.O_APPEND)
+_LOG_FD = os.open(_STREAM_FILE, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)  # never written through a link
 _WRITE_LOCK = threading.Lock()
 _request_id: str | None = None
 _JSON = _ENV.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"

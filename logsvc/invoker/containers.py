@@ -256,7 +256,7 @@ class Container:
     def _tail(self, offset: int) -> bytes:
         """This invocation's log text (messages only, as LogResult shows them), last 4 KB."""
         try:
-            with open(self.path, "rb") as f:
+            with open(os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as f:  # never read through a link
                 f.seek(max(offset, self._size() - 64 * 1024))
                 raw = f.read()
         except OSError:
