@@ -34,6 +34,8 @@ def echo(event, context):
     print("got event")
     print("two\\nlines")
     logger.info("multi-line\\nrecord %s", event.get("n"))
+    if "say" in event:
+        print(event["say"])
     return {"echo": event, "stream": context.log_stream_name, "requestId": context.aws_request_id}
 
 def boom(event, context):
@@ -175,6 +177,13 @@ def test_sync_invoke_writes_lambdas_lines_and_returns_the_result(srv, lam):
     tail = base64.b64decode(out["LogResult"]).decode()
     assert tail.startswith(f"START RequestId: {rid}") and f"REPORT RequestId: {rid}" in tail
     assert "INIT_START" not in tail
+
+
+def test_log_result_shows_a_printed_carriage_return_as_printed(srv, lam):
+    """LogResult reads the stream file's lines the way every other reader does (escaped lines too)."""
+    out = lam.invoke(FunctionName="echo", Payload=json.dumps({"say": "carriage\rreturn"}), LogType="Tail")
+    tail = base64.b64decode(out["LogResult"]).decode()
+    assert "carriage\rreturn\n" in tail and "\x1e" not in tail
 
 
 def test_function_error_is_200_with_unhandled_and_the_runtimes_error_lines(srv, lam):

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from logsvc import lines
 from logsvc.errors import LimitExceeded
 from logsvc.invoker.functions import Function
 
@@ -257,17 +258,14 @@ class Container:
         """This invocation's log text (messages only, as LogResult shows them), last 4 KB."""
         try:
             with open(os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as f:  # never read through a link
-                f.seek(max(offset, self._size() - 64 * 1024))
+                at = max(offset, os.fstat(f.fileno()).st_size - 64 * 1024)
+                f.seek(at)
                 raw = f.read()
         except OSError:
             return b""
-        out = []
-        for line in raw.split(b"\n"):
-            if not line:
-                continue
-            _, _, message = line.partition(b" ")
-            out.append(message.replace(b"\r", b"\n") + b"\n")
-        return b"".join(out)[-TAIL_BYTES:]
+        start = raw.find(b"\n") + 1 if at > offset else 0  # begin at a whole line
+        events, _ = lines.split_events(raw[start:], flush=True)  # the one reader of stream lines
+        return "".join(lines.time_and_message(ev.text)[1] + "\n" for ev in events).encode()[-TAIL_BYTES:]
 
     def _peak_rss_mb(self) -> int:
         try:
