@@ -200,6 +200,8 @@ def tail(ctx: click.Context, group: tuple[str, ...], follow: bool, filter_: str,
             if event == "events":
                 for e in json.loads(data)["events"]:
                     _print_event(e, fmt, color)
+            elif event == "notice":  # e.g. the --since replay was cut: say so, never silently
+                click.echo(f"logsvc: {json.loads(data).get('message', data)}", err=True)
         return
     for e in client.pages("/api/v1/events", "events", start=since, startFromHead="true", limit=1000, **params):
         _print_event(e, fmt, color)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import queue
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+from logsvc.lines import format_timestamp
 from tests.conftest import Server, wait_for
 
 G = "/aws/lambda/cli"
@@ -39,6 +42,18 @@ def test_path_groups_streams_search_and_tail(server: Server) -> None:
     assert filtered.strip().endswith(f"{G} 2026/11/27/[$LATEST]abc ERROR boom")
 
 
+def _lines_of(proc: subprocess.Popen, pipe: str) -> queue.Queue:
+    """A queue of the lines a process writes, so a test waits with a timeout instead of blocking."""
+    q: queue.Queue = queue.Queue()
+
+    def pump() -> None:
+        for line in getattr(proc, pipe):
+            q.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return q
+
+
 def test_tail_follow_prints_new_lines(server: Server) -> None:
     env = cli_env(server)
     path = logsvc("path", G, "live", env=env).stdout.strip()
@@ -46,15 +61,35 @@ def test_tail_follow_prints_new_lines(server: Server) -> None:
         [sys.executable, "-m", "logsvc", "tail", G, "-f", "--format", "short"], stdout=subprocess.PIPE, text=True, env=env
     )
     try:
-        time.sleep(1.0)
-        with open(path, "a") as f:
-            f.write("2026-11-27T10:00:00.000Z followed line\n")
-        line = proc.stdout.readline()
-        assert line.strip() == "2026-11-27T10:00:00.000Z followed line"
+        out = _lines_of(proc, "stdout")
+        stamp = format_timestamp(int(time.time() * 1000))
+        with open(path, "a") as f:  # within --since's 10 minutes: replayed if written before the tail began
+            f.write(f"{stamp} followed line\n")
+        assert out.get(timeout=30).strip() == f"{stamp} followed line"
     finally:
         proc.terminate()
         proc.wait(timeout=10)
         proc.stdout.close()
+
+
+def test_tail_follow_says_on_stderr_when_the_since_replay_was_cut(server: Server) -> None:
+    env = cli_env(server)
+    path = logsvc("path", G, "many", env=env).stdout.strip()
+    now = int(time.time() * 1000)
+    with open(path, "a") as f:
+        f.write("".join(f"{format_timestamp(now - 60_000 + i)} replay {i:05d} {'p' * 1000}\n" for i in range(1500)))
+    wait_for(lambda: "replay 01499" in logsvc("search", "01499", env=env).stdout, what="the lines indexed")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logsvc", "tail", G, "-f", "--since", "10m", "--format", "short"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        err = _lines_of(proc, "stderr")
+        assert "older events were not sent" in err.get(timeout=30)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        proc.stderr.close()
 
 
 def test_errors_are_one_line_with_a_hint_and_an_exit_code(server: Server) -> None:
