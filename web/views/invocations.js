@@ -8,6 +8,7 @@ import { renderMessage } from '../ansi.js';
 import { both, fmt, fmtDuration, rangeOf, zoneLabel } from '../time.js';
 import * as router from '../router.js';
 import { breadcrumbs, rangePicker, tableKeys, withRange } from './common.js';
+import { functionsPanel } from './functions.js';
 
 // The invoker's record statuses (logsvc/invoker/records.py); 'running' is shown if a record says so.
 const STATUS_LABEL = { success: 'ok', error: 'error', timeout: 'timeout', crash: 'crash', throttled: 'throttled', expired: 'expired', running: 'in flight' };
@@ -97,7 +98,7 @@ export function invocationsView(root, params) {
     breadcrumbs([{ text: 'Invocations' }, ...(fn ? [{ text: fn }] : [])]),
     h('div', { class: 'toolbar' }, h('h1', {}, 'Invocations'), form,
       rangePicker(params, (r) => router.go('/invocations', withRange(params, r)), { newestLabel: 'Any time' })),
-    stats, body));
+    functionsPanel({ signal: ctl.signal, current: fn }), stats, body));
 
   (async () => {
     let invs = [];
