@@ -28,6 +28,9 @@ from .scanner import Scanner
 MAX_REPEAT = 1000
 MAX_PROGRAM = 20_000  # RE2 instructions per regex (`.{1000}` is ~7,000): bounds memory and per-byte cost
 MAX_SPANS = 1000  # highlight spans per regex: a pathological line must stay cheap to highlight
+# Each hit may scan to the end of the text (`%\\w*x|\\w%` keeps looking for the longer hit), so the
+# number of hits looked for shrinks as the text grows: at most ~64 Mi characters scanned per call.
+_SPAN_WORK = 64 << 20
 _SYMBOLS = set(":_#=@/;,- ")
 _OPERATORS = set("^$?[]{}|\\*+.")
 # `\d`-style classes as explicit ASCII sets (the inside of a `[...]`), so RE2 means what AWS means:
@@ -142,10 +145,11 @@ class Regex:
         """Where the regex matches (non-empty hits, at most MAX_SPANS), for highlighting."""
         if self._literals and not any(lit in text for lit in self._literals):
             return []
+        tries = min(2 * MAX_SPANS, max(8, _SPAN_WORK // (len(text) + 1)))
         try:
-            found = list(islice(self._longest.finditer(text), 2 * MAX_SPANS))
+            found = list(islice(self._longest.finditer(text), tries))
         except UnicodeEncodeError:
-            found = list(islice(self._longest.finditer(utf8_safe(text)), 2 * MAX_SPANS))
+            found = list(islice(self._longest.finditer(utf8_safe(text)), tries))
         return [m.span() for m in found if m.end() > m.start()][:MAX_SPANS]
 
 
