@@ -20,8 +20,12 @@ import boto3
 import pytest
 import requests
 
+from logsvc.config import Settings
+from logsvc.errors import LimitExceeded
 from logsvc.filterpattern import compile_pattern
 from logsvc.query import MAX_MESSAGE
+from logsvc.service import Service
+from logsvc.store import Store
 from tests.conftest import Server, start_server, wait_for
 
 # Per event, for matching plus highlighting a line of up to 1 MiB. Linear matching takes well under
@@ -240,3 +244,70 @@ def test_quadratic_patterns_on_long_lines_on_every_read_path(hostile_server: Ser
     assert not watch.failures, watch.failures[:5]
     slow = {k: round(v, 1) for k, v in timings.items() if v > 10}
     assert not slow, slow
+
+
+# ---- the per-request time budget ------------------------------------------------------------------
+
+
+@pytest.fixture
+def svc(settings: Settings) -> Iterator[Service]:
+    s = Service(settings).start()
+    wait_for(lambda: s.is_writer, what="writer")
+    yield s
+    s.close()
+
+
+def _fill(store: Store, streams: int = 3, lines: int = 3000) -> None:
+    for k in range(streams):
+        path = store.ensure_stream(G, f"s{k}")
+        with open(path, "a", encoding="utf-8") as f:
+            for i in range(lines):
+                word = "needle" if i % 500 == 7 else "hay"
+                f.write(f"2026-01-01T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}.{k:03d}Z {word} {k} {i}\n")
+
+
+def _page_all(svc: Service, pattern: str, forward: bool, deadline: float | None) -> tuple[list[str], int]:
+    sources = svc.reader.sources([G])
+    got: list[str] = []
+    token, pages = None, 0
+    while True:
+        page = svc.reader.read(sources, limit=10_000, forward=forward, pattern=pattern, token=token,
+                               deadline=deadline)
+        got += [e.message for e in (page.events if forward else reversed(page.events))]
+        pages += 1
+        assert pages < 5000, "paging with a spent budget must still make progress"
+        token = page.next_token
+        if not token:
+            return got, pages
+
+
+@pytest.mark.parametrize("forward", [True, False])
+def test_a_spent_budget_ends_a_page_early_even_with_no_match_and_paging_loses_nothing(
+        svc: Service, store: Store, forward: bool) -> None:
+    """A scan past its deadline answers with what it has and a nextToken, also when it has nothing yet
+    (before, an unmatched pattern scanned every event before answering); following the tokens
+    yields exactly what one unbounded read does."""
+    _fill(store)
+    assert svc.wait_indexed()
+    spent = time.monotonic() - 1
+    sources = svc.reader.sources([G])
+    first = svc.reader.read(sources, limit=10_000, forward=forward, pattern="%needle x%", deadline=spent)
+    assert first.events == [] and first.next_token, "a spent budget must end the scan with a token"
+    assert _page_all(svc, "%needle x%", forward, spent)[0] == []
+    full, _ = _page_all(svc, "needle", forward, None)
+    assert len(full) == 3 * 6
+    paged, pages = _page_all(svc, "needle", forward, spent)
+    assert paged == full and pages > 1
+
+
+def test_histogram_past_its_budget_says_so(svc: Service, store: Store) -> None:
+    """Counting matches stops at the deadline with LimitExceeded (503 over REST) naming the field."""
+    _fill(store)
+    assert svc.wait_indexed()
+    sources = svc.reader.sources([G])
+    pattern = compile_pattern("needle")
+    interval, counts = svc.reader.histogram(sources, 0, 2**41, 10, pattern, deadline=time.monotonic() + 60)
+    assert sum(counts) == 18
+    with pytest.raises(LimitExceeded) as info:
+        svc.reader.histogram(sources, 0, 2**41, 10, pattern, deadline=time.monotonic() - 1)
+    assert info.value.field == "q" and "budget" in str(info.value)
