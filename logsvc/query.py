@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from logsvc import lines, names, paging
-from logsvc.errors import InvalidParameter, NotFound
+from logsvc.errors import InvalidParameter, LimitExceeded, NotFound
 from logsvc.filterpattern import FilterPattern, compile_pattern
 from logsvc.index import Block, BlockIndex, Snapshot, stream_key
 from logsvc.model import ID_HEAD_BYTES, LogEvent
@@ -186,6 +186,7 @@ class Reader:
         # multi-word literals are selective enough to test whole blocks before any chunk is read
         phrases = [lit for lit in literals if not lit.isalnum()]
         cands = snap.candidates(tq, skeys) if tq is not None else None
+        began = boundary if boundary is not None else _frontier(lo, forward) if forward else _frontier(-hi, forward)
         if boundary is not None:
             b_ts = boundary[0]
             lo = max(lo, b_ts) if forward else lo
@@ -231,8 +232,16 @@ class Reader:
                     break
                 if not heap:
                     break
-                if deadline is not None and time.monotonic() > deadline and result:
-                    return result, _key(result[-1])
+                if deadline is not None and time.monotonic() > deadline:
+                    if result:
+                        return result, _key(result[-1])
+                    if next_key not in (NEG_INF, POS_INF):
+                        # Nothing matched yet: an empty page whose token resumes after everything
+                        # read so far (every unread event lies at or past next_key), as CloudWatch does,
+                        # once that point is past where this page began (so paging always advances).
+                        frontier = _frontier(next_key, forward)
+                        if (frontier > began) if forward else (frontier < began):
+                            return result, frontier
                 _, _, kind, src, item = heapq.heappop(heap)
                 if kind == "b":
                     b: Block = item
@@ -327,21 +336,29 @@ class Reader:
             snap.release()
 
     def histogram(
-        self, sources: list[Source], start: int, end: int, buckets: int, pattern: FilterPattern | None = None
+        self, sources: list[Source], start: int, end: int, buckets: int, pattern: FilterPattern | None = None,
+        deadline: float | None = None,
     ) -> tuple[int, list[int]]:
-        """Event counts in `buckets` equal intervals of [start, end). Uses chunk counts when no pattern."""
+        """Event counts in `buckets` equal intervals of [start, end). Uses chunk counts when no pattern.
+
+        :raises LimitExceeded: when matching the pattern runs past `deadline` (monotonic seconds).
+        """
         interval = max(1, -(-(end - start) // buckets))
         counts = [0] * buckets
         if pattern is not None and not pattern.match_all:
             page_token = None
             while True:
                 page = self.read(sources, start=start, end=end, end_exclusive=True, limit=MAX_LIMIT, forward=True,
-                                 pattern=pattern, token=page_token)
+                                 pattern=pattern, token=page_token, deadline=deadline)
                 for ev in page.events:
                     counts[min(buckets - 1, (ev.timestamp - start) // interval)] += 1
                 page_token = page.next_token
                 if not page_token:
                     return interval, counts
+                if deadline is not None and time.monotonic() > deadline:
+                    raise LimitExceeded("counting the events that match the filter pattern ran past the "
+                                        "request's time budget", field="q", rule="time budget",
+                                        hint="narrow the time range, the streams or the pattern")
         snap = self.index.snapshot()  # holds a reference until released
         files = _Files(self.store)
         try:
@@ -417,6 +434,13 @@ def _stream_pieces(snap: Snapshot, src: Source, size: int) -> list[tuple]:
     if size > tail:
         pieces.append((tail, size, None))
     return pieces
+
+
+def _frontier(next_key: int, forward: bool) -> tuple:
+    """A paging boundary just before time `next_key` (forward) or just after `-next_key` (backward)."""
+    if forward:
+        return (next_key - 1, "\U0010ffff", 2**62)
+    return (1 - next_key, "", -1)
 
 
 def _key(ev: LogEvent) -> tuple:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 
 import pytest
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from logsvc.errors import InvalidParameter
 from logsvc.filterpattern import MAX_PATTERN_LENGTH, FilterPatternError, compile_pattern
 from logsvc.filterpattern.query import evaluate
-from logsvc.filterpattern.regex import _BitNFA, compile_regex
+from logsvc.filterpattern.regex import compile_regex
 from logsvc.filterpattern.scanner import Scanner
 from logsvc.tokens import index_tokens
 
@@ -652,9 +653,10 @@ def test_hostile_messages_never_raise(pattern: str) -> None:
         p.highlights(message)
 
 
-# -- the regex engines agree ------------------------------------------------------------------
+# -- RE2 means what Python's `re` (ASCII, DOTALL) means for every regex AWS allows --------------
 
-REGEX_ATOMS = ["a", "b", ".", "[ab]", "[^a]", "\\d", "1", "\\s", " ", "\\x61"]
+REGEX_ATOMS = ["a", "b", ".", "[ab]", "[^a]", "\\d", "1", "\\s", " ", "\\x61", "\\w", "\\W", "\\S", "\\D",
+               "[\\s\\d]", "[^\\W]", "[^\\s_]", "_", "[a-b_]"]
 REGEX_QUANTS = ["", "", "*", "+", "?", "{2}", "{0,2}", "{1,3}", "{2,}"]
 
 
@@ -666,16 +668,21 @@ def _random_regex(rnd: random.Random) -> str:
     return "|".join(alts)
 
 
-def test_bit_parallel_engine_agrees_with_re() -> None:
+def test_re2_translation_agrees_with_python_re() -> None:
+    """The reference is the AWS regex read by Python `re` (ASCII classes, `.` takes newlines, `$` = end)."""
     rnd = random.Random(7)
     for _ in range(2000):
         body = _random_regex(rnd)
         regex = compile_regex(body, 1, Scanner(f"%{body}%"))
-        nfa = _BitNFA(regex._alternatives)
+        reference = re.compile(body.replace("$", "\\Z"), re.ASCII | re.DOTALL)
         for _ in range(10):
-            text = "".join(rnd.choice("ab1 \n") for _ in range(rnd.randint(0, 10)))
-            assert nfa.search(text) == (regex._python.search(text) is not None), (body, text)
-            assert regex.search(text) == (regex._python.search(text) is not None), (body, text)
+            text = "".join(rnd.choice("ab1 _\n\v\té") for _ in range(rnd.randint(0, 10)))
+            assert regex.search(text) == (reference.search(text) is not None), (body, text)
+            spans = regex.spans(text)
+            assert all(0 <= a < b <= len(text) for a, b in spans), (body, text, spans)
+            if "|" not in body:  # one alternative: leftmost-longest (RE2) and greedy (re) hits agree
+                want = [m.span() for m in reference.finditer(text) if m.end() > m.start()]
+                assert spans == want, (body, text)
 
 
 @pytest.mark.parametrize("body", [".*a.*b", "a.*a.*a.*b", "\\w*\\w*\\w*x", ".*.*.*.*x", "a?" * 40 + "a" * 40 + "b"])

@@ -391,3 +391,64 @@ def test_raw_request_garbage_does_not_hurt_the_server(bad_server: Server) -> Non
 
 
 
+
+
+# ---- matching time: every pattern kind against adversarial lines up to 1 MiB (issue #17) ----------
+
+REGEX_ATOMS = ["a", "b", "x", " ", ".", "\\w", "\\W", "\\d", "\\s", "\\S", "[ab]", "[^a]", "\\x61", "\\[", "_"]
+REGEX_QUANTS = ["", "", "*", "+", "?", "{2}", "{0,3}", "{1,}", "{0,8}"]
+# Pieces that make backtracking engines re-scan: unbounded runs next to what ends them.
+REGEX_HOSTILE = ["\\w*", "a*", ".*", "\\S+", "[ab]*", "\\W", "c", "\\d+"]
+regex_piece = st.one_of(st.tuples(st.sampled_from(REGEX_ATOMS), st.sampled_from(REGEX_QUANTS)).map("".join),
+                        st.sampled_from(REGEX_HOSTILE))
+regex_bodies = st.lists(
+    st.tuples(st.booleans(), st.lists(regex_piece, min_size=1, max_size=4), st.booleans()),
+    min_size=1, max_size=4,
+).map(lambda alts: "|".join(("^" if a else "") + "".join(pieces) + ("$" if z else "") for a, pieces, z in alts))
+regexes = regex_bodies.map(lambda b: f"%{b}%")
+globs = st.lists(st.sampled_from(["a", "aa", "b", "[", " ", "é"]), max_size=6).map("*".join)
+words = st.sampled_from(["a", "ab", "ERROR", "a-b", "é", "a" * 40, "ab-ab-ab", "1.1", "_a_"])
+term = st.tuples(st.sampled_from(["", "?", "-"]), st.one_of(words, words.map(lambda w: f'"{w} {w}"'), regexes)).map("".join)
+term_patterns = st.lists(term, min_size=1, max_size=4).map(" ".join)
+json_value = st.one_of(regexes, globs.map(lambda g: f'"{g}"'), st.sampled_from(["1", "-2.5e3", "*", "true"]))
+json_test = st.tuples(st.sampled_from(["$.a", "$.b[0]", "$.*", "$.b[*]", "$.['a']"]), st.sampled_from(["=", "!="]),
+                      json_value).map(" ".join)
+json_patterns = st.lists(json_test, min_size=1, max_size=3).flatmap(
+    lambda tests: st.lists(st.sampled_from([" && ", " || "]), min_size=len(tests) - 1, max_size=len(tests) - 1).map(
+        lambda ops: "{ " + "".join(t + o for t, o in zip(tests, ops + [""], strict=True)) + " }"))
+slot_value = st.one_of(regexes, globs.map(lambda g: f'"{g}"'), st.sampled_from(["a*", "1", "*"]))
+slot = st.tuples(st.sampled_from(["", "= ", "!= "]), slot_value).map(lambda t: "" if not t[0] else f" {t[0]}{t[1]}")
+delimited_patterns = st.tuples(st.lists(slot, min_size=1, max_size=4), st.booleans()).map(
+    lambda t: "[" + ", ".join([f"f{i}{s}" for i, s in enumerate(t[0])][:1] + (["..."] if t[1] else [])
+                               + [f"f{i}{s}" for i, s in enumerate(t[0])][1:]) + "]")
+any_pattern = st.one_of(term_patterns, json_patterns, delimited_patterns)
+LINE_UNITS = ["a", "ab", "a ", "[ ", '" ', "é", "\\", "{", "1.", "aaaa!", "_", "\n", "\x0b", "ab-", "[a", '{"a":']
+LINE_SIZES = [1_000, 65_536, 65_536, MAX_MESSAGE]
+
+
+def _line(unit: str, size: int, wrap: str) -> str:
+    text = (unit * (size // len(unit) + 1))[:size]
+    if wrap == "json":
+        return json.dumps({"a": text[: size - 40], "b": [1, text[:20]]})[:MAX_MESSAGE]
+    return text
+
+
+hostile_lines = st.tuples(st.sampled_from(LINE_UNITS), st.sampled_from(LINE_SIZES),
+                          st.sampled_from(["plain", "plain", "json"])).map(lambda t: _line(*t))
+MATCH_EXAMPLES = 300 if FULL else 60
+PER_EVENT_S = 5.0  # linear matching takes well under a second on 1 MiB; quadratic takes minutes
+
+
+@settings(max_examples=MATCH_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=not FULL)
+@given(pattern=any_pattern, line=hostile_lines)
+def test_every_pattern_kind_matches_adversarial_lines_in_bounded_time(pattern: str, line: str) -> None:
+    """Per event, matching plus highlighting stays under PER_EVENT_S for any pattern and line ≤ 1 MiB."""
+    try:
+        fp = compile_pattern(pattern)
+    except FilterPatternError:
+        return  # e.g. more than two regexes: refused before any matching
+    t0 = time.perf_counter()
+    assert fp.matches(line) in (True, False)
+    fp.highlights(line)
+    elapsed = time.perf_counter() - t0
+    assert elapsed < PER_EVENT_S, f"{pattern!r} took {elapsed:.1f}s on a {len(line):,}-char line of {line[:8]!r}"

@@ -26,6 +26,9 @@ from logsvc.query import MAX_LIMIT, Reader, Source, iter_all
 from logsvc.tail import decode_cursor, encode_cursor
 
 bp = Blueprint("rest", __name__)
+# Time a search or histogram may spend reading and matching before it answers: search with the
+# events found so far and a nextToken, histogram with a 503 naming the limit.
+SEARCH_BUDGET_S = 10.0
 
 
 def service():  # noqa: ANN201
@@ -262,7 +265,7 @@ def search():  # noqa: ANN201
     args = _read_args()
     pattern = args["pattern"]
     sources = sources_arg(required=False)
-    page = svc.reader.newest_first(sources, deadline=time.monotonic() + 10, **args)
+    page = svc.reader.newest_first(sources, deadline=time.monotonic() + SEARCH_BUDGET_S, **args)
     return jsonify({"events": _with_highlights(page.events, pattern), "nextToken": page.next_token})
 
 
@@ -292,7 +295,8 @@ def histogram():  # noqa: ANN201
     buckets = int_arg("buckets", 60, 1, 1000)
     pattern = pattern_arg()
     sources = sources_arg(required=False)
-    interval, counts = svc.reader.histogram(sources, start, end, buckets, pattern)
+    interval, counts = svc.reader.histogram(sources, start, end, buckets, pattern,
+                                            deadline=time.monotonic() + SEARCH_BUDGET_S)
     return jsonify(
         {"interval": interval, "buckets": [{"start": start + i * interval, "count": c} for i, c in enumerate(counts)]}
     )

@@ -62,8 +62,14 @@ Semantics decided here (AWS's docs leave them open; see cloudwatch-logs-api.md Â
   their key in the raw text; delimited fields whose `=`-style conditions hold.
 
 Layout: scanner.py (lexing, columns), terms.py, jsonfilter.py, delimited.py (the three kinds),
-values.py (right-hand sides shared by JSON and delimited), regex.py (the `%regex%` subset and its
-linear-time engine), query.py (token queries), errors.py.
+values.py (right-hand sides shared by JSON and delimited), regex.py (the `%regex%` subset, run by
+RE2), query.py (token queries), errors.py.
+
+Time (issue #17): every matcher is linear in the message, so one event costs at most a bounded
+time even at the 1 MiB cap. Regexes and bare words run on RE2 (never Python's backtracking `re`,
+which `%a*a*a*c%` or `%\\w*\\W$%` sent into hours); phrases and globs are `str.find`; delimited
+fields are cut in one pass; JSON is parsed once by the C decoder. Highlighting is capped in spans
+and in the text it rescans.
 """
 
 from __future__ import annotations

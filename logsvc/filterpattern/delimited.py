@@ -17,7 +17,8 @@ from .values import Comparison, read_operator, read_value
 # bracket is just part of a plain field. Every field value is therefore bounded by blanks, quotes
 # or brackets, which never belong to a token: the token query relies on that.
 _BLANKS = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
-_FIELD_RE = re.compile(f'"([^"]*)"|\\[([^\\]]*)\\]|([^{_BLANKS}]+)')
+_FIELD_START = re.compile(f"[^{_BLANKS}]")
+_RUN_END = re.compile(f"[{_BLANKS}]")
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _VALUE_STOPS = ",]"
 Span = tuple[int, int]
@@ -70,8 +71,10 @@ class DelimitedMatcher:
 
     def fields(self, message: str) -> dict[int, tuple[str, Span]] | None:
         """Slot index -> (text, span in the message), or None when the message has too few fields."""
-        found = list(_FIELD_RE.finditer(message))
-        n, want = len(found), len(self.slots)
+        want = len(self.slots)
+        # Without `...` only the first want + 1 fields matter (and where the line's text ends).
+        found = split_fields(message, None if self.ellipsis is not None else want + 1)
+        n = len(found)
         out: dict[int, tuple[str, Span]] = {}
         if self.ellipsis is None:
             if n < want:
@@ -79,19 +82,19 @@ class DelimitedMatcher:
             for i in range(want):
                 if i == want - 1 and n > want:
                     # The last named field absorbs the rest: `[w1=ERROR, w2]` matches a 6-field line.
-                    a, b = found[i].start(), found[-1].end()
+                    a, b = found[i][0], len(message.rstrip(_BLANKS))
                     out[i] = (message[a:b], (a, b))
                 else:
-                    m = found[i]
-                    out[i] = (m.group(m.lastindex), m.span(m.lastindex))  # type: ignore[arg-type]
+                    a, b = found[i][1]
+                    out[i] = (message[a:b], (a, b))
             return out
         if n < want - 1:
             return None
         for i in range(want):
             if i == self.ellipsis:
                 continue
-            m = found[i] if i < self.ellipsis else found[n - (want - i)]
-            out[i] = (m.group(m.lastindex), m.span(m.lastindex))  # type: ignore[arg-type]
+            a, b = (found[i] if i < self.ellipsis else found[n - (want - i)])[1]
+            out[i] = (message[a:b], (a, b))
         return out
 
     def extract(self, message: str) -> dict[str, str] | None:
@@ -133,6 +136,45 @@ class DelimitedMatcher:
         return q_and(
             q_or(q_and(c.comparison.query(json=False) for c in conj) for conj in expr) for expr in self.exprs
         )
+
+
+def split_fields(message: str, limit: int | None = None) -> list[tuple[int, Span]]:
+    """(start, inner span) of each field, up to `limit` fields, in one linear pass.
+
+    A field is a "quoted run" or a [bracketed run] (the inner span leaves the delimiters out) when
+    its closing character follows, else a run of non-blanks. The next `"` and `]` are looked up
+    once and remembered until passed, so 80 KB of unclosed `[` costs one search, not one per field
+    (a regex alternation re-scanned to the end of the line for each of them: quadratic).
+    """
+    out: list[tuple[int, Span]] = []
+    closers: dict[str, tuple[int, int]] = {}  # char -> (searched from, found at or -1)
+
+    def close(ch: str, start: int) -> int:
+        got = closers.get(ch)
+        if got is not None and got[0] <= start and (got[1] < 0 or got[1] >= start):
+            return got[1]
+        j = message.find(ch, start)
+        closers[ch] = (start, j)
+        return j
+
+    pos = 0
+    while limit is None or len(out) < limit:
+        m = _FIELD_START.search(message, pos)
+        if m is None:
+            break
+        i = m.start()
+        ch = message[i]
+        if ch == '"' or ch == "[":
+            j = close('"' if ch == '"' else "]", i + 1)
+            if j >= 0:
+                out.append((i, (i + 1, j)))
+                pos = j + 1
+                continue
+        e = _RUN_END.search(message, i)
+        end = len(message) if e is None else e.start()
+        out.append((i, (i, end)))
+        pos = end
+    return out
 
 
 def parse_delimited(sc: Scanner) -> DelimitedMatcher:

@@ -1,17 +1,15 @@
-"""The `%regex%` subset of filter patterns: validated against AWS's alphabet, then run in linear time.
+"""The `%regex%` subset of filter patterns: validated against AWS's alphabet, then run by RE2.
 
 AWS allows alphanumerics, the symbols `: _ # = @ / ; , -`, the operators `^ $ ? [ ] { } | \\ * + .`,
 the classes `\\d \\D \\s \\S \\w \\W` and `\\xhh`; no groups, no other characters, nothing non-ASCII.
 We also allow a plain space (log text is full of them). Without groups a regex is a `|` list of
-alternatives, each a sequence of one-character atoms with quantifiers, which lets us:
+alternatives, each a sequence of one-character atoms with quantifiers.
 
-* translate it to Python `re` exactly (ASCII classes, `.` matches newlines, `$` is the end of the
-  message), used when an alternative has at most one variable-length piece, where backtracking
-  stays linear-ish;
-* run it as a bit-parallel NFA (Shift-And with repeatable and optional positions, Navarro &
-  Raffinot, "Flexible Pattern Matching in Strings" §4.3) when two or more variable pieces could
-  backtrack against each other: `%.*a.*b%` takes 13 s on a 4,000-char line under `re`, and is
-  linear here.
+Every regex runs on Google's RE2 (`google-re2`), never on Python's backtracking `re`: RE2 runs in
+time linear in the text for any regex, releases the GIL while it runs, and a regex such as
+`%a*a*a*a*a*c%` or `%\\w*\\W$%` costs one pass over the line instead of hours (issue #17).
+The translation keeps AWS's/our meaning exactly: classes are spelled out as ASCII sets (RE2's `\\s`
+lacks `\\v`), `.` matches newlines, `^`/`$` are the start/end of the message (`\\A`, `\\z`).
 
 `^` is accepted only at the start of an alternative and `$` only at its end: anywhere else
 they could never match, which is almost certainly a typo.
@@ -21,17 +19,47 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import islice
+
+import re2
 
 from .scanner import Scanner
 
 MAX_REPEAT = 1000
-MAX_POSITIONS = 4000  # expanded NFA positions per regex (`.{1000}` counts 1000)
+MAX_PROGRAM = 20_000  # RE2 instructions per regex (`.{1000}` is ~7,000): bounds memory and per-byte cost
+MAX_SPANS = 1000  # highlight spans per regex: a pathological line must stay cheap to highlight
+# Each hit may scan to the end of the text (`%\\w*x|\\w%` keeps looking for the longer hit), so the
+# number of hits looked for shrinks as the text grows: at most ~64 Mi characters scanned per call.
+_SPAN_WORK = 64 << 20
 _SYMBOLS = set(":_#=@/;,- ")
 _OPERATORS = set("^$?[]{}|\\*+.")
-_CLASS_ESCAPES = set("dDsSwW")
+# `\d`-style classes as explicit ASCII sets (the inside of a `[...]`), so RE2 means what AWS means:
+# RE2's own `\s` leaves out `\v`, and spelling them out lets them sit inside negated classes too.
+_CLASS_SETS = {
+    "d": r"0-9",
+    "D": r"\x00-\x2f\x3a-\x{10ffff}",
+    "w": r"0-9A-Za-z_",
+    "W": r"\x00-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x{10ffff}",
+    "s": r"\x09-\x0d\x20",
+    "S": r"\x00-\x08\x0e-\x1f\x21-\x{10ffff}",
+}
 _REPEAT_RE = re.compile(r"\{(\d+)(,(\d*))?\}")
-_FLAGS = re.ASCII | re.DOTALL
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _ALLOWED_HELP = "letters, digits, space, : _ # = @ / ; , - and the operators ^ $ ? [ ] { } | \\ * + ."
+
+
+def _options(longest: bool = False) -> re2.Options:
+    opts = re2.Options()
+    opts.longest_match = longest
+    opts.log_errors = False  # a DFA running out of memory falls back to RE2's (still linear) NFA quietly
+    opts.max_mem = 32 << 20
+    return opts
+
+
+_RE2_OPTIONS = _options()
+# Highlighting takes the longest hit at each start: RE2 steps past an empty hit where Python's `re`
+# would retry the same index for a longer one, so leftmost-first would miss `a` in `%1?|a%`.
+_RE2_LONGEST = _options(longest=True)
 
 
 def _lit(ch: str) -> str:
@@ -39,9 +67,27 @@ def _lit(ch: str) -> str:
     return ch if ch.isalnum() else f"\\x{ord(ch):02x}"
 
 
+def utf8_safe(text: str) -> str:
+    """`text` with lone surrogates (which UTF-8 cannot hold, and RE2 reads UTF-8) as U+FFFD, same length."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def re2_compile(source: str, *, longest: bool = False) -> re2._Regexp:
+    """Compile for RE2 with logsvc's options (quiet, bounded memory)."""
+    return re2.compile(source, _RE2_LONGEST if longest else _RE2_OPTIONS)
+
+
+def re2_search(rx: re2._Regexp, text: str, pos: int = 0) -> re2._Match | None:
+    """`rx.search(text, pos)`, also for text holding lone surrogates (from a JSON `\\ud800` escape)."""
+    try:
+        return rx.search(text, pos)
+    except UnicodeEncodeError:
+        return rx.search(utf8_safe(text), pos)
+
+
 @dataclass
 class _Piece:
-    atom: str  # Python regex fragment matching one character
+    atom: str  # RE2 fragment matching one character
     literal: str | None  # the character, when the atom is one fixed character
     lo: int = 1
     hi: int | None = 1  # None = unbounded
@@ -63,12 +109,9 @@ class _Alternative:
     anchored_end: bool = False
     quantified: bool = False  # the last piece already carries a quantifier
 
-    def python(self) -> str:
+    def source(self) -> str:
         body = "".join(p.atom + p.quantifier() for p in self.pieces)
-        return ("\\A" if self.anchored_start else "") + body + ("\\Z" if self.anchored_end else "")
-
-    def variable_pieces(self) -> int:
-        return sum(1 for p in self.pieces if p.hi != p.lo)
+        return ("\\A" if self.anchored_start else "") + body + ("\\z" if self.anchored_end else "")
 
     def required_literal(self) -> str:
         """The longest run of exactly-once literal characters: a substring every match contains."""
@@ -83,105 +126,31 @@ class _Alternative:
 
 
 class Regex:
-    """A validated `%regex%`: `search(text)` says whether it occurs, `spans(text)` where."""
+    """A validated `%regex%`: `search(text)` says whether it occurs, `spans(text)` where; both linear (RE2)."""
 
-    def __init__(self, source: str, alternatives: list[_Alternative]) -> None:
+    def __init__(self, source: str, alternatives: list[_Alternative], compiled: re2._Regexp) -> None:
         self.source = source
         self._alternatives = alternatives
-        self._python = re.compile("|".join(a.python() for a in alternatives), _FLAGS)
+        self._re = compiled
+        self._longest = re2_compile(compiled.pattern, longest=True)
         literals = [a.required_literal() for a in alternatives]
         self._literals = tuple(literals) if all(literals) else ()
-        self._nfa = _BitNFA(alternatives) if any(a.variable_pieces() > 1 for a in alternatives) else None
 
     def search(self, text: str) -> bool:
         if self._literals and not any(lit in text for lit in self._literals):
             return False
-        if self._nfa is not None:
-            return self._nfa.search(text)
-        return self._python.search(text) is not None
+        return re2_search(self._re, text) is not None
 
     def spans(self, text: str) -> list[tuple[int, int]]:
-        """Where the regex matches, for highlighting; empty for risky regexes on long text."""
-        if self._nfa is not None and len(text) > 256:
+        """Where the regex matches (non-empty hits, at most MAX_SPANS), for highlighting."""
+        if self._literals and not any(lit in text for lit in self._literals):
             return []
-        return [m.span() for m in self._python.finditer(text) if m.end() > m.start()]
-
-
-class _BitNFA:
-    """Shift-And over all alternatives at once: bit j set = "positions 1..j of an alternative matched".
-
-    Each alternative owns a run of bits: a start bit (never in a character mask, so bits shifted in
-    from the previous alternative die) followed by one bit per expanded position. `x+` is a position
-    with a self-loop, `x?` an optional one, `x*` both, `x{2,4}` two plain and two optional.
-    Optional runs are closed in O(1) big-int operations with the subtraction trick.
-    """
-
-    def __init__(self, alternatives: list[_Alternative]) -> None:
-        self.init = self.start = self.loop = self.accept_any = self.accept_end = 0
-        self.opt = self.opt_first = self.opt_last = 0
-        by_atom: dict[str, int] = {}
-        bit = 0
-        for alt in alternatives:
-            base = bit
-            if not alt.anchored_start:
-                self.init |= 1 << base
-            self.start |= 1 << base
-            prev_optional = False
-            for p in alt.pieces:
-                copies = max(p.lo, 1) if p.hi is None else p.hi
-                for k in range(copies):
-                    bit += 1
-                    mask = 1 << bit
-                    by_atom[p.atom] = by_atom.get(p.atom, 0) | mask
-                    optional = k >= p.lo
-                    if p.hi is None and k == copies - 1:
-                        self.loop |= mask
-                    if optional:
-                        self.opt |= mask
-                        if not prev_optional:
-                            self.opt_first |= mask >> 1
-                    elif prev_optional:
-                        self.opt_last |= mask >> 1
-                    prev_optional = optional
-            if prev_optional:
-                self.opt_last |= 1 << bit
-            if alt.anchored_end:
-                self.accept_end |= 1 << bit
-            else:
-                self.accept_any |= 1 << bit
-            bit += 1
-        self._atoms = [(re.compile(atom, _FLAGS).fullmatch, mask) for atom, mask in by_atom.items()]
-        self._masks: dict[str, int] = {}
-
-    def _mask(self, ch: str) -> int:
-        if len(self._masks) > 4096:
-            self._masks.clear()
-        m = 0
-        for match, bits in self._atoms:
-            if match(ch):
-                m |= bits
-        self._masks[ch] = m
-        return m
-
-    def _close(self, d: int) -> int:
-        # Any active state just before or inside an optional run activates the rest of the run.
-        df = d | self.opt_last
-        return d | (self.opt & ~((df - self.opt_first) ^ df))
-
-    def search(self, text: str) -> bool:
-        d = self._close(self.start)
-        accept_any = self.accept_any
-        if d & accept_any:
-            return True
-        init, loop, masks = self.init, self.loop, self._masks
-        for ch in text:
-            b = masks.get(ch)
-            if b is None:
-                b = self._mask(ch)
-            d = self._close(((d << 1) & b) | (d & loop & b) | init)
-            if d & accept_any:
-                return True
-        return bool(d & self.accept_end)
+        tries = min(2 * MAX_SPANS, max(8, _SPAN_WORK // (len(text) + 1)))
+        try:
+            found = list(islice(self._longest.finditer(text), tries))
+        except UnicodeEncodeError:
+            found = list(islice(self._longest.finditer(utf8_safe(text)), tries))
+        return [m.span() for m in found if m.end() > m.start()][:MAX_SPANS]
 
 
 def compile_regex(body: str, offset: int, sc: Scanner) -> Regex:
@@ -255,12 +224,13 @@ def compile_regex(body: str, offset: int, sc: Scanner) -> Regex:
             cur.pieces.append(_Piece(_lit(ch), ch))
             i += 1
     alts.append(cur)
-    positions = sum(
-        (p.lo + 1 if p.hi is None else p.hi) for a in alts for p in a.pieces if a.variable_pieces() > 1
-    )
-    if positions > MAX_POSITIONS:
-        sc.fail(f"regex is too complex (its repetitions expand past {MAX_POSITIONS} positions)", offset, rule="regex")
-    return Regex(body, alts)
+    try:
+        compiled = re2_compile("(?s)" + "|".join(a.source() for a in alts))
+    except re2.error:
+        compiled = None
+    if compiled is None or compiled.programsize > MAX_PROGRAM:
+        sc.fail(f"regex is too complex (its repetitions expand past {MAX_PROGRAM} steps)", offset, rule="regex")
+    return Regex(body, alts, compiled)
 
 
 def _check_literal(ch: str, at: int, sc: Scanner) -> None:
@@ -281,8 +251,8 @@ def _parse_escape(body: str, i: int, offset: int, sc: Scanner) -> tuple[str, str
     if i + 1 >= len(body):
         sc.fail("'\\' at the end of the regex escapes nothing", offset + i, rule="regex")
     nxt = body[i + 1]
-    if nxt in _CLASS_ESCAPES:
-        return "\\" + nxt, None, i + 2
+    if nxt in _CLASS_SETS:
+        return f"[{_CLASS_SETS[nxt]}]", None, i + 2
     if nxt == "x":
         hh = body[i + 2 : i + 4]
         if len(hh) != 2 or any(c not in "0123456789abcdefABCDEF" for c in hh):
@@ -296,7 +266,7 @@ def _parse_escape(body: str, i: int, offset: int, sc: Scanner) -> tuple[str, str
 
 
 def _parse_class(body: str, i: int, offset: int, sc: Scanner) -> tuple[str, int]:
-    """A `[...]` class starting at body[i]; returns the Python fragment and the index after `]`."""
+    """A `[...]` class starting at body[i]; returns the RE2 fragment and the index after `]`."""
     start = i
     i += 1
     out = ["["]
@@ -309,6 +279,8 @@ def _parse_class(body: str, i: int, offset: int, sc: Scanner) -> tuple[str, int]
         lo_char: str | None
         if body[i] == "\\":
             frag, lo_char, i = _parse_escape(body, i, offset, sc)
+            if lo_char is None:
+                frag = frag[1:-1]  # a class escape's set goes inside this class as it is
         else:
             lo_char = body[i]
             if lo_char not in _OPERATORS:

@@ -8,7 +8,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import re2
+
 from .query import TokenQuery, literal_tokens, q_and, q_or
+from .regex import MAX_SPANS, re2_compile, re2_search
 from .scanner import BLANKS, Scanner
 from .values import read_regex
 
@@ -19,7 +22,8 @@ Span = tuple[int, int]
 # to compile.
 _WORD_CLASS = r"[^\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]"
 _WORD = re.compile(_WORD_CLASS)
-_MAX_SPANS = 1000  # per term; highlighting a pathological line must stay cheap
+_EDGE = r"[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]"  # the complement: an ASCII non-alphanumeric
+_MAX_SPANS = MAX_SPANS  # per term; highlighting a pathological line must stay cheap
 
 
 class Term:
@@ -30,7 +34,7 @@ class Term:
         self.text = text
         self.prefix = prefix  # "", "?" or "-"
         self.always = kind == "phrase" and not text.strip(BLANKS)  # `" "` matches every event
-        self._rx: re.Pattern[str] | None = None
+        self._rx = None
         if kind == "regex":
             self.regex = read_regex(sc)
             self.test: Callable[[str], bool] = self.regex.search
@@ -38,30 +42,37 @@ class Term:
             self.test = self._contains
         else:
             # Bare words align to token edges (logsvc.tokens): `ERROR` matches `[ERROR 400]` and
-            # `x_ERROR` but not `ERRORS`. The `in` check first keeps misses at ~100 ns.
-            # The literal comes first and the left edge is checked by a lookbehind over it, so
-            # `re` can jump between occurrences of the literal instead of trying every index.
-            lit = re.escape(text)
-            before = f"(?<!{_WORD_CLASS}{lit})" if _WORD.match(text[0]) else ""
-            after = f"(?!{_WORD_CLASS})" if _WORD.match(text[-1]) else ""
-            self._rx = re.compile(lit + before + after)
-            self._search = self._rx.search
+            # `x_ERROR` but not `ERRORS`. The `in` check first keeps misses at ~100 ns. The edges are
+            # consumed characters, not lookarounds, so RE2 runs it in one linear pass: Python's `re`
+            # re-matched a long word at every overlapping occurrence (quadratic on `aaaa...`).
+            self._left = bool(_WORD.match(text[0]))
+            right = bool(_WORD.match(text[-1]))
+            self._rx = re2_compile((f"(?:\\A|{_EDGE})" if self._left else "") + re2.escape(text)
+                                   + (f"(?:{_EDGE}|\\z)" if right else ""))
             self.test = self._word
 
     def _contains(self, s: str) -> bool:
         return self.text in s
 
     def _word(self, s: str) -> bool:
-        return self.text in s and self._search(s) is not None
+        return self.text in s and re2_search(self._rx, s) is not None
 
     def spans(self, s: str) -> list[Span]:
         if self.always:
             return []
         if self.kind == "regex":
             return self.regex.spans(s)
+        out, n = [], len(self.text)
         if self._rx is not None:
-            return [m.span() for _, m in zip(range(_MAX_SPANS), self._rx.finditer(s), strict=False)]
-        out, n, i = [], len(self.text), s.find(self.text)
+            pos = 0
+            while len(out) < _MAX_SPANS and (m := re2_search(self._rx, s, pos)) is not None:
+                a = m.start()
+                if self._left and not _WORD.match(s[a]):
+                    a += 1  # the consumed left edge
+                out.append((a, a + n))
+                pos = a + n  # the right edge may be the next hit's left edge
+            return out
+        i = s.find(self.text)
         while i >= 0 and len(out) < _MAX_SPANS:
             out.append((i, i + n))
             i = s.find(self.text, i + 1)
