@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from logsvc import lines
+from logsvc import lines, stamps
 from logsvc.errors import StorageError
 from logsvc.index import Block, BlockIndex, Snapshot, build_bloom, split_terms, stream_key
 from logsvc.lines import event_time
@@ -266,8 +266,8 @@ class Ingester:
                 return truncated_read
             if not st.head:
                 st.head = os.pread(fd, HEAD_BYTES, 0)
-            ingest_ms = int(fst.st_mtime * 1000)
-            self._add_events(st, data, events, lambda _off: ingest_ms, fst.st_ino)
+            times = stamps.book(self.store).times(group, stream, fd, st.end + len(data))
+            self._add_events(st, data, events, times, fst.st_ino)
             st.end += consumed
             return truncated_read
         finally:
@@ -389,9 +389,8 @@ class Ingester:
                 fst = os.fstat(fd)
                 st = self._state[skey] = _Followed(group, stream, skey, ino=fst.st_ino, seen_size=fst.st_size)
                 st.head = os.pread(fd, HEAD_BYTES, 0)
-                fallback = int(fst.st_mtime * 1000)
-                ingest_for = _old_ingest_times(old_blocks, fallback)
                 limit = old_blocks[-1].end if old_blocks else fst.st_size
+                ingest_for = _old_ingest_times(old_blocks, stamps.book(self.store).times(group, stream, fd, limit))
                 while st.end < limit:
                     data = os.pread(fd, min(MAX_READ, limit - st.end), st.end)
                     events, consumed = lines.split_events(data, flush=True)
@@ -445,19 +444,20 @@ def _describe(e: Exception) -> str:
     return f"{type(e).__name__}: {e}"
 
 
-def _old_ingest_times(blocks: list[Block], fallback: int) -> IngestTimeFn:
-    """offset -> ingestion time, from the chunks of an old index (fallback: the file's mtime)."""
+def _old_ingest_times(blocks: list[Block], fallback: IngestTimeFn) -> IngestTimeFn:
+    """offset -> ingestion time, from the chunks of an old index (what was served), else `fallback`
+    (the stream's stamps, stamps.py)."""
     starts: list[int] = []
     times: list[int] = []
     for b in blocks:
         starts.extend(b.c_start)
         times.extend(b.c_ing)
     if not starts:
-        return lambda _off: fallback
+        return fallback
     import bisect
 
     def ingest_for(offset: int) -> int:
         i = bisect.bisect_right(starts, offset) - 1
-        return times[i] if i >= 0 else fallback
+        return times[i] if i >= 0 else fallback(offset)
 
     return ingest_for

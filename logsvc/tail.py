@@ -20,12 +20,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from logsvc import stamps
 from logsvc.errors import InvalidParameter, LimitExceeded
 from logsvc.filterpattern import FilterPattern
 from logsvc.ingest import CONTINUATION_GRACE, read_new_events
 from logsvc.model import LogEvent
 from logsvc.query import Source, make_event
 from logsvc.store import Store
+from logsvc.visibility import visible
 from logsvc.watch import Watcher
 
 READ_CHUNK = 1024 * 1024
@@ -152,7 +154,7 @@ class Tailer:
                 got, held = self._read_new(src, p)
                 p.pending = held
                 holding |= held
-                batch.extend(got)
+                batch.extend(e for e in got if visible(src, e.timestamp, e.offset))
                 if len(batch) >= MAX_BATCH:
                     break
             if len(batch) >= MAX_BATCH:
@@ -214,13 +216,17 @@ class Tailer:
                 p.size_seen, p.changed_at = st.st_size, now
             if not p.ino:
                 p.ino = st.st_ino
+            if p.offset < src.from_offset:
+                p.offset = src.from_offset  # bytes below were punched out by retention (visibility.py)
             if st.st_size <= p.offset:
                 p.pending = False
                 return [], False
-            p.offset, _data, evs, consumed = read_new_events(fd, p.offset, st.st_size, now - p.changed_at, READ_CHUNK)
-            ing = int(st.st_mtime * 1000)
+            p.offset, data, evs, consumed = read_new_events(fd, p.offset, st.st_size, now - p.changed_at, READ_CHUNK)
+            times = stamps.book(self.store).times(src.group, src.stream, fd, p.offset + len(data)) if evs else None
             out = [
-                make_event(src.group, src.stream, p.offset + raw.start, p.offset + raw.end, raw.text, ing) for raw in evs
+                make_event(src.group, src.stream, p.offset + raw.start, p.offset + raw.end, raw.text,
+                           times(p.offset + raw.start))
+                for raw in evs
             ]
             p.offset += consumed
             p.pending = p.offset < st.st_size

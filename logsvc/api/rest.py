@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
-from logsvc import names
+from logsvc import names, visibility
 from logsvc.api.openapi import openapi_document
 from logsvc.errors import InvalidParameter, LogsvcError
 from logsvc.filterpattern import compile_pattern
@@ -148,8 +148,14 @@ def openapi():  # noqa: ANN201
     return jsonify(openapi_document())
 
 
+GROUPS_STREAM_BUDGET = 1000  # streams per group listing whose unindexed bytes may be read for lastEventTime
+
+
 @bp.get("/api/v1/groups")
 def groups():  # noqa: ANN201
+    """A page of groups. lastEventTime reads at most GROUPS_STREAM_BUDGET streams' unindexed bytes
+    per request (a console refresh must not cost a file read per stream); beyond that it comes from
+    the index alone and the group says lastEventTimeExact: false."""
     svc = service()
     prefix = request.args.get("prefix", "")
     limit = int_arg("limit", 50, 1, 1000)
@@ -157,13 +163,19 @@ def groups():  # noqa: ANN201
     found = [g for g in svc.store.list_groups() if g.name.startswith(prefix) and g.name > after]
     page = found[:limit]
     out = []
+    budget = GROUPS_STREAM_BUDGET
+    partial = False
     for g in page:
         streams = svc.store.list_streams(g.name)
         last = None
-        for s in streams:
-            _, lt, _ = svc.reader.stream_times(g.name, s.name)
+        exact = True
+        for src in visibility.listed_sources(svc.store, g.name, streams):
+            _, lt, _, ok = svc.reader.stream_summary(src, read_tail=budget > 0)
+            budget -= 1
+            exact &= ok
             if lt is not None and (last is None or lt > last):
                 last = lt
+        partial |= not exact
         out.append(
             {
                 "name": g.name,
@@ -172,11 +184,18 @@ def groups():  # noqa: ANN201
                 "storedBytes": sum(s.size for s in streams),
                 "retentionInDays": g.retention_days,
                 "lastEventTime": last,
+                "lastEventTimeExact": exact,
                 "tags": g.tags,
             }
         )
     token = _next_token(page[-1].name) if len(found) > limit else None
-    return jsonify({"groups": out, "nextToken": token})
+    body = {"groups": out, "nextToken": token, "partial": partial}
+    if partial:
+        body["partialReason"] = (
+            f"lastEventTime read the unindexed bytes of only {GROUPS_STREAM_BUDGET} streams; groups with"
+            " lastEventTimeExact false show the newest indexed event"
+        )
+    return jsonify(body)
 
 
 @bp.get("/api/v1/streams")
@@ -285,10 +304,16 @@ def histogram():  # noqa: ANN201
     buckets = int_arg("buckets", 60, 1, 1000)
     pattern = pattern_arg()
     sources = sources_arg(required=False)
-    interval, counts = svc.reader.histogram(sources, start, end, buckets, pattern)
-    return jsonify(
-        {"interval": interval, "buckets": [{"start": start + i * interval, "count": c} for i, c in enumerate(counts)]}
-    )
+    interval, counts, complete = svc.reader.histogram(sources, start, end, buckets, pattern,
+                                                      deadline=time.monotonic() + HISTOGRAM_SECONDS)
+    body = {"interval": interval, "buckets": [{"start": start + i * interval, "count": c} for i, c in enumerate(counts)],
+            "complete": complete}
+    if not complete:
+        body["partialReason"] = f"stopped counting after {HISTOGRAM_SECONDS} s; counts are lower bounds"
+    return jsonify(body)
+
+
+HISTOGRAM_SECONDS = 10  # like search: a histogram answers within this, partially if it must
 
 
 @bp.get("/api/v1/export")
