@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
-from logsvc import names, visibility
+from logsvc import listing, names, visibility
 from logsvc.api.openapi import openapi_document
 from logsvc.errors import InvalidParameter, LogsvcError
 from logsvc.filterpattern import compile_pattern
@@ -160,8 +160,7 @@ def groups():  # noqa: ANN201
     prefix = request.args.get("prefix", "")
     limit = int_arg("limit", 50, 1, 1000)
     after = _page_token(request.args.get("nextToken"))
-    found = [g for g in svc.store.list_groups() if g.name.startswith(prefix) and g.name > after]
-    page = found[:limit]
+    page, more = listing.group_page(svc.store, after, limit, lambda n: n.startswith(prefix))
     out = []
     budget = GROUPS_STREAM_BUDGET
     partial = False
@@ -188,7 +187,7 @@ def groups():  # noqa: ANN201
                 "tags": g.tags,
             }
         )
-    token = _next_token(page[-1].name) if len(found) > limit else None
+    token = _next_token(page[-1].name) if more else None
     body = {"groups": out, "nextToken": token, "partial": partial}
     if partial:
         body["partialReason"] = (

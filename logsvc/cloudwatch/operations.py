@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from logsvc import visibility
+from logsvc import listing, visibility
 from logsvc.cloudwatch import eventstream
 from logsvc.cloudwatch import validate as v
 from logsvc.cloudwatch.errors import BAD_TOKEN, AwsError, invalid_parameter, not_found, to_aws
@@ -168,25 +168,18 @@ def describe_log_groups(ctx: Context, p: dict) -> dict:
         if not isinstance(after, str):
             raise invalid_parameter(BAD_TOKEN)
     limit = p.get("limit") or 50
-    store = ctx.service.store
-    matched = []
-    for g in store.list_groups():
-        if prefix and not g.name.startswith(prefix):
-            continue
-        if pattern and pattern not in g.name:
-            continue
-        if wanted is not None and g.name not in wanted:
-            continue
-        if p.get("logGroupClass") not in (None, "STANDARD"):
-            continue
-        if after is not None and g.name <= after:
-            continue
-        matched.append(g)
-        if len(matched) > limit:
-            break
-    out: dict[str, Any] = {"logGroups": [_group_json(ctx, g) for g in matched[:limit]]}
-    if len(matched) > limit:
-        out["nextToken"] = _page_token(matched[limit - 1].name)
+    if p.get("logGroupClass") not in (None, "STANDARD"):
+        return {"logGroups": []}
+
+    def accept(name: str) -> bool:
+        return (not prefix or name.startswith(prefix)) and (not pattern or pattern in name) and (
+            wanted is None or name in wanted
+        )
+
+    matched, more = listing.group_page(ctx.service.store, after, limit, accept)
+    out: dict[str, Any] = {"logGroups": [_group_json(ctx, g) for g in matched]}
+    if more:
+        out["nextToken"] = _page_token(matched[-1].name)
     return out
 
 
