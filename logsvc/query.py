@@ -167,23 +167,23 @@ class Reader:
                         continue
                     if _behind(boundary, forward, src.skey, b.min_ts, b.max_ts, b.start, b.end):
                         continue  # every event of it was on an earlier page
-                    key = b.min_ts if forward else -b.max_ts
+                    key = _piece_key(forward, src.skey, b.min_ts, b.max_ts, b.start, b.end)
                     heap.append((key, seq, "b", src, b))
                     seq += 1
                 # bytes the index has not reached yet: unknown times, read them first
                 tail_start = max(blocks[-1].end if blocks else 0, src.from_offset)
                 size = files.size(src)
                 if size > tail_start:
-                    heap.append((NEG_INF, seq, "t", src, (tail_start, size)))
+                    heap.append((FIRST, seq, "t", src, (tail_start, size)))
                     seq += 1
             heapq.heapify(heap)
             out_heap: list = []
             result: list[LogEvent] = []
             used = 0
             while len(result) < limit:
-                next_key = heap[0][0] if heap else POS_INF
+                next_key = heap[0][0] if heap else None
                 # emit every ready event: nothing still unread can come before it
-                while out_heap and _ready(out_heap[0][0], next_key, forward):
+                while out_heap and (next_key is None or out_heap[0][0] < next_key):
                     ev = heapq.heappop(out_heap)[1].event()
                     size_ev = len(ev.message) + 26
                     if result and used + size_ev > max_bytes:
@@ -209,7 +209,7 @@ class Reader:
                             continue
                         if _behind(boundary, forward, src.skey, cmin, cmax, b.c_start[i], b.chunk_end(i)):
                             continue
-                        key = cmin if forward else -cmax
+                        key = _piece_key(forward, src.skey, cmin, cmax, b.c_start[i], b.chunk_end(i))
                         heapq.heappush(heap, (key, seq, "c", src, (b.c_start[i], b.chunk_end(i), b.c_ing[i])))
                         seq += 1
                     continue
@@ -223,7 +223,7 @@ class Reader:
                     start_off, end_off = item
                     data, start_off, rest = files.tail_slice(src, start_off, end_off)
                     if rest is not None:  # a big unindexed backlog is read a slice at a time
-                        heapq.heappush(heap, (NEG_INF, seq, "t", src, rest))
+                        heapq.heappush(heap, (FIRST, seq, "t", src, rest))
                         seq += 1
                     times = files.times(src, start_off + len(data))
                 # chunks whose bytes lack the pattern's literals or tokens are never split or parsed
@@ -406,6 +406,11 @@ class Reader:
         finally:
             files.close()
 
+    def indexed_last_time(self, src: Source) -> int | None:
+        """The newest event time the index holds for `src`, without touching its file (bounded listings)."""
+        blocks = self.index.snapshot().stream_blocks(src.skey)
+        return max((b.max_ts for b in blocks if b.max_ts >= src.since), default=None)
+
     def snapshot(self) -> Snapshot:
         return self.index.snapshot()
 
@@ -462,6 +467,21 @@ def _raw_match(q: tuple, raw: bytes) -> bool:
     return any(_raw_match(p, raw) for p in q[1])
 
 
+FIRST = (NEG_INF,)  # the heap key of unindexed bytes: their times are unknown, so they are read first
+
+
+def _piece_key(forward: bool, skey: str, min_ts: int, max_ts: int, start: int, end: int) -> tuple:
+    """A bound, in the events' own heap order, that no event of the piece can come before.
+
+    Not just its time: events that share one timestamp are ordered by stream and offset, so a
+    buffered event is emitted as soon as every unread piece is past it in that order, rather than
+    after every piece holding its timestamp has been read.
+    """
+    if forward:
+        return (min_ts, skey, start)
+    return (-max_ts, _Desc(skey), -end)
+
+
 def _heap_key(k: tuple, forward: bool) -> tuple:
     if forward:
         return k
@@ -481,16 +501,6 @@ class _Desc:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _Desc) and self.s == other.s
-
-
-def _ready(top: tuple, next_key: int, forward: bool) -> bool:
-    """Can the top buffered event be emitted before reading the next piece (whose bound is next_key)?"""
-    if next_key == POS_INF:
-        return True
-    if next_key == NEG_INF:
-        return False
-    # forward: next piece holds nothing earlier than next_key; backward: nothing later than -next_key
-    return top[0] < next_key
 
 
 class _Pending:

@@ -155,6 +155,20 @@ class StampBook:
         return t
 
 
+def forget(store: Store, group: str, stream: str | None = None) -> None:
+    """Remove the stamps of a deleted stream (or of every stream of a deleted group), so a stream
+    created again under the name starts afresh even if the file system reuses the inode."""
+    b = book(store)
+    if stream is not None:
+        paths = [b.path(group, stream)]
+    else:
+        gdir = b.dir / store.group_dir(group).name
+        paths = list(gdir.glob("*.stamps")) if gdir.is_dir() and not gdir.is_symlink() else []
+    for p in paths:
+        p.unlink(missing_ok=True)
+        b._tables.pop(str(p), None)  # noqa: SLF001
+
+
 _books: dict[str, StampBook] = {}
 _books_lock = threading.Lock()
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from logsvc import listing, visibility
+from logsvc import listing, stamps, visibility
 from logsvc.cloudwatch import eventstream
 from logsvc.cloudwatch import validate as v
 from logsvc.cloudwatch.errors import BAD_TOKEN, AwsError, invalid_parameter, not_found, to_aws
@@ -143,6 +143,7 @@ def create_log_group(ctx: Context, p: dict) -> None:
 def delete_log_group(ctx: Context, p: dict) -> None:
     _existing_group(ctx, p["logGroupName"])
     ctx.service.store.delete_group(p["logGroupName"])
+    stamps.forget(ctx.service.store, p["logGroupName"])
 
 
 DESCRIBE_LOG_GROUPS = (
@@ -292,6 +293,7 @@ def create_log_stream(ctx: Context, p: dict) -> None:
 def delete_log_stream(ctx: Context, p: dict) -> None:
     _existing_group(ctx, p["logGroupName"])
     ctx.service.store.delete_stream(p["logGroupName"], p["logStreamName"])
+    stamps.forget(ctx.service.store, p["logGroupName"], p["logStreamName"])
 
 
 DESCRIBE_LOG_STREAMS = (
