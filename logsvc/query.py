@@ -6,6 +6,13 @@ itself, and matches each event exactly with the filter pattern. Knows nothing of
 
 Order: events are ordered by (timestamp, stream key, byte offset) — a total order that does not
 depend on how the files were cut into blocks, so a rebuilt index pages exactly as the old one.
+Every piece waiting in the merge heap is keyed by a bound in that same order, so events sharing one
+timestamp are emitted without first reading every piece that holds the timestamp, and a deep page
+skips the pieces wholly before its token (`_behind`).
+
+What is shown: only what visibility.py allows (retention cutoff, expired offsets, the file now at
+the stream's path); `_Files` never returns bytes below a stream's expired offset. The time of bytes
+not indexed yet comes from the stream's stamps (stamps.py), the same the ingester records.
 """
 
 from __future__ import annotations

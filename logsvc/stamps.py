@@ -6,7 +6,7 @@ once, by whichever process reads new bytes first (a tail in any gunicorn worker,
 unindexed bytes, the ingester), and recorded durably in a small append-only sidecar per stream:
 
     <data>/stamps/<group segment>/<stream segment>.stamps
-        header (96 bytes): magic, the stream file's inode, and its first (up to 64) bytes
+        header (96 bytes): magic, the stream file's inode, its first (up to 64) bytes, a generation
         records (16 bytes each): (end offset, epoch ms) — bytes [previous end, end) were first read then
 
 Everyone derives times from it, so an event's time is the same in a tail, in a search before and
@@ -37,7 +37,7 @@ from logsvc.store import Store
 
 MAGIC = b"LSTAMP1\0"
 HEAD = 64
-HEADER = struct.Struct("<8sQB64s15x")  # magic, inode, head length, head; 96 bytes
+HEADER = struct.Struct("<8sQB64sQ7x")  # magic, inode, head length, head, generation; 96 bytes
 REC = struct.Struct("<qq")  # end offset, epoch ms
 
 TimeFn = Callable[[int], int]
@@ -48,10 +48,10 @@ def _now_ms() -> int:
 
 
 class _Table:
-    __slots__ = ("ends", "head", "ino", "key", "ms")
+    __slots__ = ("ends", "gen", "head", "ino", "key", "ms")
 
-    def __init__(self, ino: int, head: bytes) -> None:
-        self.ino, self.head = ino, head
+    def __init__(self, ino: int, head: bytes, gen: int = 0) -> None:
+        self.ino, self.head, self.gen = ino, head, gen
         self.ends: list[int] = []
         self.ms: list[int] = []
         self.key: tuple = ()
@@ -114,7 +114,7 @@ class StampBook:
             )
             if fresh:
                 os.ftruncate(sfd, 0)  # another file under this name: it inherits nothing
-                t = _Table(fst.st_ino, b"")
+                t = _Table(fst.st_ino, b"", int.from_bytes(os.urandom(8), "little"))
             if upto > t.covered():
                 now = max(_now_ms(), t.ms[-1] if t.ms else 0)
                 if t.ms and t.ms[-1] == now:
@@ -125,7 +125,7 @@ class StampBook:
                 os.pwrite(sfd, REC.pack(upto, now), HEADER.size + (len(t.ends) - 1) * REC.size)
             if fresh or len(t.head) < min(HEAD, t.covered()):
                 t.head = os.pread(fd, min(HEAD, t.covered()), 0)
-                os.pwrite(sfd, HEADER.pack(MAGIC, t.ino, len(t.head), t.head), 0)
+                os.pwrite(sfd, HEADER.pack(MAGIC, t.ino, len(t.head), t.head, t.gen), 0)
             sst = os.fstat(sfd)
             t.key = (sst.st_ino, sst.st_size, sst.st_mtime_ns)
             return t
@@ -137,15 +137,15 @@ class StampBook:
         raw = os.pread(sfd, HEADER.size, 0)
         if len(raw) < HEADER.size:
             return None
-        magic, ino, hlen, head = HEADER.unpack(raw)
+        magic, ino, hlen, head, gen = HEADER.unpack(raw)
         if magic != MAGIC or hlen > HEAD:
             return None
         size = os.fstat(sfd).st_size
         n = (size - HEADER.size) // REC.size
         old = self._tables.get(str(path))
-        t = _Table(ino, head[:hlen])
+        t = _Table(ino, head[:hlen], gen)
         start = 0
-        if old is not None and old.ino == ino and old.head == t.head[: len(old.head)] and 0 < len(old.ends) <= n:
+        if old is not None and old.gen == gen and old.ino == ino and 0 < len(old.ends) <= n:
             t.ends, t.ms = old.ends[:-1], old.ms[:-1]  # the last record may have been extended since
             start = len(t.ends)
         data = os.pread(sfd, (n - start) * REC.size, HEADER.size + start * REC.size)

@@ -210,10 +210,9 @@ def streams():  # noqa: ANN201
     limit = int_arg("limit", 100, 1, 1000)
     prefix = request.args.get("prefix", "")
     rows = []
-    for s in svc.store.list_streams(group):
-        if not s.name.startswith(prefix):
-            continue
-        first, last, _ = svc.reader.stream_times(group, s.name)
+    listed = [s for s in svc.store.list_streams(group) if s.name.startswith(prefix)]
+    for s, src in zip(listed, visibility.listed_sources(svc.store, group, listed), strict=True):
+        first, last, _, _ = svc.reader.stream_summary(src)
         rows.append(
             {
                 "group": group,

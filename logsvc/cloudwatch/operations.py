@@ -317,10 +317,9 @@ def describe_log_streams(ctx: Context, p: dict) -> dict:
     descending = bool(p.get("descending"))
     limit = p.get("limit") or 50
     rows = []
-    for s in ctx.service.store.list_streams(group):
-        if prefix and not s.name.startswith(prefix):
-            continue
-        first, last, ingested = ctx.service.reader.stream_times(group, s.name)
+    listed = [s for s in ctx.service.store.list_streams(group) if not prefix or s.name.startswith(prefix)]
+    for s, src in zip(listed, visibility.listed_sources(ctx.service.store, group, listed), strict=True):
+        first, last, ingested, _ = ctx.service.reader.stream_summary(src)
         rows.append((s, first, last, ingested))
     if order == "LastEventTime":
         rows.sort(key=lambda r: (r[2] or 0, r[0].name), reverse=descending)
