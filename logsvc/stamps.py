@@ -13,8 +13,9 @@ Everyone derives times from it, so an event's time is the same in a tail, in a s
 after indexing, and after `logsvc reindex`. A record's time is never earlier than the previous
 record's (monotonic), so an unstamped line never sorts ahead of the lines written before it, and
 the time is taken after the bytes were written, so ingestionTime is never earlier than a writer's own
-timestamp taken when it wrote. Records first read in the same millisecond are coalesced into one
-(the sidecar grows by at most 16 bytes per millisecond in which a stream got new bytes).
+timestamp taken when it wrote. Times are rounded *up* to a 10 ms grid (`STEP_MS`) and reads on the
+same grid point are coalesced into one record, so the sidecar grows by at most 16 bytes per 10 ms in
+which a stream got new bytes (≤ 1.6 KB/s for a stream written without pause).
 
 A stream file that is replaced (new inode), truncated below the covered end or rewritten at its head
 starts a fresh sidecar: a reset file never inherits the old file's times. The sidecar is written
@@ -43,8 +44,12 @@ REC = struct.Struct("<qq")  # end offset, epoch ms
 TimeFn = Callable[[int], int]
 
 
+STEP_MS = 10  # stamps are taken on a 10 ms grid, rounded up: at most one record per 10 ms per stream
+
+
 def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
+    """Now, rounded up to the stamp grid: never earlier than the moment the bytes were read."""
+    return -(-time.time_ns() // (STEP_MS * 1_000_000)) * STEP_MS
 
 
 class _Table:
@@ -118,7 +123,7 @@ class StampBook:
             if upto > t.covered():
                 now = max(_now_ms(), t.ms[-1] if t.ms else 0)
                 if t.ms and t.ms[-1] == now:
-                    t.ends[-1] = upto  # first read in the same millisecond: one record
+                    t.ends[-1] = upto  # first read on the same grid point: one record
                 else:
                     t.ends.append(upto)
                     t.ms.append(now)

@@ -154,3 +154,43 @@ def test_tail_search_and_cloudwatch_agree_on_an_unstamped_line(data_dir: Path) -
         same_everywhere()
     finally:
         server.stop()
+
+
+def test_stamps_stay_small_however_often_new_bytes_are_read(data_dir: Path) -> None:
+    """One record per 10 ms grid point at most, even when every single line is read on its own."""
+    store = Store(data_dir)
+    path = store.ensure_stream(G, S)
+    index = BlockIndex(data_dir / "index")
+    try:
+        reader = Reader(store, index)
+        began = time.monotonic()
+        for i in range(300):
+            _append(path, f"line {i}\n")
+            assert len(reader.read(reader.sources([G]), limit=1).events) == 1
+        elapsed_ms = (time.monotonic() - began) * 1000
+    finally:
+        index.close()
+    sidecars = list((data_dir / "stamps").rglob("*.stamps"))
+    assert len(sidecars) == 1
+    records = (sidecars[0].stat().st_size - 96) // 16
+    assert 1 <= records <= elapsed_ms / 10 + 2, (records, elapsed_ms)
+
+
+def test_a_stream_deleted_and_created_again_gets_new_times(data_dir: Path) -> None:
+    store = Store(data_dir)
+    store.create_group(G)
+    server = start_server(data_dir)
+    try:
+        logs = boto3.client("logs", endpoint_url=server.url, region_name="us-east-1")
+        logs.create_log_stream(logGroupName=G, logStreamName=S)
+        _append(store.stream_file(G, S), "same words\n")
+        first = wait_for(lambda: server.json("/api/v1/events", group=G)["events"], what="the line")[0]
+        logs.delete_log_stream(logGroupName=G, logStreamName=S)
+        wait_for(lambda: time.time() * 1000 > first["ingestionTime"] + 20, what="the clock to move on")
+        logs.create_log_stream(logGroupName=G, logStreamName=S)
+        _append(store.stream_file(G, S), "same words\n")
+        again = wait_for(lambda: server.json("/api/v1/events", group=G)["events"], what="the line again")[0]
+        assert again["message"] == "same words"
+        assert again["ingestionTime"] > first["ingestionTime"] and again["timestamp"] > first["timestamp"]
+    finally:
+        server.stop()
