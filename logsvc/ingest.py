@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from logsvc import lines
+from logsvc import lines, stamps
 from logsvc.errors import StorageError
 from logsvc.index import Block, BlockIndex, Snapshot, build_bloom, split_terms, stream_key
 from logsvc.lines import event_time
@@ -342,8 +342,8 @@ class Ingester:
             truncated_read = start + len(data) < size
             if not events:
                 return truncated_read
-            ingest_ms = int(fst.st_mtime * 1000)
-            self._add_events(st, data, events, lambda _off: ingest_ms, fst.st_ino)
+            times = stamps.book(self.store).times(group, stream, fd, start + len(data))
+            self._add_events(st, data, events, times, fst.st_ino)
             st.took(fd, consumed)
             return truncated_read
         finally:
@@ -469,9 +469,8 @@ class Ingester:
                 st = self._state[skey] = _Followed(
                     ino=fst.st_ino, seen_size=fst.st_size, group=group, stream=stream, skey=skey
                 )
-                fallback = int(fst.st_mtime * 1000)
-                ingest_for = _old_ingest_times(old_blocks, fallback)
                 limit = old_blocks[-1].end if old_blocks else fst.st_size
+                ingest_for = _old_ingest_times(old_blocks, stamps.book(self.store).times(group, stream, fd, limit))
                 while st.end < limit:
                     # the follow rules, as if the writer had gone quiet: same events, same ids
                     start, data, events, consumed = read_new_events(fd, st.end, limit, PARTIAL_LINE_GRACE, MAX_READ)
@@ -551,19 +550,20 @@ def _describe(e: Exception) -> str:
     return f"{type(e).__name__}: {e}"
 
 
-def _old_ingest_times(blocks: list[Block], fallback: int) -> IngestTimeFn:
-    """offset -> ingestion time, from the chunks of an old index (fallback: the file's mtime)."""
+def _old_ingest_times(blocks: list[Block], fallback: IngestTimeFn) -> IngestTimeFn:
+    """offset -> ingestion time, from the chunks of an old index (what was served), else `fallback`
+    (the stream's stamps, stamps.py)."""
     starts: list[int] = []
     times: list[int] = []
     for b in blocks:
         starts.extend(b.c_start)
         times.extend(b.c_ing)
     if not starts:
-        return lambda _off: fallback
+        return fallback
     import bisect
 
     def ingest_for(offset: int) -> int:
         i = bisect.bisect_right(starts, offset) - 1
-        return times[i] if i >= 0 else fallback
+        return times[i] if i >= 0 else fallback(offset)
 
     return ingest_for

@@ -7,39 +7,39 @@ itself, and matches each event exactly with the filter pattern. Knows nothing of
 
 Order: events are ordered by (timestamp, stream key, byte offset) — a total order that does not
 depend on how the files were cut into blocks, so a rebuilt index pages exactly as the old one.
+Every piece waiting in the merge heap is keyed by a bound in that same order, so events sharing one
+timestamp are emitted without first reading every piece that holds the timestamp, and a deep page
+skips the pieces wholly before its token (`_behind`).
+
+What is shown: only what visibility.py allows (retention cutoff, expired offsets, the file now at
+the stream's path); `_Files` never returns bytes below a stream's expired offset. The time of bytes
+not indexed yet comes from the stream's stamps (stamps.py), the same the ingester records.
 """
 
 from __future__ import annotations
 
 import heapq
 import os
+import stat
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from logsvc import lines, names, paging
-from logsvc.errors import InvalidParameter, LimitExceeded, NotFound
+from logsvc import lines, paging, stamps, visibility
+from logsvc.errors import InvalidParameter, NotFound
 from logsvc.filterpattern import FilterPattern, compile_pattern
 from logsvc.index import Block, BlockIndex, Snapshot, stream_key
 from logsvc.model import ID_HEAD_BYTES, LogEvent
 from logsvc.store import Store
 from logsvc.tokens import fold
+from logsvc.visibility import Source, block_is_current, visible
 
 MAX_LIMIT = 10_000
 MAX_PAGE_BYTES = 1_048_576
 MAX_MESSAGE = 1_048_576  # longer events are cut here, with a marker (see truncate_message)
 NEG_INF = -(2**62)
 POS_INF = 2**62
-
-
-@dataclass(frozen=True, slots=True)
-class Source:
-    group: str
-    stream: str
-    skey: str
-    path: str
-    since: int = -(2**62)  # retention cutoff: older events are expired
-    from_offset: int = 0  # bytes before this were reclaimed by the retention job
+__all__ = ["Page", "Reader", "Source", "iter_all", "make_event"]
 
 
 @dataclass
@@ -84,38 +84,11 @@ class Reader:
         streams: Iterable[str] = (),
         stream_prefix: str | None = None,
     ) -> list[Source]:
-        """The streams to read. :raises NotFound: for an unknown group or stream."""
-        groups = list(dict.fromkeys(groups))
-        streams = list(dict.fromkeys(streams))
-        out: list[Source] = []
-        retention: dict = {}
-        for g in groups:
-            names.validate_group(g)
-            if streams:
-                for s in streams:
-                    names.validate_stream(s)
-                    self.store.get_stream(g, s)
-                    out.append(self._source(g, s, str(self.store.stream_file(g, s)), retention))
-            else:
-                for info in self.store.list_streams(g):
-                    if stream_prefix and not info.name.startswith(stream_prefix):
-                        continue
-                    out.append(self._source(g, info.name, info.path, retention))
-        return out
-
-    def _source(self, group: str, stream: str, path: str, retention: dict | None = None) -> Source:
-        if retention is None:
-            retention = {}
-        key = group
-        if key not in retention:
-            retention[key] = self.store.retention(group)
-        cutoff, expired = retention[key]
-        return Source(group, stream, stream_key(group, stream), path, cutoff if cutoff is not None else NEG_INF,
-                      expired.get(stream, 0))
+        """The streams to read (see visibility.py). :raises NotFound: for an unknown group or stream."""
+        return visibility.sources(self.store, groups, streams, stream_prefix)
 
     def all_sources(self) -> list[Source]:
-        cache: dict = {}
-        return [self._source(g, s, str(p), cache) for g, s, p in self.store.iter_stream_files()]
+        return visibility.all_sources(self.store)
 
     # ---- events ------------------------------------------------------------------------------
 
@@ -196,30 +169,32 @@ class Reader:
         files = _Files(self.store)
         try:
             for src in sources:
-                blocks = snap.stream_blocks(src.skey)
+                blocks = files.blocks(snap, src)
                 src_lo = max(lo, src.since)
                 for b in blocks:
                     if b.max_ts < src_lo or b.min_ts > hi or b.end <= src.from_offset:
                         continue
                     if cands is not None and b.docnum not in cands:
                         continue
-                    key = b.min_ts if forward else -b.max_ts
+                    if _behind(boundary, forward, src.skey, b.min_ts, b.max_ts, b.start, b.end):
+                        continue  # every event of it was on an earlier page
+                    key = _piece_key(forward, src.skey, b.min_ts, b.max_ts, b.start, b.end)
                     heap.append((key, seq, "b", src, b))
                     seq += 1
                 # bytes the index has not reached yet: unknown times, read them first
                 tail_start = max(blocks[-1].end if blocks else 0, src.from_offset)
                 size = files.size(src)
                 if size > tail_start:
-                    heap.append((NEG_INF, seq, "t", src, (tail_start, size)))
+                    heap.append((FIRST, seq, "t", src, (tail_start, size)))
                     seq += 1
             heapq.heapify(heap)
             out_heap: list = []
             result: list[LogEvent] = []
             used = 0
             while len(result) < limit:
-                next_key = heap[0][0] if heap else POS_INF
+                next_key = heap[0][0] if heap else None
                 # emit every ready event: nothing still unread can come before it
-                while out_heap and _ready(out_heap[0][0], next_key, forward):
+                while out_heap and (next_key is None or out_heap[0][0] < next_key):
                     ev = heapq.heappop(out_heap)[1].event()
                     size_ev = len(ev.message) + 26
                     if result and used + size_ev > max_bytes:
@@ -251,7 +226,9 @@ class Reader:
                         cmin, cmax = b.c_min[i], b.c_max[i]
                         if cmax < max(lo, src.since) or cmin > hi or b.c_start[i] < src.from_offset:
                             continue
-                        key = cmin if forward else -cmax
+                        if _behind(boundary, forward, src.skey, cmin, cmax, b.c_start[i], b.chunk_end(i)):
+                            continue
+                        key = _piece_key(forward, src.skey, cmin, cmax, b.c_start[i], b.chunk_end(i))
                         heapq.heappush(heap, (key, seq, "c", src, (b.c_start[i], b.chunk_end(i), b.c_ing[i])))
                         seq += 1
                     continue
@@ -260,13 +237,14 @@ class Reader:
                     data = files.pread(src, start_off, end_off)
                     if data and not data.endswith(b"\n"):
                         data += b"\n"  # the ingester took an unterminated last line as an event: so do we
+                    times = None
                 else:
                     start_off, end_off = item
                     data, start_off, rest = files.tail_slice(src, start_off, end_off)
                     if rest is not None:  # a big unindexed backlog is read a slice at a time
-                        heapq.heappush(heap, (NEG_INF, seq, "t", src, rest))
+                        heapq.heappush(heap, (FIRST, seq, "t", src, rest))
                         seq += 1
-                    ing = files.mtime(src)
+                    times = files.times(src, start_off + len(data))
                 # chunks whose bytes lack the pattern's literals or tokens are never split or parsed
                 if literals and not all(lit in data for lit in literals):
                     continue
@@ -275,9 +253,11 @@ class Reader:
                 src_lo = max(lo, src.since)
                 for raw in lines.split_events(data, flush=True)[0]:
                     ts, message = lines.time_and_message(raw.text)
+                    if times is not None:
+                        ing = times(start_off + raw.start)
                     if ts is None:
                         ts = ing
-                    if ts < src_lo or ts > hi:
+                    if ts < src_lo or ts > hi or not visible(src, ts, start_off + raw.start):
                         continue
                     k = (ts, src.skey, start_off + raw.start)
                     if boundary is not None and ((k <= boundary) if forward else (k >= boundary)):
@@ -303,16 +283,15 @@ class Reader:
 
         :raises NotFound: if the event is not there.
         """
-        self.store.get_stream(group, stream)
+        src = visibility.source(self.store, group, stream)
         try:
             offset = int(event_id[:16])
         except ValueError:
             raise InvalidParameter("eventId is not an event id from this server", field="eventId") from None
-        src = Source(group, stream, stream_key(group, stream), str(self.store.stream_file(group, stream)))
         snap = self.index.snapshot()  # holds a reference until released
         files = _Files(self.store)
         try:
-            pieces = _stream_pieces(snap, src, files.size(src))
+            pieces = _stream_pieces(snap, src, files)
             idx = next((i for i, p in enumerate(pieces) if p[0] <= offset < p[1]), None)
             if idx is None:
                 raise NotFound(f"no event {event_id} in log stream {stream!r}", field="eventId")
@@ -336,12 +315,18 @@ class Reader:
             snap.release()
 
     def histogram(
-        self, sources: list[Source], start: int, end: int, buckets: int, pattern: FilterPattern | None = None,
+        self,
+        sources: list[Source],
+        start: int,
+        end: int,
+        buckets: int,
+        pattern: FilterPattern | None = None,
         deadline: float | None = None,
-    ) -> tuple[int, list[int]]:
-        """Event counts in `buckets` equal intervals of [start, end). Uses chunk counts when no pattern.
+    ) -> tuple[int, list[int], bool]:
+        """Visible event counts in `buckets` equal intervals of [start, end): (interval, counts, complete).
 
-        :raises LimitExceeded: when matching the pattern runs past `deadline` (monotonic seconds).
+        Uses chunk counts when there is no pattern; with one, every match is read, until `deadline`
+        (monotonic seconds), after which the counts so far are returned with complete=False.
         """
         interval = max(1, -(-(end - start) // buckets))
         counts = [0] * buckets
@@ -354,83 +339,114 @@ class Reader:
                     counts[min(buckets - 1, (ev.timestamp - start) // interval)] += 1
                 page_token = page.next_token
                 if not page_token:
-                    return interval, counts
+                    return interval, counts, True
                 if deadline is not None and time.monotonic() > deadline:
-                    raise LimitExceeded("counting the events that match the filter pattern ran past the "
-                                        "request's time budget", field="q", rule="time budget",
-                                        hint="narrow the time range, the streams or the pattern")
+                    return interval, counts, False
         snap = self.index.snapshot()  # holds a reference until released
         files = _Files(self.store)
         try:
             for src in sources:
-                blocks = snap.stream_blocks(src.skey)
+                if deadline is not None and time.monotonic() > deadline:
+                    return interval, counts, False
+                lo = max(start, src.since)
+                blocks = files.blocks(snap, src)
                 for b in blocks:
-                    if b.max_ts < start or b.min_ts >= end:
+                    if b.max_ts < lo or b.min_ts >= end or b.end <= src.from_offset:
                         continue
                     for i in range(len(b.c_start)):
                         cmin, cmax, n = b.c_min[i], b.c_max[i], b.c_count[i]
-                        if cmax < start or cmin >= end:
+                        if cmax < lo or cmin >= end or b.c_start[i] < src.from_offset:
                             continue
-                        if cmin >= start and cmax < end and (cmin - start) // interval == (cmax - start) // interval:
+                        if cmin >= lo and cmax < end and (cmin - start) // interval == (cmax - start) // interval:
                             counts[(cmin - start) // interval] += n
                             continue
                         for ev in files.events(src, b.c_start[i], b.chunk_end(i), lambda _o, v=b.c_ing[i]: v):
                             if start <= ev.timestamp < end:
                                 counts[(ev.timestamp - start) // interval] += 1
-                tail = blocks[-1].end if blocks else 0
+                tail = max(blocks[-1].end if blocks else 0, src.from_offset)
                 size = files.size(src)
                 if size > tail:
                     for ev in files.events(src, tail, size, None):
                         if start <= ev.timestamp < end:
                             counts[(ev.timestamp - start) // interval] += 1
-            return interval, counts
+            return interval, counts, True
         finally:
             files.close()
             snap.release()
 
     def stream_times(self, group: str, stream: str) -> tuple[int | None, int | None, int | None]:
         """(first event time, last event time, last ingestion time), including bytes not yet indexed."""
-        with self.index.snapshot() as snap:  # blocks are plain data: usable after the release
-            blocks = snap.stream_blocks(stream_key(group, stream))
-        first = min((b.min_ts for b in blocks), default=None)
-        last = max((b.max_ts for b in blocks), default=None)
-        last_ing = max((b.c_ing[-1] for b in blocks), default=None)
-        indexed_end = blocks[-1].end if blocks else 0
-        path = str(self.store.stream_file(group, stream))
-        try:
-            size = os.stat(path, follow_symlinks=False).st_size
-        except OSError:
-            return first, last, last_ing
-        if size > indexed_end:
-            files = _Files(self.store)
-            try:
-                src = Source(group, stream, stream_key(group, stream), path)
-                start = max(indexed_end, size - 65536)
-                if start > indexed_end:  # land on a line start inside the last 64 KiB
-                    head = files.pread(src, start, min(size, start + 65536))
-                    nl = head.find(b"\n")
-                    start = start + nl + 1 if nl != -1 else size
-                evs = files.events(src, start, size, None)
-                if evs:
-                    last = max([last or 0] + [e.timestamp for e in evs])
-                    last_ing = max(last_ing or 0, evs[-1].ingestion_time)
-                    if first is None:
-                        first = min(e.timestamp for e in evs)
-            finally:
-                files.close()
+        first, last, last_ing, _ = self.stream_summary(visibility.source_unchecked(self.store, group, stream))
         return first, last, last_ing
+
+    def stream_summary(self, src: Source, read_tail: bool = True) -> tuple[int | None, int | None, int | None, bool]:
+        """(first, last event time, last ingestion time, exact) of the visible events of `src`.
+
+        From the index's chunk bounds (no file read) plus, if `read_tail`, the last 64 KiB of bytes
+        not indexed yet; without it the times cover only indexed events and `exact` is False when
+        unindexed bytes exist.
+        """
+        snap = self.index.snapshot()  # holds a reference until released
+        files = _Files(self.store)
+        try:
+            first = last = last_ing = None
+            for b in files.blocks(snap, src):
+                if b.max_ts < src.since or b.end <= src.from_offset:
+                    continue
+                if b.min_ts >= src.since and b.start >= src.from_offset:  # wholly visible: its bounds do
+                    first = b.min_ts if first is None else min(first, b.min_ts)
+                    last = b.max_ts if last is None else max(last, b.max_ts)
+                    last_ing = b.c_ing[-1] if last_ing is None else max(last_ing, b.c_ing[-1])
+                    continue
+                for i in range(len(b.c_start)):
+                    if b.c_max[i] < src.since or b.c_start[i] < src.from_offset:
+                        continue
+                    first = b.c_min[i] if first is None else min(first, b.c_min[i])
+                    last = b.c_max[i] if last is None else max(last, b.c_max[i])
+                    last_ing = b.c_ing[i] if last_ing is None else max(last_ing, b.c_ing[i])
+            blocks = files.blocks(snap, src)
+            indexed_end = max(blocks[-1].end if blocks else 0, src.from_offset)
+            size = files.size(src)
+            if size <= indexed_end:
+                return first, last, last_ing, True
+            if not read_tail:
+                return first, last, last_ing, False
+            start = max(indexed_end, size - 65536)
+            if start > indexed_end:  # land on a line start inside the last 64 KiB
+                head = files.pread(src, start, min(size, start + 65536))
+                nl = head.find(b"\n")
+                start = start + nl + 1 if nl != -1 else size
+            evs = files.events(src, start, size, None)
+            if evs:
+                last = max([last if last is not None else evs[0].timestamp] + [e.timestamp for e in evs])
+                last_ing = max(last_ing or 0, max(e.ingestion_time for e in evs))
+                if first is None:
+                    first = min(e.timestamp for e in evs)
+            return first, last, last_ing, True
+        finally:
+            files.close()
+            snap.release()
+
+    def indexed_last_time(self, src: Source) -> int | None:
+        """The newest event time the index holds for `src`, without touching its file (bounded listings)."""
+        with self.index.snapshot() as snap:
+            blocks = snap.stream_blocks(src.skey)
+        return max((b.max_ts for b in blocks if b.max_ts >= src.since), default=None)
 
     def snapshot(self) -> Snapshot:
         return self.index.snapshot()
 
 
-def _stream_pieces(snap: Snapshot, src: Source, size: int) -> list[tuple]:
+def _stream_pieces(snap: Snapshot, src: Source, files: _Files) -> list[tuple]:
+    """The stream's visible byte ranges in file order: its chunks, then the bytes not indexed yet."""
     pieces = []
-    blocks = snap.stream_blocks(src.skey)
+    blocks = files.blocks(snap, src)
     for b in blocks:
         for i in range(len(b.c_start)):
-            pieces.append((b.c_start[i], b.chunk_end(i), (lambda _o, v=b.c_ing[i]: v)))
-    tail = blocks[-1].end if blocks else 0
+            if b.c_start[i] >= src.from_offset:
+                pieces.append((b.c_start[i], b.chunk_end(i), (lambda _o, v=b.c_ing[i]: v)))
+    tail = max(blocks[-1].end if blocks else 0, src.from_offset)
+    size = files.size(src)
     if size > tail:
         pieces.append((tail, size, None))
     return pieces
@@ -445,6 +461,22 @@ def _frontier(next_key: int, forward: bool) -> tuple:
 
 def _key(ev: LogEvent) -> tuple:
     return (ev.timestamp, stream_key(ev.group, ev.stream), ev.offset)
+
+
+def _behind(boundary: tuple | None, forward: bool, skey: str, min_ts: int, max_ts: int, start: int, end: int) -> bool:
+    """Is every event of a piece (times in [min_ts, max_ts], offsets in [start, end)) on the side of
+    `boundary` that earlier pages returned? Lets a deep page skip, not re-parse, the events before it
+    (a stream whose events share one timestamp would otherwise be re-read from its start per page)."""
+    if boundary is None:
+        return False
+    b_ts, b_skey, b_off = boundary
+    if forward:
+        if max_ts != b_ts:
+            return max_ts < b_ts
+        return skey < b_skey or (skey == b_skey and end <= b_off + 1)
+    if min_ts != b_ts:
+        return min_ts > b_ts
+    return skey > b_skey or (skey == b_skey and start >= b_off)
 
 
 def _has_all(data: bytes, literals: list[bytes]) -> bool:
@@ -462,6 +494,21 @@ def _raw_match(q: tuple, raw: bytes) -> bool:
     if kind == "and":
         return all(_raw_match(p, raw) for p in q[1])
     return any(_raw_match(p, raw) for p in q[1])
+
+
+FIRST = (NEG_INF,)  # the heap key of unindexed bytes: their times are unknown, so they are read first
+
+
+def _piece_key(forward: bool, skey: str, min_ts: int, max_ts: int, start: int, end: int) -> tuple:
+    """A bound, in the events' own heap order, that no event of the piece can come before.
+
+    Not just its time: events that share one timestamp are ordered by stream and offset, so a
+    buffered event is emitted as soon as every unread piece is past it in that order, rather than
+    after every piece holding its timestamp has been read.
+    """
+    if forward:
+        return (min_ts, skey, start)
+    return (-max_ts, _Desc(skey), -end)
 
 
 def _heap_key(k: tuple, forward: bool) -> tuple:
@@ -483,16 +530,6 @@ class _Desc:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _Desc) and self.s == other.s
-
-
-def _ready(top: tuple, next_key: int, forward: bool) -> bool:
-    """Can the top buffered event be emitted before reading the next piece (whose bound is next_key)?"""
-    if next_key == POS_INF:
-        return True
-    if next_key == NEG_INF:
-        return False
-    # forward: next piece holds nothing earlier than next_key; backward: nothing later than -next_key
-    return top[0] < next_key
 
 
 class _Pending:
@@ -522,61 +559,86 @@ def _skip_taken_newline(fd: int, data: bytes, start: int) -> tuple[bytes, int]:
 
 
 class _Files:
-    """Open stream files for one query, and turning byte ranges into events."""
+    """Open stream files for one query, and turning byte ranges into events.
+
+    Never returns a byte below a source's expired offset (the retention pass punches those out; they
+    read as NULs), and takes the time of bytes not indexed yet from the stream's stamps.
+    """
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._fds: dict[str, tuple[int, int]] = {}
+        self.stamps = stamps.book(store)
+        self._fds: dict[str, int] = {}
+        self._stat: dict[str, tuple[int, int]] = {}
         self._idents: dict[str, bytes] = {}
 
-    def _open(self, src: Source) -> tuple[int, int] | None:
-        got = self._fds.get(src.skey)
-        if got is None:
+    def _open(self, src: Source) -> int | None:
+        fd = self._fds.get(src.skey)
+        if fd is None:
             try:
                 fd = os.open(src.path, os.O_RDONLY | os.O_NOFOLLOW)
             except OSError:
-                self._fds[src.skey] = (-1, 0)
-                return None
-            st = os.fstat(fd)
-            got = self._fds[src.skey] = (fd, int(st.st_mtime * 1000))
-        return got if got[0] >= 0 else None
+                fd = -1
+            self._fds[src.skey] = fd
+        return fd if fd >= 0 else None
+
+    def identity(self, src: Source) -> tuple[int, int]:
+        """(inode, size) of the stream's file as this query sees it; (0, 0) if it is gone."""
+        got = self._stat.get(src.skey)
+        if got is None:
+            try:
+                st = os.stat(src.path, follow_symlinks=False)
+                got = (st.st_ino, st.st_size) if stat.S_ISREG(st.st_mode) else (0, 0)
+            except OSError:
+                got = (0, 0)
+            self._stat[src.skey] = got
+        return got
 
     def size(self, src: Source) -> int:
-        got = self._fds.get(src.skey)
-        if got is not None:
-            return os.fstat(got[0]).st_size if got[0] >= 0 else 0
-        try:
-            return os.stat(src.path, follow_symlinks=False).st_size
-        except OSError:
-            return 0
+        return self.identity(src)[1]
+
+    def blocks(self, snap: Snapshot, src: Source) -> list[Block]:
+        """The index blocks of the file now at the stream's path (none of a deleted predecessor's)."""
+        ino, size = self.identity(src)
+        if not ino:
+            return []
+        blocks = snap.stream_blocks(src.skey)
+        if blocks and not (block_is_current(blocks[0], ino) and block_is_current(blocks[-1], ino)
+                           and blocks[-1].end <= size + 1):  # +1: an unterminated last line taken as it was
+            return []  # the index still describes an older file: read this one as unindexed bytes
+        return blocks
 
     def pread(self, src: Source, start: int, end: int) -> bytes:
-        got = self._open(src)
-        if got is None or end <= start:
+        start = max(start, src.from_offset)
+        fd = self._open(src)
+        if fd is None or end <= start:
             return b""
-        return os.pread(got[0], end - start, start)
+        return os.pread(fd, end - start, start)
 
     def ident(self, src: Source) -> bytes:
         """The open file's identity for event ids: inode + head bytes (model.make_event_id)."""
         got = self._idents.get(src.skey)
         if got is None:
-            opened = self._open(src)
+            fd = self._open(src)
             got = b""
-            if opened is not None:
-                got = os.fstat(opened[0]).st_ino.to_bytes(8, "little") + os.pread(opened[0], ID_HEAD_BYTES, 0)
+            if fd is not None:
+                got = os.fstat(fd).st_ino.to_bytes(8, "little") + os.pread(fd, ID_HEAD_BYTES, 0)
             self._idents[src.skey] = got
         return got
 
-    def mtime(self, src: Source) -> int:
-        got = self._open(src)
-        return got[1] if got else 0
+    def times(self, src: Source, upto: int) -> stamps.TimeFn:
+        """offset -> the time logsvc first read that byte (stamps.py)."""
+        fd = self._open(src)
+        if fd is None:
+            return lambda _off: 0
+        return self.stamps.times(src.group, src.stream, fd, upto)
 
     def tail_slice(self, src: Source, start: int, end: int) -> tuple[bytes, int, tuple | None]:
         """Up to TAIL_SLICE unindexed bytes from `start`, cut after a line; (data, start, rest or None)."""
-        got = self._open(src)
-        if got is None or end <= start:
+        start = max(start, src.from_offset)
+        fd = self._open(src)
+        if fd is None or end <= start:
             return b"", start, None
-        fd = got[0]
         data, start = _skip_taken_newline(fd, os.pread(fd, min(end - start, TAIL_SLICE), start), start)
         if start + len(data) < end:
             cut = data.rfind(b"\n") + 1
@@ -585,24 +647,28 @@ class _Files:
         return data, start, None
 
     def events(self, src: Source, start: int, end: int, ingest_for) -> list[LogEvent]:  # noqa: ANN001
-        got = self._open(src)
-        if got is None or end <= start:
+        """The visible events in [start, end); `ingest_for` gives chunk times, None for unindexed bytes."""
+        start = max(start, src.from_offset)
+        fd = self._open(src)
+        if fd is None or end <= start:
             return []
-        fd, mtime = got
         data = os.pread(fd, end - start, start)
         if ingest_for is not None and data and not data.endswith(b"\n"):
             data += b"\n"  # the ingester took an unterminated last line as an event: so do we
         elif ingest_for is None:
             data, start = _skip_taken_newline(fd, data, start)
+            ingest_for = self.times(src, start + len(data))
         evs, _ = lines.split_events(data, flush=True)
-        return [
-            make_event(src.group, src.stream, start + raw.start, start + raw.end, raw.text,
-                       ingest_for(start + raw.start) if ingest_for else mtime, self.ident(src))
-            for raw in evs
-        ]
+        out = []
+        for raw in evs:
+            ev = make_event(src.group, src.stream, start + raw.start, start + raw.end, raw.text,
+                            ingest_for(start + raw.start), self.ident(src))
+            if visible(src, ev.timestamp, ev.offset):
+                out.append(ev)
+        return out
 
     def close(self) -> None:
-        for fd, _ in self._fds.values():
+        for fd in self._fds.values():
             if fd >= 0:
                 os.close(fd)
         self._fds.clear()

@@ -4,7 +4,7 @@ Owns: deciding, per stream, the byte offset before which every event is expired,
 (`Store.set_expired_offset`) and then punching those bytes out of the file. Never rewrites or
 truncates a stream file and never touches the index: offsets and event ids stay stable, the
 ingester keeps appending, and readers skip the hole because they read the recorded offset
-(query.py `Source.from_offset`). Reads hide expired events on their own (`Store.retention`), so
+(visibility.py `Source.from_offset`). Reads hide expired events on their own (visibility.py), so
 this job only frees storage; AWS likewise deletes expired events lazily.
 
 Why punch holes (fallocate FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) and not rewrite files:

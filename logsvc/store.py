@@ -258,6 +258,31 @@ class Store:
             tags=dict(meta.get("tags") or {}),
         )
 
+    def group_names(self, skipped: list[str] | None = None) -> list[str]:
+        """Every valid group's name, sorted, reading metadata only where a shortened name needs it.
+
+        A folder that is not a readable, valid group is left out and appended to `skipped`.
+        """
+        out = []
+        with self._groups_fd() as groups:
+            for entry in os.scandir(groups):
+                seg = entry.name
+                try:
+                    gfd = safeio.open_dir(groups, seg)
+                except FileNotFoundError:
+                    continue  # deleted while we listed
+                except OSError as e:
+                    self._skip(f"groups/{seg}", e, skipped)
+                    continue
+                try:
+                    out.append(self._group_name(gfd, seg))
+                except (InvalidParameter, OSError, ValueError, UnicodeError) as e:
+                    self._skip(f"groups/{seg}", e, skipped)
+                finally:
+                    os.close(gfd)
+        out.sort()
+        return out
+
     def list_groups(self, skipped: list[str] | None = None) -> list[GroupInfo]:
         """Every group, sorted by name (ASCII order, as DescribeLogGroups).
 

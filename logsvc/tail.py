@@ -23,13 +23,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from logsvc import paging
+from logsvc import paging, stamps
 from logsvc.errors import InvalidParameter, LimitExceeded
 from logsvc.filterpattern import FilterPattern
 from logsvc.ingest import CONTINUATION_GRACE, HEAD_BYTES, FileFollow, file_identity, read_new_events
 from logsvc.model import LogEvent
 from logsvc.query import Source, make_event
 from logsvc.store import Store
+from logsvc.visibility import visible
 from logsvc.watch import Watcher
 
 READ_CHUNK = 1024 * 1024
@@ -229,6 +230,7 @@ class Tailer:
                 got, held = self._read_new(src, p, room)
                 p.pending = held
                 holding |= held
+                got = [e for e in got if visible(src, e.timestamp, e.offset)]
                 batch.extend(got)
                 room -= sum(event_bytes(e) for e in got)
                 if len(batch) >= MAX_BATCH or room <= 0:
@@ -277,6 +279,8 @@ class Tailer:
         file's identity; a client whose generation is older than the feed's was reading a file
         that has since been replaced, and starts over at byte 0 of the new one.
         """
+        if p.offset < src.from_offset:
+            p.offset = src.from_offset  # bytes below were punched out by retention (visibility.py)
         if p.feed is None:
             p.feed = self._feed_for(src.path, p.offset, ref=True)
         feed = p.feed
@@ -323,11 +327,13 @@ class Tailer:
                 feed.clear()
             if st.st_size <= f.end:
                 return f.end, []
-            start, _data, evs, consumed = read_new_events(fd, f.end, st.st_size, now - f.changed_at, READ_CHUNK)
+            start, data, evs, consumed = read_new_events(fd, f.end, st.st_size, now - f.changed_at, READ_CHUNK)
             f.end = start
             f.took(fd, consumed)
-            ident, ing = f.identity(), int(st.st_mtime * 1000)
-            out = [make_event(src.group, src.stream, start + r.start, start + r.end, r.text, ing, ident) for r in evs]
+            ident = f.identity()
+            times = stamps.book(self.store).times(src.group, src.stream, fd, start + len(data)) if evs else None
+            out = [make_event(src.group, src.stream, start + r.start, start + r.end, r.text, times(start + r.start), ident)
+                   for r in evs]
             if out:
                 feed.add(out)
             return start, out
@@ -345,10 +351,11 @@ class Tailer:
             if not stat.S_ISREG(st.st_mode) or st.st_size <= p.offset:
                 return [], False
             quiet = time.monotonic() - feed.f.changed_at
-            start, _data, evs, consumed = read_new_events(fd, p.offset, st.st_size, quiet, READ_CHUNK)
+            start, data, evs, consumed = read_new_events(fd, p.offset, st.st_size, quiet, READ_CHUNK)
             ident = file_identity(st.st_ino, os.pread(fd, HEAD_BYTES, 0))
-            ing = int(st.st_mtime * 1000)
-            out = [make_event(src.group, src.stream, start + r.start, start + r.end, r.text, ing, ident) for r in evs]
+            times = stamps.book(self.store).times(src.group, src.stream, fd, start + len(data)) if evs else None
+            out = [make_event(src.group, src.stream, start + r.start, start + r.end, r.text, times(start + r.start), ident)
+                   for r in evs]
             fitted = _fit(out, room)
             p.offset = start + consumed if len(fitted) == len(out) else fitted[-1].end
             return fitted, p.offset < st.st_size

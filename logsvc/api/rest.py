@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
-from logsvc import names, paging
+from logsvc import listing, names, paging, visibility
 from logsvc.api.openapi import openapi_document
 from logsvc.errors import InvalidParameter, LogsvcError, NotFound
 from logsvc.filterpattern import compile_pattern
@@ -154,26 +154,40 @@ def openapi():  # noqa: ANN201
     return jsonify(openapi_document())
 
 
+GROUPS_STREAM_BUDGET = 1000  # streams per group listing whose files may be looked at for lastEventTime
+
+
 @bp.get("/api/v1/groups")
 def groups():  # noqa: ANN201
+    """A page of groups. lastEventTime looks at the files of at most GROUPS_STREAM_BUDGET streams per
+    request (a console refresh must not cost file reads for every stream of every group); beyond
+    that it comes from the index alone and the group says lastEventTimeExact: false."""
     svc = service()
     prefix = request.args.get("prefix", "")
     limit = int_arg("limit", 50, 1, 1000)
     after = _token_arg("rest-groups", lambda v: isinstance(v, str)) or ""
     skipped: list[str] = []
-    found = [g for g in svc.store.list_groups(skipped) if g.name.startswith(prefix) and g.name > after]
-    page = found[:limit]
+    page, more = listing.group_page(svc.store, after, limit, lambda n: n.startswith(prefix), skipped)
     out = []
+    budget = GROUPS_STREAM_BUDGET
+    partial = False
     for g in page:
         try:
             streams = svc.store.list_streams(g.name, skipped)
         except NotFound:
             continue  # deleted while we listed
         last = None
-        for s in streams:
-            _, lt, _ = svc.reader.stream_times(g.name, s.name)
+        exact = True
+        for src in visibility.listed_sources(svc.store, g.name, streams):
+            if budget > 0:
+                _, lt, _, ok = svc.reader.stream_summary(src)
+                budget -= 1
+            else:  # over the budget: the index alone, no file operation
+                lt, ok = svc.reader.indexed_last_time(src), False
+            exact &= ok
             if lt is not None and (last is None or lt > last):
                 last = lt
+        partial |= not exact
         out.append(
             {
                 "name": g.name,
@@ -182,11 +196,18 @@ def groups():  # noqa: ANN201
                 "storedBytes": sum(s.size for s in streams),
                 "retentionInDays": g.retention_days,
                 "lastEventTime": last,
+                "lastEventTimeExact": exact,
                 "tags": g.tags,
             }
         )
-    token = _codec().encode("rest-groups", page[-1].name) if len(found) > limit else None
-    return jsonify({"groups": out, "nextToken": token, "skipped": len(skipped)})
+    token = _codec().encode("rest-groups", page[-1].name) if more else None
+    body = {"groups": out, "nextToken": token, "skipped": len(skipped), "partial": partial}
+    if partial:
+        body["partialReason"] = (
+            f"lastEventTime looked at the files of only {GROUPS_STREAM_BUDGET} streams; groups with"
+            " lastEventTimeExact false show the newest event the index holds"
+        )
+    return jsonify(body)
 
 
 @bp.get("/api/v1/streams")
@@ -200,10 +221,9 @@ def streams():  # noqa: ANN201
     prefix = request.args.get("prefix", "")
     rows = []
     skipped: list[str] = []
-    for s in svc.store.list_streams(group, skipped):
-        if not s.name.startswith(prefix):
-            continue
-        first, last, _ = svc.reader.stream_times(group, s.name)
+    listed = [s for s in svc.store.list_streams(group, skipped) if s.name.startswith(prefix)]
+    for s, src in zip(listed, visibility.listed_sources(svc.store, group, listed), strict=True):
+        first, last, _, _ = svc.reader.stream_summary(src)
         rows.append(
             {
                 "group": group,
@@ -295,11 +315,14 @@ def histogram():  # noqa: ANN201
     buckets = int_arg("buckets", 60, 1, 1000)
     pattern = pattern_arg()
     sources = sources_arg(required=False)
-    interval, counts = svc.reader.histogram(sources, start, end, buckets, pattern,
-                                            deadline=time.monotonic() + SEARCH_BUDGET_S)
-    return jsonify(
-        {"interval": interval, "buckets": [{"start": start + i * interval, "count": c} for i, c in enumerate(counts)]}
-    )
+    interval, counts, complete = svc.reader.histogram(sources, start, end, buckets, pattern,
+                                                      deadline=time.monotonic() + SEARCH_BUDGET_S)
+    body = {"interval": interval, "buckets": [{"start": start + i * interval, "count": c} for i, c in enumerate(counts)],
+            "complete": complete}
+    if not complete:
+        body["partialReason"] = f"stopped counting after {SEARCH_BUDGET_S} s; counts are lower bounds"
+    return jsonify(body)
+
 
 
 @bp.get("/api/v1/export")
