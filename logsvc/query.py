@@ -210,11 +210,12 @@ class Reader:
                 if deadline is not None and time.monotonic() > deadline:
                     if result:
                         return result, _key(result[-1])
-                    if next_key not in (NEG_INF, POS_INF):
+                    if next_key[0] not in (NEG_INF, POS_INF):
                         # Nothing matched yet: an empty page whose token resumes after everything
-                        # read so far (every unread event lies at or past next_key), as CloudWatch does,
-                        # once that point is past where this page began (so paging always advances).
-                        frontier = _frontier(next_key, forward)
+                        # read so far (every unread event lies at or past next_key, so at or past its
+                        # time), as CloudWatch does, once that point is past where this page began
+                        # (so paging always advances).
+                        frontier = _frontier(next_key[0], forward)
                         if (frontier > began) if forward else (frontier < began):
                             return result, frontier
                 _, _, kind, src, item = heapq.heappop(heap)

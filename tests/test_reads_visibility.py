@@ -16,6 +16,7 @@ import boto3
 import pytest
 import requests
 
+from logsvc import paging
 from logsvc.index import BlockIndex, stream_key
 from logsvc.ingest import Ingester
 from logsvc.query import Reader
@@ -120,7 +121,7 @@ def _tail_events(server: Server, headers: dict, want: int, **params) -> list[dic
 def test_tail_from_a_cursor_below_the_expired_offset_skips_the_hole(expired: tuple[Server, int]) -> None:
     """A cursor from before the retention pass resumes at the first byte still kept."""
     server, _ = expired
-    cursor = encode_cursor({stream_key(G, S): 0})
+    cursor = encode_cursor(paging.codec(server.data_dir), {stream_key(G, S): 0})  # as issued at byte 0
     got = _tail_events(server, {"Last-Event-ID": cursor}, YOUNG)
     _assert_only_young(got)
     assert len(got) == YOUNG
