@@ -247,7 +247,7 @@ def test_invalid_utf8_nul_and_binary_are_served_replaced_not_dropped(bad_server:
 
 
 def test_ten_megabyte_line_is_truncated_with_a_marker(bad_server: Server) -> None:
-    big = "start-token " + "x" * (10 * 1024 * 1024) + " end-token"
+    big = "start-token " + "x" * (2 * 1024 * 1024) + " mid-token " + "x" * (8 * 1024 * 1024) + " end-token"
     _write(bad_server, "huge", (big + "\nsmall after\n").encode())
     evs = wait_for(lambda: (e := all_events(bad_server.url, G, stream="huge", timeout=60)) and len(e) == 2 and e, timeout=30,
                    what="huge line served")
@@ -260,12 +260,14 @@ def test_ten_megabyte_line_is_truncated_with_a_marker(bad_server: Server) -> Non
     assert r.status_code == 200 and time.monotonic() - t0 < 10
     hits = r.json()["events"]
     assert len(hits) == 1 and len(hits[0]["message"]) < MAX_MESSAGE + 200
-    # The rule: search matches the whole line as stored; the event it returns is cut (first MiB +
-    # marker). Asserted so that a change of rule is deliberate.
-    r = requests.get(bad_server.url + "/api/v1/search", params={"q": "end-token", "group": G}, timeout=60)
+    # The rule: search matches the line as stored up to 4 MiB (ingest.LINE_CAP); the event it returns
+    # is cut (first MiB + marker). Asserted so that a change of rule is deliberate.
+    r = requests.get(bad_server.url + "/api/v1/search", params={"q": "mid-token", "group": G}, timeout=60)
     assert r.status_code == 200
     hits = r.json()["events"]
     assert len(hits) == 1 and hits[0]["fields"]["truncated"] is True
+    r = requests.get(bad_server.url + "/api/v1/search", params={"q": "end-token", "group": G}, timeout=60)
+    assert r.status_code == 200 and r.json()["events"] == []
 
 
 def test_absurd_timestamps_are_served(bad_server: Server) -> None:
