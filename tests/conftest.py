@@ -189,3 +189,38 @@ def write_lines(data_dir: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+class HealthWatch:
+    """Polls /healthz while hostile requests run; records every probe slower than 1 s or failing."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.failures: list[str] = []
+        self.probes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            t0 = time.monotonic()
+            try:
+                r = requests.get(self.url + "/healthz", timeout=1.0)
+                if r.status_code != 200:
+                    self.failures.append(f"healthz {r.status_code}")
+            except requests.RequestException as e:
+                self.failures.append(f"healthz no answer within 1 s: {type(e).__name__}")
+            self.probes += 1
+            self._stop.wait(max(0.0, 0.2 - (time.monotonic() - t0)))
+
+    def __enter__(self) -> HealthWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def assert_healthy(self) -> None:
+        """Every probe answered 200 within 1 s, and there were probes at all."""
+        assert self.probes >= 1 and self.failures == [], (self.probes, self.failures[:5])

@@ -23,7 +23,7 @@ import requests
 from botocore.exceptions import ClientError
 
 from logsvc import names
-from tests.conftest import ROOT, Server, start_server, wait_for
+from tests.conftest import ROOT, HealthWatch, Server, start_server, wait_for
 
 LONG = "s" * 300  # a stream name whose file segment is hashed, so its full name lives in `<seg>.name`
 
@@ -89,50 +89,56 @@ def live(data_dir: Path) -> Iterator[Server]:
 
 def test_create_log_stream_refuses_a_lone_surrogate_and_nothing_breaks(live: Server) -> None:
     """CreateLogStream("\\ud800") once made every listing, read and the ingester fail."""
-    cw = logs_client(live)
-    cw.create_log_group(logGroupName="/u/g")
-    cw.create_log_stream(logGroupName="/u/g", logStreamName="good")
-    with pytest.raises(ClientError) as e:
-        cw.create_log_stream(logGroupName="/u/g", logStreamName="\ud800")
-    assert e.value.response["Error"]["Code"] == "InvalidParameterException"
-    with pytest.raises(ClientError) as e:
-        cw.put_log_events(logGroupName="/u/g", logStreamName="x\udfffy", logEvents=[{"timestamp": 1, "message": "m"}])
-    assert e.value.response["Error"]["Code"] == "InvalidParameterException"
-    cw.put_log_events(logGroupName="/u/g", logStreamName="good",
-                      logEvents=[{"timestamp": int(time.time() * 1000), "message": "still fine"}])
-    assert [s["logStreamName"] for s in cw.describe_log_streams(logGroupName="/u/g")["logStreams"]] == ["good"]
-    wait_for(lambda: messages(live, "/u/g") == ["still fine"], what="the event")
-    assert [g["name"] for g in ok(live, "/api/v1/groups")["groups"]] == ["/u/g"]
-    ok(live, "/api/v1/streams", group="/u/g")
-    wait_for(lambda: len(ok(live, "/api/v1/search", q="still")["events"]) == 1, what="the ingester indexing it")
+    with HealthWatch(live.url) as watch:  # the server keeps answering throughout
+        cw = logs_client(live)
+        cw.create_log_group(logGroupName="/u/g")
+        cw.create_log_stream(logGroupName="/u/g", logStreamName="good")
+        with pytest.raises(ClientError) as e:
+            cw.create_log_stream(logGroupName="/u/g", logStreamName="\ud800")
+        assert e.value.response["Error"]["Code"] == "InvalidParameterException"
+        with pytest.raises(ClientError) as e:
+            cw.put_log_events(logGroupName="/u/g", logStreamName="x\udfffy", logEvents=[{"timestamp": 1, "message": "m"}])
+        assert e.value.response["Error"]["Code"] == "InvalidParameterException"
+        cw.put_log_events(logGroupName="/u/g", logStreamName="good",
+                          logEvents=[{"timestamp": int(time.time() * 1000), "message": "still fine"}])
+        assert [s["logStreamName"] for s in cw.describe_log_streams(logGroupName="/u/g")["logStreams"]] == ["good"]
+        wait_for(lambda: messages(live, "/u/g") == ["still fine"], what="the event")
+        assert [g["name"] for g in ok(live, "/api/v1/groups")["groups"]] == ["/u/g"]
+        ok(live, "/api/v1/streams", group="/u/g")
+        wait_for(lambda: len(ok(live, "/api/v1/search", q="still")["events"]) == 1, what="the ingester indexing it")
+    watch.assert_healthy()
+
 
 
 @pytest.mark.parametrize("planted", ["~ED~A0~80.log", "bad~~" + "0" * 32 + ".log"])
 def test_a_file_with_an_invalid_name_is_skipped_and_reported(live: Server, planted: str) -> None:
     """A stream file on disk whose name is not valid Unicode fails neither listings nor the ingester."""
-    cw = logs_client(live)
-    cw.create_log_group(logGroupName="/u/g")
-    cw.create_log_stream(logGroupName="/u/g", logStreamName="before")
-    g = gdir(live.data_dir, "/u/g")
-    (g / planted).write_bytes(b"planted line\n")
-    if planted.startswith("bad~~"):
-        (g / planted.replace(".log", ".name")).write_bytes(b"\xed\xa0\x80 not utf-8")
-    cw.create_log_stream(logGroupName="/u/g", logStreamName="after")
-    now = int(time.time() * 1000)
-    for s in ("before", "after"):
-        cw.put_log_events(logGroupName="/u/g", logStreamName=s, logEvents=[{"timestamp": now, "message": f"from {s}"}])
-    wait_for(lambda: sorted(messages(live, "/u/g")) == ["from after", "from before"], what="both good streams")
-    groups = ok(live, "/api/v1/groups")
-    assert [x["name"] for x in groups["groups"]] == ["/u/g"] and groups["skipped"] == 1
-    streams = ok(live, "/api/v1/streams", group="/u/g")
-    assert sorted(s["name"] for s in streams["streams"]) == ["after", "before"] and streams["skipped"] == 1
-    assert sorted(s["logStreamName"] for s in cw.describe_log_streams(logGroupName="/u/g")["logStreams"]) == ["after", "before"]
-    wait_for(lambda: len(ok(live, "/api/v1/search", q="from")["events"]) == 2, what="the ingester indexing both")
-    assert ok(live, "/api/v1/search", q="planted")["events"] == []
-    ok(live, "/api/v1/histogram", group="/u/g")
-    r = live.get("/api/v1/export", group="/u/g")
-    assert r.status_code == 200 and "from after" in r.text
-    assert any("skipping groups/" in line for line in live.stderr_lines), live.stderr_lines
+    with HealthWatch(live.url) as watch:  # the server keeps answering throughout
+        cw = logs_client(live)
+        cw.create_log_group(logGroupName="/u/g")
+        cw.create_log_stream(logGroupName="/u/g", logStreamName="before")
+        g = gdir(live.data_dir, "/u/g")
+        (g / planted).write_bytes(b"planted line\n")
+        if planted.startswith("bad~~"):
+            (g / planted.replace(".log", ".name")).write_bytes(b"\xed\xa0\x80 not utf-8")
+        cw.create_log_stream(logGroupName="/u/g", logStreamName="after")
+        now = int(time.time() * 1000)
+        for s in ("before", "after"):
+            cw.put_log_events(logGroupName="/u/g", logStreamName=s, logEvents=[{"timestamp": now, "message": f"from {s}"}])
+        wait_for(lambda: sorted(messages(live, "/u/g")) == ["from after", "from before"], what="both good streams")
+        groups = ok(live, "/api/v1/groups")
+        assert [x["name"] for x in groups["groups"]] == ["/u/g"] and groups["skipped"] == 1
+        streams = ok(live, "/api/v1/streams", group="/u/g")
+        assert sorted(s["name"] for s in streams["streams"]) == ["after", "before"] and streams["skipped"] == 1
+        assert sorted(s["logStreamName"] for s in cw.describe_log_streams(logGroupName="/u/g")["logStreams"]) == ["after", "before"]
+        wait_for(lambda: len(ok(live, "/api/v1/search", q="from")["events"]) == 2, what="the ingester indexing both")
+        assert ok(live, "/api/v1/search", q="planted")["events"] == []
+        ok(live, "/api/v1/histogram", group="/u/g")
+        r = live.get("/api/v1/export", group="/u/g")
+        assert r.status_code == 200 and "from after" in r.text
+        assert any("skipping groups/" in line for line in live.stderr_lines), live.stderr_lines
+    watch.assert_healthy()
+
 
 
 # ---- items 5 and 6: symlinks are never followed ---------------------------------------------------------
@@ -140,16 +146,19 @@ def test_a_file_with_an_invalid_name_is_skipped_and_reported(live: Server, plant
 
 def test_a_name_file_symlink_is_not_written_through(live: Server, tmp_path: Path) -> None:
     """A planted `<hash>.name` symlink plus CreateLogStream(long name) overwrote the link's target."""
-    secret = outside_file(tmp_path, "do not overwrite\n")
-    cw = logs_client(live)
-    cw.create_log_group(logGroupName="/u/g")
-    seg = names.encode_segment(LONG)
-    os.symlink(secret, gdir(live.data_dir, "/u/g") / (seg + ".name"))
-    try:
-        cw.create_log_stream(logGroupName="/u/g", logStreamName=LONG)
-    except ClientError:
-        pass  # refusing is fine too; writing through the link is not
-    assert secret.read_text() == "do not overwrite\n"
+    with HealthWatch(live.url) as watch:  # the server keeps answering throughout
+        secret = outside_file(tmp_path, "do not overwrite\n")
+        cw = logs_client(live)
+        cw.create_log_group(logGroupName="/u/g")
+        seg = names.encode_segment(LONG)
+        os.symlink(secret, gdir(live.data_dir, "/u/g") / (seg + ".name"))
+        try:
+            cw.create_log_stream(logGroupName="/u/g", logStreamName=LONG)
+        except ClientError:
+            pass  # refusing is fine too; writing through the link is not
+        assert secret.read_text() == "do not overwrite\n"
+    watch.assert_healthy()
+
 
 
 def test_a_name_file_symlink_is_not_read(live: Server, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import Server, start_server, wait_for
+from tests.conftest import HealthWatch, Server, start_server, wait_for
 
 G = "/follow/app"
 
@@ -248,6 +248,7 @@ def test_a_20_mb_line_is_one_cut_event_and_hides_nothing_after_it(data_dir: Path
     visible in REST, search and the tail; the ingester goes idle; restart keeps it so."""
     server = start_server(data_dir)
     try:
+        watch = HealthWatch(server.url).__enter__()  # the server keeps answering throughout
         tail = open_tail(server)
         path = append(server, "huge", ["before the giant"])
         giant = b"G" * (20 * 1024 * 1024)
@@ -276,6 +277,8 @@ def test_a_20_mb_line_is_one_cut_event_and_hides_nothing_after_it(data_dir: Path
         tail.close()
         # the ingester is idle, not spinning on the line: its process uses little CPU over 2 s
         assert _cpu_seconds(server, 2.0) < 1.0
+        watch.__exit__()
+        watch.assert_healthy()
         server.stop()
         server = start_server(data_dir)
         wait_for(lambda: shape() == want, timeout=30, what="the same after a restart")

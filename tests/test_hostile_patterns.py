@@ -25,7 +25,7 @@ from logsvc.filterpattern import compile_pattern
 from logsvc.query import MAX_MESSAGE
 from logsvc.service import Service
 from logsvc.store import Store
-from tests.conftest import Server, start_server, wait_for
+from tests.conftest import HealthWatch, Server, start_server, wait_for
 
 # Per event, for matching plus highlighting a line of up to 1 MiB. Linear matching takes well under
 # a second here; what this catches (backtracking, re-scanning) takes minutes. Generous because
@@ -114,37 +114,6 @@ def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
     s = start_server(data_dir)
     yield s
     s.stop()
-
-
-class HealthWatch:
-    """Polls /healthz while hostile requests run; records every probe slower than 1 s or failing."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.failures: list[str] = []
-        self.probes = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            t0 = time.monotonic()
-            try:
-                r = requests.get(self.url + "/healthz", timeout=1.0)
-                if r.status_code != 200:
-                    self.failures.append(f"healthz {r.status_code}")
-            except requests.RequestException as e:
-                self.failures.append(f"healthz no answer within 1 s: {type(e).__name__}")
-            self.probes += 1
-            self._stop.wait(max(0.0, 0.2 - (time.monotonic() - t0)))
-
-    def __enter__(self) -> HealthWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
 
 
 def _write(server: Server, stream: str, lines: list[str]) -> None:
