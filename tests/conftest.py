@@ -90,6 +90,8 @@ class Server:
         return r.json()
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
+        if any("Traceback" in line for line in self.stderr_lines):  # shown by pytest when the test failed
+            print("server stderr (last 80 lines):\n" + "".join(self.stderr_lines[-80:]))
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, sig)
             try:
