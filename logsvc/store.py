@@ -258,12 +258,11 @@ class Store:
             tags=dict(meta.get("tags") or {}),
         )
 
-    def group_names(self, skipped: list[str] | None = None) -> list[str]:
-        """Every valid group's name, sorted, reading metadata only where a shortened name needs it.
+    def _group_folders(self, skipped: list[str] | None) -> Iterator[tuple[int, str, str]]:
+        """(folder descriptor, segment, name) of every valid group folder, open while the caller looks.
 
         A folder that is not a readable, valid group is left out and appended to `skipped`.
         """
-        out = []
         with self._groups_fd() as groups:
             for entry in os.scandir(groups):
                 seg = entry.name
@@ -275,37 +274,27 @@ class Store:
                     self._skip(f"groups/{seg}", e, skipped)
                     continue
                 try:
-                    out.append(self._group_name(gfd, seg))
-                except (InvalidParameter, OSError, ValueError, UnicodeError) as e:
-                    self._skip(f"groups/{seg}", e, skipped)
+                    try:
+                        name = self._group_name(gfd, seg)
+                    except (InvalidParameter, OSError, ValueError, UnicodeError) as e:
+                        self._skip(f"groups/{seg}", e, skipped)
+                        continue
+                    yield gfd, seg, name
                 finally:
                     os.close(gfd)
-        out.sort()
-        return out
+
+    def group_names(self, skipped: list[str] | None = None) -> list[str]:
+        """Every valid group's name, sorted, reading metadata only where a shortened name needs it."""
+        return sorted(name for _gfd, _seg, name in self._group_folders(skipped))
 
     def list_groups(self, skipped: list[str] | None = None) -> list[GroupInfo]:
-        """Every group, sorted by name (ASCII order, as DescribeLogGroups).
-
-        A folder that is not a readable, valid group is left out and appended to `skipped`.
-        """
+        """Every group, sorted by name (ASCII order, as DescribeLogGroups); bad folders are skipped."""
         out = []
-        with self._groups_fd() as groups:
-            for entry in os.scandir(groups):
-                seg = entry.name
-                try:
-                    gfd = safeio.open_dir(groups, seg)
-                except FileNotFoundError:
-                    continue  # deleted while we listed
-                except OSError as e:
-                    self._skip(f"groups/{seg}", e, skipped)
-                    continue
-                try:
-                    name = self._group_name(gfd, seg)
-                    out.append(self._group_info(name, self._read_meta(gfd, seg), os.fstat(gfd).st_mtime))
-                except (InvalidParameter, OSError, ValueError, UnicodeError) as e:
-                    self._skip(f"groups/{seg}", e, skipped)
-                finally:
-                    os.close(gfd)
+        for gfd, seg, name in self._group_folders(skipped):
+            try:
+                out.append(self._group_info(name, self._read_meta(gfd, seg), os.fstat(gfd).st_mtime))
+            except (InvalidParameter, OSError, ValueError, UnicodeError) as e:
+                self._skip(f"groups/{seg}", e, skipped)
         out.sort(key=lambda g: g.name)
         return out
 

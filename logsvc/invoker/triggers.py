@@ -21,6 +21,7 @@ import threading
 import time
 import urllib.parse
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -533,17 +534,20 @@ class StreamConsumer:
         """New changes (called under the table's lock): kept in memory unless that passes the bound."""
         now = time.monotonic()
         with self.cond:
-            for ch in changes:
-                if self.behind:
-                    break  # on disk; the refill reads them in order
-                size = _change_size(ch)
-                if self.pending and self.pending_bytes + size > PENDING_BYTES:
-                    self.behind = True
-                    break
-                self.pending.append((now, ch, size))
-                self.pending_bytes += size
-                self.last_seq = ch["seq"]
+            if not self.behind:  # when behind, they are on disk and the refill reads them in order
+                self._take(changes, now)
             self.cond.notify()
+
+    def _take(self, changes: Iterable[dict[str, Any]], now: float) -> None:
+        """Hold changes in order until the byte bound; past it the consumer is `behind`."""
+        for ch in changes:
+            size = _change_size(ch)
+            if self.pending and self.pending_bytes + size > PENDING_BYTES:
+                self.behind = True
+                return
+            self.pending.append((now, ch, size))
+            self.pending_bytes += size
+            self.last_seq = ch["seq"]
 
     def _refill(self) -> None:
         """Take changes after `last_seq` from the change log until the bound (under the table's lock,
@@ -551,14 +555,7 @@ class StreamConsumer:
         now = time.monotonic()
         with self.table.lock, self.cond:
             self.behind = False
-            for ch in self.table.changes_after(self.last_seq):
-                size = _change_size(ch)
-                if self.pending and self.pending_bytes + size > PENDING_BYTES:
-                    self.behind = True
-                    break
-                self.pending.append((now, ch, size))
-                self.pending_bytes += size
-                self.last_seq = ch["seq"]
+            self._take(self.table.changes_after(self.last_seq), now)
 
     def _checkpoint(self, seq: int) -> None:
         with safeio.under(self.directory.parent, self.directory.name) as dfd:
