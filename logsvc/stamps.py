@@ -19,7 +19,7 @@ which a stream got new bytes (≤ 1.6 KB/s for a stream written without pause).
 
 A stream file that is replaced (new inode), truncated below the covered end or rewritten at its head
 starts a fresh sidecar: a reset file never inherits the old file's times. The sidecar is written
-under an `flock` and opened with O_NOFOLLOW. It is not fsynced: it survives any process crash, and
+under an `flock` and opened through `safeio` (no link followed, 0600). It is not fsynced: it survives any process crash, and
 a machine crash can lose only the stamps of bytes that were read in the last seconds.
 """
 
@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from logsvc import safeio
 from logsvc.store import Store
 
 MAGIC = b"LSTAMP1\0"
@@ -107,10 +108,9 @@ class StampBook:
         return t.at
 
     def _sync(self, path: Path, fd: int, fst: os.stat_result, upto: int) -> _Table:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.parent.is_symlink():
-            raise OSError(f"{path.parent} is a symlink")
-        sfd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        # through safeio: no link followed at any level, private modes, a regular file of ours
+        with safeio.under(self.store.root, "stamps", path.parent.name, create=True) as dfd:
+            sfd = safeio.open_file(dfd, path.name, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(sfd, fcntl.LOCK_EX)
             t = self._load(sfd, path)
@@ -170,7 +170,11 @@ def forget(store: Store, group: str, stream: str | None = None) -> None:
         gdir = b.dir / store.group_dir(group).name
         paths = list(gdir.glob("*.stamps")) if gdir.is_dir() and not gdir.is_symlink() else []
     for p in paths:
-        p.unlink(missing_ok=True)
+        try:
+            with safeio.under(store.root, "stamps", p.parent.name) as dfd:
+                safeio.remove(dfd, p.name)
+        except OSError:
+            pass  # no stamps folder for it: nothing to forget
         b._tables.pop(str(p), None)  # noqa: SLF001
 
 
