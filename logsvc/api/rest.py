@@ -13,6 +13,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import select
+import socket
 import time
 from collections.abc import Iterator
 
@@ -22,7 +24,7 @@ from logsvc import listing, names, paging, visibility
 from logsvc.api.openapi import openapi_document
 from logsvc.errors import InvalidParameter, LogsvcError, NotFound
 from logsvc.filterpattern import compile_pattern
-from logsvc.query import MAX_LIMIT, Reader, Source, iter_all
+from logsvc.query import MAX_LIMIT, MAX_PAGE_BYTES, Reader, Source, iter_all
 from logsvc.tail import decode_cursor, encode_cursor
 
 bp = Blueprint("rest", __name__)
@@ -382,8 +384,6 @@ def tail():  # noqa: ANN201
 
         return svc.tailer.shared_sources((tuple(groups), tuple(streams)), fresh)
 
-    from logsvc.query import MAX_PAGE_BYTES
-
     replay: list = []
     replay_cut = False
     if last_id:
@@ -396,7 +396,8 @@ def tail():  # noqa: ANN201
             replay = [e for e in page.events if e.offset < cursor.get(_skey(e), 0)]
             replay_cut = page.next_token is not None
     # takes a tail slot now, so a full server answers 503 rather than a broken stream
-    follow = svc.tailer.follow(list_sources, cursor, pattern, heartbeat=heartbeat)
+    follow = svc.tailer.follow(list_sources, cursor, pattern, heartbeat=heartbeat,
+                               stop=_ClientGone(request.environ.get("gunicorn.socket")))
 
     def frames() -> Iterator[str]:
         try:
@@ -426,6 +427,23 @@ def tail():  # noqa: ANN201
     resp.headers["Cache-Control"] = "no-cache"
     resp.headers["X-Accel-Buffering"] = "no"
     return resp
+
+
+class _ClientGone:
+    """`is_set()` once the tail's client has closed its connection: the tail looks about once a
+    second, so its slot comes back within a second or two instead of at the next heartbeat's write."""
+
+    def __init__(self, sock: socket.socket | None) -> None:
+        self.sock = sock
+
+    def is_set(self) -> bool:
+        if self.sock is None:
+            return False
+        try:
+            readable, _, _ = select.select([self.sock], [], [], 0)
+            return bool(readable) and self.sock.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
 
 
 def _skey(e) -> str:  # noqa: ANN001
