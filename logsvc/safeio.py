@@ -202,7 +202,10 @@ def refuse_links_under(path: Path) -> None:
     except NotADirectoryError:
         raise Refused(path.name, "is not a folder") from None
     for entry in entries:
-        st = entry.stat(follow_symlinks=False)
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            continue  # whoosh removed it meanwhile (a temporary TOC, a merged segment): nothing to refuse
         if stat.S_ISLNK(st.st_mode) or st.st_uid != os.geteuid():
             raise Refused(f"{path.name}/{entry.name}", "is a symlink or not owned by this user")
         if stat.S_ISDIR(st.st_mode):
