@@ -154,13 +154,14 @@ def start_server(data_dir: Path, *args: str, env: dict | None = None, timeout: f
             )
         time.sleep(0.02)
     server.url = url_box[0]
-    wait_for(lambda: _healthy(server.url), timeout=timeout, what="healthz")
+    wait_for(lambda: healthy(server.url), timeout=timeout, what="healthz")
     # one worker must have become the writer before tests rely on ingestion
     wait_for(lambda: _has_writer(server.url), timeout=timeout, what="an ingesting worker")
     return server
 
 
-def _healthy(url: str) -> bool:
+def healthy(url: str) -> bool:
+    """/healthz answers 200 within 2 s."""
     try:
         return requests.get(url + "/healthz", timeout=2).status_code == 200
     except requests.RequestException:

@@ -23,7 +23,7 @@ import requests
 from botocore.exceptions import ClientError
 
 from logsvc import names
-from tests.conftest import ROOT, HealthWatch, Server, start_server, wait_for
+from tests.conftest import ROOT, HealthWatch, Server, healthy, start_server, wait_for
 
 LONG = "s" * 300  # a stream name whose file segment is hashed, so its full name lives in `<seg>.name`
 
@@ -66,15 +66,9 @@ def start_no_writer_wait(data: Path) -> Server:
             server.url = line.split("serving ", 1)[1].split()[0].rstrip("/")
             break
     assert server.url, "server did not start"
-    wait_for(lambda: _healthy(server.url), timeout=30, what="healthz")
+    wait_for(lambda: healthy(server.url), timeout=30, what="healthz")
     return server
 
-
-def _healthy(url: str) -> bool:
-    try:
-        return requests.get(url + "/healthz", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 @pytest.fixture
