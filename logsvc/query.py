@@ -604,7 +604,8 @@ class _Files:
         if not ino:
             return []
         blocks = snap.stream_blocks(src.skey)
-        if blocks and not (block_is_current(blocks[0], ino) and block_is_current(blocks[-1], ino)
+        head = self.ident(src)[8:]
+        if blocks and not (block_is_current(blocks[0], ino, head) and block_is_current(blocks[-1], ino, head)
                            and blocks[-1].end <= size + 1):  # +1: an unterminated last line taken as it was
             return []  # the index still describes an older file: read this one as unindexed bytes
         return blocks

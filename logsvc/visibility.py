@@ -39,9 +39,18 @@ def visible(src: Source, timestamp: int, offset: int) -> bool:
     return offset >= src.from_offset and timestamp >= src.since
 
 
-def block_is_current(block, ino: int) -> bool:  # noqa: ANN001
-    """Does an index block describe the file now at the stream's path (not a deleted predecessor)?"""
-    return not block.ino or not ino or block.ino == ino
+def block_is_current(block, ino: int, head: bytes | None = None) -> bool:  # noqa: ANN001
+    """Does an index block describe the file now at the stream's path (not a deleted predecessor)?
+
+    The inode tells a replaced file; `head` (the file's first bytes now) tells one truncated and
+    rewritten in place (copytruncate) before the ingester looked again.
+    """
+    if block.ino and ino and block.ino != ino:
+        return False
+    if head is not None and block.head:
+        want = bytes.fromhex(block.head)
+        return head[: len(want)] == want
+    return True
 
 
 class _Retention:

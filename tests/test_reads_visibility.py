@@ -153,3 +153,23 @@ def test_a_recreated_stream_shows_nothing_of_the_deleted_file(data_dir: Path) ->
         assert [e.message for e in reader.context("g", "s", got[0].event_id)] == [line]
     finally:
         index.close()
+
+
+def test_reads_ignore_blocks_of_a_file_rewritten_in_place_before_the_ingester_looked(data_dir: Path) -> None:
+    """copytruncate keeps the inode: the blocks' head bytes, not only the inode, tell the old file."""
+    store = Store(data_dir)
+    path = store.ensure_stream("g", "s")
+    path.write_text("".join(f"after m2-{i}\n" for i in range(10)))
+    index = BlockIndex(data_dir / "index")
+    try:
+        Ingester(store, index).rebuild(None)
+        ino = path.stat().st_ino
+        with open(path, "r+") as f:  # truncate and write longer content, same inode
+            f.truncate(0)
+            f.write("".join(f"later m3-{i} padding padding padding\n" for i in range(200)))
+        assert path.stat().st_ino == ino
+        reader = Reader(store, index)
+        got = reader.read(reader.sources(["g"]), forward=True, limit=1000).events
+        assert [e.message for e in got] == [f"later m3-{i} padding padding padding" for i in range(200)]
+    finally:
+        index.close()
