@@ -17,10 +17,11 @@ from pathlib import Path
 
 import boto3
 
+from logsvc import ingest, listing
 from logsvc.filterpattern import compile_pattern
 from logsvc.index import BlockIndex
 from logsvc.ingest import Ingester
-from logsvc.query import Reader
+from logsvc.query import Reader, iter_all
 from logsvc.store import Store
 from tests.conftest import Server, wait_for
 
@@ -124,3 +125,60 @@ def test_group_pages_list_every_group_once(server: Server) -> None:
         logGroupNamePrefix="/p/", PaginationConfig={"PageSize": 7}) for g in page["logGroups"]]
     assert names == got
     assert json.dumps(names).count("other") == 0
+
+
+class _CountingStore(Store):
+    """The real store, counting how often a group's metadata is read."""
+
+    gets = 0
+
+    def get_group(self, group: str):  # noqa: ANN201
+        self.gets += 1
+        return super().get_group(group)
+
+
+def test_paging_all_groups_reads_each_group_once_not_once_per_page(data_dir: Path) -> None:
+    """#17.14: paging 10,000 groups re-read every group for every page (34 s)."""
+    store = _CountingStore(data_dir)
+    names = [f"/aws/lambda/fn-{i:04d}" for i in range(600)]
+    for name in names:
+        store.create_group(name)
+    store.gets = 0
+    seen: list[str] = []
+    after = None
+    more = True
+    while more:
+        page, more = listing.group_page(store, after, 50)
+        seen += [g.name for g in page]
+        after = page[-1].name if page else None
+    assert seen == sorted(names)
+    assert store.gets == len(names)  # each group's metadata once over all 12 pages, not once per page
+
+
+def test_one_ingest_step_reads_at_most_its_budget_over_all_files(data_dir: Path, monkeypatch) -> None:  # noqa: ANN001
+    """#10.11: the rescan's read budget was never spent, so one step read every file whole."""
+    budget = 256 * 1024
+    monkeypatch.setattr(ingest, "MAX_READ", budget)
+    store = Store(data_dir)
+    sizes = {}
+    for s in range(5):
+        path = store.ensure_stream("g", f"s{s}")
+        path.write_text("".join(f"line {s}-{i} " + "x" * 180 + "\n" for i in range(1000)))
+        sizes[f"s{s}"] = path.stat().st_size
+    index = BlockIndex(data_dir / "index")
+    try:
+        ing = Ingester(store, index)
+        ing.mark_dirty(None)
+        more = ing.step()
+        read = sum(st.end for st in ing._state.values())  # noqa: SLF001 - what one step consumed
+        assert more
+        assert 0 < read <= budget + 64 * 1024, read  # a file past the budget reads at least 64 KiB
+        for _ in range(100):  # the next steps read on; nothing is lost or read twice
+            if not ing.step():
+                break
+        ing.commit()
+        reader = Reader(store, index)
+        got = [e.message for e in iter_all(reader, reader.sources(["g"]))]
+        assert sorted(got) == sorted(f"line {s}-{i} " + "x" * 180 for s in range(5) for i in range(1000))
+    finally:
+        index.close()
