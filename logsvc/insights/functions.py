@@ -123,7 +123,8 @@ _KIND_WORDS = {"regex": "a regex (/.../)", "period": "a time period (such as 5m)
 _ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"]
 
 
-def _nth(i: int) -> str:
+def ordinal(i: int) -> str:
+    """'first', 'second', ... for argument position i (0-based), as used in check messages."""
     return _ORDINALS[i] if i < len(_ORDINALS) else f"#{i + 1}"
 
 
@@ -158,7 +159,7 @@ def _register(name: str, min_args: int, max_args: int | None, *, check: Callable
     def combined(args: list[Arg]) -> str | None:
         for i, a in enumerate(args):
             if a.kind in _SPECIAL_KINDS and a.kind not in allowed.get(i, ()):
-                return f"{name}'s {_nth(i)} argument cannot be {_KIND_WORDS[a.kind]}"
+                return f"{name}'s {ordinal(i)} argument cannot be {_KIND_WORDS[a.kind]}"
         return check(args) if check else None
 
     def deco(fn: Callable[..., Value]) -> Callable[..., Value]:
@@ -203,13 +204,13 @@ def _check_const_number(args: list[Arg], i: int, fname: str, what: str, lo: floa
     n = V.to_number(a.value) if a.kind in ("number", "string") else None
     if n is None or isinstance(a.value, bool) or (integer and n != int(n)) or \
             (lo is not None and n < lo) or (hi is not None and n > hi):
-        return f"{fname}'s {_nth(i)} argument must be {what}"
+        return f"{fname}'s {ordinal(i)} argument must be {what}"
     return None
 
 
 def _period_arg(args: list[Arg], i: int, fname: str) -> str | None:
     if i < len(args) and args[i].kind != "period":
-        return f"{fname}'s {_nth(i)} argument must be a time period such as 5m or 1h"
+        return f"{fname}'s {ordinal(i)} argument must be a time period such as 5m or 1h"
     return None
 
 
@@ -808,7 +809,7 @@ def _parse_offset(t: str) -> timezone | None:
 def _check_zone(args: list[Arg], i: int, fname: str) -> str | None:
     if i < len(args) and args[i].const:
         if args[i].kind != "string" or parse_zone(str(args[i].value)) is None:
-            return f"{fname}'s {_nth(i)} argument must be a time zone such as UTC, +05:30 or America/New_York"
+            return f"{fname}'s {ordinal(i)} argument must be a time zone such as UTC, +05:30 or America/New_York"
     return None
 
 
