@@ -44,11 +44,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from logsvc import paging, safeio
+from logsvc import insights, paging, safeio
 from logsvc.config import Settings
 from logsvc.errors import InvalidParameter, LimitExceeded, LogsvcError, NotFound
+from logsvc.insights import fields as ifields
+from logsvc.insights import values as ivalues
 from logsvc.query import MAX_LIMIT, Reader
 from logsvc.store import Store
+from logsvc.tokens import TOKEN_RE
 
 log = logging.getLogger("logsvc.jobs")
 
@@ -87,8 +90,6 @@ class MalformedQuery(InvalidParameter):
 
 def compile_query(text: str):  # noqa: ANN201 - insights.Plan
     """`insights.compile`, with its QueryError as MalformedQuery."""
-    from logsvc import insights
-
     try:
         return insights.compile(text)
     except insights.QueryError as e:
@@ -426,9 +427,6 @@ class Jobs:
                     job.partial, job.partial_written = rows, False
 
     def _execute(self, job: _Job) -> None:
-        from logsvc.insights import fields as ifields
-        from logsvc.insights import values as ivalues
-
         self._check(job)
         with job.lock:
             job.state["status"] = "Running"
@@ -445,7 +443,6 @@ class Jobs:
         account = st["account"]
         src_index = {(s.group, s.stream): i for i, s in enumerate(sources)}
         job.sources = [(s.group, s.stream) for s in sources]
-        span = st["end"] - st["start"] + 1
 
         def feed(lo: int, hi: int, add: Any) -> None:
             n = 0
@@ -460,7 +457,7 @@ class Jobs:
                     self._check(job, execution)
 
         if getattr(plan, "needs_previous", False):
-            feed(st["start"] - span, st["start"] - 1, execution.add_previous)
+            feed(*previous_window(st["start"], st["end"], getattr(plan, "previous", None)), execution.add_previous)
         feed(st["start"], st["end"], execution.add)
         self._check(job)
         job.stats.records_matched = execution.matched
@@ -713,8 +710,6 @@ class Jobs:
                      account: str = ACCOUNT_ID) -> list[tuple[str, int]]:
         """(field, percent of the sampled events that have it), most common first, from the newest
         `sample` events of `group` in [start_ms, end_ms]. :raises NotFound:"""
-        from logsvc.insights import fields as ifields
-
         self.store.get_group(group)
         sources = self.reader.sources([group])
         page = self.reader.read(sources, start=start_ms, end=end_ms, limit=min(sample, MAX_LIMIT), forward=False)
@@ -784,6 +779,29 @@ class Jobs:
             self._write_json("definitions.json", {"definitions": kept})
 
 
+def previous_window(start: int, end: int, kind: str | None) -> tuple[int, int]:
+    """`diff`'s other period: the same length just before (`diff`), or this window a day, a week or a
+    calendar month earlier (`diff previousDay|previousWeek|previousMonth`)."""
+    if kind == "day":
+        return start - 86_400_000, end - 86_400_000
+    if kind == "week":
+        return start - 7 * 86_400_000, end - 7 * 86_400_000
+    if kind == "month":
+        return _month_back(start), _month_back(end)
+    return start - (end - start + 1), start - 1
+
+
+def _month_back(ms: int) -> int:
+    """The same time of day, one calendar month earlier (the 31st becomes the month's last day)."""
+    import calendar
+    from datetime import UTC, datetime
+
+    t = datetime.fromtimestamp(ms / 1000, UTC)
+    year, month = (t.year, t.month - 1) if t.month > 1 else (t.year - 1, 12)
+    day = min(t.day, calendar.monthrange(year, month)[1])
+    return int(t.replace(year=year, month=month, day=day).timestamp() * 1000)
+
+
 def _cut(rows: list, limit: int) -> list:
     """The first rows whose JSON fits in `limit` bytes (partial rows are approximate anyway)."""
     out, size = [], 2
@@ -796,14 +814,19 @@ def _cut(rows: list, limit: int) -> list:
 
 
 def literal_pattern(terms: list[str]) -> str:
-    """A filter pattern every event holding all `terms` (case-sensitive substrings of @message)
-    matches: the reader then reads only candidate blocks and chunks, as for FilterLogEvents."""
+    """A filter pattern that every event whose @message holds all `terms` matches (Plan.literal_terms:
+    whole tokens, case as written): the reader then reads only candidate blocks and chunks, as for
+    FilterLogEvents. A token is a bare word (token-aligned, case-sensitive, and the index's postings
+    or Bloom filters narrow the blocks); anything else would be a phrase (a plain substring)."""
     parts: list[str] = []
     size = 0
     for t in terms:
         if not isinstance(t, str) or not t.strip() or "\n" in t or "\r" in t:
             continue
-        phrase = '"' + t.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if TOKEN_RE.fullmatch(t):
+            phrase = t
+        else:
+            phrase = '"' + t.replace("\\", "\\\\").replace('"', '\\"') + '"'
         if size + len(phrase) + 1 > 1000:  # the pattern's 1,024-character cap; fewer terms still match a superset
             break
         parts.append(phrase)
@@ -813,9 +836,6 @@ def literal_pattern(terms: list[str]) -> str:
 
 def record_fields(ev: Any, account: str = ACCOUNT_ID) -> dict[str, str]:
     """GetLogRecord's map: every field of the event, times as epoch-ms strings."""
-    from logsvc.insights import fields as ifields
-    from logsvc.insights import values as ivalues
-
     row = ifields.event_row(ev, account=account, ptr=None)
     out: dict[str, str] = {}
     for name in row.field_names():
