@@ -368,8 +368,11 @@ class Jobs:
         out = []
         now = _now_ms()
         for qid in names:
+            # a stopped query is Cancelled for every reader already (its runner ends in a moment): not counted
+            stopped = self._exists(f"{qid}.stop", "q")
             if qid in self._jobs:
-                out.append(qid)
+                if not stopped:
+                    out.append(qid)
                 continue
             st = self._read_json(f"{qid}.json", "q")
             if st is None or st.get("status") in TERMINAL:
@@ -378,7 +381,8 @@ class Jobs:
             if not owner_alive(st.get("owner"), st.get("heartbeat"), now):
                 self._mark_dead(st)
                 continue
-            out.append(qid)
+            if not stopped:
+                out.append(qid)
         return out
 
     def _mark_dead(self, st: dict) -> dict:
@@ -630,7 +634,15 @@ class Jobs:
         job = self._jobs.get(qid)
         if job is not None:
             job.stop.set()
-        return self.wait(qid, wait)
+            job.done.wait(wait)
+            return self.info(qid)
+        deadline = time.monotonic() + wait  # its runner is in another worker: give it a moment to record the end
+        while time.monotonic() < deadline:
+            recorded = self._read_json(f"{qid}.json", "q")
+            if recorded is None or recorded.get("status") in TERMINAL:
+                break
+            time.sleep(0.02)
+        return self.info(qid)
 
     def list(self, group: str | None = None, status: str | None = None) -> list[dict]:
         """Known queries, newest first."""

@@ -133,10 +133,10 @@ def start_query(ctx: Context, p: dict) -> dict:
 def source_groups(ctx: Context, source: Any) -> list[str]:
     """The groups a `SOURCE logGroups(...)` command selects: every group, or those whose name starts
     with one of its prefixes. Only STANDARD-class groups of this account exist locally."""
-    prefixes = list(getattr(source, "name_prefixes", None) or getattr(source, "prefixes", None) or [])
-    classes = [c.upper() for c in (getattr(source, "classes", None) or getattr(source, "log_classes", None) or [])]
-    accounts = list(getattr(source, "accounts", None) or getattr(source, "account_identifiers", None) or [])
-    if classes and "STANDARD" not in classes:
+    prefixes = list(source.name_prefixes)
+    log_class = getattr(source, "log_class", None)
+    accounts = list(getattr(source, "account_identifiers", None) or [])
+    if log_class is not None and log_class.upper() != "STANDARD":
         return []
     if accounts and ctx.account_id not in accounts:
         return []
