@@ -6,14 +6,11 @@ import json
 
 import pytest
 
-from tests.insights_values_stub import install
-
-install()  # TEMPORARY until insights-funcs' values.py is merged: stubs values.Timestamp only
-
-from logsvc import lines, query  # noqa: E402
-from logsvc.insights import fields  # noqa: E402
-from logsvc.insights.fields import MAX_JSON_FIELDS, Row, Timestamp, event_row, message_fields  # noqa: E402
-from logsvc.model import LogEvent  # noqa: E402
+from logsvc import lines, query
+from logsvc.insights import fields
+from logsvc.insights.fields import MAX_JSON_FIELDS, Row, event_row, message_fields
+from logsvc.insights.values import Timestamp
+from logsvc.model import LogEvent
 
 ID = "1e5c8abd-3d36-461b-8c0f-a56b952715b3"
 LAMBDA = "/aws/lambda/orders"
