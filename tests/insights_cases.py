@@ -23,7 +23,9 @@ THE CASES: `CASES` is a list of `Case(name, query, start, end, expected, ...)`:
 * `start`/`end`: StartQuery's epoch SECONDS (inclusive); `groups`: logGroupNames (empty: the query's
   SOURCE picks them).
 * `expected`: rows, each a list of (field, value string) in AWS's column order: the `fields` /
-  `display` order; for `stats`, the `by` keys first then the aggregates. A field absent from an
+  `display` order; for `stats`, the `by` keys first then the aggregates. Fields made by `parse` are
+  columns too unless a `display` says otherwise (AWS's own parse samples end in `display` for that),
+  so every case here that parses and shows a subset ends in `display`. A field absent from an
   event is left out of its row. `@timestamp` renders `YYYY-MM-DD HH:MM:SS.mmm`.
 * `@ptr` is NEVER in `expected`. `ptr=True`: every returned row must end with a non-empty `@ptr`
   cell (strip it, then compare); `ptr=False`: no row may have one (stats); `ptr=None`: unchecked.
@@ -339,7 +341,7 @@ CASES: list[Case] = [
          groups=(G_CHECKOUT,), tags=("filter", ">=", "<")),
     Case("filter > and <=", "filter durationMs > 120 and durationMs <= 1500 | fields requestId", *FULL,
          [[("requestId", "j-0004")], [("requestId", "j-0002")]], groups=(G_CHECKOUT,), tags=("filter", ">", "<=")),
-    Case("filter in [...] against parsed (string) numbers", f"{ACCESS_GLOB} | filter status in [404, 500] | fields ip, status", *FULL,
+    Case("filter in [...] against parsed (string) numbers", f"{ACCESS_GLOB} | filter status in [404, 500] | display ip, status", *FULL,
          [[("ip", "10.0.0.8"), ("status", "500")], [("ip", "52.95.110.1"), ("status", "404")]],
          basis="assumed", note="a parsed numeric string equals the number in the list", tags=("filter", "in", "parse")),
     Case("filter not in", 'filter ispresent(level) and level not in ["INFO", "ERROR"] | fields message', *FULL,
@@ -413,14 +415,14 @@ CASES: list[Case] = [
          [[("ip", "10.0.0.8"), ("method", "GET"), ("path", "/api/orders"), ("status", "503"), ("latency", "0.001")],
           [("ip", "10.0.0.8"), ("method", "GET"), ("path", "/api/orders"), ("status", "500"), ("latency", "1.503")]],
          tags=("parse", "glob", "filter", "display")),
-    Case("parse glob, computed by hand for every line", f"{ACCESS_GLOB} | fields ip, method, path, proto, status, bytes, latency", *FULL,
+    Case("parse glob, computed by hand for every line", f"{ACCESS_GLOB} | display ip, method, path, proto, status, bytes, latency", *FULL,
          [[(k, _web_access(e)[k]) for k in ("ip", "method", "path", "proto", "status", "bytes", "latency")] for e in WEB],
          tags=("parse", "glob")),
     Case("parse regex with named groups", r"parse @message /processing order (?<orderId>\d+) for user (?<user>\w+)/ | filter ispresent(orderId) "
          "| stats count(*) as orders by user | sort orders desc, user asc", *FULL,
          [[("user", "alice"), ("orders", "2")], [("user", "bob"), ("orders", "2")], [("user", "carol"), ("orders", "1")]],
          groups=(G_ORDERS,), ptr=False, tags=("parse", "regex", "stats", "sort")),
-    Case("parse without a match leaves the fields absent", 'filter @type = "REPORT" | parse @message "Init Duration: * ms" as init | fields @requestId, init',
+    Case("parse without a match leaves the fields absent", 'filter @type = "REPORT" | parse @message "Init Duration: * ms" as init | display @requestId, init',
          *FULL,
          [[("@requestId", rid)] + ([("init", {210.25: "210.25", 305.5: "305.50"}[i])] if i is not None else [])
           for rid, _s, _t, _d, _b, _m, i in sorted(REPORTS, key=lambda r: ms(r[2]), reverse=True)],
@@ -431,7 +433,7 @@ CASES: list[Case] = [
          [[("cold", "2"), ("slowest", "305.50")]], groups=(G_ORDERS,), ptr=False, basis="assumed",
          note="max of parsed strings is the original text of the largest (numeric) value", tags=("parse", "stats", "max")),
     # ---- dedup / unnest / pattern / SOURCE -------------------------------------------------------
-    Case("dedup: newest row per ip", f"{ACCESS_GLOB} | fields @timestamp, ip | sort @timestamp desc | dedup ip", *FULL,
+    Case("dedup: newest row per ip", f"{ACCESS_GLOB} | display @timestamp, ip | sort @timestamp desc | dedup ip", *FULL,
          [[("@timestamp", ts(e.timestamp)), ("ip", ip)] for e, ip in
           [(WEB[i], _web_access(WEB[i])["ip"]) for i in range(len(WEB))
            if _web_access(WEB[i])["ip"] not in {_web_access(x)["ip"] for x in WEB[:i]}]],
@@ -468,12 +470,12 @@ CASES: list[Case] = [
          [[("fl", "2025-12-01 10:00:00.000"), ("ce", "2025-12-01 11:00:00.000"), ("later", "2025-12-01 10:08:01.000")]],
          tags=("datetime-functions",)),
     Case("IP functions", f'{ACCESS_GLOB} | filter isValidIp(ip) and not isValidIpV6(ip) and isIpv4InSubnet(ip, "52.95.110.0/24") '
-         'and isIpInSubnet(ip, "52.95.0.0/16") | fields ip, path', *FULL,
+         'and isIpInSubnet(ip, "52.95.0.0/16") | display ip, path', *FULL,
          [[("ip", "52.95.110.1"), ("path", "/api/orders/77")], [("ip", "52.95.110.1"), ("path", "/api/orders")]],
          tags=("ip-functions", "parse")),
-    Case("IPv6 and private addresses", f"{ACCESS_GLOB} | filter isValidIpV6(ip) or isPrivateIP(ip) | fields ip", *FULL,
+    Case("IPv6 and private addresses", f"{ACCESS_GLOB} | filter isValidIpV6(ip) or isPrivateIP(ip) | display ip", *FULL,
          [[("ip", "2600:1f18::1")], [("ip", "10.0.0.8")], [("ip", "10.0.0.8")]], tags=("ip-functions",)),
-    Case("conversion: toNumber", f"{ACCESS_GLOB} | filter toNumber(status) + 1 = 405 | fields status", *FULL,
+    Case("conversion: toNumber", f"{ACCESS_GLOB} | filter toNumber(status) + 1 = 405 | display status", *FULL,
          [[("status", "404")]], tags=("conversion-functions",)),
     Case("general: coalesce and ispresent", 'filter ispresent(requestId) | fields requestId, coalesce(errorType, level, "none") as kind', *FULL,
          [[("requestId", "j-0005"), ("kind", "INFO")], [("requestId", "j-0004"), ("kind", "ProviderTimeout")],
@@ -517,7 +519,8 @@ CASES: list[Case] = [
          [[("@message", e.message)] for e in events(G_ORDERS) if "Exception" not in e.message],
          groups=(G_ORDERS,), tags=("sample", "not like")),
     Case("sample: timeouts", 'filter @type = "REPORT" and @message like "Status: timeout"\n| fields @timestamp, @requestId, @duration', *FULL,
-         [[("@timestamp", "2025-12-01 10:07:03.001"), ("@requestId", R5), ("@duration", "3000.0")]], groups=(G_ORDERS,), tags=("sample",)),
+         [[("@timestamp", "2025-12-01 10:07:03.001"), ("@requestId", R5), ("@duration", "3000.0")]], groups=(G_ORDERS,), basis="observed",
+         tags=("sample",)),
     Case("sample: one request's lines", f'fields @timestamp, @type, @message\n| filter @requestId = "{R2}"\n| sort @timestamp asc', *FULL,
          [[("@timestamp", ts(e.timestamp))] + ([("@type", e.message.split(" ")[0])] if e.message.split(" ")[0] in ("START", "END", "REPORT") else [])
           + [("@message", e.message)]
