@@ -187,7 +187,7 @@ _CHECKOUT = [
     ("10:05:00.000", '{"timestamp": "2025-12-01T10:05:00Z", "level": "INFO", "message": "health ok", "requestId": "j-0005", '
      '"durationMs": 3, "http": {"method": "GET", "path": "/health"}, "tags": ["probe", "internal"]}'),
     ("10:05:30.000", '{"timestamp": "2025-12-01T10:05:30Z", "level": "DEBUG", "message": "cache stats", "cache": {"hits": 10, "misses": 2}}'),
-    ("10:06:00.000", 'retrying {"attempt": 2, "order": {"id": 2002}}'),  # a print(): JSON embedded in text
+    ("10:06:00.500", 'retrying {"attempt": 2, "order": {"id": 2002}}'),  # a print(): JSON embedded in text
 ]
 
 _WEB = [
@@ -439,7 +439,7 @@ CASES: list[Case] = [
            if _web_access(WEB[i])["ip"] not in {_web_access(x)["ip"] for x in WEB[:i]}]],
          tags=("dedup", "sort", "parse")),
     Case("dedup keeps rows whose key is absent", "fields @timestamp, level | sort @timestamp desc | dedup level", *FULL,
-         [[("@timestamp", "2025-12-01 10:06:00.000")], [("@timestamp", "2025-12-01 10:05:30.000"), ("level", "DEBUG")],
+         [[("@timestamp", "2025-12-01 10:06:00.500")], [("@timestamp", "2025-12-01 10:05:30.000"), ("level", "DEBUG")],
           [("@timestamp", "2025-12-01 10:05:00.000"), ("level", "INFO")], [("@timestamp", "2025-12-01 10:04:30.000"), ("level", "ERROR")]],
          groups=(G_CHECKOUT,), basis="documented", tags=("dedup",)),
     Case("unnest a parsed list", 'filter requestId = "j-0001" | fields jsonParse(@message) as js | unnest js.order.items into item | display item.sku, item.qty',
