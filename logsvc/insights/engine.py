@@ -277,8 +277,15 @@ def compile_stages(query: Query) -> list[Stage]:
                 stages.append(Stage("pattern", cmd, text=compile_expr(at, scope)))
             stages.append(Stage("diff", cmd))
             scope = Scope(
-                known={"@pattern", "@ratio", "@sampleCount", "@severityLabel", "@previousSampleCount",
-                       "@change", "@changeDescription"},
+                known={
+                    "@pattern",
+                    "@ratio",
+                    "@sampleCount",
+                    "@severityLabel",
+                    "@previousSampleCount",
+                    "@change",
+                    "@changeDescription",
+                },
                 bin_allowed=False,
             )
         else:  # pragma: no cover - the parser only makes the commands above
@@ -485,8 +492,15 @@ def _group_order(v: Any) -> Any:
 # ---- output columns ---------------------------------------------------------------------------
 
 PATTERN_COLUMNS = ["@pattern", "@ratio", "@sampleCount", "@severityLabel"]
-DIFF_COLUMNS = ["@pattern", "@ratio", "@sampleCount", "@previousSampleCount", "@change",
-                "@changeDescription", "@severityLabel"]
+DIFF_COLUMNS = [
+    "@pattern",
+    "@ratio",
+    "@sampleCount",
+    "@previousSampleCount",
+    "@change",
+    "@changeDescription",
+    "@severityLabel",
+]
 
 
 @dataclass
