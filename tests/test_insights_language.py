@@ -274,6 +274,11 @@ ENGINE = [
         [[("a", "7"), ("b", "9"), ("c", "512"), ("d", "-4"), ("e", "3"), ("f", "-1")]],
     ),
     ("fields latency / 0 as z, path + 1 as p | limit 1", WEB, [[]]),  # no result: both cells left out
+    (
+        "fields 1.5 * 2 as a, .5 + 1e1 as b, 2.5e-1 as c, 007 as d | limit 1",
+        WEB,
+        [[("a", "3"), ("b", "10.5"), ("c", "0.25"), ("d", "7")]],
+    ),
     # comparisons and boolean operators
     (
         'filter (status >= 400 and latency < 100) or path = "/b" | fields path, status',
@@ -430,6 +435,22 @@ ENGINE = [
             [("bin(5m)", "2024-01-01 00:00:00.000"), ("count(*)", "1")],
         ],
     ),
+    (
+        "FIELDS strlen(@message) AS message_length | STATS sum(message_length)/1024/1024 as logs_mb BY bin(5m) "
+        "| STATS max(logs_mb) AS peak, min(logs_mb) AS low, avg(logs_mb) AS mean",
+        WEB,
+        [[("peak", "3.910064697265625e-05"), ("low", "1.1444091796875e-05"), ("mean", "2.5272369384765625e-05")]],
+    ),
+    (
+        'parse @message "* *" as verb, rest | display verb = "GET" as isGet | limit 2',
+        WEB,
+        [[("isGet", "1")], [("isGet", "0")]],
+    ),
+    (
+        'filter path not in ["foo", "bar", 1] and status in [200, "404"] | fields status',
+        WEB,
+        [[("status", "200")], [("status", "404")], [("status", "200")]],
+    ),
     # dedup, unmask, filterIndex, comments, case
     (
         "fields path, status | dedup path",
@@ -552,6 +573,28 @@ def test_matched_counts_rows_past_every_filter_so_far() -> None:
         execution.add(dict(row))
     assert execution.matched == 2
     assert execution.partial() == execution.finish() == [[("count(*)", "2")]]
+
+
+def test_partial_results_do_not_change_the_final_ones() -> None:
+    execution = insights.compile("sort latency desc | fields latency + 1 as latency | limit 2").start(
+        limit=10, ctx=ctx()
+    )
+    for row in WEB[:2]:
+        execution.add(dict(row))
+    assert execution.partial() == [[("latency", "301")], [("latency", "13")]]
+    assert execution.partial() == [[("latency", "301")], [("latency", "13")]]
+    for row in WEB[2:]:
+        execution.add(dict(row))
+    assert execution.finish() == [[("latency", "301")], [("latency", "41")]]
+
+
+def test_each_start_is_a_separate_run() -> None:
+    plan = insights.compile("stats count(*) as n")
+    first, second = plan.start(limit=10, ctx=ctx()), plan.start(limit=10, ctx=ctx())
+    for row in WEB:
+        first.add(dict(row))
+    second.add(dict(WEB[0]))
+    assert (first.finish(), second.finish()) == ([[("n", "4")]], [[("n", "1")]])
 
 
 def test_missing_values_sort_last_in_both_directions() -> None:

@@ -529,7 +529,8 @@ def _group_order(v: Any) -> Any:
     if v is None:
         return _MISSING_LAST
     k = values.sort_key(v)
-    return (0, _Desc(k)) if isinstance(v, values.Timestamp) else (0, k)
+    # Times sort apart from other values, so a _Desc is only ever compared with another _Desc.
+    return (0, 0, _Desc(k)) if isinstance(v, values.Timestamp) else (0, 1, k)
 
 
 # ---- output columns ---------------------------------------------------------------------------
@@ -605,7 +606,11 @@ def _dedupe(names: list[str], getters: list[Closure], *, ptr: bool) -> Columns:
 
 
 class Execution:
-    """One run of a plan: feed rows with `add`, read rows with `partial`/`finish`."""
+    """One run of a plan: feed rows with `add`, read rows with `partial`/`finish`.
+
+    Not thread-safe: one thread feeds rows and asks for results (the runner's worker thread),
+    publishing `partial()` snapshots for readers.
+    """
 
     def __init__(self, stages: list[Stage], columns: Columns, *, limit: int, ctx: Any) -> None:
         if limit < 1:
@@ -722,7 +727,11 @@ class Execution:
             if rest and rest[0].kind == "diff":
                 return diff_rows(c), rest[1:]
             return pattern_rows(c), rest
-        return c.rows(), rest
+        rows = c.rows()
+        if any(s.run is not None for s in rest):
+            # Later commands write into rows; `partial()` may run them again on the same kept rows.
+            rows = [row.copy() for row in rows]
+        return rows, rest
 
     def _apply(self, s: Stage, rows: list[Row]) -> list[Row]:
         env = self.env
