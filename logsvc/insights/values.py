@@ -66,6 +66,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -196,6 +197,8 @@ def bounded(n: int | float) -> int | float | None:
 
 def parse_number(text: str) -> int | float | None:
     """The number a string spells (decimal, optional sign, fraction, exponent), else None."""
+    if text.isdigit() and text.isascii() and len(text) <= 18:  # the common case: a plain count or status
+        return int(text)
     s = text.strip()
     if not s or len(s) > _MAX_NUMERIC_TEXT:
         return None
@@ -233,8 +236,10 @@ def format_timestamp(ms: int) -> str:
     ms = int(ms)
     if not MIN_MS <= ms <= MAX_MS:
         return str(ms)
+    secs, milli = divmod(ms, 1000)
+    if 0 <= secs < 32503680000:  # 1970..2999: time.gmtime is several times faster than datetime
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(secs)) + f".{milli:03d}"
     dt = _datetime(ms)
-    milli = ms % 1000
     return f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d} {dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}.{milli:03d}"
 
 
