@@ -393,6 +393,20 @@ def test_render(value, text):
     assert render(value) == text
 
 
+class _WrittenFloat(float):
+    """Stands in for lines.JsonFloat: a float that remembers its JSON text."""
+
+    def __new__(cls, text: str):
+        self = super().__new__(cls, text)
+        self.text = text
+        return self
+
+
+def test_json_number_renders_as_written():
+    assert render(_WrittenFloat("1.50")) == "1.50"
+    assert render(values.arith("+", _WrittenFloat("1.50"), 1)) == "2.5"
+
+
 PERIOD_CASES = [
     ("5m", Period(300_000, "m", 5)),
     ("1h", Period(3_600_000, "h", 1)),

@@ -21,7 +21,8 @@ possible):
 
 * **Rendering.** Timestamps `YYYY-MM-DD HH:MM:SS.mmm` UTC (outside years 1-9999: the epoch-ms
   number). Integral numbers without `.0` (`3.0` -> `3`); other floats as Python's shortest
-  round-trip repr (`46.84`, `1e-05`). Booleans as `1` / `0`: the reference documents `isempty`,
+  round-trip repr (`46.84`, `1e-05`); a JSON number read from a log line (`lines.JsonFloat`, which keeps
+  its text) shows as it was written (`1.50`). Booleans as `1` / `0`: the reference documents `isempty`,
   `strcontains`, `startsWith`... as returning 1/0 and `ispresent(x) as isRes` as "1/0 style",
   so every boolean renders that way. Lists and maps as compact JSON. Periods as written (`5m`).
 * **Numbers from text.** A string that looks like a decimal number (`503`, `-1.5e3`, ` 42 `) is
@@ -280,6 +281,10 @@ def render(v: Value) -> str | None:
         return "1" if v else "0"
     if isinstance(v, Timestamp):
         return format_timestamp(v)
+    if isinstance(v, float):
+        written = getattr(v, "text", None)  # lines.JsonFloat: a JSON number shows as it was written
+        if isinstance(written, str):
+            return written
     if isinstance(v, (int, float)):
         return format_number(v)
     if isinstance(v, (list, dict)):
