@@ -498,9 +498,9 @@ class Grouper:
         if group is None:
             group = self.groups[hk] = (keys, [slot.make() for slot in spec.slots])
         t = row.get("@timestamp")
-        if type(t) is not values.Timestamp:  # after a stats, or a command overwrote it
+        if type(t) is not values.Timestamp:  # after a stats (None: earliest/latest skip the row)
             t = values.to_number(t)
-            t = int(t) if t is not None else 0
+            t = int(t) if t is not None else None
         for slot, acc in zip(spec.slots, group[1], strict=True):
             if slot.args:
                 acc.add(t, *[f(row, env) for f in slot.args])
