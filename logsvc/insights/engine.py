@@ -37,8 +37,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import re2
-
 from . import values
 from .errors import QueryError
 from .exprs import AggregateSlot, Closure, Scope, compile_expr, compile_regex, lookup_path
@@ -71,6 +69,7 @@ class Stage:
     stats: StatsSpec | None = None
     text: Closure | None = None  # pattern
     columns: list[str] = field(default_factory=list)  # the fields this command adds to the output
+    time_order: str | None = None  # sort: "asc"/"desc" when the one key is @timestamp
 
 
 @dataclass
@@ -114,12 +113,8 @@ def _parse_stage(cmd: Command, scope: Scope) -> Stage:
     source = cmd.expr or Field("@message", ("@message",), cmd.start, cmd.end)
     get = compile_expr(source, scope)
     if cmd.glob is not None:
-        pieces = cmd.glob.split("*")
-        body = "(.*?)".join(re2.escape(p) for p in pieces[:-1]) + ("(.*?)" if pieces[-1] else "(.*)")
-        body += re2.escape(pieces[-1])
-        rx = re2.compile("(?s)" + body)
         names = [n for n, _, _ in cmd.names]
-        groups = list(range(1, len(names) + 1))
+        match = _glob_matcher(cmd.glob.split("*"))
     else:
         rx = compile_regex(cmd.regex)
         if not rx.groupindex:
@@ -130,22 +125,58 @@ def _parse_stage(cmd: Command, scope: Scope) -> Stage:
             )
         names = list(rx.groupindex)
         groups = [rx.groupindex[n] for n in names]
+
+        def match(text: str) -> list[str | None] | None:
+            m = rx.search(text)
+            return None if m is None else [m.group(g) for g in groups]
+
     text_of = values.text_of
-    pairs = list(zip(names, groups, strict=True))
 
     def run(row: Row, env: Any) -> Row:
         text = text_of(get(row, env))
         if text is None:
             return row
-        m = rx.search(text)
-        if m is not None:
-            for name, g in pairs:
-                v = m.group(g)
+        found = match(text)
+        if found is not None:
+            for name, v in zip(names, found, strict=True):
                 if v is not None:
                     row[name] = v
         return row
 
     return Stage("parse", cmd, run=run, columns=names)
+
+
+def _glob_matcher(pieces: list[str]) -> Callable[[str], list[str] | None]:
+    """A `parse` glob as successive `str.find`s: each `*` takes the text up to the next literal's
+    first occurrence (the last one, when the pattern ends with `*`, the rest of the text); the first
+    literal may sit anywhere. That is the leftmost, non-greedy match a regex would give (the first
+    literal's first occurrence is the only start worth trying: a later one leaves less room), at
+    the cost of a few C-level searches instead of a regex engine per row.
+    """
+    first, middle, last = pieces[0], pieces[1:-1], pieces[-1]
+
+    def match(text: str) -> list[str] | None:
+        pos = text.find(first)
+        if pos < 0:
+            return None
+        pos += len(first)
+        out = []
+        for lit in middle:
+            nxt = text.find(lit, pos)
+            if nxt < 0:
+                return None
+            out.append(text[pos:nxt])
+            pos = nxt + len(lit)
+        if last:
+            nxt = text.find(last, pos)
+            if nxt < 0:
+                return None
+            out.append(text[pos:nxt])
+        else:
+            out.append(text[pos:])
+        return out
+
+    return match
 
 
 def _unnest_stage(cmd: Command, scope: Scope) -> Stage:
@@ -242,7 +273,10 @@ def compile_stages(query: Query) -> list[Stage]:
             stages.append(Stage("unmask", cmd))
         elif kind == "sort":
             order = [(compile_expr(expr, scope), desc) for expr, desc, _ in cmd.keys]
-            stages.append(Stage("sort", cmd, order=order))
+            stage = Stage("sort", cmd, order=order)
+            if len(cmd.keys) == 1 and isinstance(cmd.keys[0][0], Field) and cmd.keys[0][0].name == "@timestamp":
+                stage.time_order = "desc" if cmd.keys[0][1] else "asc"  # the common case, without sort_key
+            stages.append(stage)
         elif kind == "limit":
             stages.append(Stage("limit", cmd, count=cmd.count))
         elif kind == "dedup":
@@ -277,8 +311,15 @@ def compile_stages(query: Query) -> list[Stage]:
                 stages.append(Stage("pattern", cmd, text=compile_expr(at, scope)))
             stages.append(Stage("diff", cmd))
             scope = Scope(
-                known={"@pattern", "@ratio", "@sampleCount", "@severityLabel", "@previousSampleCount",
-                       "@change", "@changeDescription"},
+                known={
+                    "@pattern",
+                    "@ratio",
+                    "@sampleCount",
+                    "@severityLabel",
+                    "@previousSampleCount",
+                    "@change",
+                    "@changeDescription",
+                },
                 bin_allowed=False,
             )
         else:  # pragma: no cover - the parser only makes the commands above
@@ -335,11 +376,13 @@ class _Desc:
 _MISSING_LAST = (1,)
 
 
-def order_key(order: list[tuple[Closure, bool]]) -> Callable[[Row, Any], tuple]:
+def order_key(order: list[tuple[Closure, bool]], time_order: str | None = None) -> Callable[[Row, Any], tuple]:
     """A key function for rows: each sort key in its direction, missing values last either way."""
     sort_key = values.sort_key
-    if not order:  # the default: newest first
+    if not order or time_order == "desc":  # the default: newest first
         return _newest_first
+    if time_order == "asc":
+        return _oldest_first
 
     def key(row: Row, env: Any) -> tuple:
         out = []
@@ -359,6 +402,11 @@ def _newest_first(row: Row, env: Any) -> tuple:
     ts = row.get("@timestamp")
     n = values.to_number(ts)
     return ((0, -n),) if n is not None else (_MISSING_LAST,)
+
+
+def _oldest_first(row: Row, env: Any) -> tuple:
+    n = values.to_number(row.get("@timestamp"))
+    return ((0, n),) if n is not None else (_MISSING_LAST,)
 
 
 class _Entry:
@@ -445,12 +493,14 @@ class Grouper:
     def add(self, row: Row, env: Any) -> None:
         spec = self.spec
         keys = [f(row, env) for f in spec.by]
-        hk = tuple(_hashable(v) for v in keys)
+        hk = tuple(v if type(v) is str else _hashable(v) for v in keys)
         group = self.groups.get(hk)
         if group is None:
             group = self.groups[hk] = (keys, [slot.make() for slot in spec.slots])
-        t = values.to_number(row.get("@timestamp"))
-        t = int(t) if t is not None else 0
+        t = row.get("@timestamp")
+        if type(t) is not values.Timestamp:  # after a stats (None: earliest/latest skip the row)
+            t = values.to_number(t)
+            t = int(t) if t is not None else None
         for slot, acc in zip(spec.slots, group[1], strict=True):
             if slot.args:
                 acc.add(t, *[f(row, env) for f in slot.args])
@@ -479,14 +529,22 @@ def _group_order(v: Any) -> Any:
     if v is None:
         return _MISSING_LAST
     k = values.sort_key(v)
-    return (0, _Desc(k)) if isinstance(v, values.Timestamp) else (0, k)
+    # Times sort apart from other values, so a _Desc is only ever compared with another _Desc.
+    return (0, 0, _Desc(k)) if isinstance(v, values.Timestamp) else (0, 1, k)
 
 
 # ---- output columns ---------------------------------------------------------------------------
 
 PATTERN_COLUMNS = ["@pattern", "@ratio", "@sampleCount", "@severityLabel"]
-DIFF_COLUMNS = ["@pattern", "@ratio", "@sampleCount", "@previousSampleCount", "@change",
-                "@changeDescription", "@severityLabel"]
+DIFF_COLUMNS = [
+    "@pattern",
+    "@ratio",
+    "@sampleCount",
+    "@previousSampleCount",
+    "@change",
+    "@changeDescription",
+    "@severityLabel",
+]
 
 
 @dataclass
@@ -548,7 +606,11 @@ def _dedupe(names: list[str], getters: list[Closure], *, ptr: bool) -> Columns:
 
 
 class Execution:
-    """One run of a plan: feed rows with `add`, read rows with `partial`/`finish`."""
+    """One run of a plan: feed rows with `add`, read rows with `partial`/`finish`.
+
+    Not thread-safe: one thread feeds rows and asks for results (the runner's worker thread),
+    publishing `partial()` snapshots for readers.
+    """
 
     def __init__(self, stages: list[Stage], columns: Columns, *, limit: int, ctx: Any) -> None:
         if limit < 1:
@@ -572,7 +634,7 @@ class Execution:
             return Clusterer()
         if kind == "dedup":
             return DedupKeeper(_newest_first, sink.keys)
-        order = order_key(sink.order) if kind == "sort" else _newest_first
+        order = order_key(sink.order, sink.time_order) if kind == "sort" else _newest_first
         return Keeper(order, self._heap_size())
 
     def _heap_size(self) -> int | None:
@@ -665,7 +727,11 @@ class Execution:
             if rest and rest[0].kind == "diff":
                 return diff_rows(c), rest[1:]
             return pattern_rows(c), rest
-        return c.rows(), rest
+        rows = c.rows()
+        if any(s.run is not None for s in rest):
+            # Later commands write into rows; `partial()` may run them again on the same kept rows.
+            rows = [row.copy() for row in rows]
+        return rows, rest
 
     def _apply(self, s: Stage, rows: list[Row]) -> list[Row]:
         env = self.env
@@ -678,7 +744,7 @@ class Execution:
                 out.extend(self._through(row, [s]))
             return out
         if s.kind == "sort":
-            key = order_key(s.order)
+            key = order_key(s.order, s.time_order)
             keyed = []
             for row in rows:
                 env.timestamp = row.get("@timestamp")

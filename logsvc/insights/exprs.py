@@ -44,7 +44,10 @@ def compile_regex(lit: Literal) -> Any:
     try:
         rx = re2.compile(lit.value, _RE2_OPTIONS)
     except re2.error as e:
-        raise QueryError(f"invalid regular expression: {e}", lit.start, lit.end) from None
+        reason = e.args[0] if e.args else "rejected by RE2"
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise QueryError(f"invalid regular expression: {reason}", lit.start, lit.end) from None
     if rx.programsize > MAX_REGEX_PROGRAM:
         raise QueryError("the regular expression is too large", lit.start, lit.end)
     return rx
@@ -109,9 +112,7 @@ class Scope:
     def check_known(self, node: Field) -> None:
         if self.known is not None and node.name not in self.known and node.segments[0] not in self.known:
             have = ", ".join(sorted(self.known)) or "none"
-            raise QueryError(
-                f"{node.name} does not exist after stats (its fields: {have})", node.start, node.end
-            )
+            raise QueryError(f"{node.name} does not exist after stats (its fields: {have})", node.start, node.end)
 
 
 def _arg_info(node: Any, compiled_const: Any) -> Any:
@@ -317,8 +318,7 @@ def _compile_aggregate(node: Call, agg: Any, scope: Scope) -> Closure:
     for a, c in zip(const_args, consts[len(args) - n_const :], strict=True):
         if c is _NOT_CONST:
             raise QueryError(f"this argument of {agg.name}() must be a constant", a.start, a.end)
-    inner = Scope(aggregates=scope.aggregates, in_aggregate=True, bin_allowed=scope.bin_allowed,
-                  known=scope.known)
+    inner = Scope(aggregates=scope.aggregates, in_aggregate=True, bin_allowed=scope.bin_allowed, known=scope.known)
     slot = AggregateSlot(
         agg,
         [compile_expr(a, inner) for a in row_args],

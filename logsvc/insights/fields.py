@@ -39,7 +39,7 @@ A field a command writes into the Row wins over a discovered one of the same nam
 fills names not set yet, and a deletion discovers first so a deleted field stays deleted.
 """
 
-from __future__ import annotations  # noqa: I001 (logsvc.insights has no __init__ until insights-lang merges)
+from __future__ import annotations
 
 import re
 from collections.abc import Iterator

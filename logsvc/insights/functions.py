@@ -63,7 +63,7 @@ Decisions (AWS's documentation is terse; each is the most plausible reading, ver
   address (host bits in the CIDR are ignored). `isPrivateIP`: RFC 1918 (10/8, 172.16/12,
   192.168/16) and IPv6 unique-local fc00::/7. `isPublicIP`: globally routable per IANA's
   special-purpose registries (Python's `is_global`). `isReservedIP`: valid and neither private nor
-  public (loopback, link-local, multicast, documentation, 100.64/10, 240/4, ...).
+  public (loopback, link-local, multicast, documentation, 100.64/10, 240/4, ...); multicast is never public.
   `ipv4ToNumber("1.2.3.4")` = 16909060.
 * **JSON.** `jsonParse(s)` gives a map or list, None when `s` is not a JSON object/array (NaN and
   Infinity are not JSON); `jsonStringify(v)` writes compact JSON of any value; `jsonArraySize(f)`
@@ -82,7 +82,7 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
 
 import re2
@@ -140,8 +140,8 @@ def _safe(fn: Callable[..., Value]) -> Callable[..., Value]:
     def guarded(*args: Any) -> Value:
         try:
             return fn(*args)
-        except (ArithmeticError, ValueError, TypeError, IndexError, KeyError, UnicodeError, RecursionError,
-                re2.error):
+        except (ArithmeticError, ValueError, TypeError, IndexError, KeyError, AttributeError, UnicodeError,
+                RecursionError, re2.error):
             return None
 
     return guarded
@@ -282,7 +282,9 @@ def _round(a: Value, digits: Value = 0) -> Value:
     d = _int(digits)
     if n is None or d is None or not -15 <= d <= 15:
         return None
-    q = Decimal(repr(n) if isinstance(n, float) else n).quantize(Decimal(1).scaleb(-d), rounding=ROUND_HALF_UP)
+    with localcontext() as dc:
+        dc.prec = 400  # enough digits for any bounded number at 15 decimals (1e308 has 309)
+        q = Decimal(repr(n) if isinstance(n, float) else n).quantize(Decimal(1).scaleb(-d), rounding=ROUND_HALF_UP)
     if d <= 0:
         return V.bounded(int(q))
     return V.bounded(float(q))
@@ -512,6 +514,12 @@ def compile_regex(source: str) -> Any:
     return re2.compile(source, _RE2_OPTIONS)
 
 
+def re2_message(e: Exception) -> str:
+    """The text of an re2.error (google-re2 carries it as bytes)."""
+    msg = e.args[0] if e.args else str(e)
+    return msg.decode("utf-8", "replace") if isinstance(msg, bytes) else str(msg)
+
+
 class _TooLong(Exception):
     pass
 
@@ -555,7 +563,7 @@ def _check_regex_replace(args: list[Arg]) -> str | None:
         try:
             compile_regex(str(args[1].value))
         except re2.error as e:
-            return f"regexReplace's second argument is not a valid regular expression: {e}"
+            return f"regexReplace's second argument is not a valid regular expression: {re2_message(e)}"
     return None
 
 
@@ -565,6 +573,8 @@ def _regex_replace(s: Value, pattern: Value, repl: Value) -> Value:
     if t is None or r is None or pattern is None:
         return None
     rx = compile_regex(pattern) if isinstance(pattern, str) else pattern
+    if not hasattr(rx, "sub"):
+        return None
     t = V._SURROGATE.sub("\ufffd", t)
     groupindex, groups = dict(rx.groupindex), rx.groups
     budget = [V.MAX_STRING - len(t)]
@@ -902,6 +912,8 @@ def compile_date_pattern(pattern: str) -> _DateParser:
             continue
         c, w = text[0], len(text)
         g = f"g{len(fields)}"
+        if (c in "yu" and w > 9) or (c == "D" and w > 3):
+            raise DatePatternError(f"'{text}' (too many '{c}')")
         if c in "yu":
             rx, kind2 = (r"\d{2}", "yy") if w == 2 else ((r"[+-]?\d{" + str(w) + ",9}") if w > 2 else r"[+-]?\d{1,9}", "y")
         elif c in "ML":
@@ -1254,7 +1266,7 @@ def _private(a: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 def _public(a: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if isinstance(a, ipaddress.IPv6Address) and a.ipv4_mapped is not None:
         a = a.ipv4_mapped
-    return a.is_global and not _private(a)
+    return a.is_global and not a.is_multicast and not _private(a)
 
 
 @_register("isPrivateIP", 1, 1)
@@ -1352,4 +1364,5 @@ __all__ = [
     "lookup_function",
     "parse_date",
     "parse_zone",
+    "re2_message",
 ]
