@@ -98,6 +98,9 @@ def compile_query(text: str):  # noqa: ANN201 - insights.Plan
         except Exception:  # noqa: BLE001 - the caret is a nicety; the offsets are the answer
             caret = ""
         raise MalformedQuery(e.message, e.start, e.end, caret) from None
+    except (RecursionError, ValueError, OverflowError) as e:  # e.g. a 5,000-digit number, 3,000 nested parentheses
+        log.warning("Insights: compiling a %d-character query failed: %r", len(text), e)
+        raise MalformedQuery(f"logsvc cannot compile this query ({type(e).__name__}: {str(e)[:200]})", 0, len(text)) from None
 
 
 # ---- who owns a query ----------------------------------------------------------------------------
@@ -575,7 +578,9 @@ class Jobs:
             with job.lock:
                 st = dict(job.state)
                 st["statistics"] = job.stats.to_json()
-                return st
+            if st["status"] not in TERMINAL and (job.stop.is_set() or self._exists(f"{qid}.stop", "q")):
+                st["status"] = "Cancelled"  # its runner ends it within a moment
+            return st
         st = self._read_json(f"{qid}.json", "q")
         if st is None:
             raise NotFound(f"no Logs Insights query {qid!r}", field="queryId")
