@@ -671,9 +671,10 @@ class Jobs:
 
     def _sweep(self) -> None:
         """Drop finished queries past insights_retention, then the oldest while the results pass
-        insights_results_bytes or more than MAX_KEPT are kept. At most once per SWEEP_S per process."""
+        insights_results_bytes or more than MAX_KEPT are kept. At most once per SWEEP_S (or half the
+        retention) per process, when a query starts."""
         now = time.monotonic()
-        if now - self._last_sweep < SWEEP_S:
+        if now - self._last_sweep < min(SWEEP_S, self.settings.insights_retention / 2):
             return
         self._last_sweep = now
         cutoff = _now_ms() - int(self.settings.insights_retention * 1000)

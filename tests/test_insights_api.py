@@ -314,6 +314,9 @@ def test_running_query_shows_progress_then_stop_cancels_within_a_second(cw: Serv
     r = wait_for(lambda: (x := logs.get_query_results(queryId=qid))["statistics"]["recordsScanned"] > 0 and x,
                  timeout=30, what="statistics while running")
     assert r["status"] in ("Scheduled", "Running"), r["status"]
+    # partial rows while it runs (the engine's rows so far, about once a second), from any worker
+    r = wait_for(lambda: (x := logs.get_query_results(queryId=qid))["results"] and x, timeout=30, what="partial rows")
+    assert r["status"] == "Running" and rows(r)[0]["@logStream"] == "app" and 0 < int(rows(r)[0]["count(*)"]) < BIG
     assert [q["status"] for q in logs.describe_queries(logGroupName=big)["queries"] if q["queryId"] == qid] == ["Running"]
     t = time.monotonic()
     assert logs.stop_query(queryId=qid)["success"] is True
@@ -368,6 +371,27 @@ def test_concurrency_limit_and_timeout(tight: Server, big: str, cw: Server) -> N
     for qid in (second, third):
         assert wait_done(logs, qid, timeout=30)["status"] == "Timeout"
         assert "LOGSVC_INSIGHTS_TIMEOUT" in tight.json(f"/api/v1/insights/{qid}")["error"]
+
+
+def test_results_are_kept_for_a_bounded_time_and_size(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    s = start_server(data, env={"LOGSVC_INSIGHTS_RETENTION": "2", "LOGSVC_INSIGHTS_RESULTS_BYTES": "20000"})
+    try:
+        logs = _client(s.url)
+        group, _ = make_group(logs, [f"message number {i:04d} " + "x" * 40 for i in range(200)])
+        big_rows = run(logs, group, "fields @message")  # ~200 rows of ~200 bytes with @ptr: over 20000 / 4
+        assert big_rows["status"] == "Failed" and big_rows["results"] == []
+        assert "LOGSVC_INSIGHTS_RESULTS_BYTES" in s.json(f"/api/v1/insights/{big_rows['queryId']}")["error"]
+        small = run(logs, group, "stats count(*)")
+        assert rows(small) == [{"count(*)": "200"}]
+        time.sleep(2.5)
+        wait_for(lambda: run(logs, group, "stats count(*)") and not any(
+            q["queryId"] == small["queryId"] for q in logs.describe_queries(logGroupName=group)["queries"]),
+            timeout=20, interval=0.5, what="the expired query to be dropped")
+        assert error_of(logs.get_query_results, queryId=small["queryId"])[0] == "ResourceNotFoundException"
+    finally:
+        s.stop()
 
 
 # ---- the aws CLI -----------------------------------------------------------------------------------
