@@ -154,6 +154,58 @@ def test_query_errors(query: str, fault: object, message: str) -> None:
     assert (info.value.start, info.value.end) == _span(query, fault)
 
 
+DEEP = [
+    ("fields " + "(" * 41 + "1" + ")" * 41, (47, 48), "the expression nests more than 40 levels deep"),
+    ("fields " + "abs(" * 41 + "1" + ")" * 41, (170, 171), "the expression nests more than 40 levels deep"),
+    ("fields " + "-" * 41 + "x", (47, 48), "the expression nests more than 40 levels deep"),
+    ("fields " + "+".join(["1"] * 101), (7, 208), "the expression nests more than 100 levels deep"),
+]
+
+
+@pytest.mark.parametrize(("query", "span", "message"), DEEP, ids=["parens", "calls", "minus", "sum"])
+def test_nesting_is_bounded(query: str, span: tuple[int, int], message: str) -> None:
+    with pytest.raises(QueryError) as info:
+        insights.compile(query)
+    assert (info.value.message, info.value.start, info.value.end) == (message, *span)
+
+
+def test_the_deepest_allowed_expressions_run() -> None:
+    assert run("fields " + "(" * 40 + "1" + ")" * 40 + " as a | limit 1", WEB) == [[("a", "1")]]
+    assert run("fields " + "+".join(["1"] * 100) + " as a | limit 1", WEB) == [[("a", "100")]]
+    # and/or chains are flat: hundreds of alternatives are one level
+    alternatives = " or ".join(f"latency = {n}" for n in range(1000, 100, -1))
+    assert run(f"filter {alternatives} | fields latency", WEB) == [[("latency", "300")]]
+    everything = " and ".join(f"latency != {n}" for n in range(1000, 1, -1))
+    assert run(f"filter {everything} | fields latency", WEB) == []
+
+
+_FUZZ_PARTS = (
+    "fields filter stats sort limit parse dedup unnest into unmask pattern diff display filterIndex SOURCE logGroups "
+    "( ) [ ] , | as by asc desc and or not like in =~ = != < > <= >= + - * / ^ % x @message @timestamp a.b.0 `q-r` "
+    "'s' \"t*u\" /re/ /(?<n>\\d+)/ 5m 1 2.5 count count(*) avg(x) bin(5m) pct(x,50) abs concat jsonParse ispresent "
+    "#c\n : namePrefix previousDay strlen(@message)"
+).split(" ")
+
+
+def test_random_token_soup_gives_rows_or_a_query_error() -> None:
+    import random
+
+    rng = random.Random(11)
+    rows = [{"@timestamp": at(0, i), "@message": f"m {i} x", "x": i, "a.b.0": i % 3, "q-r": "z"} for i in range(12)]
+    for _ in range(3000):
+        query = " ".join(rng.choice(_FUZZ_PARTS) for _ in range(rng.randint(1, 10)))
+        try:
+            plan = insights.compile(query)
+        except QueryError as e:
+            assert 0 <= e.start < e.end <= len(query) + 1, query
+            continue
+        execution = plan.start(limit=5, ctx=ctx())
+        for row in rows:
+            execution.add(dict(row))
+            execution.add_previous(dict(row))
+        assert len(execution.finish()) <= 5, query
+
+
 def test_caret_points_at_the_offending_line_and_characters() -> None:
     text = "fields x\n| frobnicate y"
     with pytest.raises(QueryError) as info:

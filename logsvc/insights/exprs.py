@@ -19,7 +19,7 @@ import re2
 
 from . import values
 from .errors import QueryError
-from .parser import Binary, Call, Field, In, Index, ListLit, Literal, Match, Star, Unary
+from .parser import Binary, Call, Field, In, Index, ListLit, Literal, Logic, Match, Star, Unary
 
 Closure = Callable[[Mapping[str, Any], Any], Any]
 
@@ -166,6 +166,8 @@ def compile_expr(node: Any, scope: Scope) -> Closure:
         return lambda row, env: negate(inner(row, env))
     if isinstance(node, Binary):
         return _compile_binary(node, scope)
+    if isinstance(node, Logic):
+        return _compile_logic(node, scope)
     if isinstance(node, Match):
         return _compile_match(node, scope)
     if isinstance(node, In):
@@ -203,17 +205,30 @@ def _compile_binary(node: Binary, scope: Scope) -> Closure:
     left = compile_expr(node.left, scope)
     right = compile_expr(node.right, scope)
     op = node.op
-    if op == "and":
-        truthy = values.truthy
-        return lambda row, env: truthy(left(row, env)) and truthy(right(row, env))
-    if op == "or":
-        truthy = values.truthy
-        return lambda row, env: truthy(left(row, env)) or truthy(right(row, env))
     if op in ("=", "!=", "<", "<=", ">", ">="):
         compare_op = values.compare_op
         return lambda row, env: compare_op(op, left(row, env), right(row, env))
     arith = values.arith
     return lambda row, env: arith(op, left(row, env), right(row, env))
+
+
+def _compile_logic(node: Logic, scope: Scope) -> Closure:
+    parts = [compile_expr(x, scope) for x in node.operands]
+    truthy = values.truthy
+    if len(parts) == 2:
+        a, b = parts
+        if node.op == "and":
+            return lambda row, env: truthy(a(row, env)) and truthy(b(row, env))
+        return lambda row, env: truthy(a(row, env)) or truthy(b(row, env))
+    want = node.op == "or"  # the value that decides the chain
+
+    def chain(row: Mapping[str, Any], env: Any) -> bool:
+        for f in parts:
+            if truthy(f(row, env)) == want:
+                return want
+        return not want
+
+    return chain
 
 
 def _compile_match(node: Match, scope: Scope) -> Closure:
