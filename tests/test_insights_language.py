@@ -684,6 +684,18 @@ def test_pattern_clusters_messages_into_templates() -> None:
     assert run("pattern @message | sort @sampleCount asc | limit 1", LINES) == [expected[1]]
 
 
+def test_pattern_memory_is_bounded_by_distinct_templates(monkeypatch: pytest.MonkeyPatch) -> None:
+    from logsvc.insights import patterns
+
+    monkeypatch.setattr(patterns, "MAX_TEMPLATES", 3)
+    monkeypatch.setattr(patterns, "MAX_OVERFLOW", 1)
+    execution = insights.compile("pattern @message").start(limit=10, ctx=ctx())
+    for i in range(200):  # one-off words: every message would be its own template
+        execution.add({"@timestamp": at(0, i), "@message": f"w{chr(97 + i % 26)}{i} x{i}y"})
+    assert len(execution.collector.templates) == 5  # 3, then 1 first-word template, then the all-Token one
+    assert sum(int(dict(r)["@sampleCount"]) for r in execution.finish()) == 200
+
+
 def test_pattern_types_variables() -> None:
     rows = [
         {
