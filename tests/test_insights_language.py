@@ -612,6 +612,24 @@ def test_memory_is_bounded_by_the_limit(query: str, kept: int) -> None:
     assert len(execution.finish()) == min(kept, 5)
 
 
+def test_sort_then_dedup_keeps_one_row_per_key() -> None:
+    execution = insights.compile("fields x | sort x asc | dedup x").start(limit=100, ctx=ctx())
+    for i in range(1000):
+        execution.add({"@timestamp": at(0, i), "@message": "m", "x": i % 7})
+    assert len(execution.collector.best) == 7
+    assert execution.finish() == [[("x", str(i))] for i in range(7)]
+
+
+def test_a_sort_before_stats_is_not_kept() -> None:
+    execution = insights.compile("sort latency asc | fields latency * 2 as d | stats sum(d) as s").start(
+        limit=10, ctx=ctx()
+    )
+    assert execution.sink.kind == "stats"
+    for row in WEB:
+        execution.add(dict(row))
+    assert execution.finish() == [[("s", "720")]]
+
+
 def test_sort_then_limit_keeps_the_right_rows() -> None:
     rows = [{"@timestamp": at(0, i), "@message": "m", "x": (i * 37) % 101} for i in range(101)]
     assert run("fields x | sort x asc | limit 3", rows) == [[("x", "0")], [("x", "1")], [("x", "2")]]

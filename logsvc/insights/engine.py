@@ -9,8 +9,9 @@ Owns the pipeline. Commands are of two kinds:
 
 Memory stays bounded: a sink of `sort`/`limit`/none keeps only the best `K` rows in a heap when
 what follows allows it (K = the first `limit`, else the request's limit, when no command after
-the sort can drop rows); `dedup` keeps one row per key; `stats` one accumulator set per group;
-`pattern` one counter per distinct template.
+the sort can drop rows); `dedup` (also right after a `sort`) keeps one row per key; `stats` one
+accumulator set per group; `pattern` one counter per distinct template. A `sort` whose order only
+a later `stats`/`pattern` would see is dropped.
 
 Decisions (AWS leaves them open; also listed in INSIGHTS_CONTRACT.md, "lang:"):
 
@@ -325,7 +326,21 @@ def compile_stages(query: Query) -> list[Stage]:
         else:  # pragma: no cover - the parser only makes the commands above
             raise QueryError(f"unknown command {cmd.keyword!r}", cmd.start, cmd.end)
     _final_display(stages, scope)
-    return stages
+    return _drop_unneeded_sorts(stages)
+
+
+def _drop_unneeded_sorts(stages: list[Stage]) -> list[Stage]:
+    """Without the sorts whose order nothing sees: a `sort` followed (past row commands only) by
+    `stats` or `pattern`, which do not depend on row order. Keeps the stats the sink, so memory
+    stays bounded by groups instead of holding every row for a sort."""
+    out = []
+    for i, s in enumerate(stages):
+        if s.kind == "sort":
+            nxt = next((t for t in stages[i + 1 :] if t.kind in LIST_COMMANDS), None)
+            if nxt is not None and nxt.kind in ("stats", "pattern"):
+                continue
+        out.append(s)
+    return out
 
 
 def _check_diff(stages: list[Stage], cmd: Command) -> None:
@@ -634,6 +649,10 @@ class Execution:
             return Clusterer()
         if kind == "dedup":
             return DedupKeeper(_newest_first, sink.keys)
+        if kind == "sort" and self.rest and self.rest[0].kind == "dedup":
+            # `sort ... | dedup k` (AWS's own sample): keep the first row per key in sort order,
+            # never every row.
+            return DedupKeeper(order_key(sink.order, sink.time_order), self.rest.pop(0).keys)
         order = order_key(sink.order, sink.time_order) if kind == "sort" else _newest_first
         return Keeper(order, self._heap_size())
 
