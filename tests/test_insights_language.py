@@ -74,6 +74,11 @@ ERRORS = [
         "@message does not exist after stats (its fields: count(*), x)",
     ),
     (
+        "pattern @message | fields @message",
+        (26, 34),  # the second @message
+        "@message does not exist after pattern (its fields: @pattern, @ratio, @sampleCount, @severityLabel)",
+    ),
+    (
         "stats count(*) as n by x | sort n | stats sum(n)",
         "sort n",
         "sort must come after the second stats, not between the two",

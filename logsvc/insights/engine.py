@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import values
@@ -202,13 +202,13 @@ def _unnest_stage(cmd: Command, scope: Scope) -> Stage:
 def _stats_spec(cmd: Command, scope: Scope) -> StatsSpec:
     by_names, by = [], []
     for item in cmd.by:
-        by.append(compile_expr(item.expr, Scope(bin_allowed=scope.bin_allowed, known=scope.known)))
+        by.append(compile_expr(item.expr, scope))
         by_names.append(item.name)
     slots: list[AggregateSlot] = []
     post = set(by_names)
     items = []
     for item in cmd.items:
-        item_scope = Scope(aggregates=slots, post=set(post), bin_allowed=scope.bin_allowed, known=scope.known)
+        item_scope = replace(scope, aggregates=slots, post=set(post))
         before = len(slots)
         f = compile_expr(item.expr, item_scope)
         if len(slots) == before and not _uses_names(item.expr):
@@ -304,25 +304,14 @@ def compile_stages(query: Query) -> list[Stage]:
             if stats_seen:
                 raise QueryError("pattern cannot follow stats", cmd.start, cmd.end)
             stages.append(Stage("pattern", cmd, text=compile_expr(cmd.expr, scope)))
-            scope = Scope(known={"@pattern", "@ratio", "@sampleCount", "@severityLabel"}, bin_allowed=False)
+            scope = Scope(known=set(PATTERN_COLUMNS), known_after="pattern", bin_allowed=False)
         elif kind == "diff":
             _check_diff(stages, cmd)
             if not any(s.kind == "pattern" for s in stages):
                 at = Field("@message", ("@message",), cmd.start, cmd.end)
                 stages.append(Stage("pattern", cmd, text=compile_expr(at, scope)))
             stages.append(Stage("diff", cmd))
-            scope = Scope(
-                known={
-                    "@pattern",
-                    "@ratio",
-                    "@sampleCount",
-                    "@severityLabel",
-                    "@previousSampleCount",
-                    "@change",
-                    "@changeDescription",
-                },
-                bin_allowed=False,
-            )
+            scope = Scope(known=set(DIFF_COLUMNS), known_after="diff", bin_allowed=False)
         else:  # pragma: no cover - the parser only makes the commands above
             raise QueryError(f"unknown command {cmd.keyword!r}", cmd.start, cmd.end)
     _final_display(stages, scope)

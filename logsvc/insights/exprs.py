@@ -12,13 +12,15 @@ their first argument after the engine has set `env.timestamp` to the row's `@tim
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import re2
 
 from . import values
+from .aggregates import lookup_aggregate
 from .errors import QueryError
+from .functions import Arg, lookup_function
 from .parser import Binary, Call, Field, In, Index, ListLit, Literal, Logic, Match, Star, Unary
 
 Closure = Callable[[Mapping[str, Any], Any], Any]
@@ -107,17 +109,21 @@ class Scope:
     post: set[str] | None = None
     in_aggregate: bool = False
     bin_allowed: bool = True
-    known: set[str] | None = None  # after a stats: the only fields that exist
+    known: set[str] | None = None  # after a stats/pattern/diff: the only fields that exist
+    known_after: str = "stats"  # the command that made `known`
 
     def check_known(self, node: Field) -> None:
         if self.known is not None and node.name not in self.known and node.segments[0] not in self.known:
             have = ", ".join(sorted(self.known)) or "none"
-            raise QueryError(f"{node.name} does not exist after stats (its fields: {have})", node.start, node.end)
+            raise QueryError(
+                f"{node.name} does not exist after {self.known_after} (its fields: {have})", node.start, node.end
+            )
 
 
-def _arg_info(node: Any, compiled_const: Any) -> Any:
-    from .functions import Arg
+_NOT_CONST = object()
 
+
+def _arg_info(node: Any, compiled_const: Any) -> Arg:
     if isinstance(node, Literal):
         return Arg(True, compiled_const, node.kind)
     if isinstance(node, ListLit):
@@ -127,9 +133,6 @@ def _arg_info(node: Any, compiled_const: Any) -> Any:
     if isinstance(node, Star):
         return Arg(False, None, "star")
     return Arg(False, None, "expr")
-
-
-_NOT_CONST = object()
 
 
 def const_value(node: Any) -> Any:
@@ -259,9 +262,6 @@ def _arity_message(what: str, name: str, lo: int, hi: int | None, got: int) -> s
 
 
 def _compile_call(node: Call, scope: Scope) -> Closure:
-    from .aggregates import lookup_aggregate
-    from .functions import lookup_function
-
     agg = lookup_aggregate(node.name)
     if agg is not None:
         return _compile_aggregate(node, agg, scope)
@@ -333,7 +333,7 @@ def _compile_aggregate(node: Call, agg: Any, scope: Scope) -> Closure:
     for a, c in zip(const_args, consts[len(args) - n_const :], strict=True):
         if c is _NOT_CONST:
             raise QueryError(f"this argument of {agg.name}() must be a constant", a.start, a.end)
-    inner = Scope(aggregates=scope.aggregates, in_aggregate=True, bin_allowed=scope.bin_allowed, known=scope.known)
+    inner = replace(scope, in_aggregate=True, post=None)
     slot = AggregateSlot(
         agg,
         [compile_expr(a, inner) for a in row_args],
