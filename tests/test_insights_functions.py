@@ -377,6 +377,9 @@ RENDER_CASES = [
     (Timestamp(T), "2024-05-19 06:10:16.682"),
     (Timestamp(0), "1970-01-01 00:00:00.000"),
     (Timestamp(-1), "1969-12-31 23:59:59.999"),
+    (Timestamp(32503679999999), "2999-12-31 23:59:59.999"),
+    (Timestamp(32503680000000), "3000-01-01 00:00:00.000"),
+    (Timestamp(-62135596800000), "0001-01-01 00:00:00.000"),
     (Timestamp(10**17), "100000000000000000"),
     ([1, "a", None], '[1,"a",null]'),
     ({"k": {"n": 1.5}}, '{"k":{"n":1.5}}'),
@@ -388,6 +391,20 @@ RENDER_CASES = [
 @pytest.mark.parametrize(("value", "text"), RENDER_CASES)
 def test_render(value, text):
     assert render(value) == text
+
+
+class _WrittenFloat(float):
+    """Stands in for lines.JsonFloat: a float that remembers its JSON text."""
+
+    def __new__(cls, text: str):
+        self = super().__new__(cls, text)
+        self.text = text
+        return self
+
+
+def test_json_number_renders_as_written():
+    assert render(_WrittenFloat("1.50")) == "1.50"
+    assert render(values.arith("+", _WrittenFloat("1.50"), 1)) == "2.5"
 
 
 PERIOD_CASES = [

@@ -241,12 +241,13 @@ class ByTime:
 class Percentile:
     """Nearest-rank percentile over every numeric value of the group."""
 
-    __slots__ = ("p", "data", "ints")
+    __slots__ = ("p", "data", "ints", "_sorted")
 
     def __init__(self, p: float) -> None:
         self.p = float(p)
         self.data = array("d")
         self.ints = True
+        self._sorted: list[float] | None = None  # sorted copy of data, reused while no value arrives
 
     def add(self, row_time: int, *values: Value) -> None:
         n = V.to_number(_first_value(values))
@@ -255,13 +256,16 @@ class Percentile:
         if not isinstance(n, int) or abs(n) > 2**53:
             self.ints = False
         self.data.append(float(n))
+        self._sorted = None
 
     def result(self) -> Value:
         size = len(self.data)
         if not size:
             return None
         rank = max(1, math.ceil(self.p / 100.0 * size))
-        value = sorted(self.data)[min(rank, size) - 1]
+        if self._sorted is None:  # partial results ask repeatedly: sort once per batch of new values
+            self._sorted = sorted(self.data)
+        value = self._sorted[min(rank, size) - 1]
         return int(value) if self.ints else value
 
 

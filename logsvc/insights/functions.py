@@ -912,6 +912,8 @@ def compile_date_pattern(pattern: str) -> _DateParser:
             continue
         c, w = text[0], len(text)
         g = f"g{len(fields)}"
+        if (c in "yu" and w > 9) or (c == "D" and w > 3):
+            raise DatePatternError(f"'{text}' (too many '{c}')")
         if c in "yu":
             rx, kind2 = (r"\d{2}", "yy") if w == 2 else ((r"[+-]?\d{" + str(w) + ",9}") if w > 2 else r"[+-]?\d{1,9}", "y")
         elif c in "ML":

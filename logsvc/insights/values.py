@@ -21,7 +21,8 @@ possible):
 
 * **Rendering.** Timestamps `YYYY-MM-DD HH:MM:SS.mmm` UTC (outside years 1-9999: the epoch-ms
   number). Integral numbers without `.0` (`3.0` -> `3`); other floats as Python's shortest
-  round-trip repr (`46.84`, `1e-05`). Booleans as `1` / `0`: the reference documents `isempty`,
+  round-trip repr (`46.84`, `1e-05`); a JSON number read from a log line (`lines.JsonFloat`, which keeps
+  its text) shows as it was written (`1.50`). Booleans as `1` / `0`: the reference documents `isempty`,
   `strcontains`, `startsWith`... as returning 1/0 and `ispresent(x) as isRes` as "1/0 style",
   so every boolean renders that way. Lists and maps as compact JSON. Periods as written (`5m`).
 * **Numbers from text.** A string that looks like a decimal number (`503`, `-1.5e3`, ` 42 `) is
@@ -66,6 +67,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -196,6 +198,8 @@ def bounded(n: int | float) -> int | float | None:
 
 def parse_number(text: str) -> int | float | None:
     """The number a string spells (decimal, optional sign, fraction, exponent), else None."""
+    if text.isdigit() and text.isascii() and len(text) <= 18:  # the common case: a plain count or status
+        return int(text)
     s = text.strip()
     if not s or len(s) > _MAX_NUMERIC_TEXT:
         return None
@@ -233,8 +237,10 @@ def format_timestamp(ms: int) -> str:
     ms = int(ms)
     if not MIN_MS <= ms <= MAX_MS:
         return str(ms)
+    secs, milli = divmod(ms, 1000)
+    if 0 <= secs < 32503680000:  # 1970..2999: time.gmtime is several times faster than datetime
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(secs)) + f".{milli:03d}"
     dt = _datetime(ms)
-    milli = ms % 1000
     return f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d} {dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}.{milli:03d}"
 
 
@@ -275,6 +281,10 @@ def render(v: Value) -> str | None:
         return "1" if v else "0"
     if isinstance(v, Timestamp):
         return format_timestamp(v)
+    if isinstance(v, float):
+        written = getattr(v, "text", None)  # lines.JsonFloat: a JSON number shows as it was written
+        if isinstance(written, str):
+            return written
     if isinstance(v, (int, float)):
         return format_number(v)
     if isinstance(v, (list, dict)):
