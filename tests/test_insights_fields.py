@@ -222,3 +222,20 @@ def test_oracle_data_loads_as_written() -> None:
             assert all(f != "@ptr" for row in c.expected for f, _ in row), c.name
     for _name, q, offsets, _word in oracle.MALFORMED:
         assert all(0 <= o <= len(q) for o in offsets)
+
+
+@pytest.mark.parametrize(("line", "field", "cell"), [
+    (f"REPORT RequestId: {ID}\tDuration: 14.97 ms\tBilled Duration: 15 ms\tMemory Size: 128 MB\tMax Memory Used: 67 MB\t", "@billedDuration", "15.0"),
+    (f"REPORT RequestId: {ID}\tDuration: 14.97 ms\tBilled Duration: 15 ms\tMemory Size: 128 MB\tMax Memory Used: 67 MB\t", "@duration", "14.97"),
+    (f"REPORT RequestId: {ID}\tDuration: 14.97 ms\tBilled Duration: 15 ms\tMemory Size: 128 MB\tMax Memory Used: 67 MB\t", "@memorySize", "1.28E8"),
+    (f"REPORT RequestId: {ID}\tDuration: 14.97 ms\tBilled Duration: 15 ms\tMemory Size: 128 MB\tMax Memory Used: 67 MB\t", "@maxMemoryUsed", "6.7E7"),
+    (f"REPORT RequestId: {ID}\tDuration: 5.93 ms\tBilled Duration: 6 ms\tMemory Size: 10240 MB\tMax Memory Used: 67 MB\tInit Duration: 145.69 ms\t", "@initDuration", "145.69"),
+    (f"REPORT RequestId: {ID}\tDuration: 5.93 ms\tBilled Duration: 6 ms\tMemory Size: 10240 MB\tMax Memory Used: 67 MB\tInit Duration: 145.69 ms\t", "@memorySize", "1.024E10"),
+])
+def test_lambda_metrics_render_as_aws_does(line: str, field: str, cell: str) -> None:
+    """Real GetQueryResults rows (oslabs-beta/Embr retrievedData2.js) show "15.0", "14.97", "1.28E8", "6.7E7", "145.69"."""
+    from logsvc.insights.values import render
+
+    value = event_row(_event(LAMBDA, line), account=ACCOUNT, ptr=None)[field]
+    assert render(value) == cell
+    assert value == float(cell) and render(value * 1) != "" and type(value * 1) is float  # arithmetic gives plain floats
