@@ -88,7 +88,7 @@ _MISS = object()
 _LAMBDA, _JSON, _EMBED = 1, 2, 4  # Row._lazy: stages still pending; _EMBED: a Lambda line (JSON may be embedded)
 
 
-_DOUBLE_TEXT: dict[float, str] = {}
+_DOUBLES: dict[float, float] = {}  # value -> its aws_double: metrics repeat (memory sizes, billed ms)
 
 
 def java_double_text(x: float) -> str:
@@ -109,12 +109,12 @@ def java_double_text(x: float) -> str:
 def aws_double(x: float) -> float:
     """A Lambda metric as AWS holds it: a double that renders as Java writes it (`values.render`
     shows a float's `text`); compares and computes as the plain float."""
-    text = _DOUBLE_TEXT.get(x)
-    if text is None:
-        if len(_DOUBLE_TEXT) > 65536:
-            _DOUBLE_TEXT.clear()
-        text = _DOUBLE_TEXT[x] = java_double_text(x)
-    return lines.JsonFloat(text)
+    d = _DOUBLES.get(x)
+    if d is None:
+        if len(_DOUBLES) > 65536:
+            _DOUBLES.clear()
+        d = _DOUBLES[x] = lines.JsonFloat(java_double_text(x))
+    return d
 
 
 def lambda_fields(message: str, parsed: dict[str, object] | None = None) -> dict[str, object]:
