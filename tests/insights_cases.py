@@ -187,7 +187,7 @@ _CHECKOUT = [
     ("10:05:00.000", '{"timestamp": "2025-12-01T10:05:00Z", "level": "INFO", "message": "health ok", "requestId": "j-0005", '
      '"durationMs": 3, "http": {"method": "GET", "path": "/health"}, "tags": ["probe", "internal"]}'),
     ("10:05:30.000", '{"timestamp": "2025-12-01T10:05:30Z", "level": "DEBUG", "message": "cache stats", "cache": {"hits": 10, "misses": 2}}'),
-    ("10:06:00.000", 'retrying {"attempt": 2, "order": {"id": 2002}}'),  # a print(): JSON embedded in text
+    ("10:06:00.500", 'retrying {"attempt": 2, "order": {"id": 2002}}'),  # a print(): JSON embedded in text
 ]
 
 _WEB = [
@@ -361,6 +361,10 @@ CASES: list[Case] = [
          [[("@requestId", R4)]], groups=(G_ORDERS,), tags=("filter", "arithmetic")),
     Case("filter arithmetic % and ^", 'filter @type = "REPORT" and @billedDuration % 2 = 1 and 2 ^ 3 = 8 | fields @requestId', *FULL,
          [[("@requestId", R3)], [("@requestId", R4)], [("@requestId", R2)], [("@requestId", R1)]], groups=(G_ORDERS,), tags=("filter", "%", "^")),
+    Case("filter arithmetic * and /", 'filter @type = "REPORT" and @duration * 4 = 115 and @billedDuration / 2 = 14.5 | fields @requestId', *FULL,
+         [[("@requestId", R2)]], groups=(G_ORDERS,), tags=("filter", "*", "/")),
+    Case("@ingestionTime is always present", "filter ispresent(@ingestionTime) and ispresent(@log) | stats count(*) as n", *FULL,
+         [[("n", str(len(WEB)))]], ptr=False, tags=("system-fields",)),
     Case("filterIndex behaves as filter", 'filterIndex @logStream = "web-2" | stats count(*) as n', *FULL,
          [[("n", "3")]], ptr=False, tags=("filterIndex", "stats")),
     Case("time range is inclusive at both ends (seconds)", "stats count(*) as n", sec("10:00:10"), sec("10:01:05"),
@@ -439,7 +443,7 @@ CASES: list[Case] = [
            if _web_access(WEB[i])["ip"] not in {_web_access(x)["ip"] for x in WEB[:i]}]],
          tags=("dedup", "sort", "parse")),
     Case("dedup keeps rows whose key is absent", "fields @timestamp, level | sort @timestamp desc | dedup level", *FULL,
-         [[("@timestamp", "2025-12-01 10:06:00.000")], [("@timestamp", "2025-12-01 10:05:30.000"), ("level", "DEBUG")],
+         [[("@timestamp", "2025-12-01 10:06:00.500")], [("@timestamp", "2025-12-01 10:05:30.000"), ("level", "DEBUG")],
           [("@timestamp", "2025-12-01 10:05:00.000"), ("level", "INFO")], [("@timestamp", "2025-12-01 10:04:30.000"), ("level", "ERROR")]],
          groups=(G_CHECKOUT,), basis="documented", tags=("dedup",)),
     Case("unnest a parsed list", 'filter requestId = "j-0001" | fields jsonParse(@message) as js | unnest js.order.items into item | display item.sku, item.qty',

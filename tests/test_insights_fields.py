@@ -178,3 +178,64 @@ def test_row_of_and_bare_rows() -> None:
     assert r.get("count(*)") == 3 and r.get("x") is None and r.field_names() == ["count(*)"]
     bare = Row({"a": 1})  # made without event_row: nothing to discover, nothing breaks
     assert bare.get("b") is None and "b" not in bare and list(bare) == ["a"]
+
+
+def test_samples_are_well_formed() -> None:
+    from logsvc.insights.samples import SAMPLES, by_category
+
+    names = [s.name for s in SAMPLES]
+    assert len(names) == len(set(names))
+    assert {s.category for s in SAMPLES} == {"lambda", "general", "json", "access"}
+    lam = " ".join(s.query for s in by_category("lambda"))
+    for text in ("bin(5m)", "provisonedMemoryMB", "@billedDuration desc", "ispresent(@initDuration)"):
+        assert text in lam
+
+
+def test_samples_compile() -> None:
+    import logsvc.insights as insights
+    from logsvc.insights.samples import SAMPLES
+
+    if not hasattr(insights, "compile"):
+        pytest.skip("the language (branch insights-lang) is not merged here")
+    for s in SAMPLES:
+        insights.compile(s.query)  # raises QueryError naming the sample's problem
+
+
+def test_oracle_data_loads_as_written() -> None:
+    """tests/insights_cases.py's stream files read back as exactly its events (the data, not the expectations)."""
+    from tests import insights_cases as oracle
+
+    seen = []
+    for (group, stream), text in oracle.stream_files().items():
+        raw, used = lines.split_events(text.encode(), flush=True)
+        assert used == len(text.encode())
+        for r in raw:
+            ev = query.make_event(group, stream, r.start, r.end, r.text, 0)
+            seen.append(oracle.Event(group, stream, ev.timestamp, ev.message))
+    assert sorted(seen, key=lambda e: (e.timestamp, e.group)) == sorted(oracle.EVENTS, key=lambda e: (e.timestamp, e.group))
+    assert len({e.timestamp for e in oracle.EVENTS}) == len(oracle.EVENTS)  # no ties
+    names = [c.name for c in oracle.CASES]
+    assert len(names) == len(set(names))
+    for c in oracle.CASES:
+        assert c.check in ("rows", "pattern_counts") and c.basis in ("observed", "documented", "assumed")
+        if c.check == "rows":
+            assert all(f != "@ptr" for row in c.expected for f, _ in row), c.name
+    for _name, q, offsets, _word in oracle.MALFORMED:
+        assert all(0 <= o <= len(q) for o in offsets)
+
+
+@pytest.mark.parametrize(("line", "field", "cell"), [
+    (f"REPORT RequestId: {ID}\tDuration: 14.97 ms\tBilled Duration: 15 ms\tMemory Size: 128 MB\tMax Memory Used: 67 MB\t", "@billedDuration", "15.0"),
+    (f"REPORT RequestId: {ID}\tDuration: 14.97 ms\tBilled Duration: 15 ms\tMemory Size: 128 MB\tMax Memory Used: 67 MB\t", "@duration", "14.97"),
+    (f"REPORT RequestId: {ID}\tDuration: 14.97 ms\tBilled Duration: 15 ms\tMemory Size: 128 MB\tMax Memory Used: 67 MB\t", "@memorySize", "1.28E8"),
+    (f"REPORT RequestId: {ID}\tDuration: 14.97 ms\tBilled Duration: 15 ms\tMemory Size: 128 MB\tMax Memory Used: 67 MB\t", "@maxMemoryUsed", "6.7E7"),
+    (f"REPORT RequestId: {ID}\tDuration: 5.93 ms\tBilled Duration: 6 ms\tMemory Size: 10240 MB\tMax Memory Used: 67 MB\tInit Duration: 145.69 ms\t", "@initDuration", "145.69"),
+    (f"REPORT RequestId: {ID}\tDuration: 5.93 ms\tBilled Duration: 6 ms\tMemory Size: 10240 MB\tMax Memory Used: 67 MB\tInit Duration: 145.69 ms\t", "@memorySize", "1.024E10"),
+])
+def test_lambda_metrics_render_as_aws_does(line: str, field: str, cell: str) -> None:
+    """Real GetQueryResults rows (oslabs-beta/Embr retrievedData2.js) show "15.0", "14.97", "1.28E8", "6.7E7", "145.69"."""
+    from logsvc.insights.values import render
+
+    value = event_row(_event(LAMBDA, line), account=ACCOUNT, ptr=None)[field]
+    assert render(value) == cell
+    assert value == float(cell) and render(value * 1) != "" and type(value * 1) is float  # arithmetic gives plain floats
