@@ -825,28 +825,44 @@ def lambda_run(query: str) -> list[list[tuple]]:
             group=GROUP, stream=STREAM, offset=i * 100, timestamp=ts, ingestion_time=ts + 5, message=message
         )
         execution.add(event_row(event, account="123456789012", ptr=f"ptr{i}"))
-    return execution.finish()
+    return as_numbers(execution.finish())
+
+
+def as_numbers(rows: list[list[tuple]]) -> list[list[tuple]]:
+    """Numeric cells as floats: how a Lambda metric renders (`30.0` like AWS's doubles, or `30`) is
+    values.py's and fields.py's to decide (see the oracle in tests/insights_cases.py); these tests
+    check the language: which rows, which columns, in which order, with which numbers."""
+    out = []
+    for row in rows:
+        cells = []
+        for name, value in row:
+            try:
+                cells.append((name, float(value)))
+            except ValueError:
+                cells.append((name, value))
+        out.append(cells)
+    return out
 
 
 def test_lambda_latency_report() -> None:
     assert lambda_run('filter @type = "REPORT"\n| stats avg(@duration), max(@duration), min(@duration) by bin(5m)') == [
         [
             ("bin(5m)", "2024-01-01 01:10:00.000"),
-            ("avg(@duration)", "30"),
-            ("max(@duration)", "30"),
-            ("min(@duration)", "30"),
+            ("avg(@duration)", 30),
+            ("max(@duration)", 30),
+            ("min(@duration)", 30),
         ],
         [
             ("bin(5m)", "2024-01-01 00:05:00.000"),
-            ("avg(@duration)", "50"),
-            ("max(@duration)", "50"),
-            ("min(@duration)", "50"),
+            ("avg(@duration)", 50),
+            ("max(@duration)", 50),
+            ("min(@duration)", 50),
         ],
         [
             ("bin(5m)", "2024-01-01 00:00:00.000"),
-            ("avg(@duration)", "100"),
-            ("max(@duration)", "100"),
-            ("min(@duration)", "100"),
+            ("avg(@duration)", 100),
+            ("max(@duration)", 100),
+            ("min(@duration)", 100),
         ],
     ]
 
@@ -860,11 +876,11 @@ def test_lambda_overprovisioned_memory() -> None:
             provisonedMemoryMB - maxMemoryUsedMB as overProvisionedMB"""
     assert lambda_run(query) == [
         [
-            ("provisonedMemoryMB", "128"),
-            ("smallestMemoryRequestMB", "60"),
-            ("avgMemoryUsedMB", "64.66666666666667"),
-            ("maxMemoryUsedMB", "70"),
-            ("overProvisionedMB", "58"),
+            ("provisonedMemoryMB", 128),
+            ("smallestMemoryRequestMB", 60),
+            ("avgMemoryUsedMB", 64.66666666666667),
+            ("maxMemoryUsedMB", 70),
+            ("overProvisionedMB", 58),
         ]
     ]
 
@@ -880,8 +896,8 @@ def test_lambda_most_recent_events() -> None:
 def test_lambda_exceptions_per_hour() -> None:
     query = "filter @message like /Exception/ | stats count(*) as exceptionCount by bin(1h) | sort exceptionCount desc"
     assert lambda_run(query) == [
-        [("bin(1h)", "2024-01-01 00:00:00.000"), ("exceptionCount", "2")],
-        [("bin(1h)", "2024-01-01 01:00:00.000"), ("exceptionCount", "1")],
+        [("bin(1h)", "2024-01-01 00:00:00.000"), ("exceptionCount", 2)],
+        [("bin(1h)", "2024-01-01 01:00:00.000"), ("exceptionCount", 1)],
     ]
 
 
@@ -893,9 +909,9 @@ def test_lambda_cold_starts() -> None:
     assert lambda_run(query) == [
         [
             ("bin(1h)", "2024-01-01 00:00:00.000"),
-            ("coldStarts", "1"),
-            ("avg(@initDuration)", "200"),
-            ("max(@initDuration)", "200"),
+            ("coldStarts", 1),
+            ("avg(@initDuration)", 200),
+            ("max(@initDuration)", 200),
         ],
     ]
 
@@ -903,17 +919,17 @@ def test_lambda_cold_starts() -> None:
 def test_lambda_init_duration_parse_with_default_field() -> None:
     query = "filter @message like /Init Duration/ | parse 'Init Duration: * ms' as initDuration | stats max(initDuration), count() by bin(1d)"
     assert lambda_run(query) == [
-        [("bin(1d)", "2024-01-01 00:00:00.000"), ("max(initDuration)", "200.00"), ("count()", "1")]
+        [("bin(1d)", "2024-01-01 00:00:00.000"), ("max(initDuration)", 200.00), ("count()", 1)]
     ]
 
 
 def test_lambda_request_ids_and_types() -> None:
     assert lambda_run("filter ispresent(@requestId) | stats count(*) as n by @type, @requestId") == [
-        [("@type", "END"), ("@requestId", "r1"), ("n", "1")],
-        [("@type", "REPORT"), ("@requestId", "r1"), ("n", "1")],
-        [("@type", "REPORT"), ("@requestId", "r2"), ("n", "1")],
-        [("@type", "REPORT"), ("@requestId", "r3"), ("n", "1")],
-        [("@type", "START"), ("@requestId", "r1"), ("n", "1")],
+        [("@type", "END"), ("@requestId", "r1"), ("n", 1)],
+        [("@type", "REPORT"), ("@requestId", "r1"), ("n", 1)],
+        [("@type", "REPORT"), ("@requestId", "r2"), ("n", 1)],
+        [("@type", "REPORT"), ("@requestId", "r3"), ("n", 1)],
+        [("@type", "START"), ("@requestId", "r1"), ("n", 1)],
     ]
 
 
