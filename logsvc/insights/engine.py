@@ -41,10 +41,10 @@ from typing import Any
 from . import values
 from .errors import QueryError
 from .exprs import AggregateSlot, Closure, Scope, compile_expr, compile_regex, lookup_path
-from .parser import Command, Field, Item, Query
+from .parser import Command, Field, Query
 from .patterns import Clusterer, diff_rows, pattern_rows
 
-ROW_COMMANDS = {"fields", "display", "filter", "filterindex", "parse", "unnest", "unmask"}
+ROW_COMMANDS = {"fields", "display", "filter", "parse", "unnest", "unmask"}  # filterIndex runs as filter
 LIST_COMMANDS = {"sort", "limit", "dedup", "stats", "pattern", "diff"}
 # Row commands that never drop a row nor make more: a heap of the first K rows stays exact across them.
 _KEEPS_ROWS = {"fields", "display", "parse", "unmask"}
@@ -81,14 +81,10 @@ class StatsSpec:
     slots: list[AggregateSlot]
 
 
-def _item_getter(item: Item, scope: Scope) -> Closure:
-    return compile_expr(item.expr, scope)
-
-
 def _fields_stage(cmd: Command, scope: Scope) -> Stage:
     assigns: list[tuple[str, Closure]] = []
     for item in cmd.items:
-        f = _item_getter(item, scope)
+        f = compile_expr(item.expr, scope)
         if not (isinstance(item.expr, Field) and not item.aliased):
             assigns.append((item.name, f))
 
