@@ -89,6 +89,7 @@ ERRORS = [
         "bin() reads @timestamp, which a second stats no longer has",
     ),
     ("stats pct(x)", "pct(x)", "aggregate pct() takes 2 arguments, not 1"),
+    ("stats count(*) by max(x)", "max", "max() is an aggregate: group by a field or bin() instead"),
     ("stats avg(*)", "avg(*)", "avg() needs a field or an expression, not '*'"),
     ("fields x | dedup x | sort x", "sort x", "only limit may follow dedup"),
     ("filter x = 'abc", "'abc", "expected ' to close the string"),

@@ -39,9 +39,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import values
+from .aggregates import lookup_aggregate
 from .errors import QueryError
 from .exprs import AggregateSlot, Closure, Scope, compile_expr, compile_regex, lookup_path
-from .parser import Command, Field, Query
+from .parser import Call, Command, Field, Query
 from .patterns import Clusterer, diff_rows, pattern_rows
 
 ROW_COMMANDS = {"fields", "display", "filter", "parse", "unnest", "unmask"}  # filterIndex runs as filter
@@ -198,6 +199,12 @@ def _unnest_stage(cmd: Command, scope: Scope) -> Stage:
 def _stats_spec(cmd: Command, scope: Scope) -> StatsSpec:
     by_names, by = [], []
     for item in cmd.by:
+        if isinstance(item.expr, Call) and lookup_aggregate(item.expr.name) is not None:
+            raise QueryError(
+                f"{item.expr.name}() is an aggregate: group by a field or bin() instead",
+                item.expr.start,
+                item.expr.name_end,
+            )
         by.append(compile_expr(item.expr, scope))
         by_names.append(item.name)
     slots: list[AggregateSlot] = []
