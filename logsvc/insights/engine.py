@@ -9,8 +9,9 @@ Owns the pipeline. Commands are of two kinds:
 
 Memory stays bounded: a sink of `sort`/`limit`/none keeps only the best `K` rows in a heap when
 what follows allows it (K = the first `limit`, else the request's limit, when no command after
-the sort can drop rows); `dedup` keeps one row per key; `stats` one accumulator set per group;
-`pattern` one counter per distinct template.
+the sort can drop rows); `dedup` (also right after a `sort`) keeps one row per key; `stats` one
+accumulator set per group; `pattern` one counter per distinct template. A `sort` whose order only
+a later `stats`/`pattern` would see is dropped.
 
 Decisions (AWS leaves them open; also listed in INSIGHTS_CONTRACT.md, "lang:"):
 
@@ -34,16 +35,17 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import values
+from .aggregates import lookup_aggregate
 from .errors import QueryError
 from .exprs import AggregateSlot, Closure, Scope, compile_expr, compile_regex, lookup_path
-from .parser import Command, Field, Item, Query
+from .parser import Call, Command, Field, Query
 from .patterns import Clusterer, diff_rows, pattern_rows
 
-ROW_COMMANDS = {"fields", "display", "filter", "filterindex", "parse", "unnest", "unmask"}
+ROW_COMMANDS = {"fields", "display", "filter", "parse", "unnest", "unmask"}  # filterIndex runs as filter
 LIST_COMMANDS = {"sort", "limit", "dedup", "stats", "pattern", "diff"}
 # Row commands that never drop a row nor make more: a heap of the first K rows stays exact across them.
 _KEEPS_ROWS = {"fields", "display", "parse", "unmask"}
@@ -80,14 +82,10 @@ class StatsSpec:
     slots: list[AggregateSlot]
 
 
-def _item_getter(item: Item, scope: Scope) -> Closure:
-    return compile_expr(item.expr, scope)
-
-
 def _fields_stage(cmd: Command, scope: Scope) -> Stage:
     assigns: list[tuple[str, Closure]] = []
     for item in cmd.items:
-        f = _item_getter(item, scope)
+        f = compile_expr(item.expr, scope)
         if not (isinstance(item.expr, Field) and not item.aliased):
             assigns.append((item.name, f))
 
@@ -201,13 +199,19 @@ def _unnest_stage(cmd: Command, scope: Scope) -> Stage:
 def _stats_spec(cmd: Command, scope: Scope) -> StatsSpec:
     by_names, by = [], []
     for item in cmd.by:
-        by.append(compile_expr(item.expr, Scope(bin_allowed=scope.bin_allowed, known=scope.known)))
+        if isinstance(item.expr, Call) and lookup_aggregate(item.expr.name) is not None:
+            raise QueryError(
+                f"{item.expr.name}() is an aggregate: group by a field or bin() instead",
+                item.expr.start,
+                item.expr.name_end,
+            )
+        by.append(compile_expr(item.expr, scope))
         by_names.append(item.name)
     slots: list[AggregateSlot] = []
     post = set(by_names)
     items = []
     for item in cmd.items:
-        item_scope = Scope(aggregates=slots, post=set(post), bin_allowed=scope.bin_allowed, known=scope.known)
+        item_scope = replace(scope, aggregates=slots, post=set(post))
         before = len(slots)
         f = compile_expr(item.expr, item_scope)
         if len(slots) == before and not _uses_names(item.expr):
@@ -303,29 +307,32 @@ def compile_stages(query: Query) -> list[Stage]:
             if stats_seen:
                 raise QueryError("pattern cannot follow stats", cmd.start, cmd.end)
             stages.append(Stage("pattern", cmd, text=compile_expr(cmd.expr, scope)))
-            scope = Scope(known={"@pattern", "@ratio", "@sampleCount", "@severityLabel"}, bin_allowed=False)
+            scope = Scope(known=set(PATTERN_COLUMNS), known_after="pattern", bin_allowed=False)
         elif kind == "diff":
             _check_diff(stages, cmd)
             if not any(s.kind == "pattern" for s in stages):
                 at = Field("@message", ("@message",), cmd.start, cmd.end)
                 stages.append(Stage("pattern", cmd, text=compile_expr(at, scope)))
             stages.append(Stage("diff", cmd))
-            scope = Scope(
-                known={
-                    "@pattern",
-                    "@ratio",
-                    "@sampleCount",
-                    "@severityLabel",
-                    "@previousSampleCount",
-                    "@change",
-                    "@changeDescription",
-                },
-                bin_allowed=False,
-            )
+            scope = Scope(known=set(DIFF_COLUMNS), known_after="diff", bin_allowed=False)
         else:  # pragma: no cover - the parser only makes the commands above
             raise QueryError(f"unknown command {cmd.keyword!r}", cmd.start, cmd.end)
     _final_display(stages, scope)
-    return stages
+    return _drop_unneeded_sorts(stages)
+
+
+def _drop_unneeded_sorts(stages: list[Stage]) -> list[Stage]:
+    """Without the sorts whose order nothing sees: a `sort` followed (past row commands only) by
+    `stats` or `pattern`, which do not depend on row order. Keeps the stats the sink, so memory
+    stays bounded by groups instead of holding every row for a sort."""
+    out = []
+    for i, s in enumerate(stages):
+        if s.kind == "sort":
+            nxt = next((t for t in stages[i + 1 :] if t.kind in LIST_COMMANDS), None)
+            if nxt is not None and nxt.kind in ("stats", "pattern"):
+                continue
+        out.append(s)
+    return out
 
 
 def _check_diff(stages: list[Stage], cmd: Command) -> None:
@@ -634,6 +641,10 @@ class Execution:
             return Clusterer()
         if kind == "dedup":
             return DedupKeeper(_newest_first, sink.keys)
+        if kind == "sort" and self.rest and self.rest[0].kind == "dedup":
+            # `sort ... | dedup k` (AWS's own sample): keep the first row per key in sort order,
+            # never every row.
+            return DedupKeeper(order_key(sink.order, sink.time_order), self.rest.pop(0).keys)
         order = order_key(sink.order, sink.time_order) if kind == "sort" else _newest_first
         return Keeper(order, self._heap_size())
 

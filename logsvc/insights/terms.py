@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..tokens import TOKEN_RE
-from .parser import Binary, Field, Literal, Match
+from .parser import Field, Literal, Logic, Match
 
 
 def literal_terms(stages: list[Any]) -> list[str]:
@@ -31,8 +31,8 @@ def literal_terms(stages: list[Any]) -> list[str]:
 
 
 def _conjuncts(node: Any) -> list[Any]:
-    if isinstance(node, Binary) and node.op == "and":
-        return _conjuncts(node.left) + _conjuncts(node.right)
+    if isinstance(node, Logic) and node.op == "and":
+        return [c for x in node.operands for c in _conjuncts(x)]
     return [node]
 
 
