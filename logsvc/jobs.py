@@ -731,14 +731,7 @@ class Jobs:
         self.store.get_group(group)
         sources = self.reader.sources([group])
         page = self.reader.read(sources, start=start_ms, end=end_ms, limit=min(sample, MAX_LIMIT), forward=False)
-        counts: dict[str, int] = {}
-        for ev in page.events:
-            for name in ifields.event_row(ev, account=account, ptr=None).field_names():
-                counts[name] = counts.get(name, 0) + 1
-        n = len(page.events)
-        if not n:
-            return []
-        return sorted(((k, round(100 * c / n)) for k, c in counts.items()), key=lambda kv: (-kv[1], kv[0]))
+        return [(f["name"], f["percent"]) for f in ifields.log_group_fields(page.events, account=account)]
 
     # ---- saved queries -------------------------------------------------------------------------
 
@@ -853,17 +846,5 @@ def literal_pattern(terms: list[str]) -> str:
 
 
 def record_fields(ev: Any, account: str = ACCOUNT_ID) -> dict[str, str]:
-    """GetLogRecord's map: every field of the event, times as epoch-ms strings."""
-    row = ifields.event_row(ev, account=account, ptr=None)
-    out: dict[str, str] = {}
-    for name in row.field_names():
-        v = row.get(name)
-        if v is None:
-            continue
-        if isinstance(v, ivalues.Timestamp):
-            out[name] = str(int(v))
-            continue
-        text = ivalues.render(v)
-        if text is not None:
-            out[name] = text
-    return out
+    """GetLogRecord's map: every field of the event, times as epoch-ms strings (fields.py decides)."""
+    return ifields.log_record(ev, account=account)
