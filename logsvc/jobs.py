@@ -49,6 +49,7 @@ from logsvc.config import Settings
 from logsvc.errors import InvalidParameter, LimitExceeded, LogsvcError, NotFound
 from logsvc.insights import fields as ifields
 from logsvc.insights import values as ivalues
+from logsvc.model import make_event_id
 from logsvc.query import MAX_LIMIT, Reader
 from logsvc.store import Store
 from logsvc.tokens import TOKEN_RE
@@ -71,7 +72,7 @@ SWEEP_S = 60.0  # expired queries are swept at most this often per process
 MAX_KEPT = 10_000  # finished queries kept (beyond this the oldest go, whatever their age)
 MAX_DEFINITIONS = 1000  # AWS: 1,000 saved queries per account and region
 PTR_KIND = "insights-ptr"
-_PTR_MARK = "\x00ptr\x00"  # an unsigned pointer inside the engine; signed when rows leave the runner
+_PTR_MARK = "\x00ptr\x00"  # + "<source index>:<offset>:<end>": a pointer inside the engine, signed when rows leave the runner
 _ID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _STATE_RE = re.compile(r"([0-9a-f-]{36})\.json")
 
@@ -181,6 +182,7 @@ class _Job:
     partial_at: float = 0.0
     execution: Any = None
     sources: list = field(default_factory=list)  # (group, stream) of each source: unsigned pointers index it
+    idents: dict = field(default_factory=dict)  # source index -> its file's identity (model.make_event_id)
 
     @property
     def id(self) -> str:
@@ -450,11 +452,18 @@ class Jobs:
         account = st["account"]
         src_index = {(s.group, s.stream): i for i, s in enumerate(sources)}
         job.sources = [(s.group, s.stream) for s in sources]
+        idents = job.idents
 
         def feed(lo: int, hi: int, add: Any) -> None:
             n = 0
             for ev in self._events(job, sources, lo, hi, pattern):
-                ptr = f"{_PTR_MARK}{src_index[(ev.group, ev.stream)]}:{ev.event_id}" if want_ptr else None
+                if want_ptr:  # the event id (a hash) is made only for the rows returned, when signing
+                    i = src_index[(ev.group, ev.stream)]
+                    if i not in idents:
+                        idents[i] = ev.ident
+                    ptr = f"{_PTR_MARK}{i}:{ev.offset}:{ev.end}"
+                else:
+                    ptr = None
                 add(ifields.event_row(ev, account=account, ptr=ptr))
                 job.stats.records_scanned += 1
                 m = ev.message
@@ -497,25 +506,25 @@ class Jobs:
 
     def _render(self, job: _Job, rows: list) -> list:
         """Engine rows -> [[field, value], ...] with every pointer signed for GetLogRecord."""
-        srcs = job.sources
         codec = paging.codec(self.root)
         out = []
         for row in rows:
             cells = []
             for f, v in row:
                 if isinstance(v, str) and v.startswith(_PTR_MARK):
-                    v = self._sign_ptr(codec, srcs, v)
+                    v = self._sign_ptr(codec, job, v)
                 cells.append([f, v])
             out.append(cells)
         return out
 
     @staticmethod
-    def _sign_ptr(codec: paging.Codec, srcs: list, raw: str) -> str:
-        idx, _, event_id = raw[len(_PTR_MARK) :].partition(":")
+    def _sign_ptr(codec: paging.Codec, job: _Job, raw: str) -> str:
         try:
-            group, stream = srcs[int(idx)]
+            idx, offset, end = (int(x) for x in raw[len(_PTR_MARK) :].split(":"))
+            group, stream = job.sources[idx]
         except (ValueError, IndexError):
             return raw
+        event_id = make_event_id(group, stream, offset, job.idents.get(idx, b""), end)
         return codec.encode(PTR_KIND, [group, stream, event_id])
 
     def _write_state(self, job: _Job) -> None:
