@@ -360,7 +360,10 @@ class Jobs:
             self._touch(qid, "active")
         with self._lock:
             self._jobs[qid] = job
-        self._ensure_threads().submit(self._run, job)
+        try:
+            self._ensure_threads().submit(self._run, job)
+        except RuntimeError:  # the pool is shut down: this worker is exiting
+            self._finish(job, "Failed", None, "the worker that received this query is shutting down; start it again")
         if wait > 0:
             job.done.wait(wait)
         with job.lock:
