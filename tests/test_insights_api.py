@@ -161,6 +161,25 @@ def test_time_range_is_inclusive_seconds(logs) -> None:  # noqa: ANN001
     assert [g["@message"] for g in rows(r)] == ["last ms", "first ms"]
 
 
+def test_visibility_applies_retention_and_deleted_streams(cw: Server, logs) -> None:  # noqa: ANN001
+    group = unique()
+    now = int(time.time() * 1000)
+
+    def iso(ms: int) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+
+    for stream in ("keep", "gone"):
+        path = cw.store.ensure_stream(group, stream)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(f"{iso(now - 3 * 86_400_000)} {stream} old\n{iso(now - 60_000)} {stream} new\n")
+    q = "fields @message | sort @message asc"
+    assert [r["@message"] for r in rows(run(logs, group, q, start=now // 1000 - 4 * 86400))] == [
+        "gone new", "gone old", "keep new", "keep old"]
+    logs.put_retention_policy(logGroupName=group, retentionInDays=1)
+    logs.delete_log_stream(logGroupName=group, logStreamName="gone")
+    assert [r["@message"] for r in rows(run(logs, group, q, start=now // 1000 - 4 * 86400))] == ["keep new"]
+
+
 def test_stats_rows_have_no_ptr_and_several_groups_merge(logs) -> None:  # noqa: ANN001
     a, _ = make_group(logs, ['{"level": "INFO"}', '{"level": "ERROR"}', '{"level": "INFO"}'])
     b, _ = make_group(logs, ['{"level": "INFO"}'])
