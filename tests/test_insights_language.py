@@ -255,6 +255,17 @@ def test_plan_flags() -> None:
         ('fields x as @message | filter @message like " a "', []),
         ('filter x like " a "', []),
         ('filter @message like " a b "', ["a", "b"]),
+        ('filter @requestId = "c31d2e4f-0a1b-4c2d-8e3f-5a6b7c8d9e01"', ["0a1b", "4c2d", "8e3f"]),
+        ('filter "c31d2e4f-0a1b-4c2d" = @requestId and @type = "REPORT"', ["0a1b"]),
+        ('filter user.name = "Ann Lee" and level = "ERROR"', ["Ann", "Lee", "ERROR"]),
+        ('filter status = "200" or level = "ERROR"', []),  # numbers may be written otherwise; or promises nothing
+        ('filter path = "/a/b" and q = "x\\"y" and u = "é"', []),  # characters JSON may escape
+        ('filter @logStream = "web-1"', []),  # not from the message
+        ('parse @message "* *" as level, rest | filter level = "ERROR"', []),  # written by a command
+        ('fields jsonParse(@message) as js | filter js.level = "ERROR"', []),
+        ('fields @timestamp, level | filter level = "ERROR"', ["ERROR"]),
+        ('fields "x" as level | filter level = "ERROR"', []),
+        ('filter level != "ERROR" and not level = "INFO"', []),
         ('stats count(*) as n by x | filter x like " a "', []),
     ],
 )
