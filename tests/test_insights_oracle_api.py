@@ -1,4 +1,4 @@
-"""The independent oracle (tests/insights_cases.py) end to end: its data set written into a real
+"""The independent oracle (tests/insights_cases.py) end to end through the wire: its data set written into a real
 `logsvc serve`'s stream files, every case run through boto3's StartQuery/GetQueryResults, and every
 malformed query answered MalformedQueryException at the right character.
 
@@ -70,7 +70,16 @@ def _rows(result: dict, case: oracle.Case) -> list[list[tuple[str, str]]]:
     return out
 
 
-@pytest.mark.parametrize("case", oracle.CASES, ids=[c.name for c in oracle.CASES])
+def _case_params() -> list:
+    """The cases; the ones fields' in-process run marks as an open rendering question are strict xfails here too."""
+    from tests.test_insights_oracle import RENDERING_OPEN
+
+    return [pytest.param(c, id=c.name, marks=[pytest.mark.xfail(strict=True, reason="rendering of computed doubles: "
+                                                                "open question, see tests/test_insights_oracle.py")]
+                         if c.name in RENDERING_OPEN else []) for c in oracle.CASES]
+
+
+@pytest.mark.parametrize("case", _case_params())
 def test_case(logs, case: oracle.Case) -> None:  # noqa: ANN001
     r = run_case(logs, case)
     assert r["status"] == "Complete", (case.name, r["status"])
