@@ -151,6 +151,20 @@ def test_boto3_query_returns_the_rows_newest_first_with_statistics(logs) -> None
     assert r["queryLanguage"] == "CWLI"
 
 
+def test_limit_and_result_paging(logs) -> None:  # noqa: ANN001
+    group, _ = make_group(logs, [f"line {i}" for i in range(30)])
+    r = run(logs, group, "fields @message", limit=4)
+    assert [g["@message"] for g in rows(r)] == ["line 29", "line 28", "line 27", "line 26"]
+    assert r["statistics"]["recordsMatched"] == 30.0
+    r = run(logs, group, "fields @message | limit 25")
+    first = logs.get_query_results(queryId=r["queryId"], maxItems=10)
+    second = logs.get_query_results(queryId=r["queryId"], maxItems=10, nextToken=first["nextToken"])
+    third = logs.get_query_results(queryId=r["queryId"], maxItems=10, nextToken=second["nextToken"])
+    paged = [g["@message"] for page in (first, second, third) for g in rows(page)]
+    assert paged == [g["@message"] for g in rows(r)] and len(paged) == 25 and "nextToken" not in third
+    assert error_of(logs.get_query_results, queryId=r["queryId"], nextToken="v1.bogus")[0] == "InvalidParameterException"
+
+
 def test_time_range_is_inclusive_seconds(logs) -> None:  # noqa: ANN001
     t0 = (now_s() - 600) * 1000  # on a whole second
     group, _ = make_group(logs, [], t0)
