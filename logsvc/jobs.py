@@ -66,6 +66,7 @@ HEARTBEAT_S = 0.5  # the monitor writes progress (statistics, partial rows) this
 CHECK_EVERY = 256  # events between looks at stop / timeout / progress
 PAGE_S = 0.25  # a read page returns at least this often, so a selective scan still looks at stop
 PARTIAL_S = 1.0  # partial rows are recomputed at most this often
+PARTIAL_ROWS = 1000  # rows shown while Running (the first of the engine's order); all of them at the end
 PARTIAL_BYTES = 1024 * 1024  # the partial rows file holds at most this (rows past it wait for the end)
 STALE_S = 30.0  # an owner on another host with no heartbeat this long is gone
 SWEEP_S = 60.0  # expired queries are swept at most this often per process
@@ -434,7 +435,7 @@ class Jobs:
             now = time.monotonic()
             if now - job.partial_at >= PARTIAL_S:
                 job.partial_at = now
-                rows = self._render(job, execution.partial())
+                rows = self._render(job, execution.partial()[:PARTIAL_ROWS])
                 with job.lock:
                     job.partial, job.partial_written = rows, False
 
