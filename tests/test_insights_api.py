@@ -378,6 +378,25 @@ def test_killed_worker_leaves_its_query_failed_not_running(cw: Server, logs, big
     assert rows(run(logs, group, "fields @message"))[0]["@message"] == "after the kill"
 
 
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_a_restarted_server_reports_queries_of_the_old_one_ended(tmp_path: Path, cw: Server, big: str, sig: int) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    s = start_server(data)
+    try:
+        s.store.ensure_stream(big, "app").write_bytes(cw.store.stream_file(big, "app").read_bytes())
+        logs = _client(s.url)
+        qid = start_slow(logs, big)
+        wait_for(lambda: rest_state(s, qid)["status"] == "Running", timeout=30, what="Running")
+        s.stop(sig)  # the whole server: kill -9 (no goodbye) or a graceful stop
+        s = start_server(data)
+        r = _client(s.url).get_query_results(queryId=qid)
+        assert r["status"] == "Failed"
+        assert "ended" in rest_state(s, qid)["error"] or "shut down" in rest_state(s, qid)["error"]
+    finally:
+        s.stop()
+
+
 @pytest.fixture(scope="module")
 def tight(tmp_path_factory: pytest.TempPathFactory, cw: Server) -> Iterator[Server]:
     """A server allowing 2 queries at once, each for 4 seconds, over a copy of the big group."""
