@@ -523,13 +523,8 @@ def test_rest_errors_check_fields_and_definitions(cw: Server, logs) -> None:  # 
     assert any(d["id"] == saved["id"] for d in cw.json("/api/v1/insights/definitions", prefix="mi")["definitions"])
     assert requests.delete(cw.url + f"/api/v1/insights/definitions/{saved['id']}", timeout=30).json()["deleted"] is True
     assert requests.delete(cw.url + f"/api/v1/insights/definitions/{saved['id']}", timeout=30).status_code == 404
-    samples = cw.json("/api/v1/insights/samples", category="lambda")["samples"]
-    assert samples and all(x["category"] == "lambda" and x["query"] for x in samples)
-    for x in samples:  # every sample compiles
-        assert requests.post(cw.url + "/api/v1/insights/check", json={"query": x["query"]}, timeout=30).json() == {"ok": True}, x
-    assert cw.get("/api/v1/insights/samples", category="nope").status_code == 400
     doc = cw.json("/api/v1/openapi.json")
-    for p in ("/api/v1/insights/samples", "/api/v1/insights", "/api/v1/insights/{queryId}", "/api/v1/insights/check", "/api/v1/insights/fields",
+    for p in ("/api/v1/insights", "/api/v1/insights/{queryId}", "/api/v1/insights/check", "/api/v1/insights/fields",
               "/api/v1/insights/definitions", "/api/v1/insights/definitions/{id}"):
         assert p in doc["paths"]
 

@@ -12,7 +12,6 @@ epoch milliseconds, ISO-8601 or an age like `15m` (as everywhere in the REST API
     GET    /api/v1/insights/definitions      saved queries; POST saves one ({id} replaces); DELETE /<id>
     GET    /api/v1/insights/fields?group=G   field names seen in the group's newest events, with percent
     POST   /api/v1/insights/check            {query} -> {ok: true} | {ok: false, error: {message, start, end, caret}}
-    GET    /api/v1/insights/samples          AWS's sample queries (Lambda, general) and a few for JSON and access logs
 """
 
 from __future__ import annotations
@@ -200,18 +199,6 @@ def fields():  # noqa: ANN201
             merged[name] = max(merged.get(name, 0), pct)
     rows = sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))
     return jsonify({"fields": [{"name": n, "percent": p} for n, p in rows]})
-
-
-@bp.get("/api/v1/insights/samples")
-def samples():  # noqa: ANN201
-    from logsvc.insights.samples import SAMPLES
-
-    category = request.args.get("category")
-    known = sorted({x.category for x in SAMPLES})
-    if category is not None and category not in known:
-        raise InvalidParameter(f"category must be one of {', '.join(known)}", field="category", rule="|".join(known))
-    return jsonify({"samples": [{"category": x.category, "name": x.name, "query": x.query, "description": x.description}
-                                for x in SAMPLES if category is None or x.category == category]})
 
 
 # ---- saved queries -------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from logsvc import __version__
-from logsvc.insights.samples import SAMPLES
 
 
 def _p(name: str, desc: str, schema: dict | None = None, required: bool = False, many: bool = False) -> dict:
@@ -221,16 +220,6 @@ def insights_paths() -> dict:
                     "fields": {"type": "array", "items": {"type": "object", "required": ["name", "percent"],
                                                           "properties": {"name": {"type": "string"},
                                                                          "percent": {"type": "number"}}}}}}),
-            }
-        },
-        "/api/v1/insights/samples": {
-            "get": {
-                "summary": "Sample queries: AWS's for Lambda and general logs, a few for JSON and access logs",
-                "parameters": [_p("category", "Only this category", {"type": "string", "enum": sorted({x.category for x in SAMPLES})})],
-                "responses": _insights_responses({"type": "object", "required": ["samples"], "properties": {
-                    "samples": {"type": "array", "items": {"type": "object", "required": ["category", "name", "query"],
-                                                           "properties": {k: {"type": "string"} for k in
-                                                                          ("category", "name", "query", "description")}}}}}),
             }
         },
         "/api/v1/insights/definitions": {
