@@ -72,11 +72,12 @@ def _rows(result: dict, case: oracle.Case) -> list[list[tuple[str, str]]]:
 
 def _case_params() -> list:
     """The cases; the ones fields' in-process run marks as an open rendering question are strict xfails here too."""
-    from tests.test_insights_oracle import RENDERING_OPEN
+    from tests import test_insights_oracle
 
+    open_cases = getattr(test_insights_oracle, "RENDERING_OPEN", set())  # gone once the question is settled
     return [pytest.param(c, id=c.name, marks=[pytest.mark.xfail(strict=True, reason="rendering of computed doubles: "
                                                                 "open question, see tests/test_insights_oracle.py")]
-                         if c.name in RENDERING_OPEN else []) for c in oracle.CASES]
+                         if c.name in open_cases else []) for c in oracle.CASES]
 
 
 @pytest.mark.parametrize("case", _case_params())
