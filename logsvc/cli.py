@@ -241,6 +241,103 @@ def streams(ctx: click.Context, group: str) -> None:
     _table(rows, [("name", "STREAM"), ("storedBytes", "BYTES"), ("lastEventTime", "LAST EVENT")])
 
 
+_TERMINAL = ("Complete", "Failed", "Cancelled", "Timeout")
+
+
+@main.command("query")
+@click.argument("text", metavar="QUERY")
+@click.option("--group", multiple=True, required=True, help="Log group to query (repeat for several)")
+@click.option("--since", default="1h", show_default=True, help="Start this long ago (30s, 10m, 2h, 1d), at an ISO time or epoch ms")
+@click.option("--until", default=None, help="End (default: now); same forms as --since")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=None, help="Rows at most (default 10,000)")
+@click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.pass_context
+def query_cmd(ctx: click.Context, text: str, group: tuple[str, ...], since: str, until: str | None, limit: int | None,
+              output: str) -> None:
+    """Run a Logs Insights query and print its rows (progress on stderr while it runs).
+
+    Example: logsvc query 'filter @type = "REPORT" | stats avg(@duration) by bin(5m)' --group /aws/lambda/fn
+    """
+    from logsvc.errors import InvalidParameter
+
+    client = _client(ctx)
+    body: dict = {"query": text, "groups": list(group), "start": since}
+    if until:
+        body["end"] = until
+    if limit:
+        body["limit"] = limit
+    try:
+        qid = client.post("/api/v1/insights", body)["queryId"]
+    except InvalidParameter as e:
+        if e.field == "query" and e.hint:  # a caret under the column the query fails at
+            click.echo(f"logsvc: error: {e.message}", err=True)
+            click.echo(e.hint, err=True)
+            ctx.exit(int(ExitStatus.USAGE))
+        raise
+    tty = sys.stderr.isatty()
+    began = time.monotonic()
+    try:
+        while True:
+            res = client.get(f"/api/v1/insights/{qid}")
+            if res["status"] in _TERMINAL:
+                break
+            if tty:
+                st = res.get("statistics") or {}
+                click.echo(f"\r{res['status']}: {int(st.get('recordsScanned', 0)):,} records scanned, "
+                           f"{int(st.get('recordsMatched', 0)):,} matched, {time.monotonic() - began:.1f}s ", err=True, nl=False)
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        try:
+            client.delete(f"/api/v1/insights/{qid}")
+        except LogsvcError:
+            pass
+        raise
+    if tty:
+        click.echo("\r\033[K", err=True, nl=False)
+    rows = [{c["field"]: c["value"] for c in row} for row in res["results"]]
+    _print_rows(rows, output)
+    st = res.get("statistics") or {}
+    if res["status"] != "Complete":
+        click.echo(f"logsvc: error: the query ended {res['status']}" + (f": {res['error']}" if res.get("error") else "")
+                   + (f" (showing the {len(rows)} rows it had)" if rows else ""), err=True)
+        ctx.exit(int(ExitStatus.ERROR))
+    if tty:
+        click.echo(f"{len(rows):,} rows; {int(st.get('recordsMatched', 0)):,} records matched, "
+                   f"{int(st.get('recordsScanned', 0)):,} scanned in {time.monotonic() - began:.1f}s", err=True)
+
+
+def _print_rows(rows: list[dict], output: str) -> None:
+    if output == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    cols: list[str] = []
+    for r in rows:
+        cols.extend(k for k in r if k not in cols and (output == "csv" or k != "@ptr"))
+    if output == "csv":
+        import csv
+        import io
+
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(cols)
+        for r in rows:
+            w.writerow([r.get(c, "") for c in cols])
+        click.echo(buf.getvalue(), nl=False)
+        return
+    if not rows:
+        click.echo("logsvc: no rows", err=True)
+        return
+
+    def cell(v: str | None) -> str:
+        return "" if v is None else v.replace("\r", "").replace("\n", " \u23ce ")
+
+    cells = [[cell(r.get(c)) for c in cols] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(cols)]
+    click.echo("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip())
+    for row in cells:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
 def _listing(ctx: click.Context, path: str, key: str, **params: object) -> list[dict]:
     """Every page of a listing; says on stderr when the server skipped entries it could not read."""
     client = _client(ctx)

@@ -26,10 +26,14 @@ class Client:
         self.token = token
         self.timeout = timeout
 
-    def _request(self, path: str, params: dict | None = None, accept: str = "application/json", timeout: float | None = None):  # noqa: ANN202
+    def _request(self, path: str, params: dict | None = None, accept: str = "application/json", timeout: float | None = None,  # noqa: ANN202
+                 method: str = "GET", body: dict | None = None):
         query = urllib.parse.urlencode([(k, v) for k, v in (params or {}).items() for v in (v if isinstance(v, list | tuple) else [v]) if v is not None], doseq=True)
         url = f"{self.url}{path}" + (f"?{query}" if query else "")
-        req = urllib.request.Request(url, headers={"Accept": accept})
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(url, data=data, method=method, headers={"Accept": accept})
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
         if self.token:
             req.add_header("Authorization", f"Bearer {self.token}")
         try:
@@ -44,6 +48,14 @@ class Client:
 
     def get(self, path: str, **params: Any) -> dict:
         with self._request(path, params) as resp:
+            return json.loads(resp.read())
+
+    def post(self, path: str, body: dict) -> dict:
+        with self._request(path, method="POST", body=body) as resp:
+            return json.loads(resp.read())
+
+    def delete(self, path: str) -> dict:
+        with self._request(path, method="DELETE") as resp:
             return json.loads(resp.read())
 
     def pages(self, path: str, key: str, **params: Any) -> Iterator[dict]:
@@ -80,6 +92,7 @@ class Client:
 
 
 def _api_error(e: urllib.error.HTTPError) -> LogsvcError:
+    body = None
     try:
         body = json.loads(e.read())["error"]
         message, field = body.get("message", str(e)), body.get("field")
@@ -90,5 +103,5 @@ def _api_error(e: urllib.error.HTTPError) -> LogsvcError:
     if e.code == 401:
         return Unauthorized(message, field=field, hint="Pass --token or set LOGSVC_TOKEN.")
     if 400 <= e.code < 500:
-        return InvalidParameter(message, field=field)
+        return InvalidParameter(message, field=field, hint=body.get("hint") if isinstance(body, dict) else None)
     return LogsvcError(message, field=field)

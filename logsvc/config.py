@@ -61,6 +61,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("url", "http://127.0.0.1:4588", "Where CLI commands (tail, search, groups, invoke) find a running server"),
     Setting("log_level", "info", "Level of logsvc's own messages (debug, info, warning, error)"),
     Setting("ingest", True, "Run the ingester in this process (tests turn it off to start it by hand)", _bool),
+    Setting("insights_max_queries", 100, "Logs Insights queries scheduled or running at once (all workers); more get LimitExceededException", int),
+    Setting("insights_threads", 4, "Logs Insights queries one worker runs at the same time; the rest wait as Scheduled", int),
+    Setting("insights_timeout", 3600.0, "Seconds a Logs Insights query may run before it ends as Timeout (AWS: 60 minutes)", float),
+    Setting("insights_retention", 7 * 86400.0, "Seconds finished Logs Insights queries and their results are kept (AWS: 7 days)", float),
+    Setting("insights_results_bytes", 256 * 1024 * 1024, "Bytes of Logs Insights results kept on disk; the oldest are dropped first, "
+            "and one query's results over a quarter of it fail the query", int),
 )
 
 
@@ -85,6 +91,11 @@ class Settings:
     url: str = "http://127.0.0.1:4588"
     log_level: str = "info"
     ingest: bool = True
+    insights_max_queries: int = 100
+    insights_threads: int = 4
+    insights_timeout: float = 3600.0
+    insights_retention: float = 7 * 86400.0
+    insights_results_bytes: int = 256 * 1024 * 1024
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -129,9 +140,13 @@ def resolve(flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] |
     for name in ("port",):
         if name in values and not 0 <= values[name] <= 65535:
             raise InvalidParameter(f"{name} must be between 0 and 65535", field=name, rule="0..65535")
-    for name in ("workers", "threads", "block_lines", "max_tail_clients", "async_queue_bytes"):
+    for name in ("workers", "threads", "block_lines", "max_tail_clients", "async_queue_bytes", "insights_max_queries",
+                 "insights_threads", "insights_results_bytes"):
         if name in values and values[name] < 1:
             raise InvalidParameter(f"{name} must be at least 1", field=name, rule=">= 1")
+    for name in ("insights_timeout", "insights_retention"):
+        if name in values and not values[name] > 0:
+            raise InvalidParameter(f"{name} must be more than 0 seconds", field=name, rule="> 0")
     return Settings(**values)
 
 

@@ -50,7 +50,10 @@ __all__ = [
     "detect_format",
     "escape_message",
     "format_line",
+    "JsonFloat",
+    "find_json_object",
     "format_timestamp",
+    "load_json_object",
     "parse_event",
     "parse_timestamp",
     "split_events",
@@ -652,6 +655,57 @@ def _match_json(text: str) -> Match | None:
     if isinstance(kind, str) and kind.startswith("platform."):
         _json_platform_fields(kind, obj.get("record"), fields)
     return ts, fields
+
+
+# --------------------------------------------------------------------------------------------
+# JSON objects in messages: one reader for filter patterns' `{ $.x = ... }` and Insights' fields
+
+
+class JsonFloat(float):
+    """A JSON number with a fraction or exponent that remembers how it was written (`1.50`, `1e3`),
+    so filter patterns' `= 1.50*`, highlighting and Insights' result cells see the text as written."""
+
+    __slots__ = ("text",)
+
+    def __new__(cls, text: str) -> JsonFloat:
+        self = super().__new__(cls, text)
+        self.text = text
+        return self
+
+
+# One decoder for all calls: `json.loads(parse_float=...)` would build a new decoder every time.
+_JSON_DECODER = json.JSONDecoder(parse_float=JsonFloat)
+_JSON_OBJECT_START = re.compile(r"[ \t\r\n]*\{").match
+
+
+def load_json_object(text: str) -> dict | None:
+    """The text as one JSON object, or None: only text that starts with `{` (after JSON's blanks)
+    is parsed. Integers are ints, other numbers `JsonFloat`s; a duplicate key keeps its last value."""
+    if not _JSON_OBJECT_START(text):
+        return None
+    try:
+        doc = _JSON_DECODER.decode(text)
+    except (ValueError, RecursionError):  # also covers ints past Python's 4300-digit limit
+        return None
+    return doc if type(doc) is dict else None
+
+
+def find_json_object(text: str, *, tries: int = 4) -> dict | None:
+    """The first JSON object embedded in the text (`<prefix> {"a": 1} <suffix>`), or None.
+
+    Tries the first `tries` `{` positions (each a bounded attempt), so a line full of braces that
+    are not JSON costs little."""
+    at = text.find("{")
+    while at >= 0 and tries > 0:
+        try:
+            doc, _end = _JSON_DECODER.raw_decode(text, at)
+        except (ValueError, RecursionError):
+            doc = None
+        if type(doc) is dict:
+            return doc
+        tries -= 1
+        at = text.find("{", at + 1)
+    return None
 
 
 def _match_level_prefix(text: str) -> Match | None:

@@ -20,6 +20,7 @@ from logsvc.config import Settings
 from logsvc.index import BlockIndex, IndexCorrupt, Snapshot, index_exists, settle_dirs
 from logsvc.ingest import Ingester
 from logsvc.invoker import create_invoker
+from logsvc.jobs import Jobs
 from logsvc.query import Reader
 from logsvc.store import Store
 from logsvc.tail import Tailer
@@ -104,6 +105,7 @@ class Service:
         self.watcher = Watcher(self.store.groups_dir, settings.rescan_interval)
         self.tailer = Tailer(self.store, self.watcher, settings.max_tail_clients)
         self.invoker = create_invoker(settings, self.store)
+        self.jobs = Jobs(self.store, self.reader, settings)  # Logs Insights queries (threads start with the first)
         self.ingester: Ingester | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -126,6 +128,7 @@ class Service:
 
     def close(self) -> None:
         self._stop.set()
+        self.jobs.close()
         if self.ingester is not None:
             self.ingester.mark_dirty(None)
         for t in self._threads:

@@ -42,6 +42,9 @@ def error_body(error: LogsvcError) -> dict:
         body["rule"] = error.rule
     if error.hint:
         body["hint"] = error.hint
+    for key in ("position", "end"):  # where in the input it fails (a Logs Insights query: character offsets)
+        if isinstance(getattr(error, key, None), int):
+            body[key] = getattr(error, key)
     return {"error": body}
 
 

@@ -34,7 +34,8 @@ ERROR = {
                 "field": {"type": ["string", "null"]},
                 "rule": {"type": "string"},
                 "hint": {"type": "string"},
-                "position": {"type": "integer"},
+                "position": {"type": "integer", "description": "0-based character offset where the input fails"},
+                "end": {"type": "integer", "description": "end of the failing span (Logs Insights queries)"},
             },
         }
     },
@@ -74,6 +75,180 @@ def _responses(ok_schema: dict, ok_type: str = "application/json") -> dict:
         "404": {"description": "Unknown group or stream", **err},
         "414": {"description": "Request line longer than 8190 bytes (from the HTTP server)",
                 "content": {"text/html": {"schema": {"type": "string"}}}},
+    }
+
+
+QUERY_ID = {"type": "string"}
+STATISTICS = {
+    "type": "object",
+    "properties": {k: {"type": "number"} for k in ("recordsMatched", "recordsScanned", "estimatedRecordsSkipped",
+                                                   "bytesScanned", "estimatedBytesSkipped", "logGroupsScanned")},
+}
+STATUS = {"type": "string", "enum": ["Scheduled", "Running", "Complete", "Failed", "Cancelled", "Timeout"]}
+QUERY_SUMMARY = {
+    "type": "object",
+    "required": ["queryId", "status", "query", "groups", "statistics"],
+    "properties": {
+        "queryId": QUERY_ID,
+        "status": STATUS,
+        "query": {"type": "string"},
+        "groups": {"type": "array", "items": {"type": "string"}},
+        "start": {"type": ["integer", "null"]},
+        "end": {"type": ["integer", "null"]},
+        "limit": {"type": ["integer", "null"]},
+        "createTime": {"type": ["integer", "null"]},
+        "startedTime": {"type": ["integer", "null"]},
+        "endedTime": {"type": ["integer", "null"]},
+        "statistics": STATISTICS,
+        "error": {"type": ["string", "null"], "description": "why it Failed or timed out"},
+        "worker": {"type": ["integer", "null"], "description": "pid of the worker that runs it"},
+    },
+}
+QUERY_RESULTS = {
+    "allOf": [
+        {"$ref": "#/components/schemas/InsightsQuery"},
+        {
+            "type": "object",
+            "required": ["results"],
+            "properties": {
+                "results": {
+                    "type": "array",
+                    "description": "rows; each a list of {field, value} (values are strings, as GetQueryResults)",
+                    "items": {"type": "array", "items": {
+                        "type": "object", "required": ["field", "value"],
+                        "properties": {"field": {"type": "string"}, "value": {"type": "string"}}}},
+                }
+            },
+        },
+    ]
+}
+DEFINITION = {
+    "type": "object",
+    "required": ["id", "name", "query", "groups"],
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "query": {"type": "string"},
+        "groups": {"type": "array", "items": {"type": "string"}},
+        "lastModified": {"type": ["integer", "null"]},
+    },
+}
+TIME_BODY = {"oneOf": [{"type": "integer", "minimum": 0, "maximum": 253402300799999},
+                       {"type": "string", "description": "ISO-8601, or an age like 15m/2h/1d"}]}
+QUERY_TEXT = {"type": "string", "maxLength": 10000, "description": "Logs Insights query"}
+
+
+def _json_body(schema: dict) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _insights_responses(ok_schema: dict) -> dict:
+    out = _responses(ok_schema)
+    out["404"]["description"] = "Unknown log group, query or saved query"
+    out["503"] = {"description": "Too many Logs Insights queries at once (insights_max_queries)",
+                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return out
+
+
+def insights_paths() -> dict:
+    """/api/v1/insights...: Logs Insights queries (api/insights.py)."""
+    groups = {"type": "array", "minItems": 1, "maxItems": 50, "items": GROUP}
+    return {
+        "/api/v1/insights": {
+            "post": {
+                "summary": "Start a Logs Insights query (it runs in the background; poll GET /api/v1/insights/{queryId})",
+                "requestBody": _json_body({
+                    "type": "object",
+                    "required": ["query", "groups"],
+                    "properties": {
+                        "query": QUERY_TEXT,
+                        "groups": groups,
+                        "start": TIME_BODY,
+                        "end": TIME_BODY,
+                        "limit": {"type": "integer", "minimum": 1, "maximum": 100000},
+                    },
+                }),
+                "responses": _insights_responses({"type": "object", "required": ["queryId", "status"],
+                                                  "properties": {"queryId": QUERY_ID, "status": STATUS}}),
+            },
+            "get": {
+                "summary": "With q: run a query and wait for it (up to `wait` seconds). Without q: recent queries, newest first",
+                "parameters": [
+                    _p("q", "Logs Insights query (runs it)", QUERY_TEXT),
+                    _p("group", "Log group (repeat for several; required with q; without q: queries of these groups)", GROUP, many=True),
+                    _p("since", "Range start (default: an hour before until)", TIME),
+                    _p("until", "Range end (default: now)", TIME),
+                    _p("limit", "Rows at most (with q); queries listed at most (without q, default 50)", {"type": "integer", "minimum": 1, "maximum": 100000}),
+                    _p("wait", "Seconds to wait for the query to end (with q)", {"type": "integer", "minimum": 0, "maximum": 10}),
+                    _p("status", "Only queries in this status (without q)", STATUS),
+                ],
+                "responses": _insights_responses({"oneOf": [
+                    {"$ref": "#/components/schemas/InsightsResults"},
+                    {"type": "object", "required": ["queries"],
+                     "properties": {"queries": {"type": "array", "items": {"$ref": "#/components/schemas/InsightsQuery"}}}},
+                ]}),
+            },
+        },
+        "/api/v1/insights/{queryId}": {
+            "parameters": [{"name": "queryId", "in": "path", "required": True, "schema": QUERY_ID}],
+            "get": {"summary": "A query's status, statistics and rows (the rows so far while it runs)",
+                    "responses": _insights_responses({"$ref": "#/components/schemas/InsightsResults"})},
+            "delete": {"summary": "Stop a query (it ends as Cancelled); 400 if it already ended",
+                       "responses": _insights_responses({"type": "object", "required": ["queryId", "status"]})},
+        },
+        "/api/v1/insights/check": {
+            "post": {
+                "summary": "Does a query compile? (the console's editor)",
+                "requestBody": _json_body({"type": "object", "required": ["query"], "properties": {"query": QUERY_TEXT}}),
+                "responses": _insights_responses({"type": "object", "required": ["ok"], "properties": {
+                    "ok": {"type": "boolean"},
+                    "error": {"type": "object", "properties": {
+                        "code": {"type": "string"}, "message": {"type": "string"}, "start": {"type": "integer"},
+                        "end": {"type": "integer"}, "caret": {"type": "string"}}},
+                }}),
+            }
+        },
+        "/api/v1/insights/fields": {
+            "get": {
+                "summary": "Field names in the newest 1,000 events of the groups, with the percent of events that have them",
+                "parameters": [
+                    _p("group", "Log group (repeat for several)", GROUP, required=True, many=True),
+                    _p("since", "Only events after this", TIME),
+                    _p("until", "Only events before this", TIME),
+                ],
+                "responses": _insights_responses({"type": "object", "required": ["fields"], "properties": {
+                    "fields": {"type": "array", "items": {"type": "object", "required": ["name", "percent"],
+                                                          "properties": {"name": {"type": "string"},
+                                                                         "percent": {"type": "number"}}}}}}),
+            }
+        },
+        "/api/v1/insights/definitions": {
+            "get": {
+                "summary": "Saved queries (the same as DescribeQueryDefinitions)",
+                "parameters": [_p("prefix", "Name prefix")],
+                "responses": _insights_responses({"type": "object", "required": ["definitions"], "properties": {
+                    "definitions": {"type": "array", "items": {"$ref": "#/components/schemas/InsightsDefinition"}}}}),
+            },
+            "post": {
+                "summary": "Save a query; with id, replace that saved query wholly",
+                "requestBody": _json_body({
+                    "type": "object",
+                    "required": ["name", "query"],
+                    "properties": {
+                        "name": {"type": "string", "minLength": 1, "maxLength": 255},
+                        "query": {"type": "string", "minLength": 1, "maxLength": 10000},
+                        "groups": {"type": "array", "maxItems": 50, "items": GROUP},
+                        "id": {"type": "string", "minLength": 1, "maxLength": 256},
+                    },
+                }),
+                "responses": _insights_responses({"$ref": "#/components/schemas/InsightsDefinition"}),
+            },
+        },
+        "/api/v1/insights/definitions/{id}": {
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "delete": {"summary": "Delete a saved query",
+                       "responses": _insights_responses({"type": "object", "required": ["id", "deleted"]})},
+        },
     }
 
 
@@ -175,6 +350,7 @@ def openapi_document() -> dict:
                     },
                 }
             },
+            **insights_paths(),
             "/api/v1/tail": {
                 "get": {
                     "summary": "Server-Sent Events: new events as they arrive",
@@ -196,5 +372,6 @@ def openapi_document() -> dict:
                 }
             },
         },
-        "components": {"schemas": {"Error": ERROR, "Event": EVENT}},
+        "components": {"schemas": {"Error": ERROR, "Event": EVENT, "InsightsQuery": QUERY_SUMMARY,
+                                   "InsightsResults": QUERY_RESULTS, "InsightsDefinition": DEFINITION}},
     }

@@ -701,6 +701,9 @@ OPERATIONS: dict[str, Operation] = {
     )
 }
 
+# Logs Insights (StartQuery, ...): queries.py builds on the helpers above and adds its operations here.
+from logsvc.cloudwatch import queries as _queries  # noqa: E402, F401
+
 
 def run(ctx: Context, name: str, params: object) -> Any:
     """Validate `params` for operation `name` and run it.

@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Callable
 
+from ..lines import JsonFloat, load_json_object
 from .query import TokenQuery, literal_tokens, q_and, q_or, q_tok
 from .scanner import BLANKS, Number, Scanner, parse_number
 from .values import Comparison, read_operator, read_value
@@ -21,35 +22,13 @@ _VALUE_STOPS = ")}"
 _KEY, _INDEX, _WILD = 0, 1, 2
 _MISSING = object()
 _INDEX_RE = re.compile(r"[0-9]+\]")
-_JSON_START = re.compile(r"[ \t\r\n]*\{").match
 Span = tuple[int, int]
 Doc = dict
 
 
-class _Float(float):
-    """A JSON float that remembers how it was written, so `= 1.50*` and highlighting see `1.50`."""
-
-    __slots__ = ("text",)
-
-    def __new__(cls, text: str) -> _Float:
-        self = super().__new__(cls, text)
-        self.text = text
-        return self
-
-
-# One decoder for all calls: `json.loads(parse_float=...)` would build a new decoder every time.
-_DECODER = json.JSONDecoder(parse_float=_Float)
-
-
-def load_event(message: str) -> Doc | None:
-    """The message as a JSON object, or None: only messages that start with `{` are parsed."""
-    if not _JSON_START(message):
-        return None
-    try:
-        doc = _DECODER.decode(message)
-    except (ValueError, RecursionError):  # also covers ints past Python's 4300-digit limit
-        return None
-    return doc if type(doc) is dict else None
+# The one JSON reader filter patterns and Insights' fields share (logsvc.lines).
+_Float = JsonFloat
+load_event = load_json_object  # the message as a JSON object, or None: only messages that start with `{`
 
 
 def scalar_text(v: object) -> str | None:
