@@ -284,6 +284,7 @@ export function queryView(root, params) {
     const gen = ++runGen;
     const { start, end } = window_();
     setRunning(true);
+    delete status.dataset.status;
     statusLine('running', h('span', { class: 'badge st-running' }, 'Starting'), ` ${groups.length} log group${groups.length > 1 ? 's' : ''}, ${fmt(start, { millis: false })} → ${fmt(end, { millis: false })} ${zoneLabel()}`);
     let r;
     try {
@@ -497,7 +498,7 @@ export function queryView(root, params) {
         return h('div', { class: 'jrow' }, label, leaf);
       }
       const entries = Array.isArray(v) ? v.map((x, i) => [i, x]) : Object.entries(v);
-      const open = depth < 2;
+      const open = depth < 4;
       return h('details', { class: 'jnode', open },
         h('summary', {}, label, Array.isArray(v) ? `[${entries.length}]` : `{${entries.length}}`),
         h('div', { class: 'jkids' }, entries.map(([k, x]) => {
