@@ -16,6 +16,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
@@ -32,6 +33,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 INVOCATIONS = 40
+STEP_MS = 75_000
+BIG = 80_000
 ERROR_EVERY = 7
 COLD_EVERY = 10
 HOSTILE_USER = "<img src=x onerror=alert(1)>"
@@ -53,18 +56,24 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     s.stop()
 
 
+@dataclass(frozen=True)
+class LambdaLogs:
+    group: str
+    t0: int  # the first invocation's START, epoch ms; invocation i starts at t0 + i * STEP_MS
+
+
 @pytest.fixture(scope="module")
-def group(site: Server) -> str:
-    """A Lambda log group: INVOCATIONS invocations, 75 s apart, ending a minute ago."""
+def lambda_logs(site: Server) -> LambdaLogs:
+    """A Lambda log group: INVOCATIONS invocations, STEP_MS apart, ending a minute ago."""
     name = f"/aws/lambda/orders-{uuid.uuid4().hex[:6]}"
     logs = _logs(site.url)
     logs.create_log_group(logGroupName=name)
     stream = "2026/12/02/[$LATEST]0123456789abcdef"
     logs.create_log_stream(logGroupName=name, logStreamName=stream)
-    t0 = int(time.time() * 1000) - 60_000 - INVOCATIONS * 75_000
+    t0 = (int(time.time()) - 60 - INVOCATIONS * STEP_MS // 1000) * 1000
     events = []
     for i in range(INVOCATIONS):
-        t = t0 + i * 75_000
+        t = t0 + i * STEP_MS
         rid = f"{i:08d}-1111-4222-8333-{uuid.uuid4().hex[:12]}"
         events.append({"timestamp": t, "message": f"START RequestId: {rid} Version: $LATEST"})
         app = {"level": "INFO", "msg": f"order {i} placed", "requestId": rid, "user": HOSTILE_USER, "note": HOSTILE_NOTE,
@@ -77,9 +86,27 @@ def group(site: Server) -> str:
         events.append({"timestamp": t + 4, "message": f"REPORT RequestId: {rid}\tDuration: {10 + 3 * i}.25 ms\t"
                        f"Billed Duration: {11 + 3 * i} ms\tMemory Size: 128 MB\tMax Memory Used: {60 + i} MB{init}\t"})
     logs.put_log_events(logGroupName=name, logStreamName=stream, logEvents=events)
-    wait_for(lambda: len(rest_rows(site, name, "stats count(*) as n")) == 1
-             and rest_rows(site, name, "stats count(*) as n")[0]["n"] == str(len(events)), timeout=15,
+    wait_for(lambda: rest_rows(site, name, "stats count(*) as n") == [{"n": str(len(events))}], timeout=15,
              what="every event to be queryable")
+    return LambdaLogs(name, t0)
+
+
+@pytest.fixture(scope="module")
+def group(lambda_logs: LambdaLogs) -> str:
+    return lambda_logs.group
+
+
+@pytest.fixture(scope="module")
+def big_group(site: Server) -> str:
+    """BIG events written straight into a stream file (as `>>` would): a scan long enough to watch and stop."""
+    name = f"/big/app-{uuid.uuid4().hex[:6]}"
+    path = site.store.ensure_stream(name, "app")
+    t0 = int(time.time() * 1000) - 3_600_000
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(BIG):
+            ms = t0 + i * 20
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+            f.write(f"{stamp} INFO request {i} took {i % 97} ms path=/p/{i % 13}\n")
     return name
 
 
@@ -103,19 +130,27 @@ def browser() -> Iterator[Browser]:
 
 
 class QueryPage:
-    """The Query view on one group, plus the problems the page reported (JS errors, dialogs)."""
+    """The Query view, plus the problems the page reported (JS errors, dialogs). One page serves
+    the module's tests: each test re-opens the view by its URL (a same-document hash change)."""
 
-    def __init__(self, page: Page, site: Server, group: str) -> None:
+    def __init__(self, page: Page, site: Server) -> None:
         self.page = page
         self.site = site
-        self.group = group
+        self.group = ""
         self.errors: list[str] = []
         self.dialogs: list[str] = []
         page.on("pageerror", lambda e: self.errors.append(str(e)))
         page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
-        page.goto(f"{site.url}/#/query?group={group}&range=3h")
-        wait_for(lambda: (self.state().get("language")), timeout=10, what="the language table")
         self.editor = page.locator("textarea.qe-input")
+
+    def open(self, group: str, range_: str = "3h") -> None:
+        self.group = group
+        if "#" in self.page.url:
+            self.page.evaluate("location.hash = '#/'")
+        self.page.goto(f"{self.site.url}/#/query?group={group}&range={range_}")
+        expect(self.page.locator(".q-tabs")).to_be_visible()
+        wait_for(lambda: self.state().get("language") and self.state().get("groups") == [group], timeout=10,
+                 what="the Query view with its language table")
 
     def state(self) -> dict:
         return self.page.evaluate("window.__logsvc.state()") or {}
@@ -144,14 +179,25 @@ def _terminal() -> re.Pattern:
     return re.compile("^(" + "|".join(TERMINAL) + ")$")
 
 
-@pytest.fixture
-def qp(browser: Browser, site: Server, group: str) -> Iterator[QueryPage]:
+@pytest.fixture(scope="module")
+def shared_page(browser: Browser, site: Server) -> Iterator[QueryPage]:
     ctx = browser.new_context(viewport={"width": 1400, "height": 900}, timezone_id="UTC")
-    q = QueryPage(ctx.new_page(), site, group)
-    yield q
+    yield QueryPage(ctx.new_page(), site)
     ctx.close()
-    assert not q.dialogs, f"a dialog fired: {q.dialogs}"
-    assert not q.errors, f"JavaScript errors: {q.errors}"
+
+
+@pytest.fixture
+def qp(shared_page: QueryPage, group: str) -> Iterator[QueryPage]:
+    q = shared_page
+    q.open(group)
+    yield q
+    if q.page.locator("dialog[open]").count():
+        q.page.keyboard.press("Escape")
+    errors, dialogs = list(q.errors), list(q.dialogs)
+    q.errors.clear()
+    q.dialogs.clear()
+    assert not dialogs, f"a dialog fired: {dialogs}"
+    assert not errors, f"JavaScript errors: {errors}"
 
 
 # ---- tests --------------------------------------------------------------------------------------------
@@ -159,6 +205,7 @@ def qp(browser: Browser, site: Server, group: str) -> Iterator[QueryPage]:
 
 def test_lambda_samples_run_with_the_rest_apis_rows_and_bin_draws_a_chart(qp: QueryPage, site: Server, group: str) -> None:
     page = qp.page
+    page.get_by_role("tab", name="Samples").click()
     samples = page.locator('.q-samples[data-category="lambda"] button.sample')
     names = samples.evaluate_all("els => els.map(e => e.dataset.name)")
     assert len(names) >= 6 and "Latency statistics per 5 minutes" in names
@@ -362,3 +409,58 @@ def test_hostile_field_values_render_as_text(qp: QueryPage) -> None:
     assert qp.column("note") == [HOSTILE_NOTE] * 3
     assert len(rest_rows(qp.site, qp.group, qp.editor.input_value())) == 3
     page.wait_for_timeout(100)  # give any injected handler a chance to fire (the fixture checks dialogs)
+
+
+def test_group_picker_and_absolute_time_range(qp: QueryPage, lambda_logs: LambdaLogs) -> None:
+    page = qp.page
+    picker = page.locator("details.gpicker")
+    picker.locator("summary").click()
+    box = picker.get_by_role("checkbox", name=lambda_logs.group)
+    expect(box).to_be_checked()
+    box.uncheck()
+    expect(page.locator(".gp-chips .chip")).to_have_count(0)
+    expect(picker.locator("summary")).to_have_text(re.compile("Pick log groups"))
+    page.keyboard.press("Escape")
+    qp.set_query('filter @type = "REPORT" | stats count(*) as n')
+    qp.editor.focus()
+    page.keyboard.press("Control+Enter")
+    expect(page.locator(".q-status")).to_contain_text("Pick at least one log group")
+    expect(picker).to_have_attribute("open", "")  # opened for the user
+    picker.get_by_role("checkbox", name=lambda_logs.group).check()
+    expect(page.locator(".gp-chips .chip")).to_have_text([lambda_logs.group + "×"])
+    page.keyboard.press("Escape")
+    assert qp.run()["rows"] == 1 and qp.column("n") == [str(INVOCATIONS)]
+    # an absolute range (in the page's zone, UTC here) holding invocations 10..19 only
+    page.locator("select.range-select").select_option("custom")
+
+    def local(ms: int) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000))
+
+    page.get_by_label("From").fill(local(lambda_logs.t0 + 10 * STEP_MS - 30_000))
+    page.get_by_label("To (empty = now)").fill(local(lambda_logs.t0 + 20 * STEP_MS - 30_000))
+    page.get_by_role("button", name="Apply").click()
+    assert qp.run()["rows"] == 1 and qp.column("n") == ["10"]
+    assert "start=" in page.url and "end=" in page.url  # the range is in the permalink
+
+
+def test_running_query_shows_progress_and_stop_keeps_its_rows(qp: QueryPage, big_group: str) -> None:
+    page = qp.page
+    qp.open(big_group)
+    qp.set_query('parse @message "* * *" as a, b, c\n| stats count(*) as n by b')
+    qp.editor.focus()
+    page.keyboard.press("Control+Enter")
+    status = page.locator(".q-status")
+    expect(status).to_have_attribute("data-status", "Running", timeout=10_000)
+    expect(page.locator("button.q-stop")).to_be_enabled()
+    # records scanned grow while it runs (partial statistics, polled)
+    first = wait_for(lambda: int(status.get_attribute("data-scanned") or 0) or None, timeout=10, what="records scanned")
+    wait_for(lambda: int(status.get_attribute("data-scanned") or 0) > first, timeout=10, what="records scanned to grow")
+    assert 0 < first < BIG
+    page.locator("button.q-stop").click()
+    expect(status).to_have_attribute("data-status", "Cancelled", timeout=10_000)
+    expect(status).to_contain_text("Stopped")
+    scanned = int(status.get_attribute("data-scanned"))
+    assert first < scanned < BIG
+    st = qp.state()
+    assert not st["running"] and st["rows"] >= 1  # the groups found until the stop
+    expect(page.locator("button.q-run")).to_be_enabled()
