@@ -49,6 +49,7 @@ from logsvc.config import Settings
 from logsvc.errors import InvalidParameter, LimitExceeded, LogsvcError, NotFound
 from logsvc.insights import fields as ifields
 from logsvc.insights import values as ivalues
+from logsvc.model import make_event_id
 from logsvc.query import MAX_LIMIT, Reader
 from logsvc.store import Store
 from logsvc.tokens import TOKEN_RE
@@ -65,13 +66,14 @@ HEARTBEAT_S = 0.5  # the monitor writes progress (statistics, partial rows) this
 CHECK_EVERY = 256  # events between looks at stop / timeout / progress
 PAGE_S = 0.25  # a read page returns at least this often, so a selective scan still looks at stop
 PARTIAL_S = 1.0  # partial rows are recomputed at most this often
+PARTIAL_ROWS = 1000  # rows shown while Running (the first of the engine's order); all of them at the end
 PARTIAL_BYTES = 1024 * 1024  # the partial rows file holds at most this (rows past it wait for the end)
 STALE_S = 30.0  # an owner on another host with no heartbeat this long is gone
 SWEEP_S = 60.0  # expired queries are swept at most this often per process
 MAX_KEPT = 10_000  # finished queries kept (beyond this the oldest go, whatever their age)
 MAX_DEFINITIONS = 1000  # AWS: 1,000 saved queries per account and region
 PTR_KIND = "insights-ptr"
-_PTR_MARK = "\x00ptr\x00"  # an unsigned pointer inside the engine; signed when rows leave the runner
+_PTR_MARK = "\x00ptr\x00"  # + "<source index>:<offset>:<end>": a pointer inside the engine, signed when rows leave the runner
 _ID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _STATE_RE = re.compile(r"([0-9a-f-]{36})\.json")
 
@@ -98,6 +100,9 @@ def compile_query(text: str):  # noqa: ANN201 - insights.Plan
         except Exception:  # noqa: BLE001 - the caret is a nicety; the offsets are the answer
             caret = ""
         raise MalformedQuery(e.message, e.start, e.end, caret) from None
+    except (RecursionError, ValueError, OverflowError) as e:  # e.g. a 5,000-digit number, 3,000 nested parentheses
+        log.warning("Insights: compiling a %d-character query failed: %r", len(text), e)
+        raise MalformedQuery(f"logsvc cannot compile this query ({type(e).__name__}: {str(e)[:200]})", 0, len(text)) from None
 
 
 # ---- who owns a query ----------------------------------------------------------------------------
@@ -178,6 +183,7 @@ class _Job:
     partial_at: float = 0.0
     execution: Any = None
     sources: list = field(default_factory=list)  # (group, stream) of each source: unsigned pointers index it
+    idents: dict = field(default_factory=dict)  # source index -> its file's identity (model.make_event_id)
 
     @property
     def id(self) -> str:
@@ -355,7 +361,10 @@ class Jobs:
             self._touch(qid, "active")
         with self._lock:
             self._jobs[qid] = job
-        self._ensure_threads().submit(self._run, job)
+        try:
+            self._ensure_threads().submit(self._run, job)
+        except RuntimeError:  # the pool is shut down: this worker is exiting
+            self._finish(job, "Failed", None, "the worker that received this query is shutting down; start it again")
         if wait > 0:
             job.done.wait(wait)
         with job.lock:
@@ -426,7 +435,7 @@ class Jobs:
             now = time.monotonic()
             if now - job.partial_at >= PARTIAL_S:
                 job.partial_at = now
-                rows = self._render(job, execution.partial())
+                rows = self._render(job, execution.partial()[:PARTIAL_ROWS])
                 with job.lock:
                     job.partial, job.partial_written = rows, False
 
@@ -447,11 +456,18 @@ class Jobs:
         account = st["account"]
         src_index = {(s.group, s.stream): i for i, s in enumerate(sources)}
         job.sources = [(s.group, s.stream) for s in sources]
+        idents = job.idents
 
         def feed(lo: int, hi: int, add: Any) -> None:
             n = 0
             for ev in self._events(job, sources, lo, hi, pattern):
-                ptr = f"{_PTR_MARK}{src_index[(ev.group, ev.stream)]}:{ev.event_id}" if want_ptr else None
+                if want_ptr:  # the event id (a hash) is made only for the rows returned, when signing
+                    i = src_index[(ev.group, ev.stream)]
+                    if i not in idents:
+                        idents[i] = ev.ident
+                    ptr = f"{_PTR_MARK}{i}:{ev.offset}:{ev.end}"
+                else:
+                    ptr = None
                 add(ifields.event_row(ev, account=account, ptr=ptr))
                 job.stats.records_scanned += 1
                 m = ev.message
@@ -494,25 +510,25 @@ class Jobs:
 
     def _render(self, job: _Job, rows: list) -> list:
         """Engine rows -> [[field, value], ...] with every pointer signed for GetLogRecord."""
-        srcs = job.sources
         codec = paging.codec(self.root)
         out = []
         for row in rows:
             cells = []
             for f, v in row:
                 if isinstance(v, str) and v.startswith(_PTR_MARK):
-                    v = self._sign_ptr(codec, srcs, v)
+                    v = self._sign_ptr(codec, job, v)
                 cells.append([f, v])
             out.append(cells)
         return out
 
     @staticmethod
-    def _sign_ptr(codec: paging.Codec, srcs: list, raw: str) -> str:
-        idx, _, event_id = raw[len(_PTR_MARK) :].partition(":")
+    def _sign_ptr(codec: paging.Codec, job: _Job, raw: str) -> str:
         try:
-            group, stream = srcs[int(idx)]
+            idx, offset, end = (int(x) for x in raw[len(_PTR_MARK) :].split(":"))
+            group, stream = job.sources[idx]
         except (ValueError, IndexError):
             return raw
+        event_id = make_event_id(group, stream, offset, job.idents.get(idx, b""), end)
         return codec.encode(PTR_KIND, [group, stream, event_id])
 
     def _write_state(self, job: _Job) -> None:
@@ -575,7 +591,9 @@ class Jobs:
             with job.lock:
                 st = dict(job.state)
                 st["statistics"] = job.stats.to_json()
-                return st
+            if st["status"] not in TERMINAL and (job.stop.is_set() or self._exists(f"{qid}.stop", "q")):
+                st["status"] = "Cancelled"  # its runner ends it within a moment
+            return st
         st = self._read_json(f"{qid}.json", "q")
         if st is None:
             raise NotFound(f"no Logs Insights query {qid!r}", field="queryId")
@@ -666,9 +684,10 @@ class Jobs:
 
     def _sweep(self) -> None:
         """Drop finished queries past insights_retention, then the oldest while the results pass
-        insights_results_bytes or more than MAX_KEPT are kept. At most once per SWEEP_S per process."""
+        insights_results_bytes or more than MAX_KEPT are kept. At most once per SWEEP_S (or half the
+        retention) per process, when a query starts."""
         now = time.monotonic()
-        if now - self._last_sweep < SWEEP_S:
+        if now - self._last_sweep < min(SWEEP_S, self.settings.insights_retention / 2):
             return
         self._last_sweep = now
         cutoff = _now_ms() - int(self.settings.insights_retention * 1000)
@@ -725,14 +744,7 @@ class Jobs:
         self.store.get_group(group)
         sources = self.reader.sources([group])
         page = self.reader.read(sources, start=start_ms, end=end_ms, limit=min(sample, MAX_LIMIT), forward=False)
-        counts: dict[str, int] = {}
-        for ev in page.events:
-            for name in ifields.event_row(ev, account=account, ptr=None).field_names():
-                counts[name] = counts.get(name, 0) + 1
-        n = len(page.events)
-        if not n:
-            return []
-        return sorted(((k, round(100 * c / n)) for k, c in counts.items()), key=lambda kv: (-kv[1], kv[0]))
+        return [(f["name"], f["percent"]) for f in ifields.log_group_fields(page.events, account=account)]
 
     # ---- saved queries -------------------------------------------------------------------------
 
@@ -847,17 +859,5 @@ def literal_pattern(terms: list[str]) -> str:
 
 
 def record_fields(ev: Any, account: str = ACCOUNT_ID) -> dict[str, str]:
-    """GetLogRecord's map: every field of the event, times as epoch-ms strings."""
-    row = ifields.event_row(ev, account=account, ptr=None)
-    out: dict[str, str] = {}
-    for name in row.field_names():
-        v = row.get(name)
-        if v is None:
-            continue
-        if isinstance(v, ivalues.Timestamp):
-            out[name] = str(int(v))
-            continue
-        text = ivalues.render(v)
-        if text is not None:
-            out[name] = text
-    return out
+    """GetLogRecord's map: every field of the event, times as epoch-ms strings (fields.py decides)."""
+    return ifields.log_record(ev, account=account)

@@ -151,6 +151,20 @@ def test_boto3_query_returns_the_rows_newest_first_with_statistics(logs) -> None
     assert r["queryLanguage"] == "CWLI"
 
 
+def test_limit_and_result_paging(logs) -> None:  # noqa: ANN001
+    group, _ = make_group(logs, [f"line {i}" for i in range(30)])
+    r = run(logs, group, "fields @message", limit=4)
+    assert [g["@message"] for g in rows(r)] == ["line 29", "line 28", "line 27", "line 26"]
+    assert r["statistics"]["recordsMatched"] == 30.0
+    r = run(logs, group, "fields @message | limit 25")
+    first = logs.get_query_results(queryId=r["queryId"], maxItems=10)
+    second = logs.get_query_results(queryId=r["queryId"], maxItems=10, nextToken=first["nextToken"])
+    third = logs.get_query_results(queryId=r["queryId"], maxItems=10, nextToken=second["nextToken"])
+    paged = [g["@message"] for page in (first, second, third) for g in rows(page)]
+    assert paged == [g["@message"] for g in rows(r)] and len(paged) == 25 and "nextToken" not in third
+    assert error_of(logs.get_query_results, queryId=r["queryId"], nextToken="v1.bogus")[0] == "InvalidParameterException"
+
+
 def test_time_range_is_inclusive_seconds(logs) -> None:  # noqa: ANN001
     t0 = (now_s() - 600) * 1000  # on a whole second
     group, _ = make_group(logs, [], t0)
@@ -159,6 +173,25 @@ def test_time_range_is_inclusive_seconds(logs) -> None:  # noqa: ANN001
         {"timestamp": t0 + 10_000, "message": "last ms"}, {"timestamp": t0 + 10_001, "message": "after"}])
     r = run(logs, group, "fields @message", start=t0 // 1000, end=t0 // 1000 + 10)
     assert [g["@message"] for g in rows(r)] == ["last ms", "first ms"]
+
+
+def test_visibility_applies_retention_and_deleted_streams(cw: Server, logs) -> None:  # noqa: ANN001
+    group = unique()
+    now = int(time.time() * 1000)
+
+    def iso(ms: int) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+
+    for stream in ("keep", "gone"):
+        path = cw.store.ensure_stream(group, stream)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(f"{iso(now - 3 * 86_400_000)} {stream} old\n{iso(now - 60_000)} {stream} new\n")
+    q = "fields @message | sort @message asc"
+    assert [r["@message"] for r in rows(run(logs, group, q, start=now // 1000 - 4 * 86400))] == [
+        "gone new", "gone old", "keep new", "keep old"]
+    logs.put_retention_policy(logGroupName=group, retentionInDays=1)
+    logs.delete_log_stream(logGroupName=group, logStreamName="gone")
+    assert [r["@message"] for r in rows(run(logs, group, q, start=now // 1000 - 4 * 86400))] == ["keep new"]
 
 
 def test_stats_rows_have_no_ptr_and_several_groups_merge(logs) -> None:  # noqa: ANN001
@@ -314,6 +347,9 @@ def test_running_query_shows_progress_then_stop_cancels_within_a_second(cw: Serv
     r = wait_for(lambda: (x := logs.get_query_results(queryId=qid))["statistics"]["recordsScanned"] > 0 and x,
                  timeout=30, what="statistics while running")
     assert r["status"] in ("Scheduled", "Running"), r["status"]
+    # partial rows while it runs (the engine's rows so far, about once a second), from any worker
+    r = wait_for(lambda: (x := logs.get_query_results(queryId=qid))["results"] and x, timeout=30, what="partial rows")
+    assert r["status"] == "Running" and rows(r)[0]["@logStream"] == "app" and 0 < int(rows(r)[0]["count(*)"]) < BIG
     assert [q["status"] for q in logs.describe_queries(logGroupName=big)["queries"] if q["queryId"] == qid] == ["Running"]
     t = time.monotonic()
     assert logs.stop_query(queryId=qid)["success"] is True
@@ -342,6 +378,25 @@ def test_killed_worker_leaves_its_query_failed_not_running(cw: Server, logs, big
     assert rows(run(logs, group, "fields @message"))[0]["@message"] == "after the kill"
 
 
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_a_restarted_server_reports_queries_of_the_old_one_ended(tmp_path: Path, cw: Server, big: str, sig: int) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    s = start_server(data)
+    try:
+        s.store.ensure_stream(big, "app").write_bytes(cw.store.stream_file(big, "app").read_bytes())
+        logs = _client(s.url)
+        qid = start_slow(logs, big)
+        wait_for(lambda: rest_state(s, qid)["status"] == "Running", timeout=30, what="Running")
+        s.stop(sig)  # the whole server: kill -9 (no goodbye) or a graceful stop
+        s = start_server(data)
+        r = _client(s.url).get_query_results(queryId=qid)
+        assert r["status"] == "Failed"
+        assert "ended" in rest_state(s, qid)["error"] or "shut down" in rest_state(s, qid)["error"]
+    finally:
+        s.stop()
+
+
 @pytest.fixture(scope="module")
 def tight(tmp_path_factory: pytest.TempPathFactory, cw: Server) -> Iterator[Server]:
     """A server allowing 2 queries at once, each for 4 seconds, over a copy of the big group."""
@@ -368,6 +423,27 @@ def test_concurrency_limit_and_timeout(tight: Server, big: str, cw: Server) -> N
     for qid in (second, third):
         assert wait_done(logs, qid, timeout=30)["status"] == "Timeout"
         assert "LOGSVC_INSIGHTS_TIMEOUT" in tight.json(f"/api/v1/insights/{qid}")["error"]
+
+
+def test_results_are_kept_for_a_bounded_time_and_size(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    s = start_server(data, env={"LOGSVC_INSIGHTS_RETENTION": "2", "LOGSVC_INSIGHTS_RESULTS_BYTES": "20000"})
+    try:
+        logs = _client(s.url)
+        group, _ = make_group(logs, [f"message number {i:04d} " + "x" * 40 for i in range(200)])
+        big_rows = run(logs, group, "fields @message")  # ~200 rows of ~200 bytes with @ptr: over 20000 / 4
+        assert big_rows["status"] == "Failed" and big_rows["results"] == []
+        assert "LOGSVC_INSIGHTS_RESULTS_BYTES" in s.json(f"/api/v1/insights/{big_rows['queryId']}")["error"]
+        small = run(logs, group, "stats count(*)")
+        assert rows(small) == [{"count(*)": "200"}]
+        time.sleep(2.5)
+        wait_for(lambda: run(logs, group, "stats count(*)") and not any(
+            q["queryId"] == small["queryId"] for q in logs.describe_queries(logGroupName=group)["queries"]),
+            timeout=20, interval=0.5, what="the expired query to be dropped")
+        assert error_of(logs.get_query_results, queryId=small["queryId"])[0] == "ResourceNotFoundException"
+    finally:
+        s.stop()
 
 
 # ---- the aws CLI -----------------------------------------------------------------------------------

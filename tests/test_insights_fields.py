@@ -222,3 +222,44 @@ def test_oracle_data_loads_as_written() -> None:
             assert all(f != "@ptr" for row in c.expected for f, _ in row), c.name
     for _name, q, offsets, _word in oracle.MALFORMED:
         assert all(0 <= o <= len(q) for o in offsets)
+
+
+@pytest.mark.parametrize(("line", "field", "cell"), [
+    (f"REPORT RequestId: {ID}\tDuration: 14.97 ms\tBilled Duration: 15 ms\tMemory Size: 128 MB\tMax Memory Used: 67 MB\t", "@billedDuration", "15.0"),
+    (f"REPORT RequestId: {ID}\tDuration: 14.97 ms\tBilled Duration: 15 ms\tMemory Size: 128 MB\tMax Memory Used: 67 MB\t", "@duration", "14.97"),
+    (f"REPORT RequestId: {ID}\tDuration: 14.97 ms\tBilled Duration: 15 ms\tMemory Size: 128 MB\tMax Memory Used: 67 MB\t", "@memorySize", "1.28E8"),
+    (f"REPORT RequestId: {ID}\tDuration: 14.97 ms\tBilled Duration: 15 ms\tMemory Size: 128 MB\tMax Memory Used: 67 MB\t", "@maxMemoryUsed", "6.7E7"),
+    (f"REPORT RequestId: {ID}\tDuration: 5.93 ms\tBilled Duration: 6 ms\tMemory Size: 10240 MB\tMax Memory Used: 67 MB\tInit Duration: 145.69 ms\t", "@initDuration", "145.69"),
+    (f"REPORT RequestId: {ID}\tDuration: 5.93 ms\tBilled Duration: 6 ms\tMemory Size: 10240 MB\tMax Memory Used: 67 MB\tInit Duration: 145.69 ms\t", "@memorySize", "1.024E10"),
+])
+def test_lambda_metrics_render_as_aws_does(line: str, field: str, cell: str) -> None:
+    """Real GetQueryResults rows (oslabs-beta/Embr retrievedData2.js) show "15.0", "14.97", "1.28E8", "6.7E7", "145.69"."""
+    from logsvc.insights.values import render
+
+    value = event_row(_event(LAMBDA, line), account=ACCOUNT, ptr=None)[field]
+    assert render(value) == cell
+    assert value == float(cell) and render(value * 1) != "" and type(value * 1) is float  # arithmetic gives plain floats
+
+
+def test_log_record() -> None:
+    """GetLogRecord: every field as a string, timestamps as epoch-ms digits (reference §6.4)."""
+    from logsvc.insights.fields import log_record
+
+    ev = _event(LAMBDA, f"REPORT RequestId: {ID}\tDuration: 14.97 ms\tBilled Duration: 15 ms\tMemory Size: 128 MB\tMax Memory Used: 67 MB\t")
+    rec = log_record(ev, account=ACCOUNT)
+    assert rec["@timestamp"] == str(T0) and rec["@ingestionTime"] == str(T0 + 5)
+    assert rec["@log"] == f"{ACCOUNT}:{LAMBDA}" and rec["@logStream"] == ev.stream and rec["@message"] == ev.message
+    assert rec["@billedDuration"] == "15.0" and rec["@memorySize"] == "1.28E8" and rec["@type"] == "REPORT"
+    assert "@ptr" not in rec
+    js = log_record(_event("app", '{"a": {"b": 1.50}, "n": null}'), account=ACCOUNT)
+    assert js["a.b"] == "1.50" and "n" not in js
+
+
+def test_log_group_fields() -> None:
+    from logsvc.insights.fields import log_group_fields
+
+    evs = [_event("app", '{"a": 1, "b": 2}'), _event("app", '{"a": 3}'), _event("app", "plain"), _event("app", '{"a": 4}')]
+    got = log_group_fields(evs, account=ACCOUNT)
+    assert got[:5] == [{"name": n, "percent": 100} for n in ("@ingestionTime", "@log", "@logStream", "@message", "@timestamp")]
+    assert got[5:] == [{"name": "a", "percent": 75}, {"name": "b", "percent": 25}]
+    assert log_group_fields([], account=ACCOUNT) == []

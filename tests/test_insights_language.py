@@ -74,6 +74,11 @@ ERRORS = [
         "@message does not exist after stats (its fields: count(*), x)",
     ),
     (
+        "pattern @message | fields @message",
+        (26, 34),  # the second @message
+        "@message does not exist after pattern (its fields: @pattern, @ratio, @sampleCount, @severityLabel)",
+    ),
+    (
         "stats count(*) as n by x | sort n | stats sum(n)",
         "sort n",
         "sort must come after the second stats, not between the two",
@@ -84,6 +89,7 @@ ERRORS = [
         "bin() reads @timestamp, which a second stats no longer has",
     ),
     ("stats pct(x)", "pct(x)", "aggregate pct() takes 2 arguments, not 1"),
+    ("stats count(*) by max(x)", "max", "max() is an aggregate: group by a field or bin() instead"),
     ("stats avg(*)", "avg(*)", "avg() needs a field or an expression, not '*'"),
     ("fields x | dedup x | sort x", "sort x", "only limit may follow dedup"),
     ("filter x = 'abc", "'abc", "expected ' to close the string"),
@@ -154,6 +160,58 @@ def test_query_errors(query: str, fault: object, message: str) -> None:
     assert (info.value.start, info.value.end) == _span(query, fault)
 
 
+DEEP = [
+    ("fields " + "(" * 41 + "1" + ")" * 41, (47, 48), "the expression nests more than 40 levels deep"),
+    ("fields " + "abs(" * 41 + "1" + ")" * 41, (170, 171), "the expression nests more than 40 levels deep"),
+    ("fields " + "-" * 41 + "x", (47, 48), "the expression nests more than 40 levels deep"),
+    ("fields " + "+".join(["1"] * 101), (7, 208), "the expression nests more than 100 levels deep"),
+]
+
+
+@pytest.mark.parametrize(("query", "span", "message"), DEEP, ids=["parens", "calls", "minus", "sum"])
+def test_nesting_is_bounded(query: str, span: tuple[int, int], message: str) -> None:
+    with pytest.raises(QueryError) as info:
+        insights.compile(query)
+    assert (info.value.message, info.value.start, info.value.end) == (message, *span)
+
+
+def test_the_deepest_allowed_expressions_run() -> None:
+    assert run("fields " + "(" * 40 + "1" + ")" * 40 + " as a | limit 1", WEB) == [[("a", "1")]]
+    assert run("fields " + "+".join(["1"] * 100) + " as a | limit 1", WEB) == [[("a", "100")]]
+    # and/or chains are flat: hundreds of alternatives are one level
+    alternatives = " or ".join(f"latency = {n}" for n in range(1000, 100, -1))
+    assert run(f"filter {alternatives} | fields latency", WEB) == [[("latency", "300")]]
+    everything = " and ".join(f"latency != {n}" for n in range(1000, 1, -1))
+    assert run(f"filter {everything} | fields latency", WEB) == []
+
+
+_FUZZ_PARTS = (
+    "fields filter stats sort limit parse dedup unnest into unmask pattern diff display filterIndex SOURCE logGroups "
+    "( ) [ ] , | as by asc desc and or not like in =~ = != < > <= >= + - * / ^ % x @message @timestamp a.b.0 `q-r` "
+    "'s' \"t*u\" /re/ /(?<n>\\d+)/ 5m 1 2.5 count count(*) avg(x) bin(5m) pct(x,50) abs concat jsonParse ispresent "
+    "#c\n : namePrefix previousDay strlen(@message)"
+).split(" ")
+
+
+def test_random_token_soup_gives_rows_or_a_query_error() -> None:
+    import random
+
+    rng = random.Random(11)
+    rows = [{"@timestamp": at(0, i), "@message": f"m {i} x", "x": i, "a.b.0": i % 3, "q-r": "z"} for i in range(12)]
+    for _ in range(3000):
+        query = " ".join(rng.choice(_FUZZ_PARTS) for _ in range(rng.randint(1, 10)))
+        try:
+            plan = insights.compile(query)
+        except QueryError as e:
+            assert 0 <= e.start < e.end <= len(query) + 1, query
+            continue
+        execution = plan.start(limit=5, ctx=ctx())
+        for row in rows:
+            execution.add(dict(row))
+            execution.add_previous(dict(row))
+        assert len(execution.finish()) <= 5, query
+
+
 def test_caret_points_at_the_offending_line_and_characters() -> None:
     text = "fields x\n| frobnicate y"
     with pytest.raises(QueryError) as info:
@@ -197,6 +255,17 @@ def test_plan_flags() -> None:
         ('fields x as @message | filter @message like " a "', []),
         ('filter x like " a "', []),
         ('filter @message like " a b "', ["a", "b"]),
+        ('filter @requestId = "c31d2e4f-0a1b-4c2d-8e3f-5a6b7c8d9e01"', ["0a1b", "4c2d", "8e3f"]),
+        ('filter "c31d2e4f-0a1b-4c2d" = @requestId and @type = "REPORT"', ["0a1b"]),
+        ('filter user.name = "Ann Lee" and level = "ERROR"', ["Ann", "Lee", "ERROR"]),
+        ('filter status = "200" or level = "ERROR"', []),  # numbers may be written otherwise; or promises nothing
+        ('filter path = "/a/b" and q = "x\\"y" and u = "é"', []),  # characters JSON may escape
+        ('filter @logStream = "web-1"', []),  # not from the message
+        ('parse @message "* *" as level, rest | filter level = "ERROR"', []),  # written by a command
+        ('fields jsonParse(@message) as js | filter js.level = "ERROR"', []),
+        ('fields @timestamp, level | filter level = "ERROR"', ["ERROR"]),
+        ('fields "x" as level | filter level = "ERROR"', []),
+        ('filter level != "ERROR" and not level = "INFO"', []),
         ('stats count(*) as n by x | filter x like " a "', []),
     ],
 )
@@ -560,6 +629,24 @@ def test_memory_is_bounded_by_the_limit(query: str, kept: int) -> None:
     assert len(execution.finish()) == min(kept, 5)
 
 
+def test_sort_then_dedup_keeps_one_row_per_key() -> None:
+    execution = insights.compile("fields x | sort x asc | dedup x").start(limit=100, ctx=ctx())
+    for i in range(1000):
+        execution.add({"@timestamp": at(0, i), "@message": "m", "x": i % 7})
+    assert len(execution.collector.best) == 7
+    assert execution.finish() == [[("x", str(i))] for i in range(7)]
+
+
+def test_a_sort_before_stats_is_not_kept() -> None:
+    execution = insights.compile("sort latency asc | fields latency * 2 as d | stats sum(d) as s").start(
+        limit=10, ctx=ctx()
+    )
+    assert execution.sink.kind == "stats"
+    for row in WEB:
+        execution.add(dict(row))
+    assert execution.finish() == [[("s", "720")]]
+
+
 def test_sort_then_limit_keeps_the_right_rows() -> None:
     rows = [{"@timestamp": at(0, i), "@message": "m", "x": (i * 37) % 101} for i in range(101)]
     assert run("fields x | sort x asc | limit 3", rows) == [[("x", "0")], [("x", "1")], [("x", "2")]]
@@ -630,6 +717,18 @@ def test_pattern_clusters_messages_into_templates() -> None:
     assert run("pattern @message", LINES) == expected
     assert run("pattern @message", list(reversed(LINES))) == expected  # arrival order does not matter
     assert run("pattern @message | sort @sampleCount asc | limit 1", LINES) == [expected[1]]
+
+
+def test_pattern_memory_is_bounded_by_distinct_templates(monkeypatch: pytest.MonkeyPatch) -> None:
+    from logsvc.insights import patterns
+
+    monkeypatch.setattr(patterns, "MAX_TEMPLATES", 3)
+    monkeypatch.setattr(patterns, "MAX_OVERFLOW", 1)
+    execution = insights.compile("pattern @message").start(limit=10, ctx=ctx())
+    for i in range(200):  # one-off words: every message would be its own template
+        execution.add({"@timestamp": at(0, i), "@message": f"w{chr(97 + i % 26)}{i} x{i}y"})
+    assert len(execution.collector.templates) == 5  # 3, then 1 first-word template, then the all-Token one
+    assert sum(int(dict(r)["@sampleCount"]) for r in execution.finish()) == 200
 
 
 def test_pattern_types_variables() -> None:
@@ -738,28 +837,44 @@ def lambda_run(query: str) -> list[list[tuple]]:
             group=GROUP, stream=STREAM, offset=i * 100, timestamp=ts, ingestion_time=ts + 5, message=message
         )
         execution.add(event_row(event, account="123456789012", ptr=f"ptr{i}"))
-    return execution.finish()
+    return as_numbers(execution.finish())
+
+
+def as_numbers(rows: list[list[tuple]]) -> list[list[tuple]]:
+    """Numeric cells as floats: how a Lambda metric renders (`30.0` like AWS's doubles, or `30`) is
+    values.py's and fields.py's to decide (see the oracle in tests/insights_cases.py); these tests
+    check the language: which rows, which columns, in which order, with which numbers."""
+    out = []
+    for row in rows:
+        cells = []
+        for name, value in row:
+            try:
+                cells.append((name, float(value)))
+            except ValueError:
+                cells.append((name, value))
+        out.append(cells)
+    return out
 
 
 def test_lambda_latency_report() -> None:
     assert lambda_run('filter @type = "REPORT"\n| stats avg(@duration), max(@duration), min(@duration) by bin(5m)') == [
         [
             ("bin(5m)", "2024-01-01 01:10:00.000"),
-            ("avg(@duration)", "30"),
-            ("max(@duration)", "30"),
-            ("min(@duration)", "30"),
+            ("avg(@duration)", 30),
+            ("max(@duration)", 30),
+            ("min(@duration)", 30),
         ],
         [
             ("bin(5m)", "2024-01-01 00:05:00.000"),
-            ("avg(@duration)", "50"),
-            ("max(@duration)", "50"),
-            ("min(@duration)", "50"),
+            ("avg(@duration)", 50),
+            ("max(@duration)", 50),
+            ("min(@duration)", 50),
         ],
         [
             ("bin(5m)", "2024-01-01 00:00:00.000"),
-            ("avg(@duration)", "100"),
-            ("max(@duration)", "100"),
-            ("min(@duration)", "100"),
+            ("avg(@duration)", 100),
+            ("max(@duration)", 100),
+            ("min(@duration)", 100),
         ],
     ]
 
@@ -773,11 +888,11 @@ def test_lambda_overprovisioned_memory() -> None:
             provisonedMemoryMB - maxMemoryUsedMB as overProvisionedMB"""
     assert lambda_run(query) == [
         [
-            ("provisonedMemoryMB", "128"),
-            ("smallestMemoryRequestMB", "60"),
-            ("avgMemoryUsedMB", "64.66666666666667"),
-            ("maxMemoryUsedMB", "70"),
-            ("overProvisionedMB", "58"),
+            ("provisonedMemoryMB", 128),
+            ("smallestMemoryRequestMB", 60),
+            ("avgMemoryUsedMB", 64.66666666666667),
+            ("maxMemoryUsedMB", 70),
+            ("overProvisionedMB", 58),
         ]
     ]
 
@@ -793,8 +908,8 @@ def test_lambda_most_recent_events() -> None:
 def test_lambda_exceptions_per_hour() -> None:
     query = "filter @message like /Exception/ | stats count(*) as exceptionCount by bin(1h) | sort exceptionCount desc"
     assert lambda_run(query) == [
-        [("bin(1h)", "2024-01-01 00:00:00.000"), ("exceptionCount", "2")],
-        [("bin(1h)", "2024-01-01 01:00:00.000"), ("exceptionCount", "1")],
+        [("bin(1h)", "2024-01-01 00:00:00.000"), ("exceptionCount", 2)],
+        [("bin(1h)", "2024-01-01 01:00:00.000"), ("exceptionCount", 1)],
     ]
 
 
@@ -806,9 +921,9 @@ def test_lambda_cold_starts() -> None:
     assert lambda_run(query) == [
         [
             ("bin(1h)", "2024-01-01 00:00:00.000"),
-            ("coldStarts", "1"),
-            ("avg(@initDuration)", "200"),
-            ("max(@initDuration)", "200"),
+            ("coldStarts", 1),
+            ("avg(@initDuration)", 200),
+            ("max(@initDuration)", 200),
         ],
     ]
 
@@ -816,17 +931,17 @@ def test_lambda_cold_starts() -> None:
 def test_lambda_init_duration_parse_with_default_field() -> None:
     query = "filter @message like /Init Duration/ | parse 'Init Duration: * ms' as initDuration | stats max(initDuration), count() by bin(1d)"
     assert lambda_run(query) == [
-        [("bin(1d)", "2024-01-01 00:00:00.000"), ("max(initDuration)", "200.00"), ("count()", "1")]
+        [("bin(1d)", "2024-01-01 00:00:00.000"), ("max(initDuration)", 200.00), ("count()", 1)]
     ]
 
 
 def test_lambda_request_ids_and_types() -> None:
     assert lambda_run("filter ispresent(@requestId) | stats count(*) as n by @type, @requestId") == [
-        [("@type", "END"), ("@requestId", "r1"), ("n", "1")],
-        [("@type", "REPORT"), ("@requestId", "r1"), ("n", "1")],
-        [("@type", "REPORT"), ("@requestId", "r2"), ("n", "1")],
-        [("@type", "REPORT"), ("@requestId", "r3"), ("n", "1")],
-        [("@type", "START"), ("@requestId", "r1"), ("n", "1")],
+        [("@type", "END"), ("@requestId", "r1"), ("n", 1)],
+        [("@type", "REPORT"), ("@requestId", "r1"), ("n", 1)],
+        [("@type", "REPORT"), ("@requestId", "r2"), ("n", 1)],
+        [("@type", "REPORT"), ("@requestId", "r3"), ("n", 1)],
+        [("@type", "START"), ("@requestId", "r1"), ("n", 1)],
     ]
 
 

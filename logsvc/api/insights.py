@@ -45,11 +45,11 @@ def _body() -> dict:
 
 
 def _str(body: dict, key: str, *, required: bool = False, max_len: int = jobs_mod.MAX_QUERY_CHARS, min_len: int = 0) -> str | None:
-    value = body.get(key)
-    if value is None:
+    if key not in body:
         if required:
             raise InvalidParameter(f"{key} is required", field=key, rule="a string")
         return None
+    value = body[key]
     if not isinstance(value, str) or not min_len <= len(value) <= max_len:
         raise InvalidParameter(f"{key} must be a string of {min_len} to {max_len} characters", field=key,
                                rule=f"string, {min_len}..{max_len} characters")
@@ -57,9 +57,9 @@ def _str(body: dict, key: str, *, required: bool = False, max_len: int = jobs_mo
 
 
 def _groups(body: dict, key: str = "groups", required: bool = True) -> list[str]:
-    groups = body.get(key)
-    if groups is None and not required:
+    if key not in body and not required:
         return []
+    groups = body.get(key)
     if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups) or not (
             (1 if required else 0) <= len(groups) <= 50):
         raise InvalidParameter(f"{key} must be a list of 1 to 50 log group names", field=key, rule="1..50 log group names")
@@ -69,9 +69,9 @@ def _groups(body: dict, key: str = "groups", required: bool = True) -> list[str]
 
 
 def _time(body: dict, key: str) -> int | None:
-    value = body.get(key)
-    if value is None:
+    if key not in body:
         return None
+    value = body[key]
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise InvalidParameter(f"{key} must be epoch milliseconds, an ISO-8601 time or an age such as 15m", field=key,
                                rule="epoch ms | ISO-8601 | <n>[smhdw]")
@@ -90,8 +90,8 @@ def _range(start: int | None, end: int | None) -> tuple[int, int]:
     return start, end
 
 
-def _limit(value: object) -> int | None:
-    if value is None:
+def _limit(value: object, present: bool = False) -> int | None:
+    if value is None and not present:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= jobs_mod.MAX_QUERY_LIMIT:
         raise InvalidParameter(f"limit must be an integer between 1 and {jobs_mod.MAX_QUERY_LIMIT}", field="limit",
@@ -136,23 +136,23 @@ def start_query():  # noqa: ANN201
     body = _body()
     text = _str(body, "query", required=True)
     groups = _groups(body)
-    st = _start(text, groups, _time(body, "start"), _time(body, "end"), _limit(body.get("limit")), START_WAIT)
+    limit = _limit(body["limit"], present=True) if "limit" in body else None
+    st = _start(text, groups, _time(body, "start"), _time(body, "end"), limit, START_WAIT)
     return jsonify({"queryId": st["queryId"], "status": st["status"]})
 
 
 @bp.get("/api/v1/insights")
 def run_or_list():  # noqa: ANN201
     text = request.args.get("q")
+    status = request.args.get("status")
+    if status is not None and status not in jobs_mod.STATUSES:
+        raise InvalidParameter(f"status must be one of {', '.join(jobs_mod.STATUSES)}", field="status",
+                               rule="|".join(jobs_mod.STATUSES))
     if text is None:
-        status = request.args.get("status")
-        if status is not None and status not in jobs_mod.STATUSES:
-            raise InvalidParameter(f"status must be one of {', '.join(jobs_mod.STATUSES)}", field="status",
-                                   rule="|".join(jobs_mod.STATUSES))
-        group = request.args.get("group")
-        if group is not None:
-            names.validate_group(group, "group")
-        limit = int_arg("limit", 50, 1, 1000)
-        queries = _jobs().list(group=group, status=status)
+        groups = groups_arg(required=False)
+        limit = int_arg("limit", 50, 1, jobs_mod.MAX_QUERY_LIMIT)
+        int_arg("wait", 0, 0, MAX_WAIT)
+        queries = [q for q in _jobs().list(status=status) if not groups or set(groups) & set(q.get("groups", ()))]
         return jsonify({"queries": [summary(q) for q in queries[:limit]]})
     if len(text) > jobs_mod.MAX_QUERY_CHARS:
         raise InvalidParameter(f"q must be at most {jobs_mod.MAX_QUERY_CHARS} characters", field="q",

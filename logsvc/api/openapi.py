@@ -175,10 +175,10 @@ def insights_paths() -> dict:
                 "summary": "With q: run a query and wait for it (up to `wait` seconds). Without q: recent queries, newest first",
                 "parameters": [
                     _p("q", "Logs Insights query (runs it)", QUERY_TEXT),
-                    _p("group", "Log group (repeat for several; required with q)", GROUP, many=True),
+                    _p("group", "Log group (repeat for several; required with q; without q: queries of these groups)", GROUP, many=True),
                     _p("since", "Range start (default: an hour before until)", TIME),
                     _p("until", "Range end (default: now)", TIME),
-                    _p("limit", "Rows at most (with q)", {"type": "integer", "minimum": 1, "maximum": 100000}),
+                    _p("limit", "Rows at most (with q); queries listed at most (without q, default 50)", {"type": "integer", "minimum": 1, "maximum": 100000}),
                     _p("wait", "Seconds to wait for the query to end (with q)", {"type": "integer", "minimum": 0, "maximum": 10}),
                     _p("status", "Only queries in this status (without q)", STATUS),
                 ],

@@ -1,8 +1,10 @@
 """CloudWatch Logs Insights query language: compile a query once, then run it over rows. Pure.
 
 Owns the language (issue #11): scanner.py (tokens), parser.py (grammar -> AST), exprs.py
-(expressions -> closures, function resolution), engine.py (commands, pipeline, output shape),
-patterns.py (`pattern`/`diff` clustering), errors.py (QueryError with character offsets).
+(expressions -> closures, function resolution), commands.py (commands -> stages, the rules between
+commands), collectors.py (row order, heaps, dedup, stats groups), engine.py (the pipeline run and
+the output shape), patterns.py (`pattern`/`diff` clustering), terms.py (words a query promises,
+for candidate blocks), errors.py (QueryError with character offsets).
 values.py, functions.py and aggregates.py hold the value model and the function library;
 fields.py decides what a field of an event is. Never imports query/index/store/flask; the runner
 (`logsvc/jobs.py`) reads events and feeds rows::
@@ -18,7 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import terms
-from .engine import DEFAULT_LIMIT, Columns, Execution, Stage, compile_stages, output_columns
+from .commands import Stage, compile_stages
+from .engine import DEFAULT_LIMIT, Columns, Execution, output_columns
 from .errors import QueryError
 from .parser import Query, SourceSpec, parse
 

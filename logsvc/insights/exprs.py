@@ -12,14 +12,16 @@ their first argument after the engine has set `env.timestamp` to the row's `@tim
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import re2
 
 from . import values
+from .aggregates import lookup_aggregate
 from .errors import QueryError
-from .parser import Binary, Call, Field, In, Index, ListLit, Literal, Match, Star, Unary
+from .functions import Arg, lookup_function
+from .parser import Binary, Call, Field, In, Index, ListLit, Literal, Logic, Match, Star, Unary
 
 Closure = Callable[[Mapping[str, Any], Any], Any]
 
@@ -107,17 +109,21 @@ class Scope:
     post: set[str] | None = None
     in_aggregate: bool = False
     bin_allowed: bool = True
-    known: set[str] | None = None  # after a stats: the only fields that exist
+    known: set[str] | None = None  # after a stats/pattern/diff: the only fields that exist
+    known_after: str = "stats"  # the command that made `known`
 
     def check_known(self, node: Field) -> None:
         if self.known is not None and node.name not in self.known and node.segments[0] not in self.known:
             have = ", ".join(sorted(self.known)) or "none"
-            raise QueryError(f"{node.name} does not exist after stats (its fields: {have})", node.start, node.end)
+            raise QueryError(
+                f"{node.name} does not exist after {self.known_after} (its fields: {have})", node.start, node.end
+            )
 
 
-def _arg_info(node: Any, compiled_const: Any) -> Any:
-    from .functions import Arg
+_NOT_CONST = object()
 
+
+def _arg_info(node: Any, compiled_const: Any) -> Arg:
     if isinstance(node, Literal):
         return Arg(True, compiled_const, node.kind)
     if isinstance(node, ListLit):
@@ -127,9 +133,6 @@ def _arg_info(node: Any, compiled_const: Any) -> Any:
     if isinstance(node, Star):
         return Arg(False, None, "star")
     return Arg(False, None, "expr")
-
-
-_NOT_CONST = object()
 
 
 def const_value(node: Any) -> Any:
@@ -166,6 +169,8 @@ def compile_expr(node: Any, scope: Scope) -> Closure:
         return lambda row, env: negate(inner(row, env))
     if isinstance(node, Binary):
         return _compile_binary(node, scope)
+    if isinstance(node, Logic):
+        return _compile_logic(node, scope)
     if isinstance(node, Match):
         return _compile_match(node, scope)
     if isinstance(node, In):
@@ -203,17 +208,30 @@ def _compile_binary(node: Binary, scope: Scope) -> Closure:
     left = compile_expr(node.left, scope)
     right = compile_expr(node.right, scope)
     op = node.op
-    if op == "and":
-        truthy = values.truthy
-        return lambda row, env: truthy(left(row, env)) and truthy(right(row, env))
-    if op == "or":
-        truthy = values.truthy
-        return lambda row, env: truthy(left(row, env)) or truthy(right(row, env))
     if op in ("=", "!=", "<", "<=", ">", ">="):
         compare_op = values.compare_op
         return lambda row, env: compare_op(op, left(row, env), right(row, env))
     arith = values.arith
     return lambda row, env: arith(op, left(row, env), right(row, env))
+
+
+def _compile_logic(node: Logic, scope: Scope) -> Closure:
+    parts = [compile_expr(x, scope) for x in node.operands]
+    truthy = values.truthy
+    if len(parts) == 2:
+        a, b = parts
+        if node.op == "and":
+            return lambda row, env: truthy(a(row, env)) and truthy(b(row, env))
+        return lambda row, env: truthy(a(row, env)) or truthy(b(row, env))
+    want = node.op == "or"  # the value that decides the chain
+
+    def chain(row: Mapping[str, Any], env: Any) -> bool:
+        for f in parts:
+            if truthy(f(row, env)) == want:
+                return want
+        return not want
+
+    return chain
 
 
 def _compile_match(node: Match, scope: Scope) -> Closure:
@@ -244,9 +262,6 @@ def _arity_message(what: str, name: str, lo: int, hi: int | None, got: int) -> s
 
 
 def _compile_call(node: Call, scope: Scope) -> Closure:
-    from .aggregates import lookup_aggregate
-    from .functions import lookup_function
-
     agg = lookup_aggregate(node.name)
     if agg is not None:
         return _compile_aggregate(node, agg, scope)
@@ -318,7 +333,7 @@ def _compile_aggregate(node: Call, agg: Any, scope: Scope) -> Closure:
     for a, c in zip(const_args, consts[len(args) - n_const :], strict=True):
         if c is _NOT_CONST:
             raise QueryError(f"this argument of {agg.name}() must be a constant", a.start, a.end)
-    inner = Scope(aggregates=scope.aggregates, in_aggregate=True, bin_allowed=scope.bin_allowed, known=scope.known)
+    inner = replace(scope, in_aggregate=True, post=None)
     slot = AggregateSlot(
         agg,
         [compile_expr(a, inner) for a in row_args],

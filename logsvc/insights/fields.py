@@ -24,6 +24,8 @@ returns as an event's `fields`), on text lines only (a JSON line's keys are ordi
                    `Memory Size: 128 MB` as "1.28E8" and `Max Memory Used: 67 MB` as "6.7E7", and
                    `Billed Duration: 15 ms` as "15.0": AWS holds these as doubles and renders them
                    with Java's Double.toString. AWS's 2022 sample divides by 1000 / 1000 (§7).
+                   So every metric is an `aws_double`: a float whose `text` is Java's rendering,
+                   which `values.render` shows; arithmetic on it gives plain floats.
   `@xrayTraceId`, `@xraySegmentId`: from the `XRAY TraceId: … SegmentId: …` suffix of a REPORT.
 
 JSON fields (reference §5.3): a message that is a JSON object (`lines.load_json_object`, the reader
@@ -42,10 +44,11 @@ fills names not set yet, and a deletion discovers first so a deleted field stays
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
 
 from logsvc import lines
-from logsvc.insights.values import Timestamp
+from logsvc.insights.values import Timestamp, render
 from logsvc.model import LogEvent
 
 __all__ = [
@@ -54,10 +57,14 @@ __all__ = [
     "MB",
     "SYSTEM_FIELDS",
     "Row",
+    "aws_double",
     "event_row",
     "flatten_json",
+    "java_double_text",
     "json_fields",
     "lambda_fields",
+    "log_group_fields",
+    "log_record",
     "message_fields",
 ]
 
@@ -83,6 +90,35 @@ _MISS = object()
 _LAMBDA, _JSON, _EMBED = 1, 2, 4  # Row._lazy: stages still pending; _EMBED: a Lambda line (JSON may be embedded)
 
 
+_DOUBLES: dict[float, float] = {}  # value -> its aws_double: metrics repeat (memory sizes, billed ms)
+
+
+def java_double_text(x: float) -> str:
+    """Java's `Double.toString(x)`, how AWS writes a double in a result cell: `15.0`, `40.5`,
+    `1.28E8`, `5.0E-4` (fixed notation for 1e-3 <= |x| < 1e7, else `d.dddE±n`; shortest digits)."""
+    if x != x or x in (float("inf"), float("-inf")):
+        return "NaN" if x != x else ("Infinity" if x > 0 else "-Infinity")
+    if x == 0:
+        return "-0.0" if str(x).startswith("-") else "0.0"
+    if 1e-3 <= abs(x) < 1e7:
+        return repr(x)  # Python's repr is fixed-point with a "." in this range
+    sign, digits, exp = Decimal(repr(x)).normalize().as_tuple()
+    e10 = int(exp) + len(digits) - 1
+    mantissa = f"{digits[0]}." + ("".join(map(str, digits[1:])) or "0")
+    return f"{'-' if sign else ''}{mantissa}E{e10}"
+
+
+def aws_double(x: float) -> float:
+    """A Lambda metric as AWS holds it: a double that renders as Java writes it (`values.render`
+    shows a float's `text`); compares and computes as the plain float."""
+    d = _DOUBLES.get(x)
+    if d is None:
+        if len(_DOUBLES) > 65536:
+            _DOUBLES.clear()
+        d = _DOUBLES[x] = lines.JsonFloat(java_double_text(x))
+    return d
+
+
 def lambda_fields(message: str, parsed: dict[str, object] | None = None) -> dict[str, object]:
     """Lambda's `@` fields of one message; `parsed` is `lines.parse_event(message).fields` if the
     caller has it (a LogEvent's `fields`), else it is computed. JSON messages give none."""
@@ -103,7 +139,7 @@ def lambda_fields(message: str, parsed: dict[str, object] | None = None) -> dict
         for src, name, factor in _REPORT_METRICS:
             v = parsed.get(src)
             if isinstance(v, (int, float)) and not isinstance(v, bool):
-                out[name] = float(v * factor)
+                out[name] = aws_double(float(v * factor))
         if "XRAY TraceId: " in message:
             m = _XRAY_RE.search(message)
             if m is not None:
@@ -338,3 +374,33 @@ def event_row(event: LogEvent, *, account: str, ptr: str | None) -> Row:
     row._group = group
     row._lazy = _LAMBDA | _JSON
     return row
+
+
+def log_record(event: LogEvent, *, account: str) -> dict[str, str]:
+    """GetLogRecord's `logRecord`: every field of the event as a string (reference §6.4):
+    `@timestamp`/`@ingestionTime` as epoch-ms digits, the rest as result cells render them."""
+    row = event_row(event, account=account, ptr=None).discover_all()
+    out: dict[str, str] = {}
+    for k, v in dict.items(row):
+        if k == "@timestamp" or k == "@ingestionTime":
+            out[k] = str(int(v))  # type: ignore[call-overload]
+        else:
+            text = render(v)  # type: ignore[arg-type]
+            if text is not None:
+                out[k] = text
+    return out
+
+
+def log_group_fields(events: Iterable[LogEvent], *, account: str) -> list[dict[str, object]]:
+    """GetLogGroupFields' `logGroupFields` over these events: every field name (not `@ptr`) with the
+    whole percentage of events that have it, most common first, then by name."""
+    counts: dict[str, int] = {}
+    total = 0
+    for event in events:
+        total += 1
+        for name in event_row(event, account=account, ptr=None).field_names():
+            counts[name] = counts.get(name, 0) + 1
+    if not total:
+        return []
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [{"name": name, "percent": round(100 * n / total)} for name, n in ranked]

@@ -12,7 +12,7 @@ Grammar (keywords and command names in any case; `#` comments; see scanner.py fo
                 | pattern expr | diff [previousDay | previousWeek | previousMonth]
     items      := expr [as name] ("," expr [as name])*
     key        := expr [asc | desc]
-    expr       := and (or and)*
+    expr       := and (or and)*                             one Logic node per chain
     and        := not (and not)*
     not        := not not | compare
     compare    := sum [("=" | "!=" | "<" | "<=" | ">" | ">=") sum
@@ -31,6 +31,7 @@ Every node carries `start`/`end` character offsets, so later stages can point at
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .errors import QueryError
@@ -50,6 +51,12 @@ UNSUPPORTED_COMMANDS = {
 DIFF_MODIFIERS = {"previousday": "day", "previousweek": "week", "previousmonth": "month"}
 _RESERVED = {"and", "or", "not", "like", "in", "as", "by", "asc", "desc", "into"}
 _COMPARISONS = ("=", "!=", "<", "<=", ">", ">=")
+# Expressions deeper than this are refused: evaluation recurses once per level, and no real query
+# comes close (AWS caps a query at 10,000 characters, enough for thousands of levels).
+MAX_DEPTH = 100
+# Parentheses, calls, lists, unary operators and `^` nested inside each other: the parser recurses
+# about ten Python frames per level, so this keeps it well inside the interpreter's stack.
+MAX_NESTING = 40
 
 
 # ---- expressions -------------------------------------------------------------------------------
@@ -103,9 +110,19 @@ class Unary:
 
 @dataclass(frozen=True, slots=True)
 class Binary:
-    op: str  # arithmetic, comparison, "and", "or"
+    op: str  # arithmetic or comparison
     left: object
     right: object
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Logic:
+    """`and` / `or` over two or more operands, evaluated left to right, stopping early."""
+
+    op: str
+    operands: tuple
     start: int
     end: int
 
@@ -191,6 +208,21 @@ class Parser:
         self.scanner = Scanner(text)
         self.tok = self.scanner.next()
         self.prev_end = 0
+        self.depths: dict[int, int] = {}  # id(node) -> its depth, for MAX_DEPTH
+        self.nesting = 0  # open parentheses, unary minus and `not` being parsed (the parser's own recursion)
+
+    def deep(self, node: object, *children: object) -> object:
+        """`node`, after checking that it is at most MAX_DEPTH levels deep."""
+        depth = 1 + max((self.depths.get(id(c), 1) for c in children), default=0)
+        if depth > MAX_DEPTH:
+            raise QueryError(f"the expression nests more than {MAX_DEPTH} levels deep", node.start, node.end)
+        self.depths[id(node)] = depth
+        return node
+
+    def enter(self, tok: Token) -> None:
+        self.nesting += 1
+        if self.nesting > MAX_NESTING:
+            raise QueryError(f"the expression nests more than {MAX_NESTING} levels deep", tok.start, tok.end)
 
     # -- token plumbing
 
@@ -425,26 +457,29 @@ class Parser:
     # -- expressions
 
     def expr(self) -> object:
-        left = self.and_expr()
-        while self.tok.is_word("or"):
-            self.advance()
-            right = self.and_expr()
-            left = Binary("or", left, right, left.start, right.end)
-        return left
+        return self.logic("or", self.and_expr)
 
     def and_expr(self) -> object:
-        left = self.not_expr()
-        while self.tok.is_word("and"):
+        return self.logic("and", self.not_expr)
+
+    def logic(self, word: str, operand: Callable[[], object]) -> object:
+        """`a or b or c` as one Logic node: long chains (`x = 1 or x = 2 or ...`) stay one level deep."""
+        first = operand()
+        if not self.tok.is_word(word):
+            return first
+        operands = [first]
+        while self.tok.is_word(word):
             self.advance()
-            right = self.not_expr()
-            left = Binary("and", left, right, left.start, right.end)
-        return left
+            operands.append(operand())
+        return self.deep(Logic(word, tuple(operands), first.start, operands[-1].end), *operands)
 
     def not_expr(self) -> object:
         if self.tok.is_word("not"):
             tok = self.advance()
+            self.enter(tok)
             operand = self.not_expr()
-            return Unary("not", operand, tok.start, operand.end)
+            self.nesting -= 1
+            return self.deep(Unary("not", operand, tok.start, operand.end), operand)
         return self.compare()
 
     def compare(self) -> object:
@@ -455,7 +490,7 @@ class Parser:
         if tok.is_op(*_COMPARISONS):
             self.advance()
             right = self.sum()
-            return Binary(tok.value, left, right, left.start, right.end)
+            return self.deep(Binary(tok.value, left, right, left.start, right.end), left, right)
         negate = False
         if tok.is_word("not"):
             self.advance()
@@ -465,13 +500,13 @@ class Parser:
         if self.tok.is_word("like") or (not negate and self.tok.is_op("=~")):
             self.advance()
             right = self.sum()
-            return Match(left, right, negate, left.start, right.end)
+            return self.deep(Match(left, right, negate, left.start, right.end), left, right)
         if self.tok.is_word("in"):
             self.advance()
             if not self.tok.is_op("["):
                 raise self.fail("expected a list such as [1, 2] after 'in'")
             items = self.list_literal()
-            return In(left, items, negate, left.start, items.end)
+            return self.deep(In(left, items, negate, left.start, items.end), left, items)
         return left
 
     def sum(self) -> object:
@@ -479,7 +514,7 @@ class Parser:
         while self.tok.is_op("+", "-"):
             op = self.advance().value
             right = self.product()
-            left = Binary(op, left, right, left.start, right.end)
+            left = self.deep(Binary(op, left, right, left.start, right.end), left, right)
         return left
 
     def product(self) -> object:
@@ -487,24 +522,27 @@ class Parser:
         while self.tok.is_op("*", "/", "%"):
             op = self.advance().value
             right = self.unary()
-            left = Binary(op, left, right, left.start, right.end)
+            left = self.deep(Binary(op, left, right, left.start, right.end), left, right)
         return left
 
     def unary(self) -> object:
         if self.tok.is_op("-"):
             tok = self.advance()
+            self.enter(tok)
             operand = self.unary()
+            self.nesting -= 1
             if isinstance(operand, Literal) and operand.kind == "number":
                 return Literal(-operand.value, "number", tok.start, operand.end)
-            return Unary("-", operand, tok.start, operand.end)
+            return self.deep(Unary("-", operand, tok.start, operand.end), operand)
         return self.power()
 
     def power(self) -> object:
         base = self.postfix()
         if self.tok.is_op("^"):
-            self.advance()
+            self.enter(self.advance())
             exponent = self.unary()
-            return Binary("^", base, exponent, base.start, exponent.end)
+            self.nesting -= 1
+            return self.deep(Binary("^", base, exponent, base.start, exponent.end), base, exponent)
         return base
 
     def postfix(self) -> object:
@@ -513,7 +551,7 @@ class Parser:
             self.advance()
             index = self.expr()
             close = self.expect_op("]", "to close the index")
-            node = Index(node, index, node.start, close.end)
+            node = self.deep(Index(node, index, node.start, close.end), node, index)
         return node
 
     def primary(self) -> object:
@@ -529,7 +567,9 @@ class Parser:
             return self.list_literal()
         if tok.is_op("("):
             self.advance()
+            self.enter(tok)
             inner = self.expr()
+            self.nesting -= 1
             self.expect_op(")", "to close '('")
             return inner
         if tok.kind == NAME and not tok.is_word(*_RESERVED):
@@ -540,7 +580,7 @@ class Parser:
         raise self.fail("expected a value, a field or a function")
 
     def call(self, name: Token) -> Call:
-        self.advance()  # (
+        self.enter(self.advance())  # (
         args: list = []
         if not self.tok.is_op(")"):
             while True:
@@ -553,10 +593,12 @@ class Parser:
                     break
                 self.advance()
         close = self.expect_op(")", f"to close {name.text}(")
-        return Call(name.text, tuple(args), name.start, close.end, name.end)
+        self.nesting -= 1
+        return self.deep(Call(name.text, tuple(args), name.start, close.end, name.end), *args)
 
     def list_literal(self) -> ListLit:
         open_ = self.expect_op("[", "to open a list")
+        self.enter(open_)
         items = []
         if not self.tok.is_op("]"):
             while True:
@@ -565,7 +607,8 @@ class Parser:
                     break
                 self.advance()
         close = self.expect_op("]", "to close the list")
-        return ListLit(tuple(items), open_.start, close.end)
+        self.nesting -= 1
+        return self.deep(ListLit(tuple(items), open_.start, close.end), *items)
 
 
 def parse(text: str) -> Query:

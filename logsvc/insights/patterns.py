@@ -10,10 +10,13 @@ spirit of Drain (He et al., 2017), documented so results can be predicted:
    (optionally `:port`) -> `IP`; `0x`-prefixed or 16+ hex-digit runs -> `Hex`; decimal numbers not
    glued to letters -> `Number`. `id=42,` is the word `id=<Number>,`.
 3. **Exact templates.** Messages with the same typed words are counted together (memory grows with
-   distinct templates, not with messages; beyond `MAX_TEMPLATES` new ones join the most similar).
+   distinct templates, not with messages). Beyond `MAX_TEMPLATES`, a new one is counted in the
+   template of its first word and word count with every other word a `Token` (at most
+   `MAX_OVERFLOW` of those), then in the all-`Token` template of its word count: a flood of one-off
+   messages costs a dict lookup each and a bounded number of templates.
 4. **Merging.** At the end, exact templates are taken by count (then text) and each joins the first
-   cluster with the same word count, the same first word, and at least half of its words equal;
-   positions that differ become `Token` placeholders. Taking templates in a fixed order makes the
+   cluster with the same word count, the same first word, and at least half of its words equal
+   (among the first `MAX_COMPARE` such clusters); positions that differ become `Token` placeholders. Taking templates in a fixed order makes the
    result independent of the order rows arrived in.
 5. **Rendering.** Placeholders are numbered left to right: `<Time-1> user <Number-2> <Token-3>`.
    `@severityLabel` is `Error`, `Warning`, `Info` or `Debug` from the first level-like word of
@@ -30,7 +33,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-MAX_TEMPLATES = 50_000
+MAX_TEMPLATES = 10_000
+MAX_OVERFLOW = 1_000  # first-word templates made once MAX_TEMPLATES is reached
+MAX_COMPARE = 16  # clusters of one shape a template is compared with: keeps merging near-linear
 SIMILARITY = 0.5
 
 _VARIABLE_RE = re.compile(
@@ -41,6 +46,7 @@ _VARIABLE_RE = re.compile(
     r"|(?P<Hex>(?<![\w])(?:0x[0-9A-Fa-f]+|[0-9a-f]{16,})(?![\w]))"
     r"|(?P<Number>(?<![A-Za-z0-9_.])-?\d+(?:\.\d+)?(?![A-Za-z0-9_]))"
 )
+_TOKEN = "\x00Token\x00"
 _PLACEHOLDER_RE = re.compile(r"\x00(\w+)\x00")
 _SEVERITY_RE = re.compile(
     r"(?<![A-Za-z])(?:(?P<Error>err(?:or)?s?|fatal|crit(?:ical)?|severe|exception|fail(?:ed|ure)?|panic)"
@@ -96,29 +102,24 @@ class Clusterer:
         words = typed_words(text)
         t = self.templates.get(words)
         if t is None:
-            if len(self.templates) >= MAX_TEMPLATES:
-                t = self._closest(words)
+            if len(self.templates) >= MAX_TEMPLATES and words:
+                words = words[:1] + (_TOKEN,) * (len(words) - 1)
+                t = self.templates.get(words)
+                if t is None and len(self.templates) >= MAX_TEMPLATES + MAX_OVERFLOW:
+                    words = (_TOKEN,) * len(words)
+                    t = self.templates.get(words)
             if t is None:
                 t = self.templates[words] = _Template(words, [0, 0], text)
         t.counts[side] += 1
-
-    def _closest(self, words: tuple[str, ...]) -> _Template | None:
-        best, best_score = None, -1.0
-        for t in self.templates.values():
-            if len(t.words) == len(words):
-                score = _similarity(t.words, words)
-                if score > best_score:
-                    best, best_score = t, score
-        return best
 
     def clusters(self) -> list[Cluster]:
         out: list[Cluster] = []
         by_shape: dict[tuple[int, str], list[Cluster]] = {}
         for t in sorted(self.templates.values(), key=lambda t: (-(t.counts[0] + t.counts[1]), t.words)):
-            shape = (len(t.words), t.words[0] if t.words else "")
-            for c in by_shape.get(shape, ()):
+            shape = _shape(t.words)
+            for c in by_shape.get(shape, ())[:MAX_COMPARE]:
                 if _similarity(c.words, t.words) >= SIMILARITY:
-                    c.words = [a if a == b else "\x00Token\x00" for a, b in zip(c.words, t.words, strict=True)]
+                    c.words = [a if a == b else _TOKEN for a, b in zip(c.words, t.words, strict=True)]
                     break
             else:
                 c = Cluster(list(t.words), sample=t.sample)
@@ -129,10 +130,14 @@ class Clusterer:
         return out
 
 
+def _shape(words: tuple[str, ...]) -> tuple[int, str]:
+    return len(words), words[0] if words else ""
+
+
 def _similarity(a: tuple[str, ...] | list[str], b: tuple[str, ...]) -> float:
     if not a:
         return 1.0
-    same = sum(1 for x, y in zip(a, b, strict=True) if x == y or x == "\x00Token\x00")
+    same = sum(1 for x, y in zip(a, b, strict=True) if x == y or x == _TOKEN)
     return same / len(a)
 
 
