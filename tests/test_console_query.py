@@ -327,9 +327,14 @@ def test_editor_colours_and_completes_commands_functions_and_fields(qp: QueryPag
     expect(hl.locator(".tok-aggregate")).to_have_text("pct")
     expect(hl.locator(".tok-function")).to_have_text("bin")
     expect(hl.locator(".tok-period")).to_have_text("1h")
+    # an alias the query made completes in the commands after it
+    page.keyboard.type(" as p90\n| sort p")
+    expect(page.locator('.qe-complete li[data-label="p90"]')).to_be_visible()
+    page.keyboard.press("Enter")
+    assert qp.editor.input_value().endswith("| sort p90")
     page.keyboard.press("Escape")
     st = qp.run()
-    assert st["status"] == "Complete" and st["chart"]["points"] >= 1
+    assert st["status"] == "Complete" and st["chart"]["points"] >= 1, st
     # the helpers behind the click-to-filter, table-driven in the page's own module
     cases = page.evaluate("""async () => {
       const m = await import('/static/insights-lang.js');
@@ -408,6 +413,12 @@ def test_hostile_field_values_render_as_text(qp: QueryPage) -> None:
     assert st["status"] == "Complete" and st["rows"] == 3
     assert qp.column("note") == [HOSTILE_NOTE] * 3
     assert len(rest_rows(qp.site, qp.group, qp.editor.input_value())) == 3
+    # a hostile group key names a chart series: the legend shows it as text
+    qp.set_query("filter ispresent(user) | stats count(*) as n by user, bin(1h)")
+    st = qp.run()
+    assert st["chart"] and st["chart"]["series"] == 1
+    expect(page.locator(".qchart .u-legend")).to_contain_text(HOSTILE_USER)
+    assert page.locator("main img, main script, main iframe").count() == 0
     page.wait_for_timeout(100)  # give any injected handler a chance to fire (the fixture checks dialogs)
 
 

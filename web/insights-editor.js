@@ -152,6 +152,11 @@ export class QueryEditor {
       for (const c of lang.commands) add(c, 'command', 'command', `${c} `);
     } else {
       for (const f of this.fields) add(f.name, 'field', `${Math.round(f.percent)}% of events`, quoteField(f.name));
+      // names the query itself makes (`as` aliases): usable by the commands after them
+      const known = new Set(this.fields.map((f) => f.name));
+      for (const t of tokenize(text, this.lang)) {
+        if (t.role === 'alias' && t.end < start && !known.has(t.text)) { known.add(t.text); add(t.text, 'field', 'defined in the query'); }
+      }
       if (!word.startsWith('@')) {
         if (ctx.seg === 'stats') for (const a of lang.aggregates) add(a.name, 'aggregate', argsHint(a), `${a.name}(`);
         for (const f of lang.functions) add(f.name, 'function', argsHint(f), f.maxArgs === 0 ? `${f.name}()` : `${f.name}(`);
