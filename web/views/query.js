@@ -24,6 +24,8 @@ const GROUPS_KEY = 'logsvc.insights.groups';
 const TAB_KEY = 'logsvc.insights.tab';
 const CHART_KEY = 'logsvc.insights.chart';
 const DEFAULT_QUERY = 'fields @timestamp, @message, @logStream\n| sort @timestamp desc\n| limit 100';
+// A value a sample wants replaced before it runs: an upper-case, dashed word in quotes ("REQUEST-ID").
+const PLACEHOLDER = /"([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+)"/;
 const CATEGORIES = [['lambda', 'Lambda (AWS samples)'], ['general', 'General'], ['json', 'JSON logs'], ['access', 'Access logs']];
 
 function readJson(key, fallback) {
@@ -585,6 +587,20 @@ export function queryView(root, params) {
     scheduleCheck();
   }
 
+  /** Load a sample and run it; one with a placeholder ("REQUEST-ID") waits with the placeholder selected. */
+  function pickSample(s) {
+    loadQuery(s.query, null);
+    const m = PLACEHOLDER.exec(s.query);
+    if (m) {
+      const at = m.index + 1;
+      editor.ta.setSelectionRange(at, at + m[1].length);
+      toast(`Replace ${m[1]} in the query, then run it (Ctrl+Enter).`);
+      return;
+    }
+    if (groups.length) run();
+    else { picker.open(); toast('Pick the log groups to run it over.'); }
+  }
+
   async function loadSamples() {
     try {
       const data = await get('/insights/samples', null, { signal: ctl.signal });
@@ -597,7 +613,7 @@ export function queryView(root, params) {
           h('ul', { class: 'q-list' }, all.filter((s) => s.category === c).map((s) => h('li', {},
             h('button', {
               type: 'button', class: 'q-item sample', dataset: { name: s.name }, title: s.query,
-              onclick: () => { loadQuery(s.query, null); if (groups.length) run(); else { picker.open(); toast('Pick the log groups to run it over.'); } },
+              onclick: () => pickSample(s),
             }, h('span', { class: 'q-item-name' }, s.name), h('span', { class: 'q-item-desc' }, s.description))))))));
     } catch (e) {
       if (e.name !== 'AbortError') clear(panels.samples).append(errorBox(e, 'Could not load the sample queries'));
