@@ -81,12 +81,24 @@ export class BinChart {
     const text = cssVar('--muted') || '#666';
     const axis = { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, font: '11px system-ui, sans-serif' };
     const n = s.series.length;
+    // bars: a bin's series side by side inside [start, start + step) (step: the smallest gap between bins)
+    let step = Infinity;
+    for (let k = 1; k < s.times.length; k++) step = Math.min(step, s.times[k] - s.times[k - 1]);
+    if (!Number.isFinite(step)) step = 60;
+    const slot = (step * 0.8) / n;
     const series = [{}, ...s.series.map((x, i) => {
       const color = cssVar(PALETTE[i % PALETTE.length]) || '#3b82f6';
-      // several bar series overlap in one slot: translucent fills keep each visible
       return kind === 'bar'
-        ? { label: x.label, stroke: color, fill: `${color}${n > 1 ? '88' : 'cc'}`, width: 0, points: { show: false },
-          paths: uPlot.paths.bars({ size: [0.7, 60], align: 0 }) }
+        ? {
+          label: x.label, stroke: color, fill: `${color}cc`, width: 0, points: { show: false },
+          paths: uPlot.paths.bars({
+            size: [1, Infinity],
+            disp: {
+              x0: { unit: 1, values: (u) => u.data[0].map((t) => t + step * 0.1 + i * slot) },
+              size: { unit: 1, values: (u) => u.data[0].map(() => slot) },
+            },
+          }),
+        }
         : { label: x.label, stroke: color, width: 2, spanGaps: false, points: { show: true, size: 4 } };
     })];
     const opts = {
@@ -95,7 +107,7 @@ export class BinChart {
       tzDate: (ts) => (isUtc() ? uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC') : new Date(ts * 1000)),
       legend: { show: true, live: true },
       cursor: { points: { show: true } },
-      scales: { x: { time: true }, y: { range: (u, min, max) => [Math.min(0, min), max > 0 ? max * 1.05 : 1] } },
+      scales: { x: { time: true, range: (u, min, max) => (kind === 'bar' ? [min, max + step] : [min, max]) }, y: { range: (u, min, max) => [Math.min(0, min), max > 0 ? max * 1.05 : 1] } },
       axes: [{ ...axis, size: 30 }, { ...axis, size: 56 }],
       series,
     };

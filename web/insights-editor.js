@@ -85,6 +85,12 @@ export class QueryEditor {
     this.ta.setSelectionRange(o, o);
   }
 
+  /** Select [start, end) (a placeholder to type over). */
+  select(start, end) {
+    this.ta.focus();
+    this.ta.setSelectionRange(start, end);
+  }
+
   /** Insert text at the caret (a field picked from the fields list). */
   insert(text) {
     const s = this.ta.selectionStart;

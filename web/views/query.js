@@ -593,7 +593,7 @@ export function queryView(root, params) {
     const m = PLACEHOLDER.exec(s.query);
     if (m) {
       const at = m.index + 1;
-      editor.ta.setSelectionRange(at, at + m[1].length);
+      editor.select(at, at + m[1].length);
       toast(`Replace ${m[1]} in the query, then run it (Ctrl+Enter).`);
       return;
     }
