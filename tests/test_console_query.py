@@ -433,6 +433,10 @@ def test_hostile_field_values_render_as_text(qp: QueryPage) -> None:
 
 def test_group_picker_and_absolute_time_range(qp: QueryPage, lambda_logs: LambdaLogs) -> None:
     page = qp.page
+    # from the groups list, a group's "Query" link opens this view on it
+    page.goto(f"{qp.site.url}/#/")
+    page.get_by_role("row").filter(has_text=lambda_logs.group).get_by_role("link", name="Query", exact=True).click()
+    expect(page.locator(".gp-chips .chip")).to_have_text([lambda_logs.group + "×"])
     picker = page.locator("details.gpicker")
     picker.locator("summary").click()
     box = picker.get_by_role("checkbox", name=lambda_logs.group)

@@ -262,6 +262,7 @@ export function queryView(root, params) {
   let chartData = null;
 
   function setRunning(on) {
+    status.setAttribute('aria-busy', String(on)); // announce the end, not every poll
     runBtn.disabled = on;
     stopBtn.disabled = !on;
     runBtn.textContent = on ? 'Running…' : 'Run query';
