@@ -258,6 +258,11 @@ def test_clicked_value_becomes_a_filter_and_running_again_narrows_the_rows(qp: Q
     # the filter goes before the trailing sort/limit, so it narrows what they see
     assert qp.editor.input_value() == (
         'fields @timestamp, @type, @requestId, @message\n| filter @type = "REPORT"\n| sort @timestamp desc\n| limit 500')
+    # the editor has the focus and the addition is one edit: Ctrl+Z takes it back, Ctrl+Y restores it
+    page.keyboard.press("Control+z")
+    assert "filter @type" not in qp.editor.input_value()
+    page.keyboard.press("Control+y")
+    assert '| filter @type = "REPORT"' in qp.editor.input_value()
     st = qp.run()
     assert st["rows"] == INVOCATIONS
     assert set(qp.column("@type")) == {"REPORT"}

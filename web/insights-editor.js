@@ -85,6 +85,24 @@ export class QueryEditor {
     this.ta.setSelectionRange(o, o);
   }
 
+  /**
+   * Replace [start, end) as if typed: through the browser's own editing (execCommand insertText), so
+   * Ctrl+Z takes it back; setRangeText where that is unavailable.
+   */
+  replaceRange(start, end, text) {
+    this.ta.focus({ preventScroll: true }); // a value clicked deep in the table keeps its place
+    this.ta.setSelectionRange(start, end);
+    let done = false;
+    try { done = document.execCommand('insertText', false, text); } catch { done = false; }
+    if (!done || this.ta.value.slice(start, start + text.length) !== text) {
+      this.ta.setRangeText(text, start, end, 'end');
+      this.ta.dispatchEvent(new Event('input'));
+    }
+  }
+
+  /** The whole text replaced as one undoable edit (a filter added from the results). */
+  replaceAll(text) { this.replaceRange(0, this.ta.value.length, text); }
+
   /** Select [start, end) (a placeholder to type over). */
   select(start, end) {
     this.ta.focus();
@@ -93,11 +111,7 @@ export class QueryEditor {
 
   /** Insert text at the caret (a field picked from the fields list). */
   insert(text) {
-    const s = this.ta.selectionStart;
-    const e = this.ta.selectionEnd;
-    this.ta.setRangeText(text, s, e, 'end');
-    this.ta.focus();
-    this.ta.dispatchEvent(new Event('input'));
+    this.replaceRange(this.ta.selectionStart, this.ta.selectionEnd, text);
   }
 
   // ---- colours -----------------------------------------------------------------------------------
@@ -217,10 +231,8 @@ export class QueryEditor {
     const pos = this.ta.selectionStart;
     let end = pos;
     while (end < this.ta.value.length && /[A-Za-z0-9_@.]/.test(this.ta.value[end])) end++;
-    this.ta.setRangeText(it.insert, this.wordStart, end, 'end');
+    this.replaceRange(this.wordStart, end, it.insert);
     this.close();
-    this.paint();
-    this.opts.onChange?.(this.ta.value);
   }
 
   close() {

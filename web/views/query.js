@@ -513,7 +513,7 @@ export function queryView(root, params) {
   }
 
   function pickValue(field, value) {
-    editor.setValue(addFilter(editor.value, field, value, lang));
+    editor.replaceAll(addFilter(editor.value, field, value, lang)); // one edit: Ctrl+Z takes it back
     syncUrl();
     scheduleCheck();
     toast('Filter added to the query: run it (Ctrl+Enter) to narrow the rows');
