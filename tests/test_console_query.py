@@ -34,7 +34,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-b
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 INVOCATIONS = 40
 STEP_MS = 75_000
-BIG = 80_000
+BIG = 150_000
 ERROR_EVERY = 7
 COLD_EVERY = 10
 HOSTILE_USER = "<img src=x onerror=alert(1)>"
@@ -149,8 +149,8 @@ class QueryPage:
             self.page.evaluate("location.hash = '#/'")
         self.page.goto(f"{self.site.url}/#/query?group={group}&range={range_}")
         expect(self.page.locator(".q-tabs")).to_be_visible()
-        wait_for(lambda: self.state().get("language") and self.state().get("groups") == [group], timeout=10,
-                 what="the Query view with its language table")
+        wait_for(lambda: (st := self.state()).get("language") and st.get("fields") and st.get("groups") == [group],
+                 timeout=10, what="the Query view with its language table and the group's fields")
 
     def state(self) -> dict:
         return self.page.evaluate("window.__logsvc.state()") or {}

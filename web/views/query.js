@@ -784,6 +784,7 @@ export function queryView(root, params) {
       error: editor.error ? { start: editor.error.start, end: editor.error.end, message: editor.error.message } : null,
       chart: chartData ? { series: chartData.series.length, points: Number(chartBox.dataset.points || 0), kind: currentKind() } : null,
       language: !!lang,
+      fields: fieldList.length,
     }),
     messages: () => rows.map((r) => r['@message']).filter((m) => m != null),
   };
