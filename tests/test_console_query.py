@@ -12,7 +12,11 @@ DescribeQueryDefinitions then lists, and show hostile values as text.
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -470,6 +474,13 @@ def test_group_picker_and_absolute_time_range(qp: QueryPage, lambda_logs: Lambda
     page.get_by_role("button", name="Apply").click()
     assert qp.run()["rows"] == 1 and qp.column("n") == ["10"]
     assert "start=" in page.url and "end=" in page.url  # the range is in the permalink
+    # "Copy as CLI" is the same query from a shell: `logsvc query` over the same REST API
+    cli = shlex.split(qp.state()["cli"])
+    assert cli[:3] == ["logsvc", "--url", qp.site.url] and "--until" in cli
+    out = subprocess.run([sys.executable, "-m", "logsvc", *cli[1:], "--output", "json"], capture_output=True, text=True,
+                         timeout=60, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert out.returncode == 0, out.stderr
+    assert '"10"' in out.stdout or ": 10" in out.stdout, out.stdout
 
 
 def test_running_query_shows_progress_and_stop_keeps_its_rows(qp: QueryPage, big_group: str) -> None:

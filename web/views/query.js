@@ -7,7 +7,7 @@
 // /api/v1/insights (logsvc/api/insights.py, insights_console.py): each piece has a JSON twin.
 
 import { ApiError, del, get, post } from '../api.js';
-import { clear, errorBox, fmtBytes, h, stateBox, toast } from '../dom.js';
+import { clear, copyText, errorBox, fmtBytes, h, stateBox, toast } from '../dom.js';
 import { QueryEditor, languageOf } from '../insights-editor.js';
 import { addFilter, hasBinStats, quoteField } from '../insights-lang.js';
 import { BinChart, TS_RE, parseTs, seriesOf } from '../insights-chart.js';
@@ -23,6 +23,7 @@ const QUERY_KEY = 'logsvc.insights.query';
 const GROUPS_KEY = 'logsvc.insights.groups';
 const TAB_KEY = 'logsvc.insights.tab';
 const CHART_KEY = 'logsvc.insights.chart';
+const DEFAULT_SERVER = 'http://127.0.0.1:4588'; // the CLI's default --url
 const DEFAULT_QUERY = 'fields @timestamp, @message, @logStream\n| sort @timestamp desc\n| limit 100';
 // A value a sample wants replaced before it runs: an upper-case, dashed word in quotes ("REQUEST-ID").
 const PLACEHOLDER = /"([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+)"/;
@@ -79,6 +80,10 @@ export function queryView(root, params) {
   const runBtn = h('button', { class: 'btn primary q-run', type: 'button', title: 'Run the query (Ctrl+Enter)', onclick: () => run() }, 'Run query');
   const stopBtn = h('button', { class: 'btn q-stop', type: 'button', title: 'Stop the running query; the rows found so far stay', disabled: true, onclick: () => stop() }, 'Stop');
   const saveBtn = h('button', { class: 'btn q-save', type: 'button', title: 'Save this query (a CloudWatch query definition)', onclick: () => openSave() }, 'Save…');
+  const cliBtn = h('button', {
+    class: 'btn ghost q-cli', type: 'button', title: 'Copy this query as a `logsvc query` command (the same REST API, from a shell)',
+    onclick: () => copyText(cliCommand()).then(() => toast('Copied: paste it in a shell')),
+  }, 'Copy as CLI');
   const defLabel = h('span', { class: 'q-def muted', hidden: true });
 
   // ---- editor ----------------------------------------------------------------------------------------
@@ -130,7 +135,7 @@ export function queryView(root, params) {
 
   const saveDialog = h('dialog', { class: 'q-save-dialog', 'aria-labelledby': 'q-save-title' });
   const page = h('section', { class: 'page query' },
-    h('div', { class: 'toolbar' }, h('h1', {}, 'Logs Insights'), picker.el, rangeEl, runBtn, stopBtn, saveBtn, defLabel),
+    h('div', { class: 'toolbar' }, h('h1', {}, 'Logs Insights'), picker.el, rangeEl, runBtn, stopBtn, saveBtn, cliBtn, defLabel),
     picker.chips,
     h('div', { class: 'q-body' },
       h('div', { class: 'q-main' }, editor.el, qError, status, chartWrap, results),
@@ -145,6 +150,21 @@ export function queryView(root, params) {
     router.go('/query', p, { replace: true, render: false });
     localStorage.setItem(GROUPS_KEY, JSON.stringify(groups));
     localStorage.setItem(QUERY_KEY, editor.value);
+  }
+
+  /** The shell command that runs what this page would run: `logsvc [--url U] query 'Q' --group G … --since …`. */
+  function cliCommand() {
+    const sq = (x) => (/^[\w@%+=:,./-]+$/.test(x) ? x : `'${String(x).replace(/'/g, "'\\''")}'`);
+    const parts = ['logsvc'];
+    if (location.origin !== DEFAULT_SERVER) parts.push('--url', sq(location.origin));
+    parts.push('query', sq(editor.value));
+    for (const g of groups) parts.push('--group', sq(g));
+    if (range.range) parts.push('--since', range.range);
+    else {
+      parts.push('--since', new Date(range.start).toISOString());
+      if (range.end) parts.push('--until', new Date(range.end).toISOString());
+    }
+    return parts.join(' ');
   }
 
   function window_() {
@@ -785,6 +805,7 @@ export function queryView(root, params) {
       chart: chartData ? { series: chartData.series.length, points: Number(chartBox.dataset.points || 0), kind: currentKind() } : null,
       language: !!lang,
       fields: fieldList.length,
+      cli: cliCommand(),
     }),
     messages: () => rows.map((r) => r['@message']).filter((m) => m != null),
   };
