@@ -11,7 +11,7 @@ from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 
 from logsvc import auth
-from logsvc.api import cloudwatch, console, insights, lambda_api, rest
+from logsvc.api import cloudwatch, console, insights, insights_console, lambda_api, rest
 from logsvc.api.errors import error_response, rest_error
 from logsvc.errors import LogsvcError
 
@@ -44,6 +44,7 @@ def create_app(service) -> Flask:  # noqa: ANN001
 
     app.register_blueprint(rest.bp)
     app.register_blueprint(insights.bp)
+    app.register_blueprint(insights_console.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(lambda_api.bp)
     app.register_blueprint(cloudwatch.bp)

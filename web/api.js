@@ -16,6 +16,7 @@ export class ApiError extends Error {
     this.rule = e.rule || null;
     this.hint = e.hint || null;
     this.position = Number.isInteger(e.position) ? e.position : columnFrom(e.message);
+    this.end = Number.isInteger(e.end) ? e.end : null;
   }
 }
 
@@ -60,15 +61,29 @@ function askToken(message) {
   return tokenPrompt;
 }
 
-export async function get(path, params, { signal } = {}) {
+export function get(path, params, { signal } = {}) {
+  return request('GET', path, { params, signal });
+}
+
+export function post(path, body, { signal } = {}) {
+  return request('POST', path, { body, signal });
+}
+
+export function del(path, { signal } = {}) {
+  return request('DELETE', path, { signal });
+}
+
+/** One call to the REST API: JSON in, JSON out, an ApiError for anything but 2xx. */
+export async function request(method, path, { params, body, signal } = {}) {
   const target = url(path, params);
   let asked = false;
   for (;;) {
     const headers = { Accept: 'application/json' };
     if (token()) headers.Authorization = `Bearer ${token()}`;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
     let resp;
     try {
-      resp = await fetch(target, { headers, signal });
+      resp = await fetch(target, { method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body) });
     } catch (e) {
       if (e.name === 'AbortError') throw e;
       throw new ApiError(0, null, 'logsvc is not reachable from this page.');
@@ -80,10 +95,10 @@ export async function get(path, params, { signal } = {}) {
       asked = true;
       continue;
     }
-    let body = null;
-    try { body = await resp.json(); } catch { /* not JSON */ }
-    if (!resp.ok) throw new ApiError(resp.status, body);
-    return body;
+    let data = null;
+    try { data = await resp.json(); } catch { /* not JSON */ }
+    if (!resp.ok) throw new ApiError(resp.status, data);
+    return data;
   }
 }
 

@@ -8,6 +8,7 @@ import { groupsView } from './views/groups.js';
 import { streamsView } from './views/streams.js';
 import { eventsView } from './views/events.js';
 import { invocationsView, traceView } from './views/invocations.js';
+import { queryView } from './views/query.js';
 
 const ROUTES = {
   '/': groupsView,
@@ -18,6 +19,7 @@ const ROUTES = {
   '/event': (root, params) => eventsView(root, params, 'context'),
   '/invocations': invocationsView,
   '/trace': traceView,
+  '/query': queryView,
 };
 
 const root = document.getElementById('view');
@@ -31,7 +33,7 @@ function show({ path, params }) {
   document.querySelectorAll('[data-nav]').forEach((a) => {
     const nav = a.dataset.nav;
     a.classList.toggle('active', (nav === 'groups' && ['/', '/groups', '/streams', '/events', '/event'].includes(path))
-      || (nav === 'search' && path === '/search') || (nav === 'invocations' && ['/invocations', '/trace'].includes(path)));
+      || (nav === 'search' && path === '/search') || (nav === 'query' && path === '/query') || (nav === 'invocations' && ['/invocations', '/trace'].includes(path)));
   });
   if (!make) {
     root.append(errorBox({ message: `There is no page at #${path}.`, hint: 'Start from the list of log groups.' }, 'Page not found'));

@@ -252,6 +252,28 @@ def insights_paths() -> dict:
     }
 
 
+def insights_console_paths() -> dict:
+    """/api/v1/insights/samples and /language: read-only tables for the console's editor (api/insights_console.py)."""
+    arity = {"type": "object", "required": ["name", "minArgs"], "properties": {
+        "name": {"type": "string"}, "minArgs": {"type": "integer"}, "maxArgs": {"type": "integer", "nullable": True}}}
+    names = {"type": "array", "items": {"type": "string"}}
+    return {
+        "/api/v1/insights/samples": {"get": {
+            "summary": "Sample Logs Insights queries (AWS's for Lambda and general logs; JSON and access logs)",
+            "responses": _responses({"type": "object", "required": ["samples"], "properties": {"samples": {
+                "type": "array", "items": {"type": "object", "required": ["category", "name", "query"], "properties": {
+                    "category": {"type": "string"}, "name": {"type": "string"}, "query": {"type": "string"},
+                    "description": {"type": "string"}}}}}}),
+        }},
+        "/api/v1/insights/language": {"get": {
+            "summary": "Commands, functions and aggregates the query engine runs (the console's completion)",
+            "responses": _responses({"type": "object", "required": ["commands", "functions", "aggregates"], "properties": {
+                "commands": names, "functions": {"type": "array", "items": arity},
+                "aggregates": {"type": "array", "items": arity}, "keywords": names, "diffModifiers": names}}),
+        }},
+    }
+
+
 def openapi_document() -> dict:
     read_params = [
         _p("start", "Earliest event time (inclusive)", TIME),
@@ -351,6 +373,7 @@ def openapi_document() -> dict:
                 }
             },
             **insights_paths(),
+            **insights_console_paths(),
             "/api/v1/tail": {
                 "get": {
                     "summary": "Server-Sent Events: new events as they arrive",

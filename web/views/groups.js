@@ -23,9 +23,11 @@ export function groupsView(root, params) {
   const selected = new Set();
   const mergeBtn = h('button', { class: 'btn primary', type: 'button', disabled: true }, 'View selected together');
   mergeBtn.addEventListener('click', () => router.go('/events', { group: [...selected] }));
+  const queryBtn = h('button', { class: 'btn', type: 'button', disabled: true, title: 'Run a Logs Insights query over the selected groups' }, 'Query selected');
+  queryBtn.addEventListener('click', () => router.go('/query', { group: [...selected].slice(0, 50) }));
   const body = h('div', { class: 'table-wrap' }, stateBox('loading', 'Loading log groups…'));
   root.append(h('section', { class: 'page' },
-    h('div', { class: 'toolbar' }, h('h1', {}, 'Log groups'), filter, mergeBtn),
+    h('div', { class: 'toolbar' }, h('h1', {}, 'Log groups'), filter, mergeBtn, queryBtn),
     searchForm,
     body));
 
@@ -51,6 +53,7 @@ export function groupsView(root, params) {
       box.addEventListener('change', () => {
         if (box.checked) selected.add(g.name); else selected.delete(g.name);
         mergeBtn.disabled = selected.size < 1;
+        queryBtn.disabled = selected.size < 1;
         mergeBtn.textContent = selected.size > 1 ? `View ${selected.size} groups together` : 'View selected together';
       });
       tbody.append(h('tr', { class: 'krow' },
@@ -60,7 +63,8 @@ export function groupsView(root, params) {
         h('td', { title: g.lastEventTime ? fmtZ(g.lastEventTime) : 'no events yet' }, ago(g.lastEventTime)),
         h('td', { class: 'num' }, fmtBytes(g.storedBytes)),
         h('td', {}, g.retentionInDays ? `${g.retentionInDays} days` : 'never expires'),
-        h('td', { class: 'actions' }, h('a', { href: router.href('/events', { group: g.name }), title: 'All streams of this group, merged, live' }, 'Events'))));
+        h('td', { class: 'actions' }, h('a', { href: router.href('/events', { group: g.name }), title: 'All streams of this group, merged, live' }, 'Events'),
+          ' · ', h('a', { href: router.href('/query', { group: g.name }), title: 'Logs Insights queries over this group' }, 'Query'))));
     }
     body.append(h('table', { class: 'grid' },
       h('thead', {}, h('tr', {}, h('th', {}, ''), h('th', {}, 'Log group'), h('th', { class: 'num' }, 'Streams'),
