@@ -239,3 +239,27 @@ def test_lambda_metrics_render_as_aws_does(line: str, field: str, cell: str) -> 
     value = event_row(_event(LAMBDA, line), account=ACCOUNT, ptr=None)[field]
     assert render(value) == cell
     assert value == float(cell) and render(value * 1) != "" and type(value * 1) is float  # arithmetic gives plain floats
+
+
+def test_log_record() -> None:
+    """GetLogRecord: every field as a string, timestamps as epoch-ms digits (reference §6.4)."""
+    from logsvc.insights.fields import log_record
+
+    ev = _event(LAMBDA, f"REPORT RequestId: {ID}\tDuration: 14.97 ms\tBilled Duration: 15 ms\tMemory Size: 128 MB\tMax Memory Used: 67 MB\t")
+    rec = log_record(ev, account=ACCOUNT)
+    assert rec["@timestamp"] == str(T0) and rec["@ingestionTime"] == str(T0 + 5)
+    assert rec["@log"] == f"{ACCOUNT}:{LAMBDA}" and rec["@logStream"] == ev.stream and rec["@message"] == ev.message
+    assert rec["@billedDuration"] == "15.0" and rec["@memorySize"] == "1.28E8" and rec["@type"] == "REPORT"
+    assert "@ptr" not in rec
+    js = log_record(_event("app", '{"a": {"b": 1.50}, "n": null}'), account=ACCOUNT)
+    assert js["a.b"] == "1.50" and "n" not in js
+
+
+def test_log_group_fields() -> None:
+    from logsvc.insights.fields import log_group_fields
+
+    evs = [_event("app", '{"a": 1, "b": 2}'), _event("app", '{"a": 3}'), _event("app", "plain"), _event("app", '{"a": 4}')]
+    got = log_group_fields(evs, account=ACCOUNT)
+    assert got[:5] == [{"name": n, "percent": 100} for n in ("@ingestionTime", "@log", "@logStream", "@message", "@timestamp")]
+    assert got[5:] == [{"name": "a", "percent": 75}, {"name": "b", "percent": 25}]
+    assert log_group_fields([], account=ACCOUNT) == []

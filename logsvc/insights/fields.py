@@ -44,11 +44,11 @@ fills names not set yet, and a deletion discovers first so a deleted field stays
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
 from logsvc import lines
-from logsvc.insights.values import Timestamp
+from logsvc.insights.values import Timestamp, render
 from logsvc.model import LogEvent
 
 __all__ = [
@@ -63,6 +63,8 @@ __all__ = [
     "java_double_text",
     "json_fields",
     "lambda_fields",
+    "log_group_fields",
+    "log_record",
     "message_fields",
 ]
 
@@ -372,3 +374,33 @@ def event_row(event: LogEvent, *, account: str, ptr: str | None) -> Row:
     row._group = group
     row._lazy = _LAMBDA | _JSON
     return row
+
+
+def log_record(event: LogEvent, *, account: str) -> dict[str, str]:
+    """GetLogRecord's `logRecord`: every field of the event as a string (reference §6.4):
+    `@timestamp`/`@ingestionTime` as epoch-ms digits, the rest as result cells render them."""
+    row = event_row(event, account=account, ptr=None).discover_all()
+    out: dict[str, str] = {}
+    for k, v in dict.items(row):
+        if k == "@timestamp" or k == "@ingestionTime":
+            out[k] = str(int(v))  # type: ignore[call-overload]
+        else:
+            text = render(v)  # type: ignore[arg-type]
+            if text is not None:
+                out[k] = text
+    return out
+
+
+def log_group_fields(events: Iterable[LogEvent], *, account: str) -> list[dict[str, object]]:
+    """GetLogGroupFields' `logGroupFields` over these events: every field name (not `@ptr`) with the
+    whole percentage of events that have it, most common first, then by name."""
+    counts: dict[str, int] = {}
+    total = 0
+    for event in events:
+        total += 1
+        for name in event_row(event, account=account, ptr=None).field_names():
+            counts[name] = counts.get(name, 0) + 1
+    if not total:
+        return []
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [{"name": name, "percent": round(100 * n / total)} for name, n in ranked]
