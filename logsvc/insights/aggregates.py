@@ -268,7 +268,7 @@ class Percentile:
     def __init__(self, p: float) -> None:
         self.p = float(p)
         self.data = array("d")  # every number, as a double (the sort key)
-        self.kinds = array("b")  # per value: _LONG, _DOUBLE or _TEXT
+        self.kinds = array("b")  # per value: _LONG, _DOUBLE, _TEXT or _TIME
         self.texts: dict[int, str] = {}  # index -> the text a _TEXT value was (numeric strings from parse)
         self.longs: dict[int, int] = {}  # index -> a long too big to be exact as a double
         self._order: list[int] | None = None  # indexes sorted by value, reused while no value arrives

@@ -104,7 +104,6 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 # Values beyond these become floats / None (see module docstring).
@@ -286,12 +285,23 @@ def java_double_text(x: float) -> str:
         return "NaN" if x != x else ("Infinity" if x > 0 else "-Infinity")
     if x == 0:
         return "-0.0" if math.copysign(1.0, x) < 0 else "0.0"
+    r = repr(float(x))  # the shortest round-trip digits, as Java's (JDK 19+) Double.toString picks
     if 1e-3 <= abs(x) < 1e7:
-        return repr(float(x))  # Python's repr is fixed-point with a "." in this range
-    sign, digits, exp = Decimal(repr(float(x))).normalize().as_tuple()
-    e10 = int(exp) + len(digits) - 1
-    mantissa = f"{digits[0]}." + ("".join(map(str, digits[1:])) or "0")
-    return f"{'-' if sign else ''}{mantissa}E{e10}"
+        return r  # Python's repr is fixed-point with a "." in this range
+    sign = "-" if r[0] == "-" else ""
+    r = r.lstrip("-")
+    if "e" in r:  # repr's own scientific form: one digit before the "."
+        mant, _, e = r.partition("e")
+        digits, e10 = mant.replace(".", ""), int(e)
+    else:  # fixed form: 128000000.0 or 0.00099
+        ip, _, fp = r.partition(".")
+        if ip.strip("0"):
+            digits, e10 = ip.lstrip("0") + fp, len(ip.lstrip("0")) - 1
+        else:
+            lead = len(fp) - len(fp.lstrip("0"))
+            digits, e10 = fp[lead:], -(lead + 1)
+    digits = digits.rstrip("0") or "0"
+    return f"{sign}{digits[0]}.{digits[1:] or '0'}E{e10}"
 
 
 def format_number(n: int | float) -> str | None:
