@@ -136,6 +136,9 @@ FUNCTION_CASES = [
     ("replace", ("foo", "", "x"), "foo"),
     ("strlen", ("héllo",), 5),
     ("strlen", (12.5,), 4),
+    ("strlen", (15.0,), 4),  # a double's text is Java's: "15.0"
+    ("strlen", (1.28e8,), 6),  # "1.28E8"
+    ("concat", ("x", 3.0, 3), "x3.03"),
     ("strlen", (Timestamp(T),), 23),
     ("strlen", ([1, 2],), None),
     ("toupper", ("abC",), "ABC"),

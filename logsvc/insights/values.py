@@ -23,8 +23,9 @@ possible):
   `int`: a 64-bit integer) or a *double* (a Python `float`); the type decides how a cell renders:
   a long as plain digits (`6`), a double as Java's `Double.toString` (`java_double_text`: `15.0`,
   `382.5`, `1.28E8`, `5.0E-4`: at least one decimal, scientific notation below 1e-3 and from 1e7,
-  shortest round-trip digits). Evidence: real GetQueryResults rows (oslabs-beta/Embr, see fields.py)
-  show Lambda's `Billed Duration: 15 ms` as `15.0`, `128 MB` as `1.28E8` and a count as `6`.
+  the shortest round-trip digits, as JDK 19+ prints them; older JDKs could print a few values
+  with more digits than needed). Evidence: real GetQueryResults rows (oslabs-beta/Embr, see
+  fields.py) show Lambda's `Billed Duration: 15 ms` as `15.0`, `128 MB` as `1.28E8` and a count as `6`.
   Which values are which:
   - **longs**: counts (`count`, `count_distinct`), integer literals (`42`), JSON integers (`120`),
     lengths and sizes (`strlen`, `jsonArraySize`, `messageSize`), epoch milliseconds (`toMillis`,
@@ -57,7 +58,8 @@ possible):
   epoch-ms number). Booleans as `1` / `0`: the reference documents `isempty`, `strcontains`,
   `startsWith`... as returning 1/0 and `ispresent(x) as isRes` as "1/0 style", so every boolean
   renders that way. Lists and maps as compact JSON (numbers in them as JSON writes them). Periods as
-  written (`5m`).
+  written (`5m`). A number given to a string function or to `like` is its rendered text
+  (`concat("x", 3.0)` = `x3.0`, `strlen(@billedDuration)` of 15.0 is 4).
 * **Numbers from text.** A string that looks like a decimal number (`503`, `-1.5e3`, ` 42 `) is
   that number wherever a number is needed (`filter status >= 500` when `status` came from
   `parse`); `nan`, `inf`, `0x1f`, `1_000` are not numbers. Booleans count as 1 / 0.
@@ -71,8 +73,7 @@ possible):
   non-zero, strings `"true"`/`"false"` (any case) or a numeric string; anything else is false.
 * **Arithmetic** `+ - * / ^ %`: numeric operands only (numeric strings count); `+` does not
   concatenate. Types as in **Numbers** above. `/` is true division (`7 / 2` = 3.5, always a double)
-  and by zero is None; `%` takes the dividend's
-  sign as Java/C do (`-7 % 3` = -1) and by zero is None; `^` is a power whose result must be finite
+  and by zero is None; `%` takes the dividend's sign as Java/C do (`-7 % 3` = -1) and by zero is None; `^` is a power whose result must be finite
   (overflow, `0 ^ -1` and a negative base with a fractional exponent are None). Arithmetic on a
   Timestamp gives a plain number (epoch ms).
 * **Sorting** (`sort_key`): numbers (and numeric strings) first in numeric order, then other strings
