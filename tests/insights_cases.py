@@ -40,8 +40,9 @@ VALUE RENDERING the expectations follow (see the contract's "fields:" section fo
   doubles in AWS and render with Java's `Double.toString`: `15.0`, `40.5`, `1.28E8`, `7.0E7`
   (observed in real GetQueryResults rows). Arithmetic and aggregates over them stay doubles
   (`avg` 320.0 -> "320.0", `/ 1000 / 1000` -> "128.0"): assumed, consistent with the above.
-* Counts are integers: "6" (observed). JSON numbers render as written ("120", "19.99"). Values
-  from `parse` are strings as extracted. Booleans are never rendered here (AWS's form unverified).
+* Counts are integers: "6" (observed). JSON integers are longs ("120"), other JSON numbers doubles
+  in Java's form ("19.99"; `1.50` would show "1.5"): values.py's long/double model. Values from
+  `parse` are strings as extracted. Booleans are never rendered here (AWS's form unverified).
 * `@memorySize`/`@maxMemoryUsed` are bytes, MB x 1,000,000 ("1.28E8" for 128 MB, observed).
 """
 

@@ -252,7 +252,7 @@ def test_log_record() -> None:
     assert rec["@billedDuration"] == "15.0" and rec["@memorySize"] == "1.28E8" and rec["@type"] == "REPORT"
     assert "@ptr" not in rec
     js = log_record(_event("app", '{"a": {"b": 1.50}, "n": null}'), account=ACCOUNT)
-    assert js["a.b"] == "1.50" and "n" not in js
+    assert js["a.b"] == "1.5" and "n" not in js  # a JSON number with a fraction is a double: Java's text of the value
 
 
 def test_log_group_fields() -> None:

@@ -34,8 +34,8 @@ def same(got, want) -> bool:
         return got is want
     if isinstance(want, Timestamp):
         return isinstance(got, Timestamp) and int(got) == int(want)
-    if isinstance(want, float):
-        return isinstance(got, (int, float)) and not isinstance(got, bool) and math.isclose(got, want, rel_tol=1e-12)
+    if isinstance(want, float):  # a double: the type matters (values.py's long/double model: 3 renders "3", 3.0 "3.0")
+        return isinstance(got, float) and math.isclose(got, want, rel_tol=1e-12)
     if isinstance(want, int):
         return type(got) is int and got == want
     return type(got) is type(want) and got == want
@@ -48,12 +48,16 @@ FUNCTION_CASES = [
     ("abs", ("-2.5",), 2.5),
     ("abs", ("x",), None),
     ("abs", (None,), None),
-    ("ceil", (1.2,), 2),
-    ("ceil", (-1.2,), -1),
-    ("floor", (1.8,), 1),
-    ("floor", (-1.2,), -2),
+    ("abs", (-2.0,), 2.0),  # abs keeps the type: a double stays a double
+    ("ceil", (1.2,), 2.0),  # ceil/floor of a double: an integral double (Java's Math.ceil/floor)
+    ("ceil", (-1.2,), -1.0),
+    ("ceil", (7,), 7),  # ... of a long: the long
+    ("floor", (1.8,), 1.0),
+    ("floor", (-1.2,), -2.0),
     ("floor", ("7",), 7),
+    ("floor", ("7.5",), 7.0),  # numeric text with a fraction is a double
     ("greatest", (1, 5, 3), 5),
+    ("greatest", (1, 5, 2.5), 5.0),  # a double among the arguments makes the result a double
     ("greatest", (1, "9", None, "x"), 9),
     ("greatest", (None, "x"), None),
     ("greatest", (Timestamp(5), Timestamp(9)), Timestamp(9)),
@@ -67,10 +71,12 @@ FUNCTION_CASES = [
     ("round", (-2.5,), -3),
     ("round", (2.675, 2), 2.68),
     ("round", (1234, -2), 1200),
+    ("round", (1234.0, -2), 1200.0),  # with digits, round keeps a double a double
     ("round", (1.4,), 1),
+    ("round", (2.0,), 2),  # without digits: a long (Java's Math.round)
     ("round", (1.25, 99), None),
     ("round", (1e308, 15), 1e308),
-    ("round", (-(2**63), 2), -9.223372036854776e18),
+    ("round", (-(2**63), 2), -(2**63)),  # a long rounded to 2 digits stays that long
     ("haversine", (0, 0, 0, 1), 111.19492664455873),
     ("haversine", (51.5, 0, 51.5, 0), 0.0),
     ("haversine", (None, 0, 0, 0), None),
@@ -130,6 +136,9 @@ FUNCTION_CASES = [
     ("replace", ("foo", "", "x"), "foo"),
     ("strlen", ("héllo",), 5),
     ("strlen", (12.5,), 4),
+    ("strlen", (15.0,), 4),  # a double's text is Java's: "15.0"
+    ("strlen", (1.28e8,), 6),  # "1.28E8"
+    ("concat", ("x", 3.0, 3), "x3.03"),
     ("strlen", (Timestamp(T),), 23),
     ("strlen", ([1, 2],), None),
     ("toupper", ("abC",), "ABC"),
@@ -366,12 +375,21 @@ RENDER_CASES = [
     ("text", "text"),
     ("", ""),
     (3, "3"),
-    (3.0, "3"),
-    (-0.0, "0"),
+    (3.0, "3.0"),  # a double renders as Java's Double.toString: always a decimal point
+    (-0.0, "-0.0"),
     (46.84, "46.84"),
     (0.1 + 0.2, "0.30000000000000004"),
-    (1e-05, "1e-05"),
-    (1e20, "1e+20"),
+    (1e-05, "1.0E-5"),
+    (1e20, "1.0E20"),
+    (15.0, "15.0"),
+    (1.28e8, "1.28E8"),
+    (6.7e7, "6.7E7"),
+    (1e7, "1.0E7"),  # scientific from 10^7 ...
+    (9999999.0, "9999999.0"),
+    (0.001, "0.001"),  # ... and below 10^-3
+    (0.0005, "5.0E-4"),
+    (-1.5e-7, "-1.5E-7"),
+    (2**62, "4611686018427387904"),  # a long never goes scientific
     (True, "1"),
     (False, "0"),
     (Timestamp(T), "2024-05-19 06:10:16.682"),
@@ -402,8 +420,10 @@ class _WrittenFloat(float):
         return self
 
 
-def test_json_number_renders_as_written():
-    assert render(_WrittenFloat("1.50")) == "1.50"
+def test_json_number_renders_as_a_double():
+    """A JSON number with a fraction or exponent is a double: its cell is Java's text of the value."""
+    assert render(_WrittenFloat("1.50")) == "1.5"
+    assert render(_WrittenFloat("1e3")) == "1000.0"
     assert render(values.arith("+", _WrittenFloat("1.50"), 1)) == "2.5"
 
 
@@ -519,7 +539,10 @@ ARITH_CASES = [
     ("-", Timestamp(T), 1000, T - 1000),
     ("*", 6, 7, 42),
     ("/", 7, 2, 3.5),
-    ("/", 10, 2, 5.0),
+    ("/", 10, 2, 5.0),  # `/` always gives a double, even when it divides evenly
+    ("+", 1.5, 1.5, 3.0),
+    ("*", "2", 3, 6),  # integer text is a long
+    ("+", "0.5", "0.5", 1.0),  # text with a fraction is a double
     ("/", 1, 0, None),
     ("^", 2, 3, 8),  # the reference's example
     ("^", 2, -1, 0.5),
@@ -623,25 +646,32 @@ DATA = [3, 1, 4, 1, 5, 9, 2, 6]  # sorted: 1 1 2 3 4 5 6 9; sum 31; mean 3.875
 AGGREGATE_CASES = [
     ("count", [1, None, "a", [1]], (), 3),
     ("count", [], (), 0),
-    ("count_distinct", [1, "1", 1.0, 2, "a", None, "a"], (), 3),
+    ("count_distinct", [1, "1", 1.0, 2, "a", None, "a"], (), 4),  # by rendered text: "1", "1.0", "2", "a"
     ("count_distinct", [], (), 0),
     ("sum", DATA, (), 31),
     ("sum", [1, "2.5", None, "x"], (), 3.5),
     ("sum", [0.1] * 10, (), 1.0),
+    ("sum", [41.0, 29.0, 95.0], (), 165.0),  # a sum of doubles is a double ("165.0")
+    ("sum", [1, 2, 0.5], (), 3.5),
     ("sum", [None, "x"], (), None),
     ("avg", DATA, (), 3.875),
     ("avg", ["10", 20], (), 15.0),
+    ("avg", [2, 4], (), 3.0),  # avg is always a double
     ("avg", [], (), None),
     ("min", DATA, (), 1),
     ("max", DATA, (), 9),
     ("min", ["b", "a", "10", 9], (), 9),
     ("max", ["b", "a", "10", 9], (), "b"),
     ("max", [[1], None], (), None),
+    ("max", [3, 2.5], (), 3.0),  # a long winner is widened when the group saw a double
+    ("min", [3, 2.5], (), 2.5),
+    ("max", [3, "2.5"], (), 3),  # numeric text is not a double value: no widening
+    ("max", ["305.50", "210.25"], (), "305.50"),  # the value itself
     ("sortsFirst", ["b", "a", "c"], (), "a"),
     ("sortsLast", ["b", "a", "c"], (), "c"),
     # stddev: sample (n - 1); [2,4,4,4,5,5,7,9]: mean 5, squared deviations sum 32, 32/7
     ("stddev", [2, 4, 4, 4, 5, 5, 7, 9], (), math.sqrt(32 / 7)),
-    ("stddev", [5], (), 0),
+    ("stddev", [5], (), 0.0),
     ("stddev", [], (), None),
     # pct: nearest rank ceil(p/100*n) over 1 1 2 3 4 5 6 9
     ("pct", DATA, (50,), 3),
@@ -654,8 +684,10 @@ AGGREGATE_CASES = [
     ("pct", DATA, (25.1,), 2),  # rank ceil(2.008) = 3
     ("percentile", list(range(1, 101)), (99,), 99),
     ("pct", [1.5, 2.5, 3.5], (50,), 2.5),
-    ("pct", ["10", "x", None, 20], (50,), 10),
+    ("pct", ["10", "x", None, 20], (50,), "10"),  # the value seen: the text
     ("pct", [], (50,), None),
+    ("pct", [1, 2.5, 3], (100,), 3),  # the value seen, a long even among doubles
+    ("pct", [Timestamp(5), Timestamp(9)], (100,), Timestamp(9)),
 ]
 
 

@@ -346,7 +346,7 @@ ENGINE = [
     (
         "fields 1.5 * 2 as a, .5 + 1e1 as b, 2.5e-1 as c, 007 as d | limit 1",
         WEB,
-        [[("a", "3"), ("b", "10.5"), ("c", "0.25"), ("d", "7")]],
+        [[("a", "3.0"), ("b", "10.5"), ("c", "0.25"), ("d", "7")]],  # double * long is a double; 007 a long
     ),
     # comparisons and boolean operators
     (
@@ -440,14 +440,14 @@ ENGINE = [
         [
             [
                 ("path", "/a"),
-                ("avg(latency)", "20"),
+                ("avg(latency)", "20.0"),  # avg is always a double; max/min/sum of longs stay longs
                 ("max(latency)", "40"),
                 ("min(latency)", "8"),
                 ("sum(latency)", "60"),
             ],
             [
                 ("path", "/b"),
-                ("avg(latency)", "300"),
+                ("avg(latency)", "300.0"),
                 ("max(latency)", "300"),
                 ("min(latency)", "300"),
                 ("sum(latency)", "300"),
@@ -458,8 +458,8 @@ ENGINE = [
         "stats sum(latency) as s, count(*) as c, s / c as mean by path",
         WEB,
         [
-            [("path", "/a"), ("s", "60"), ("c", "3"), ("mean", "20")],
-            [("path", "/b"), ("s", "300"), ("c", "1"), ("mean", "300")],
+            [("path", "/a"), ("s", "60"), ("c", "3"), ("mean", "20.0")],  # `/` always gives a double
+            [("path", "/b"), ("s", "300"), ("c", "1"), ("mean", "300.0")],
         ],
     ),
     (
@@ -508,7 +508,7 @@ ENGINE = [
         "FIELDS strlen(@message) AS message_length | STATS sum(message_length)/1024/1024 as logs_mb BY bin(5m) "
         "| STATS max(logs_mb) AS peak, min(logs_mb) AS low, avg(logs_mb) AS mean",
         WEB,
-        [[("peak", "3.910064697265625e-05"), ("low", "1.1444091796875e-05"), ("mean", "2.5272369384765625e-05")]],
+        [[("peak", "3.910064697265625E-5"), ("low", "1.1444091796875E-5"), ("mean", "2.5272369384765625E-5")]],  # doubles: Java's text
     ),
     (
         'parse @message "* *" as verb, rest | display verb = "GET" as isGet | limit 2',
@@ -745,7 +745,7 @@ def test_pattern_types_variables() -> None:
     assert run("pattern @message", rows) == [
         [
             ("@pattern", "<Time-1> WARN req <UUID-2> from <IP-3> took <Hex-4>"),
-            ("@ratio", "1"),
+            ("@ratio", "1.0"),  # a ratio is a division: a double
             ("@sampleCount", "2"),
             ("@severityLabel", "Warning"),
         ],
@@ -755,7 +755,7 @@ def test_pattern_types_variables() -> None:
 def test_pattern_of_a_parsed_field() -> None:
     rows = [{"@timestamp": at(0, i), "@message": f"Failed to do: step {i} [INFO]"} for i in range(3)]
     assert run("filter @message like /Failed/ | parse @message 'Failed to do: *' as cause | pattern cause", rows) == [
-        [("@pattern", "step <Number-1> [INFO]"), ("@ratio", "1"), ("@sampleCount", "3"), ("@severityLabel", "Info")],
+        [("@pattern", "step <Number-1> [INFO]"), ("@ratio", "1.0"), ("@sampleCount", "3"), ("@severityLabel", "Info")],
     ]
 
 
@@ -789,7 +789,7 @@ def test_diff_compares_with_the_previous_period() -> None:
         ],
         [
             ("@pattern", "ERROR boom"),
-            ("@ratio", "0"),
+            ("@ratio", "0.0"),
             ("@sampleCount", "0"),
             ("@previousSampleCount", "1"),
             ("@change", "-1"),
@@ -841,9 +841,10 @@ def lambda_run(query: str) -> list[list[tuple]]:
 
 
 def as_numbers(rows: list[list[tuple]]) -> list[list[tuple]]:
-    """Numeric cells as floats: how a Lambda metric renders (`30.0` like AWS's doubles, or `30`) is
-    values.py's and fields.py's to decide (see the oracle in tests/insights_cases.py); these tests
-    check the language: which rows, which columns, in which order, with which numbers."""
+    """Numeric cells as floats: these tests check the language (which rows, which columns, in which
+    order, with which numbers); how a number renders (a double `30.0`, a long `30`: values.py's
+    long/double model) is pinned by tests/test_insights_functions.py and the oracle
+    (tests/insights_cases.py, run by tests/test_insights_oracle.py)."""
     out = []
     for row in rows:
         cells = []

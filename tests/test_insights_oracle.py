@@ -18,15 +18,6 @@ from tests import insights_cases as oracle
 
 pytestmark = pytest.mark.skipif(not hasattr(insights, "compile"), reason="the language (insights-lang) is not merged here")
 
-# Open question (contract, "fields:" section): AWS computes in doubles and writes them as Java does
-# ("320.0"); values.render writes an integral computed float without ".0" ("320"). The oracle keeps
-# AWS's form (basis "assumed"); strict, so whoever settles it must update this list.
-RENDERING_OPEN = {
-    "pct (odd count: every definition agrees) and sum of doubles",
-    "sample: latency statistics per 5 minutes",
-    "sample: over-provisioned memory (/ 1000 / 1000)",
-}
-
 _INGESTED = 1764547200000  # any ingestion time: no case reads it
 
 
@@ -57,15 +48,7 @@ def _run(case: oracle.Case) -> list[list[tuple[str, str]]]:
     return run.finish()
 
 
-def _params() -> list:
-    out = []
-    for c in oracle.CASES:
-        marks = [pytest.mark.xfail(reason="computed doubles render without .0 (contract: fields, open)", strict=True)] if c.name in RENDERING_OPEN else []
-        out.append(pytest.param(c, id=c.name, marks=marks))
-    return out
-
-
-@pytest.mark.parametrize("case", _params())
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in oracle.CASES])
 def test_case(case: oracle.Case) -> None:
     rows = _run(case)
     if case.check == "pattern_counts":

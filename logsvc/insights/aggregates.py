@@ -12,20 +12,32 @@ Decisions (AWS documents these loosely; verify when possible):
   `count(*)`/`count()` counts rows. Lists and maps are skipped everywhere (AWS: structures cannot be
   used in `stats`) except by `count(f)`, which counts them as present.
 * `sum`, `avg`, `stddev`, `pct` read numbers (numeric strings count, as everywhere in values.py) and
-  skip anything else; over no numbers they give None (an empty cell), not 0. `sum` of integers stays
-  an integer. `count` and `count_distinct` of nothing are 0.
+  skip anything else; over no numbers they give None (an empty cell), not 0. `count` and
+  `count_distinct` of nothing are 0.
+* Result types follow values.py's long/double model (a long renders `6`, a double `6.0`):
+  `count`, `count_distinct` -> long; `sum` -> a long when every input is a long (or integer text),
+  a double as soon as one is a double (`sum(@billedDuration)` = `165.0`); `avg` and `stddev` ->
+  always a double (`avg` of 2 and 4 is `3.0`); `min`/`max` -> the winning value itself, made a
+  double when it is a plain long and the group also saw a double; `pct`/`percentile`, `earliest`,
+  `latest`, `sortsFirst`, `sortsLast` -> the value seen, as it was (a string from `parse` stays that
+  string: `305.50`).
 * `stddev` is the **sample** standard deviation (divides by n - 1; Welford's algorithm); one value
-  gives 0.
+  gives 0.0.
 * `pct(f, p)` / `percentile(f, p)`: **nearest rank**, no interpolation: the value at 1-based rank
   ceil(p / 100 * n) of the sorted numbers (p = 0 gives the minimum, 100 the maximum). The result is
   always one of the observed values, matching AWS's wording "the value at which p percent of the
-  values are lower". `p` must be a constant from 0 to 100. Values are kept exactly (8 bytes each in
-  an array), so memory grows with the group's size.
+  values are lower". `p` must be a constant from 0 to 100. Numbers are kept exactly (9 bytes each in
+  two arrays: the value and its type), so memory grows with the group's size; text values (from
+  `parse`) are also kept as they were, to return the one seen. Equal numbers order longs, then
+  doubles, then text, so the result does not depend on the order rows arrive in (except between
+  texts spelling the same number).
 * `count_distinct(f)` is exact (AWS approximates at very high cardinality): values are distinct by
-  their rendered text, so `1`, `1.0` and `"1"` are one value.
+  their rendered text, so `1` and `"1"` are one value, `1.0` (a double) and `"1.0"` another.
 * `min`/`max` take any comparable values in values.sort_key order: numbers (and numeric strings)
   numerically, below other strings, which compare by code point. They return the winning value
-  itself: `max(@timestamp)` is a Timestamp (a later `dateceil` can use it).
+  itself: `max(@timestamp)` is a Timestamp (a later `dateceil` can use it), `max` of parsed strings
+  the string; only a plain long winner is widened to a double when the group saw a double (Java
+  compares a long and a double as doubles).
 * `sortsFirst(f)` / `sortsLast(f)` are the values that sort first / last in that same order: the
   same as `min` / `max` for one field.
 * `earliest(f)` / `latest(f)`: the value of `f` from the row with the smallest / largest
@@ -163,7 +175,7 @@ class Avg:
         if not self.n:
             return None
         s = self.total.result()
-        return None if s is None else V.bounded(s / self.n)
+        return None if s is None else V.bounded(float(s / self.n))
 
 
 class StdDev:
@@ -190,29 +202,37 @@ class StdDev:
         if self.n == 0:
             return None
         if self.n == 1:
-            return 0
+            return 0.0
         return V.bounded(math.sqrt(max(self.m2, 0.0) / (self.n - 1)))
 
 
 class Extreme:
-    """min / max / sortsFirst / sortsLast: the value that sorts first (lowest) or last (highest)."""
+    """min / max / sortsFirst / sortsLast: the value that sorts first (lowest) or last (highest).
 
-    __slots__ = ("last", "best", "key")
+    widen (min/max): a plain long winner becomes a double when the group also saw a double."""
 
-    def __init__(self, last: bool) -> None:
+    __slots__ = ("last", "best", "key", "widen", "doubles")
+
+    def __init__(self, last: bool, widen: bool = False) -> None:
         self.last = last
         self.best: Value = None
         self.key: tuple | None = None
+        self.widen = widen
+        self.doubles = False
 
     def add(self, row_time: int, *values: Value) -> None:
         v = _first_value(values)
         if not _usable(v):
             return
+        if isinstance(v, float):
+            self.doubles = True
         k = V.sort_key(v)
         if self.key is None or (k > self.key if self.last else k < self.key):
             self.best, self.key = v, k
 
     def result(self) -> Value:
+        if self.widen and self.doubles and type(self.best) is int:
+            return V.bounded(float(self.best))
         return self.best
 
 
@@ -239,34 +259,57 @@ class ByTime:
 
 
 class Percentile:
-    """Nearest-rank percentile over every numeric value of the group."""
+    """Nearest-rank percentile over every numeric value of the group; returns the value seen."""
 
-    __slots__ = ("p", "data", "ints", "_sorted")
+    __slots__ = ("p", "data", "kinds", "texts", "longs", "_order")
+
+    _LONG, _DOUBLE, _TEXT, _TIME = 0, 1, 2, 3  # a Timestamp stays a Timestamp (epoch ms are exact as doubles)
 
     def __init__(self, p: float) -> None:
         self.p = float(p)
-        self.data = array("d")
-        self.ints = True
-        self._sorted: list[float] | None = None  # sorted copy of data, reused while no value arrives
+        self.data = array("d")  # every number, as a double (the sort key)
+        self.kinds = array("b")  # per value: _LONG, _DOUBLE, _TEXT or _TIME
+        self.texts: dict[int, str] = {}  # index -> the text a _TEXT value was (numeric strings from parse)
+        self.longs: dict[int, int] = {}  # index -> a long too big to be exact as a double
+        self._order: list[int] | None = None  # indexes sorted by value, reused while no value arrives
 
     def add(self, row_time: int, *values: Value) -> None:
-        n = V.to_number(_first_value(values))
+        v = _first_value(values)
+        n = V.to_number(v)
         if n is None:
             return
-        if not isinstance(n, int) or abs(n) > 2**53:
-            self.ints = False
+        i = len(self.data)
+        if isinstance(v, str):
+            self.kinds.append(self._TEXT)
+            self.texts[i] = v
+        elif isinstance(v, V.Timestamp):
+            self.kinds.append(self._TIME)
+        elif isinstance(n, int):
+            self.kinds.append(self._LONG)
+            if abs(n) > 2**53:
+                self.longs[i] = n
+        else:
+            self.kinds.append(self._DOUBLE)
         self.data.append(float(n))
-        self._sorted = None
+        self._order = None
 
     def result(self) -> Value:
         size = len(self.data)
         if not size:
             return None
         rank = max(1, math.ceil(self.p / 100.0 * size))
-        if self._sorted is None:  # partial results ask repeatedly: sort once per batch of new values
-            self._sorted = sorted(self.data)
-        value = self._sorted[min(rank, size) - 1]
-        return int(value) if self.ints else value
+        if self._order is None:  # partial results ask repeatedly: sort once per batch of new values
+            data, kinds = self.data, self.kinds
+            self._order = sorted(range(size), key=lambda j: (data[j], kinds[j]))
+        i = self._order[min(rank, size) - 1]
+        kind = self.kinds[i]
+        if kind == self._TEXT:
+            return self.texts[i]
+        if kind == self._TIME:
+            return V.Timestamp(int(self.data[i]))
+        if kind == self._LONG:
+            return self.longs.get(i, int(self.data[i]))
+        return self.data[i]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,8 +350,8 @@ _register("count_distinct", 1, 1, lambda consts: CountDistinct())
 _register("sum", 1, 1, lambda consts: Sum())
 _register("avg", 1, 1, lambda consts: Avg())
 _register("stddev", 1, 1, lambda consts: StdDev())
-_register("min", 1, 1, lambda consts: Extreme(last=False))
-_register("max", 1, 1, lambda consts: Extreme(last=True))
+_register("min", 1, 1, lambda consts: Extreme(last=False, widen=True))
+_register("max", 1, 1, lambda consts: Extreme(last=True, widen=True))
 _register("sortsFirst", 1, 1, lambda consts: Extreme(last=False))
 _register("sortsLast", 1, 1, lambda consts: Extreme(last=True))
 _register("earliest", 1, 1, lambda consts: ByTime(last=False))

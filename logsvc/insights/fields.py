@@ -24,15 +24,18 @@ returns as an event's `fields`), on text lines only (a JSON line's keys are ordi
                    `Memory Size: 128 MB` as "1.28E8" and `Max Memory Used: 67 MB` as "6.7E7", and
                    `Billed Duration: 15 ms` as "15.0": AWS holds these as doubles and renders them
                    with Java's Double.toString. AWS's 2022 sample divides by 1000 / 1000 (§7).
-                   So every metric is an `aws_double`: a float whose `text` is Java's rendering,
-                   which `values.render` shows; arithmetic on it gives plain floats.
+                   So every metric is an `aws_double`: a float (a double in values.py's number
+                   model, which renders every double with `java_double_text`; that function lives
+                   in values.py and is re-exported here) whose `text` is that rendering too;
+                   arithmetic on it gives plain floats.
   `@xrayTraceId`, `@xraySegmentId`: from the `XRAY TraceId: … SegmentId: …` suffix of a REPORT.
 
 JSON fields (reference §5.3): a message that is a JSON object (`lines.load_json_object`, the reader
 filter patterns use too) is flattened with dots: nested objects `a.b`, arrays by index `items.0.id`;
 only leaves become fields (an empty object or array gives none); at most `MAX_JSON_FIELDS` (200)
 fields, in document order; a top-level key starting with `@` is shown as `@@key`; integers stay
-ints, other numbers are `lines.JsonFloat` (a float that remembers its text), true/false are bools,
+ints (longs), other numbers are `lines.JsonFloat` (a float that remembers its text; a double, so
+its cell is Java's rendering of the value: `1.50` -> `1.5`, see values.py), true/false are bools,
 strings stay strings, null leaves the field absent. For Lambda events (the group is under
 `/aws/lambda/` or the line carries a request id) whose message is not itself JSON, the FIRST
 embedded JSON object is flattened the same way (AWS: "only for the first embedded JSON fragment").
@@ -45,10 +48,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from decimal import Decimal
 
 from logsvc import lines
-from logsvc.insights.values import Timestamp, render
+from logsvc.insights.values import Timestamp, java_double_text, render
 from logsvc.model import LogEvent
 
 __all__ = [
@@ -93,24 +95,9 @@ _LAMBDA, _JSON, _EMBED = 1, 2, 4  # Row._lazy: stages still pending; _EMBED: a L
 _DOUBLES: dict[float, float] = {}  # value -> its aws_double: metrics repeat (memory sizes, billed ms)
 
 
-def java_double_text(x: float) -> str:
-    """Java's `Double.toString(x)`, how AWS writes a double in a result cell: `15.0`, `40.5`,
-    `1.28E8`, `5.0E-4` (fixed notation for 1e-3 <= |x| < 1e7, else `d.dddE±n`; shortest digits)."""
-    if x != x or x in (float("inf"), float("-inf")):
-        return "NaN" if x != x else ("Infinity" if x > 0 else "-Infinity")
-    if x == 0:
-        return "-0.0" if str(x).startswith("-") else "0.0"
-    if 1e-3 <= abs(x) < 1e7:
-        return repr(x)  # Python's repr is fixed-point with a "." in this range
-    sign, digits, exp = Decimal(repr(x)).normalize().as_tuple()
-    e10 = int(exp) + len(digits) - 1
-    mantissa = f"{digits[0]}." + ("".join(map(str, digits[1:])) or "0")
-    return f"{'-' if sign else ''}{mantissa}E{e10}"
-
-
 def aws_double(x: float) -> float:
     """A Lambda metric as AWS holds it: a double that renders as Java writes it (`values.render`
-    shows a float's `text`); compares and computes as the plain float."""
+    writes every float so; `text` holds the same string); compares and computes as the plain float."""
     d = _DOUBLES.get(x)
     if d is None:
         if len(_DOUBLES) > 65536:

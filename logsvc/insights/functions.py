@@ -21,13 +21,19 @@ Decisions (AWS's documentation is terse; each is the most plausible reading, ver
 * **Predicates** (`isempty`, `strcontains`, `startsWith`, `isIpInSubnet`, `jsonArrayContains`, ...)
   return booleans, which render `1`/`0` as AWS documents; a present but malformed input (an invalid
   IP, a non-array) is false, not None.
-* **Numbers.** `ceil`/`floor` give integers; `log` is natural, of a positive number; `sqrt` of a
-  non-negative one. `greatest`/`least` ignore non-numeric arguments and return the winning argument
-  itself (a Timestamp stays a Timestamp). `round(a[, d])` rounds half away from zero on the decimal
-  digits as written (`round(2.675, 2)` = 2.68), `d` from -15 to 15 (default 0 gives an integer).
-  `haversine(lat1, lon1, lat2, lon2)` is the great-circle distance in km on a sphere of radius
-  6371 km. `toInt`/`toLong` truncate toward zero (Java's cast) and are None outside 32/64 bits;
-  `toDouble` gives a float; `toNumber` keeps integers integral.
+* **Numbers** follow values.py's long/double model (a long renders `891`, a double `891.0`).
+  `abs`, `ceil`, `floor` keep their argument's type: a long stays a long, a double gives a double
+  (`ceil(890.75)` = `891.0`, as Java's Math.ceil); numeric text counts as the long or double it
+  spells. `log` (natural, of a positive number), `sqrt` (of a non-negative one) and `haversine`
+  give doubles (`sqrt(16)` = `4.0`). `greatest`/`least` ignore non-numeric arguments; the result is
+  a double when any numeric argument is a double, else a long (Java's Math.max promotes), and a
+  winning Timestamp stays a Timestamp. `round(a[, d])` rounds half away from zero on the decimal
+  digits as written (`round(2.675, 2)` = 2.68), `d` from -15 to 15: without `d` (or `d` = 0) it
+  gives a long (Java's Math.round), with another `d` it keeps a's type (`round(2.5, 1)` = `2.5`,
+  `round(1250, -2)` = `1300`, `round(1250.0, -2)` = `1300.0`). `haversine(lat1, lon1, lat2, lon2)`
+  is the great-circle distance in km on a sphere of radius 6371 km. `toInt`/`toLong` truncate
+  toward zero (Java's cast) and give a long, None outside 32/64 bits; `toDouble` gives a double;
+  `toNumber` gives the long or double the text spells (`"5"` -> `5`, `"5.0"` -> `5.0`).
 * **Strings.** `concat` skips missing arguments (None only when all are missing). `trim`s with a
   second argument strip any of its characters (the reference's examples). `substr(s, start[, len])`
   is 0-based; a negative start counts as 0, a negative length gives "". `replace` replaces every
@@ -227,27 +233,33 @@ def _abs(a: Value) -> Value:
 @_register("ceil", 1, 1)
 def _ceil(a: Value) -> Value:
     n = _num(a)
-    return None if n is None else V.bounded(math.ceil(n))
+    if n is None:
+        return None
+    return V.bounded(math.ceil(n)) if isinstance(n, int) else V.bounded(float(math.ceil(n)))
 
 
 @_register("floor", 1, 1)
 def _floor(a: Value) -> Value:
     n = _num(a)
-    return None if n is None else V.bounded(math.floor(n))
+    if n is None:
+        return None
+    return V.bounded(math.floor(n)) if isinstance(n, int) else V.bounded(float(math.floor(n)))
 
 
 def _extreme(args: tuple[Value, ...], pick: Callable[[float, float], bool]) -> Value:
     best: Value = None
     best_n: int | float | None = None
+    doubles = False
     for a in args:
         n = _num(a)
         if n is None:
             continue
+        doubles = doubles or isinstance(n, float)
         if best_n is None or pick(n, best_n):
             best, best_n = a, n
     if best is None or isinstance(best, Timestamp):
         return best
-    return best_n
+    return V.bounded(float(best_n)) if doubles else best_n
 
 
 @_register("greatest", 1, None)
@@ -285,8 +297,8 @@ def _round(a: Value, digits: Value = 0) -> Value:
     with localcontext() as dc:
         dc.prec = 400  # enough digits for any bounded number at 15 decimals (1e308 has 309)
         q = Decimal(repr(n) if isinstance(n, float) else n).quantize(Decimal(1).scaleb(-d), rounding=ROUND_HALF_UP)
-    if d <= 0:
-        return V.bounded(int(q))
+    if d == 0 or isinstance(n, int):
+        return V.bounded(int(q))  # Math.round gives a long; a long rounded to d digits stays a long
     return V.bounded(float(q))
 
 

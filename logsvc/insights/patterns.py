@@ -171,7 +171,7 @@ def diff_rows(clusterer: Clusterer) -> list[dict]:
             what = "increased" if now > before else "decreased" if now < before else "unchanged"
         row = {
             "@pattern": c.render(),
-            "@ratio": now / total if total else 0,
+            "@ratio": now / total if total else 0.0,
             "@sampleCount": now,
             "@previousSampleCount": before,
             "@change": now - before,

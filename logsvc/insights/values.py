@@ -19,12 +19,47 @@ cell). Every number is bounded: ints beyond 2**63 become floats, non-finite floa
 Decisions where AWS's documentation is silent or vague (reference §3-§4; verify against AWS when
 possible):
 
-* **Rendering.** Timestamps `YYYY-MM-DD HH:MM:SS.mmm` UTC (outside years 1-9999: the epoch-ms
-  number). Integral numbers without `.0` (`3.0` -> `3`); other floats as Python's shortest
-  round-trip repr (`46.84`, `1e-05`); a JSON number read from a log line (`lines.JsonFloat`, which keeps
-  its text) shows as it was written (`1.50`). Booleans as `1` / `0`: the reference documents `isempty`,
-  `strcontains`, `startsWith`... as returning 1/0 and `ispresent(x) as isRes` as "1/0 style",
-  so every boolean renders that way. Lists and maps as compact JSON. Periods as written (`5m`).
+* **Numbers: longs and doubles (AWS's engine is Java).** Every number is either a *long* (a Python
+  `int`: a 64-bit integer) or a *double* (a Python `float`); the type decides how a cell renders:
+  a long as plain digits (`6`), a double as Java's `Double.toString` (`java_double_text`: `15.0`,
+  `382.5`, `1.28E8`, `5.0E-4`: at least one decimal, scientific notation below 1e-3 and from 1e7,
+  the shortest round-trip digits, as JDK 19+ prints them; older JDKs could print a few values
+  with more digits than needed). Evidence: real GetQueryResults rows (oslabs-beta/Embr, see
+  fields.py) show Lambda's `Billed Duration: 15 ms` as `15.0`, `128 MB` as `1.28E8` and a count as `6`.
+  Which values are which:
+  - **longs**: counts (`count`, `count_distinct`), integer literals (`42`), JSON integers (`120`),
+    lengths and sizes (`strlen`, `jsonArraySize`, `messageSize`), epoch milliseconds (`toMillis`,
+    `@timestamp` in arithmetic, `parseDate`, `queryStartTime()`...), `now()`, `toInt`/`toLong`,
+    `ipv4ToNumber`, `hexToDec`, booleans used as numbers (1/0).
+  - **doubles**: Lambda's metrics (`fields.aws_double`), JSON numbers with a fraction or an exponent
+    (`19.99`, `1.50` -> `1.5`, `1e3` -> `1000.0`: the value, not the text as written), float
+    literals (`1.5`, `2.0`), `toDouble`, `sqrt`, `log`, `haversine`, `avg`, `stddev`.
+  - **text that is a number** (a `parse` result, a JSON string) stays a string in its cell (shown
+    exactly as extracted); where a number is needed it is a long if it is an integer (`503`, ` -7 `)
+    and a double if it has a fraction or an exponent (`0.012`, `5.0`, `1e3`).
+  - **arithmetic** `+ - * % ^` and unary minus: long op long is a long; a double on either side
+    gives a double. `/` ALWAYS gives a double, even between two longs that divide evenly
+    (`7 / 2` = `3.5`, `6 / 2` = `3.0`): AWS documents `/` only as "Division", and Java's truncating
+    long division would silently turn ratio queries (`errors / total * 100`) into 0; so the
+    division is the real one (assumed, unverified). `^` of two longs with a non-negative exponent is
+    a long when it fits (`2 ^ 3` = `8`, as AWS documents), else a double; `10 % 3` = `1` (documented).
+    A long result beyond 2^63 becomes a double (Java would wrap around; we never give a wrong sign).
+  - **aggregates**: `count`, `count_distinct` -> long; `sum` -> long over longs only, a double as
+    soon as one input is a double; `min`/`max` -> the winning value, made a double when it is a long
+    and the group also saw a double; `avg`, `stddev` -> always a double; `pct`/`percentile`,
+    `earliest`, `latest`, `sortsFirst`, `sortsLast` -> the value seen (its own type).
+  - **numeric functions**: `abs`, `ceil`, `floor` keep the type (a long stays a long; `ceil` and
+    `floor` of a double give an integral double, `ceil(890.75)` = `891.0`, as Java's Math.ceil
+    does); `round(a)` / `round(a, 0)` give a long (Java's Math.round); `round(a, d)` with d != 0
+    keeps a's type; `greatest`/`least` give a double when any numeric argument is a double, else a
+    long (a winning Timestamp stays a Timestamp); `toNumber` gives the long or double the text
+    spells.
+  Rendering, the rest: Timestamps `YYYY-MM-DD HH:MM:SS.mmm` UTC (outside years 1-9999: the
+  epoch-ms number). Booleans as `1` / `0`: the reference documents `isempty`, `strcontains`,
+  `startsWith`... as returning 1/0 and `ispresent(x) as isRes` as "1/0 style", so every boolean
+  renders that way. Lists and maps as compact JSON (numbers in them as JSON writes them). Periods as
+  written (`5m`). A number given to a string function or to `like` is its rendered text
+  (`concat("x", 3.0)` = `x3.0`, `strlen(@billedDuration)` of 15.0 is 4).
 * **Numbers from text.** A string that looks like a decimal number (`503`, `-1.5e3`, ` 42 `) is
   that number wherever a number is needed (`filter status >= 500` when `status` came from
   `parse`); `nan`, `inf`, `0x1f`, `1_000` are not numbers. Booleans count as 1 / 0.
@@ -37,8 +72,8 @@ possible):
 * **Truth** (`filter expr`, `and`/`or`/`not`, `if`, `case`): booleans as themselves, numbers
   non-zero, strings `"true"`/`"false"` (any case) or a numeric string; anything else is false.
 * **Arithmetic** `+ - * / ^ %`: numeric operands only (numeric strings count); `+` does not
-  concatenate. `/` is true division (`7 / 2` = 3.5) and by zero is None; `%` takes the dividend's
-  sign as Java/C do (`-7 % 3` = -1) and by zero is None; `^` is a power whose result must be finite
+  concatenate. Types as in **Numbers** above. `/` is true division (`7 / 2` = 3.5, always a double)
+  and by zero is None; `%` takes the dividend's sign as Java/C do (`-7 % 3` = -1) and by zero is None; `^` is a power whose result must be finite
   (overflow, `0 ^ -1` and a negative base with a fractional exponent are None). Arithmetic on a
   Timestamp gives a plain number (epoch ms).
 * **Sorting** (`sort_key`): numbers (and numeric strings) first in numeric order, then other strings
@@ -244,17 +279,42 @@ def format_timestamp(ms: int) -> str:
     return f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d} {dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}.{milli:03d}"
 
 
+def java_double_text(x: float) -> str:
+    """Java's `Double.toString(x)`, how AWS writes a double in a result cell: `15.0`, `40.5`,
+    `1.28E8`, `5.0E-4` (fixed notation for 1e-3 <= |x| < 1e7, else `d.dddE±n`; shortest digits)."""
+    if x != x or x in (math.inf, -math.inf):
+        return "NaN" if x != x else ("Infinity" if x > 0 else "-Infinity")
+    if x == 0:
+        return "-0.0" if math.copysign(1.0, x) < 0 else "0.0"
+    r = repr(float(x))  # the shortest round-trip digits, as Java's (JDK 19+) Double.toString picks
+    if 1e-3 <= abs(x) < 1e7:
+        return r  # Python's repr is fixed-point with a "." in this range
+    sign = "-" if r[0] == "-" else ""
+    r = r.lstrip("-")
+    if "e" in r:  # repr's own scientific form: one digit before the "."
+        mant, _, e = r.partition("e")
+        digits, e10 = mant.replace(".", ""), int(e)
+    else:  # fixed form: 128000000.0 or 0.00099
+        ip, _, fp = r.partition(".")
+        if ip.strip("0"):
+            digits, e10 = ip.lstrip("0") + fp, len(ip.lstrip("0")) - 1
+        else:
+            lead = len(fp) - len(fp.lstrip("0"))
+            digits, e10 = fp[lead:], -(lead + 1)
+    digits = digits.rstrip("0") or "0"
+    return f"{sign}{digits[0]}.{digits[1:] or '0'}E{e10}"
+
+
 def format_number(n: int | float) -> str | None:
-    """Integral values without `.0`; other floats as the shortest repr; non-finite -> None."""
+    """A long as plain digits, a double as Java's Double.toString (`3.0`, `1.28E8`); booleans 1/0;
+    a non-finite double -> None (never a value: `bounded` turns them into None)."""
     if isinstance(n, bool):
         return "1" if n else "0"
     if isinstance(n, int):
         return str(int(n))
     if not math.isfinite(n):
         return None
-    if n.is_integer() and abs(n) < 1e16:
-        return str(int(n))
-    return repr(n)
+    return java_double_text(n)
 
 
 def _json_default(o: Any) -> Any:
@@ -281,11 +341,7 @@ def render(v: Value) -> str | None:
         return "1" if v else "0"
     if isinstance(v, Timestamp):
         return format_timestamp(v)
-    if isinstance(v, float):
-        written = getattr(v, "text", None)  # lines.JsonFloat: a JSON number shows as it was written
-        if isinstance(written, str):
-            return written
-    if isinstance(v, (int, float)):
+    if isinstance(v, (int, float)):  # a double (even a JSON number written `1.50`) renders as Java does
         return format_number(v)
     if isinstance(v, (list, dict)):
         return to_json(v)
@@ -623,6 +679,7 @@ __all__ = [
     "format_timestamp",
     "in_list",
     "is_number",
+    "java_double_text",
     "like",
     "negate",
     "parse_number",
