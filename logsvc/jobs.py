@@ -109,14 +109,19 @@ def compile_query(text: str):  # noqa: ANN201 - insights.Plan
 
 
 def _proc_start(pid: int) -> int | None:
-    """The start time of process `pid` (clock ticks after boot), or None if there is none."""
+    """The start time of process `pid` (clock ticks after boot), or None if there is none.
+
+    A zombie counts as none: a killed worker whose parent died with it stays a zombie until init
+    reaps it (never, under an init that does not reap), and it runs no query.
+    """
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
     except OSError:
         return None
     try:
-        return int(stat[stat.rindex(b")") + 2 :].split()[19])
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        return None if fields[0] in (b"Z", b"X") else int(fields[19])
     except (ValueError, IndexError):
         return None
 
