@@ -265,7 +265,9 @@ def test_a_20_mb_line_is_one_cut_event_and_hides_nothing_after_it(data_dir: Path
             return [("<giant>" if len(m) > 1000 else m) for m in messages(server, "huge")]
 
         wait_for(lambda: shape() == want, timeout=30, what="every line, the giant cut")
-        giant_ev = events(server, "huge")[1]
+        evs = events(server, "huge")
+        assert len(evs) == 4, [(e["eventId"], e["message"][:40], len(e["message"])) for e in evs]
+        giant_ev = evs[1]
         assert giant_ev["fields"].get("truncated") is True
         assert "more characters not shown]" in giant_ev["message"][-80:]
         assert len(giant_ev["message"]) < 1_100_000
