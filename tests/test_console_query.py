@@ -486,7 +486,8 @@ def test_group_picker_and_absolute_time_range(qp: QueryPage, lambda_logs: Lambda
 def test_running_query_shows_progress_and_stop_keeps_its_rows(qp: QueryPage, big_group: str) -> None:
     page = qp.page
     qp.open(big_group)
-    qp.set_query('parse @message "* * *" as a, b, c\n| stats count(*) as n by b')
+    # a regex filter too: the scan lasts seconds even on an idle machine, long enough to watch and stop
+    qp.set_query('filter @message like /(?i)request \\d+ took/\n| parse @message "* * *" as a, b, c\n| stats count(*) as n by b')
     qp.editor.focus()
     page.keyboard.press("Control+Enter")
     status = page.locator(".q-status")
