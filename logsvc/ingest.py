@@ -9,18 +9,8 @@ committed atomically with the blocks. After kill -9 the ingester restarts from t
 checkpoints; bytes after them are read again and indexed once. Event ids are (stream, file
 identity, offset): see model.make_event_id.
 
-Rules worth knowing (also in ARCHITECTURE.md):
-- `FileFollow.look` is the one implementation of file identity, used by the ingester and every
-  live tail: on every look (not only when the size changed) a new inode, a size below what was
-  read or changed head bytes (copytruncate, a rewrite to any size) → the file is new: the stream's
-  blocks are dropped and it is read from 0;
-- a line longer than `LINE_CAP` bytes is one event of its first `LINE_CAP` bytes (cut, and said
-  so when read); the reader skips to its newline in bounded memory, so what follows is never hidden;
-- a partial last line is held until its newline arrives, or ingested as it is after
-  `PARTIAL_LINE_GRACE` seconds of silence (a writer that never ends its last line loses nothing);
-- an event whose last line could still take continuation lines (an open traceback) is held for
-  `CONTINUATION_GRACE` seconds;
-- symlinks and other non-regular files are never followed.
+The follow rules (file identity, over-long lines, partial last lines, open tracebacks) are
+follow.py's, shared with live tails and with reads of bytes the index has not reached yet.
 """
 
 from __future__ import annotations
@@ -36,11 +26,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from logsvc import lines, stamps
+from logsvc import stamps
 from logsvc.errors import StorageError
+from logsvc.follow import CONTINUATION_GRACE, HEAD_BYTES, PARTIAL_LINE_GRACE, FileFollow, read_new_events
 from logsvc.index import Block, BlockIndex, Snapshot, build_bloom, split_terms, stream_key
 from logsvc.lines import event_time
-from logsvc.model import ID_HEAD_BYTES
 from logsvc.store import Store
 from logsvc.tokens import index_tokens_bytes
 
@@ -50,77 +40,8 @@ CHUNK_EVENTS = 64
 CHUNK_BYTES = 64 * 1024
 BLOCK_BYTES = 2 * 1024 * 1024
 MAX_READ = 16 * 1024 * 1024  # bytes one ingest step reads over all files (the next step reads on)
-# A longer line is kept as its first LINE_CAP bytes (the rest is skipped). Four bytes per character
-# and then some: the kept text always exceeds query.MAX_MESSAGE characters, so make_event cuts it
-# with its marker and `truncated: true` however the line is encoded.
-LINE_CAP = 4 * 1024 * 1024 + 4
-SCAN_CHUNK = 1024 * 1024  # how much of an over-long line is looked at at once when seeking its end
-HEAD_BYTES = ID_HEAD_BYTES
-MARK_BYTES = 32
 MERGE_AFTER = 4  # trailing small blocks of a stream merged into one when there are this many
-CONTINUATION_GRACE = 0.25
-PARTIAL_LINE_GRACE = 2.0
 
-
-@dataclass
-class FileFollow:
-    """What a follower knows of one stream file: which file it is, and how far it has read.
-
-    `look` is the one implementation of the file-identity rules, shared by the ingester and every
-    live tail so they never disagree on what the stream is. It runs on every look, not only when the
-    size changed: a rewrite to the same size shows only in the head bytes.
-    """
-
-    ino: int = 0
-    head: bytes = b""  # the file's first min(HEAD_BYTES, end) bytes, as they were read
-    end: int = 0  # bytes consumed (every complete event before this offset has been taken)
-    mark: bytes = b""  # the last bytes taken (before `end`): an in-place rewrite past the head shows here
-    mtime_ns: int = -1
-    seen_size: int = -1
-    changed_at: float = 0.0
-    generation: int = 0  # bumped on every reset: anything keyed by an older value is stale
-
-    def look(self, fd: int, fst: os.stat_result, now: float) -> bool:
-        """Compare the open file with what was read; on a new file, restart at byte 0. True if reset.
-
-        Every look: inode, size (not below what was read) and head bytes. When the modification
-        time moved, also the last bytes taken (bytes now reading as zero are a hole retention
-        punched, which keeps the file).
-        """
-        size = fst.st_size
-        reset = size < self.end or (self.ino and fst.st_ino != self.ino)
-        if not reset and self.head and os.pread(fd, len(self.head), 0) != self.head:
-            reset = True
-        if not reset and self.mark and fst.st_mtime_ns != self.mtime_ns:
-            now_mark = os.pread(fd, len(self.mark), self.end - len(self.mark))
-            # a byte that differs and is not zero: rewritten (a punched hole reads as zeros)
-            reset = len(now_mark) < len(self.mark) or any(x and x != y for x, y in zip(now_mark, self.mark, strict=True))
-        if reset:
-            self.head, self.mark, self.end, self.seen_size = b"", b"", 0, -1
-            self.generation += 1
-        elif not self.head and self.end:  # adopting a position (a cursor): the file as it is now
-            self.head = os.pread(fd, min(HEAD_BYTES, self.end), 0)
-            self.mark = os.pread(fd, min(MARK_BYTES, self.end), self.end - min(MARK_BYTES, self.end))
-        self.ino, self.mtime_ns = fst.st_ino, fst.st_mtime_ns
-        if size != self.seen_size:
-            self.seen_size, self.changed_at = size, now
-        return bool(reset)
-
-    def took(self, fd: int, consumed: int) -> None:
-        """`consumed` more bytes were taken as events; the head grows to cover them (up to HEAD_BYTES)."""
-        self.end += consumed
-        if len(self.head) < HEAD_BYTES and self.end > len(self.head):
-            self.head = os.pread(fd, min(HEAD_BYTES, self.end), 0)
-        if consumed:
-            self.mark = os.pread(fd, min(MARK_BYTES, self.end), self.end - min(MARK_BYTES, self.end))
-
-    def identity(self) -> bytes:
-        """What event ids fold in (model.make_event_id): the inode and the head bytes."""
-        return file_identity(self.ino, self.head)
-
-
-def file_identity(ino: int, head: bytes) -> bytes:
-    return ino.to_bytes(8, "little") + head[:HEAD_BYTES]
 
 
 @dataclass
@@ -493,55 +414,6 @@ class Ingester:
         return count
 
 
-def read_new_events(fd: int, offset: int, size: int, quiet: float, max_read: int) -> tuple[int, bytes, list, int]:
-    """Read the complete events after `offset` of an open stream file, by the follow rules.
-
-    Returns (start, data, events, consumed): `start` is where `data` begins (one past `offset` when
-    the first byte is the newline ending a line already taken as it was), `events` are RawEvents
-    relative to `data`, `consumed` the bytes they cover. Shared by the ingester and live tails so an
-    event has the same boundaries (and id) however it is read. A line longer than `max_read` is
-    read up to LINE_CAP + 1 bytes, so every reader sees a line over LINE_CAP the same way: one event of its first LINE_CAP bytes
-    whose `end` (and `consumed`) reach past `data` to the line's newline.
-    """
-    data = os.pread(fd, min(size - offset, max_read), offset)
-    if data[:1] == b"\n" and offset and os.pread(fd, 1, offset - 1) != b"\n":
-        offset += 1  # the newline ending a line we already took as it was (see PARTIAL_LINE_GRACE)
-        data = data[1:]
-    if b"\n" not in data and offset + len(data) < size and len(data) <= LINE_CAP:
-        data = os.pread(fd, min(size - offset, LINE_CAP + 1), offset)  # a line longer than max_read
-    partial_read = offset + len(data) < size
-    if len(data) > LINE_CAP and b"\n" not in data[: LINE_CAP + 1]:
-        return _long_line(fd, offset, size, data, quiet)
-    events, consumed = lines.split_events(data, flush=quiet >= CONTINUATION_GRACE and not partial_read)
-    if consumed == 0 and not partial_read and quiet >= PARTIAL_LINE_GRACE and data:
-        # a last line that never got its newline: take it as it is rather than lose it
-        events, consumed = lines.split_events(data + b"\n", flush=True)
-        consumed = min(consumed, len(data))
-    return offset, data, events, consumed
-
-
-def _long_line(fd: int, offset: int, size: int, data: bytes, quiet: float) -> tuple[int, bytes, list, int]:
-    """A line longer than LINE_CAP at `offset`: one event of its first LINE_CAP bytes, ending at its
-    newline (found SCAN_CHUNK bytes at a time, never holding the line), or at the end of a file gone
-    quiet. The message says it was cut (see LINE_CAP)."""
-    pos = offset + LINE_CAP
-    nl = -1
-    while pos < size:
-        piece = os.pread(fd, min(SCAN_CHUNK, size - pos), pos)
-        if not piece:
-            break
-        i = piece.find(b"\n")
-        if i >= 0:
-            nl = pos + i
-            break
-        pos += len(piece)
-    if nl < 0 and quiet < PARTIAL_LINE_GRACE:
-        return offset, b"", [], 0  # the line is still being written
-    end = nl + 1 if nl >= 0 else size
-    kept = data[:LINE_CAP]
-    text = lines.split_events(kept + b"\n", flush=True)[0][0].text
-    event = lines.RawEvent(0, end - offset, text)
-    return offset, kept, [event], end - offset
 def _describe(e: Exception) -> str:
     if isinstance(e, StorageError):
         return e.message

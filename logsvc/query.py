@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from logsvc import lines, paging, stamps, visibility
+from logsvc import follow, lines, paging, stamps, visibility
 from logsvc.errors import InvalidParameter, NotFound
 from logsvc.filterpattern import FilterPattern, compile_pattern
 from logsvc.index import Block, BlockIndex, Snapshot, stream_key
@@ -55,18 +55,21 @@ def make_event(
     """The one place an event's text becomes a LogEvent: fields parsed, an over-long message cut.
     `ident` is the file's identity (inode + head bytes, see model.make_event_id)."""
     p = lines.parse_event(text)
-    msg, cut = truncate_message(p.message)
+    msg, cut = truncate_message(p.message, end - offset)
     fields = dict(p.fields, truncated=True) if cut else p.fields
     ts = p.timestamp if p.timestamp is not None else ingestion_time
     return LogEvent(group, stream, offset, ts, ingestion_time, msg, fields, end, ident)
 
 
-def truncate_message(message: str) -> tuple[str, bool]:
-    """Messages over MAX_MESSAGE characters are cut, ending in a marker that says how much was cut."""
+def truncate_message(message: str, event_bytes: int) -> tuple[str, bool]:
+    """Messages over MAX_MESSAGE characters are cut, ending in a marker with the event's size.
+
+    The size is the event's byte range in its file (which every reader knows), not what a read held:
+    readers see only the first follow.LINE_CAP bytes of an over-long line, so a count of the
+    characters cut would differ between read paths, and an event's message must not."""
     if len(message) <= MAX_MESSAGE:
         return message, False
-    cut = len(message) - MAX_MESSAGE
-    return message[:MAX_MESSAGE] + f"\u2026[logsvc: {cut} more characters not shown]", True
+    return message[:MAX_MESSAGE] + f"\u2026[logsvc: cut; the whole event is {event_bytes:,} bytes]", True
 
 
 class Reader:
@@ -235,15 +238,13 @@ class Reader:
                     continue
                 if kind == "c":
                     start_off, end_off, ing = item
-                    data = files.pread(src, start_off, end_off)
-                    if data and not data.endswith(b"\n"):
-                        data += b"\n"  # the ingester took an unterminated last line as an event: so do we
+                    start_off, data, raws = files.indexed_events(src, start_off, end_off)
                     times = None
                 else:
                     start_off, end_off = item
-                    data, start_off, rest = files.tail_slice(src, start_off, end_off)
-                    if rest is not None:  # a big unindexed backlog is read a slice at a time
-                        heapq.heappush(heap, (FIRST, seq, "t", src, rest))
+                    start_off, data, raws, consumed = files.tail_events(src, start_off, end_off)
+                    if consumed and start_off + consumed < end_off:  # a big unindexed backlog is read a slice at a time
+                        heapq.heappush(heap, (FIRST, seq, "t", src, (start_off + consumed, end_off)))
                         seq += 1
                     times = files.times(src, start_off + len(data))
                 # chunks whose bytes lack the pattern's literals or tokens are never split or parsed
@@ -252,7 +253,7 @@ class Reader:
                 if tq is not None and not _raw_match(tq, data.lower()):
                     continue
                 src_lo = max(lo, src.since)
-                for raw in lines.split_events(data, flush=True)[0]:
+                for raw in raws:
                     ts, message = lines.time_and_message(raw.text)
                     if times is not None:
                         ing = times(start_off + raw.start)
@@ -551,14 +552,6 @@ class _Pending:
 TAIL_SLICE = 4 * 1024 * 1024
 
 
-def _skip_taken_newline(fd: int, data: bytes, start: int) -> tuple[bytes, int]:
-    """Drop a first newline that only ends a line the ingester already took as it was
-    (ingest.PARTIAL_LINE_GRACE), so it does not read as an empty event."""
-    if data[:1] == b"\n" and start and os.pread(fd, 1, start - 1) != b"\n":
-        return data[1:], start + 1
-    return data, start
-
-
 class _Files:
     """Open stream files for one query, and turning byte ranges into events.
 
@@ -635,18 +628,43 @@ class _Files:
             return lambda _off: 0
         return self.stamps.times(src.group, src.stream, fd, upto)
 
-    def tail_slice(self, src: Source, start: int, end: int) -> tuple[bytes, int, tuple | None]:
-        """Up to TAIL_SLICE unindexed bytes from `start`, cut after a line; (data, start, rest or None)."""
+    def indexed_events(self, src: Source, start: int, end: int) -> tuple[int, bytes, list]:
+        """The events the ingester took in [start, end): (start, data, RawEvents relative to start).
+
+        Usually one read of the range. A range longer than follow.LINE_CAP may hold an over-long line:
+        it is read by the follow rules, a slice at a time, so the line is its first LINE_CAP bytes here
+        as in every other read path (and no read holds the whole line)."""
         start = max(start, src.from_offset)
         fd = self._open(src)
         if fd is None or end <= start:
-            return b"", start, None
-        data, start = _skip_taken_newline(fd, os.pread(fd, min(end - start, TAIL_SLICE), start), start)
-        if start + len(data) < end:
-            cut = data.rfind(b"\n") + 1
-            if cut > 0:
-                return data[:cut], start, (start + cut, end)
-        return data, start, None
+            return start, b"", []
+        if end - start <= follow.LINE_CAP:
+            data = os.pread(fd, end - start, start)
+            if data and not data.endswith(b"\n"):
+                data += b"\n"  # the ingester took an unterminated last line as an event: so do we
+            return start, data, lines.split_events(data, flush=True)[0]
+        pos, first, pieces, raws = start, None, [], []
+        while pos < end:
+            at, data, evs, consumed = follow.read_new_events(fd, pos, end, follow.PARTIAL_LINE_GRACE, TAIL_SLICE)
+            if not consumed and evs == [] and at + len(data) < end and b"\n" in data:
+                evs, consumed = lines.split_events(data, flush=True)  # one event longer than a slice
+            if first is None:
+                first = at
+            if not consumed:
+                break
+            pieces.append(data[:consumed])
+            raws += [lines.RawEvent(at - first + r.start, at - first + r.end, r.text) for r in evs]
+            pos = at + consumed
+        return (start if first is None else first), b"".join(pieces), raws
+
+    def tail_events(self, src: Source, start: int, end: int) -> tuple[int, bytes, list, int]:
+        """Up to TAIL_SLICE unindexed bytes from `start` as events by the follow rules (an over-long line
+        is the ingester's one cut event): (start, data, RawEvents, bytes consumed)."""
+        start = max(start, src.from_offset)
+        fd = self._open(src)
+        if fd is None or end <= start:
+            return start, b"", [], 0
+        return follow.read_settled_events(fd, start, end, TAIL_SLICE)
 
     def events(self, src: Source, start: int, end: int, ingest_for) -> list[LogEvent]:  # noqa: ANN001
         """The visible events in [start, end); `ingest_for` gives chunk times, None for unindexed bytes."""
@@ -654,13 +672,18 @@ class _Files:
         fd = self._open(src)
         if fd is None or end <= start:
             return []
-        data = os.pread(fd, end - start, start)
-        if ingest_for is not None and data and not data.endswith(b"\n"):
-            data += b"\n"  # the ingester took an unterminated last line as an event: so do we
-        elif ingest_for is None:
-            data, start = _skip_taken_newline(fd, data, start)
-            ingest_for = self.times(src, start + len(data))
-        evs, _ = lines.split_events(data, flush=True)
+        if ingest_for is None:  # bytes the index has not reached: by the follow rules, a slice at a time
+            evs = []
+            pos = start
+            while pos < end:
+                at, data, raws, consumed = follow.read_settled_events(fd, pos, end, TAIL_SLICE)
+                if not consumed:
+                    break
+                evs += [lines.RawEvent(at - start + r.start, at - start + r.end, r.text) for r in raws]
+                pos = at + consumed
+            ingest_for = self.times(src, pos)
+        else:
+            start, _, evs = self.indexed_events(src, start, end)
         out = []
         for raw in evs:
             ev = make_event(src.group, src.stream, start + raw.start, start + raw.end, raw.text,

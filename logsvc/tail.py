@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from logsvc import paging, stamps
 from logsvc.errors import InvalidParameter, LimitExceeded
 from logsvc.filterpattern import FilterPattern
-from logsvc.ingest import CONTINUATION_GRACE, HEAD_BYTES, FileFollow, file_identity, read_new_events
+from logsvc.follow import CONTINUATION_GRACE, HEAD_BYTES, FileFollow, file_identity, read_new_events
 from logsvc.model import LogEvent
 from logsvc.query import Source, make_event
 from logsvc.store import Store

@@ -173,3 +173,55 @@ def test_reads_ignore_blocks_of_a_file_rewritten_in_place_before_the_ingester_lo
         assert [e.message for e in got] == [f"later m3-{i} padding padding padding" for i in range(200)]
     finally:
         index.close()
+
+
+@pytest.mark.parametrize("indexed_before", [False, True])
+def test_a_line_longer_than_a_read_slice_hides_nothing_after_it_in_bytes_not_indexed_yet(data_dir: Path, indexed_before: bool) -> None:
+    """Reads of bytes the index has not reached follow the ingester's rules (follow.py): a 20 MB line
+    is one cut event and the lines after it are there. (A read used to stop at the first 4 MiB
+    slice without a newline: only the events before the giant line came back.)"""
+    store = Store(data_dir)
+    path = store.ensure_stream("g", "s")
+    path.write_bytes(b"before the giant\n")
+    index = BlockIndex(data_dir / "index")
+    try:
+        ingester = Ingester(store, index)
+        if indexed_before:  # the index covers the first line only; the rest is new bytes
+            _ingest_all(ingester)
+        with open(path, "ab") as f:
+            f.write(b"G" * (20 * 1024 * 1024) + b"\nafter tok1x9\nafter tok2x9\n")
+        reader = Reader(store, index)
+
+        def read_all() -> list:
+            got, token = [], None
+            while True:
+                page = reader.read(reader.sources(["g"]), forward=True, limit=10000, token=token)
+                got += page.events
+                token = page.next_token
+                if not token:
+                    return got
+
+        got = read_all()
+        assert [("<giant>" if len(e.message) > 1000 else e.message) for e in got] == [
+            "before the giant", "<giant>", "after tok1x9", "after tok2x9"]
+        assert got[1].fields.get("truncated") is True
+        assert got[1].message.endswith("[logsvc: cut; the whole event is 20,971,521 bytes]")
+        assert got[2].offset == 17 + 20 * 1024 * 1024 + 1
+        # the same events (ids, times, messages, fields) once the ingester has indexed them
+        _ingest_all(ingester)
+        again = read_all()
+        assert [(e.event_id, e.timestamp, e.message, e.fields) for e in again] == [
+            (e.event_id, e.timestamp, e.message, e.fields) for e in got]
+    finally:
+        index.close()
+
+
+def _ingest_all(ingester: Ingester) -> None:
+    """Ingest steps until nothing is left (the follow rules' graces passed), then commit."""
+    ticks = iter(range(0, 10**9, 10))
+    ingester.clock = lambda: float(next(ticks))  # ten seconds between looks: every grace has passed
+    ingester.mark_dirty(None)
+    for _ in range(100):
+        if not ingester.step():
+            break
+    ingester.commit()
