@@ -27,12 +27,17 @@ from typing import Any
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "logsvc.toml"
 
 
-def run_demo(settings: Any) -> None:
-    """Serve logsvc with the examples project and keep logs flowing until interrupted."""
+def run_demo(settings: Any, check: Any = None) -> None:
+    """Serve logsvc with the examples project and keep logs flowing until interrupted.
+
+    `check(settings)` runs before anything binds or starts (the CLI's configuration checks).
+    """
     from logsvc.serve import _announce, serve
 
     project = settings.project or (EXAMPLES if EXAMPLES.is_file() else None)
     settings = settings.with_(project=Path(project) if project else None)
+    if check is not None:
+        check(settings)
     os.environ.update(settings.to_env())  # workers and `logsvc` commands in other shells agree
     started: list[subprocess.Popen] = []
 
