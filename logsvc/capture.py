@@ -1,7 +1,9 @@
 """`logsvc run --group G [--stream S] -- CMD ARGS...`: attach any process's output as a log stream.
 
-Owns spawning the command, reading its stdout and stderr as they come, appending each complete
-line (timestamped when read) to a new stream through the store, forwarding signals, and exiting
+Owns spawning the command, reading its stdout and stderr as they come (one reader, so the order
+they arrive in is kept), turning lines into events by the same rule every reader of a stream file
+applies (`lines.split_events`: a traceback is one event), appending each event (timestamped when
+its first line was read) to a new stream through the store, forwarding signals, and exiting
 with the command's status (128 + N when a signal ended it, 127/126 when it could not start, as
 shells do). Writes through the store directly, so it needs the data directory (`--data-dir` or
 LOGSVC_DATA_DIR), not a running server. Never touches the index.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import selectors
 import signal
 import subprocess
 import sys
@@ -21,6 +24,8 @@ from typing import IO, Any
 
 import click
 
+from logsvc import lines
+
 MAX_EVENT = 256 * 1024  # CloudWatch's event size limit: a longer line is cut into several events
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 
@@ -30,43 +35,94 @@ def default_stream_name() -> str:
     return time.strftime("%Y/%m/%d/", time.gmtime()) + "[run]" + secrets.token_hex(16)
 
 
-class _Pump(threading.Thread):
-    """Reads one pipe, appends complete lines to the stream, and optionally echoes the bytes."""
+HOLD = 0.25  # seconds an event that may still grow (an open traceback) waits for its next line, as ingest does
+PARTIAL = 2.0  # seconds of quiet after which a line without its newline is taken as it is
 
-    def __init__(self, fd: int, store: Any, group: str, stream: str, echo: IO[bytes] | None) -> None:
-        super().__init__(name=f"capture-{fd}", daemon=True)
-        self.fd, self.store, self.group, self.stream, self.echo = fd, store, group, stream, echo
+
+class _Capture:
+    """Reads stdout and stderr in one thread, in the order their bytes arrive, and appends events.
+
+    Lines become events by `lines.split_events`, the rule every reader of a stream file applies
+    (so a traceback is one event, as it would be written with `>>`). Events are written in the
+    order their first line was read, across both pipes: one held back because it may continue
+    (an open traceback, for at most HOLD seconds of quiet) holds back the events read after it.
+    """
+
+    def __init__(self, pipes: dict[int, tuple[str, IO[bytes] | None]], store: Any, group: str, stream: str) -> None:
+        self.pipes, self.store, self.group, self.stream = pipes, store, group, stream
+        self.bufs = {fd: b"" for fd in pipes}
+        self.open: dict[int, list | None] = dict.fromkeys(pipes)  # the pending entry the buffer's start belongs to
+        self.quiet_since = dict.fromkeys(pipes, 0.0)
+        self.pending: list[list] = []  # [fd, ms, text or None while open], in the order first read
         self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="capture", daemon=True)
 
-    def run(self) -> None:
-        buf = b""
+    def _run(self) -> None:
+        sel = selectors.DefaultSelector()
         try:
-            while True:
-                chunk = os.read(self.fd, 65536)
-                if not chunk:
-                    break
-                if self.echo is not None:
-                    self.echo.write(chunk)
-                    self.echo.flush()
-                buf += chunk
-                *lines, buf = buf.split(b"\n")
-                while len(buf) > MAX_EVENT:
-                    lines.append(buf[:MAX_EVENT])
-                    buf = buf[MAX_EVENT:]
-                self._append(lines)
-            if buf:
-                self._append([buf])
+            for fd in self.pipes:
+                sel.register(fd, selectors.EVENT_READ)
+            while sel.get_map():
+                held = [fd for fd, e in self.open.items() if e is not None and e[2] is None]
+                for key, _ in sel.select(HOLD if held else None):
+                    fd = key.fd
+                    chunk = os.read(fd, 65536)
+                    if not chunk:
+                        sel.unregister(fd)
+                        self._split(fd, eof=True)
+                        continue
+                    echo = self.pipes[fd][1]
+                    if echo is not None:
+                        echo.write(chunk)
+                        echo.flush()
+                    self.bufs[fd] += chunk
+                    self.quiet_since[fd] = time.monotonic()
+                    self._split(fd)
+                now = time.monotonic()
+                for fd in held:
+                    quiet = now - self.quiet_since[fd]
+                    if fd in sel.get_map() and quiet >= HOLD:
+                        # after PARTIAL s of quiet an unfinished line (a prompt) is taken as it is, as ingest does
+                        self._split(fd, flush=True, eof=quiet >= PARTIAL)
+                self._write_ready()
+            self._write_ready()
         except BaseException as e:  # noqa: BLE001 - reported by the caller after the command ends
             self.error = e
         finally:
-            os.close(self.fd)
+            sel.close()
+            for fd in self.pipes:
+                os.close(fd)
 
-    def _append(self, lines: list[bytes]) -> None:
-        if not lines:
-            return
+    def _split(self, fd: int, *, flush: bool = False, eof: bool = False) -> None:
+        data = self.bufs[fd]
+        if eof and data and not data.endswith(b"\n"):
+            data += b"\n"  # the last line without a newline, taken at the end
+        tail = data.rfind(b"\n") + 1
+        while len(data) - tail > MAX_EVENT:  # a line longer than an event can be is cut into several
+            data = data[: tail + MAX_EVENT] + b"\n" + data[tail + MAX_EVENT :]
+            tail += MAX_EVENT + 1
+        events, used = lines.split_events(data, flush=flush or eof)
+        self.bufs[fd] = data[used:]
         now = int(time.time() * 1000)
-        events = [(now, line.rstrip(b"\r").decode("utf-8", "replace")) for line in lines]
-        self.store.append_events(self.group, self.stream, events)
+        entry = self.open[fd]
+        for i, ev in enumerate(events):
+            if i == 0 and entry is not None:
+                entry[2] = ev.text
+            else:
+                self.pending.append([fd, now, ev.text])
+        if events or entry is None:
+            self.open[fd] = None
+            if self.bufs[fd]:
+                self.open[fd] = [fd, now, None]
+                self.pending.append(self.open[fd])
+
+    def _write_ready(self) -> None:
+        n = 0
+        while n < len(self.pending) and self.pending[n][2] is not None:
+            n += 1
+        if n:
+            ready, self.pending = self.pending[:n], self.pending[n:]
+            self.store.append_events(self.group, self.stream, [(ms, text) for _, ms, text in ready])
 
 
 def run_command(
@@ -102,12 +158,9 @@ def run_command(
     os.close(err_w)
     if on_start is not None:
         on_start(stream)
-    pumps = [
-        _Pump(out_r, store, group, stream, sys.stdout.buffer if echo else None),
-        _Pump(err_r, store, group, stream, sys.stderr.buffer if echo else None),
-    ]
-    for p in pumps:
-        p.start()
+    capture = _Capture({out_r: ("stdout", sys.stdout.buffer if echo else None),
+                        err_r: ("stderr", sys.stderr.buffer if echo else None)}, store, group, stream)
+    capture.thread.start()
     previous = {}
     if threading.current_thread() is threading.main_thread():
 
@@ -124,11 +177,9 @@ def run_command(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    for p in pumps:
-        p.join()
-    for p in pumps:
-        if p.error is not None:
-            raise p.error
+    capture.thread.join()
+    if capture.error is not None:
+        raise capture.error
     return 128 - code if code < 0 else code
 
 

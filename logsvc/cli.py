@@ -18,7 +18,7 @@ import click
 
 from logsvc import __version__
 from logsvc.config import SETTINGS, Settings, resolve
-from logsvc.errors import LogsvcError
+from logsvc.errors import ConfigError, LogsvcError
 
 
 class ExitStatus(enum.IntEnum):
@@ -52,6 +52,9 @@ class _Group(click.Group):
         except LogsvcError as e:
             if (ctx.obj or {}).get("traceback"):
                 raise
+            if isinstance(e, ConfigError):  # nothing started: the one line that says what to fix
+                click.echo(f"logsvc: error: {e.message}", err=True)
+                ctx.exit(int(ExitStatus.USAGE))
             _echo_error(e)
             code = ExitStatus.NOT_FOUND if isinstance(e, NotFound) else ExitStatus.CONNECTION if isinstance(e, ConnectionFailed) else ExitStatus.ERROR
             ctx.exit(int(code))
@@ -81,6 +84,34 @@ def _client(ctx: click.Context):  # noqa: ANN202
 # ---- serving -------------------------------------------------------------------------------------
 
 
+def _check_before_binding(s: Settings) -> None:
+    """Everything a server needs that can be checked before it binds and announces itself.
+
+    :raises ConfigError: for a broken project file or a port another process holds.
+    """
+    import errno
+    import socket
+
+    if s.project is not None:
+        from logsvc.invoker.functions import load_project
+
+        try:
+            load_project(s.project, s.data_dir)
+        except LogsvcError as e:
+            raise ConfigError(e.message, field="project", rule=e.rule) from None
+    if s.port:
+        family = socket.AF_INET6 if ":" in s.host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+            try:
+                probe.bind((s.host, s.port))
+            except OSError as e:
+                if e.errno == errno.EADDRINUSE:
+                    raise ConfigError(f"port {s.port} on {s.host} is taken by another process; "
+                                      "--port 0 picks a free one", field="port", rule="a free port") from None
+                raise ConfigError(f"cannot bind {s.host}:{s.port}: {e.strerror}", field="host") from None
+
+
 def _serve_options(f):  # noqa: ANN001, ANN202
     f = click.option("--host", help="Interface to bind [env LOGSVC_HOST, default 127.0.0.1]")(f)
     f = click.option("--port", type=int, help="Port [env LOGSVC_PORT, default 4588; 0 picks one]")(f)
@@ -106,6 +137,7 @@ def serve(ctx: click.Context, **flags) -> None:  # noqa: ANN003
     s = _settings(ctx, **flags)
     if s.project is None and os.path.exists("logsvc.toml"):
         s = s.with_(project=os.path.abspath("logsvc.toml"))
+    _check_before_binding(s)
     logging.basicConfig(level=s.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     os.environ.update(s.to_env())
     run(s)
@@ -121,7 +153,7 @@ def demo(ctx: click.Context, **flags) -> None:  # noqa: ANN003
     s = _settings(ctx, **flags)
     if s.project is None and os.path.exists("logsvc.toml"):
         s = s.with_(project=os.path.abspath("logsvc.toml"))
-    run_demo(s)
+    run_demo(s, check=_check_before_binding)
 
 
 @main.command()

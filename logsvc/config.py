@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from logsvc.errors import InvalidParameter
+from logsvc.errors import ConfigError
 
 
 def _default_data_dir() -> str:
@@ -110,10 +110,22 @@ class Settings:
         return out
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+_TYPE_RULES = {int: "a whole number", float: "a number", _bool: "true or false"}
+
+
+def _source(name: str, flags: Mapping[str, Any], environ: Mapping[str, str]) -> str:
+    """Where a value came from, as the user wrote it: `--port 70000` or `LOGSVC_PORT=70000`."""
+    if flags.get(name) is not None:
+        return f"--{name.replace('_', '-')} {flags[name]}"
+    env = "LOGSVC_" + name.upper()
+    return f"{env}={environ.get(env, '')}"
+
+
 def resolve(flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Build Settings: 1. explicit flags (not None), 2. LOGSVC_* variables, 3. defaults.
 
-    :raises InvalidParameter: if a variable or flag has the wrong type.
+    :raises ConfigError: naming the flag or variable and the rule it breaks.
     """
     flags = flags or {}
     environ = os.environ if environ is None else environ
@@ -129,8 +141,9 @@ def resolve(flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] |
             continue
         try:
             values[s.name] = s.type(raw) if isinstance(raw, str) else raw
-        except ValueError as e:
-            raise InvalidParameter(f"{source}: {e}", field=s.name) from None
+        except ValueError:
+            rule = _TYPE_RULES.get(s.type, "a valid value")
+            raise ConfigError(f"{source}={raw!r}: {s.name} must be {rule}", field=s.name, rule=rule) from None
     if values.get("data_dir") is not None:
         values["data_dir"] = Path(values["data_dir"]).expanduser().resolve()
     else:
@@ -139,14 +152,17 @@ def resolve(flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] |
         values["project"] = Path(values["project"]).expanduser().resolve()
     for name in ("port",):
         if name in values and not 0 <= values[name] <= 65535:
-            raise InvalidParameter(f"{name} must be between 0 and 65535", field=name, rule="0..65535")
+            raise ConfigError(f"{_source(name, flags, environ)}: {name} must be between 0 and 65535", field=name, rule="0..65535")
     for name in ("workers", "threads", "block_lines", "max_tail_clients", "async_queue_bytes", "insights_max_queries",
                  "insights_threads", "insights_results_bytes"):
         if name in values and values[name] < 1:
-            raise InvalidParameter(f"{name} must be at least 1", field=name, rule=">= 1")
+            raise ConfigError(f"{_source(name, flags, environ)}: {name} must be at least 1", field=name, rule=">= 1")
+    if "log_level" in values and values["log_level"].lower() not in LOG_LEVELS:
+        raise ConfigError(f"{_source('log_level', flags, environ)}: log_level must be one of {', '.join(LOG_LEVELS)}",
+                          field="log_level", rule=", ".join(LOG_LEVELS))
     for name in ("insights_timeout", "insights_retention"):
         if name in values and not values[name] > 0:
-            raise InvalidParameter(f"{name} must be more than 0 seconds", field=name, rule="> 0")
+            raise ConfigError(f"{_source(name, flags, environ)}: {name} must be more than 0 seconds", field=name, rule="> 0")
     return Settings(**values)
 
 

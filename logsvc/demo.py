@@ -1,8 +1,8 @@
 """`logsvc demo`: serve the examples project and drive it with a small load generator.
 
 Owns choosing the demo project (examples/logsvc.toml), starting the load generator beside the
-server, and the generator's traffic mix (fan-out jobs, web requests, pub/sub, bucket uploads,
-table writes, an always-failing function). The generator is a separate process that only uses the
+server, and the generator's traffic mix (checkouts logging JSON, fan-out jobs, web requests, pub/sub, bucket
+uploads, table writes, an always-failing function). The generator is a separate process that only uses the
 public HTTP API and the bucket directory, like a user would. Never touches the index.
 
 If the examples are not on disk (an installed wheel without them), it falls back to writing
@@ -27,12 +27,17 @@ from typing import Any
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "logsvc.toml"
 
 
-def run_demo(settings: Any) -> None:
-    """Serve logsvc with the examples project and keep logs flowing until interrupted."""
+def run_demo(settings: Any, check: Any = None) -> None:
+    """Serve logsvc with the examples project and keep logs flowing until interrupted.
+
+    `check(settings)` runs before anything binds or starts (the CLI's configuration checks).
+    """
     from logsvc.serve import _announce, serve
 
     project = settings.project or (EXAMPLES if EXAMPLES.is_file() else None)
     settings = settings.with_(project=Path(project) if project else None)
+    if check is not None:
+        check(settings)
     os.environ.update(settings.to_env())  # workers and `logsvc` commands in other shells agree
     started: list[subprocess.Popen] = []
 
@@ -122,7 +127,11 @@ class LoadGenerator:
         text = "\n".join(" ".join(self.rng.choices(words, k=self.rng.randint(3, 12))) for _ in range(self.rng.randint(1, 20)))
         (incoming / f"report-{time.strftime('%H%M%S')}-{self.rng.randint(0, 999):03d}.txt").write_text(text + "\n")
 
-    def orders(self) -> None:
+    def checkout(self) -> None:
+        card = "4000000000000002" if self.rng.random() < 0.25 else "4242424242424242"  # ...0002 is declined
+        self.invoke("orders", {"order": f"ord-{uuid.uuid4().hex[:10]}", "card": card, "total": round(self.rng.uniform(5, 500), 2)})
+
+    def table_writes(self) -> None:
         n = self.rng.randint(1, 25)
         items = [{"id": f"ord-{uuid.uuid4().hex[:10]}", "total": round(self.rng.uniform(5, 500), 2), "status": "new"} for _ in range(n)]
         self._call("POST", "/api/v1/tables/orders/items", {"items": items}, {"Content-Type": "application/json"})
@@ -133,7 +142,8 @@ class LoadGenerator:
             (6.0, lambda: self.invoke("splitter", {"numbers": list(range(1, self.rng.randint(20, 200))), "parts": self.rng.randint(3, 6)})),
             (4.0, lambda: self.invoke("publisher", {"topic": "orders", "message": {"order": self.rng.randint(1000, 9999), "email": "dev@example.com"}})),
             (5.0, self.upload),
-            (2.5, self.orders),
+            (2.5, self.table_writes),
+            (1.5, self.checkout),
             (20.0, lambda: self.invoke("flaky", {"order": self.rng.randint(1000, 9999)}, event=True)),
         ]
         due = [time.monotonic() + self.rng.uniform(0.5, 2.0) for _ in schedule]

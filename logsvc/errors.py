@@ -36,6 +36,12 @@ class InvalidParameter(LogsvcError):
     code = "InvalidParameter"
 
 
+class ConfigError(InvalidParameter):
+    """A setting or the project file is wrong, so nothing can start: the CLI prints one line and exits 2."""
+
+    code = "ConfigError"
+
+
 class NotFound(LogsvcError):
     """A log group, stream, function or other resource does not exist."""
 

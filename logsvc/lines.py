@@ -309,6 +309,19 @@ def _is_platform_line(line: bytes) -> bool:
     return head.startswith(_PLATFORM_PREFIXES)
 
 
+def _is_json_line(line: bytes) -> bool:
+    """Is this line one whole JSON object (possibly after a timestamp)? A structured logger wrote it
+    complete, with any traceback inside it, so a traceback after it is a new event."""
+    if not line.rstrip(b"\r").endswith(b"}"):
+        return False
+    if line[:1].isdigit():
+        lead = _leading_timestamp(line[:40].decode("ascii", "replace"))
+        if lead is None:
+            return False
+        line = line[lead[1] + 1 :]
+    return line.startswith(b"{")
+
+
 def _continues(lines: list[bytes], i: int, first: bytes | None, state: int, flush: bool) -> tuple[bool, int]:
     """Does lines[i] join the open event (whose first line is `first`)? Returns (join, next state)."""
     line = lines[i]
@@ -332,8 +345,8 @@ def _continues(lines: list[bytes], i: int, first: bytes | None, state: int, flus
         return True, (_FRAMES if state == _HEADER or state == _FRAMES else _NONE)
     if line.startswith(_TB_HEADERS):
         # logging.exception writes the header right after its message line; after a Lambda
-        # platform line it can only be a new, uncaught traceback.
-        return (not _is_platform_line(first)), _HEADER
+        # platform line or a whole JSON object line it can only be a new, uncaught traceback.
+        return (not _is_platform_line(first) and not _is_json_line(first)), _HEADER
     if (state == _HEADER or state == _FRAMES) and _CLOSE_RE.match(line):
         return True, _CLOSED
     if line.startswith(b"Caused by: "):
@@ -384,7 +397,8 @@ def split_events(data: bytes, *, flush: bool = False) -> tuple[list[RawEvent], i
 
     `data` starts at a line boundary. A partial last line is never consumed. Continuation lines
     (indented, Python traceback, Java `Caused by:`) join the previous event; a traceback header
-    starts a new event when nothing precedes it in `data` or it follows a Lambda platform line.
+    starts a new event when nothing precedes it in `data` or it follows a Lambda platform line or a
+    line that is one whole JSON object.
 
     Unless `flush`, the last event is held back (not returned, not consumed) while it may still
     grow: it ends inside a traceback (after its header, a chaining sentence or an indented frame),

@@ -212,7 +212,17 @@ def test_timeout_ends_the_container_and_reports_status_timeout(srv, lam):
     assert err == {"errorType": "Sandbox.Timedout", "errorMessage": f"RequestId: {rid} Error: Task timed out after 0.50 seconds"}
     rec = records(srv, requestId=rid)[0]
     assert rec["status"] == "timeout"
-    report = messages(srv, "/aws/lambda/slow", rec["logStream"])[-1]
+    msgs = messages(srv, "/aws/lambda/slow", rec["logStream"])
+    # Lambda's own line in the function's stream, before END and REPORT: `<timestamp> <requestId> Task timed out ...`
+    assert msgs[-3:-1] == [f"{rid} Task timed out after 0.50 seconds", f"END RequestId: {rid}"]
+    raw = srv.store.stream_file("/aws/lambda/slow", rec["logStream"]).read_text()
+    assert re.search(rf"^\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z {rid} Task timed out after 0\.50 seconds$", raw, re.M)
+    r = requests.get(srv.url + "/api/v1/events", params={"group": "/aws/lambda/slow", "stream": rec["logStream"],
+                                                         "start": "1h", "startFromHead": "true"}, timeout=10)
+    events = r.json()["events"]
+    timed_out = next(e for e in events if "Task timed out" in e["message"])
+    assert timed_out["message"] == f"{rid} Task timed out after 0.50 seconds"
+    report = msgs[-1]
     assert report.startswith(f"REPORT RequestId: {rid}\tDuration: 500.00 ms\t")
     assert report.endswith("\tStatus: timeout")
     # the next invocation starts cold, in a new container

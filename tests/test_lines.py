@@ -508,6 +508,17 @@ SPLIT_CASES = [
     ("held: partial line will continue (traceback header)", b"a\nb\nTraceb", False, ["a"], 2),
     ("returned: partial line starts a new event", b"a\nb\npar", False, ["a", "b"], 4),
     ("flushed: partial continuation still not consumed", b"a\nb\n  par", True, ["a", "b"], 4),
+    # One rule for every way in (issue 15): a structured logger writes each JSON event whole, so a
+    # traceback after one is an uncaught error of its own and must not make the JSON line unparsable.
+    ("traceback after a JSON line is its own event", lines_of('{"level": "INFO", "msg": "hi"}', *TB.split("\n")), False,
+     ['{"level": "INFO", "msg": "hi"}', TB], None),
+    ("traceback after a timestamped JSON line is its own event",
+     lines_of('2026-11-27T21:46:35.123Z {"level": "ERROR"}', *TB.split("\n")), False,
+     ['2026-11-27T21:46:35.123Z {"level": "ERROR"}', TB], None),
+    ("traceback after a text line still joins it (logging.exception)", lines_of("[ERROR] failed", *TB.split("\n")), False,
+     ["[ERROR] failed\n" + TB], None),
+    ("traceback after an unfinished JSON line joins it", lines_of('{"level": "ERROR",', *TB.split("\n")), False,
+     ['{"level": "ERROR",\n' + TB], None),
 ]
 
 

@@ -1,11 +1,14 @@
 """A small web service behind API Gateway HTTP API routes (payload format 2.0).
 
 Items live in the container's memory, so they survive warm invocations and vanish when the
-container is reaped: a handy way to see which container served a request.
+container is reaped: a handy way to see which container served a request. Every request also
+prints an access-log line (`ip user [time] "METHOD path HTTP/1.1" status bytes`), the shape
+space-delimited filter patterns such as `[ip, user, ..., status=4*, bytes>100]` read.
 """
 
 import json
 import logging
+import time
 import uuid
 
 logger = logging.getLogger()
@@ -18,6 +21,17 @@ def _json(status, body):
 
 
 def handler(event, context):
+    response = _route(event, context)
+    status = response.get("statusCode", 200)
+    size = len(response["body"] if "body" in response else json.dumps(response))
+    http = event["requestContext"]["http"]
+    user = (event.get("queryStringParameters") or {}).get("name", "-")
+    when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
+    print(f'{http.get("sourceIp", "127.0.0.1")} {user} [{when}] "{http["method"]} {event["rawPath"]} HTTP/1.1" {status} {size}')
+    return response
+
+
+def _route(event, context):
     route = event["routeKey"]
     logger.info("%s %s", route, event.get("rawQueryString", ""))
     if route == "GET /hello":
@@ -36,7 +50,8 @@ def handler(event, context):
         return _json(201, item)
     item_id = event["pathParameters"]["id"]
     if item_id not in ITEMS:
-        return _json(404, {"message": f"no item {item_id}"})
+        return _json(404, {"message": f"no item {item_id}", "requestId": context.aws_request_id,
+                           "hint": "items live in one container's memory; GET /items lists this one's"})
     if route == "DELETE /items/{id}":
         return _json(200, ITEMS.pop(item_id))
     return _json(200, ITEMS[item_id])

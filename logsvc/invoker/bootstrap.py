@@ -151,8 +151,13 @@ class _Handler(logging.Handler):
         emit(msg[:-1] if msg.endswith("\n") else msg)
 
 
+# Attributes every LogRecord has: anything else on a record came from `extra=` and is a field.
+_RECORD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"aws_request_id", "message", "asctime"}
+
+
 class _JsonFormatter(logging.Formatter):
-    """The shape of awslambdaric's JsonFormatter (LogFormat=JSON)."""
+    """The shape of awslambdaric's JsonFormatter (LogFormat=JSON): `extra=` keys become top-level
+    fields, so `logger.info("paid", extra={"order": 42})` is queryable as `$.order`."""
 
     def format(self, record: logging.LogRecord) -> str:
         out = {
@@ -168,6 +173,9 @@ class _JsonFormatter(logging.Formatter):
             out["errorMessage"] = str(value)
             out["stackTrace"] = traceback.format_tb(tb)
             out["location"] = f"{record.pathname}:{record.funcName}:{record.lineno}"
+        for key, value in record.__dict__.items():
+            if key not in _RECORD_ATTRS and not key.startswith("_") and key not in out:
+                out[key] = value
         return json.dumps({k: v for k, v in out.items() if v is not None}, default=str)
 
 

@@ -4,7 +4,8 @@ Owns spawning `bootstrap.py` with Lambda's environment, the control pipes, the p
 deadline (a timeout or crash ends the container; the next invocation starts cold), and the pools
 that reuse warm containers, start new ones up to the concurrency limit and reap idle ones.
 The child writes its own lines into its stream file; this module writes only the lines a dead
-child cannot (END/REPORT after a timeout or crash). Never touches the index or HTTP.
+child cannot (after a timeout: `<requestId> Task timed out after N.NN seconds`, END, REPORT; after a
+crash: the exit error, END, REPORT). Never touches the index or HTTP.
 """
 
 from __future__ import annotations
@@ -234,6 +235,8 @@ class Container:
         billed = int(-(-(duration + (init_ms or 0)) // 1))
         if init_ms is not None:
             extra = f"\tInit Duration: {init_ms:.2f} ms" + extra
+        if timed_out:  # the function's own stream says why it ended, as Lambda writes it (reference §2.1)
+            self._append(end_ms, f"{request_id} Task timed out after {fn.timeout:.2f} seconds")
         self._append(end_ms, f"END RequestId: {request_id}")
         self._append(
             end_ms,
