@@ -273,6 +273,40 @@ class Reader:
         finally:
             files.close()
 
+    def file_ident(self, src: Source) -> bytes:
+        """The identity (inode + head bytes) of the file now at the stream's path, as events read
+        now carry it (`LogEvent.ident`); b"" when there is no file."""
+        files = _Files(self.store)
+        try:
+            return files.ident(src)
+        finally:
+            files.close()
+
+    def events_at(self, src: Source, spans: Iterable[tuple[int, int, int]]) -> list[LogEvent]:
+        """The visible events that start at these (offset, end, ingestion time) of one stream, read
+        back from its file exactly as a scan makes them (the columnar path finds events by offset);
+        a span that no longer holds one event is left out."""
+        files = _Files(self.store)
+        out: list[LogEvent] = []
+        try:
+            ident = files.ident(src)
+            for off, end, ing in spans:
+                if off < src.from_offset or end <= off:
+                    continue
+                data = files.pread(src, off, end)
+                if data and not data.endswith(b"\n"):
+                    data += b"\n"  # the ingester took an unterminated last line as an event: so do we
+                evs, _ = lines.split_events(data, flush=True)
+                if len(evs) != 1 or evs[0].start != 0:
+                    continue
+                raw = evs[0]
+                ev = make_event(src.group, src.stream, off, off + raw.end, raw.text, ing, ident)
+                if visible(src, ev.timestamp, ev.offset):
+                    out.append(ev)
+        finally:
+            files.close()
+        return out
+
     def newest_first(self, sources: list[Source], **kw) -> Page:  # noqa: ANN003
         """Search order: newest first (the page itself is newest first too)."""
         page = self.read(sources, forward=False, **kw)
