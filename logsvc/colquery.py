@@ -140,6 +140,7 @@ def answer(cur: Any, sp: isql.SqlPlan, rel: str, limit: int, stats: bool = True)
         n, b = cur.execute(f'SELECT count(*), coalesce(sum("end" - off), 0) FROM {rel}').fetchone()
         out.scanned, out.bytes = int(n), int(b)
     if sp.kind == "rows":
+        out.matched = int(cur.execute(f"SELECT count(*) FROM {rel} WHERE {sp.where}", sp.params).fetchone()[0])
         q, params = sp.rows_sql(rel, limit)
         out.picks = [(int(a), int(b), int(c), int(d)) for a, b, c, d in cur.execute(q, params).fetchall()]
         return out

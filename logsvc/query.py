@@ -225,7 +225,9 @@ class Reader:
                         continue  # one read and a bytes.find per literal rules out the whole block
                     for i in range(len(b.c_start)):
                         cmin, cmax = b.c_min[i], b.c_max[i]
-                        if cmax < max(lo, src.since) or cmin > hi or b.c_start[i] < src.from_offset:
+                        # a chunk may straddle from_offset when it is an event boundary inside it
+                        # (the columns' covered end, colquery.py): its events from there on are read
+                        if cmax < max(lo, src.since) or cmin > hi or b.chunk_end(i) <= src.from_offset:
                             continue
                         if _behind(boundary, forward, src.skey, cmin, cmax, b.c_start[i], b.chunk_end(i)):
                             continue
@@ -235,6 +237,7 @@ class Reader:
                     continue
                 if kind == "c":
                     start_off, end_off, ing = item
+                    start_off = max(start_off, src.from_offset)  # pread starts there too
                     data = files.pread(src, start_off, end_off)
                     if data and not data.endswith(b"\n"):
                         data += b"\n"  # the ingester took an unterminated last line as an event: so do we
