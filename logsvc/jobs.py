@@ -44,10 +44,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from logsvc import insights, paging, safeio
+from logsvc import colquery, insights, paging, safeio
 from logsvc.config import Settings
 from logsvc.errors import InvalidParameter, LimitExceeded, LogsvcError, NotFound
 from logsvc.insights import fields as ifields
+from logsvc.insights import sql as isql
 from logsvc.insights import values as ivalues
 from logsvc.model import make_event_id
 from logsvc.query import MAX_LIMIT, Reader
@@ -201,10 +202,13 @@ class _Job:
 class Jobs:
     """The Insights queries of a data directory, as this process sees and runs them."""
 
-    def __init__(self, store: Store, reader: Reader, settings: Settings) -> None:
+    def __init__(self, store: Store, reader: Reader, settings: Settings, columnar: colquery.Columnar | None = None) -> None:
         self.store = store
         self.reader = reader
         self.settings = settings
+        # the columnar path (LOGSVC_COLUMNS): queries that map to SQL run in DuckDB over the columns
+        self.columnar = columnar if columnar is not None else (
+            colquery.Columnar(store.root, reader) if settings.columns else None)
         self.root = store.root
         self._jobs: dict[str, _Job] = {}
         self._lock = threading.Lock()
@@ -481,14 +485,66 @@ class Jobs:
                 if n % CHECK_EVERY == 0:
                     self._check(job, execution)
 
-        if getattr(plan, "needs_previous", False):
-            feed(*previous_window(st["start"], st["end"], getattr(plan, "previous", None)), execution.add_previous)
-        feed(st["start"], st["end"], execution.add)
+        if not self._columnar(job, plan, sources, execution, account, want_ptr, src_index):
+            if getattr(plan, "needs_previous", False):
+                feed(*previous_window(st["start"], st["end"], getattr(plan, "previous", None)), execution.add_previous)
+            feed(st["start"], st["end"], execution.add)
         self._check(job)
         job.stats.records_matched = execution.matched
         rows = self._render(job, execution.finish())
         job.stats.records_matched = execution.matched
         self._finish(job, "Complete", rows, None)
+
+    def _columnar(self, job: _Job, plan: Any, sources: list, execution: Any, account: str, want_ptr: bool,
+                  src_index: dict) -> bool:
+        """The query answered from the columns by DuckDB (colquery.py), when it maps to SQL
+        (insights/sql.py) and LOGSVC_COLUMNS is on; False: the caller runs the row engine. A stop or
+        timeout interrupts DuckDB and ends the query here as it would in the row engine."""
+        if self.columnar is None or not isinstance(plan, insights.Plan):
+            return False
+        sp = isql.plan_sql(plan)
+        if sp is None:
+            return False
+        st = job.state
+
+        def should_stop() -> bool:
+            try:
+                self._check(job)
+            except _Stop:
+                return True
+            return False
+
+        got = self.columnar.run(sp, sources, st["start"], st["end"], st["limit"], should_stop)
+        self._check(job)
+        if got is None:
+            return False
+        if got.kind == "stats":
+            execution.put_groups(got.groups, got.matched)
+        else:
+            by_source: dict[int, list] = {}
+            for sidx, off, end, ing in got.picks:
+                by_source.setdefault(sidx, []).append((off, end, ing))
+            events = []
+            for sidx, spans in by_source.items():
+                events += self.reader.events_at(sources[sidx], spans)
+            if len(events) != len(got.picks):
+                log.warning("Insights query %s: %d of %d picked events are gone; running the row engine",
+                            job.id, len(got.picks) - len(events), len(got.picks))
+                return False
+            keys = {(s.group, s.stream): s.skey for s in sources}
+            events.sort(key=lambda e: (e.timestamp, keys[(e.group, e.stream)], e.offset), reverse=True)  # the reader's order
+            idents = job.idents
+            for ev in events:
+                ptr = None
+                if want_ptr:
+                    i = src_index[(ev.group, ev.stream)]
+                    idents.setdefault(i, ev.ident)
+                    ptr = f"{_PTR_MARK}{i}:{ev.offset}:{ev.end}"
+                execution.add(ifields.event_row(ev, account=account, ptr=ptr))
+            execution.matched = got.matched  # every event the filters pass, not only the picked ones
+        job.stats.records_scanned = got.scanned
+        job.stats.bytes_scanned = got.bytes
+        return True
 
     def _events(self, job: _Job, sources: list, lo: int, hi: int, pattern: str) -> Iterator:
         """Every visible event of `sources` in [lo, hi], newest first, in pages that return at least

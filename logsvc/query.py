@@ -228,7 +228,9 @@ class Reader:
                         continue  # one read and a bytes.find per literal rules out the whole block
                     for i in range(len(b.c_start)):
                         cmin, cmax = b.c_min[i], b.c_max[i]
-                        if cmax < max(lo, src.since) or cmin > hi or b.c_start[i] < src.from_offset:
+                        # a chunk may straddle from_offset when it is an event boundary inside it
+                        # (the columns' covered end, colquery.py): its events from there on are read
+                        if cmax < max(lo, src.since) or cmin > hi or b.chunk_end(i) <= src.from_offset:
                             continue
                         if _behind(boundary, forward, src.skey, cmin, cmax, b.c_start[i], b.chunk_end(i)):
                             continue
@@ -273,6 +275,37 @@ class Reader:
             return result, None
         finally:
             files.close()
+
+    def file_ident(self, src: Source) -> bytes:
+        """The identity (inode + head bytes) of the file now at the stream's path, as events read
+        now carry it (`LogEvent.ident`); b"" when there is no file."""
+        files = _Files(self.store)
+        try:
+            return files.ident(src)
+        finally:
+            files.close()
+
+    def events_at(self, src: Source, spans: Iterable[tuple[int, int, int]]) -> list[LogEvent]:
+        """The visible events that start at these (offset, end, ingestion time) of one stream, read
+        back from its file exactly as a scan makes them (the columnar path finds events by offset);
+        a span that no longer holds one event is left out."""
+        files = _Files(self.store)
+        out: list[LogEvent] = []
+        try:
+            ident = files.ident(src)
+            for off, end, ing in spans:
+                if off < src.from_offset or end <= off:
+                    continue
+                at, _, evs = files.indexed_events(src, off, end)  # an over-long line as every path reads it
+                if at != off or len(evs) != 1 or evs[0].start != 0:
+                    continue
+                raw = evs[0]
+                ev = make_event(src.group, src.stream, off, off + raw.end, raw.text, ing, ident)
+                if visible(src, ev.timestamp, ev.offset):
+                    out.append(ev)
+        finally:
+            files.close()
+        return out
 
     def newest_first(self, sources: list[Source], **kw) -> Page:  # noqa: ANN003
         """Search order: newest first (the page itself is newest first too)."""

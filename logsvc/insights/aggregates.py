@@ -126,13 +126,30 @@ class CountDistinct:
         return len(self.seen)
 
 
+def _exact_fold(floats: list[float]) -> list[float]:
+    """A few doubles whose exact sum is the exact sum of `floats` (s1 = fsum, s2 = fsum of what s1
+    left out, ...): memory stays flat and `fsum` over the result is still the correctly rounded
+    total, so the answer does not depend on where the folds fell (the columnar path sums exactly).
+
+    :raises OverflowError: an intermediate sum leaves the double range."""
+    out: list[float] = []
+    while True:
+        s = math.fsum(floats + [-x for x in out])
+        if s == 0.0:
+            return out
+        out.append(s)
+
+
 class Sum:
-    __slots__ = ("ints", "floats", "any")
+    """`math.fsum` of every double (exact, rounded once) plus the long total; see _exact_fold."""
+
+    __slots__ = ("ints", "floats", "any", "overflow")
 
     def __init__(self) -> None:
         self.ints = 0
         self.floats: list[float] = []
         self.any = False
+        self.overflow = False
 
     def add(self, row_time: int, *values: Value) -> None:
         n = V.to_number(_first_value(values))
@@ -143,14 +160,19 @@ class Sum:
             self.ints += n
         else:
             self.floats.append(n)
-            if len(self.floats) >= 4096:  # keep memory flat: fold into one exact partial sum
-                self.floats = [math.fsum(self.floats)]
+            if len(self.floats) >= 4096 and not self.overflow:  # keep memory flat, exactly
+                try:
+                    self.floats = _exact_fold(self.floats)
+                except OverflowError:
+                    self.overflow, self.floats = True, [0.0]
 
     def result(self) -> Value:
         if not self.any:
             return None
         if not self.floats:
             return V.bounded(self.ints)
+        if self.overflow:
+            return None
         try:
             return V.bounded(math.fsum([*self.floats, float(self.ints)]))
         except OverflowError:

@@ -162,6 +162,11 @@ class Grouper:
             else:
                 acc.add(t)
 
+    def put(self, keys: list, results: list) -> None:
+        """A group whose aggregates were computed elsewhere (the columnar path, insights/sql.py):
+        its key values and each slot's result, in slot order."""
+        self.groups[("\0put", len(self.groups))] = (keys, [_Fixed(v) for v in results])
+
     def rows(self, env: Any) -> list[dict]:
         spec = self.spec
         out = []
@@ -178,6 +183,18 @@ class Grouper:
             out.append((keys, row))
         out.sort(key=lambda kr: tuple(_group_order(v) for v in kr[0]))
         return [row for _, row in out]
+
+
+class _Fixed:
+    """An accumulator that already holds its result (Grouper.put)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def result(self) -> Any:
+        return self.value
 
 
 def _group_order(v: Any) -> Any:

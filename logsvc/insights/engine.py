@@ -191,6 +191,15 @@ class Execution:
         for r in rows:
             collector.add(r, env)
 
+    def put_groups(self, groups: list[tuple[list, list]], matched: int) -> None:
+        """The stats sink's groups computed elsewhere (the columnar path: insights/sql.py): each
+        group's key values and its aggregates' results in slot order; `matched` rows reached it."""
+        if not isinstance(self.collector, Grouper):
+            raise ValueError("put_groups needs a query whose first list command is stats")
+        for keys, results in groups:
+            self.collector.put(keys, results)
+        self.matched = matched
+
     def add_previous(self, row: Row) -> None:
         """A row of the previous period (diff only): clustered, never counted as matched."""
         if self.sink is None or self.sink.kind != "pattern":
