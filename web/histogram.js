@@ -32,6 +32,11 @@ export class Histogram {
     const ys = data.buckets.map((b) => b.count);
     const total = ys.reduce((a, b) => a + b, 0);
     this.container.dataset.total = String(total);
+    // The x scale spans whole buckets, [first start, last start + interval): each bar is drawn from its
+    // bucket's start to the right (align 1), so a scale ending at the last *start* clipped the newest
+    // bucket entirely (issue #15: a blank chart when every event was in it).
+    const span = xs.length ? [xs[0], xs[xs.length - 1] + data.interval / 1000] : [0, 1];
+    this.span = span;
     if (this.plot) { this.plot.setData([xs, ys]); return; }
     const stroke = cssVar('--accent') || '#3b82f6';
     const grid = cssVar('--border') || '#ddd';
@@ -44,7 +49,7 @@ export class Histogram {
       legend: { show: false },
       cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false } },
       select: { show: true },
-      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
+      scales: { x: { time: true, range: () => this.span }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
       axes: [{ ...axis, size: 24 }, { ...axis, size: 40, ticks: { show: false }, values: (u, v) => v.map((x) => (x >= 1000 ? `${x / 1000}k` : x)) }],
       series: [{}, {
         label: 'events', stroke, fill: `${stroke}99`, width: 0,

@@ -1,0 +1,61 @@
+"""The console's first-ten-minutes fixes (issue #15) in Debian's Chromium, against a real server.
+
+Reuses test_browser.py's module server, console page and helpers: each test writes its own group.
+Where a test checks a drawing, it measures what was drawn (canvas pixels, element boxes) against
+geometry it computes itself from the request (bucket count, span), never from the chart's own code.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.conftest import wait_for
+from tests.test_browser import Console, console, site, unique, wait_indexed, write  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+BUCKETS = 60  # what the events view asks the histogram endpoint for
+
+# Opaque pixels at fractions of the plot height inside one column of the histogram's canvas.
+COLUMN_JS = """([frac, heights]) => {
+  const root = document.querySelector('.histogram');
+  const canvas = root.querySelector('canvas');
+  const over = root.querySelector('.u-over').getBoundingClientRect();
+  const box = canvas.getBoundingClientRect();
+  const sx = canvas.width / box.width, sy = canvas.height / box.height;
+  const ctx = canvas.getContext('2d');
+  return heights.map((hf) => {
+    const x = Math.round((over.left - box.left + over.width * frac) * sx);
+    const y = Math.round((over.top - box.top + over.height * hf) * sy);
+    const d = ctx.getImageData(x, y, 1, 1).data;
+    return [d[0], d[1], d[2], d[3]];
+  });
+}"""
+HEIGHTS = [0.2, 0.35, 0.5, 0.65, 0.8]
+
+
+def column(page: Page, bucket: int) -> list[list[int]]:
+    """The pixels down the middle of `bucket` (0 = oldest) of the BUCKETS equal buckets of the plot."""
+    return page.evaluate(COLUMN_JS, [(bucket + 0.5) / BUCKETS, HEIGHTS])
+
+
+def opaque(pixels: list[list[int]]) -> int:
+    return sum(1 for p in pixels if p[3] > 100)
+
+
+@pytest.mark.parametrize("fragment", ["#/events?group={g}&range=1h", "#/search?group={g}&q=fresh&range=1d"])
+def test_histogram_draws_the_newest_bucket(console: Console, site, fragment: str) -> None:  # noqa: ANN001
+    """Every event is in the newest bucket: its column is filled, an old bucket's is not."""
+    group = unique("newest")
+    now = int(time.time() * 1000)
+    write(site, group, "s", [f"{now - i} fresh event {i}" for i in range(5)])
+    wait_indexed(site, group, 5)
+    page = console.open(fragment.format(g=group))
+    expect(page.locator(".histogram")).to_have_attribute("data-total", "5")
+    expect(page.locator(".histogram .u-over")).to_be_visible()
+    wait_for(lambda: opaque(column(page, BUCKETS - 1)) == len(HEIGHTS), timeout=5, what="the newest bucket's bar")
+    assert opaque(column(page, BUCKETS // 2)) <= 1  # at most one grid line crosses an empty bucket
+
