@@ -7,7 +7,9 @@ geometry it computes itself from the request (bucket count, span), never from th
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -17,6 +19,7 @@ from tests.test_browser import Console, console, site, unique, wait_indexed, wri
 
 pytestmark = pytest.mark.browser
 
+INTERNAL = "/logsvc/invocations"
 BUCKETS = 60  # what the events view asks the histogram endpoint for
 
 # Opaque pixels at fractions of the plot height inside one column of the histogram's canvas.
@@ -47,7 +50,7 @@ def opaque(pixels: list[list[int]]) -> int:
 
 
 @pytest.mark.parametrize("fragment", ["#/events?group={g}&range=1h", "#/search?group={g}&q=fresh&range=1d"])
-def test_histogram_draws_the_newest_bucket(console: Console, site, fragment: str) -> None:  # noqa: ANN001
+def test_histogram_draws_the_newest_bucket(console: Console, site, fragment: str) -> None:  # noqa: ANN001, F811
     """Every event is in the newest bucket: its column is filled, an old bucket's is not."""
     group = unique("newest")
     now = int(time.time() * 1000)
@@ -59,3 +62,24 @@ def test_histogram_draws_the_newest_bucket(console: Console, site, fragment: str
     wait_for(lambda: opaque(column(page, BUCKETS - 1)) == len(HEIGHTS), timeout=5, what="the newest bucket's bar")
     assert opaque(column(page, BUCKETS // 2)) <= 1  # at most one grid line crosses an empty bucket
 
+
+
+def test_internal_group_is_hidden_but_reachable_from_invocations(console: Console, site) -> None:  # noqa: ANN001, F811
+    token = f"needle{uuid.uuid4().hex[:8]}"
+    user = unique("visible")
+    now = int(time.time() * 1000)
+    rec = {"requestId": f"req-{token}", "function": "fn", "attempt": 1, "status": "success", "start": now - 3, "end": now,
+           "durationMs": 3, "logGroup": user, "logStream": "s", "note": token}
+    write(site, INTERNAL, "records", [f"{now} {json.dumps(rec)}"])
+    write(site, user, "s", [f"{now} user line {token}"])
+    wait_indexed(site, INTERNAL, 1)
+    wait_indexed(site, user, 1)
+    page = console.open("#/")
+    expect(page.locator("table.grid a.primary-link", has_text=user)).to_be_visible()
+    expect(page.locator("table.grid a.primary-link", has_text=INTERNAL)).to_have_count(0)
+    page = console.open(f"#/search?q={token}&range=1d")
+    expect(page.locator(".vl .row")).to_have_count(1)
+    expect(page.locator(".vl .row")).to_contain_text("user line")
+    page = console.open("#/invocations")
+    page.locator("a.raw-records").click()
+    expect(page.locator(".vl .row", has_text=f"req-{token}")).to_be_visible()

@@ -297,6 +297,8 @@ def openapi_document() -> dict:
                     "summary": "Log groups",
                     "parameters": [
                         _p("prefix", "Name prefix"),
+                        _p("internal", "Also list logsvc's internal groups (/logsvc/invocations); a prefix that is"
+                           " such a group's whole name lists it too", {"type": "boolean"}),
                         _p("limit", "Groups per page", {"type": "integer", "minimum": 1, "maximum": 1000}),
                         _p("nextToken", "Token from the previous page"),
                     ],

@@ -163,13 +163,17 @@ GROUPS_STREAM_BUDGET = 1000  # streams per group listing whose files may be look
 def groups():  # noqa: ANN201
     """A page of groups. lastEventTime looks at the files of at most GROUPS_STREAM_BUDGET streams per
     request (a console refresh must not cost file reads for every stream of every group); beyond
-    that it comes from the index alone and the group says lastEventTimeExact: false."""
+    that it comes from the index alone and the group says lastEventTimeExact: false.
+    Internal groups (`/logsvc/invocations`) are listed only with internal=true or a prefix that is
+    their whole name."""
     svc = service()
     prefix = request.args.get("prefix", "")
     limit = int_arg("limit", 50, 1, 1000)
+    asked = names.HIDDEN_GROUPS if bool_arg("internal", False) else (prefix,)
     after = _token_arg("rest-groups", lambda v: isinstance(v, str)) or ""
     skipped: list[str] = []
-    page, more = listing.group_page(svc.store, after, limit, lambda n: n.startswith(prefix), skipped)
+    page, more = listing.group_page(svc.store, after, limit,
+                                    lambda n: n.startswith(prefix) and not names.hidden(n, asked), skipped)
     out = []
     budget = GROUPS_STREAM_BUDGET
     partial = False

@@ -74,6 +74,8 @@ function linesBox(events, inv) {
   return box;
 }
 
+const RECORDS_GROUP = '/logsvc/invocations'; // internal: hidden from group lists, reached from here
+
 export function invocationsView(root, params) {
   const ctl = new AbortController();
   const fn = params.get('function') || '';
@@ -97,7 +99,8 @@ export function invocationsView(root, params) {
   root.append(h('section', { class: 'page' },
     breadcrumbs([{ text: 'Invocations' }, ...(fn ? [{ text: fn }] : [])]),
     h('div', { class: 'toolbar' }, h('h1', {}, 'Invocations'), form,
-      rangePicker(params, (r) => router.go('/invocations', withRange(params, r)), { newestLabel: 'Any time' })),
+      rangePicker(params, (r) => router.go('/invocations', withRange(params, r)), { newestLabel: 'Any time' }),
+      h('a', { class: 'btn ghost raw-records', href: router.href('/events', { group: RECORDS_GROUP }), title: `The invocation records as log events (${RECORDS_GROUP}, an internal group left out of group lists and searches)` }, 'Raw records')),
     functionsPanel({ signal: ctl.signal, current: fn }), stats, body));
 
   (async () => {
