@@ -11,6 +11,7 @@ import json
 import time
 import uuid
 
+import boto3
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -83,3 +84,23 @@ def test_internal_group_is_hidden_but_reachable_from_invocations(console: Consol
     page = console.open("#/invocations")
     page.locator("a.raw-records").click()
     expect(page.locator(".vl .row", has_text=f"req-{token}")).to_be_visible()
+
+
+def test_groups_list_shows_new_groups_without_a_reload(console: Console, site) -> None:  # noqa: ANN001, F811
+    first = unique("before")
+    write(site, first, "s", ["here first"])
+    wait_indexed(site, first, 1)
+    page = console.open("#/")
+    expect(page.locator("table.grid a.primary-link", has_text=first)).to_be_visible()
+    page.evaluate("window.__sameDocument = true")
+    by_file = unique("by-file")
+    write(site, by_file, "s", ["written with >>"])
+    by_api = unique("by-put")
+    logs = boto3.client("logs", endpoint_url=site.url, region_name="us-east-1")
+    logs.create_log_group(logGroupName=by_api)
+    logs.create_log_stream(logGroupName=by_api, logStreamName="s")
+    logs.put_log_events(logGroupName=by_api, logStreamName="s",
+                        logEvents=[{"timestamp": int(time.time() * 1000), "message": "put"}])
+    expect(page.locator("table.grid a.primary-link", has_text=by_file)).to_be_visible(timeout=15_000)
+    expect(page.locator("table.grid a.primary-link", has_text=by_api)).to_be_visible(timeout=15_000)
+    assert page.evaluate("window.__sameDocument") is True  # no reload happened
