@@ -8,6 +8,7 @@ geometry it computes itself from the request (bucket count, span), never from th
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 
@@ -104,3 +105,70 @@ def test_groups_list_shows_new_groups_without_a_reload(console: Console, site) -
     expect(page.locator("table.grid a.primary-link", has_text=by_file)).to_be_visible(timeout=15_000)
     expect(page.locator("table.grid a.primary-link", has_text=by_api)).to_be_visible(timeout=15_000)
     assert page.evaluate("window.__sameDocument") is True  # no reload happened
+
+
+FILLTEXT_SPY = """(() => {
+  window.__drawnText = [];
+  const orig = CanvasRenderingContext2D.prototype.fillText;
+  CanvasRenderingContext2D.prototype.fillText = function (text, ...rest) {
+    window.__drawnText.push(String(text));
+    return orig.call(this, text, ...rest);
+  };
+})();"""
+
+
+def test_header_controls_are_labelled_and_one_24_hour_clock_in_any_zone(browser, site) -> None:  # noqa: ANN001, F811
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800}, timezone_id="America/New_York")
+    ctx.add_init_script(FILLTEXT_SPY)
+    c = Console(ctx.new_page(), site.url)
+    try:
+        group = unique("zone")
+        t = 1714566896789  # 2024-05-01T12:34:56.789Z = 21:34:56.789 in Tokyo (UTC+9, no DST)
+        write(site, group, "s", [f"{t} the zoned event"])
+        wait_indexed(site, group, 1)
+        start, end = 1714564800000, 1714600800000  # 12:00Z .. 22:00Z
+        page = c.open(f"#/events?group={group}&stream=s&start={start}&end={end}")
+        tz_select = page.get_by_label("Time zone")
+        theme = page.get_by_label("Theme")
+        expect(tz_select).to_be_visible()
+        expect(theme).to_be_visible()
+        expect(tz_select).to_have_value("local")
+        expect(tz_select.locator("option[value='local']")).to_have_text("Local (America/New_York)")
+        assert tz_select.locator("option").count() > 100  # the IANA zones, beyond UTC and local
+        row = page.locator(".vl .row", has_text="the zoned event")
+        expect(row.locator("time")).to_have_text("2024-05-01 08:34:56.789")  # New York, EDT, 24-hour
+        tz_select.select_option("Asia/Tokyo")
+        row = page.locator(".vl .row", has_text="the zoned event")
+        expect(row.locator("time")).to_have_text("2024-05-01 21:34:56.789")
+        expect(page.locator(".list-head .ts")).to_have_text("Time (UTC+09:00)")
+        # the range inputs: the same 24-hour clock, in the same zone, as text
+        expect(page.get_by_label("From")).to_have_value("2024-05-01 21:00:00")
+        expect(page.get_by_label("To (empty = now)")).to_have_value("2024-05-02 07:00:00")
+        # the histogram's axis: 24-hour labels in Tokyo time (drawn text, read back from the canvas calls)
+        expect(page.locator(".histogram")).to_have_attribute("data-total", "1")
+
+        def axis_labels() -> list[str]:
+            return [x for x in page.evaluate("window.__drawnText") if ":" in x or "-" in x]
+
+        labels = wait_for(axis_labels, timeout=5, what="time-axis labels")
+        assert all(re.fullmatch(r"\d\d:\d\d|\d\d-\d\d", x) for x in labels), labels
+        assert any(x >= "13:00" for x in labels if ":" in x), labels  # afternoon hours as 13..23, not 1..11 pm
+        theme.select_option("dark")
+        expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+        # both choices are kept across a reload
+        page.reload()
+        expect(page.get_by_label("Time zone")).to_have_value("Asia/Tokyo")
+        expect(page.get_by_label("Theme")).to_have_value("dark")
+        expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+        expect(page.locator(".vl .row", has_text="the zoned event").locator("time")).to_have_text("2024-05-01 21:34:56.789")
+        # an absolute range typed in the picker is read in the chosen zone
+        page.locator("select.range-select").select_option("custom")
+        page.get_by_label("From").fill("2024-05-01 21:34:00")
+        page.get_by_label("To (empty = now)").fill("2024-05-01 21:35:00")
+        page.get_by_role("button", name="Apply").click()
+        wait_for(lambda: f"start={t - 56789}" in page.url and f"end={t - 56789 + 60000}" in page.url, timeout=5,
+                 what="the typed Tokyo range in the URL")
+        expect(page.locator(".vl .row", has_text="the zoned event")).to_be_visible()
+        assert not c.errors, c.errors
+    finally:
+        ctx.close()

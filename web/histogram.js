@@ -1,7 +1,7 @@
 // Volume histogram over the selected range (uPlot, vendored). Dragging across it selects a new range.
 
 import uPlot from './vendor/uplot/uPlot.esm.js';
-import { isUtc } from './time.js';
+import { timeTicks, timeValue, tzDate } from './chart-time.js';
 
 function cssVar(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -45,13 +45,13 @@ export class Histogram {
     const opts = {
       width: this.width(),
       height: 90,
-      tzDate: (ts) => (isUtc() ? uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC') : new Date(ts * 1000)),
+      tzDate,
       legend: { show: false },
       cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false } },
       select: { show: true },
       scales: { x: { time: true, range: () => this.span }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
-      axes: [{ ...axis, size: 24 }, { ...axis, size: 40, ticks: { show: false }, values: (u, v) => v.map((x) => (x >= 1000 ? `${x / 1000}k` : x)) }],
-      series: [{}, {
+      axes: [{ ...axis, size: 24, values: timeTicks }, { ...axis, size: 40, ticks: { show: false }, values: (u, v) => v.map((x) => (x >= 1000 ? `${x / 1000}k` : x)) }],
+      series: [{ value: timeValue }, {
         label: 'events', stroke, fill: `${stroke}99`, width: 0,
         paths: uPlot.paths.bars({ size: [0.9, 40], align: 1 }), points: { show: false },
       }],
