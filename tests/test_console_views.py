@@ -172,3 +172,41 @@ def test_header_controls_are_labelled_and_one_24_hour_clock_in_any_zone(browser,
         assert not c.errors, c.errors
     finally:
         ctx.close()
+
+
+def test_trace_waterfall_is_on_one_time_axis(console: Console, site) -> None:  # noqa: ANN001, F811
+    """A child starting 10 ms after its parent is drawn 10 ms to the right, whatever its depth, and
+    each bar is as long as the duration shown beside it."""
+    t = int(time.time() * 1000) - 5000
+    ids = {k: f"{k}-{uuid.uuid4().hex[:8]}" for k in ("root", "child", "grandchild")}
+    spans = {"root": (0, 100, None), "child": (10, 60, "root"), "grandchild": (20, 40, "child")}
+    lines = []
+    for k, (a, b, parent) in spans.items():
+        rec = {"requestId": ids[k], "function": f"fn-{k}", "attempt": 1, "status": "success", "start": t + a, "end": t + b,
+               "durationMs": b - a - 1, "logGroup": "/aws/lambda/x", "logStream": "s"}
+        if parent:
+            rec["parentRequestId"] = ids[parent]
+        lines.append(f"{t + b} {json.dumps(rec)}")
+    write(site, INTERNAL, "records", lines)
+    wait_for(lambda: len(site.json("/api/v1/invocations", parent=ids["child"])["invocations"]) == 1, what="records")
+    page = console.open(f"#/trace?requestId={ids['grandchild']}")
+
+    def row(k: str):  # noqa: ANN202
+        return page.locator(f'.trace-attempt[data-request-id="{ids[k]}"]')
+
+    for k in spans:
+        expect(row(k).locator(".bar")).to_be_visible()
+    box = {k: row(k).locator(".bar").bounding_box() for k in spans}
+    track = {k: row(k).locator(".bar-track").bounding_box() for k in spans}
+    assert track["root"]["x"] == track["child"]["x"] == track["grandchild"]["x"]  # one axis for every depth
+    px = box["root"]["width"] / 100  # px per ms, from the 100 ms root
+    assert px > 2
+    for k, (a, b, _) in spans.items():
+        assert abs(box[k]["x"] - box["root"]["x"] - a * px) <= 1.5, (k, box)
+        assert abs(box[k]["width"] - (b - a) * px) <= 1.5, (k, box)
+        expect(row(k).locator(".wf-duration")).to_have_text(f"{b - a} ms")
+    # the axis ticks sit at their times on the same scale
+    for ms in (20, 40):
+        tick = page.locator(f'.wf-tick[data-ms="{ms}"]')
+        expect(tick).to_have_text(f"+{ms} ms")
+        assert abs(tick.bounding_box()["x"] - box["root"]["x"] - ms * px) <= 1.5

@@ -7,7 +7,8 @@ import { errorBox } from './dom.js';
 import { groupsView } from './views/groups.js';
 import { streamsView } from './views/streams.js';
 import { eventsView } from './views/events.js';
-import { invocationsView, traceView } from './views/invocations.js';
+import { invocationsView } from './views/invocations.js';
+import { traceView } from './views/trace.js';
 import { queryView } from './views/query.js';
 
 const ROUTES = {
