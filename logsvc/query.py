@@ -39,6 +39,7 @@ MAX_PAGE_BYTES = 1_048_576
 MAX_MESSAGE = 1_048_576  # longer events are cut here, with a marker (see truncate_message)
 NEG_INF = -(2**62)
 POS_INF = 2**62
+LEVEL_SAMPLE = 50_000  # events a level histogram reads at most (newest first); see level_histogram
 __all__ = ["Page", "Reader", "Source", "iter_all", "make_event"]
 
 
@@ -374,6 +375,46 @@ class Reader:
         finally:
             files.close()
             snap.release()
+
+    def level_histogram(
+        self,
+        sources: list[Source],
+        start: int,
+        end: int,
+        buckets: int,
+        pattern: FilterPattern | None = None,
+        max_events: int = LEVEL_SAMPLE,
+        deadline: float | None = None,
+    ) -> tuple[list[dict[str, int] | None], int]:
+        """Counts per `lines.LEVEL_CLASSES` in the same buckets as `histogram`, newest first.
+
+        Reads at most `max_events` matching events, newest first, until `deadline`: the buckets read
+        whole get their counts, older ones None (the chunk counts that make `histogram` fast carry no
+        levels, so this is the bounded part). Returns (per bucket counts or None, events read).
+        """
+        interval = max(1, -(-(end - start) // buckets))
+        out: list[dict[str, int] | None] = [None] * buckets
+        counts = [dict.fromkeys(lines.LEVEL_CLASSES, 0) for _ in range(buckets)]
+        read = 0
+        token = None
+        oldest = buckets  # buckets at or above this index are complete
+        while True:
+            page = self.read(sources, start=start, end=end, end_exclusive=True, limit=min(MAX_LIMIT, max_events - read),
+                             forward=False, pattern=pattern, token=token, deadline=deadline)
+            for ev in page.events:
+                counts[min(buckets - 1, (ev.timestamp - start) // interval)][lines.level_class(ev.fields)] += 1
+            read += len(page.events)
+            token = page.next_token
+            if not token:
+                oldest = 0
+                break
+            if page.events:
+                oldest = min(buckets - 1, (page.events[0].timestamp - start) // interval) + 1
+            if read >= max_events or (deadline is not None and time.monotonic() > deadline):
+                break
+        for i in range(oldest, buckets):
+            out[i] = counts[i]
+        return out, read
 
     def stream_times(self, group: str, stream: str) -> tuple[int | None, int | None, int | None]:
         """(first event time, last event time, last ingestion time), including bytes not yet indexed."""

@@ -210,3 +210,26 @@ def test_trace_waterfall_is_on_one_time_axis(console: Console, site) -> None:  #
         tick = page.locator(f'.wf-tick[data-ms="{ms}"]')
         expect(tick).to_have_text(f"+{ms} ms")
         assert abs(tick.bounding_box()["x"] - box["root"]["x"] - ms * px) <= 1.5
+
+
+def rgb(css: str) -> list[int]:
+    css = css.strip().lstrip("#")
+    return [int(css[i : i + 2], 16) for i in (0, 2, 4)]
+
+
+def test_histogram_is_stacked_by_level_with_errors_at_the_bottom(console: Console, site) -> None:  # noqa: ANN001, F811
+    group = unique("stacked")
+    now = int(time.time() * 1000)
+    levels = ["ERROR"] * 2 + ["INFO"] * 6
+    write(site, group, "s", [f"{now - i} " + json.dumps({"level": lv, "n": i}) for i, lv in enumerate(levels)])
+    wait_indexed(site, group, len(levels))
+    page = console.open(f"#/events?group={group}&range=1h")
+    expect(page.locator(".histogram")).to_have_attribute("data-total", str(len(levels)))
+    expect(page.locator(".histo-legend [data-level=error]")).to_have_text("error 2")
+    expect(page.locator(".histo-legend [data-level=info]")).to_have_text("info 6")
+    err, info = (rgb(page.evaluate(f"getComputedStyle(document.documentElement).getPropertyValue('{v}')")) for v in ("--err", "--info"))
+    # y runs 0..8 events: the bottom quarter of the newest bar is error, the rest info
+    heights = [0.9, 0.8, 0.5, 0.2]  # fractions of the plot height from its top
+    px = wait_for(lambda: (c := page.evaluate(COLUMN_JS, [(BUCKETS - 0.5) / BUCKETS, heights])) and all(p[3] > 200 for p in c) and c,
+                  timeout=5, what="the newest bar drawn")
+    assert [p[:3] for p in px] == [err, err, info, info], (px, err, info)

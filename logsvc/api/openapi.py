@@ -356,6 +356,8 @@ def openapi_document() -> dict:
                         _p("end", "Range end", TIME),
                         _p("buckets", "Number of buckets", {"type": "integer", "minimum": 1, "maximum": 1000}),
                         _p("q", "CloudWatch filter pattern", {"type": "string", "maxLength": 1024}),
+                        _p("levels", "Also count each bucket's events per level class (error, warn, info, debug,"
+                           " other), from at most the newest 50,000 matching events", {"type": "boolean"}),
                     ],
                     "responses": _responses({"type": "object", "required": ["buckets", "interval"]}),
                 }

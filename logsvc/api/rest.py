@@ -24,13 +24,15 @@ from logsvc import listing, names, paging, visibility
 from logsvc.api.openapi import openapi_document
 from logsvc.errors import InvalidParameter, LogsvcError, NotFound
 from logsvc.filterpattern import compile_pattern
-from logsvc.query import MAX_LIMIT, MAX_PAGE_BYTES, Reader, Source, iter_all
+from logsvc.query import LEVEL_SAMPLE, MAX_LIMIT, MAX_PAGE_BYTES, Reader, Source, iter_all
 from logsvc.tail import decode_cursor, encode_cursor
 
 bp = Blueprint("rest", __name__)
 # Time a search or histogram may spend reading and matching before it answers: search with the
 # events found so far and a nextToken, histogram with a 503 naming the limit.
 SEARCH_BUDGET_S = 10.0
+# Time the histogram's per-level counts may take (they read events; the totals use chunk counts).
+LEVELS_BUDGET_S = 1.5
 
 
 def service():  # noqa: ANN201
@@ -320,6 +322,7 @@ def histogram():  # noqa: ANN201
         raise InvalidParameter("start must be before end", field="start", rule="start < end")
     buckets = int_arg("buckets", 60, 1, 1000)
     pattern = pattern_arg()
+    bool_arg("levels", False)  # checked before any work
     sources = sources_arg(required=False)
     interval, counts, complete = svc.reader.histogram(sources, start, end, buckets, pattern,
                                                       deadline=time.monotonic() + SEARCH_BUDGET_S)
@@ -327,6 +330,17 @@ def histogram():  # noqa: ANN201
             "complete": complete}
     if not complete:
         body["partialReason"] = f"stopped counting after {SEARCH_BUDGET_S} s; counts are lower bounds"
+    if bool_arg("levels", False):
+        per, read = svc.reader.level_histogram(sources, start, end, buckets, pattern,
+                                               deadline=time.monotonic() + LEVELS_BUDGET_S)
+        for b, lv in zip(body["buckets"], per, strict=True):
+            if lv is not None:
+                b["levels"] = lv
+        body["levelsRead"] = read
+        body["levelsComplete"] = all(lv is not None for lv in per)
+        if not body["levelsComplete"]:
+            body["levelsReason"] = (f"levels come from the newest {read} events (at most {LEVEL_SAMPLE}, within"
+                                    f" {LEVELS_BUDGET_S} s); older buckets have no 'levels'")
     return jsonify(body)
 
 

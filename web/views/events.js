@@ -328,7 +328,7 @@ export function eventsView(root, params, mode) {
         hgroups = (all.groups || []).map((g) => g.name).slice(0, 200);
         if (!hgroups.length) return;
       }
-      const data = await get('/histogram', { group: hgroups, stream: streams, q: q || null, start, end, buckets: 60 }, { signal: ctl.signal });
+      const data = await get('/histogram', { group: hgroups, stream: streams, q: q || null, start, end, buckets: 60, levels: true }, { signal: ctl.signal });
       if (!histogram) histogram = new Histogram(histo, { onZoom: (a, b) => router.go(path, withRange(params, { start: a, end: b })) });
       histogram.set(data);
     } catch (e) {
