@@ -362,6 +362,19 @@ def openapi_document() -> dict:
                     "responses": _responses({"type": "object", "required": ["buckets", "interval"]}),
                 }
             },
+            "/api/v1/facets": {
+                "get": {
+                    "summary": "Top values of level, group, stream and each JSON key over a sample of the newest matching events",
+                    "parameters": sources
+                    + [
+                        _p("start", "Range start", TIME),
+                        _p("end", "Range end", TIME),
+                        _p("q", "CloudWatch filter pattern", {"type": "string", "maxLength": 1024}),
+                        _p("sample", "Newest matching events to read (default 1000)", {"type": "integer", "minimum": 1, "maximum": 10000}),
+                    ],
+                    "responses": _responses({"type": "object", "required": ["facets", "sampled", "complete"]}),
+                }
+            },
             "/api/v1/export": {
                 "get": {
                     "summary": "All matching events as a streamed download (no row cap)",

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
-from logsvc import listing, names, paging, visibility
+from logsvc import facets, listing, names, paging, visibility
 from logsvc.api.openapi import openapi_document
 from logsvc.errors import InvalidParameter, LogsvcError, NotFound
 from logsvc.filterpattern import compile_pattern
@@ -343,6 +343,26 @@ def histogram():  # noqa: ANN201
                                     f" {LEVELS_BUDGET_S} s); older buckets have no 'levels'")
     return jsonify(body)
 
+
+
+FACET_SAMPLE = 1000  # events a facets request reads by default (newest first); at most MAX_LIMIT
+FACETS_BUDGET_S = 2.0
+
+
+@bp.get("/api/v1/facets")
+def facets_():  # noqa: ANN201
+    """Top values of level, group, stream and the JSON keys seen, over the newest `sample` events of
+    the view (groups, streams, time range, filter pattern); says how many it read and whether that
+    was every match."""
+    svc = service()
+    args = _read_args()
+    sample = int_arg("sample", FACET_SAMPLE, 1, MAX_LIMIT)
+    sources = sources_arg(required=False)
+    page = svc.reader.read(sources, start=args["start"], end=args["end"], limit=sample, forward=False,
+                           pattern=args["pattern"], deadline=time.monotonic() + FACETS_BUDGET_S)
+    body = facets.summarize(page.events, sampled=len(page.events), complete=page.next_token is None)
+    body["sampleLimit"] = sample
+    return jsonify(body)
 
 
 @bp.get("/api/v1/export")
