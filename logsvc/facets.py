@@ -128,7 +128,8 @@ def summarize(events: Iterable[LogEvent], *, sampled: int, complete: bool) -> di
         {"value": g, "count": n, "match": "view"} for g, n in groups.most_common(TOP_VALUES)]})
     facets.append({"field": "@logStream", "values": [
         {"value": s, "group": g, "count": n, "match": "view"} for (g, s), n in streams.most_common(TOP_VALUES)]})
-    for path, seen in key_counts.most_common(TOP_KEYS):
+    level_paths = {f"$.{k}" for k in LEVEL_KEYS}  # already the `level` facet
+    for path, seen in [(p, n) for p, n in key_counts.most_common() if p not in level_paths][:TOP_KEYS]:
         rows = []
         for (_type, shown, raw), n in values[path].most_common(TOP_VALUES):
             keep, drop = json_clauses(path, raw)

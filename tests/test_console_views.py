@@ -233,3 +233,29 @@ def test_histogram_is_stacked_by_level_with_errors_at_the_bottom(console: Consol
     px = wait_for(lambda: (c := page.evaluate(COLUMN_JS, [(BUCKETS - 0.5) / BUCKETS, heights])) and all(p[3] > 200 for p in c) and c,
                   timeout=5, what="the newest bar drawn")
     assert [p[:3] for p in px] == [err, err, info, info], (px, err, info)
+
+
+def test_clicking_a_facet_value_filters_the_list(console: Console, site) -> None:  # noqa: ANN001, F811
+    group = unique("facets")
+    now = int(time.time() * 1000)
+    events = [{"level": "error" if i % 3 == 0 else "info", "user": f"u{i % 2}", "n": i} for i in range(12)]
+    write(site, group, "s", [f"{now - 1000 + i} {json.dumps(e)}" for i, e in enumerate(events)])
+    wait_indexed(site, group, len(events))
+    page = console.open(f"#/events?group={group}&range=1h")
+    expect(page.locator(".vl .row")).to_have_count(12)
+    panel = page.locator("aside.facets")
+    expect(panel.locator(".facets-note")).to_have_text("all 12 matching events")
+    user = panel.locator('.facet[data-field="$.user"] .fv[data-value="u1"]')
+    expect(user.locator(".fv-count")).to_have_text("6")
+    user.get_by_role("button", name="Filter for $.user u1").click()
+    expect(page.locator("input.query")).to_have_value('{ $.user = "u1" }')
+    expect(page.locator(".vl .row")).to_have_count(6)
+    for text in page.locator(".vl .row .msg").all_inner_texts():
+        assert '"user": "u1"' in text
+    # leaving a level out joins the pattern with &&
+    level = page.locator('aside.facets .facet[data-field="level"] .fv[data-value="error"]')
+    expect(level.locator(".fv-count")).to_have_text("2")  # u1 is the odd n; errors are n = 3 and 9
+    level.get_by_role("button", name="Filter out level error").click()
+    expect(page.locator("input.query")).to_have_value('{ ($.user = "u1") && ($.level != "error") }')
+    expect(page.locator(".vl .row")).to_have_count(4)
+    assert all('"level": "info"' in t for t in page.locator(".vl .row .msg").all_inner_texts())
