@@ -56,6 +56,9 @@ def test_rest_group_list_leaves_it_out_unless_asked(site: Server) -> None:
     assert rest_groups(site, prefix="/logsvc/") == []
     assert rest_groups(site, prefix=INTERNAL) == [INTERNAL]
     assert rest_groups(site, internal="true") == [USER, INTERNAL]
+    for bad in ("", "maybe"):
+        r = site.get("/api/v1/groups", internal=bad)
+        assert r.status_code == 400 and r.json()["error"]["field"] == "internal", r.text
 
 
 def test_search_of_every_group_leaves_it_out_but_naming_it_reads_it(site: Server) -> None:

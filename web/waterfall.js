@@ -25,7 +25,7 @@ export function timeScale(t0, span) {
   const ticks = [];
   for (let v = 0; v <= span + 1e-9; v += step) ticks.push(v);
   const axis = h('div', { class: 'wf-axis', 'aria-hidden': 'true' },
-    ...ticks.map((v) => h('span', { class: 'wf-tick', style: { left: `${len(v)}%` }, dataset: { ms: String(v) } }, `+${label(v, step)}`)));
+    ...ticks.map((v) => h('span', { class: `wf-tick${len(v) > 88 ? ' wf-tick-end' : ''}`, style: { left: `${len(v)}%` }, dataset: { ms: String(v) } }, `+${label(v, step)}`)));
   // the tick lines through every track: a gradient repeating at the step, so rows need no extra nodes
   const grid = `repeating-linear-gradient(to right, var(--border) 0 1px, transparent 1px ${len(step)}%)`;
   return { pos, len, axis, grid, step };

@@ -85,9 +85,10 @@ def parse_time(raw: str, name: str) -> int:
     return value
 
 
-def bool_arg(name: str, default: bool) -> bool:
+def bool_arg(name: str, default: bool, empty_ok: bool = True) -> bool:
+    """true/false (1/0, yes/no); absent is `default`, and so is empty unless `empty_ok` is False."""
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None or (raw == "" and empty_ok):
         return default
     low = raw.lower()
     if low in ("1", "true", "yes"):
@@ -171,7 +172,7 @@ def groups():  # noqa: ANN201
     svc = service()
     prefix = request.args.get("prefix", "")
     limit = int_arg("limit", 50, 1, 1000)
-    asked = names.HIDDEN_GROUPS if bool_arg("internal", False) else (prefix,)
+    asked = names.HIDDEN_GROUPS if bool_arg("internal", False, empty_ok=False) else (prefix,)
     after = _token_arg("rest-groups", lambda v: isinstance(v, str)) or ""
     skipped: list[str] = []
     page, more = listing.group_page(svc.store, after, limit,
@@ -322,7 +323,7 @@ def histogram():  # noqa: ANN201
         raise InvalidParameter("start must be before end", field="start", rule="start < end")
     buckets = int_arg("buckets", 60, 1, 1000)
     pattern = pattern_arg()
-    bool_arg("levels", False)  # checked before any work
+    levels = bool_arg("levels", False, empty_ok=False)  # checked before any work
     sources = sources_arg(required=False)
     interval, counts, complete = svc.reader.histogram(sources, start, end, buckets, pattern,
                                                       deadline=time.monotonic() + SEARCH_BUDGET_S)
@@ -330,7 +331,7 @@ def histogram():  # noqa: ANN201
             "complete": complete}
     if not complete:
         body["partialReason"] = f"stopped counting after {SEARCH_BUDGET_S} s; counts are lower bounds"
-    if bool_arg("levels", False):
+    if levels:
         per, read = svc.reader.level_histogram(sources, start, end, buckets, pattern,
                                                deadline=time.monotonic() + LEVELS_BUDGET_S)
         for b, lv in zip(body["buckets"], per, strict=True):
