@@ -259,3 +259,11 @@ def test_clicking_a_facet_value_filters_the_list(console: Console, site) -> None
     expect(page.locator("input.query")).to_have_value('{ ($.user = "u1") && ($.level != "error") }')
     expect(page.locator(".vl .row")).to_have_count(4)
     assert all('"level": "info"' in t for t in page.locator(".vl .row .msg").all_inner_texts())
+    # the list folds away to give the events room, and stays folded
+    page.locator("aside.facets").get_by_role("button", name="Fields").click()
+    expect(page.locator("aside.facets")).to_have_class(re.compile(r"\bfolded\b"))
+    page.reload()
+    expect(page.locator("aside.facets")).to_have_class(re.compile(r"\bfolded\b"))
+    expect(page.locator("aside.facets .facet").first).to_be_hidden()
+    page.locator("aside.facets").get_by_role("button", name="Fields").click()
+    expect(page.locator("aside.facets .facet").first).to_be_visible()

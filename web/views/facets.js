@@ -8,6 +8,7 @@ import { get } from '../api.js';
 import { clear, h } from '../dom.js';
 import { addClause } from '../patterns.js';
 
+const FOLD_KEY = 'logsvc.facets.folded';
 const LABEL = { level: 'level', '@logGroup': 'log group', '@logStream': 'log stream' };
 
 /**
@@ -17,8 +18,14 @@ const LABEL = { level: 'level', '@logGroup': 'log group', '@logStream': 'log str
 export function facetsPanel(view, onChange, { signal }) {
   const body = h('div', { class: 'facets-body' }, h('div', { class: 'muted small' }, 'Counting fields…'));
   const note = h('div', { class: 'facets-note muted small' });
-  const panel = h('aside', { class: 'facets', 'aria-label': 'Fields of these events' },
-    h('div', { class: 'facets-title' }, 'Fields'), note, body);
+  const folded = () => localStorage.getItem(FOLD_KEY) === '1';
+  const toggle = h('button', { type: 'button', class: 'facets-title', 'aria-expanded': String(!folded()), title: 'Show or hide the field list (kept for next time)' }, 'Fields');
+  const panel = h('aside', { class: `facets${folded() ? ' folded' : ''}`, 'aria-label': 'Fields of these events' }, toggle, note, body);
+  toggle.addEventListener('click', () => {
+    localStorage.setItem(FOLD_KEY, folded() ? '0' : '1');
+    panel.classList.toggle('folded', folded());
+    toggle.setAttribute('aria-expanded', String(!folded()));
+  });
 
   function changeFor(field, v, keep) {
     if (v.match === 'json' || v.match === 'term') {
