@@ -69,11 +69,20 @@ def test_level_sample_is_bounded_and_covers_the_newest_buckets_whole(data_dir: P
         reader = Reader(store, index)
         src = reader.sources(["g"])
         per, read = reader.level_histogram(src, t, t + 100_000, 10, max_events=250)
-        assert read == 250
-        # 250 newest events: buckets 9 and 8 read whole, bucket 7 only in part, so it and older say None
-        assert per[:8] == [None] * 8
-        assert per[8] == per[9] == levels(error=50, info=50)
+        # it stops after the chunk that took it past 250 events, newest first: the buckets it read
+        # whole are a suffix holding the newest two at least, each exact; the oldest has no counts
+        assert 250 <= read < 1000
+        done = [p is not None for p in per]
+        assert done == sorted(done) and done[8] and done[9] and not done[0], done
+        assert all(p == levels(error=50, info=50) for p in per if p is not None)
         per, read = reader.level_histogram(src, t, t + 100_000, 10)
-        assert read == 1000 and all(p == levels(error=50, info=50) for p in per)
+        assert all(p == levels(error=50, info=50) for p in per)
+        # the counts of whole chunks are kept: the same range again parses nothing, and answers the same
+        again, parsed = reader.level_histogram(src, t, t + 100_000, 10)
+        assert again == per and parsed == 0
+        # a new event (not indexed yet) is parsed, the rest comes from what was kept
+        store.append_events("g", "s", [(t + 99_990, json.dumps({"level": "WARN"}))])
+        fresh, parsed = reader.level_histogram(src, t, t + 100_000, 10)
+        assert fresh[9] == levels(error=50, info=50, warn=1) and fresh[:9] == per[:9] and parsed == 1
     finally:
         index.close()
