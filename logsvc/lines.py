@@ -51,8 +51,10 @@ __all__ = [
     "escape_message",
     "format_line",
     "JsonFloat",
+    "LEVEL_CLASSES",
     "find_json_object",
     "format_timestamp",
+    "level_class",
     "load_json_object",
     "parse_event",
     "parse_timestamp",
@@ -912,6 +914,24 @@ def _analyse(text: str) -> tuple[LineFormat | None, int | None, str, dict[str, o
         return (LAMBDA_TIMEOUT, None, text, m[1]) if m is not None else (None, None, text, {})
     fmt, ts, fields = _dispatch(text)
     return fmt, ts, text, fields
+
+
+# The classes a level falls in, for a volume chart stacked by level (the console's histogram) and its
+# facets; the same grouping the console's event list colours rows by. Lambda's own lines (START,
+# END, REPORT) and lines with no level are "other".
+LEVEL_CLASSES = ("error", "warn", "info", "debug", "other")
+_LEVEL_CLASS = {
+    **dict.fromkeys(("ERROR", "FATAL", "CRITICAL", "CRIT", "ALERT", "EMERG", "EMERGENCY", "PANIC", "SEVERE"), "error"),
+    **dict.fromkeys(("WARN", "WARNING"), "warn"),
+    **dict.fromkeys(("INFO", "NOTICE"), "info"),
+    **dict.fromkeys(("DEBUG", "TRACE", "FINE", "FINER", "FINEST"), "debug"),
+}
+
+
+def level_class(fields: dict[str, object]) -> str:
+    """The LEVEL_CLASSES entry of an event's parsed fields."""
+    level = fields.get("level")
+    return _LEVEL_CLASS.get(level.upper(), "other") if isinstance(level, str) else "other"
 
 
 def parse_event(text: str) -> ParsedEvent:

@@ -24,6 +24,18 @@ MAX_SEGMENT = 200  # stays well under NAME_MAX (255 bytes) with a ".log"/".name"
 GROUP_RULE = "1-512 characters of [.-_/#A-Za-z0-9]"
 STREAM_RULE = "1-512 characters, not ':' or '*'"
 
+# The group logsvc's invoker keeps its invocation records in (invoker/records.py). AWS has no such
+# group, so group listings and reads of "every group" leave it out unless a request names it exactly;
+# the console reaches it through the Invocations view (ARCHITECTURE.md, "Internal groups").
+INVOCATIONS_GROUP = "/logsvc/invocations"
+HIDDEN_GROUPS = frozenset({INVOCATIONS_GROUP})
+
+
+def hidden(name: str, asked: object = ()) -> bool:
+    """Is `name` an internal group that a listing should leave out, given the exact names `asked`?"""
+    return name in HIDDEN_GROUPS and name not in asked
+
+
 _GROUP_RE = re.compile(r"[.\-_/#A-Za-z0-9]+")
 _SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _TILDE_RE = re.compile(r"~([0-9A-F]{2})")

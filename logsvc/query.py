@@ -21,7 +21,10 @@ from __future__ import annotations
 import heapq
 import os
 import stat
+import threading
 import time
+from array import array
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -39,6 +42,10 @@ MAX_PAGE_BYTES = 1_048_576
 MAX_MESSAGE = 1_048_576  # longer events are cut here, with a marker (see truncate_message)
 NEG_INF = -(2**62)
 POS_INF = 2**62
+LEVEL_SAMPLE = 50_000  # events a level histogram reads at most (newest first); see level_histogram
+# The (time, level class) of the events of indexed chunks, kept so a refresh of the same range parses
+# only what is new: 9 bytes per event plus ~300 per chunk, at most this many bytes per process.
+LEVEL_CACHE_BYTES = 8 * 1024 * 1024
 __all__ = ["Page", "Reader", "Source", "iter_all", "make_event"]
 
 
@@ -78,6 +85,9 @@ class Reader:
     def __init__(self, store: Store, index: BlockIndex) -> None:
         self.store = store
         self.index = index
+        self._levels: OrderedDict[tuple, tuple[array, bytes]] = OrderedDict()  # chunk -> (times, classes)
+        self._levels_bytes = 0  # at most LEVEL_CACHE_BYTES
+        self._levels_lock = threading.Lock()
 
     # ---- sources -----------------------------------------------------------------------------
 
@@ -409,6 +419,122 @@ class Reader:
             files.close()
             snap.release()
 
+    def level_histogram(
+        self,
+        sources: list[Source],
+        start: int,
+        end: int,
+        buckets: int,
+        pattern: FilterPattern | None = None,
+        max_events: int = LEVEL_SAMPLE,
+        deadline: float | None = None,
+    ) -> tuple[list[dict[str, int] | None], int]:
+        """Counts per `lines.LEVEL_CLASSES` in the same buckets as `histogram`, newest first.
+
+        The chunk counts that make `histogram` fast carry no levels, so this parses events: at most
+        `max_events`, until `deadline`, newest chunks first; buckets read whole get their counts,
+        the others None. Without a pattern, each indexed chunk's (time, class) pairs are kept (an LRU
+        of LEVEL_CACHE_BYTES), so a refresh parses only what is new and a longer range reuses the
+        shorter one's work. Returns (per bucket counts or None, events parsed).
+        """
+        if pattern is not None and not pattern.match_all:
+            return self._level_matches(sources, start, end, buckets, pattern, max_events, deadline)
+        interval = max(1, -(-(end - start) // buckets))
+        classes = lines.LEVEL_CLASSES
+        counts = [[0] * len(classes) for _ in range(buckets)]
+        pending = [0] * buckets  # pieces not yet counted that may hold events of each bucket
+        snap = self.index.snapshot()  # holds a reference until released
+        files = _Files(self.store)
+        parsed = 0
+        try:
+            pieces = []  # (newest time it may hold, first bucket, last bucket, src, start, end, ingestion, cache key)
+            for src in sources:
+                lo = max(start, src.since)
+                blocks = files.blocks(snap, src)
+                ident = files.ident(src)
+                for b in blocks:
+                    if b.max_ts < lo or b.min_ts >= end or b.end <= src.from_offset:
+                        continue
+                    for i in range(len(b.c_start)):
+                        cmin, cmax = b.c_min[i], b.c_max[i]
+                        if cmax < lo or cmin >= end or b.c_start[i] < src.from_offset:
+                            continue
+                        first = (max(cmin, start) - start) // interval
+                        last = min(buckets - 1, (min(cmax, end - 1) - start) // interval)
+                        # a chunk all of whose events are visible reads back the same until its file changes
+                        key = (src.path, ident, b.c_start[i], b.chunk_end(i)) if cmin >= src.since else None
+                        pieces.append((cmax, first, last, src, b.c_start[i], b.chunk_end(i), b.c_ing[i], key))
+                tail = max(blocks[-1].end if blocks else 0, src.from_offset)
+                size = files.size(src)
+                if size > tail:  # not indexed yet: times unknown until read, and likely the newest
+                    pieces.append((POS_INF, 0, buckets - 1, src, tail, size, None, None))
+            pieces.sort(key=lambda p: -p[0])
+            for p in pieces:
+                for j in range(p[1], p[2] + 1):
+                    pending[j] += 1
+            for _newest, first, last, src, lo_off, hi_off, ing, key in pieces:
+                if parsed >= max_events or (deadline is not None and time.monotonic() > deadline):
+                    break
+                got = self._cached_levels(key)
+                if got is None:
+                    evs = files.events(src, lo_off, hi_off, None if ing is None else (lambda _o, v=ing: v))
+                    parsed += len(evs)
+                    got = (array("q", [ev.timestamp for ev in evs]),
+                           bytes(classes.index(lines.level_class(ev.fields)) for ev in evs))
+                    if key is not None:
+                        self._keep_levels(key, got)
+                for ts, c in zip(*got, strict=True):
+                    if start <= ts < end:
+                        counts[(ts - start) // interval][c] += 1
+                for j in range(first, last + 1):
+                    pending[j] -= 1
+            return [dict(zip(classes, counts[i], strict=True)) if pending[i] == 0 else None for i in range(buckets)], parsed
+        finally:
+            files.close()
+            snap.release()
+
+    def _cached_levels(self, key: tuple | None) -> tuple[array, bytes] | None:
+        if key is None:
+            return None
+        with self._levels_lock:
+            got = self._levels.get(key)
+            if got is not None:
+                self._levels.move_to_end(key)
+            return got
+
+    def _keep_levels(self, key: tuple, got: tuple[array, bytes]) -> None:
+        with self._levels_lock:
+            if key in self._levels:
+                return
+            self._levels[key] = got
+            self._levels_bytes += _level_entry_bytes(got)
+            while self._levels_bytes > LEVEL_CACHE_BYTES and self._levels:
+                _, old = self._levels.popitem(last=False)
+                self._levels_bytes -= _level_entry_bytes(old)
+
+    def _level_matches(self, sources, start, end, buckets, pattern, max_events, deadline):  # noqa: ANN001, ANN202
+        """level_histogram with a filter pattern: the newest matches, read through `read`."""
+        interval = max(1, -(-(end - start) // buckets))
+        counts = [dict.fromkeys(lines.LEVEL_CLASSES, 0) for _ in range(buckets)]
+        read = 0
+        token = None
+        oldest = buckets  # buckets at or above this index are complete
+        while True:
+            page = self.read(sources, start=start, end=end, end_exclusive=True, limit=min(MAX_LIMIT, max_events - read),
+                             forward=False, pattern=pattern, token=token, deadline=deadline)
+            for ev in page.events:
+                counts[min(buckets - 1, (ev.timestamp - start) // interval)][lines.level_class(ev.fields)] += 1
+            read += len(page.events)
+            token = page.next_token
+            if not token:
+                oldest = 0
+                break
+            if page.events:
+                oldest = min(buckets - 1, (page.events[0].timestamp - start) // interval) + 1
+            if read >= max_events or (deadline is not None and time.monotonic() > deadline):
+                break
+        return [counts[i] if i >= oldest else None for i in range(buckets)], read
+
     def stream_times(self, group: str, stream: str) -> tuple[int | None, int | None, int | None]:
         """(first event time, last event time, last ingestion time), including bytes not yet indexed."""
         first, last, last_ing, _ = self.stream_summary(visibility.source_unchecked(self.store, group, stream))
@@ -470,6 +596,10 @@ class Reader:
 
     def snapshot(self) -> Snapshot:
         return self.index.snapshot()
+
+
+def _level_entry_bytes(got: tuple[array, bytes]) -> int:
+    return 300 + 9 * len(got[1])  # key, tuple and dict slot ~300 bytes; 8 + 1 per event
 
 
 def _stream_pieces(snap: Snapshot, src: Source, files: _Files) -> list[tuple]:

@@ -94,9 +94,9 @@ def sources(
 
 
 def all_sources(store: Store) -> list[Source]:
-    """Every stream of every group."""
+    """Every stream of every group a user made: internal groups (`names.hidden`) are left out."""
     ret = _Retention(store)
-    return [ret.source(g, s, str(p)) for g, s, p in store.iter_stream_files()]
+    return [ret.source(g, s, str(p)) for g, s, p in store.iter_stream_files() if not names.hidden(g)]
 
 
 def source(store: Store, group: str, stream: str) -> Source:

@@ -27,15 +27,12 @@ import boto3
 import pytest
 import requests
 from botocore.config import Config
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import Server, start_server, wait_for
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 INVOCATIONS = 40
 STEP_MS = 75_000
 BIG = 150_000
@@ -121,16 +118,6 @@ def rest_rows(site: Server, group: str, query: str) -> list[dict]:
     body = r.json()
     assert body["status"] == "Complete", body
     return [{c["field"]: c["value"] for c in row} for row in body["results"]]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (`apt-get install chromium`)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 class QueryPage:

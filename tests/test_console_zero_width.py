@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.test_browser import Console, browser, console, site, unique, wait_indexed, write  # noqa: F401
+from tests.test_browser import Console, console, site, unique, wait_indexed, write  # noqa: F401
 
 pytestmark = pytest.mark.browser
 

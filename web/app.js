@@ -2,12 +2,13 @@
 // keyboard shortcuts. Views live in views/*.js; each returns {destroy, onKey?}.
 
 import * as router from './router.js';
-import { setTz, tz } from './time.js';
+import { localZone, setTz, tz, zones } from './time.js';
 import { errorBox } from './dom.js';
 import { groupsView } from './views/groups.js';
 import { streamsView } from './views/streams.js';
 import { eventsView } from './views/events.js';
-import { invocationsView, traceView } from './views/invocations.js';
+import { invocationsView } from './views/invocations.js';
+import { traceView } from './views/trace.js';
 import { queryView } from './views/query.js';
 
 const ROUTES = {
@@ -49,33 +50,45 @@ function show({ path, params }) {
 
 // ---- theme: follow the system unless the user picks one (kept in localStorage) -------------------
 const THEMES = ['auto', 'light', 'dark'];
+const themeSelect = document.getElementById('theme-select');
 function applyTheme(t) {
   if (t === 'auto') delete document.documentElement.dataset.theme;
   else document.documentElement.dataset.theme = t;
-  document.getElementById('theme-toggle').textContent = { auto: 'Auto', light: 'Light', dark: 'Dark' }[t];
+  themeSelect.value = t;
 }
 function currentTheme() { return THEMES.includes(localStorage.getItem('logsvc.theme')) ? localStorage.getItem('logsvc.theme') : 'auto'; }
-document.getElementById('theme-toggle').addEventListener('click', () => {
-  const t = THEMES[(THEMES.indexOf(currentTheme()) + 1) % THEMES.length];
-  localStorage.setItem('logsvc.theme', t);
-  applyTheme(t);
+themeSelect.addEventListener('change', () => {
+  localStorage.setItem('logsvc.theme', themeSelect.value);
+  applyTheme(themeSelect.value);
   show(router.current()); // charts pick their colours up from CSS variables
 });
 applyTheme(currentTheme());
 window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => { if (currentTheme() === 'auto') show(router.current()); });
 
-// ---- time zone -------------------------------------------------------------------------------------
-function paintTz() {
-  const b = document.getElementById('tz-toggle');
-  b.textContent = tz() === 'utc' ? 'UTC' : 'Local';
-  b.setAttribute('aria-pressed', String(tz() === 'utc'));
+// ---- time zone: local, UTC or any IANA zone (kept in localStorage like the theme) ------------------
+const tzSelect = document.getElementById('tz-select');
+function fillTz() {
+  const opts = [['local', `Local (${localZone()})`], ['UTC', 'UTC']];
+  for (const z of zones()) if (z !== 'UTC') opts.push([z, z]);
+  tzSelect.replaceChildren(...opts.map(([v, label]) => {
+    const o = document.createElement('option');
+    o.value = v;
+    o.textContent = label;
+    return o;
+  }));
 }
-function toggleTz() {
-  setTz(tz() === 'utc' ? 'local' : 'utc');
+function paintTz() {
+  const z = tz();
+  if (![...tzSelect.options].some((o) => o.value === z)) tzSelect.append(new Option(z, z));
+  tzSelect.value = z;
+}
+function chooseTz(z) {
+  setTz(z);
   paintTz();
   show(router.current());
 }
-document.getElementById('tz-toggle').addEventListener('click', toggleTz);
+tzSelect.addEventListener('change', () => chooseTz(tzSelect.value));
+fillTz();
 paintTz();
 
 // ---- help and keyboard ----------------------------------------------------------------------------
@@ -98,7 +111,7 @@ document.addEventListener('keydown', (ev) => {
   else if (ev.key === '/') {
     const input = root.querySelector('[data-primary-input]');
     if (input) { input.focus(); input.select(); ev.preventDefault(); }
-  } else if (ev.key === 't') toggleTz();
+  } else if (ev.key === 't') chooseTz(tz() === 'UTC' ? 'local' : 'UTC');
   else if (ev.key === 'g') router.go('/', {});
 });
 

@@ -9,7 +9,9 @@ export function h(tag, attrs, ...children) {
       if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
       else if (k === 'class') el.className = v;
       else if (k === 'text') el.textContent = v;
-      else if (k === 'style' && typeof v === 'object') Object.assign(el.style, v);
+      else if (k === 'style' && typeof v === 'object') {
+        for (const [sk, sv] of Object.entries(v)) { if (sk.startsWith('--')) el.style.setProperty(sk, sv); else el.style[sk] = sv; }
+      }
       else if (k === 'dataset') Object.assign(el.dataset, v);
       else if (k === 'value') el.value = v;
       else if (k === 'checked') el.checked = !!v;

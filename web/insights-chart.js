@@ -3,7 +3,7 @@
 // draws one line per status). Series names come from the results and reach uPlot's legend as text.
 
 import uPlot from './vendor/uplot/uPlot.esm.js';
-import { isUtc } from './time.js';
+import { timeTicks, timeValue, tzDate } from './chart-time.js';
 
 export const TS_RE = /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)\.(\d{3})$/;
 const MAX_SERIES = 12;
@@ -86,7 +86,7 @@ export class BinChart {
     for (let k = 1; k < s.times.length; k++) step = Math.min(step, s.times[k] - s.times[k - 1]);
     if (!Number.isFinite(step)) step = 60;
     const slot = (step * 0.8) / n;
-    const series = [{}, ...s.series.map((x, i) => {
+    const series = [{ value: timeValue }, ...s.series.map((x, i) => {
       const color = cssVar(PALETTE[i % PALETTE.length]) || '#3b82f6';
       return kind === 'bar'
         ? {
@@ -104,11 +104,11 @@ export class BinChart {
     const opts = {
       width: this.width(),
       height: 220,
-      tzDate: (ts) => (isUtc() ? uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC') : new Date(ts * 1000)),
+      tzDate,
       legend: { show: true, live: true },
       cursor: { points: { show: true } },
       scales: { x: { time: true, range: (u, min, max) => (kind === 'bar' ? [min, max + step] : [min, max]) }, y: { range: (u, min, max) => [Math.min(0, min), max > 0 ? max * 1.05 : 1] } },
-      axes: [{ ...axis, size: 30 }, { ...axis, size: 56 }],
+      axes: [{ ...axis, size: 30, values: timeTicks }, { ...axis, size: 56 }],
       series,
     };
     this.plot = new uPlot(opts, [s.times, ...s.series.map((x) => x.values)], this.container);

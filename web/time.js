@@ -1,5 +1,7 @@
-// Time formatting and ranges. One switch (UTC or local) applies to every timestamp, the range picker
-// and the histogram axis (peers mixing zones between display and pickers is a common complaint).
+// Time formatting and ranges. One zone (the browser's, UTC or any IANA zone, picked in the header and
+// kept in localStorage) and one clock (24-hour, ISO-like `2024-05-01 13:00:01.123`) apply to every
+// timestamp, the range picker's inputs and the charts' axes (chart-time.js): peers mixing zones or
+// 12- and 24-hour clocks between the table, the charts and the pickers is a common complaint.
 
 const TZ_KEY = 'logsvc.tz';
 export const RELATIVE = [
@@ -8,9 +10,30 @@ export const RELATIVE = [
 ];
 const UNIT = { s: 1000, m: 60000, h: 3600000, d: 86400000, w: 604800000 };
 
-export function tz() { return localStorage.getItem(TZ_KEY) === 'utc' ? 'utc' : 'local'; }
-export function setTz(v) { localStorage.setItem(TZ_KEY, v); }
-export const isUtc = () => tz() === 'utc';
+function validZone(z) {
+  try { new Intl.DateTimeFormat('en-US', { timeZone: z }); return true; } catch { return false; }
+}
+
+/** The chosen zone: 'local' (the browser's), 'UTC' or an IANA name such as 'Asia/Tokyo'. */
+export function tz() {
+  const v = localStorage.getItem(TZ_KEY);
+  if (!v || v === 'local') return 'local';
+  if (v === 'utc' || v === 'UTC') return 'UTC';
+  return validZone(v) ? v : 'local';
+}
+export function setTz(v) { localStorage.setItem(TZ_KEY, v === 'local' || v === 'UTC' || validZone(v) ? v : 'local'); }
+export const isUtc = () => tz() === 'UTC';
+/** The browser's own IANA zone (what 'local' means). */
+export const localZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'local';
+/** Every IANA zone the browser knows, for the picker. */
+export function zones() {
+  try { return Intl.supportedValuesOf('timeZone'); } catch { return []; }
+}
+/** The IANA zone charts should draw in, or null for the browser's own. */
+export function ianaZone() {
+  const z = tz();
+  return z === 'local' ? null : (z === 'UTC' ? 'Etc/UTC' : z);
+}
 
 export function relMs(rel) {
   const m = /^(\d+)([smhdw])$/.exec(rel || '');
@@ -36,15 +59,38 @@ export function rangeOf(params) {
   return { start: null, end: null, rel: null, live: true, label: 'Newest events' };
 }
 
-function parts(ms) {
+const zoneFormats = new Map();
+function zoneParts(ms, zone) {
+  let f = zoneFormats.get(zone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+    });
+    zoneFormats.set(zone, f);
+  }
+  const o = {};
+  for (const x of f.formatToParts(new Date(ms))) o[x.type] = x.value;
+  return { y: Number(o.year), mo: Number(o.month), d: Number(o.day), h: Number(o.hour) % 24, mi: Number(o.minute), s: Number(o.second) };
+}
+
+/** Calendar fields of `ms` in the chosen zone. */
+export function parts(ms) {
+  const z = tz();
   const d = new Date(ms);
-  const u = isUtc();
-  return {
-    y: u ? d.getUTCFullYear() : d.getFullYear(), mo: (u ? d.getUTCMonth() : d.getMonth()) + 1,
-    d: u ? d.getUTCDate() : d.getDate(), h: u ? d.getUTCHours() : d.getHours(),
-    mi: u ? d.getUTCMinutes() : d.getMinutes(), s: u ? d.getUTCSeconds() : d.getSeconds(),
-    ms: d.getUTCMilliseconds(),
-  };
+  const msPart = ((ms % 1000) + 1000) % 1000;
+  if (z === 'local') {
+    return { y: d.getFullYear(), mo: d.getMonth() + 1, d: d.getDate(), h: d.getHours(), mi: d.getMinutes(), s: d.getSeconds(), ms: msPart };
+  }
+  if (z === 'UTC') {
+    return { y: d.getUTCFullYear(), mo: d.getUTCMonth() + 1, d: d.getUTCDate(), h: d.getUTCHours(), mi: d.getUTCMinutes(), s: d.getUTCSeconds(), ms: msPart };
+  }
+  return { ...zoneParts(ms, z), ms: msPart };
+}
+
+/** The chosen zone's offset from UTC at `ms`, in minutes. */
+function offsetMinutes(ms) {
+  const p = parts(ms);
+  return Math.round((Date.UTC(p.y, p.mo - 1, p.d, p.h, p.mi, p.s) - (ms - p.ms)) / 60000);
 }
 const p2 = (n) => String(n).padStart(2, '0');
 
@@ -58,21 +104,35 @@ export function fmt(ms, { millis = true } = {}) {
 /** The zone suffix shown beside timestamps: `UTC` or `UTC+02:00`. */
 export function zoneLabel(ms = Date.now()) {
   if (isUtc()) return 'UTC';
-  const off = -new Date(ms).getTimezoneOffset();
+  const off = offsetMinutes(ms);
   const sign = off >= 0 ? '+' : '-';
   const a = Math.abs(off);
   return `UTC${sign}${p2(Math.floor(a / 60))}:${p2(a % 60)}`;
+}
+
+/** The chosen zone's name for people: `UTC`, `Asia/Tokyo`, or the browser's zone marked local. */
+export function zoneName() {
+  const z = tz();
+  return z === 'local' ? `${localZone()} (local)` : z;
 }
 
 export function fmtZ(ms) { return `${fmt(ms)} ${zoneLabel(ms)}`; }
 
 export function both(ms) {
   if (ms == null) return '';
-  return `${new Date(ms).toISOString()} (UTC)\n${fmtLocal(ms)} (local)`;
+  const iso = new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+  return isUtc() ? `${iso} UTC` : `${iso} UTC\n${fmt(ms)} ${zoneLabel(ms)} (${zoneName()})`;
 }
-function fmtLocal(ms) {
-  const d = new Date(ms);
-  return `${d.getFullYear()}-${p2(d.getMonth() + 1)}-${p2(d.getDate())} ${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}`;
+
+/** A tick label for a time axis whose ticks are `incr` ms apart: 24-hour, in the chosen zone. */
+export function axisLabel(ms, incr) {
+  const p = parts(ms);
+  if (incr >= 28 * 86400000) return `${p.y}-${p2(p.mo)}`;
+  if (incr >= 86400000) return `${p2(p.mo)}-${p2(p.d)}`;
+  const hm = `${p2(p.h)}:${p2(p.mi)}`;
+  if (incr >= 60000) return p.h === 0 && p.mi === 0 ? `${p2(p.mo)}-${p2(p.d)}` : hm;
+  if (incr >= 1000) return `${hm}:${p2(p.s)}`;
+  return `${hm}:${p2(p.s)}.${String(p.ms).padStart(3, '0')}`;
 }
 
 export function ago(ms) {
@@ -85,20 +145,25 @@ export function ago(ms) {
   return `${Math.round(s / 86400)} d ago`;
 }
 
-/** Value for <input type=datetime-local> in the chosen zone. */
+/** Text for a range input in the chosen zone: `2024-05-01 13:00:00` (24-hour, like the table). */
 export function toInput(ms) {
   if (ms == null) return '';
-  const p = parts(ms);
-  return `${p.y}-${p2(p.mo)}-${p2(p.d)}T${p2(p.h)}:${p2(p.mi)}:${p2(p.s)}`;
+  return fmt(ms, { millis: false });
 }
 
-/** Parse a datetime-local value in the chosen zone; null if empty or invalid. */
+/** Parse `YYYY-MM-DD HH:MM[:SS]` (a `T` works too) in the chosen zone; null if empty or invalid. */
 export function fromInput(v) {
-  const m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)(?::(\d\d))?/.exec(v || '');
+  const m = /^\s*(\d{4})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d))?)?\s*$/.exec(v || '');
   if (!m) return null;
   const a = m.slice(1).map((x) => Number(x || 0));
-  return isUtc() ? Date.UTC(a[0], a[1] - 1, a[2], a[3], a[4], a[5])
-    : new Date(a[0], a[1] - 1, a[2], a[3], a[4], a[5]).getTime();
+  if (a[1] < 1 || a[1] > 12 || a[2] < 1 || a[2] > 31 || a[3] > 23 || a[4] > 59 || a[5] > 59) return null;
+  const z = tz();
+  if (z === 'local') return new Date(a[0], a[1] - 1, a[2], a[3], a[4], a[5]).getTime();
+  const wall = Date.UTC(a[0], a[1] - 1, a[2], a[3], a[4], a[5]);
+  if (z === 'UTC') return wall;
+  let t = wall - offsetMinutes(wall) * 60000; // then once more: the offset at the answer may differ (DST)
+  t = wall - offsetMinutes(t) * 60000;
+  return t;
 }
 
 export function fmtDuration(ms) {

@@ -297,6 +297,8 @@ def openapi_document() -> dict:
                     "summary": "Log groups",
                     "parameters": [
                         _p("prefix", "Name prefix"),
+                        _p("internal", "Also list logsvc's internal groups (/logsvc/invocations); a prefix that is"
+                           " such a group's whole name lists it too", {"type": "boolean"}),
                         _p("limit", "Groups per page", {"type": "integer", "minimum": 1, "maximum": 1000}),
                         _p("nextToken", "Token from the previous page"),
                     ],
@@ -354,8 +356,23 @@ def openapi_document() -> dict:
                         _p("end", "Range end", TIME),
                         _p("buckets", "Number of buckets", {"type": "integer", "minimum": 1, "maximum": 1000}),
                         _p("q", "CloudWatch filter pattern", {"type": "string", "maxLength": 1024}),
+                        _p("levels", "Also count each bucket's events per level class (error, warn, info, debug,"
+                           " other), from at most the newest 50,000 matching events", {"type": "boolean"}),
                     ],
                     "responses": _responses({"type": "object", "required": ["buckets", "interval"]}),
+                }
+            },
+            "/api/v1/facets": {
+                "get": {
+                    "summary": "Top values of level, group, stream and each JSON key over a sample of the newest matching events",
+                    "parameters": sources
+                    + [
+                        _p("start", "Range start", TIME),
+                        _p("end", "Range end", TIME),
+                        _p("q", "CloudWatch filter pattern", {"type": "string", "maxLength": 1024}),
+                        _p("sample", "Newest matching events to read (default 1000)", {"type": "integer", "minimum": 1, "maximum": 10000}),
+                    ],
+                    "responses": _responses({"type": "object", "required": ["facets", "sampled", "complete"]}),
                 }
             },
             "/api/v1/export": {

@@ -20,17 +20,19 @@ from collections.abc import Iterator
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
-from logsvc import listing, names, paging, visibility
+from logsvc import facets, listing, names, paging, visibility
 from logsvc.api.openapi import openapi_document
 from logsvc.errors import InvalidParameter, LogsvcError, NotFound
 from logsvc.filterpattern import compile_pattern
-from logsvc.query import MAX_LIMIT, MAX_PAGE_BYTES, Reader, Source, iter_all
+from logsvc.query import LEVEL_SAMPLE, MAX_LIMIT, MAX_PAGE_BYTES, Reader, Source, iter_all
 from logsvc.tail import decode_cursor, encode_cursor
 
 bp = Blueprint("rest", __name__)
 # Time a search or histogram may spend reading and matching before it answers: search with the
 # events found so far and a nextToken, histogram with a 503 naming the limit.
 SEARCH_BUDGET_S = 10.0
+# Time the histogram's per-level counts may take (they read events; the totals use chunk counts).
+LEVELS_BUDGET_S = 1.5
 
 
 def service():  # noqa: ANN201
@@ -83,9 +85,10 @@ def parse_time(raw: str, name: str) -> int:
     return value
 
 
-def bool_arg(name: str, default: bool) -> bool:
+def bool_arg(name: str, default: bool, empty_ok: bool = True) -> bool:
+    """true/false (1/0, yes/no); absent is `default`, and so is empty unless `empty_ok` is False."""
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None or (raw == "" and empty_ok):
         return default
     low = raw.lower()
     if low in ("1", "true", "yes"):
@@ -163,13 +166,17 @@ GROUPS_STREAM_BUDGET = 1000  # streams per group listing whose files may be look
 def groups():  # noqa: ANN201
     """A page of groups. lastEventTime looks at the files of at most GROUPS_STREAM_BUDGET streams per
     request (a console refresh must not cost file reads for every stream of every group); beyond
-    that it comes from the index alone and the group says lastEventTimeExact: false."""
+    that it comes from the index alone and the group says lastEventTimeExact: false.
+    Internal groups (`/logsvc/invocations`) are listed only with internal=true or a prefix that is
+    their whole name."""
     svc = service()
     prefix = request.args.get("prefix", "")
     limit = int_arg("limit", 50, 1, 1000)
+    asked = names.HIDDEN_GROUPS if bool_arg("internal", False, empty_ok=False) else (prefix,)
     after = _token_arg("rest-groups", lambda v: isinstance(v, str)) or ""
     skipped: list[str] = []
-    page, more = listing.group_page(svc.store, after, limit, lambda n: n.startswith(prefix), skipped)
+    page, more = listing.group_page(svc.store, after, limit,
+                                    lambda n: n.startswith(prefix) and not names.hidden(n, asked), skipped)
     out = []
     budget = GROUPS_STREAM_BUDGET
     partial = False
@@ -316,6 +323,7 @@ def histogram():  # noqa: ANN201
         raise InvalidParameter("start must be before end", field="start", rule="start < end")
     buckets = int_arg("buckets", 60, 1, 1000)
     pattern = pattern_arg()
+    levels = bool_arg("levels", False, empty_ok=False)  # checked before any work
     sources = sources_arg(required=False)
     interval, counts, complete = svc.reader.histogram(sources, start, end, buckets, pattern,
                                                       deadline=time.monotonic() + SEARCH_BUDGET_S)
@@ -323,8 +331,39 @@ def histogram():  # noqa: ANN201
             "complete": complete}
     if not complete:
         body["partialReason"] = f"stopped counting after {SEARCH_BUDGET_S} s; counts are lower bounds"
+    if levels:
+        per, read = svc.reader.level_histogram(sources, start, end, buckets, pattern,
+                                               deadline=time.monotonic() + LEVELS_BUDGET_S)
+        for b, lv in zip(body["buckets"], per, strict=True):
+            if lv is not None:
+                b["levels"] = lv
+        body["levelsRead"] = read
+        body["levelsComplete"] = all(lv is not None for lv in per)
+        if not body["levelsComplete"]:
+            body["levelsReason"] = (f"levels come from the newest {read} events (at most {LEVEL_SAMPLE}, within"
+                                    f" {LEVELS_BUDGET_S} s); older buckets have no 'levels'")
     return jsonify(body)
 
+
+
+FACET_SAMPLE = 1000  # events a facets request reads by default (newest first); at most MAX_LIMIT
+FACETS_BUDGET_S = 2.0
+
+
+@bp.get("/api/v1/facets")
+def facets_():  # noqa: ANN201
+    """Top values of level, group, stream and the JSON keys seen, over the newest `sample` events of
+    the view (groups, streams, time range, filter pattern); says how many it read and whether that
+    was every match."""
+    svc = service()
+    args = _read_args()
+    sample = int_arg("sample", FACET_SAMPLE, 1, MAX_LIMIT)
+    sources = sources_arg(required=False)
+    page = svc.reader.read(sources, start=args["start"], end=args["end"], limit=sample, forward=False,
+                           pattern=args["pattern"], deadline=time.monotonic() + FACETS_BUDGET_S)
+    body = facets.summarize(page.events, sampled=len(page.events), complete=page.next_token is None)
+    body["sampleLimit"] = sample
+    return jsonify(body)
 
 
 @bp.get("/api/v1/export")

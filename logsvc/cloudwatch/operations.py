@@ -27,6 +27,7 @@ from logsvc.errors import InvalidParameter, LogsvcError, NotFound
 from logsvc.filterpattern import compile_pattern
 from logsvc.index import stream_key
 from logsvc.model import LogEvent
+from logsvc.names import hidden as hidden_group
 from logsvc.query import NEG_INF, POS_INF, Source
 
 ACCOUNT_ID = "000000000000"
@@ -177,10 +178,12 @@ def describe_log_groups(ctx: Context, p: dict) -> dict:
     if p.get("logGroupClass") not in (None, "STANDARD"):
         return {"logGroups": []}
 
+    asked = {prefix, pattern, *(wanted or ())}  # an internal group is listed only when named exactly
+
     def accept(name: str) -> bool:
         return (not prefix or name.startswith(prefix)) and (not pattern or pattern in name) and (
             wanted is None or name in wanted
-        )
+        ) and not hidden_group(name, asked)
 
     matched, more = listing.group_page(ctx.service.store, after, limit, accept)
     out: dict[str, Any] = {"logGroups": [_group_json(ctx, g) for g in matched]}

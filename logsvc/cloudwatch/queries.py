@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 from logsvc import jobs as jobs_mod
+from logsvc import names as logsvc_names
 from logsvc.cloudwatch import validate as v
 from logsvc.cloudwatch.errors import BAD_TOKEN, AwsError, invalid_parameter
 from logsvc.cloudwatch.operations import (
@@ -141,7 +142,8 @@ def source_groups(ctx: Context, source: Any) -> list[str]:
     if accounts and ctx.account_id not in accounts:
         return []
     names = ctx.service.store.group_names()
-    chosen = [g for g in names if not prefixes or any(g.startswith(x) for x in prefixes)]
+    chosen = [g for g in names if (not prefixes or any(g.startswith(x) for x in prefixes))
+              and not logsvc_names.hidden(g, prefixes)]  # internal groups only when named exactly
     if len(chosen) > 10_000:
         raise invalid_parameter("SOURCE selects more than 10,000 log groups; narrow it with namePrefix.")
     if not chosen:

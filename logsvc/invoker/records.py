@@ -19,10 +19,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from logsvc import paging
+from logsvc import names, paging
 from logsvc.errors import InvalidParameter, NotFound
 
-GROUP = "/logsvc/invocations"
+GROUP = names.INVOCATIONS_GROUP  # hidden from listings by default (names.hidden)
 STREAM = "records"
 EVENT_LIMIT = 8192
 STATUSES = ("success", "error", "timeout", "crash", "throttled", "expired")

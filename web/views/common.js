@@ -1,7 +1,7 @@
 // Bits shared by the views: the toolbar pieces (range picker, breadcrumbs) and j/k over table rows.
 
 import { h } from '../dom.js';
-import { RELATIVE, fromInput, rangeOf, toInput, zoneLabel } from '../time.js';
+import { RELATIVE, fromInput, rangeOf, toInput, zoneLabel, zoneName } from '../time.js';
 import * as router from '../router.js';
 
 /** j/k/Enter over the rows of a table; rows carry class `krow` and one primary link. */
@@ -47,16 +47,23 @@ export function rangePicker(params, onChange, { allowNewest = true, newestLabel 
   const absolute = params.get('start') || params.get('end');
   sel.value = absolute ? 'custom' : (r.rel || (allowNewest ? '' : '1h'));
   if (!allowNewest && !absolute && !r.rel) sel.value = '1h';
-  const from = h('input', { type: 'datetime-local', step: '1', 'aria-label': 'From', value: toInput(r.start) });
-  const to = h('input', { type: 'datetime-local', step: '1', 'aria-label': 'To (empty = now)', value: toInput(r.end) });
+  // Text inputs, not datetime-local: the browser's picker shows its locale's clock (12-hour in en-US),
+  // and the console has one clock everywhere (24-hour, as the table shows times).
+  const timeInput = (label, ms) => h('input', {
+    type: 'text', class: 'time-input', 'aria-label': label, value: toInput(ms), placeholder: 'YYYY-MM-DD HH:MM:SS',
+    spellcheck: 'false', autocomplete: 'off', size: 19, title: `${label}, 24-hour, in ${zoneName()}`,
+  });
+  const from = timeInput('From', r.start);
+  const to = timeInput('To (empty = now)', r.end);
   const apply = h('button', { class: 'btn', type: 'submit' }, 'Apply');
-  const zone = h('span', { class: 'zone muted', title: 'Times are entered and shown in this zone; switch with the UTC/Local button (t)' }, zoneLabel());
+  const zone = h('span', { class: 'zone muted', title: `Times are entered and shown in ${zoneName()}; pick another zone in the header (t: UTC / local)` }, zoneLabel());
   const custom = h('form', { class: 'custom-range', hidden: sel.value !== 'custom' }, from, h('span', { class: 'muted' }, '→'), to, zone, apply);
   custom.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const s = fromInput(from.value);
     const e = fromInput(to.value);
-    if (s == null) { from.setCustomValidity('Pick a start time'); from.reportValidity(); return; }
+    if (s == null) { from.setCustomValidity('Give a start time as YYYY-MM-DD HH:MM:SS (24-hour)'); from.reportValidity(); return; }
+    if (to.value.trim() && e == null) { to.setCustomValidity('Give the end as YYYY-MM-DD HH:MM:SS (24-hour), or leave it empty for now'); to.reportValidity(); return; }
     if (e != null && e <= s) { to.setCustomValidity('The end must be after the start'); to.reportValidity(); return; }
     onChange({ start: s, end: e });
   });

@@ -5,6 +5,7 @@ import { h, copyText, toast } from '../dom.js';
 import { renderMessage, stripAnsi } from '../ansi.js';
 import { both, fmtZ } from '../time.js';
 import * as router from '../router.js';
+import { addJson } from '../patterns.js';
 
 const MAX_JSON_NODES = 5000;
 
@@ -15,19 +16,10 @@ export function parseJson(message) {
   try { return JSON.parse(t); } catch { return null; }
 }
 
-/** Add `path = value` to a filter pattern, combining with an existing JSON pattern by &&. */
+/** Add `path = value` to a filter pattern, combining with an existing JSON pattern by && (patterns.js). */
 export function addJsonClause(q, path, value) {
   const v = typeof value === 'string' ? JSON.stringify(value) : value === null ? 'NULL' : String(value);
-  const clause = `${path} = ${v}`;
-  const t = (q || '').trim();
-  if (t.startsWith('{') && t.endsWith('}')) {
-    const inner = t.slice(1, -1).trim();
-    if (!inner) return `{ ${clause} }`;
-    if (inner.includes(clause)) return t;
-    const wrapped = /^\(.*\)$/.test(inner) ? inner : `(${inner})`;
-    return `{ ${wrapped} && (${clause}) }`;
-  }
-  return `{ ${clause} }`;
+  return addJson(q, `${path} = ${v}`);
 }
 
 function jsonPath(parent, key) {

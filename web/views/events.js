@@ -13,6 +13,7 @@ import { Histogram } from '../histogram.js';
 import * as router from '../router.js';
 import { breadcrumbs, rangePicker, withRange } from './common.js';
 import { detailPanel } from './detail.js';
+import { facetsPanel } from './facets.js';
 
 export const LIVE_CAP = 100000;     // events held in the list; the oldest are evicted beyond this
 const PENDING_CAP = 20000;          // events held while paused; beyond this, resuming reloads from the server
@@ -122,8 +123,20 @@ export function eventsView(root, params, mode) {
   const listWrap = h('div', { class: `list-wrap${multiSource ? ' multi' : ''}` }, head, scroller, overlay, pill);
   const detailWrap = h('div', { class: 'detail-wrap', hidden: true });
   const status = h('div', { class: 'statusbar', role: 'status' });
+  const facets = mode !== 'context' && !(mode === 'search' && !q)
+    ? facetsPanel({ groups, streams, q, start: range.start, end: range.end }, (change) => {
+      const p = new URLSearchParams(params);
+      if ('q' in change) p.set('q', change.q);
+      for (const k of ['group', 'stream']) {
+        if (!(k in change)) continue;
+        p.delete(k);
+        for (const v of change[k]) p.append(k, v);
+      }
+      router.go(path, p);
+    }, { signal: ctl.signal })
+    : null;
   root.append(h('section', { class: `page events mode-${mode}` },
-    breadcrumbs(crumbs), toolbar, qError, histo, h('div', { class: 'split' }, listWrap, detailWrap), status));
+    breadcrumbs(crumbs), toolbar, qError, histo, h('div', { class: 'split' }, facets ? facets.el : null, listWrap, detailWrap), status));
 
   // ---- list ------------------------------------------------------------------------------------------
   let selected = null;
@@ -264,6 +277,7 @@ export function eventsView(root, params, mode) {
       ready = true;
       paintStatus();
       loadHistogram();
+      if (facets) facets.load();
     } catch (e) {
       failed(e, mode === 'search' ? 'The search failed' : 'Could not load events');
       paintStatus();
@@ -328,14 +342,14 @@ export function eventsView(root, params, mode) {
         hgroups = (all.groups || []).map((g) => g.name).slice(0, 200);
         if (!hgroups.length) return;
       }
-      const data = await get('/histogram', { group: hgroups, stream: streams, q: q || null, start, end, buckets: 60 }, { signal: ctl.signal });
+      const data = await get('/histogram', { group: hgroups, stream: streams, q: q || null, start, end, buckets: 60, levels: true }, { signal: ctl.signal });
       if (!histogram) histogram = new Histogram(histo, { onZoom: (a, b) => router.go(path, withRange(params, { start: a, end: b })) });
       histogram.set(data);
     } catch (e) {
       if (e.name === 'AbortError') return;
       if (e.field !== 'q') clear(histo).append(h('div', { class: 'muted small' }, `Volume chart unavailable: ${e.message}`));
     }
-    if (live && !ctl.signal.aborted) histoTimer = setTimeout(loadHistogram, 15000);
+    if (live && !ctl.signal.aborted) histoTimer = setTimeout(() => { loadHistogram(); if (facets) facets.load(); }, 15000);
   }
 
   // ---- live tail: follow / pause / "+N new" --------------------------------------------------------------

@@ -1,10 +1,12 @@
-// Log groups: filter box, stream counts, last event time; pick several to view them merged.
+// Log groups: filter box, stream counts, last event time; pick several to view them merged. The list
+// stays current (live.js): a group created while the page is open appears without a reload.
 
 import { get } from '../api.js';
 import { clear, errorBox, fmtBytes, h, stateBox } from '../dom.js';
 import { ago, fmtZ } from '../time.js';
 import * as router from '../router.js';
 import { tableKeys } from './common.js';
+import { keepFresh, repaintKeeping, signature } from '../live.js';
 
 export function groupsView(root, params) {
   const ctl = new AbortController();
@@ -32,6 +34,7 @@ export function groupsView(root, params) {
     body));
 
   let groups = [];
+  let shownSig = null;
   function paint() {
     const f = filter.value.trim().toLowerCase();
     const shown = f ? groups.filter((g) => g.name.toLowerCase().includes(f)) : groups;
@@ -78,21 +81,24 @@ export function groupsView(root, params) {
     paint();
   });
 
-  (async () => {
-    try {
-      let token = null;
-      let pages = 0;
-      do {
-        const page = await get('/groups', { limit: 1000, nextToken: token }, { signal: ctl.signal });
-        groups = groups.concat(page.groups || []);
-        token = page.nextToken;
-      } while (token && ++pages < 20);
-      paint();
-    } catch (e) {
-      if (e.name === 'AbortError') return;
-      clear(body).append(errorBox(e, 'Could not load the log groups'));
-    }
-  })();
+  async function load() {
+    let all = [];
+    let token = null;
+    let pages = 0;
+    do {
+      const page = await get('/groups', { limit: 1000, nextToken: token }, { signal: ctl.signal });
+      all = all.concat(page.groups || []);
+      token = page.nextToken;
+    } while (token && ++pages < 20);
+    groups = all;
+    const sig = signature(groups, ['name', 'streamCount', 'lastEventTime', 'storedBytes', 'retentionInDays']);
+    if (sig !== shownSig) { shownSig = sig; repaintKeeping(body, paint); }
+  }
+
+  load().then(() => keepFresh(load, { signal: ctl.signal })).catch((e) => {
+    if (e.name === 'AbortError') return;
+    clear(body).append(errorBox(e, 'Could not load the log groups'));
+  });
 
   return { destroy() { ctl.abort(); }, onKey: tableKeys(body) };
 }

@@ -1,6 +1,5 @@
 // Invocations per function (status, duration, billed, memory, cold start, attempt) with p50/p95/p99
-// and cold-start rate, each expandable to exactly its lines; and the trace tree of one request
-// through fan-out/fan-in, retries shown as linked attempts.
+// and cold-start rate, each expandable to exactly its lines. The trace of one request is trace.js.
 
 import { get } from '../api.js';
 import { clear, errorBox, h, stateBox } from '../dom.js';
@@ -12,7 +11,7 @@ import { functionsPanel } from './functions.js';
 
 // The invoker's record statuses (logsvc/invoker/records.py); 'running' is shown if a record says so.
 const STATUS_LABEL = { success: 'ok', error: 'error', timeout: 'timeout', crash: 'crash', throttled: 'throttled', expired: 'expired', running: 'in flight' };
-const STATUS_CLASS = { success: 'ok', ok: 'ok', error: 'error', crash: 'error', timeout: 'timeout', throttled: 'warn', expired: 'warn', running: 'running' };
+export const STATUS_CLASS = { success: 'ok', ok: 'ok', error: 'error', crash: 'error', timeout: 'timeout', throttled: 'warn', expired: 'warn', running: 'running' };
 
 /** One shape for the view, whichever field names the record uses (REST brief or invoker records). */
 export function normalise(r) {
@@ -40,23 +39,23 @@ function pct(sorted, p) {
   return sorted[i];
 }
 
-function statusBadge(s) {
+export function statusBadge(s) {
   return h('span', { class: `badge st-${STATUS_CLASS[s] || 'unknown'}`, dataset: { status: s || '' } }, STATUS_LABEL[s] || s || '?');
 }
 
-function notAvailable(e) {
+export function notAvailable(e) {
   return e && (e.status === 404 || e.status === 405) && !e.field;
 }
 
 /** Lines of one invocation: its stream between its start and end. */
-async function invocationLines(inv, signal) {
+export async function invocationLines(inv, signal) {
   if (!inv.group || !inv.stream) return [];
   const end = inv.end || Date.now();
   const data = await get('/events', { group: inv.group, stream: inv.stream, start: inv.start, end, startFromHead: 'true', limit: 1000 }, { signal });
   return data.events || [];
 }
 
-function linesBox(events, inv) {
+export function linesBox(events, inv) {
   const box = h('div', { class: 'inv-lines' });
   if (!events.length) {
     box.append(stateBox('empty', 'No lines for this invocation', inv.status === 'running' ? 'It is still running; lines appear as it writes them.' : 'The stream may have been deleted or truncated.'));
@@ -73,6 +72,8 @@ function linesBox(events, inv) {
     h('a', { href: router.href('/trace', { requestId: inv.requestId }) }, 'Trace this request')));
   return box;
 }
+
+const RECORDS_GROUP = '/logsvc/invocations'; // internal: hidden from group lists, reached from here
 
 export function invocationsView(root, params) {
   const ctl = new AbortController();
@@ -97,7 +98,8 @@ export function invocationsView(root, params) {
   root.append(h('section', { class: 'page' },
     breadcrumbs([{ text: 'Invocations' }, ...(fn ? [{ text: fn }] : [])]),
     h('div', { class: 'toolbar' }, h('h1', {}, 'Invocations'), form,
-      rangePicker(params, (r) => router.go('/invocations', withRange(params, r)), { newestLabel: 'Any time' })),
+      rangePicker(params, (r) => router.go('/invocations', withRange(params, r)), { newestLabel: 'Any time' }),
+      h('a', { class: 'btn ghost raw-records', href: router.href('/events', { group: RECORDS_GROUP }), title: `The invocation records as log events (${RECORDS_GROUP}, an internal group left out of group lists and searches)` }, 'Raw records')),
     functionsPanel({ signal: ctl.signal, current: fn }), stats, body));
 
   (async () => {
@@ -188,111 +190,4 @@ export function invocationsView(root, params) {
   }
 
   return { destroy() { ctl.abort(); }, onKey: tableKeys(body) };
-}
-
-// ---- trace -----------------------------------------------------------------------------------------------
-
-export function traceView(root, params) {
-  const ctl = new AbortController();
-  const requestId = params.get('requestId');
-  const body = h('div', { class: 'trace' }, stateBox('loading', 'Following the request…'));
-  root.append(h('section', { class: 'page' },
-    breadcrumbs([{ text: 'Invocations', href: '#/invocations' }, { text: `Trace ${requestId || ''}` }]),
-    h('div', { class: 'toolbar' }, h('h1', {}, 'Trace')), body));
-  if (!requestId) { clear(body).append(stateBox('error', 'No request ID given', 'Open a trace from the invocations list.')); return null; }
-
-  const byId = (id) => get('/invocations', { requestId: id, limit: 1000 }, { signal: ctl.signal }).then((d) => (d.invocations || []).map(normalise));
-  const children = (id) => get('/invocations', { parent: id, limit: 1000 }, { signal: ctl.signal }).then((d) => (d.invocations || []).map(normalise));
-
-  (async () => {
-    try {
-      let rootId = requestId;
-      let attempts = await byId(rootId);
-      if (!attempts.length) {
-        clear(body).append(stateBox('empty', `No invocation with request ID ${requestId}`, 'It may be older than what the invoker keeps, or the ID is mistyped.'));
-        return;
-      }
-      // Walk up to the request that started it all.
-      for (let hops = 0; hops < 20; hops++) {
-        const parent = attempts.find((a) => a.parentRequestId)?.parentRequestId;
-        if (!parent) break;
-        const up = await byId(parent);
-        if (!up.length) break;
-        rootId = parent;
-        attempts = up;
-      }
-      // Walk down, breadth first, with a cap so a runaway fan-out cannot hang the page.
-      const nodes = new Map();
-      const queue = [rootId];
-      nodes.set(rootId, { id: rootId, attempts, kids: [] });
-      let budget = 300;
-      while (queue.length && budget-- > 0) {
-        const id = queue.shift();
-        const kids = await children(id);
-        const groupsById = new Map();
-        for (const k of kids) {
-          if (!groupsById.has(k.requestId)) groupsById.set(k.requestId, []);
-          groupsById.get(k.requestId).push(k);
-        }
-        for (const [kid, atts] of groupsById) {
-          if (nodes.has(kid)) continue;
-          const node = { id: kid, attempts: atts, kids: [] };
-          nodes.set(kid, node);
-          nodes.get(id).kids.push(node);
-          queue.push(kid);
-        }
-      }
-      const all = [...nodes.values()].flatMap((n) => n.attempts);
-      const t0 = Math.min(...all.map((a) => a.start));
-      const t1 = Math.max(...all.map((a) => a.end || Date.now()));
-      clear(body).append(
-        h('p', { class: 'muted' }, `${nodes.size} request${nodes.size > 1 ? 's' : ''}, ${all.length} invocation${all.length > 1 ? 's' : ''}, ${fmtDuration(t1 - t0)} from first start to last end.`),
-        h('div', { class: 'trace-tree', role: 'tree' }, renderNode(nodes.get(rootId), 0, t0, Math.max(1, t1 - t0))));
-    } catch (e) {
-      if (e.name === 'AbortError') return;
-      if (notAvailable(e)) clear(body).append(stateBox('empty', 'No invocation data on this server', 'Traces come from logsvc’s function invoker.'));
-      else clear(body).append(errorBox(e, 'Could not load the trace'));
-    }
-  })();
-
-  function renderNode(node, depth, t0, span) {
-    const atts = [...node.attempts].sort((a, b) => (a.attempt ?? 0) - (b.attempt ?? 0));
-    const first = atts[0];
-    const wrap = h('div', { class: 'trace-node', role: 'treeitem', dataset: { requestId: node.id } });
-    const head = h('div', { class: 'trace-head', style: { paddingLeft: `${depth * 20}px` } },
-      h('span', { class: 'fn' }, first.function || '?'),
-      h('span', { class: 'mono muted' }, node.id),
-      first.trigger ? h('span', { class: 'muted' }, `via ${first.trigger}`) : null,
-      atts.length > 1 ? h('span', { class: 'badge retries' }, `${atts.length} attempts`) : null,
-      node.id === requestId ? h('span', { class: 'badge here' }, 'this request') : null);
-    wrap.append(head);
-    for (const a of atts) {
-      const left = ((a.start - t0) / span) * 100;
-      const width = Math.max(0.5, (((a.end || Date.now()) - a.start) / span) * 100);
-      const lines = h('div', { class: 'attempt-lines', hidden: true });
-      const row = h('div', { class: `trace-attempt st-${STATUS_CLASS[a.status] || ''}`, title: a.error || null, style: { paddingLeft: `${depth * 20 + 12}px` }, dataset: { attempt: String(a.attempt ?? '') } },
-        h('button', {
-          class: 'expander', type: 'button', 'aria-label': 'Show the lines of this attempt',
-          onclick: async (ev) => {
-            lines.hidden = !lines.hidden;
-            ev.currentTarget.textContent = lines.hidden ? '▸' : '▾';
-            if (!lines.hidden && !lines.dataset.loaded) {
-              lines.replaceChildren(stateBox('loading', 'Loading its lines…'));
-              try { lines.replaceChildren(linesBox(await invocationLines(a, ctl.signal), a)); lines.dataset.loaded = '1'; }
-              catch (e) { if (e.name !== 'AbortError') lines.replaceChildren(errorBox(e, 'Could not load its lines')); }
-            }
-          },
-        }, '▸'),
-        h('span', { class: 'attempt-label' }, atts.length > 1 || a.attempt > 1 ? `attempt ${a.attempt ?? '?'}` : 'invocation'),
-        statusBadge(a.status),
-        h('span', { class: 'num', title: both(a.start) }, `${fmtDuration(a.duration ?? ((a.end || Date.now()) - a.start))}`),
-        h('span', {}, a.coldStart ? h('span', { class: 'badge cold' }, 'cold') : ''),
-        h('div', { class: 'bar-track' }, h('div', { class: `bar st-${STATUS_CLASS[a.status] || ''}`, style: { left: `${left}%`, width: `${width}%` }, title: `${fmt(a.start)} → ${a.end ? fmt(a.end) : 'running'}` })));
-      wrap.append(row, lines);
-    }
-    for (const k of node.kids.sort((a, b) => a.attempts[0].start - b.attempts[0].start)) wrap.append(renderNode(k, depth + 1, t0, span));
-    return wrap;
-  }
-
-  return { destroy() { ctl.abort(); } };
 }

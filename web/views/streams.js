@@ -1,10 +1,12 @@
-// Log streams of one group, newest activity first (or by name); pick several to merge them.
+// Log streams of one group, newest activity first (or by name); pick several to merge them. Kept
+// current like the group list (live.js).
 
 import { get } from '../api.js';
 import { clear, errorBox, fmtBytes, h, stateBox } from '../dom.js';
 import { ago, fmtZ } from '../time.js';
 import * as router from '../router.js';
 import { breadcrumbs, tableKeys } from './common.js';
+import { keepFresh, repaintKeeping, signature } from '../live.js';
 
 export function streamsView(root, params) {
   const group = params.get('group');
@@ -31,6 +33,7 @@ export function streamsView(root, params) {
     body));
 
   let streams = [];
+  let shownSig = null;
   function paint() {
     const f = filter.value.trim().toLowerCase();
     const shown = f ? streams.filter((s) => s.name.toLowerCase().includes(f)) : streams;
@@ -43,7 +46,7 @@ export function streamsView(root, params) {
     if (!shown.length) { body.append(stateBox('empty', 'No stream matches the filter', 'Clear the filter to see them all.')); return; }
     const tbody = h('tbody');
     for (const s of shown) {
-      const box = h('input', { type: 'checkbox', 'aria-label': `Select ${s.name}` });
+      const box = h('input', { type: 'checkbox', 'aria-label': `Select ${s.name}`, checked: selected.has(s.name) });
       box.addEventListener('change', () => {
         if (box.checked) selected.add(s.name); else selected.delete(s.name);
         mergeBtn.disabled = !selected.size;
@@ -62,20 +65,23 @@ export function streamsView(root, params) {
   }
   filter.addEventListener('input', paint);
 
-  (async () => {
-    try {
-      let token = null;
-      let pages = 0;
-      do {
-        const page = await get('/streams', { group, orderBy, limit: 1000, nextToken: token }, { signal: ctl.signal });
-        streams = streams.concat(page.streams || []);
-        token = page.nextToken;
-      } while (token && ++pages < 20);
-      paint();
-    } catch (e) {
-      if (e.name === 'AbortError') return;
-      clear(body).append(errorBox(e, `Could not load the streams of ${group}`));
-    }
-  })();
+  async function load() {
+    let all = [];
+    let token = null;
+    let pages = 0;
+    do {
+      const page = await get('/streams', { group, orderBy, limit: 1000, nextToken: token }, { signal: ctl.signal });
+      all = all.concat(page.streams || []);
+      token = page.nextToken;
+    } while (token && ++pages < 20);
+    streams = all;
+    const sig = signature(streams, ['name', 'lastEventTime', 'firstEventTime', 'storedBytes']);
+    if (sig !== shownSig) { shownSig = sig; repaintKeeping(body, paint); }
+  }
+
+  load().then(() => keepFresh(load, { signal: ctl.signal })).catch((e) => {
+    if (e.name === 'AbortError') return;
+    clear(body).append(errorBox(e, `Could not load the streams of ${group}`));
+  });
   return { destroy() { ctl.abort(); }, onKey: tableKeys(body) };
 }
