@@ -65,14 +65,14 @@ class Events:
                 for k in range(first, first + n):
                     m[k] = first
 
-    def rg_events(self, args: list[str], scope: list[Path], lo: str | None = None, hi: str | None = None) -> tuple[set, int]:
-        """(set of events with a matching line, number of matching lines) for `rg -n -H ARGS SCOPE`."""
+    def rg_events(self, args: list[str], scope: list[Path], lo: str | None = None, hi: str | None = None) -> tuple[set, list]:
+        """(set of events with a matching line, the event of each matching line) for `rg -n -H ARGS SCOPE`."""
         p = subprocess.run(["rg", "-u", "-n", "-H", "--no-heading", *args, "--", *map(str, scope)],
                            capture_output=True, env={**os.environ, "LC_ALL": "C"})
         if p.returncode not in (0, 1):
             raise RuntimeError(f"rg {args} failed: {p.stderr.decode()[-300:]}")
         out: set = set()
-        n = 0
+        n: list = []
         prefix = str(self.data) + "/"
         for line in p.stdout.split(b"\n"):
             if not line:
@@ -80,10 +80,11 @@ class Events:
             path, lno, text = line.split(b":", 2)
             if lo is not None and not (lo.encode() <= text[:24] <= hi.encode()):
                 continue
-            n += 1
             rel = path.decode()[len(prefix):] if path.decode().startswith(prefix) else path.decode()
             k = int(lno)
-            out.add((rel, self.map.get(rel, {}).get(k, k)))
+            key = (rel, self.map.get(rel, {}).get(k, k))
+            out.add(key)
+            n.append(key)
         return out, n
 
 
@@ -178,10 +179,11 @@ def _count_check(case: dict, http: Http, ev: Events, log=print) -> dict:  # noqa
         return {}
     params = [(k, v) for k, v in case["params"] if k != "limit"] + [("limit", 10_000)]
     n_logsvc, pages, secs = walk(http, case.get("path", "/api/v1/search"), params)
-    pos, lines = ev.rg_events(chk["pos"], chk["scope"], chk.get("lo"), chk.get("hi"))
+    pos, per_line = ev.rg_events(chk["pos"], chk["scope"], chk.get("lo"), chk.get("hi"))
     if chk.get("neg"):
         neg, _ = ev.rg_events(chk["neg"], chk["scope"])
         pos -= neg
+    lines = sum(1 for k in per_line if k in pos)  # matching lines of the events that count
     return {"logsvc": n_logsvc, "rg_events": len(pos), "rg_lines": lines, "equal": n_logsvc == len(pos), "pages": pages}
 
 
@@ -264,7 +266,8 @@ def bench_bulk(server, info: dict, data: Path, corpus_root: Path, errors: list[s
     group, term = "/aws/lambda/checkout", "INFO"
     gpath = data / "groups" / names.encode_segment(group)
     ev = Events(data, corpus_root)
-    want, lines = ev.rg_events(["-w", term], [gpath])
+    want, per_line = ev.rg_events(["-w", term], [gpath])
+    lines = len(per_line)
     rg_cmd = f"rg -uw --no-filename {term} {q(str(gpath))}"
     ts, _out = time_shell(rg_cmd)
     rg_ms = statistics.median(ts)
@@ -361,3 +364,129 @@ def fmt_counts(c: dict) -> str:
 
 
 __all__ = ["bench_bulk", "bench_ingest_real", "bench_search", "cases", "ensure_corpus", "fmt_counts", "sh"]
+
+
+# ---- cold cache ----------------------------------------------------------------------------------
+
+
+def cold_cache_support(data: Path) -> tuple[bool, str]:
+    """Can this run evict the benchmark's own files from the page cache? (posix_fadvise DONTNEED on
+    each file logsvc and rg read: it touches only this run's files, never the whole machine's cache,
+    which other work on a shared machine relies on.) Verified with util-linux `fincore`."""
+    import shutil
+
+    if not hasattr(os, "posix_fadvise"):
+        return False, "os.posix_fadvise is not available on this platform"
+    probe = next((p for p in (data / "groups").rglob("*.log")), None)
+    if probe is None:
+        return False, "no stream file to probe"
+    evict([probe])
+    if shutil.which("fincore"):
+        out = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", str(probe)], capture_output=True, text=True).stdout.strip()
+        if out and out != "0":
+            return False, f"posix_fadvise(DONTNEED) left {out} bytes of {probe.name} resident (fincore): eviction does not work here"
+        return True, "posix_fadvise(DONTNEED) on this run's files, checked with fincore (a VM's host may still cache the disk)"
+    return True, "posix_fadvise(DONTNEED) on this run's files (not verified: no fincore)"
+
+
+def evict(paths) -> None:  # noqa: ANN001
+    for p in paths:
+        try:
+            fd = os.open(p, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            os.fdatasync(fd)  # dirty pages cannot be dropped
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def bench_cold(server, info: dict, data: Path, errors: list[str], log=print) -> list[Figure]:  # noqa: ANN001
+    """First query after this run's files (stream files, index, every derived file) left the page
+    cache, for logsvc and for rg alike. The server's own heap (block tables it holds) stays warm."""
+    ok, how = cold_cache_support(data)
+    if not ok:
+        log(f"    cold cache: not measured: {how}")
+        return [Figure("cold cache (realistic)", "cold-cache figures", None, "ms", note=f"not measured: {how}")]
+    files = [Path(dp) / f for dp, _, fs in os.walk(data) for f in fs]
+    http = Http(server.port)
+    figs = []
+    for case in cases(info, data)[1:5]:  # request id, error phrase, mid-frequency word, absent word
+        params = list(case["params"]) + [("limit", 100)]
+        evict(files)
+        t = time.perf_counter()
+        st, _ = http.get(case.get("path", "/api/v1/search"), params)
+        v = (time.perf_counter() - t) * 1000
+        evict(files)
+        try:
+            dt, _out = sh(case["base"])
+            base = dt * 1000
+        except RuntimeError as e:
+            errors.append(f"cold {case['name']}: {e}")
+            base = None
+        f = Figure("cold cache (realistic)", f"{case['name']}, first run after eviction", v if st == 200 else None, "ms",
+                   alts={"baseline": base}, note=how, reps=1)
+        f.baseline = case["base_label"]  # type: ignore[attr-defined]
+        figs.append(f)
+        log(f"    cold {case['name']}: logsvc {v:.0f} ms, baseline {base if base is None else round(base)} ms")
+    http.close()
+    return figs
+
+
+# ---- one size ------------------------------------------------------------------------------------
+
+
+def run_size(label: str, out_dir: Path, log=print, keep: bool = False, insights: bool = True, moto: bool = True,
+             cold: bool = True) -> dict:  # noqa: ANN001
+    """The realistic corpus at one size against a fresh `logsvc serve`: ingest, the headline queries,
+    bulk retrieval, Insights (with DuckDB and moto), cold cache. Same result shape as bench_core.run_size."""
+    import shutil
+
+    result: dict = {"label": label, "figures": [], "errors": [], "load": []}
+    corpus_root, info = ensure_corpus(label, log)
+    info = {**info, "label": label}
+    result["info"] = info
+    data = bench_core.fresh_data_dir(corpus_root, out_dir / f"real-{label}" / "data")
+    server = bench_core.Server(data, out_dir / f"real-{label}")
+    result["load"].append(os.getloadavg()[0])
+    try:
+        t0 = server.start()
+        log(f"[real {label}] server up on port {server.port}; ingesting")
+        phases = [
+            ("ingest", lambda: bench_ingest_real(server, t0, info, data, log)),
+            ("search", lambda: bench_search(server, info, data, corpus_root, result["errors"], log=log)),
+            ("bulk", lambda: bench_bulk(server, info, data, corpus_root, result["errors"], log=log)),
+        ]
+        if insights:
+            import bench_insights
+
+            phases.append(("insights", lambda: bench_insights.bench_insights(server.port, info, data, result["errors"], log=log, moto=moto)))
+        if cold:
+            phases.append(("cold", lambda: bench_cold(server, info, data, result["errors"], log=log)))
+        for name, fn in phases:
+            result["load"].append(os.getloadavg()[0])
+            try:
+                server.phase_peak()
+                result["figures"] += fn()
+                peak = server.phase_peak() / 1e6
+                result["figures"].append(Figure("server (realistic)", f"peak RSS during {name} (master + workers)", peak, "MB",
+                                                target="≤ 250 MB (#12)", met=peak <= 250))
+            except Exception as e:  # noqa: BLE001
+                import traceback
+
+                log(f"[real {label}] {name} phase failed: {e}")
+                result["errors"].append(f"{name}: {type(e).__name__}: {e}\n{traceback.format_exc()[-1500:]}")
+                if name == "ingest":
+                    break
+        errs = server.errors()
+        if errs:
+            result["server_log_errors"] = errs[-3000:]
+    finally:
+        server.stop()
+        result["load"].append(os.getloadavg()[0])
+        if not keep:
+            shutil.rmtree(data, ignore_errors=True)
+    return result
