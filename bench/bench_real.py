@@ -202,17 +202,23 @@ def bench_search(server, info: dict, data: Path, corpus_root: Path, errors: list
             params = base_params
             if case.get("deep"):
                 walk_times = []
+                deep = case["deep"]
                 for _ in range(3):
                     t = time.perf_counter()
                     params = base_params
-                    for page_no in range(case["deep"] - 1):
+                    for page_no in range(deep - 1):
                         st, body = http.get(path, params)
-                        if st != 200 or not body.get("nextToken"):
-                            raise RuntimeError(f"deep page walk stopped at page {page_no + 1}: {st} {str(body)[:300]}")
+                        if st != 200:
+                            raise RuntimeError(f"deep page walk: HTTP {st} at page {page_no + 1}: {str(body)[:300]}")
+                        if not body.get("nextToken"):  # a small corpus has fewer pages: time the last one
+                            deep = page_no + 1
+                            break
                         params = base_params + [("nextToken", body["nextToken"])]
                     walk_times.append((time.perf_counter() - t) * 1000)
                 walk_ms = statistics.median(walk_times)
-                note.append(f"walking pages 1-{case['deep'] - 1}: {walk_ms:.0f} ms (median of 3), added to the page's p50")
+                if deep < case["deep"]:
+                    note.append(f"only {deep} pages exist at this size: page {deep}, the last, is timed (its walk includes it once)")
+                note.append(f"walking pages 1-{deep - 1}: {walk_ms:.0f} ms (median of 3), added to the page's p50 and p99")
             st, body = http.get(path, params)
             if st != 200:
                 raise RuntimeError(f"HTTP {st}: {str(body)[:400]}")
@@ -349,8 +355,9 @@ def bench_ingest_real(server, t0: float, info: dict, data: Path, log=print) -> l
     idx = sum(bench_core.dir_bytes(p) for p in data.iterdir() if p.is_dir() and p.name != "groups")
     http.close()
     return [
-        Figure("ingest (realistic)", "events/s, server start -> eventsIngested stops growing", last / secs, "events/s",
-               note=f"{last:,} events ({info['lines']:,} lines) in {secs:.1f} s"),
+        Figure("ingest (realistic)", "lines/s, server start -> eventsIngested stops growing", info["lines"] / secs, "lines/s",
+               target="≥ 80,000 at 10M (#12)", met=info["lines"] / secs >= 80_000 if info["label"] == "10M" else None,
+               note=f"{last:,} events ({info['lines']:,} lines; tracebacks of the sam streams are one event each) in {secs:.1f} s"),
         Figure("ingest (realistic)", "derived data (index + columns) / raw size", idx / info["bytes"], "x",
                target="≤ 0.3 (#12)", met=idx / info["bytes"] <= 0.3, note=f"{idx / 1e6:.1f} MB of {info['bytes'] / 1e6:.1f} MB"),
     ]
