@@ -35,6 +35,7 @@ benchmark can turn `rg -n` output into events without using logsvc's own splitte
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import json
 import keyword
@@ -84,6 +85,7 @@ _DOC_RE = re.compile(r'"""(.*?)"""|#([^\n]*)', re.S)
 _WORD_RE = re.compile(r"\b[a-z]{3,14}\b")
 
 
+@functools.lru_cache(maxsize=2)
 def vocabulary(limit: int = 12_000) -> list[tuple[str, int]]:
     """(word, count) from the docstrings and comments of the stdlib, most frequent first: natural
     English-ish technical vocabulary with a real long tail, and no network."""
