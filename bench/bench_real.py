@@ -335,29 +335,37 @@ def bench_bulk(server, info: dict, data: Path, corpus_root: Path, errors: list[s
     return figs
 
 
-def bench_ingest_real(server, t0: float, info: dict, data: Path, log=print) -> list[Figure]:  # noqa: ANN001
-    """Server start -> the writer's eventsIngested stops growing (this corpus has multi-line events, so
-    the line count is not the event count; the end is when eventsIngested holds for 5 s)."""
+def bench_ingest_real(server, t0: float, info: dict, data: Path, corpus_root: Path, log=print) -> list[Figure]:  # noqa: ANN001
+    """Server start -> the writer's eventsIngested reaches the corpus's event count (its lines minus
+    the continuation lines of the generator's multi-line events), or, failing that, holds for 30 s."""
+    spans = json.loads((corpus_root / "events.json").read_text())
+    expected = info["lines"] - sum(n - 1 for v in spans.values() for _, n in v)
     http = Http(server.port)
     last, since = -1, time.monotonic()
     deadline = time.monotonic() + max(300, info["lines"] / 2000)
+    how = "eventsIngested reached the corpus's event count"
     while time.monotonic() < deadline:
         st, body = http.get("/healthz", fresh=True)
         n = (body or {}).get("eventsIngested") if st == 200 else None
         if n is not None and n != last:
             last, since = n, time.monotonic()
-        elif n and time.monotonic() - since >= 5:
+        if n is not None and n >= expected:
+            break
+        if n and time.monotonic() - since >= 30:
+            how = f"eventsIngested stopped at {n:,}, expected {expected:,} (held 30 s)"
             break
         time.sleep(0.1)
+    else:
+        raise RuntimeError(f"ingest not complete: eventsIngested {last}, expected {expected}")
     done = time.perf_counter() - (time.monotonic() - since)  # when the count last changed
     secs = done - t0
     # derived data: everything logsvc wrote beside the stream files (index, columns, stamps, queries)
     idx = sum(bench_core.dir_bytes(p) for p in data.iterdir() if p.is_dir() and p.name != "groups")
     http.close()
     return [
-        Figure("ingest (realistic)", "lines/s, server start -> eventsIngested stops growing", info["lines"] / secs, "lines/s",
+        Figure("ingest (realistic)", "lines/s, server start -> every event indexed", info["lines"] / secs, "lines/s",
                target="≥ 80,000 at 10M (#12)", met=info["lines"] / secs >= 80_000 if info["label"] == "10M" else None,
-               note=f"{last:,} events ({info['lines']:,} lines; tracebacks of the sam streams are one event each) in {secs:.1f} s"),
+               note=f"{last:,} events ({info['lines']:,} lines; tracebacks of the sam streams are one event each) in {secs:.1f} s; {how}"),
         Figure("ingest (realistic)", "derived data (index + columns) / raw size", idx / info["bytes"], "x",
                target="≤ 0.3 (#12)", met=idx / info["bytes"] <= 0.3, note=f"{idx / 1e6:.1f} MB of {info['bytes'] / 1e6:.1f} MB"),
     ]
@@ -463,7 +471,7 @@ def run_size(label: str, out_dir: Path, log=print, keep: bool = False, insights:
         t0 = server.start()
         log(f"[real {label}] server up on port {server.port}; ingesting")
         phases = [
-            ("ingest", lambda: bench_ingest_real(server, t0, info, data, log)),
+            ("ingest", lambda: bench_ingest_real(server, t0, info, data, corpus_root, log)),
             ("search", lambda: bench_search(server, info, data, corpus_root, result["errors"], log=log)),
             ("bulk", lambda: bench_bulk(server, info, data, corpus_root, result["errors"], log=log)),
         ]
