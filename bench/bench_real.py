@@ -125,51 +125,51 @@ def cases(info: dict, data: Path) -> list[dict]:
     rid, mid, absent = info["request_id"], info["mid_word"], info["absent_word"]
     G = [gdir]
     top = "| sort | tail -n 100"
-    TOP = "rg … | sort | tail -n 100: every match, ordered by the line's leading ISO time (sam lines have none), newest 100"
+    TOP = "| sort | tail -n 100"  # labels: the command without its paths (`G` = every group's files)
     bytes_gt_1000 = "(100[1-9]|10[1-9][0-9]|1[1-9][0-9]{2}|[2-9][0-9]{3}|[1-9][0-9]{4,})"
     clf = f"^[^ ]+ [^ ]+ [^ ]+ [^ ]+ (.* )?4[^ ]* {bytes_gt_1000}$"
     level_rx, status_rx = q('"level": ?"ERROR"'), q('"status": 503[,}]')
     return [
         dict(name='README: `"card declined" -retry`', params=[("q", '"card declined" -retry')],
-             base=f"rg -uF --no-filename {q('card declined')} {q(str(gdir))} | rg -vw retry {top}", base_label=TOP,
+             base=f"rg -uF --no-filename {q('card declined')} {q(str(gdir))} | rg -vw retry {top}", base_label="rg -F 'card declined' G | rg -vw retry " + TOP,
              check=dict(pos=["-F", "card declined"], neg=["-w", "retry"], scope=G)),
         dict(name="a request id (pasted from a REPORT line)", params=[("q", rid)],
-             base=f"rg -uF --no-filename {rid} {q(str(gdir))} {top}", base_label=TOP,
+             base=f"rg -uF --no-filename {rid} {q(str(gdir))} {top}", base_label="rg -F <id> G " + TOP,
              check=dict(pos=["-F", rid], scope=G)),
         dict(name='error phrase `"connection reset by peer"`', params=[("q", '"connection reset by peer"')],
-             base=f"rg -uF --no-filename {q('connection reset by peer')} {q(str(gdir))} {top}", base_label=TOP,
+             base=f"rg -uF --no-filename {q('connection reset by peer')} {q(str(gdir))} {top}", base_label="rg -F 'connection reset by peer' G " + TOP,
              check=dict(pos=["-F", "connection reset by peer"], scope=G)),
         dict(name=f"mid-frequency word `{mid}`", params=[("q", mid)],
-             base=f"rg -uw --no-filename {mid} {q(str(gdir))} {top}", base_label=TOP,
+             base=f"rg -uw --no-filename {mid} {q(str(gdir))} {top}", base_label=f"rg -w {mid} G " + TOP,
              check=dict(pos=["-w", mid], scope=G)),
         dict(name=f"absent word `{absent}`", params=[("q", absent)],
-             base=f"rg -uw --no-filename {absent} {q(str(gdir))} {top}", base_label=TOP,
+             base=f"rg -uw --no-filename {absent} {q(str(gdir))} {top}", base_label=f"rg -w {absent} G " + TOP,
              check=dict(pos=["-w", absent], scope=G)),
         dict(name="exclusion `ERROR -retry`", params=[("q", "ERROR -retry")],
-             base=f"rg -uw --no-filename ERROR {q(str(gdir))} | rg -vw retry {top}", base_label=TOP,
+             base=f"rg -uw --no-filename ERROR {q(str(gdir))} | rg -vw retry {top}", base_label="rg -w ERROR G | rg -vw retry " + TOP,
              check=dict(pos=["-w", "ERROR"], neg=["-w", "retry"], scope=G)),
         dict(name='README JSON: `{ $.level = "ERROR" }`', params=[("q", '{ $.level = "ERROR" }')],
-             base=f"rg -u --no-filename {level_rx} {q(str(gdir))} {top}", base_label=TOP + " (regex on the JSON text)",
+             base=f"rg -u --no-filename {level_rx} {q(str(gdir))} {top}", base_label="rg '\"level\": ?\"ERROR\"' G " + TOP,
              check=dict(pos=["-e", '"level": ?"ERROR"'], scope=G)),
         dict(name="nested JSON: `{ $.http.status = 503 }` (orders)", params=[("q", "{ $.http.status = 503 }"), ("group", orders)],
-             base=f"rg -u --no-filename {status_rx} {q(str(gpath(orders)))} {top}", base_label=TOP + " (regex on the JSON text)",
+             base=f"rg -u --no-filename {status_rx} {q(str(gpath(orders)))} {top}", base_label="rg '\"status\": 503[,}]' orders/ " + TOP,
              check=dict(pos=["-e", '"status": 503[,}]'], scope=[gpath(orders)])),
         dict(name="README delimited: `[ip, user, ..., status=4*, bytes>1000]` (nginx)",
              params=[("q", "[ip, user, ..., status=4*, bytes>1000]"), ("group", nginx)],
-             base=f"rg -u --no-filename -e {q(clf)} {q(str(gpath(nginx)))} {top}", base_label=TOP + " (a regex for the same fields)",
+             base=f"rg -u --no-filename -e {q(clf)} {q(str(gpath(nginx)))} {top}", base_label="rg -e <a regex for the same fields> nginx/ " + TOP,
              check=dict(pos=["-e", clf], scope=[gpath(nginx)])),
         dict(name="`ERROR` in one group, 24 h range (48 h..24 h before the end)",
              params=[("q", "ERROR"), ("group", checkout), ("start", end - 48 * 3600_000), ("end", end - 24 * 3600_000)],
              base=f"rg -uw --no-filename ERROR {q(str(gpath(checkout)))} | awk -v lo={lo} -v hi={hi} '$1 >= lo && $1 <= hi' {top}",
-             base_label="rg -w | awk on the leading time | sort | tail -n 100",
+             base_label="rg -w ERROR checkout/ | awk '$1 >= lo && $1 <= hi' " + TOP,
              check=dict(pos=["-w", "ERROR"], scope=[gpath(checkout)], lo=lo, hi=hi)),
         dict(name="newest 100 of a stream not in time order (sam local)", path="/api/v1/events",
              params=[("group", sam), ("stream", sam_stream), ("limit", 100)],
              base=f"tail -n 100 {q(str(sam_file))}",
-             base_label="tail -n 100: the last 100 LINES in file order — not the same answer (lines without a timestamp take the time logsvc read them)"),
+             base_label="tail -n 100 <file>: the last 100 LINES in file order, NOT the same answer (not in time order)"),
         dict(name="deep page: page 50 of `ERROR` (100 a page), including the walk there", params=[("q", "ERROR")], deep=50,
              base=f"rg -uw --no-filename ERROR {q(str(gdir))} | sort | tail -n 5000 | head -n 100",
-             base_label="rg -w | sort | tail -n 5000 | head -n 100 (lines ordered by their leading ISO time)"),
+             base_label="rg -w ERROR G | sort | tail -n 5000 | head -n 100"),
     ]
 
 
@@ -326,7 +326,7 @@ def bench_bulk(server, info: dict, data: Path, corpus_root: Path, errors: list[s
                    alts={"baseline": rg_ms}, p99=pct(times, 99), reps=len(times),
                    target="within 2× of rg (#12)", met=rg_ms / statistics.median(times) >= 0.5,
                    note=f"logsvc {n:,} events; rg {lines:,} lines = {len(want):,} events; {reps} timed walks")
-        f.baseline = f"{rg_cmd} (prints every matching line)"  # type: ignore[attr-defined]
+        f.baseline = f"rg -w {term} <group dir> (prints every matching line)"  # type: ignore[attr-defined]
         f.baseline_cmd = rg_cmd  # type: ignore[attr-defined]
         f.counts = {"logsvc": n, "rg_events": len(want), "rg_lines": lines, "equal": n == len(want)}  # type: ignore[attr-defined]
         figs.append(f)
@@ -366,7 +366,7 @@ def bench_ingest_real(server, t0: float, info: dict, data: Path, corpus_root: Pa
         Figure("ingest (realistic)", "lines/s, server start -> every event indexed", info["lines"] / secs, "lines/s",
                target="≥ 80,000 at 10M (#12)", met=info["lines"] / secs >= 80_000 if info["label"] == "10M" else None,
                note=f"{last:,} events ({info['lines']:,} lines; tracebacks of the sam streams are one event each) in {secs:.1f} s; {how}"),
-        Figure("ingest (realistic)", "derived data (index + columns) / raw size", idx / info["bytes"], "x",
+        Figure("ingest (realistic)", "derived data (every file logsvc wrote beside the stream files) / raw size", idx / info["bytes"], "x",
                target="≤ 0.3 (#12)", met=idx / info["bytes"] <= 0.3, note=f"{idx / 1e6:.1f} MB of {info['bytes'] / 1e6:.1f} MB"),
     ]
 
