@@ -213,7 +213,6 @@ class Service:
         import sys
 
         env = dict(os.environ, **self.settings.to_env())
-        backoff = 1.0
         while not self._stop.is_set():
             proc = subprocess.Popen([sys.executable, "-m", "logsvc.columns.builder", str(os.getpid())], env=env)
             self.column_builder_pid = proc.pid
@@ -228,8 +227,7 @@ class Service:
                     proc.wait()
                 return
             log.warning("the column builder exited (rc %s); restarting it", proc.returncode)
-            self._stop.wait(backoff)
-            backoff = min(backoff * 2, 30.0)
+            self._stop.wait(1.0)  # a builder that keeps failing costs one start a second, never more
 
     def open_index_for_writing(self) -> BlockIndex:
         """Open the index; a missing or damaged one is rebuilt from the stream files.

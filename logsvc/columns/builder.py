@@ -272,7 +272,7 @@ class Builder:
         for d in distinct:
             part = table.filter(pc.equal(days, d)) if len(distinct) > 1 else table
             day = cstore.day_of(d * cstore.DAY_MS)
-            name = self.writer.new_name(group, day)
+            name = self.writer.new_name(snap, group, day)
             self.writer.write_table(part, name)
             snap.entries.append(cstore.entry_for(name, group, day, part))
 
@@ -339,7 +339,7 @@ class Builder:
         self.writer.retire(snap, [e.name for e in entries], now_ms)
         if table.num_rows:
             table = table.sort_by([("ts", "ascending"), ("stream", "ascending"), ("off", "ascending")])
-            name = self.writer.new_name(group, day)
+            name = self.writer.new_name(snap, group, day)
             self.writer.write_table(table, name)
             snap.entries.append(cstore.entry_for(name, group, day, table))
 

@@ -202,9 +202,11 @@ class Writer:
                     n += 1
         return n
 
-    def new_name(self, group: str, day: str) -> str:
-        self.current.serial += 1  # the manifest written next records it; unlisted names are garbage anyway
-        return f"{self.current.serial:010d}.{group_hash(group)}.{day}.parquet"
+    def new_name(self, snap: Snapshot, group: str, day: str) -> str:
+        """A name never used before: `snap` (the manifest to be written) records the serial."""
+        snap.serial = max(snap.serial, self.current.serial) + 1
+        self.current.serial = snap.serial  # a failed round's names are garbage; never reuse them
+        return f"{snap.serial:010d}.{group_hash(group)}.{day}.parquet"
 
     def write_table(self, table, name: str) -> None:  # noqa: ANN001 - a pyarrow.Table
         import pyarrow.parquet as pq
