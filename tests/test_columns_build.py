@@ -223,7 +223,7 @@ def test_kill_9_of_the_builder_and_of_the_server_while_writing_and_compacting(
         for k in range(8):
             for name, p in streams.items():
                 append(p, lambda_lines(60, NOW - 1_000_000 + k * 100, f"k{name}{k}"))
-            pid = wait_for(lambda: (p := builder_pid(server)) != last and p, timeout=30, what="a new builder process")
+            pid = wait_for(lambda old=last: (p := builder_pid(server)) != old and p, timeout=30, what="a new builder process")
             time.sleep(0.15 * (k % 4))  # vary where the kill lands: start, writing, compacting (not a synchronisation)
             os.kill(pid, signal.SIGKILL)
             last = pid

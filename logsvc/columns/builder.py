@@ -47,7 +47,7 @@ from logsvc.visibility import block_is_current
 
 log = logging.getLogger("logsvc.columns")
 
-ROUND_BYTES = 32 * 1024 * 1024  # stream bytes one round reads (the next round goes on): bounds memory
+ROUND_BYTES = 4 * 1024 * 1024  # stream bytes one round reads (the next round goes on): ~25k events, bounds memory
 MARK_BYTES = 32
 MERGE_FANOUT = 4
 CLOSED_AFTER_MS = 3600 * 1000  # a day this long over gets its files merged into one
@@ -66,6 +66,7 @@ class Builder:
         self.rows_written = 0
         self.slow_events = 0
         self._last_retention = 0.0
+        self._held: dict[tuple[str, str], tuple] = {}  # streams rewritten under unchanged index blocks
 
     # ---- the loop ----------------------------------------------------------------------------
 
@@ -191,15 +192,23 @@ class Builder:
             chunks = [(b.c_start[i], b.chunk_end(i), b.c_ing[i]) for b in blocks for i in range(len(b.c_start))]
             starts = {c[0] for c in chunks} | {chunks[-1][1]} if chunks else set()
             purge = False
+            sig = _signature(blocks)
             if cov is not None:
                 end, mark = int(cov[1]), bytes.fromhex(cov[2])
                 now_mark = os.pread(fd, len(mark), end - len(mark))
-                same = (cov[0] == ident and end in starts and len(now_mark) == len(mark)
-                        and all(not x or x == y for x, y in zip(now_mark, mark, strict=True)))
-                if not same:
+                rewritten = len(now_mark) != len(mark) or any(x and x != y for x, y in zip(now_mark, mark, strict=True))
+                if cov[0] != ident or end not in starts or rewritten:
                     log.info("columns: %s %s was rewritten or replaced: coverage dropped", group, stream)
                     self._drop(snap, group, stream)
                     cov = None
+                    if rewritten and cov is None and end in starts:
+                        # bytes changed under blocks the index still holds: wait until the ingester
+                        # has re-read the file (its blocks change) before covering it again
+                        self._held[(group, stream)] = sig
+            if cov is None and (group, stream) in self._held:
+                if self._held[(group, stream)] == sig:
+                    return None
+                del self._held[(group, stream)]
             if cov is None:
                 _, expired = self.store.retention(group)
                 start = expired.get(stream, 0)
@@ -342,6 +351,11 @@ class Builder:
             name = self.writer.new_name(snap, group, day)
             self.writer.write_table(table, name)
             snap.entries.append(cstore.entry_for(name, group, day, table))
+
+
+def _signature(blocks: list) -> tuple:
+    """What changes when the ingester re-reads a stream: its blocks' ranges and chunk times."""
+    return tuple((b.start, b.end, b.lines, tuple(b.c_ing)) for b in blocks)
 
 
 def _tier(rows: int) -> int:

@@ -187,9 +187,18 @@ class Writer:
         with safeio.folder(None, self.root) as rfd:
             os.close(safeio.open_dir(rfd, DIR, create=True))
         self.directory = self.root / DIR
-        self.current = snapshot(self.root)
-        if not (self.directory / MANIFEST).exists():
-            self.current = Snapshot(self.directory, None)
+        self.current = Snapshot(self.directory, None)
+        try:
+            with safeio.folder(None, self.directory) as dfd:
+                data = json.loads(safeio.read_bytes(dfd, MANIFEST, 256 << 20))
+            if data.get("version") == VERSION:
+                self.current = Snapshot(self.directory, data)
+            else:
+                log.warning("columns manifest of version %r: rebuilding the copy", data.get("version"))
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError) as e:
+            log.warning("columns manifest unreadable (%s): rebuilding the copy", e)
 
     def collect_garbage(self) -> int:
         """Delete files the manifest does not list (written, then killed before the swap). Start only."""
