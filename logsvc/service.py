@@ -229,6 +229,15 @@ class Service:
             log.warning("the column builder exited (rc %s); restarting it", proc.returncode)
             self._stop.wait(1.0)  # a builder that keeps failing costs one start a second, never more
 
+    def _discard_columns(self) -> None:
+        """The index is rebuilt from the files (its ingestion times may differ): so is Insights' copy."""
+        from logsvc.columns import store as columns_store
+
+        try:
+            columns_store.discard(self.store.root)
+        except (OSError, RuntimeError) as e:
+            log.warning("could not drop the columnar copy (%s); it follows the rebuilt index", e)
+
     def open_index_for_writing(self) -> BlockIndex:
         """Open the index; a missing or damaged one is rebuilt from the stream files.
 
@@ -242,6 +251,7 @@ class Service:
             log.error("the index %s; rebuilding it from the stream files", e.strerror)
             with safeio.folder(None, self.store.root) as root:
                 safeio.remove(root, "index")
+            self._discard_columns()
         with safeio.folder(None, self.store.root) as root:
             os.close(safeio.open_dir(root, "index", create=True))
         if not index_exists(self.index_dir) and next(iter(self.store.iter_stream_files()), None):
@@ -251,6 +261,7 @@ class Service:
         except IndexCorrupt as e:
             log.error("the index at %s is damaged (%s); rebuilding it from the stream files", self.index_dir, e)
             BlockIndex.destroy(self.index_dir)
+            self._discard_columns()
             return BlockIndex(self.index_dir)
 
     @property
