@@ -149,3 +149,19 @@ def test_a_day_long_over_is_one_file_and_the_api_prunes(data_dir: Path, world) -
     st = paths[0].stat()
     assert end == st.st_size and int.from_bytes(bytes.fromhex(ident)[:8], "little") == st.st_ino
     assert snap.covered(G1, "nope") is None
+
+
+def test_a_columns_symlink_is_not_written_through(data_dir: Path, world, tmp_path: Path) -> None:  # noqa: ANN001
+    """pyarrow writes by path: a `<data>/columns` symlink must not get the builder writing elsewhere."""
+    store, paths, ing = world
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.symlink(elsewhere, data_dir / "columns")
+    append(paths[0], lambda_lines(100, NOW - 600_000, "x"))
+    ingest(ing)
+    settle(B.Builder(Settings(data_dir=data_dir)))
+    assert list(elsewhere.iterdir()) == []
+    assert (data_dir / "columns").is_dir() and not (data_dir / "columns").is_symlink()
+    assert converged(data_dir) is True
+    cstore.discard(data_dir)
+    assert not (data_dir / "columns").exists() and not (data_dir / cstore.RETIRED_DIR).exists()

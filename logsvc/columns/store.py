@@ -23,7 +23,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import threading
 import time
 from collections.abc import Iterable
@@ -169,10 +168,11 @@ def discard(root: Path | str) -> None:
     with locked(root, wait=30.0) as ok:
         if not ok:
             raise RuntimeError("the column builder still runs")
-        if (root / DIR).exists():
-            shutil.rmtree(root / RETIRED_DIR, ignore_errors=True)
-            os.rename(root / DIR, root / RETIRED_DIR)
-        shutil.rmtree(root / RETIRED_DIR, ignore_errors=True)
+        with safeio.folder(None, root) as rfd:
+            safeio.remove(rfd, RETIRED_DIR)
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(DIR, RETIRED_DIR, src_dir_fd=rfd, dst_dir_fd=rfd)
+            safeio.remove(rfd, RETIRED_DIR)  # never follows a symlink
 
 
 # ---- writing (the builder process only, holding the lock) --------------------------------------
@@ -183,9 +183,15 @@ class Writer:
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
-        shutil.rmtree(self.root / RETIRED_DIR, ignore_errors=True)  # a reindex's `discard` cut short
         with safeio.folder(None, self.root) as rfd:
-            os.close(safeio.open_dir(rfd, DIR, create=True))
+            safeio.remove(rfd, RETIRED_DIR)  # a reindex's `discard` cut short
+            try:
+                os.close(safeio.open_dir(rfd, DIR, create=True))
+                safeio.refuse_links_under(self.root / DIR)  # pyarrow writes by path
+            except safeio.Refused as e:
+                log.error("the columnar copy %s; rebuilding it", e.strerror)
+                safeio.remove(rfd, DIR)
+                os.close(safeio.open_dir(rfd, DIR, create=True))
         self.directory = self.root / DIR
         self.current = Snapshot(self.directory, None)
         try:
