@@ -165,3 +165,32 @@ def test_a_columns_symlink_is_not_written_through(data_dir: Path, world, tmp_pat
     assert converged(data_dir) is True
     cstore.discard(data_dir)
     assert not (data_dir / "columns").exists() and not (data_dir / cstore.RETIRED_DIR).exists()
+
+
+def test_an_unterminated_line_taken_as_it_was_keeps_the_coverage(data_dir: Path, caplog) -> None:  # noqa: ANN001
+    """The ingester takes a last line without its newline after a grace; the newline arriving later
+    leaves a one-byte gap before the next block. The coverage goes on after it, never restarts."""
+    store = Store(data_dir)
+    path = store.ensure_stream(G1, "s1")
+    now = [1000.0]
+    index = BlockIndex(data_dir / "index")
+    try:
+        ing = Ingester(store, index, clock=lambda: now[0])
+        append(path, lambda_lines(50, NOW - 600_000, "a") + "2026-12-01T00:00:00.000Z no newline yet")
+        ingest(ing)
+        now[0] += 10  # the writer went quiet: the partial line is taken as it is
+        ingest(ing)
+        b = B.Builder(Settings(data_dir=data_dir))
+        settle(b)
+        # the index's block ends one past the file (the newline the line will get): so does the coverage
+        assert cstore.snapshot(data_dir).covered(G1, "s1")[1] == path.stat().st_size + 1
+        assert converged(data_dir) is True
+        append(path, "\n" + lambda_lines(50, NOW - 500_000, "b"))
+        ingest(ing)
+        with caplog.at_level("INFO", logger="logsvc.columns"):
+            settle(b)
+        assert "coverage dropped" not in caplog.text
+        assert cstore.snapshot(data_dir).covered(G1, "s1")[1] == path.stat().st_size
+        assert converged(data_dir) is True
+    finally:
+        index.close()

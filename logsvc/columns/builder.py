@@ -190,12 +190,15 @@ class Builder:
                 return self._drop(snap, group, stream)  # the index still describes an older file
             ident = (st.st_ino.to_bytes(8, "little") + head).hex()
             chunks = [(b.c_start[i], b.chunk_end(i), b.c_ing[i]) for b in blocks for i in range(len(b.c_start))]
-            starts = {c[0] for c in chunks} | {chunks[-1][1]} if chunks else set()
+            # where a covered end may lie: a chunk's start or end (an unterminated last line taken as
+            # it was leaves a one-byte gap, its newline, before the next block)
+            starts = {c[0] for c in chunks} | {c[1] for c in chunks}
             purge = False
             sig = _signature(blocks)
             if cov is not None:
                 end, mark = int(cov[1]), bytes.fromhex(cov[2])
-                now_mark = os.pread(fd, len(mark), end - len(mark))
+                mark_at = int(cov[3]) if len(cov) > 3 else end - len(mark)
+                now_mark = os.pread(fd, len(mark), mark_at)
                 rewritten = len(now_mark) != len(mark) or any(x and x != y for x, y in zip(now_mark, mark, strict=True))
                 if cov[0] != ident or end not in starts or rewritten:
                     log.info("columns: %s %s was rewritten or replaced: coverage dropped", group, stream)
@@ -258,12 +261,13 @@ class Builder:
                     evs, _ = lines.split_events(piece, flush=True)
                     self.slow_events += extract.extract(cols, t["group"], t["stream"], t["ident"], a, evs,
                                                         lambda _o, v=ing: v)
-                mark = data[max(0, hi - lo - MARK_BYTES) : hi - lo]
-                if len(mark) < min(MARK_BYTES, hi):
-                    mark = os.pread(fd, min(MARK_BYTES, hi), hi - min(MARK_BYTES, hi))
+                # the last bytes read (an unterminated last line's block ends one past the file's end)
+                real_end = lo + len(data)
+                mark_at = max(0, real_end - MARK_BYTES)
+                mark = os.pread(fd, real_end - mark_at, mark_at)
             finally:
                 os.close(fd)
-            snap.streams.setdefault(t["group"], {})[t["stream"]] = [t["ident"], hi, mark.hex()]
+            snap.streams.setdefault(t["group"], {})[t["stream"]] = [t["ident"], hi, mark.hex(), mark_at]
         for group, cols in cols_by_group.items():
             if cols["ts"]:
                 self._write_group(snap, group, cols)

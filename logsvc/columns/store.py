@@ -4,9 +4,10 @@ Layout: `<data>/columns/manifest.json` and `<data>/columns/<serial>.<group hash>
 Files are immutable; a file holds rows of ONE log group and ONE UTC day (of @timestamp), so a query
 window prunes files by name and retention deletes whole files. The manifest is the only truth:
   files    every live file: name, group, day, rows, min/max ts, and the (stream, ident) pairs in it
-  streams  per group and stream: [ident hex, end offset, mark hex] — every event of that file
-           identity with off < end is in the listed files exactly once (`Snapshot.covered`);
-           `mark` (the last bytes before `end`) tells the builder a file rewritten in place
+  streams  per group and stream: [ident hex, end offset, mark hex, mark offset] — every event of
+           that file identity with off < end is in the listed files exactly once
+           (`Snapshot.covered`); `mark` (the last bytes read before `end`, at `mark offset`) tells
+           the builder a file rewritten in place
   retired  files no longer listed, kept until a deadline so queries that took an older snapshot
            can finish reading them; then deleted
 It is replaced atomically (`safeio.write_atomic`) after the files it lists are written and
