@@ -173,8 +173,10 @@ def test_columns_follow_appends_rotation_rewrite_and_deletion(data_dir: Path, st
         # compaction kept the number of files per group and day small
         per_day = Counter((e.group, e.day) for e in cstore.snapshot(data_dir).entries)
         assert max(per_day.values()) <= 8, per_day
+        assert _orphan_builders(data_dir)  # (the check below can see a builder)
     finally:
         server.stop()
+    wait_for(lambda: not _orphan_builders(data_dir), timeout=20, what="the builder stopped with its server")
 
 
 def test_a_rewrite_with_the_same_identity_never_lists_a_row_twice(data_dir: Path, streams: dict[str, Path]) -> None:
