@@ -61,8 +61,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("url", "http://127.0.0.1:4588", "Where CLI commands (tail, search, groups, invoke) find a running server"),
     Setting("log_level", "info", "Level of logsvc's own messages (debug, info, warning, error)"),
     Setting("ingest", True, "Run the ingester in this process (tests turn it off to start it by hand)", _bool),
-    Setting("columns", True, "Keep Insights' columnar copy and answer the queries that map to SQL from it with DuckDB "
-            "(0/off: every query runs the row engine)", _bool),
+    Setting("columns", True, "Keep Logs Insights' columnar copy (Parquet under <data>/columns, built by a second process) "
+            "and query it; off: no builder, every query runs the row engine", _bool),
     Setting("insights_max_queries", 100, "Logs Insights queries scheduled or running at once (all workers); more get LimitExceededException", int),
     Setting("insights_threads", 4, "Logs Insights queries one worker runs at the same time; the rest wait as Scheduled", int),
     Setting("insights_timeout", 3600.0, "Seconds a Logs Insights query may run before it ends as Timeout (AWS: 60 minutes)", float),

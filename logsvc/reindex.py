@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable
 
 from logsvc import safeio
+from logsvc.columns import store as columns_store
 from logsvc.config import Settings
 from logsvc.errors import LogsvcError
 from logsvc.index import LIVE, REBUILT, BlockIndex, IndexCorrupt, install_rebuilt, settle_dirs
@@ -42,6 +43,9 @@ def reindex(settings: Settings, progress: Callable[[int, int], None] | None = No
                 hint="Stop it (or run reindex against a copy), then run 'logsvc reindex' again.",
             ) from None
         settle_dirs(root)  # a reindex killed earlier left index.new (and maybe index.old) behind
+        # Insights' columns derive from the index (its ingestion times) and the files: drop them and
+        # let the builder rebuild them from the new index when a server starts (columns/store.py)
+        columns_store.discard(root)
         live = root / LIVE
         old = None
         old_snap = None

@@ -111,6 +111,7 @@ class Service:
         self._threads: list[threading.Thread] = []
         self._lock_fd: int | None = None
         self._lock_refused = False
+        self.column_builder_pid: int | None = None
         self.started = False
 
     # ---- lifecycle -----------------------------------------------------------------------------
@@ -188,6 +189,10 @@ class Service:
         t = threading.Thread(target=self._retention_loop, name="logsvc-retention", daemon=True)
         t.start()
         self._threads.append(t)
+        if self.settings.columns:
+            t = threading.Thread(target=self._column_builder, name="logsvc-columns", daemon=True)
+            t.start()
+            self._threads.append(t)
         self.ingester.run(self._stop)
 
     def _retention_loop(self) -> None:
@@ -199,6 +204,39 @@ class Service:
                     retention.enforce(self.store, snap, int(time.time() * 1000))
             except Exception:  # noqa: BLE001 - retention must never stop the writer
                 log.exception("retention pass failed")
+
+    def _column_builder(self) -> None:
+        """Run Insights' column builder (logsvc/columns/builder.py) as a child process while this
+        process ingests: restarted if it dies, stopped with the service (and, by the kernel, when
+        this process dies)."""
+        import subprocess
+        import sys
+
+        env = dict(os.environ, **self.settings.to_env())
+        while not self._stop.is_set():
+            proc = subprocess.Popen([sys.executable, "-m", "logsvc.columns.builder", str(os.getpid())], env=env)
+            self.column_builder_pid = proc.pid
+            while proc.poll() is None and not self._stop.wait(0.2):
+                pass
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+                return
+            log.warning("the column builder exited (rc %s); restarting it", proc.returncode)
+            self._stop.wait(1.0)  # a builder that keeps failing costs one start a second, never more
+
+    def _discard_columns(self) -> None:
+        """The index is rebuilt from the files (its ingestion times may differ): so is Insights' copy."""
+        from logsvc.columns import store as columns_store
+
+        try:
+            columns_store.discard(self.store.root)
+        except (OSError, RuntimeError) as e:
+            log.warning("could not drop the columnar copy (%s); it follows the rebuilt index", e)
 
     def open_index_for_writing(self) -> BlockIndex:
         """Open the index; a missing or damaged one is rebuilt from the stream files.
@@ -213,6 +251,7 @@ class Service:
             log.error("the index %s; rebuilding it from the stream files", e.strerror)
             with safeio.folder(None, self.store.root) as root:
                 safeio.remove(root, "index")
+            self._discard_columns()
         with safeio.folder(None, self.store.root) as root:
             os.close(safeio.open_dir(root, "index", create=True))
         if not index_exists(self.index_dir) and next(iter(self.store.iter_stream_files()), None):
@@ -222,6 +261,7 @@ class Service:
         except IndexCorrupt as e:
             log.error("the index at %s is damaged (%s); rebuilding it from the stream files", self.index_dir, e)
             BlockIndex.destroy(self.index_dir)
+            self._discard_columns()
             return BlockIndex(self.index_dir)
 
     @property
