@@ -137,7 +137,7 @@ def answer(cur: Any, sp: isql.SqlPlan, rel: str, limit: int, stats: bool = True)
             return None
     out = Answer(sp.kind)
     if stats:
-        n, b = cur.execute(f'SELECT count(*), coalesce(sum("end" - off), 0) FROM {rel}').fetchone()
+        n, b = cur.execute(f'SELECT count(*), coalesce(sum(strlen(msg)), 0) FROM {rel}').fetchone()
         out.scanned, out.bytes = int(n), int(b)
     if sp.kind == "rows":
         out.matched = int(cur.execute(f"SELECT count(*) FROM {rel} WHERE {sp.where}", sp.params).fetchone()[0])
