@@ -3,7 +3,8 @@
 Owns spawning the command, reading its stdout and stderr as they come (one reader, so the order
 they arrive in is kept), turning lines into events by the same rule every reader of a stream file
 applies (`lines.split_events`: a traceback is one event), appending each event (timestamped when
-its first line was read) to a new stream through the store, forwarding signals, and exiting
+its first line was read, marked with the pipe it came from: `lines.format_line(..., pipe=)`, read
+back as the field `pipe: "stderr"`) to a new stream through the store, forwarding signals, and exiting
 with the command's status (128 + N when a signal ended it, 127/126 when it could not start, as
 shells do). Writes through the store directly, so it needs the data directory (`--data-dir` or
 LOGSVC_DATA_DIR), not a running server. Never touches the index.
@@ -122,7 +123,7 @@ class _Capture:
             n += 1
         if n:
             ready, self.pending = self.pending[:n], self.pending[n:]
-            self.store.append_events(self.group, self.stream, [(ms, text) for _, ms, text in ready])
+            self.store.append_events(self.group, self.stream, [(ms, text, self.pipes[fd][0]) for fd, ms, text in ready])
 
 
 def run_command(

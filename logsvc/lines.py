@@ -15,16 +15,16 @@ for "\r" and "\r " for "\n"; `split_events` unescapes such lines, so every messa
 `format_line` reads back byte for byte. Plain text essentially never has U+001E right after a
 timestamp, so lines written with `>>` keep Lambda's convention.
 
-Timestamps. A leading ISO-8601 or 13-digit epoch-ms timestamp is the event time. Followed by one
-SPACE (what `format_line` writes) it is cut from the message; followed by anything else (the Node
-runtime's TAB) the message stays verbatim. Without one, a format may carry the time in a field
-(Python runtime, JSON lines). Naive ISO times are read as UTC.
-
-Formats. Each `LineFormat` names one line shape and carries real sample lines from
-/work/shared/reference/lambda-runtime.md §2 (ids elided there are filled in); tests check that
-every sample is recognised by its own format, lnav's "pattern does not match any samples" habit.
-`parse_event` picks candidates by the message's first character, so a plain line costs a dict
-lookup and no regex.
+Pipes. `format_line(..., pipe="stderr")` puts U+001F (UNIT SEPARATOR) right after the timestamp:
+`<timestamp>` U+001F SPACE `<message>`, or `<timestamp>` U+001F U+001E `<escaped message>` (the U+001E
+takes the space's place, so byte 25 is U+001E in every escaped line). Such an event has the field
+`pipe: "stderr"`; every other line (stdout, PutLogEvents, `>>`) is written and read exactly as
+before and has no `pipe` field. Why there: the byte after the timestamp already tells line shapes
+apart (space: time cut; TAB: Node's verbatim line), so ordinary lines pay nothing to be read, no
+message changes (one starting with U+001F needs no escape), `cut -d' ' -f2-` still gives a plain
+stderr line's message, and an event's text keeps the mark (`<timestamp>` U+001F SPACE `<message>`)
+for `time_and_message` and `parse_event`. Only format_timestamp's exact form followed by U+001F
+marks stderr; U+001F anywhere else is plain text (and, like every control character, a word break).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from logsvc.errors import InvalidParameter
 
 __all__ = [
     "ESCAPED",
+    "STDERR",
     "FORMATS",
     "MAX_TIMESTAMP_MS",
     "MIN_TIMESTAMP_MS",
@@ -222,6 +223,8 @@ def format_timestamp(timestamp_ms: int) -> str:
 
 
 ESCAPED = "\x1e"  # U+001E RECORD SEPARATOR after the writer's timestamp and space: an escaped line
+STDERR = "\x1f"  # U+001F UNIT SEPARATOR right after the writer's timestamp: an event written to stderr
+_PIPES = ("stdout", "stderr")
 
 
 def escape_message(message: str) -> str:
@@ -258,16 +261,24 @@ def unescape_message(body: str) -> str:
     return _UNESCAPE_RE.sub(_unescape_pair, body) if "\r" in body else body
 
 
-def format_line(timestamp_ms: int, message: str) -> bytes:
+def format_line(timestamp_ms: int, message: str, pipe: str | None = None) -> bytes:
     r"""The stream-file line for one event: b"<ISO-8601 UTC ms>Z <message>\n", always one line.
 
     The message is written by `escape_message`, so every message reads back exactly as it was given,
     including "\r", "\r\n" and a trailing line break. Lone surrogates (possible from JSON "\ud800"
-    escapes) cannot be UTF-8 and are written as "?".
+    escapes) cannot be UTF-8 and are written as "?". `pipe="stderr"` marks the line with U+001F
+    after the timestamp (see "Pipes" in the module docstring); None and "stdout" write no mark.
 
-    :raises InvalidParameter: if the time is not an int within 1970..9999.
+    :raises InvalidParameter: if the time is not an int within 1970..9999, or the pipe is unknown.
     """
-    return f"{format_timestamp(timestamp_ms)} {escape_message(message)}\n".encode("utf-8", "replace")
+    body = escape_message(message)
+    if pipe is None or pipe == "stdout":
+        sep = " "
+    elif pipe == "stderr":
+        sep = STDERR if body[:1] == ESCAPED else STDERR + " "
+    else:
+        raise InvalidParameter(f"pipe {pipe!r} is not one logsvc records", field="pipe", rule=f"None or one of {_PIPES}")
+    return f"{format_timestamp(timestamp_ms)}{sep}{body}\n".encode("utf-8", "replace")
 
 
 # --------------------------------------------------------------------------------------------
@@ -307,7 +318,7 @@ def _is_platform_line(line: bytes) -> bool:
     if head[:1].isdigit():
         lead = _leading_timestamp(head)
         if lead is not None:
-            head = head[lead[1] + 1 :]
+            head = head[lead[1] + (2 if head.startswith(STDERR, lead[1]) else 1) :]
     return head.startswith(_PLATFORM_PREFIXES)
 
 
@@ -320,7 +331,7 @@ def _is_json_line(line: bytes) -> bool:
         lead = _leading_timestamp(line[:40].decode("ascii", "replace"))
         if lead is None:
             return False
-        line = line[lead[1] + 1 :]
+        line = line[lead[1] + (2 if line[lead[1] : lead[1] + 1] == b"\x1f" else 1) :]
     return line.startswith(b"{")
 
 
@@ -371,15 +382,18 @@ def _tail_continues(tail: bytes) -> bool:
     return any(tail.startswith(h) or h.startswith(tail) for h in _TB_HEADERS)
 
 
-# An escaped line: format_timestamp's exact form (24 bytes), one space, U+001E (see escape_message).
-_ESCAPED_LINE_RE = re.compile(rb"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z \x1e")
+# An escaped line: format_timestamp's exact form (24 bytes), a space (stdout) or the stderr mark, U+001E
+# (see escape_message); byte 25 is U+001E either way, so split_events' one check finds both.
+_ESCAPED_LINE_RE = re.compile(rb"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z[ \x1f]\x1e")
 
 
 def _text(raw: bytes) -> str:
-    """An event's text from its bytes: an escaped first line is unescaped, the rest read by `_decode`."""
+    """An event's text from its bytes: an escaped first line is unescaped (its time and separator kept,
+    so a stderr mark stays in the text), the rest read by `_decode`."""
     if raw[25:26] == b"\x1e" and _ESCAPED_LINE_RE.match(raw):
         first, nl, rest = raw.partition(b"\n")
-        text = raw[:25].decode() + unescape_message(first[26:].decode("utf-8", "replace"))
+        head = raw[:25].decode() if raw[24] == 32 else raw[:24].decode() + STDERR + " "  # the text's form of the mark
+        text = head + unescape_message(first[26:].decode("utf-8", "replace"))
         return text + "\n" + _decode(rest) if nl else text
     return _decode(raw) if b"\r" in raw else raw.decode("utf-8", "replace")
 
@@ -896,6 +910,16 @@ def _dispatch(text: str) -> tuple[LineFormat | None, int | None, dict[str, objec
     return None, None, {}
 
 
+_STDERR_TEXT = "Z" + STDERR + " "
+
+
+def _is_stderr(text: str, end: int) -> bool:
+    """Does format_timestamp's exact form (ending at `end`) open `text`, then the stderr mark and a
+    space (an event's text always has the space)? Asked only when no space follows the time, so
+    ordinary lines never pay for it."""
+    return end == 24 and text[23:26] == _STDERR_TEXT and text[19] == "." and text[10] == "T"
+
+
 def _analyse(text: str) -> tuple[LineFormat | None, int | None, str, dict[str, object]]:
     """(format, timestamp, message, fields) of an event's text."""
     if "0" <= text[:1] <= "9":
@@ -907,6 +931,10 @@ def _analyse(text: str) -> tuple[LineFormat | None, int | None, str, dict[str, o
                 message = text[end + 1 :]
                 fmt, _ts, fields = _dispatch(message)
                 return fmt or TIMESTAMPED, ms, message, fields
+            if _is_stderr(text, end):  # the same, written to stderr
+                message = text[26:]
+                fmt, _ts, fields = _dispatch(message)
+                return fmt or TIMESTAMPED, ms, message, {**fields, "pipe": "stderr"}
             fields = _node_fields(text, end) if text.startswith("\t", end) else None
             return (NODE_RUNTIME, ms, text, fields) if fields is not None else (TIMESTAMPED, ms, text, {})
         # No timestamp, so of the formats for digits only a bare request id can still match.
@@ -948,7 +976,9 @@ def time_and_message(text: str) -> tuple[int | None, str]:
         if lead is None:
             return None, text
         ms, end = lead
-        return ms, text[end + 1 :] if text.startswith(" ", end) else text
+        if text.startswith(" ", end):
+            return ms, text[end + 1 :]
+        return ms, text[26:] if _is_stderr(text, end) else text
     return _dispatch(text)[1], text
 
 

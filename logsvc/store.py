@@ -503,16 +503,17 @@ class Store:
 
     # ---- writing and reading -----------------------------------------------------------------
 
-    def append_events(self, group: str, stream: str, events: Iterable[tuple[int, str]]) -> int:
+    def append_events(self, group: str, stream: str, events: Iterable[tuple[int, str] | tuple[int, str, str | None]]) -> int:
         """Append (timestamp_ms, message) events as whole lines, in one write. Returns bytes written.
 
         Lines are `lines.format_line`'s: every message reads back byte for byte (escaped if need be).
+        An event may carry a third item, the pipe it was written to (`logsvc run`: "stdout"/"stderr").
 
         One `write` on an O_APPEND descriptor, so concurrent writers never interleave inside a batch;
         if the disk fills mid-write the partial tail is cut off again, so no half line is left behind.
         :raises NotFound: if the stream does not exist. :raises StorageError: on a full disk.
         """
-        data = b"".join(lines.format_line(ts, msg) for ts, msg in events)
+        data = b"".join(lines.format_line(*event) for event in events)
         self.stream_file(group, stream)  # validates both names
         with self._append_lock(group, stream):
             try:

@@ -768,3 +768,93 @@ def test_every_message_round_trips(message: str) -> None:
     assert line.count(b"\n") == 1
     events, _ = split_events(line)
     assert [parse_event(e.text).message for e in events] == [message]
+
+
+# ---- pipes: `logsvc run` keeps which pipe an event came from (issue 15) ------------------------
+
+# (why, message, pipe, the line's bytes after the timestamp): written out by hand from the README's
+# line-format paragraph. stderr: U+001F then a space, or U+001F then U+001E for an escaped message.
+PIPE_LINES = [
+    ("stdout is written as before", "hello", "stdout", b" hello"),
+    ("no pipe is stdout's form", "hello", None, b" hello"),
+    ("stderr gets the mark", "hello", "stderr", b"\x1f hello"),
+    ("empty message on stderr", "", "stderr", b"\x1f "),
+    ("leading space kept on stderr", "  indented", "stderr", b"\x1f   indented"),
+    ("stdout message starting with U+001F is not escaped", "\x1fUS", "stdout", b" \x1fUS"),
+    ("stderr message starting with U+001F", "\x1fUS", "stderr", b"\x1f \x1fUS"),
+    ("stdout message starting with U+001E is escaped", "\x1eRS", "stdout", b" \x1e\x1eRS"),
+    ("stderr message starting with U+001E is escaped", "\x1eRS", "stderr", b"\x1f\x1e\x1eRS"),
+    ("stderr multi-line in Lambda's convention", "a\nb", "stderr", b"\x1f a\rb"),
+    ("stderr CRLF is escaped", "a\r\nb", "stderr", b"\x1f\x1ea\r\r\r b"),
+    ("stderr message that looks like a marked line", f"{TS}\x1f x", "stderr", f"\x1f {TS}\x1f x".encode()),
+    ("stderr traceback is one line", TB, "stderr", b"\x1f " + TB.replace("\n", "\r").encode()),
+    ("stderr chained traceback", CHAINED, "stderr", b"\x1f " + CHAINED.replace("\n", "\r").encode()),
+    ("stderr JSON keeps its fields", '{"level": "error", "n": 1}', "stderr", b'\x1f {"level": "error", "n": 1}'),
+]
+
+
+@pytest.mark.parametrize(("why", "message", "pipe", "body"), PIPE_LINES, ids=[p[0] for p in PIPE_LINES])
+def test_pipe_is_written_and_read_back_with_the_message_unchanged(why: str, message: str, pipe: str | None, body: bytes) -> None:
+    from logsvc.lines import time_and_message
+
+    line = format_line(T, message, pipe)
+    assert line == TS.encode() + body + b"\n", why
+    events, used = split_events(line + format_line(T + 1, "next"))
+    assert used == len(line) + len(format_line(T + 1, "next")), why
+    assert [time_and_message(e.text) for e in events] == [(T, message), (T + 1, "next")], why
+    parsed = [parse_event(e.text) for e in events]
+    assert [(p.timestamp, p.message, p.fields.get("pipe")) for p in parsed] == [
+        (T, message, "stderr" if pipe == "stderr" else None), (T + 1, "next", None)], why
+
+
+def test_stderr_json_line_keeps_its_parsed_fields() -> None:
+    p = parse_event(split_events(format_line(T, '{"level": "error", "requestId": "r1"}', "stderr"), flush=True)[0][0].text)
+    assert p.fields == {"json": True, "level": "ERROR", "requestId": "r1", "pipe": "stderr"}
+
+
+# Lines a `>>` writer (or an old file) holds: only format_timestamp's form + U+001F + space is stderr.
+FOREIGN_MARKS = [
+    ("U+001F mid-message is plain text", f"{TS} a\x1fb\n".encode(), "a\x1fb", None),
+    ("U+001F right after the time without a space: verbatim", f"{TS}\x1fab\n".encode(), f"{TS}\x1fab", None),
+    ("another timestamp form before the mark: verbatim", b"2026-11-27T21:46:35Z\x1f ab\n", "2026-11-27T21:46:35Z\x1f ab", None),
+    ("no timestamp: verbatim", b"\x1f ab\n", "\x1f ab", None),
+    ("hand-written stderr line", f"{TS}\x1f ab\n".encode(), "ab", "stderr"),
+]
+
+
+@pytest.mark.parametrize(("why", "data", "message", "pipe"), FOREIGN_MARKS, ids=[f[0] for f in FOREIGN_MARKS])
+def test_foreign_lines_with_the_mark(why: str, data: bytes, message: str, pipe: str | None) -> None:
+    events, _ = split_events(data, flush=True)
+    p = parse_event(events[0].text)
+    assert (p.message, p.fields.get("pipe")) == (message, pipe), why
+
+
+def test_traceback_after_a_stderr_json_or_platform_line_is_its_own_event() -> None:
+    """The multi-line rule sees through the mark: a `>>` traceback after a marked JSON line starts an event."""
+    tb = lines_of(*TB.split("\n"))
+    for first in (format_line(T, '{"a": 1}', "stderr"), format_line(T, f"END RequestId: {RID}", "stderr")):
+        events, _ = split_events(first + tb, flush=True)
+        assert len(events) == 2, first
+    events, _ = split_events(format_line(T, "payment failed", "stderr") + tb, flush=True)
+    assert [parse_event(e.text).message for e in events] == ["payment failed\n" + TB]
+
+
+def test_format_line_refuses_an_unknown_pipe() -> None:
+    with pytest.raises(InvalidParameter, match="pipe"):
+        format_line(T, "x", "stdin")
+
+
+def test_the_mark_is_a_word_break_for_the_index_and_filter_patterns() -> None:
+    from logsvc.tokens import index_tokens_bytes, tokenize
+
+    assert tokenize("a\x1fb") == ["a", "b"]
+    assert {b"hello", b"world"} <= index_tokens_bytes(format_line(T, "hello world", "stderr"))
+
+
+@given(message=st.text() | st.text(alphabet=st.sampled_from("\r\n \x1e\x1f\\ab")), stderr=st.booleans())
+def test_every_message_round_trips_on_both_pipes(message: str, stderr: bool) -> None:
+    line = format_line(T, message, "stderr" if stderr else "stdout")
+    assert line.count(b"\n") == 1
+    events, _ = split_events(line)
+    p = parse_event(events[0].text)
+    assert (p.message, p.fields.get("pipe")) == (message, "stderr" if stderr else None)

@@ -30,6 +30,12 @@ returns as an event's `fields`), on text lines only (a JSON line's keys are ordi
                    arithmetic on it gives plain floats.
   `@xrayTraceId`, `@xraySegmentId`: from the `XRAY TraceId: … SegmentId: …` suffix of a REPORT.
 
+logsvc's own discovered field:
+  `@pipe`          "stderr" on events `logsvc run` read from its command's stderr (the REST field
+                   `pipe`, from `lines.parse_event`); absent on every other event. An `@` name, like
+                   the REST fields `requestId`/`type` that become `@requestId`/`@type`: it cannot
+                   collide with a JSON key (a JSON key `@x` is `@@x`), and the `@` stage finds it.
+
 JSON fields (reference §5.3): a message that is a JSON object (`lines.load_json_object`, the reader
 filter patterns use too) is flattened with dots: nested objects `a.b`, arrays by index `items.0.id`;
 only leaves become fields (an empty object or array gives none); at most `MAX_JSON_FIELDS` (200)
@@ -55,6 +61,7 @@ from logsvc.model import LogEvent
 
 __all__ = [
     "LAMBDA_FIELDS",
+    "LOGSVC_FIELDS",
     "MAX_JSON_FIELDS",
     "MB",
     "SYSTEM_FIELDS",
@@ -65,6 +72,7 @@ __all__ = [
     "java_double_text",
     "json_fields",
     "lambda_fields",
+    "logsvc_fields",
     "log_group_fields",
     "log_record",
     "message_fields",
@@ -77,6 +85,7 @@ LAMBDA_FIELDS = (
     "@type", "@requestId", "@duration", "@billedDuration", "@memorySize", "@maxMemoryUsed",
     "@initDuration", "@xrayTraceId", "@xraySegmentId",
 )
+LOGSVC_FIELDS = ("@pipe",)
 LAMBDA_GROUP_PREFIX = "/aws/lambda/"
 _TYPES = frozenset(("START", "END", "REPORT"))
 # (parse_event's name, Insights' name, factor); all become floats, as AWS's doubles
@@ -135,6 +144,12 @@ def lambda_fields(message: str, parsed: dict[str, object] | None = None) -> dict
     return out
 
 
+def logsvc_fields(parsed: dict[str, object] | None) -> dict[str, object]:
+    """logsvc's own `@` fields of an event, from its parsed fields (a LogEvent's `fields`)."""
+    pipe = parsed.get("pipe") if parsed else None
+    return {"@pipe": pipe} if isinstance(pipe, str) else {}
+
+
 def flatten_json(doc: dict, limit: int = MAX_JSON_FIELDS) -> dict[str, object]:
     """A JSON object's leaves as dotted names (arrays by index), in document order, at most `limit`.
 
@@ -178,10 +193,11 @@ def _is_lambda(group: str, lam: dict[str, object]) -> bool:
 
 
 def message_fields(message: str, *, group: str = "", parsed: dict[str, object] | None = None) -> dict[str, object]:
-    """Every discovered (non-system) field of a message, eagerly: Lambda's, then JSON's.
+    """Every discovered (non-system) field of a message, eagerly: Lambda's, logsvc's, then JSON's.
     For callers that want them all at once (GetLogRecord, the console's field view)."""
     lam = lambda_fields(message, parsed)
     out = dict(lam)
+    out.update(logsvc_fields(parsed))
     for k, v in json_fields(message, embedded=message[:1] != "{" and _is_lambda(group, lam)).items():
         out.setdefault(k, v)
     return out
@@ -223,6 +239,9 @@ class Row(dict):
             if "@requestId" in lam:
                 self._lazy |= _EMBED
             for k, v in lam.items():
+                if not dict.__contains__(self, k):
+                    dict.__setitem__(self, k, v)
+            for k, v in logsvc_fields(self._event.fields).items():
                 if not dict.__contains__(self, k):
                     dict.__setitem__(self, k, v)
         if stages & _JSON:
@@ -290,7 +309,7 @@ class Row(dict):
         return dict.values(self.discover_all())
 
     def field_names(self) -> list[str]:
-        """Every field present, system fields first, then Lambda's, JSON's, then any written."""
+        """Every field present, system fields first, then Lambda's and logsvc's, JSON's, then any written."""
         return list(dict.keys(self.discover_all()))
 
     def copy(self) -> Row:  # type: ignore[override]
