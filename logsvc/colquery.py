@@ -132,12 +132,13 @@ def relation(cur: Any, sources: list[Source], idents: list[bytes], snap: Any, re
 
 def answer(cur: Any, sp: isql.SqlPlan, rel: str, limit: int, stats: bool = True) -> Answer | None:
     """Run `sp` over the relation `rel` on `cur`; None when a guard says the columns cannot answer."""
-    for guard in sp.guards:
-        if cur.execute(f"SELECT count(*) FROM {rel} WHERE {guard}").fetchone()[0]:
-            return None
+    # one scan for the statistics and every guard (each of them alone is a scan of the relation)
+    firsts = ['count(*)', 'coalesce(sum("end" - off), 0)'] + [f"count_if({g})" for g in sp.guards]
+    n, b, *hits = cur.execute(f"SELECT {', '.join(firsts)} FROM {rel}").fetchone()
+    if any(hits):
+        return None
     out = Answer(sp.kind)
     if stats:
-        n, b = cur.execute(f'SELECT count(*), coalesce(sum(strlen(msg)), 0) FROM {rel}').fetchone()
         out.scanned, out.bytes = int(n), int(b)
     if sp.kind == "rows":
         out.matched = int(cur.execute(f"SELECT count(*) FROM {rel} WHERE {sp.where}", sp.params).fetchone()[0])

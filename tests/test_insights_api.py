@@ -150,7 +150,9 @@ def test_boto3_query_returns_the_rows_newest_first_with_statistics(logs) -> None
     assert got[0]["@timestamp"] == stamp
     st = r["statistics"]
     assert st["recordsScanned"] == 20.0 and st["recordsMatched"] == 7.0 and st["logGroupsScanned"] == 1.0
-    assert st["bytesScanned"] == float(sum(len(f"event {i} status={200 if i % 3 else 500}") for i in range(20)))
+    # bytes read: each event's line in its file, `<ISO time> <message>\n`, so its message + 26 bytes,
+    # which is also the size CloudWatch counts an event at (PutLogEvents' batch size)
+    assert st["bytesScanned"] == float(sum(len(f"event {i} status={200 if i % 3 else 500}") + 26 for i in range(20)))
     assert r["queryLanguage"] == "CWLI"
 
 
@@ -306,7 +308,7 @@ def test_describe_queries(logs) -> None:  # noqa: ANN001
     assert [q["queryId"] for q in queries] == [done["queryId"]]
     q = queries[0]
     assert q["queryString"] == "fields @message" and q["status"] == "Complete" and q["logGroupName"] == group
-    assert q["createTime"] > 0 and q["queryLanguage"] == "CWLI" and q["bytesScanned"] == 2.0
+    assert q["createTime"] > 0 and q["queryLanguage"] == "CWLI" and q["bytesScanned"] == 2.0 + 2 * 26
     assert logs.describe_queries(logGroupName=group, status="Running")["queries"] == []
     assert any(x["queryId"] == done["queryId"] for x in logs.describe_queries(status="Complete")["queries"])
     second = run(logs, group, "stats count(*)")
