@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import logging
 import os
 import signal
@@ -77,12 +78,27 @@ class Builder:
         if removed:
             log.info("removed %d column files no manifest lists", removed)
         backoff = POLL
+        failing = ""  # why the last round failed: said once, not once per retry
         while not stop.is_set():
             try:
                 more = self.round()
                 backoff = POLL
+                if failing:
+                    log.info("column building resumed")
+                    failing = ""
+            except OSError as e:
+                # a full disk or a vanished file is the machine's state, not a bug: one line, no traceback
+                why = ("the disk holding the data directory is full; columns resume when space returns"
+                       if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else f"{type(e).__name__}: {e}")
+                if why != failing:
+                    log.error("column building paused: %s (will retry)", why)
+                    failing = why
+                more = False
+                backoff = min(backoff * 2, 5.0)
             except Exception:  # noqa: BLE001 - keep building; say why it failed
-                log.exception("column build round failed (will retry)")
+                if failing != "bug":
+                    log.exception("column build round failed (will retry)")
+                    failing = "bug"
                 more = False
                 backoff = min(backoff * 2, 5.0)
             if not more:
