@@ -31,6 +31,7 @@ import ctypes
 import errno
 import logging
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -53,6 +54,8 @@ ROUND_BYTES = 4 * 1024 * 1024  # stream bytes one round reads (the next round go
 MARK_BYTES = 32
 MERGE_FANOUT = 4
 CLOSED_AFTER_MS = 3600 * 1000  # a day this long over gets its files merged into one
+MERGE_MEMORY = "128MB"  # DuckDB's limit while compacting; the sort spills beyond it
+SPILL_DIR = "columns.spill"  # under the data directory, removed after each merge
 POLL = 0.2
 NICE = 10
 
@@ -353,27 +356,53 @@ class Builder:
 
     def _rewrite(self, snap: cstore.Snapshot, entries: list[cstore.FileEntry], group: str, day: str, now_ms: int,
                  exclude: set[tuple[str, str]] = frozenset()) -> None:
-        """Merge `entries` into one file of the rows still vouched for (coverage), sorted by time."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-        import pyarrow.parquet as pq
+        """Merge `entries` into one file of the rows still vouched for (coverage), sorted by time.
 
-        tables = [pq.read_table(self.writer.directory / e.name, schema=schema.arrow_schema()) for e in entries]
-        table = pa.concat_tables(tables)
+        DuckDB streams the merge with a memory limit, spilling the sort to `<data>/columns.spill`: a
+        day of a busy group can be far larger than memory, and the builder's memory is bounded."""
+        import duckdb
+
         cov = snap.streams.get(group, {})
         live = [(s, c[0], int(c[1])) for s, c in cov.items() if (s, c[0]) not in exclude]
-        keys = pc.binary_join_element_wise(table.column("stream"), table.column("ident"), "\0")
-        idx = pc.index_in(keys, value_set=pa.array([f"{s}\0{i}" for s, i, _ in live], pa.string()))
-        ends = pc.take(pa.array([e for _, _, e in live], pa.int64()), idx)
-        mask = pc.fill_null(pc.less(table.column("off"), ends), False)
-        table = table.filter(mask)
         self.writer.retire(snap, [e.name for e in entries], now_ms)
-        if table.num_rows:
-            table = table.sort_by([("ts", "ascending"), ("stream", "ascending"), ("off", "ascending")])
-            name = self.writer.new_name(snap, group, day)
-            self.writer.write_table(table, name)
-            snap.entries.append(cstore.entry_for(name, group, day, table))
+        if not live:
+            return
+        name = self.writer.new_name(snap, group, day)
+        out = self.writer.directory / name
+        spill = self.root / SPILL_DIR
+        if spill.is_symlink():  # never spill through a link planted in the data directory
+            spill.unlink()
+        shutil.rmtree(spill, ignore_errors=True)
+        con = duckdb.connect(config={"memory_limit": MERGE_MEMORY, "threads": 1, "temp_directory": str(spill),
+                                     "preserve_insertion_order": False})
+        try:
+            con.execute("CREATE TEMP TABLE live (stream VARCHAR, ident VARCHAR, cov BIGINT)")
+            con.executemany("INSERT INTO live VALUES (?, ?, ?)", live)
+            paths = [str(self.writer.directory / e.name) for e in entries]
+            cols = ", ".join(f'x."{c}"' for c in schema.NAMES)
+            con.execute(
+                f"COPY (SELECT {cols} FROM read_parquet(?) x JOIN live l ON x.stream = l.stream AND x.ident = l.ident "
+                f"WHERE x.off < l.cov ORDER BY x.ts, x.stream, x.off) TO '{_sql_str(out)}' "
+                f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {cstore.ROW_GROUP})", [paths])
+            rows, lo, hi = con.execute("SELECT count(*), min(ts), max(ts) FROM read_parquet(?)", [str(out)]).fetchone()
+            pairs = con.execute("SELECT DISTINCT stream, ident FROM read_parquet(?)", [str(out)]).fetchall()
+        finally:
+            con.close()
+            shutil.rmtree(spill, ignore_errors=True)
+        if not rows:
+            out.unlink(missing_ok=True)
+            return
+        fd = os.open(out, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        keys = tuple(sorted({(st, cstore.ident_key(i)) for st, i in pairs}))
+        snap.entries.append(cstore.FileEntry(name, group, day, int(rows), int(lo), int(hi), keys))
 
+
+def _sql_str(path: Path) -> str:
+    return str(path).replace("'", "''")
 
 def _signature(blocks: list) -> tuple:
     """What changes when the ingester re-reads a stream: its blocks' ranges and chunk times."""
