@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass
 
 from logsvc import lines
-from logsvc.model import ID_HEAD_BYTES
+from logsvc.model import ID_HEAD_BYTES, LogEvent
 
 # A longer line is kept as its first LINE_CAP bytes (the rest is skipped). Four bytes per character
 # and then some: the kept text always exceeds query.MAX_MESSAGE characters, so make_event cuts it
@@ -34,6 +34,7 @@ HEAD_BYTES = ID_HEAD_BYTES
 MARK_BYTES = 32
 CONTINUATION_GRACE = 0.25
 PARTIAL_LINE_GRACE = 2.0
+MAX_MESSAGE = 1_048_576  # longer events are cut here, with a marker (see truncate_message)
 
 
 @dataclass
@@ -166,3 +167,26 @@ def skip_taken_newline(fd: int, offset: int, data: bytes) -> tuple[int, bytes]:
     if data[:1] == b"\n" and offset and os.pread(fd, 1, offset - 1) != b"\n":
         return offset + 1, data[1:]
     return offset, data
+
+
+def make_event(
+    group: str, stream: str, offset: int, end: int, text: str, ingestion_time: int, ident: bytes = b""
+) -> LogEvent:
+    """The one place an event's text becomes a LogEvent: fields parsed, an over-long message cut.
+    `ident` is the file's identity (inode + head bytes, see model.make_event_id)."""
+    p = lines.parse_event(text)
+    msg, cut = truncate_message(p.message, end - offset)
+    fields = dict(p.fields, truncated=True) if cut else p.fields
+    ts = p.timestamp if p.timestamp is not None else ingestion_time
+    return LogEvent(group, stream, offset, ts, ingestion_time, msg, fields, end, ident)
+
+
+def truncate_message(message: str, event_bytes: int) -> tuple[str, bool]:
+    """Messages over MAX_MESSAGE characters are cut, ending in a marker with the event's size.
+
+    The size is the event's byte range in its file (which every reader knows), not what a read held:
+    readers see only the first follow.LINE_CAP bytes of an over-long line, so a count of the
+    characters cut would differ between read paths, and an event's message must not."""
+    if len(message) <= MAX_MESSAGE:
+        return message, False
+    return message[:MAX_MESSAGE] + f"\u2026[logsvc: cut; the whole event is {event_bytes:,} bytes]", True

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from logsvc import follow, lines, paging, stamps, visibility
 from logsvc.errors import InvalidParameter, NotFound
 from logsvc.filterpattern import FilterPattern, compile_pattern
+from logsvc.follow import make_event
 from logsvc.index import Block, BlockIndex, Snapshot, stream_key
 from logsvc.model import ID_HEAD_BYTES, LogEvent
 from logsvc.store import Store
@@ -39,14 +40,13 @@ from logsvc.visibility import Source, block_is_current, visible
 
 MAX_LIMIT = 10_000
 MAX_PAGE_BYTES = 1_048_576
-MAX_MESSAGE = 1_048_576  # longer events are cut here, with a marker (see truncate_message)
 NEG_INF = -(2**62)
 POS_INF = 2**62
 LEVEL_SAMPLE = 50_000  # events a level histogram reads at most (newest first); see level_histogram
 # The (time, level class) of the events of indexed chunks, kept so a refresh of the same range parses
 # only what is new: 9 bytes per event plus ~300 per chunk, at most this many bytes per process.
 LEVEL_CACHE_BYTES = 8 * 1024 * 1024
-__all__ = ["Page", "Reader", "Source", "iter_all", "make_event"]
+__all__ = ["Page", "Reader", "Source", "iter_all"]
 
 
 @dataclass
@@ -54,29 +54,6 @@ class Page:
     events: list[LogEvent]
     next_token: str | None
     next_key: tuple | None = None  # (timestamp, stream key, offset) the next page starts after
-
-
-def make_event(
-    group: str, stream: str, offset: int, end: int, text: str, ingestion_time: int, ident: bytes = b""
-) -> LogEvent:
-    """The one place an event's text becomes a LogEvent: fields parsed, an over-long message cut.
-    `ident` is the file's identity (inode + head bytes, see model.make_event_id)."""
-    p = lines.parse_event(text)
-    msg, cut = truncate_message(p.message, end - offset)
-    fields = dict(p.fields, truncated=True) if cut else p.fields
-    ts = p.timestamp if p.timestamp is not None else ingestion_time
-    return LogEvent(group, stream, offset, ts, ingestion_time, msg, fields, end, ident)
-
-
-def truncate_message(message: str, event_bytes: int) -> tuple[str, bool]:
-    """Messages over MAX_MESSAGE characters are cut, ending in a marker with the event's size.
-
-    The size is the event's byte range in its file (which every reader knows), not what a read held:
-    readers see only the first follow.LINE_CAP bytes of an over-long line, so a count of the
-    characters cut would differ between read paths, and an event's message must not."""
-    if len(message) <= MAX_MESSAGE:
-        return message, False
-    return message[:MAX_MESSAGE] + f"\u2026[logsvc: cut; the whole event is {event_bytes:,} bytes]", True
 
 
 class Reader:

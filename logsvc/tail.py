@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from logsvc import paging, stamps
 from logsvc.errors import InvalidParameter, LimitExceeded
 from logsvc.filterpattern import FilterPattern
-from logsvc.follow import CONTINUATION_GRACE, HEAD_BYTES, FileFollow, file_identity, read_new_events
+from logsvc.follow import CONTINUATION_GRACE, HEAD_BYTES, FileFollow, file_identity, make_event, read_new_events
 from logsvc.model import LogEvent
-from logsvc.query import Source, make_event
+from logsvc.query import Source
 from logsvc.store import Store
 from logsvc.visibility import visible
 from logsvc.watch import Watcher

@@ -12,7 +12,7 @@ import pytest
 from logsvc import lines
 from logsvc.columns import extract as X
 from logsvc.columns import schema
-from logsvc.query import make_event
+from logsvc.follow import make_event
 
 ROOT = Path(__file__).resolve().parents[1]
 RID = "8f5e3f7c-9b1a-4c2d-8e3f-0123456789ab"

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from logsvc import lines
 from logsvc.errors import InvalidParameter
 from logsvc.filterpattern import FilterPatternError, compile_pattern
-from logsvc.query import MAX_MESSAGE
+from logsvc.follow import MAX_MESSAGE
 from tests.conftest import Server, start_server, wait_for
 from tests.helpers_faults import FULL, all_events
 

@@ -22,7 +22,7 @@ import requests
 
 from logsvc.config import Settings
 from logsvc.filterpattern import compile_pattern
-from logsvc.query import MAX_MESSAGE
+from logsvc.follow import MAX_MESSAGE
 from logsvc.service import Service
 from logsvc.store import Store
 from tests.conftest import HealthWatch, Server, start_server, wait_for

@@ -1,6 +1,6 @@
 """The rows of a run of events, fast: what `schema.event_columns` gives, at a fraction of its cost.
 
-The exact path (`query.make_event` + `schema.event_columns`: `parse_event`, then
+The exact path (`follow.make_event` + `schema.event_columns`: `parse_event`, then
 `fields.message_fields`) costs ~41 µs an event. Most Lambda events are one of a few shapes, so
 (measured in bench/insights_columns.py, ARCHITECTURE.md "Insights: the columnar copy"):
 - START / END / REPORT lines and Python runtime lines are settled by one anchored regex each;
@@ -20,8 +20,8 @@ from json import dumps
 
 from logsvc import lines
 from logsvc.columns import schema
+from logsvc.follow import MAX_MESSAGE, make_event
 from logsvc.insights import fields as F
-from logsvc.query import MAX_MESSAGE, make_event
 
 _REPORT_RX = re.compile(
     r"REPORT RequestId: ([0-9a-f-]{36})\tDuration: ([0-9]+(?:\.[0-9]+)?) ms\tBilled Duration: ([0-9]+) ms\t"
