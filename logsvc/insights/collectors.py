@@ -91,7 +91,8 @@ class Keeper:
 
     def add(self, row: Row, env: Any) -> None:
         self.seq += 1
-        entry = _Entry((self.key(row, env), self.seq), row)
+        # rows arrive newest first; oldest-first ties go in written order, i.e. the reverse of arrival
+        entry = _Entry((self.key(row, env), -self.seq if self.key is oldest_first else self.seq), row)
         if self.k is None:
             self.entries.append(entry)
         elif len(self.entries) < self.k:
