@@ -22,8 +22,9 @@ from flask import Blueprint, jsonify, request
 
 from logsvc import jobs as jobs_mod
 from logsvc import names
-from logsvc.api.rest import groups_arg, int_arg, parse_time, service, time_arg
+from logsvc.api.rest import groups_arg, int_arg, service, time_arg
 from logsvc.errors import InvalidParameter
+from logsvc.timeargs import parse_time
 
 bp = Blueprint("insights", __name__)
 

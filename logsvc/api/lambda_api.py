@@ -35,6 +35,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from logsvc import auth
+from logsvc.api.rest import time_arg
 from logsvc.errors import InvalidParameter, LogsvcError, NotFound
 
 bp = Blueprint("lambda_api", __name__)
@@ -434,27 +435,6 @@ def table_items(table: str) -> Response:
 # ---- invocation records and functions (REST) ----------------------------------------------------------------
 
 
-def _time_arg(name: str) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        pass
-    try:
-        from logsvc.lines import parse_timestamp
-
-        value = parse_timestamp(raw)
-    except (ImportError, LogsvcError):
-        value = None
-    if value is None:
-        raise InvalidParameter(
-            f"{name} must be epoch milliseconds or an ISO-8601 time", field=name, rule="epoch ms | ISO-8601"
-        )
-    return value
-
-
 @bp.route("/api/v1/invocations", methods=["GET"])
 def list_invocations() -> Response:
     """Invocation records, oldest first: filter by function, status, start/end (ms or ISO), parent
@@ -471,8 +451,8 @@ def list_invocations() -> Response:
     result = records.query(
         function=request.args.get("function") or None,
         status=request.args.get("status") or None,
-        start=_time_arg("start"),
-        end=_time_arg("end"),
+        start=time_arg("start"),
+        end=time_arg("end"),
         parent=request.args.get("parent") or request.args.get("parentRequestId") or None,
         request_id=request.args.get("requestId") or None,
         limit=limit,

@@ -26,6 +26,7 @@ from logsvc.errors import InvalidParameter, LogsvcError, NotFound
 from logsvc.filterpattern import compile_pattern
 from logsvc.query import LEVEL_SAMPLE, MAX_LIMIT, MAX_PAGE_BYTES, Reader, Source, iter_all
 from logsvc.tail import decode_cursor, encode_cursor
+from logsvc.timeargs import parse_bool, parse_time
 
 bp = Blueprint("rest", __name__)
 # Time a search or histogram may spend reading and matching before it answers: search with the
@@ -56,46 +57,13 @@ def int_arg(name: str, default: int | None, lo: int, hi: int) -> int | None:
 
 
 def time_arg(name: str) -> int | None:
-    """Epoch milliseconds, or a relative age like 15m / 2h / 1d (meaning that long before now)."""
+    """The query argument `name` as epoch ms (see `timeargs`), or None when absent or empty."""
     raw = request.args.get(name)
-    if raw is None or raw == "":
-        return None
-    return parse_time(raw, name)
-
-
-def parse_time(raw: str, name: str) -> int:
-    raw = raw.strip()
-    units = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
-    if raw[-1:] in units and raw[:-1].isdigit():
-        return int(time.time() * 1000) - int(raw[:-1]) * units[raw[-1]]
-    try:
-        value = int(raw)
-    except ValueError:
-        from logsvc.lines import parse_timestamp
-
-        value = parse_timestamp(raw)
-        if value is None:
-            raise InvalidParameter(
-                f"{name} must be epoch milliseconds, an ISO-8601 time, or an age such as 15m, 2h, 1d",
-                field=name,
-                rule="epoch ms | ISO-8601 | <n>[smhdw]",
-            ) from None
-    if not 0 <= value <= 253402300799999:
-        raise InvalidParameter(f"{name} is out of range", field=name, rule="0..253402300799999")
-    return value
+    return None if raw is None or raw == "" else parse_time(raw, name)
 
 
 def bool_arg(name: str, default: bool, empty_ok: bool = True) -> bool:
-    """true/false (1/0, yes/no); absent is `default`, and so is empty unless `empty_ok` is False."""
-    raw = request.args.get(name)
-    if raw is None or (raw == "" and empty_ok):
-        return default
-    low = raw.lower()
-    if low in ("1", "true", "yes"):
-        return True
-    if low in ("0", "false", "no"):
-        return False
-    raise InvalidParameter(f"{name} must be true or false", field=name, rule="true|false")
+    return parse_bool(request.args.get(name), name, default, empty_ok=empty_ok)
 
 
 def pattern_arg(name: str = "q"):  # noqa: ANN201
