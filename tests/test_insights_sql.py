@@ -35,9 +35,14 @@ MAPS = [
     ("limit 3 | sort @message", "rows"),
     ("stats min(@timestamp), sum(@timestamp), avg(@initDuration) by bin(1w)", "stats"),
     ("filter status = 'ok' | stats count(*) by region", "stats"),  # JSON fields: guarded at run time
+    ("parse @message '* * *' as a, b, c | stats count(*) by b", "stats"),  # a glob parse: RE2 captures
+    ("parse @message 'Duration: * ms' as d | filter d like '1' | limit 5", "rows"),
 ]
 FALLS_BACK = [
-    "parse @message '* * *' as a, b, c | stats count(*) by b",  # stats over a parsed field
+    "parse @message /(?<a>\\S+)/ | stats count(*) by a",  # a regex parse: Python's syntax, not RE2's
+    "parse @duration '*.*' as a, b | stats count(*) by a",  # a number parses in its rendered text
+    "parse @message '* *' as @type, b | stats count(*) by b",  # writing a system field
+    "fields @type as t | parse t '* *' as a, b | stats count(*) by a",  # parsing a computed field
     "stats stddev(@duration)",  # Welford in arrival order
     "stats max(@message)",  # numeric-text ordering of strings
     "stats count(*) by bin(1mo)",  # calendar units
@@ -175,6 +180,18 @@ def _language_queries() -> list[str]:
 
 
 EXTRA = [
+    "parse @message '* * *' as a, b, c | stats count(*) by b",
+    "parse @message '*' as whole | stats count(*) by whole | sort whole asc | limit 5",
+    "parse @message 'Duration: * ms' as d | stats count(*) by d | limit 20",
+    "parse @message '[*]*(*)' as a, b, c | stats count(*) by a, c",
+    "parse @message '**' as a, b | stats count(*) by b | limit 5",
+    "parse @message '*(*) ?.+$ |*' as a, b, c | stats count(*) by a",
+    "parse @message 'REPORT RequestId: *\tDuration' as rid | filter ispresent(rid) | stats count(*) by rid | limit 5",
+    "parse @message '\"*\":' as key | stats count(*) by key",
+    "parse @message '* *' as level, rest | stats count(*) by level",  # a JSON key of the same name when no match
+    "parse @message 'Traceback*\n*' as a, b | stats count(*) by b",
+    "parse @message '* *' as a, b | filter a = 'START' | fields b | limit 3",
+    "parse @requestId '*-*' as head, tail | stats count(*) by head | limit 4",
     "filter @type = 'REPORT' | stats avg(@duration), pct(@duration, 99), max(@maxMemoryUsed) by bin(5m)",
     "filter @type = 'REPORT' | stats sum(@billedDuration), avg(@maxMemoryUsed), min(@duration), count(@initDuration) by @logStream",
     "stats count(*) by level, bin(1h)",

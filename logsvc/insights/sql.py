@@ -109,8 +109,10 @@ class SqlPlan:
         """The picked events as (sidx, off, end, ingest), in the order the engine keeps them."""
         k = limit if self.count is None else min(self.count, limit) if self.capped else self.count
         direction = "ASC" if self.ascending else "DESC"
-        sql = (f'SELECT sidx, off, "end", ingest FROM {relation} WHERE {self.where} '
-               f"ORDER BY ts {direction}, srank DESC, off DESC LIMIT {int(k)}")
+        sql = (
+            f'SELECT sidx, off, "end", ingest FROM {relation} WHERE {self.where} '
+            f"ORDER BY ts {direction}, srank DESC, off DESC LIMIT {int(k)}"
+        )
         return sql, list(self.params)
 
     def stats_sql(self, relation: str) -> tuple[str, list[Any]]:
@@ -133,11 +135,15 @@ class SqlPlan:
         when log2 is off by one near a power of two, and x / 2^s is exact."""
         keys = [f"{k.sql} AS k{i}" for i, k in enumerate(self.keys)]
         s = f"greatest(CAST(floor(log2(abs({column}))) AS INTEGER) - 53, -1074)"
-        inner = (f"SELECT {', '.join(keys + [f'{s} AS s', f'{column} AS x'])} FROM {relation} "
-                 f"WHERE ({self.where}) AND {column} IS NOT NULL AND {column} <> 0")
+        inner = (
+            f"SELECT {', '.join(keys + [f'{s} AS s', f'{column} AS x'])} FROM {relation} "
+            f"WHERE ({self.where}) AND {column} IS NOT NULL AND {column} <> 0"
+        )
         names = [f"k{i}" for i in range(len(self.keys))]
-        sql = (f"SELECT {', '.join(names + ['s', 'sum(CAST(x / pow(2.0, s) AS BIGINT)) AS m'])} "
-               f"FROM ({inner}) GROUP BY {', '.join(names + ['s'])}")
+        sql = (
+            f"SELECT {', '.join(names + ['s', 'sum(CAST(x / pow(2.0, s) AS BIGINT)) AS m'])} "
+            f"FROM ({inner}) GROUP BY {', '.join(names + ['s'])}"
+        )
         return sql, list(self.params)
 
 
@@ -166,20 +172,27 @@ class _Fields:
 
     def __init__(self, assigned: set[str]) -> None:
         self.assigned = assigned
+        self.computed: dict[str, tuple[str, str]] = {}  # fields a `parse` wrote: their SQL
         self.guards: list[str] = []
 
     def column(self, node: Any) -> tuple[str, str]:
         if not isinstance(node, Field) or node.name in self.assigned:
             raise _NoMap
-        got = COLUMN_FIELDS.get(node.name)
+        got = self.computed.get(node.name) or COLUMN_FIELDS.get(node.name)
         if got is not None:
             return got
         name = node.name
-        if (len(node.segments) != 1 or name[:1] == "@" or not name or len(name) > 200
-                or any(c in name for c in '"\\.[]\x00') or not name.isprintable()):
+        if (
+            len(node.segments) != 1
+            or name[:1] == "@"
+            or not name
+            or len(name) > 200
+            or any(c in name for c in '"\\.[]\x00')
+            or not name.isprintable()
+        ):
             raise _NoMap
         path = f'$."{name}"'
-        guard = (f"(fj IS NOT NULL AND coalesce(json_type(fj, '{path}') NOT IN ('VARCHAR', 'NULL'), false))")
+        guard = f"(fj IS NOT NULL AND coalesce(json_type(fj, '{path}') NOT IN ('VARCHAR', 'NULL'), false))"
         if guard not in self.guards:
             self.guards.append(guard)
         if name == "level":
@@ -188,8 +201,12 @@ class _Fields:
 
 
 def _number_literal(node: Any) -> int | float | None:
-    if isinstance(node, Literal) and node.kind == "number" and isinstance(node.value, (int, float)) \
-            and not isinstance(node.value, bool):
+    if (
+        isinstance(node, Literal)
+        and node.kind == "number"
+        and isinstance(node.value, (int, float))
+        and not isinstance(node.value, bool)
+    ):
         return node.value
     if isinstance(node, Unary) and node.op == "-":
         n = _number_literal(node.operand)
@@ -274,13 +291,58 @@ def _condition(node: Any, fields: _Fields, params: list) -> str:
 
 
 def _assigned_by(stage: Any) -> set[str]:
-    """Names a row command writes (a later filter reading them does not read the columns)."""
+    """Names a `fields` command computes (a later filter reading them does not read the columns)."""
     cmd = stage.command
     if stage.kind == "fields":
         return {i.name for i in cmd.items if not (isinstance(i.expr, Field) and not i.aliased)}
-    if stage.kind == "parse":
-        return set(stage.columns)
     return set()
+
+
+def glob_regex(glob: str) -> str:
+    """A `parse` glob as the RE2 pattern that captures what commands._glob_matcher's successive
+    finds capture: the first literal's first occurrence, each `*` lazily up to the next literal's
+    first occurrence after it, a trailing `*` the rest of the text (newlines included). A regex
+    search tries later starts only when the rest fails, and the rest cannot fail from the first
+    occurrence if it matches from a later one, so the two agree on every text."""
+    pieces = glob.split("*")
+    out = ["(?s)", _re2_literal(pieces[0])]
+    for lit in pieces[1:-1]:
+        out.append("(.*?)" + _re2_literal(lit))
+    out.append("(.*?)" + _re2_literal(pieces[-1]) if pieces[-1] else "(.*)")
+    return "".join(out)
+
+
+def _re2_literal(text: str) -> str:
+    """`text` matched literally by RE2: letters and digits as they are, every other character as
+    `\\x{hex}` (never a quote that could end the SQL string)."""
+    if "\x00" in text or any(0xD800 <= ord(c) <= 0xDFFF for c in text):
+        raise _NoMap
+    return "".join(c if c.isascii() and c.isalnum() else f"\\x{{{ord(c):x}}}" for c in text)
+
+
+def _parse_stage(stage: Any, fields: _Fields) -> None:
+    """A glob `parse`: each name becomes `CASE WHEN the text matches THEN its capture ELSE the
+    field's value before`, as commands._parse_stage leaves a row it does not match as it was."""
+    cmd = stage.command
+    if cmd.glob is None:
+        raise _NoMap  # a regex: Python's syntax, not RE2's
+    names = [n for n, _, _ in cmd.names]
+    if len(set(names)) != len(names) or any(n[:1] == "@" for n in names):
+        raise _NoMap
+    source = cmd.expr or Field("@message", ("@message",), cmd.start, cmd.end)
+    col, kind = fields.column(source)
+    if kind != STR:
+        raise _NoMap  # numbers parse in their rendered (Java) text
+    rx = glob_regex(cmd.glob).replace("'", "''")
+    made: dict[str, tuple[str, str]] = {}
+    for i, name in enumerate(names, 1):
+        before, _ = fields.column(Field(name, (name,), cmd.start, cmd.end))
+        made[name] = (
+            f"(CASE WHEN coalesce(regexp_matches({col}, '{rx}'), false) "
+            f"THEN regexp_extract({col}, '{rx}', {i}) ELSE {before} END)",
+            STR,
+        )
+    fields.computed.update(made)
 
 
 def _bin_key(node: Call) -> Key:
@@ -291,8 +353,7 @@ def _bin_key(node: Call) -> Key:
         raise _NoMap  # months, quarters, years follow the calendar
     span = int(p.ms)
     base = f"(ts - {_MONDAY_MS})" if p.unit == "w" else "ts"
-    sql = (f"CASE WHEN ts BETWEEN {V.MIN_MS} AND {V.MAX_MS} "
-           f"THEN ts - ((({base} % {span}) + {span}) % {span}) END")
+    sql = f"CASE WHEN ts BETWEEN {V.MIN_MS} AND {V.MAX_MS} THEN ts - ((({base} % {span}) + {span}) % {span}) END"
     return Key(sql, TS)
 
 
@@ -351,8 +412,10 @@ def _aggregate(call: Call, slot: Any, fields: _Fields, params: list) -> Agg:
         if p is None:
             raise _NoMap
         frac = float(p) / 100.0  # aggregates.Percentile: ceil(p / 100.0 * n), the same two operations
-        sql = (f"list_sort(list({col}) FILTER (WHERE {col} IS NOT NULL))"
-               f"[CAST(greatest(1, ceil({frac!r} * count({col}))) AS BIGINT)]")
+        sql = (
+            f"list_sort(list({col}) FILTER (WHERE {col} IS NOT NULL))"
+            f"[CAST(greatest(1, ceil({frac!r} * count({col}))) AS BIGINT)]"
+        )
         return Agg(name, "value", kind, sql)
     if name in ("earliest", "latest"):
         fn = "min" if name == "earliest" else "max"
@@ -381,6 +444,8 @@ def _plan(plan: Any) -> SqlPlan:
         s = stages[i]
         if s.kind == "filter":
             conds.append(_condition(s.command.expr, fields, params))
+        elif s.kind == "parse":
+            _parse_stage(s, fields)
         else:
             assigned |= _assigned_by(s)
         i += 1
