@@ -56,7 +56,13 @@ class _Group(click.Group):
                 click.echo(f"logsvc: error: {e.message}", err=True)
                 ctx.exit(int(ExitStatus.USAGE))
             _echo_error(e)
-            code = ExitStatus.NOT_FOUND if isinstance(e, NotFound) else ExitStatus.CONNECTION if isinstance(e, ConnectionFailed) else ExitStatus.ERROR
+            code = (
+                ExitStatus.NOT_FOUND
+                if isinstance(e, NotFound)
+                else ExitStatus.CONNECTION
+                if isinstance(e, ConnectionFailed)
+                else ExitStatus.ERROR
+            )
             ctx.exit(int(code))
         except KeyboardInterrupt:
             ctx.exit(int(ExitStatus.INTERRUPTED))
@@ -107,8 +113,11 @@ def _check_before_binding(s: Settings) -> None:
                 probe.bind((s.host, s.port))
             except OSError as e:
                 if e.errno == errno.EADDRINUSE:
-                    raise ConfigError(f"port {s.port} on {s.host} is taken by another process; "
-                                      "--port 0 picks a free one", field="port", rule="a free port") from None
+                    raise ConfigError(
+                        f"port {s.port} on {s.host} is taken by another process; --port 0 picks a free one",
+                        field="port",
+                        rule="a free port",
+                    ) from None
                 raise ConfigError(f"cannot bind {s.host}:{s.port}: {e.strerror}", field="host") from None
 
 
@@ -117,9 +126,17 @@ def _serve_options(f):  # noqa: ANN001, ANN202
     f = click.option("--port", type=int, help="Port [env LOGSVC_PORT, default 4588; 0 picks one]")(f)
     f = click.option("--workers", type=int, help="gunicorn workers [env LOGSVC_WORKERS, default 2]")(f)
     f = click.option("--threads", type=int, help="Threads per worker [env LOGSVC_THREADS, default 128]")(f)
-    f = click.option("--project", type=click.Path(dir_okay=False), help="logsvc.toml with functions [env LOGSVC_PROJECT]")(f)
-    f = click.option("--allowed-hosts", help="Extra host names to answer to, comma-separated [env LOGSVC_ALLOWED_HOSTS]")(f)
-    f = click.option("--async-queue-bytes", type=int, help="Async invocation queue bound [env LOGSVC_ASYNC_QUEUE_BYTES, default 64 MiB]")(f)
+    f = click.option(
+        "--project", type=click.Path(dir_okay=False), help="logsvc.toml with functions [env LOGSVC_PROJECT]"
+    )(f)
+    f = click.option(
+        "--allowed-hosts", help="Extra host names to answer to, comma-separated [env LOGSVC_ALLOWED_HOSTS]"
+    )(f)
+    f = click.option(
+        "--async-queue-bytes",
+        type=int,
+        help="Async invocation queue bound [env LOGSVC_ASYNC_QUEUE_BYTES, default 64 MiB]",
+    )(f)
     f = click.option("--aws-access-key-id", help="Verify SigV4 with this key [env LOGSVC_AWS_ACCESS_KEY_ID]")(f)
     f = click.option("--aws-secret-access-key", help="Secret for the key [env LOGSVC_AWS_SECRET_ACCESS_KEY]")(f)
     return f
@@ -211,18 +228,30 @@ def _print_event(e: dict, fmt: str, color: bool) -> None:
     click.echo(line)
 
 
-_FORMAT = click.option("--format", "fmt", type=click.Choice(["detailed", "short", "json"]), default="detailed", show_default=True)
+_FORMAT = click.option(
+    "--format", "fmt", type=click.Choice(["detailed", "short", "json"]), default="detailed", show_default=True
+)
 
 
 @main.command()
 @click.argument("group", nargs=-1, required=True)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new events as they arrive")
 @click.option("--filter", "filter_", default="", help="CloudWatch filter pattern")
-@click.option("--since", default="10m", show_default=True, help="Start this long ago (30s, 10m, 2h, 1d) or at an ISO time")
+@click.option(
+    "--since", default="10m", show_default=True, help="Start this long ago (30s, 10m, 2h, 1d) or at an ISO time"
+)
 @click.option("--stream", multiple=True, help="Only these streams")
 @_FORMAT
 @click.pass_context
-def tail(ctx: click.Context, group: tuple[str, ...], follow: bool, filter_: str, since: str, stream: tuple[str, ...], fmt: str) -> None:
+def tail(
+    ctx: click.Context,
+    group: tuple[str, ...],
+    follow: bool,
+    filter_: str,
+    since: str,
+    stream: tuple[str, ...],
+    fmt: str,
+) -> None:
     """Print a group's recent events, and with -f keep following it."""
     client = _client(ctx)
     color = sys.stdout.isatty()
@@ -261,7 +290,9 @@ def search(ctx: click.Context, pattern: str, group: tuple[str, ...], since: str 
 def groups(ctx: click.Context, prefix: str | None) -> None:
     """List log groups."""
     rows = _listing(ctx, "/api/v1/groups", "groups", prefix=prefix, limit=1000)
-    _table(rows, [("name", "GROUP"), ("streamCount", "STREAMS"), ("storedBytes", "BYTES"), ("lastEventTime", "LAST EVENT")])
+    _table(
+        rows, [("name", "GROUP"), ("streamCount", "STREAMS"), ("storedBytes", "BYTES"), ("lastEventTime", "LAST EVENT")]
+    )
 
 
 @main.command()
@@ -279,13 +310,19 @@ _TERMINAL = ("Complete", "Failed", "Cancelled", "Timeout")
 @main.command("query")
 @click.argument("text", metavar="QUERY")
 @click.option("--group", multiple=True, required=True, help="Log group to query (repeat for several)")
-@click.option("--since", default="1h", show_default=True, help="Start this long ago (30s, 10m, 2h, 1d), at an ISO time or epoch ms")
+@click.option(
+    "--since",
+    default="1h",
+    show_default=True,
+    help="Start this long ago (30s, 10m, 2h, 1d), at an ISO time or epoch ms",
+)
 @click.option("--until", default=None, help="End (default: now); same forms as --since")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=None, help="Rows at most (default 10,000)")
 @click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.pass_context
-def query_cmd(ctx: click.Context, text: str, group: tuple[str, ...], since: str, until: str | None, limit: int | None,
-              output: str) -> None:
+def query_cmd(
+    ctx: click.Context, text: str, group: tuple[str, ...], since: str, until: str | None, limit: int | None, output: str
+) -> None:
     """Run a Logs Insights query and print its rows (progress on stderr while it runs).
 
     Example: logsvc query 'filter @type = "REPORT" | stats avg(@duration) by bin(5m)' --group /aws/lambda/fn
@@ -315,8 +352,12 @@ def query_cmd(ctx: click.Context, text: str, group: tuple[str, ...], since: str,
                 break
             if tty:
                 st = res.get("statistics") or {}
-                click.echo(f"\r{res['status']}: {int(st.get('recordsScanned', 0)):,} records scanned, "
-                           f"{int(st.get('recordsMatched', 0)):,} matched, {time.monotonic() - began:.1f}s ", err=True, nl=False)
+                click.echo(
+                    f"\r{res['status']}: {int(st.get('recordsScanned', 0)):,} records scanned, "
+                    f"{int(st.get('recordsMatched', 0)):,} matched, {time.monotonic() - began:.1f}s ",
+                    err=True,
+                    nl=False,
+                )
             time.sleep(0.2)
     except KeyboardInterrupt:
         try:
@@ -330,12 +371,19 @@ def query_cmd(ctx: click.Context, text: str, group: tuple[str, ...], since: str,
     _print_rows(rows, output)
     st = res.get("statistics") or {}
     if res["status"] != "Complete":
-        click.echo(f"logsvc: error: the query ended {res['status']}" + (f": {res['error']}" if res.get("error") else "")
-                   + (f" (showing the {len(rows)} rows it had)" if rows else ""), err=True)
+        click.echo(
+            f"logsvc: error: the query ended {res['status']}"
+            + (f": {res['error']}" if res.get("error") else "")
+            + (f" (showing the {len(rows)} rows it had)" if rows else ""),
+            err=True,
+        )
         ctx.exit(int(ExitStatus.ERROR))
     if tty:
-        click.echo(f"{len(rows):,} rows; {int(st.get('recordsMatched', 0)):,} records matched, "
-                   f"{int(st.get('recordsScanned', 0)):,} scanned in {time.monotonic() - began:.1f}s", err=True)
+        click.echo(
+            f"{len(rows):,} rows; {int(st.get('recordsMatched', 0)):,} records matched, "
+            f"{int(st.get('recordsScanned', 0)):,} scanned in {time.monotonic() - began:.1f}s",
+            err=True,
+        )
 
 
 def _print_rows(rows: list[dict], output: str) -> None:
@@ -384,8 +432,11 @@ def _listing(ctx: click.Context, path: str, key: str, **params: object) -> list[
         if not token:
             break
     if skipped:
-        click.echo(f"note: {skipped} entries in the data directory could not be read and were skipped "
-                   "(the server log names them)", err=True)
+        click.echo(
+            f"note: {skipped} entries in the data directory could not be read and were skipped "
+            "(the server log names them)",
+            err=True,
+        )
     return rows
 
 

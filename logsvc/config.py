@@ -41,34 +41,84 @@ def _bool(text: str) -> bool:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("data_dir", None, "Directory holding stream files, metadata and the index (default: ~/.local/share/logsvc)"),
+    Setting(
+        "data_dir", None, "Directory holding stream files, metadata and the index (default: ~/.local/share/logsvc)"
+    ),
     Setting("host", "127.0.0.1", "Interface to bind; change only to expose logsvc beyond this machine"),
     Setting("port", 4588, "TCP port to listen on (0 picks a free one)", int),
     Setting("workers", 2, "gunicorn worker processes; exactly one of them ingests at a time", int),
     Setting("threads", 256, "Threads per worker; each open SSE tail holds one", int),
     Setting("token", None, "If set, every HTTP API request needs 'Authorization: Bearer <token>'"),
-    Setting("max_tail_clients", 200, "Open SSE tail connections per worker before new ones get 503 (keep below --threads)", int),
-    Setting("block_lines", 2048, "Lines per index block (bigger: faster ingest and smaller index, slower rare-term search)", int),
+    Setting(
+        "max_tail_clients",
+        200,
+        "Open SSE tail connections per worker before new ones get 503 (keep below --threads)",
+        int,
+    ),
+    Setting(
+        "block_lines",
+        2048,
+        "Lines per index block (bigger: faster ingest and smaller index, slower rare-term search)",
+        int,
+    ),
     Setting("commit_interval", 0.5, "Seconds between index commits while lines are arriving", float),
     Setting("rescan_interval", 2.0, "Seconds between safety-net rescans of every stream file", float),
-    Setting("retention_interval", 60.0, "Seconds between passes that reclaim events past their group's retention", float),
+    Setting(
+        "retention_interval", 60.0, "Seconds between passes that reclaim events past their group's retention", float
+    ),
     Setting("project", None, "Path to logsvc.toml with simulated functions (default: ./logsvc.toml if present)"),
-    Setting("allowed_hosts", "", "Extra host names the server answers to, comma-separated (a leading '.' allows subdomains, '*' any name); "
-            "localhost, *.localhost and IP addresses are always accepted"),
-    Setting("async_queue_bytes", 64 * 1024 * 1024, "Bytes of payload the async invocation queue holds before Invoke answers TooManyRequestsException", int),
+    Setting(
+        "allowed_hosts",
+        "",
+        "Extra host names the server answers to, comma-separated (a leading '.' allows subdomains, '*' any name); "
+        "localhost, *.localhost and IP addresses are always accepted",
+    ),
+    Setting(
+        "async_queue_bytes",
+        64 * 1024 * 1024,
+        "Bytes of payload the async invocation queue holds before Invoke answers TooManyRequestsException",
+        int,
+    ),
     Setting("aws_access_key_id", None, "With the secret: verify SigV4 signatures on the CloudWatch and Lambda APIs"),
     Setting("aws_secret_access_key", None, "Secret for --aws-access-key-id"),
     Setting("url", "http://127.0.0.1:4588", "Where CLI commands (tail, search, groups, invoke) find a running server"),
     Setting("log_level", "info", "Level of logsvc's own messages (debug, info, warning, error)"),
     Setting("ingest", True, "Run the ingester in this process (tests turn it off to start it by hand)", _bool),
-    Setting("columns", True, "Keep Logs Insights' columnar copy (Parquet under <data>/columns, built by a second process) "
-            "and query it; off: no builder, every query runs the row engine", _bool),
-    Setting("insights_max_queries", 100, "Logs Insights queries scheduled or running at once (all workers); more get LimitExceededException", int),
-    Setting("insights_threads", 4, "Logs Insights queries one worker runs at the same time; the rest wait as Scheduled", int),
-    Setting("insights_timeout", 3600.0, "Seconds a Logs Insights query may run before it ends as Timeout (AWS: 60 minutes)", float),
-    Setting("insights_retention", 7 * 86400.0, "Seconds finished Logs Insights queries and their results are kept (AWS: 7 days)", float),
-    Setting("insights_results_bytes", 256 * 1024 * 1024, "Bytes of Logs Insights results kept on disk; the oldest are dropped first, "
-            "and one query's results over a quarter of it fail the query", int),
+    Setting(
+        "columns",
+        True,
+        "Keep Logs Insights' columnar copy (Parquet under <data>/columns, built by a second process) "
+        "and query it; off: no builder, every query runs the row engine",
+        _bool,
+    ),
+    Setting(
+        "insights_max_queries",
+        100,
+        "Logs Insights queries scheduled or running at once (all workers); more get LimitExceededException",
+        int,
+    ),
+    Setting(
+        "insights_threads", 4, "Logs Insights queries one worker runs at the same time; the rest wait as Scheduled", int
+    ),
+    Setting(
+        "insights_timeout",
+        3600.0,
+        "Seconds a Logs Insights query may run before it ends as Timeout (AWS: 60 minutes)",
+        float,
+    ),
+    Setting(
+        "insights_retention",
+        7 * 86400.0,
+        "Seconds finished Logs Insights queries and their results are kept (AWS: 7 days)",
+        float,
+    ),
+    Setting(
+        "insights_results_bytes",
+        256 * 1024 * 1024,
+        "Bytes of Logs Insights results kept on disk; the oldest are dropped first, "
+        "and one query's results over a quarter of it fail the query",
+        int,
+    ),
 )
 
 
@@ -155,17 +205,32 @@ def resolve(flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] |
         values["project"] = Path(values["project"]).expanduser().resolve()
     for name in ("port",):
         if name in values and not 0 <= values[name] <= 65535:
-            raise ConfigError(f"{_source(name, flags, environ)}: {name} must be between 0 and 65535", field=name, rule="0..65535")
-    for name in ("workers", "threads", "block_lines", "max_tail_clients", "async_queue_bytes", "insights_max_queries",
-                 "insights_threads", "insights_results_bytes"):
+            raise ConfigError(
+                f"{_source(name, flags, environ)}: {name} must be between 0 and 65535", field=name, rule="0..65535"
+            )
+    for name in (
+        "workers",
+        "threads",
+        "block_lines",
+        "max_tail_clients",
+        "async_queue_bytes",
+        "insights_max_queries",
+        "insights_threads",
+        "insights_results_bytes",
+    ):
         if name in values and values[name] < 1:
             raise ConfigError(f"{_source(name, flags, environ)}: {name} must be at least 1", field=name, rule=">= 1")
     if "log_level" in values and values["log_level"].lower() not in LOG_LEVELS:
-        raise ConfigError(f"{_source('log_level', flags, environ)}: log_level must be one of {', '.join(LOG_LEVELS)}",
-                          field="log_level", rule=", ".join(LOG_LEVELS))
+        raise ConfigError(
+            f"{_source('log_level', flags, environ)}: log_level must be one of {', '.join(LOG_LEVELS)}",
+            field="log_level",
+            rule=", ".join(LOG_LEVELS),
+        )
     for name in ("insights_timeout", "insights_retention"):
         if name in values and not values[name] > 0:
-            raise ConfigError(f"{_source(name, flags, environ)}: {name} must be more than 0 seconds", field=name, rule="> 0")
+            raise ConfigError(
+                f"{_source(name, flags, environ)}: {name} must be more than 0 seconds", field=name, rule="> 0"
+            )
     return Settings(**values)
 
 
