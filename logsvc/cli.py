@@ -12,7 +12,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 
@@ -30,7 +32,8 @@ class ExitStatus(enum.IntEnum):
     INTERRUPTED = 130
 
 
-def _settings(ctx: click.Context, **flags) -> Settings:  # noqa: ANN003
+def _settings(ctx: click.Context, **flags: str | None) -> Settings:
+    """The group's flags, then this command's (the later on the command line wins), then resolve."""
     merged = dict(ctx.find_root().obj or {})
     merged.update({k: v for k, v in flags.items() if v is not None})
     return resolve(merged)
@@ -68,16 +71,57 @@ class _Group(click.Group):
             ctx.exit(int(ExitStatus.INTERRUPTED))
 
 
+class _Text(click.ParamType):
+    """A setting's value as typed; `config.resolve` converts and checks it (see `setting_options`)."""
+
+    def __init__(self, metavar: str) -> None:
+        self.name = metavar.lower()
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return value
+
+
+def setting_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Click options generated from `config.SETTINGS` (all of them, or the ones named): flag,
+    kind of value, help, and the variable and default written into the help.
+
+    Click's own `default` and `envvar` stay unset on purpose: `config.resolve` is the one resolver
+    (the gunicorn workers resolve the same LOGSVC_* variables with it) and it must see which values
+    were typed, to rank any flag above any variable and name the flag or variable in an error. So a
+    bad `--port` and a bad `LOGSVC_PORT` get the same one-line error, exit status 2.
+    """
+    chosen = [s for s in SETTINGS if not names or s.name in names]
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        for s in reversed(chosen):
+            metavar = s.value_name
+            f = click.option(
+                s.flag,
+                s.name,
+                type=_Text(metavar),
+                metavar=metavar,
+                help=f"{s.help}  [env: {s.env}; default: {s.default_text}]",
+            )(f)
+        return f
+
+    return decorate
+
+
+GLOBAL_SETTINGS = ("data_dir", "url", "token")
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="logsvc")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Data directory [env LOGSVC_DATA_DIR]")
-@click.option("--url", help="Server for API commands [env LOGSVC_URL, default http://127.0.0.1:4588]")
-@click.option("--token", help="API token [env LOGSVC_TOKEN]")
+@setting_options(*GLOBAL_SETTINGS)
 @click.option("--traceback", is_flag=True, help="Show Python tracebacks on errors")
 @click.pass_context
-def main(ctx: click.Context, data_dir: str | None, url: str | None, token: str | None, traceback: bool) -> None:
-    """A local, CloudWatch-Logs-compatible log service for serverless development."""
-    ctx.obj = {"data_dir": data_dir, "url": url, "token": token, "traceback": traceback}
+def main(ctx: click.Context, traceback: bool, **flags: str | None) -> None:
+    """A local, CloudWatch-Logs-compatible log service for serverless development.
+
+    Settings given here apply to every command. `serve` and `demo` take every setting after their
+    name too; one given in both places takes the value written after the command.
+    """
+    ctx.obj = {**flags, "traceback": traceback}
 
 
 def _client(ctx: click.Context):  # noqa: ANN202
@@ -121,31 +165,10 @@ def _check_before_binding(s: Settings) -> None:
                 raise ConfigError(f"cannot bind {s.host}:{s.port}: {e.strerror}", field="host") from None
 
 
-def _serve_options(f):  # noqa: ANN001, ANN202
-    f = click.option("--host", help="Interface to bind [env LOGSVC_HOST, default 127.0.0.1]")(f)
-    f = click.option("--port", type=int, help="Port [env LOGSVC_PORT, default 4588; 0 picks one]")(f)
-    f = click.option("--workers", type=int, help="gunicorn workers [env LOGSVC_WORKERS, default 2]")(f)
-    f = click.option("--threads", type=int, help="Threads per worker [env LOGSVC_THREADS, default 128]")(f)
-    f = click.option(
-        "--project", type=click.Path(dir_okay=False), help="logsvc.toml with functions [env LOGSVC_PROJECT]"
-    )(f)
-    f = click.option(
-        "--allowed-hosts", help="Extra host names to answer to, comma-separated [env LOGSVC_ALLOWED_HOSTS]"
-    )(f)
-    f = click.option(
-        "--async-queue-bytes",
-        type=int,
-        help="Async invocation queue bound [env LOGSVC_ASYNC_QUEUE_BYTES, default 64 MiB]",
-    )(f)
-    f = click.option("--aws-access-key-id", help="Verify SigV4 with this key [env LOGSVC_AWS_ACCESS_KEY_ID]")(f)
-    f = click.option("--aws-secret-access-key", help="Secret for the key [env LOGSVC_AWS_SECRET_ACCESS_KEY]")(f)
-    return f
-
-
 @main.command()
-@_serve_options
+@setting_options()
 @click.pass_context
-def serve(ctx: click.Context, **flags) -> None:  # noqa: ANN003
+def serve(ctx: click.Context, **flags: str | None) -> None:
     """Serve the console, REST, CloudWatch and Lambda APIs over the data directory."""
     import logging
 
@@ -161,9 +184,9 @@ def serve(ctx: click.Context, **flags) -> None:  # noqa: ANN003
 
 
 @main.command()
-@_serve_options
+@setting_options()
 @click.pass_context
-def demo(ctx: click.Context, **flags) -> None:  # noqa: ANN003
+def demo(ctx: click.Context, **flags: str | None) -> None:
     """Serve with demo functions producing realistic logs, so there is something to look at."""
     from logsvc.demo import run_demo
 
