@@ -477,27 +477,14 @@ def _table(rows: list[dict], cols: list[tuple[str, str]]) -> None:
 
 def _register_producers() -> None:
     """Commands that belong to the producers (simulated functions, `run`)."""
-    try:
-        from logsvc.invoker.commands import functions, invoke, table
+    from logsvc.capture import run
+    from logsvc.invoker.commands import functions, invoke, table
 
-        main.add_command(invoke)
-        main.add_command(functions)
-        main.add_command(table)
-    except ImportError:
-        pass
-    try:
-        from logsvc.capture import run
-
-        main.add_command(run)
-    except ImportError:
-        pass
+    for command in (invoke, functions, table, run):
+        main.add_command(command)
 
 
 _register_producers()
-
-
-def settings_help() -> list[tuple[str, str, str]]:
-    return [(s.name, s.env, s.help) for s in SETTINGS]
 
 
 if __name__ == "__main__":  # pragma: no cover
