@@ -12,7 +12,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 
@@ -30,7 +32,8 @@ class ExitStatus(enum.IntEnum):
     INTERRUPTED = 130
 
 
-def _settings(ctx: click.Context, **flags) -> Settings:  # noqa: ANN003
+def _settings(ctx: click.Context, **flags: str | None) -> Settings:
+    """The group's flags, then this command's (the later on the command line wins), then resolve."""
     merged = dict(ctx.find_root().obj or {})
     merged.update({k: v for k, v in flags.items() if v is not None})
     return resolve(merged)
@@ -56,22 +59,69 @@ class _Group(click.Group):
                 click.echo(f"logsvc: error: {e.message}", err=True)
                 ctx.exit(int(ExitStatus.USAGE))
             _echo_error(e)
-            code = ExitStatus.NOT_FOUND if isinstance(e, NotFound) else ExitStatus.CONNECTION if isinstance(e, ConnectionFailed) else ExitStatus.ERROR
+            code = (
+                ExitStatus.NOT_FOUND
+                if isinstance(e, NotFound)
+                else ExitStatus.CONNECTION
+                if isinstance(e, ConnectionFailed)
+                else ExitStatus.ERROR
+            )
             ctx.exit(int(code))
         except KeyboardInterrupt:
             ctx.exit(int(ExitStatus.INTERRUPTED))
 
 
+class _Text(click.ParamType):
+    """A setting's value as typed; `config.resolve` converts and checks it (see `setting_options`)."""
+
+    def __init__(self, metavar: str) -> None:
+        self.name = metavar.lower()
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return value
+
+
+def setting_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Click options generated from `config.SETTINGS` (all of them, or the ones named): flag,
+    kind of value, help, and the variable and default written into the help.
+
+    Click's own `default` and `envvar` stay unset on purpose: `config.resolve` is the one resolver
+    (the gunicorn workers resolve the same LOGSVC_* variables with it) and it must see which values
+    were typed, to rank any flag above any variable and name the flag or variable in an error. So a
+    bad `--port` and a bad `LOGSVC_PORT` get the same one-line error, exit status 2.
+    """
+    chosen = [s for s in SETTINGS if not names or s.name in names]
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        for s in reversed(chosen):
+            metavar = s.value_name
+            f = click.option(
+                s.flag,
+                s.name,
+                type=_Text(metavar),
+                metavar=metavar,
+                help=f"{s.help}  [env: {s.env}; default: {s.default_text}]",
+            )(f)
+        return f
+
+    return decorate
+
+
+GLOBAL_SETTINGS = ("data_dir", "url", "token")
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="logsvc")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Data directory [env LOGSVC_DATA_DIR]")
-@click.option("--url", help="Server for API commands [env LOGSVC_URL, default http://127.0.0.1:4588]")
-@click.option("--token", help="API token [env LOGSVC_TOKEN]")
+@setting_options(*GLOBAL_SETTINGS)
 @click.option("--traceback", is_flag=True, help="Show Python tracebacks on errors")
 @click.pass_context
-def main(ctx: click.Context, data_dir: str | None, url: str | None, token: str | None, traceback: bool) -> None:
-    """A local, CloudWatch-Logs-compatible log service for serverless development."""
-    ctx.obj = {"data_dir": data_dir, "url": url, "token": token, "traceback": traceback}
+def main(ctx: click.Context, traceback: bool, **flags: str | None) -> None:
+    """A local, CloudWatch-Logs-compatible log service for serverless development.
+
+    Settings given here apply to every command. `serve` and `demo` take every setting after their
+    name too; one given in both places takes the value written after the command.
+    """
+    ctx.obj = {**flags, "traceback": traceback}
 
 
 def _client(ctx: click.Context):  # noqa: ANN202
@@ -107,28 +157,18 @@ def _check_before_binding(s: Settings) -> None:
                 probe.bind((s.host, s.port))
             except OSError as e:
                 if e.errno == errno.EADDRINUSE:
-                    raise ConfigError(f"port {s.port} on {s.host} is taken by another process; "
-                                      "--port 0 picks a free one", field="port", rule="a free port") from None
+                    raise ConfigError(
+                        f"port {s.port} on {s.host} is taken by another process; --port 0 picks a free one",
+                        field="port",
+                        rule="a free port",
+                    ) from None
                 raise ConfigError(f"cannot bind {s.host}:{s.port}: {e.strerror}", field="host") from None
 
 
-def _serve_options(f):  # noqa: ANN001, ANN202
-    f = click.option("--host", help="Interface to bind [env LOGSVC_HOST, default 127.0.0.1]")(f)
-    f = click.option("--port", type=int, help="Port [env LOGSVC_PORT, default 4588; 0 picks one]")(f)
-    f = click.option("--workers", type=int, help="gunicorn workers [env LOGSVC_WORKERS, default 2]")(f)
-    f = click.option("--threads", type=int, help="Threads per worker [env LOGSVC_THREADS, default 128]")(f)
-    f = click.option("--project", type=click.Path(dir_okay=False), help="logsvc.toml with functions [env LOGSVC_PROJECT]")(f)
-    f = click.option("--allowed-hosts", help="Extra host names to answer to, comma-separated [env LOGSVC_ALLOWED_HOSTS]")(f)
-    f = click.option("--async-queue-bytes", type=int, help="Async invocation queue bound [env LOGSVC_ASYNC_QUEUE_BYTES, default 64 MiB]")(f)
-    f = click.option("--aws-access-key-id", help="Verify SigV4 with this key [env LOGSVC_AWS_ACCESS_KEY_ID]")(f)
-    f = click.option("--aws-secret-access-key", help="Secret for the key [env LOGSVC_AWS_SECRET_ACCESS_KEY]")(f)
-    return f
-
-
 @main.command()
-@_serve_options
+@setting_options()
 @click.pass_context
-def serve(ctx: click.Context, **flags) -> None:  # noqa: ANN003
+def serve(ctx: click.Context, **flags: str | None) -> None:
     """Serve the console, REST, CloudWatch and Lambda APIs over the data directory."""
     import logging
 
@@ -144,9 +184,9 @@ def serve(ctx: click.Context, **flags) -> None:  # noqa: ANN003
 
 
 @main.command()
-@_serve_options
+@setting_options()
 @click.pass_context
-def demo(ctx: click.Context, **flags) -> None:  # noqa: ANN003
+def demo(ctx: click.Context, **flags: str | None) -> None:
     """Serve with demo functions producing realistic logs, so there is something to look at."""
     from logsvc.demo import run_demo
 
@@ -211,18 +251,30 @@ def _print_event(e: dict, fmt: str, color: bool) -> None:
     click.echo(line)
 
 
-_FORMAT = click.option("--format", "fmt", type=click.Choice(["detailed", "short", "json"]), default="detailed", show_default=True)
+_FORMAT = click.option(
+    "--format", "fmt", type=click.Choice(["detailed", "short", "json"]), default="detailed", show_default=True
+)
 
 
 @main.command()
 @click.argument("group", nargs=-1, required=True)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new events as they arrive")
 @click.option("--filter", "filter_", default="", help="CloudWatch filter pattern")
-@click.option("--since", default="10m", show_default=True, help="Start this long ago (30s, 10m, 2h, 1d) or at an ISO time")
+@click.option(
+    "--since", default="10m", show_default=True, help="Start this long ago (30s, 10m, 2h, 1d) or at an ISO time"
+)
 @click.option("--stream", multiple=True, help="Only these streams")
 @_FORMAT
 @click.pass_context
-def tail(ctx: click.Context, group: tuple[str, ...], follow: bool, filter_: str, since: str, stream: tuple[str, ...], fmt: str) -> None:
+def tail(
+    ctx: click.Context,
+    group: tuple[str, ...],
+    follow: bool,
+    filter_: str,
+    since: str,
+    stream: tuple[str, ...],
+    fmt: str,
+) -> None:
     """Print a group's recent events, and with -f keep following it."""
     client = _client(ctx)
     color = sys.stdout.isatty()
@@ -261,7 +313,9 @@ def search(ctx: click.Context, pattern: str, group: tuple[str, ...], since: str 
 def groups(ctx: click.Context, prefix: str | None) -> None:
     """List log groups."""
     rows = _listing(ctx, "/api/v1/groups", "groups", prefix=prefix, limit=1000)
-    _table(rows, [("name", "GROUP"), ("streamCount", "STREAMS"), ("storedBytes", "BYTES"), ("lastEventTime", "LAST EVENT")])
+    _table(
+        rows, [("name", "GROUP"), ("streamCount", "STREAMS"), ("storedBytes", "BYTES"), ("lastEventTime", "LAST EVENT")]
+    )
 
 
 @main.command()
@@ -279,13 +333,19 @@ _TERMINAL = ("Complete", "Failed", "Cancelled", "Timeout")
 @main.command("query")
 @click.argument("text", metavar="QUERY")
 @click.option("--group", multiple=True, required=True, help="Log group to query (repeat for several)")
-@click.option("--since", default="1h", show_default=True, help="Start this long ago (30s, 10m, 2h, 1d), at an ISO time or epoch ms")
+@click.option(
+    "--since",
+    default="1h",
+    show_default=True,
+    help="Start this long ago (30s, 10m, 2h, 1d), at an ISO time or epoch ms",
+)
 @click.option("--until", default=None, help="End (default: now); same forms as --since")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=None, help="Rows at most (default 10,000)")
 @click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.pass_context
-def query_cmd(ctx: click.Context, text: str, group: tuple[str, ...], since: str, until: str | None, limit: int | None,
-              output: str) -> None:
+def query_cmd(
+    ctx: click.Context, text: str, group: tuple[str, ...], since: str, until: str | None, limit: int | None, output: str
+) -> None:
     """Run a Logs Insights query and print its rows (progress on stderr while it runs).
 
     Example: logsvc query 'filter @type = "REPORT" | stats avg(@duration) by bin(5m)' --group /aws/lambda/fn
@@ -315,8 +375,12 @@ def query_cmd(ctx: click.Context, text: str, group: tuple[str, ...], since: str,
                 break
             if tty:
                 st = res.get("statistics") or {}
-                click.echo(f"\r{res['status']}: {int(st.get('recordsScanned', 0)):,} records scanned, "
-                           f"{int(st.get('recordsMatched', 0)):,} matched, {time.monotonic() - began:.1f}s ", err=True, nl=False)
+                click.echo(
+                    f"\r{res['status']}: {int(st.get('recordsScanned', 0)):,} records scanned, "
+                    f"{int(st.get('recordsMatched', 0)):,} matched, {time.monotonic() - began:.1f}s ",
+                    err=True,
+                    nl=False,
+                )
             time.sleep(0.2)
     except KeyboardInterrupt:
         try:
@@ -330,12 +394,19 @@ def query_cmd(ctx: click.Context, text: str, group: tuple[str, ...], since: str,
     _print_rows(rows, output)
     st = res.get("statistics") or {}
     if res["status"] != "Complete":
-        click.echo(f"logsvc: error: the query ended {res['status']}" + (f": {res['error']}" if res.get("error") else "")
-                   + (f" (showing the {len(rows)} rows it had)" if rows else ""), err=True)
+        click.echo(
+            f"logsvc: error: the query ended {res['status']}"
+            + (f": {res['error']}" if res.get("error") else "")
+            + (f" (showing the {len(rows)} rows it had)" if rows else ""),
+            err=True,
+        )
         ctx.exit(int(ExitStatus.ERROR))
     if tty:
-        click.echo(f"{len(rows):,} rows; {int(st.get('recordsMatched', 0)):,} records matched, "
-                   f"{int(st.get('recordsScanned', 0)):,} scanned in {time.monotonic() - began:.1f}s", err=True)
+        click.echo(
+            f"{len(rows):,} rows; {int(st.get('recordsMatched', 0)):,} records matched, "
+            f"{int(st.get('recordsScanned', 0)):,} scanned in {time.monotonic() - began:.1f}s",
+            err=True,
+        )
 
 
 def _print_rows(rows: list[dict], output: str) -> None:
@@ -384,8 +455,11 @@ def _listing(ctx: click.Context, path: str, key: str, **params: object) -> list[
         if not token:
             break
     if skipped:
-        click.echo(f"note: {skipped} entries in the data directory could not be read and were skipped "
-                   "(the server log names them)", err=True)
+        click.echo(
+            f"note: {skipped} entries in the data directory could not be read and were skipped "
+            "(the server log names them)",
+            err=True,
+        )
     return rows
 
 
@@ -403,27 +477,14 @@ def _table(rows: list[dict], cols: list[tuple[str, str]]) -> None:
 
 def _register_producers() -> None:
     """Commands that belong to the producers (simulated functions, `run`)."""
-    try:
-        from logsvc.invoker.commands import functions, invoke, table
+    from logsvc.capture import run
+    from logsvc.invoker.commands import functions, invoke, table
 
-        main.add_command(invoke)
-        main.add_command(functions)
-        main.add_command(table)
-    except ImportError:
-        pass
-    try:
-        from logsvc.capture import run
-
-        main.add_command(run)
-    except ImportError:
-        pass
+    for command in (invoke, functions, table, run):
+        main.add_command(command)
 
 
 _register_producers()
-
-
-def settings_help() -> list[tuple[str, str, str]]:
-    return [(s.name, s.env, s.help) for s in SETTINGS]
 
 
 if __name__ == "__main__":  # pragma: no cover

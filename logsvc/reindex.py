@@ -9,18 +9,16 @@ exactly as the old one.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 from collections.abc import Callable
 
-from logsvc import safeio
+from logsvc import locks, safeio
 from logsvc.columns import store as columns_store
 from logsvc.config import Settings
 from logsvc.errors import LogsvcError
 from logsvc.index import LIVE, REBUILT, BlockIndex, IndexCorrupt, install_rebuilt, settle_dirs
 from logsvc.ingest import Ingester
-from logsvc.service import open_lock
 from logsvc.store import Store
 
 log = logging.getLogger("logsvc.reindex")
@@ -33,11 +31,8 @@ def reindex(settings: Settings, progress: Callable[[int, int], None] | None = No
     """
     store = Store(settings.data_dir)
     root = store.root
-    fd = open_lock(root)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    with locks.held(root, *locks.INDEX) as ok:
+        if not ok:
             raise LogsvcError(
                 "a logsvc server is ingesting this data directory right now",
                 hint="Stop it (or run reindex against a copy), then run 'logsvc reindex' again.",
@@ -70,5 +65,3 @@ def reindex(settings: Settings, progress: Callable[[int, int], None] | None = No
                 old.close()
         install_rebuilt(root)
         return count
-    finally:
-        os.close(fd)

@@ -8,14 +8,13 @@ Contains no request logic.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import threading
 import time
 from pathlib import Path
 
-from logsvc import safeio
+from logsvc import locks, safeio
 from logsvc.config import Settings
 from logsvc.index import BlockIndex, IndexCorrupt, Snapshot, index_exists, settle_dirs
 from logsvc.ingest import Ingester
@@ -140,7 +139,7 @@ class Service:
         self.watcher.stop()
         self.index.close()
         if self._lock_fd is not None:
-            os.close(self._lock_fd)
+            locks.release(self._lock_fd)
             self._lock_fd = None
 
     def __enter__(self) -> Service:
@@ -153,21 +152,13 @@ class Service:
 
     def _try_lock(self) -> bool:
         try:
-            fd = open_lock(self.store.root)
+            self._lock_fd = locks.try_hold(self.store.root, *locks.INDEX)
         except OSError as e:
             if not self._lock_refused:
                 self._lock_refused = True
                 log.error("cannot take index.lock in the data directory (%s); not ingesting until it is fixed", e)
             return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        self._lock_fd = fd
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        return True
+        return self._lock_fd is not None
 
     def _writer_election(self) -> None:
         while not self._stop.is_set():
@@ -295,12 +286,7 @@ class Service:
 
     def writer_pid(self) -> int | None:
         """The pid of the process that ingests this data directory, if it is alive."""
-        try:
-            with safeio.folder(None, self.store.root) as root:
-                pid = int(safeio.read_bytes(root, "index.lock", 32) or 0)
-        except (OSError, ValueError):
-            return None
-        return pid if pid and os.path.exists(f"/proc/{pid}") else None
+        return locks.holder(self.store.root, *locks.INDEX)
 
     def status(self) -> dict:
         ing = self.ingester
@@ -312,9 +298,3 @@ class Service:
             "ingestError": ing.last_error if ing else None,
             "fileEvents": "polling" if self.watcher.polling_only else "inotify",
         }
-
-
-def open_lock(root: Path) -> int:
-    """`<data>/index.lock`, opened by safeio: O_NOFOLLOW, a regular file of ours, never truncated first."""
-    with safeio.folder(None, root) as rfd:
-        return safeio.open_file(rfd, "index.lock", os.O_CREAT | os.O_RDWR)

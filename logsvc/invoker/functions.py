@@ -1,7 +1,9 @@
 """Function definitions: the `logsvc.toml` project file, parsed and checked into frozen dataclasses.
 
 Owns the project file's schema, its defaults and every error that names the file, the key and
-the rule. Never starts a process, opens a stream file or knows about HTTP.
+the rule. The schema is data: one tuple of `Key`s per table (FUNCTION_KEYS, ROUTE_KEYS, ...) giving
+each key's type, default and rule; defaults are the dataclasses' own. Never starts a process,
+opens a stream file or knows about HTTP.
 
 Schema (all keys optional unless marked):
 
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -197,43 +200,68 @@ class Project:
             raise NotFound(f"no table {name!r} in {self.path}", field="table") from None
 
 
+@dataclass(frozen=True)
+class Key:
+    """One key of a project-file table: its type, default and the rule its value must pass.
+
+    `between` bounds a number (inclusive); `one_of` lists the allowed strings (`rule` rewords the
+    error); `check(reader, key, value)` is any other rule and returns the value to keep. The
+    default goes through the same rules (a default `code = "."` must be a directory too).
+    """
+
+    name: str
+    kind: type | tuple[type, ...]
+    default: Any = None
+    required: bool = False
+    between: tuple[float, float] | None = None
+    one_of: tuple[str, ...] = ()
+    rule: str = ""
+    check: Callable[[_Reader, str, Any], Any] | None = None
+
+
 class _Reader:
     """Typed access to one TOML table, raising errors that name file, key and rule."""
 
-    def __init__(self, path: Path, data: dict[str, Any], prefix: str) -> None:
+    def __init__(self, path: Path, data: dict[str, Any], prefix: str, subst: dict[str, str] | None = None) -> None:
         self.path, self.data, self.prefix = path, data, prefix
-        self.used: set[str] = set()
+        self.subst = subst or {}  # {project_dir} and {data_dir}, for values that may name them
+
+    def child(self, data: dict[str, Any], prefix: str) -> _Reader:
+        return _Reader(self.path, data, prefix, self.subst)
 
     def error(self, key: str, rule: str, got: object = None) -> InvalidParameter:
         full = f"{self.prefix}.{key}" if self.prefix else key
         detail = f" (got {got!r})" if got is not None else ""
         return InvalidParameter(f"{self.path}: {full}: {rule}{detail}", field=full, rule=rule)
 
+    def read(self, keys: tuple[Key, ...]) -> dict[str, Any]:
+        """Every key of the table, in the order given: unknown keys first, then each key's rules."""
+        allowed = {k.name for k in keys}
+        for key in self.data:
+            if key not in allowed:
+                raise self.error(key, f"unknown key; allowed: {', '.join(sorted(allowed))}")
+        return {k.name: self._value(k) for k in keys}
+
+    def _value(self, k: Key) -> Any:
+        value = self.get(k.name, k.kind, k.default, required=k.required)
+        if k.between is not None and not k.between[0] <= value <= k.between[1]:
+            raise self.error(k.name, f"must be between {_fmt(k.between[0])} and {_fmt(k.between[1])}", value)
+        if k.one_of and value not in k.one_of:
+            raise self.error(k.name, k.rule or f"must be one of {', '.join(k.one_of)}", value)
+        return k.check(self, k.name, value) if k.check is not None and value is not None else value
+
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = None, *, required: bool = False) -> Any:
-        self.used.add(key)
         if key not in self.data:
             if required:
                 raise self.error(key, "is required")
             return default
         value = self.data[key]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        if isinstance(value, bool) and kind is not bool and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-            raise self.error(key, f"must be {_kind_name(kind)}", value)
-        if not isinstance(value, kind):
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
             raise self.error(key, f"must be {_kind_name(kind)}", value)
         return value
-
-    def number(self, key: str, default: float, lo: float, hi: float, *, integer: bool = False) -> Any:
-        value = self.get(key, int if integer else float, default)
-        if not lo <= value <= hi:
-            raise self.error(key, f"must be between {_fmt(lo)} and {_fmt(hi)}", value)
-        return value
-
-    def check_unknown(self, allowed: set[str]) -> None:
-        for key in self.data:
-            if key not in allowed:
-                raise self.error(key, f"unknown key; allowed: {', '.join(sorted(allowed))}")
 
 
 def _fmt(x: float) -> str:
@@ -241,9 +269,140 @@ def _fmt(x: float) -> str:
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "an array", dict: "a table"}
+    names = {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        list: "an array",
+        dict: "a table",
+    }
     kinds = kind if isinstance(kind, tuple) else (kind,)
     return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+# ---- the rules a single value must pass (Key.check) ------------------------------------------
+
+
+def _handler(r: _Reader, key: str, value: str) -> str:
+    if not _HANDLER_RE.fullmatch(value):
+        raise r.error(key, "must look like 'module.function'", value)
+    return value
+
+
+def _code(r: _Reader, key: str, value: str) -> Path:
+    base = r.path.parent
+    code = (base / value).resolve()
+    if not code.is_dir():
+        raise r.error(key, f"must be a directory relative to {base}", str(code))
+    return code
+
+
+def _environment(r: _Reader, key: str, value: dict[str, Any]) -> dict[str, str]:
+    env = {}
+    for k, v in value.items():
+        if not isinstance(v, str | int | float | bool):
+            raise r.error(f"{key}.{k}", "must be a string, number or boolean", v)
+        text = str(v).lower() if isinstance(v, bool) else str(v)
+        env[k] = text.replace("{project_dir}", r.subst["project_dir"]).replace("{data_dir}", r.subst["data_dir"])
+    return env
+
+
+def _delays(r: _Reader, key: str, value: list[Any] | tuple[float, ...]) -> tuple[float, ...]:
+    if len(value) != 2 or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 3600 for v in value
+    ):
+        raise r.error(key, "must be two numbers of seconds between 0 and 3600 (delay before retry 1 and 2)", value)
+    return tuple(float(v) for v in value)
+
+
+def _tables(r: _Reader, key: str, value: list[Any] | dict[str, Any]) -> list[dict[str, Any]]:
+    """`[functions.x.http]` (one table) or `[[functions.x.http]]` (an array of them), as a list."""
+    items = [value] if isinstance(value, dict) else value
+    for item in items:
+        if not isinstance(item, dict):
+            raise r.error(key, "must be a table or an array of tables", item)
+    return items
+
+
+def _method(r: _Reader, key: str, value: str) -> str:
+    method = value.upper()
+    if method not in HTTP_METHODS:
+        raise r.error(key, f"must be one of {', '.join(HTTP_METHODS)}", method)
+    return method
+
+
+def _route_path(r: _Reader, key: str, value: str) -> str:
+    if not value.startswith("/") or not re.fullmatch(r"(/([^/{}]+|\{[A-Za-z_]\w*\+?\}))*/?", value):
+        raise r.error(key, "must start with '/' and use {name} or a final {name+} for parameters", value)
+    if "+}" in value[:-1] and not value.rstrip("/").endswith("+}"):
+        raise r.error(key, "a greedy {name+} parameter must be the last segment", value)
+    return value
+
+
+def _bucket_key(r: _Reader, key: str, value: str) -> str:
+    _check_bucket_name(r, value, key=key)
+    return value
+
+
+def _events(r: _Reader, key: str, value: list[Any]) -> tuple[str, ...]:
+    for ev in value:
+        if ev not in S3_EVENTS:
+            raise r.error(key, f"each must be one of {', '.join(S3_EVENTS)}", ev)
+    return tuple(value)
+
+
+# ---- the keys of each table (order: the order their errors are reported in) ------------------
+
+TOP_KEYS = (Key("invoker", dict, {}), Key("tables", dict, {}), Key("buckets", dict, {}), Key("functions", dict, {}))
+INVOKER_KEYS = (
+    Key("idle_timeout", float, Project.idle_timeout, between=(0.05, 86400.0)),
+    Key("retry_delays", list, Function.retry_delays, check=_delays),
+)
+TABLE_KEYS = (
+    Key("stream_view_type", str, Table.stream_view_type, one_of=VIEW_TYPES),
+    Key("key", str, Table.key),
+    Key("sort_key", str),
+)
+BUCKET_KEYS = (Key("path", str),)
+FUNCTION_KEYS = (
+    Key("handler", str, required=True, check=_handler),
+    Key("code", str, ".", check=_code),
+    Key("environment", dict, {}, check=_environment),
+    Key("log_format", str, Function.log_format, one_of=("Text", "JSON"), rule="must be 'Text' or 'JSON'"),
+    Key("memory", int, Function.memory, between=(128, 10240)),
+    Key("timeout", float, Function.timeout, between=(0.01, 900.0)),
+    Key("concurrency", int, Function.concurrency, between=(1, 1000)),
+    Key("max_retries", int, Function.max_retries, between=(0, 2)),
+    Key("max_event_age", float, Function.max_event_age, between=(0.01, 21600.0)),
+    Key("retry_delays", list, check=_delays),  # default: [invoker] retry_delays
+    Key("on_failure", str),
+    Key("on_success", str),
+    Key("http", (list, dict), [], check=_tables),
+    Key("bucket", (list, dict), [], check=_tables),
+    Key("table", (list, dict), [], check=_tables),
+)
+ROUTE_KEYS = (
+    Key("method", str, "ANY", check=_method),
+    Key("path", str, required=True, check=_route_path),
+    Key("public", bool, HttpRoute.public),
+)
+BUCKET_TRIGGER_KEYS = (
+    Key("bucket", str, required=True, check=_bucket_key),
+    Key("events", list, list(BucketTrigger.events), check=_events),
+    Key("prefix", str, BucketTrigger.prefix),
+    Key("suffix", str, BucketTrigger.suffix),
+)
+TABLE_TRIGGER_KEYS = (
+    Key("table", str, required=True),
+    Key("batch_size", int, TableTrigger.batch_size, between=(1, 10000)),
+    Key("batching_window", float, TableTrigger.batching_window, between=(0.0, 300.0)),
+    Key("bisect_on_error", bool, TableTrigger.bisect_on_error),
+    Key("max_retries", int, TableTrigger.max_retries, between=(-1, 10000)),
+    Key("retry_delay", float, TableTrigger.retry_delay, between=(0.0, 3600.0)),
+    Key("on_failure", str),
+    Key("report_batch_item_failures", bool, TableTrigger.report_batch_item_failures),
+)
 
 
 def load_project(path: Path | str, data_dir: Path | str | None = None) -> Project:
@@ -270,119 +429,64 @@ def parse_project(doc: dict[str, Any], path: Path, data_dir: Path | str | None =
     """Check an already-parsed TOML document (see the module docstring for the schema)."""
     base = path.parent
     data_dir = Path(data_dir) if data_dir is not None else base / ".logsvc"
-    top = _Reader(path, doc, "")
-    top.check_unknown({"invoker", "functions", "buckets", "tables"})
-    inv = _Reader(path, top.get("invoker", dict, {}), "invoker")
-    inv.check_unknown({"idle_timeout", "retry_delays"})
-    idle_timeout = inv.number("idle_timeout", 300.0, 0.05, 86400.0)
-    default_delays = _delays(inv, "retry_delays", (1.0, 2.0))
-
-    subst = {"project_dir": str(base), "data_dir": str(data_dir)}
-    tables: dict[str, Table] = {}
-    for tname, tdoc in top.get("tables", dict, {}).items():
-        r = _Reader(path, _table(top, "tables", tname, tdoc), f"tables.{tname}")
-        r.check_unknown({"key", "sort_key", "stream_view_type"})
-        _check_name(r, tname)
-        view = r.get("stream_view_type", str, "NEW_AND_OLD_IMAGES")
-        if view not in VIEW_TYPES:
-            raise r.error("stream_view_type", f"must be one of {', '.join(VIEW_TYPES)}", view)
-        tables[tname] = Table(tname, r.get("key", str, "id"), r.get("sort_key", str), view)
-
-    buckets: dict[str, Bucket] = {}
-    for bname, bdoc in top.get("buckets", dict, {}).items():
-        r = _Reader(path, _table(top, "buckets", bname, bdoc), f"buckets.{bname}")
-        r.check_unknown({"path"})
-        _check_bucket_name(r, bname)
-        p = r.get("path", str)
-        buckets[bname] = Bucket(bname, (base / p.format(**subst)).resolve() if p else data_dir / "buckets" / bname)
-
+    top = _Reader(path, doc, "", {"project_dir": str(base), "data_dir": str(data_dir)})
+    sections = top.read(TOP_KEYS)
+    invoker = top.child(sections["invoker"], "invoker").read(INVOKER_KEYS)
+    tables = {name: _parse_table(top, name, tdoc) for name, tdoc in sections["tables"].items()}
+    buckets = {name: _parse_bucket(top, name, bdoc, data_dir) for name, bdoc in sections["buckets"].items()}
     functions: dict[str, Function] = {}
     routes: list[HttpRoute] = []
     btriggers: list[BucketTrigger] = []
     ttriggers: list[TableTrigger] = []
-    fdocs = top.get("functions", dict, {})
-    for name, fdoc in fdocs.items():
-        r = _Reader(path, _table(top, "functions", name, fdoc), f"functions.{name}")
-        r.check_unknown({
-            "handler", "code", "memory", "timeout", "concurrency", "environment", "log_format", "max_retries",
-            "max_event_age", "retry_delays", "on_failure", "on_success", "http", "bucket", "table",
-        })
+    for name, fdoc in sections["functions"].items():
+        r = top.child(_table(top, "functions", name, fdoc), f"functions.{name}")
         _check_name(r, name)
-        handler = r.get("handler", str, required=True)
-        if not _HANDLER_RE.fullmatch(handler):
-            raise r.error("handler", "must look like 'module.function'", handler)
-        code = (base / r.get("code", str, ".")).resolve()
-        if not code.is_dir():
-            raise r.error("code", f"must be a directory relative to {base}", str(code))
-        env = {}
-        for k, v in r.get("environment", dict, {}).items():
-            if not isinstance(v, str | int | float | bool):
-                raise r.error(f"environment.{k}", "must be a string, number or boolean", v)
-            text = str(v).lower() if isinstance(v, bool) else str(v)
-            env[k] = text.replace("{project_dir}", subst["project_dir"]).replace("{data_dir}", subst["data_dir"])
-        log_format = r.get("log_format", str, "Text")
-        if log_format not in ("Text", "JSON"):
-            raise r.error("log_format", "must be 'Text' or 'JSON'", log_format)
-        fn = Function(
-            name=name,
-            handler=handler,
-            code=code,
-            memory=r.number("memory", 128, 128, 10240, integer=True),
-            timeout=r.number("timeout", 3.0, 0.01, 900.0),
-            concurrency=r.number("concurrency", 10, 1, 1000, integer=True),
-            environment=env,
-            log_format=log_format,
-            max_retries=r.number("max_retries", 2, 0, 2, integer=True),
-            max_event_age=r.number("max_event_age", 21600.0, 0.01, 21600.0),
-            retry_delays=_delays(r, "retry_delays", default_delays),
-            on_failure=r.get("on_failure", str),
-            on_success=r.get("on_success", str),
-        )
-        functions[name] = fn
-        for i, rdoc in enumerate(_array(r, "http")):
-            rr = _Reader(path, rdoc, f"functions.{name}.http[{i}]")
-            rr.check_unknown({"method", "path", "public"})
-            method = rr.get("method", str, "ANY").upper()
-            if method not in HTTP_METHODS:
-                raise rr.error("method", f"must be one of {', '.join(HTTP_METHODS)}", method)
-            rpath = rr.get("path", str, required=True)
-            if not rpath.startswith("/") or not re.fullmatch(r"(/([^/{}]+|\{[A-Za-z_]\w*\+?\}))*/?", rpath):
-                raise rr.error("path", "must start with '/' and use {name} or a final {name+} for parameters", rpath)
-            if "+}" in rpath[:-1] and not rpath.rstrip("/").endswith("+}"):
-                raise rr.error("path", "a greedy {name+} parameter must be the last segment", rpath)
-            routes.append(HttpRoute(method, rpath, name, rr.get("public", bool, False)))
-        for i, bdoc in enumerate(_array(r, "bucket")):
-            br = _Reader(path, bdoc, f"functions.{name}.bucket[{i}]")
-            br.check_unknown({"bucket", "prefix", "suffix", "events"})
-            bucket = br.get("bucket", str, required=True)
-            _check_bucket_name(br, bucket, key="bucket")
-            events = br.get("events", list, list(BucketTrigger.events))
-            for ev in events:
-                if ev not in S3_EVENTS:
-                    raise br.error("events", f"each must be one of {', '.join(S3_EVENTS)}", ev)
-            btriggers.append(BucketTrigger(bucket, name, br.get("prefix", str, ""), br.get("suffix", str, ""), tuple(events)))
-            buckets.setdefault(bucket, Bucket(bucket, data_dir / "buckets" / bucket))
-        for i, tdoc in enumerate(_array(r, "table")):
-            tr = _Reader(path, tdoc, f"functions.{name}.table[{i}]")
-            tr.check_unknown({
-                "table", "batch_size", "batching_window", "bisect_on_error", "max_retries", "retry_delay",
-                "on_failure", "report_batch_item_failures",
-            })
-            table = tr.get("table", str, required=True)
-            if table not in tables:
-                tables[table] = Table(table)
-            ttriggers.append(TableTrigger(
-                table=table,
-                function=name,
-                batch_size=tr.number("batch_size", 100, 1, 10000, integer=True),
-                batching_window=tr.number("batching_window", 0.0, 0.0, 300.0),
-                bisect_on_error=tr.get("bisect_on_error", bool, False),
-                max_retries=tr.number("max_retries", -1, -1, 10000, integer=True),
-                retry_delay=tr.number("retry_delay", 1.0, 0.0, 3600.0),
-                on_failure=tr.get("on_failure", str),
-                report_batch_item_failures=tr.get("report_batch_item_failures", bool, False),
-            ))
+        values = r.read(FUNCTION_KEYS)
+        http, bucket, table = values.pop("http"), values.pop("bucket"), values.pop("table")
+        values["retry_delays"] = values["retry_delays"] or invoker["retry_delays"]
+        functions[name] = Function(name=name, **values)
+        for i, rdoc in enumerate(http):
+            routes.append(HttpRoute(function=name, **r.child(rdoc, f"functions.{name}.http[{i}]").read(ROUTE_KEYS)))
+        for i, bdoc in enumerate(bucket):
+            trigger = BucketTrigger(
+                function=name, **r.child(bdoc, f"functions.{name}.bucket[{i}]").read(BUCKET_TRIGGER_KEYS)
+            )
+            btriggers.append(trigger)
+            buckets.setdefault(trigger.bucket, Bucket(trigger.bucket, data_dir / "buckets" / trigger.bucket))
+        for i, tdoc in enumerate(table):
+            trigger = TableTrigger(
+                function=name, **r.child(tdoc, f"functions.{name}.table[{i}]").read(TABLE_TRIGGER_KEYS)
+            )
+            ttriggers.append(trigger)
+            tables.setdefault(trigger.table, Table(trigger.table))
+    _check_destinations(path, functions, ttriggers)
+    return Project(
+        path=path,
+        functions=functions,
+        routes=tuple(routes),
+        bucket_triggers=tuple(btriggers),
+        table_triggers=tuple(ttriggers),
+        buckets=buckets,
+        tables=tables,
+        idle_timeout=invoker["idle_timeout"],
+    )
 
+
+def _parse_table(top: _Reader, name: str, doc: object) -> Table:
+    r = top.child(_table(top, "tables", name, doc), f"tables.{name}")
+    _check_name(r, name)
+    return Table(name, **r.read(TABLE_KEYS))
+
+
+def _parse_bucket(top: _Reader, name: str, doc: object, data_dir: Path) -> Bucket:
+    r = top.child(_table(top, "buckets", name, doc), f"buckets.{name}")
+    _check_bucket_name(r, name)
+    p = r.read(BUCKET_KEYS)["path"]
+    return Bucket(name, (r.path.parent / p.format(**r.subst)).resolve() if p else data_dir / "buckets" / name)
+
+
+def _check_destinations(path: Path, functions: dict[str, Function], ttriggers: list[TableTrigger]) -> None:
+    """Every on_failure / on_success names a function of the same file."""
     for fn in functions.values():
         for key in ("on_failure", "on_success"):
             target = getattr(fn, key)
@@ -400,40 +504,12 @@ def parse_project(doc: dict[str, Any], path: Path, data_dir: Path | str | None =
                 field=f"functions.{t.function}.table.on_failure",
                 rule="destinations are functions defined in the same file",
             )
-    return Project(
-        path=path,
-        functions=functions,
-        routes=tuple(routes),
-        bucket_triggers=tuple(btriggers),
-        table_triggers=tuple(ttriggers),
-        buckets=buckets,
-        tables=tables,
-        idle_timeout=idle_timeout,
-    )
 
 
 def _table(top: _Reader, section: str, name: str, value: object) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise top.error(f"{section}.{name}", "must be a table", value)
     return value
-
-
-def _array(r: _Reader, key: str) -> list[dict[str, Any]]:
-    value = r.get(key, (list, dict), [])
-    items = [value] if isinstance(value, dict) else value
-    for item in items:
-        if not isinstance(item, dict):
-            raise r.error(key, "must be a table or an array of tables", item)
-    return items
-
-
-def _delays(r: _Reader, key: str, default: tuple[float, ...]) -> tuple[float, ...]:
-    value = r.get(key, list, None)
-    if value is None:
-        return default
-    if len(value) != 2 or not all(isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 3600 for v in value):
-        raise r.error(key, "must be two numbers of seconds between 0 and 3600 (delay before retry 1 and 2)", value)
-    return tuple(float(v) for v in value)
 
 
 def _check_name(r: _Reader, name: str) -> None:

@@ -8,7 +8,6 @@ stream except through containers.py, and never touches the index.
 
 from __future__ import annotations
 
-import fcntl
 import heapq
 import itertools
 import json
@@ -23,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from logsvc import safeio
+from logsvc import locks, safeio
 from logsvc.errors import InvalidParameter
 from logsvc.invoker.containers import FunctionPool, Outcome, TooManyRequests
 from logsvc.invoker.functions import Function, Project
@@ -124,17 +123,13 @@ class Invoker:
             if self._stop.is_set():
                 return False
             try:
-                with safeio.under(self.data_root, "invoker") as dfd:
-                    fd = safeio.open_file(dfd, ".lock", os.O_CREAT | os.O_RDWR)
+                fd = locks.try_hold(self.data_root, *locks.INVOKER)
             except OSError as e:
                 if not self._lock_warned:
                     self._lock_warned = True
                     log.error("invoker: cannot take invoker/.lock in the data directory: %s", e)
                 return False
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
+            if fd is None:
                 return False
             self._lock_fd = fd
             self._become_owner()
@@ -205,7 +200,7 @@ class Invoker:
             except OSError:
                 pass
             finally:
-                os.close(self._lock_fd)
+                locks.release(self._lock_fd)
                 self._lock_fd = None
         self.owner = False
 
