@@ -131,23 +131,33 @@ def relation(cur: Any, sources: list[Source], idents: list[bytes], snap: Any, re
 
 
 def answer(cur: Any, sp: isql.SqlPlan, rel: str, limit: int, stats: bool = True) -> Answer | None:
-    """Run `sp` over the relation `rel` on `cur`; None when a guard says the columns cannot answer."""
-    # one scan for the statistics and every guard (each of them alone is a scan of the relation)
-    firsts = ['count(*)', 'coalesce(sum("end" - off), 0)'] + [f"count_if({g})" for g in sp.guards]
-    n, b, *hits = cur.execute(f"SELECT {', '.join(firsts)} FROM {rel}").fetchone()
-    if any(hits):
-        return None
+    """Run `sp` over the relation `rel` on `cur`; None when a guard says the columns cannot answer.
+
+    Each scan of `rel` costs the visibility join again, so the statistics, the guards and the
+    answer share scans: a stats query is one scan (plus one per double summed exactly), a rows
+    query two (the totals, then the picks)."""
     out = Answer(sp.kind)
-    if stats:
-        out.scanned, out.bytes = int(n), int(b)
     if sp.kind == "rows":
-        out.matched = int(cur.execute(f"SELECT count(*) FROM {rel} WHERE {sp.where}", sp.params).fetchone()[0])
+        q, params = sp.totals_sql(rel)
+        n, b, *hits, matched = cur.execute(q, params).fetchone()
+        if any(hits):
+            return None
+        if stats:
+            out.scanned, out.bytes = int(n), int(b)
+        out.matched = int(matched)
         q, params = sp.rows_sql(rel, limit)
         out.picks = [(int(a), int(b), int(c), int(d)) for a, b, c, d in cur.execute(q, params).fetchall()]
         return out
     q, params = sp.stats_sql(rel)
-    main = cur.execute(q, params).fetchall()
-    nk = len(sp.keys)
+    found = cur.execute(q, params).fetchall()
+    nk, ng = len(sp.keys), len(sp.guards)
+    # row: k0..k(nk-1), _hit, n_all, b_all, g0..g(ng-1), n_rows, aggregates...
+    if any(row[nk + 3 + i] for row in found for i in range(ng)):
+        return None
+    if stats:
+        out.scanned = sum(int(row[nk + 1]) for row in found)
+        out.bytes = sum(int(row[nk + 2]) for row in found)
+    main = [row[:nk] + row[nk + 3 + ng:] for row in found if row[nk]]
     sums: dict[str, dict[tuple, list]] = {}
     for a in sp.aggs:
         if a.column is not None and a.column not in sums:
