@@ -79,11 +79,12 @@ def start(root: Path, project: Path, inprocess: bool = False) -> tuple[str, obje
                 time.sleep(0.05)
         time.sleep(1.5)  # let one worker win the invoker lock
         return url, proc
+    from logsvc.api.internal import InternalServer
     from logsvc.config import Settings
     from logsvc.invoker import create_invoker
     from logsvc.store import Store
 
-    inv = create_invoker(Settings(data_dir=data, project=project), Store(data)).start()
+    inv = create_invoker(Settings(data_dir=data, project=project), Store(data), InternalServer).start()
     return inv.internal_url, inv
 
 

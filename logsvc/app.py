@@ -11,7 +11,17 @@ from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 
 from logsvc import auth
-from logsvc.api import cloudwatch, console, insights, insights_console, lambda_api, rest
+from logsvc.api import (
+    cloudwatch,
+    console,
+    http_routes,
+    insights,
+    insights_console,
+    invocations,
+    lambda_api,
+    rest,
+    tables,
+)
 from logsvc.api.errors import error_response, rest_error
 from logsvc.errors import LogsvcError
 
@@ -25,7 +35,7 @@ def _public_route_matcher(service):  # noqa: ANN001, ANN202
     inv = getattr(service, "invoker", None)
     if inv is None or not any(getattr(r, "public", False) for r in inv.project.routes):
         return None
-    from logsvc.invoker.triggers import Router
+    from logsvc.invoker.apigw import Router
 
     router = Router(inv.project.routes)
 
@@ -47,6 +57,9 @@ def create_app(service) -> Flask:  # noqa: ANN001
     app.register_blueprint(insights_console.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(lambda_api.bp)
+    app.register_blueprint(http_routes.bp)
+    app.register_blueprint(tables.bp)
+    app.register_blueprint(invocations.bp)
     app.register_blueprint(cloudwatch.bp)
 
     public_route = _public_route_matcher(service)

@@ -132,10 +132,11 @@ class LogsvcApplication(BaseApplication):
 
     def load(self):  # noqa: ANN201
         global _service
+        from logsvc.api.internal import InternalServer
         from logsvc.app import create_app
         from logsvc.service import Service
 
-        _service = Service(self.settings).start()
+        _service = Service(self.settings, invoker_server=InternalServer).start()
         return create_app(_service)
 
 

@@ -19,6 +19,7 @@ from logsvc.config import Settings
 from logsvc.index import BlockIndex, IndexCorrupt, Snapshot, index_exists, settle_dirs
 from logsvc.ingest import Ingester
 from logsvc.invoker import create_invoker
+from logsvc.invoker.invoke import StartServer
 from logsvc.jobs import Jobs
 from logsvc.query import Reader
 from logsvc.store import Store
@@ -95,7 +96,9 @@ class IndexHandle:
 class Service:
     """Everything one process needs. Tests build one directly; gunicorn builds one per worker."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, invoker_server: StartServer | None = None) -> None:
+        """`invoker_server` starts the invoker's loopback server (the API layer's, injected by serve.py);
+        a project needs it."""
         self.settings = settings
         self.store = Store(settings.data_dir)
         self.index_dir = Path(settings.data_dir) / "index"
@@ -103,7 +106,7 @@ class Service:
         self.reader = Reader(self.store, self.index)
         self.watcher = Watcher(self.store.groups_dir, settings.rescan_interval)
         self.tailer = Tailer(self.store, self.watcher, settings.max_tail_clients)
-        self.invoker = create_invoker(settings, self.store)
+        self.invoker = create_invoker(settings, self.store, invoker_server)
         self.jobs = Jobs(self.store, self.reader, settings)  # Logs Insights queries (threads start with the first)
         self.ingester: Ingester | None = None
         self._stop = threading.Event()

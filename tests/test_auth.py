@@ -23,7 +23,7 @@ from botocore.credentials import Credentials
 
 from logsvc import sigv4
 from logsvc.invoker.functions import load_project
-from logsvc.invoker.triggers import LocalTable
+from logsvc.invoker.tables import LocalTable
 from tests.conftest import Server, start_server, wait_for
 from tests.helpers_sigv4 import signed
 

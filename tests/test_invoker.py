@@ -19,7 +19,7 @@ from botocore.config import Config
 from logsvc.errors import InvalidParameter
 from logsvc.invoker.functions import load_project
 from tests.conftest import wait_for
-from tests.test_invoker_support import full_app_available, serve_project
+from tests.test_invoker_support import serve_project
 
 HANDLERS = '''
 import json, logging, os, time
@@ -400,7 +400,6 @@ def test_project_errors_name_the_file_the_key_and_the_rule(tmp_path: Path, toml:
     assert message in str(e.value)
 
 
-@pytest.mark.skipif(not full_app_available(), reason="needs the full app (core landing in parallel)")
 def test_bad_project_stops_serve_with_the_error(tmp_path: Path):
     import subprocess
     import sys

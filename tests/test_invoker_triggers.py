@@ -10,8 +10,9 @@ import time
 import pytest
 import requests
 
+from logsvc.invoker.apigw import Router, http_response
 from logsvc.invoker.functions import HttpRoute
-from logsvc.invoker.triggers import Router, http_response, to_attr
+from logsvc.invoker.tables import to_attr
 from tests.conftest import wait_for
 from tests.test_invoker_support import serve_project
 

@@ -47,6 +47,8 @@ from typing import Any
 
 from logsvc.errors import InvalidParameter
 
+REGION = "us-east-1"  # the one region and account every ARN and event record names
+ACCOUNT = "000000000000"
 NAME_RULE = "1-64 characters of [A-Za-z0-9_-]"
 _NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _HANDLER_RE = re.compile(r"[A-Za-z_][\w./-]*\.[A-Za-z_]\w*")
@@ -146,7 +148,7 @@ class Function:
 
     @property
     def arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:000000000000:function:{self.name}"
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.name}"
 
     def to_json(self) -> dict[str, Any]:
         """The function as ListFunctions/GetFunction describe it (a useful subset)."""

@@ -17,16 +17,18 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from logsvc import locks, safeio
 from logsvc.errors import InvalidParameter
 from logsvc.invoker.containers import FunctionPool, Outcome, TooManyRequests
 from logsvc.invoker.functions import Function, Project
 from logsvc.invoker.records import RecordLog, compact_event
+from logsvc.invoker.triggers import Triggers
 
 log = logging.getLogger("logsvc.invoker")
 
@@ -37,6 +39,21 @@ THROTTLE_RETRY = 0.25  # seconds before a throttled async event is tried again (
 
 class QueueFull(TooManyRequests):
     """The async queue holds its byte bound; Invoke answers 429 TooManyRequestsException."""
+
+
+class LoopbackServer(Protocol):
+    """The owner's loopback HTTP server, serving the Lambda API to containers and forwarding workers.
+
+    The API layer builds it (`logsvc.api.internal.InternalServer`) and the wiring injects it: the
+    invoker sits below HTTP and never imports it.
+    """
+
+    url: str
+
+    def close(self) -> None: ...
+
+
+StartServer = Callable[["Invoker"], LoopbackServer]
 
 
 def new_request_id() -> str:
@@ -68,7 +85,15 @@ class _Due:
 class Invoker:
     """Runs the project's functions. `start()` elects the owner process; `close()` ends every container."""
 
-    def __init__(self, settings: Any, store: Any, project: Project, host_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Any,
+        store: Any,
+        project: Project,
+        host_env: dict[str, str] | None = None,
+        *,
+        start_server: StartServer,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.project = project
@@ -82,7 +107,8 @@ class Invoker:
         self.triggers: Any = None
         self._lock_fd: int | None = None
         self._lock_warned = False
-        self._server: Any = None
+        self._start_server = start_server
+        self._server: LoopbackServer | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._heap: list[_Due] = []
@@ -116,6 +142,11 @@ class Invoker:
             if self._try_own():
                 return
 
+    def try_own(self) -> bool:
+        """Take the owner role now if nobody holds it: a request waiting for an owner runs the same
+        election as start(), rather than waiting for the next second."""
+        return self._try_own()
+
     def _try_own(self) -> bool:
         with self._role_lock:
             if self.owner:
@@ -137,25 +168,10 @@ class Invoker:
             return True
 
     def _become_owner(self) -> None:
-        from werkzeug.serving import WSGIRequestHandler, make_server
-
-        from logsvc.api.lambda_api import create_internal_app
-
-        class QuietHandler(WSGIRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive: forwarding workers reuse their connections
-
-            def log_request(self, *args: Any, **kwargs: Any) -> None:
-                pass  # one line per container call would drown logsvc's own log
-
         # The owner listens on its own loopback port: containers call the Invoke API there (the
         # public port may be shared by several gunicorn workers), and other workers forward to it.
-        self._server = make_server(
-            "127.0.0.1", 0, create_internal_app(self), threaded=True, request_handler=QuietHandler
-        )
-        self.internal_url = f"http://127.0.0.1:{self._server.server_port}"
-        t = threading.Thread(target=self._server.serve_forever, name="invoker-http", daemon=True)
-        t.start()
-        self._threads.append(t)
+        self._server = self._start_server(self)
+        self.internal_url = self._server.url
         self.forward_secret = secrets.token_urlsafe(32)
         self.function_credentials = ("LOGSVCFN" + secrets.token_hex(6).upper(), secrets.token_urlsafe(30))
         # owner.json holds the address and the forward secret: private (safeio's 0600), replaced whole
@@ -170,8 +186,6 @@ class Invoker:
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self._threads.append(t)
-        from logsvc.invoker.triggers import Triggers
-
         self.triggers = Triggers(self)
         self.triggers.start()
         log.info("invoker: running %d functions; internal endpoint %s", len(self.pools), self.internal_url)
@@ -184,8 +198,7 @@ class Invoker:
         if self.triggers is not None:
             self.triggers.close()
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.close()
         for pool in self.pools.values():
             pool.close()
         if self._executor is not None:
@@ -427,7 +440,7 @@ class Invoker:
 
     def _expire(self, fn: Function, ev: AsyncEvent, age: float) -> None:
         now = int(time.time() * 1000)
-        self._system_line(
+        self.system_line(
             f"Dropped event {ev.request_id} for function {fn.name}: its age {age:.1f} s exceeds "
             f"max_event_age {fn.max_event_age:g} s after {ev.attempt - 1} attempt(s)"
         )
@@ -469,9 +482,10 @@ class Invoker:
         try:
             self.invoke_async(target, json.dumps(record).encode(), trigger=trigger, parent=ev.request_id)
         except QueueFull:
-            self._system_line(f"Dropped the {condition} destination record of {ev.request_id} for {target}: the async queue is full")
+            self.system_line(f"Dropped the {condition} destination record of {ev.request_id} for {target}: the async queue is full")
 
-    def _system_line(self, message: str) -> None:
+    def system_line(self, message: str) -> None:
+        """One line in the invoker's own stream (`/logsvc/invoker`): what it dropped and why."""
         if not self._system_ready:
             self.store.ensure_stream(SYSTEM_GROUP, SYSTEM_STREAM)
             self._system_ready = True
@@ -494,10 +508,11 @@ class Invoker:
                     log.exception("reaping %s failed", pool.fn.name)
 
 
-def create_invoker(settings: Any, store: Any) -> Invoker | None:
+def create_invoker(settings: Any, store: Any, start_server: StartServer | None = None) -> Invoker | None:
     """The invoker for the project file, or None when there is none.
 
     The CLI resolves `./logsvc.toml` into `settings.project` when present; this reads no environment.
+    `start_server` builds the owner's loopback server (the API layer's; see `LoopbackServer`).
     :raises InvalidParameter: for a bad project file (naming the file, the key and the rule).
     """
     from logsvc.invoker.functions import load_project
@@ -505,5 +520,7 @@ def create_invoker(settings: Any, store: Any) -> Invoker | None:
     path = getattr(settings, "project", None)
     if path is None:
         return None
+    if start_server is None:
+        raise TypeError("a project needs the owner's internal server: pass logsvc.api.internal.InternalServer")
     project = load_project(path, settings.data_dir)
-    return Invoker(settings, store, project)
+    return Invoker(settings, store, project, start_server=start_server)
