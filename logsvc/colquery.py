@@ -80,8 +80,9 @@ class _Interrupted(Exception):  # noqa: N818 - control flow
     pass
 
 
-def relation(cur: Any, sources: list[Source], idents: list[bytes], snap: Any, reader: Reader,
-             lo: int, hi: int) -> str | None:
+def relation(
+    cur: Any, sources: list[Source], idents: list[bytes], snap: Any, reader: Reader, lo: int, hi: int
+) -> str | None:
     """Register this query's sources and tail on `cur`; the SQL of the `ev` relation, or None when
     the tail is too big to be worth it."""
     import pyarrow as pa
@@ -103,30 +104,35 @@ def relation(cur: Any, sources: list[Source], idents: list[bytes], snap: Any, re
     srank = [0] * len(sources)
     for r, i in enumerate(order):
         srank[i] = r
-    src_table = pa.table({
-        "grp": pa.array([s.group for s in sources], pa.string()),
-        "stream": pa.array([s.stream for s in sources], pa.string()),
-        "ident": pa.array([i.hex() for i in idents], pa.string()),
-        "from_off": pa.array([s.from_offset for s in sources], pa.int64()),
-        "cov": pa.array(covered, pa.int64()),
-        "lo": pa.array([max(lo, s.since) for s in sources], pa.int64()),
-        "sidx": pa.array(list(range(len(sources))), pa.int64()),
-        "srank": pa.array(srank, pa.int64()),
-    })
+    src_table = pa.table(
+        {
+            "grp": pa.array([s.group for s in sources], pa.string()),
+            "stream": pa.array([s.stream for s in sources], pa.string()),
+            "ident": pa.array([i.hex() for i in idents], pa.string()),
+            "from_off": pa.array([s.from_offset for s in sources], pa.int64()),
+            "cov": pa.array(covered, pa.int64()),
+            "lo": pa.array([max(lo, s.since) for s in sources], pa.int64()),
+            "sidx": pa.array(list(range(len(sources))), pa.int64()),
+            "srank": pa.array(srank, pa.int64()),
+        }
+    )
     tails = [dataclasses.replace(s, from_offset=max(s.from_offset, c)) for s, c in zip(sources, covered, strict=True)]
     rows = [schema.event_columns(ev) for ev in iter_all(reader, tails, start=lo, end=hi, limit=10_000, forward=True)]
     tag = uuid.uuid4().hex
     cur.register(f"src_{tag}", src_table)
     cur.register(f"tail_{tag}", schema.arrow_table(rows))
     cols = ", ".join(f'x."{c}"' for c in schema.NAMES)
-    parts = [f"SELECT {cols}, s.sidx, s.srank FROM tail_{tag} x JOIN src_{tag} s ON x.grp = s.grp AND x.stream = s.stream"]
+    parts = [
+        f"SELECT {cols}, s.sidx, s.srank FROM tail_{tag} x JOIN src_{tag} s ON x.grp = s.grp AND x.stream = s.stream"
+    ]
     files = snap.files(list(dict.fromkeys(s.group for s in sources)), lo, hi) if snap is not None else []
     if files:
         paths = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
         parts.append(
             f"SELECT {cols}, s.sidx, s.srank FROM read_parquet([{paths}]) x JOIN src_{tag} s "
             f"ON x.grp = s.grp AND x.stream = s.stream AND x.ident = s.ident "
-            f"WHERE x.off >= s.from_off AND x.off < s.cov AND x.ts >= s.lo AND x.ts <= {int(hi)}")
+            f"WHERE x.off >= s.from_off AND x.off < s.cov AND x.ts >= s.lo AND x.ts <= {int(hi)}"
+        )
     return "(" + " UNION ALL ".join(parts) + ")"
 
 
@@ -157,7 +163,7 @@ def answer(cur: Any, sp: isql.SqlPlan, rel: str, limit: int, stats: bool = True)
     if stats:
         out.scanned = sum(int(row[nk + 1]) for row in found)
         out.bytes = sum(int(row[nk + 2]) for row in found)
-    main = [row[:nk] + row[nk + 3 + ng:] for row in found if row[nk]]
+    main = [row[:nk] + row[nk + 3 + ng :] for row in found if row[nk]]
     sums: dict[str, dict[tuple, list]] = {}
     for a in sp.aggs:
         if a.column is not None and a.column not in sums:
@@ -218,8 +224,9 @@ class Columnar:
         self.reader = reader
         self.snapshot = snapshot
 
-    def run(self, sp: isql.SqlPlan, sources: list[Source], lo: int, hi: int, limit: int,
-            should_stop: Callable[[], bool]) -> Answer | None:
+    def run(
+        self, sp: isql.SqlPlan, sources: list[Source], lo: int, hi: int, limit: int, should_stop: Callable[[], bool]
+    ) -> Answer | None:
         """DuckDB's answer, or None (the caller runs the row engine). :raises _Interrupted: never —
         a stop/timeout interrupts DuckDB and returns None after `should_stop()` turned true; the
         caller's own check then ends the query."""
@@ -248,8 +255,11 @@ class Columnar:
             return got
         except Exception as e:  # noqa: BLE001 - any failure here means "ask the row engine"
             if not should_stop():
-                log.warning("Insights: the columnar path failed (%s: %s); running the row engine",
-                            type(e).__name__, str(e)[:300])
+                log.warning(
+                    "Insights: the columnar path failed (%s: %s); running the row engine",
+                    type(e).__name__,
+                    str(e)[:300],
+                )
             return None
         finally:
             done.set()

@@ -364,9 +364,12 @@ def _parse_stage(stage: Any, fields: _Fields) -> None:
     last = len(pieces) - 1
     ok = f"{e}{last} IS NOT NULL" if pieces[-1] else f"{e}{last - 1} IS NOT NULL"
     made = []
-    for k, (name, before) in enumerate(zip(names, befores, strict=True), 1):
-        text = (f"substring({src}, {e}{k - 1}, {b}{k} - {e}{k - 1})" if k < last or pieces[-1]
-                else f"substring({src}, {e}{k - 1})")
+    for k, before in enumerate(befores, 1):
+        text = (
+            f"substring({src}, {e}{k - 1}, {b}{k} - {e}{k - 1})"
+            if k < last or pieces[-1]
+            else f"substring({src}, {e}{k - 1})"
+        )
         made.append(f"CASE WHEN {ok} THEN {text} ELSE {before} END AS _p{j}_{k}")
     steps.append(made)
     fields.derived.extend(steps)
@@ -448,7 +451,9 @@ def _aggregate(call: Call, slot: Any, fields: _Fields, params: list) -> Agg:
         return Agg(name, "value", kind, sql)
     if name in ("earliest", "latest"):
         fn = "min" if name == "earliest" else "max"
-        return Agg(name, "first", kind, f"{fn}(struct_pack(t := ts, v := {col})) FILTER (WHERE _hit AND {col} IS NOT NULL)")
+        return Agg(
+            name, "first", kind, f"{fn}(struct_pack(t := ts, v := {col})) FILTER (WHERE _hit AND {col} IS NOT NULL)"
+        )
     raise _NoMap  # stddev (Welford, in arrival order) and anything new
 
 
@@ -503,7 +508,16 @@ def _rows_plan(rest: list, where: str, params: list, fields: _Fields) -> SqlPlan
     ascending = sink.time_order == "asc"
     for s in after:
         if s.kind == "limit":
-            return SqlPlan("rows", where, params, fields.guards, derived=fields.derived, ascending=ascending, count=s.count, capped=False)
+            return SqlPlan(
+                "rows",
+                where,
+                params,
+                fields.guards,
+                derived=fields.derived,
+                ascending=ascending,
+                count=s.count,
+                capped=False,
+            )
         if s.kind not in ("fields", "display", "parse", "unmask"):
             raise _NoMap  # a later filter or dedup may need rows past the first K
     return SqlPlan("rows", where, params, fields.guards, derived=fields.derived, ascending=ascending)
