@@ -45,18 +45,18 @@ def extract(
     """Append the rows of `events` (lines.RawEvents of bytes starting at file offset `base`) to
     `cols`; `ingest_for(offset)` is an event's ingestion time. Returns how many took the exact path."""
     (a_grp, a_st, a_id, a_off, a_end, a_ts, a_ing, a_msg, a_type, a_rid, a_dur, a_bill, a_mem, a_max, a_init,
-     a_xt, a_xs, a_lvl, a_fj) = (cols[c].append for c in schema.NAMES)
+     a_xt, a_xs, a_lvl, a_fj, a_ns) = (cols[c].append for c in schema.NAMES)
     time_and_message, parse_event, load_json = lines.time_and_message, lines.parse_event, lines.load_json_object
     parse_ts = lines.parse_timestamp
     report_m, startend_m, runtime_m = _REPORT_RX.match, _STARTEND_RX.match, _RUNTIME_RX.match
-    flatten = F.flatten_json
+    flatten, non_string_keys = F.flatten_json, schema.non_string_keys
     ident = bytes.fromhex(ident_hex)
     slow = 0
     for ev in events:
         off = base + ev.start
         ing = ingest_for(off)
         ts, msg = time_and_message(ev.text)
-        kind = rid = lvl = fj = dur = bill = mem = mx = init = None
+        kind = rid = lvl = fj = ns = dur = bill = mem = mx = init = None
         c0 = msg[:1]
         done = len(msg) <= MAX_MESSAGE
         if not done:
@@ -69,6 +69,7 @@ def extract(
                     lv = rest.get("level")
                     lvl = lv if isinstance(lv, str) else None
                     fj = dumps(rest, separators=(",", ":"), ensure_ascii=False)  # as schema.event_columns writes it
+                    ns = non_string_keys(rest)
         elif c0 == "R":
             m = report_m(msg)
             if m is not None:
@@ -95,7 +96,7 @@ def extract(
             slow += 1
             row = schema.event_columns(make_event(group, stream, off, base + ev.end, ev.text, ing, ident))
             for c, a in zip(schema.NAMES, (a_grp, a_st, a_id, a_off, a_end, a_ts, a_ing, a_msg, a_type, a_rid, a_dur,
-                                           a_bill, a_mem, a_max, a_init, a_xt, a_xs, a_lvl, a_fj), strict=True):
+                                           a_bill, a_mem, a_max, a_init, a_xt, a_xs, a_lvl, a_fj, a_ns), strict=True):
                 a(row[c])
             continue
         a_grp(group)
@@ -117,6 +118,7 @@ def extract(
         a_xs(None)
         a_lvl(lvl)
         a_fj(fj)
+        a_ns(ns)
     return slow
 
 
@@ -153,6 +155,10 @@ def storable(cols: dict[str, list]) -> None:
                     v.encode("utf-8")
                 except UnicodeEncodeError:
                     col[i] = _SURROGATE.sub(_escape_surrogate, v) if c == "fj" else _SURROGATE.sub("\ufffd", v)
+    col = cols["ns"]
+    for i, keys in enumerate(col):  # a key with a lone surrogate is never a field a query names
+        if keys is not None and not all(k.isascii() for k in keys):
+            col[i] = [_SURROGATE.sub("\ufffd", k) for k in keys]
 
 
 def surrogate_escaped(fj: str | None) -> bool:

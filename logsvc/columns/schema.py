@@ -18,6 +18,8 @@ A row is one event, exactly as the row engine sees it (`insights.fields.event_ro
   fj            every non-`@` discovered field (the flattened JSON fields, `@@key` included) as
                 one JSON object text, key = the flattened name; NULL when there is none. Ints stay
                 ints, floats are written with a fraction or exponent so a reader tells long from double.
+  ns            the keys of `fj` whose value is not a string (nor null), NULL when none: a query
+                that reads a JSON field as text checks this short list, not every row's JSON
 
 The value model stays the row engine's: a planner reading these columns must give the cells
 `values.render` gives for the same event.
@@ -52,6 +54,7 @@ COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     ("xseg", "string", "@xraySegmentId"),
     ("level", "string", None),
     ("fj", "string", None),
+    ("ns", "list<string>", None),
 )
 NAMES = tuple(c for c, _, _ in COLUMNS)
 # Insights field -> column, for the fields that have their own column
@@ -88,13 +91,19 @@ def event_columns(event: LogEvent) -> dict[str, object]:
     lv = rest.get("level")
     row["level"] = lv if isinstance(lv, str) else None
     row["fj"] = _json_text(rest) if rest else None
+    row["ns"] = non_string_keys(rest)
     return row
+
+
+def non_string_keys(fields: dict[str, object]) -> list[str] | None:
+    """The `ns` column: keys whose value a string comparison would not read as text."""
+    return [k for k, v in fields.items() if v is not None and not isinstance(v, str)] or None
 
 
 def arrow_schema():  # -> pyarrow.Schema; pyarrow is imported only by the processes that need it
     import pyarrow as pa
 
-    return pa.schema([(c, getattr(pa, t)()) for c, t, _ in COLUMNS])
+    return pa.schema([(c, pa.list_(pa.string()) if t == "list<string>" else getattr(pa, t)()) for c, t, _ in COLUMNS])
 
 
 def arrow_table(rows: list[dict[str, object]]):  # -> pyarrow.Table

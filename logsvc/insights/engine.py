@@ -45,6 +45,7 @@ from .parser import Field
 from .patterns import Clusterer, diff_rows, pattern_rows
 
 # Row commands that never drop a row nor make more: a heap of the first K rows stays exact across them.
+_PREFIX_SAFE = {"fields", "display", "unmask", "parse", "limit"}  # one row out per row in, in order
 _KEEPS_ROWS = {"fields", "display", "parse", "unmask"}
 DEFAULT_LIMIT = 10_000
 
@@ -240,7 +241,10 @@ class Execution:
     def _sink_rows(self) -> tuple[list[Row], list[Stage]]:
         c, rest = self.collector, self.rest
         if isinstance(c, Grouper):
-            return c.rows(self.env), rest
+            # only the first `limit` groups can be returned when nothing after the stats drops or
+            # reorders rows (a later limit only keeps a prefix)
+            keeps_order = all(s.kind in _PREFIX_SAFE for s in rest)
+            return c.rows(self.env, self.limit if keeps_order else None), rest
         if isinstance(c, Clusterer):
             if rest and rest[0].kind == "diff":
                 return diff_rows(c), rest[1:]

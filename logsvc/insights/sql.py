@@ -212,7 +212,7 @@ class _Fields:
         ):
             raise _NoMap
         path = f'$."{name}"'
-        guard = f"(fj IS NOT NULL AND coalesce(json_type(fj, '{path}') NOT IN ('VARCHAR', 'NULL'), false))"
+        guard = f"coalesce(list_contains(ns, {_sql_text(name)}), false)"  # a value that is not text
         if guard not in self.guards:
             self.guards.append(guard)
         if name == "level":
