@@ -163,7 +163,18 @@ def answer(cur: Any, sp: isql.SqlPlan, rel: str, limit: int, stats: bool = True)
     if stats:
         out.scanned = sum(int(row[nk + 1]) for row in found)
         out.bytes = sum(int(row[nk + 2]) for row in found)
-    main = [row[:nk] + row[nk + 3 + ng :] for row in found if row[nk]]
+    at_n = nk + 3 + ng  # n_rows, then the aggregates
+    if all(a.how == "count" and a.count_sql is None for a in sp.aggs):  # counts only: values as they come
+        plain = [k.kind == isql.STR for k in sp.keys]
+        for row in found:
+            n_rows = row[at_n]
+            if not row[nk] or not n_rows:
+                continue
+            keys = list(row[:nk]) if all(plain) else [isql.decode(k.kind, v) for k, v in zip(sp.keys, row, strict=False)]
+            out.groups.append((keys, list(row[at_n + 1 :])))
+            out.matched += n_rows
+        return out
+    main = [row[:nk] + row[at_n:] for row in found if row[nk]]
     sums: dict[str, dict[tuple, list]] = {}
     for a in sp.aggs:
         if a.column is not None and a.column not in sums:
