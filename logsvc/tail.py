@@ -28,9 +28,8 @@ from logsvc.errors import InvalidParameter, LimitExceeded
 from logsvc.filterpattern import FilterPattern
 from logsvc.follow import CONTINUATION_GRACE, HEAD_BYTES, FileFollow, file_identity, make_event, read_new_events
 from logsvc.model import LogEvent
-from logsvc.query import Source
 from logsvc.store import Store
-from logsvc.visibility import visible
+from logsvc.visibility import Source, visible
 from logsvc.watch import Watcher
 
 READ_CHUNK = 1024 * 1024
