@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from logsvc import stamps
-from logsvc.errors import StorageError
+from logsvc.errors import LogsvcError, StorageError
 from logsvc.follow import CONTINUATION_GRACE, HEAD_BYTES, PARTIAL_LINE_GRACE, FileFollow, read_new_events
-from logsvc.index import Block, BlockIndex, Snapshot, build_bloom, split_terms, stream_key
+from logsvc.index import Block, BlockIndex, Snapshot, build_bloom, split_terms
 from logsvc.lines import event_time
+from logsvc.model import stream_key
 from logsvc.store import Store
 from logsvc.tokens import index_tokens_bytes
 
@@ -339,12 +340,13 @@ class Ingester:
         if blocks[-1].end - blocks[0].start > 2 * BLOCK_BYTES:
             st.tail = []  # an over-long line among them: merging would read it whole; leave them be
             return
-        path = self.store.stream_file(st.group, st.stream)
         try:
-            with open(path, "rb", buffering=0) as f:
+            with self.store.open_stream(st.group, st.stream) as f:  # the store's checks: no links, no foreign files
+                if os.fstat(f.fileno()).st_ino != ino:
+                    return  # replaced since the blocks were cut: the next look resets the stream
                 f.seek(blocks[0].start)
                 raw = f.read(blocks[-1].end - blocks[0].start)
-        except OSError:
+        except (OSError, LogsvcError):
             return
         if len(raw) != blocks[-1].end - blocks[0].start:
             return

@@ -89,3 +89,4 @@ class StreamInfo:
     size: int
     mtime_ms: int
     path: str = ""
+    ino: int = 0  # the file's inode: tells the file from one that replaced it under the same name

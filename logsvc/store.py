@@ -20,6 +20,8 @@ Folders are created 0700 and files 0600.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import errno
 import fcntl
 import json
@@ -432,6 +434,7 @@ class Store:
             creation_time=int(created or st.st_mtime * 1000),
             size=st.st_size,
             mtime_ms=int(st.st_mtime * 1000),
+            ino=st.st_ino,
         )
 
     def list_streams(self, group: str, skipped: list[str] | None = None) -> list[StreamInfo]:
@@ -462,7 +465,7 @@ class Store:
                     out.append(
                         StreamInfo(
                             group, name, int(created.get(name) or st.st_mtime * 1000), st.st_size,
-                            int(st.st_mtime * 1000), str(gdir / entry.name),
+                            int(st.st_mtime * 1000), str(gdir / entry.name), st.st_ino,
                         )
                     )
         except FileNotFoundError:
@@ -558,6 +561,30 @@ class Store:
             finally:
                 os.close(fd)
 
+    def punch_hole(self, group: str, stream: str, start: int, end: int, ino: int) -> int:
+        """Deallocate [start, end) of the stream file, keeping its size, offsets and first bytes
+        (retention's one write to a stream, see retention.py); returns the bytes freed (by st_blocks).
+
+        Only if the file is still inode `ino` (the one whose bytes expired); 0 otherwise.
+        :raises OSError: EOPNOTSUPP or ENOSYS on file systems without hole punching.
+        """
+        if end <= start:
+            return 0
+        try:
+            fd = self._open_stream_fd(group, stream, os.O_WRONLY)
+        except (FileNotFoundError, InvalidParameter):
+            return 0
+        try:
+            before = os.fstat(fd)
+            if before.st_ino != ino:
+                return 0
+            if _fallocate()(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, start, end - start) != 0:
+                err = ctypes.get_errno()
+                raise OSError(err, os.strerror(err), f"{group}/{stream}")
+            return max(0, before.st_blocks - os.fstat(fd).st_blocks) * 512
+        finally:
+            os.close(fd)
+
     def _append_lock(self, group: str, stream: str) -> threading.Lock:
         with self._locks_guard:
             return self._append_locks.setdefault((group, stream), threading.Lock())
@@ -630,6 +657,21 @@ class Store:
             self._skip(f"groups/{gseg}", e, skipped)
             return []
         return out
+
+
+FALLOC_FL_KEEP_SIZE = 0x01
+FALLOC_FL_PUNCH_HOLE = 0x02
+_libc = None
+
+
+def _fallocate():
+    """libc's fallocate(2), loaded once (the os module has no hole punching)."""
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        _libc.fallocate.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong)
+        _libc.fallocate.restype = ctypes.c_int
+    return _libc.fallocate
 
 
 def _is_regular(st: os.stat_result) -> bool:

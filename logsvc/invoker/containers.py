@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from logsvc import lines
-from logsvc.errors import LimitExceeded
+from logsvc.errors import LimitExceeded, LogsvcError
 from logsvc.invoker.functions import Function
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
@@ -260,11 +260,11 @@ class Container:
     def _tail(self, offset: int) -> bytes:
         """This invocation's log text (messages only, as LogResult shows them), last 4 KB."""
         try:
-            with open(os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as f:  # never read through a link
+            with self.store.open_stream(self.fn.log_group, self.stream) as f:  # the store's checks: no links
                 at = max(offset, os.fstat(f.fileno()).st_size - 64 * 1024)
                 f.seek(at)
                 raw = f.read()
-        except OSError:
+        except (OSError, LogsvcError):
             return b""
         start = raw.find(b"\n") + 1 if at > offset else 0  # begin at a whole line
         events, _ = lines.split_events(raw[start:], flush=True)  # the one reader of stream lines

@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from logsvc import names, paging
+from logsvc import lines, names, paging
 from logsvc.errors import InvalidParameter, NotFound
 
 GROUP = names.INVOCATIONS_GROUP  # hidden from listings by default (names.hidden)
@@ -98,13 +98,13 @@ class RecordLog:
                 offset += len(line)
                 if not line.endswith(b"\n"):
                     break  # a line still being written; it will be complete next time
-                _, _, text = line.rstrip(b"\n").partition(b" ")
-                try:
-                    rec = json.loads(text.replace(b"\r", b"\n"))
-                except ValueError:
-                    continue
-                if isinstance(rec, dict):
-                    yield offset, rec
+                for ev in lines.split_events(line, flush=True)[0]:  # the one reader of stream lines
+                    try:
+                        rec = json.loads(lines.time_and_message(ev.text)[1])
+                    except ValueError:
+                        continue
+                    if isinstance(rec, dict):
+                        yield offset, rec
 
     def query(
         self,
