@@ -17,10 +17,11 @@ import logging
 import re
 import uuid
 
-from flask import Blueprint, Request, Response, current_app, request
+from flask import Blueprint, Request, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from logsvc.cloudwatch import operations
+from logsvc.cloudwatch.dispatch import run as run_operation
 from logsvc.cloudwatch.errors import AwsError, to_aws
 from logsvc.errors import LogsvcError
 
@@ -39,13 +40,13 @@ def _region(req: Request) -> str:
 
 
 def _request_id() -> str:
-    rid = getattr(request, "_aws_request_id", None)
-    if rid is None:
-        rid = str(uuid.uuid4())
-        try:
-            request._aws_request_id = rid  # type: ignore[attr-defined]
-        except RuntimeError:
-            pass
+    """The request's x-amzn-RequestId: one per request (kept in `flask.g`), a fresh one outside any."""
+    try:
+        rid = g.get("aws_request_id")
+        if rid is None:
+            rid = g.aws_request_id = str(uuid.uuid4())
+    except RuntimeError:  # no application context
+        return str(uuid.uuid4())
     return rid
 
 
@@ -73,7 +74,7 @@ def dispatch() -> Response:
         except (ValueError, UnicodeDecodeError):
             raise AwsError("SerializationException", "The request body is not valid JSON.") from None
         ctx = operations.Context(service=current_app.extensions["logsvc"], region=_region(request), request_id=_request_id())
-        result = operations.run(ctx, target[len(TARGET_PREFIX):], params)
+        result = run_operation(ctx, target[len(TARGET_PREFIX):], params)
     except LogsvcError as e:
         return error_response_for(e)
     except HTTPException as e:  # e.g. a body over MAX_CONTENT_LENGTH, raised while reading it

@@ -54,10 +54,11 @@ class Member:
     item: Member | None = None  # list items / map values
     key: Member | None = None  # map keys
     members: tuple[Member, ...] = field(default=())  # structure members
+    regex: re.Pattern | None = field(default=None, init=False, repr=False, compare=False)  # `pattern`, compiled
 
     def __post_init__(self) -> None:
         if self.pattern is not None:
-            object.__setattr__(self, "_re", _compile(self.pattern))
+            object.__setattr__(self, "regex", _compile(self.pattern))
 
 
 def _compile(pattern: str) -> re.Pattern:
@@ -149,7 +150,7 @@ def _check_member(m: Member, value: object, path: str, errors: list[str], *, in_
             fail(f"have value less than or equal to {m.hi}")
         if m.lo is not None and value < m.lo:  # type: ignore[operator]
             fail(f"have value greater than or equal to {m.lo}")
-    if m.kind == "string" and m.pattern is not None and not m._re.fullmatch(value):  # type: ignore[attr-defined]
+    if m.kind == "string" and m.regex is not None and not m.regex.fullmatch(value):  # type: ignore[arg-type]
         fail(f"satisfy regular expression pattern: {m.pattern}")
     if m.enum is not None and value not in m.enum:
         fail(f"satisfy enum value set: [{', '.join(str(v) for v in m.enum)}]")
@@ -173,7 +174,7 @@ def _check_key(m: Member, key: str, path: str, errors: list[str]) -> None:
         errors.append(shown + f"have length less than or equal to {m.max_len}")
     if m.min_len is not None and len(key) < m.min_len:
         errors.append(shown + f"have length greater than or equal to {m.min_len}")
-    if m.pattern is not None and not m._re.fullmatch(key):  # type: ignore[attr-defined]
+    if m.regex is not None and not m.regex.fullmatch(key):
         errors.append(shown + f"satisfy regular expression pattern: {m.pattern}")
 
 
