@@ -32,7 +32,7 @@ def run_demo(settings: Any, check: Any = None) -> None:
 
     `check(settings)` runs before anything binds or starts (the CLI's configuration checks).
     """
-    from logsvc.serve import _announce, serve
+    from logsvc.serve import print_address, serve
 
     project = settings.project or (EXAMPLES if EXAMPLES.is_file() else None)
     settings = settings.with_(project=Path(project) if project else None)
@@ -42,7 +42,7 @@ def run_demo(settings: Any, check: Any = None) -> None:
     started: list[subprocess.Popen] = []
 
     def announce(s: Any, host: str, port: int) -> None:
-        _announce(s, host, port)
+        print_address(s, host, port)
         shown = f"[{host}]" if ":" in host else host
         url = f"http://{shown}:{port}"
         mode = "examples" if project else "synthetic"

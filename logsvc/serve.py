@@ -94,7 +94,7 @@ def _limit_malloc_arenas() -> None:
 class LogsvcApplication(BaseApplication):
     def __init__(self, settings: Settings, announce=None) -> None:  # noqa: ANN001
         self.settings = settings
-        self.announce = announce or _announce
+        self.announce = announce or print_address
         super().__init__()
 
     def load_config(self) -> None:
@@ -140,7 +140,10 @@ class LogsvcApplication(BaseApplication):
         return create_app(_service)
 
 
-def _announce(settings: Settings, host: str, port: int) -> None:
+def print_address(settings: Settings, host: str, port: int) -> None:
+    """Where logsvc listens (stdout) and, off loopback, which Host names it answers (stderr).
+
+    The default announcement; `logsvc demo` prints it and then its own line."""
     shown = f"[{host}]" if ":" in host else host
     print(f"logsvc: serving http://{shown}:{port}/  (data: {settings.data_dir})", flush=True)
     if host not in ("127.0.0.1", "::1", "localhost"):

@@ -107,6 +107,10 @@ class StampBook:
         self._tables[key] = t
         return t.at
 
+    def drop_cached(self, path: Path) -> None:
+        """Forget this process's copy of a sidecar that was just removed (`forget`)."""
+        self._tables.pop(str(path), None)
+
     def _sync(self, path: Path, fd: int, fst: os.stat_result, upto: int) -> _Table:
         # through safeio: no link followed at any level, private modes, a regular file of ours
         with safeio.under(self.store.root, "stamps", path.parent.name, create=True) as dfd:
@@ -175,7 +179,7 @@ def forget(store: Store, group: str, stream: str | None = None) -> None:
                 safeio.remove(dfd, p.name)
         except OSError:
             pass  # no stamps folder for it: nothing to forget
-        b._tables.pop(str(p), None)  # noqa: SLF001
+        b.drop_cached(p)
 
 
 _books: dict[str, StampBook] = {}

@@ -587,7 +587,7 @@ def _regex_replace(s: Value, pattern: Value, repl: Value) -> Value:
     rx = compile_regex(pattern) if isinstance(pattern, str) else pattern
     if not hasattr(rx, "sub"):
         return None
-    t = V._SURROGATE.sub("\ufffd", t)
+    t = V.SURROGATE.sub("\ufffd", t)
     groupindex, groups = dict(rx.groupindex), rx.groups
     budget = [V.MAX_STRING - len(t)]
 
@@ -732,7 +732,7 @@ def _iso_millis(text: str) -> int | None:
         return None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return (dt - V._EPOCH) // timedelta(milliseconds=1)
+    return (dt - V.EPOCH) // timedelta(milliseconds=1)
 
 
 def _check_bin(args: list[Arg]) -> str | None:
@@ -1041,7 +1041,7 @@ def parse_date(text: str, pattern: str, zone: Any = UTC) -> int | None:
         month, day = base.month, base.day
     local = datetime(year, month, day, hour, minute, second, frac_ms * 1000)
     aware = local.replace(tzinfo=tz)
-    return (aware - V._EPOCH) // timedelta(milliseconds=1)
+    return (aware - V.EPOCH) // timedelta(milliseconds=1)
 
 
 @_register("parseDate", 2, 3, check=_check_parse_date)
@@ -1098,7 +1098,7 @@ def format_date(ms: int, fmt: str, zone: Any = UTC) -> str | None:
     """`fmt` (strftime directives listed in the module docstring) applied to epoch-ms `ms` in `zone`."""
     if _bad_directive(fmt) is not None or len(fmt) > 1000:
         return None
-    dt = (V._EPOCH + timedelta(milliseconds=ms)).astimezone(zone)
+    dt = (V.EPOCH + timedelta(milliseconds=ms)).astimezone(zone)
     milli = ms % 1000
     out: list[str] = []
     i = 0

@@ -113,7 +113,7 @@ MAX_STRING = 1 << 20  # characters: a result string longer than this is None (co
 # Epoch ms of 0001-01-01 and 9999-12-31T23:59:59.999: what a Timestamp may hold and render as a date.
 MIN_MS = -62135596800000
 MAX_MS = 253402300799999
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Timestamp(int):
@@ -531,7 +531,7 @@ def negate(a: Value) -> int | float | None:
 # ---------------------------------------------------------------------------------------------
 # like / in
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+SURROGATE = re.compile("[\ud800-\udfff]")  # lone surrogates: RE2 reads UTF-8, so they become U+FFFD first
 
 
 def regex_search(rx: Any, text: str) -> Any:
@@ -539,7 +539,7 @@ def regex_search(rx: Any, text: str) -> Any:
     try:
         return rx.search(text)
     except UnicodeEncodeError:
-        return rx.search(_SURROGATE.sub("\ufffd", text))
+        return rx.search(SURROGATE.sub("\ufffd", text))
 
 
 def like(v: Value, pattern: str | Any, negate: bool = False) -> bool:
@@ -584,11 +584,11 @@ def _month_index(ms: int) -> tuple[int, int]:
 def _month_start(idx: int) -> int:
     year, month0 = divmod(idx, 12)
     dt = datetime(1970 + year, month0 + 1, 1, tzinfo=UTC)
-    return (dt - _EPOCH) // timedelta(milliseconds=1)
+    return (dt - EPOCH) // timedelta(milliseconds=1)
 
 
 def _datetime(ms: int) -> datetime:
-    return _EPOCH + timedelta(milliseconds=ms)
+    return EPOCH + timedelta(milliseconds=ms)
 
 
 _MONDAY_MS = 4 * 86_400_000  # 1970-01-05 is a Monday

@@ -195,7 +195,7 @@ def _setup_logging() -> None:
     root = logging.getLogger()
     root.addHandler(handler)
     level = _ENV.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
-    if level in logging._nameToLevel:  # noqa: SLF001 - same check as awslambdaric
+    if isinstance(logging.getLevelName(level), int):  # a level name logging knows (awslambdaric's check)
         root.setLevel(level)
 
 
