@@ -461,8 +461,21 @@ def _with_docnum(b: Block, docnum: int) -> Block:
     if b.docnum == docnum:
         return b
     return Block(
-        b.group, b.stream, b.skey, b.start, b.end, b.ino, b.head, b.c_start, b.c_min, b.c_max, b.c_ing, b.c_count,
-        bloom=b.bloom, docnum=docnum, lines=b.lines,
+        b.group,
+        b.stream,
+        b.skey,
+        b.start,
+        b.end,
+        b.ino,
+        b.head,
+        b.c_start,
+        b.c_min,
+        b.c_max,
+        b.c_ing,
+        b.c_count,
+        bloom=b.bloom,
+        docnum=docnum,
+        lines=b.lines,
     )
 
 

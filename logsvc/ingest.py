@@ -44,7 +44,6 @@ MAX_READ = 16 * 1024 * 1024  # bytes one ingest step reads over all files (the n
 MERGE_AFTER = 4  # trailing small blocks of a stream merged into one when there are this many
 
 
-
 @dataclass
 class _Followed(FileFollow):
     group: str = ""
@@ -94,8 +93,14 @@ class Ingester:
         self._state.clear()
         for skey, blocks in by_stream.items():
             last = blocks[-1]
-            st = _Followed(ino=last.ino, head=bytes.fromhex(last.head)[: last.end], end=last.end,
-                           group=last.group, stream=last.stream, skey=skey)
+            st = _Followed(
+                ino=last.ino,
+                head=bytes.fromhex(last.head)[: last.end],
+                end=last.end,
+                group=last.group,
+                stream=last.stream,
+                skey=skey,
+            )
             for b in reversed(blocks):
                 if b.lines >= self.block_lines:
                     break
@@ -258,7 +263,9 @@ class Ingester:
                 self._drop_blocks(skey)
             if size <= st.end:
                 return False
-            start, data, events, consumed = read_new_events(fd, st.end, size, now - st.changed_at, max(budget[0], 64 * 1024))
+            start, data, events, consumed = read_new_events(
+                fd, st.end, size, now - st.changed_at, max(budget[0], 64 * 1024)
+            )
             budget[0] -= len(data)
             st.end = start
             truncated_read = start + len(data) < size
@@ -273,9 +280,7 @@ class Ingester:
 
     # ---- building blocks ---------------------------------------------------------------------
 
-    def _add_events(
-        self, st: _Followed, data: bytes, events: list, ingest_for: IngestTimeFn, ino: int
-    ) -> None:
+    def _add_events(self, st: _Followed, data: bytes, events: list, ingest_for: IngestTimeFn, ino: int) -> None:
         """Cut `events` (RawEvents relative to `data`, which starts at st.end) into blocks and add them."""
         base = st.end
         i = 0
@@ -330,7 +335,18 @@ class Ingester:
         end = base + events[-1].end
         head = st.head if st.head else data[:HEAD_BYTES] if base == 0 else b""
         return Block(
-            st.group, st.stream, st.skey, start, end, ino, head.hex(), c_start, c_min, c_max, c_ing, c_count,
+            st.group,
+            st.stream,
+            st.skey,
+            start,
+            end,
+            ino,
+            head.hex(),
+            c_start,
+            c_min,
+            c_max,
+            c_ing,
+            c_count,
             lines=len(events),
         )
 
@@ -351,8 +367,19 @@ class Ingester:
         if len(raw) != blocks[-1].end - blocks[0].start:
             return
         merged = Block(
-            st.group, st.stream, st.skey, blocks[0].start, blocks[-1].end, ino, blocks[0].head,
-            array("q"), array("q"), array("q"), array("q"), array("q"), lines=sum(b.lines for b in blocks),
+            st.group,
+            st.stream,
+            st.skey,
+            blocks[0].start,
+            blocks[-1].end,
+            ino,
+            blocks[0].head,
+            array("q"),
+            array("q"),
+            array("q"),
+            array("q"),
+            array("q"),
+            lines=sum(b.lines for b in blocks),
         )
         for b in blocks:
             merged.c_start.extend(b.c_start)

@@ -151,7 +151,8 @@ def print_address(settings: Settings, host: str, port: int) -> None:
             "logsvc: answering to localhost, IP addresses"
             + (f" and {settings.allowed_hosts}" if settings.allowed_hosts else "")
             + "; other Host names get 403 (add yours with --allowed-hosts)",
-            file=sys.stderr, flush=True,
+            file=sys.stderr,
+            flush=True,
         )
         if not settings.token:
             print("logsvc: warning: listening beyond this machine without --token", file=sys.stderr, flush=True)
@@ -159,7 +160,8 @@ def print_address(settings: Settings, host: str, port: int) -> None:
         if public:
             print(
                 f"logsvc: warning: listening beyond this machine with public HTTP routes (no token needed): {', '.join(public)}",
-                file=sys.stderr, flush=True,
+                file=sys.stderr,
+                flush=True,
             )
 
 

@@ -118,8 +118,11 @@ class StampBook:
         try:
             fcntl.flock(sfd, fcntl.LOCK_EX)
             t = self._load(sfd, path)
-            fresh = t is None or t.ino != fst.st_ino or t.covered() > fst.st_size or (
-                bool(t.head) and os.pread(fd, len(t.head), 0) != t.head
+            fresh = (
+                t is None
+                or t.ino != fst.st_ino
+                or t.covered() > fst.st_size
+                or (bool(t.head) and os.pread(fd, len(t.head), 0) != t.head)
             )
             if fresh:
                 os.ftruncate(sfd, 0)  # another file under this name: it inherits nothing

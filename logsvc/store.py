@@ -212,9 +212,7 @@ class Store:
         except OSError as e:
             raise _storage_error(e) from None
 
-    def create_group(
-        self, group: str, *, tags: dict[str, str] | None = None, exist_ok: bool = False
-    ) -> GroupInfo:
+    def create_group(self, group: str, *, tags: dict[str, str] | None = None, exist_ok: bool = False) -> GroupInfo:
         """:raises AlreadyExists: unless exist_ok."""
         seg = self.group_dir(group).name
         try:
@@ -396,7 +394,9 @@ class Store:
                     fd = safeio.open_file(gfd, path.name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_APPEND)
                     os.close(fd)
                 except safeio.Refused as e:
-                    raise InvalidParameter(f"{e.what!r} in the data directory is a symlink or not ours; refusing it") from None
+                    raise InvalidParameter(
+                        f"{e.what!r} in the data directory is a symlink or not ours; refusing it"
+                    ) from None
                 except OSError as e:
                     raise _storage_error(e) from None
                 meta = self._meta_for_update(gfd, gseg) or {"name": group, "creationTime": now_ms(), "tags": {}}
@@ -464,8 +464,13 @@ class Store:
                         continue
                     out.append(
                         StreamInfo(
-                            group, name, int(created.get(name) or st.st_mtime * 1000), st.st_size,
-                            int(st.st_mtime * 1000), str(gdir / entry.name), st.st_ino,
+                            group,
+                            name,
+                            int(created.get(name) or st.st_mtime * 1000),
+                            st.st_size,
+                            int(st.st_mtime * 1000),
+                            str(gdir / entry.name),
+                            st.st_ino,
                         )
                     )
         except FileNotFoundError:
@@ -502,11 +507,15 @@ class Store:
             try:
                 return safeio.open_file(gfd, path.name, flags, owned=flags & os.O_ACCMODE != os.O_RDONLY)
             except safeio.Refused:
-                raise InvalidParameter(f"log stream {stream!r} is a symlink or not a regular file; refusing it") from None
+                raise InvalidParameter(
+                    f"log stream {stream!r} is a symlink or not a regular file; refusing it"
+                ) from None
 
     # ---- writing and reading -----------------------------------------------------------------
 
-    def append_events(self, group: str, stream: str, events: Iterable[tuple[int, str] | tuple[int, str, str | None]]) -> int:
+    def append_events(
+        self, group: str, stream: str, events: Iterable[tuple[int, str] | tuple[int, str, str | None]]
+    ) -> int:
         """Append (timestamp_ms, message) events as whole lines, in one write. Returns bytes written.
 
         Lines are `lines.format_line`'s: every message reads back byte for byte (escaped if need be).

@@ -182,9 +182,12 @@ def describe_log_groups(ctx: Context, p: dict) -> dict:
     asked = {prefix, pattern, *(wanted or ())}  # an internal group is listed only when named exactly
 
     def accept(name: str) -> bool:
-        return (not prefix or name.startswith(prefix)) and (not pattern or pattern in name) and (
-            wanted is None or name in wanted
-        ) and not hidden_group(name, asked)
+        return (
+            (not prefix or name.startswith(prefix))
+            and (not pattern or pattern in name)
+            and (wanted is None or name in wanted)
+            and not hidden_group(name, asked)
+        )
 
     matched, more = listing.group_page(ctx.service.store, after, limit, accept)
     out: dict[str, Any] = {"logGroups": [_group_json(ctx, g) for g in matched]}
@@ -237,7 +240,9 @@ def _arn_group(ctx: Context, arn: str) -> str:
     if not m:
         if ":destination:" in arn:
             raise AwsError("ResourceNotFoundException", "The specified resource does not exist.")
-        raise invalid_parameter(f"The specified resource ARN is not a log group ARN (arn:aws:logs:REGION:ACCOUNT:log-group:NAME): {arn}")
+        raise invalid_parameter(
+            f"The specified resource ARN is not a log group ARN (arn:aws:logs:REGION:ACCOUNT:log-group:NAME): {arn}"
+        )
     existing_group(ctx, m.group(1))
     return m.group(1)
 
@@ -253,7 +258,10 @@ def _tag(ctx: Context, group: str, tags: dict, resource: str) -> None:
     ctx.service.store.update_group(group, tags=tags)
 
 
-TAG_RESOURCE = (v.S("resourceArn", required=True, min_len=1, max_len=1011, pattern=r"[\w+=/:,.@\-*]*"), replace(v.TAGS, required=True))
+TAG_RESOURCE = (
+    v.S("resourceArn", required=True, min_len=1, max_len=1011, pattern=r"[\w+=/:,.@\-*]*"),
+    replace(v.TAGS, required=True),
+)
 UNTAG_RESOURCE = (TAG_RESOURCE[0], v.TAG_KEYS)
 LIST_TAGS_FOR_RESOURCE = (TAG_RESOURCE[0],)
 
@@ -409,7 +417,9 @@ def put_log_events(ctx: Context, p: dict) -> dict:
     too_new_start = next((i for i, (ts, _) in enumerate(events) if ts > now + TOO_NEW_MS), len(events))
     keep = events[max(too_old_end, expired_end) : too_new_start]
     if keep and keep[-1][0] - keep[0][0] > MAX_SPAN_MS:
-        raise invalid_parameter("The batch of log events in a single PutLogEvents request cannot span more than 24 hours.")
+        raise invalid_parameter(
+            "The batch of log events in a single PutLogEvents request cannot span more than 24 hours."
+        )
     if keep:
         ctx.service.store.append_events(group, stream, keep)
         ctx.service.watcher.notify()  # wake live tails at once, not at the next inotify event
@@ -455,8 +465,13 @@ def _gle_signed(head: str, group: str, stream: str) -> str:
 
 def decode_gle_token(codec: paging.Codec, token: str, group: str, stream: str) -> tuple[str, int, int]:
     """:raises AwsError: InvalidParameterException for a token not issued for this stream."""
-    if not (isinstance(token, str) and len(token) == 58 and token[:2] in ("f/", "b/") and token[2:].isascii()
-            and token[2:].isdigit()):
+    if not (
+        isinstance(token, str)
+        and len(token) == 58
+        and token[:2] in ("f/", "b/")
+        and token[2:].isascii()
+        and token[2:].isdigit()
+    ):
         raise invalid_parameter(BAD_TOKEN)
     head, check = token[:42], token[42:]
     if not hmac.compare_digest(check, codec.check_digits("gle", _gle_signed(head, group, stream))):
@@ -484,8 +499,9 @@ def get_log_events(ctx: Context, p: dict) -> dict:
     else:
         forward = bool(p.get("startFromHead", False))
         after = None
-    page = reader.read(sources, start=start, end=end, end_exclusive=True, limit=limit, forward=forward,
-                       pattern=everything, after=after)
+    page = reader.read(
+        sources, start=start, end=end, end_exclusive=True, limit=limit, forward=forward, pattern=everything, after=after
+    )
     events = page.events
     if events:
         f_pos = (events[-1].timestamp, events[-1].offset)
@@ -527,7 +543,9 @@ def filter_log_events(ctx: Context, p: dict) -> dict:
     start, end = p.get("startTime"), p.get("endTime")
     forward = p.get("startFromHead", True)
     if not forward and (start is None or start < START_FROM_HEAD_FALSE_MIN):
-        raise invalid_parameter("startFromHead=false is only supported when startTime is on or after 2024-01-01 (1704067200000).")
+        raise invalid_parameter(
+            "startFromHead=false is only supported when startTime is on or after 2024-01-01 (1704067200000)."
+        )
     pattern = _pattern(p.get("filterPattern"))
     existing_group(ctx, group)
     reader = ctx.service.reader
@@ -536,20 +554,37 @@ def filter_log_events(ctx: Context, p: dict) -> dict:
     after = None
     if token:
         data = read_page_token(ctx, "cw-filter", token)
-        if not (isinstance(data, list) and len(data) == 4 and data[0] == _filter_fp(group, names, prefix, start, end, pattern.text, forward)
-                and isinstance(data[1], int) and isinstance(data[2], str) and isinstance(data[3], int)):
+        if not (
+            isinstance(data, list)
+            and len(data) == 4
+            and data[0] == _filter_fp(group, names, prefix, start, end, pattern.text, forward)
+            and isinstance(data[1], int)
+            and isinstance(data[2], str)
+            and isinstance(data[3], int)
+        ):
             raise invalid_parameter(BAD_TOKEN)
         after = tuple(data[1:])
-    page = reader.read(sources, start=start, end=end, limit=p.get("limit") or 10_000, forward=forward,
-                       pattern=pattern, after=after, deadline=time.monotonic() + FILTER_DEADLINE_S)
+    page = reader.read(
+        sources,
+        start=start,
+        end=end,
+        limit=p.get("limit") or 10_000,
+        forward=forward,
+        pattern=pattern,
+        after=after,
+        deadline=time.monotonic() + FILTER_DEADLINE_S,
+    )
     out: dict[str, Any] = {"events": [_filtered_json(e) for e in page.events], "searchedLogStreams": []}
     if page.next_key is not None:
-        out["nextToken"] = page_token(ctx, "cw-filter", [_filter_fp(group, names, prefix, start, end, pattern.text, forward), *page.next_key])
+        out["nextToken"] = page_token(
+            ctx, "cw-filter", [_filter_fp(group, names, prefix, start, end, pattern.text, forward), *page.next_key]
+        )
     return out
 
 
-def _filter_fp(group: str, names: list | None, prefix: str | None, start: int | None, end: int | None,
-               pattern: str, forward: bool) -> str:
+def _filter_fp(
+    group: str, names: list | None, prefix: str | None, start: int | None, end: int | None, pattern: str, forward: bool
+) -> str:
     raw = json.dumps([group, sorted(names or []), prefix, start, end, pattern, forward])
     return hashlib.blake2b(raw.encode(), digest_size=6).hexdigest()
 

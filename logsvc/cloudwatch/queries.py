@@ -55,8 +55,12 @@ def malformed(e: jobs_mod.MalformedQuery) -> AwsError:
     return AwsError(
         "MalformedQueryException",
         e.message,
-        extra={"queryCompileError": {"location": {"startCharOffset": e.position, "endCharOffset": e.end},
-                                     "message": e.message}},
+        extra={
+            "queryCompileError": {
+                "location": {"startCharOffset": e.position, "endCharOffset": e.end},
+                "message": e.message,
+            }
+        },
     )
 
 
@@ -97,9 +101,13 @@ def start_query(ctx: Context, p: dict) -> dict:
     given = [k for k in ("logGroupName", "logGroupNames", "logGroupIdentifiers") if p.get(k) is not None]
     source = getattr(plan, "source", None)
     if len(given) > 1:
-        raise invalid_parameter("logGroupName, logGroupNames and logGroupIdentifiers are mutually exclusive: give one of them.")
+        raise invalid_parameter(
+            "logGroupName, logGroupNames and logGroupIdentifiers are mutually exclusive: give one of them."
+        )
     if given and source is not None:
-        raise invalid_parameter("The query string has a SOURCE command: do not give logGroupName, logGroupNames or logGroupIdentifiers too.")
+        raise invalid_parameter(
+            "The query string has a SOURCE command: do not give logGroupName, logGroupNames or logGroupIdentifiers too."
+        )
     if given:
         key = given[0]
         if key == "logGroupName":
@@ -122,8 +130,17 @@ def start_query(ctx: Context, p: dict) -> dict:
     if end_s < start_s:
         raise invalid_parameter("endTime must be greater than or equal to startTime.")
     try:
-        st = _jobs(ctx).start(text, groups, start_s * 1000, end_s * 1000, p.get("limit"), plan=plan,
-                              account=ctx.account_id, language=language, wait=START_WAIT)
+        st = _jobs(ctx).start(
+            text,
+            groups,
+            start_s * 1000,
+            end_s * 1000,
+            p.get("limit"),
+            plan=plan,
+            account=ctx.account_id,
+            language=language,
+            wait=START_WAIT,
+        )
     except jobs_mod.MalformedQuery as e:
         raise malformed(e) from None
     return {"queryId": st["queryId"]}
@@ -140,8 +157,11 @@ def source_groups(ctx: Context, source: Any) -> list[str]:
     if accounts and ctx.account_id not in accounts:
         return []
     names = ctx.service.store.group_names()
-    chosen = [g for g in names if (not prefixes or any(g.startswith(x) for x in prefixes))
-              and not logsvc_names.hidden(g, prefixes)]  # internal groups only when named exactly
+    chosen = [
+        g
+        for g in names
+        if (not prefixes or any(g.startswith(x) for x in prefixes)) and not logsvc_names.hidden(g, prefixes)
+    ]  # internal groups only when named exactly
     if len(chosen) > 10_000:
         raise invalid_parameter("SOURCE selects more than 10,000 log groups; narrow it with namePrefix.")
     if not chosen:
@@ -221,8 +241,11 @@ def describe_queries(ctx: Context, p: dict) -> dict:
     if group is not None:
         existing_group(ctx, group)
     lang = p.get("queryLanguage")
-    queries = [q for q in _jobs(ctx).list(group=group, status=p.get("status"))
-               if lang is None or q.get("queryLanguage", "CWLI") == lang]
+    queries = [
+        q
+        for q in _jobs(ctx).list(group=group, status=p.get("status"))
+        if lang is None or q.get("queryLanguage", "CWLI") == lang
+    ]
     fp = hashlib.blake2b(json.dumps([group, p.get("status"), lang]).encode(), digest_size=6).hexdigest()
     offset = 0
     if p.get("nextToken"):
@@ -274,9 +297,13 @@ PUT_QUERY_DEFINITION = (
 def put_query_definition(ctx: Context, p: dict) -> dict:
     try:
         qid = _jobs(ctx).put_definition(
-            name=p["name"], query=p["queryString"], groups=p.get("logGroupNames"),
-            definition_id=p.get("queryDefinitionId"), parameters=p.get("parameters"),
-            language=p.get("queryLanguage") or "CWLI", client_token=p.get("clientToken"),
+            name=p["name"],
+            query=p["queryString"],
+            groups=p.get("logGroupNames"),
+            definition_id=p.get("queryDefinitionId"),
+            parameters=p.get("parameters"),
+            language=p.get("queryLanguage") or "CWLI",
+            client_token=p.get("clientToken"),
         )
     except NotFound:
         raise AwsError("ResourceNotFoundException", DEFINITION_NOT_FOUND) from None
@@ -357,6 +384,10 @@ OPERATIONS = (
     Operation("GetLogRecord", GET_LOG_RECORD, get_log_record),
     Operation("PutQueryDefinition", PUT_QUERY_DEFINITION, put_query_definition),
     Operation("DescribeQueryDefinitions", DESCRIBE_QUERY_DEFINITIONS, describe_query_definitions),
-    Operation("DeleteQueryDefinition", (v.S("queryDefinitionId", required=True, min_len=1, max_len=256),), delete_query_definition),
+    Operation(
+        "DeleteQueryDefinition",
+        (v.S("queryDefinitionId", required=True, min_len=1, max_len=256),),
+        delete_query_definition,
+    ),
     Operation("GetLogGroupFields", GET_LOG_GROUP_FIELDS, get_log_group_fields),
 )

@@ -35,7 +35,30 @@ _PY_EQUIVALENT = {
     TAG_VALUE_RE: r"(?:[^\W_]|[ \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000_.:/=+\-@])*",
 }
 
-RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 
 @dataclass(frozen=True)
@@ -134,7 +157,11 @@ def _check_member(m: Member, value: object, path: str, errors: list[str], *, in_
         ok = True  # 5.0 is a JSON number like 5
     if not ok:
         raise AwsError("SerializationException", f"Unexpected value type for '{path}': expected a {m.kind}")
-    shown = f"Value '{_value_text(value)}' at '{path}'" if m.kind in ("string", "integer", "boolean") else f"Value at '{path}'"
+    shown = (
+        f"Value '{_value_text(value)}' at '{path}'"
+        if m.kind in ("string", "integer", "boolean")
+        else f"Value at '{path}'"
+    )
 
     def fail(constraint: str) -> None:
         errors.append(f"{shown} failed to satisfy constraint: Member must {constraint}")

@@ -147,8 +147,17 @@ class Period:
 
 Value = None | str | int | float | bool | Timestamp | list | dict
 
-_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000,
-            "mo": 30 * 86_400_000, "q": 91 * 86_400_000, "y": 365 * 86_400_000}
+_UNIT_MS = {
+    "ms": 1,
+    "s": 1000,
+    "m": 60_000,
+    "h": 3_600_000,
+    "d": 86_400_000,
+    "w": 604_800_000,
+    "mo": 30 * 86_400_000,
+    "q": 91 * 86_400_000,
+    "y": 365 * 86_400_000,
+}
 _UNIT_CLAMP = {"ms": 1000, "s": 60, "m": 60, "h": 24}
 _MAX_CALENDAR_COUNT = 100_000
 _UNIT_NAMES = {
@@ -639,8 +648,7 @@ def ceil_to_period(ms: int, period: Period) -> int | None:
     floor = floor_to_period(ms, period)
     if floor is None or floor == int(ms):
         return floor
-    return add_period(floor, period) if period.unit not in ("mo", "q", "y") else \
-        _next_calendar_boundary(floor, period)
+    return add_period(floor, period) if period.unit not in ("mo", "q", "y") else _next_calendar_boundary(floor, period)
 
 
 def _next_calendar_boundary(floor: int, period: Period) -> int | None:

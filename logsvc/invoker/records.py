@@ -30,7 +30,9 @@ STATUSES = ("success", "error", "timeout", "crash", "throttled", "expired")
 
 # Headers whose values are credentials: a record (served by /api/v1/invocations, searchable as a
 # log) keeps that they were sent, never what they were.
-SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "x-amz-security-token", "x-logsvc-forwarded"})
+SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "x-api-key", "x-amz-security-token", "x-logsvc-forwarded"}
+)
 REDACTED = "[redacted]"
 # the same headers inside the first bytes of an event too big to parse for a record
 _SECRET_VALUE_RE = re.compile(
@@ -45,7 +47,10 @@ def redact(event: Any) -> Any:
         return event
     headers = event.get("headers")
     if isinstance(headers, dict):
-        event = {**event, "headers": {k: (REDACTED if str(k).lower() in SECRET_HEADERS else v) for k, v in headers.items()}}
+        event = {
+            **event,
+            "headers": {k: (REDACTED if str(k).lower() in SECRET_HEADERS else v) for k, v in headers.items()},
+        }
     if isinstance(event.get("cookies"), list):
         event = {**event, "cookies": [REDACTED for _ in event["cookies"]]}
     return event
