@@ -60,19 +60,13 @@ def _read_events(data: Path) -> dict[tuple[str, str], list[tuple[int, str]]]:
 
     store = Store(data)
     out: dict[tuple[str, str], list[tuple[int, str]]] = {}
-    cache: dict[str, int] = {}
-    for group, stream, path in store.iter_stream_files():
+    for group, stream, _path in store.iter_stream_files():
         if group.startswith("/bench/"):
             continue
-        evs = []
-        with open(path, encoding="utf-8", errors="replace", newline="\n") as f:  # "\r" is inside an event
-            for line in f:
-                head = line[:24]
-                sec = head[:19]
-                base = cache.get(sec)
-                if base is None:
-                    base = cache[sec] = lines.parse_timestamp(sec + ".000Z")
-                evs.append((base + int(head[20:23]), line[25:].rstrip("\n").replace("\r", "\n")))
+        with store.open_stream(group, stream) as f:
+            events, _ = lines.split_events(f.read(), flush=True)  # the one reader of stream lines
+        evs = [lines.time_and_message(ev.text) for ev in events]
+        evs = [(ts or 0, message) for ts, message in evs]
         evs.sort(key=lambda e: e[0])  # stable: PutLogEvents needs time order within a batch
         out[(group, stream)] = evs
     return out

@@ -32,7 +32,7 @@ def run_demo(settings: Any, check: Any = None) -> None:
 
     `check(settings)` runs before anything binds or starts (the CLI's configuration checks).
     """
-    from logsvc.serve import _announce, serve
+    from logsvc.serve import print_address, serve
 
     project = settings.project or (EXAMPLES if EXAMPLES.is_file() else None)
     settings = settings.with_(project=Path(project) if project else None)
@@ -42,16 +42,25 @@ def run_demo(settings: Any, check: Any = None) -> None:
     started: list[subprocess.Popen] = []
 
     def announce(s: Any, host: str, port: int) -> None:
-        _announce(s, host, port)
+        print_address(s, host, port)
         shown = f"[{host}]" if ":" in host else host
         url = f"http://{shown}:{port}"
         mode = "examples" if project else "synthetic"
         print(f"logsvc: demo load generator running ({mode}); open {url}/ to watch", flush=True)
         # A separate process, not a thread: gunicorn forks workers from this process right after.
-        started.append(subprocess.Popen(
-            [sys.executable, "-c", "import sys; from logsvc.demo import main; main(sys.argv[1:])",
-             url, str(settings.data_dir), mode, str(os.getpid())],
-        ))
+        started.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    "import sys; from logsvc.demo import main; main(sys.argv[1:])",
+                    url,
+                    str(settings.data_dir),
+                    mode,
+                    str(os.getpid()),
+                ],
+            )
+        )
 
     try:
         serve(settings, announce)
@@ -89,7 +98,9 @@ class LoadGenerator:
         self.rng = random.Random()
         self.items: list[str] = []
 
-    def _call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    def _call(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
         req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers or {})
         try:
@@ -109,7 +120,11 @@ class LoadGenerator:
         if r < 0.3:
             self._call("GET", f"/http/hello?name={self.rng.choice(['ada', 'grace', 'linus', 'barbara'])}")
         elif r < 0.55 or not self.items:
-            status, body = self._call("POST", "/http/items", {"name": self.rng.choice(["widget", "gadget", "gizmo"]), "qty": self.rng.randint(1, 9)})
+            status, body = self._call(
+                "POST",
+                "/http/items",
+                {"name": self.rng.choice(["widget", "gadget", "gizmo"]), "qty": self.rng.randint(1, 9)},
+            )
             if status == 201:
                 self.items.append(json.loads(body)["id"])
                 self.items = self.items[-50:]
@@ -124,23 +139,42 @@ class LoadGenerator:
         incoming = self.data_dir / "buckets" / "uploads" / "incoming"
         incoming.mkdir(parents=True, exist_ok=True)
         words = ["log", "event", "stream", "group", "lambda", "retry", "batch", "index"]
-        text = "\n".join(" ".join(self.rng.choices(words, k=self.rng.randint(3, 12))) for _ in range(self.rng.randint(1, 20)))
+        text = "\n".join(
+            " ".join(self.rng.choices(words, k=self.rng.randint(3, 12))) for _ in range(self.rng.randint(1, 20))
+        )
         (incoming / f"report-{time.strftime('%H%M%S')}-{self.rng.randint(0, 999):03d}.txt").write_text(text + "\n")
 
     def checkout(self) -> None:
         card = "4000000000000002" if self.rng.random() < 0.25 else "4242424242424242"  # ...0002 is declined
-        self.invoke("orders", {"order": f"ord-{uuid.uuid4().hex[:10]}", "card": card, "total": round(self.rng.uniform(5, 500), 2)})
+        self.invoke(
+            "orders",
+            {"order": f"ord-{uuid.uuid4().hex[:10]}", "card": card, "total": round(self.rng.uniform(5, 500), 2)},
+        )
 
     def table_writes(self) -> None:
         n = self.rng.randint(1, 25)
-        items = [{"id": f"ord-{uuid.uuid4().hex[:10]}", "total": round(self.rng.uniform(5, 500), 2), "status": "new"} for _ in range(n)]
+        items = [
+            {"id": f"ord-{uuid.uuid4().hex[:10]}", "total": round(self.rng.uniform(5, 500), 2), "status": "new"}
+            for _ in range(n)
+        ]
         self._call("POST", "/api/v1/tables/orders/items", {"items": items}, {"Content-Type": "application/json"})
 
     def run(self) -> None:
         schedule = [  # (every seconds, action)
             (0.7, self.web),
-            (6.0, lambda: self.invoke("splitter", {"numbers": list(range(1, self.rng.randint(20, 200))), "parts": self.rng.randint(3, 6)})),
-            (4.0, lambda: self.invoke("publisher", {"topic": "orders", "message": {"order": self.rng.randint(1000, 9999), "email": "dev@example.com"}})),
+            (
+                6.0,
+                lambda: self.invoke(
+                    "splitter", {"numbers": list(range(1, self.rng.randint(20, 200))), "parts": self.rng.randint(3, 6)}
+                ),
+            ),
+            (
+                4.0,
+                lambda: self.invoke(
+                    "publisher",
+                    {"topic": "orders", "message": {"order": self.rng.randint(1000, 9999), "email": "dev@example.com"}},
+                ),
+            ),
             (5.0, self.upload),
             (2.5, self.table_writes),
             (1.5, self.checkout),
@@ -174,9 +208,15 @@ def synthetic_load(data_dir: Path, stop: threading.Event) -> None:
         duration = rng.uniform(1, 300)
         lines = [
             (now, f"START RequestId: {rid} Version: $LATEST"),
-            (now, f"[INFO]\t{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime())}.{now % 1000:03d}Z\t{rid}\tprocessing order {rng.randint(1, 9999)}"),
+            (
+                now,
+                f"[INFO]\t{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime())}.{now % 1000:03d}Z\t{rid}\tprocessing order {rng.randint(1, 9999)}",
+            ),
             (now + int(duration), f"END RequestId: {rid}"),
-            (now + int(duration), f"REPORT RequestId: {rid}\tDuration: {duration:.2f} ms\tBilled Duration: {int(duration) + 1} ms"
-                                  f"\tMemory Size: 128 MB\tMax Memory Used: {rng.randint(30, 60)} MB"),
+            (
+                now + int(duration),
+                f"REPORT RequestId: {rid}\tDuration: {duration:.2f} ms\tBilled Duration: {int(duration) + 1} ms"
+                f"\tMemory Size: 128 MB\tMax Memory Used: {rng.randint(30, 60)} MB",
+            ),
         ]
         store.append_events(group, stream, lines)

@@ -19,7 +19,6 @@ Design (ARCHITECTURE.md has the measurements behind it):
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -32,6 +31,7 @@ from pathlib import Path
 from whoosh import fields, index
 from whoosh.filedb.filestore import FileStorage
 
+from logsvc.model import stream_key
 from logsvc.tokens import TokenQuery, fold
 
 log = logging.getLogger("logsvc.index")
@@ -40,11 +40,6 @@ SCHEMA_VERSION = 1
 MAX_WORD = 24  # longer alphabetic tokens are usually random (base64-ish): Bloom them
 BLOOM_BITS_PER_TOKEN = 16
 BLOOM_K = 3
-
-
-def stream_key(group: str, stream: str) -> str:
-    """A short stable id for a stream (whoosh term and cursor component)."""
-    return hashlib.blake2b(f"{group}\0{stream}".encode(), digest_size=8).hexdigest()
 
 
 @dataclass(slots=True)
@@ -144,15 +139,6 @@ def build_bloom(tokens: list[bytes]) -> bytes:
     for p in positions:
         bloom[p >> 3] |= 1 << (p & 7)
     return bytes(bloom)
-
-
-def bloom_may_contain(bloom: bytes, token: bytes) -> bool:
-    if not bloom:
-        return False
-    for p in _bloom_positions(token, len(bloom) * 8):
-        if not bloom[p >> 3] & (1 << (p & 7)):
-            return False
-    return True
 
 
 def indexable(t: bytes) -> bool:
@@ -475,8 +461,21 @@ def _with_docnum(b: Block, docnum: int) -> Block:
     if b.docnum == docnum:
         return b
     return Block(
-        b.group, b.stream, b.skey, b.start, b.end, b.ino, b.head, b.c_start, b.c_min, b.c_max, b.c_ing, b.c_count,
-        bloom=b.bloom, docnum=docnum, lines=b.lines,
+        b.group,
+        b.stream,
+        b.skey,
+        b.start,
+        b.end,
+        b.ino,
+        b.head,
+        b.c_start,
+        b.c_min,
+        b.c_max,
+        b.c_ing,
+        b.c_count,
+        bloom=b.bloom,
+        docnum=docnum,
+        lines=b.lines,
     )
 
 
@@ -525,14 +524,6 @@ def install_rebuilt(root: Path | str) -> None:
     shutil.rmtree(retired, ignore_errors=True)
 
 
-def index_size(path: Path | str) -> int:
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for f in files:
-            total += os.path.getsize(os.path.join(root, f))
-    return total
-
-
 __all__ = [
     "Block",
     "BlockIndex",
@@ -541,7 +532,6 @@ __all__ = [
     "build_bloom",
     "install_rebuilt",
     "settle_dirs",
-    "bloom_may_contain",
     "split_terms",
     "stream_key",
     "field",

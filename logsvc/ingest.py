@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from logsvc import stamps
-from logsvc.errors import StorageError
+from logsvc.errors import LogsvcError, StorageError
 from logsvc.follow import CONTINUATION_GRACE, HEAD_BYTES, PARTIAL_LINE_GRACE, FileFollow, read_new_events
-from logsvc.index import Block, BlockIndex, Snapshot, build_bloom, split_terms, stream_key
+from logsvc.index import Block, BlockIndex, Snapshot, build_bloom, split_terms
 from logsvc.lines import event_time
+from logsvc.model import stream_key
 from logsvc.store import Store
 from logsvc.tokens import index_tokens_bytes
 
@@ -41,7 +42,6 @@ CHUNK_BYTES = 64 * 1024
 BLOCK_BYTES = 2 * 1024 * 1024
 MAX_READ = 16 * 1024 * 1024  # bytes one ingest step reads over all files (the next step reads on)
 MERGE_AFTER = 4  # trailing small blocks of a stream merged into one when there are this many
-
 
 
 @dataclass
@@ -93,8 +93,14 @@ class Ingester:
         self._state.clear()
         for skey, blocks in by_stream.items():
             last = blocks[-1]
-            st = _Followed(ino=last.ino, head=bytes.fromhex(last.head)[: last.end], end=last.end,
-                           group=last.group, stream=last.stream, skey=skey)
+            st = _Followed(
+                ino=last.ino,
+                head=bytes.fromhex(last.head)[: last.end],
+                end=last.end,
+                group=last.group,
+                stream=last.stream,
+                skey=skey,
+            )
             for b in reversed(blocks):
                 if b.lines >= self.block_lines:
                     break
@@ -257,7 +263,9 @@ class Ingester:
                 self._drop_blocks(skey)
             if size <= st.end:
                 return False
-            start, data, events, consumed = read_new_events(fd, st.end, size, now - st.changed_at, max(budget[0], 64 * 1024))
+            start, data, events, consumed = read_new_events(
+                fd, st.end, size, now - st.changed_at, max(budget[0], 64 * 1024)
+            )
             budget[0] -= len(data)
             st.end = start
             truncated_read = start + len(data) < size
@@ -272,9 +280,7 @@ class Ingester:
 
     # ---- building blocks ---------------------------------------------------------------------
 
-    def _add_events(
-        self, st: _Followed, data: bytes, events: list, ingest_for: IngestTimeFn, ino: int
-    ) -> None:
+    def _add_events(self, st: _Followed, data: bytes, events: list, ingest_for: IngestTimeFn, ino: int) -> None:
         """Cut `events` (RawEvents relative to `data`, which starts at st.end) into blocks and add them."""
         base = st.end
         i = 0
@@ -329,7 +335,18 @@ class Ingester:
         end = base + events[-1].end
         head = st.head if st.head else data[:HEAD_BYTES] if base == 0 else b""
         return Block(
-            st.group, st.stream, st.skey, start, end, ino, head.hex(), c_start, c_min, c_max, c_ing, c_count,
+            st.group,
+            st.stream,
+            st.skey,
+            start,
+            end,
+            ino,
+            head.hex(),
+            c_start,
+            c_min,
+            c_max,
+            c_ing,
+            c_count,
             lines=len(events),
         )
 
@@ -339,18 +356,30 @@ class Ingester:
         if blocks[-1].end - blocks[0].start > 2 * BLOCK_BYTES:
             st.tail = []  # an over-long line among them: merging would read it whole; leave them be
             return
-        path = self.store.stream_file(st.group, st.stream)
         try:
-            with open(path, "rb", buffering=0) as f:
+            with self.store.open_stream(st.group, st.stream) as f:  # the store's checks: no links, no foreign files
+                if os.fstat(f.fileno()).st_ino != ino:
+                    return  # replaced since the blocks were cut: the next look resets the stream
                 f.seek(blocks[0].start)
                 raw = f.read(blocks[-1].end - blocks[0].start)
-        except OSError:
+        except (OSError, LogsvcError):
             return
         if len(raw) != blocks[-1].end - blocks[0].start:
             return
         merged = Block(
-            st.group, st.stream, st.skey, blocks[0].start, blocks[-1].end, ino, blocks[0].head,
-            array("q"), array("q"), array("q"), array("q"), array("q"), lines=sum(b.lines for b in blocks),
+            st.group,
+            st.stream,
+            st.skey,
+            blocks[0].start,
+            blocks[-1].end,
+            ino,
+            blocks[0].head,
+            array("q"),
+            array("q"),
+            array("q"),
+            array("q"),
+            array("q"),
+            lines=sum(b.lines for b in blocks),
         )
         for b in blocks:
             merged.c_start.extend(b.c_start)

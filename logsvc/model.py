@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,19 @@ class LogEvent:
 ID_HEAD_BYTES = 64  # head bytes of a file that its identity (and the ingester's head check) uses
 
 
+def stream_key(group: str, stream: str) -> str:
+    """A short stable id of a stream: the index's term for it, and the tie-break of reads merged by time.
+
+    The one place a stream is hashed; `make_event_id` extends the same hash with the file's identity.
+    """
+    return _stream_hash(group, stream).hexdigest()
+
+
+def _stream_hash(group: str, stream: str):
+    """A blake2b hash fed with the stream's names, to read out or to extend."""
+    return hashlib.blake2b(f"{group}\0{stream}".encode(), digest_size=8)
+
+
 def make_event_id(group: str, stream: str, offset: int, ident: bytes = b"", end: int = 0) -> str:
     """A stable, opaque id: the byte offset (16 digits, so ids of one file sort in file order) and a
     hash of the stream name and the file's identity.
@@ -54,11 +68,9 @@ def make_event_id(group: str, stream: str, offset: int, ident: bytes = b"", end:
     stream (rotation, copytruncate, a rewrite) differs in inode or head, so its events never reuse
     an id of the old file; an identical rewrite of the same inode is indistinguishable and would.
     """
-    import hashlib
-
-    ident = ident[: 8 + min(ID_HEAD_BYTES, max(end, 0))]
-    digest = hashlib.blake2b(f"{group}\0{stream}\0".encode() + ident, digest_size=8).hexdigest()
-    return f"{offset:016d}{digest}"
+    h = _stream_hash(group, stream)
+    h.update(b"\0" + ident[: 8 + min(ID_HEAD_BYTES, max(end, 0))])
+    return f"{offset:016d}{h.hexdigest()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +89,4 @@ class StreamInfo:
     size: int
     mtime_ms: int
     path: str = ""
+    ino: int = 0  # the file's inode: tells the file from one that replaced it under the same name

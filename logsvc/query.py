@@ -32,8 +32,8 @@ from logsvc import follow, lines, paging, stamps, visibility
 from logsvc.errors import InvalidParameter, NotFound
 from logsvc.filterpattern import FilterPattern, compile_pattern
 from logsvc.follow import make_event
-from logsvc.index import Block, BlockIndex, Snapshot, stream_key
-from logsvc.model import ID_HEAD_BYTES, LogEvent
+from logsvc.index import Block, BlockIndex, Snapshot
+from logsvc.model import ID_HEAD_BYTES, LogEvent, stream_key
 from logsvc.store import Store
 from logsvc.tokens import fold
 from logsvc.visibility import Source, block_is_current, visible

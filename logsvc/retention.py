@@ -1,7 +1,8 @@
 """Retention: reclaims the disk space of events older than their group's retentionInDays.
 
 Owns: deciding, per stream, the byte offset before which every event is expired, recording it
-(`Store.set_expired_offset`) and then punching those bytes out of the file. Never rewrites or
+(`Store.set_expired_offset`) and then having the store punch those bytes out of the file
+(`Store.punch_hole`: the store owns every write to a stream file). Never rewrites or
 truncates a stream file and never touches the index: offsets and event ids stay stable, the
 ingester keeps appending, and readers skip the hole because they read the recorded offset
 (visibility.py `Source.from_offset`). Reads hide expired events on their own (visibility.py), so
@@ -14,52 +15,19 @@ hash) still sees the same file, and appends from other processes never race with
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import errno
 import logging
-import os
 
 from logsvc.errors import LogsvcError
-from logsvc.index import stream_key
+from logsvc.model import stream_key
 
 log = logging.getLogger("logsvc.retention")
 
-FALLOC_FL_KEEP_SIZE = 0x01
-FALLOC_FL_PUNCH_HOLE = 0x02
 PAGE = 4096
 HEAD_KEPT = 4096  # the ingester hashes the file's first bytes to tell a rewritten file from an appended one
 DAY_MS = 86_400_000
 
-_libc = None
 _unsupported_warned = False
-
-
-def _fallocate():  # noqa: ANN202
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        _libc.fallocate.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong)
-        _libc.fallocate.restype = ctypes.c_int
-    return _libc.fallocate
-
-
-def punch_hole(path: str, start: int, end: int) -> int:
-    """Deallocate [start, end) of the file, keeping its size; return the bytes freed (by st_blocks).
-
-    :raises OSError: if the file system refuses (EOPNOTSUPP on file systems without hole punching).
-    """
-    if end <= start:
-        return 0
-    fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
-    try:
-        before = os.fstat(fd).st_blocks
-        if _fallocate()(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, start, end - start) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, os.strerror(err), path)
-        return max(0, before - os.fstat(fd).st_blocks) * 512
-    finally:
-        os.close(fd)
 
 
 def expired_offset(blocks: list, cutoff: int) -> int:
@@ -96,25 +64,19 @@ def enforce(store, snapshot, now_ms: int) -> int:  # noqa: ANN001
             blocks = snapshot.stream_blocks(stream_key(group.name, info.name))
             if not blocks:
                 continue
-            path = str(store.stream_file(group.name, info.name))
-            try:
-                ino = os.stat(path, follow_symlinks=False).st_ino
-            except OSError:
-                continue
-            if any(b.ino != ino for b in blocks):
+            if any(b.ino != info.ino for b in blocks):
                 continue  # the index still describes an older file under this name
             offset = expired_offset(blocks, cutoff)
             if offset <= done.get(info.name, 0):
                 continue
             # record first, punch second: from this moment no reader looks below `offset`
             store.set_expired_offset(group.name, info.name, offset)
-            start, end = HEAD_KEPT, offset // PAGE * PAGE
             try:
-                freed += punch_hole(path, start, end)
+                freed += store.punch_hole(group.name, info.name, HEAD_KEPT, offset // PAGE * PAGE, info.ino)
             except OSError as e:
                 if e.errno in (errno.EOPNOTSUPP, errno.ENOSYS) and not _unsupported_warned:
                     _unsupported_warned = True
                     log.warning("this file system cannot punch holes; expired events are hidden but keep their space")
                 elif e.errno not in (errno.EOPNOTSUPP, errno.ENOSYS):
-                    log.warning("could not reclaim expired bytes of %s: %s", path, e)
+                    log.warning("could not reclaim expired bytes of %s / %s: %s", group.name, info.name, e)
     return freed

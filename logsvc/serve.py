@@ -94,7 +94,7 @@ def _limit_malloc_arenas() -> None:
 class LogsvcApplication(BaseApplication):
     def __init__(self, settings: Settings, announce=None) -> None:  # noqa: ANN001
         self.settings = settings
-        self.announce = announce or _announce
+        self.announce = announce or print_address
         super().__init__()
 
     def load_config(self) -> None:
@@ -140,7 +140,10 @@ class LogsvcApplication(BaseApplication):
         return create_app(_service)
 
 
-def _announce(settings: Settings, host: str, port: int) -> None:
+def print_address(settings: Settings, host: str, port: int) -> None:
+    """Where logsvc listens (stdout) and, off loopback, which Host names it answers (stderr).
+
+    The default announcement; `logsvc demo` prints it and then its own line."""
     shown = f"[{host}]" if ":" in host else host
     print(f"logsvc: serving http://{shown}:{port}/  (data: {settings.data_dir})", flush=True)
     if host not in ("127.0.0.1", "::1", "localhost"):
@@ -148,7 +151,8 @@ def _announce(settings: Settings, host: str, port: int) -> None:
             "logsvc: answering to localhost, IP addresses"
             + (f" and {settings.allowed_hosts}" if settings.allowed_hosts else "")
             + "; other Host names get 403 (add yours with --allowed-hosts)",
-            file=sys.stderr, flush=True,
+            file=sys.stderr,
+            flush=True,
         )
         if not settings.token:
             print("logsvc: warning: listening beyond this machine without --token", file=sys.stderr, flush=True)
@@ -156,7 +160,8 @@ def _announce(settings: Settings, host: str, port: int) -> None:
         if public:
             print(
                 f"logsvc: warning: listening beyond this machine with public HTTP routes (no token needed): {', '.join(public)}",
-                file=sys.stderr, flush=True,
+                file=sys.stderr,
+                flush=True,
             )
 
 

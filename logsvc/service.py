@@ -271,7 +271,7 @@ class Service:
                 behind = False
                 with self.index.snapshot() as snap:
                     for group, stream, path in self.store.iter_stream_files():
-                        from logsvc.index import stream_key
+                        from logsvc.model import stream_key
 
                         last = snap.checkpoint(stream_key(group, stream))
                         try:

@@ -107,6 +107,10 @@ class StampBook:
         self._tables[key] = t
         return t.at
 
+    def drop_cached(self, path: Path) -> None:
+        """Forget this process's copy of a sidecar that was just removed (`forget`)."""
+        self._tables.pop(str(path), None)
+
     def _sync(self, path: Path, fd: int, fst: os.stat_result, upto: int) -> _Table:
         # through safeio: no link followed at any level, private modes, a regular file of ours
         with safeio.under(self.store.root, "stamps", path.parent.name, create=True) as dfd:
@@ -114,8 +118,11 @@ class StampBook:
         try:
             fcntl.flock(sfd, fcntl.LOCK_EX)
             t = self._load(sfd, path)
-            fresh = t is None or t.ino != fst.st_ino or t.covered() > fst.st_size or (
-                bool(t.head) and os.pread(fd, len(t.head), 0) != t.head
+            fresh = (
+                t is None
+                or t.ino != fst.st_ino
+                or t.covered() > fst.st_size
+                or (bool(t.head) and os.pread(fd, len(t.head), 0) != t.head)
             )
             if fresh:
                 os.ftruncate(sfd, 0)  # another file under this name: it inherits nothing
@@ -175,7 +182,7 @@ def forget(store: Store, group: str, stream: str | None = None) -> None:
                 safeio.remove(dfd, p.name)
         except OSError:
             pass  # no stamps folder for it: nothing to forget
-        b._tables.pop(str(p), None)  # noqa: SLF001
+        b.drop_cached(p)
 
 
 _books: dict[str, StampBook] = {}

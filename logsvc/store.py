@@ -20,6 +20,8 @@ Folders are created 0700 and files 0600.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import errno
 import fcntl
 import json
@@ -210,9 +212,7 @@ class Store:
         except OSError as e:
             raise _storage_error(e) from None
 
-    def create_group(
-        self, group: str, *, tags: dict[str, str] | None = None, exist_ok: bool = False
-    ) -> GroupInfo:
+    def create_group(self, group: str, *, tags: dict[str, str] | None = None, exist_ok: bool = False) -> GroupInfo:
         """:raises AlreadyExists: unless exist_ok."""
         seg = self.group_dir(group).name
         try:
@@ -394,7 +394,9 @@ class Store:
                     fd = safeio.open_file(gfd, path.name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_APPEND)
                     os.close(fd)
                 except safeio.Refused as e:
-                    raise InvalidParameter(f"{e.what!r} in the data directory is a symlink or not ours; refusing it") from None
+                    raise InvalidParameter(
+                        f"{e.what!r} in the data directory is a symlink or not ours; refusing it"
+                    ) from None
                 except OSError as e:
                     raise _storage_error(e) from None
                 meta = self._meta_for_update(gfd, gseg) or {"name": group, "creationTime": now_ms(), "tags": {}}
@@ -432,6 +434,7 @@ class Store:
             creation_time=int(created or st.st_mtime * 1000),
             size=st.st_size,
             mtime_ms=int(st.st_mtime * 1000),
+            ino=st.st_ino,
         )
 
     def list_streams(self, group: str, skipped: list[str] | None = None) -> list[StreamInfo]:
@@ -461,8 +464,13 @@ class Store:
                         continue
                     out.append(
                         StreamInfo(
-                            group, name, int(created.get(name) or st.st_mtime * 1000), st.st_size,
-                            int(st.st_mtime * 1000), str(gdir / entry.name),
+                            group,
+                            name,
+                            int(created.get(name) or st.st_mtime * 1000),
+                            st.st_size,
+                            int(st.st_mtime * 1000),
+                            str(gdir / entry.name),
+                            st.st_ino,
                         )
                     )
         except FileNotFoundError:
@@ -499,11 +507,15 @@ class Store:
             try:
                 return safeio.open_file(gfd, path.name, flags, owned=flags & os.O_ACCMODE != os.O_RDONLY)
             except safeio.Refused:
-                raise InvalidParameter(f"log stream {stream!r} is a symlink or not a regular file; refusing it") from None
+                raise InvalidParameter(
+                    f"log stream {stream!r} is a symlink or not a regular file; refusing it"
+                ) from None
 
     # ---- writing and reading -----------------------------------------------------------------
 
-    def append_events(self, group: str, stream: str, events: Iterable[tuple[int, str] | tuple[int, str, str | None]]) -> int:
+    def append_events(
+        self, group: str, stream: str, events: Iterable[tuple[int, str] | tuple[int, str, str | None]]
+    ) -> int:
         """Append (timestamp_ms, message) events as whole lines, in one write. Returns bytes written.
 
         Lines are `lines.format_line`'s: every message reads back byte for byte (escaped if need be).
@@ -557,6 +569,30 @@ class Store:
                 raise _storage_error(e) from None
             finally:
                 os.close(fd)
+
+    def punch_hole(self, group: str, stream: str, start: int, end: int, ino: int) -> int:
+        """Deallocate [start, end) of the stream file, keeping its size, offsets and first bytes
+        (retention's one write to a stream, see retention.py); returns the bytes freed (by st_blocks).
+
+        Only if the file is still inode `ino` (the one whose bytes expired); 0 otherwise.
+        :raises OSError: EOPNOTSUPP or ENOSYS on file systems without hole punching.
+        """
+        if end <= start:
+            return 0
+        try:
+            fd = self._open_stream_fd(group, stream, os.O_WRONLY)
+        except (FileNotFoundError, InvalidParameter):
+            return 0
+        try:
+            before = os.fstat(fd)
+            if before.st_ino != ino:
+                return 0
+            if _fallocate()(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, start, end - start) != 0:
+                err = ctypes.get_errno()
+                raise OSError(err, os.strerror(err), f"{group}/{stream}")
+            return max(0, before.st_blocks - os.fstat(fd).st_blocks) * 512
+        finally:
+            os.close(fd)
 
     def _append_lock(self, group: str, stream: str) -> threading.Lock:
         with self._locks_guard:
@@ -630,6 +666,21 @@ class Store:
             self._skip(f"groups/{gseg}", e, skipped)
             return []
         return out
+
+
+FALLOC_FL_KEEP_SIZE = 0x01
+FALLOC_FL_PUNCH_HOLE = 0x02
+_libc = None
+
+
+def _fallocate():
+    """libc's fallocate(2), loaded once (the os module has no hole punching)."""
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        _libc.fallocate.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong)
+        _libc.fallocate.restype = ctypes.c_int
+    return _libc.fallocate
 
 
 def _is_regular(st: os.stat_result) -> bool:

@@ -28,9 +28,8 @@ from logsvc.errors import InvalidParameter, LimitExceeded
 from logsvc.filterpattern import FilterPattern
 from logsvc.follow import CONTINUATION_GRACE, HEAD_BYTES, FileFollow, file_identity, make_event, read_new_events
 from logsvc.model import LogEvent
-from logsvc.query import Source
 from logsvc.store import Store
-from logsvc.visibility import visible
+from logsvc.visibility import Source, visible
 from logsvc.watch import Watcher
 
 READ_CHUNK = 1024 * 1024
@@ -332,8 +331,10 @@ class Tailer:
             f.took(fd, consumed)
             ident = f.identity()
             times = stamps.book(self.store).times(src.group, src.stream, fd, start + len(data)) if evs else None
-            out = [make_event(src.group, src.stream, start + r.start, start + r.end, r.text, times(start + r.start), ident)
-                   for r in evs]
+            out = [
+                make_event(src.group, src.stream, start + r.start, start + r.end, r.text, times(start + r.start), ident)
+                for r in evs
+            ]
             if out:
                 feed.add(out)
             return start, out
@@ -354,8 +355,10 @@ class Tailer:
             start, data, evs, consumed = read_new_events(fd, p.offset, st.st_size, quiet, READ_CHUNK)
             ident = file_identity(st.st_ino, os.pread(fd, HEAD_BYTES, 0))
             times = stamps.book(self.store).times(src.group, src.stream, fd, start + len(data)) if evs else None
-            out = [make_event(src.group, src.stream, start + r.start, start + r.end, r.text, times(start + r.start), ident)
-                   for r in evs]
+            out = [
+                make_event(src.group, src.stream, start + r.start, start + r.end, r.text, times(start + r.start), ident)
+                for r in evs
+            ]
             fitted = _fit(out, room)
             p.offset = start + consumed if len(fitted) == len(out) else fitted[-1].end
             return fitted, p.offset < st.st_size

@@ -23,11 +23,6 @@ _BYTE_TABLE = bytes(
 _ASCII_LOWER = str.maketrans({chr(c): chr(c + 32) for c in range(65, 91)})
 
 
-def tokenize(text: str) -> list[str]:
-    """Tokens of `text` in order, case preserved."""
-    return TOKEN_RE.findall(text)
-
-
 def fold(token: str) -> str:
     """Lower-case ASCII letters only, exactly as the index does."""
     return token.translate(_ASCII_LOWER)
@@ -41,11 +36,6 @@ def index_tokens(text: str) -> set[str]:
 def index_tokens_bytes(data: bytes) -> set[bytes]:
     """`index_tokens` over raw UTF-8 bytes, as the ingester calls it (same tokens, as bytes)."""
     return set(data.translate(_BYTE_TABLE).split())
-
-
-def is_word_char(ch: str) -> bool:
-    """True for characters that belong inside a token."""
-    return ch.isascii() and ch.isalnum() or not ch.isascii()
 
 
 # A query over folded tokens, used to pick candidate blocks before exact matching:

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from logsvc import names
-from logsvc.index import stream_key
+from logsvc.model import stream_key
 from logsvc.store import Store
 
 NEG_INF = -(2**62)

@@ -17,10 +17,11 @@ import logging
 import re
 import uuid
 
-from flask import Blueprint, Request, Response, current_app, request
+from flask import Blueprint, Request, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from logsvc.cloudwatch import operations
+from logsvc.cloudwatch.dispatch import run as run_operation
 from logsvc.cloudwatch.errors import AwsError, to_aws
 from logsvc.errors import LogsvcError
 
@@ -39,13 +40,13 @@ def _region(req: Request) -> str:
 
 
 def _request_id() -> str:
-    rid = getattr(request, "_aws_request_id", None)
-    if rid is None:
-        rid = str(uuid.uuid4())
-        try:
-            request._aws_request_id = rid  # type: ignore[attr-defined]
-        except RuntimeError:
-            pass
+    """The request's x-amzn-RequestId: one per request (kept in `flask.g`), a fresh one outside any."""
+    try:
+        rid = g.get("aws_request_id")
+        if rid is None:
+            rid = g.aws_request_id = str(uuid.uuid4())
+    except RuntimeError:  # no application context
+        return str(uuid.uuid4())
     return rid
 
 
@@ -72,15 +73,19 @@ def dispatch() -> Response:
             params = json.loads(raw) if raw.strip() else {}
         except (ValueError, UnicodeDecodeError):
             raise AwsError("SerializationException", "The request body is not valid JSON.") from None
-        ctx = operations.Context(service=current_app.extensions["logsvc"], region=_region(request), request_id=_request_id())
-        result = operations.run(ctx, target[len(TARGET_PREFIX):], params)
+        ctx = operations.Context(
+            service=current_app.extensions["logsvc"], region=_region(request), request_id=_request_id()
+        )
+        result = run_operation(ctx, target[len(TARGET_PREFIX) :], params)
     except LogsvcError as e:
         return error_response_for(e)
     except HTTPException as e:  # e.g. a body over MAX_CONTENT_LENGTH, raised while reading it
         return http_error_response(e)
     except Exception:  # noqa: BLE001 - a CloudWatch client must get the CloudWatch shape, even for a bug
         log.exception("CloudWatch %s failed", target)
-        return error_response_for(AwsError("ServiceUnavailableException", "logsvc hit an unexpected error; its log has the details"))
+        return error_response_for(
+            AwsError("ServiceUnavailableException", "logsvc hit an unexpected error; its log has the details")
+        )
     if isinstance(result, operations.LiveTail):
         resp = Response(iter(result), content_type="application/vnd.amazon.eventstream", direct_passthrough=True)
         resp.call_on_close(result.close)
@@ -98,9 +103,15 @@ def error_response_for(e: LogsvcError) -> Response:
 def http_error_response(e: HTTPException) -> Response:
     """Werkzeug's errors (wrong method, body too large, unknown path) in the CloudWatch shape."""
     if e.code == 413:
-        err = AwsError("InvalidParameterException", f"Request body too large: the limit is {current_app.config.get('MAX_CONTENT_LENGTH')} bytes.")
+        err = AwsError(
+            "InvalidParameterException",
+            f"Request body too large: the limit is {current_app.config.get('MAX_CONTENT_LENGTH')} bytes.",
+        )
     elif e.code in (404, 405):
-        err = AwsError("UnknownOperationException", f"CloudWatch Logs requests are POST / with X-Amz-Target; got {request.method} {request.path}.")
+        err = AwsError(
+            "UnknownOperationException",
+            f"CloudWatch Logs requests are POST / with X-Amz-Target; got {request.method} {request.path}.",
+        )
     else:
         err = AwsError("SerializationException", e.description or e.name)
     return error_response_for(err)

@@ -24,6 +24,7 @@ from logsvc import facets, listing, names, paging, visibility
 from logsvc.api.openapi import openapi_document
 from logsvc.errors import InvalidParameter, LogsvcError, NotFound
 from logsvc.filterpattern import compile_pattern
+from logsvc.model import stream_key
 from logsvc.query import LEVEL_SAMPLE, MAX_LIMIT, MAX_PAGE_BYTES, Reader, Source, iter_all
 from logsvc.tail import decode_cursor, encode_cursor
 from logsvc.timeargs import parse_bool, parse_time
@@ -454,8 +455,6 @@ class _ClientGone:
 
 
 def _skey(e) -> str:  # noqa: ANN001
-    from logsvc.index import stream_key
-
     return stream_key(e.group, e.stream)
 
 

@@ -25,8 +25,7 @@ from logsvc.cloudwatch import validate as v
 from logsvc.cloudwatch.errors import BAD_TOKEN, AwsError, invalid_parameter, not_found, to_aws
 from logsvc.errors import InvalidParameter, LogsvcError, NotFound
 from logsvc.filterpattern import compile_pattern
-from logsvc.index import stream_key
-from logsvc.model import LogEvent
+from logsvc.model import GroupInfo, LogEvent, stream_key
 from logsvc.names import hidden as hidden_group
 from logsvc.query import NEG_INF, POS_INF, Source
 
@@ -90,7 +89,8 @@ def resolve_group(p: dict, *, required: bool = True) -> str | None:
     return name if name is not None else group_from_identifier(ident)
 
 
-def _existing_group(ctx: Context, group: str):  # noqa: ANN202
+def existing_group(ctx: Context, group: str) -> GroupInfo:
+    """The group, or AWS's ResourceNotFoundException (also for a name the store refuses)."""
     try:
         return ctx.service.store.get_group(group)
     except (NotFound, InvalidParameter):
@@ -101,11 +101,12 @@ def _codec(ctx: Context) -> paging.Codec:
     return paging.codec(ctx.service.store.root)
 
 
-def _page_token(ctx: Context, kind: str, data: Any) -> str:
+def page_token(ctx: Context, kind: str, data: Any) -> str:
+    """A signed paging token of `kind` (paging.py) for `data`."""
     return _codec(ctx).encode(kind, data)
 
 
-def _read_page_token(ctx: Context, kind: str, token: str) -> Any:
+def read_page_token(ctx: Context, kind: str, token: str) -> Any:
     """:raises AwsError: InvalidParameterException, AWS's text, for any token we did not issue."""
     try:
         return _codec(ctx).decode(kind, token)
@@ -114,11 +115,11 @@ def _read_page_token(ctx: Context, kind: str, token: str) -> Any:
 
 
 def group_sources(ctx: Context, group: str, names: list[str] | None = None, prefix: str | None = None) -> list[Source]:
-    """The streams of `group` to read, with what is visible of them (visibility.py).
+    """The streams of `group` to read, with what is visible of them (`Reader.sources`, every read's).
 
     :raises NotFound: for an unknown group or a named stream that does not exist.
     """
-    return visibility.sources(ctx.service.store, [group], names or (), prefix)
+    return ctx.service.reader.sources([group], names or (), prefix)
 
 
 def _pattern(text: str | None):  # noqa: ANN202
@@ -147,7 +148,7 @@ def create_log_group(ctx: Context, p: dict) -> None:
 
 
 def delete_log_group(ctx: Context, p: dict) -> None:
-    _existing_group(ctx, p["logGroupName"])
+    existing_group(ctx, p["logGroupName"])
     ctx.service.store.delete_group(p["logGroupName"])
     stamps.forget(ctx.service.store, p["logGroupName"])
 
@@ -171,7 +172,7 @@ def describe_log_groups(ctx: Context, p: dict) -> dict:
     wanted = {group_from_identifier(i) for i in p["logGroupIdentifiers"]} if p.get("logGroupIdentifiers") else None
     after = None
     if p.get("nextToken"):
-        after = _read_page_token(ctx, "cw-groups", p["nextToken"])
+        after = read_page_token(ctx, "cw-groups", p["nextToken"])
         if not isinstance(after, str):
             raise invalid_parameter(BAD_TOKEN)
     limit = p.get("limit") or 50
@@ -181,14 +182,17 @@ def describe_log_groups(ctx: Context, p: dict) -> dict:
     asked = {prefix, pattern, *(wanted or ())}  # an internal group is listed only when named exactly
 
     def accept(name: str) -> bool:
-        return (not prefix or name.startswith(prefix)) and (not pattern or pattern in name) and (
-            wanted is None or name in wanted
-        ) and not hidden_group(name, asked)
+        return (
+            (not prefix or name.startswith(prefix))
+            and (not pattern or pattern in name)
+            and (wanted is None or name in wanted)
+            and not hidden_group(name, asked)
+        )
 
     matched, more = listing.group_page(ctx.service.store, after, limit, accept)
     out: dict[str, Any] = {"logGroups": [_group_json(ctx, g) for g in matched]}
     if more:
-        out["nextToken"] = _page_token(ctx, "cw-groups", matched[-1].name)
+        out["nextToken"] = page_token(ctx, "cw-groups", matched[-1].name)
     return out
 
 
@@ -217,12 +221,12 @@ RETENTION = (v.group_name(), v.I("retentionInDays", required=True, enum=v.RETENT
 
 
 def put_retention_policy(ctx: Context, p: dict) -> None:
-    _existing_group(ctx, p["logGroupName"])
+    existing_group(ctx, p["logGroupName"])
     ctx.service.store.update_group(p["logGroupName"], retention_days=int(p["retentionInDays"]))
 
 
 def delete_retention_policy(ctx: Context, p: dict) -> None:
-    _existing_group(ctx, p["logGroupName"])
+    existing_group(ctx, p["logGroupName"])
     ctx.service.store.update_group(p["logGroupName"], retention_days=None)
 
 
@@ -236,8 +240,10 @@ def _arn_group(ctx: Context, arn: str) -> str:
     if not m:
         if ":destination:" in arn:
             raise AwsError("ResourceNotFoundException", "The specified resource does not exist.")
-        raise invalid_parameter(f"The specified resource ARN is not a log group ARN (arn:aws:logs:REGION:ACCOUNT:log-group:NAME): {arn}")
-    _existing_group(ctx, m.group(1))
+        raise invalid_parameter(
+            f"The specified resource ARN is not a log group ARN (arn:aws:logs:REGION:ACCOUNT:log-group:NAME): {arn}"
+        )
+    existing_group(ctx, m.group(1))
     return m.group(1)
 
 
@@ -252,7 +258,10 @@ def _tag(ctx: Context, group: str, tags: dict, resource: str) -> None:
     ctx.service.store.update_group(group, tags=tags)
 
 
-TAG_RESOURCE = (v.S("resourceArn", required=True, min_len=1, max_len=1011, pattern=r"[\w+=/:,.@\-*]*"), replace(v.TAGS, required=True))
+TAG_RESOURCE = (
+    v.S("resourceArn", required=True, min_len=1, max_len=1011, pattern=r"[\w+=/:,.@\-*]*"),
+    replace(v.TAGS, required=True),
+)
 UNTAG_RESOURCE = (TAG_RESOURCE[0], v.TAG_KEYS)
 LIST_TAGS_FOR_RESOURCE = (TAG_RESOURCE[0],)
 
@@ -275,17 +284,17 @@ LIST_TAGS_LOG_GROUP = (v.group_name(),)
 
 
 def tag_log_group(ctx: Context, p: dict) -> None:
-    _existing_group(ctx, p["logGroupName"])
+    existing_group(ctx, p["logGroupName"])
     _tag(ctx, p["logGroupName"], p["tags"], p["logGroupName"])
 
 
 def untag_log_group(ctx: Context, p: dict) -> None:
-    _existing_group(ctx, p["logGroupName"])
+    existing_group(ctx, p["logGroupName"])
     ctx.service.store.update_group(p["logGroupName"], untag=p["tags"])
 
 
 def list_tags_log_group(ctx: Context, p: dict) -> dict:
-    return {"tags": _existing_group(ctx, p["logGroupName"]).tags}
+    return {"tags": existing_group(ctx, p["logGroupName"]).tags}
 
 
 # ---- log streams -------------------------------------------------------------------------------
@@ -294,12 +303,12 @@ STREAM_IN_GROUP = (v.group_name(), v.stream_name())
 
 
 def create_log_stream(ctx: Context, p: dict) -> None:
-    _existing_group(ctx, p["logGroupName"])
+    existing_group(ctx, p["logGroupName"])
     ctx.service.store.create_stream(p["logGroupName"], p["logStreamName"])
 
 
 def delete_log_stream(ctx: Context, p: dict) -> None:
-    _existing_group(ctx, p["logGroupName"])
+    existing_group(ctx, p["logGroupName"])
     ctx.service.store.delete_stream(p["logGroupName"], p["logStreamName"])
     stamps.forget(ctx.service.store, p["logGroupName"], p["logStreamName"])
 
@@ -321,7 +330,7 @@ def describe_log_streams(ctx: Context, p: dict) -> dict:
     prefix = p.get("logStreamNamePrefix")
     if prefix is not None and order == "LastEventTime":
         raise invalid_parameter("Cannot order by LastEventTime with a logStreamNamePrefix.")
-    _existing_group(ctx, group)
+    existing_group(ctx, group)
     descending = bool(p.get("descending"))
     limit = p.get("limit") or 50
     rows = []
@@ -336,14 +345,14 @@ def describe_log_streams(ctx: Context, p: dict) -> dict:
         rows.sort(key=lambda r: r[0].name, reverse=descending)
         sort_key = lambda r: [r[0].name]  # noqa: E731
     if p.get("nextToken"):
-        after = _read_page_token(ctx, "cw-streams", p["nextToken"])
+        after = read_page_token(ctx, "cw-streams", p["nextToken"])
         if not isinstance(after, list) or len(after) != (2 if order == "LastEventTime" else 1):
             raise invalid_parameter(BAD_TOKEN)
         after = tuple(after)
         rows = [r for r in rows if (tuple(sort_key(r)) < after if descending else tuple(sort_key(r)) > after)]
     out: dict[str, Any] = {"logStreams": [_stream_json(ctx, *r) for r in rows[:limit]]}
     if len(rows) > limit:
-        out["nextToken"] = _page_token(ctx, "cw-streams", sort_key(rows[limit - 1]))
+        out["nextToken"] = page_token(ctx, "cw-streams", sort_key(rows[limit - 1]))
     return out
 
 
@@ -396,7 +405,7 @@ def put_log_events(ctx: Context, p: dict) -> dict:
         raise invalid_parameter(f"Upload too large: {total} bytes exceeds limit of {MAX_BATCH_BYTES}")
     if any(events[i][0] > events[i + 1][0] for i in range(len(events) - 1)):
         raise invalid_parameter("Log events in a single PutLogEvents request must be in chronological order.")
-    info = _existing_group(ctx, group)
+    info = existing_group(ctx, group)
     ctx.service.store.get_stream(group, stream)  # NotFound -> "The specified log stream does not exist."
 
     now = int(time.time() * 1000)
@@ -408,7 +417,9 @@ def put_log_events(ctx: Context, p: dict) -> dict:
     too_new_start = next((i for i, (ts, _) in enumerate(events) if ts > now + TOO_NEW_MS), len(events))
     keep = events[max(too_old_end, expired_end) : too_new_start]
     if keep and keep[-1][0] - keep[0][0] > MAX_SPAN_MS:
-        raise invalid_parameter("The batch of log events in a single PutLogEvents request cannot span more than 24 hours.")
+        raise invalid_parameter(
+            "The batch of log events in a single PutLogEvents request cannot span more than 24 hours."
+        )
     if keep:
         ctx.service.store.append_events(group, stream, keep)
         ctx.service.watcher.notify()  # wake live tails at once, not at the next inotify event
@@ -454,8 +465,13 @@ def _gle_signed(head: str, group: str, stream: str) -> str:
 
 def decode_gle_token(codec: paging.Codec, token: str, group: str, stream: str) -> tuple[str, int, int]:
     """:raises AwsError: InvalidParameterException for a token not issued for this stream."""
-    if not (isinstance(token, str) and len(token) == 58 and token[:2] in ("f/", "b/") and token[2:].isascii()
-            and token[2:].isdigit()):
+    if not (
+        isinstance(token, str)
+        and len(token) == 58
+        and token[:2] in ("f/", "b/")
+        and token[2:].isascii()
+        and token[2:].isdigit()
+    ):
         raise invalid_parameter(BAD_TOKEN)
     head, check = token[:42], token[42:]
     if not hmac.compare_digest(check, codec.check_digits("gle", _gle_signed(head, group, stream))):
@@ -483,8 +499,9 @@ def get_log_events(ctx: Context, p: dict) -> dict:
     else:
         forward = bool(p.get("startFromHead", False))
         after = None
-    page = reader.read(sources, start=start, end=end, end_exclusive=True, limit=limit, forward=forward,
-                       pattern=everything, after=after)
+    page = reader.read(
+        sources, start=start, end=end, end_exclusive=True, limit=limit, forward=forward, pattern=everything, after=after
+    )
     events = page.events
     if events:
         f_pos = (events[-1].timestamp, events[-1].offset)
@@ -526,29 +543,48 @@ def filter_log_events(ctx: Context, p: dict) -> dict:
     start, end = p.get("startTime"), p.get("endTime")
     forward = p.get("startFromHead", True)
     if not forward and (start is None or start < START_FROM_HEAD_FALSE_MIN):
-        raise invalid_parameter("startFromHead=false is only supported when startTime is on or after 2024-01-01 (1704067200000).")
+        raise invalid_parameter(
+            "startFromHead=false is only supported when startTime is on or after 2024-01-01 (1704067200000)."
+        )
     pattern = _pattern(p.get("filterPattern"))
-    _existing_group(ctx, group)
+    existing_group(ctx, group)
     reader = ctx.service.reader
     sources = group_sources(ctx, group, names, prefix)
     token = p.get("nextToken")
     after = None
     if token:
-        data = _read_page_token(ctx, "cw-filter", token)
-        if not (isinstance(data, list) and len(data) == 4 and data[0] == _filter_fp(group, names, prefix, start, end, pattern.text, forward)
-                and isinstance(data[1], int) and isinstance(data[2], str) and isinstance(data[3], int)):
+        data = read_page_token(ctx, "cw-filter", token)
+        if not (
+            isinstance(data, list)
+            and len(data) == 4
+            and data[0] == _filter_fp(group, names, prefix, start, end, pattern.text, forward)
+            and isinstance(data[1], int)
+            and isinstance(data[2], str)
+            and isinstance(data[3], int)
+        ):
             raise invalid_parameter(BAD_TOKEN)
         after = tuple(data[1:])
-    page = reader.read(sources, start=start, end=end, limit=p.get("limit") or 10_000, forward=forward,
-                       pattern=pattern, after=after, deadline=time.monotonic() + FILTER_DEADLINE_S)
+    page = reader.read(
+        sources,
+        start=start,
+        end=end,
+        limit=p.get("limit") or 10_000,
+        forward=forward,
+        pattern=pattern,
+        after=after,
+        deadline=time.monotonic() + FILTER_DEADLINE_S,
+    )
     out: dict[str, Any] = {"events": [_filtered_json(e) for e in page.events], "searchedLogStreams": []}
     if page.next_key is not None:
-        out["nextToken"] = _page_token(ctx, "cw-filter", [_filter_fp(group, names, prefix, start, end, pattern.text, forward), *page.next_key])
+        out["nextToken"] = page_token(
+            ctx, "cw-filter", [_filter_fp(group, names, prefix, start, end, pattern.text, forward), *page.next_key]
+        )
     return out
 
 
-def _filter_fp(group: str, names: list | None, prefix: str | None, start: int | None, end: int | None,
-               pattern: str, forward: bool) -> str:
+def _filter_fp(
+    group: str, names: list | None, prefix: str | None, start: int | None, end: int | None, pattern: str, forward: bool
+) -> str:
     raw = json.dumps([group, sorted(names or []), prefix, start, end, pattern, forward])
     return hashlib.blake2b(raw.encode(), digest_size=6).hexdigest()
 
@@ -589,7 +625,7 @@ def start_live_tail(ctx: Context, p: dict, *, update_interval: float = 1.0) -> L
     idents = p["logGroupIdentifiers"]
     groups = [group_from_identifier(i) for i in idents]
     for g in groups:
-        _existing_group(ctx, g)
+        existing_group(ctx, g)
     names, prefixes = p.get("logStreamNames"), p.get("logStreamNamePrefixes")
     if names is not None and prefixes is not None:
         raise invalid_parameter("logStreamNames and logStreamNamePrefixes are mutually exclusive parameters.")
@@ -670,7 +706,7 @@ def _session_update(events: list[LogEvent], ident_of: dict[str, str]) -> dict:
     }
 
 
-# ---- the table the edge dispatches on ----------------------------------------------------------
+# ---- these operations (dispatch.py joins them with queries.py's) ----------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -680,55 +716,23 @@ class Operation:
     run: Callable[[Context, dict], Any]
 
 
-OPERATIONS: dict[str, Operation] = {
-    op.name: op
-    for op in (
-        Operation("CreateLogGroup", CREATE_LOG_GROUP, create_log_group),
-        Operation("DeleteLogGroup", (v.group_name(),), delete_log_group),
-        Operation("DescribeLogGroups", DESCRIBE_LOG_GROUPS, describe_log_groups),
-        Operation("CreateLogStream", STREAM_IN_GROUP, create_log_stream),
-        Operation("DeleteLogStream", STREAM_IN_GROUP, delete_log_stream),
-        Operation("DescribeLogStreams", DESCRIBE_LOG_STREAMS, describe_log_streams),
-        Operation("PutLogEvents", PUT_LOG_EVENTS, put_log_events),
-        Operation("GetLogEvents", GET_LOG_EVENTS, get_log_events),
-        Operation("FilterLogEvents", FILTER_LOG_EVENTS, filter_log_events),
-        Operation("PutRetentionPolicy", RETENTION, put_retention_policy),
-        Operation("DeleteRetentionPolicy", (v.group_name(),), delete_retention_policy),
-        Operation("TagResource", TAG_RESOURCE, tag_resource),
-        Operation("UntagResource", UNTAG_RESOURCE, untag_resource),
-        Operation("ListTagsForResource", LIST_TAGS_FOR_RESOURCE, list_tags_for_resource),
-        Operation("TagLogGroup", TAG_LOG_GROUP, tag_log_group),
-        Operation("UntagLogGroup", UNTAG_LOG_GROUP, untag_log_group),
-        Operation("ListTagsLogGroup", LIST_TAGS_LOG_GROUP, list_tags_log_group),
-        Operation("StartLiveTail", START_LIVE_TAIL, start_live_tail),
-    )
-}
-
-# Logs Insights (StartQuery, ...): queries.py builds on the helpers above and adds its operations here.
-from logsvc.cloudwatch import queries as _queries  # noqa: E402, F401
-
-
-def run(ctx: Context, name: str, params: object) -> Any:
-    """Validate `params` for operation `name` and run it.
-
-    :raises AwsError: for an unknown operation, a wrong type or a broken constraint; any
-        LogsvcError the core raises is translated by `errors.to_aws`.
-    """
-    op = OPERATIONS.get(name)
-    if op is None:
-        raise AwsError(
-            "UnknownOperationException",
-            f"Operation {name!r} is not supported by logsvc. Supported operations: {', '.join(sorted(OPERATIONS))}.",
-        )
-    if isinstance(params, dict):
-        for key in ("logGroupName", "logStreamName"):
-            if isinstance(params.get(key), str) and len(params[key]) > v.NAME_MAX:
-                # AWS answers this before its generic length check (recorded text, reference §1)
-                raise invalid_parameter("Invalid LogGroup or LogStream, both must have length less than or equal to 512.")
-    p = v.check(params, op.members)
-    try:
-        return op.run(ctx, p)
-    except AwsError:
-        raise
-    except LogsvcError as e:
-        raise to_aws(e) from None
+OPERATIONS = (  # with queries.OPERATIONS, the table dispatch.py joins
+    Operation("CreateLogGroup", CREATE_LOG_GROUP, create_log_group),
+    Operation("DeleteLogGroup", (v.group_name(),), delete_log_group),
+    Operation("DescribeLogGroups", DESCRIBE_LOG_GROUPS, describe_log_groups),
+    Operation("CreateLogStream", STREAM_IN_GROUP, create_log_stream),
+    Operation("DeleteLogStream", STREAM_IN_GROUP, delete_log_stream),
+    Operation("DescribeLogStreams", DESCRIBE_LOG_STREAMS, describe_log_streams),
+    Operation("PutLogEvents", PUT_LOG_EVENTS, put_log_events),
+    Operation("GetLogEvents", GET_LOG_EVENTS, get_log_events),
+    Operation("FilterLogEvents", FILTER_LOG_EVENTS, filter_log_events),
+    Operation("PutRetentionPolicy", RETENTION, put_retention_policy),
+    Operation("DeleteRetentionPolicy", (v.group_name(),), delete_retention_policy),
+    Operation("TagResource", TAG_RESOURCE, tag_resource),
+    Operation("UntagResource", UNTAG_RESOURCE, untag_resource),
+    Operation("ListTagsForResource", LIST_TAGS_FOR_RESOURCE, list_tags_for_resource),
+    Operation("TagLogGroup", TAG_LOG_GROUP, tag_log_group),
+    Operation("UntagLogGroup", UNTAG_LOG_GROUP, untag_log_group),
+    Operation("ListTagsLogGroup", LIST_TAGS_LOG_GROUP, list_tags_log_group),
+    Operation("StartLiveTail", START_LIVE_TAIL, start_live_tail),
+)

@@ -5,7 +5,7 @@ Owns: their members (botocore 1.43's shapes, checked by `validate.py`), AWS's ru
 shape constraints (exactly one way to name the groups, CWLI only, seconds on the wire), and the
 `MalformedQueryException` shape with `queryCompileError.location`. The queries themselves are
 `jobs.Jobs`' (background threads, state shared by every worker); this module only translates.
-Registered in `operations.OPERATIONS`.
+Joined with `operations.OPERATIONS` in `dispatch.py`.
 
 Decisions (written down in INSIGHTS_CONTRACT.md, "wire:"):
 * `limit` is 1..100,000 as botocore 1.43's model says (EventsLimitStartQuery), default 10,000.
@@ -28,14 +28,12 @@ from logsvc import names as logsvc_names
 from logsvc.cloudwatch import validate as v
 from logsvc.cloudwatch.errors import BAD_TOKEN, AwsError, invalid_parameter
 from logsvc.cloudwatch.operations import (
-    OPERATIONS as _ALL,
-)
-from logsvc.cloudwatch.operations import (
     Context,
     Operation,
-    _codec,
-    _existing_group,
+    existing_group,
     group_from_identifier,
+    page_token,
+    read_page_token,
     resolve_group,
 )
 from logsvc.errors import InvalidParameter, NotFound
@@ -57,8 +55,12 @@ def malformed(e: jobs_mod.MalformedQuery) -> AwsError:
     return AwsError(
         "MalformedQueryException",
         e.message,
-        extra={"queryCompileError": {"location": {"startCharOffset": e.position, "endCharOffset": e.end},
-                                     "message": e.message}},
+        extra={
+            "queryCompileError": {
+                "location": {"startCharOffset": e.position, "endCharOffset": e.end},
+                "message": e.message,
+            }
+        },
     )
 
 
@@ -99,9 +101,13 @@ def start_query(ctx: Context, p: dict) -> dict:
     given = [k for k in ("logGroupName", "logGroupNames", "logGroupIdentifiers") if p.get(k) is not None]
     source = getattr(plan, "source", None)
     if len(given) > 1:
-        raise invalid_parameter("logGroupName, logGroupNames and logGroupIdentifiers are mutually exclusive: give one of them.")
+        raise invalid_parameter(
+            "logGroupName, logGroupNames and logGroupIdentifiers are mutually exclusive: give one of them."
+        )
     if given and source is not None:
-        raise invalid_parameter("The query string has a SOURCE command: do not give logGroupName, logGroupNames or logGroupIdentifiers too.")
+        raise invalid_parameter(
+            "The query string has a SOURCE command: do not give logGroupName, logGroupNames or logGroupIdentifiers too."
+        )
     if given:
         key = given[0]
         if key == "logGroupName":
@@ -119,13 +125,22 @@ def start_query(ctx: Context, p: dict) -> dict:
             "Specify the log groups to query: logGroupName, logGroupNames or logGroupIdentifiers, or a SOURCE command in the query string."
         )
     for g in groups:
-        _existing_group(ctx, g)
+        existing_group(ctx, g)
     start_s, end_s = min(p["startTime"], MAX_TS_S), min(p["endTime"], MAX_TS_S)
     if end_s < start_s:
         raise invalid_parameter("endTime must be greater than or equal to startTime.")
     try:
-        st = _jobs(ctx).start(text, groups, start_s * 1000, end_s * 1000, p.get("limit"), plan=plan,
-                              account=ctx.account_id, language=language, wait=START_WAIT)
+        st = _jobs(ctx).start(
+            text,
+            groups,
+            start_s * 1000,
+            end_s * 1000,
+            p.get("limit"),
+            plan=plan,
+            account=ctx.account_id,
+            language=language,
+            wait=START_WAIT,
+        )
     except jobs_mod.MalformedQuery as e:
         raise malformed(e) from None
     return {"queryId": st["queryId"]}
@@ -142,8 +157,11 @@ def source_groups(ctx: Context, source: Any) -> list[str]:
     if accounts and ctx.account_id not in accounts:
         return []
     names = ctx.service.store.group_names()
-    chosen = [g for g in names if (not prefixes or any(g.startswith(x) for x in prefixes))
-              and not logsvc_names.hidden(g, prefixes)]  # internal groups only when named exactly
+    chosen = [
+        g
+        for g in names
+        if (not prefixes or any(g.startswith(x) for x in prefixes)) and not logsvc_names.hidden(g, prefixes)
+    ]  # internal groups only when named exactly
     if len(chosen) > 10_000:
         raise invalid_parameter("SOURCE selects more than 10,000 log groups; narrow it with namePrefix.")
     if not chosen:
@@ -169,24 +187,17 @@ def get_query_results(ctx: Context, p: dict) -> dict:
         raise _query_not_found(qid) from None
     offset = 0
     if p.get("nextToken"):
-        data = _read_token(ctx, "cw-query-results", p["nextToken"])
+        data = read_page_token(ctx, "cw-query-results", p["nextToken"])
         if not (isinstance(data, list) and len(data) == 2 and data[0] == qid and isinstance(data[1], int)):
             raise invalid_parameter(BAD_TOKEN)
         offset = data[1]
     out: dict[str, Any] = {"queryLanguage": st.get("queryLanguage", "CWLI")}
     size = p.get("maxItems") or 0
     if size and st["status"] in jobs_mod.TERMINAL and offset + size < len(rows):
-        out["nextToken"] = _codec(ctx).encode("cw-query-results", [qid, offset + size])
+        out["nextToken"] = page_token(ctx, "cw-query-results", [qid, offset + size])
     page = rows[offset : offset + size] if size else rows[offset:]
     out.update({"results": cells(page), "statistics": st["statistics"], "status": st["status"]})
     return out
-
-
-def _read_token(ctx: Context, kind: str, token: str) -> Any:
-    try:
-        return _codec(ctx).decode(kind, token)
-    except InvalidParameter:
-        raise invalid_parameter(BAD_TOKEN) from None
 
 
 # ---- StopQuery, DescribeQueries ------------------------------------------------------------------
@@ -228,21 +239,24 @@ def query_info(st: dict) -> dict:
 def describe_queries(ctx: Context, p: dict) -> dict:
     group = p.get("logGroupName")
     if group is not None:
-        _existing_group(ctx, group)
+        existing_group(ctx, group)
     lang = p.get("queryLanguage")
-    queries = [q for q in _jobs(ctx).list(group=group, status=p.get("status"))
-               if lang is None or q.get("queryLanguage", "CWLI") == lang]
+    queries = [
+        q
+        for q in _jobs(ctx).list(group=group, status=p.get("status"))
+        if lang is None or q.get("queryLanguage", "CWLI") == lang
+    ]
     fp = hashlib.blake2b(json.dumps([group, p.get("status"), lang]).encode(), digest_size=6).hexdigest()
     offset = 0
     if p.get("nextToken"):
-        data = _read_token(ctx, "cw-queries", p["nextToken"])
+        data = read_page_token(ctx, "cw-queries", p["nextToken"])
         if not (isinstance(data, list) and len(data) == 2 and data[0] == fp and isinstance(data[1], int)):
             raise invalid_parameter(BAD_TOKEN)
         offset = data[1]
     size = p.get("maxResults") or 1000
     out: dict[str, Any] = {"queries": [query_info(q) for q in queries[offset : offset + size]]}
     if offset + size < len(queries):
-        out["nextToken"] = _codec(ctx).encode("cw-queries", [fp, offset + size])
+        out["nextToken"] = page_token(ctx, "cw-queries", [fp, offset + size])
     return out
 
 
@@ -283,9 +297,13 @@ PUT_QUERY_DEFINITION = (
 def put_query_definition(ctx: Context, p: dict) -> dict:
     try:
         qid = _jobs(ctx).put_definition(
-            name=p["name"], query=p["queryString"], groups=p.get("logGroupNames"),
-            definition_id=p.get("queryDefinitionId"), parameters=p.get("parameters"),
-            language=p.get("queryLanguage") or "CWLI", client_token=p.get("clientToken"),
+            name=p["name"],
+            query=p["queryString"],
+            groups=p.get("logGroupNames"),
+            definition_id=p.get("queryDefinitionId"),
+            parameters=p.get("parameters"),
+            language=p.get("queryLanguage") or "CWLI",
+            client_token=p.get("clientToken"),
         )
     except NotFound:
         raise AwsError("ResourceNotFoundException", DEFINITION_NOT_FOUND) from None
@@ -320,14 +338,14 @@ def describe_query_definitions(ctx: Context, p: dict) -> dict:
     fp = hashlib.blake2b(json.dumps([prefix, lang]).encode(), digest_size=6).hexdigest()
     offset = 0
     if p.get("nextToken"):
-        data = _read_token(ctx, "cw-query-definitions", p["nextToken"])
+        data = read_page_token(ctx, "cw-query-definitions", p["nextToken"])
         if not (isinstance(data, list) and len(data) == 2 and data[0] == fp and isinstance(data[1], int)):
             raise invalid_parameter(BAD_TOKEN)
         offset = data[1]
     size = p.get("maxResults") or 1000
     out: dict[str, Any] = {"queryDefinitions": [definition_json(d) for d in defs[offset : offset + size]]}
     if offset + size < len(defs):
-        out["nextToken"] = _codec(ctx).encode("cw-query-definitions", [fp, offset + size])
+        out["nextToken"] = page_token(ctx, "cw-query-definitions", [fp, offset + size])
     return out
 
 
@@ -347,7 +365,7 @@ FIELDS_WINDOW_MS = 8 * 60_000  # AWS: 8 minutes either side of `time`, else the 
 
 def get_log_group_fields(ctx: Context, p: dict) -> dict:
     group = resolve_group(p)
-    _existing_group(ctx, group)
+    existing_group(ctx, group)
     if p.get("time") is not None:
         t = min(p["time"], MAX_TS_S) * 1000
         lo, hi = t - FIELDS_WINDOW_MS, t + FIELDS_WINDOW_MS
@@ -366,7 +384,10 @@ OPERATIONS = (
     Operation("GetLogRecord", GET_LOG_RECORD, get_log_record),
     Operation("PutQueryDefinition", PUT_QUERY_DEFINITION, put_query_definition),
     Operation("DescribeQueryDefinitions", DESCRIBE_QUERY_DEFINITIONS, describe_query_definitions),
-    Operation("DeleteQueryDefinition", (v.S("queryDefinitionId", required=True, min_len=1, max_len=256),), delete_query_definition),
+    Operation(
+        "DeleteQueryDefinition",
+        (v.S("queryDefinitionId", required=True, min_len=1, max_len=256),),
+        delete_query_definition,
+    ),
     Operation("GetLogGroupFields", GET_LOG_GROUP_FIELDS, get_log_group_fields),
 )
-_ALL.update({op.name: op for op in OPERATIONS})

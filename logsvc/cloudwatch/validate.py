@@ -35,7 +35,30 @@ _PY_EQUIVALENT = {
     TAG_VALUE_RE: r"(?:[^\W_]|[ \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000_.:/=+\-@])*",
 }
 
-RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 
 @dataclass(frozen=True)
@@ -54,10 +77,11 @@ class Member:
     item: Member | None = None  # list items / map values
     key: Member | None = None  # map keys
     members: tuple[Member, ...] = field(default=())  # structure members
+    regex: re.Pattern | None = field(default=None, init=False, repr=False, compare=False)  # `pattern`, compiled
 
     def __post_init__(self) -> None:
         if self.pattern is not None:
-            object.__setattr__(self, "_re", _compile(self.pattern))
+            object.__setattr__(self, "regex", _compile(self.pattern))
 
 
 def _compile(pattern: str) -> re.Pattern:
@@ -133,7 +157,11 @@ def _check_member(m: Member, value: object, path: str, errors: list[str], *, in_
         ok = True  # 5.0 is a JSON number like 5
     if not ok:
         raise AwsError("SerializationException", f"Unexpected value type for '{path}': expected a {m.kind}")
-    shown = f"Value '{_value_text(value)}' at '{path}'" if m.kind in ("string", "integer", "boolean") else f"Value at '{path}'"
+    shown = (
+        f"Value '{_value_text(value)}' at '{path}'"
+        if m.kind in ("string", "integer", "boolean")
+        else f"Value at '{path}'"
+    )
 
     def fail(constraint: str) -> None:
         errors.append(f"{shown} failed to satisfy constraint: Member must {constraint}")
@@ -149,7 +177,7 @@ def _check_member(m: Member, value: object, path: str, errors: list[str], *, in_
             fail(f"have value less than or equal to {m.hi}")
         if m.lo is not None and value < m.lo:  # type: ignore[operator]
             fail(f"have value greater than or equal to {m.lo}")
-    if m.kind == "string" and m.pattern is not None and not m._re.fullmatch(value):  # type: ignore[attr-defined]
+    if m.kind == "string" and m.regex is not None and not m.regex.fullmatch(value):  # type: ignore[arg-type]
         fail(f"satisfy regular expression pattern: {m.pattern}")
     if m.enum is not None and value not in m.enum:
         fail(f"satisfy enum value set: [{', '.join(str(v) for v in m.enum)}]")
@@ -173,7 +201,7 @@ def _check_key(m: Member, key: str, path: str, errors: list[str]) -> None:
         errors.append(shown + f"have length less than or equal to {m.max_len}")
     if m.min_len is not None and len(key) < m.min_len:
         errors.append(shown + f"have length greater than or equal to {m.min_len}")
-    if m.pattern is not None and not m._re.fullmatch(key):  # type: ignore[attr-defined]
+    if m.regex is not None and not m.regex.fullmatch(key):
         errors.append(shown + f"satisfy regular expression pattern: {m.pattern}")
 
 

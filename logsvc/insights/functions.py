@@ -124,8 +124,12 @@ class Function:
 FUNCTIONS: dict[str, Function] = {}
 
 _SPECIAL_KINDS = ("regex", "period", "star", "list")
-_KIND_WORDS = {"regex": "a regex (/.../)", "period": "a time period (such as 5m)", "star": "*",
-               "list": "an array ([...])"}
+_KIND_WORDS = {
+    "regex": "a regex (/.../)",
+    "period": "a time period (such as 5m)",
+    "star": "*",
+    "list": "an array ([...])",
+}
 _ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"]
 
 
@@ -146,16 +150,32 @@ def _safe(fn: Callable[..., Value]) -> Callable[..., Value]:
     def guarded(*args: Any) -> Value:
         try:
             return fn(*args)
-        except (ArithmeticError, ValueError, TypeError, IndexError, KeyError, AttributeError, UnicodeError,
-                RecursionError, re2.error):
+        except (
+            ArithmeticError,
+            ValueError,
+            TypeError,
+            IndexError,
+            KeyError,
+            AttributeError,
+            UnicodeError,
+            RecursionError,
+            re2.error,
+        ):
             return None
 
     return guarded
 
 
-def _register(name: str, min_args: int, max_args: int | None, *, check: Callable[[list[Arg]], str | None] | None = None,
-              needs: frozenset[str] = frozenset(), accepts: dict[int, tuple[str, ...]] | None = None,
-              aliases: tuple[str, ...] = ()) -> Callable[[Callable[..., Value]], Callable[..., Value]]:
+def _register(
+    name: str,
+    min_args: int,
+    max_args: int | None,
+    *,
+    check: Callable[[list[Arg]], str | None] | None = None,
+    needs: frozenset[str] = frozenset(),
+    accepts: dict[int, tuple[str, ...]] | None = None,
+    aliases: tuple[str, ...] = (),
+) -> Callable[[Callable[..., Value]], Callable[..., Value]]:
     """Decorator: register `fn` as the function `name` (and `aliases`).
 
     accepts: argument position -> the special kinds ("regex", "period", ...) allowed there.
@@ -200,16 +220,28 @@ def _text(v: Value) -> str | None:
     return None
 
 
-def _check_const_number(args: list[Arg], i: int, fname: str, what: str, lo: float | None = None,
-                        hi: float | None = None, integer: bool = False) -> str | None:
+def _check_const_number(
+    args: list[Arg],
+    i: int,
+    fname: str,
+    what: str,
+    lo: float | None = None,
+    hi: float | None = None,
+    integer: bool = False,
+) -> str | None:
     if i >= len(args):
         return None
     a = args[i]
     if not a.const:
         return None
     n = V.to_number(a.value) if a.kind in ("number", "string") else None
-    if n is None or isinstance(a.value, bool) or (integer and n != int(n)) or \
-            (lo is not None and n < lo) or (hi is not None and n > hi):
+    if (
+        n is None
+        or isinstance(a.value, bool)
+        or (integer and n != int(n))
+        or (lo is not None and n < lo)
+        or (hi is not None and n > hi)
+    ):
         return f"{fname}'s {ordinal(i)} argument must be {what}"
     return None
 
@@ -494,7 +526,7 @@ def _substr(s: Value, start: Value, length: Value = None) -> Value:
         return None
     if n <= 0:
         return ""
-    return t[b:b + min(n, len(t))]
+    return t[b : b + min(n, len(t))]
 
 
 @_register("replace", 3, 3)
@@ -559,7 +591,7 @@ def _expand(template: str, match: Any, groupindex: dict[str, int], groups: int) 
             if c == "$" and nxt == "{":
                 end = template.find("}", i + 2)
                 if end > 0:
-                    ref = template[i + 2:end]
+                    ref = template[i + 2 : end]
                     idx = int(ref) if ref.isdigit() else groupindex.get(ref)
                     if idx is not None and idx <= groups:
                         out.append(match.group(idx) or "")
@@ -587,7 +619,7 @@ def _regex_replace(s: Value, pattern: Value, repl: Value) -> Value:
     rx = compile_regex(pattern) if isinstance(pattern, str) else pattern
     if not hasattr(rx, "sub"):
         return None
-    t = V._SURROGATE.sub("\ufffd", t)
+    t = V.SURROGATE.sub("\ufffd", t)
     groupindex, groups = dict(rx.groupindex), rx.groups
     budget = [V.MAX_STRING - len(t)]
 
@@ -732,7 +764,7 @@ def _iso_millis(text: str) -> int | None:
         return None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return (dt - V._EPOCH) // timedelta(milliseconds=1)
+    return (dt - V.EPOCH) // timedelta(milliseconds=1)
 
 
 def _check_bin(args: list[Arg]) -> str | None:
@@ -814,7 +846,7 @@ def parse_zone(name: str) -> Any:
 def _parse_offset(t: str) -> timezone | None:
     for prefix in ("UTC", "GMT"):
         if t.upper().startswith(prefix) and len(t) > len(prefix):
-            t = t[len(prefix):]
+            t = t[len(prefix) :]
     if len(t) < 2 or t[0] not in "+-":
         return None
     body = t[1:].replace(":", "")
@@ -837,8 +869,20 @@ def _check_zone(args: list[Arg], i: int, fname: str) -> str | None:
 
 # -- parseDate: Java DateTimeFormatter patterns
 
-_MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september",
-           "october", "november", "december"]
+_MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
 _DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 PARSE_DATE_LETTERS = "yuMLdDHkhKamsSEXxZzV"
 
@@ -883,8 +927,9 @@ def _java_pattern_parts(pattern: str) -> list[tuple[str, str]]:
             while j < n and pattern[j] == c:
                 j += 1
             if c not in PARSE_DATE_LETTERS:
-                raise DatePatternError(f"the pattern letter '{c}', which is not supported "
-                                       f"(supported: {' '.join(PARSE_DATE_LETTERS)})")
+                raise DatePatternError(
+                    f"the pattern letter '{c}', which is not supported (supported: {' '.join(PARSE_DATE_LETTERS)})"
+                )
             parts.append(("letters", pattern[i:j]))
             i = j
         elif c in "{}#":
@@ -927,7 +972,9 @@ def compile_date_pattern(pattern: str) -> _DateParser:
         if (c in "yu" and w > 9) or (c == "D" and w > 3):
             raise DatePatternError(f"'{text}' (too many '{c}')")
         if c in "yu":
-            rx, kind2 = (r"\d{2}", "yy") if w == 2 else ((r"[+-]?\d{" + str(w) + ",9}") if w > 2 else r"[+-]?\d{1,9}", "y")
+            rx, kind2 = (
+                (r"\d{2}", "yy") if w == 2 else ((r"[+-]?\d{" + str(w) + ",9}") if w > 2 else r"[+-]?\d{1,9}", "y")
+            )
         elif c in "ML":
             if w >= 4:
                 rx, kind2 = _names_regex(_MONTHS, False), "MMMM"
@@ -1041,7 +1088,7 @@ def parse_date(text: str, pattern: str, zone: Any = UTC) -> int | None:
         month, day = base.month, base.day
     local = datetime(year, month, day, hour, minute, second, frac_ms * 1000)
     aware = local.replace(tzinfo=tz)
-    return (aware - V._EPOCH) // timedelta(milliseconds=1)
+    return (aware - V.EPOCH) // timedelta(milliseconds=1)
 
 
 @_register("parseDate", 2, 3, check=_check_parse_date)
@@ -1073,8 +1120,10 @@ def _check_format(name: str) -> Callable[[list[Arg]], str | None]:
                 return f"{name}'s second argument must be a format such as '%Y-%m-%d %H:%M:%S'"
             bad = _bad_directive(str(args[1].value))
             if bad is not None:
-                return (f"{name}'s format has the unsupported directive '%{bad}' "
-                        f"(supported: {' '.join('%' + c for c in STRFTIME_DIRECTIVES)})")
+                return (
+                    f"{name}'s format has the unsupported directive '%{bad}' "
+                    f"(supported: {' '.join('%' + c for c in STRFTIME_DIRECTIVES)})"
+                )
         return _check_zone(args, 2, name)
 
     return check
@@ -1098,7 +1147,7 @@ def format_date(ms: int, fmt: str, zone: Any = UTC) -> str | None:
     """`fmt` (strftime directives listed in the module docstring) applied to epoch-ms `ms` in `zone`."""
     if _bad_directive(fmt) is not None or len(fmt) > 1000:
         return None
-    dt = (V._EPOCH + timedelta(milliseconds=ms)).astimezone(zone)
+    dt = (V.EPOCH + timedelta(milliseconds=ms)).astimezone(zone)
     milli = ms % 1000
     out: list[str] = []
     i = 0
@@ -1166,8 +1215,10 @@ def format_date(ms: int, fmt: str, zone: Any = UTC) -> str | None:
         elif d == "R":
             out.append(f"{dt.hour:02d}:{dt.minute:02d}")
         elif d == "c":
-            out.append(f"{_ABBR_DAYS[dt.weekday()]} {_MONTHS[dt.month - 1][:3].title()} {dt.day:2d} "
-                       f"{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d} {dt.year:04d}")
+            out.append(
+                f"{_ABBR_DAYS[dt.weekday()]} {_MONTHS[dt.month - 1][:3].title()} {dt.day:2d} "
+                f"{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d} {dt.year:04d}"
+            )
         elif d == "n":
             out.append("\n")
         elif d == "t":

@@ -113,7 +113,7 @@ MAX_STRING = 1 << 20  # characters: a result string longer than this is None (co
 # Epoch ms of 0001-01-01 and 9999-12-31T23:59:59.999: what a Timestamp may hold and render as a date.
 MIN_MS = -62135596800000
 MAX_MS = 253402300799999
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Timestamp(int):
@@ -147,8 +147,17 @@ class Period:
 
 Value = None | str | int | float | bool | Timestamp | list | dict
 
-_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000,
-            "mo": 30 * 86_400_000, "q": 91 * 86_400_000, "y": 365 * 86_400_000}
+_UNIT_MS = {
+    "ms": 1,
+    "s": 1000,
+    "m": 60_000,
+    "h": 3_600_000,
+    "d": 86_400_000,
+    "w": 604_800_000,
+    "mo": 30 * 86_400_000,
+    "q": 91 * 86_400_000,
+    "y": 365 * 86_400_000,
+}
 _UNIT_CLAMP = {"ms": 1000, "s": 60, "m": 60, "h": 24}
 _MAX_CALENDAR_COUNT = 100_000
 _UNIT_NAMES = {
@@ -531,7 +540,7 @@ def negate(a: Value) -> int | float | None:
 # ---------------------------------------------------------------------------------------------
 # like / in
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+SURROGATE = re.compile("[\ud800-\udfff]")  # lone surrogates: RE2 reads UTF-8, so they become U+FFFD first
 
 
 def regex_search(rx: Any, text: str) -> Any:
@@ -539,7 +548,7 @@ def regex_search(rx: Any, text: str) -> Any:
     try:
         return rx.search(text)
     except UnicodeEncodeError:
-        return rx.search(_SURROGATE.sub("\ufffd", text))
+        return rx.search(SURROGATE.sub("\ufffd", text))
 
 
 def like(v: Value, pattern: str | Any, negate: bool = False) -> bool:
@@ -584,11 +593,11 @@ def _month_index(ms: int) -> tuple[int, int]:
 def _month_start(idx: int) -> int:
     year, month0 = divmod(idx, 12)
     dt = datetime(1970 + year, month0 + 1, 1, tzinfo=UTC)
-    return (dt - _EPOCH) // timedelta(milliseconds=1)
+    return (dt - EPOCH) // timedelta(milliseconds=1)
 
 
 def _datetime(ms: int) -> datetime:
-    return _EPOCH + timedelta(milliseconds=ms)
+    return EPOCH + timedelta(milliseconds=ms)
 
 
 _MONDAY_MS = 4 * 86_400_000  # 1970-01-05 is a Monday
@@ -639,8 +648,7 @@ def ceil_to_period(ms: int, period: Period) -> int | None:
     floor = floor_to_period(ms, period)
     if floor is None or floor == int(ms):
         return floor
-    return add_period(floor, period) if period.unit not in ("mo", "q", "y") else \
-        _next_calendar_boundary(floor, period)
+    return add_period(floor, period) if period.unit not in ("mo", "q", "y") else _next_calendar_boundary(floor, period)
 
 
 def _next_calendar_boundary(floor: int, period: Period) -> int | None:

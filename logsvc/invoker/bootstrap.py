@@ -152,7 +152,11 @@ class _Handler(logging.Handler):
 
 
 # Attributes every LogRecord has: anything else on a record came from `extra=` and is a field.
-_RECORD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"aws_request_id", "message", "asctime"}
+_RECORD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "aws_request_id",
+    "message",
+    "asctime",
+}
 
 
 class _JsonFormatter(logging.Formatter):
@@ -195,7 +199,7 @@ def _setup_logging() -> None:
     root = logging.getLogger()
     root.addHandler(handler)
     level = _ENV.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
-    if level in logging._nameToLevel:  # noqa: SLF001 - same check as awslambdaric
+    if isinstance(logging.getLevelName(level), int):  # a level name logging knows (awslambdaric's check)
         root.setLevel(level)
 
 
@@ -252,7 +256,11 @@ def _error_result(etype: str, message: str, trace: list[str] | None, request_id:
 def _log_error(result: dict) -> None:
     """awslambdaric's text `log_error`: one event, stack lines indented with NO-BREAK SPACEs."""
     if _JSON:
-        emit(json.dumps({"timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "log_level": "ERROR", **result}))
+        emit(
+            json.dumps(
+                {"timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "log_level": "ERROR", **result}
+            )
+        )
         return
     head = "[ERROR]"
     if result.get("errorType"):
@@ -340,7 +348,7 @@ def main() -> None:
         data = (json.dumps(msg) + "\n").encode()
         view = memoryview(data)
         while view:
-            view = view[os.write(ctl_out, view):]
+            view = view[os.write(ctl_out, view) :]
 
     init_error: dict | None = None
     handler = None
@@ -352,9 +360,7 @@ def main() -> None:
         init_error = _exception_result(None)
     init_ms = (time.time() - _SPAWN) * 1000
     if init_error is not None:
-        logging.warning(
-            "LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function code."
-        )
+        logging.warning("LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function code.")
         _log_error(init_error)
         emit(
             f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: error"
@@ -408,17 +414,19 @@ def main() -> None:
             # Status for it. A failed init resets the sandbox, which REPORT does show.
             report += f"\tStatus: error\tError Type: {init_error['errorType'] or 'Runtime.Unknown'}"
         emit(report, ts)
-        send({
-            "type": "result",
-            "requestId": rid,
-            "ok": error is None,
-            "body": body if error is None else json.dumps(error),
-            "errorType": error["errorType"] if error else None,
-            "durationMs": duration,
-            "billedMs": max(billed, 1),
-            "maxMemoryMB": mem,
-            "initDurationMs": init_ms if report_init else None,
-        })
+        send(
+            {
+                "type": "result",
+                "requestId": rid,
+                "ok": error is None,
+                "body": body if error is None else json.dumps(error),
+                "errorType": error["errorType"] if error else None,
+                "durationMs": duration,
+                "billedMs": max(billed, 1),
+                "maxMemoryMB": mem,
+                "initDurationMs": init_ms if report_init else None,
+            }
+        )
         report_init = False
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from logsvc import lines
-from logsvc.errors import LimitExceeded
+from logsvc.errors import LimitExceeded, LogsvcError
 from logsvc.invoker.functions import Function
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
@@ -68,7 +68,11 @@ class Container:
     """One execution environment: a live child process and its log stream."""
 
     def __init__(
-        self, fn: Function, store: Any, endpoint_base: str | None, host_env: dict[str, str],
+        self,
+        fn: Function,
+        store: Any,
+        endpoint_base: str | None,
+        host_env: dict[str, str],
         credentials: tuple[str, str] | None = None,
     ) -> None:
         self.fn = fn
@@ -87,12 +91,14 @@ class Container:
         env = {k: host_env[k] for k in PASS_ENV if k in host_env}
         env.update(self._lambda_env(endpoint_base))
         env.update(fn.environment)
-        env.update({
-            "_LOGSVC_CONTROL_FDS": f"{to_child_r},{from_child_w}",
-            "_LOGSVC_STREAM_FILE": str(self.path),
-            "_LOGSVC_SPAWN_TIME": repr(time.time()),
-            "_LOGSVC_ROOT": str(LOGSVC_ROOT),
-        })
+        env.update(
+            {
+                "_LOGSVC_CONTROL_FDS": f"{to_child_r},{from_child_w}",
+                "_LOGSVC_STREAM_FILE": str(self.path),
+                "_LOGSVC_SPAWN_TIME": repr(time.time()),
+                "_LOGSVC_ROOT": str(LOGSVC_ROOT),
+            }
+        )
         self.spawned = time.monotonic()
         try:
             self.proc = subprocess.Popen(
@@ -173,7 +179,7 @@ class Container:
         data = memoryview((json.dumps(msg) + "\n").encode())
         try:
             while data:
-                data = data[os.write(self._to_child, data):]
+                data = data[os.write(self._to_child, data) :]
         except (BrokenPipeError, OSError):
             return False
         return True
@@ -189,13 +195,15 @@ class Container:
         t0 = time.monotonic()
         offset = self._size()
         deadline_ms = start_ms + int(fn.timeout * 1000)
-        sent = self._send({
-            "requestId": request_id,
-            "payload": payload.decode("utf-8", "replace"),
-            "deadlineMs": deadline_ms,
-            "functionArn": fn.arn,
-            "clientContext": client_context,
-        })
+        sent = self._send(
+            {
+                "requestId": request_id,
+                "payload": payload.decode("utf-8", "replace"),
+                "deadlineMs": deadline_ms,
+                "functionArn": fn.arn,
+                "clientContext": client_context,
+            }
+        )
         msg: dict | None = None
         timed_out = False
         if sent:
@@ -211,9 +219,18 @@ class Container:
             if self.init_error is not None:
                 self.kill()  # Lambda resets a sandbox whose init failed; the next call starts cold
             return Outcome(
-                request_id, "success" if ok else "error", (msg.get("body") or "null").encode(),
-                msg.get("errorType"), msg["durationMs"], msg["billedMs"], msg["maxMemoryMB"],
-                msg.get("initDurationMs"), self.stream, self._tail(offset), start_ms, end_ms,
+                request_id,
+                "success" if ok else "error",
+                (msg.get("body") or "null").encode(),
+                msg.get("errorType"),
+                msg["durationMs"],
+                msg["billedMs"],
+                msg["maxMemoryMB"],
+                msg.get("initDurationMs"),
+                self.stream,
+                self._tail(offset),
+                start_ms,
+                end_ms,
             )
         # Timeout or crash: the child cannot finish its own lines any more, so we write them.
         peak = self._peak_rss_mb()
@@ -222,16 +239,28 @@ class Container:
         if timed_out:
             duration = fn.timeout * 1000
             status, etype = "timeout", "Sandbox.Timedout"
-            body = {"errorType": etype, "errorMessage": f"RequestId: {request_id} Error: Task timed out after {fn.timeout:.2f} seconds"}
+            body = {
+                "errorType": etype,
+                "errorMessage": f"RequestId: {request_id} Error: Task timed out after {fn.timeout:.2f} seconds",
+            }
             extra = "\tStatus: timeout"
         else:
             duration = (time.monotonic() - t0) * 1000
             code = self.proc.returncode
-            reason = f"signal: {signal.Signals(-code).name.lower().removeprefix('sig')}" if code and code < 0 else f"exit status {code}"
+            reason = (
+                f"signal: {signal.Signals(-code).name.lower().removeprefix('sig')}"
+                if code and code < 0
+                else f"exit status {code}"
+            )
             status, etype = "crash", "Runtime.ExitError"
-            body = {"errorType": etype, "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: {reason}"}
+            body = {
+                "errorType": etype,
+                "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: {reason}",
+            }
             extra = "\tStatus: error\tError Type: Runtime.ExitError"
-            self._append(end_ms, f"RequestId: {request_id} Error: Runtime exited with error: {reason}\nRuntime.ExitError")
+            self._append(
+                end_ms, f"RequestId: {request_id} Error: Runtime exited with error: {reason}\nRuntime.ExitError"
+            )
         billed = int(-(-(duration + (init_ms or 0)) // 1))
         if init_ms is not None:
             extra = f"\tInit Duration: {init_ms:.2f} ms" + extra
@@ -244,8 +273,18 @@ class Container:
             f"\tMemory Size: {fn.memory} MB\tMax Memory Used: {peak} MB{extra}",
         )
         return Outcome(
-            request_id, status, json.dumps(body).encode(), etype, duration, billed, peak, init_ms,
-            self.stream, self._tail(offset), start_ms, end_ms,
+            request_id,
+            status,
+            json.dumps(body).encode(),
+            etype,
+            duration,
+            billed,
+            peak,
+            init_ms,
+            self.stream,
+            self._tail(offset),
+            start_ms,
+            end_ms,
         )
 
     def _append(self, ts: int, message: str) -> None:
@@ -260,11 +299,11 @@ class Container:
     def _tail(self, offset: int) -> bytes:
         """This invocation's log text (messages only, as LogResult shows them), last 4 KB."""
         try:
-            with open(os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as f:  # never read through a link
+            with self.store.open_stream(self.fn.log_group, self.stream) as f:  # the store's checks: no links
                 at = max(offset, os.fstat(f.fileno()).st_size - 64 * 1024)
                 f.seek(at)
                 raw = f.read()
-        except OSError:
+        except (OSError, LogsvcError):
             return b""
         start = raw.find(b"\n") + 1 if at > offset else 0  # begin at a whole line
         events, _ = lines.split_events(raw[start:], flush=True)  # the one reader of stream lines
@@ -321,7 +360,11 @@ class FunctionPool:
     """The containers of one function: warm ones reused, new ones started up to the concurrency limit."""
 
     def __init__(
-        self, fn: Function, store: Any, endpoint_base: str | None, host_env: dict[str, str],
+        self,
+        fn: Function,
+        store: Any,
+        endpoint_base: str | None,
+        host_env: dict[str, str],
         credentials: tuple[str, str] | None = None,
     ) -> None:
         self.fn = fn

@@ -131,7 +131,7 @@ class Invoker:
         """Become the owner if no other process is; otherwise keep trying once a second (failover)."""
         with safeio.under(self.data_root, "invoker", create=True):
             pass
-        if not self._try_own():
+        if not self.try_own():
             t = threading.Thread(target=self._election, name="invoker-election", daemon=True)
             t.start()
             self._threads.append(t)
@@ -139,7 +139,7 @@ class Invoker:
 
     def _election(self) -> None:
         while not self._stop.wait(1.0):
-            if self._try_own():
+            if self.try_own():
                 return
 
     def try_own(self) -> bool:
@@ -490,10 +490,6 @@ class Invoker:
             self.store.ensure_stream(SYSTEM_GROUP, SYSTEM_STREAM)
             self._system_ready = True
         self.store.append_events(SYSTEM_GROUP, SYSTEM_STREAM, [(int(time.time() * 1000), message)])
-
-    def queue_depth(self) -> int:
-        with self._heap_cond:
-            return len(self._heap)
 
     # ---- reaping ------------------------------------------------------------------------------------
 

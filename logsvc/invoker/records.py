@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from logsvc import names, paging
+from logsvc import lines, names, paging
 from logsvc.errors import InvalidParameter, NotFound
 
 GROUP = names.INVOCATIONS_GROUP  # hidden from listings by default (names.hidden)
@@ -30,7 +30,9 @@ STATUSES = ("success", "error", "timeout", "crash", "throttled", "expired")
 
 # Headers whose values are credentials: a record (served by /api/v1/invocations, searchable as a
 # log) keeps that they were sent, never what they were.
-SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "x-amz-security-token", "x-logsvc-forwarded"})
+SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "x-api-key", "x-amz-security-token", "x-logsvc-forwarded"}
+)
 REDACTED = "[redacted]"
 # the same headers inside the first bytes of an event too big to parse for a record
 _SECRET_VALUE_RE = re.compile(
@@ -45,7 +47,10 @@ def redact(event: Any) -> Any:
         return event
     headers = event.get("headers")
     if isinstance(headers, dict):
-        event = {**event, "headers": {k: (REDACTED if str(k).lower() in SECRET_HEADERS else v) for k, v in headers.items()}}
+        event = {
+            **event,
+            "headers": {k: (REDACTED if str(k).lower() in SECRET_HEADERS else v) for k, v in headers.items()},
+        }
     if isinstance(event.get("cookies"), list):
         event = {**event, "cookies": [REDACTED for _ in event["cookies"]]}
     return event
@@ -98,13 +103,13 @@ class RecordLog:
                 offset += len(line)
                 if not line.endswith(b"\n"):
                     break  # a line still being written; it will be complete next time
-                _, _, text = line.rstrip(b"\n").partition(b" ")
-                try:
-                    rec = json.loads(text.replace(b"\r", b"\n"))
-                except ValueError:
-                    continue
-                if isinstance(rec, dict):
-                    yield offset, rec
+                for ev in lines.split_events(line, flush=True)[0]:  # the one reader of stream lines
+                    try:
+                        rec = json.loads(lines.time_and_message(ev.text)[1])
+                    except ValueError:
+                        continue
+                    if isinstance(rec, dict):
+                        yield offset, rec
 
     def query(
         self,
