@@ -81,10 +81,13 @@ class _Interrupted(Exception):  # noqa: N818 - control flow
 
 
 def relation(
-    cur: Any, sources: list[Source], idents: list[bytes], snap: Any, reader: Reader, lo: int, hi: int
+    cur: Any, sources: list[Source], idents: list[bytes], snap: Any, reader: Reader, lo: int, hi: int,
+    ordered: bool = True,
 ) -> str | None:
     """Register this query's sources and tail on `cur`; the SQL of the `ev` relation, or None when
-    the tail is too big to be worth it."""
+    the tail is too big to be worth it. `ordered=False` (a stats query: no @ptr, no reader order)
+    reads a file whose every row is visible (`whole_files`) without the visibility join, with
+    `sidx`/`srank` 0."""
     import pyarrow as pa
 
     covered: list[int] = []
@@ -126,6 +129,12 @@ def relation(
         f"SELECT {cols}, s.sidx, s.srank FROM tail_{tag} x JOIN src_{tag} s ON x.grp = s.grp AND x.stream = s.stream"
     ]
     files = snap.files(list(dict.fromkeys(s.group for s in sources)), lo, hi) if snap is not None else []
+    if files and not ordered:
+        whole = whole_files(snap, sources, idents, covered, lo, hi)
+        if whole:
+            files = [p for p in files if p not in whole]
+            paths = ", ".join("'" + str(p).replace("'", "''") + "'" for p in whole)
+            parts.append(f"SELECT {cols}, 0 AS sidx, 0 AS srank FROM read_parquet([{paths}]) x")
     if files:
         paths = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
         parts.append(
@@ -134,6 +143,31 @@ def relation(
             f"WHERE x.off >= s.from_off AND x.off < s.cov AND x.ts >= s.lo AND x.ts <= {int(hi)}"
         )
     return "(" + " UNION ALL ".join(parts) + ")"
+
+
+def whole_files(snap: Any, sources: list[Source], idents: list[bytes], covered: list[int], lo: int,
+                hi: int) -> set[Path]:
+    """Column files every row of which the visibility join would keep: each (stream, identity) in
+    the file is a current source with that identity, its rows lie below the covered end and at or
+    past the source's first visible offset, and the file's times lie inside every such source's
+    window. A manifest entry without spans (or a stand-in snapshot) never qualifies."""
+    from logsvc.columns import store as cstore
+
+    by_key = {(s.group, s.stream): i for i, s in enumerate(sources)}
+    keys = [cstore.ident_key(i.hex()) if i else None for i in idents]
+    out: set[Path] = set()
+    for e in getattr(snap, "entries", ()):
+        spans = getattr(e, "spans", ())
+        if not spans or e.max_ts > hi or e.min_ts < lo:
+            continue
+        for stream, ikey, first, last in spans:
+            i = by_key.get((e.group, stream))
+            if (i is None or keys[i] != ikey or last >= covered[i] or first < sources[i].from_offset
+                    or e.min_ts < sources[i].since):
+                break
+        else:
+            out.add(snap.directory / e.name)
+    return out
 
 
 def answer(cur: Any, sp: isql.SqlPlan, rel: str, limit: int, stats: bool = True) -> Answer | None:
@@ -257,7 +291,7 @@ class Columnar:
         watcher = threading.Thread(target=watch, name="logsvc-colquery-watch", daemon=True)
         watcher.start()
         try:
-            rel = relation(cur, sources, idents, snap, self.reader, lo, hi)
+            rel = relation(cur, sources, idents, snap, self.reader, lo, hi, ordered=sp.kind == "rows")
             if rel is None:
                 return None
             got = answer(cur, sp, rel, limit)

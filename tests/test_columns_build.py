@@ -291,3 +291,54 @@ def test_columns_off_starts_no_builder(data_dir: Path, streams: dict[str, Path])
         assert not (data_dir / "columns" / "manifest.json").exists()
     finally:
         server.stop()
+
+
+def test_a_stats_query_reads_whole_files_without_the_join_only_when_every_row_is_visible(
+        data_dir: Path, streams: dict[str, Path]) -> None:
+    """colquery.whole_files: a file is read without the visibility join only when every row in it
+    is visible. Counted against the Reader's own events for the same sources: all of them, with one
+    stream gone (its rows sit in the same files), and with a retention cutoff inside the files."""
+    import dataclasses
+
+    from logsvc import colquery
+    from logsvc.insights import compile as compile_query
+    from logsvc.insights import sql as isql
+
+    server = start_server(data_dir)
+    try:
+        wait_converged(data_dir)
+    finally:
+        server.stop()
+    sp = isql.plan_sql(compile_query("stats count(*) as n"))
+    lo, hi = NOW - 86_400_000, NOW + 60_000
+    with Service(Settings(data_dir=data_dir, ingest=False)) as svc:
+        reader = svc.reader
+        everything = reader.sources([G1, G2])
+        snap = cstore.snapshot(data_dir)
+        assert all(e.spans for e in snap.entries)
+
+        def columnar_count(sources: list) -> tuple[int, int]:
+            idents = [reader.file_ident(s) for s in sources]
+            covered = []
+            for s, ident in zip(sources, idents, strict=True):
+                cov = snap.covered(s.group, s.stream)
+                covered.append(cov[1] if cov and cov[0] == ident.hex() else 0)
+            whole = colquery.whole_files(snap, sources, idents, covered, lo, hi)
+            got = colquery.Columnar(data_dir, reader).run(sp, sources, lo, hi, 10_000, lambda: False)
+            assert got is not None and got.kind == "stats"
+            return (got.groups[0][1][0] if got.groups else 0), len(whole)
+
+        def reader_count(sources: list) -> int:
+            return sum(1 for _ in iter_all(reader, sources, start=lo, end=hi, limit=10_000, forward=True))
+
+        n, whole = columnar_count(everything)
+        assert whole == len(snap.entries)  # all visible: no file needs the join
+        assert n == reader_count(everything) == 900
+        without_b = [s for s in everything if not s.stream.endswith("bbbb")]
+        n, whole = columnar_count(without_b)
+        assert whole < len(snap.entries)  # b's rows share G1's files: those need the join
+        assert n == reader_count(without_b) == 600
+        cutoff = NOW - 3_600_000 + 150
+        retained = [dataclasses.replace(s, since=cutoff) if s.group == G1 else s for s in everything]
+        n, _ = columnar_count(retained)
+        assert n == reader_count(retained) == 2 * 150 + 300

@@ -385,7 +385,8 @@ class Builder:
                 f"WHERE x.off < l.cov ORDER BY x.ts, x.stream, x.off) TO '{_sql_str(out)}' "
                 f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {cstore.ROW_GROUP})", [paths])
             rows, lo, hi = con.execute("SELECT count(*), min(ts), max(ts) FROM read_parquet(?)", [str(out)]).fetchone()
-            pairs = con.execute("SELECT DISTINCT stream, ident FROM read_parquet(?)", [str(out)]).fetchall()
+            pairs = con.execute("SELECT stream, ident, min(off), max(off) FROM read_parquet(?) GROUP BY 1, 2",
+                                [str(out)]).fetchall()
         finally:
             con.close()
             shutil.rmtree(spill, ignore_errors=True)
@@ -397,8 +398,9 @@ class Builder:
             os.fsync(fd)
         finally:
             os.close(fd)
-        keys = tuple(sorted({(st, cstore.ident_key(i)) for st, i in pairs}))
-        snap.entries.append(cstore.FileEntry(name, group, day, int(rows), int(lo), int(hi), keys))
+        spans = cstore.file_spans(pairs)
+        keys = tuple(sorted({(st, k) for st, k, _, _ in spans}))
+        snap.entries.append(cstore.FileEntry(name, group, day, int(rows), int(lo), int(hi), keys, spans))
 
 
 def _sql_str(path: Path) -> str:

@@ -67,15 +67,19 @@ class FileEntry:
     min_ts: int
     max_ts: int
     keys: tuple[tuple[str, str], ...]  # (stream, ident_key) pairs with rows in the file
+    # (stream, ident_key, least off, greatest off) of those pairs: a query can tell a file whose
+    # every row is visible, and read it without the visibility join (colquery.relation)
+    spans: tuple[tuple[str, str, int, int], ...] = ()
 
     def to_json(self) -> dict:
         return {"name": self.name, "group": self.group, "day": self.day, "rows": self.rows, "min_ts": self.min_ts,
-                "max_ts": self.max_ts, "keys": [list(k) for k in self.keys]}
+                "max_ts": self.max_ts, "keys": [list(k) for k in self.keys], "spans": [list(x) for x in self.spans]}
 
     @classmethod
     def from_json(cls, d: dict) -> FileEntry:
         return cls(d["name"], d["group"], d["day"], int(d["rows"]), int(d["min_ts"]), int(d["max_ts"]),
-                   tuple((k[0], k[1]) for k in d.get("keys", ())))
+                   tuple((k[0], k[1]) for k in d.get("keys", ())),
+                   tuple((x[0], x[1], int(x[2]), int(x[3])) for x in d.get("spans", ())))
 
 
 class Snapshot:
@@ -269,11 +273,17 @@ class Writer:
 def entry_for(name: str, group: str, day: str, table) -> FileEntry:  # noqa: ANN001
     import pyarrow.compute as pc
 
-    pairs = table.select(["stream", "ident"]).group_by(["stream", "ident"]).aggregate([])
-    keys = sorted({(s, ident_key(i)) for s, i in zip(pairs.column("stream").to_pylist(),
-                                                        pairs.column("ident").to_pylist(), strict=True)})
+    pairs = table.select(["stream", "ident", "off"]).group_by(["stream", "ident"]).aggregate([("off", "min"), ("off", "max")])
+    spans = file_spans(zip(pairs.column("stream").to_pylist(), pairs.column("ident").to_pylist(),
+                           pairs.column("off_min").to_pylist(), pairs.column("off_max").to_pylist(), strict=True))
     mm = pc.min_max(table.column("ts"))
-    return FileEntry(name, group, day, table.num_rows, mm["min"].as_py(), mm["max"].as_py(), tuple(keys))
+    return FileEntry(name, group, day, table.num_rows, mm["min"].as_py(), mm["max"].as_py(),
+                     tuple(sorted({(s, k) for s, k, _, _ in spans})), spans)
+
+
+def file_spans(rows: Iterable[tuple[str, str, int, int]]) -> tuple[tuple[str, str, int, int], ...]:
+    """FileEntry.spans from (stream, ident hex, least off, greatest off) rows."""
+    return tuple(sorted((s, ident_key(i), int(lo), int(hi)) for s, i, lo, hi in rows))
 
 
 def columns_size(root: Path | str) -> int:
