@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import sys
 import time
 
 import pytest
@@ -447,10 +448,31 @@ def test_length_limit_is_exactly_1024() -> None:
     "%" + "a*" * 5_000 + "%",
 ])
 def test_huge_patterns_are_rejected_quickly(pattern: str) -> None:
-    started = time.perf_counter()
-    with pytest.raises(FilterPatternError, match="longer than 1024"):
-        compile_pattern(pattern)
-    assert time.perf_counter() - started < 0.05
+    """Rejected before any parsing: the work (counted in calls, not timed) does not grow with the pattern."""
+
+    def reject(p: str) -> None:
+        with pytest.raises(FilterPatternError, match="longer than 1024"):
+            compile_pattern(p)
+
+    reject(pattern)  # warm-up: caches (pytest's match regex) fill once
+    work = _calls(lambda: reject(pattern))
+    assert work == _calls(lambda: reject(pattern * 10)) and work < 100, work
+
+
+def _calls(fn) -> int:  # noqa: ANN001
+    """Python and C function calls made by fn(): a measure of work that a loaded CI machine cannot skew."""
+    count = 0
+
+    def profile(frame, event: str, arg) -> None:  # noqa: ANN001
+        nonlocal count
+        count += event in ("call", "c_call")
+
+    sys.setprofile(profile)
+    try:
+        fn()
+    finally:
+        sys.setprofile(None)
+    return count
 
 
 def test_deep_nesting_within_the_length_limit_is_rejected() -> None:
@@ -727,9 +749,7 @@ def test_misses_are_cheap() -> None:
     for pattern in ("ERROR", "ERROR timeout", '"connection reset"', "?ERROR ?WARN", '{ $.level = "ERROR" }',
                     "[ts, rid, level = ERROR, msg]"):
         match = compile_pattern(pattern).matches
-        started = time.perf_counter()
-        for _ in range(5):
-            for line in lines:
-                match(line)
-        per_line = (time.perf_counter() - started) / (5 * len(lines))
-        assert per_line < 20e-6, (pattern, per_line)  # ~0.2-0.6 µs measured; generous for slow CI
+        assert not any(match(line) for line in lines), pattern  # misses, all of them
+        # counted, not timed: a miss is a few C-level substring checks (2-5 calls), never work per character
+        per_line = _calls(lambda match=match: [match(line) for line in lines]) / len(lines)
+        assert per_line < 10, (pattern, per_line)
