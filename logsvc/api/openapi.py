@@ -489,7 +489,11 @@ def functions_paths() -> dict:
                 "summary": "Invocation records, oldest first",
                 "parameters": [
                     _p("function", "Only this function's records"),
-                    _p("status", "Only records with this outcome", {"type": "string", "enum": list(RECORD_STATUSES)}),
+                    _p(
+                        "status",
+                        "Only records with this outcome (empty: any)",
+                        {"type": "string", "enum": ["", *RECORD_STATUSES]},
+                    ),
                     _p("start", "Records that started at or after this", TIME),
                     _p("end", "Records that started at or before this", TIME),
                     _p("parent", "Only records invoked by this request id (alias parentRequestId)"),
