@@ -22,7 +22,7 @@ from logsvc.api import (
     rest,
     tables,
 )
-from logsvc.api.errors import error_response, rest_error
+from logsvc.api.errors import error_response, http_error_response, rest_error
 from logsvc.errors import LogsvcError
 
 log = logging.getLogger("logsvc.http")
@@ -89,11 +89,7 @@ def create_app(service) -> Flask:  # noqa: ANN001
     def _http_error(e: HTTPException):  # noqa: ANN202
         if request.headers.get("X-Amz-Target"):
             return cloudwatch.http_error_response(e)
-        code = {404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}.get(e.code or 500, "BadRequest")
-        message = e.description or e.name
-        if e.code == 413:
-            message = f"request body is larger than {MAX_BODY} bytes"
-        return rest_error(e.code or 500, code, message)
+        return http_error_response(e, MAX_BODY)  # a 404 stays 404, 405 keeps Allow, a 5xx stays 5xx
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception):  # noqa: ANN202

@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 from logsvc import locks, safeio
@@ -248,8 +249,10 @@ class Service:
             self._discard_columns()
         with safeio.folder(None, self.store.root) as root:
             os.close(safeio.open_dir(root, "index", create=True))
-        if not index_exists(self.index_dir) and next(iter(self.store.iter_stream_files()), None):
-            log.warning("no index at %s; building it from the stream files", self.index_dir)
+        if not index_exists(self.index_dir):
+            with closing(self.store.iter_stream_files()) as files:  # left after its first item: closed here
+                if next(files, None) is not None:
+                    log.warning("no index at %s; building it from the stream files", self.index_dir)
         try:
             return BlockIndex(self.index_dir)
         except IndexCorrupt as e:

@@ -616,9 +616,9 @@ class Store:
         or renaming a file changes it), so a query over every stream costs one stat per group.
         Entries that cannot be used are skipped and reported (see the class docstring).
         """
-        with self._groups_fd() as groups:
+        with self._groups_fd() as groups, os.scandir(groups) as listing:  # closed even if a stat raises
             gentries = []
-            for gentry in os.scandir(groups):
+            for gentry in listing:
                 try:
                     gentries.append((gentry.name, gentry.stat(follow_symlinks=False)))
                 except OSError:
@@ -646,7 +646,9 @@ class Store:
                 except (InvalidParameter, OSError, ValueError) as e:
                     self._skip(f"groups/{gseg}", e, skipped)
                     return []
-                for entry in os.scandir(gfd):
+                with os.scandir(gfd) as listing:
+                    entries = list(listing)  # closed before anything below can raise
+                for entry in entries:
                     name = entry.name
                     if not name.endswith(STREAM_SUFFIX):
                         continue

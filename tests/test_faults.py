@@ -139,8 +139,9 @@ def test_kill_9_whole_server_while_50_streams_append(data_dir: Path) -> None:
             cw.url = None
             kills.append(round(delay, 2))
         server = start_server(data_dir)
+        acked_before = len(cw.acked)
         cw.url = server.url
-        time.sleep(1.0)
+        wait_for(lambda: len(cw.acked) > acked_before, timeout=30, what="a PutLogEvents batch acked by the last server")
     finally:
         writers.stop()
         cw.stop()
@@ -148,12 +149,12 @@ def test_kill_9_whole_server_while_50_streams_append(data_dir: Path) -> None:
         files, served, _ = wait_all_served(server.url, G, writers.paths, timeout=120)
         _assert_exactly_once(files, served, f"after {ROUNDS} kill -9 rounds at {kills}s")
         assert sum(files.values()) == writers.written
-        if cw.acked:
-            got = [e["message"] for e in all_events(server.url, "/cw/faults")]
-            counts = {m: got.count(m) for m in set(got)}
-            assert all(n == 1 for n in counts.values()), "PutLogEvents batch stored twice"
-            missing = [m for m in cw.acked if m not in counts]
-            assert not missing, f"{len(missing)} acknowledged PutLogEvents messages lost, e.g. {missing[:3]}"
+        assert cw.acked, "no PutLogEvents batch was acknowledged: the CloudWatch side was not exercised"
+        got = [e["message"] for e in all_events(server.url, "/cw/faults")]
+        counts = {m: got.count(m) for m in set(got)}
+        assert all(n == 1 for n in counts.values()), "PutLogEvents batch stored twice"
+        missing = [m for m in cw.acked if m not in counts]
+        assert not missing, f"{len(missing)} acknowledged PutLogEvents messages lost, e.g. {missing[:3]}"
         mark = next(iter(files))
         hits = requests.get(server.url + "/api/v1/search", params={"q": mark, "group": G}, timeout=30).json()["events"]
         assert len([e for e in hits if mark in e["message"].split()]) == 1
@@ -517,18 +518,17 @@ def test_disk_full_while_ingesting_then_space_returns(tmp_path: Path) -> None:
         # still serving, and what was stored before is intact
         assert requests.get(server.url + "/healthz", timeout=5).status_code == 200
         assert all_events(server.url, G, stream="seed-0") == [e for e in before if e["stream"] == "seed-0"]
-        cw = _put_log_events_client(server.url)
-        if cw is not None:  # a write API on a full disk: a clear error, not a 500 / InternalFailure
-            from botocore.exceptions import ClientError
+        # a write API on a full disk: a clear error, not a 500 / InternalFailure (and not a silent success)
+        from botocore.exceptions import ClientError
 
-            try:
-                cw.create_log_group(logGroupName="/cw/full")
-                cw.create_log_stream(logGroupName="/cw/full", logStreamName="s")
-                cw.put_log_events(logGroupName="/cw/full", logStreamName="s",
-                                  logEvents=[{"timestamp": int(time.time() * 1000), "message": "x" * 200_000}] * 4)
-            except ClientError as e:
-                assert e.response["Error"]["Code"] == "ServiceUnavailableException", e.response
-                assert "full" in e.response["Error"]["Message"]
+        cw = wait_for(lambda: _put_log_events_client(server.url), what="a CloudWatch client")
+        with pytest.raises(ClientError) as refused:
+            cw.create_log_group(logGroupName="/cw/full")
+            cw.create_log_stream(logGroupName="/cw/full", logStreamName="s")
+            cw.put_log_events(logGroupName="/cw/full", logStreamName="s",
+                              logEvents=[{"timestamp": int(time.time() * 1000), "message": "x" * 200_000}] * 4)
+        assert refused.value.response["Error"]["Code"] == "ServiceUnavailableException", refused.value.response
+        assert "full" in refused.value.response["Error"]["Message"]
         # space returns: no restart
         ballast.unlink()
         (mnt / "ballast2").unlink()

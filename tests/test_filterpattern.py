@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import sys
 import time
 
 import pytest
@@ -447,10 +448,31 @@ def test_length_limit_is_exactly_1024() -> None:
     "%" + "a*" * 5_000 + "%",
 ])
 def test_huge_patterns_are_rejected_quickly(pattern: str) -> None:
-    started = time.perf_counter()
-    with pytest.raises(FilterPatternError, match="longer than 1024"):
-        compile_pattern(pattern)
-    assert time.perf_counter() - started < 0.05
+    """Rejected before any parsing: the work (counted in calls, not timed) does not grow with the pattern."""
+
+    def reject(p: str) -> None:
+        with pytest.raises(FilterPatternError, match="longer than 1024"):
+            compile_pattern(p)
+
+    reject(pattern)  # warm-up: caches (pytest's match regex) fill once
+    work = _calls(lambda: reject(pattern))
+    assert work == _calls(lambda: reject(pattern * 10)) and work < 100, work
+
+
+def _calls(fn) -> int:  # noqa: ANN001
+    """Python and C function calls made by fn(): a measure of work that a loaded CI machine cannot skew."""
+    count = 0
+
+    def profile(frame, event: str, arg) -> None:  # noqa: ANN001
+        nonlocal count
+        count += event in ("call", "c_call")
+
+    sys.setprofile(profile)
+    try:
+        fn()
+    finally:
+        sys.setprofile(None)
+    return count
 
 
 def test_deep_nesting_within_the_length_limit_is_rejected() -> None:
@@ -669,20 +691,31 @@ def _random_regex(rnd: random.Random) -> str:
 
 
 def test_re2_translation_agrees_with_python_re() -> None:
-    """The reference is the AWS regex read by Python `re` (ASCII classes, `.` takes newlines, `$` = end)."""
+    """The reference is the raw AWS regex, untouched, read by Python `re` (ASCII classes, `.` takes
+    newlines). Python's `$` also matches before a final newline, AWS's only at the end: texts for a
+    regex with `$` never end in a newline, and the test below pins that case on its own."""
     rnd = random.Random(7)
     for _ in range(2000):
         body = _random_regex(rnd)
         regex = compile_regex(body, 1, Scanner(f"%{body}%"))
-        reference = re.compile(body.replace("$", "\\Z"), re.ASCII | re.DOTALL)
+        reference = re.compile(body, re.ASCII | re.DOTALL)
         for _ in range(10):
             text = "".join(rnd.choice("ab1 _\n\v\té") for _ in range(rnd.randint(0, 10)))
+            if "$" in body:
+                text = text.rstrip("\n")
             assert regex.search(text) == (reference.search(text) is not None), (body, text)
             spans = regex.spans(text)
             assert all(0 <= a < b <= len(text) for a, b in spans), (body, text, spans)
             if "|" not in body:  # one alternative: leftmost-longest (RE2) and greedy (re) hits agree
                 want = [m.span() for m in reference.finditer(text) if m.end() > m.start()]
                 assert spans == want, (body, text)
+
+
+@pytest.mark.parametrize(("body", "text", "hit"), [("a$", "a\n", False), ("a$", "a", True), ("a\\s$", "a\n", True),
+                                                  ("^a", "\na", False), ("a.b", "a\nb", True), ("\\s", "\v", True)])
+def test_anchors_and_dot_mean_what_aws_means(body: str, text: str, hit: bool) -> None:
+    """`$` is the end of the message (not before a final newline, as in Python), `^` its start, `.` any character."""
+    assert compile_pattern(f"%{body}%").matches(text) is hit
 
 
 @pytest.mark.parametrize("body", [".*a.*b", "a.*a.*a.*b", "\\w*\\w*\\w*x", ".*.*.*.*x", "a?" * 40 + "a" * 40 + "b"])
@@ -716,9 +749,7 @@ def test_misses_are_cheap() -> None:
     for pattern in ("ERROR", "ERROR timeout", '"connection reset"', "?ERROR ?WARN", '{ $.level = "ERROR" }',
                     "[ts, rid, level = ERROR, msg]"):
         match = compile_pattern(pattern).matches
-        started = time.perf_counter()
-        for _ in range(5):
-            for line in lines:
-                match(line)
-        per_line = (time.perf_counter() - started) / (5 * len(lines))
-        assert per_line < 20e-6, (pattern, per_line)  # ~0.2-0.6 µs measured; generous for slow CI
+        assert not any(match(line) for line in lines), pattern  # misses, all of them
+        # counted, not timed: a miss is a few C-level substring checks (2-5 calls), never work per character
+        per_line = _calls(lambda match=match: [match(line) for line in lines]) / len(lines)
+        assert per_line < 10, (pattern, per_line)

@@ -858,3 +858,30 @@ def test_every_message_round_trips_on_both_pipes(message: str, stderr: bool) -> 
     events, _ = split_events(line)
     p = parse_event(events[0].text)
     assert (p.message, p.fields.get("pipe")) == (message, "stderr" if stderr else None)
+
+
+# -- the read path's cheap look agrees with the full parse, for every format's samples ----------------
+
+def _agreement_texts() -> list[str]:
+    """Every registered sample as written, after a stream-file timestamp, and on stderr; plus edges."""
+    from logsvc.lines import FORMATS, format_line
+
+    out = ["", "x", "2026-11-27T10:00:00.000Z", "2026-11-27T10:00:00.000Z ", "20261127", "2026-13-45T99:00:00Z oops",
+           "12345678-1234-1234-1234-123456789012 Task timed out after 3.00 seconds"]
+    for fmt in FORMATS:
+        for sample in fmt.samples:
+            out.append(sample)
+            for pipe in (None, "stderr"):
+                out.append(format_line(1_700_000_000_123, sample, pipe=pipe).decode().rstrip("\n"))
+    return out
+
+
+@pytest.mark.parametrize("text", _agreement_texts())
+def test_time_and_message_agrees_with_parse_event(text: str) -> None:
+    """time_and_message and event_time are parse_event's timestamp and message, computed cheaply: they must
+    never disagree (a read would show one time and filter on another)."""
+    from logsvc.lines import event_time, parse_event, time_and_message
+
+    full = parse_event(text)
+    assert time_and_message(text) == (full.timestamp, full.message)
+    assert event_time(text) == full.timestamp

@@ -112,6 +112,8 @@ def http_error_response(e: HTTPException) -> Response:
             "UnknownOperationException",
             f"CloudWatch Logs requests are POST / with X-Amz-Target; got {request.method} {request.path}.",
         )
+    elif (e.code or 500) >= 500:  # a server fault stays a 5xx: SDKs retry those, never a 400
+        err = AwsError("ServiceUnavailableException", e.description or e.name, status=e.code or 500)
     else:
         err = AwsError("SerializationException", e.description or e.name)
     return error_response_for(err)

@@ -19,7 +19,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from logsvc import auth
 from logsvc.api import http_routes, invocations, lambda_api, tables
-from logsvc.api.errors import error_response, rest_error
+from logsvc.api.errors import error_response, http_error_response
 from logsvc.errors import LogsvcError
 
 INTERNAL_APP = "logsvc-invoker"
@@ -41,10 +41,7 @@ def create_internal_app(invoker: Any) -> Flask:
 
     app.register_error_handler(LogsvcError, error_response)
 
-    @app.errorhandler(HTTPException)
-    def _http_error(e: HTTPException) -> Response:
-        code = e.code or 500
-        return rest_error(code, "BadRequest" if code < 500 else "InternalError", e.description or e.name)
+    app.register_error_handler(HTTPException, http_error_response)  # the public app's REST writer
 
     return app
 

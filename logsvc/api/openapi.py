@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from logsvc import __version__
+from logsvc.invoker.records import STATUSES as RECORD_STATUSES
 
 
 def _p(name: str, desc: str, schema: dict | None = None, required: bool = False, many: bool = False) -> dict:
@@ -66,23 +67,36 @@ EVENTS_PAGE = {
 }
 
 
+_ERR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+# every route: a Host that is not ours is refused (auth.py); every /api route but this document takes the token
+HOST_403 = {"403": {"description": "The Host header names no host this logsvc answers to", **_ERR}}
+TOKEN_401 = {"401": {"description": "Token required", **_ERR}}
+
+
 def _responses(ok_schema: dict, ok_type: str = "application/json") -> dict:
-    err = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     return {
         "200": {"description": "OK", "content": {ok_type: {"schema": ok_schema}}},
-        "400": {"description": "Invalid parameter", **err},
-        "401": {"description": "Token required", **err},
-        "404": {"description": "Unknown group or stream", **err},
-        "414": {"description": "Request line longer than 8190 bytes (from the HTTP server)",
-                "content": {"text/html": {"schema": {"type": "string"}}}},
+        "400": {"description": "Invalid parameter", **_ERR},
+        **TOKEN_401,
+        **HOST_403,
+        "404": {"description": "Unknown group or stream", **_ERR},
     }
 
 
 QUERY_ID = {"type": "string"}
 STATISTICS = {
     "type": "object",
-    "properties": {k: {"type": "number"} for k in ("recordsMatched", "recordsScanned", "estimatedRecordsSkipped",
-                                                   "bytesScanned", "estimatedBytesSkipped", "logGroupsScanned")},
+    "properties": {
+        k: {"type": "number"}
+        for k in (
+            "recordsMatched",
+            "recordsScanned",
+            "estimatedRecordsSkipped",
+            "bytesScanned",
+            "estimatedBytesSkipped",
+            "logGroupsScanned",
+        )
+    },
 }
 STATUS = {"type": "string", "enum": ["Scheduled", "Running", "Complete", "Failed", "Cancelled", "Timeout"]}
 QUERY_SUMMARY = {
@@ -114,9 +128,14 @@ QUERY_RESULTS = {
                 "results": {
                     "type": "array",
                     "description": "rows; each a list of {field, value} (values are strings, as GetQueryResults)",
-                    "items": {"type": "array", "items": {
-                        "type": "object", "required": ["field", "value"],
-                        "properties": {"field": {"type": "string"}, "value": {"type": "string"}}}},
+                    "items": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["field", "value"],
+                            "properties": {"field": {"type": "string"}, "value": {"type": "string"}},
+                        },
+                    },
                 }
             },
         },
@@ -133,8 +152,12 @@ DEFINITION = {
         "lastModified": {"type": ["integer", "null"]},
     },
 }
-TIME_BODY = {"oneOf": [{"type": "integer", "minimum": 0, "maximum": 253402300799999},
-                       {"type": "string", "description": "ISO-8601, or an age like 15m/2h/1d"}]}
+TIME_BODY = {
+    "oneOf": [
+        {"type": "integer", "minimum": 0, "maximum": 253402300799999},
+        {"type": "string", "description": "ISO-8601, or an age like 15m/2h/1d"},
+    ]
+}
 QUERY_TEXT = {"type": "string", "maxLength": 10000, "description": "Logs Insights query"}
 
 
@@ -145,8 +168,7 @@ def _json_body(schema: dict) -> dict:
 def _insights_responses(ok_schema: dict) -> dict:
     out = _responses(ok_schema)
     out["404"]["description"] = "Unknown log group, query or saved query"
-    out["503"] = {"description": "Too many Logs Insights queries at once (insights_max_queries)",
-                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    out["503"] = {"description": "Too many Logs Insights queries at once (insights_max_queries)", **_ERR}
     return out
 
 
@@ -157,55 +179,106 @@ def insights_paths() -> dict:
         "/api/v1/insights": {
             "post": {
                 "summary": "Start a Logs Insights query (it runs in the background; poll GET /api/v1/insights/{queryId})",
-                "requestBody": _json_body({
-                    "type": "object",
-                    "required": ["query", "groups"],
-                    "properties": {
-                        "query": QUERY_TEXT,
-                        "groups": groups,
-                        "start": TIME_BODY,
-                        "end": TIME_BODY,
-                        "limit": {"type": "integer", "minimum": 1, "maximum": 100000},
-                    },
-                }),
-                "responses": _insights_responses({"type": "object", "required": ["queryId", "status"],
-                                                  "properties": {"queryId": QUERY_ID, "status": STATUS}}),
+                "requestBody": _json_body(
+                    {
+                        "type": "object",
+                        "required": ["query", "groups"],
+                        "properties": {
+                            "query": QUERY_TEXT,
+                            "groups": groups,
+                            "start": TIME_BODY,
+                            "end": TIME_BODY,
+                            "limit": {"type": "integer", "minimum": 1, "maximum": 100000},
+                        },
+                    }
+                ),
+                "responses": _insights_responses(
+                    {
+                        "type": "object",
+                        "required": ["queryId", "status"],
+                        "properties": {"queryId": QUERY_ID, "status": STATUS},
+                    }
+                ),
             },
             "get": {
                 "summary": "With q: run a query and wait for it (up to `wait` seconds). Without q: recent queries, newest first",
                 "parameters": [
                     _p("q", "Logs Insights query (runs it)", QUERY_TEXT),
-                    _p("group", "Log group (repeat for several; required with q; without q: queries of these groups)", GROUP, many=True),
+                    _p(
+                        "group",
+                        "Log group (repeat for several; required with q; without q: queries of these groups)",
+                        GROUP,
+                        many=True,
+                    ),
                     _p("since", "Range start (default: an hour before until)", TIME),
                     _p("until", "Range end (default: now)", TIME),
-                    _p("limit", "Rows at most (with q); queries listed at most (without q, default 50)", {"type": "integer", "minimum": 1, "maximum": 100000}),
-                    _p("wait", "Seconds to wait for the query to end (with q)", {"type": "integer", "minimum": 0, "maximum": 10}),
+                    _p(
+                        "limit",
+                        "Rows at most (with q); queries listed at most (without q, default 50)",
+                        {"type": "integer", "minimum": 1, "maximum": 100000},
+                    ),
+                    _p(
+                        "wait",
+                        "Seconds to wait for the query to end (with q)",
+                        {"type": "integer", "minimum": 0, "maximum": 10},
+                    ),
                     _p("status", "Only queries in this status (without q)", STATUS),
                 ],
-                "responses": _insights_responses({"oneOf": [
-                    {"$ref": "#/components/schemas/InsightsResults"},
-                    {"type": "object", "required": ["queries"],
-                     "properties": {"queries": {"type": "array", "items": {"$ref": "#/components/schemas/InsightsQuery"}}}},
-                ]}),
+                "responses": _insights_responses(
+                    {
+                        "oneOf": [
+                            {"$ref": "#/components/schemas/InsightsResults"},
+                            {
+                                "type": "object",
+                                "required": ["queries"],
+                                "properties": {
+                                    "queries": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/InsightsQuery"},
+                                    }
+                                },
+                            },
+                        ]
+                    }
+                ),
             },
         },
         "/api/v1/insights/{queryId}": {
             "parameters": [{"name": "queryId", "in": "path", "required": True, "schema": QUERY_ID}],
-            "get": {"summary": "A query's status, statistics and rows (the rows so far while it runs)",
-                    "responses": _insights_responses({"$ref": "#/components/schemas/InsightsResults"})},
-            "delete": {"summary": "Stop a query (it ends as Cancelled); 400 if it already ended",
-                       "responses": _insights_responses({"type": "object", "required": ["queryId", "status"]})},
+            "get": {
+                "summary": "A query's status, statistics and rows (the rows so far while it runs)",
+                "responses": _insights_responses({"$ref": "#/components/schemas/InsightsResults"}),
+            },
+            "delete": {
+                "summary": "Stop a query (it ends as Cancelled); 400 if it already ended",
+                "responses": _insights_responses({"type": "object", "required": ["queryId", "status"]}),
+            },
         },
         "/api/v1/insights/check": {
             "post": {
                 "summary": "Does a query compile? (the console's editor)",
-                "requestBody": _json_body({"type": "object", "required": ["query"], "properties": {"query": QUERY_TEXT}}),
-                "responses": _insights_responses({"type": "object", "required": ["ok"], "properties": {
-                    "ok": {"type": "boolean"},
-                    "error": {"type": "object", "properties": {
-                        "code": {"type": "string"}, "message": {"type": "string"}, "start": {"type": "integer"},
-                        "end": {"type": "integer"}, "caret": {"type": "string"}}},
-                }}),
+                "requestBody": _json_body(
+                    {"type": "object", "required": ["query"], "properties": {"query": QUERY_TEXT}}
+                ),
+                "responses": _insights_responses(
+                    {
+                        "type": "object",
+                        "required": ["ok"],
+                        "properties": {
+                            "ok": {"type": "boolean"},
+                            "error": {
+                                "type": "object",
+                                "properties": {
+                                    "code": {"type": "string"},
+                                    "message": {"type": "string"},
+                                    "start": {"type": "integer"},
+                                    "end": {"type": "integer"},
+                                    "caret": {"type": "string"},
+                                },
+                            },
+                        },
+                    }
+                ),
             }
         },
         "/api/v1/insights/fields": {
@@ -216,61 +289,225 @@ def insights_paths() -> dict:
                     _p("since", "Only events after this", TIME),
                     _p("until", "Only events before this", TIME),
                 ],
-                "responses": _insights_responses({"type": "object", "required": ["fields"], "properties": {
-                    "fields": {"type": "array", "items": {"type": "object", "required": ["name", "percent"],
-                                                          "properties": {"name": {"type": "string"},
-                                                                         "percent": {"type": "number"}}}}}}),
+                "responses": _insights_responses(
+                    {
+                        "type": "object",
+                        "required": ["fields"],
+                        "properties": {
+                            "fields": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["name", "percent"],
+                                    "properties": {"name": {"type": "string"}, "percent": {"type": "number"}},
+                                },
+                            }
+                        },
+                    }
+                ),
             }
         },
         "/api/v1/insights/definitions": {
             "get": {
                 "summary": "Saved queries (the same as DescribeQueryDefinitions)",
                 "parameters": [_p("prefix", "Name prefix")],
-                "responses": _insights_responses({"type": "object", "required": ["definitions"], "properties": {
-                    "definitions": {"type": "array", "items": {"$ref": "#/components/schemas/InsightsDefinition"}}}}),
+                "responses": _insights_responses(
+                    {
+                        "type": "object",
+                        "required": ["definitions"],
+                        "properties": {
+                            "definitions": {
+                                "type": "array",
+                                "items": {"$ref": "#/components/schemas/InsightsDefinition"},
+                            }
+                        },
+                    }
+                ),
             },
             "post": {
                 "summary": "Save a query; with id, replace that saved query wholly",
-                "requestBody": _json_body({
-                    "type": "object",
-                    "required": ["name", "query"],
-                    "properties": {
-                        "name": {"type": "string", "minLength": 1, "maxLength": 255},
-                        "query": {"type": "string", "minLength": 1, "maxLength": 10000},
-                        "groups": {"type": "array", "maxItems": 50, "items": GROUP},
-                        "id": {"type": "string", "minLength": 1, "maxLength": 256},
-                    },
-                }),
+                "requestBody": _json_body(
+                    {
+                        "type": "object",
+                        "required": ["name", "query"],
+                        "properties": {
+                            "name": {"type": "string", "minLength": 1, "maxLength": 255},
+                            "query": {"type": "string", "minLength": 1, "maxLength": 10000},
+                            "groups": {"type": "array", "maxItems": 50, "items": GROUP},
+                            "id": {"type": "string", "minLength": 1, "maxLength": 256},
+                        },
+                    }
+                ),
                 "responses": _insights_responses({"$ref": "#/components/schemas/InsightsDefinition"}),
             },
         },
         "/api/v1/insights/definitions/{id}": {
             "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-            "delete": {"summary": "Delete a saved query",
-                       "responses": _insights_responses({"type": "object", "required": ["id", "deleted"]})},
+            "delete": {
+                "summary": "Delete a saved query",
+                "responses": _insights_responses({"type": "object", "required": ["id", "deleted"]}),
+            },
         },
     }
 
 
 def insights_console_paths() -> dict:
     """/api/v1/insights/samples and /language: read-only tables for the console's editor (api/insights_console.py)."""
-    arity = {"type": "object", "required": ["name", "minArgs"], "properties": {
-        "name": {"type": "string"}, "minArgs": {"type": "integer"}, "maxArgs": {"type": "integer", "nullable": True}}}
+    arity = {
+        "type": "object",
+        "required": ["name", "minArgs"],
+        "properties": {
+            "name": {"type": "string"},
+            "minArgs": {"type": "integer"},
+            "maxArgs": {"type": "integer", "nullable": True},
+        },
+    }
     names = {"type": "array", "items": {"type": "string"}}
     return {
-        "/api/v1/insights/samples": {"get": {
-            "summary": "Sample Logs Insights queries (AWS's for Lambda and general logs; JSON and access logs)",
-            "responses": _responses({"type": "object", "required": ["samples"], "properties": {"samples": {
-                "type": "array", "items": {"type": "object", "required": ["category", "name", "query"], "properties": {
-                    "category": {"type": "string"}, "name": {"type": "string"}, "query": {"type": "string"},
-                    "description": {"type": "string"}}}}}}),
-        }},
-        "/api/v1/insights/language": {"get": {
-            "summary": "Commands, functions and aggregates the query engine runs (the console's completion)",
-            "responses": _responses({"type": "object", "required": ["commands", "functions", "aggregates"], "properties": {
-                "commands": names, "functions": {"type": "array", "items": arity},
-                "aggregates": {"type": "array", "items": arity}, "keywords": names, "diffModifiers": names}}),
-        }},
+        "/api/v1/insights/samples": {
+            "get": {
+                "summary": "Sample Logs Insights queries (AWS's for Lambda and general logs; JSON and access logs)",
+                "responses": _responses(
+                    {
+                        "type": "object",
+                        "required": ["samples"],
+                        "properties": {
+                            "samples": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["category", "name", "query"],
+                                    "properties": {
+                                        "category": {"type": "string"},
+                                        "name": {"type": "string"},
+                                        "query": {"type": "string"},
+                                        "description": {"type": "string"},
+                                    },
+                                },
+                            }
+                        },
+                    }
+                ),
+            }
+        },
+        "/api/v1/insights/language": {
+            "get": {
+                "summary": "Commands, functions and aggregates the query engine runs (the console's completion)",
+                "responses": _responses(
+                    {
+                        "type": "object",
+                        "required": ["commands", "functions", "aggregates"],
+                        "properties": {
+                            "commands": names,
+                            "functions": {"type": "array", "items": arity},
+                            "aggregates": {"type": "array", "items": arity},
+                            "keywords": names,
+                            "diffModifiers": names,
+                        },
+                    }
+                ),
+            }
+        },
+    }
+
+
+def _with_shared_statuses(paths: dict) -> dict:
+    """Statuses that follow from what an operation takes: a body can be over app.MAX_BODY (413); a
+    paging token needs the data directory's paging key, which can be there but unusable (507)."""
+    for item in paths.values():
+        for op in item.values():
+            if not isinstance(op, dict) or "responses" not in op:
+                continue
+            if "requestBody" in op:
+                op["responses"]["413"] = {"description": "Request body larger than 8 MiB", **_ERR}
+            if any(p.get("name") == "nextToken" for p in op.get("parameters", [])):
+                op["responses"]["507"] = {"description": "The data directory's paging key is unusable", **_ERR}
+    return paths
+
+
+def functions_paths() -> dict:
+    """/api/v1/functions, /invocations and /tables: the project's functions, their records and tables (api/lambda_api.py)."""
+    no_project = {
+        "description": "No such table, or no project file (then nothing has functions, routes or tables)",
+        **_ERR,
+    }
+    key = {"type": "object", "description": "the item's key attributes"}
+    items = {"parameters": [{"name": "table", "in": "path", "required": True, "schema": {"type": "string"}}]}
+    for method, summary, body, ok in (
+        ("get", "Every item of a table", None, "items"),
+        ("put", "Write one item (replaces the item with its key)", {"type": "object"}, "written"),
+        (
+            "post",
+            "Write several items in one atomic batch",
+            {
+                "type": "object",
+                "required": ["items"],
+                "properties": {"items": {"type": "array", "items": {"type": "object"}}},
+            },
+            "written",
+        ),
+        (
+            "patch",
+            "Update one item: set attributes and remove others",
+            {
+                "type": "object",
+                "required": ["key"],
+                "properties": {
+                    "key": key,
+                    "set": {"type": "object"},
+                    "remove": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+            "item",
+        ),
+        ("delete", "Delete one item", {"type": "object", "required": ["key"], "properties": {"key": key}}, "deleted"),
+    ):
+        op = {
+            "summary": summary,
+            "responses": {
+                **_responses({"type": "object", "required": [ok]}),
+                "404": no_project,
+                "503": {"description": "The process that runs functions is restarting", **_ERR},
+            },
+        }
+        if body is not None:
+            op["requestBody"] = _json_body(body)
+        items[method] = op
+    return {
+        "/api/v1/functions": {
+            "get": {
+                "summary": "The project's functions with their triggers and live container counts",
+                "responses": {
+                    k: v
+                    for k, v in _responses({"type": "object", "required": ["functions", "project"]}).items()
+                    if k != "400" and k != "404"
+                },
+            }
+        },
+        "/api/v1/invocations": {
+            "get": {
+                "summary": "Invocation records, oldest first",
+                "parameters": [
+                    _p("function", "Only this function's records"),
+                    _p(
+                        "status",
+                        "Only records with this outcome (empty: any)",
+                        {"type": "string", "enum": ["", *RECORD_STATUSES]},
+                    ),
+                    _p("start", "Records that started at or after this", TIME),
+                    _p("end", "Records that started at or before this", TIME),
+                    _p("parent", "Only records invoked by this request id (alias parentRequestId)"),
+                    _p("parentRequestId", "Only records invoked by this request id"),
+                    _p("requestId", "Only this request's record"),
+                    _p("limit", "Records per page", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                    _p("nextToken", "Token from the previous page"),
+                ],
+                "responses": {
+                    k: v for k, v in _responses({"type": "object", "required": ["invocations"]}).items() if k != "404"
+                },
+            }
+        },
+        "/api/v1/tables/{table}/items": items,
     }
 
 
@@ -290,128 +527,173 @@ def openapi_document() -> dict:
     return {
         "openapi": "3.0.3",
         "info": {"title": "logsvc REST API", "version": __version__},
-        "paths": {
-            "/healthz": {"get": {"summary": "Liveness and ingest status", "responses": {"200": {"description": "OK"}}}},
-            "/api/v1/groups": {
-                "get": {
-                    "summary": "Log groups",
-                    "parameters": [
-                        _p("prefix", "Name prefix"),
-                        _p("internal", "Also list logsvc's internal groups (/logsvc/invocations); a prefix that is"
-                           " such a group's whole name lists it too", {"type": "boolean"}),
-                        _p("limit", "Groups per page", {"type": "integer", "minimum": 1, "maximum": 1000}),
-                        _p("nextToken", "Token from the previous page"),
-                    ],
-                    "responses": _responses({"type": "object", "required": ["groups"]}),
-                }
-            },
-            "/api/v1/streams": {
-                "get": {
-                    "summary": "Log streams of a group",
-                    "parameters": [
-                        _p("group", "Log group", GROUP, required=True),
-                        _p("orderBy", "Sort order", {"type": "string", "enum": ["lastEventTime", "name"]}),
-                        _p("prefix", "Stream name prefix"),
-                        _p("limit", "Streams per page", {"type": "integer", "minimum": 1, "maximum": 1000}),
-                        _p("nextToken", "Token from the previous page"),
-                    ],
-                    "responses": _responses({"type": "object", "required": ["streams"]}),
-                }
-            },
-            "/api/v1/events": {
-                "get": {
-                    "summary": "Events in time order; several streams and groups merged by time",
-                    "parameters": sources
-                    + read_params
-                    + [_p("startFromHead", "Oldest first (default: newest page)", {"type": "boolean"})],
-                    "responses": _responses(EVENTS_PAGE),
-                }
-            },
-            "/api/v1/search": {
-                "get": {
-                    "summary": "Matching events across groups, newest first, with highlight spans",
-                    "parameters": sources + read_params,
-                    "responses": _responses(EVENTS_PAGE),
-                }
-            },
-            "/api/v1/events/context": {
-                "get": {
-                    "summary": "Events around one event in its stream",
-                    "parameters": [
-                        _p("group", "Log group", GROUP, required=True),
-                        _p("stream", "Log stream", STREAM, required=True),
-                        _p("eventId", "Event id", required=True),
-                        _p("before", "Events before", {"type": "integer", "minimum": 0, "maximum": 1000}),
-                        _p("after", "Events after", {"type": "integer", "minimum": 0, "maximum": 1000}),
-                    ],
-                    "responses": _responses(EVENTS_PAGE),
-                }
-            },
-            "/api/v1/histogram": {
-                "get": {
-                    "summary": "Event counts over time",
-                    "parameters": sources
-                    + [
-                        _p("start", "Range start", TIME),
-                        _p("end", "Range end", TIME),
-                        _p("buckets", "Number of buckets", {"type": "integer", "minimum": 1, "maximum": 1000}),
-                        _p("q", "CloudWatch filter pattern", {"type": "string", "maxLength": 1024}),
-                        _p("levels", "Also count each bucket's events per level class (error, warn, info, debug,"
-                           " other), from at most the newest 50,000 matching events", {"type": "boolean"}),
-                    ],
-                    "responses": _responses({"type": "object", "required": ["buckets", "interval"]}),
-                }
-            },
-            "/api/v1/facets": {
-                "get": {
-                    "summary": "Top values of level, group, stream and each JSON key over a sample of the newest matching events",
-                    "parameters": sources
-                    + [
-                        _p("start", "Range start", TIME),
-                        _p("end", "Range end", TIME),
-                        _p("q", "CloudWatch filter pattern", {"type": "string", "maxLength": 1024}),
-                        _p("sample", "Newest matching events to read (default 1000)", {"type": "integer", "minimum": 1, "maximum": 10000}),
-                    ],
-                    "responses": _responses({"type": "object", "required": ["facets", "sampled", "complete"]}),
-                }
-            },
-            "/api/v1/export": {
-                "get": {
-                    "summary": "All matching events as a streamed download (no row cap)",
-                    "parameters": sources
-                    + read_params[:2]
-                    + [read_params[4], _p("format", "ndjson or csv", {"type": "string", "enum": ["ndjson", "csv"]})],
-                    "responses": {
-                        "200": {"description": "A stream of rows"},
-                        "400": {"description": "Invalid parameter"},
-                        "404": {"description": "Unknown group or stream"},
-                        "414": {"description": "Request line too long"},
-                    },
-                }
-            },
-            **insights_paths(),
-            **insights_console_paths(),
-            "/api/v1/tail": {
-                "get": {
-                    "summary": "Server-Sent Events: new events as they arrive",
-                    "description": "Each message carries an `id:` cursor; reconnect with Last-Event-ID to resume with no gap and no duplicate.",
-                    "parameters": [
-                        _p("group", "Log group (repeat for several)", GROUP, required=True, many=True),
-                        _p("stream", "Log stream (repeat for several)", STREAM, many=True),
-                        _p("q", "CloudWatch filter pattern", {"type": "string", "maxLength": 1024}),
-                        _p("since", "First replay events from this time", TIME),
-                        _p("heartbeat", "Seconds between heartbeats", {"type": "integer", "minimum": 1, "maximum": 60}),
-                    ],
-                    "responses": {
-                        "200": {"description": "text/event-stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
-                        "400": {"description": "Invalid parameter"},
-                        "404": {"description": "Unknown group"},
-                        "414": {"description": "Request line too long"},
-                        "503": {"description": "Too many open tails"},
-                    },
-                }
-            },
+        "paths": _with_shared_statuses(
+            {
+                "/healthz": {
+                    "get": {
+                        "summary": "Liveness and ingest status",
+                        "responses": {"200": {"description": "OK"}, **HOST_403},
+                    }
+                },
+                "/api/v1/openapi.json": {
+                    "get": {
+                        "summary": "This document (open without the token)",
+                        "responses": {"200": {"description": "OpenAPI 3 document"}, **HOST_403},
+                    }
+                },
+                "/api/v1/groups": {
+                    "get": {
+                        "summary": "Log groups",
+                        "parameters": [
+                            _p("prefix", "Name prefix"),
+                            _p(
+                                "internal",
+                                "Also list logsvc's internal groups (/logsvc/invocations); a prefix that is"
+                                " such a group's whole name lists it too",
+                                {"type": "boolean"},
+                            ),
+                            _p("limit", "Groups per page", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                            _p("nextToken", "Token from the previous page"),
+                        ],
+                        "responses": _responses({"type": "object", "required": ["groups"]}),
+                    }
+                },
+                "/api/v1/streams": {
+                    "get": {
+                        "summary": "Log streams of a group",
+                        "parameters": [
+                            _p("group", "Log group", GROUP, required=True),
+                            _p("orderBy", "Sort order", {"type": "string", "enum": ["lastEventTime", "name"]}),
+                            _p("prefix", "Stream name prefix"),
+                            _p("limit", "Streams per page", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                            _p("nextToken", "Token from the previous page"),
+                        ],
+                        "responses": _responses({"type": "object", "required": ["streams"]}),
+                    }
+                },
+                "/api/v1/events": {
+                    "get": {
+                        "summary": "Events in time order; several streams and groups merged by time",
+                        "parameters": sources
+                        + read_params
+                        + [_p("startFromHead", "Oldest first (default: newest page)", {"type": "boolean"})],
+                        "responses": _responses(EVENTS_PAGE),
+                    }
+                },
+                "/api/v1/search": {
+                    "get": {
+                        "summary": "Matching events across groups, newest first, with highlight spans",
+                        "parameters": sources + read_params,
+                        "responses": _responses(EVENTS_PAGE),
+                    }
+                },
+                "/api/v1/events/context": {
+                    "get": {
+                        "summary": "Events around one event in its stream",
+                        "parameters": [
+                            _p("group", "Log group", GROUP, required=True),
+                            _p("stream", "Log stream", STREAM, required=True),
+                            _p("eventId", "Event id", required=True),
+                            _p("before", "Events before", {"type": "integer", "minimum": 0, "maximum": 1000}),
+                            _p("after", "Events after", {"type": "integer", "minimum": 0, "maximum": 1000}),
+                        ],
+                        "responses": _responses(EVENTS_PAGE),
+                    }
+                },
+                "/api/v1/histogram": {
+                    "get": {
+                        "summary": "Event counts over time",
+                        "parameters": sources
+                        + [
+                            _p("start", "Range start", TIME),
+                            _p("end", "Range end", TIME),
+                            _p("buckets", "Number of buckets", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                            _p("q", "CloudWatch filter pattern", {"type": "string", "maxLength": 1024}),
+                            _p(
+                                "levels",
+                                "Also count each bucket's events per level class (error, warn, info, debug,"
+                                " other), from at most the newest 50,000 matching events",
+                                {"type": "boolean"},
+                            ),
+                        ],
+                        "responses": _responses({"type": "object", "required": ["buckets", "interval"]}),
+                    }
+                },
+                "/api/v1/facets": {
+                    "get": {
+                        "summary": "Top values of level, group, stream and each JSON key over a sample of the newest matching events",
+                        "parameters": sources
+                        + [
+                            _p("start", "Range start", TIME),
+                            _p("end", "Range end", TIME),
+                            _p("q", "CloudWatch filter pattern", {"type": "string", "maxLength": 1024}),
+                            _p(
+                                "sample",
+                                "Newest matching events to read (default 1000)",
+                                {"type": "integer", "minimum": 1, "maximum": 10000},
+                            ),
+                        ],
+                        "responses": _responses({"type": "object", "required": ["facets", "sampled", "complete"]}),
+                    }
+                },
+                "/api/v1/export": {
+                    "get": {
+                        "summary": "All matching events as a streamed download (no row cap)",
+                        "parameters": sources
+                        + read_params[:2]
+                        + [
+                            read_params[4],
+                            _p("format", "ndjson or csv", {"type": "string", "enum": ["ndjson", "csv"]}),
+                        ],
+                        "responses": {
+                            "200": {"description": "A stream of rows"},
+                            "400": {"description": "Invalid parameter", **_ERR},
+                            **TOKEN_401,
+                            **HOST_403,
+                            "404": {"description": "Unknown group or stream", **_ERR},
+                        },
+                    }
+                },
+                **insights_paths(),
+                **insights_console_paths(),
+                **functions_paths(),
+                "/api/v1/tail": {
+                    "get": {
+                        "summary": "Server-Sent Events: new events as they arrive",
+                        "description": "Each message carries an `id:` cursor; reconnect with Last-Event-ID to resume with no gap and no duplicate.",
+                        "parameters": [
+                            _p("group", "Log group (repeat for several)", GROUP, required=True, many=True),
+                            _p("stream", "Log stream (repeat for several)", STREAM, many=True),
+                            _p("q", "CloudWatch filter pattern", {"type": "string", "maxLength": 1024}),
+                            _p("since", "First replay events from this time", TIME),
+                            _p(
+                                "heartbeat",
+                                "Seconds between heartbeats",
+                                {"type": "integer", "minimum": 1, "maximum": 60},
+                            ),
+                        ],
+                        "responses": {
+                            "200": {
+                                "description": "text/event-stream",
+                                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                            },
+                            "400": {"description": "Invalid parameter", **_ERR},
+                            **TOKEN_401,
+                            **HOST_403,
+                            "404": {"description": "Unknown group", **_ERR},
+                            "503": {"description": "Too many open tails (max_tail_clients)", **_ERR},
+                        },
+                    }
+                },
+            }
+        ),
+        "components": {
+            "schemas": {
+                "Error": ERROR,
+                "Event": EVENT,
+                "InsightsQuery": QUERY_SUMMARY,
+                "InsightsResults": QUERY_RESULTS,
+                "InsightsDefinition": DEFINITION,
+            }
         },
-        "components": {"schemas": {"Error": ERROR, "Event": EVENT, "InsightsQuery": QUERY_SUMMARY,
-                                   "InsightsResults": QUERY_RESULTS, "InsightsDefinition": DEFINITION}},
     }
