@@ -110,7 +110,7 @@ def deny(kind: str, status: int, code: str, message: str) -> Response:
 
         return error_response_for(AwsError(code, message, status=status))
     if kind == "lambda":
-        from logsvc.api.lambda_api import LambdaError
+        from logsvc.api.errors import LambdaError
 
         return LambdaError(status, code, message).response()
     if kind == "http":

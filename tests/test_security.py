@@ -752,15 +752,6 @@ def test_no_name_on_any_surface_writes_outside_the_data_dir(tmp_path: Path) -> N
 
 # ---- hostile log text in a real browser --------------------------------------------------------------
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless=new",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 HOSTILE_TEXT = [
     "<script>window.__pwned='script'</script>",
     "<img src=x onerror=\"window.__pwned='img';alert(1)\">",
@@ -774,9 +765,9 @@ HOSTILE_TEXT = [
 ]
 
 
-def test_hostile_log_text_renders_literally_in_chromium(tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_hostile_log_text_renders_literally_in_chromium(tmp_path: Path, browser) -> None:  # noqa: ANN001
+    """Uses the session's one Chromium (conftest `browser`): a second Playwright session in the same
+    worker failed when a console test had started the shared one."""
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     server = start_server(data_dir)
@@ -792,48 +783,46 @@ def test_hostile_log_text_renders_literally_in_chromium(tmp_path: Path) -> None:
             ),
             what="indexed",
         )
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page()
-                dialogs, errors, requests_out = [], [], []
-                page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-                page.on("pageerror", lambda e: errors.append(str(e)))
-                page.on("request", lambda r: requests_out.append(r.url))
-                for fragment in (
-                    f"#/events?group={group}&stream=s",
-                    f"#/search?q=onerror&group={group}",
-                    f"#/search?q=%22%3Cscript%3E%22&group={group}",
-                    f"#/events?group={group}&stream=s&q=pwned",
-                ):
-                    page.goto(f"{server.url}/{fragment}")
-                    page.wait_for_timeout(1200)
-                    # live tail: hostile text arriving over SSE
-                    with open(path, "a") as f:
-                        f.write("<img src=x onerror=\"window.__pwned='tail'\"> via tail\n")
-                    page.wait_for_timeout(1500)
-                    assert page.evaluate("window.__pwned") is None
-                    assert page.evaluate("document.title").find("title-change") < 0
-                    dangerous = page.evaluate(
-                        "() => Array.from(document.querySelectorAll('main script, main img, main svg, main iframe, main style, "
-                        'main b, a[href^="javascript"]\')).map(e => e.outerHTML.slice(0, 120))'
-                    )
-                    assert dangerous == [], (fragment, dangerous)
-                body = page.evaluate("document.body.innerText")
-                page.goto(f"{server.url}/#/events?group={group}&stream=s")
+        page = browser.new_page()
+        try:
+            dialogs, errors, requests_out = [], [], []
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("request", lambda r: requests_out.append(r.url))
+            for fragment in (
+                f"#/events?group={group}&stream=s",
+                f"#/search?q=onerror&group={group}",
+                f"#/search?q=%22%3Cscript%3E%22&group={group}",
+                f"#/events?group={group}&stream=s&q=pwned",
+            ):
+                page.goto(f"{server.url}/{fragment}")
+                page.wait_for_timeout(1200)
+                # live tail: hostile text arriving over SSE
+                with open(path, "a") as f:
+                    f.write("<img src=x onerror=\"window.__pwned='tail'\"> via tail\n")
                 page.wait_for_timeout(1500)
-                body = page.evaluate("document.body.innerText")
-                for literal in ("<script>window.__pwned='script'</script>", "onerror=", "<b>bold?</b>", "javascript:"):
-                    assert literal in body, (literal, body[:2000])
-                assert "\x1b" not in body, "raw ESC characters reach the page"
-                assert "\u202e" not in body, "an RTL override reaches the page unescaped (it reorders the row)"
-                assert page.evaluate("document.body.style.display") != "none"
-                assert not dialogs, dialogs
-                assert not errors, errors
-                assert all(u.startswith(server.url) or u.startswith("data:") for u in requests_out), [
-                    u for u in requests_out if not u.startswith(server.url)
-                ]
-            finally:
-                browser.close()
+                assert page.evaluate("window.__pwned") is None
+                assert page.evaluate("document.title").find("title-change") < 0
+                dangerous = page.evaluate(
+                    "() => Array.from(document.querySelectorAll('main script, main img, main svg, main iframe, main style, "
+                    'main b, a[href^="javascript"]\')).map(e => e.outerHTML.slice(0, 120))'
+                )
+                assert dangerous == [], (fragment, dangerous)
+            body = page.evaluate("document.body.innerText")
+            page.goto(f"{server.url}/#/events?group={group}&stream=s")
+            page.wait_for_timeout(1500)
+            body = page.evaluate("document.body.innerText")
+            for literal in ("<script>window.__pwned='script'</script>", "onerror=", "<b>bold?</b>", "javascript:"):
+                assert literal in body, (literal, body[:2000])
+            assert "\x1b" not in body, "raw ESC characters reach the page"
+            assert "\u202e" not in body, "an RTL override reaches the page unescaped (it reorders the row)"
+            assert page.evaluate("document.body.style.display") != "none"
+            assert not dialogs, dialogs
+            assert not errors, errors
+            assert all(u.startswith(server.url) or u.startswith("data:") for u in requests_out), [
+                u for u in requests_out if not u.startswith(server.url)
+            ]
+        finally:
+            page.close()
     finally:
         server.stop()

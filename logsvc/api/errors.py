@@ -7,6 +7,7 @@ The CloudWatch surface has its own shape, written only in api/cloudwatch.py.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from flask import Response, jsonify
@@ -86,3 +87,21 @@ def http_error_response(e: HTTPException, max_body: int | None = None) -> Respon
         if name.lower() != "content-type":
             resp.headers[name] = value
     return resp
+
+
+# ---- the Lambda API's shape ---------------------------------------------------------------------
+
+
+class LambdaError(Exception):
+    """An error the Lambda API reports as `{"Type": ..., "message": ...}` with `x-amzn-ErrorType`."""
+
+    def __init__(self, status: int, code: str, message: str, kind: str = "User", **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.kind, self.extra = status, code, message, kind, extra
+
+    def response(self) -> Response:
+        resp = jsonify({"Type": self.kind, "message": self.message, **self.extra})
+        resp.status_code = self.status
+        resp.headers["x-amzn-ErrorType"] = self.code
+        resp.headers["x-amzn-RequestId"] = str(uuid.uuid4())
+        return resp

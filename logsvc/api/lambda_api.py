@@ -2,7 +2,8 @@
 
 Owns translating those requests into invoker calls and results back into Lambda's wire format
 (status, `X-Amz-*` headers) and Lambda's error shape: `{"Type": "User", "message": ...}` with
-`x-amzn-ErrorType`, written only by `LambdaError.response()` (`logsvc.auth` uses it for refusals).
+`x-amzn-ErrorType`, written only by `LambdaError.response()` (api/errors.py, beside the other error
+writers; `logsvc.auth` uses it for refusals).
 Never runs functions, opens data files or checks credentials: every request here has passed
 `logsvc.auth` (the public gate, or the internal server's gate: the per-run forward secret or the
 functions' own key). A request that needs the invoker runs in its owner (`forward.owned`).
@@ -25,6 +26,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from logsvc.api.errors import LambdaError
 from logsvc.api.forward import ErrorShape, current_invoker, owned
 from logsvc.errors import InvalidParameter, LogsvcError, NotFound
 
@@ -38,28 +40,9 @@ MAX_ASYNC_PAYLOAD = 1024 * 1024
 # ---- errors in Lambda's shape ---------------------------------------------------------------------------
 
 
-class LambdaError(Exception):
-    """An error the Lambda API reports as `{"Type": ..., "message": ...}` with `x-amzn-ErrorType`."""
-
-    def __init__(self, status: int, code: str, message: str, kind: str = "User", **extra: Any) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.kind, self.extra = status, code, message, kind, extra
-
-    def response(self) -> Response:
-        resp = jsonify({"Type": self.kind, "message": self.message, **self.extra})
-        resp.status_code = self.status
-        resp.headers["x-amzn-ErrorType"] = self.code
-        resp.headers["x-amzn-RequestId"] = _request_uuid()
-        return resp
-
-
 @bp.errorhandler(LambdaError)
 def _lambda_error(e: LambdaError) -> Response:
     return e.response()
-
-
-def _request_uuid() -> str:
-    return str(uuid.uuid4())
 
 
 def _as_lambda_error(e: LogsvcError) -> LambdaError:
@@ -172,7 +155,7 @@ def _invoke_owned(name: str, container: str | None = None) -> Response:
     if kind == "DryRun":
         inv.dry_run(fname)
         resp = Response(status=204)
-        resp.headers["x-amzn-RequestId"] = _request_uuid()
+        resp.headers["x-amzn-RequestId"] = str(uuid.uuid4())
         return resp
     if kind == "Event":
         rid = inv.invoke_async(fname, payload, trigger=trigger, parent=parent, client_context=client_context)
