@@ -56,6 +56,10 @@ FALLS_BACK = [
     "filter strlen(@message) > 3",
     "stats count(*) by a.b",  # a dotted name may descend a structure
     "stats sum(status)",  # a JSON field's numbers
+    "stats sum(1000 / @duration)",  # a column as the divisor may be zero
+    "stats max(@duration * 0)",  # -0.0 and 0.0
+    "stats max(@timestamp / 1000)",  # epoch ms: integer arithmetic
+    "stats max(@duration + @billedDuration)",  # two columns
     "fields 1 as @timestamp | sort @timestamp desc",
     "filter @message like 'x' | sort @timestamp desc | filter @type = 'y' | limit 2",
 ]
@@ -180,6 +184,12 @@ def _language_queries() -> list[str]:
 
 
 EXTRA = [
+    'filter @type = "REPORT" | stats max(@memorySize / 1000 / 1000) as provisonedMemoryMB, '
+    "min(@maxMemoryUsed / 1000 / 1000) as smallestMemoryRequestMB, avg(@maxMemoryUsed / 1000 / 1000) as avgMemoryUsedMB, "
+    "max(@maxMemoryUsed / 1000 / 1000) as maxMemoryUsedMB, provisonedMemoryMB - maxMemoryUsedMB as overProvisionedMB",
+    "stats avg(@duration * 3), sum(@duration + 0.1), pct(@duration / 3, 50), max(1 - @billedDuration), "
+    "min(2.5 * @duration), count(@initDuration - 1) by @logStream",
+    "stats sum(@duration * 1e308), max(@duration * 1e308), count(@duration * 1e308)",
     "parse @message '* * *' as a, b, c | stats count(*) by b",
     "parse @message '*' as whole | stats count(*) by whole | sort whole asc | limit 5",
     "parse @message 'Duration: * ms' as d | stats count(*) by d | limit 20",

@@ -389,6 +389,35 @@ def _bin_key(node: Call) -> Key:
     return Key(sql, TS)
 
 
+def _numeric(node: Any, fields: _Fields) -> tuple[str, str]:
+    """Arithmetic on a double column with number literals (`@memorySize / 1000 / 1000`) as SQL
+    doubles: IEEE operations in the same order give values.arith's floats bit for bit, and a
+    result that is not finite is absent at each step, as `bounded` makes it. A column or zero as
+    the divisor, a zero factor and anything but doubles are the row engine's."""
+    if isinstance(node, Field):
+        col, kind = fields.column(node)
+        if kind != DBL:
+            raise _NoMap  # epoch ms are integers: their arithmetic is exact in Python, not in doubles
+        return col, DBL
+    if not isinstance(node, BinaryNode) or node.op not in ("+", "-", "*", "/"):
+        raise _NoMap
+    left_n, right_n = _number_literal(node.left), _number_literal(node.right)
+    if (left_n is None) == (right_n is None):
+        raise _NoMap  # two columns, or two literals (a constant)
+    n = left_n if left_n is not None else right_n
+    if isinstance(n, float) and not math.isfinite(n) or abs(n) > _EXACT_INT:
+        raise _NoMap
+    if node.op == "/" and (right_n is None or right_n == 0):
+        raise _NoMap  # a column as the divisor may be zero: arith gives None there
+    if node.op == "*" and n == 0:
+        raise _NoMap  # -0.0 and 0.0: min/max would pick between equals by arrival order
+    lit = f"CAST('{float(n)!r}' AS DOUBLE)"
+    other, _ = _numeric(node.right if left_n is not None else node.left, fields)
+    a, b = (lit, other) if left_n is not None else (other, lit)
+    # arith's `bounded`: a result that is not finite is absent (DuckDB gives inf)
+    return f"(CASE WHEN isfinite({a} {node.op} {b}) THEN {a} {node.op} {b} END)", DBL
+
+
 def _aggregates(stats_cmd: Any, slots: list, fields: _Fields, params: list) -> list[Agg]:
     """Each aggregate call of the stats items, in the order exprs.compile_expr made the slots."""
     calls: list[Call] = []
@@ -424,7 +453,7 @@ def _aggregate(call: Call, slot: Any, fields: _Fields, params: list) -> Agg:
         return Agg(name, "count", TS, f"count(*) {_HIT}")
     if not args:
         raise _NoMap
-    col, kind = fields.column(args[0])
+    col, kind = _numeric(args[0], fields) if isinstance(args[0], BinaryNode) else fields.column(args[0])
     if name == "count":
         return Agg(name, "count", kind, f"count({col}) {_HIT}")
     if name == "count_distinct":
