@@ -189,7 +189,8 @@ EXTRA = [
     "max(@maxMemoryUsed / 1000 / 1000) as maxMemoryUsedMB, provisonedMemoryMB - maxMemoryUsedMB as overProvisionedMB",
     "stats avg(@duration * 3), sum(@duration + 0.1), pct(@duration / 3, 50), max(1 - @billedDuration), "
     "min(2.5 * @duration), count(@initDuration - 1) by @logStream",
-    "stats sum(@duration * 1e308), max(@duration * 1e308), count(@duration * 1e308)",
+    "stats sum(@duration" + " * 9007199254740992" * 20 + "), max(@maxMemoryUsed" + " * 9007199254740992" * 19 + "), "
+    "count(@duration" + " * 9007199254740992" * 20 + ")",  # past the double range: absent
     "parse @message '* * *' as a, b, c | stats count(*) by b",
     "parse @message '*' as whole | stats count(*) by whole | sort whole asc | limit 5",
     "parse @message 'Duration: * ms' as d | stats count(*) by d | limit 20",
