@@ -391,14 +391,22 @@ def _bin_key(node: Call) -> Key:
 
 def _numeric(node: Any, fields: _Fields) -> tuple[str, str]:
     """Arithmetic on a double column with number literals (`@memorySize / 1000 / 1000`) as SQL
-    doubles: IEEE operations in the same order give values.arith's floats bit for bit, and a
-    result that is not finite is absent at each step, as `bounded` makes it. A column or zero as
-    the divisor, a zero factor and anything but doubles are the row engine's."""
+    doubles: IEEE operations in the same order give values.arith's floats bit for bit. A result
+    that is not finite is absent, as arith's `bounded` makes it (DuckDB gives inf); checking the
+    last step is enough, since with a literal as the other operand (never a column divisor) a step
+    that is not finite leaves every later one not finite."""
+    raw = _arith(node, fields)
+    return (raw if isinstance(node, Field) else f"(CASE WHEN isfinite({raw}) THEN {raw} END)"), DBL
+
+
+def _arith(node: Any, fields: _Fields) -> str:
+    """The unchecked SQL of `_numeric`: a column as the divisor (it may be zero), a zero factor
+    (-0.0 and 0.0 tie in min/max), a literal past 2^53 and anything but doubles are the row engine's."""
     if isinstance(node, Field):
         col, kind = fields.column(node)
         if kind != DBL:
             raise _NoMap  # epoch ms are integers: their arithmetic is exact in Python, not in doubles
-        return col, DBL
+        return col
     if not isinstance(node, BinaryNode) or node.op not in ("+", "-", "*", "/"):
         raise _NoMap
     left_n, right_n = _number_literal(node.left), _number_literal(node.right)
@@ -407,15 +415,11 @@ def _numeric(node: Any, fields: _Fields) -> tuple[str, str]:
     n = left_n if left_n is not None else right_n
     if isinstance(n, float) and not math.isfinite(n) or abs(n) > _EXACT_INT:
         raise _NoMap
-    if node.op == "/" and (right_n is None or right_n == 0):
-        raise _NoMap  # a column as the divisor may be zero: arith gives None there
-    if node.op == "*" and n == 0:
-        raise _NoMap  # -0.0 and 0.0: min/max would pick between equals by arrival order
+    if (node.op == "/" and (right_n is None or right_n == 0)) or (node.op == "*" and n == 0):
+        raise _NoMap
     lit = f"CAST('{float(n)!r}' AS DOUBLE)"
-    other, _ = _numeric(node.right if left_n is not None else node.left, fields)
-    a, b = (lit, other) if left_n is not None else (other, lit)
-    # arith's `bounded`: a result that is not finite is absent (DuckDB gives inf)
-    return f"(CASE WHEN isfinite({a} {node.op} {b}) THEN {a} {node.op} {b} END)", DBL
+    other = _arith(node.right if left_n is not None else node.left, fields)
+    return f"({lit} {node.op} {other})" if left_n is not None else f"({other} {node.op} {lit})"
 
 
 def _aggregates(stats_cmd: Any, slots: list, fields: _Fields, params: list) -> list[Agg]:
