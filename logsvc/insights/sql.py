@@ -64,6 +64,10 @@ _FIXED_UNITS = {"ms", "s", "m", "h", "d", "w"}
 _MONDAY_MS = 4 * 86_400_000
 _EXACT_INT = 2**53
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "!=": "!="}
+# a superset of the strings values.parse_number reads as a number: Python's whitespace around
+# characters of _INT_RE / _FLOAT_RE (RE2 syntax)
+_PY_SPACE = "\\x{9}\\x{a}\\x{b}\\x{c}\\x{d}\\x{1c}\\x{1d}\\x{1e}\\x{1f}\\x{20}\\x{85}\\x{a0}\\x{1680}\\x{2000}\\x{2001}\\x{2002}\\x{2003}\\x{2004}\\x{2005}\\x{2006}\\x{2007}\\x{2008}\\x{2009}\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}"
+_MAYBE_NUMBER = f"[{_PY_SPACE}]*[-+0-9.eE]+[{_PY_SPACE}]*"
 _HIT = "FILTER (WHERE _hit)"  # aggregates read only the events the filters keep (stats_sql's `_hit`)
 _SQL_OP = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
@@ -106,6 +110,7 @@ class SqlPlan:
     keys: list[Key] = field(default_factory=list)
     aggs: list[Agg] = field(default_factory=list)
     derived: list[list[str]] = field(default_factory=list)  # `parse`: columns added, step by step
+    cut: bool = False  # stats: only the first `limit` groups in key order can be returned (cut_sql)
 
     def over(self, relation: str) -> str:
         """`relation` with the columns `parse` derives (one subquery per step: each reads the last)."""
@@ -146,6 +151,18 @@ class SqlPlan:
         group = ", ".join(["_hit"] + [f"k{i}" for i in range(len(self.keys))])
         sql = f"SELECT {', '.join(keys + cols)} FROM {scan} GROUP BY {group}"
         return sql, list(self.params)
+
+    def cut_sql(self, table: str, limit: int) -> str:
+        """The groups of `table` (stats_sql's result) that may be among the first `limit` in
+        values.sort_key order of the one text key: every key that might spell a number (numbers
+        sort first; Python decides which do), the first `limit` of the others by code point
+        (DuckDB compares strings by their UTF-8 bytes, which is code point order), and NULL."""
+        maybe = f"regexp_full_match(k0, '{_MAYBE_NUMBER}')"
+        return (
+            f"SELECT * FROM {table} WHERE NOT _hit OR k0 IS NULL OR {maybe} "
+            f"UNION ALL (SELECT * FROM {table} WHERE _hit AND k0 IS NOT NULL AND NOT {maybe} "
+            f"ORDER BY k0 LIMIT {int(limit)})"
+        )
 
     def sums_sql(self, relation: str, column: str) -> tuple[str, list[Any]]:
         """Per group and power of two: the sum of the integer mantissas of `column` (exact, HUGEINT).
@@ -525,7 +542,15 @@ def _plan(plan: Any) -> SqlPlan:
     if rest[0].kind == "stats":
         if assigned:
             raise _NoMap  # a stats over a computed or parsed field
-        return _stats_plan(rest[0], where, params, fields)
+        sp = _stats_plan(rest[0], where, params, fields)
+        # the engine keeps only the first `limit` groups by key when nothing after reorders or drops
+        # rows (engine._PREFIX_SAFE): with one text key, SQL can cut to a superset of those
+        sp.cut = (
+            len(sp.keys) == 1
+            and sp.keys[0].kind == STR
+            and all(s.kind in ("fields", "display", "unmask", "parse", "limit") for s in rest[1:])
+        )
+        return sp
     raise _NoMap
 
 
