@@ -113,7 +113,7 @@ def read_events(path: Path) -> list[tuple[int, str]]:
     return out
 
 
-def batches(events: list[tuple[int, str]]):  # noqa: ANN201
+def batches(events: list[tuple[int, str]]):
     batch, size = [], 0
     for ts, msg in events:
         n = len(msg.encode()) + 26
@@ -126,7 +126,7 @@ def batches(events: list[tuple[int, str]]):  # noqa: ANN201
         yield batch
 
 
-def timed(call, n: int) -> tuple[list[float], int]:  # noqa: ANN001
+def timed(call, n: int) -> tuple[list[float], int]:
     times, found = [], 0
     for i in range(n):
         token = RARE_TOKENS[i % len(RARE_TOKENS)]
@@ -136,7 +136,7 @@ def timed(call, n: int) -> tuple[list[float], int]:  # noqa: ANN001
     return times, found
 
 
-def filter_all(client, token: str) -> int:  # noqa: ANN001
+def filter_all(client, token: str) -> int:
     """Every page of FilterLogEvents for the term (one page for a rare term)."""
     kw = {"logGroupName": GROUP, "filterPattern": token}
     n = 0

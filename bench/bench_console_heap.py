@@ -52,7 +52,7 @@ def writer(path: Path, rate: int, seconds: float, stop: threading.Event, counter
             time.sleep(max(0.0, next_tick - time.monotonic()))
 
 
-def heap_mb(cdp) -> float:  # noqa: ANN001
+def heap_mb(cdp) -> float:
     cdp.send("HeapProfiler.collectGarbage")
     metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
     return metrics["JSHeapUsedSize"] / 1e6

@@ -77,7 +77,7 @@ def pct(values: list[float], q: float) -> float:
 SIZES = {"50k": 50_000, "200k": 200_000, "1M": 1_000_000, "3M": 3_000_000, "10M": 10_000_000}
 
 
-def ensure_corpus(label: str, log=print) -> tuple[Path, dict]:  # noqa: ANN001
+def ensure_corpus(label: str, log=print) -> tuple[Path, dict]:
     """bench/corpus/<label>/ with groups/ and info.json; generated once, reused while CORPUS_VERSION holds."""
     root = BENCH / "corpus" / label
     info_path = root / "info.json"
@@ -149,7 +149,7 @@ class Server:
             }
         )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "wb")  # noqa: SIM115
+        self._log = open(self.log_path, "wb")
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "logsvc", "serve", "--port", "0"],
@@ -280,7 +280,7 @@ class Http:
 # ---- ingest --------------------------------------------------------------------------------------
 
 
-def bench_ingest(server: Server, t0: float, info: dict, data: Path, log=print) -> list[Figure]:  # noqa: ANN001
+def bench_ingest(server: Server, t0: float, info: dict, data: Path, log=print) -> list[Figure]:
     """Lines/s from server start until the writer reports every line indexed; index/raw; peak RSS."""
     lines = info["lines"]
     last_tok = corpus_mod.LAST_TOKEN
@@ -495,7 +495,7 @@ def search_cases(info: dict, data: Path) -> list[dict]:
     ]
 
 
-def bench_search(server: Server, info: dict, data: Path, errors: list[str], reps: int = 20, log=print) -> list[Figure]:  # noqa: ANN001
+def bench_search(server: Server, info: dict, data: Path, errors: list[str], reps: int = 20, log=print) -> list[Figure]:
     http = Http(server.port)
     figs = []
     for case in search_cases(info, data):
@@ -540,7 +540,7 @@ def bench_search(server: Server, info: dict, data: Path, errors: list[str], reps
                 if st != 200:
                     raise RuntimeError(f"HTTP {st}")
             p50, p99 = statistics.median(times) + walk_ms, pct(times, 99) + walk_ms
-        except Exception as e:  # noqa: BLE001 - recorded, not fatal: e.g. a pattern kind not supported yet
+        except Exception as e:
             log(f"    {case['name']}: ERROR {e}")
             errors.append(f"search {case['name']}: {type(e).__name__}: {str(e)[:500]}")
             figs.append(Figure("search", case["name"], None, "ms", note=f"error: {str(e)[:300]}"))
@@ -590,7 +590,7 @@ def bench_search(server: Server, info: dict, data: Path, errors: list[str], reps
 _SEQ_RE = re.compile(rb"benchseq=(\d+) sent=(\d+)")
 
 
-def _tail_clients(port: int, group: str, n: int, ready, results, stop_after: float) -> None:  # noqa: ANN001
+def _tail_clients(port: int, group: str, n: int, ready, results, stop_after: float) -> None:
     """Child process: open n SSE tails, record for every seq the first arrival latency per client."""
     cpu0, wall0 = time.process_time(), time.monotonic()
     sel = selectors.DefaultSelector()
@@ -655,7 +655,7 @@ def _tail_clients(port: int, group: str, n: int, ready, results, stop_after: flo
 
 def bench_tail(
     server: Server, data: Path, counts=(1, 10, 50), rate: int = 2000, seconds: float = 5.0, log=print
-) -> list[Figure]:  # noqa: ANN001
+) -> list[Figure]:
     import multiprocessing
 
     from logsvc.store import Store
@@ -746,7 +746,7 @@ def bench_tail(
 
 def run_size(
     label: str, out_dir: Path, tail_counts=(1, 10, 50), log=print, keep: bool = False, after_ingest=None
-) -> dict:  # noqa: ANN001
+) -> dict:
     """Generate/reuse the corpus, start a fresh server over a hard-linked copy, run every phase.
 
     Returns {"label", "info", "figures", "errors", "load"}: errors are exceptions (the run continues
@@ -786,7 +786,7 @@ def run_size(
                             met=server.phase_peak(False) / 1e6 <= 300,
                         )
                     )
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 import traceback
 
                 log(f"[{label}] {name} phase failed: {e}")

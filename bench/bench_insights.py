@@ -70,10 +70,10 @@ class Duck:
                       f"FROM (SELECT unnest(string_split(rtrim(content, chr(10)), chr(10))) AS line FROM read_text([{lst}]))) "
                       f"WHERE ts BETWEEN {lo_ms} AND {hi_ms})")
 
-    def run(self, sql: str, params=()):  # noqa: ANN001, ANN201
+    def run(self, sql: str, params=()):
         return self.con.execute(sql, list(params)).fetchall()
 
-    def q(self, i: int, rid: str):  # noqa: ANN201
+    def q(self, i: int, rid: str):
         L = self.lines
         report = f"""(SELECT ts, CAST(regexp_extract(msg, '\\tDuration: ([0-9.]+) ms', 1) AS DOUBLE) AS duration,
                      CAST(regexp_extract(msg, 'Memory Size: ([0-9]+) MB', 1) AS DOUBLE) * 1e6 AS memsize,
@@ -108,7 +108,7 @@ class Duck:
         return (p, s, a, m, p - m)
 
 
-def normal(i: int, rows: list[dict]):  # noqa: ANN201
+def normal(i: int, rows: list[dict]):
     """logsvc's result rows (lists of {field, value}) in DuckDB's shape."""
     ds = [{c["field"]: c["value"] for c in r if c["field"] != "@ptr"} for r in rows]
     if i == 0:
@@ -129,7 +129,7 @@ def normal(i: int, rows: list[dict]):  # noqa: ANN201
                                        "overProvisionedMB")) if d else ()
 
 
-def close(a, b) -> bool:  # noqa: ANN001
+def close(a, b) -> bool:
     if isinstance(a, float) or isinstance(b, float):
         return a is not None and b is not None and math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
     if isinstance(a, tuple) and isinstance(b, tuple):
@@ -137,7 +137,7 @@ def close(a, b) -> bool:  # noqa: ANN001
     return a == b
 
 
-def compare(i: int, got, want) -> str:  # noqa: ANN001
+def compare(i: int, got, want) -> str:
     """'same' or what differs (a short text)."""
     if isinstance(got, dict):
         capped = len(got) >= 10_000
@@ -155,7 +155,7 @@ def compare(i: int, got, want) -> str:  # noqa: ANN001
 # ---- logsvc over boto3 ---------------------------------------------------------------------------
 
 
-def run_query(client, text: str, start: int, end: int, deadline_s: float = 600) -> tuple[float, dict]:  # noqa: ANN001
+def run_query(client, text: str, start: int, end: int, deadline_s: float = 600) -> tuple[float, dict]:
     t = time.perf_counter()
     qid = client.start_query(logGroupNames=GROUPS, startTime=start, endTime=end, queryString=text, limit=10_000)["queryId"]
     while True:
@@ -174,7 +174,7 @@ def run_query(client, text: str, start: int, end: int, deadline_s: float = 600) 
 # ---- moto, in a child process --------------------------------------------------------------------
 
 
-def _moto_child(files: list[tuple[str, str, str]], texts: list[str], conn) -> None:  # noqa: ANN001
+def _moto_child(files: list[tuple[str, str, str]], texts: list[str], conn) -> None:
     try:
         import boto3
         from moto import mock_aws
@@ -216,16 +216,16 @@ def _moto_child(files: list[tuple[str, str, str]], texts: list[str], conn) -> No
                         r = c.get_query_results(queryId=qid)
                     out["queries"].append({"ms": (time.perf_counter() - t) * 1000, "rows": len(r["results"]), "status": r["status"],
                                            "fields": sorted({f["field"] for row in r["results"][:50] for f in row})})
-                except Exception as e:  # noqa: BLE001
+                except Exception as e:
                     out["queries"].append({"error": f"{type(e).__name__}: {str(e)[:200]}"})
         conn.send(out)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         import traceback
 
         conn.send({"error": f"{type(e).__name__}: {e}\n{traceback.format_exc()[-1200:]}"})
 
 
-def bench_insights(port: int, info: dict, data: Path, errors: list[str], log=print, reps: int = 5, moto: bool = True) -> list[Figure]:  # noqa: ANN001
+def bench_insights(port: int, info: dict, data: Path, errors: list[str], log=print, reps: int = 5, moto: bool = True) -> list[Figure]:
     import multiprocessing
 
     import boto3
@@ -263,7 +263,7 @@ def bench_insights(port: int, info: dict, data: Path, errors: list[str], log=pri
             got = normal(i, res["results"])
             note.append(f"{len(res['results']):,} rows; recordsMatched {stats.get('recordsMatched', 0):,.0f}, "
                         f"recordsScanned {stats.get('recordsScanned', 0):,.0f}; {n} timed runs")
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             errors.append(f"insights {name}: {type(e).__name__}: {str(e)[:400]}")
             figs.append(Figure("insights (realistic)", name, None, "ms", note=f"error: {str(e)[:300]}"))
             log(f"    {name}: ERROR {e}")

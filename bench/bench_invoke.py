@@ -51,7 +51,7 @@ def start(root: Path, project: Path, inprocess: bool = False) -> tuple[str, obje
     try:
         if inprocess:
             raise ImportError
-        import logsvc.app  # noqa: F401
+        import logsvc.app
         import logsvc.service  # noqa: F401
 
         full = True

@@ -21,13 +21,13 @@ PATTERNS = ["zebracorn42", '"ledger mismatch detected"']
 CREDS = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench", "region_name": "us-east-1"}
 
 
-def _client(endpoint: str | None = None):  # noqa: ANN202
+def _client(endpoint: str | None = None):
     import boto3
 
     return boto3.client("logs", endpoint_url=endpoint, **CREDS)
 
 
-def filter_all(client, group: str, pattern: str) -> list[dict]:  # noqa: ANN001
+def filter_all(client, group: str, pattern: str) -> list[dict]:
     """Every matching event, following nextToken as a CloudWatch client must."""
     out: list[dict] = []
     kw = {"logGroupName": group, "filterPattern": pattern}
@@ -40,7 +40,7 @@ def filter_all(client, group: str, pattern: str) -> list[dict]:  # noqa: ANN001
         kw["nextToken"] = token
 
 
-def time_calls(fn, reps: int, budget: float) -> list[float]:  # noqa: ANN001
+def time_calls(fn, reps: int, budget: float) -> list[float]:
     fn()
     times: list[float] = []
     spent = 0.0
@@ -72,7 +72,7 @@ def _read_events(data: Path) -> dict[tuple[str, str], list[tuple[int, str]]]:
     return out
 
 
-def _moto_child(data: str, patterns: list[str], reps: int, conn) -> None:  # noqa: ANN001
+def _moto_child(data: str, patterns: list[str], reps: int, conn) -> None:
     try:
         from moto import mock_aws
 
@@ -106,13 +106,13 @@ def _moto_child(data: str, patterns: list[str], reps: int, conn) -> None:  # noq
                 times = time_calls(lambda p=p: filter_all(c, GROUP, p), reps, budget=60)
                 res["patterns"][p] = {"times": times, "count": len(found)}
         conn.send(res)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         import traceback
 
         conn.send({"error": f"{type(e).__name__}: {e}\n{traceback.format_exc()[-1500:]}"})
 
 
-def bench_filter_vs_moto(endpoint: str, data: Path, info: dict, log=print, reps: int = 20) -> list[Figure]:  # noqa: ANN001
+def bench_filter_vs_moto(endpoint: str, data: Path, info: dict, log=print, reps: int = 20) -> list[Figure]:
     import multiprocessing
 
     ctx = multiprocessing.get_context("fork")

@@ -28,7 +28,7 @@ from bench_core import Figure, Http, pct, q, sh, time_shell
 REAL_VERSION = corpus_real.VERSION
 
 
-def ensure_corpus(label: str, log=print) -> tuple[Path, dict]:  # noqa: ANN001
+def ensure_corpus(label: str, log=print) -> tuple[Path, dict]:
     """bench/corpus/real-<label>/ with groups/, events.json and info.json; generated once."""
     import shutil
 
@@ -173,7 +173,7 @@ def cases(info: dict, data: Path) -> list[dict]:
     ]
 
 
-def _count_check(case: dict, http: Http, ev: Events, log=print) -> dict:  # noqa: ANN001
+def _count_check(case: dict, http: Http, ev: Events, log=print) -> dict:
     chk = case.get("check")
     if not chk:
         return {}
@@ -187,7 +187,7 @@ def _count_check(case: dict, http: Http, ev: Events, log=print) -> dict:  # noqa
     return {"logsvc": n_logsvc, "rg_events": len(pos), "rg_lines": lines, "equal": n_logsvc == len(pos), "pages": pages}
 
 
-def bench_search(server, info: dict, data: Path, corpus_root: Path, errors: list[str], reps: int = 20, log=print) -> list[Figure]:  # noqa: ANN001
+def bench_search(server, info: dict, data: Path, corpus_root: Path, errors: list[str], reps: int = 20, log=print) -> list[Figure]:
     http = Http(server.port)
     ev = Events(data, corpus_root)
     figs = []
@@ -232,7 +232,7 @@ def bench_search(server, info: dict, data: Path, corpus_root: Path, errors: list
                     raise RuntimeError(f"HTTP {st}")
             p50, p99 = statistics.median(times) + walk_ms, pct(times, 99) + walk_ms
             counts = _count_check(case, http, ev, log)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             log(f"    {case['name']}: ERROR {e}")
             errors.append(f"real search {case['name']}: {type(e).__name__}: {str(e)[:500]}")
             figs.append(Figure("search (realistic)", case["name"], None, "ms", note=f"error: {str(e)[:300]}"))
@@ -262,7 +262,7 @@ def bench_search(server, info: dict, data: Path, corpus_root: Path, errors: list
 # ---- bulk retrieval: every match of a common term ------------------------------------------------
 
 
-def bench_bulk(server, info: dict, data: Path, corpus_root: Path, errors: list[str], log=print, reps: int = 5) -> list[Figure]:  # noqa: ANN001
+def bench_bulk(server, info: dict, data: Path, corpus_root: Path, errors: list[str], log=print, reps: int = 5) -> list[Figure]:
     """All matches of `INFO` in one group: REST paging, FilterLogEvents paging (boto3), NDJSON export,
     each end to end, beside rg printing every matching line of the group's files."""
     import boto3
@@ -318,7 +318,7 @@ def bench_bulk(server, info: dict, data: Path, corpus_root: Path, errors: list[s
                 t = time.perf_counter()
                 fn()
                 times.append((time.perf_counter() - t) * 1000)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             errors.append(f"bulk {name}: {type(e).__name__}: {str(e)[:400]}")
             figs.append(Figure("bulk retrieval (realistic)", f"all `{term}` of {group}: {name}", None, "ms", note=f"error: {e}"))
             continue
@@ -335,7 +335,7 @@ def bench_bulk(server, info: dict, data: Path, corpus_root: Path, errors: list[s
     return figs
 
 
-def bench_ingest_real(server, t0: float, info: dict, data: Path, corpus_root: Path, log=print) -> list[Figure]:  # noqa: ANN001
+def bench_ingest_real(server, t0: float, info: dict, data: Path, corpus_root: Path, log=print) -> list[Figure]:
     """Server start -> the writer's eventsIngested reaches the corpus's event count (its lines minus
     the continuation lines of the generator's multi-line events), or, failing that, holds for 30 s."""
     spans = json.loads((corpus_root / "events.json").read_text())
@@ -404,7 +404,7 @@ def cold_cache_support(data: Path) -> tuple[bool, str]:
     return True, "posix_fadvise(DONTNEED) on this run's files (not verified: no fincore)"
 
 
-def evict(paths) -> None:  # noqa: ANN001
+def evict(paths) -> None:
     for p in paths:
         try:
             fd = os.open(p, os.O_RDONLY)
@@ -419,7 +419,7 @@ def evict(paths) -> None:  # noqa: ANN001
             os.close(fd)
 
 
-def bench_cold(server, info: dict, data: Path, errors: list[str], log=print) -> list[Figure]:  # noqa: ANN001
+def bench_cold(server, info: dict, data: Path, errors: list[str], log=print) -> list[Figure]:
     """First query after this run's files (stream files, index, every derived file) left the page
     cache, for logsvc and for rg alike. The server's own heap (block tables it holds) stays warm."""
     ok, how = cold_cache_support(data)
@@ -455,7 +455,7 @@ def bench_cold(server, info: dict, data: Path, errors: list[str], log=print) -> 
 
 
 def run_size(label: str, out_dir: Path, log=print, keep: bool = False, insights: bool = True, moto: bool = True,
-             cold: bool = True) -> dict:  # noqa: ANN001
+             cold: bool = True) -> dict:
     """The realistic corpus at one size against a fresh `logsvc serve`: ingest, the headline queries,
     bulk retrieval, Insights (with DuckDB and moto), cold cache. Same result shape as bench_core.run_size."""
     import shutil
@@ -489,7 +489,7 @@ def run_size(label: str, out_dir: Path, log=print, keep: bool = False, insights:
                 peak = server.phase_peak() / 1e6
                 result["figures"].append(Figure("server (realistic)", f"peak RSS during {name} (master + workers)", peak, "MB",
                                                 target="≤ 250 MB (#12)", met=peak <= 250))
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 import traceback
 
                 log(f"[real {label}] {name} phase failed: {e}")

@@ -141,7 +141,7 @@ def _stream_lines(seed: int, s: int, per_stream: int, start_ms: int, end_ms: int
     return out
 
 
-def _plant(lines: list[str], at: float, make) -> None:  # noqa: ANN001
+def _plant(lines: list[str], at: float, make) -> None:
     """Insert the line `make(ts)` at fraction `at` of `lines`, with the time of the line before it."""
     i = max(1, min(len(lines), int(len(lines) * at)))
     prev = lines[i - 1]

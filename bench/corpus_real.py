@@ -135,7 +135,7 @@ class Vocab:
             t += z
             self.tcum.append(t)
 
-    def template(self, rnd) -> int:  # noqa: ANN001
+    def template(self, rnd) -> int:
         return bisect.bisect_left(self.tcum, rnd() * self.tcum[-1])
 
 

@@ -44,8 +44,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from logsvc import lines, names  # noqa: E402
-from logsvc.insights import fields as F  # noqa: E402
+from logsvc import lines, names
+from logsvc.insights import fields as F
 
 HERE = Path(__file__).resolve().parent
 ACCOUNT = "123456789012"
@@ -793,7 +793,7 @@ def probe(lib: str, pq_dir: str) -> None:
     if lib == "duckdb":
         import duckdb  # noqa: F401
     elif lib == "pyarrow":
-        import pyarrow.compute  # noqa: F401
+        import pyarrow.compute
         import pyarrow.parquet  # noqa: F401
     elif lib == "numpy":
         import numpy  # noqa: F401

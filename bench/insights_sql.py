@@ -29,10 +29,10 @@ class Snap:
     def __init__(self, paths: dict, cover: dict) -> None:
         self.paths, self.cover = paths, cover
 
-    def files(self, groups, start_ms, end_ms):  # noqa: ANN001, ANN201
+    def files(self, groups, start_ms, end_ms):
         return [self.paths[g] for g in groups if g in self.paths]
 
-    def covered(self, group: str, stream: str):  # noqa: ANN201
+    def covered(self, group: str, stream: str):
         return self.cover.get((group, stream))
 
 

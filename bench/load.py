@@ -68,7 +68,7 @@ class TailClient(threading.Thread):
                         for m in MARK.finditer(line):
                             self.marks[m.group(0).decode()] += 1
                             self.count += 1
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             if not self._halt.is_set():
                 self.errors.append(f"{type(e).__name__}: {e}")
 
@@ -95,7 +95,7 @@ class PutBatches(threading.Thread):
     def prepare(self) -> bool:
         try:
             self.client.create_log_stream(logGroupName=self.group, logStreamName="cw-batches")
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             if "ResourceAlreadyExists" not in str(e):
                 self.available = False
                 self.errors.append(f"CloudWatch API unavailable: {e}")
@@ -110,7 +110,7 @@ class PutBatches(threading.Thread):
                 self.client.put_log_events(logGroupName=self.group, logStreamName="cw-batches",
                                            logEvents=[{"timestamp": int(time.time() * 1000), "message": m} for m in msgs])
                 self.sent += [f"m9000-{seq + i}" for i in range(self.batch)]
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 self.errors.append(f"{type(e).__name__}: {e}")
             seq += self.batch
             self._halt.wait(max(0.0, 1 / self.per_second - (time.monotonic() - t0)))
@@ -143,7 +143,7 @@ class Searcher(threading.Thread):
                         self.errors.append(f"search HTTP {r.status_code}: {r.text[:200]}")
                     elif not any(mark in e["message"].split() for e in r.json()["events"]):
                         self.misses.append(mark)
-                except Exception as e:  # noqa: BLE001
+                except Exception as e:
                     self.errors.append(f"{type(e).__name__}: {e}")
             self._halt.wait(max(0.0, 1 / self.per_second - (time.monotonic() - t0)))
 
@@ -152,7 +152,7 @@ class Searcher(threading.Thread):
 
 
 def run(url: str, data_dir: Path, server_pid: int, *, seconds: float = 60, clients: int = 50, rate: int = 2000,
-        searches: int = 5, put: bool = True, settle: float = 60, out=print) -> dict:  # noqa: ANN001
+        searches: int = 5, put: bool = True, settle: float = 60, out=print) -> dict:
     writers = StreamWriters(data_dir, GROUP, n_streams=10, rate=rate)  # creates the group and streams
     time.sleep(1.0)
     tails = [TailClient(url, GROUP) for _ in range(clients)]

@@ -30,7 +30,7 @@ log = logging.getLogger("logsvc.http")
 MAX_BODY = 8 * 1024 * 1024  # PutLogEvents allows 1 MiB of messages; JSON escaping can double that
 
 
-def _public_route_matcher(service):  # noqa: ANN001, ANN202
+def _public_route_matcher(service):
     """(method, path) -> True when the project declares that HTTP route `public = true`."""
     inv = getattr(service, "invoker", None)
     if inv is None or not any(getattr(r, "public", False) for r in inv.project.routes):
@@ -46,7 +46,7 @@ def _public_route_matcher(service):  # noqa: ANN001, ANN202
     return public
 
 
-def create_app(service) -> Flask:  # noqa: ANN001
+def create_app(service) -> Flask:
     app = Flask("logsvc", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.json.sort_keys = False
@@ -65,11 +65,11 @@ def create_app(service) -> Flask:  # noqa: ANN001
     public_route = _public_route_matcher(service)
 
     @app.before_request
-    def _gate():  # noqa: ANN202
+    def _gate():
         return auth.gate(request, service, public_route)
 
     @app.after_request
-    def _security_headers(resp):  # noqa: ANN001, ANN202
+    def _security_headers(resp):
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("Referrer-Policy", "no-referrer")
         if resp.mimetype == "text/html":
@@ -80,19 +80,19 @@ def create_app(service) -> Flask:  # noqa: ANN001
         return resp
 
     @app.errorhandler(LogsvcError)
-    def _logsvc_error(e: LogsvcError):  # noqa: ANN202
+    def _logsvc_error(e: LogsvcError):
         if request.headers.get("X-Amz-Target"):
             return cloudwatch.error_response_for(e)
         return error_response(e)
 
     @app.errorhandler(HTTPException)
-    def _http_error(e: HTTPException):  # noqa: ANN202
+    def _http_error(e: HTTPException):
         if request.headers.get("X-Amz-Target"):
             return cloudwatch.http_error_response(e)
         return http_error_response(e, MAX_BODY)  # a 404 stays 404, 405 keeps Allow, a 5xx stays 5xx
 
     @app.errorhandler(Exception)
-    def _unexpected(e: Exception):  # noqa: ANN202
+    def _unexpected(e: Exception):
         log.exception("unexpected error on %s %s", request.method, request.path)
         return rest_error(500, "InternalError", "logsvc hit an unexpected error; its log has the details")
 

@@ -87,7 +87,7 @@ class _Capture:
                         self._split(fd, flush=True, eof=quiet >= PARTIAL)
                 self._write_ready()
             self._write_ready()
-        except BaseException as e:  # noqa: BLE001 - reported by the caller after the command ends
+        except BaseException as e:
             self.error = e
         finally:
             sel.close()

@@ -46,7 +46,7 @@ def _echo_error(e: LogsvcError) -> None:
 
 
 class _Group(click.Group):
-    def invoke(self, ctx: click.Context):  # noqa: ANN201
+    def invoke(self, ctx: click.Context):
         from logsvc.client import ConnectionFailed
         from logsvc.errors import NotFound
 
@@ -124,7 +124,7 @@ def main(ctx: click.Context, traceback: bool, **flags: str | None) -> None:
     ctx.obj = {**flags, "traceback": traceback}
 
 
-def _client(ctx: click.Context):  # noqa: ANN202
+def _client(ctx: click.Context):
     from logsvc.client import Client
 
     s = _settings(ctx)

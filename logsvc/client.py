@@ -26,7 +26,7 @@ class Client:
         self.token = token
         self.timeout = timeout
 
-    def _request(self, path: str, params: dict | None = None, accept: str = "application/json", timeout: float | None = None,  # noqa: ANN202
+    def _request(self, path: str, params: dict | None = None, accept: str = "application/json", timeout: float | None = None,
                  method: str = "GET", body: dict | None = None):
         query = urllib.parse.urlencode([(k, v) for k, v in (params or {}).items() for v in (v if isinstance(v, list | tuple) else [v]) if v is not None], doseq=True)
         url = f"{self.url}{path}" + (f"?{query}" if query else "")
@@ -37,7 +37,7 @@ class Client:
         if self.token:
             req.add_header("Authorization", f"Bearer {self.token}")
         try:
-            return urllib.request.urlopen(req, timeout=timeout or self.timeout)  # noqa: S310 - URL is the user's server
+            return urllib.request.urlopen(req, timeout=timeout or self.timeout)
         except urllib.error.HTTPError as e:
             raise _api_error(e) from None
         except (urllib.error.URLError, OSError) as e:

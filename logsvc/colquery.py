@@ -76,7 +76,7 @@ class Answer:
     bytes: int = 0
 
 
-class _Interrupted(Exception):  # noqa: N818 - control flow
+class _Interrupted(Exception):
     pass
 
 
@@ -331,7 +331,7 @@ class Columnar:
             if got is not None and got.kind == "rows":
                 got.picks = [p for p in got.picks if 0 <= p[0] < len(sources)]
             return got
-        except Exception as e:  # noqa: BLE001 - any failure here means "ask the row engine"
+        except Exception as e:
             if not should_stop():
                 log.warning(
                     "Insights: the columnar path failed (%s: %s); running the row engine",

@@ -217,7 +217,7 @@ class BlockIndex:
 
     # ---- writing (the ingesting process only) ------------------------------------------------
 
-    def _w(self):  # noqa: ANN202
+    def _w(self):
         if self._writer is None:
             self._writer = self._ix.writer()
         return self._writer
@@ -243,11 +243,11 @@ class BlockIndex:
             w, self._writer = self._writer, None
             try:
                 w.cancel()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.warning("could not cancel the index writer cleanly; releasing its lock")
                 try:
                     w.writelock.release()
-                except Exception:  # noqa: BLE001
+                except Exception:
                     pass
 
     # ---- reading -------------------------------------------------------------------------------
@@ -304,7 +304,7 @@ class BlockIndex:
 class Snapshot:
     """An immutable view of every block at one index generation."""
 
-    def __init__(self, reader, blocks: list[Block], generation: int) -> None:  # noqa: ANN001
+    def __init__(self, reader, blocks: list[Block], generation: int) -> None:
         self._reader = reader
         self.generation = generation
         self.blocks = blocks
@@ -325,7 +325,7 @@ class Snapshot:
         return cls(None, [], -1)
 
     @classmethod
-    def load(cls, reader, cache: dict[str, list[tuple[int, Block]]], generation: int) -> Snapshot:  # noqa: ANN001
+    def load(cls, reader, cache: dict[str, list[tuple[int, Block]]], generation: int) -> Snapshot:
         blocks: list[Block] = []
         seen = set()
         for leaf, offset in reader.leaf_readers():
@@ -443,7 +443,7 @@ class Snapshot:
             if self._refs == 0:
                 try:
                     self._reader.close()
-                except Exception:  # noqa: BLE001 - closing is best effort; nobody reads it any more
+                except Exception:
                     pass
 
     def _check_held(self) -> None:

@@ -134,7 +134,7 @@ class Ingester:
                     self._wake.set()
                 backoff = 0.1
                 self.last_error = None
-            except Exception as e:  # noqa: BLE001 - keep ingesting; say why it failed
+            except Exception as e:
                 if not isinstance(e, StorageError | OSError):
                     log.exception("ingest step failed")
                 self._recover(_describe(e))
@@ -143,7 +143,7 @@ class Ingester:
         try:
             if self._pending:
                 self.commit()
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("final commit failed")
             self.index.cancel()
 
@@ -156,7 +156,7 @@ class Ingester:
         self._uncommitted.clear()
         try:
             self._load()
-        except Exception as e:  # noqa: BLE001 - the next round tries again
+        except Exception as e:
             log.warning("could not reload the index state: %s", e)
         with self._dirty_lock:
             self._dirty_all = True

@@ -91,14 +91,14 @@ class MalformedQuery(InvalidParameter):
         self.caret = caret
 
 
-def compile_query(text: str):  # noqa: ANN201 - insights.Plan
+def compile_query(text: str):
     """`insights.compile`, with its QueryError as MalformedQuery."""
     try:
         return insights.compile(text)
     except insights.QueryError as e:
         try:
             caret = e.caret(text)
-        except Exception:  # noqa: BLE001 - the caret is a nicety; the offsets are the answer
+        except Exception:
             caret = ""
         raise MalformedQuery(e.message, e.start, e.end, caret) from None
     except (RecursionError, ValueError, OverflowError) as e:  # e.g. a 5,000-digit number, 3,000 nested parentheses
@@ -169,7 +169,7 @@ class Stats:
         }
 
 
-class _Stop(Exception):  # noqa: N818 - control flow, not an error
+class _Stop(Exception):
     def __init__(self, status: str, error: str | None = None) -> None:
         super().__init__(status)
         self.status = status
@@ -426,7 +426,7 @@ class Jobs:
             self._finish(job, s.status, self._partial_rows(job), s.error)
         except LogsvcError as e:
             self._finish(job, "Failed", None, e.message)
-        except Exception as e:  # noqa: BLE001 - a query's bug fails that query, never the worker
+        except Exception as e:
             log.exception("Insights query %s failed", job.id)
             self._finish(job, "Failed", None, f"logsvc hit an unexpected error ({type(e).__name__}); its log has the details")
 
@@ -567,7 +567,7 @@ class Jobs:
         if job.execution is not None:
             try:
                 return self._render(job, job.execution.partial())
-            except Exception:  # noqa: BLE001 - then the last partial rows will do
+            except Exception:
                 log.exception("Insights query %s: partial rows failed", job.id)
         with job.lock:
             return job.partial

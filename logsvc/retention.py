@@ -47,7 +47,7 @@ def expired_offset(blocks: list, cutoff: int) -> int:
     return offset
 
 
-def enforce(store, snapshot, now_ms: int) -> int:  # noqa: ANN001
+def enforce(store, snapshot, now_ms: int) -> int:
     """One retention pass over every group with a retention policy; returns the bytes freed."""
     global _unsupported_warned
     freed = 0

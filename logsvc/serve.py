@@ -51,7 +51,7 @@ class LogsvcWorker(ThreadWorker):
         threading.Thread(target=self._reap, name="logsvc-header-deadline", daemon=True).start()
         super().init_process()
 
-    def accept(self, listener) -> None:  # noqa: ANN001 - gunicorn's ThreadWorker.accept with _TimedConn
+    def accept(self, listener) -> None:
         try:
             client_sock, client_addr = listener.accept()
             self.nr_conns += 1
@@ -63,7 +63,7 @@ class LogsvcWorker(ThreadWorker):
             if e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
                 raise
 
-    def handle_request(self, req, conn):  # noqa: ANN001, ANN201
+    def handle_request(self, req, conn):
         self._awaiting.pop(conn, None)
         return super().handle_request(req, conn)
 
@@ -92,7 +92,7 @@ def _limit_malloc_arenas() -> None:
 
 
 class LogsvcApplication(BaseApplication):
-    def __init__(self, settings: Settings, announce=None) -> None:  # noqa: ANN001
+    def __init__(self, settings: Settings, announce=None) -> None:
         self.settings = settings
         self.announce = announce or print_address
         super().__init__()
@@ -126,11 +126,11 @@ class LogsvcApplication(BaseApplication):
         for key, value in cfg.items():
             self.cfg.set(key, value)
 
-    def _when_ready(self, server) -> None:  # noqa: ANN001
+    def _when_ready(self, server) -> None:
         host, port = server.LISTENERS[0].sock.getsockname()[:2]
         self.announce(self.settings, host, port)
 
-    def load(self):  # noqa: ANN201
+    def load(self):
         global _service
         from logsvc.api.internal import InternalServer
         from logsvc.app import create_app
@@ -173,17 +173,17 @@ def _public_routes(settings: Settings) -> list[str]:
         from logsvc.invoker.functions import load_project
 
         project = load_project(settings.project, settings.data_dir)
-    except Exception:  # noqa: BLE001 - the workers report a bad project file themselves
+    except Exception:
         return []
     return [f"{r.method} /http{r.path}" for r in project.routes if r.public]
 
 
-def _worker_exit(server, worker) -> None:  # noqa: ANN001
+def _worker_exit(server, worker) -> None:
     if _service is not None:
         _service.close()
 
 
-def serve(settings: Settings, announce=None) -> None:  # noqa: ANN001
+def serve(settings: Settings, announce=None) -> None:
     """Run gunicorn in the foreground until interrupted."""
     _limit_malloc_arenas()
     LogsvcApplication(settings, announce).run()

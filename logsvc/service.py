@@ -197,7 +197,7 @@ class Service:
             try:
                 with self.index.snapshot() as snap:
                     retention.enforce(self.store, snap, int(time.time() * 1000))
-            except Exception:  # noqa: BLE001 - retention must never stop the writer
+            except Exception:
                 log.exception("retention pass failed")
 
     def _column_builder(self) -> None:

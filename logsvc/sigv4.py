@@ -356,7 +356,7 @@ def verify(
 _CREDENTIAL_RE = re.compile(r"Credential=([^/,\s]+)/")
 
 
-def credentials_for(settings, headers: Mapping) -> dict[str, str] | None:  # noqa: ANN001
+def credentials_for(settings, headers: Mapping) -> dict[str, str] | None:
     """Which secret a request must be signed with, or None when the AWS APIs are open.
 
     Configured access keys win. Otherwise, if the HTTP API has a token, the AWS APIs are not left

@@ -189,7 +189,7 @@ class Tailer:
     def clients(self) -> int:
         return self._clients
 
-    def _follow(self, list_sources, cursor, gens, idents, pattern, heartbeat, stop, max_seconds):  # noqa: ANN001, ANN202
+    def _follow(self, list_sources, cursor, gens, idents, pattern, heartbeat, stop, max_seconds):
         pos: dict[str, _Pos] = {k: _Pos(v, gens.get(k), idents.get(k)) for k, v in cursor.items()}
         last_yield = time.monotonic()
         began = last_yield
@@ -202,7 +202,7 @@ class Tailer:
                         p.feed.refs -= 1
                         p.feed = None
 
-    def _rounds(self, list_sources, pos, pattern, heartbeat, stop, max_seconds, began):  # noqa: ANN001, ANN202, C901
+    def _rounds(self, list_sources, pos, pattern, heartbeat, stop, max_seconds, began):
         sources: list[Source] = []
         listed_at = 0.0
         version = -1
@@ -457,7 +457,7 @@ class TailSession:
     def __iter__(self) -> TailSession:
         return self
 
-    def __next__(self):  # noqa: ANN204
+    def __next__(self):
         try:
             return next(self._gen)
         except BaseException:

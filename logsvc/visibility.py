@@ -39,7 +39,7 @@ def visible(src: Source, timestamp: int, offset: int) -> bool:
     return offset >= src.from_offset and timestamp >= src.since
 
 
-def block_is_current(block, ino: int, head: bytes | None = None) -> bool:  # noqa: ANN001
+def block_is_current(block, ino: int, head: bytes | None = None) -> bool:
     """Does an index block describe the file now at the stream's path (not a deleted predecessor)?
 
     The inode tells a replaced file; `head` (the file's first bytes now) tells one truncated and

@@ -87,7 +87,7 @@ class Watcher(FileSystemEventHandler):
         for cb in self._subscribers:
             try:
                 cb(path)
-            except Exception:  # noqa: BLE001 - one bad subscriber must not stop the others
+            except Exception:
                 log.exception("watch subscriber failed")
         with self._cond:
             self.version += 1

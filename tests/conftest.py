@@ -81,10 +81,10 @@ class Server:
     def store(self) -> Store:
         return Store(self.data_dir)
 
-    def get(self, path: str, **params) -> requests.Response:  # noqa: ANN003
+    def get(self, path: str, **params) -> requests.Response:
         return requests.get(self.url + path, params=params, timeout=30)
 
-    def json(self, path: str, **params) -> dict:  # noqa: ANN003
+    def json(self, path: str, **params) -> dict:
         r = self.get(path, **params)
         assert r.status_code == 200, (r.status_code, r.text)
         return r.json()

@@ -17,7 +17,7 @@ FULL = os.environ.get("LOGSVC_FULL_TESTS") == "1"  # read at import: conftest cl
 MARK_RE = re.compile(r"\bm(\d+)-(\d+)\b")
 
 
-def all_events(url: str, group: str, *, timeout: float = 60, **params) -> list[dict]:  # noqa: ANN003
+def all_events(url: str, group: str, *, timeout: float = 60, **params) -> list[dict]:
     """Every event of a group, paging /api/v1/events from the head."""
     out: list[dict] = []
     token = None
@@ -106,7 +106,7 @@ class StreamWriters:
                 delay = next_at - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:
             self.errors.append(e)
         finally:
             for fd in fds:

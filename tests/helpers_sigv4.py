@@ -45,7 +45,7 @@ def signed(
     return req
 
 
-def verify_signed(req: AWSRequest, credentials: dict | None = None, **kw) -> str:  # noqa: ANN003
+def verify_signed(req: AWSRequest, credentials: dict | None = None, **kw) -> str:
     """Run sigv4.verify on a botocore request as a server would see it (Host header added)."""
     parts = urlsplit(req.url)
     headers = dict(req.headers.items())
@@ -61,7 +61,7 @@ class VerifyingApp:
         self.credentials = credentials
         self.seen: list[dict] = []
 
-    def __call__(self, environ, start_response):  # noqa: ANN001, ANN204
+    def __call__(self, environ, start_response):
         req = Request(environ)
         body = req.get_data()
         raw = sigv4.raw_path(environ)

@@ -33,7 +33,7 @@ def cw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="module")
-def logs(cw: Server):  # noqa: ANN201
+def logs(cw: Server):
     return boto3.client(
         "logs",
         endpoint_url=cw.url,
@@ -50,7 +50,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def make_stream(logs, lines: list[str] | None = None, t0: int | None = None) -> tuple[str, str]:  # noqa: ANN001
+def make_stream(logs, lines: list[str] | None = None, t0: int | None = None) -> tuple[str, str]:
     group, stream = unique(), "s-" + uuid.uuid4().hex[:6]
     logs.create_log_group(logGroupName=group)
     logs.create_log_stream(logGroupName=group, logStreamName=stream)
@@ -64,7 +64,7 @@ def make_stream(logs, lines: list[str] | None = None, t0: int | None = None) -> 
     return group, stream
 
 
-def error_of(call, **kw) -> tuple[str, str]:  # noqa: ANN001
+def error_of(call, **kw) -> tuple[str, str]:
     with pytest.raises(ClientError) as exc:
         call(**kw)
     err = exc.value.response["Error"]
@@ -80,7 +80,7 @@ def raw(cw: Server, op: str | None, body: bytes | str | dict, headers: dict | No
     return requests.post(cw.url + "/", data=data, headers=h, timeout=10)
 
 
-def all_events(logs, group: str, **kw) -> list[dict]:  # noqa: ANN001
+def all_events(logs, group: str, **kw) -> list[dict]:
     out = []
     for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group, **kw):
         out.extend(page["events"])
@@ -128,7 +128,7 @@ def test_unknown_operation_is_named(cw: Server) -> None:
         ({"logGroupName": "/a", "limit": "ten"}, "SerializationException"),
     ],
 )
-def test_malformed_bodies_are_serialization_errors(cw: Server, body, code: str) -> None:  # noqa: ANN001
+def test_malformed_bodies_are_serialization_errors(cw: Server, body, code: str) -> None:
     r = raw(cw, "DescribeLogStreams" if isinstance(body, dict) and "limit" in body else "CreateLogGroup", body)
     assert r.status_code == 400
     assert r.json()["__type"] == code
@@ -147,7 +147,7 @@ def test_get_on_root_is_still_the_console(cw: Server) -> None:
 # ---- validation: AWS's names and texts, never a 500 -----------------------------------------------
 
 
-def test_validation_texts(logs) -> None:  # noqa: ANN001
+def test_validation_texts(logs) -> None:
     group, stream = make_stream(logs)
     cases = [
         (logs.filter_log_events, {"logGroupName": group, "limit": 10001}, "InvalidParameterException",
@@ -196,7 +196,7 @@ def test_validation_texts(logs) -> None:  # noqa: ANN001
         assert error_of(call, **kw) == (code, message), kw
 
 
-def test_filter_pattern_error_points_at_the_position(logs) -> None:  # noqa: ANN001
+def test_filter_pattern_error_points_at_the_position(logs) -> None:
     group, _ = make_stream(logs, ["x"])
     code, message = error_of(logs.filter_log_events, logGroupName=group, filterPattern='{ $.level = "ERROR"')
     assert code == "InvalidParameterException"
@@ -213,7 +213,7 @@ def test_two_validation_errors_are_counted(cw: Server) -> None:
 # ---- groups, streams, retention, tags -------------------------------------------------------------
 
 
-def test_describe_log_groups_prefix_pattern_and_paging(logs) -> None:  # noqa: ANN001
+def test_describe_log_groups_prefix_pattern_and_paging(logs) -> None:
     base = unique("/paging/")
     made = [f"{base}/g{i:02d}" for i in range(7)]
     for g in made:
@@ -231,7 +231,7 @@ def test_describe_log_groups_prefix_pattern_and_paging(logs) -> None:  # noqa: A
     assert [x["logGroupName"] for x in by_id] == [made[3], made[5]]
 
 
-def test_retention_policy_round_trip(logs) -> None:  # noqa: ANN001
+def test_retention_policy_round_trip(logs) -> None:
     group, _ = make_stream(logs)
     logs.put_retention_policy(logGroupName=group, retentionInDays=7)
     assert logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"][0]["retentionInDays"] == 7
@@ -240,7 +240,7 @@ def test_retention_policy_round_trip(logs) -> None:  # noqa: ANN001
     assert error_of(logs.put_retention_policy, logGroupName="/nope", retentionInDays=1)[0] == "ResourceNotFoundException"
 
 
-def test_tags_new_and_legacy(logs) -> None:  # noqa: ANN001
+def test_tags_new_and_legacy(logs) -> None:
     group = unique()
     logs.create_log_group(logGroupName=group, tags={"team": "core"})
     arn = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"][0]["logGroupArn"]
@@ -259,7 +259,7 @@ def test_tags_new_and_legacy(logs) -> None:  # noqa: ANN001
     assert code == "InvalidParameterException"
 
 
-def test_streams_describe_order_and_paging(logs) -> None:  # noqa: ANN001
+def test_streams_describe_order_and_paging(logs) -> None:
     group = unique()
     logs.create_log_group(logGroupName=group)
     t = now_ms() - 10_000
@@ -268,7 +268,7 @@ def test_streams_describe_order_and_paging(logs) -> None:  # noqa: ANN001
         logs.put_log_events(logGroupName=group, logStreamName=name, logEvents=[{"timestamp": t + 1000 * i, "message": name}])
     logs.create_log_stream(logGroupName=group, logStreamName="empty")
 
-    def names(**kw) -> list[str]:  # noqa: ANN003
+    def names(**kw) -> list[str]:
         pages = logs.get_paginator("describe_log_streams").paginate(logGroupName=group, PaginationConfig={"PageSize": 2}, **kw)
         return [s["logStreamName"] for p in pages for s in p["logStreams"]]
 
@@ -284,7 +284,7 @@ def test_streams_describe_order_and_paging(logs) -> None:  # noqa: ANN001
     assert full["arn"].endswith(f":log-group:{group}:log-stream:a")
 
 
-def test_delete_stream_and_group(logs) -> None:  # noqa: ANN001
+def test_delete_stream_and_group(logs) -> None:
     group, stream = make_stream(logs, ["one"])
     logs.delete_log_stream(logGroupName=group, logStreamName=stream)
     assert logs.describe_log_streams(logGroupName=group)["logStreams"] == []
@@ -296,7 +296,7 @@ def test_delete_stream_and_group(logs) -> None:  # noqa: ANN001
 # ---- PutLogEvents ---------------------------------------------------------------------------------
 
 
-def test_put_log_events_limits(cw: Server, logs) -> None:  # noqa: ANN001
+def test_put_log_events_limits(cw: Server, logs) -> None:
     group, stream = make_stream(logs)
     t = now_ms()
 
@@ -323,7 +323,7 @@ def test_put_log_events_limits(cw: Server, logs) -> None:  # noqa: ANN001
                         "'logEvents.1.member.message' failed to satisfy constraint: Member must have length greater than or equal to 1"}
 
 
-def test_put_log_events_rejects_too_old_and_too_new_individually(logs) -> None:  # noqa: ANN001
+def test_put_log_events_rejects_too_old_and_too_new_individually(logs) -> None:
     group, stream = make_stream(logs)
     t = now_ms()
     day = 86_400_000
@@ -348,7 +348,7 @@ def test_put_log_events_rejects_too_old_and_too_new_individually(logs) -> None: 
     assert r["rejectedLogEventsInfo"] == {"expiredLogEventEndIndex": 1}
 
 
-def test_put_log_events_unknown_stream(logs) -> None:  # noqa: ANN001
+def test_put_log_events_unknown_stream(logs) -> None:
     group, _ = make_stream(logs)
     ev = [{"timestamp": now_ms(), "message": "x"}]
     assert error_of(logs.put_log_events, logGroupName=group, logStreamName="nope", logEvents=ev) == (
@@ -357,7 +357,7 @@ def test_put_log_events_unknown_stream(logs) -> None:  # noqa: ANN001
         "ResourceNotFoundException", "The specified log group does not exist.")
 
 
-def test_messages_round_trip_unicode_and_newlines(logs) -> None:  # noqa: ANN001
+def test_messages_round_trip_unicode_and_newlines(logs) -> None:
     msgs = ["caf\u00e9 \u2603 \U0001f600", 'json {"a": [1, 2]}', "tab\tseparated", "line one\nline two"]
     group, stream = make_stream(logs, msgs)
     got = logs.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True)["events"]
@@ -368,7 +368,7 @@ def test_messages_round_trip_unicode_and_newlines(logs) -> None:  # noqa: ANN001
 # ---- GetLogEvents ---------------------------------------------------------------------------------
 
 
-def test_get_log_events_tokens(logs) -> None:  # noqa: ANN001
+def test_get_log_events_tokens(logs) -> None:
     t0 = now_ms() - 100_000
     group, stream = make_stream(logs, [f"m{i}" for i in range(25)], t0=t0)
     # forward from the head, until the token comes back unchanged
@@ -395,7 +395,7 @@ def test_get_log_events_tokens(logs) -> None:  # noqa: ANN001
     assert [e["message"] for e in fwd["events"]] == ["m16", "m17", "m18"]
 
 
-def test_get_log_events_time_range_end_exclusive(logs) -> None:  # noqa: ANN001
+def test_get_log_events_time_range_end_exclusive(logs) -> None:
     t0 = now_ms() - 100_000
     group, stream = make_stream(logs, [f"m{i}" for i in range(10)], t0=t0)
     r = logs.get_log_events(logGroupName=group, logStreamName=stream, startTime=t0 + 2, endTime=t0 + 5, startFromHead=True)
@@ -404,7 +404,7 @@ def test_get_log_events_time_range_end_exclusive(logs) -> None:  # noqa: ANN001
     assert [e["message"] for e in r["events"]] == ["m2", "m3", "m4"]
 
 
-def test_get_log_events_empty_stream_tokens_then_poll(logs) -> None:  # noqa: ANN001
+def test_get_log_events_empty_stream_tokens_then_poll(logs) -> None:
     group, stream = make_stream(logs)
     r = logs.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True)
     assert r["events"] == []
@@ -417,7 +417,7 @@ def test_get_log_events_empty_stream_tokens_then_poll(logs) -> None:  # noqa: AN
 # ---- FilterLogEvents ------------------------------------------------------------------------------
 
 
-def test_filter_log_events_pages_never_lose_events_sharing_a_millisecond(logs) -> None:  # noqa: ANN001
+def test_filter_log_events_pages_never_lose_events_sharing_a_millisecond(logs) -> None:
     group = unique()
     logs.create_log_group(logGroupName=group)
     t = now_ms() - 5000
@@ -434,7 +434,7 @@ def test_filter_log_events_pages_never_lose_events_sharing_a_millisecond(logs) -
     assert all(p["searchedLogStreams"] == [] for p in pages)
 
 
-def test_filter_log_events_streams_prefix_time_and_pattern(logs) -> None:  # noqa: ANN001
+def test_filter_log_events_streams_prefix_time_and_pattern(logs) -> None:
     group = unique()
     logs.create_log_group(logGroupName=group)
     t = now_ms() - 5000
@@ -443,7 +443,7 @@ def test_filter_log_events_streams_prefix_time_and_pattern(logs) -> None:  # noq
         logs.put_log_events(logGroupName=group, logStreamName=s, logEvents=[
             {"timestamp": t + i, "message": f"{'ERROR' if i % 2 else 'INFO'} {s} n={i}"} for i in range(6)])
 
-    def msgs(**kw) -> list[str]:  # noqa: ANN003
+    def msgs(**kw) -> list[str]:
         return [e["message"] for e in all_events(logs, group, **kw)]
 
     assert len(msgs()) == 18
@@ -455,7 +455,7 @@ def test_filter_log_events_streams_prefix_time_and_pattern(logs) -> None:  # noq
     assert len(msgs(filterPattern="?web ?worker")) == 18
 
 
-def test_filter_log_events_sees_hand_written_files_and_rest_sees_put_events(cw: Server, logs) -> None:  # noqa: ANN001
+def test_filter_log_events_sees_hand_written_files_and_rest_sees_put_events(cw: Server, logs) -> None:
     group = unique()
     store = cw.store
     path = store.ensure_stream(group, "by-hand")
@@ -470,7 +470,7 @@ def test_filter_log_events_sees_hand_written_files_and_rest_sees_put_events(cw: 
     assert "via PutLogEvents" in (Path(store.stream_file(group, "by-api")).read_text())
 
 
-def test_filter_log_events_newest_first_needs_recent_start(cw: Server, logs) -> None:  # noqa: ANN001
+def test_filter_log_events_newest_first_needs_recent_start(cw: Server, logs) -> None:
     # startFromHead is newer than this botocore's model: speak the wire protocol directly
     group, _ = make_stream(logs, ["a", "b"])
     r = raw(cw, "FilterLogEvents", {"logGroupName": group, "startFromHead": False})
@@ -483,7 +483,7 @@ def test_filter_log_events_newest_first_needs_recent_start(cw: Server, logs) -> 
     assert "nextToken" not in r
 
 
-def test_json_filter_over_mixed_group_returns_exactly_errors(logs) -> None:  # noqa: ANN001
+def test_json_filter_over_mixed_group_returns_exactly_errors(logs) -> None:
     lines = [
         json.dumps({"level": "ERROR", "msg": "boom", "n": 1}),
         json.dumps({"level": "INFO", "msg": "ok"}),
@@ -519,7 +519,7 @@ def test_survives_restart(tmp_path: Path) -> None:
         s.stop()
 
 
-def test_sigv4_is_verified_when_keys_are_configured(tmp_path) -> None:  # noqa: ANN001
+def test_sigv4_is_verified_when_keys_are_configured(tmp_path) -> None:
     import boto3
     import botocore
     from botocore.config import Config
@@ -531,7 +531,7 @@ def test_sigv4_is_verified_when_keys_are_configured(tmp_path) -> None:  # noqa: 
     s = start_server(data, env={"LOGSVC_AWS_ACCESS_KEY_ID": "AKIDLOCAL", "LOGSVC_AWS_SECRET_ACCESS_KEY": "s3cr3t"})
     try:
 
-        def client(key: str, secret: str):  # noqa: ANN202
+        def client(key: str, secret: str):
             return boto3.client(
                 "logs", endpoint_url=s.url, region_name="us-east-1", aws_access_key_id=key,
                 aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}),

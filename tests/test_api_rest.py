@@ -20,7 +20,7 @@ def write(server: Server, group: str, stream: str, lines: list[str]) -> None:
         f.write("".join(line + "\n" for line in lines))
 
 
-def all_events(server: Server, **params) -> list[dict]:  # noqa: ANN003
+def all_events(server: Server, **params) -> list[dict]:
     out, token = [], None
     while True:
         page = server.json("/api/v1/events", startFromHead="true", limit=10000, nextToken=token, **params)
@@ -193,7 +193,7 @@ def test_openapi_document_lists_every_route(server: Server) -> None:
         assert p in doc["paths"]
 
 
-def test_token_protects_the_api(tmp_path) -> None:  # noqa: ANN001
+def test_token_protects_the_api(tmp_path) -> None:
     data = tmp_path / "data"
     data.mkdir()
     s = start_server(data, env={"LOGSVC_TOKEN": "s3cret"})
@@ -236,7 +236,7 @@ class SSE:
                     self.last_id = raw[3:].strip()
                 elif raw.startswith("data:"):
                     data.append(raw[5:].strip())
-        except Exception:  # noqa: BLE001 - closed by the test
+        except Exception:
             pass
 
     def close(self) -> None:

@@ -141,12 +141,12 @@ def _bearer() -> dict:
     return {"Authorization": f"Bearer {TOKEN}"}
 
 
-def _client(srv: Server, service: str, key: str = KEY, secret: str = SECRET, url: str | None = None):  # noqa: ANN202
+def _client(srv: Server, service: str, key: str = KEY, secret: str = SECRET, url: str | None = None):
     return boto3.client(service, endpoint_url=url or srv.url, region_name="us-east-1", aws_access_key_id=key,
                         aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}, read_timeout=60))
 
 
-def _records_text(srv: Server, **params) -> str:  # noqa: ANN003
+def _records_text(srv: Server, **params) -> str:
     r = requests.get(srv.url + "/api/v1/invocations", params={"limit": 1000, **params}, headers=_bearer(), timeout=10)
     assert r.status_code == 200, r.text
     return r.text
@@ -365,7 +365,7 @@ def test_the_async_queue_is_bounded_in_bytes_and_throttles_like_lambda(gated: Se
     wait_for(lambda: _accepts(lam, pad), timeout=20, interval=0.5, what="the queue to take events again")
 
 
-def _accepts(lam, pad: bytes) -> bool:  # noqa: ANN001
+def _accepts(lam, pad: bytes) -> bool:
     try:
         return lam.invoke(FunctionName="slow", InvocationType="Event", Payload=pad)["StatusCode"] == 202
     except lam.exceptions.TooManyRequestsException:

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench import corpus_real  # noqa: E402
-from logsvc import lines  # noqa: E402
+from bench import corpus_real
+from logsvc import lines
 
 N = 6000
 

@@ -65,7 +65,7 @@ class Console:
 
 
 @pytest.fixture
-def console(browser: Browser, site) -> Iterator[Console]:  # noqa: ANN001
+def console(browser: Browser, site) -> Iterator[Console]:
     ctx = browser.new_context(viewport={"width": 1280, "height": 800})
     c = Console(ctx.new_page(), site.url)
     yield c
@@ -74,14 +74,14 @@ def console(browser: Browser, site) -> Iterator[Console]:  # noqa: ANN001
     assert not c.errors, f"JavaScript errors: {c.errors}"
 
 
-def write(site, group: str, stream: str, lines: list[str]) -> Path:  # noqa: ANN001
+def write(site, group: str, stream: str, lines: list[str]) -> Path:
     path = Store(site.data_dir).ensure_stream(group, stream)
     with open(path, "a", encoding="utf-8") as f:
         f.write("".join(line + "\n" for line in lines))
     return path
 
 
-def wait_indexed(site, group: str, count: int) -> None:  # noqa: ANN001
+def wait_indexed(site, group: str, count: int) -> None:
     def n() -> int:
         r = requests.get(site.url + "/api/v1/events", params={"group": group, "limit": 10000}, timeout=10)
         return len(r.json().get("events", [])) if r.status_code == 200 else 0
@@ -96,7 +96,7 @@ def unique(prefix: str) -> str:
 # ---- navigation ------------------------------------------------------------------------------------------
 
 
-def test_groups_streams_events_and_merged_view(console: Console, site) -> None:  # noqa: ANN001
+def test_groups_streams_events_and_merged_view(console: Console, site) -> None:
     group = unique("nav")
     write(site, group, "alpha", ["alpha line one", "alpha line two"])
     write(site, group, "beta", ["beta line one"])
@@ -119,7 +119,7 @@ def test_groups_streams_events_and_merged_view(console: Console, site) -> None: 
 # ---- search ----------------------------------------------------------------------------------------------
 
 
-def test_search_highlights_matches_and_points_at_errors(console: Console, site) -> None:  # noqa: ANN001
+def test_search_highlights_matches_and_points_at_errors(console: Console, site) -> None:
     group = unique("search")
     write(site, group, "s", ["nothing here", "found the needle in the haystack", "more hay"])
     wait_indexed(site, group, 3)
@@ -140,7 +140,7 @@ def test_search_highlights_matches_and_points_at_errors(console: Console, site) 
 # ---- live tail -------------------------------------------------------------------------------------------
 
 
-def test_tail_shows_an_appended_line_within_a_second(console: Console, site) -> None:  # noqa: ANN001
+def test_tail_shows_an_appended_line_within_a_second(console: Console, site) -> None:
     group = unique("tail")
     path = write(site, group, "s", ["first"])
     wait_indexed(site, group, 1)
@@ -155,7 +155,7 @@ def test_tail_shows_an_appended_line_within_a_second(console: Console, site) -> 
     assert time.monotonic() - t0 <= 1.0
 
 
-def test_pause_counts_new_lines_and_resume_loses_nothing(console: Console, site) -> None:  # noqa: ANN001
+def test_pause_counts_new_lines_and_resume_loses_nothing(console: Console, site) -> None:
     group = unique("pause")
     path = write(site, group, "s", [f"old line {i}" for i in range(300)])
     wait_indexed(site, group, 300)
@@ -183,7 +183,7 @@ def test_pause_counts_new_lines_and_resume_loses_nothing(console: Console, site)
 # ---- permalinks ------------------------------------------------------------------------------------------
 
 
-def test_permalinks_restore_the_view_and_back_works(console: Console, site) -> None:  # noqa: ANN001
+def test_permalinks_restore_the_view_and_back_works(console: Console, site) -> None:
     group = unique("link")
     write(site, group, "s", [f"row {i} {'ERROR boom' if i % 10 == 3 else 'ok'}" for i in range(40)])
     wait_indexed(site, group, 40)
@@ -214,7 +214,7 @@ def test_permalinks_restore_the_view_and_back_works(console: Console, site) -> N
 # ---- keyboard ------------------------------------------------------------------------------------------
 
 
-def test_keyboard_shortcuts(console: Console, site) -> None:  # noqa: ANN001
+def test_keyboard_shortcuts(console: Console, site) -> None:
     group = unique("keys")
     write(site, group, "s", [f"key line {i}" for i in range(5)])
     wait_indexed(site, group, 5)
@@ -242,7 +242,7 @@ def test_keyboard_shortcuts(console: Console, site) -> None:  # noqa: ANN001
 # ---- JSON ------------------------------------------------------------------------------------------------
 
 
-def test_json_field_click_adds_a_filter(console: Console, site) -> None:  # noqa: ANN001
+def test_json_field_click_adds_a_filter(console: Console, site) -> None:
     group = unique("json")
     write(site, group, "s", [
         json.dumps({"level": "info", "msg": "all good", "order": {"id": 1}}),
@@ -264,7 +264,7 @@ def test_json_field_click_adds_a_filter(console: Console, site) -> None:  # noqa
 # ---- hostile text ----------------------------------------------------------------------------------------
 
 
-def test_hostile_messages_are_shown_literally(console: Console, site) -> None:  # noqa: ANN001
+def test_hostile_messages_are_shown_literally(console: Console, site) -> None:
     group = unique("xss")
     big = json.dumps({"blob": "x" * 100_000, "note": "<img src=x onerror=alert(3)>"})
     write(site, group, "s", [*HOSTILE, "\x1b[31mred\x1b[0m plain", big])

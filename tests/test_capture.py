@@ -16,7 +16,7 @@ from tests.conftest import wait_for
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def logsvc(data_dir: Path, *args: str, **kw) -> subprocess.Popen:  # noqa: ANN003
+def logsvc(data_dir: Path, *args: str, **kw) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOGSVC_")}
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return subprocess.Popen(
@@ -117,7 +117,7 @@ PIPES_WRITTEN = [
 ]
 
 
-def test_run_keeps_each_events_pipe_through_every_read_path(server) -> None:  # noqa: ANN001
+def test_run_keeps_each_events_pipe_through_every_read_path(server) -> None:
     """Issue 15: `logsvc run` keeps the order and the pipe; REST `fields.pipe` is "stderr" on stderr
     events only, messages are byte-exact everywhere, Insights filters on `@pipe`, patterns are unaffected."""
     import boto3

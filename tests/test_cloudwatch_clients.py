@@ -37,7 +37,7 @@ def cw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="module")
-def logs(cw: Server):  # noqa: ANN201
+def logs(cw: Server):
     return boto3.client("logs", endpoint_url=cw.url, region_name="us-east-1")
 
 
@@ -60,7 +60,7 @@ def cli_env(**extra: str) -> dict:
 # ---- watchtower: 10,000 records, exactly once ----------------------------------------------------
 
 
-def test_watchtower_ships_10000_records_exactly_once(cw: Server, logs) -> None:  # noqa: ANN001
+def test_watchtower_ships_10000_records_exactly_once(cw: Server, logs) -> None:
     import watchtower
 
     group = unique("/watchtower/")
@@ -152,7 +152,7 @@ def test_endpoint_from_environment_variable(cw: Server) -> None:
 # ---- awslogs ---------------------------------------------------------------------------------------
 
 
-def test_awslogs_get(cw: Server, logs) -> None:  # noqa: ANN001
+def test_awslogs_get(cw: Server, logs) -> None:
     group = unique("/awslogs/")
     logs.create_log_group(logGroupName=group)
     for s in ("a", "b"):
@@ -179,7 +179,7 @@ def test_awslogs_get(cw: Server, logs) -> None:  # noqa: ANN001
 class TailFollow:
     """aws-cli v2 `awscli/customizations/logs/tail.py` --follow, with the sleep made short."""
 
-    def __init__(self, client, group: str, start: int, sleep: float = 0.2, **kw) -> None:  # noqa: ANN001, ANN003
+    def __init__(self, client, group: str, start: int, sleep: float = 0.2, **kw) -> None:
         self.client, self.group, self.start, self.sleep, self.kw = client, group, start, sleep, kw
         self.calls = 0
         self.out: list[dict] = []
@@ -209,7 +209,7 @@ class TailFollow:
             self.stop.wait(self.sleep)
 
 
-def test_aws_logs_tail_without_follow_pages_until_no_token(logs) -> None:  # noqa: ANN001
+def test_aws_logs_tail_without_follow_pages_until_no_token(logs) -> None:
     group = unique("/tail/")
     logs.create_log_group(logGroupName=group)
     logs.create_log_stream(logGroupName=group, logStreamName="s")
@@ -220,7 +220,7 @@ def test_aws_logs_tail_without_follow_pages_until_no_token(logs) -> None:  # noq
     assert [e["message"] for p in pages for e in p["events"]] == [f"m{i}" for i in range(25)]
 
 
-def test_aws_logs_tail_follow_loop(logs) -> None:  # noqa: ANN001
+def test_aws_logs_tail_follow_loop(logs) -> None:
     group = unique("/tail/")
     logs.create_log_group(logGroupName=group)
     logs.create_log_stream(logGroupName=group, logStreamName="s")
@@ -249,7 +249,7 @@ def test_aws_logs_tail_follow_loop(logs) -> None:  # noqa: ANN001
 
 
 @pytest.fixture(scope="module")
-def live(cw: Server):  # noqa: ANN201
+def live(cw: Server):
     # botocore prepends the model's "streaming-"/"stream-" host prefix even to a custom endpoint
     return boto3.client("logs", endpoint_url=cw.url, region_name="us-east-1", config=Config(inject_host_prefix=False))
 
@@ -265,7 +265,7 @@ class LiveReader:
         try:
             for frame in self.stream:
                 self.frames.append(frame)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             self.frames.append({"error": e})
 
     def updates(self) -> list[dict]:
@@ -278,7 +278,7 @@ class LiveReader:
         self.stream.close()
 
 
-def test_start_live_tail_streams_only_new_matching_events(cw: Server, logs, live, write_lines_cw) -> None:  # noqa: ANN001
+def test_start_live_tail_streams_only_new_matching_events(cw: Server, logs, live, write_lines_cw) -> None:
     group = unique("/live/")
     logs.create_log_group(logGroupName=group)
     logs.create_log_stream(logGroupName=group, logStreamName="app-1")
@@ -308,7 +308,7 @@ def test_start_live_tail_streams_only_new_matching_events(cw: Server, logs, live
 
 
 @pytest.fixture
-def write_lines_cw(cw: Server):  # noqa: ANN201
+def write_lines_cw(cw: Server):
     store = cw.store
 
     def write(group: str, stream: str, lines: list[str]) -> None:
@@ -319,7 +319,7 @@ def write_lines_cw(cw: Server):  # noqa: ANN201
     return write
 
 
-def test_start_live_tail_stream_prefixes(logs, live) -> None:  # noqa: ANN001
+def test_start_live_tail_stream_prefixes(logs, live) -> None:
     group = unique("/live/")
     logs.create_log_group(logGroupName=group)
     for s in ("web-1", "job-1"):
@@ -336,7 +336,7 @@ def test_start_live_tail_stream_prefixes(logs, live) -> None:  # noqa: ANN001
     assert reader.messages() == ["from web-1"]
 
 
-def test_start_live_tail_validation(logs, live) -> None:  # noqa: ANN001
+def test_start_live_tail_validation(logs, live) -> None:
     group = unique("/live/")
     logs.create_log_group(logGroupName=group)
     cases = [
@@ -358,7 +358,7 @@ def test_start_live_tail_validation(logs, live) -> None:  # noqa: ANN001
             assert err["Message"] == message
 
 
-def test_start_live_tail_frames_on_the_wire(cw: Server, logs) -> None:  # noqa: ANN001
+def test_start_live_tail_frames_on_the_wire(cw: Server, logs) -> None:
     """Raw bytes: initial-response first (botocore requires it), valid CRCs, JSON payloads."""
     from logsvc.cloudwatch.eventstream import decode_frames
 

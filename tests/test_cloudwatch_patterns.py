@@ -131,7 +131,7 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
 
 
 @pytest.mark.parametrize("group, pattern, match, no_match", CASES, ids=[f"{g[4:]}:{p or '<empty>'}" for g, p, _, _ in CASES])
-def test_documented_example(logs, group: str, pattern: str, match: str, no_match: str) -> None:  # noqa: ANN001
+def test_documented_example(logs, group: str, pattern: str, match: str, no_match: str) -> None:
     messages = GROUPS[group]
     events = logs.filter_log_events(logGroupName=group, filterPattern=pattern)["events"]
     got = {m for m in (e["message"] for e in events)}
@@ -142,7 +142,7 @@ def test_documented_example(logs, group: str, pattern: str, match: str, no_match
 
 
 @pytest.mark.parametrize("pattern", ["%something!%", "%(a)%", '{ $.a = "x"', "[a, b", '"unclosed'])
-def test_rejected_patterns_are_invalid_parameter(logs, pattern: str) -> None:  # noqa: ANN001
+def test_rejected_patterns_are_invalid_parameter(logs, pattern: str) -> None:
     with pytest.raises(ClientError) as exc:
         logs.filter_log_events(logGroupName="/fp/regex", filterPattern=pattern)
     err = exc.value.response["Error"]

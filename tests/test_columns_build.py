@@ -115,7 +115,7 @@ def append(path: Path, text: str) -> None:
         f.write(text)
 
 
-def builder_pid(server) -> int | None:  # noqa: ANN001
+def builder_pid(server) -> int | None:
     """The server's column builder (a child of a worker's thread, so not in server_pids' walk)."""
     tree = set(server_pids(server.proc.pid))
     for d in Path("/proc").iterdir():

@@ -26,7 +26,7 @@ class Killed(Exception):
 
 
 @pytest.fixture
-def world(data_dir: Path):  # noqa: ANN201
+def world(data_dir: Path):
     store = Store(data_dir)
     paths = [store.ensure_stream(G1, "s1"), store.ensure_stream(G1, "s2"), store.ensure_stream(G2, "w")]
     index = BlockIndex(data_dir / "index")
@@ -58,7 +58,7 @@ def listed(data_dir: Path) -> set[str]:
     return {e.name for e in snap.entries} | {r[0] for r in snap.retired}
 
 
-def test_a_crash_before_the_manifest_swap_leaves_garbage_only(data_dir: Path, world, monkeypatch) -> None:  # noqa: ANN001
+def test_a_crash_before_the_manifest_swap_leaves_garbage_only(data_dir: Path, world, monkeypatch) -> None:
     store, paths, ing = world
     for p in paths:
         append(p, lambda_lines(500, NOW - 7200_000, p.stem))
@@ -72,7 +72,7 @@ def test_a_crash_before_the_manifest_swap_leaves_garbage_only(data_dir: Path, wo
         append(p, lambda_lines(300, NOW - 3600_000, "more" + p.stem))
     ingest(ing)
 
-    def killed(self, snap):  # noqa: ANN001, ANN202
+    def killed(self, snap):
         raise Killed
 
     monkeypatch.setattr(cstore.Writer, "commit", killed)
@@ -90,7 +90,7 @@ def test_a_crash_before_the_manifest_swap_leaves_garbage_only(data_dir: Path, wo
     assert converged(data_dir) is True
 
 
-def test_a_crash_during_compaction_keeps_the_inputs_listed(data_dir: Path, world, monkeypatch) -> None:  # noqa: ANN001
+def test_a_crash_during_compaction_keeps_the_inputs_listed(data_dir: Path, world, monkeypatch) -> None:
     store, paths, ing = world
     settings = Settings(data_dir=data_dir)
     b = B.Builder(settings)
@@ -105,7 +105,7 @@ def test_a_crash_during_compaction_keeps_the_inputs_listed(data_dir: Path, world
     # the round that writes the last file of the tier also merges the tier; it dies at the swap
     seen = []
 
-    def killed(self, snap):  # noqa: ANN001, ANN202
+    def killed(self, snap):
         seen.append(len(snap.retired))
         raise Killed
 
@@ -124,7 +124,7 @@ def test_a_crash_during_compaction_keeps_the_inputs_listed(data_dir: Path, world
     assert len(cstore.snapshot(data_dir).retired) >= B.MERGE_FANOUT  # inputs kept for running queries
 
 
-def test_a_day_long_over_is_one_file_and_the_api_prunes(data_dir: Path, world) -> None:  # noqa: ANN001
+def test_a_day_long_over_is_one_file_and_the_api_prunes(data_dir: Path, world) -> None:
     store, paths, ing = world
     old_day = (NOW // DAY - 3) * DAY
     b = B.Builder(Settings(data_dir=data_dir))
@@ -151,7 +151,7 @@ def test_a_day_long_over_is_one_file_and_the_api_prunes(data_dir: Path, world) -
     assert snap.covered(G1, "nope") is None
 
 
-def test_a_columns_symlink_is_not_written_through(data_dir: Path, world, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_columns_symlink_is_not_written_through(data_dir: Path, world, tmp_path: Path) -> None:
     """pyarrow writes by path: a `<data>/columns` symlink must not get the builder writing elsewhere."""
     store, paths, ing = world
     elsewhere = tmp_path / "elsewhere"
@@ -167,7 +167,7 @@ def test_a_columns_symlink_is_not_written_through(data_dir: Path, world, tmp_pat
     assert not (data_dir / "columns").exists() and not (data_dir / cstore.RETIRED_DIR).exists()
 
 
-def test_an_unterminated_line_taken_as_it_was_keeps_the_coverage(data_dir: Path, caplog) -> None:  # noqa: ANN001
+def test_an_unterminated_line_taken_as_it_was_keeps_the_coverage(data_dir: Path, caplog) -> None:
     """The ingester takes a last line without its newline after a grace; the newline arriving later
     leaves a one-byte gap before the next block. The coverage goes on after it, never restarts."""
     store = Store(data_dir)

@@ -43,7 +43,7 @@ HOSTILE_NOTE = '<script>alert(2)</script>"\u202eexe.pdf'
 TERMINAL = ("Complete", "Failed", "Cancelled", "Timeout")
 
 
-def _logs(url: str):  # noqa: ANN202
+def _logs(url: str):
     return boto3.client("logs", endpoint_url=url, region_name="us-east-1",
                         config=Config(retries={"mode": "standard", "max_attempts": 1}))
 

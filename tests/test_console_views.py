@@ -52,7 +52,7 @@ def opaque(pixels: list[list[int]]) -> int:
 
 
 @pytest.mark.parametrize("fragment", ["#/events?group={g}&range=1h", "#/search?group={g}&q=fresh&range=1d"])
-def test_histogram_draws_the_newest_bucket(console: Console, site, fragment: str) -> None:  # noqa: ANN001, F811
+def test_histogram_draws_the_newest_bucket(console: Console, site, fragment: str) -> None:  # noqa: F811
     """Every event is in the newest bucket: its column is filled, an old bucket's is not."""
     group = unique("newest")
     now = int(time.time() * 1000)
@@ -66,7 +66,7 @@ def test_histogram_draws_the_newest_bucket(console: Console, site, fragment: str
 
 
 
-def test_internal_group_is_hidden_but_reachable_from_invocations(console: Console, site) -> None:  # noqa: ANN001, F811
+def test_internal_group_is_hidden_but_reachable_from_invocations(console: Console, site) -> None:  # noqa: F811
     token = f"needle{uuid.uuid4().hex[:8]}"
     user = unique("visible")
     now = int(time.time() * 1000)
@@ -87,7 +87,7 @@ def test_internal_group_is_hidden_but_reachable_from_invocations(console: Consol
     expect(page.locator(".vl .row", has_text=f"req-{token}")).to_be_visible()
 
 
-def test_groups_list_shows_new_groups_without_a_reload(console: Console, site) -> None:  # noqa: ANN001, F811
+def test_groups_list_shows_new_groups_without_a_reload(console: Console, site) -> None:  # noqa: F811
     first = unique("before")
     write(site, first, "s", ["here first"])
     wait_indexed(site, first, 1)
@@ -117,7 +117,7 @@ FILLTEXT_SPY = """(() => {
 })();"""
 
 
-def test_header_controls_are_labelled_and_one_24_hour_clock_in_any_zone(browser, site) -> None:  # noqa: ANN001, F811
+def test_header_controls_are_labelled_and_one_24_hour_clock_in_any_zone(browser, site) -> None:  # noqa: F811
     ctx = browser.new_context(viewport={"width": 1280, "height": 800}, timezone_id="America/New_York")
     ctx.add_init_script(FILLTEXT_SPY)
     c = Console(ctx.new_page(), site.url)
@@ -174,7 +174,7 @@ def test_header_controls_are_labelled_and_one_24_hour_clock_in_any_zone(browser,
         ctx.close()
 
 
-def test_trace_waterfall_is_on_one_time_axis(console: Console, site) -> None:  # noqa: ANN001, F811
+def test_trace_waterfall_is_on_one_time_axis(console: Console, site) -> None:  # noqa: F811
     """A child starting 10 ms after its parent is drawn 10 ms to the right, whatever its depth, and
     each bar is as long as the duration shown beside it."""
     t = int(time.time() * 1000) - 5000
@@ -191,7 +191,7 @@ def test_trace_waterfall_is_on_one_time_axis(console: Console, site) -> None:  #
     wait_for(lambda: len(site.json("/api/v1/invocations", parent=ids["child"])["invocations"]) == 1, what="records")
     page = console.open(f"#/trace?requestId={ids['grandchild']}")
 
-    def row(k: str):  # noqa: ANN202
+    def row(k: str):
         return page.locator(f'.trace-attempt[data-request-id="{ids[k]}"]')
 
     for k in spans:
@@ -217,7 +217,7 @@ def rgb(css: str) -> list[int]:
     return [int(css[i : i + 2], 16) for i in (0, 2, 4)]
 
 
-def test_histogram_is_stacked_by_level_with_errors_at_the_bottom(console: Console, site) -> None:  # noqa: ANN001, F811
+def test_histogram_is_stacked_by_level_with_errors_at_the_bottom(console: Console, site) -> None:  # noqa: F811
     group = unique("stacked")
     now = int(time.time() * 1000)
     levels = ["ERROR"] * 2 + ["INFO"] * 6
@@ -235,7 +235,7 @@ def test_histogram_is_stacked_by_level_with_errors_at_the_bottom(console: Consol
     assert [p[:3] for p in px] == [err, err, info, info], (px, err, info)
 
 
-def test_clicking_a_facet_value_filters_the_list(console: Console, site) -> None:  # noqa: ANN001, F811
+def test_clicking_a_facet_value_filters_the_list(console: Console, site) -> None:  # noqa: F811
     group = unique("facets")
     now = int(time.time() * 1000)
     events = [{"level": "error" if i % 3 == 0 else "info", "user": f"u{i % 2}", "n": i} for i in range(12)]

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.browser
 ZERO_WIDTH = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"]
 
 
-def test_zero_width_characters_are_visible(console: Console, site) -> None:  # noqa: ANN001, F811
+def test_zero_width_characters_are_visible(console: Console, site) -> None:  # noqa: F811
     group = unique("zw")
     write(site, group, "s", [f"pay{c}pal {i}" for i, c in enumerate(ZERO_WIDTH)])
     wait_indexed(site, group, len(ZERO_WIDTH))

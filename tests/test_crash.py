@@ -13,7 +13,7 @@ G = "/aws/lambda/crash"
 N = 100_000
 
 
-def count_events(server, group: str) -> list[str]:  # noqa: ANN001
+def count_events(server, group: str) -> list[str]:
     out, token = [], None
     while True:
         page = server.json("/api/v1/events", group=group, startFromHead="true", limit=10000, nextToken=token)

@@ -28,7 +28,7 @@ from tests.conftest import ROOT, HealthWatch, Server, healthy, start_server, wai
 LONG = "s" * 300  # a stream name whose file segment is hashed, so its full name lives in `<seg>.name`
 
 
-def logs_client(server: Server):  # noqa: ANN201
+def logs_client(server: Server):
     return boto3.client("logs", endpoint_url=server.url, region_name="us-east-1")
 
 
@@ -43,7 +43,7 @@ def outside_file(tmp_path: Path, text: str) -> Path:
     return p
 
 
-def ok(server: Server, path: str, **params) -> dict:  # noqa: ANN003
+def ok(server: Server, path: str, **params) -> dict:
     r = server.get(path, **params)
     assert r.status_code == 200, (path, r.status_code, r.text)
     return r.json()

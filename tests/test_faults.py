@@ -42,13 +42,13 @@ def _sitecustomize(where: Path, code: str) -> dict:
     return {"PYTHONPATH": os.pathsep.join([str(d), str(Path(__file__).resolve().parents[1])])}
 
 
-def _assert_exactly_once(files, served, what: str) -> None:  # noqa: ANN001
+def _assert_exactly_once(files, served, what: str) -> None:
     d = diff_marks(files, served)
     assert sum(files.values()) > 0
     assert d["lost"] == d["duplicated"] == d["unknown"] == 0, f"{what}: {d} (file lines {sum(files.values())}, served {sum(served.values())})"
 
 
-def _put_log_events_client(url: str):  # noqa: ANN202
+def _put_log_events_client(url: str):
     """A boto3 logs client if this server speaks the CloudWatch API, else None."""
     import boto3
     from botocore.config import Config
@@ -57,7 +57,7 @@ def _put_log_events_client(url: str):  # noqa: ANN202
                           config=Config(retries={"max_attempts": 1}, read_timeout=20, connect_timeout=5))
     try:
         client.describe_log_groups(limit=1)
-    except Exception:  # noqa: BLE001 - not there yet
+    except Exception:
         return None
     return client
 
@@ -96,11 +96,11 @@ class PutLogEventsWriter:
                     continue
                 try:
                     client.create_log_group(logGroupName=self.group)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     pass
                 try:
                     client.create_log_stream(logGroupName=self.group, logStreamName=self.stream)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     pass
             now = int(time.time() * 1000)
             batch = []
@@ -111,7 +111,7 @@ class PutLogEventsWriter:
                 client.put_log_events(logGroupName=self.group, logStreamName=self.stream,
                                       logEvents=[{"timestamp": now, "message": m} for m in batch])
                 self.acked += batch
-            except Exception:  # noqa: BLE001 - the server was killed under us
+            except Exception:
                 self.maybe += batch
                 client_url = None
                 time.sleep(0.1)
@@ -256,7 +256,7 @@ def test_damaged_index_is_rebuilt_with_identical_answers(data_dir: Path, damage:
 
 
 @pytest.fixture
-def live(data_dir: Path):  # noqa: ANN201
+def live(data_dir: Path):
     s = start_server(data_dir)
     yield s
     s.stop()
@@ -320,7 +320,7 @@ def test_file_deleted_while_followed(live: Server) -> None:
         f.write("doomed m1-0\n")
         k.write("kept m2-0\n")
     wait_for(lambda: len(_messages(live)) == 2, what="indexed")
-    fh = open(path, "a")  # noqa: SIM115 - a writer still holds the deleted file open
+    fh = open(path, "a")
     try:
         path.unlink()
         fh.write("written after unlink m1-1\n")

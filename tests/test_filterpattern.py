@@ -459,11 +459,11 @@ def test_huge_patterns_are_rejected_quickly(pattern: str) -> None:
     assert work == _calls(lambda: reject(pattern * 10)) and work < 100, work
 
 
-def _calls(fn) -> int:  # noqa: ANN001
+def _calls(fn) -> int:
     """Python and C function calls made by fn(): a measure of work that a loaded CI machine cannot skew."""
     count = 0
 
-    def profile(frame, event: str, arg) -> None:  # noqa: ANN001
+    def profile(frame, event: str, arg) -> None:
         nonlocal count
         count += event in ("call", "c_call")
 

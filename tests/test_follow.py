@@ -86,7 +86,7 @@ class SSE:
                     self.last_id = raw[3:].strip()
                 elif raw.startswith("data:"):
                     data.append(raw[5:].strip())
-        except Exception:  # noqa: BLE001 - closed by the test
+        except Exception:
             pass
 
     def messages(self) -> list[str]:

@@ -209,7 +209,7 @@ G = "/fuzz/bad"
 
 
 @pytest.fixture(scope="module")
-def bad_server(tmp_path_factory) -> Server:  # noqa: ANN001
+def bad_server(tmp_path_factory) -> Server:
     data_dir = tmp_path_factory.mktemp("fuzz") / "data"
     data_dir.mkdir()
     s = start_server(data_dir)

@@ -94,7 +94,7 @@ def _all_texts(snap: Snapshot, paths: dict) -> dict[int, str]:
     return out
 
 
-def test_blocks_tile_each_stream_file(indexed) -> None:  # noqa: ANN001
+def test_blocks_tile_each_stream_file(indexed) -> None:
     """The oracle is only as good as the block ranges: they cover every byte once, in order."""
     idx, paths, _ = indexed
     with idx.snapshot() as snap:
@@ -104,7 +104,7 @@ def test_blocks_tile_each_stream_file(indexed) -> None:  # noqa: ANN001
             assert sum(b.count for b in blocks) == path.read_bytes().count(b"\n")
 
 
-def test_word_candidates_are_exactly_the_blocks_holding_the_word(indexed) -> None:  # noqa: ANN001
+def test_word_candidates_are_exactly_the_blocks_holding_the_word(indexed) -> None:
     """Words are whoosh postings: no false positives, no misses, whatever the case of the query."""
     idx, paths, _ = indexed
     with idx.snapshot() as snap:
@@ -117,7 +117,7 @@ def test_word_candidates_are_exactly_the_blocks_holding_the_word(indexed) -> Non
         assert 0 < len(_oracle(texts, "retry")) < len(snap.blocks)
 
 
-def test_bloom_candidates_never_miss_a_block_and_rarely_add_one(indexed) -> None:  # noqa: ANN001
+def test_bloom_candidates_never_miss_a_block_and_rarely_add_one(indexed) -> None:
     """Ids, numbers, non-ASCII and over-long words live in per-block Bloom filters: a superset
     of the truth (a miss would lose events), with few false positives (else it is a scan)."""
     idx, paths, probes = indexed
@@ -138,7 +138,7 @@ def test_bloom_candidates_never_miss_a_block_and_rarely_add_one(indexed) -> None
     assert false_pos <= 0.02 * negatives
 
 
-def test_unindexable_tokens_answer_every_block(indexed) -> None:  # noqa: ANN001
+def test_unindexable_tokens_answer_every_block(indexed) -> None:
     """Tokens too common to be worth a Bloom entry cannot narrow: all blocks, never a guess."""
     idx, _, _ = indexed
     with idx.snapshot() as snap:
@@ -147,7 +147,7 @@ def test_unindexable_tokens_answer_every_block(indexed) -> None:  # noqa: ANN001
             assert snap.candidates(("tok", term)) == every, term
 
 
-def test_and_or_and_stream_restriction_match_the_oracle(indexed) -> None:  # noqa: ANN001
+def test_and_or_and_stream_restriction_match_the_oracle(indexed) -> None:
     """Compositions of words are exact too; a stream restriction keeps only that stream's blocks."""
     idx, paths, _ = indexed
     with idx.snapshot() as snap:
@@ -161,7 +161,7 @@ def test_and_or_and_stream_restriction_match_the_oracle(indexed) -> None:  # noq
         assert got == _oracle(_texts(paths[skey], snap.stream_blocks(skey)), "error")
 
 
-def test_chunk_times_and_counts_match_the_lines(indexed) -> None:  # noqa: ANN001
+def test_chunk_times_and_counts_match_the_lines(indexed) -> None:
     """Each chunk's min/max time and count are those of the lines in its byte range."""
     idx, paths, _ = indexed
     rx = re.compile(rb"^2026-01-01T00:(\d\d):(\d\d)\.(\d{3})Z", re.M)

@@ -86,7 +86,7 @@ def test_refresh_between_handout_and_use_does_not_turn_a_search_into_a_full_scan
     seen: list[tuple[Snapshot, set[int] | None]] = []
     original = Snapshot.candidates
 
-    def spy(self: Snapshot, query, skeys=None):  # noqa: ANN001, ANN202
+    def spy(self: Snapshot, query, skeys=None):
         out = original(self, query, skeys)
         seen.append((self, out))
         return out
@@ -121,7 +121,7 @@ def test_term_lookup_on_a_released_snapshot_raises_instead_of_scanning(data_dir:
     snap._reader.close()  # a fault: the whoosh reader closed behind the snapshot's back
     try:
         result = snap.candidates(("tok", "alpha"))
-    except Exception:  # noqa: BLE001, S110 - which error whoosh raises is its business; that it raises is ours
+    except Exception:
         pass
     else:
         pytest.fail(f"candidates on a closed reader answered {result} (all {len(snap.blocks)} blocks)")
@@ -132,18 +132,18 @@ class _ReaderThenCommit:
     """Wraps the reading worker's whoosh index: right after it opens a reader, another process
     (here: the writer's own BlockIndex) commits, before the snapshot learns its generation."""
 
-    def __init__(self, ix, commit) -> None:  # noqa: ANN001
+    def __init__(self, ix, commit) -> None:
         self._ix = ix
         self._commit = commit
 
-    def reader(self, *a, **kw):  # noqa: ANN002, ANN003, ANN202
+    def reader(self, *a, **kw):
         r = self._ix.reader(*a, **kw)
         commit, self._commit = self._commit, None
         if commit is not None:
             commit()
         return r
 
-    def __getattr__(self, name: str):  # noqa: ANN204
+    def __getattr__(self, name: str):
         return getattr(self._ix, name)
 
 
@@ -190,7 +190,7 @@ def test_reader_error_in_the_ingesting_process_keeps_the_writers_uncommitted_blo
         ix = writer._ix
         real = ix.latest_generation
 
-        def failing_once():  # noqa: ANN202
+        def failing_once():
             ix.latest_generation = real
             raise OSError(24, "injected: too many open files while listing the index")
 
@@ -371,7 +371,7 @@ def test_searches_racing_commits_get_exact_candidates_and_every_event(
     problems: list[str] = []
     searches = 0
 
-    def checked(self: Snapshot, query, skeys=None):  # noqa: ANN001, ANN202
+    def checked(self: Snapshot, query, skeys=None):
         out = original(self, query, skeys)
         data = path.read_bytes().lower()
         want = {b.docnum for b in self.blocks if b" " + query[1].encode() + b" " in data[b.start : b.end]}
@@ -391,7 +391,7 @@ def test_searches_racing_commits_get_exact_candidates_and_every_event(
                 if got != list(range(len(got))):
                     problems.append(f"gap: {got[:5]}...")
                 searches += 1
-            except Exception as e:  # noqa: BLE001 - reported below, with the others
+            except Exception as e:
                 problems.append(repr(e))
 
     threads = [threading.Thread(target=search) for _ in range(3)]
@@ -448,7 +448,7 @@ def test_threads_sharing_one_snapshot_get_the_same_candidates_as_one_thread(stor
             for w in order:
                 try:
                     got = snap.candidates(("tok", w))
-                except Exception as e:  # noqa: BLE001 - collected and reported below
+                except Exception as e:
                     problems.append(f"{w}: {e!r}")
                     continue
                 if got != want[w]:

@@ -30,7 +30,7 @@ def svc(settings: Settings):
     s.close()
 
 
-def messages(svc: Service, group: str = G, **kw) -> list[str]:  # noqa: ANN003
+def messages(svc: Service, group: str = G, **kw) -> list[str]:
     src = svc.reader.sources([group])
     return [e.message for e in svc.reader.read(src, limit=10000, forward=True, **kw).events]
 
@@ -194,7 +194,7 @@ def test_rebuild_answers_exactly_as_before(settings: Settings, store: Store, dat
     assert after_q == before_q and before_q
 
 
-def test_damaged_index_is_rebuilt_at_start(settings: Settings, store: Store, data_dir: Path, caplog) -> None:  # noqa: ANN001
+def test_damaged_index_is_rebuilt_at_start(settings: Settings, store: Store, data_dir: Path, caplog) -> None:
     path = store.ensure_stream(G, "dmg")
     append(path, "".join(f"line {i}\n" for i in range(100)))
     with Service(settings) as s:

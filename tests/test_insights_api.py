@@ -35,7 +35,7 @@ BIG = 150_000  # events of the "big" group: a scan of it runs for seconds, long 
 T0 = 1_796_000_000_000  # 2026-11-30T...: fixed event times for the big group
 
 
-def _client(url: str):  # noqa: ANN202
+def _client(url: str):
     return boto3.client("logs", endpoint_url=url, region_name="us-east-1",
                         config=Config(retries={"mode": "standard", "max_attempts": 1}))
 
@@ -50,7 +50,7 @@ def cw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="module")
-def logs(cw: Server):  # noqa: ANN201
+def logs(cw: Server):
     return _client(cw.url)
 
 
@@ -62,7 +62,7 @@ def now_s() -> int:
     return int(time.time())
 
 
-def make_group(logs, messages: list[str], t0: int | None = None, stream: str = "s1") -> tuple[str, int]:  # noqa: ANN001
+def make_group(logs, messages: list[str], t0: int | None = None, stream: str = "s1") -> tuple[str, int]:
     """A new group with one stream holding `messages` one ms apart, oldest first; (group, first time)."""
     group = unique()
     logs.create_log_group(logGroupName=group)
@@ -74,14 +74,14 @@ def make_group(logs, messages: list[str], t0: int | None = None, stream: str = "
     return group, t0
 
 
-def run(logs, group: str | list[str], query: str, start: int | None = None, end: int | None = None, **kw) -> dict:  # noqa: ANN001, ANN003
+def run(logs, group: str | list[str], query: str, start: int | None = None, end: int | None = None, **kw) -> dict:
     groups = {"logGroupNames": group} if isinstance(group, list) else {"logGroupName": group}
     qid = logs.start_query(startTime=now_s() - 3600 if start is None else start, endTime=now_s() + 60 if end is None else end,
                            queryString=query, **groups, **kw)["queryId"]
     return wait_done(logs, qid)
 
 
-def wait_done(logs, qid: str, timeout: float = 60) -> dict:  # noqa: ANN001
+def wait_done(logs, qid: str, timeout: float = 60) -> dict:
     def done() -> dict | None:
         r = logs.get_query_results(queryId=qid)
         return r if r["status"] in TERMINAL else None
@@ -95,7 +95,7 @@ def rows(result: dict) -> list[dict]:
     return [{c["field"]: c["value"] for c in row} for row in result["results"]]
 
 
-def error_of(call, **kw) -> tuple[str, str, dict]:  # noqa: ANN001
+def error_of(call, **kw) -> tuple[str, str, dict]:
     with pytest.raises(ClientError) as exc:
         call(**kw)
     r = exc.value.response
@@ -127,7 +127,7 @@ SLOW_QUERY = (r"filter @message like /(?i)request \d+ took/ | parse @message /to
               " | stats count(*), avg(t), pct(t, 99), count_distinct(p) by @logStream")
 
 
-def start_slow(logs, group: str) -> str:  # noqa: ANN001
+def start_slow(logs, group: str) -> str:
     return logs.start_query(logGroupName=group, startTime=BIG_RANGE["start"], endTime=BIG_RANGE["end"],
                             queryString=SLOW_QUERY)["queryId"]
 
@@ -139,7 +139,7 @@ def rest_state(cw: Server, qid: str) -> dict:
 # ---- StartQuery / GetQueryResults through boto3 ----------------------------------------------------
 
 
-def test_boto3_query_returns_the_rows_newest_first_with_statistics(logs) -> None:  # noqa: ANN001
+def test_boto3_query_returns_the_rows_newest_first_with_statistics(logs) -> None:
     group, t0 = make_group(logs, [f"event {i} status={200 if i % 3 else 500}" for i in range(20)])
     r = run(logs, group, "fields @timestamp, @message | filter @message like /status=500/ | limit 3")
     assert r["status"] == "Complete"
@@ -156,7 +156,7 @@ def test_boto3_query_returns_the_rows_newest_first_with_statistics(logs) -> None
     assert r["queryLanguage"] == "CWLI"
 
 
-def test_limit_and_result_paging(logs) -> None:  # noqa: ANN001
+def test_limit_and_result_paging(logs) -> None:
     group, _ = make_group(logs, [f"line {i}" for i in range(30)])
     r = run(logs, group, "fields @message", limit=4)
     assert [g["@message"] for g in rows(r)] == ["line 29", "line 28", "line 27", "line 26"]
@@ -170,7 +170,7 @@ def test_limit_and_result_paging(logs) -> None:  # noqa: ANN001
     assert error_of(logs.get_query_results, queryId=r["queryId"], nextToken="v1.bogus")[0] == "InvalidParameterException"
 
 
-def test_time_range_is_inclusive_seconds(logs) -> None:  # noqa: ANN001
+def test_time_range_is_inclusive_seconds(logs) -> None:
     t0 = (now_s() - 600) * 1000  # on a whole second
     group, _ = make_group(logs, [], t0)
     logs.put_log_events(logGroupName=group, logStreamName="s1", logEvents=[
@@ -180,7 +180,7 @@ def test_time_range_is_inclusive_seconds(logs) -> None:  # noqa: ANN001
     assert [g["@message"] for g in rows(r)] == ["last ms", "first ms"]
 
 
-def test_visibility_applies_retention_and_deleted_streams(cw: Server, logs) -> None:  # noqa: ANN001
+def test_visibility_applies_retention_and_deleted_streams(cw: Server, logs) -> None:
     group = unique()
     now = int(time.time() * 1000)
 
@@ -199,7 +199,7 @@ def test_visibility_applies_retention_and_deleted_streams(cw: Server, logs) -> N
     assert [r["@message"] for r in rows(run(logs, group, q, start=now // 1000 - 4 * 86400))] == ["keep new"]
 
 
-def test_stats_rows_have_no_ptr_and_several_groups_merge(logs) -> None:  # noqa: ANN001
+def test_stats_rows_have_no_ptr_and_several_groups_merge(logs) -> None:
     a, _ = make_group(logs, ['{"level": "INFO"}', '{"level": "ERROR"}', '{"level": "INFO"}'])
     b, _ = make_group(logs, ['{"level": "INFO"}'])
     r = run(logs, [a, b], "stats count(*) as n by level | sort n desc")
@@ -210,7 +210,7 @@ def test_stats_rows_have_no_ptr_and_several_groups_merge(logs) -> None:  # noqa:
     assert rows(wait_done(logs, r["queryId"])) == [{"count(*)": "4"}]
 
 
-def test_source_command_selects_groups_by_prefix(logs) -> None:  # noqa: ANN001
+def test_source_command_selects_groups_by_prefix(logs) -> None:
     prefix = unique("/src-") + "/"
     for name in ("a", "b"):
         logs.create_log_group(logGroupName=prefix + name)
@@ -223,7 +223,7 @@ def test_source_command_selects_groups_by_prefix(logs) -> None:  # noqa: ANN001
     assert got == [{"@log": f"000000000000:{prefix}a", "n": "1"}, {"@log": f"000000000000:{prefix}b", "n": "1"}]
 
 
-def test_get_log_record_resolves_ptr_to_every_field(logs) -> None:  # noqa: ANN001
+def test_get_log_record_resolves_ptr_to_every_field(logs) -> None:
     group, t0 = make_group(logs, ['{"user": {"id": 7, "name": "ann"}, "ok": true}', "plain line"])
     got = rows(run(logs, group, "fields @message | sort @timestamp asc"))
     rec = logs.get_log_record(logRecordPointer=got[0]["@ptr"])["logRecord"]
@@ -240,7 +240,7 @@ def test_get_log_record_resolves_ptr_to_every_field(logs) -> None:  # noqa: ANN0
     assert error_of(logs.get_log_record, logRecordPointer=got[1]["@ptr"])[0] == "ResourceNotFoundException"
 
 
-def test_get_log_group_fields(logs) -> None:  # noqa: ANN001
+def test_get_log_group_fields(logs) -> None:
     group, _ = make_group(logs, ['{"a": 1, "b": {"c": 2}}', '{"a": 3}', "text", "more text"])
     fields = {f["name"]: f["percent"] for f in logs.get_log_group_fields(logGroupName=group)["logGroupFields"]}
     assert fields["@message"] == 100 and fields["@timestamp"] == 100
@@ -252,7 +252,7 @@ def test_get_log_group_fields(logs) -> None:  # noqa: ANN001
 # ---- errors ----------------------------------------------------------------------------------------
 
 
-def test_malformed_query_names_the_column(cw: Server, logs) -> None:  # noqa: ANN001
+def test_malformed_query_names_the_column(cw: Server, logs) -> None:
     group, _ = make_group(logs, ["x"])
     code, message, resp = error_of(logs.start_query, logGroupName=group, startTime=1, endTime=2,
                                    queryString="fields @message | frobnicate @message")
@@ -266,7 +266,7 @@ def test_malformed_query_names_the_column(cw: Server, logs) -> None:  # noqa: AN
     assert set(body["queryCompileError"]["location"]) == {"startCharOffset", "endCharOffset"}
 
 
-def test_start_query_validation(cw: Server, logs) -> None:  # noqa: ANN001
+def test_start_query_validation(cw: Server, logs) -> None:
     group, _ = make_group(logs, ["x"])
     base = {"startTime": 1, "endTime": 2, "queryString": "fields @message"}
     code, msg, _ = error_of(logs.start_query, logGroupName=unique(), **base)
@@ -291,7 +291,7 @@ def test_start_query_validation(cw: Server, logs) -> None:  # noqa: ANN001
     assert wait_done(logs, qid)["status"] == "Complete"
 
 
-def test_unknown_query_ids(logs) -> None:  # noqa: ANN001
+def test_unknown_query_ids(logs) -> None:
     for call in (logs.get_query_results, logs.stop_query):
         code, msg, _ = error_of(call, queryId=str(uuid.uuid4()))
         assert (code, msg) == ("ResourceNotFoundException", "The specified query does not exist.")
@@ -301,7 +301,7 @@ def test_unknown_query_ids(logs) -> None:  # noqa: ANN001
 # ---- DescribeQueries and saved queries ---------------------------------------------------------------
 
 
-def test_describe_queries(logs) -> None:  # noqa: ANN001
+def test_describe_queries(logs) -> None:
     group, _ = make_group(logs, ["a", "b"])
     done = run(logs, group, "fields @message")
     queries = logs.describe_queries(logGroupName=group)["queries"]
@@ -319,7 +319,7 @@ def test_describe_queries(logs) -> None:  # noqa: ANN001
     assert error_of(logs.describe_queries, logGroupName=unique())[0] == "ResourceNotFoundException"
 
 
-def test_query_definitions(cw: Server, logs) -> None:  # noqa: ANN001
+def test_query_definitions(cw: Server, logs) -> None:
     name = "team/" + uuid.uuid4().hex[:8]
     did = logs.put_query_definition(name=name, queryString="fields @message | limit 5",
                                     logGroupNames=["/aws/lambda/a"])["queryDefinitionId"]
@@ -347,7 +347,7 @@ def test_query_definitions(cw: Server, logs) -> None:  # noqa: ANN001
 # ---- running: partial results, stop, kill --------------------------------------------------------------
 
 
-def test_running_query_shows_progress_then_stop_cancels_it(cw: Server, logs, big: str) -> None:  # noqa: ANN001
+def test_running_query_shows_progress_then_stop_cancels_it(cw: Server, logs, big: str) -> None:
     qid = start_slow(logs, big)
     r = wait_for(lambda: (x := logs.get_query_results(queryId=qid))["statistics"]["recordsScanned"] > 0 and x,
                  timeout=30, what="statistics while running")
@@ -367,7 +367,7 @@ def test_running_query_shows_progress_then_stop_cancels_it(cw: Server, logs, big
     assert code == "InvalidParameterException" and "Cancelled" in msg
 
 
-def test_killed_worker_leaves_its_query_failed_not_running(cw: Server, logs, big: str) -> None:  # noqa: ANN001
+def test_killed_worker_leaves_its_query_failed_not_running(cw: Server, logs, big: str) -> None:
     qid = start_slow(logs, big)
     state = wait_for(lambda: (s := rest_state(cw, qid))["status"] == "Running" and s, timeout=30, what="Running")
     pid = state["worker"]
@@ -454,7 +454,7 @@ def test_results_are_kept_for_a_bounded_time_and_size(tmp_path: Path) -> None:
 # ---- the aws CLI -----------------------------------------------------------------------------------
 
 
-def test_aws_cli_start_query_and_get_query_results(cw: Server, logs) -> None:  # noqa: ANN001
+def test_aws_cli_start_query_and_get_query_results(cw: Server, logs) -> None:
     group, _ = make_group(logs, ["cli one", "cli two ERROR", "cli three"])
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
@@ -481,7 +481,7 @@ def test_aws_cli_start_query_and_get_query_results(cw: Server, logs) -> None:  #
 # ---- REST ------------------------------------------------------------------------------------------
 
 
-def test_rest_start_poll_list_and_stop(cw: Server, logs, big: str) -> None:  # noqa: ANN001
+def test_rest_start_poll_list_and_stop(cw: Server, logs, big: str) -> None:
     group, _ = make_group(logs, ['{"level": "INFO", "ms": 5}', '{"level": "ERROR", "ms": 50}', '{"level": "INFO", "ms": 7}'])
     r = requests.post(cw.url + "/api/v1/insights", json={"query": "stats count(*) as n, max(ms) by level | sort level asc",
                                                         "groups": [group], "start": "1h"}, timeout=30)
@@ -505,7 +505,7 @@ def test_rest_start_poll_list_and_stop(cw: Server, logs, big: str) -> None:  # n
     assert requests.get(cw.url + f"/api/v1/insights/{uuid.uuid4()}", timeout=30).status_code == 404
 
 
-def test_rest_errors_check_fields_and_definitions(cw: Server, logs) -> None:  # noqa: ANN001
+def test_rest_errors_check_fields_and_definitions(cw: Server, logs) -> None:
     group, _ = make_group(logs, ['{"user": "ann", "ms": 5}', "text"])
     r = requests.post(cw.url + "/api/v1/insights", json={"query": "fields @message | sort", "groups": [group]}, timeout=30)
     err = r.json()["error"]
@@ -543,7 +543,7 @@ def _logsvc(cw: Server, *args: str) -> subprocess.CompletedProcess:
                           env=env, timeout=60)
 
 
-def test_cli_query_table_json_csv(cw: Server, logs) -> None:  # noqa: ANN001
+def test_cli_query_table_json_csv(cw: Server, logs) -> None:
     group, _ = make_group(logs, ['{"path": "/a", "ms": 5}', '{"path": "/b", "ms": 9}', '{"path": "/a", "ms": 7}'])
     q = "stats count(*) as n, sum(ms) as total by path | sort path asc"
     p = _logsvc(cw, "query", q, "--group", group, "--since", "1h")

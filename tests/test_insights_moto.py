@@ -31,7 +31,7 @@ from tests.conftest import start_server
 
 
 @pytest.fixture
-def logsvc_endpoint(tmp_path, monkeypatch):  # noqa: ANN001, ANN201
+def logsvc_endpoint(tmp_path, monkeypatch):
     data = tmp_path / "data"
     data.mkdir()
     server = start_server(data)

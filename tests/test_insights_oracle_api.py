@@ -39,12 +39,12 @@ def cw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="module")
-def logs(cw: Server):  # noqa: ANN201
+def logs(cw: Server):
     return boto3.client("logs", endpoint_url=cw.url, region_name="us-east-1",
                         config=Config(retries={"mode": "standard", "max_attempts": 1}))
 
 
-def run_case(logs, case: oracle.Case) -> dict:  # noqa: ANN001
+def run_case(logs, case: oracle.Case) -> dict:
     kw = {"logGroupNames": list(case.groups)} if case.groups else {}
     qid = logs.start_query(startTime=case.start, endTime=case.end, queryString=case.query, **kw)["queryId"]
     deadline = time.monotonic() + 60
@@ -81,7 +81,7 @@ def _case_params() -> list:
 
 
 @pytest.mark.parametrize("case", _case_params())
-def test_case(logs, case: oracle.Case) -> None:  # noqa: ANN001
+def test_case(logs, case: oracle.Case) -> None:
     r = run_case(logs, case)
     assert r["status"] == "Complete", (case.name, r["status"])
     got = _rows(r, case)
@@ -97,7 +97,7 @@ def test_case(logs, case: oracle.Case) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize(("name", "query", "offsets", "word"), oracle.MALFORMED, ids=[m[0] for m in oracle.MALFORMED])
-def test_malformed(logs, name: str, query: str, offsets: tuple[int, ...], word: str) -> None:  # noqa: ANN001
+def test_malformed(logs, name: str, query: str, offsets: tuple[int, ...], word: str) -> None:
     with pytest.raises(ClientError) as exc:
         logs.start_query(logGroupNames=[oracle.G_WEB], startTime=oracle.FULL[0], endTime=oracle.FULL[1], queryString=query)
     resp = exc.value.response

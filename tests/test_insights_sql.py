@@ -119,7 +119,7 @@ class Both:
             run.add(self._row(e, plan))
         return run.finish()
 
-    def _row(self, e, plan):  # noqa: ANN001, ANN202
+    def _row(self, e, plan):
         ptr = None if plan.is_stats else f"p{self.sidx[(e.group, e.stream)]}:{e.offset}"
         return event_row(e, account=oracle.ACCOUNT, ptr=ptr)
 
@@ -239,7 +239,7 @@ def test_language_and_extra_queries_both_ways(both: Both) -> None:
     for text in _language_queries() + EXTRA:
         try:
             compile_query(text)
-        except Exception:  # noqa: BLE001, S112 - a language-test query for rows these events lack the fields of
+        except Exception:
             continue
         for limit in (10_000, 3):
             if both.compare(text, oracle.GROUPS, lo, hi, limit):

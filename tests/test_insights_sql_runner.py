@@ -36,11 +36,11 @@ class Snapshot:
         self.cover: dict[tuple[str, str], tuple[str, int]] = {}
         self.calls = 0
 
-    def files(self, groups, start_ms, end_ms):  # noqa: ANN001, ANN201
+    def files(self, groups, start_ms, end_ms):
         self.calls += 1
         return list(self.paths)
 
-    def covered(self, group: str, stream: str):  # noqa: ANN201
+    def covered(self, group: str, stream: str):
         return self.cover.get((group, stream))
 
 
@@ -62,7 +62,7 @@ def _iso(ms: int) -> str:
 
 
 @pytest.fixture
-def world(data_dir: Path, settings: Settings):  # noqa: ANN201
+def world(data_dir: Path, settings: Settings):
     store = Store(data_dir)
     store.create_group(G)
     pa_ = store.ensure_stream(G, A)
@@ -114,7 +114,7 @@ QUERIES = [
 
 
 @pytest.mark.parametrize("text", QUERIES)
-def test_columns_and_appended_bytes_answer_as_the_row_engine(world, text: str) -> None:  # noqa: ANN001
+def test_columns_and_appended_bytes_answer_as_the_row_engine(world, text: str) -> None:
     store, reader, snap, columns_on, row_engine = world
     st1, got = _run(columns_on, text)
     st2, want = _run(row_engine, text)
@@ -125,13 +125,13 @@ def test_columns_and_appended_bytes_answer_as_the_row_engine(world, text: str) -
         assert st1["statistics"][k] == st2["statistics"][k], k
 
 
-def test_every_event_is_counted_once(world) -> None:  # noqa: ANN001
+def test_every_event_is_counted_once(world) -> None:
     store, reader, snap, columns_on, row_engine = world
     _, rows = _run(columns_on, "stats count(*) as n by @logStream")
     assert sorted(_cells(rows)) == [[("@logStream", A), ("n", "35")], [("@logStream", B), ("n", "20")]]
 
 
-def test_a_recreated_streams_old_rows_are_not_counted(world) -> None:  # noqa: ANN001
+def test_a_recreated_streams_old_rows_are_not_counted(world) -> None:
     store, reader, snap, columns_on, row_engine = world
     store.delete_stream(G, B)
     store.ensure_stream(G, B).write_text(_lines(B, 3, start=500))
@@ -141,7 +141,7 @@ def test_a_recreated_streams_old_rows_are_not_counted(world) -> None:  # noqa: A
     assert _cells(rows) == _cells(want)
 
 
-def test_pointers_of_columnar_rows_lead_to_their_events(world) -> None:  # noqa: ANN001
+def test_pointers_of_columnar_rows_lead_to_their_events(world) -> None:
     store, reader, snap, columns_on, row_engine = world
     _, rows = _run(columns_on, "filter @duration > 9 | fields @requestId")
     assert rows

@@ -42,7 +42,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="module")
-def logs(site: Server):  # noqa: ANN201
+def logs(site: Server):
     return boto3.client("logs", endpoint_url=site.url, region_name="us-east-1",
                         config=Config(retries={"mode": "standard", "max_attempts": 1}))
 
@@ -73,7 +73,7 @@ def test_invocations_api_still_reads_the_records(site: Server) -> None:
     assert [r["requestId"] for r in recs] == ["req-1"]
 
 
-def test_describe_log_groups_lists_it_only_by_exact_name(site: Server, logs) -> None:  # noqa: ANN001
+def test_describe_log_groups_lists_it_only_by_exact_name(site: Server, logs) -> None:
     def names(**kw: object) -> list[str]:
         return [g["logGroupName"] for g in logs.describe_log_groups(**kw)["logGroups"]]
 

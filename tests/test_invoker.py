@@ -421,7 +421,7 @@ def test_sigv4_is_verified_when_keys_are_set_and_functions_sign_with_them(tmp_pa
     data.mkdir()
     s = serve_project(data, toml, keys=("AKIDLOCAL", "s3cret"))
     try:
-        def client(key: str, secret: str):  # noqa: ANN202
+        def client(key: str, secret: str):
             return boto3.client("lambda", endpoint_url=s.url, region_name="us-east-1", aws_access_key_id=key,
                                 aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}))
 

@@ -294,7 +294,7 @@ def test_table_cli_put_update_delete_scan(srv):
 
     from logsvc.invoker.commands import table
 
-    def run(*args: str):  # noqa: ANN202
+    def run(*args: str):
         return CliRunner().invoke(table, list(args), env={"LOGSVC_URL": srv.url}, catch_exceptions=False)
 
     out = run("put", "orders", '{"id": "c1", "qty": 1}', '{"id": "c2", "qty": 2}')

@@ -43,7 +43,7 @@ def _threads(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/task"))
 
 
-def test_service_start_close_leaves_no_fd_or_thread(data_dir: Path, write_lines) -> None:  # noqa: ANN001
+def test_service_start_close_leaves_no_fd_or_thread(data_dir: Path, write_lines) -> None:
     write_lines("/leak/g", "s", [f"2026-11-27T10:00:{i:02d}.000Z line {i}" for i in range(20)])
     settings = Settings(data_dir=data_dir, port=0, commit_interval=0.05, rescan_interval=0.5, threads=4)
 
@@ -95,7 +95,7 @@ def _round(url: str) -> None:
             next(r.iter_lines())
 
 
-def test_served_requests_leave_no_fd_or_thread_in_the_worker(data_dir: Path, write_lines) -> None:  # noqa: ANN001
+def test_served_requests_leave_no_fd_or_thread_in_the_worker(data_dir: Path, write_lines) -> None:
     write_lines("/leak/g", "s", [f"2026-11-27T10:00:{i:02d}.000Z line {i}" for i in range(20)])
     server = start_server(data_dir, env={"LOGSVC_WORKERS": "1", "LOGSVC_THREADS": "8"})
     try:

@@ -14,7 +14,7 @@ from tests.conftest import start_server
 from tests.helpers_faults import FULL
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.load import run  # noqa: E402
+from bench.load import run
 
 
 def test_tails_appends_puts_and_searches_under_load(tmp_path: Path) -> None:

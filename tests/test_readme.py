@@ -122,7 +122,7 @@ class Demo:
         return subprocess.run(["bash", "-c", command.replace(DEFAULT_URL, self.url)], env=self.env, cwd=self.work,
                               capture_output=True, text=True, timeout=timeout)
 
-    def until_output(self, command: str, timeout: float = 120, ok=None) -> subprocess.CompletedProcess:  # noqa: ANN001
+    def until_output(self, command: str, timeout: float = 120, ok=None) -> subprocess.CompletedProcess:
         """Run `command` until it exits 0 with output that `ok` accepts (default: any), since the
         demo's logs arrive over its first seconds."""
         last: list[subprocess.CompletedProcess] = []

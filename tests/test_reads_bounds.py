@@ -132,7 +132,7 @@ class _CountingStore(Store):
 
     gets = 0
 
-    def get_group(self, group: str):  # noqa: ANN201
+    def get_group(self, group: str):
         self.gets += 1
         return super().get_group(group)
 
@@ -155,7 +155,7 @@ def test_paging_all_groups_reads_each_group_once_not_once_per_page(data_dir: Pat
     assert store.gets == len(names)  # each group's metadata once over all 12 pages, not once per page
 
 
-def test_one_ingest_step_reads_at_most_its_budget_over_all_files(data_dir: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_one_ingest_step_reads_at_most_its_budget_over_all_files(data_dir: Path, monkeypatch) -> None:
     """#10.11: the rescan's read budget was never spent, so one step read every file whole."""
     budget = 256 * 1024
     monkeypatch.setattr(ingest, "MAX_READ", budget)
@@ -170,7 +170,7 @@ def test_one_ingest_step_reads_at_most_its_budget_over_all_files(data_dir: Path,
         ing = Ingester(store, index)
         ing.mark_dirty(None)
         more = ing.step()
-        read = sum(st.end for st in ing._state.values())  # noqa: SLF001 - what one step consumed
+        read = sum(st.end for st in ing._state.values())
         assert more
         assert 0 < read <= budget + 64 * 1024, read  # a file past the budget reads at least 64 KiB
         for _ in range(100):  # the next steps read on; nothing is lost or read twice

@@ -107,7 +107,7 @@ def test_cloudwatch_reads_hide_expired(expired: tuple[Server, int]) -> None:
     assert len(got) == YOUNG
 
 
-def _tail_events(server: Server, headers: dict, want: int, **params) -> list[dict]:  # noqa: ANN003
+def _tail_events(server: Server, headers: dict, want: int, **params) -> list[dict]:
     out: list[dict] = []
     with requests.get(server.url + "/api/v1/tail", params={"group": G, "heartbeat": 1, **params},
                       headers=headers, stream=True, timeout=10) as r:

@@ -36,7 +36,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 
 @pytest.fixture(scope="module")
-def st_server(tmp_path_factory) -> Server:  # noqa: ANN001
+def st_server(tmp_path_factory) -> Server:
     data_dir: Path = tmp_path_factory.mktemp("schemathesis") / "data"
     data_dir.mkdir()
     s = start_server(data_dir)
@@ -60,7 +60,7 @@ def test_served_document_is_the_one_tested(st_server: Server) -> None:
 
 @schema.exclude(path="/api/v1/tail").parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-def test_api_conforms(case, st_server: Server) -> None:  # noqa: ANN001
+def test_api_conforms(case, st_server: Server) -> None:
     t0 = time.monotonic()
     case.call_and_validate(base_url=st_server.url, checks=CHECKS, timeout=30)
     assert time.monotonic() - t0 < 20, "slow response"
@@ -68,7 +68,7 @@ def test_api_conforms(case, st_server: Server) -> None:  # noqa: ANN001
 
 @schema.exclude(path="/api/v1/tail").parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-def test_api_rejects_what_the_document_forbids(case, st_server: Server) -> None:  # noqa: ANN001
+def test_api_rejects_what_the_document_forbids(case, st_server: Server) -> None:
     """A request that violates the document (wrong type, empty where minLength 1, bad pattern) gets a 4xx."""
     case.call_and_validate(base_url=st_server.url, checks=[not_a_server_error, negative_data_rejection], timeout=30)
 

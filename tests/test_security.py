@@ -36,7 +36,7 @@ BODY = json.dumps(
 # ---- SigV4: unit tests against botocore-signed requests ----------------------------------------
 
 
-def _err(fn) -> sigv4.SigV4Error:  # noqa: ANN001
+def _err(fn) -> sigv4.SigV4Error:
     with pytest.raises(sigv4.SigV4Error) as info:
         fn()
     return info.value
@@ -115,7 +115,7 @@ def test_sigv4_no_credentials_configured_rejects_everyone() -> None:
         ("method", lambda r: setattr(r, "method", "PUT")),
     ],
 )
-def test_sigv4_any_tampering_is_invalid_signature(part: str, change) -> None:  # noqa: ANN001
+def test_sigv4_any_tampering_is_invalid_signature(part: str, change) -> None:
     req = signed("POST", LOGS_URL, BODY, LOGS_HEADERS)
     change(req)
     assert _err(lambda: verify_signed(req)).code == "InvalidSignatureException", part
@@ -277,7 +277,7 @@ def _local_addresses() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def token_server(tmp_path_factory) -> Server:  # noqa: ANN001
+def token_server(tmp_path_factory) -> Server:
     data_dir = tmp_path_factory.mktemp("token") / "data"
     data_dir.mkdir()
     s = start_server(data_dir, env={"LOGSVC_TOKEN": TOKEN, "LOGSVC_LOG_LEVEL": "debug"})
@@ -400,7 +400,7 @@ def test_token_also_guards_the_aws_apis_when_no_aws_keys_are_set(token_server: S
 
 
 @pytest.fixture(scope="module")
-def open_server(tmp_path_factory) -> Server:  # noqa: ANN001
+def open_server(tmp_path_factory) -> Server:
     data_dir = tmp_path_factory.mktemp("open") / "data"
     data_dir.mkdir()
     s = start_server(data_dir, env={"LOGSVC_WORKERS": "1", "LOGSVC_MAX_TAIL_CLIENTS": "3", "LOGSVC_THREADS": "16"})
@@ -548,7 +548,7 @@ def test_slow_loris_does_not_hold_the_server_and_sse_is_not_cut(loris_server: Se
             for line in sse.iter_lines():
                 if line.startswith((b"id:", b": ping")):
                     beats.append(time.monotonic())
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
 
     threading.Thread(target=read_sse, daemon=True).start()
@@ -765,7 +765,7 @@ HOSTILE_TEXT = [
 ]
 
 
-def test_hostile_log_text_renders_literally_in_chromium(tmp_path: Path, browser) -> None:  # noqa: ANN001
+def test_hostile_log_text_renders_literally_in_chromium(tmp_path: Path, browser) -> None:
     """Uses the session's one Chromium (conftest `browser`): a second Playwright session in the same
     worker failed when a console test had started the shared one."""
     data_dir = tmp_path / "data"

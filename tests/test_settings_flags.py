@@ -180,7 +180,7 @@ def test_serve_takes_data_dir_and_token_after_the_command(tmp_path: Path) -> Non
     server = Server("", data, proc, env)
     announced: list[str] = []
 
-    def read(pipe, sink: list[str]) -> None:  # noqa: ANN001
+    def read(pipe, sink: list[str]) -> None:
         for line in pipe:
             sink.append(line)
 

@@ -68,25 +68,25 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     s.stop()
 
 
-def client(url: str):  # noqa: ANN201
+def client(url: str):
     return boto3.client("logs", endpoint_url=url, region_name="us-east-1",
                         aws_access_key_id="k", aws_secret_access_key="s",
                         config=Config(retries={"mode": "standard", "max_attempts": 1}))
 
 
 @pytest.fixture(scope="module")
-def logs(srv: Server):  # noqa: ANN201
+def logs(srv: Server):
     return client(srv.url)
 
 
-def new_stream(logs) -> tuple[str, str]:  # noqa: ANN001
+def new_stream(logs) -> tuple[str, str]:
     group, stream = "/wire/" + uuid.uuid4().hex[:10], "s"
     logs.create_log_group(logGroupName=group)
     logs.create_log_stream(logGroupName=group, logStreamName=stream)
     return group, stream
 
 
-def put(logs, group: str, stream: str, messages: list[str]) -> int:  # noqa: ANN001
+def put(logs, group: str, stream: str, messages: list[str]) -> int:
     t0 = int(time.time() * 1000) - 60_000
     logs.put_log_events(logGroupName=group, logStreamName=stream,
                         logEvents=[{"timestamp": t0 + i, "message": m} for i, m in enumerate(messages)])
@@ -113,7 +113,7 @@ class SSE:
                     for line in frame.split(b"\n"):
                         if line.startswith(b"data:"):
                             self.events += json.loads(line[5:])["events"]
-        except Exception:  # noqa: BLE001 - closed by the test
+        except Exception:
             pass
 
     def close(self) -> None:
@@ -123,7 +123,7 @@ class SSE:
 # ---- #10.5: messages round-trip ------------------------------------------------------------------
 
 
-def test_hostile_messages_come_back_byte_for_byte_on_every_surface(srv: Server, logs) -> None:  # noqa: ANN001
+def test_hostile_messages_come_back_byte_for_byte_on_every_surface(srv: Server, logs) -> None:
     """PutLogEvents → GetLogEvents, FilterLogEvents, REST events/search/export and the live tail."""
     group, stream = new_stream(logs)
     tail = SSE(f"{srv.url}/api/v1/tail?group={group}&heartbeat=1")
@@ -153,7 +153,7 @@ def test_hostile_messages_come_back_byte_for_byte_on_every_surface(srv: Server, 
     assert [e["message"] for e in tail.events] == HOSTILE
 
 
-def test_plain_file_lines_keep_lambdas_cr_convention(srv: Server, logs) -> None:  # noqa: ANN001
+def test_plain_file_lines_keep_lambdas_cr_convention(srv: Server, logs) -> None:
     """A line written with `>>` uses \\r as a line break inside the event, as Lambda writes it."""
     group, stream = new_stream(logs)
     path = srv.store.stream_file(group, stream)
@@ -163,7 +163,7 @@ def test_plain_file_lines_keep_lambdas_cr_convention(srv: Server, logs) -> None:
     assert [e["message"] for e in got] == ["first\nsecond"]
 
 
-def test_aws_cli_writes_and_reads_messages_byte_for_byte(srv: Server, logs) -> None:  # noqa: ANN001
+def test_aws_cli_writes_and_reads_messages_byte_for_byte(srv: Server, logs) -> None:
     """The aws CLI (v1) as the writer and the reader: its JSON output carries the message as sent."""
     group, stream = new_stream(logs)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -186,7 +186,7 @@ def test_aws_cli_writes_and_reads_messages_byte_for_byte(srv: Server, logs) -> N
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(messages=st.lists(st.text(min_size=1, max_size=60) | st.text(alphabet="\r\n \x1e\\a", min_size=1, max_size=12),
                          min_size=1, max_size=6))
-def test_any_text_round_trips_through_boto3(logs, messages: list[str]) -> None:  # noqa: ANN001
+def test_any_text_round_trips_through_boto3(logs, messages: list[str]) -> None:
     group, stream = new_stream(logs)
     put(logs, group, stream, messages)
     got = logs.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True)["events"]
@@ -205,7 +205,7 @@ GARBAGE = ["\x00\x01", "-1", b64("-1"), b64("1"), b64('"a"'), b64("inv1:0"), "ga
 
 
 @pytest.fixture(scope="module")
-def paged(srv: Server, logs) -> str:  # noqa: ANN001
+def paged(srv: Server, logs) -> str:
     """A group with 3 streams, 5 events, and two more groups: something to page through."""
     group, _ = new_stream(logs)
     for name in ("t", "u"):
@@ -279,21 +279,21 @@ def test_tail_refuses_cursors_it_did_not_issue(srv: Server, paged: str, header: 
         r.close()
 
 
-def error_of(call, **kw) -> tuple[str, str]:  # noqa: ANN001, ANN003
+def error_of(call, **kw) -> tuple[str, str]:
     with pytest.raises(ClientError) as exc:
         call(**kw)
     return exc.value.response["Error"]["Code"], exc.value.response["Error"]["Message"]
 
 
 @pytest.mark.parametrize("token", GARBAGE)
-def test_cloudwatch_refuses_tokens_it_did_not_issue(logs, paged: str, token: str) -> None:  # noqa: ANN001
+def test_cloudwatch_refuses_tokens_it_did_not_issue(logs, paged: str, token: str) -> None:
     assert error_of(logs.describe_log_groups, nextToken=token) == BAD_TOKEN
     assert error_of(logs.describe_log_streams, logGroupName=paged, nextToken=token) == BAD_TOKEN
     assert error_of(logs.filter_log_events, logGroupName=paged, nextToken=token) == BAD_TOKEN
     assert error_of(logs.get_log_events, logGroupName=paged, logStreamName="s", nextToken=token) == BAD_TOKEN
 
 
-def test_cloudwatch_tokens_are_not_interchangeable(logs, paged: str) -> None:  # noqa: ANN001
+def test_cloudwatch_tokens_are_not_interchangeable(logs, paged: str) -> None:
     groups = logs.describe_log_groups(logGroupNamePrefix=paged, limit=1)["nextToken"]
     streams = logs.describe_log_streams(logGroupName=paged, limit=1)["nextToken"]
     filt = logs.filter_log_events(logGroupName=paged, limit=2)["nextToken"]
@@ -320,7 +320,7 @@ def test_put_log_events_with_a_null_event_is_a_validation_error(srv: Server, pag
         }
 
 
-def test_tokens_survive_a_restart_and_the_key_is_private(tmp_path) -> None:  # noqa: ANN001
+def test_tokens_survive_a_restart_and_the_key_is_private(tmp_path) -> None:
     """Signed with a per-data-dir key: valid in every worker and after a restart, unforgeable."""
     data = tmp_path / "data"
     data.mkdir()

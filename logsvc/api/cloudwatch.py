@@ -81,7 +81,7 @@ def dispatch() -> Response:
         return error_response_for(e)
     except HTTPException as e:  # e.g. a body over MAX_CONTENT_LENGTH, raised while reading it
         return http_error_response(e)
-    except Exception:  # noqa: BLE001 - a CloudWatch client must get the CloudWatch shape, even for a bug
+    except Exception:
         log.exception("CloudWatch %s failed", target)
         return error_response_for(
             AwsError("ServiceUnavailableException", "logsvc hit an unexpected error; its log has the details")

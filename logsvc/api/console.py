@@ -36,14 +36,14 @@ def web_dir() -> Path:
 
 
 @bp.get("/")
-def index():  # noqa: ANN201
+def index():
     resp = send_from_directory(web_dir(), "index.html", max_age=0)
     resp.headers["Cache-Control"] = "no-cache"
     return resp
 
 
 @bp.get("/static/<path:filename>")
-def static(filename: str):  # noqa: ANN201
+def static(filename: str):
     # send_from_directory uses werkzeug.safe_join: '..', absolute paths and NUL bytes give a 404.
     resp = send_from_directory(web_dir(), filename, max_age=0)
     resp.headers["Cache-Control"] = "no-cache"  # revalidate by ETag: no stale modules after an upgrade

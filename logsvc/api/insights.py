@@ -133,7 +133,7 @@ def _start(text: str, groups: list[str], start: int | None, end: int | None, lim
 
 
 @bp.post("/api/v1/insights")
-def start_query():  # noqa: ANN201
+def start_query():
     body = _body()
     text = _str(body, "query", required=True)
     groups = _groups(body)
@@ -143,7 +143,7 @@ def start_query():  # noqa: ANN201
 
 
 @bp.get("/api/v1/insights")
-def run_or_list():  # noqa: ANN201
+def run_or_list():
     text = request.args.get("q")
     status = request.args.get("status")
     if status is not None and status not in jobs_mod.STATUSES:
@@ -169,18 +169,18 @@ def run_or_list():  # noqa: ANN201
 
 
 @bp.get("/api/v1/insights/<qid>")
-def get_query(qid: str):  # noqa: ANN201
+def get_query(qid: str):
     return jsonify(_detail(qid))
 
 
 @bp.delete("/api/v1/insights/<qid>")
-def stop_query(qid: str):  # noqa: ANN201
+def stop_query(qid: str):
     st = _jobs().stop(qid)
     return jsonify({"queryId": st["queryId"], "status": st["status"]})
 
 
 @bp.post("/api/v1/insights/check")
-def check():  # noqa: ANN201
+def check():
     text = _str(_body(), "query", required=True)
     try:
         jobs_mod.compile_query(text)
@@ -191,7 +191,7 @@ def check():  # noqa: ANN201
 
 
 @bp.get("/api/v1/insights/fields")
-def fields():  # noqa: ANN201
+def fields():
     groups = groups_arg()
     start, end = time_arg("since"), time_arg("until")
     merged: dict[str, float] = {}
@@ -216,13 +216,13 @@ def _definition(d: dict) -> dict:
 
 
 @bp.get("/api/v1/insights/definitions")
-def list_definitions():  # noqa: ANN201
+def list_definitions():
     prefix = request.args.get("prefix") or None
     return jsonify({"definitions": [_definition(d) for d in _jobs().definitions(prefix)]})
 
 
 @bp.post("/api/v1/insights/definitions")
-def put_definition():  # noqa: ANN201
+def put_definition():
     body = _body()
     name = _str(body, "name", required=True, min_len=1, max_len=255)
     text = _str(body, "query", required=True, min_len=1)
@@ -234,6 +234,6 @@ def put_definition():  # noqa: ANN201
 
 
 @bp.delete("/api/v1/insights/definitions/<did>")
-def delete_definition(did: str):  # noqa: ANN201
+def delete_definition(did: str):
     _jobs().delete_definition(did)
     return jsonify({"id": did, "deleted": True})

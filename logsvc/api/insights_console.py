@@ -32,7 +32,7 @@ def command_names() -> list[str]:
 
 
 @bp.get("/api/v1/insights/samples")
-def list_samples():  # noqa: ANN201
+def list_samples():
     return jsonify({"samples": [
         {"category": s.category, "name": s.name, "query": s.query, "description": s.description}
         for s in samples.SAMPLES
@@ -40,8 +40,8 @@ def list_samples():  # noqa: ANN201
 
 
 @bp.get("/api/v1/insights/language")
-def language():  # noqa: ANN201
-    def arity(f) -> dict:  # noqa: ANN001
+def language():
+    def arity(f) -> dict:
         return {"name": f.name, "minArgs": f.min_args, "maxArgs": f.max_args}
 
     return jsonify({

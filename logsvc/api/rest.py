@@ -37,7 +37,7 @@ SEARCH_BUDGET_S = 10.0
 LEVELS_BUDGET_S = 1.5
 
 
-def service():  # noqa: ANN201
+def service():
     return current_app.extensions["logsvc"]
 
 
@@ -67,7 +67,7 @@ def bool_arg(name: str, default: bool, empty_ok: bool = True) -> bool:
     return parse_bool(request.args.get(name), name, default, empty_ok=empty_ok)
 
 
-def pattern_arg(name: str = "q"):  # noqa: ANN201
+def pattern_arg(name: str = "q"):
     text = request.args.get(name, "")
     try:
         return compile_pattern(text)
@@ -102,11 +102,11 @@ def sources_arg(required: bool = True) -> list[Source]:
     return reader.sources(groups, streams_arg(), request.args.get("streamPrefix") or None)
 
 
-def _codec():  # noqa: ANN202
+def _codec():
     return paging.codec(service().store.root)
 
 
-def _token_arg(kind: str, check) -> object:  # noqa: ANN001
+def _token_arg(kind: str, check) -> object:
     """The position in `nextToken` (None without one), if it is a `kind` token this server issued
     whose value passes `check`. :raises InvalidParameter: otherwise (400, field nextToken)."""
     raw = request.args.get("nextToken")
@@ -119,12 +119,12 @@ def _token_arg(kind: str, check) -> object:  # noqa: ANN001
 
 
 @bp.get("/healthz")
-def healthz():  # noqa: ANN201
+def healthz():
     return jsonify({"status": "ok", **service().status()})
 
 
 @bp.get("/api/v1/openapi.json")
-def openapi():  # noqa: ANN201
+def openapi():
     return jsonify(openapi_document())
 
 
@@ -132,7 +132,7 @@ GROUPS_STREAM_BUDGET = 1000  # streams per group listing whose files may be look
 
 
 @bp.get("/api/v1/groups")
-def groups():  # noqa: ANN201
+def groups():
     """A page of groups. lastEventTime looks at the files of at most GROUPS_STREAM_BUDGET streams per
     request (a console refresh must not cost file reads for every stream of every group); beyond
     that it comes from the index alone and the group says lastEventTimeExact: false.
@@ -189,7 +189,7 @@ def groups():  # noqa: ANN201
 
 
 @bp.get("/api/v1/streams")
-def streams():  # noqa: ANN201
+def streams():
     svc = service()
     group = groups_arg()[0]
     order = request.args.get("orderBy", "lastEventTime")
@@ -239,7 +239,7 @@ def _read_args() -> dict:
 
 
 @bp.get("/api/v1/events")
-def events():  # noqa: ANN201
+def events():
     svc = service()
     args = _read_args()
     forward = bool_arg("startFromHead", False)
@@ -247,7 +247,7 @@ def events():  # noqa: ANN201
     return jsonify({"events": _with_highlights(page.events, args["pattern"]), "nextToken": page.next_token})
 
 
-def _with_highlights(events_: list, pattern) -> list[dict]:  # noqa: ANN001
+def _with_highlights(events_: list, pattern) -> list[dict]:
     out = []
     for e in events_:
         d = e.to_json()
@@ -258,7 +258,7 @@ def _with_highlights(events_: list, pattern) -> list[dict]:  # noqa: ANN001
 
 
 @bp.get("/api/v1/search")
-def search():  # noqa: ANN201
+def search():
     svc = service()
     args = _read_args()
     pattern = args["pattern"]
@@ -268,7 +268,7 @@ def search():  # noqa: ANN201
 
 
 @bp.get("/api/v1/events/context")
-def context():  # noqa: ANN201
+def context():
     svc = service()
     group = groups_arg()[0]
     stream = request.args.get("stream")
@@ -281,7 +281,7 @@ def context():  # noqa: ANN201
 
 
 @bp.get("/api/v1/histogram")
-def histogram():  # noqa: ANN201
+def histogram():
     svc = service()
     now = int(time.time() * 1000)
     end = time_arg("end") or now
@@ -320,7 +320,7 @@ FACETS_BUDGET_S = 2.0
 
 
 @bp.get("/api/v1/facets")
-def facets_():  # noqa: ANN201
+def facets_():
     """Top values of level, group, stream and the JSON keys seen, over the newest `sample` events of
     the view (groups, streams, time range, filter pattern); says how many it read and whether that
     was every match."""
@@ -336,7 +336,7 @@ def facets_():  # noqa: ANN201
 
 
 @bp.get("/api/v1/export")
-def export():  # noqa: ANN201
+def export():
     svc = service()
     fmt = request.args.get("format", "ndjson")
     if fmt not in ("ndjson", "csv"):
@@ -370,7 +370,7 @@ def export():  # noqa: ANN201
 
 
 @bp.get("/api/v1/tail")
-def tail():  # noqa: ANN201
+def tail():
     svc = service()
     pattern = pattern_arg()
     since = time_arg("since")
@@ -454,14 +454,14 @@ class _ClientGone:
             return True
 
 
-def _skey(e) -> str:  # noqa: ANN001
+def _skey(e) -> str:
     return stream_key(e.group, e.stream)
 
 
 FRAME_BYTES = 1024 * 1024  # an SSE frame holds events up to about this size (one larger event goes alone)
 
 
-def _frames(codec: paging.Codec, events_: list, cursor: dict | None, encode) -> Iterator[str]:  # noqa: ANN001
+def _frames(codec: paging.Codec, events_: list, cursor: dict | None, encode) -> Iterator[str]:
     """`events_` as SSE frames of at most ~FRAME_BYTES each; only the last carries the cursor, so
     a client that resumes never skips an event it did not receive."""
     part: list[str] = []

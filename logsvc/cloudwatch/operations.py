@@ -122,7 +122,7 @@ def group_sources(ctx: Context, group: str, names: list[str] | None = None, pref
     return ctx.service.reader.sources([group], names or (), prefix)
 
 
-def _pattern(text: str | None):  # noqa: ANN202
+def _pattern(text: str | None):
     try:
         return compile_pattern(text or "")
     except InvalidParameter as e:
@@ -196,7 +196,7 @@ def describe_log_groups(ctx: Context, p: dict) -> dict:
     return out
 
 
-def _group_json(ctx: Context, g) -> dict:  # noqa: ANN001
+def _group_json(ctx: Context, g) -> dict:
     try:
         stored = sum(s.size for s in ctx.service.store.list_streams(g.name))
     except LogsvcError:
@@ -356,7 +356,7 @@ def describe_log_streams(ctx: Context, p: dict) -> dict:
     return out
 
 
-def _stream_json(ctx: Context, s, first: int | None, last: int | None, ingested: int | None) -> dict:  # noqa: ANN001
+def _stream_json(ctx: Context, s, first: int | None, last: int | None, ingested: int | None) -> dict:
     out: dict[str, Any] = {"logStreamName": s.name, "creationTime": s.creation_time}
     if first is not None:
         out.update(

@@ -88,27 +88,27 @@ def _compile(pattern: str) -> re.Pattern:
     return re.compile(_PY_EQUIVALENT.get(pattern, pattern))
 
 
-def S(name: str, **kw: Any) -> Member:  # noqa: N802 - reads like the model: S("logGroupName", ...)
+def S(name: str, **kw: Any) -> Member:
     return Member(name, "string", **kw)
 
 
-def I(name: str, **kw: Any) -> Member:  # noqa: N802, E743
+def I(name: str, **kw: Any) -> Member:  # noqa: E743
     return Member(name, "integer", **kw)
 
 
-def B(name: str, **kw: Any) -> Member:  # noqa: N802
+def B(name: str, **kw: Any) -> Member:
     return Member(name, "boolean", **kw)
 
 
-def L(name: str, item: Member, **kw: Any) -> Member:  # noqa: N802
+def L(name: str, item: Member, **kw: Any) -> Member:
     return Member(name, "list", item=item, **kw)
 
 
-def M(name: str, key: Member, value: Member, **kw: Any) -> Member:  # noqa: N802
+def M(name: str, key: Member, value: Member, **kw: Any) -> Member:
     return Member(name, "map", key=key, item=value, **kw)
 
 
-def St(name: str, *members: Member, **kw: Any) -> Member:  # noqa: N802
+def St(name: str, *members: Member, **kw: Any) -> Member:
     return Member(name, "structure", members=members, **kw)
 
 
@@ -145,7 +145,7 @@ def _value_text(value: object) -> str:
     return str(value)
 
 
-def _check_member(m: Member, value: object, path: str, errors: list[str], *, in_collection: bool = False) -> None:  # noqa: C901, PLR0912
+def _check_member(m: Member, value: object, path: str, errors: list[str], *, in_collection: bool = False) -> None:
     """`in_collection`: a list item or map value, which can never be null (`[null]` is no event)."""
     if value is None:
         if m.required or in_collection:

@@ -98,7 +98,7 @@ class Builder:
                     failing = why
                 more = False
                 backoff = min(backoff * 2, 5.0)
-            except Exception:  # noqa: BLE001 - keep building; say why it failed
+            except Exception:
                 if failing != "bug":
                     log.exception("column build round failed (will retry)")
                     failing = "bug"

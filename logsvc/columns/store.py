@@ -146,7 +146,7 @@ def snapshot(root: Path | str) -> Snapshot:
 
 
 @contextlib.contextmanager
-def locked(root: Path | str, *, wait: float = 0.0):  # noqa: ANN201
+def locked(root: Path | str, *, wait: float = 0.0):
     """Hold `<data>/columns.lock` (the one writer of the copy); yields False if someone else holds it."""
     with safeio.folder(None, Path(root)) as rfd:
         fd = safeio.open_file(rfd, LOCK, os.O_CREAT | os.O_RDWR)
@@ -228,7 +228,7 @@ class Writer:
         self.current.serial = snap.serial  # a failed round's names are garbage; never reuse them
         return f"{snap.serial:010d}.{group_hash(group)}.{day}.parquet"
 
-    def write_table(self, table, name: str) -> None:  # noqa: ANN001 - a pyarrow.Table
+    def write_table(self, table, name: str) -> None:
         import pyarrow.parquet as pq
 
         path = self.directory / name
@@ -270,7 +270,7 @@ class Writer:
         return Snapshot(self.directory, json.loads(json.dumps(self.current.to_json())))
 
 
-def entry_for(name: str, group: str, day: str, table) -> FileEntry:  # noqa: ANN001
+def entry_for(name: str, group: str, day: str, table) -> FileEntry:
     import pyarrow.compute as pc
 
     pairs = table.select(["stream", "ident", "off"]).group_by(["stream", "ident"]).aggregate([("off", "min"), ("off", "max")])

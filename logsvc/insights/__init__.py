@@ -48,7 +48,7 @@ class Plan:
         return Execution(self.stages, self._columns, limit=limit, ctx=ctx)
 
 
-def compile(text: str) -> Plan:  # noqa: A001 - the contract's name; shadows the builtin only here
+def compile(text: str) -> Plan:
     """Parse and check `text`.
 
     :raises QueryError: the query breaks the grammar, or names a command, function or argument

@@ -199,7 +199,7 @@ def rounded_sum(scaled: int) -> float | None:
         return None
 
 
-class _NoMap(Exception):  # noqa: N818 - control flow inside the planner
+class _NoMap(Exception):
     pass
 
 

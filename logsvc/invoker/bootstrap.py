@@ -145,7 +145,7 @@ class _Handler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             msg = self.format(record)
-        except Exception:  # noqa: BLE001 - logging must never kill the handler
+        except Exception:
             self.handleError(record)
             return
         emit(msg[:-1] if msg.endswith("\n") else msg)
@@ -221,7 +221,7 @@ class _Fault(Exception):
         self.error_type, self.message, self.trace = error_type, message, trace
 
 
-def _load_handler(spec: str):  # noqa: ANN202
+def _load_handler(spec: str):
     """awslambdaric's `_get_handler`, with the same fault types and messages."""
     import importlib
 
@@ -356,7 +356,7 @@ def main() -> None:
         handler = _load_handler(_ENV["_HANDLER"])
     except _Fault as f:
         init_error = _error_result(f.error_type, f.message, f.trace, None)
-    except Exception:  # noqa: BLE001 - init code may raise anything; Lambda reports it
+    except Exception:
         init_error = _exception_result(None)
     init_ms = (time.time() - _SPAWN) * 1000
     if init_error is not None:
@@ -393,7 +393,7 @@ def main() -> None:
                 except (TypeError, ValueError) as e:
                     error = _error_result("Runtime.MarshalError", f"Unable to marshal response: {e}", None, rid)
                     _log_error(error)
-            except Exception:  # noqa: BLE001 - any handler exception is the function's error
+            except Exception:
                 error = _exception_result(rid)
                 _log_error(error)
         for stream in (sys.stdout, sys.stderr):

@@ -39,7 +39,7 @@ def _call(ctx: click.Context, method: str, path: str, body: bytes | None = None,
     if s.token:
         req.add_header("Authorization", f"Bearer {s.token}")
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - the user's own server
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
     except urllib.error.HTTPError as e:
         raise _error(e) from None

@@ -405,7 +405,7 @@ class Invoker:
         requeued = False
         try:
             requeued = self._attempt(ev)
-        except Exception:  # noqa: BLE001 - a queue worker must survive any bug in one event
+        except Exception:
             log.exception("async invocation of %s failed inside logsvc", ev.function)
         finally:
             if not requeued:
@@ -500,7 +500,7 @@ class Invoker:
             for pool in self.pools.values():
                 try:
                     pool.reap(idle)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     log.exception("reaping %s failed", pool.fn.name)
 
 

@@ -115,7 +115,7 @@ class StreamConsumer:
                 batch = [ch for _, ch, _ in list(itertools.islice(self.pending, t.batch_size))]
             try:
                 self._deliver(batch)
-            except Exception:  # noqa: BLE001 - keep the mapping alive whatever one batch does
+            except Exception:
                 log.exception("table stream %s -> %s failed", self.table.table.name, t.function)
                 self.stop.wait(t.retry_delay)
                 continue

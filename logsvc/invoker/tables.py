@@ -69,7 +69,7 @@ class LocalTable:
             pass
         self._replay()
 
-    def _dir(self, create: bool = False):  # noqa: ANN202 - a context manager yielding a folder descriptor
+    def _dir(self, create: bool = False):
         """`<data>/tables` as a descriptor: files in it are opened through safeio (no symlinks)."""
         return safeio.under(self.directory.parent, self.directory.name, create=create)
 
