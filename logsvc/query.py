@@ -240,25 +240,14 @@ class Reader:
             for src in sources:
                 if deadline is not None and time.monotonic() > deadline:
                     return interval, counts, False
-                lo = max(start, src.since)
-                blocks = files.blocks(snap, src)
-                for b in blocks:
-                    if b.max_ts < lo or b.min_ts >= end or b.end <= src.from_offset:
+                for span in _spans(snap, files, src, start, end):
+                    first, last = span.min_ts - start, span.max_ts - start
+                    if span.ing is not None and span.min_ts >= max(start, src.since) and span.max_ts < end and (
+                        first // interval == last // interval
+                    ):  # wholly inside one bucket and wholly visible: the index's count is exact
+                        counts[first // interval] += span.count
                         continue
-                    for i in range(len(b.c_start)):
-                        cmin, cmax, n = b.c_min[i], b.c_max[i], b.c_count[i]
-                        if cmax < lo or cmin >= end or b.c_start[i] < src.from_offset:
-                            continue
-                        if cmin >= lo and cmax < end and (cmin - start) // interval == (cmax - start) // interval:
-                            counts[(cmin - start) // interval] += n
-                            continue
-                        for ev in files.events(src, b.c_start[i], b.chunk_end(i), lambda _o, v=b.c_ing[i]: v):
-                            if start <= ev.timestamp < end:
-                                counts[(ev.timestamp - start) // interval] += 1
-                tail = max(blocks[-1].end if blocks else 0, src.from_offset)
-                size = files.size(src)
-                if size > tail:
-                    for ev in files.events(src, tail, size, None):
+                    for ev in files.events(src, span.start, span.end, span.ingest_for()):
                         if start <= ev.timestamp < end:
                             counts[(ev.timestamp - start) // interval] += 1
             return interval, counts, True
@@ -294,37 +283,27 @@ class Reader:
         files = _Files(self.store)
         parsed = 0
         try:
-            pieces = []  # (newest time it may hold, first bucket, last bucket, src, start, end, ingestion, cache key)
+            pieces = []  # (first bucket, last bucket, src, span, cache key)
             for src in sources:
-                lo = max(start, src.since)
-                blocks = files.blocks(snap, src)
-                ident = files.ident(src)
-                for b in blocks:
-                    if b.max_ts < lo or b.min_ts >= end or b.end <= src.from_offset:
+                for span in _spans(snap, files, src, start, end):
+                    if span.ing is None:  # not indexed yet: times unknown until read, and likely the newest
+                        pieces.append((0, buckets - 1, src, span, None))
                         continue
-                    for i in range(len(b.c_start)):
-                        cmin, cmax = b.c_min[i], b.c_max[i]
-                        if cmax < lo or cmin >= end or b.c_start[i] < src.from_offset:
-                            continue
-                        first = (max(cmin, start) - start) // interval
-                        last = min(buckets - 1, (min(cmax, end - 1) - start) // interval)
-                        # a chunk all of whose events are visible reads back the same until its file changes
-                        key = (src.path, ident, b.c_start[i], b.chunk_end(i)) if cmin >= src.since else None
-                        pieces.append((cmax, first, last, src, b.c_start[i], b.chunk_end(i), b.c_ing[i], key))
-                tail = max(blocks[-1].end if blocks else 0, src.from_offset)
-                size = files.size(src)
-                if size > tail:  # not indexed yet: times unknown until read, and likely the newest
-                    pieces.append((POS_INF, 0, buckets - 1, src, tail, size, None, None))
-            pieces.sort(key=lambda p: -p[0])
+                    first = (max(span.min_ts, start) - start) // interval
+                    last = min(buckets - 1, (min(span.max_ts, end - 1) - start) // interval)
+                    # a chunk all of whose events are visible reads back the same until its file changes
+                    key = (src.path, files.ident(src), span.start, span.end) if span.min_ts >= src.since else None
+                    pieces.append((first, last, src, span, key))
+            pieces.sort(key=lambda p: -p[3].max_ts)
             for p in pieces:
-                for j in range(p[1], p[2] + 1):
+                for j in range(p[0], p[1] + 1):
                     pending[j] += 1
-            for _newest, first, last, src, lo_off, hi_off, ing, key in pieces:
+            for first, last, src, span, key in pieces:
                 if parsed >= max_events or (deadline is not None and time.monotonic() > deadline):
                     break
                 got = self._cached_levels(key)
                 if got is None:
-                    evs = files.events(src, lo_off, hi_off, None if ing is None else (lambda _o, v=ing: v))
+                    evs = files.events(src, span.start, span.end, span.ingest_for())
                     parsed += len(evs)
                     got = (array("q", [ev.timestamp for ev in evs]),
                            bytes(classes.index(lines.level_class(ev.fields)) for ev in evs))
@@ -462,6 +441,42 @@ def _stream_pieces(snap: Snapshot, src: Source, files: _Files) -> list[tuple]:
     if size > tail:
         pieces.append((tail, size, None))
     return pieces
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """Bytes [start, end) of one stream that a histogram counts: an indexed chunk (its time bounds,
+    event count and ingestion time) or, with `ing` None, bytes the index has not reached (times
+    unknown: bounds NEG_INF..POS_INF)."""
+
+    start: int
+    end: int
+    min_ts: int = NEG_INF
+    max_ts: int = POS_INF
+    count: int = 0
+    ing: int | None = None
+
+    def ingest_for(self) -> stamps.TimeFn | None:
+        """The `_Files.events` argument: the chunk's ingestion time, or None (read the stamps)."""
+        return None if self.ing is None else (lambda _o, v=self.ing: v)
+
+
+def _spans(snap: Snapshot, files: _Files, src: Source, start: int, end: int) -> Iterator[_Span]:
+    """The chunks of `src` that may hold visible events in [start, end), in file order, then its bytes
+    not indexed yet. The one walk both histograms count over."""
+    lo = max(start, src.since)
+    blocks = files.blocks(snap, src)
+    for b in blocks:
+        if b.max_ts < lo or b.min_ts >= end or b.end <= src.from_offset:
+            continue
+        for i in range(len(b.c_start)):
+            if b.c_max[i] < lo or b.c_min[i] >= end or b.c_start[i] < src.from_offset:
+                continue
+            yield _Span(b.c_start[i], b.chunk_end(i), b.c_min[i], b.c_max[i], b.c_count[i], b.c_ing[i])
+    tail = max(blocks[-1].end if blocks else 0, src.from_offset)
+    size = files.size(src)
+    if size > tail:
+        yield _Span(tail, size)
 
 
 def _frontier(next_key: int, forward: bool) -> tuple:
