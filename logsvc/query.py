@@ -225,8 +225,17 @@ class Reader:
         if pattern is not None and not pattern.match_all:
             page_token = None
             while True:
-                page = self.read(sources, start=start, end=end, end_exclusive=True, limit=MAX_LIMIT, forward=True,
-                                 pattern=pattern, token=page_token, deadline=deadline)
+                page = self.read(
+                    sources,
+                    start=start,
+                    end=end,
+                    end_exclusive=True,
+                    limit=MAX_LIMIT,
+                    forward=True,
+                    pattern=pattern,
+                    token=page_token,
+                    deadline=deadline,
+                )
                 for ev in page.events:
                     counts[min(buckets - 1, (ev.timestamp - start) // interval)] += 1
                 page_token = page.next_token
@@ -242,8 +251,11 @@ class Reader:
                     return interval, counts, False
                 for span in _spans(snap, files, src, start, end):
                     first, last = span.min_ts - start, span.max_ts - start
-                    if span.ing is not None and span.min_ts >= max(start, src.since) and span.max_ts < end and (
-                        first // interval == last // interval
+                    if (
+                        span.ing is not None
+                        and span.min_ts >= max(start, src.since)
+                        and span.max_ts < end
+                        and (first // interval == last // interval)
                     ):  # wholly inside one bucket and wholly visible: the index's count is exact
                         counts[first // interval] += span.count
                         continue
@@ -305,8 +317,10 @@ class Reader:
                 if got is None:
                     evs = files.events(src, span.start, span.end, span.ingest_for())
                     parsed += len(evs)
-                    got = (array("q", [ev.timestamp for ev in evs]),
-                           bytes(classes.index(lines.level_class(ev.fields)) for ev in evs))
+                    got = (
+                        array("q", [ev.timestamp for ev in evs]),
+                        bytes(classes.index(lines.level_class(ev.fields)) for ev in evs),
+                    )
                     if key is not None:
                         self._keep_levels(key, got)
                 for ts, c in zip(*got, strict=True):
@@ -314,7 +328,9 @@ class Reader:
                         counts[(ts - start) // interval][c] += 1
                 for j in range(first, last + 1):
                     pending[j] -= 1
-            return [dict(zip(classes, counts[i], strict=True)) if pending[i] == 0 else None for i in range(buckets)], parsed
+            return [
+                dict(zip(classes, counts[i], strict=True)) if pending[i] == 0 else None for i in range(buckets)
+            ], parsed
         finally:
             files.close()
             snap.release()
@@ -346,8 +362,17 @@ class Reader:
         token = None
         oldest = buckets  # buckets at or above this index are complete
         while True:
-            page = self.read(sources, start=start, end=end, end_exclusive=True, limit=min(MAX_LIMIT, max_events - read),
-                             forward=False, pattern=pattern, token=token, deadline=deadline)
+            page = self.read(
+                sources,
+                start=start,
+                end=end,
+                end_exclusive=True,
+                limit=min(MAX_LIMIT, max_events - read),
+                forward=False,
+                pattern=pattern,
+                token=token,
+                deadline=deadline,
+            )
             for ev in page.events:
                 counts[min(buckets - 1, (ev.timestamp - start) // interval)][lines.level_class(ev.fields)] += 1
             read += len(page.events)
@@ -689,7 +714,9 @@ class _Merge:
             max_ts >= self.lo
             and min_ts <= self.hi
             and visible(src, max_ts, end - 1)
-            and (self.boundary is None or not _behind(self.boundary, self.forward, src.skey, min_ts, max_ts, start, end))
+            and (
+                self.boundary is None or not _behind(self.boundary, self.forward, src.skey, min_ts, max_ts, start, end)
+            )
         )
 
     def _push(self, key: tuple, piece: _BlockPiece | _ChunkPiece | _TailPiece, seeding: bool = False) -> None:
@@ -705,9 +732,7 @@ class _Merge:
         index has not reached (unknown times: read first)."""
         blocks = self.files.blocks(self.snap, src)
         for b in blocks:
-            if self._wanted(src, b.min_ts, b.max_ts, b.start, b.end) and (
-                self.cands is None or b.docnum in self.cands
-            ):
+            if self._wanted(src, b.min_ts, b.max_ts, b.start, b.end) and (self.cands is None or b.docnum in self.cands):
                 key = _piece_key(self.forward, src.skey, b.min_ts, b.max_ts, b.start, b.end)
                 self._push(key, _BlockPiece(src, b), seeding=True)
         tail_start = max(blocks[-1].end if blocks else 0, src.from_offset)
@@ -845,8 +870,11 @@ class _Files:
             return []
         blocks = snap.stream_blocks(src.skey)
         head = self.ident(src)[8:]
-        if blocks and not (block_is_current(blocks[0], ino, head) and block_is_current(blocks[-1], ino, head)
-                           and blocks[-1].end <= size + 1):  # +1: an unterminated last line taken as it was
+        if blocks and not (
+            block_is_current(blocks[0], ino, head)
+            and block_is_current(blocks[-1], ino, head)
+            and blocks[-1].end <= size + 1
+        ):  # +1: an unterminated last line taken as it was
             return []  # the index still describes an older file: read this one as unindexed bytes
         return blocks
 
@@ -933,8 +961,15 @@ class _Files:
             start, _, evs = self.indexed_events(src, start, end)
         out = []
         for raw in evs:
-            ev = make_event(src.group, src.stream, start + raw.start, start + raw.end, raw.text,
-                            ingest_for(start + raw.start), self.ident(src))
+            ev = make_event(
+                src.group,
+                src.stream,
+                start + raw.start,
+                start + raw.end,
+                raw.text,
+                ingest_for(start + raw.start),
+                self.ident(src),
+            )
             if visible(src, ev.timestamp, ev.offset):
                 out.append(ev)
         return out
@@ -964,12 +999,18 @@ def encode_token(codec: paging.Codec, fp: str, key: tuple) -> str:
 def decode_token(codec: paging.Codec, token: str, fp: str) -> tuple:
     """:raises InvalidParameter: if the token is not one of ours or belongs to another query."""
     data = codec.decode("events", token)
-    if not (isinstance(data, list) and len(data) == 4 and isinstance(data[1], int) and isinstance(data[2], str)
-            and isinstance(data[3], int)):
+    if not (
+        isinstance(data, list)
+        and len(data) == 4
+        and isinstance(data[1], int)
+        and isinstance(data[2], str)
+        and isinstance(data[3], int)
+    ):
         raise InvalidParameter(paging.BAD_TOKEN, field="nextToken", rule=paging.RULE)
     if data[0] != fp:
         raise InvalidParameter(
-            "The specified nextToken is invalid: it belongs to a query with other parameters.", field="nextToken",
+            "The specified nextToken is invalid: it belongs to a query with other parameters.",
+            field="nextToken",
             rule="the same start, end, pattern and direction as the call that returned it",
         )
     return (data[1], data[2], data[3])
