@@ -117,151 +117,21 @@ class Reader:
         codec = paging.codec(self.store.root)
         if token:
             boundary = decode_token(codec, token, fp)
-        events, more_key = self._merge(sources, lo, hi, pattern, limit, forward, boundary, max_bytes, deadline)
+        query = _Query(lo, hi, pattern, limit, forward, boundary, max_bytes, deadline)
+        events, more_key = self._merge(sources, query)
         if not forward:
             events.reverse()
         next_token = encode_token(codec, fp, more_key) if more_key is not None else None
         return Page(events, next_token, more_key)
 
-    def _merge(
-        self,
-        sources: list[Source],
-        lo: int,
-        hi: int,
-        pattern: FilterPattern,
-        limit: int,
-        forward: bool,
-        boundary: tuple | None,
-        max_bytes: int,
-        deadline: float | None,
-    ) -> tuple[list[LogEvent], tuple | None]:
+    def _merge(self, sources: list[Source], query: _Query) -> tuple[list[LogEvent], tuple | None]:
         snap = self.index.snapshot()  # holds a reference until released
-        try:
-            return self._merge_in(snap, sources, lo, hi, pattern, limit, forward, boundary, max_bytes, deadline)
-        finally:
-            snap.release()
-
-    def _merge_in(self, snap, sources, lo, hi, pattern, limit, forward, boundary, max_bytes, deadline):  # noqa: ANN001, ANN202, C901, PLR0912
-        # a piece's sort key is the earliest (forward) / latest (backward) time it may hold
-        skeys = {s.skey for s in sources}
-        tq = None if pattern.match_all else pattern.token_query()
-        literals = [lit.encode("utf-8") for lit in getattr(pattern, "literals", ())]
-        # multi-word literals are selective enough to test whole blocks before any chunk is read
-        phrases = [lit for lit in literals if not lit.isalnum()]
-        cands = snap.candidates(tq, skeys) if tq is not None else None
-        began = boundary if boundary is not None else _frontier(lo, forward) if forward else _frontier(-hi, forward)
-        if boundary is not None:
-            b_ts = boundary[0]
-            lo = max(lo, b_ts) if forward else lo
-            hi = min(hi, b_ts) if not forward else hi
-        heap: list = []
-        seq = 0
         files = _Files(self.store)
         try:
-            for src in sources:
-                blocks = files.blocks(snap, src)
-                src_lo = max(lo, src.since)
-                for b in blocks:
-                    if b.max_ts < src_lo or b.min_ts > hi or b.end <= src.from_offset:
-                        continue
-                    if cands is not None and b.docnum not in cands:
-                        continue
-                    if _behind(boundary, forward, src.skey, b.min_ts, b.max_ts, b.start, b.end):
-                        continue  # every event of it was on an earlier page
-                    key = _piece_key(forward, src.skey, b.min_ts, b.max_ts, b.start, b.end)
-                    heap.append((key, seq, "b", src, b))
-                    seq += 1
-                # bytes the index has not reached yet: unknown times, read them first
-                tail_start = max(blocks[-1].end if blocks else 0, src.from_offset)
-                size = files.size(src)
-                if size > tail_start:
-                    heap.append((FIRST, seq, "t", src, (tail_start, size)))
-                    seq += 1
-            heapq.heapify(heap)
-            out_heap: list = []
-            result: list[LogEvent] = []
-            used = 0
-            while len(result) < limit:
-                next_key = heap[0][0] if heap else None
-                # emit every ready event: nothing still unread can come before it
-                while out_heap and (next_key is None or out_heap[0][0] < next_key):
-                    ev = heapq.heappop(out_heap)[1].event()
-                    size_ev = len(ev.message) + 26
-                    if result and used + size_ev > max_bytes:
-                        return result, _key(result[-1])
-                    result.append(ev)
-                    used += size_ev
-                    if len(result) >= limit:
-                        break
-                if len(result) >= limit:
-                    break
-                if not heap:
-                    break
-                if deadline is not None and time.monotonic() > deadline:
-                    if result:
-                        return result, _key(result[-1])
-                    if next_key[0] not in (NEG_INF, POS_INF):
-                        # Nothing matched yet: an empty page whose token resumes after everything
-                        # read so far (every unread event lies at or past next_key, so at or past its
-                        # time), as CloudWatch does, once that point is past where this page began
-                        # (so paging always advances).
-                        frontier = _frontier(next_key[0], forward)
-                        if (frontier > began) if forward else (frontier < began):
-                            return result, frontier
-                _, _, kind, src, item = heapq.heappop(heap)
-                if kind == "b":
-                    b: Block = item
-                    if phrases and not _has_all(files.pread(src, b.start, b.end), phrases):
-                        continue  # one read and a bytes.find per literal rules out the whole block
-                    for i in range(len(b.c_start)):
-                        cmin, cmax = b.c_min[i], b.c_max[i]
-                        # a chunk may straddle from_offset when it is an event boundary inside it
-                        # (the columns' covered end, colquery.py): its events from there on are read
-                        if cmax < max(lo, src.since) or cmin > hi or b.chunk_end(i) <= src.from_offset:
-                            continue
-                        if _behind(boundary, forward, src.skey, cmin, cmax, b.c_start[i], b.chunk_end(i)):
-                            continue
-                        key = _piece_key(forward, src.skey, cmin, cmax, b.c_start[i], b.chunk_end(i))
-                        heapq.heappush(heap, (key, seq, "c", src, (b.c_start[i], b.chunk_end(i), b.c_ing[i])))
-                        seq += 1
-                    continue
-                if kind == "c":
-                    start_off, end_off, ing = item
-                    start_off, data, raws = files.indexed_events(src, start_off, end_off)
-                    times = None
-                else:
-                    start_off, end_off = item
-                    start_off, data, raws, consumed = files.tail_events(src, start_off, end_off)
-                    if consumed and start_off + consumed < end_off:  # a big unindexed backlog is read a slice at a time
-                        heapq.heappush(heap, (FIRST, seq, "t", src, (start_off + consumed, end_off)))
-                        seq += 1
-                    times = files.times(src, start_off + len(data))
-                # chunks whose bytes lack the pattern's literals or tokens are never split or parsed
-                if literals and not all(lit in data for lit in literals):
-                    continue
-                if tq is not None and not _raw_match(tq, data.lower()):
-                    continue
-                src_lo = max(lo, src.since)
-                for raw in raws:
-                    ts, message = lines.time_and_message(raw.text)
-                    if times is not None:
-                        ing = times(start_off + raw.start)
-                    if ts is None:
-                        ts = ing
-                    if ts < src_lo or ts > hi or not visible(src, ts, start_off + raw.start):
-                        continue
-                    k = (ts, src.skey, start_off + raw.start)
-                    if boundary is not None and ((k <= boundary) if forward else (k >= boundary)):
-                        continue
-                    if not pattern.match_all and not pattern.matches(message):
-                        continue
-                    heapq.heappush(out_heap, (_heap_key(k, forward), _Pending(src, k, raw.text, ing, start_off + raw.end,
-                                                                             files.ident(src))))
-            if len(result) >= limit and (out_heap or heap):
-                return result, _key(result[-1])
-            return result, None
+            return _Merge(snap, files, query).run(sources)
         finally:
             files.close()
+            snap.release()
 
     def file_ident(self, src: Source) -> bytes:
         """The identity (inode + head bytes) of the file now at the stream's path, as events read
@@ -355,8 +225,17 @@ class Reader:
         if pattern is not None and not pattern.match_all:
             page_token = None
             while True:
-                page = self.read(sources, start=start, end=end, end_exclusive=True, limit=MAX_LIMIT, forward=True,
-                                 pattern=pattern, token=page_token, deadline=deadline)
+                page = self.read(
+                    sources,
+                    start=start,
+                    end=end,
+                    end_exclusive=True,
+                    limit=MAX_LIMIT,
+                    forward=True,
+                    pattern=pattern,
+                    token=page_token,
+                    deadline=deadline,
+                )
                 for ev in page.events:
                     counts[min(buckets - 1, (ev.timestamp - start) // interval)] += 1
                 page_token = page.next_token
@@ -370,25 +249,17 @@ class Reader:
             for src in sources:
                 if deadline is not None and time.monotonic() > deadline:
                     return interval, counts, False
-                lo = max(start, src.since)
-                blocks = files.blocks(snap, src)
-                for b in blocks:
-                    if b.max_ts < lo or b.min_ts >= end or b.end <= src.from_offset:
+                for span in _spans(snap, files, src, start, end):
+                    first, last = span.min_ts - start, span.max_ts - start
+                    if (
+                        span.ing is not None
+                        and span.min_ts >= max(start, src.since)
+                        and span.max_ts < end
+                        and (first // interval == last // interval)
+                    ):  # wholly inside one bucket and wholly visible: the index's count is exact
+                        counts[first // interval] += span.count
                         continue
-                    for i in range(len(b.c_start)):
-                        cmin, cmax, n = b.c_min[i], b.c_max[i], b.c_count[i]
-                        if cmax < lo or cmin >= end or b.c_start[i] < src.from_offset:
-                            continue
-                        if cmin >= lo and cmax < end and (cmin - start) // interval == (cmax - start) // interval:
-                            counts[(cmin - start) // interval] += n
-                            continue
-                        for ev in files.events(src, b.c_start[i], b.chunk_end(i), lambda _o, v=b.c_ing[i]: v):
-                            if start <= ev.timestamp < end:
-                                counts[(ev.timestamp - start) // interval] += 1
-                tail = max(blocks[-1].end if blocks else 0, src.from_offset)
-                size = files.size(src)
-                if size > tail:
-                    for ev in files.events(src, tail, size, None):
+                    for ev in files.events(src, span.start, span.end, span.ingest_for()):
                         if start <= ev.timestamp < end:
                             counts[(ev.timestamp - start) // interval] += 1
             return interval, counts, True
@@ -424,40 +295,32 @@ class Reader:
         files = _Files(self.store)
         parsed = 0
         try:
-            pieces = []  # (newest time it may hold, first bucket, last bucket, src, start, end, ingestion, cache key)
+            pieces = []  # (first bucket, last bucket, src, span, cache key)
             for src in sources:
-                lo = max(start, src.since)
-                blocks = files.blocks(snap, src)
-                ident = files.ident(src)
-                for b in blocks:
-                    if b.max_ts < lo or b.min_ts >= end or b.end <= src.from_offset:
+                for span in _spans(snap, files, src, start, end):
+                    if span.ing is None:  # not indexed yet: times unknown until read, and likely the newest
+                        pieces.append((0, buckets - 1, src, span, None))
                         continue
-                    for i in range(len(b.c_start)):
-                        cmin, cmax = b.c_min[i], b.c_max[i]
-                        if cmax < lo or cmin >= end or b.c_start[i] < src.from_offset:
-                            continue
-                        first = (max(cmin, start) - start) // interval
-                        last = min(buckets - 1, (min(cmax, end - 1) - start) // interval)
-                        # a chunk all of whose events are visible reads back the same until its file changes
-                        key = (src.path, ident, b.c_start[i], b.chunk_end(i)) if cmin >= src.since else None
-                        pieces.append((cmax, first, last, src, b.c_start[i], b.chunk_end(i), b.c_ing[i], key))
-                tail = max(blocks[-1].end if blocks else 0, src.from_offset)
-                size = files.size(src)
-                if size > tail:  # not indexed yet: times unknown until read, and likely the newest
-                    pieces.append((POS_INF, 0, buckets - 1, src, tail, size, None, None))
-            pieces.sort(key=lambda p: -p[0])
+                    first = (max(span.min_ts, start) - start) // interval
+                    last = min(buckets - 1, (min(span.max_ts, end - 1) - start) // interval)
+                    # a chunk all of whose events are visible reads back the same until its file changes
+                    key = (src.path, files.ident(src), span.start, span.end) if span.min_ts >= src.since else None
+                    pieces.append((first, last, src, span, key))
+            pieces.sort(key=lambda p: -p[3].max_ts)
             for p in pieces:
-                for j in range(p[1], p[2] + 1):
+                for j in range(p[0], p[1] + 1):
                     pending[j] += 1
-            for _newest, first, last, src, lo_off, hi_off, ing, key in pieces:
+            for first, last, src, span, key in pieces:
                 if parsed >= max_events or (deadline is not None and time.monotonic() > deadline):
                     break
                 got = self._cached_levels(key)
                 if got is None:
-                    evs = files.events(src, lo_off, hi_off, None if ing is None else (lambda _o, v=ing: v))
+                    evs = files.events(src, span.start, span.end, span.ingest_for())
                     parsed += len(evs)
-                    got = (array("q", [ev.timestamp for ev in evs]),
-                           bytes(classes.index(lines.level_class(ev.fields)) for ev in evs))
+                    got = (
+                        array("q", [ev.timestamp for ev in evs]),
+                        bytes(classes.index(lines.level_class(ev.fields)) for ev in evs),
+                    )
                     if key is not None:
                         self._keep_levels(key, got)
                 for ts, c in zip(*got, strict=True):
@@ -465,7 +328,9 @@ class Reader:
                         counts[(ts - start) // interval][c] += 1
                 for j in range(first, last + 1):
                     pending[j] -= 1
-            return [dict(zip(classes, counts[i], strict=True)) if pending[i] == 0 else None for i in range(buckets)], parsed
+            return [
+                dict(zip(classes, counts[i], strict=True)) if pending[i] == 0 else None for i in range(buckets)
+            ], parsed
         finally:
             files.close()
             snap.release()
@@ -497,8 +362,17 @@ class Reader:
         token = None
         oldest = buckets  # buckets at or above this index are complete
         while True:
-            page = self.read(sources, start=start, end=end, end_exclusive=True, limit=min(MAX_LIMIT, max_events - read),
-                             forward=False, pattern=pattern, token=token, deadline=deadline)
+            page = self.read(
+                sources,
+                start=start,
+                end=end,
+                end_exclusive=True,
+                limit=min(MAX_LIMIT, max_events - read),
+                forward=False,
+                pattern=pattern,
+                token=token,
+                deadline=deadline,
+            )
             for ev in page.events:
                 counts[min(buckets - 1, (ev.timestamp - start) // interval)][lines.level_class(ev.fields)] += 1
             read += len(page.events)
@@ -592,6 +466,42 @@ def _stream_pieces(snap: Snapshot, src: Source, files: _Files) -> list[tuple]:
     if size > tail:
         pieces.append((tail, size, None))
     return pieces
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """Bytes [start, end) of one stream that a histogram counts: an indexed chunk (its time bounds,
+    event count and ingestion time) or, with `ing` None, bytes the index has not reached (times
+    unknown: bounds NEG_INF..POS_INF)."""
+
+    start: int
+    end: int
+    min_ts: int = NEG_INF
+    max_ts: int = POS_INF
+    count: int = 0
+    ing: int | None = None
+
+    def ingest_for(self) -> stamps.TimeFn | None:
+        """The `_Files.events` argument: the chunk's ingestion time, or None (read the stamps)."""
+        return None if self.ing is None else (lambda _o, v=self.ing: v)
+
+
+def _spans(snap: Snapshot, files: _Files, src: Source, start: int, end: int) -> Iterator[_Span]:
+    """The chunks of `src` that may hold visible events in [start, end), in file order, then its bytes
+    not indexed yet. The one walk both histograms count over."""
+    lo = max(start, src.since)
+    blocks = files.blocks(snap, src)
+    for b in blocks:
+        if b.max_ts < lo or b.min_ts >= end or b.end <= src.from_offset:
+            continue
+        for i in range(len(b.c_start)):
+            if b.c_max[i] < lo or b.c_min[i] >= end or b.c_start[i] < src.from_offset:
+                continue
+            yield _Span(b.c_start[i], b.chunk_end(i), b.c_min[i], b.c_max[i], b.c_count[i], b.c_ing[i])
+    tail = max(blocks[-1].end if blocks else 0, src.from_offset)
+    size = files.size(src)
+    if size > tail:
+        yield _Span(tail, size)
 
 
 def _frontier(next_key: int, forward: bool) -> tuple:
@@ -689,6 +599,228 @@ class _Pending:
         return make_event(self.src.group, self.src.stream, self.key[2], self.end, self.text, self.ing, self.ident)
 
 
+# ---- the merge ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Query:
+    """One read as `Reader.read` resolved it: times in [lo, hi], the key the page starts after (None
+    on a first page) and the page's budgets (events, bytes, a monotonic deadline)."""
+
+    lo: int
+    hi: int
+    pattern: FilterPattern
+    limit: int
+    forward: bool
+    boundary: tuple | None
+    max_bytes: int
+    deadline: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class _BlockPiece:
+    """An index block, split into its chunks when it reaches the top of the heap."""
+
+    src: Source
+    block: Block
+
+
+@dataclass(frozen=True, slots=True)
+class _ChunkPiece:
+    """Bytes [start, end) of one indexed chunk (up to 64 events), all taken in at time `ing`."""
+
+    src: Source
+    start: int
+    end: int
+    ing: int
+
+
+@dataclass(frozen=True, slots=True)
+class _TailPiece:
+    """Bytes [start, end) the index has not reached: their times are unknown until read, so the piece
+    sorts first (FIRST) and is read a TAIL_SLICE at a time."""
+
+    src: Source
+    start: int
+    end: int
+
+
+class _Merge:
+    """One page of `Reader.read`: pieces (blocks → chunks → events) come off a heap in `_piece_key`
+    order; matched events wait in a second heap until no unread piece can hold an earlier one.
+
+    Every block, chunk and event passes the same test (`_wanted`: in range, visible, past the page's
+    boundary) before it is read or kept, so the three levels cannot disagree.
+    """
+
+    def __init__(self, snap: Snapshot, files: _Files, query: _Query) -> None:
+        self.snap, self.files, self.q = snap, files, query
+        self.forward, self.boundary = forward, boundary = query.forward, query.boundary
+        pattern = query.pattern
+        self.tq = None if pattern.match_all else pattern.token_query()
+        self.literals = [lit.encode("utf-8") for lit in getattr(pattern, "literals", ())]
+        # multi-word literals are selective enough to test whole blocks before any chunk is read
+        self.phrases = [lit for lit in self.literals if not lit.isalnum()]
+        self.cands: set[int] | None = None  # candidate block docnums; None: every block
+        # where this page began: a page cut by its deadline must end past it (see _stop_at_deadline)
+        if boundary is not None:
+            self.began = boundary
+        else:
+            self.began = _frontier(query.lo, True) if forward else _frontier(-query.hi, False)
+        # nothing on the far side of the boundary's time can be on this page
+        self.lo = max(query.lo, boundary[0]) if boundary is not None and forward else query.lo
+        self.hi = min(query.hi, boundary[0]) if boundary is not None and not forward else query.hi
+        self.pieces: list[tuple[tuple, int, _BlockPiece | _ChunkPiece | _TailPiece]] = []  # (key, seq, piece)
+        self.seq = 0  # breaks ties between equal keys in the order pieces were queued
+        self.ready: list[tuple[tuple, _Pending]] = []  # matched events, in the events' heap order
+        self.result: list[LogEvent] = []
+        self.used = 0  # bytes of `result` as the page budget counts them
+
+    def run(self, sources: list[Source]) -> tuple[list[LogEvent], tuple | None]:
+        """The page's events (in heap order) and the key the next page starts after (None: no more)."""
+        if self.tq is not None:
+            self.cands = self.snap.candidates(self.tq, {s.skey for s in sources})
+        for src in sources:
+            self._seed(src)
+        heapq.heapify(self.pieces)
+        limit, deadline = self.q.limit, self.q.deadline
+        while len(self.result) < limit:
+            next_key = self.pieces[0][0] if self.pieces else None
+            if self._emit_ready(next_key):
+                return self.result, _key(self.result[-1])  # the byte budget ended the page
+            if len(self.result) >= limit or not self.pieces:
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                stop = self._stop_at_deadline(next_key)
+                if stop is not None:
+                    return self.result, stop
+            _, _, piece = heapq.heappop(self.pieces)
+            match piece:
+                case _BlockPiece():
+                    self._open_block(piece)
+                case _ChunkPiece():
+                    self._read_chunk(piece)
+                case _TailPiece():
+                    self._read_tail(piece)
+        if len(self.result) >= limit and (self.ready or self.pieces):
+            return self.result, _key(self.result[-1])
+        return self.result, None
+
+    def _wanted(self, src: Source, min_ts: int, max_ts: int, start: int, end: int) -> bool:
+        """May a piece with times in [min_ts, max_ts] and bytes [start, end) hold an event of this page:
+        one in [lo, hi], visible (its newest time and last byte pass `visibility.visible`), not on an
+        earlier page (`_behind`)? An event is the piece of its one time and first byte."""
+        return (
+            max_ts >= self.lo
+            and min_ts <= self.hi
+            and visible(src, max_ts, end - 1)
+            and (
+                self.boundary is None or not _behind(self.boundary, self.forward, src.skey, min_ts, max_ts, start, end)
+            )
+        )
+
+    def _push(self, key: tuple, piece: _BlockPiece | _ChunkPiece | _TailPiece, seeding: bool = False) -> None:
+        entry = (key, self.seq, piece)
+        self.seq += 1
+        if seeding:
+            self.pieces.append(entry)  # heapified once, after every stream is seeded
+        else:
+            heapq.heappush(self.pieces, entry)
+
+    def _seed(self, src: Source) -> None:
+        """Queue the stream's candidate blocks that may hold events of this page, then its bytes the
+        index has not reached (unknown times: read first)."""
+        blocks = self.files.blocks(self.snap, src)
+        for b in blocks:
+            if self._wanted(src, b.min_ts, b.max_ts, b.start, b.end) and (self.cands is None or b.docnum in self.cands):
+                key = _piece_key(self.forward, src.skey, b.min_ts, b.max_ts, b.start, b.end)
+                self._push(key, _BlockPiece(src, b), seeding=True)
+        tail_start = max(blocks[-1].end if blocks else 0, src.from_offset)
+        size = self.files.size(src)
+        if size > tail_start:
+            self._push(FIRST, _TailPiece(src, tail_start, size), seeding=True)
+
+    def _open_block(self, piece: _BlockPiece) -> None:
+        """Queue the block's chunks that may hold events of this page. With phrases in the pattern, one
+        read of the block and a bytes.find per phrase may rule out all of them first."""
+        src, b = piece.src, piece.block
+        if self.phrases and not _has_all(self.files.pread(src, b.start, b.end), self.phrases):
+            return
+        for i in range(len(b.c_start)):
+            # a chunk may straddle from_offset when that is an event boundary inside it (the
+            # columns' covered end, colquery.py): its events from there on are read
+            start, end, cmin, cmax = b.c_start[i], b.chunk_end(i), b.c_min[i], b.c_max[i]
+            if self._wanted(src, cmin, cmax, start, end):
+                key = _piece_key(self.forward, src.skey, cmin, cmax, start, end)
+                self._push(key, _ChunkPiece(src, start, end, b.c_ing[i]))
+
+    def _read_chunk(self, piece: _ChunkPiece) -> None:
+        start, data, raws = self.files.indexed_events(piece.src, piece.start, piece.end)
+        self._keep_matches(piece.src, start, data, raws, lambda _off, ing=piece.ing: ing)
+
+    def _read_tail(self, piece: _TailPiece) -> None:
+        """Read one slice of unindexed bytes; the rest of a big backlog goes back on the heap."""
+        src = piece.src
+        start, data, raws, consumed = self.files.tail_events(src, piece.start, piece.end)
+        if consumed and start + consumed < piece.end:
+            self._push(FIRST, _TailPiece(src, start + consumed, piece.end))
+        self._keep_matches(src, start, data, raws, self.files.times(src, start + len(data)))
+
+    def _keep_matches(
+        self, src: Source, start: int, data: bytes, raws: list[lines.RawEvent], ing_at: stamps.TimeFn
+    ) -> None:
+        """Queue the events of `data` (read at `start`) that are on this page and match the pattern;
+        `ing_at` gives the ingestion time at an offset."""
+        # bytes that lack the pattern's literals or tokens are never split into fields or matched
+        if self.literals and not _has_all(data, self.literals):
+            return
+        if self.tq is not None and not _raw_match(self.tq, data.lower()):
+            return
+        pattern, forward = self.q.pattern, self.forward
+        for raw in raws:
+            off = start + raw.start
+            ts, message = lines.time_and_message(raw.text)
+            ing = ing_at(off)
+            if ts is None:
+                ts = ing
+            if not self._wanted(src, ts, ts, off, off + 1):
+                continue
+            if not pattern.match_all and not pattern.matches(message):
+                continue
+            k = (ts, src.skey, off)
+            pending = _Pending(src, k, raw.text, ing, start + raw.end, self.files.ident(src))
+            heapq.heappush(self.ready, (_heap_key(k, forward), pending))
+
+    def _emit_ready(self, next_key: tuple | None) -> bool:
+        """Move the waiting events that no unread piece can precede onto the page, until it is full;
+        True when the page's byte budget ends it first."""
+        ready, result = self.ready, self.result
+        while ready and (next_key is None or ready[0][0] < next_key):
+            ev = heapq.heappop(ready)[1].event()
+            size = len(ev.message) + 26
+            if result and self.used + size > self.q.max_bytes:
+                return True
+            result.append(ev)
+            self.used += size
+            if len(result) >= self.q.limit:
+                break
+        return False
+
+    def _stop_at_deadline(self, next_key: tuple) -> tuple | None:
+        """Where a page past its deadline ends, or None to read on. After its last event if it has
+        one; with nothing matched yet, an empty page whose token resumes after everything read so far
+        (every unread event lies at or past next_key, so at or past its time), as CloudWatch does,
+        once that point is past where this page began (so paging always advances)."""
+        if self.result:
+            return _key(self.result[-1])
+        if next_key[0] in (NEG_INF, POS_INF):
+            return None
+        frontier = _frontier(next_key[0], self.forward)
+        if (frontier > self.began) if self.forward else (frontier < self.began):
+            return frontier
+        return None
+
+
 TAIL_SLICE = 4 * 1024 * 1024
 
 
@@ -738,8 +870,11 @@ class _Files:
             return []
         blocks = snap.stream_blocks(src.skey)
         head = self.ident(src)[8:]
-        if blocks and not (block_is_current(blocks[0], ino, head) and block_is_current(blocks[-1], ino, head)
-                           and blocks[-1].end <= size + 1):  # +1: an unterminated last line taken as it was
+        if blocks and not (
+            block_is_current(blocks[0], ino, head)
+            and block_is_current(blocks[-1], ino, head)
+            and blocks[-1].end <= size + 1
+        ):  # +1: an unterminated last line taken as it was
             return []  # the index still describes an older file: read this one as unindexed bytes
         return blocks
 
@@ -826,8 +961,15 @@ class _Files:
             start, _, evs = self.indexed_events(src, start, end)
         out = []
         for raw in evs:
-            ev = make_event(src.group, src.stream, start + raw.start, start + raw.end, raw.text,
-                            ingest_for(start + raw.start), self.ident(src))
+            ev = make_event(
+                src.group,
+                src.stream,
+                start + raw.start,
+                start + raw.end,
+                raw.text,
+                ingest_for(start + raw.start),
+                self.ident(src),
+            )
             if visible(src, ev.timestamp, ev.offset):
                 out.append(ev)
         return out
@@ -857,12 +999,18 @@ def encode_token(codec: paging.Codec, fp: str, key: tuple) -> str:
 def decode_token(codec: paging.Codec, token: str, fp: str) -> tuple:
     """:raises InvalidParameter: if the token is not one of ours or belongs to another query."""
     data = codec.decode("events", token)
-    if not (isinstance(data, list) and len(data) == 4 and isinstance(data[1], int) and isinstance(data[2], str)
-            and isinstance(data[3], int)):
+    if not (
+        isinstance(data, list)
+        and len(data) == 4
+        and isinstance(data[1], int)
+        and isinstance(data[2], str)
+        and isinstance(data[3], int)
+    ):
         raise InvalidParameter(paging.BAD_TOKEN, field="nextToken", rule=paging.RULE)
     if data[0] != fp:
         raise InvalidParameter(
-            "The specified nextToken is invalid: it belongs to a query with other parameters.", field="nextToken",
+            "The specified nextToken is invalid: it belongs to a query with other parameters.",
+            field="nextToken",
             rule="the same start, end, pattern and direction as the call that returned it",
         )
     return (data[1], data[2], data[3])
