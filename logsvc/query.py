@@ -164,7 +164,7 @@ class Reader:
             files.close()
         return out
 
-    def newest_first(self, sources: list[Source], **kw) -> Page:  # noqa: ANN003
+    def newest_first(self, sources: list[Source], **kw) -> Page:
         """Search order: newest first (the page itself is newest first too)."""
         page = self.read(sources, forward=False, **kw)
         page.events.reverse()
@@ -354,7 +354,7 @@ class Reader:
                 _, old = self._levels.popitem(last=False)
                 self._levels_bytes -= _level_entry_bytes(old)
 
-    def _level_matches(self, sources, start, end, buckets, pattern, max_events, deadline):  # noqa: ANN001, ANN202
+    def _level_matches(self, sources, start, end, buckets, pattern, max_events, deadline):
         """level_histogram with a filter pattern: the newest matches, read through `read`."""
         interval = max(1, -(-(end - start) // buckets))
         counts = [dict.fromkeys(lines.LEVEL_CLASSES, 0) for _ in range(buckets)]
@@ -941,7 +941,7 @@ class _Files:
             return start, b"", [], 0
         return follow.read_settled_events(fd, start, end, TAIL_SLICE)
 
-    def events(self, src: Source, start: int, end: int, ingest_for) -> list[LogEvent]:  # noqa: ANN001
+    def events(self, src: Source, start: int, end: int, ingest_for) -> list[LogEvent]:
         """The visible events in [start, end); `ingest_for` gives chunk times, None for unindexed bytes."""
         start = max(start, src.from_offset)
         fd = self._open(src)
@@ -1016,7 +1016,7 @@ def decode_token(codec: paging.Codec, token: str, fp: str) -> tuple:
     return (data[1], data[2], data[3])
 
 
-def iter_all(reader: Reader, sources: list[Source], **kw) -> Iterator[LogEvent]:  # noqa: ANN003
+def iter_all(reader: Reader, sources: list[Source], **kw) -> Iterator[LogEvent]:
     """Every matching event, page by page (for exports with no row cap)."""
     token = None
     while True:
