@@ -31,12 +31,23 @@ class Server:
     """`python -m logsvc serve --port 0` over a data directory, stopped on exit."""
 
     def __init__(self, data_dir: Path, env: dict | None = None) -> None:
-        full = dict(os.environ, LOGSVC_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1", LOGSVC_LOG_LEVEL="warning")
-        full["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        full = dict(
+            os.environ,
+            LOGSVC_DATA_DIR=str(data_dir),
+            PYTHONUNBUFFERED="1",
+            LOGSVC_LOG_LEVEL="warning",
+        )
+        full["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])
+        )
         full.update(env or {})
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "logsvc", "serve", "--port", "0"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full, text=True, start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=full,
+            text=True,
+            start_new_session=True,
         )
         self.stderr: list[str] = []
         threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
@@ -50,7 +61,9 @@ class Server:
                 break
         if not self.url:
             self.stop()
-            raise SystemExit(f"logsvc did not start (rc={self.proc.poll()})\n{''.join(self.stderr)}")
+            raise SystemExit(
+                f"logsvc did not start (rc={self.proc.poll()})\n{''.join(self.stderr)}"
+            )
         threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
         while time.monotonic() < deadline:
             try:

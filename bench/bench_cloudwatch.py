@@ -63,10 +63,21 @@ class Server:
     """`python -m logsvc serve --port 0` over the corpus, stopped on exit."""
 
     def __init__(self, data_dir: Path) -> None:
-        env = dict(os.environ, LOGSVC_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1", LOGSVC_LOG_LEVEL="warning")
+        env = dict(
+            os.environ,
+            LOGSVC_DATA_DIR=str(data_dir),
+            PYTHONUNBUFFERED="1",
+            LOGSVC_LOG_LEVEL="warning",
+        )
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-        self.proc = subprocess.Popen([sys.executable, "-m", "logsvc", "serve", "--port", "0"], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=env, text=True, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "logsvc", "serve", "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+            start_new_session=True,
+        )
         self.stderr: list[str] = []
         threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
         self.url = ""
@@ -154,33 +165,49 @@ def pct(xs: list[float], q: float) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--streams", type=int, default=200)
-    ap.add_argument("--calls", type=int, default=50, help="timed logsvc calls (after 3 warm-up calls)")
+    ap.add_argument(
+        "--calls", type=int, default=50, help="timed logsvc calls (after 3 warm-up calls)"
+    )
     ap.add_argument("--moto-calls", type=int, default=20, help="timed moto calls")
-    ap.add_argument("--dir", type=Path, help="corpus directory (default: a temp dir, removed afterwards)")
+    ap.add_argument(
+        "--dir", type=Path, help="corpus directory (default: a temp dir, removed afterwards)"
+    )
     args = ap.parse_args()
 
     tmp = tempfile.TemporaryDirectory(prefix="bench-cw-") if args.dir is None else None
     root = Path(tmp.name) if tmp else args.dir
     t0 = time.monotonic()
     total, streams = build_corpus(root, args.lines, args.streams)
-    print(f"corpus: {total:,} events in {len(streams)} streams of {GROUP} ({time.monotonic() - t0:.1f}s)", flush=True)
+    print(
+        f"corpus: {total:,} events in {len(streams)} streams of {GROUP} ({time.monotonic() - t0:.1f}s)",
+        flush=True,
+    )
 
     server = Server(root)
     try:
         took = server.wait_indexed(total)
         print(f"logsvc: indexed in {took:.1f}s at {server.url}", flush=True)
-        client = boto3.client("logs", endpoint_url=server.url, region_name="us-east-1",
-                              aws_access_key_id="bench", aws_secret_access_key="bench")
+        client = boto3.client(
+            "logs",
+            endpoint_url=server.url,
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+        )
         for _ in range(3):
             filter_all(client, RARE_TOKENS[0])
         ours, ours_found = timed(lambda tok: filter_all(client, tok), args.calls)
     finally:
         server.stop()
 
-    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1"
+    )
     from moto import mock_aws
 
     with mock_aws():
@@ -201,11 +228,17 @@ def main() -> None:
         tmp.cleanup()
     print()
     print(f"FilterLogEvents, rare term, {total:,} events / {len(streams)} streams, one log group")
-    print(f"  logsvc (HTTP, boto3): p50 {pct(ours, .5):8.1f} ms   p99 {pct(ours, .99):8.1f} ms   ({len(ours)} calls, "
-          f"{ours_found} match)")
-    print(f"  moto (in-process)   : p50 {pct(theirs, .5):8.1f} ms   p99 {pct(theirs, .99):8.1f} ms   ({len(theirs)} calls, "
-          f"{theirs_found} match)")
-    print(f"  ratio (moto p50 / logsvc p50): {statistics.median(theirs) / statistics.median(ours):.0f}x")
+    print(
+        f"  logsvc (HTTP, boto3): p50 {pct(ours, 0.5):8.1f} ms   p99 {pct(ours, 0.99):8.1f} ms   ({len(ours)} calls, "
+        f"{ours_found} match)"
+    )
+    print(
+        f"  moto (in-process)   : p50 {pct(theirs, 0.5):8.1f} ms   p99 {pct(theirs, 0.99):8.1f} ms   ({len(theirs)} calls, "
+        f"{theirs_found} match)"
+    )
+    print(
+        f"  ratio (moto p50 / logsvc p50): {statistics.median(theirs) / statistics.median(ours):.0f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,9 @@ GROUP = "/bench/console-heap"
 STREAM = "2024/01/01/[$LATEST]0123456789abcdef"
 
 
-def writer(path: Path, rate: int, seconds: float, stop: threading.Event, counter: list[int]) -> None:
+def writer(
+    path: Path, rate: int, seconds: float, stop: threading.Event, counter: list[int]
+) -> None:
     """Append `rate` lines per second in 20 ms batches, like a busy function."""
     tick = 0.02
     per_tick = max(1, round(rate * tick))
@@ -39,11 +41,25 @@ def writer(path: Path, rate: int, seconds: float, stop: threading.Event, counter
             for _ in range(per_tick):
                 rid = uuid.UUID(int=n).hex
                 if n % 5 == 0:
-                    lines.append(json.dumps({"level": "info", "requestId": rid, "message": "order processed", "n": n, "items": [1, 2, 3]}))
+                    lines.append(
+                        json.dumps(
+                            {
+                                "level": "info",
+                                "requestId": rid,
+                                "message": "order processed",
+                                "n": n,
+                                "items": [1, 2, 3],
+                            }
+                        )
+                    )
                 elif n % 50 == 7:
-                    lines.append(f"[ERROR]\t2024-01-01T00:00:00.000Z\t{rid}\tTraceback (most recent call last):\r  File \"/var/task/app.py\", line 9, in handler\r    raise ValueError('bad input')\rValueError: bad input")
+                    lines.append(
+                        f"[ERROR]\t2024-01-01T00:00:00.000Z\t{rid}\tTraceback (most recent call last):\r  File \"/var/task/app.py\", line 9, in handler\r    raise ValueError('bad input')\rValueError: bad input"
+                    )
                 else:
-                    lines.append(f"[INFO]\t2024-01-01T00:00:00.000Z\t{rid}\tline {n} \x1b[32mok\x1b[0m user=u{n % 97} path=/orders/{n}")
+                    lines.append(
+                        f"[INFO]\t2024-01-01T00:00:00.000Z\t{rid}\tline {n} \x1b[32mok\x1b[0m user=u{n % 97} path=/orders/{n}"
+                    )
                 n += 1
             f.write("".join(line + "\n" for line in lines))
             f.flush()
@@ -68,7 +84,9 @@ def run(url: str, data_dir: Path, rate: int, seconds: float) -> dict:
         cdp = page.context.new_cdp_session(page)
         cdp.send("Performance.enable")
         page.goto(f"{url}/#/events?group={GROUP}")
-        page.wait_for_function("window.__logsvc.state() && window.__logsvc.state().tail === 'live'", timeout=30000)
+        page.wait_for_function(
+            "window.__logsvc.state() && window.__logsvc.state().tail === 'live'", timeout=30000
+        )
         base = heap_mb(cdp)
         stop = threading.Event()
         counter = [0]
@@ -81,7 +99,10 @@ def run(url: str, data_dir: Path, rate: int, seconds: float) -> dict:
                 st = page.evaluate("window.__logsvc.state()")
                 mb = heap_mb(cdp)
                 samples.append((time.monotonic() - t0, mb, st["loaded"]))
-                print(f"  t={samples[-1][0]:5.1f}s written={counter[0]:>7} in page={st['loaded']:>7} heap={mb:6.1f} MB following={st['following']}", flush=True)
+                print(
+                    f"  t={samples[-1][0]:5.1f}s written={counter[0]:>7} in page={st['loaded']:>7} heap={mb:6.1f} MB following={st['following']}",
+                    flush=True,
+                )
         finally:
             stop.set()
             t.join()
@@ -91,8 +112,14 @@ def run(url: str, data_dir: Path, rate: int, seconds: float) -> dict:
         browser.close()
     peak = max([s[1] for s in samples] + [final])
     return {
-        "rate": rate, "seconds": seconds, "written": counter[0], "inPage": st["loaded"], "following": st["following"],
-        "heapBaselineMB": round(base, 1), "heapPeakMB": round(peak, 1), "heapFinalMB": round(final, 1),
+        "rate": rate,
+        "seconds": seconds,
+        "written": counter[0],
+        "inPage": st["loaded"],
+        "following": st["following"],
+        "heapBaselineMB": round(base, 1),
+        "heapPeakMB": round(peak, 1),
+        "heapFinalMB": round(final, 1),
     }
 
 
@@ -112,9 +139,11 @@ def main() -> None:
             result = run(server.url, Path(tmp), args.rate, args.seconds)
     print(json.dumps(result))
     verdict = "PASS" if result["heapPeakMB"] < 150 else "FAIL"
-    print(f"console JS heap under {args.rate} lines/s for {args.seconds:g} s: peak {result['heapPeakMB']} MB "
-          f"(baseline {result['heapBaselineMB']} MB, final {result['heapFinalMB']} MB, "
-          f"{result['inPage']} events held of {result['written']} written) -> {verdict} (target < 150 MB)")
+    print(
+        f"console JS heap under {args.rate} lines/s for {args.seconds:g} s: peak {result['heapPeakMB']} MB "
+        f"(baseline {result['heapBaselineMB']} MB, final {result['heapFinalMB']} MB, "
+        f"{result['inPage']} events held of {result['written']} written) -> {verdict} (target < 150 MB)"
+    )
 
 
 if __name__ == "__main__":

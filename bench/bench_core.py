@@ -84,17 +84,23 @@ def ensure_corpus(label: str, log=print) -> tuple[Path, dict]:
     if info_path.exists():
         info = json.loads(info_path.read_text())
         if info.get("version") == CORPUS_VERSION:
-            log(f"[{label}] reusing corpus {root} ({info['lines']:,} lines, {info['bytes'] / 1e6:.0f} MB)")
+            log(
+                f"[{label}] reusing corpus {root} ({info['lines']:,} lines, {info['bytes'] / 1e6:.0f} MB)"
+            )
             return root, info
     if root.exists():
         shutil.rmtree(root)
     t = time.perf_counter()
-    info = corpus_mod.generate(root, SIZES[label], streams=200, seed=SEED, end_ms=END_MS, span_hours=SPAN_HOURS)
+    info = corpus_mod.generate(
+        root, SIZES[label], streams=200, seed=SEED, end_ms=END_MS, span_hours=SPAN_HOURS
+    )
     info["gen_seconds"] = time.perf_counter() - t
     info["version"] = CORPUS_VERSION
     info["planted"] = {k: list(v) for k, v in info["planted"].items()}
     info_path.write_text(json.dumps(info, indent=1))
-    log(f"[{label}] generated {info['lines']:,} lines ({info['bytes'] / 1e6:.0f} MB) in {info['gen_seconds']:.1f} s")
+    log(
+        f"[{label}] generated {info['lines']:,} lines ({info['bytes'] / 1e6:.0f} MB) in {info['gen_seconds']:.1f} s"
+    )
     return root, info
 
 
@@ -237,7 +243,9 @@ class Server:
         except OSError:
             return ""
         return "\n".join(
-            line for line in text.splitlines() if "Traceback" in line or "ERROR" in line or "Exception" in line
+            line
+            for line in text.splitlines()
+            if "Traceback" in line or "ERROR" in line or "Exception" in line
         )
 
 
@@ -248,7 +256,9 @@ class Http:
         self.port = port
         self.conn: http.client.HTTPConnection | None = None
 
-    def get(self, path: str, params: dict | list | None = None, fresh: bool = False) -> tuple[int, dict | None]:
+    def get(
+        self, path: str, params: dict | list | None = None, fresh: bool = False
+    ) -> tuple[int, dict | None]:
         if params:
             path = path + "?" + urllib.parse.urlencode(params, doseq=True)
         for attempt in range(3):
@@ -294,7 +304,9 @@ def bench_ingest(server: Server, t0: float, info: dict, data: Path, log=print) -
     last_log = 0.0
     while time.monotonic() < deadline:
         if server.proc.poll() is not None:
-            raise RuntimeError(f"server exited during ingest (rc={server.proc.returncode}): {server.errors()[-2000:]}")
+            raise RuntimeError(
+                f"server exited during ingest (rc={server.proc.returncode}): {server.errors()[-2000:]}"
+            )
         status, body = http.get("/healthz", fresh=True)
         now = time.perf_counter()
         n = (body or {}).get("eventsIngested") if status == 200 else None
@@ -309,7 +321,11 @@ def bench_ingest(server: Server, t0: float, info: dict, data: Path, log=print) -
         isz = dir_bytes(data / "index")
         if isz != last_index_size[0]:
             last_index_size = (isz, time.monotonic())
-        elif time.monotonic() - last_index_size[1] > 8 and time.monotonic() - last_progress[1] > 8 and last_progress[0]:
+        elif (
+            time.monotonic() - last_index_size[1] > 8
+            and time.monotonic() - last_progress[1] > 8
+            and last_progress[0]
+        ):
             t_done, how = (
                 now - 8,
                 f"index stopped growing for 8 s at eventsIngested={last_progress[0]:,} (count differs from lines)",
@@ -322,11 +338,15 @@ def bench_ingest(server: Server, t0: float, info: dict, data: Path, log=print) -
             )
         time.sleep(0.1)
     if t_done is None:
-        raise RuntimeError(f"ingest did not complete within the deadline (eventsIngested={last_progress[0]})")
+        raise RuntimeError(
+            f"ingest did not complete within the deadline (eventsIngested={last_progress[0]})"
+        )
     for tok in (last_tok, *corpus_mod.RARE_TOKENS):
         st, res = http.get("/api/v1/search", {"q": tok, "limit": 10})
         if st != 200 or not res or len(res.get("events", [])) != 1:
-            raise RuntimeError(f"planted token {tok} not found exactly once after ingest: {st} {str(res)[:300]}")
+            raise RuntimeError(
+                f"planted token {tok} not found exactly once after ingest: {st} {str(res)[:300]}"
+            )
     t_token = time.perf_counter()
     http.close()
     secs = t_done - t0
@@ -336,7 +356,9 @@ def bench_ingest(server: Server, t0: float, info: dict, data: Path, log=print) -
     raw = info["bytes"]
     ratio = idx / raw
     rss = server.phase_peak()
-    log(f"    ingest done in {secs:.1f} s ({rate:,.0f} lines/s), index {ratio:.3f}x raw, peak RSS {rss / 1e6:.0f} MB")
+    log(
+        f"    ingest done in {secs:.1f} s ({rate:,.0f} lines/s), index {ratio:.3f}x raw, peak RSS {rss / 1e6:.0f} MB"
+    )
     size = info["label"]
     big = size == "10M"
     figs = [
@@ -382,7 +404,11 @@ def bench_ingest(server: Server, t0: float, info: dict, data: Path, log=print) -
 
 def sh(cmd: str) -> tuple[float, str]:
     t = time.perf_counter()
-    p = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, env={**os.environ, "LC_ALL": "C"})
+    p = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", cmd],
+        capture_output=True,
+        env={**os.environ, "LC_ALL": "C"},
+    )
     dt = time.perf_counter() - t
     # 1 = no match from grep/rg; 141 = SIGPIPE when `head` has read enough
     if p.returncode not in (0, 1, 141) or p.stderr.strip():
@@ -390,7 +416,9 @@ def sh(cmd: str) -> tuple[float, str]:
     return dt, p.stdout.decode(errors="replace")
 
 
-def time_shell(cmd: str, budget: float = 6.0, max_reps: int = 20, min_reps: int = 3) -> tuple[list[float], str]:
+def time_shell(
+    cmd: str, budget: float = 6.0, max_reps: int = 20, min_reps: int = 3
+) -> tuple[list[float], str]:
     sh(cmd)  # warm-up (page cache)
     times: list[float] = []
     out = ""
@@ -435,7 +463,9 @@ def search_cases(info: dict, data: Path) -> list[dict]:
             grep=f"grep -rhF {rare} {gq} {top}",
             target=(
                 "≤ 15 ms at 10M and ≥ 5× faster than rg (#6); ≤ 10 ms and faster than rg (#2)",
-                lambda v, rg, size: v <= (15 if size == "10M" else 10) and rg is not None and rg / v >= 5,
+                lambda v, rg, size: (
+                    v <= (15 if size == "10M" else 10) and rg is not None and rg / v >= 5
+                ),
             ),
         ),
         dict(
@@ -495,7 +525,9 @@ def search_cases(info: dict, data: Path) -> list[dict]:
     ]
 
 
-def bench_search(server: Server, info: dict, data: Path, errors: list[str], reps: int = 20, log=print) -> list[Figure]:
+def bench_search(
+    server: Server, info: dict, data: Path, errors: list[str], reps: int = 20, log=print
+) -> list[Figure]:
     http = Http(server.port)
     figs = []
     for case in search_cases(info, data):
@@ -513,13 +545,19 @@ def bench_search(server: Server, info: dict, data: Path, errors: list[str], reps
                     st, body = http.get(path, params)
                     if st != 200:
                         raise RuntimeError(f"deep page walk: HTTP {st}: {str(body)[:300]}")
-                    if not body.get("nextToken"):  # a small corpus (50k) has fewer pages: time the last one
+                    if not body.get(
+                        "nextToken"
+                    ):  # a small corpus (50k) has fewer pages: time the last one
                         deep = page_no + 1
-                        note.append(f"only {deep} pages exist at this size: page {deep}, the last, is timed")
+                        note.append(
+                            f"only {deep} pages exist at this size: page {deep}, the last, is timed"
+                        )
                         break
                     params = {**case["params"], "nextToken": body["nextToken"]}
                 walk_ms = (time.perf_counter() - t) * 1000
-                note.append(f"walking pages 1-{deep - 1} took {walk_ms:.0f} ms, included in p50 and p99")
+                note.append(
+                    f"walking pages 1-{deep - 1} took {walk_ms:.0f} ms, included in p50 and p99"
+                )
             t = time.perf_counter()
             st, body = http.get(path, params)  # warm-up, and the answer
             warm = time.perf_counter() - t
@@ -529,7 +567,9 @@ def bench_search(server: Server, info: dict, data: Path, errors: list[str], reps
             if body.get("nextToken") and count < params.get("limit", 100):
                 note.append("a partial page: the server's 10 s search deadline ended the scan")
             n_reps = reps
-            if warm > 1.0:  # keep the whole suite under 30 minutes: a multi-second query gets fewer runs
+            if (
+                warm > 1.0
+            ):  # keep the whole suite under 30 minutes: a multi-second query gets fewer runs
                 n_reps = max(5, min(reps, int(30 / warm)))
                 note.append(f"only {n_reps} timed runs (the warm-up took {warm:.1f} s)")
             times = []
@@ -598,7 +638,9 @@ def _tail_clients(port: int, group: str, n: int, ready, results, stop_after: flo
     path = "/api/v1/tail?" + urllib.parse.urlencode({"group": group, "heartbeat": 5})
     for i in range(n):
         s = socket.create_connection(("127.0.0.1", port))
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode())
+        s.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode()
+        )
         s.setblocking(False)
         sel.register(s, selectors.EVENT_READ, i)
         socks.append(s)
@@ -654,7 +696,12 @@ def _tail_clients(port: int, group: str, n: int, ready, results, stop_after: flo
 
 
 def bench_tail(
-    server: Server, data: Path, counts=(1, 10, 50), rate: int = 2000, seconds: float = 5.0, log=print
+    server: Server,
+    data: Path,
+    counts=(1, 10, 50),
+    rate: int = 2000,
+    seconds: float = 5.0,
+    log=print,
 ) -> list[Figure]:
     import multiprocessing
 
@@ -673,11 +720,23 @@ def bench_tail(
         ready = ctx.Event()
         parent, child = ctx.Pipe()
         total = int(rate * seconds)
-        proc = ctx.Process(target=_tail_clients, args=(server.port, group, n, ready, child, seconds + 60), daemon=True)
+        proc = ctx.Process(
+            target=_tail_clients,
+            args=(server.port, group, n, ready, child, seconds + 60),
+            daemon=True,
+        )
         proc.start()
         if not ready.wait(20):
             proc.kill()
-            figs.append(Figure("tail", f"{n} SSE clients", None, "ms", note="clients did not all connect within 20 s"))
+            figs.append(
+                Figure(
+                    "tail",
+                    f"{n} SSE clients",
+                    None,
+                    "ms",
+                    note="clients did not all connect within 20 s",
+                )
+            )
             continue
         time.sleep(0.3)
         # the writer: every ms, append the lines that are due, each stamped with its send time
@@ -691,7 +750,8 @@ def bench_tail(
                     stamp = iso(now_us // 1000)
                     f.write(
                         "".join(
-                            f"{stamp} benchseq={seq_base + k} sent={now_us}\n" for k in range(written, due)
+                            f"{stamp} benchseq={seq_base + k} sent={now_us}\n"
+                            for k in range(written, due)
                         ).encode()
                     )
                     written = due
@@ -703,7 +763,9 @@ def bench_tail(
         res = parent.recv() if parent.poll(60) else None
         proc.join(5)
         if res is None:
-            figs.append(Figure("tail", f"{n} SSE clients", None, "ms", note="client process gave no result"))
+            figs.append(
+                Figure("tail", f"{n} SSE clients", None, "ms", note="client process gave no result")
+            )
             continue
         lat: list[float] = []
         missed = 0
@@ -732,7 +794,12 @@ def bench_tail(
         )
         figs.append(
             Figure(
-                "tail", f"lines missed, {n} client{'s' if n > 1 else ''}", missed, "lines", target="0", met=missed == 0
+                "tail",
+                f"lines missed, {n} client{'s' if n > 1 else ''}",
+                missed,
+                "lines",
+                target="0",
+                met=missed == 0,
             )
         )
         log(
@@ -745,7 +812,12 @@ def bench_tail(
 
 
 def run_size(
-    label: str, out_dir: Path, tail_counts=(1, 10, 50), log=print, keep: bool = False, after_ingest=None
+    label: str,
+    out_dir: Path,
+    tail_counts=(1, 10, 50),
+    log=print,
+    keep: bool = False,
+    after_ingest=None,
 ) -> dict:
     """Generate/reuse the corpus, start a fresh server over a hard-linked copy, run every phase.
 
@@ -761,7 +833,9 @@ def run_size(
     result["load"].append(os.getloadavg()[0])
     try:
         t0 = server.start()
-        log(f"[{label}] server up on port {server.port} after {time.perf_counter() - t0:.1f} s; ingesting")
+        log(
+            f"[{label}] server up on port {server.port} after {time.perf_counter() - t0:.1f} s; ingesting"
+        )
         phases = [
             ("ingest", lambda: bench_ingest(server, t0, info, data, log)),
             ("search", lambda: bench_search(server, info, data, result["errors"], log=log)),
@@ -790,7 +864,9 @@ def run_size(
                 import traceback
 
                 log(f"[{label}] {name} phase failed: {e}")
-                result["errors"].append(f"{name}: {type(e).__name__}: {e}\n{traceback.format_exc()[-1500:]}")
+                result["errors"].append(
+                    f"{name}: {type(e).__name__}: {e}\n{traceback.format_exc()[-1500:]}"
+                )
                 if name == "ingest":
                     break
         result["figures"].append(

@@ -28,28 +28,59 @@ GROUPS = ["/aws/lambda/checkout", "/aws/lambda/catalog", "/aws/lambda/orders"]
 CREDS = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench", "region_name": "us-east-1"}
 
 QUERIES = [
-    ("Q1 REPORT stats by bin(5m)",
-     'filter @type = "REPORT" | stats avg(@duration), pct(@duration, 99), max(@maxMemoryUsed) by bin(5m)',
-     "≤ 300 ms at 1M, ≤ 2 s at 10M, ≥ 5× DuckDB (#11)"),
-    ("Q2 count by level, bin(1h)", "stats count(*) by level, bin(1h)", "≤ 300 ms at 1M, ≤ 2 s at 10M, ≥ 5× DuckDB (#11)"),
-    ("Q3 one @requestId", 'filter @requestId = "{rid}"', "≤ 30 ms at 1M, ≤ 50 ms at 10M, ≥ 5× DuckDB (#11)"),
-    ("Q4 parse + stats", 'parse @message "* * *" as a, b, c | stats count(*) by b', "≤ 1.5 s at 1M, ≤ 10 s at 10M, ≥ 5× DuckDB (#11)"),
-    ("AWS sample: 25 most recent events", "fields @timestamp, @message | sort @timestamp desc | limit 25", ""),
-    ("AWS sample: exceptions per hour",
-     "filter @message like /Exception/ | stats count(*) as exceptionCount by bin(1h) | sort exceptionCount desc", ""),
-    ("AWS sample: over-provisioned memory",
-     'filter @type = "REPORT" | stats max(@memorySize / 1000 / 1000) as provisonedMemoryMB, '
-     "min(@maxMemoryUsed / 1000 / 1000) as smallestMemoryRequestMB, avg(@maxMemoryUsed / 1000 / 1000) as avgMemoryUsedMB, "
-     "max(@maxMemoryUsed / 1000 / 1000) as maxMemoryUsedMB, provisonedMemoryMB - maxMemoryUsedMB as overProvisionedMB", ""),
+    (
+        "Q1 REPORT stats by bin(5m)",
+        'filter @type = "REPORT" | stats avg(@duration), pct(@duration, 99), max(@maxMemoryUsed) by bin(5m)',
+        "≤ 300 ms at 1M, ≤ 2 s at 10M, ≥ 5× DuckDB (#11)",
+    ),
+    (
+        "Q2 count by level, bin(1h)",
+        "stats count(*) by level, bin(1h)",
+        "≤ 300 ms at 1M, ≤ 2 s at 10M, ≥ 5× DuckDB (#11)",
+    ),
+    (
+        "Q3 one @requestId",
+        'filter @requestId = "{rid}"',
+        "≤ 30 ms at 1M, ≤ 50 ms at 10M, ≥ 5× DuckDB (#11)",
+    ),
+    (
+        "Q4 parse + stats",
+        'parse @message "* * *" as a, b, c | stats count(*) by b',
+        "≤ 1.5 s at 1M, ≤ 10 s at 10M, ≥ 5× DuckDB (#11)",
+    ),
+    (
+        "AWS sample: 25 most recent events",
+        "fields @timestamp, @message | sort @timestamp desc | limit 25",
+        "",
+    ),
+    (
+        "AWS sample: exceptions per hour",
+        "filter @message like /Exception/ | stats count(*) as exceptionCount by bin(1h) | sort exceptionCount desc",
+        "",
+    ),
+    (
+        "AWS sample: over-provisioned memory",
+        'filter @type = "REPORT" | stats max(@memorySize / 1000 / 1000) as provisonedMemoryMB, '
+        "min(@maxMemoryUsed / 1000 / 1000) as smallestMemoryRequestMB, avg(@maxMemoryUsed / 1000 / 1000) as avgMemoryUsedMB, "
+        "max(@maxMemoryUsed / 1000 / 1000) as maxMemoryUsedMB, provisonedMemoryMB - maxMemoryUsedMB as overProvisionedMB",
+        "",
+    ),
 ]
 
 
 # #11's limits by query and corpus size (ms); each also asks for ≥ 5× faster than DuckDB
-LIMITS_MS = {0: {"1M": 300, "10M": 2000}, 1: {"1M": 300, "10M": 2000}, 2: {"1M": 30, "10M": 50}, 3: {"1M": 1500, "10M": 10_000}}
+LIMITS_MS = {
+    0: {"1M": 300, "10M": 2000},
+    1: {"1M": 300, "10M": 2000},
+    2: {"1M": 30, "10M": 50},
+    3: {"1M": 1500, "10M": 10_000},
+}
 
 
 def _ms(text: str) -> int:
-    return int(datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC).timestamp() * 1000)
+    return int(
+        datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC).timestamp() * 1000
+    )
 
 
 # ---- DuckDB over the raw files -------------------------------------------------------------------
@@ -65,10 +96,12 @@ class Duck:
         self.con = duckdb.connect()
         lst = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
         # the query's time range, as StartQuery's startTime/endTime (seconds, both inclusive)
-        self.lines = (f"(SELECT * FROM (SELECT epoch_ms(CAST(left(line, 23) AS TIMESTAMP)) AS ts, "
-                      f"replace(substr(line, 26), chr(13), chr(10)) AS msg "
-                      f"FROM (SELECT unnest(string_split(rtrim(content, chr(10)), chr(10))) AS line FROM read_text([{lst}]))) "
-                      f"WHERE ts BETWEEN {lo_ms} AND {hi_ms})")
+        self.lines = (
+            f"(SELECT * FROM (SELECT epoch_ms(CAST(left(line, 23) AS TIMESTAMP)) AS ts, "
+            f"replace(substr(line, 26), chr(13), chr(10)) AS msg "
+            f"FROM (SELECT unnest(string_split(rtrim(content, chr(10)), chr(10))) AS line FROM read_text([{lst}]))) "
+            f"WHERE ts BETWEEN {lo_ms} AND {hi_ms})"
+        )
 
     def run(self, sql: str, params=()):
         return self.con.execute(sql, list(params)).fetchall()
@@ -89,9 +122,21 @@ class Duck:
                    ts // 3600000 * 3600000 AS b, count(*) FROM {L} GROUP BY ALL""")
             return {(lv, b): n for lv, b, n in rows}
         if i == 2:
-            rx = ("^(?:(?:START|END|REPORT) RequestId: " + rid + "(?:[ \\t]|$)|\\[[A-Z]+\\]\\t[^\\t]+\\t" + rid +
-                  "\\t|[0-9TZ:.-]+\\t" + rid + "\\t[A-Z]+\\t|[0-9TZ:.-]+ " + rid + " Task timed out)")
-            rows = self.run(f"SELECT ts, msg FROM {L} WHERE contains(msg, ?) AND regexp_matches(msg, ?)", (rid, rx))
+            rx = (
+                "^(?:(?:START|END|REPORT) RequestId: "
+                + rid
+                + "(?:[ \\t]|$)|\\[[A-Z]+\\]\\t[^\\t]+\\t"
+                + rid
+                + "\\t|[0-9TZ:.-]+\\t"
+                + rid
+                + "\\t[A-Z]+\\t|[0-9TZ:.-]+ "
+                + rid
+                + " Task timed out)"
+            )
+            rows = self.run(
+                f"SELECT ts, msg FROM {L} WHERE contains(msg, ?) AND regexp_matches(msg, ?)",
+                (rid, rx),
+            )
             return sorted(rows)
         if i == 3:
             rows = self.run(f"""SELECT CASE WHEN regexp_matches(msg, '^[^ ]* [^ ]* ') THEN split_part(msg, ' ', 2) END AS b,
@@ -100,7 +145,9 @@ class Duck:
         if i == 4:
             return [t for (t,) in self.run(f"SELECT ts FROM {L} ORDER BY ts DESC LIMIT 25")]
         if i == 5:
-            rows = self.run(f"SELECT ts // 3600000 * 3600000 AS b, count(*) FROM {L} WHERE contains(msg, 'Exception') GROUP BY b")
+            rows = self.run(
+                f"SELECT ts // 3600000 * 3600000 AS b, count(*) FROM {L} WHERE contains(msg, 'Exception') GROUP BY b"
+            )
             return dict(rows)
         rows = self.run(f"""SELECT max(memsize / 1000 / 1000), min(maxmem / 1000 / 1000), avg(maxmem / 1000 / 1000),
                             max(maxmem / 1000 / 1000) FROM {report}""")
@@ -112,8 +159,14 @@ def normal(i: int, rows: list[dict]):
     """logsvc's result rows (lists of {field, value}) in DuckDB's shape."""
     ds = [{c["field"]: c["value"] for c in r if c["field"] != "@ptr"} for r in rows]
     if i == 0:
-        return {_ms(d["bin(5m)"]): (float(d["avg(@duration)"]), float(d["pct(@duration, 99)"]), float(d["max(@maxMemoryUsed)"]))
-                for d in ds}
+        return {
+            _ms(d["bin(5m)"]): (
+                float(d["avg(@duration)"]),
+                float(d["pct(@duration, 99)"]),
+                float(d["max(@maxMemoryUsed)"]),
+            )
+            for d in ds
+        }
     if i == 1:
         return {(d.get("level"), _ms(d["bin(1h)"])): int(d["count(*)"]) for d in ds}
     if i == 2:
@@ -125,13 +178,29 @@ def normal(i: int, rows: list[dict]):
     if i == 5:
         return {_ms(d["bin(1h)"]): int(d["exceptionCount"]) for d in ds}
     d = ds[0] if ds else {}
-    return tuple(float(d[k]) for k in ("provisonedMemoryMB", "smallestMemoryRequestMB", "avgMemoryUsedMB", "maxMemoryUsedMB",
-                                       "overProvisionedMB")) if d else ()
+    return (
+        tuple(
+            float(d[k])
+            for k in (
+                "provisonedMemoryMB",
+                "smallestMemoryRequestMB",
+                "avgMemoryUsedMB",
+                "maxMemoryUsedMB",
+                "overProvisionedMB",
+            )
+        )
+        if d
+        else ()
+    )
 
 
 def close(a, b) -> bool:
     if isinstance(a, float) or isinstance(b, float):
-        return a is not None and b is not None and math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
+        return (
+            a is not None
+            and b is not None
+            and math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
+        )
     if isinstance(a, tuple) and isinstance(b, tuple):
         return len(a) == len(b) and all(close(x, y) for x, y in zip(a, b, strict=True))
     return a == b
@@ -144,7 +213,11 @@ def compare(i: int, got, want) -> str:
         keys = got.keys() if capped else got.keys() | want.keys()
         diff = [k for k in keys if not close(got.get(k), want.get(k))]
         if not diff:
-            return "same" + (f" (on logsvc's {len(got):,} rows: the 10,000-row cap; DuckDB has {len(want):,})" if capped else "")
+            return "same" + (
+                f" (on logsvc's {len(got):,} rows: the 10,000-row cap; DuckDB has {len(want):,})"
+                if capped
+                else ""
+            )
         k = sorted(diff, key=str)[0]
         return f"**differs** in {len(diff)} of {len(keys)} keys (e.g. {k!r}: logsvc {got.get(k)!r}, DuckDB {want.get(k)!r})"
     if close(got, want) if isinstance(got, tuple) else got == want:
@@ -155,9 +228,13 @@ def compare(i: int, got, want) -> str:
 # ---- logsvc over boto3 ---------------------------------------------------------------------------
 
 
-def run_query(client, text: str, start: int, end: int, deadline_s: float = 600) -> tuple[float, dict]:
+def run_query(
+    client, text: str, start: int, end: int, deadline_s: float = 600
+) -> tuple[float, dict]:
     t = time.perf_counter()
-    qid = client.start_query(logGroupNames=GROUPS, startTime=start, endTime=end, queryString=text, limit=10_000)["queryId"]
+    qid = client.start_query(
+        logGroupNames=GROUPS, startTime=start, endTime=end, queryString=text, limit=10_000
+    )["queryId"]
     while True:
         r = client.get_query_results(queryId=qid)
         if r["status"] in ("Complete", "Failed", "Cancelled", "Timeout"):
@@ -185,8 +262,17 @@ def _moto_child(files: list[tuple[str, str, str]], texts: list[str], conn) -> No
             evs = []
             with open(path, encoding="utf-8", errors="replace", newline="\n") as f:
                 for line in f:
-                    evs.append([int(datetime.strptime(line[:23], "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=UTC).timestamp() * 1000),
-                                line[25:].rstrip("\n").replace("\r", "\n")])
+                    evs.append(
+                        [
+                            int(
+                                datetime.strptime(line[:23], "%Y-%m-%dT%H:%M:%S.%f")
+                                .replace(tzinfo=UTC)
+                                .timestamp()
+                                * 1000
+                            ),
+                            line[25:].rstrip("\n").replace("\r", "\n"),
+                        ]
+                    )
             evs.sort(key=lambda e: e[0])
             newest = max(newest, evs[-1][0] if evs else 0)
             streams[(group, stream)] = evs
@@ -201,8 +287,13 @@ def _moto_child(files: list[tuple[str, str, str]], texts: list[str], conn) -> No
                     made.add(group)
                 c.create_log_stream(logGroupName=group, logStreamName=stream)
                 for i in range(0, len(evs), 5000):
-                    c.put_log_events(logGroupName=group, logStreamName=stream,
-                                     logEvents=[{"timestamp": ts + shift, "message": m} for ts, m in evs[i : i + 5000]])
+                    c.put_log_events(
+                        logGroupName=group,
+                        logStreamName=stream,
+                        logEvents=[
+                            {"timestamp": ts + shift, "message": m} for ts, m in evs[i : i + 5000]
+                        ],
+                    )
                     n += len(evs[i : i + 5000])
             out = {"events": n, "queries": []}
             lo = (min(e[0] for v in streams.values() for e in v[:1]) + shift) // 1000 - 60
@@ -210,12 +301,26 @@ def _moto_child(files: list[tuple[str, str, str]], texts: list[str], conn) -> No
             for text in texts:
                 try:
                     t = time.perf_counter()
-                    qid = c.start_query(logGroupNames=GROUPS, startTime=lo, endTime=hi, queryString=text, limit=10_000)["queryId"]
+                    qid = c.start_query(
+                        logGroupNames=GROUPS,
+                        startTime=lo,
+                        endTime=hi,
+                        queryString=text,
+                        limit=10_000,
+                    )["queryId"]
                     r = c.get_query_results(queryId=qid)
                     while r["status"] not in ("Complete", "Failed", "Cancelled", "Timeout"):
                         r = c.get_query_results(queryId=qid)
-                    out["queries"].append({"ms": (time.perf_counter() - t) * 1000, "rows": len(r["results"]), "status": r["status"],
-                                           "fields": sorted({f["field"] for row in r["results"][:50] for f in row})})
+                    out["queries"].append(
+                        {
+                            "ms": (time.perf_counter() - t) * 1000,
+                            "rows": len(r["results"]),
+                            "status": r["status"],
+                            "fields": sorted(
+                                {f["field"] for row in r["results"][:50] for f in row}
+                            ),
+                        }
+                    )
                 except Exception as e:
                     out["queries"].append({"error": f"{type(e).__name__}: {str(e)[:200]}"})
         conn.send(out)
@@ -225,7 +330,15 @@ def _moto_child(files: list[tuple[str, str, str]], texts: list[str], conn) -> No
         conn.send({"error": f"{type(e).__name__}: {e}\n{traceback.format_exc()[-1200:]}"})
 
 
-def bench_insights(port: int, info: dict, data: Path, errors: list[str], log=print, reps: int = 5, moto: bool = True) -> list[Figure]:
+def bench_insights(
+    port: int,
+    info: dict,
+    data: Path,
+    errors: list[str],
+    log=print,
+    reps: int = 5,
+    moto: bool = True,
+) -> list[Figure]:
     import multiprocessing
 
     import boto3
@@ -235,7 +348,18 @@ def bench_insights(port: int, info: dict, data: Path, errors: list[str], log=pri
     files = []
     for g in GROUPS:
         for s in info["streams_by_group"][g]:
-            files.append((g, s, str(data / "groups" / names.encode_segment(g) / (names.encode_segment(s) + ".log"))))
+            files.append(
+                (
+                    g,
+                    s,
+                    str(
+                        data
+                        / "groups"
+                        / names.encode_segment(g)
+                        / (names.encode_segment(s) + ".log")
+                    ),
+                )
+            )
     texts = [t.format(rid=info["request_id"]) for _, t, _ in QUERIES]
     moto_res: dict = {}
     if moto:
@@ -250,22 +374,31 @@ def bench_insights(port: int, info: dict, data: Path, errors: list[str], log=pri
         else:
             log(f"    moto: {moto_res['events']:,} events loaded")
     client = boto3.client("logs", endpoint_url=f"http://127.0.0.1:{port}", **CREDS)
-    start, end = info["start"] // 1000 - 86_400, info["end"] // 1000 + 7 * 86_400  # every event of the corpus
+    start, end = (
+        info["start"] // 1000 - 86_400,
+        info["end"] // 1000 + 7 * 86_400,
+    )  # every event of the corpus
     duck = Duck([Path(f[2]) for f in files], start * 1000, end * 1000 + 999)
     figs = []
     for i, ((name, _t, target), text) in enumerate(zip(QUERIES, texts, strict=True)):
         note = []
         try:
             warm, res = run_query(client, text, start, end)
-            n = 1 if warm > 20_000 else max(2, min(reps, int(60_000 / max(warm, 1))))  # bounded: the suite must end
+            n = (
+                1 if warm > 20_000 else max(2, min(reps, int(60_000 / max(warm, 1))))
+            )  # bounded: the suite must end
             times = [run_query(client, text, start, end)[0] for _ in range(n)]
             stats = res.get("statistics", {})
             got = normal(i, res["results"])
-            note.append(f"{len(res['results']):,} rows; recordsMatched {stats.get('recordsMatched', 0):,.0f}, "
-                        f"recordsScanned {stats.get('recordsScanned', 0):,.0f}; {n} timed runs")
+            note.append(
+                f"{len(res['results']):,} rows; recordsMatched {stats.get('recordsMatched', 0):,.0f}, "
+                f"recordsScanned {stats.get('recordsScanned', 0):,.0f}; {n} timed runs"
+            )
         except Exception as e:
             errors.append(f"insights {name}: {type(e).__name__}: {str(e)[:400]}")
-            figs.append(Figure("insights (realistic)", name, None, "ms", note=f"error: {str(e)[:300]}"))
+            figs.append(
+                Figure("insights (realistic)", name, None, "ms", note=f"error: {str(e)[:300]}")
+            )
             log(f"    {name}: ERROR {e}")
             continue
         dt = []
@@ -278,19 +411,37 @@ def bench_insights(port: int, info: dict, data: Path, errors: list[str], log=pri
             want = sorted(want)
         same = compare(i, got, want)
         alts = {"DuckDB read_text": statistics.median(dt)}
-        mq = (moto_res.get("queries") or [None] * len(QUERIES))[i] if moto_res and "error" not in moto_res else None
+        mq = (
+            (moto_res.get("queries") or [None] * len(QUERIES))[i]
+            if moto_res and "error" not in moto_res
+            else None
+        )
         if mq and "ms" in mq:
             alts["moto"] = mq["ms"]
-            note.append(f"moto: {mq['rows']:,} rows with fields {', '.join(mq['fields'][:6])} — a wrong answer (moto ignores filter/stats/parse)")
+            note.append(
+                f"moto: {mq['rows']:,} rows with fields {', '.join(mq['fields'][:6])} — a wrong answer (moto ignores filter/stats/parse)"
+            )
         elif mq:
             note.append(f"moto: {mq.get('error')}")
         p50 = statistics.median(times)
         limits = LIMITS_MS.get(i, {}).get(info.get("label", ""))
         met = None if limits is None else (p50 <= limits and alts["DuckDB read_text"] / p50 >= 5)
-        f = Figure("insights (realistic)", name, p50, "ms", alts=alts, p99=pct(times, 99), target=target, met=met,
-                   note="; ".join(note), reps=len(times))
+        f = Figure(
+            "insights (realistic)",
+            name,
+            p50,
+            "ms",
+            alts=alts,
+            p99=pct(times, 99),
+            target=target,
+            met=met,
+            note="; ".join(note),
+            reps=len(times),
+        )
         f.query = text  # type: ignore[attr-defined]
         f.answer = same  # type: ignore[attr-defined]
         figs.append(f)
-        log(f"    {name}: p50 {p50:.0f} ms | DuckDB {alts['DuckDB read_text']:.0f} ms | moto {alts.get('moto')} | {same}")
+        log(
+            f"    {name}: p50 {p50:.0f} ms | DuckDB {alts['DuckDB read_text']:.0f} ms | moto {alts.get('moto')} | {same}"
+        )
     return figs

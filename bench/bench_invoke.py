@@ -37,7 +37,10 @@ def percentile(values: list[float], p: float) -> float:
 def write_project(root: Path, cold: int) -> Path:
     (root / "fns").mkdir()
     (root / "fns" / "h.py").write_text("def noop(event, context):\n    return None\n")
-    parts = ["[invoker]\nidle_timeout = 600\n", '[functions.noop]\nhandler = "h.noop"\ncode = "fns"\n']
+    parts = [
+        "[invoker]\nidle_timeout = 600\n",
+        '[functions.noop]\nhandler = "h.noop"\ncode = "fns"\n',
+    ]
     for i in range(cold):
         parts.append(f'[functions.cold{i}]\nhandler = "h.noop"\ncode = "fns"\n')
     path = root / "logsvc.toml"
@@ -60,8 +63,23 @@ def start(root: Path, project: Path, inprocess: bool = False) -> tuple[str, obje
     if full:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "LOGSVC_LOG_LEVEL": "warning"}
         proc = subprocess.Popen(
-            [sys.executable, "-m", "logsvc", "--data-dir", str(data), "serve", "--port", "0", "--project", str(project)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "logsvc",
+                "--data-dir",
+                str(data),
+                "serve",
+                "--port",
+                "0",
+                "--project",
+                str(project),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+            start_new_session=True,
         )
         for line in proc.stdout:  # type: ignore[union-attr]
             if "serving http" in line:
@@ -71,7 +89,9 @@ def start(root: Path, project: Path, inprocess: bool = False) -> tuple[str, obje
             raise SystemExit("logsvc serve exited early")
         for _ in range(200):
             try:
-                conn = http.client.HTTPConnection(urllib.parse.urlsplit(url).hostname, urllib.parse.urlsplit(url).port)
+                conn = http.client.HTTPConnection(
+                    urllib.parse.urlsplit(url).hostname, urllib.parse.urlsplit(url).port
+                )
                 conn.request("GET", "/2015-03-31/functions/")
                 if conn.getresponse().status == 200:
                     break
@@ -84,7 +104,9 @@ def start(root: Path, project: Path, inprocess: bool = False) -> tuple[str, obje
     from logsvc.invoker import create_invoker
     from logsvc.store import Store
 
-    inv = create_invoker(Settings(data_dir=data, project=project), Store(data), InternalServer).start()
+    inv = create_invoker(
+        Settings(data_dir=data, project=project), Store(data), InternalServer
+    ).start()
     return inv.internal_url, inv
 
 
@@ -92,7 +114,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", type=int, default=1000)
     ap.add_argument("--cold", type=int, default=20)
-    ap.add_argument("--inprocess", action="store_true", help="use the invoker's loopback server, not gunicorn")
+    ap.add_argument(
+        "--inprocess", action="store_true", help="use the invoker's loopback server, not gunicorn"
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -117,8 +141,14 @@ def main() -> None:
             import boto3
             from botocore.config import Config
 
-            lam = boto3.client("lambda", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x",
-                               aws_secret_access_key="y", config=Config(retries={"max_attempts": 1}))
+            lam = boto3.client(
+                "lambda",
+                endpoint_url=url,
+                region_name="us-east-1",
+                aws_access_key_id="x",
+                aws_secret_access_key="y",
+                config=Config(retries={"max_attempts": 1}),
+            )
             for _ in range(20):
                 lam.invoke(FunctionName="noop", Payload=b"{}")
             boto: list[float] = []
@@ -140,17 +170,31 @@ def main() -> None:
                 handle.wait(timeout=15)
             else:
                 handle.close()  # type: ignore[attr-defined]
-    server = "logsvc serve (gunicorn, 2 workers)" if isinstance(handle, subprocess.Popen) else "invoker loopback server (in-process)"
+    server = (
+        "logsvc serve (gunicorn, 2 workers)"
+        if isinstance(handle, subprocess.Popen)
+        else "invoker loopback server (in-process)"
+    )
     p50 = statistics.median(warm)
     print(f"server: {server}; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}\n")
     print("| measure | p50 | p99 | n |")
     print("|---|---|---|---|")
-    print(f"| warm invoke, no-op handler (http.client keep-alive) | {p50:.2f} ms | {percentile(warm, 99):.2f} ms | {len(warm)} |")
-    print(f"| warm invoke, no-op handler (boto3 lambda client) | {statistics.median(boto):.2f} ms | {percentile(boto, 99):.2f} ms | {len(boto)} |")
-    print(f"| cold invoke (new container: python start + bootstrap + handler import) | {statistics.median(cold):.2f} ms | {percentile(cold, 99):.2f} ms | {len(cold)} |")
-    print(f"| cold start overhead (cold p50 - warm p50) | {statistics.median(cold) - p50:.2f} ms | | |")
+    print(
+        f"| warm invoke, no-op handler (http.client keep-alive) | {p50:.2f} ms | {percentile(warm, 99):.2f} ms | {len(warm)} |"
+    )
+    print(
+        f"| warm invoke, no-op handler (boto3 lambda client) | {statistics.median(boto):.2f} ms | {percentile(boto, 99):.2f} ms | {len(boto)} |"
+    )
+    print(
+        f"| cold invoke (new container: python start + bootstrap + handler import) | {statistics.median(cold):.2f} ms | {percentile(cold, 99):.2f} ms | {len(cold)} |"
+    )
+    print(
+        f"| cold start overhead (cold p50 - warm p50) | {statistics.median(cold) - p50:.2f} ms | | |"
+    )
     if inits:
-        print(f"| Init Duration reported in REPORT | {statistics.median(inits):.2f} ms | {percentile(inits, 99):.2f} ms | {len(inits)} |")
+        print(
+            f"| Init Duration reported in REPORT | {statistics.median(inits):.2f} ms | {percentile(inits, 99):.2f} ms | {len(inits)} |"
+        )
 
 
 if __name__ == "__main__":

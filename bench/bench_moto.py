@@ -112,7 +112,9 @@ def _moto_child(data: str, patterns: list[str], reps: int, conn) -> None:
         conn.send({"error": f"{type(e).__name__}: {e}\n{traceback.format_exc()[-1500:]}"})
 
 
-def bench_filter_vs_moto(endpoint: str, data: Path, info: dict, log=print, reps: int = 20) -> list[Figure]:
+def bench_filter_vs_moto(
+    endpoint: str, data: Path, info: dict, log=print, reps: int = 20
+) -> list[Figure]:
     import multiprocessing
 
     ctx = multiprocessing.get_context("fork")
@@ -121,7 +123,9 @@ def bench_filter_vs_moto(endpoint: str, data: Path, info: dict, log=print, reps:
     proc = ctx.Process(target=_moto_child, args=(str(data), PATTERNS, reps, child), daemon=True)
     proc.start()
     # wait for moto before timing logsvc: running both at once would share the two cores
-    moto = parent.recv() if parent.poll(1800) else {"error": "moto child gave no result within 30 min"}
+    moto = (
+        parent.recv() if parent.poll(1800) else {"error": "moto child gave no result within 30 min"}
+    )
     proc.join(10)
     if "error" in moto:
         raise RuntimeError(f"moto: {moto['error']}")
@@ -153,5 +157,7 @@ def bench_filter_vs_moto(endpoint: str, data: Path, info: dict, log=print, reps:
                 reps=len(times),
             )
         )
-        log(f"    FilterLogEvents {p}: logsvc p50 {p50:.1f} ms, moto p50 {mp50:.0f} ms ({r:.0f}×) | {note}")
+        log(
+            f"    FilterLogEvents {p}: logsvc p50 {p50:.1f} ms, moto p50 {mp50:.0f} ms ({r:.0f}×) | {note}"
+        )
     return figs

@@ -37,16 +37,22 @@ def ensure_corpus(label: str, log=print) -> tuple[Path, dict]:
     if info_path.exists():
         info = json.loads(info_path.read_text())
         if info.get("version") == REAL_VERSION:
-            log(f"[real {label}] reusing corpus {root} ({info['lines']:,} lines, {info['bytes'] / 1e6:.0f} MB)")
+            log(
+                f"[real {label}] reusing corpus {root} ({info['lines']:,} lines, {info['bytes'] / 1e6:.0f} MB)"
+            )
             return root, info
     if root.exists():
         shutil.rmtree(root)
     t = time.perf_counter()
-    info = corpus_real.generate(root, bench_core.SIZES[label], end_ms=bench_core.END_MS, span_hours=bench_core.SPAN_HOURS)
+    info = corpus_real.generate(
+        root, bench_core.SIZES[label], end_ms=bench_core.END_MS, span_hours=bench_core.SPAN_HOURS
+    )
     info["gen_seconds"] = time.perf_counter() - t
     info["version"] = REAL_VERSION
     info_path.write_text(json.dumps(info, indent=1))
-    log(f"[real {label}] generated {info['lines']:,} lines ({info['bytes'] / 1e6:.0f} MB) in {info['gen_seconds']:.1f} s")
+    log(
+        f"[real {label}] generated {info['lines']:,} lines ({info['bytes'] / 1e6:.0f} MB) in {info['gen_seconds']:.1f} s"
+    )
     return root, info
 
 
@@ -65,10 +71,15 @@ class Events:
                 for k in range(first, first + n):
                     m[k] = first
 
-    def rg_events(self, args: list[str], scope: list[Path], lo: str | None = None, hi: str | None = None) -> tuple[set, list]:
+    def rg_events(
+        self, args: list[str], scope: list[Path], lo: str | None = None, hi: str | None = None
+    ) -> tuple[set, list]:
         """(set of events with a matching line, the event of each matching line) for `rg -n -H ARGS SCOPE`."""
-        p = subprocess.run(["rg", "-u", "-n", "-H", "--no-heading", *args, "--", *map(str, scope)],
-                           capture_output=True, env={**os.environ, "LC_ALL": "C"})
+        p = subprocess.run(
+            ["rg", "-u", "-n", "-H", "--no-heading", *args, "--", *map(str, scope)],
+            capture_output=True,
+            env={**os.environ, "LC_ALL": "C"},
+        )
         if p.returncode not in (0, 1):
             raise RuntimeError(f"rg {args} failed: {p.stderr.decode()[-300:]}")
         out: set = set()
@@ -80,7 +91,9 @@ class Events:
             path, lno, text = line.split(b":", 2)
             if lo is not None and not (lo.encode() <= text[:24] <= hi.encode()):
                 continue
-            rel = path.decode()[len(prefix):] if path.decode().startswith(prefix) else path.decode()
+            rel = (
+                path.decode()[len(prefix) :] if path.decode().startswith(prefix) else path.decode()
+            )
             k = int(lno)
             key = (rel, self.map.get(rel, {}).get(k, k))
             out.add(key)
@@ -103,7 +116,9 @@ def walk(http: Http, path: str, params: list, deadline_s: float = 300) -> tuple[
         if not token:
             return n, pages, time.perf_counter() - t
         if time.perf_counter() - t > deadline_s:
-            raise RuntimeError(f"walk of {path} {params} not finished after {deadline_s} s ({n} events)")
+            raise RuntimeError(
+                f"walk of {path} {params} not finished after {deadline_s} s ({n} events)"
+            )
 
 
 # ---- the cases -----------------------------------------------------------------------------------
@@ -117,7 +132,12 @@ def cases(info: dict, data: Path) -> list[dict]:
     def gpath(g: str) -> Path:
         return gdir / names.encode_segment(g)
 
-    checkout, nginx, sam, orders = "/aws/lambda/checkout", "/ec2/nginx/access", "/sam/local/payments", "/aws/lambda/orders"
+    checkout, nginx, sam, orders = (
+        "/aws/lambda/checkout",
+        "/ec2/nginx/access",
+        "/sam/local/payments",
+        "/aws/lambda/orders",
+    )
     sam_stream = info["streams_by_group"][sam][0]
     sam_file = gpath(sam) / (names.encode_segment(sam_stream) + ".log")
     end = info["end"]
@@ -125,51 +145,102 @@ def cases(info: dict, data: Path) -> list[dict]:
     rid, mid, absent = info["request_id"], info["mid_word"], info["absent_word"]
     G = [gdir]
     top = "| sort | tail -n 100"
-    TOP = "| sort | tail -n 100"  # labels: the command without its paths (`G` = every group's files)
+    TOP = (
+        "| sort | tail -n 100"  # labels: the command without its paths (`G` = every group's files)
+    )
     bytes_gt_1000 = "(100[1-9]|10[1-9][0-9]|1[1-9][0-9]{2}|[2-9][0-9]{3}|[1-9][0-9]{4,})"
     clf = f"^[^ ]+ [^ ]+ [^ ]+ [^ ]+ (.* )?4[^ ]* {bytes_gt_1000}$"
     level_rx, status_rx = q('"level": ?"ERROR"'), q('"status": 503[,}]')
     return [
-        dict(name='README: `"card declined" -retry`', params=[("q", '"card declined" -retry')],
-             base=f"rg -uF --no-filename {q('card declined')} {q(str(gdir))} | rg -vw retry {top}", base_label="rg -F 'card declined' G | rg -vw retry " + TOP,
-             check=dict(pos=["-F", "card declined"], neg=["-w", "retry"], scope=G)),
-        dict(name="a request id (pasted from a REPORT line)", params=[("q", rid)],
-             base=f"rg -uF --no-filename {rid} {q(str(gdir))} {top}", base_label="rg -F <id> G " + TOP,
-             check=dict(pos=["-F", rid], scope=G)),
-        dict(name='error phrase `"connection reset by peer"`', params=[("q", '"connection reset by peer"')],
-             base=f"rg -uF --no-filename {q('connection reset by peer')} {q(str(gdir))} {top}", base_label="rg -F 'connection reset by peer' G " + TOP,
-             check=dict(pos=["-F", "connection reset by peer"], scope=G)),
-        dict(name=f"mid-frequency word `{mid}`", params=[("q", mid)],
-             base=f"rg -uw --no-filename {mid} {q(str(gdir))} {top}", base_label=f"rg -w {mid} G " + TOP,
-             check=dict(pos=["-w", mid], scope=G)),
-        dict(name=f"absent word `{absent}`", params=[("q", absent)],
-             base=f"rg -uw --no-filename {absent} {q(str(gdir))} {top}", base_label=f"rg -w {absent} G " + TOP,
-             check=dict(pos=["-w", absent], scope=G)),
-        dict(name="exclusion `ERROR -retry`", params=[("q", "ERROR -retry")],
-             base=f"rg -uw --no-filename ERROR {q(str(gdir))} | rg -vw retry {top}", base_label="rg -w ERROR G | rg -vw retry " + TOP,
-             check=dict(pos=["-w", "ERROR"], neg=["-w", "retry"], scope=G)),
-        dict(name='README JSON: `{ $.level = "ERROR" }`', params=[("q", '{ $.level = "ERROR" }')],
-             base=f"rg -u --no-filename {level_rx} {q(str(gdir))} {top}", base_label="rg '\"level\": ?\"ERROR\"' G " + TOP,
-             check=dict(pos=["-e", '"level": ?"ERROR"'], scope=G)),
-        dict(name="nested JSON: `{ $.http.status = 503 }` (orders)", params=[("q", "{ $.http.status = 503 }"), ("group", orders)],
-             base=f"rg -u --no-filename {status_rx} {q(str(gpath(orders)))} {top}", base_label="rg '\"status\": 503[,}]' orders/ " + TOP,
-             check=dict(pos=["-e", '"status": 503[,}]'], scope=[gpath(orders)])),
-        dict(name="README delimited: `[ip, user, ..., status=4*, bytes>1000]` (nginx)",
-             params=[("q", "[ip, user, ..., status=4*, bytes>1000]"), ("group", nginx)],
-             base=f"rg -u --no-filename -e {q(clf)} {q(str(gpath(nginx)))} {top}", base_label="rg -e <a regex for the same fields> nginx/ " + TOP,
-             check=dict(pos=["-e", clf], scope=[gpath(nginx)])),
-        dict(name="`ERROR` in one group, 24 h range (48 h..24 h before the end)",
-             params=[("q", "ERROR"), ("group", checkout), ("start", end - 48 * 3600_000), ("end", end - 24 * 3600_000)],
-             base=f"rg -uw --no-filename ERROR {q(str(gpath(checkout)))} | awk -v lo={lo} -v hi={hi} '$1 >= lo && $1 <= hi' {top}",
-             base_label="rg -w ERROR checkout/ | awk '$1 >= lo && $1 <= hi' " + TOP,
-             check=dict(pos=["-w", "ERROR"], scope=[gpath(checkout)], lo=lo, hi=hi)),
-        dict(name="newest 100 of a stream not in time order (sam local)", path="/api/v1/events",
-             params=[("group", sam), ("stream", sam_stream), ("limit", 100)],
-             base=f"tail -n 100 {q(str(sam_file))}",
-             base_label="tail -n 100 <file>: the last 100 LINES in file order, NOT the same answer (not in time order)"),
-        dict(name="deep page: page 50 of `ERROR` (100 a page), including the walk there", params=[("q", "ERROR")], deep=50,
-             base=f"rg -uw --no-filename ERROR {q(str(gdir))} | sort | tail -n 5000 | head -n 100",
-             base_label="rg -w ERROR G | sort | tail -n 5000 | head -n 100"),
+        dict(
+            name='README: `"card declined" -retry`',
+            params=[("q", '"card declined" -retry')],
+            base=f"rg -uF --no-filename {q('card declined')} {q(str(gdir))} | rg -vw retry {top}",
+            base_label="rg -F 'card declined' G | rg -vw retry " + TOP,
+            check=dict(pos=["-F", "card declined"], neg=["-w", "retry"], scope=G),
+        ),
+        dict(
+            name="a request id (pasted from a REPORT line)",
+            params=[("q", rid)],
+            base=f"rg -uF --no-filename {rid} {q(str(gdir))} {top}",
+            base_label="rg -F <id> G " + TOP,
+            check=dict(pos=["-F", rid], scope=G),
+        ),
+        dict(
+            name='error phrase `"connection reset by peer"`',
+            params=[("q", '"connection reset by peer"')],
+            base=f"rg -uF --no-filename {q('connection reset by peer')} {q(str(gdir))} {top}",
+            base_label="rg -F 'connection reset by peer' G " + TOP,
+            check=dict(pos=["-F", "connection reset by peer"], scope=G),
+        ),
+        dict(
+            name=f"mid-frequency word `{mid}`",
+            params=[("q", mid)],
+            base=f"rg -uw --no-filename {mid} {q(str(gdir))} {top}",
+            base_label=f"rg -w {mid} G " + TOP,
+            check=dict(pos=["-w", mid], scope=G),
+        ),
+        dict(
+            name=f"absent word `{absent}`",
+            params=[("q", absent)],
+            base=f"rg -uw --no-filename {absent} {q(str(gdir))} {top}",
+            base_label=f"rg -w {absent} G " + TOP,
+            check=dict(pos=["-w", absent], scope=G),
+        ),
+        dict(
+            name="exclusion `ERROR -retry`",
+            params=[("q", "ERROR -retry")],
+            base=f"rg -uw --no-filename ERROR {q(str(gdir))} | rg -vw retry {top}",
+            base_label="rg -w ERROR G | rg -vw retry " + TOP,
+            check=dict(pos=["-w", "ERROR"], neg=["-w", "retry"], scope=G),
+        ),
+        dict(
+            name='README JSON: `{ $.level = "ERROR" }`',
+            params=[("q", '{ $.level = "ERROR" }')],
+            base=f"rg -u --no-filename {level_rx} {q(str(gdir))} {top}",
+            base_label='rg \'"level": ?"ERROR"\' G ' + TOP,
+            check=dict(pos=["-e", '"level": ?"ERROR"'], scope=G),
+        ),
+        dict(
+            name="nested JSON: `{ $.http.status = 503 }` (orders)",
+            params=[("q", "{ $.http.status = 503 }"), ("group", orders)],
+            base=f"rg -u --no-filename {status_rx} {q(str(gpath(orders)))} {top}",
+            base_label="rg '\"status\": 503[,}]' orders/ " + TOP,
+            check=dict(pos=["-e", '"status": 503[,}]'], scope=[gpath(orders)]),
+        ),
+        dict(
+            name="README delimited: `[ip, user, ..., status=4*, bytes>1000]` (nginx)",
+            params=[("q", "[ip, user, ..., status=4*, bytes>1000]"), ("group", nginx)],
+            base=f"rg -u --no-filename -e {q(clf)} {q(str(gpath(nginx)))} {top}",
+            base_label="rg -e <a regex for the same fields> nginx/ " + TOP,
+            check=dict(pos=["-e", clf], scope=[gpath(nginx)]),
+        ),
+        dict(
+            name="`ERROR` in one group, 24 h range (48 h..24 h before the end)",
+            params=[
+                ("q", "ERROR"),
+                ("group", checkout),
+                ("start", end - 48 * 3600_000),
+                ("end", end - 24 * 3600_000),
+            ],
+            base=f"rg -uw --no-filename ERROR {q(str(gpath(checkout)))} | awk -v lo={lo} -v hi={hi} '$1 >= lo && $1 <= hi' {top}",
+            base_label="rg -w ERROR checkout/ | awk '$1 >= lo && $1 <= hi' " + TOP,
+            check=dict(pos=["-w", "ERROR"], scope=[gpath(checkout)], lo=lo, hi=hi),
+        ),
+        dict(
+            name="newest 100 of a stream not in time order (sam local)",
+            path="/api/v1/events",
+            params=[("group", sam), ("stream", sam_stream), ("limit", 100)],
+            base=f"tail -n 100 {q(str(sam_file))}",
+            base_label="tail -n 100 <file>: the last 100 LINES in file order, NOT the same answer (not in time order)",
+        ),
+        dict(
+            name="deep page: page 50 of `ERROR` (100 a page), including the walk there",
+            params=[("q", "ERROR")],
+            deep=50,
+            base=f"rg -uw --no-filename ERROR {q(str(gdir))} | sort | tail -n 5000 | head -n 100",
+            base_label="rg -w ERROR G | sort | tail -n 5000 | head -n 100",
+        ),
     ]
 
 
@@ -184,10 +255,18 @@ def _count_check(case: dict, http: Http, ev: Events, log=print) -> dict:
         neg, _ = ev.rg_events(chk["neg"], chk["scope"])
         pos -= neg
     lines = sum(1 for k in per_line if k in pos)  # matching lines of the events that count
-    return {"logsvc": n_logsvc, "rg_events": len(pos), "rg_lines": lines, "equal": n_logsvc == len(pos), "pages": pages}
+    return {
+        "logsvc": n_logsvc,
+        "rg_events": len(pos),
+        "rg_lines": lines,
+        "equal": n_logsvc == len(pos),
+        "pages": pages,
+    }
 
 
-def bench_search(server, info: dict, data: Path, corpus_root: Path, errors: list[str], reps: int = 20, log=print) -> list[Figure]:
+def bench_search(
+    server, info: dict, data: Path, corpus_root: Path, errors: list[str], reps: int = 20, log=print
+) -> list[Figure]:
     http = Http(server.port)
     ev = Events(data, corpus_root)
     figs = []
@@ -209,16 +288,24 @@ def bench_search(server, info: dict, data: Path, corpus_root: Path, errors: list
                     for page_no in range(deep - 1):
                         st, body = http.get(path, params)
                         if st != 200:
-                            raise RuntimeError(f"deep page walk: HTTP {st} at page {page_no + 1}: {str(body)[:300]}")
-                        if not body.get("nextToken"):  # a small corpus has fewer pages: time the last one
+                            raise RuntimeError(
+                                f"deep page walk: HTTP {st} at page {page_no + 1}: {str(body)[:300]}"
+                            )
+                        if not body.get(
+                            "nextToken"
+                        ):  # a small corpus has fewer pages: time the last one
                             deep = page_no + 1
                             break
                         params = base_params + [("nextToken", body["nextToken"])]
                     walk_times.append((time.perf_counter() - t) * 1000)
                 walk_ms = statistics.median(walk_times)
                 if deep < case["deep"]:
-                    note.append(f"only {deep} pages exist at this size: page {deep}, the last, is timed (its walk includes it once)")
-                note.append(f"walking pages 1-{deep - 1}: {walk_ms:.0f} ms (median of 3), added to the page's p50 and p99")
+                    note.append(
+                        f"only {deep} pages exist at this size: page {deep}, the last, is timed (its walk includes it once)"
+                    )
+                note.append(
+                    f"walking pages 1-{deep - 1}: {walk_ms:.0f} ms (median of 3), added to the page's p50 and p99"
+                )
             st, body = http.get(path, params)
             if st != 200:
                 raise RuntimeError(f"HTTP {st}: {str(body)[:400]}")
@@ -235,26 +322,45 @@ def bench_search(server, info: dict, data: Path, corpus_root: Path, errors: list
         except Exception as e:
             log(f"    {case['name']}: ERROR {e}")
             errors.append(f"real search {case['name']}: {type(e).__name__}: {str(e)[:500]}")
-            figs.append(Figure("search (realistic)", case["name"], None, "ms", note=f"error: {str(e)[:300]}"))
+            figs.append(
+                Figure(
+                    "search (realistic)", case["name"], None, "ms", note=f"error: {str(e)[:300]}"
+                )
+            )
             continue
         alts: dict[str, float | None] = {}
         try:
             ts, out = time_shell(case["base"])
             alts["baseline"] = statistics.median(ts)
-            note.append(f"baseline printed {len([x for x in out.splitlines() if x])} lines ({len(ts)} runs)")
+            note.append(
+                f"baseline printed {len([x for x in out.splitlines() if x])} lines ({len(ts)} runs)"
+            )
         except RuntimeError as e:
             errors.append(f"real search {case['name']} / baseline: {e}")
             alts["baseline"] = None
         note.insert(0, f"logsvc's page held {count} events")
         if counts:
-            note.append(f"all matches: logsvc {counts['logsvc']:,} events ({counts['pages']} pages of ≤ 10,000), "
-                        f"rg {counts['rg_lines']:,} lines = {counts['rg_events']:,} events")
-        f = Figure("search (realistic)", case["name"], p50, "ms", alts=alts, p99=p99, note="; ".join(note), reps=len(times))
+            note.append(
+                f"all matches: logsvc {counts['logsvc']:,} events ({counts['pages']} pages of ≤ 10,000), "
+                f"rg {counts['rg_lines']:,} lines = {counts['rg_events']:,} events"
+            )
+        f = Figure(
+            "search (realistic)",
+            case["name"],
+            p50,
+            "ms",
+            alts=alts,
+            p99=p99,
+            note="; ".join(note),
+            reps=len(times),
+        )
         f.baseline = case["base_label"]  # type: ignore[attr-defined]
         f.baseline_cmd = case["base"]  # type: ignore[attr-defined]
         f.counts = counts  # type: ignore[attr-defined]
         figs.append(f)
-        log(f"    {case['name']}: p50 {p50:.1f} ms | baseline {alts.get('baseline') or float('nan'):.1f} ms | counts {counts}")
+        log(
+            f"    {case['name']}: p50 {p50:.1f} ms | baseline {alts.get('baseline') or float('nan'):.1f} ms | counts {counts}"
+        )
     http.close()
     return figs
 
@@ -262,7 +368,9 @@ def bench_search(server, info: dict, data: Path, corpus_root: Path, errors: list
 # ---- bulk retrieval: every match of a common term ------------------------------------------------
 
 
-def bench_bulk(server, info: dict, data: Path, corpus_root: Path, errors: list[str], log=print, reps: int = 5) -> list[Figure]:
+def bench_bulk(
+    server, info: dict, data: Path, corpus_root: Path, errors: list[str], log=print, reps: int = 5
+) -> list[Figure]:
     """All matches of `INFO` in one group: REST paging, FilterLogEvents paging (boto3), NDJSON export,
     each end to end, beside rg printing every matching line of the group's files."""
     import boto3
@@ -278,8 +386,13 @@ def bench_bulk(server, info: dict, data: Path, corpus_root: Path, errors: list[s
     ts, _out = time_shell(rg_cmd)
     rg_ms = statistics.median(ts)
     http = Http(server.port)
-    client = boto3.client("logs", endpoint_url=f"http://127.0.0.1:{server.port}", region_name="us-east-1",
-                          aws_access_key_id="bench", aws_secret_access_key="bench")
+    client = boto3.client(
+        "logs",
+        endpoint_url=f"http://127.0.0.1:{server.port}",
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+    )
 
     def rest() -> int:
         return walk(http, "/api/v1/search", [("q", term), ("group", group), ("limit", 10_000)])[0]
@@ -298,7 +411,11 @@ def bench_bulk(server, info: dict, data: Path, corpus_root: Path, errors: list[s
         import urllib.parse
 
         c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=300)
-        c.request("GET", "/api/v1/export?" + urllib.parse.urlencode({"q": term, "group": group, "format": "ndjson"}))
+        c.request(
+            "GET",
+            "/api/v1/export?"
+            + urllib.parse.urlencode({"q": term, "group": group, "format": "ndjson"}),
+        )
         r = c.getresponse()
         n = 0
         for line in r:
@@ -308,9 +425,11 @@ def bench_bulk(server, info: dict, data: Path, corpus_root: Path, errors: list[s
         return n
 
     figs = []
-    for name, fn in (("REST /api/v1/search, limit=10000, every page", rest),
-                     ("CloudWatch FilterLogEvents (boto3), every page", cw),
-                     ("REST /api/v1/export NDJSON (one streamed response)", export)):
+    for name, fn in (
+        ("REST /api/v1/search, limit=10000, every page", rest),
+        ("CloudWatch FilterLogEvents (boto3), every page", cw),
+        ("REST /api/v1/export NDJSON (one streamed response)", export),
+    ):
         try:
             n = fn()
             times = []
@@ -320,22 +439,42 @@ def bench_bulk(server, info: dict, data: Path, corpus_root: Path, errors: list[s
                 times.append((time.perf_counter() - t) * 1000)
         except Exception as e:
             errors.append(f"bulk {name}: {type(e).__name__}: {str(e)[:400]}")
-            figs.append(Figure("bulk retrieval (realistic)", f"all `{term}` of {group}: {name}", None, "ms", note=f"error: {e}"))
+            figs.append(
+                Figure(
+                    "bulk retrieval (realistic)",
+                    f"all `{term}` of {group}: {name}",
+                    None,
+                    "ms",
+                    note=f"error: {e}",
+                )
+            )
             continue
-        f = Figure("bulk retrieval (realistic)", f"all `{term}` of {group}: {name}", statistics.median(times), "ms",
-                   alts={"baseline": rg_ms}, p99=pct(times, 99), reps=len(times),
-                   target="within 2× of rg (#12)", met=rg_ms / statistics.median(times) >= 0.5,
-                   note=f"logsvc {n:,} events; rg {lines:,} lines = {len(want):,} events; {reps} timed walks")
+        f = Figure(
+            "bulk retrieval (realistic)",
+            f"all `{term}` of {group}: {name}",
+            statistics.median(times),
+            "ms",
+            alts={"baseline": rg_ms},
+            p99=pct(times, 99),
+            reps=len(times),
+            target="within 2× of rg (#12)",
+            met=rg_ms / statistics.median(times) >= 0.5,
+            note=f"logsvc {n:,} events; rg {lines:,} lines = {len(want):,} events; {reps} timed walks",
+        )
         f.baseline = f"rg -w {term} <group dir> (prints every matching line)"  # type: ignore[attr-defined]
         f.baseline_cmd = rg_cmd  # type: ignore[attr-defined]
         f.counts = {"logsvc": n, "rg_events": len(want), "rg_lines": lines, "equal": n == len(want)}  # type: ignore[attr-defined]
         figs.append(f)
-        log(f"    bulk {name}: p50 {f.value:.0f} ms vs rg {rg_ms:.0f} ms; {n} vs {len(want)} events")
+        log(
+            f"    bulk {name}: p50 {f.value:.0f} ms vs rg {rg_ms:.0f} ms; {n} vs {len(want)} events"
+        )
     http.close()
     return figs
 
 
-def bench_ingest_real(server, t0: float, info: dict, data: Path, corpus_root: Path, log=print) -> list[Figure]:
+def bench_ingest_real(
+    server, t0: float, info: dict, data: Path, corpus_root: Path, log=print
+) -> list[Figure]:
     """Server start -> the writer's eventsIngested reaches the corpus's event count (its lines minus
     the continuation lines of the generator's multi-line events), or, failing that, holds for 30 s."""
     spans = json.loads((corpus_root / "events.json").read_text())
@@ -363,11 +502,24 @@ def bench_ingest_real(server, t0: float, info: dict, data: Path, corpus_root: Pa
     idx = sum(bench_core.dir_bytes(p) for p in data.iterdir() if p.is_dir() and p.name != "groups")
     http.close()
     return [
-        Figure("ingest (realistic)", "lines/s, server start -> every event indexed", info["lines"] / secs, "lines/s",
-               target="≥ 80,000 at 10M (#12)", met=info["lines"] / secs >= 80_000 if info["label"] == "10M" else None,
-               note=f"{last:,} events ({info['lines']:,} lines; tracebacks of the sam streams are one event each) in {secs:.1f} s; {how}"),
-        Figure("ingest (realistic)", "derived data (every file logsvc wrote beside the stream files) / raw size", idx / info["bytes"], "x",
-               target="≤ 0.3 (#12)", met=idx / info["bytes"] <= 0.3, note=f"{idx / 1e6:.1f} MB of {info['bytes'] / 1e6:.1f} MB"),
+        Figure(
+            "ingest (realistic)",
+            "lines/s, server start -> every event indexed",
+            info["lines"] / secs,
+            "lines/s",
+            target="≥ 80,000 at 10M (#12)",
+            met=info["lines"] / secs >= 80_000 if info["label"] == "10M" else None,
+            note=f"{last:,} events ({info['lines']:,} lines; tracebacks of the sam streams are one event each) in {secs:.1f} s; {how}",
+        ),
+        Figure(
+            "ingest (realistic)",
+            "derived data (every file logsvc wrote beside the stream files) / raw size",
+            idx / info["bytes"],
+            "x",
+            target="≤ 0.3 (#12)",
+            met=idx / info["bytes"] <= 0.3,
+            note=f"{idx / 1e6:.1f} MB of {info['bytes'] / 1e6:.1f} MB",
+        ),
     ]
 
 
@@ -375,10 +527,20 @@ def fmt_counts(c: dict) -> str:
     if not c:
         return "—"
     mark = "=" if c["equal"] else "**≠**"
-    return f"{c['logsvc']:,} {mark} {c['rg_events']:,}" + (f" ({c['rg_lines']:,} lines)" if c["rg_lines"] != c["rg_events"] else "")
+    return f"{c['logsvc']:,} {mark} {c['rg_events']:,}" + (
+        f" ({c['rg_lines']:,} lines)" if c["rg_lines"] != c["rg_events"] else ""
+    )
 
 
-__all__ = ["bench_bulk", "bench_ingest_real", "bench_search", "cases", "ensure_corpus", "fmt_counts", "sh"]
+__all__ = [
+    "bench_bulk",
+    "bench_ingest_real",
+    "bench_search",
+    "cases",
+    "ensure_corpus",
+    "fmt_counts",
+    "sh",
+]
 
 
 # ---- cold cache ----------------------------------------------------------------------------------
@@ -397,10 +559,20 @@ def cold_cache_support(data: Path) -> tuple[bool, str]:
         return False, "no stream file to probe"
     evict([probe])
     if shutil.which("fincore"):
-        out = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", str(probe)], capture_output=True, text=True).stdout.strip()
+        out = subprocess.run(
+            ["fincore", "--bytes", "--noheadings", "--output", "RES", str(probe)],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         if out and out != "0":
-            return False, f"posix_fadvise(DONTNEED) left {out} bytes of {probe.name} resident (fincore): eviction does not work here"
-        return True, "posix_fadvise(DONTNEED) on this run's files, checked with fincore (a VM's host may still cache the disk)"
+            return (
+                False,
+                f"posix_fadvise(DONTNEED) left {out} bytes of {probe.name} resident (fincore): eviction does not work here",
+            )
+        return (
+            True,
+            "posix_fadvise(DONTNEED) on this run's files, checked with fincore (a VM's host may still cache the disk)",
+        )
     return True, "posix_fadvise(DONTNEED) on this run's files (not verified: no fincore)"
 
 
@@ -425,7 +597,15 @@ def bench_cold(server, info: dict, data: Path, errors: list[str], log=print) -> 
     ok, how = cold_cache_support(data)
     if not ok:
         log(f"    cold cache: not measured: {how}")
-        return [Figure("cold cache (realistic)", "cold-cache figures", None, "ms", note=f"not measured: {how}")]
+        return [
+            Figure(
+                "cold cache (realistic)",
+                "cold-cache figures",
+                None,
+                "ms",
+                note=f"not measured: {how}",
+            )
+        ]
     files = [Path(dp) / f for dp, _, fs in os.walk(data) for f in fs]
     http = Http(server.port)
     figs = []
@@ -442,11 +622,20 @@ def bench_cold(server, info: dict, data: Path, errors: list[str], log=print) -> 
         except RuntimeError as e:
             errors.append(f"cold {case['name']}: {e}")
             base = None
-        f = Figure("cold cache (realistic)", f"{case['name']}, first run after eviction", v if st == 200 else None, "ms",
-                   alts={"baseline": base}, note=how, reps=1)
+        f = Figure(
+            "cold cache (realistic)",
+            f"{case['name']}, first run after eviction",
+            v if st == 200 else None,
+            "ms",
+            alts={"baseline": base},
+            note=how,
+            reps=1,
+        )
         f.baseline = case["base_label"]  # type: ignore[attr-defined]
         figs.append(f)
-        log(f"    cold {case['name']}: logsvc {v:.0f} ms, baseline {base if base is None else round(base)} ms")
+        log(
+            f"    cold {case['name']}: logsvc {v:.0f} ms, baseline {base if base is None else round(base)} ms"
+        )
     http.close()
     return figs
 
@@ -454,8 +643,15 @@ def bench_cold(server, info: dict, data: Path, errors: list[str], log=print) -> 
 # ---- one size ------------------------------------------------------------------------------------
 
 
-def run_size(label: str, out_dir: Path, log=print, keep: bool = False, insights: bool = True, moto: bool = True,
-             cold: bool = True) -> dict:
+def run_size(
+    label: str,
+    out_dir: Path,
+    log=print,
+    keep: bool = False,
+    insights: bool = True,
+    moto: bool = True,
+    cold: bool = True,
+) -> dict:
     """The realistic corpus at one size against a fresh `logsvc serve`: ingest, the headline queries,
     bulk retrieval, Insights (with DuckDB and moto), cold cache. Same result shape as bench_core.run_size."""
     import shutil
@@ -472,28 +668,53 @@ def run_size(label: str, out_dir: Path, log=print, keep: bool = False, insights:
         log(f"[real {label}] server up on port {server.port}; ingesting")
         phases = [
             ("ingest", lambda: bench_ingest_real(server, t0, info, data, corpus_root, log)),
-            ("search", lambda: bench_search(server, info, data, corpus_root, result["errors"], log=log)),
-            ("bulk", lambda: bench_bulk(server, info, data, corpus_root, result["errors"], log=log)),
+            (
+                "search",
+                lambda: bench_search(server, info, data, corpus_root, result["errors"], log=log),
+            ),
+            (
+                "bulk",
+                lambda: bench_bulk(server, info, data, corpus_root, result["errors"], log=log),
+            ),
         ]
         if insights:
             import bench_insights
 
-            phases.append(("insights", lambda: bench_insights.bench_insights(server.port, info, data, result["errors"], log=log, moto=moto)))
+            phases.append(
+                (
+                    "insights",
+                    lambda: bench_insights.bench_insights(
+                        server.port, info, data, result["errors"], log=log, moto=moto
+                    ),
+                )
+            )
         if cold:
-            phases.append(("cold", lambda: bench_cold(server, info, data, result["errors"], log=log)))
+            phases.append(
+                ("cold", lambda: bench_cold(server, info, data, result["errors"], log=log))
+            )
         for name, fn in phases:
             result["load"].append(os.getloadavg()[0])
             try:
                 server.phase_peak()
                 result["figures"] += fn()
                 peak = server.phase_peak() / 1e6
-                result["figures"].append(Figure("server (realistic)", f"peak RSS during {name} (master + workers)", peak, "MB",
-                                                target="≤ 250 MB (#12)", met=peak <= 250))
+                result["figures"].append(
+                    Figure(
+                        "server (realistic)",
+                        f"peak RSS during {name} (master + workers)",
+                        peak,
+                        "MB",
+                        target="≤ 250 MB (#12)",
+                        met=peak <= 250,
+                    )
+                )
             except Exception as e:
                 import traceback
 
                 log(f"[real {label}] {name} phase failed: {e}")
-                result["errors"].append(f"{name}: {type(e).__name__}: {e}\n{traceback.format_exc()[-1500:]}")
+                result["errors"].append(
+                    f"{name}: {type(e).__name__}: {e}\n{traceback.format_exc()[-1500:]}"
+                )
                 if name == "ingest":
                     break
         errs = server.errors()

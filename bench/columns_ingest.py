@@ -32,11 +32,21 @@ END_MS = 1_795_000_000_000
 
 
 def start(data: Path, columns: bool) -> tuple[subprocess.Popen, str, float]:
-    env = dict(os.environ, LOGSVC_DATA_DIR=str(data), LOGSVC_COLUMNS="on" if columns else "off",
-               LOGSVC_LOG_LEVEL="warning", PYTHONPATH=str(REPO))
+    env = dict(
+        os.environ,
+        LOGSVC_DATA_DIR=str(data),
+        LOGSVC_COLUMNS="on" if columns else "off",
+        LOGSVC_LOG_LEVEL="warning",
+        PYTHONPATH=str(REPO),
+    )
     t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "logsvc", "serve", "--port", "0"], env=env, text=True,
-                            stdout=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logsvc", "serve", "--port", "0"],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
     for line in proc.stdout:  # type: ignore[union-attr]
         if "serving http" in line:
             return proc, line.split("serving ", 1)[1].split()[0].rstrip("/"), t0
@@ -48,7 +58,10 @@ def builder_pids(root_pid: int) -> list[int]:
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
             try:
-                if b"logsvc.columns.builder" in (d / "cmdline").read_bytes() and os.getpgid(int(d.name)) == root_pid:
+                if (
+                    b"logsvc.columns.builder" in (d / "cmdline").read_bytes()
+                    and os.getpgid(int(d.name)) == root_pid
+                ):
                     out.append(int(d.name))
             except OSError:
                 pass
@@ -83,7 +96,12 @@ def run(corpus_root: Path, work: Path, lines: int, raw: int, columns: bool) -> d
     data.mkdir(parents=True)
     subprocess.run(["cp", "-al", str(corpus_root / "groups"), str(data / "groups")], check=True)
     proc, url, t0 = start(data, columns)
-    out: dict = {"columns": columns, "lines": lines, "raw_bytes": raw, "load_start": os.getloadavg()[0]}
+    out: dict = {
+        "columns": columns,
+        "lines": lines,
+        "raw_bytes": raw,
+        "load_start": os.getloadavg()[0],
+    }
     try:
         bpid = None
         bcpu = 0.0
@@ -147,11 +165,16 @@ def main() -> None:
     else:
         shutil.rmtree(corpus_root, ignore_errors=True)
         corpus_root.mkdir(parents=True)
-        info = corpus.generate(corpus_root, args.events, streams=200, seed=7, end_ms=END_MS, span_hours=72)
+        info = corpus.generate(
+            corpus_root, args.events, streams=200, seed=7, end_ms=END_MS, span_hours=72
+        )
         info = {"lines": info["lines"], "bytes": info["bytes"]}
         info_path.write_text(json.dumps(info))
     for mode in args.modes.split(","):
-        print(json.dumps(run(corpus_root, work, info["lines"], info["bytes"], mode == "on")), flush=True)
+        print(
+            json.dumps(run(corpus_root, work, info["lines"], info["bytes"], mode == "on")),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

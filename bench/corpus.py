@@ -106,7 +106,9 @@ def _stream_lines(seed: int, s: int, per_stream: int, start_ms: int, end_ms: int
             order = f"ord-{1 + bits(24) % 10_000_000:07d}"
             if kind < 0.45:
                 msg = " ".join([W[bits(6)] for _ in range(4 + bits(4) % 9)])
-                append(f"{stamp} [{TEXT_LEVELS[bits(3)]}]\t{stamp}\t{rid}\t{msg} {order} user={1 + bits(17) % 99999}\n")
+                append(
+                    f"{stamp} [{TEXT_LEVELS[bits(3)]}]\t{stamp}\t{rid}\t{msg} {order} user={1 + bits(17) % 99999}\n"
+                )
             elif kind < 0.85:
                 msg = " ".join([W[bits(6)] for _ in range(3 + bits(3) % 6)])
                 amount = (100 + bits(16)) / 100
@@ -166,7 +168,11 @@ def _write_stream(job: tuple) -> tuple[int, int]:
                 ),
             )
         if s == (streams * (j + 1)) // (PLANT_COUNT + 1) + 1:
-            _plant(lines, 0.4 + 0.2 * j, lambda st, j=j: f"{st} [CRITICAL]\t{st}\tcrit-{j}\t{CRITICAL_TEXT}\n")
+            _plant(
+                lines,
+                0.4 + 0.2 * j,
+                lambda st, j=j: f"{st} [CRITICAL]\t{st}\tcrit-{j}\t{CRITICAL_TEXT}\n",
+            )
     if s == streams - 1:
         last = lines[-1]
         st = last[: last.index(" ")]

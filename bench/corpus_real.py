@@ -60,11 +60,21 @@ GROUPS = {
     "/var/log/syslog": ("syslog", 0.12, 4),
 }
 LAMBDA_TEXT_GROUPS = ["/aws/lambda/checkout", "/aws/lambda/catalog"]
-TIMESTAMPED_GROUPS = [g for g, v in GROUPS.items() if v[0] != "sam"]  # every line starts with an ISO time
+TIMESTAMPED_GROUPS = [
+    g for g, v in GROUPS.items() if v[0] != "sam"
+]  # every line starts with an ISO time
 N_TEMPLATES = 3000
 MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
-ERROR_TYPES = ("CardDeclined", "ConnectionResetError", "TimeoutError", "KeyError", "ValidationError",
-               "ClientError", "ThrottlingException", "JSONDecodeError")
+ERROR_TYPES = (
+    "CardDeclined",
+    "ConnectionResetError",
+    "TimeoutError",
+    "KeyError",
+    "ValidationError",
+    "ClientError",
+    "ThrottlingException",
+    "JSONDecodeError",
+)
 # error templates: the words users search for when something breaks (the README's "card declined")
 ERRORS = (
     "card declined: insufficient funds",
@@ -76,9 +86,26 @@ ERRORS = (
     "validation failed for field {w}",
     "unexpected status 503 from inventory service",
 )
-PATHS = ("/api/v1/orders", "/api/v1/cart", "/api/v1/products", "/api/v1/users", "/healthz", "/static/app.js",
-         "/static/style.css", "/api/v1/search", "/login", "/checkout", "/api/v1/payments", "/favicon.ico")
-STATUS = (200,) * 40 + (201,) * 3 + (204,) * 2 + (301, 302, 304, 304, 400, 401, 403, 404, 404, 404, 429, 500, 502, 503)
+PATHS = (
+    "/api/v1/orders",
+    "/api/v1/cart",
+    "/api/v1/products",
+    "/api/v1/users",
+    "/healthz",
+    "/static/app.js",
+    "/static/style.css",
+    "/api/v1/search",
+    "/login",
+    "/checkout",
+    "/api/v1/payments",
+    "/favicon.ico",
+)
+STATUS = (
+    (200,) * 40
+    + (201,) * 3
+    + (204,) * 2
+    + (301, 302, 304, 304, 400, 401, 403, 404, 404, 404, 429, 500, 502, 503)
+)
 METHODS = ("GET",) * 8 + ("POST", "POST", "PUT", "DELETE")
 
 _DOC_RE = re.compile(r'"""(.*?)"""|#([^\n]*)', re.S)
@@ -91,7 +118,17 @@ def vocabulary(limit: int = 12_000) -> list[tuple[str, int]]:
     English-ish technical vocabulary with a real long tail, and no network."""
     root = Path(sysconfig.get_paths()["stdlib"])
     counts: dict[str, int] = {}
-    skip = set(keyword.kwlist) | {"self", "none", "true", "false", "def", "str", "int", "args", "kwargs"}
+    skip = set(keyword.kwlist) | {
+        "self",
+        "none",
+        "true",
+        "false",
+        "def",
+        "str",
+        "int",
+        "args",
+        "kwargs",
+    }
     files = sorted(p for p in root.glob("*.py")) + sorted(root.glob("*/*.py"))
     files = [p for p in files if "test" not in p.parts[-2] and "idlelib" not in str(p)][:600]
     for p in files:
@@ -173,7 +210,9 @@ class Gen:
         self.order_pool = max(1000, total_lines // 4)
         self.ip_pool = max(200, total_lines // 20)
         self.user_pool = max(100, total_lines // 50)
-        self.used = [0] * N_TEMPLATES  # template -> lines made from it (to pick a mid-frequency word)
+        self.used = [
+            0
+        ] * N_TEMPLATES  # template -> lines made from it (to pick a mid-frequency word)
 
     def oid(self) -> str:
         return f"ord-{self.bits(40) % self.order_pool * 7919 % 10_000_019:08d}"
@@ -192,23 +231,37 @@ class Gen:
         if "{" not in t:
             return t
         b = self.bits
-        return (t.replace("{oid}", self.oid()).replace("{n}", str(b(10))).replace("{ip}", self.ip())
-                .replace("{user}", self.user()).replace("{k}", str(1 + b(3))).replace("{ms}", f"{b(16) / 100:.2f}ms"))
+        return (
+            t.replace("{oid}", self.oid())
+            .replace("{n}", str(b(10)))
+            .replace("{ip}", self.ip())
+            .replace("{user}", self.user())
+            .replace("{k}", str(1 + b(3)))
+            .replace("{ms}", f"{b(16) / 100:.2f}ms")
+        )
 
     def error(self) -> str:
         e = ERRORS[self.bits(3)]
-        return e.replace("{n}", str(1000 + self.bits(12))).replace("{oid}", self.oid()).replace(
-            "{k}", str(1 + self.bits(2))).replace("{w}", self.v.words[self.bits(9)])
+        return (
+            e.replace("{n}", str(1000 + self.bits(12)))
+            .replace("{oid}", self.oid())
+            .replace("{k}", str(1 + self.bits(2)))
+            .replace("{w}", self.v.words[self.bits(9)])
+        )
 
     def frames(self) -> list[str]:
         out = []
         for _ in range(2 + self.bits(2)):
             mod = self.v.words[self.bits(10) % 400]
-            out.append(f'  File "/var/task/{mod}.py", line {5 + self.bits(9)}, in {self.v.words[self.bits(10) % 400]}')
+            out.append(
+                f'  File "/var/task/{mod}.py", line {5 + self.bits(9)}, in {self.v.words[self.bits(10) % 400]}'
+            )
             out.append(f"    {self.v.words[self.bits(8)]}({self.v.words[self.bits(8)]})")
         return out
 
-    def report(self, rid: str, cold: bool, mem: int, json_fmt: bool, t: str) -> tuple[str, str, str]:
+    def report(
+        self, rid: str, cold: bool, mem: int, json_fmt: bool, t: str
+    ) -> tuple[str, str, str]:
         """(START, END, REPORT) lines' messages (or JSON records) for one invocation."""
         b = self.bits
         dur = (0.8 + b(20) / 900.0) if self.rnd() < 0.9 else 200 + b(14) / 3.0
@@ -218,20 +271,27 @@ class Gen:
             m = f'"durationMs":{dur:.3f},"billedDurationMs":{int(dur) + 1},"memorySizeMB":{mem},"maxMemoryUsedMB":{maxmem}'
             if cold:
                 m += f',"initDurationMs":{init:.3f}'
-            return (f'{{"time":"{t}","type":"platform.start","record":{{"requestId":"{rid}","version":"$LATEST"}}}}',
-                    f'{{"time":"{t}","type":"platform.runtimeDone","record":{{"requestId":"{rid}","status":"success"}}}}',
-                    f'{{"time":"{t}","type":"platform.report","record":{{"requestId":"{rid}","metrics":{{{m}}},"status":"success"}}}}')
+            return (
+                f'{{"time":"{t}","type":"platform.start","record":{{"requestId":"{rid}","version":"$LATEST"}}}}',
+                f'{{"time":"{t}","type":"platform.runtimeDone","record":{{"requestId":"{rid}","status":"success"}}}}',
+                f'{{"time":"{t}","type":"platform.report","record":{{"requestId":"{rid}","metrics":{{{m}}},"status":"success"}}}}',
+            )
         tail = f"\tInit Duration: {init:.2f} ms" if cold else ""
-        return (f"START RequestId: {rid} Version: $LATEST", f"END RequestId: {rid}",
-                f"REPORT RequestId: {rid}\tDuration: {dur:.2f} ms\tBilled Duration: {int(dur) + 1} ms\t"
-                f"Memory Size: {mem} MB\tMax Memory Used: {maxmem} MB{tail}\t")
+        return (
+            f"START RequestId: {rid} Version: $LATEST",
+            f"END RequestId: {rid}",
+            f"REPORT RequestId: {rid}\tDuration: {dur:.2f} ms\tBilled Duration: {int(dur) + 1} ms\t"
+            f"Memory Size: {mem} MB\tMax Memory Used: {maxmem} MB{tail}\t",
+        )
 
 
 LEVELS = ("INFO",) * 10 + ("DEBUG",) * 3 + ("WARNING",) * 2 + ("ERROR",)
 NODE_LEVELS = ("INFO",) * 10 + ("DEBUG",) * 3 + ("WARN",) * 2 + ("ERROR",)
 
 
-def _lambda_stream(kind: str, g: Gen, n_lines: int, ts: int, step: int, out: list[str], multi: list) -> None:
+def _lambda_stream(
+    kind: str, g: Gen, n_lines: int, ts: int, step: int, out: list[str], multi: list
+) -> None:
     """Append `n_lines`-ish lines of one Lambda stream to `out` (strings ending in \\n)."""
     b, rnd = g.bits, g.rnd
     mem = (128, 256, 512, 1024)[b(2)]
@@ -246,10 +306,14 @@ def _lambda_stream(kind: str, g: Gen, n_lines: int, ts: int, step: int, out: lis
         pre = "" if sam else f"{t} "
         if cold:
             if json_fmt:
-                out.append(f'{pre}{{"time":"{t}","type":"platform.initStart","record":{{"initializationType":"on-demand",'
-                           f'"phase":"init","runtimeVersion":"{runtime}","functionName":"fn{b(4)}"}}}}\n')
+                out.append(
+                    f'{pre}{{"time":"{t}","type":"platform.initStart","record":{{"initializationType":"on-demand",'
+                    f'"phase":"init","runtimeVersion":"{runtime}","functionName":"fn{b(4)}"}}}}\n'
+                )
             else:
-                out.append(f"{pre}INIT_START Runtime Version: {runtime}\tRuntime Version ARN: arn:aws:lambda:eu-west-1::runtime:{b(256):064x}\n")
+                out.append(
+                    f"{pre}INIT_START Runtime Version: {runtime}\tRuntime Version ARN: arn:aws:lambda:eu-west-1::runtime:{b(256):064x}\n"
+                )
         start, end, report = g.report(rid, cold, mem, json_fmt, t)
         out.append(f"{pre}{start}\n")
         for _ in range(1 + b(3) % 7):
@@ -262,13 +326,23 @@ def _lambda_stream(kind: str, g: Gen, n_lines: int, ts: int, step: int, out: lis
                 if r < 0.025:
                     err = g.error()
                     et = ERROR_TYPES[b(3)]
-                    tb = ["Traceback (most recent call last):", *g.frames(), f"payments.{et}: {err}"]
+                    tb = [
+                        "Traceback (most recent call last):",
+                        *g.frames(),
+                        f"payments.{et}: {err}",
+                    ]
                     if sam:
-                        multi.append((len(out) + 1, 1 + len(tb)))  # one list item per line in sam streams
+                        multi.append(
+                            (len(out) + 1, 1 + len(tb))
+                        )  # one list item per line in sam streams
                         out.append(f"[ERROR]\t{t}\t{rid}\tfailed to process {g.oid()}: {err}\n")
                         out.extend(line + "\n" for line in tb)
                     else:
-                        out.append(f"{pre}[ERROR]\t{t}\t{rid}\tfailed to process {g.oid()}: {err}\r" + "\r".join(tb) + "\n")
+                        out.append(
+                            f"{pre}[ERROR]\t{t}\t{rid}\tfailed to process {g.oid()}: {err}\r"
+                            + "\r".join(tb)
+                            + "\n"
+                        )
                 elif sam and r < 0.12:
                     out.append(f"{g.msg()}\n")  # a bare print(): no timestamp, no level
                 else:
@@ -277,26 +351,34 @@ def _lambda_stream(kind: str, g: Gen, n_lines: int, ts: int, step: int, out: lis
                 if r < 0.02:
                     err = g.error()
                     et = ERROR_TYPES[b(3)]
-                    out.append(f'{pre}{t}\t{rid}\tERROR\tInvoke Error \t{{"errorType":"{et}","errorMessage":"{err}",'
-                               f'"stack":["{et}: {err}","    at Runtime.handler (/var/task/index.js:{b(8)}:{b(5)})"]}}\n')
+                    out.append(
+                        f'{pre}{t}\t{rid}\tERROR\tInvoke Error \t{{"errorType":"{et}","errorMessage":"{err}",'
+                        f'"stack":["{et}: {err}","    at Runtime.handler (/var/task/index.js:{b(8)}:{b(5)})"]}}\n'
+                    )
                 else:
                     out.append(f"{pre}{t}\t{rid}\t{NODE_LEVELS[b(4)]}\t{g.msg()}\n")
             elif kind == "py_json":
                 if r < 0.02:
                     err = g.error()
                     et = ERROR_TYPES[b(3)]
-                    out.append(f'{pre}{{"timestamp": "{t}", "level": "ERROR", "message": "failed to process order: {err}", '
-                               f'"logger": "root", "requestId": "{rid}", "errorType": "{et}", "errorMessage": "{err}", '
-                               f'"stackTrace": ["  File \\"/var/task/app.py\\", line {b(8)}, in handler\\n    charge(order)\\n"]}}\n')
+                    out.append(
+                        f'{pre}{{"timestamp": "{t}", "level": "ERROR", "message": "failed to process order: {err}", '
+                        f'"logger": "root", "requestId": "{rid}", "errorType": "{et}", "errorMessage": "{err}", '
+                        f'"stackTrace": ["  File \\"/var/task/app.py\\", line {b(8)}, in handler\\n    charge(order)\\n"]}}\n'
+                    )
                 else:
                     status = STATUS[b(6) % len(STATUS)]
-                    out.append(f'{pre}{{"timestamp": "{t}", "level": "{LEVELS[b(4)]}", "message": "{g.msg()}", "logger": "root", '
-                               f'"requestId": "{rid}", "order": {{"id": "{g.oid()}", "items": {1 + b(3)}, "total": {b(16) / 100}}}, '
-                               f'"http": {{"method": "{METHODS[b(3) % len(METHODS)]}", "status": {status}, "latency": {b(10)}}}}}\n')
+                    out.append(
+                        f'{pre}{{"timestamp": "{t}", "level": "{LEVELS[b(4)]}", "message": "{g.msg()}", "logger": "root", '
+                        f'"requestId": "{rid}", "order": {{"id": "{g.oid()}", "items": {1 + b(3)}, "total": {b(16) / 100}}}, '
+                        f'"http": {{"method": "{METHODS[b(3) % len(METHODS)]}", "status": {status}, "latency": {b(10)}}}}}\n'
+                    )
             else:  # node_json
                 lvl = NODE_LEVELS[b(4)]
-                out.append(f'{pre}{{"timestamp":"{t}","level":"{lvl}","requestId":"{rid}","message":"{g.msg()}",'
-                           f'"image":{{"key":"uploads/{g.user()}/{b(32):08x}.jpg","width":{64 * (1 + b(5))},"bytes":{b(20)}}}}}\n')
+                out.append(
+                    f'{pre}{{"timestamp":"{t}","level":"{lvl}","requestId":"{rid}","message":"{g.msg()}",'
+                    f'"image":{{"key":"uploads/{g.user()}/{b(32):08x}.jpg","width":{64 * (1 + b(5))},"bytes":{b(20)}}}}}\n'
+                )
         if kind in ("py_text", "node_text", "sam") and rnd() < 0.004:
             out.append(f"{pre}{t} {rid} Task timed out after 3.00 seconds\n")
         ts += 1 + b(6)
@@ -319,7 +401,9 @@ def _access_stream(g: Gen, n_lines: int, ts: int, step: int, out: list[str]) -> 
         st = STATUS[b(6) % len(STATUS)]
         size = 0 if st in (204, 304) else (b(10) if g.rnd() < 0.5 else b(16))
         user = "-" if g.rnd() < 0.8 else g.user()
-        out.append(f'{iso(ts)} {g.ip()} - {user} [{clf_time(ts)}] "{METHODS[b(4) % len(METHODS)]} {p} HTTP/1.1" {st} {size}\n')
+        out.append(
+            f'{iso(ts)} {g.ip()} - {user} [{clf_time(ts)}] "{METHODS[b(4) % len(METHODS)]} {p} HTTP/1.1" {st} {size}\n'
+        )
 
 
 def _syslog_stream(g: Gen, host: str, n_lines: int, ts: int, step: int, out: list[str]) -> None:
@@ -342,10 +426,12 @@ def _syslog_stream(g: Gen, host: str, n_lines: int, ts: int, step: int, out: lis
             m = f"kernel: [{b(20)}.{b(20):06d}] {g.msg()}"
         elif r < 0.7:
             blk = f"blk_{'-' if b(1) else ''}{b(62)}"
-            m = (f"datanode[{pid}]: INFO dfs.DataNode$DataXceiver: Receiving block {blk} src: /{g.ip()}:{b(16)} "
-                 f"dest: /{g.ip()}:50010")
+            m = (
+                f"datanode[{pid}]: INFO dfs.DataNode$DataXceiver: Receiving block {blk} src: /{g.ip()}:{b(16)} "
+                f"dest: /{g.ip()}:50010"
+            )
         elif r < 0.72:
-            m = f"dockerd[{pid}]: level=error msg=\"{g.error()}\" container={b(48):012x}"
+            m = f'dockerd[{pid}]: level=error msg="{g.error()}" container={b(48):012x}'
         else:
             m = f"{g.v.words[b(8)]}d[{pid}]: {g.msg()}"
         out.append(f"{t} {host} {m}\n")
@@ -378,8 +464,14 @@ def _write_stream(job: tuple) -> tuple[str, int, int, list]:
 _VOCAB_CACHE: dict[int, Vocab] = {}
 
 
-def generate(root: Path, total_lines: int, seed: int = CORPUS_SEED, end_ms: int = 1_795_000_000_000,
-             span_hours: float = 72, procs: int | None = None) -> dict:
+def generate(
+    root: Path,
+    total_lines: int,
+    seed: int = CORPUS_SEED,
+    end_ms: int = 1_795_000_000_000,
+    span_hours: float = 72,
+    procs: int | None = None,
+) -> dict:
     """Write about `total_lines` lines under `root/groups` (logsvc's layout, through `Store`).
     Returns facts: lines, bytes, streams, start, end, streams_by_group, vocabulary facts, and the
     ids a benchmark may query (a request id from the middle of a stream; not planted, just chosen)."""
@@ -431,7 +523,9 @@ def generate(root: Path, total_lines: int, seed: int = CORPUS_SEED, end_ms: int 
             if rank.get(w, 0) >= 3000:
                 per_word[w] = per_word.get(w, 0) + used[i]
     total = sum(r[1] for r in results)
-    mid = min(sorted(per_word), key=lambda w: abs(per_word[w] - total * 0.005)) if per_word else "the"
+    mid = (
+        min(sorted(per_word), key=lambda w: abs(per_word[w] - total * 0.005)) if per_word else "the"
+    )
     return {
         "kind": "realistic",
         "mid_word": mid,
@@ -446,8 +540,12 @@ def generate(root: Path, total_lines: int, seed: int = CORPUS_SEED, end_ms: int 
         "streams_by_group": by_group,
         "request_id": rid,
         "absent_word": vocab.absent[len(vocab.absent) // 2],
-        "vocabulary": {"words": len(words), "templates": N_TEMPLATES, "python": sysconfig.get_python_version(),
-                       "sha256": hashlib.sha256("\n".join(w for w, _ in words).encode()).hexdigest()[:16]},
+        "vocabulary": {
+            "words": len(words),
+            "templates": N_TEMPLATES,
+            "python": sysconfig.get_python_version(),
+            "sha256": hashlib.sha256("\n".join(w for w, _ in words).encode()).hexdigest()[:16],
+        },
     }
 
 

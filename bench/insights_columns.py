@@ -49,15 +49,37 @@ from logsvc.insights import fields as F
 
 HERE = Path(__file__).resolve().parent
 ACCOUNT = "123456789012"
-END_MS = 1_796_256_000_000  # 2026-12-02T00:00:00Z: a fixed end, so a corpus is the same bytes every time
+END_MS = (
+    1_796_256_000_000  # 2026-12-02T00:00:00Z: a fixed end, so a corpus is the same bytes every time
+)
 Q1 = 'filter @type = "REPORT" | stats avg(@duration), pct(@duration, 99), max(@maxMemoryUsed) by bin(5m)'
 Q2 = "stats count(*) by level, bin(1h)"
 Q3 = 'filter @requestId = "{rid}"'
 Q4 = 'parse @message "* * *" as a, b, c | stats count(*) by b'
-COLS = ("ts", "ingest", "grp", "stream", "off", "len", "type", "rid", "duration", "billed", "memsize",
-        "maxmem", "initdur", "level", "json")
-METRICS = (("@duration", "duration"), ("@billedDuration", "billed"), ("@memorySize", "memsize"),
-           ("@maxMemoryUsed", "maxmem"), ("@initDuration", "initdur"))
+COLS = (
+    "ts",
+    "ingest",
+    "grp",
+    "stream",
+    "off",
+    "len",
+    "type",
+    "rid",
+    "duration",
+    "billed",
+    "memsize",
+    "maxmem",
+    "initdur",
+    "level",
+    "json",
+)
+METRICS = (
+    ("@duration", "duration"),
+    ("@billedDuration", "billed"),
+    ("@memorySize", "memsize"),
+    ("@maxMemoryUsed", "maxmem"),
+    ("@initDuration", "initdur"),
+)
 
 
 def load() -> float:
@@ -98,7 +120,16 @@ def stream_files(root: Path, info: dict) -> list[tuple[str, str, Path]]:
     out = []
     for group, streams in sorted(info["streams_by_group"].items()):
         for stream in streams:
-            out.append((group, stream, root / "groups" / names.encode_segment(group) / (names.encode_segment(stream) + ".log")))
+            out.append(
+                (
+                    group,
+                    stream,
+                    root
+                    / "groups"
+                    / names.encode_segment(group)
+                    / (names.encode_segment(stream) + ".log"),
+                )
+            )
     return out
 
 
@@ -117,7 +148,9 @@ def extract(files: list[tuple[str, str, Path]], block_lines: int) -> list[dict]:
             for j, ev in enumerate(events[i : i + block_lines]):
                 pe = lines.parse_event(ev.text)
                 ts = pe.timestamp if pe.timestamp is not None else chunk_max
-                if j % 64 == 0:  # ingestion time: one stamp per 64-event chunk (the block index's grain)
+                if (
+                    j % 64 == 0
+                ):  # ingestion time: one stamp per 64-event chunk (the block index's grain)
                     chunk_max = -(-(ts + 250) // 10) * 10
                 mf = F.message_fields(pe.message, group=group, parsed=pe.fields)
                 a["ts"](ts)
@@ -141,12 +174,17 @@ def extract(files: list[tuple[str, str, Path]], block_lines: int) -> list[dict]:
 
 _REPORT_RX = re.compile(
     r"REPORT RequestId: ([0-9a-f-]{36})\tDuration: ([0-9.]+) ms\tBilled Duration: ([0-9]+) ms\t"
-    r"Memory Size: ([0-9]+) MB\tMax Memory Used: ([0-9]+) MB(?:\tInit Duration: ([0-9.]+) ms)?\t?\Z")
+    r"Memory Size: ([0-9]+) MB\tMax Memory Used: ([0-9]+) MB(?:\tInit Duration: ([0-9.]+) ms)?\t?\Z"
+)
 _STARTEND_RX = re.compile(r"(?:START|END) RequestId: ([0-9a-f-]{36})(?: Version: \S+)?\Z")
-_RUNTIME_RX = re.compile(r"\[[A-Z]+\]\t[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z\t([^\t]+)\t")
+_RUNTIME_RX = re.compile(
+    r"\[[A-Z]+\]\t[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z\t([^\t]+)\t"
+)
 
 
-def extract_fast(files: list[tuple[str, str, Path]], block_lines: int, sink=None) -> tuple[list[dict], int]:
+def extract_fast(
+    files: list[tuple[str, str, Path]], block_lines: int, sink=None
+) -> tuple[list[dict], int]:
     """The same columns as `extract`, the way an ingester would make them: the common Lambda shapes
     by one anchored regex each, JSON decoded once (the message text itself is the JSON column),
     anything else through `lines._dispatch`, and only what none of these settles through the slow,
@@ -163,8 +201,23 @@ def extract_fast(files: list[tuple[str, str, Path]], block_lines: int, sink=None
         events, _ = lines.split_events(data, flush=True)
         for i in range(0, len(events), block_lines):
             cols: dict[str, list] = {c: [] for c in COLS}
-            (a_ts, a_ing, a_grp, a_st, a_off, a_len, a_type, a_rid, a_dur, a_bill, a_mem, a_max, a_init,
-             a_lvl, a_json) = (cols[c].append for c in COLS)
+            (
+                a_ts,
+                a_ing,
+                a_grp,
+                a_st,
+                a_off,
+                a_len,
+                a_type,
+                a_rid,
+                a_dur,
+                a_bill,
+                a_mem,
+                a_max,
+                a_init,
+                a_lvl,
+                a_json,
+            ) = (cols[c].append for c in COLS)
             chunk_max = 0
             for j, ev in enumerate(events[i : i + block_lines]):
                 ts, msg = time_and_message(ev.text)  # the ingester computes this already
@@ -197,7 +250,12 @@ def extract_fast(files: list[tuple[str, str, Path]], block_lines: int, sink=None
                     m = report_m(msg)
                     if m is not None:
                         kind, rid = "REPORT", m[1]
-                        dur, bill, mem, mx = float(m[2]), float(m[3]), float(m[4]) * F.MB, float(m[5]) * F.MB
+                        dur, bill, mem, mx = (
+                            float(m[2]),
+                            float(m[3]),
+                            float(m[4]) * F.MB,
+                            float(m[5]) * F.MB,
+                        )
                         init = float(m[6]) if m[6] else None
                 elif c0 == "S" or c0 == "E":
                     m = startend_m(msg)
@@ -214,7 +272,9 @@ def extract_fast(files: list[tuple[str, str, Path]], block_lines: int, sink=None
                         slow += 1
                         mf = F.message_fields(msg, group=group)
                         kind, rid = mf.get("@type"), mf.get("@requestId")
-                        dur, bill, mem, mx, init = (None if mf.get(n) is None else float(mf[n]) for n, _ in METRICS)
+                        dur, bill, mem, mx, init = (
+                            None if mf.get(n) is None else float(mf[n]) for n, _ in METRICS
+                        )
                         jf = {k: v for k, v in mf.items() if k[:1] != "@" or k[:2] == "@@"}
                         lv = jf.get("level")
                         lvl = lv if isinstance(lv, str) else None
@@ -244,20 +304,34 @@ def streaming_and_exact(files: list[tuple[str, str, Path]], block_lines: int, ro
     tmp = root / "columns-stream"
     counter = iter(range(1 << 30))
     t = time.perf_counter()
-    extract_fast(files, block_lines,
-                 sink=lambda b: write_parquet(arrow_table(b["cols"]), tmp / f"{next(counter):06d}.parquet"))
+    extract_fast(
+        files,
+        block_lines,
+        sink=lambda b: write_parquet(arrow_table(b["cols"]), tmp / f"{next(counter):06d}.parquet"),
+    )
     stream_w_s = time.perf_counter() - t
     shutil.rmtree(tmp)
-    print(f"streaming, one block at a time: + fast extraction {stream_s:.1f} s; + Parquet per block {stream_w_s:.1f} s; "
-          f"load {load():.2f}", flush=True)
+    print(
+        f"streaming, one block at a time: + fast extraction {stream_s:.1f} s; + Parquet per block {stream_w_s:.1f} s; "
+        f"load {load():.2f}",
+        flush=True,
+    )
     t = time.perf_counter()
     exact = extract(files, block_lines)
     ext_s = time.perf_counter() - t
     total = sum(len(b["cols"]["ts"]) for b in exact)
-    print(f"extract, exact path (parse_event + fields.message_fields): {total:,} events in {len(exact)} blocks, "
-          f"{ext_s:.1f} s = {ext_s / total * 1e6:.2f} us/event; load {load():.2f}", flush=True)
+    print(
+        f"extract, exact path (parse_event + fields.message_fields): {total:,} events in {len(exact)} blocks, "
+        f"{ext_s:.1f} s = {ext_s / total * 1e6:.2f} us/event; load {load():.2f}",
+        flush=True,
+    )
     fast, _ = extract_fast(files, block_lines)
-    same = all(b["cols"][c] == e["cols"][c] for b, e in zip(fast, exact, strict=True) for c in COLS if c != "json")
+    same = all(
+        b["cols"][c] == e["cols"][c]
+        for b, e in zip(fast, exact, strict=True)
+        for c in COLS
+        if c != "json"
+    )
     return stream_s, stream_w_s, ext_s, same
 
 
@@ -269,19 +343,21 @@ def arrow_table(cols: dict):
     import pyarrow as pa
 
     f64 = pa.float64()
-    return pa.table({
-        "ts": pa.array(cols["ts"], pa.int64()),
-        "ingest": pa.array(cols["ingest"], pa.int64()),
-        "grp": pa.array(cols["grp"], pa.string()),
-        "stream": pa.array(cols["stream"], pa.string()),
-        "off": pa.array(cols["off"], pa.int64()),
-        "len": pa.array(cols["len"], pa.int32()),
-        "type": pa.array(cols["type"], pa.string()),
-        "rid": pa.array(cols["rid"], pa.string()),
-        **{c: pa.array(cols[c], f64) for _, c in METRICS},
-        "level": pa.array(cols["level"], pa.string()),
-        "json": pa.array(cols["json"], pa.string()),
-    })
+    return pa.table(
+        {
+            "ts": pa.array(cols["ts"], pa.int64()),
+            "ingest": pa.array(cols["ingest"], pa.int64()),
+            "grp": pa.array(cols["grp"], pa.string()),
+            "stream": pa.array(cols["stream"], pa.string()),
+            "off": pa.array(cols["off"], pa.int64()),
+            "len": pa.array(cols["len"], pa.int32()),
+            "type": pa.array(cols["type"], pa.string()),
+            "rid": pa.array(cols["rid"], pa.string()),
+            **{c: pa.array(cols[c], f64) for _, c in METRICS},
+            "level": pa.array(cols["level"], pa.string()),
+            "json": pa.array(cols["json"], pa.string()),
+        }
+    )
 
 
 def write_parquet(table, path: Path, row_group: int = 131072) -> None:
@@ -311,7 +387,9 @@ def rechunk(blocks: list[dict], n: int) -> list[dict]:
     return out
 
 
-def build_parquet_partitions(blocks: list[dict], out: Path, *, single: bool, row_group: int = 131072) -> list[Path]:
+def build_parquet_partitions(
+    blocks: list[dict], out: Path, *, single: bool, row_group: int = 131072
+) -> list[Path]:
     """Group+day files (or one file), concatenated from the blocks' columns: what compaction makes."""
     parts: dict[tuple, dict[str, list]] = {}
     for b in blocks:
@@ -376,7 +454,9 @@ def size_of(paths: list[Path]) -> int:
 
 
 def iso_bin(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S.") + f"{ms % 1000:03d}"
+    return (
+        datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S.") + f"{ms % 1000:03d}"
+    )
 
 
 def norm_q1(rows) -> dict:  # (bin ms, avg, p99, max)
@@ -402,7 +482,9 @@ def same_answer(got, truth) -> bool:
     if isinstance(truth, dict) and truth and isinstance(next(iter(truth.values())), tuple):
         # Q1: avg may differ in its last bits (the order of the summation); pct and max are values seen
         return got.keys() == truth.keys() and all(
-            math.isclose(got[k][0], v[0], rel_tol=1e-12) and got[k][1:] == v[1:] for k, v in truth.items())
+            math.isclose(got[k][0], v[0], rel_tol=1e-12) and got[k][1:] == v[1:]
+            for k, v in truth.items()
+        )
     return got == truth
 
 
@@ -482,16 +564,28 @@ def build_messages(files: list[tuple[str, str, Path]], out: Path) -> list[Path]:
                 off.append(ev.start)
                 msg.append(tm(ev.text)[1])
         p = out / f"{names.encode_segment(group)}.parquet"
-        write_parquet(pa.table({"stream": pa.array(st, pa.string()), "off": pa.array(off, pa.int64()),
-                                "msg": pa.array(msg, pa.string())}), p)
+        write_parquet(
+            pa.table(
+                {
+                    "stream": pa.array(st, pa.string()),
+                    "off": pa.array(off, pa.int64()),
+                    "msg": pa.array(msg, pa.string()),
+                }
+            ),
+            p,
+        )
         paths.append(p)
     return paths
 
 
 def q4_messages(paths: list[Path]) -> list[tuple[str, int]]:
     src = "read_parquet([" + ",".join(f"'{p}'" for p in paths) + "])"
-    rows = duck().execute(f"""SELECT split_part(msg, ' ', 2) AS b, count(*) FROM {src}
-                              WHERE regexp_matches(msg, '^[^ ]* [^ ]* ') GROUP BY b""").fetchall()
+    rows = (
+        duck()
+        .execute(f"""SELECT split_part(msg, ' ', 2) AS b, count(*) FROM {src}
+                              WHERE regexp_matches(msg, '^[^ ]* [^ ]* ') GROUP BY b""")
+        .fetchall()
+    )
     return rows
 
 
@@ -545,15 +639,24 @@ class Duck:
 
     def q2(self):
         con = duck()
-        rows = con.execute(f"SELECT level, ts // 3600000 * 3600000 AS b, count(*) FROM {self.src} GROUP BY ALL").fetchall()
+        rows = con.execute(
+            f"SELECT level, ts // 3600000 * 3600000 AS b, count(*) FROM {self.src} GROUP BY ALL"
+        ).fetchall()
         con.close()
         return rows
 
     def q3(self, rid: str, files: list[Path] | None = None, where: str = ""):
-        src = self.src if files is None else "read_parquet([" + ",".join(f"'{p}'" for p in files) + "])"
+        src = (
+            self.src
+            if files is None
+            else "read_parquet([" + ",".join(f"'{p}'" for p in files) + "])"
+        )
         con = duck()
-        hits = con.execute(f"""SELECT ts, grp, stream, off, len FROM {src} WHERE rid = ? {where}
-                               ORDER BY ts DESC LIMIT 10000""", [rid]).fetchall()
+        hits = con.execute(
+            f"""SELECT ts, grp, stream, off, len FROM {src} WHERE rid = ? {where}
+                               ORDER BY ts DESC LIMIT 10000""",
+            [rid],
+        ).fetchall()
         con.close()
         return read_messages([(t, RAW[(g, s)], o, n) for t, g, s, o, n in hits])
 
@@ -588,9 +691,19 @@ class Arrow:
         ds = t["duration"].take(order).to_numpy()
         starts = np.flatnonzero(np.r_[True, bs[1:] != bs[:-1]])
         ends = np.r_[starts[1:], len(bs)]
-        p99 = {int(bs[s]): ds[s + max(1, int(np.ceil(0.99 * (e - s)))) - 1] for s, e in zip(starts, ends, strict=True)}
-        return [(b, a, p99[b], m) for b, a, m in zip(agg["b"].to_pylist(), agg["duration_mean"].to_pylist(),
-                                                    agg["maxmem_max"].to_pylist(), strict=True)]
+        p99 = {
+            int(bs[s]): ds[s + max(1, int(np.ceil(0.99 * (e - s)))) - 1]
+            for s, e in zip(starts, ends, strict=True)
+        }
+        return [
+            (b, a, p99[b], m)
+            for b, a, m in zip(
+                agg["b"].to_pylist(),
+                agg["duration_mean"].to_pylist(),
+                agg["maxmem_max"].to_pylist(),
+                strict=True,
+            )
+        ]
 
     def q2(self):
         import pyarrow.compute as pc
@@ -598,11 +711,21 @@ class Arrow:
         t = self.read(["ts", "level"])
         t = t.append_column("b", pc.multiply(pc.divide(t["ts"], 3600000), 3600000))
         agg = t.group_by(["level", "b"]).aggregate([([], "count_all")])
-        return list(zip(agg["level"].to_pylist(), agg["b"].to_pylist(), agg["count_all"].to_pylist(), strict=True))
+        return list(
+            zip(
+                agg["level"].to_pylist(),
+                agg["b"].to_pylist(),
+                agg["count_all"].to_pylist(),
+                strict=True,
+            )
+        )
 
     def q3(self, rid: str):
         t = self.read(["ts", "grp", "stream", "off", "len", "rid"], filters=[("rid", "=", rid)])
-        hits = sorted(zip(*(t[c].to_pylist() for c in ("ts", "grp", "stream", "off", "len")), strict=True), reverse=True)
+        hits = sorted(
+            zip(*(t[c].to_pylist() for c in ("ts", "grp", "stream", "off", "len")), strict=True),
+            reverse=True,
+        )
         return read_messages([(ts, RAW[(g, s)], o, n) for ts, g, s, o, n in hits[:10000]])
 
     def q4(self):
@@ -643,7 +766,9 @@ class Numpy:
         maxes = np.maximum.reduceat(me, starts)
         n = ends - starts
         p99 = du[starts + np.maximum(1, np.ceil(0.99 * n).astype(np.int64)) - 1]
-        return list(zip(b[starts].tolist(), (sums / n).tolist(), p99.tolist(), maxes.tolist(), strict=True))
+        return list(
+            zip(b[starts].tolist(), (sums / n).tolist(), p99.tolist(), maxes.tolist(), strict=True)
+        )
 
     def q2(self):
         import numpy as np
@@ -671,7 +796,14 @@ class Numpy:
                 dicts = json.loads((d / "dicts.json").read_text())
                 ts, st, off, ln = self.cols(d, "ts", "stream", "off", "len")
                 for i in idx.tolist():
-                    hits.append((int(ts[i]), RAW[(dicts["group"], dicts["stream"][st[i] - 1])], int(off[i]), int(ln[i])))
+                    hits.append(
+                        (
+                            int(ts[i]),
+                            RAW[(dicts["group"], dicts["stream"][st[i] - 1])],
+                            int(off[i]),
+                            int(ln[i]),
+                        )
+                    )
         hits.sort(reverse=True)
         return read_messages(hits[:10000])
 
@@ -711,11 +843,13 @@ class DuckRaw:
             FROM {self.lines} GROUP BY ALL""")
 
     def q3(self, rid: str):
-        rows = self.run(f"""
+        rows = self.run(
+            f"""
             SELECT epoch_ms(CAST(left(line, 23) AS TIMESTAMP)), substr(line, 26) FROM {self.lines}
             WHERE contains(line, ?) AND regexp_matches(substr(line, 26),
                   '^(?:(?:START|END|REPORT) RequestId: ' || ? || '|\\[[A-Z]+\\]\\t[^\\t]+\\t' || ? || '\\t)')""",
-                        (rid, rid, rid))
+            (rid, rid, rid),
+        )
         return [(t, m.replace("\r", "\n")) for t, m in rows]
 
     def q4(self):
@@ -737,13 +871,24 @@ class Rows:
         from logsvc.model import LogEvent
 
         plan = insights.compile(text)
-        run = plan.start(limit=10_000, ctx=EvalContext(None, self.window[0], self.window[1], END_MS))
+        run = plan.start(
+            limit=10_000, ctx=EvalContext(None, self.window[0], self.window[1], END_MS)
+        )
         add, event_row = run.add, F.event_row
         for group, stream, path in self.files:
             data = path.read_bytes()
             for ev in lines.split_events(data, flush=True)[0]:
                 pe = lines.parse_event(ev.text)
-                e = LogEvent(group, stream, ev.start, pe.timestamp or 0, pe.timestamp or 0, pe.message, pe.fields, ev.end)
+                e = LogEvent(
+                    group,
+                    stream,
+                    ev.start,
+                    pe.timestamp or 0,
+                    pe.timestamp or 0,
+                    pe.message,
+                    pe.fields,
+                    ev.end,
+                )
                 add(event_row(e, account=ACCOUNT, ptr=None))
         return run.finish()
 
@@ -751,7 +896,12 @@ class Rows:
         out = []
         for r in self.run(Q1):
             d = dict(r)
-            ms = int(datetime.strptime(d["bin(5m)"], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC).timestamp() * 1000)
+            ms = int(
+                datetime.strptime(d["bin(5m)"], "%Y-%m-%d %H:%M:%S.%f")
+                .replace(tzinfo=UTC)
+                .timestamp()
+                * 1000
+            )
             out.append((ms, d["avg(@duration)"], d["pct(@duration, 99)"], d["max(@maxMemoryUsed)"]))
         return out
 
@@ -759,7 +909,12 @@ class Rows:
         out = []
         for r in self.run(Q2):
             d = dict(r)
-            ms = int(datetime.strptime(d["bin(1h)"], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC).timestamp() * 1000)
+            ms = int(
+                datetime.strptime(d["bin(1h)"], "%Y-%m-%d %H:%M:%S.%f")
+                .replace(tzinfo=UTC)
+                .timestamp()
+                * 1000
+            )
             out.append((d.get("level"), ms, d["count(*)"]))
         return out
 
@@ -767,7 +922,12 @@ class Rows:
         out = []
         for r in self.run(Q3.format(rid=rid)):
             d = dict(r)
-            ms = int(datetime.strptime(d["@timestamp"], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC).timestamp() * 1000)
+            ms = int(
+                datetime.strptime(d["@timestamp"], "%Y-%m-%d %H:%M:%S.%f")
+                .replace(tzinfo=UTC)
+                .timestamp()
+                * 1000
+            )
             out.append((ms, d["@message"]))
         return out
 
@@ -813,8 +973,19 @@ def probe(lib: str, pq_dir: str) -> None:
         a.q1()
         a.q2()
     now, peak = rss()
-    print(json.dumps({"lib": lib, "import_ms": round(imp, 1), "connect_ms": round(connect, 1), "rss_base": base, "rss_import": after_import,
-                      "rss_after_q": now, "hwm": peak}))
+    print(
+        json.dumps(
+            {
+                "lib": lib,
+                "import_ms": round(imp, 1),
+                "connect_ms": round(connect, 1),
+                "rss_base": base,
+                "rss_import": after_import,
+                "rss_after_q": now,
+                "hwm": peak,
+            }
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -827,10 +998,15 @@ def main() -> None:
     ap.add_argument("--row-repeat", type=int, default=1, help="repeats for the (slow) row engine")
     ap.add_argument("--block-lines", type=int, default=2048)
     ap.add_argument("--dir", type=Path, default=None)
-    ap.add_argument("--skip-rows", action="store_true", help="skip the row engine (e) and the answer check")
-    ap.add_argument("--quick", action="store_true",
-                    help="for large corpora: only the fast extractor, Parquet per group+day read by DuckDB, the msg "
-                         "column and the raw-file baseline (once); no row engine")
+    ap.add_argument(
+        "--skip-rows", action="store_true", help="skip the row engine (e) and the answer check"
+    )
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="for large corpora: only the fast extractor, Parquet per group+day read by DuckDB, the msg "
+        "column and the raw-file baseline (once); no row engine",
+    )
     ap.add_argument("--probe", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--probe-dir", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -840,8 +1016,11 @@ def main() -> None:
     root = args.dir or HERE / "corpus" / f"insights-{args.events}"
     t = time.perf_counter()
     info = corpus(root, args.events)
-    print(f"corpus: {info['lines']:,} lines, {info['bytes'] / 1e6:.1f} MB, {info['streams']} streams "
-          f"({time.perf_counter() - t:.1f} s); load {load():.2f}", flush=True)
+    print(
+        f"corpus: {info['lines']:,} lines, {info['bytes'] / 1e6:.1f} MB, {info['streams']} streams "
+        f"({time.perf_counter() - t:.1f} s); load {load():.2f}",
+        flush=True,
+    )
     files = stream_files(root, info)
     for g, s, p in files:
         RAW[(g, s)] = str(p)
@@ -852,8 +1031,11 @@ def main() -> None:
     import numpy
     import pyarrow
 
-    print(f"duckdb {duckdb.__version__}, pyarrow {pyarrow.__version__}, numpy {numpy.__version__}; "
-          f"Python {sys.version.split()[0]}; {os.cpu_count()} cores", flush=True)
+    print(
+        f"duckdb {duckdb.__version__}, pyarrow {pyarrow.__version__}, numpy {numpy.__version__}; "
+        f"Python {sys.version.split()[0]}; {os.cpu_count()} cores",
+        flush=True,
+    )
 
     nan = float("nan")
     base_s = stream_s = stream_w_s = ext_s = nan
@@ -861,7 +1043,9 @@ def main() -> None:
     if args.quick:
         args.skip_rows = True
     t = time.perf_counter()
-    for _, _, path in ([] if args.quick else files):  # what the ingester pays already: split events, event times
+    for _, _, path in (
+        [] if args.quick else files
+    ):  # what the ingester pays already: split events, event times
         for ev in lines.split_events(path.read_bytes(), flush=True)[0]:
             lines.time_and_message(ev.text)
     if not args.quick:
@@ -871,18 +1055,31 @@ def main() -> None:
     blocks, slow = extract_fast(files, args.block_lines)
     fast_s = time.perf_counter() - t
     total = sum(len(b["cols"]["ts"]) for b in blocks)
-    print(f"extract, fast path: {fast_s:.1f} s = {fast_s / total * 1e6:.2f} us/event, {slow:,} events took the exact "
-          f"path; columns equal to the exact path's (json aside): {same}; load {load():.2f}", flush=True)
+    print(
+        f"extract, fast path: {fast_s:.1f} s = {fast_s / total * 1e6:.2f} us/event, {slow:,} events took the exact "
+        f"path; columns equal to the exact path's (json aside): {same}; load {load():.2f}",
+        flush=True,
+    )
     builds = {}
     out = root / "columns"
     if out.exists():
         shutil.rmtree(out)
     for name, fn in (
         ("parquet per block", lambda: build_parquet_blocks(blocks, out / "pq-block")),
-        ("parquet per 256-event block", lambda: build_parquet_blocks(rechunk(blocks, 256), out / "pq-small")),
-        ("parquet per group+day", lambda: build_parquet_partitions(blocks, out / "pq-day", single=False)),
-        ("parquet per group+day, a row group per 2,048 rows",
-         lambda: build_parquet_partitions(blocks, out / "pq-day-rg", single=False, row_group=2048)),
+        (
+            "parquet per 256-event block",
+            lambda: build_parquet_blocks(rechunk(blocks, 256), out / "pq-small"),
+        ),
+        (
+            "parquet per group+day",
+            lambda: build_parquet_partitions(blocks, out / "pq-day", single=False),
+        ),
+        (
+            "parquet per group+day, a row group per 2,048 rows",
+            lambda: build_parquet_partitions(
+                blocks, out / "pq-day-rg", single=False, row_group=2048
+            ),
+        ),
         ("parquet one file", lambda: build_parquet_partitions(blocks, out / "pq-one", single=True)),
         ("numpy per group", lambda: build_numpy(blocks, out / "npy")),
     ):
@@ -893,10 +1090,20 @@ def main() -> None:
         paths = fn()
         s = time.perf_counter() - t
         size = size_of(paths)
-        builds[name] = {"files": len(paths), "write_s": s, "write_us_per_event": s / total * 1e6,
-                        "bytes": size, "ratio": size / raw_bytes, "load": load(), "paths": paths}
-        print(f"build {name}: {len(paths)} files, write {s:.1f} s ({s / total * 1e6:.2f} us/event), "
-              f"{size / 1e6:.1f} MB = {size / raw_bytes:.3f}x raw; load {load():.2f}", flush=True)
+        builds[name] = {
+            "files": len(paths),
+            "write_s": s,
+            "write_us_per_event": s / total * 1e6,
+            "bytes": size,
+            "ratio": size / raw_bytes,
+            "load": load(),
+            "paths": paths,
+        }
+        print(
+            f"build {name}: {len(paths)} files, write {s:.1f} s ({s / total * 1e6:.2f} us/event), "
+            f"{size / 1e6:.1f} MB = {size / raw_bytes:.3f}x raw; load {load():.2f}",
+            flush=True,
+        )
     # size without the JSON text column (what promoting JSON keys to typed columns would leave)
     import pyarrow.parquet as pq
 
@@ -907,44 +1114,87 @@ def main() -> None:
         write_parquet(t_, dst)
     nj = size_of(list(no_json.rglob("*.parquet")))
     builds["parquet per group+day, no json column"] = {"bytes": nj, "ratio": nj / raw_bytes}
-    print(f"size parquet per group+day without the json column: {nj / 1e6:.1f} MB = {nj / raw_bytes:.3f}x raw", flush=True)
+    print(
+        f"size parquet per group+day without the json column: {nj / 1e6:.1f} MB = {nj / raw_bytes:.3f}x raw",
+        flush=True,
+    )
 
     # the alternative the brief rules out by default: the message text in the copy too (size vs Q4)
     t = time.perf_counter()
     msg_paths = build_messages(files, out / "pq-msg")
     msg_s = time.perf_counter() - t
     ms_size = size_of(msg_paths)
-    builds["message text column alone, per group (zstd)"] = {"files": len(msg_paths), "write_s": msg_s,
-                                                             "write_us_per_event": msg_s / total * 1e6,
-                                                             "bytes": ms_size, "ratio": ms_size / raw_bytes}
-    print(f"build message column: {ms_size / 1e6:.1f} MB = {ms_size / raw_bytes:.3f}x raw; load {load():.2f}", flush=True)
+    builds["message text column alone, per group (zstd)"] = {
+        "files": len(msg_paths),
+        "write_s": msg_s,
+        "write_us_per_event": msg_s / total * 1e6,
+        "bytes": ms_size,
+        "ratio": ms_size / raw_bytes,
+    }
+    print(
+        f"build message column: {ms_size / 1e6:.1f} MB = {ms_size / raw_bytes:.3f}x raw; load {load():.2f}",
+        flush=True,
+    )
 
     # a request id to look for: an invocation in the middle of a middle stream
     mid = blocks[len(blocks) // 2]["cols"]
     rid = next(r for r in mid["rid"][len(mid["rid"]) // 2 :] if r)
     rid_blocks = [Path(b["pq"]) for b in blocks if rid in b["cols"]["rid"] and "pq" in b]
     # the candidate blocks the block index would give, as a predicate row-group statistics can prune by
-    cand = [(b["stream"], b["cols"]["off"][0], b["cols"]["off"][-1]) for b in blocks if rid in b["cols"]["rid"]]
-    cand_sql = "AND (" + " OR ".join(f"(stream = '{s_}' AND off BETWEEN {lo} AND {hi})" for s_, lo, hi in cand) + ")"
-    index_bytes = sum(f.stat().st_size for f in (root / "index").rglob("*") if f.is_file()) if (root / "index").exists() else 0
+    cand = [
+        (b["stream"], b["cols"]["off"][0], b["cols"]["off"][-1])
+        for b in blocks
+        if rid in b["cols"]["rid"]
+    ]
+    cand_sql = (
+        "AND ("
+        + " OR ".join(f"(stream = '{s_}' AND off BETWEEN {lo} AND {hi})" for s_, lo, hi in cand)
+        + ")"
+    )
+    index_bytes = (
+        sum(f.stat().st_size for f in (root / "index").rglob("*") if f.is_file())
+        if (root / "index").exists()
+        else 0
+    )
     window = (min(min(b["cols"]["ts"]) for b in blocks), max(max(b["cols"]["ts"]) for b in blocks))
     blocks.clear()
 
-    cands = {
-        "(a) DuckDB, Parquet per group+day": Duck(builds["parquet per group+day"]["paths"], raw_paths, total),
-        "(d) DuckDB read_text over raw files": DuckRaw(root),
-    } if args.quick else {
-        "(a) DuckDB, Parquet per block": Duck(builds["parquet per block"]["paths"], raw_paths, total),
-        "(a) DuckDB, Parquet per 256-event block": Duck(builds["parquet per 256-event block"]["paths"], raw_paths, total),
-        "(a) DuckDB, Parquet per group+day": Duck(builds["parquet per group+day"]["paths"], raw_paths, total),
-        "(a) DuckDB, Parquet per group+day, a row group per 2,048 rows": Duck(
-            builds["parquet per group+day, a row group per 2,048 rows"]["paths"], raw_paths, total),
-        "(a) DuckDB, Parquet one file": Duck(builds["parquet one file"]["paths"], raw_paths, total),
-        "(b) pyarrow.compute, Parquet per group+day": Arrow(builds["parquet per group+day"]["paths"], raw_paths, total),
-        "(b) pyarrow.compute, Parquet per block": Arrow(builds["parquet per block"]["paths"], raw_paths, total),
-        "(c) NumPy mmap per group": Numpy(out / "npy", raw_paths, total),
-        "(d) DuckDB read_text over raw files": DuckRaw(root),
-    }
+    cands = (
+        {
+            "(a) DuckDB, Parquet per group+day": Duck(
+                builds["parquet per group+day"]["paths"], raw_paths, total
+            ),
+            "(d) DuckDB read_text over raw files": DuckRaw(root),
+        }
+        if args.quick
+        else {
+            "(a) DuckDB, Parquet per block": Duck(
+                builds["parquet per block"]["paths"], raw_paths, total
+            ),
+            "(a) DuckDB, Parquet per 256-event block": Duck(
+                builds["parquet per 256-event block"]["paths"], raw_paths, total
+            ),
+            "(a) DuckDB, Parquet per group+day": Duck(
+                builds["parquet per group+day"]["paths"], raw_paths, total
+            ),
+            "(a) DuckDB, Parquet per group+day, a row group per 2,048 rows": Duck(
+                builds["parquet per group+day, a row group per 2,048 rows"]["paths"],
+                raw_paths,
+                total,
+            ),
+            "(a) DuckDB, Parquet one file": Duck(
+                builds["parquet one file"]["paths"], raw_paths, total
+            ),
+            "(b) pyarrow.compute, Parquet per group+day": Arrow(
+                builds["parquet per group+day"]["paths"], raw_paths, total
+            ),
+            "(b) pyarrow.compute, Parquet per block": Arrow(
+                builds["parquet per block"]["paths"], raw_paths, total
+            ),
+            "(c) NumPy mmap per group": Numpy(out / "npy", raw_paths, total),
+            "(d) DuckDB read_text over raw files": DuckRaw(root),
+        }
+    )
     if args.quick:  # Q4 from the msg column (reading the files in Python is measured below)
         cands["(a) DuckDB, Parquet per group+day"].q4 = lambda: q4_messages(msg_paths)
     if not args.skip_rows:
@@ -953,7 +1203,11 @@ def main() -> None:
     table = {}
     norms = {"q1": norm_q1, "q2": norm_q2, "q3": norm_q3, "q4": norm_q4}
     for name, c in cands.items():
-        rep = args.row_repeat if name.startswith("(e)") or (args.quick and name.startswith("(d)")) else args.repeat
+        rep = (
+            args.row_repeat
+            if name.startswith("(e)") or (args.quick and name.startswith("(d)"))
+            else args.repeat
+        )
         row = {}
         for q in ("q1", "q2", "q3", "q4"):
             fn = (lambda c=c: c.q3(rid)) if q == "q3" else getattr(c, q)
@@ -968,16 +1222,30 @@ def main() -> None:
         if "a row group per" in name:
             ms, ld, ans = timed(lambda c=c: c.q3(rid, None, cand_sql), args.repeat)
             row["q3_candidate"] = (ms, ld)
-            print(f"{name} q3 with the candidate blocks as a predicate: {ms:,.1f} ms (load {ld:.2f})", flush=True)
+            print(
+                f"{name} q3 with the candidate blocks as a predicate: {ms:,.1f} ms (load {ld:.2f})",
+                flush=True,
+            )
         if name.startswith("(a) DuckDB, Parquet per block"):
             ms, ld, ans = timed(lambda c=c: c.q3(rid, rid_blocks), args.repeat)
             row["q3_candidate"] = (ms, ld)
-            print(f"{name} q3 over the {len(rid_blocks)} candidate block file(s) only: {ms:,.1f} ms (load {ld:.2f})", flush=True)
+            print(
+                f"{name} q3 over the {len(rid_blocks)} candidate block file(s) only: {ms:,.1f} ms (load {ld:.2f})",
+                flush=True,
+            )
     q4_paths = {}
-    for name, fn in (("DuckDB over a message column in Parquet (not kept by default)", lambda: q4_messages(msg_paths)),
-                     ("regex over each file's bytes (re.findall)", lambda: q4_from_files(raw_paths)),
-                     ("bytes.split per line", lambda: q4_split(raw_paths)),
-                     ("split_events + time_and_message + the row engine's glob matcher", lambda: q4_events(files))):
+    for name, fn in (
+        (
+            "DuckDB over a message column in Parquet (not kept by default)",
+            lambda: q4_messages(msg_paths),
+        ),
+        ("regex over each file's bytes (re.findall)", lambda: q4_from_files(raw_paths)),
+        ("bytes.split per line", lambda: q4_split(raw_paths)),
+        (
+            "split_events + time_and_message + the row engine's glob matcher",
+            lambda: q4_events(files),
+        ),
+    ):
         if args.quick and name.startswith(("regex", "split_events")):
             continue
         ms, ld, ans = timed(fn, args.repeat)
@@ -987,30 +1255,49 @@ def main() -> None:
     if truth:
         for name, row in table.items():
             bad = [q for q in truth if not same_answer(row[q + "_ans"], truth[q])]
-            exact_avg = all(row["q1_ans"].get(k, (None,))[0] == v[0] for k, v in truth["q1"].items())
+            exact_avg = all(
+                row["q1_ans"].get(k, (None,))[0] == v[0] for k, v in truth["q1"].items()
+            )
             row["check"] = ("same as (e)" if not bad else "DIFFERS: " + ",".join(bad)) + (
-                "" if exact_avg or "q1" in bad else " (Q1 avg equal to 1e-12, not in every bit)")
+                "" if exact_avg or "q1" in bad else " (Q1 avg equal to 1e-12, not in every bit)"
+            )
             if bad:
                 for q in bad:
                     a, b = row[q + "_ans"], truth[q]
                     if isinstance(a, dict):
-                        diff = [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b), key=str) if a.get(k) != b.get(k)][:5]
+                        diff = [
+                            (k, a.get(k), b.get(k))
+                            for k in sorted(set(a) | set(b), key=str)
+                            if a.get(k) != b.get(k)
+                        ][:5]
                     else:
-                        diff = [x for x in a if x not in b][:3] + ["|"] + [x for x in b if x not in a][:3]
+                        diff = (
+                            [x for x in a if x not in b][:3]
+                            + ["|"]
+                            + [x for x in b if x not in a][:3]
+                        )
                     print(f"  {name} {q} differs: {diff}", flush=True)
     # library import time and RSS, each in a fresh interpreter
     probes = {}
     for lib in ("numpy", "pyarrow", "duckdb"):
-        r = subprocess.run([sys.executable, __file__, "--probe", lib, "--probe-dir", str(out / "pq-day")],
-                           capture_output=True, text=True, check=True)
+        r = subprocess.run(
+            [sys.executable, __file__, "--probe", lib, "--probe-dir", str(out / "pq-day")],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         probes[lib] = json.loads(r.stdout.strip().splitlines()[-1])
         print(f"probe {lib}: {probes[lib]}; load {load():.2f}", flush=True)
 
     print()
-    print(f"## {info['lines']:,} events, {raw_bytes / 1e6:.1f} MB raw, {info['streams']} streams; "
-          f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; medians of {args.repeat} (row engine: {args.row_repeat})")
+    print(
+        f"## {info['lines']:,} events, {raw_bytes / 1e6:.1f} MB raw, {info['streams']} streams; "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; medians of {args.repeat} (row engine: {args.row_repeat})"
+    )
     print()
-    print("| candidate | Q1 REPORT stats | Q2 count by level, bin | Q3 one @requestId | Q4 parse + stats | answers |")
+    print(
+        "| candidate | Q1 REPORT stats | Q2 count by level, bin | Q3 one @requestId | Q4 parse + stats | answers |"
+    )
     print("|---|---|---|---|---|---|")
     for name, row in table.items():
         cells = [f"{row[q][0]:,.1f} ms (ld {row[q][1]:.1f})" for q in ("q1", "q2", "q3", "q4")]
@@ -1024,24 +1311,34 @@ def main() -> None:
         print(f"| {name} | {ms:,.1f} (ld {ld:.1f}) | {ok} |")
     print()
     n_ = info["lines"]
-    print(f"ingest increment, streaming one block at a time (what the ingester would add per event): split + event time "
-          f"{base_s / n_ * 1e6:.2f} us (paid already); fast extraction +{(stream_s - base_s) / n_ * 1e6:.2f} us; "
-          f"extraction + Parquet per block +{(stream_w_s - base_s) / n_ * 1e6:.2f} us")
-    print(f"extract per event: exact path {ext_s / total * 1e6:.2f} us, fast path {fast_s / total * 1e6:.2f} us, "
-          f"of which split + event time (paid by the ingester already) {base_s / total * 1e6:.2f} us "
-          f"({slow:,} events through the exact path; same columns: {same})")
+    print(
+        f"ingest increment, streaming one block at a time (what the ingester would add per event): split + event time "
+        f"{base_s / n_ * 1e6:.2f} us (paid already); fast extraction +{(stream_s - base_s) / n_ * 1e6:.2f} us; "
+        f"extraction + Parquet per block +{(stream_w_s - base_s) / n_ * 1e6:.2f} us"
+    )
+    print(
+        f"extract per event: exact path {ext_s / total * 1e6:.2f} us, fast path {fast_s / total * 1e6:.2f} us, "
+        f"of which split + event time (paid by the ingester already) {base_s / total * 1e6:.2f} us "
+        f"({slow:,} events through the exact path; same columns: {same})"
+    )
     print("| copy | files | write us/event | size | x raw |")
     print("|---|---|---|---|---|")
     for name, b in builds.items():
-        print(f"| {name} | {b.get('files', '-')} | {b.get('write_us_per_event', 0):.2f} | {b['bytes'] / 1e6:.1f} MB | {b['ratio']:.3f} |")
+        print(
+            f"| {name} | {b.get('files', '-')} | {b.get('write_us_per_event', 0):.2f} | {b['bytes'] / 1e6:.1f} MB | {b['ratio']:.3f} |"
+        )
     if index_bytes:
         print(f"block index: {index_bytes / 1e6:.1f} MB")
     print()
-    print("| library | import ms | connect ms | RSS after import (MB) | RSS after Q1+Q2 (MB) | peak (MB) |")
+    print(
+        "| library | import ms | connect ms | RSS after import (MB) | RSS after Q1+Q2 (MB) | peak (MB) |"
+    )
     print("|---|---|---|---|---|---|")
     for lib, p in probes.items():
-        print(f"| {lib} | {p['import_ms']} | {p['connect_ms'] if lib == 'duckdb' else '-'} | +{p['rss_import'] - p['rss_base']} "
-              f"| +{p['rss_after_q'] - p['rss_base']} | {p['hwm']} |")
+        print(
+            f"| {lib} | {p['import_ms']} | {p['connect_ms'] if lib == 'duckdb' else '-'} | +{p['rss_import'] - p['rss_base']} "
+            f"| +{p['rss_after_q'] - p['rss_base']} | {p['hwm']} |"
+        )
 
 
 if __name__ == "__main__":

@@ -58,7 +58,10 @@ def main() -> None:
     root = args.dir or Path(tempfile.mkdtemp(prefix="sqlbench-"))
     t = time.perf_counter()
     info = gen.generate(root, args.events, streams=200)
-    print(f"corpus: {info['lines']} lines, {info['bytes'] / 1e6:.1f} MB, {time.perf_counter() - t:.1f} s", flush=True)
+    print(
+        f"corpus: {info['lines']} lines, {info['bytes'] / 1e6:.1f} MB, {time.perf_counter() - t:.1f} s",
+        flush=True,
+    )
     store = Store(root)
     index = BlockIndex(root / "index")
     t = time.perf_counter()
@@ -83,7 +86,12 @@ def main() -> None:
     print(f"columns (exact extractor): {time.perf_counter() - t:.1f} s", flush=True)
     settings = Settings(data_dir=root)
     snap = Snap(paths, cover)
-    col = Jobs(store, reader, settings, columnar=colquery.Columnar(store.root, reader, snapshot=lambda r: snap))
+    col = Jobs(
+        store,
+        reader,
+        settings,
+        columnar=colquery.Columnar(store.root, reader, snapshot=lambda r: snap),
+    )
     rowe = Jobs(store, reader, settings.with_(columns=False))
     lo, hi = info["start"] - 1000, info["end"] + 1000
     for name, q in (("Q1", Q1), ("Q2", Q2), ("Q3", Q3.format(rid=rid)), ("Q4", Q4)):
@@ -99,7 +107,9 @@ def main() -> None:
             st = rowe.start(q, groups, lo, hi, 10_000, wait=3600)
             ms = (time.perf_counter() - t) * 1000
             want = rowe.results(st["queryId"])[1]
-            same = [[c for c in r if c[0] != "@ptr"] for r in rows] == [[c for c in r if c[0] != "@ptr"] for r in want]
+            same = [[c for c in r if c[0] != "@ptr"] for r in rows] == [
+                [c for c in r if c[0] != "@ptr"] for r in want
+            ]
             line += f"; row engine {ms:.0f} ms; equal cells: {same}"
         print(line, flush=True)
     col.close()

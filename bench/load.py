@@ -48,7 +48,12 @@ class TailClient(threading.Thread):
 
     def run(self) -> None:
         try:
-            r = requests.get(self.url + "/api/v1/tail", params={"group": self.group, "heartbeat": "1"}, stream=True, timeout=30)
+            r = requests.get(
+                self.url + "/api/v1/tail",
+                params={"group": self.group, "heartbeat": "1"},
+                stream=True,
+                timeout=30,
+            )
             self._resp = r
             if r.status_code != 200:
                 self.errors.append(f"tail HTTP {r.status_code}: {r.text[:200]}")
@@ -84,8 +89,14 @@ class PutBatches(threading.Thread):
         import boto3
         from botocore.config import Config
 
-        self.client = boto3.client("logs", endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
-                                   aws_secret_access_key="testing", config=Config(retries={"max_attempts": 1}, read_timeout=20))
+        self.client = boto3.client(
+            "logs",
+            endpoint_url=url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(retries={"max_attempts": 1}, read_timeout=20),
+        )
         self.group, self.per_second, self.batch = group, per_second, batch
         self.sent: list[str] = []
         self.errors: list[str] = []
@@ -107,8 +118,11 @@ class PutBatches(threading.Thread):
             t0 = time.monotonic()
             msgs = [f"cw m9000-{seq + i} batch" for i in range(self.batch)]
             try:
-                self.client.put_log_events(logGroupName=self.group, logStreamName="cw-batches",
-                                           logEvents=[{"timestamp": int(time.time() * 1000), "message": m} for m in msgs])
+                self.client.put_log_events(
+                    logGroupName=self.group,
+                    logStreamName="cw-batches",
+                    logEvents=[{"timestamp": int(time.time() * 1000), "message": m} for m in msgs],
+                )
                 self.sent += [f"m9000-{seq + i}" for i in range(self.batch)]
             except Exception as e:
                 self.errors.append(f"{type(e).__name__}: {e}")
@@ -137,7 +151,11 @@ class Searcher(threading.Thread):
             if n > 0:
                 mark = f"m{i}-{rnd.randrange(n)}"
                 try:
-                    r = requests.get(self.url + "/api/v1/search", params={"q": mark, "group": self.group, "limit": 10}, timeout=30)
+                    r = requests.get(
+                        self.url + "/api/v1/search",
+                        params={"q": mark, "group": self.group, "limit": 10},
+                        timeout=30,
+                    )
                     self.latencies.append(time.monotonic() - t0)
                     if r.status_code != 200:
                         self.errors.append(f"search HTTP {r.status_code}: {r.text[:200]}")
@@ -151,9 +169,22 @@ class Searcher(threading.Thread):
         self._halt.set()
 
 
-def run(url: str, data_dir: Path, server_pid: int, *, seconds: float = 60, clients: int = 50, rate: int = 2000,
-        searches: int = 5, put: bool = True, settle: float = 60, out=print) -> dict:
-    writers = StreamWriters(data_dir, GROUP, n_streams=10, rate=rate)  # creates the group and streams
+def run(
+    url: str,
+    data_dir: Path,
+    server_pid: int,
+    *,
+    seconds: float = 60,
+    clients: int = 50,
+    rate: int = 2000,
+    searches: int = 5,
+    put: bool = True,
+    settle: float = 60,
+    out=print,
+) -> dict:
+    writers = StreamWriters(
+        data_dir, GROUP, n_streams=10, rate=rate
+    )  # creates the group and streams
     time.sleep(1.0)
     tails = [TailClient(url, GROUP) for _ in range(clients)]
     for t in tails:
@@ -208,7 +239,9 @@ def run(url: str, data_dir: Path, server_pid: int, *, seconds: float = 60, clien
         t.join(10)
     lost = [sum(1 for k in expected if k not in t.marks) for t in tails]
     dup = [sum(1 for k, n in t.marks.items() if n > 1) for t in tails]
-    errors = [e for t in tails for e in t.errors] + searcher.errors + (putter.errors if putter else [])
+    errors = (
+        [e for t in tails for e in t.errors] + searcher.errors + (putter.errors if putter else [])
+    )
     mb = [m for _, m in rss]
     steady = mb[len(mb) // 4 :] or mb
     lat = sorted(searcher.latencies)
@@ -239,7 +272,9 @@ def run(url: str, data_dir: Path, server_pid: int, *, seconds: float = 60, clien
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--rate", type=int, default=2000)
@@ -251,13 +286,27 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
-        server = start_server(data_dir, env={"LOGSVC_THREADS": "128", "LOGSVC_LOG_LEVEL": "warning"})
+        server = start_server(
+            data_dir, env={"LOGSVC_THREADS": "128", "LOGSVC_LOG_LEVEL": "warning"}
+        )
         try:
-            res = run(server.url, data_dir, server.proc.pid, seconds=args.seconds, clients=args.clients, rate=args.rate,
-                      searches=args.searches, put=not args.no_put)
+            res = run(
+                server.url,
+                data_dir,
+                server.proc.pid,
+                seconds=args.seconds,
+                clients=args.clients,
+                rate=args.rate,
+                searches=args.searches,
+                put=not args.no_put,
+            )
         finally:
             server.stop()
-    ok = res["errors"] == 0 and res["lines_lost_per_client_max"] == 0 and res["duplicates_per_client_max"] == 0
+    ok = (
+        res["errors"] == 0
+        and res["lines_lost_per_client_max"] == 0
+        and res["duplicates_per_client_max"] == 0
+    )
     print("OK" if ok else "FAILED")
     return 0 if ok else 1
 

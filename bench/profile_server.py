@@ -74,7 +74,13 @@ def summarize(files: list[Path], top: int = 15) -> str:
             leaf = frames[-1]
             if any(
                 w in leaf
-                for w in ("wait (threading.py", "select (selectors.py", "_worker (concurrent", "accept (", "sleep")
+                for w in (
+                    "wait (threading.py",
+                    "select (selectors.py",
+                    "_worker (concurrent",
+                    "accept (",
+                    "sleep",
+                )
             ):
                 continue
             total += n
@@ -83,7 +89,11 @@ def summarize(files: list[Path], top: int = 15) -> str:
             for fr in frames:
                 s = _short(fr)
                 if s not in seen and (
-                    "logsvc/" in fr or "whoosh" in fr or "json" in fr or "flask" in fr or "werkzeug" in fr
+                    "logsvc/" in fr
+                    or "whoosh" in fr
+                    or "json" in fr
+                    or "flask" in fr
+                    or "werkzeug" in fr
                 ):
                     seen.add(s)
                     incl[s] += n
@@ -128,7 +138,8 @@ def main() -> int:
         for p in procs:
             p.wait()
         report.append(
-            f"ingest ({args.size}, first {args.seconds:.0f} s after start):\n" + summarize(list(out.glob("ingest.*")))
+            f"ingest ({args.size}, first {args.seconds:.0f} s after start):\n"
+            + summarize(list(out.glob("ingest.*")))
         )
 
         procs = record(server.pids(), args.seconds, out / "search")
@@ -141,7 +152,8 @@ def main() -> int:
         for p in procs:
             p.wait()
         report.append(
-            "search (phrase, exclusion, common term, newest 100 in a loop):\n" + summarize(list(out.glob("search.*")))
+            "search (phrase, exclusion, common term, newest 100 in a loop):\n"
+            + summarize(list(out.glob("search.*")))
         )
 
         procs_holder: list = []
@@ -154,7 +166,9 @@ def main() -> int:
         bench_core.bench_tail(server, data, counts=(50,))
         for p in procs_holder:
             p.wait()
-        report.append("tail (50 SSE clients, 2,000 lines/s):\n" + summarize(list(out.glob("tail.*"))))
+        report.append(
+            "tail (50 SSE clients, 2,000 lines/s):\n" + summarize(list(out.glob("tail.*")))
+        )
     finally:
         server.stop()
     text = "\n".join(report)

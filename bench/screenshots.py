@@ -27,7 +27,11 @@ FUNCTIONS = ["orders", "payments", "emails"]
 
 
 def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (
+        datetime.fromtimestamp(ms / 1000, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
 
 
 def seed(data_dir: Path) -> None:
@@ -47,46 +51,120 @@ def seed(data_dir: Path) -> None:
                 rid = f"{rnd.randrange(16**8):08x}-{rnd.randrange(16**4):04x}-4{rnd.randrange(16**3):03x}-a{rnd.randrange(16**3):03x}-{rnd.randrange(16**12):012x}"
                 cold = i == 0
                 if cold:
-                    lines.append(f"{iso(t - 300)} INIT_START Runtime Version: python:3.12.v38\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:0a1b")
+                    lines.append(
+                        f"{iso(t - 300)} INIT_START Runtime Version: python:3.12.v38\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:0a1b"
+                    )
                 lines.append(f"{iso(t)} START RequestId: {rid} Version: $LATEST")
-                lines.append(f"{iso(t + 2)} " + json.dumps({"level": "info", "requestId": rid, "message": f"{fn} handler called", "order": {"id": 1000 + i, "items": rnd.randrange(1, 6), "currency": "EUR"}, "user": f"u-{rnd.randrange(900)}"}))
-                lines.append(f"{iso(t + 5)} [INFO]\t{iso(t + 5)}\t{rid}\tfetching \x1b[36mhttps://api.internal/{fn}/{1000 + i}\x1b[0m took \x1b[1m{rnd.randrange(3, 90)} ms\x1b[0m")
+                lines.append(
+                    f"{iso(t + 2)} "
+                    + json.dumps(
+                        {
+                            "level": "info",
+                            "requestId": rid,
+                            "message": f"{fn} handler called",
+                            "order": {
+                                "id": 1000 + i,
+                                "items": rnd.randrange(1, 6),
+                                "currency": "EUR",
+                            },
+                            "user": f"u-{rnd.randrange(900)}",
+                        }
+                    )
+                )
+                lines.append(
+                    f"{iso(t + 5)} [INFO]\t{iso(t + 5)}\t{rid}\tfetching \x1b[36mhttps://api.internal/{fn}/{1000 + i}\x1b[0m took \x1b[1m{rnd.randrange(3, 90)} ms\x1b[0m"
+                )
                 failed = fn == "payments" and i % 9 == 4
                 if failed:
-                    lines.append(f"{iso(t + 40)} [ERROR]\t{iso(t + 40)}\t{rid}\tTraceback (most recent call last):\r  File \"/var/task/app.py\", line 31, in handler\r    charge(order)\r  File \"/var/task/billing.py\", line 12, in charge\r    raise CardDeclined(\"insufficient funds\")\rbilling.CardDeclined: insufficient funds")
+                    lines.append(
+                        f'{iso(t + 40)} [ERROR]\t{iso(t + 40)}\t{rid}\tTraceback (most recent call last):\r  File "/var/task/app.py", line 31, in handler\r    charge(order)\r  File "/var/task/billing.py", line 12, in charge\r    raise CardDeclined("insufficient funds")\rbilling.CardDeclined: insufficient funds'
+                    )
                 elif i % 7 == 3:
-                    lines.append(f"{iso(t + 30)} " + json.dumps({"level": "warn", "requestId": rid, "message": "retrying upstream call", "attempt": 2}))
+                    lines.append(
+                        f"{iso(t + 30)} "
+                        + json.dumps(
+                            {
+                                "level": "warn",
+                                "requestId": rid,
+                                "message": "retrying upstream call",
+                                "attempt": 2,
+                            }
+                        )
+                    )
                 dur = rnd.uniform(20, 400) + (250 if cold else 0)
                 lines.append(f"{iso(t + int(dur))} END RequestId: {rid}")
                 report = f"REPORT RequestId: {rid}\tDuration: {dur:.2f} ms\tBilled Duration: {int(dur) + 1} ms\tMemory Size: 256 MB\tMax Memory Used: {rnd.randrange(60, 140)} MB"
                 if cold:
                     report += f"\tInit Duration: {rnd.uniform(180, 420):.2f} ms"
                 lines.append(f"{iso(t + int(dur))} {report}")
-                records.append({
-                    "requestId": rid, "function": fn, "attempt": 1, "invocationType": "RequestResponse",
-                    "trigger": {"type": "http"}, "parentRequestId": None, "logGroup": f"/aws/lambda/{fn}", "logStream": stream,
-                    "status": "error" if failed else "success", "start": t, "end": t + int(dur), "durationMs": round(dur, 2),
-                    "billedDurationMs": int(dur) + 1, "initDurationMs": 250.0 if cold else None, "coldStart": cold,
-                    "maxMemoryUsedMB": rnd.randrange(60, 140), "errorType": "CardDeclined" if failed else None,
-                })
+                records.append(
+                    {
+                        "requestId": rid,
+                        "function": fn,
+                        "attempt": 1,
+                        "invocationType": "RequestResponse",
+                        "trigger": {"type": "http"},
+                        "parentRequestId": None,
+                        "logGroup": f"/aws/lambda/{fn}",
+                        "logStream": stream,
+                        "status": "error" if failed else "success",
+                        "start": t,
+                        "end": t + int(dur),
+                        "durationMs": round(dur, 2),
+                        "billedDurationMs": int(dur) + 1,
+                        "initDurationMs": 250.0 if cold else None,
+                        "coldStart": cold,
+                        "maxMemoryUsedMB": rnd.randrange(60, 140),
+                        "errorType": "CardDeclined" if failed else None,
+                    }
+                )
             path = store.ensure_stream(f"/aws/lambda/{fn}", stream)
             path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     # one async request that failed three times and fanned out to an email on the last attempt
     base = now - 4 * 60_000
     for a in (1, 2, 3):
-        records.append({
-            "requestId": "7f3c2a10-async-demo", "function": "payments", "attempt": a, "invocationType": "Event",
-            "trigger": {"type": "bucket"} if a == 1 else {"type": "bucket", "retryOf": "7f3c2a10-async-demo"},
-            "parentRequestId": None, "logGroup": "/aws/lambda/payments", "logStream": "async",
-            "status": "error" if a < 3 else "timeout", "start": base + (a - 1) * 61_000, "end": base + (a - 1) * 61_000 + 900 * a,
-            "durationMs": 900.0 * a, "billedDurationMs": 900 * a, "coldStart": a == 1, "initDurationMs": 312.4 if a == 1 else None,
-            "maxMemoryUsedMB": 88, "errorType": "CardDeclined",
-        })
-    records.append({
-        "requestId": "b21e-email-demo", "function": "emails", "attempt": 1, "invocationType": "Event", "trigger": {"type": "destination"},
-        "parentRequestId": "7f3c2a10-async-demo", "logGroup": "/aws/lambda/emails", "logStream": "async", "status": "success",
-        "start": base + 500, "end": base + 800, "durationMs": 300.0, "billedDurationMs": 300, "coldStart": False, "maxMemoryUsedMB": 70,
-    })
+        records.append(
+            {
+                "requestId": "7f3c2a10-async-demo",
+                "function": "payments",
+                "attempt": a,
+                "invocationType": "Event",
+                "trigger": {"type": "bucket"}
+                if a == 1
+                else {"type": "bucket", "retryOf": "7f3c2a10-async-demo"},
+                "parentRequestId": None,
+                "logGroup": "/aws/lambda/payments",
+                "logStream": "async",
+                "status": "error" if a < 3 else "timeout",
+                "start": base + (a - 1) * 61_000,
+                "end": base + (a - 1) * 61_000 + 900 * a,
+                "durationMs": 900.0 * a,
+                "billedDurationMs": 900 * a,
+                "coldStart": a == 1,
+                "initDurationMs": 312.4 if a == 1 else None,
+                "maxMemoryUsedMB": 88,
+                "errorType": "CardDeclined",
+            }
+        )
+    records.append(
+        {
+            "requestId": "b21e-email-demo",
+            "function": "emails",
+            "attempt": 1,
+            "invocationType": "Event",
+            "trigger": {"type": "destination"},
+            "parentRequestId": "7f3c2a10-async-demo",
+            "logGroup": "/aws/lambda/emails",
+            "logStream": "async",
+            "status": "success",
+            "start": base + 500,
+            "end": base + 800,
+            "durationMs": 300.0,
+            "billedDurationMs": 300,
+            "coldStart": False,
+            "maxMemoryUsedMB": 70,
+        }
+    )
     try:
         from logsvc.invoker.records import RecordLog
 
@@ -103,8 +181,16 @@ def shoot(url: str, out: Path) -> list[Path]:
     views = [
         ("01-groups", "#/", None),
         ("02-streams", f"#/streams?group={g}", None),
-        ("03-events-merged", f"#/events?group={g}&group={quote('/aws/lambda/orders', safe='')}&range=1h", ".vl .row.lvl-error"),
-        ("04-event-json", f"#/events?group={quote('/aws/lambda/orders', safe='')}&range=1h", ".vl .row.lvl-info"),
+        (
+            "03-events-merged",
+            f"#/events?group={g}&group={quote('/aws/lambda/orders', safe='')}&range=1h",
+            ".vl .row.lvl-error",
+        ),
+        (
+            "04-event-json",
+            f"#/events?group={quote('/aws/lambda/orders', safe='')}&range=1h",
+            ".vl .row.lvl-info",
+        ),
         ("05-search", "#/search?q=CardDeclined&range=1d", None),
         ("06-search-error", f"#/search?q={quote('{ $.level = ')}&range=1d", None),
         ("07-invocations", "#/invocations?function=payments", None),
@@ -118,7 +204,9 @@ def shoot(url: str, out: Path) -> list[Path]:
             page = ctx.new_page()
             for name, fragment, click in views:
                 page.goto(f"{url}/{fragment}")
-                page.wait_for_load_state("networkidle") if "events" not in fragment else page.wait_for_timeout(800)
+                page.wait_for_load_state(
+                    "networkidle"
+                ) if "events" not in fragment else page.wait_for_timeout(800)
                 page.wait_for_timeout(400)
                 if click and page.locator(click).count():
                     page.locator(click).last.click()

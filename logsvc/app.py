@@ -94,6 +94,8 @@ def create_app(service) -> Flask:
     @app.errorhandler(Exception)
     def _unexpected(e: Exception):
         log.exception("unexpected error on %s %s", request.method, request.path)
-        return rest_error(500, "InternalError", "logsvc hit an unexpected error; its log has the details")
+        return rest_error(
+            500, "InternalError", "logsvc hit an unexpected error; its log has the details"
+        )
 
     return app

@@ -35,8 +35,12 @@ from typing import Any
 
 from flask import Request, Response
 
-CONSUMED = "logsvc.auth.consumed"  # environ key: the Authorization header was logsvc's own credential
-FORWARDED_OK = "logsvc.auth.forwarded"  # environ key: relayed by a worker holding the forward secret
+CONSUMED = (
+    "logsvc.auth.consumed"  # environ key: the Authorization header was logsvc's own credential
+)
+FORWARDED_OK = (
+    "logsvc.auth.forwarded"  # environ key: relayed by a worker holding the forward secret
+)
 FORWARDED = "X-Logsvc-Forwarded"
 FORWARDED_HOST = "X-Logsvc-Forwarded-Host"
 PUBLIC_PATHS = ("/", "/healthz", "/api/v1/openapi.json")
@@ -58,7 +62,11 @@ def host_name(host: str) -> str:
 
 def allowed_host_names(settings: Any) -> tuple[str, ...]:
     """Names from --allowed-hosts plus the name --host binds (when it is a name, not an address)."""
-    extra = [h.strip().lower().rstrip(".") for h in (getattr(settings, "allowed_hosts", "") or "").split(",") if h.strip()]
+    extra = [
+        h.strip().lower().rstrip(".")
+        for h in (getattr(settings, "allowed_hosts", "") or "").split(",")
+        if h.strip()
+    ]
     bound = host_name(getattr(settings, "host", "") or "")
     if bound and not _is_ip(bound):
         extra.append(bound)
@@ -81,7 +89,11 @@ def host_allowed(host: str | None, extra: tuple[str, ...]) -> bool:
     if name == "localhost" or name.endswith(".localhost") or _is_ip(name):
         return True
     for allowed in extra:
-        if allowed == "*" or name == allowed or (allowed.startswith(".") and (name == allowed[1:] or name.endswith(allowed))):
+        if (
+            allowed == "*"
+            or name == allowed
+            or (allowed.startswith(".") and (name == allowed[1:] or name.endswith(allowed)))
+        ):
             return True
     return False
 
@@ -91,7 +103,11 @@ def host_allowed(host: str | None, extra: tuple[str, ...]) -> bool:
 
 def surface(path: str, method: str) -> str:
     """Which door a path is: public | rest | cloudwatch | lambda | http."""
-    if path in PUBLIC_PATHS and not (path == "/" and method == "POST") or path.startswith("/static/"):
+    if (
+        path in PUBLIC_PATHS
+        and not (path == "/" and method == "POST")
+        or path.startswith("/static/")
+    ):
         return "public"
     if path.startswith("/api/"):
         return "rest"
@@ -147,8 +163,13 @@ def _sigv4(req: Request, credentials: dict[str, str], service: str) -> Any:
 
     try:
         sigv4.verify(
-            req.method, sigv4.raw_path(req.environ), req.query_string.decode("latin-1"),
-            req.headers, req.get_data(cache=True), credentials, service=service,
+            req.method,
+            sigv4.raw_path(req.environ),
+            req.query_string.decode("latin-1"),
+            req.headers,
+            req.get_data(cache=True),
+            credentials,
+            service=service,
         )
     except sigv4.SigV4Error as e:
         return e
@@ -157,13 +178,19 @@ def _sigv4(req: Request, credentials: dict[str, str], service: str) -> Any:
 
 def _lambda_denial(e: Any) -> Response:
     # The REST-JSON Lambda API answers 403 where the JSON 1.1 services answer 400.
-    forbidden = e.code in ("UnrecognizedClientException", "InvalidSignatureException", "MissingAuthenticationTokenException")
+    forbidden = e.code in (
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "MissingAuthenticationTokenException",
+    )
     return deny("lambda", 403 if forbidden else e.status, e.code, e.message)
 
 
 def _host_denial(kind: str, host: str) -> Response:
     return deny(
-        kind, 403, "ForbiddenHost",
+        kind,
+        403,
+        "ForbiddenHost",
         f"Host {host_name(host)[:100]!r} is not one this logsvc answers to (localhost, IP addresses and "
         "--allowed-hosts / LOGSVC_ALLOWED_HOSTS names); add the name there if you reach logsvc by it",
     )
@@ -190,17 +217,27 @@ def gate(req: Request, service: Any, public_route: Any = None) -> Response | Non
         if token_ok(_bearer(req, allow_query=True), token):
             req.environ[CONSUMED] = True
             return None
-        return deny("rest", 401, "Unauthorized", "a valid API token is required: send 'Authorization: Bearer <token>'")
+        return deny(
+            "rest",
+            401,
+            "Unauthorized",
+            "a valid API token is required: send 'Authorization: Bearer <token>'",
+        )
     credentials = sigv4.credentials_for(settings, req.headers)
     if kind == "http":
         if not token:
             return None
-        if public_route is not None and public_route(req.method, "/" + req.path[len("/http"):].lstrip("/")):
+        if public_route is not None and public_route(
+            req.method, "/" + req.path[len("/http") :].lstrip("/")
+        ):
             return None
         if token_ok(_bearer(req, allow_query=False), token):
             req.environ[CONSUMED] = True
             return None
-        if req.headers.get("Authorization", "").startswith(sigv4.ALGORITHM) and credentials is not None:
+        if (
+            req.headers.get("Authorization", "").startswith(sigv4.ALGORITHM)
+            and credentials is not None
+        ):
             if _sigv4(req, credentials, "execute-api") is None:
                 req.environ[CONSUMED] = True
                 return None
@@ -208,7 +245,9 @@ def gate(req: Request, service: Any, public_route: Any = None) -> Response | Non
     if credentials is None:
         return None  # the AWS APIs are open when neither keys nor a token are configured
     if token and token_ok(_bearer(req, allow_query=False), token):
-        req.environ[CONSUMED] = True  # the token opens every door (the CLI's `logsvc invoke` sends it)
+        req.environ[CONSUMED] = (
+            True  # the token opens every door (the CLI's `logsvc invoke` sends it)
+        )
         return None
     error = _sigv4(req, credentials, "logs" if kind == "cloudwatch" else "lambda")
     if error is None:
@@ -219,7 +258,9 @@ def gate(req: Request, service: Any, public_route: Any = None) -> Response | Non
     return _lambda_denial(error)
 
 
-def internal_gate(req: Request, forward_secret: str, function_credentials: tuple[str, str]) -> Response | None:
+def internal_gate(
+    req: Request, forward_secret: str, function_credentials: tuple[str, str]
+) -> Response | None:
     """The owner's loopback server: a worker with the forward secret, or a function invoking.
 
     A verified forward restores the client's Host and address, so the function and its record see
@@ -231,7 +272,12 @@ def internal_gate(req: Request, forward_secret: str, function_credentials: tuple
     supplied = req.headers.get(FORWARDED)
     if supplied is not None:
         if not hmac.compare_digest(supplied.encode("utf-8", "replace"), forward_secret.encode()):
-            return deny(kind, 403, "Forbidden", "this internal endpoint only takes requests from logsvc's own workers")
+            return deny(
+                kind,
+                403,
+                "Forbidden",
+                "this internal endpoint only takes requests from logsvc's own workers",
+            )
         req.environ[FORWARDED_OK] = True
         original = req.headers.get(FORWARDED_HOST)
         if original:
@@ -240,10 +286,19 @@ def internal_gate(req: Request, forward_secret: str, function_credentials: tuple
         if client:
             req.environ["REMOTE_ADDR"] = client
         return None
-    if req.path.startswith("/_container/") and req.method == "POST" and req.path.endswith("/invocations"):
+    if (
+        req.path.startswith("/_container/")
+        and req.method == "POST"
+        and req.path.endswith("/invocations")
+    ):
         error = _sigv4(req, {function_credentials[0]: function_credentials[1]}, "lambda")
         if error is None:
             req.environ[CONSUMED] = True
             return None
         return _lambda_denial(error)
-    return deny(kind, 403, "Forbidden", "this internal endpoint only takes Invoke calls from functions and logsvc's own workers")
+    return deny(
+        kind,
+        403,
+        "Forbidden",
+        "this internal endpoint only takes Invoke calls from functions and logsvc's own workers",
+    )

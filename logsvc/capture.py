@@ -28,7 +28,14 @@ import click
 from logsvc import lines
 
 MAX_EVENT = 256 * 1024  # CloudWatch's event size limit: a longer line is cut into several events
-FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+FORWARDED_SIGNALS = (
+    signal.SIGINT,
+    signal.SIGTERM,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+)
 
 
 def default_stream_name() -> str:
@@ -49,10 +56,14 @@ class _Capture:
     (an open traceback, for at most HOLD seconds of quiet) holds back the events read after it.
     """
 
-    def __init__(self, pipes: dict[int, tuple[str, IO[bytes] | None]], store: Any, group: str, stream: str) -> None:
+    def __init__(
+        self, pipes: dict[int, tuple[str, IO[bytes] | None]], store: Any, group: str, stream: str
+    ) -> None:
         self.pipes, self.store, self.group, self.stream = pipes, store, group, stream
         self.bufs = {fd: b"" for fd in pipes}
-        self.open: dict[int, list | None] = dict.fromkeys(pipes)  # the pending entry the buffer's start belongs to
+        self.open: dict[int, list | None] = dict.fromkeys(
+            pipes
+        )  # the pending entry the buffer's start belongs to
         self.quiet_since = dict.fromkeys(pipes, 0.0)
         self.pending: list[list] = []  # [fd, ms, text or None while open], in the order first read
         self.error: BaseException | None = None
@@ -99,7 +110,9 @@ class _Capture:
         if eof and data and not data.endswith(b"\n"):
             data += b"\n"  # the last line without a newline, taken at the end
         tail = data.rfind(b"\n") + 1
-        while len(data) - tail > MAX_EVENT:  # a line longer than an event can be is cut into several
+        while (
+            len(data) - tail > MAX_EVENT
+        ):  # a line longer than an event can be is cut into several
             data = data[: tail + MAX_EVENT] + b"\n" + data[tail + MAX_EVENT :]
             tail += MAX_EVENT + 1
         events, used = lines.split_events(data, flush=flush or eof)
@@ -123,7 +136,9 @@ class _Capture:
             n += 1
         if n:
             ready, self.pending = self.pending[:n], self.pending[n:]
-            self.store.append_events(self.group, self.stream, [(ms, text, self.pipes[fd][0]) for fd, ms, text in ready])
+            self.store.append_events(
+                self.group, self.stream, [(ms, text, self.pipes[fd][0]) for fd, ms, text in ready]
+            )
 
 
 def run_command(
@@ -147,20 +162,31 @@ def run_command(
         proc = subprocess.Popen(argv, stdout=out_w, stderr=err_w, process_group=0)
     except FileNotFoundError:
         _close(out_r, out_w, err_r, err_w)
-        store.append_events(group, stream, [(int(time.time() * 1000), f"logsvc run: command not found: {argv[0]}")])
+        store.append_events(
+            group, stream, [(int(time.time() * 1000), f"logsvc run: command not found: {argv[0]}")]
+        )
         click.echo(f"logsvc: error: command not found: {argv[0]}", err=True)
         return 127
     except PermissionError:
         _close(out_r, out_w, err_r, err_w)
-        store.append_events(group, stream, [(int(time.time() * 1000), f"logsvc run: permission denied: {argv[0]}")])
+        store.append_events(
+            group, stream, [(int(time.time() * 1000), f"logsvc run: permission denied: {argv[0]}")]
+        )
         click.echo(f"logsvc: error: permission denied: {argv[0]}", err=True)
         return 126
     os.close(out_w)
     os.close(err_w)
     if on_start is not None:
         on_start(stream)
-    capture = _Capture({out_r: ("stdout", sys.stdout.buffer if echo else None),
-                        err_r: ("stderr", sys.stderr.buffer if echo else None)}, store, group, stream)
+    capture = _Capture(
+        {
+            out_r: ("stdout", sys.stdout.buffer if echo else None),
+            err_r: ("stderr", sys.stderr.buffer if echo else None),
+        },
+        store,
+        group,
+        stream,
+    )
     capture.thread.start()
     previous = {}
     if threading.current_thread() is threading.main_thread():
@@ -192,10 +218,14 @@ def _close(*fds: int) -> None:
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @click.option("--group", "-g", required=True, help="Log group to write to (created if missing)")
 @click.option("--stream", "-s", help="Log stream name [default: YYYY/MM/DD/[run]<32 hex>]")
-@click.option("--quiet", "-q", is_flag=True, help="Do not echo the command's output to this terminal")
+@click.option(
+    "--quiet", "-q", is_flag=True, help="Do not echo the command's output to this terminal"
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.pass_context
-def run(ctx: click.Context, group: str, stream: str | None, quiet: bool, command: tuple[str, ...]) -> None:
+def run(
+    ctx: click.Context, group: str, stream: str | None, quiet: bool, command: tuple[str, ...]
+) -> None:
     """Run COMMAND and write its stdout and stderr lines to a new log stream as they come.
 
     Exits with COMMAND's status (128+N if signal N ended it). Writes into the data directory
@@ -206,7 +236,9 @@ def run(ctx: click.Context, group: str, stream: str | None, quiet: bool, command
     from logsvc.config import resolve
     from logsvc.store import Store
 
-    flags = {k: v for k, v in (ctx.find_root().obj or {}).items() if k == "data_dir" and v is not None}
+    flags = {
+        k: v for k, v in (ctx.find_root().obj or {}).items() if k == "data_dir" and v is not None
+    }
     settings = resolve(flags)
     store = Store(Path(settings.data_dir))
     argv = list(command)

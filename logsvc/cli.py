@@ -110,7 +110,9 @@ def setting_options(*names: str) -> Callable[[Callable[..., Any]], Callable[...,
 GLOBAL_SETTINGS = ("data_dir", "url", "token")
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(__version__, prog_name="logsvc")
 @setting_options(*GLOBAL_SETTINGS)
 @click.option("--traceback", is_flag=True, help="Show Python tracebacks on errors")
@@ -162,7 +164,9 @@ def _check_before_binding(s: Settings) -> None:
                         field="port",
                         rule="a free port",
                     ) from None
-                raise ConfigError(f"cannot bind {s.host}:{s.port}: {e.strerror}", field="host") from None
+                raise ConfigError(
+                    f"cannot bind {s.host}:{s.port}: {e.strerror}", field="host"
+                ) from None
 
 
 @main.command()
@@ -178,7 +182,9 @@ def serve(ctx: click.Context, **flags: str | None) -> None:
     if s.project is None and os.path.exists("logsvc.toml"):
         s = s.with_(project=os.path.abspath("logsvc.toml"))
     _check_before_binding(s)
-    logging.basicConfig(level=s.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=s.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
     os.environ.update(s.to_env())
     run(s)
 
@@ -222,7 +228,9 @@ def reindex(ctx: click.Context) -> None:
             return
         frac = done / total if total else 1.0
         bar = "#" * int(frac * 30)
-        click.echo(f"\rreindex [{bar:<30}] {frac:6.1%} {done / 1e6:8.1f} MB", err=True, nl=done == total)
+        click.echo(
+            f"\rreindex [{bar:<30}] {frac:6.1%} {done / 1e6:8.1f} MB", err=True, nl=done == total
+        )
 
     count = run(s, progress)
     click.echo(f"logsvc: reindexed {count} events in {time.monotonic() - started:.1f}s", err=True)
@@ -234,7 +242,9 @@ def reindex(ctx: click.Context) -> None:
 def _fmt_time(ms: int | None) -> str:
     if ms is None:
         return "-"
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    return (
+        datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    )
 
 
 def _print_event(e: dict, fmt: str, color: bool) -> None:
@@ -252,7 +262,11 @@ def _print_event(e: dict, fmt: str, color: bool) -> None:
 
 
 _FORMAT = click.option(
-    "--format", "fmt", type=click.Choice(["detailed", "short", "json"]), default="detailed", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["detailed", "short", "json"]),
+    default="detailed",
+    show_default=True,
 )
 
 
@@ -261,7 +275,10 @@ _FORMAT = click.option(
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new events as they arrive")
 @click.option("--filter", "filter_", default="", help="CloudWatch filter pattern")
 @click.option(
-    "--since", default="10m", show_default=True, help="Start this long ago (30s, 10m, 2h, 1d) or at an ISO time"
+    "--since",
+    default="10m",
+    show_default=True,
+    help="Start this long ago (30s, 10m, 2h, 1d) or at an ISO time",
 )
 @click.option("--stream", multiple=True, help="Only these streams")
 @_FORMAT
@@ -287,7 +304,9 @@ def tail(
             elif event == "notice":  # e.g. the --since replay was cut: say so, never silently
                 click.echo(f"logsvc: {json.loads(data).get('message', data)}", err=True)
         return
-    for e in client.pages("/api/v1/events", "events", start=since, startFromHead="true", limit=1000, **params):
+    for e in client.pages(
+        "/api/v1/events", "events", start=since, startFromHead="true", limit=1000, **params
+    ):
         _print_event(e, fmt, color)
 
 
@@ -298,9 +317,18 @@ def tail(
 @click.option("--limit", type=int, default=50, show_default=True)
 @_FORMAT
 @click.pass_context
-def search(ctx: click.Context, pattern: str, group: tuple[str, ...], since: str | None, limit: int, fmt: str) -> None:
+def search(
+    ctx: click.Context,
+    pattern: str,
+    group: tuple[str, ...],
+    since: str | None,
+    limit: int,
+    fmt: str,
+) -> None:
     """Search events with a CloudWatch filter pattern, newest first."""
-    page = _client(ctx).get("/api/v1/search", q=pattern, group=list(group), start=since, limit=limit)
+    page = _client(ctx).get(
+        "/api/v1/search", q=pattern, group=list(group), start=since, limit=limit
+    )
     for e in page["events"]:
         _print_event(e, fmt, sys.stdout.isatty())
     if not page["events"]:
@@ -314,7 +342,13 @@ def groups(ctx: click.Context, prefix: str | None) -> None:
     """List log groups."""
     rows = _listing(ctx, "/api/v1/groups", "groups", prefix=prefix, limit=1000)
     _table(
-        rows, [("name", "GROUP"), ("streamCount", "STREAMS"), ("storedBytes", "BYTES"), ("lastEventTime", "LAST EVENT")]
+        rows,
+        [
+            ("name", "GROUP"),
+            ("streamCount", "STREAMS"),
+            ("storedBytes", "BYTES"),
+            ("lastEventTime", "LAST EVENT"),
+        ],
     )
 
 
@@ -332,7 +366,9 @@ _TERMINAL = ("Complete", "Failed", "Cancelled", "Timeout")
 
 @main.command("query")
 @click.argument("text", metavar="QUERY")
-@click.option("--group", multiple=True, required=True, help="Log group to query (repeat for several)")
+@click.option(
+    "--group", multiple=True, required=True, help="Log group to query (repeat for several)"
+)
 @click.option(
     "--since",
     default="1h",
@@ -340,11 +376,21 @@ _TERMINAL = ("Complete", "Failed", "Cancelled", "Timeout")
     help="Start this long ago (30s, 10m, 2h, 1d), at an ISO time or epoch ms",
 )
 @click.option("--until", default=None, help="End (default: now); same forms as --since")
-@click.option("--limit", type=click.IntRange(1, 100_000), default=None, help="Rows at most (default 10,000)")
-@click.option("--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option(
+    "--limit", type=click.IntRange(1, 100_000), default=None, help="Rows at most (default 10,000)"
+)
+@click.option(
+    "--output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True
+)
 @click.pass_context
 def query_cmd(
-    ctx: click.Context, text: str, group: tuple[str, ...], since: str, until: str | None, limit: int | None, output: str
+    ctx: click.Context,
+    text: str,
+    group: tuple[str, ...],
+    since: str,
+    until: str | None,
+    limit: int | None,
+    output: str,
 ) -> None:
     """Run a Logs Insights query and print its rows (progress on stderr while it runs).
 

@@ -26,9 +26,24 @@ class Client:
         self.token = token
         self.timeout = timeout
 
-    def _request(self, path: str, params: dict | None = None, accept: str = "application/json", timeout: float | None = None,
-                 method: str = "GET", body: dict | None = None):
-        query = urllib.parse.urlencode([(k, v) for k, v in (params or {}).items() for v in (v if isinstance(v, list | tuple) else [v]) if v is not None], doseq=True)
+    def _request(
+        self,
+        path: str,
+        params: dict | None = None,
+        accept: str = "application/json",
+        timeout: float | None = None,
+        method: str = "GET",
+        body: dict | None = None,
+    ):
+        query = urllib.parse.urlencode(
+            [
+                (k, v)
+                for k, v in (params or {}).items()
+                for v in (v if isinstance(v, list | tuple) else [v])
+                if v is not None
+            ],
+            doseq=True,
+        )
         url = f"{self.url}{path}" + (f"?{query}" if query else "")
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(url, data=data, method=method, headers={"Accept": accept})
@@ -103,5 +118,7 @@ def _api_error(e: urllib.error.HTTPError) -> LogsvcError:
     if e.code == 401:
         return Unauthorized(message, field=field, hint="Pass --token or set LOGSVC_TOKEN.")
     if 400 <= e.code < 500:
-        return InvalidParameter(message, field=field, hint=body.get("hint") if isinstance(body, dict) else None)
+        return InvalidParameter(
+            message, field=field, hint=body.get("hint") if isinstance(body, dict) else None
+        )
     return LogsvcError(message, field=field)

@@ -36,7 +36,9 @@ from logsvc.visibility import Source
 
 log = logging.getLogger("logsvc.colquery")
 
-MAX_TAIL_BYTES = 32 * 1024 * 1024  # bytes not columned yet a query turns into rows; more: the row engine
+MAX_TAIL_BYTES = (
+    32 * 1024 * 1024
+)  # bytes not columned yet a query turns into rows; more: the row engine
 POLL_S = 0.05  # how often a running query looks at stop / timeout
 
 _CON: Any = None
@@ -69,7 +71,9 @@ class Answer:
     """What DuckDB answered: picked events (rows queries) or the stats groups, and the statistics."""
 
     kind: str
-    picks: list[tuple[int, int, int, int]] = field(default_factory=list)  # (sidx, off, end, ingest), engine order
+    picks: list[tuple[int, int, int, int]] = field(
+        default_factory=list
+    )  # (sidx, off, end, ingest), engine order
     groups: list[tuple[list, list]] = field(default_factory=list)  # (key values, aggregate results)
     matched: int = 0
     scanned: int = 0
@@ -125,8 +129,14 @@ def relation(
             "srank": pa.array(srank, pa.int64()),
         }
     )
-    tails = [dataclasses.replace(s, from_offset=max(s.from_offset, c)) for s, c in zip(sources, covered, strict=True)]
-    rows = [schema.event_columns(ev) for ev in iter_all(reader, tails, start=lo, end=hi, limit=10_000, forward=True)]
+    tails = [
+        dataclasses.replace(s, from_offset=max(s.from_offset, c))
+        for s, c in zip(sources, covered, strict=True)
+    ]
+    rows = [
+        schema.event_columns(ev)
+        for ev in iter_all(reader, tails, start=lo, end=hi, limit=10_000, forward=True)
+    ]
     tag = uuid.uuid4().hex
     cur.register(f"src_{tag}", src_table)
     cur.register(f"tail_{tag}", schema.arrow_table(rows))
@@ -134,7 +144,11 @@ def relation(
     parts = [
         f"SELECT {cols}, s.sidx, s.srank FROM tail_{tag} x JOIN src_{tag} s ON x.grp = s.grp AND x.stream = s.stream"
     ]
-    files = snap.files(list(dict.fromkeys(s.group for s in sources)), lo, hi) if snap is not None else []
+    files = (
+        snap.files(list(dict.fromkeys(s.group for s in sources)), lo, hi)
+        if snap is not None
+        else []
+    )
     if files and not ordered:
         whole = whole_files(snap, sources, idents, covered, lo, hi)
         if whole:
@@ -198,17 +212,23 @@ def answer(cur: Any, sp: isql.SqlPlan, rel: str, limit: int, stats: bool = True)
             out.scanned, out.bytes = int(n), int(b)
         out.matched = int(matched)
         q, params = sp.rows_sql(rel, limit)
-        out.picks = [(int(a), int(b), int(c), int(d)) for a, b, c, d in cur.execute(q, params).fetchall()]
+        out.picks = [
+            (int(a), int(b), int(c), int(d)) for a, b, c, d in cur.execute(q, params).fetchall()
+        ]
         return out
     q, params = sp.stats_sql(rel)
     nk, ng = len(sp.keys), len(sp.guards)
     # row: k0..k(nk-1), _hit, n_all, b_all, g0..g(ng-1), n_rows, aggregates...
-    if sp.cut:  # only groups that may be among the first `limit` reach Python (129k of Q4 took seconds)
+    if (
+        sp.cut
+    ):  # only groups that may be among the first `limit` reach Python (129k of Q4 took seconds)
         table = f"groups_{uuid.uuid4().hex}"
         cur.execute(f"CREATE TEMP TABLE {table} AS {q}", params)
         try:
             sums = ", ".join(
-                ["sum(n_all)", "sum(b_all)"] + [f"sum(g{i})" for i in range(ng)] + ["sum(n_rows) FILTER (WHERE _hit)"]
+                ["sum(n_all)", "sum(b_all)"]
+                + [f"sum(g{i})" for i in range(ng)]
+                + ["sum(n_rows) FILTER (WHERE _hit)"]
             )
             n, b, *hits, matched = cur.execute(f"SELECT {sums} FROM {table}").fetchone()
             found = [] if any(hits) else cur.execute(sp.cut_sql(table, limit)).fetchall()
@@ -229,14 +249,18 @@ def answer(cur: Any, sp: isql.SqlPlan, rel: str, limit: int, stats: bool = True)
     if stats:
         out.scanned, out.bytes = totals[0], totals[1]
     at_n = nk + 3 + ng  # n_rows, then the aggregates
-    if all(a.how == "count" and a.count_sql is None for a in sp.aggs):  # counts only: values as they come
+    if all(
+        a.how == "count" and a.count_sql is None for a in sp.aggs
+    ):  # counts only: values as they come
         plain = [k.kind == isql.STR for k in sp.keys]
         for row in found:
             n_rows = row[at_n]
             if not row[nk] or not n_rows:
                 continue
             keys = (
-                list(row[:nk]) if all(plain) else [isql.decode(k.kind, v) for k, v in zip(sp.keys, row, strict=False)]
+                list(row[:nk])
+                if all(plain)
+                else [isql.decode(k.kind, v) for k, v in zip(sp.keys, row, strict=False)]
             )
             out.groups.append((keys, list(row[at_n + 1 :])))
         out.matched = totals[2]
@@ -267,7 +291,9 @@ def answer(cur: Any, sp: isql.SqlPlan, rel: str, limit: int, stats: bool = True)
             if a.count_sql is not None:
                 count = int(row[at])
                 at += 1
-            results.append(_result(a, v, count, sums.get(a.column, {}).get(key_raw, []) if a.column else None))
+            results.append(
+                _result(a, v, count, sums.get(a.column, {}).get(key_raw, []) if a.column else None)
+            )
         out.groups.append((keys, results))
     out.matched = totals[2]
     return out
@@ -297,13 +323,21 @@ def _result(a: isql.Agg, v: Any, count: int | None, parts: list | None) -> Any:
 class Columnar:
     """The columnar path of one process: the snapshot, the relation, DuckDB, stop/timeout."""
 
-    def __init__(self, root: Path, reader: Reader, snapshot: Callable[[Path], Any] = store_snapshot) -> None:
+    def __init__(
+        self, root: Path, reader: Reader, snapshot: Callable[[Path], Any] = store_snapshot
+    ) -> None:
         self.root = root
         self.reader = reader
         self.snapshot = snapshot
 
     def run(
-        self, sp: isql.SqlPlan, sources: list[Source], lo: int, hi: int, limit: int, should_stop: Callable[[], bool]
+        self,
+        sp: isql.SqlPlan,
+        sources: list[Source],
+        lo: int,
+        hi: int,
+        limit: int,
+        should_stop: Callable[[], bool],
     ) -> Answer | None:
         """DuckDB's answer, or None (the caller runs the row engine). :raises _Interrupted: never —
         a stop/timeout interrupts DuckDB and returns None after `should_stop()` turned true; the
@@ -324,7 +358,9 @@ class Columnar:
         watcher = threading.Thread(target=watch, name="logsvc-colquery-watch", daemon=True)
         watcher.start()
         try:
-            rel = relation(cur, sources, idents, snap, self.reader, lo, hi, ordered=sp.kind == "rows")
+            rel = relation(
+                cur, sources, idents, snap, self.reader, lo, hi, ordered=sp.kind == "rows"
+            )
             if rel is None:
                 return None
             got = answer(cur, sp, rel, limit)

@@ -18,7 +18,9 @@ from logsvc.errors import ConfigError
 
 
 def _default_data_dir() -> str:
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "share"
+    )
     return os.path.join(base, "logsvc")
 
 
@@ -48,7 +50,9 @@ class Setting:
     @property
     def value_name(self) -> str:
         """The kind of value `--help` shows after the flag: INTEGER, NUMBER, BOOLEAN, TEXT..."""
-        return self.metavar or {int: "INTEGER", float: "NUMBER", _bool: "BOOLEAN"}.get(self.type, "TEXT")
+        return self.metavar or {int: "INTEGER", float: "NUMBER", _bool: "BOOLEAN"}.get(
+            self.type, "TEXT"
+        )
 
     @property
     def default_text(self) -> str:
@@ -82,7 +86,9 @@ SETTINGS: tuple[Setting, ...] = (
         shown="~/.local/share/logsvc",
         metavar="DIRECTORY",
     ),
-    Setting("host", "127.0.0.1", "Interface to bind; change only to expose logsvc beyond this machine"),
+    Setting(
+        "host", "127.0.0.1", "Interface to bind; change only to expose logsvc beyond this machine"
+    ),
     Setting("port", 4588, "TCP port to listen on (0 picks a free one)", int),
     Setting("workers", 2, "gunicorn worker processes; exactly one of them ingests at a time", int),
     Setting("threads", 256, "Threads per worker; each open SSE tail holds one", int),
@@ -99,10 +105,17 @@ SETTINGS: tuple[Setting, ...] = (
         "Lines per index block (bigger: faster ingest and smaller index, slower rare-term search)",
         int,
     ),
-    Setting("commit_interval", 0.5, "Seconds between index commits while lines are arriving", float),
-    Setting("rescan_interval", 2.0, "Seconds between safety-net rescans of every stream file", float),
     Setting(
-        "retention_interval", 60.0, "Seconds between passes that reclaim events past their group's retention", float
+        "commit_interval", 0.5, "Seconds between index commits while lines are arriving", float
+    ),
+    Setting(
+        "rescan_interval", 2.0, "Seconds between safety-net rescans of every stream file", float
+    ),
+    Setting(
+        "retention_interval",
+        60.0,
+        "Seconds between passes that reclaim events past their group's retention",
+        float,
     ),
     Setting(
         "project",
@@ -123,11 +136,24 @@ SETTINGS: tuple[Setting, ...] = (
         "Bytes of payload the async invocation queue holds before Invoke answers TooManyRequestsException",
         int,
     ),
-    Setting("aws_access_key_id", None, "With the secret: verify SigV4 signatures on the CloudWatch and Lambda APIs"),
+    Setting(
+        "aws_access_key_id",
+        None,
+        "With the secret: verify SigV4 signatures on the CloudWatch and Lambda APIs",
+    ),
     Setting("aws_secret_access_key", None, "Secret for --aws-access-key-id"),
-    Setting("url", "http://127.0.0.1:4588", "Where CLI commands (tail, search, groups, invoke) find a running server"),
+    Setting(
+        "url",
+        "http://127.0.0.1:4588",
+        "Where CLI commands (tail, search, groups, invoke) find a running server",
+    ),
     Setting("log_level", "info", "Level of logsvc's own messages (debug, info, warning, error)"),
-    Setting("ingest", True, "Run the ingester in this process (tests turn it off to start it by hand)", _bool),
+    Setting(
+        "ingest",
+        True,
+        "Run the ingester in this process (tests turn it off to start it by hand)",
+        _bool,
+    ),
     Setting(
         "columns",
         True,
@@ -142,7 +168,10 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting(
-        "insights_threads", 4, "Logs Insights queries one worker runs at the same time; the rest wait as Scheduled", int
+        "insights_threads",
+        4,
+        "Logs Insights queries one worker runs at the same time; the rest wait as Scheduled",
+        int,
     ),
     Setting(
         "insights_timeout",
@@ -212,7 +241,9 @@ class Settings:
         return out
 
 
-if [f.name for f in fields(Settings)] != list(_BY_NAME):  # a field without a setting has no flag or variable
+if [f.name for f in fields(Settings)] != list(
+    _BY_NAME
+):  # a field without a setting has no flag or variable
     raise RuntimeError("config.Settings and config.SETTINGS list different settings")
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -227,7 +258,9 @@ def _source(name: str, flags: Mapping[str, Any], environ: Mapping[str, str]) -> 
     return f"{s.env}={environ.get(s.env, '')}"
 
 
-def resolve(flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+def resolve(
+    flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
     """Build Settings: 1. explicit flags (not None), 2. LOGSVC_* variables, 3. defaults.
 
     :raises ConfigError: naming the flag or variable and the rule it breaks.
@@ -248,7 +281,9 @@ def resolve(flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] |
             values[s.name] = s.type(raw) if isinstance(raw, str) else raw
         except ValueError:
             rule = _TYPE_RULES.get(s.type, "a valid value")
-            raise ConfigError(f"{source}={raw!r}: {s.name} must be {rule}", field=s.name, rule=rule) from None
+            raise ConfigError(
+                f"{source}={raw!r}: {s.name} must be {rule}", field=s.name, rule=rule
+            ) from None
     if values.get("data_dir") is not None:
         values["data_dir"] = Path(values["data_dir"]).expanduser().resolve()
     else:
@@ -258,7 +293,9 @@ def resolve(flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] |
     for name in ("port",):
         if name in values and not 0 <= values[name] <= 65535:
             raise ConfigError(
-                f"{_source(name, flags, environ)}: {name} must be between 0 and 65535", field=name, rule="0..65535"
+                f"{_source(name, flags, environ)}: {name} must be between 0 and 65535",
+                field=name,
+                rule="0..65535",
             )
     for name in (
         "workers",
@@ -271,7 +308,11 @@ def resolve(flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] |
         "insights_results_bytes",
     ):
         if name in values and values[name] < 1:
-            raise ConfigError(f"{_source(name, flags, environ)}: {name} must be at least 1", field=name, rule=">= 1")
+            raise ConfigError(
+                f"{_source(name, flags, environ)}: {name} must be at least 1",
+                field=name,
+                rule=">= 1",
+            )
     if "log_level" in values and values["log_level"].lower() not in LOG_LEVELS:
         raise ConfigError(
             f"{_source('log_level', flags, environ)}: log_level must be one of {', '.join(LOG_LEVELS)}",
@@ -281,6 +322,8 @@ def resolve(flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] |
     for name in ("insights_timeout", "insights_retention"):
         if name in values and not values[name] > 0:
             raise ConfigError(
-                f"{_source(name, flags, environ)}: {name} must be more than 0 seconds", field=name, rule="> 0"
+                f"{_source(name, flags, environ)}: {name} must be more than 0 seconds",
+                field=name,
+                rule="> 0",
             )
     return Settings(**values)

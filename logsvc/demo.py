@@ -101,8 +101,14 @@ class LoadGenerator:
     def _call(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
     ) -> tuple[int, bytes]:
-        data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers or {})
+        data = (
+            None
+            if body is None
+            else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        )
+        req = urllib.request.Request(
+            self.url + path, data=data, method=method, headers=headers or {}
+        )
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
                 return resp.status, resp.read()
@@ -118,12 +124,17 @@ class LoadGenerator:
     def web(self) -> None:
         r = self.rng.random()
         if r < 0.3:
-            self._call("GET", f"/http/hello?name={self.rng.choice(['ada', 'grace', 'linus', 'barbara'])}")
+            self._call(
+                "GET", f"/http/hello?name={self.rng.choice(['ada', 'grace', 'linus', 'barbara'])}"
+            )
         elif r < 0.55 or not self.items:
             status, body = self._call(
                 "POST",
                 "/http/items",
-                {"name": self.rng.choice(["widget", "gadget", "gizmo"]), "qty": self.rng.randint(1, 9)},
+                {
+                    "name": self.rng.choice(["widget", "gadget", "gizmo"]),
+                    "qty": self.rng.randint(1, 9),
+                },
             )
             if status == 201:
                 self.items.append(json.loads(body)["id"])
@@ -133,31 +144,51 @@ class LoadGenerator:
         elif r < 0.95:
             self._call("GET", f"/http/items/{uuid.uuid4().hex[:8]}")  # a 404 from the function
         else:
-            self._call("POST", "/http/items", b"{oops", {"Content-Type": "application/json"})  # a warning
+            self._call(
+                "POST", "/http/items", b"{oops", {"Content-Type": "application/json"}
+            )  # a warning
 
     def upload(self) -> None:
         incoming = self.data_dir / "buckets" / "uploads" / "incoming"
         incoming.mkdir(parents=True, exist_ok=True)
         words = ["log", "event", "stream", "group", "lambda", "retry", "batch", "index"]
         text = "\n".join(
-            " ".join(self.rng.choices(words, k=self.rng.randint(3, 12))) for _ in range(self.rng.randint(1, 20))
+            " ".join(self.rng.choices(words, k=self.rng.randint(3, 12)))
+            for _ in range(self.rng.randint(1, 20))
         )
-        (incoming / f"report-{time.strftime('%H%M%S')}-{self.rng.randint(0, 999):03d}.txt").write_text(text + "\n")
+        (
+            incoming / f"report-{time.strftime('%H%M%S')}-{self.rng.randint(0, 999):03d}.txt"
+        ).write_text(text + "\n")
 
     def checkout(self) -> None:
-        card = "4000000000000002" if self.rng.random() < 0.25 else "4242424242424242"  # ...0002 is declined
+        card = (
+            "4000000000000002" if self.rng.random() < 0.25 else "4242424242424242"
+        )  # ...0002 is declined
         self.invoke(
             "orders",
-            {"order": f"ord-{uuid.uuid4().hex[:10]}", "card": card, "total": round(self.rng.uniform(5, 500), 2)},
+            {
+                "order": f"ord-{uuid.uuid4().hex[:10]}",
+                "card": card,
+                "total": round(self.rng.uniform(5, 500), 2),
+            },
         )
 
     def table_writes(self) -> None:
         n = self.rng.randint(1, 25)
         items = [
-            {"id": f"ord-{uuid.uuid4().hex[:10]}", "total": round(self.rng.uniform(5, 500), 2), "status": "new"}
+            {
+                "id": f"ord-{uuid.uuid4().hex[:10]}",
+                "total": round(self.rng.uniform(5, 500), 2),
+                "status": "new",
+            }
             for _ in range(n)
         ]
-        self._call("POST", "/api/v1/tables/orders/items", {"items": items}, {"Content-Type": "application/json"})
+        self._call(
+            "POST",
+            "/api/v1/tables/orders/items",
+            {"items": items},
+            {"Content-Type": "application/json"},
+        )
 
     def run(self) -> None:
         schedule = [  # (every seconds, action)
@@ -165,20 +196,33 @@ class LoadGenerator:
             (
                 6.0,
                 lambda: self.invoke(
-                    "splitter", {"numbers": list(range(1, self.rng.randint(20, 200))), "parts": self.rng.randint(3, 6)}
+                    "splitter",
+                    {
+                        "numbers": list(range(1, self.rng.randint(20, 200))),
+                        "parts": self.rng.randint(3, 6),
+                    },
                 ),
             ),
             (
                 4.0,
                 lambda: self.invoke(
                     "publisher",
-                    {"topic": "orders", "message": {"order": self.rng.randint(1000, 9999), "email": "dev@example.com"}},
+                    {
+                        "topic": "orders",
+                        "message": {
+                            "order": self.rng.randint(1000, 9999),
+                            "email": "dev@example.com",
+                        },
+                    },
                 ),
             ),
             (5.0, self.upload),
             (2.5, self.table_writes),
             (1.5, self.checkout),
-            (20.0, lambda: self.invoke("flaky", {"order": self.rng.randint(1000, 9999)}, event=True)),
+            (
+                20.0,
+                lambda: self.invoke("flaky", {"order": self.rng.randint(1000, 9999)}, event=True),
+            ),
         ]
         due = [time.monotonic() + self.rng.uniform(0.5, 2.0) for _ in schedule]
         while not self.stop.is_set():

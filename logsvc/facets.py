@@ -27,7 +27,12 @@ TOP_KEYS = 20  # JSON keys kept (the most frequent)
 MAX_DEPTH = 3  # nested objects flattened to $.a.b.c at most
 MAX_VALUE = 200  # longer values are counted under their key but not offered as values
 MAX_KEYS_SEEN = 500  # distinct keys tracked per request, so a sample of random keys stays bounded
-LEVEL_KEYS = ("level", "log_level", "severity", "levelname")  # lines.py's JSON level keys, in its order
+LEVEL_KEYS = (
+    "level",
+    "log_level",
+    "severity",
+    "levelname",
+)  # lines.py's JSON level keys, in its order
 
 _KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _WORD_RE = re.compile(r"[A-Za-z]+\Z")
@@ -41,7 +46,13 @@ def _literal(value: object) -> str | None:
         return value.text
     if isinstance(value, int | float):
         return repr(value)
-    if isinstance(value, str) and '"' not in value and "\\" not in value and "\n" not in value and len(value) <= MAX_VALUE:
+    if (
+        isinstance(value, str)
+        and '"' not in value
+        and "\\" not in value
+        and "\n" not in value
+        and len(value) <= MAX_VALUE
+    ):
         return f'"{value}"'
     return None
 
@@ -49,7 +60,10 @@ def _literal(value: object) -> str | None:
 def json_clauses(path: str, value: object) -> tuple[str | None, str | None]:
     """(keep, leave out) clauses for `path` having `value`, to go inside `{ }`."""
     if value is True or value is False:
-        return f"{path} IS {'TRUE' if value else 'FALSE'}", f"{path} IS {'FALSE' if value else 'TRUE'}"
+        return (
+            f"{path} IS {'TRUE' if value else 'FALSE'}",
+            f"{path} IS {'FALSE' if value else 'TRUE'}",
+        )
     lit = _literal(value)
     if lit is None:
         return None, None
@@ -121,18 +135,53 @@ def summarize(events: Iterable[LogEvent], *, sampled: int, complete: bool) -> di
             values[path][(type(value).__name__, _shown(value), value)] += 1
 
     facets: list[dict[str, Any]] = []
-    facets.append({"field": "level", "values": [
-        {"value": shown, "count": n, "match": kind, "keep": level_clauses[(kind, shown)][0], "leaveOut": level_clauses[(kind, shown)][1]}
-        for (kind, shown), n in levels.most_common(TOP_VALUES)]})
-    facets.append({"field": "@logGroup", "values": [
-        {"value": g, "count": n, "match": "view"} for g, n in groups.most_common(TOP_VALUES)]})
-    facets.append({"field": "@logStream", "values": [
-        {"value": s, "group": g, "count": n, "match": "view"} for (g, s), n in streams.most_common(TOP_VALUES)]})
+    facets.append(
+        {
+            "field": "level",
+            "values": [
+                {
+                    "value": shown,
+                    "count": n,
+                    "match": kind,
+                    "keep": level_clauses[(kind, shown)][0],
+                    "leaveOut": level_clauses[(kind, shown)][1],
+                }
+                for (kind, shown), n in levels.most_common(TOP_VALUES)
+            ],
+        }
+    )
+    facets.append(
+        {
+            "field": "@logGroup",
+            "values": [
+                {"value": g, "count": n, "match": "view"} for g, n in groups.most_common(TOP_VALUES)
+            ],
+        }
+    )
+    facets.append(
+        {
+            "field": "@logStream",
+            "values": [
+                {"value": s, "group": g, "count": n, "match": "view"}
+                for (g, s), n in streams.most_common(TOP_VALUES)
+            ],
+        }
+    )
     level_paths = {f"$.{k}" for k in LEVEL_KEYS}  # already the `level` facet
-    for path, seen in [(p, n) for p, n in key_counts.most_common() if p not in level_paths][:TOP_KEYS]:
+    for path, seen in [(p, n) for p, n in key_counts.most_common() if p not in level_paths][
+        :TOP_KEYS
+    ]:
         rows = []
         for (_type, shown, raw), n in values[path].most_common(TOP_VALUES):
             keep, drop = json_clauses(path, raw)
-            rows.append({"value": shown, "count": n, "match": "json" if keep else "none", "keep": keep, "leaveOut": drop})
+            rows.append(
+                {
+                    "value": shown,
+                    "count": n,
+                    "match": "json" if keep else "none",
+                    "keep": keep,
+                    "leaveOut": drop,
+                }
+            )
         facets.append({"field": path, "events": seen, "values": rows})
     return {"sampled": sampled, "complete": complete, "facets": facets}

@@ -49,7 +49,9 @@ class FileFollow:
     ino: int = 0
     head: bytes = b""  # the file's first min(HEAD_BYTES, end) bytes, as they were read
     end: int = 0  # bytes consumed (every complete event before this offset has been taken)
-    mark: bytes = b""  # the last bytes taken (before `end`): an in-place rewrite past the head shows here
+    mark: bytes = (
+        b""  # the last bytes taken (before `end`): an in-place rewrite past the head shows here
+    )
     mtime_ns: int = -1
     seen_size: int = -1
     changed_at: float = 0.0
@@ -69,13 +71,17 @@ class FileFollow:
         if not reset and self.mark and fst.st_mtime_ns != self.mtime_ns:
             now_mark = os.pread(fd, len(self.mark), self.end - len(self.mark))
             # a byte that differs and is not zero: rewritten (a punched hole reads as zeros)
-            reset = len(now_mark) < len(self.mark) or any(x and x != y for x, y in zip(now_mark, self.mark, strict=True))
+            reset = len(now_mark) < len(self.mark) or any(
+                x and x != y for x, y in zip(now_mark, self.mark, strict=True)
+            )
         if reset:
             self.head, self.mark, self.end, self.seen_size = b"", b"", 0, -1
             self.generation += 1
         elif not self.head and self.end:  # adopting a position (a cursor): the file as it is now
             self.head = os.pread(fd, min(HEAD_BYTES, self.end), 0)
-            self.mark = os.pread(fd, min(MARK_BYTES, self.end), self.end - min(MARK_BYTES, self.end))
+            self.mark = os.pread(
+                fd, min(MARK_BYTES, self.end), self.end - min(MARK_BYTES, self.end)
+            )
         self.ino, self.mtime_ns = fst.st_ino, fst.st_mtime_ns
         if size != self.seen_size:
             self.seen_size, self.changed_at = size, now
@@ -87,7 +93,9 @@ class FileFollow:
         if len(self.head) < HEAD_BYTES and self.end > len(self.head):
             self.head = os.pread(fd, min(HEAD_BYTES, self.end), 0)
         if consumed:
-            self.mark = os.pread(fd, min(MARK_BYTES, self.end), self.end - min(MARK_BYTES, self.end))
+            self.mark = os.pread(
+                fd, min(MARK_BYTES, self.end), self.end - min(MARK_BYTES, self.end)
+            )
 
     def identity(self) -> bytes:
         """What event ids fold in (model.make_event_id): the inode and the head bytes."""
@@ -98,7 +106,9 @@ def file_identity(ino: int, head: bytes) -> bytes:
     return ino.to_bytes(8, "little") + head[:HEAD_BYTES]
 
 
-def read_new_events(fd: int, offset: int, size: int, quiet: float, max_read: int) -> tuple[int, bytes, list, int]:
+def read_new_events(
+    fd: int, offset: int, size: int, quiet: float, max_read: int
+) -> tuple[int, bytes, list, int]:
     """Read the complete events after `offset` of an open stream file, by the follow rules.
 
     Returns (start, data, events, consumed): `start` is where `data` begins (one past `offset` when
@@ -108,13 +118,17 @@ def read_new_events(fd: int, offset: int, size: int, quiet: float, max_read: int
     read up to LINE_CAP + 1 bytes, so every reader sees a line over LINE_CAP the same way: one event of its first LINE_CAP bytes
     whose `end` (and `consumed`) reach past `data` to the line's newline.
     """
-    offset, data = skip_taken_newline(fd, offset, os.pread(fd, min(size - offset, max_read), offset))
+    offset, data = skip_taken_newline(
+        fd, offset, os.pread(fd, min(size - offset, max_read), offset)
+    )
     if b"\n" not in data and offset + len(data) < size and len(data) <= LINE_CAP:
         data = os.pread(fd, min(size - offset, LINE_CAP + 1), offset)  # a line longer than max_read
     partial_read = offset + len(data) < size
     if len(data) > LINE_CAP and b"\n" not in data[: LINE_CAP + 1]:
         return _long_line(fd, offset, size, data, quiet)
-    events, consumed = lines.split_events(data, flush=quiet >= CONTINUATION_GRACE and not partial_read)
+    events, consumed = lines.split_events(
+        data, flush=quiet >= CONTINUATION_GRACE and not partial_read
+    )
     if consumed == 0 and not partial_read and quiet >= PARTIAL_LINE_GRACE and data:
         # a last line that never got its newline: take it as it is rather than lose it
         events, consumed = lines.split_events(data + b"\n", flush=True)
@@ -122,7 +136,9 @@ def read_new_events(fd: int, offset: int, size: int, quiet: float, max_read: int
     return offset, data, events, consumed
 
 
-def _long_line(fd: int, offset: int, size: int, data: bytes, quiet: float) -> tuple[int, bytes, list, int]:
+def _long_line(
+    fd: int, offset: int, size: int, data: bytes, quiet: float
+) -> tuple[int, bytes, list, int]:
     """A line longer than LINE_CAP at `offset`: one event of its first LINE_CAP bytes, ending at its
     newline (found SCAN_CHUNK bytes at a time, never holding the line), or at the end of a file gone
     quiet. The message says it was cut (see LINE_CAP)."""
@@ -146,7 +162,9 @@ def _long_line(fd: int, offset: int, size: int, data: bytes, quiet: float) -> tu
     return offset, kept, [event], end - offset
 
 
-def read_settled_events(fd: int, offset: int, size: int, max_read: int) -> tuple[int, bytes, list, int]:
+def read_settled_events(
+    fd: int, offset: int, size: int, max_read: int
+) -> tuple[int, bytes, list, int]:
     """The events after `offset` as a reader of bytes the index has not reached shows them.
 
     The same rules and return shape as `read_new_events`, as if the writer had gone quiet for the
@@ -170,7 +188,13 @@ def skip_taken_newline(fd: int, offset: int, data: bytes) -> tuple[int, bytes]:
 
 
 def make_event(
-    group: str, stream: str, offset: int, end: int, text: str, ingestion_time: int, ident: bytes = b""
+    group: str,
+    stream: str,
+    offset: int,
+    end: int,
+    text: str,
+    ingestion_time: int,
+    ident: bytes = b"",
 ) -> LogEvent:
     """The one place an event's text becomes a LogEvent: fields parsed, an over-long message cut.
     `ident` is the file's identity (inode + head bytes, see model.make_event_id)."""
@@ -189,4 +213,6 @@ def truncate_message(message: str, event_bytes: int) -> tuple[str, bool]:
     characters cut would differ between read paths, and an event's message must not."""
     if len(message) <= MAX_MESSAGE:
         return message, False
-    return message[:MAX_MESSAGE] + f"\u2026[logsvc: cut; the whole event is {event_bytes:,} bytes]", True
+    return message[
+        :MAX_MESSAGE
+    ] + f"\u2026[logsvc: cut; the whole event is {event_bytes:,} bytes]", True

@@ -112,7 +112,17 @@ class Block:
             a.frombytes(raw)
             arrays.append(a)
         return cls(
-            t[1], t[2], stream_key(t[1], t[2]), t[3], t[4], t[5], t[6], *arrays, bloom=t[12], docnum=docnum, lines=t[13]
+            t[1],
+            t[2],
+            stream_key(t[1], t[2]),
+            t[3],
+            t[4],
+            t[5],
+            t[6],
+            *arrays,
+            bloom=t[12],
+            docnum=docnum,
+            lines=t[13],
         )
 
 
@@ -223,7 +233,9 @@ class BlockIndex:
         return self._writer
 
     def add_block(self, block: Block, words: list[str]) -> None:
-        self._w().add_document(bid=block.bid, skey=block.skey, w=" ".join(words), meta=block.to_stored())
+        self._w().add_document(
+            bid=block.bid, skey=block.skey, w=" ".join(words), meta=block.to_stored()
+        )
 
     def delete_block(self, block: Block) -> None:
         self._w().delete_by_term("bid", block.bid)
@@ -271,7 +283,9 @@ class BlockIndex:
             except Exception as e:
                 raise IndexCorrupt(f"cannot read the index at {self.path}: {e}") from e
             gen = reader.generation()
-            if gen is None:  # an index without segments: label it with the generation read before opening
+            if (
+                gen is None
+            ):  # an index without segments: label it with the generation read before opening
                 gen = latest
             try:
                 fresh = Snapshot.load(reader, self._seg_cache, gen)
@@ -279,8 +293,12 @@ class BlockIndex:
                 reader.close()
                 if isinstance(e, IndexCorrupt):
                     raise
-                raise IndexCorrupt(f"cannot read the blocks of the index at {self.path}: {e}") from e
-            if self._closed:  # a thread that fetched this index before close(): nothing caches for it
+                raise IndexCorrupt(
+                    f"cannot read the blocks of the index at {self.path}: {e}"
+                ) from e
+            if (
+                self._closed
+            ):  # a thread that fetched this index before close(): nothing caches for it
                 return fresh
             self._snapshot = fresh
             if snap is not None:
@@ -356,7 +374,9 @@ class Snapshot:
         lst = self.by_stream.get(skey)
         return lst[-1] if lst else None
 
-    def candidates(self, query: TokenQuery | None, skeys: set[str] | None = None) -> set[int] | None:
+    def candidates(
+        self, query: TokenQuery | None, skeys: set[str] | None = None
+    ) -> set[int] | None:
         """Docnums of blocks that may satisfy `query`, or None meaning "every block"."""
         if query is None:
             return None
@@ -502,7 +522,9 @@ def settle_dirs(root: Path | str) -> None:
     live, rebuilt, retired = root / LIVE, root / REBUILT, root / RETIRED
     if not live.exists() and retired.exists():
         if rebuilt.exists():
-            log.warning("a reindex was interrupted while swapping: putting the rebuilt index in place")
+            log.warning(
+                "a reindex was interrupted while swapping: putting the rebuilt index in place"
+            )
             os.rename(rebuilt, live)
         else:
             log.warning("a reindex was interrupted while swapping: putting the previous index back")

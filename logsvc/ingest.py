@@ -28,7 +28,13 @@ from pathlib import Path
 
 from logsvc import stamps
 from logsvc.errors import LogsvcError, StorageError
-from logsvc.follow import CONTINUATION_GRACE, HEAD_BYTES, PARTIAL_LINE_GRACE, FileFollow, read_new_events
+from logsvc.follow import (
+    CONTINUATION_GRACE,
+    HEAD_BYTES,
+    PARTIAL_LINE_GRACE,
+    FileFollow,
+    read_new_events,
+)
 from logsvc.index import Block, BlockIndex, Snapshot, build_bloom, split_terms
 from logsvc.lines import event_time
 from logsvc.model import stream_key
@@ -128,7 +134,9 @@ class Ingester:
             self._wake.clear()
             try:
                 more = self.step()
-                if self._pending and (more is False or self.clock() - self._last_commit >= self.commit_interval):
+                if self._pending and (
+                    more is False or self.clock() - self._last_commit >= self.commit_interval
+                ):
                     self.commit()
                 if more:
                     self._wake.set()
@@ -166,7 +174,9 @@ class Ingester:
             self.index.commit()
         except OSError as e:
             if e.errno in (errno.ENOSPC, errno.EFBIG):
-                raise StorageError("the disk holding the index is full; ingestion resumes when space returns") from e
+                raise StorageError(
+                    "the disk holding the index is full; ingestion resumes when space returns"
+                ) from e
             raise
         self.events_ingested += self._pending
         self._pending = 0
@@ -183,7 +193,9 @@ class Ingester:
             everything, self._dirty_all = self._dirty_all, False
             dirty, self._dirty = self._dirty, set()
         more = False
-        budget = [MAX_READ]  # shared by every file of this step; files past it wait for the next one
+        budget = [
+            MAX_READ
+        ]  # shared by every file of this step; files past it wait for the next one
         if everything:
             seen = set()
             deferred = False
@@ -280,7 +292,9 @@ class Ingester:
 
     # ---- building blocks ---------------------------------------------------------------------
 
-    def _add_events(self, st: _Followed, data: bytes, events: list, ingest_for: IngestTimeFn, ino: int) -> None:
+    def _add_events(
+        self, st: _Followed, data: bytes, events: list, ingest_for: IngestTimeFn, ino: int
+    ) -> None:
         """Cut `events` (RawEvents relative to `data`, which starts at st.end) into blocks and add them."""
         base = st.end
         i = 0
@@ -292,7 +306,9 @@ class Ingester:
                 size += events[j].end - events[j].start
                 j += 1
             block = self._make_block(st, data, events[i:j], base, ingest_for, ino)
-            self.index.add_block(block, self._words(data[events[i].start : events[j - 1].end], block))
+            self.index.add_block(
+                block, self._words(data[events[i].start : events[j - 1].end], block)
+            )
             self._uncommitted.add(block.bid)
             self._pending += j - i
             if block.lines < self.block_lines:
@@ -307,7 +323,13 @@ class Ingester:
         return words
 
     def _make_block(
-        self, st: _Followed, data: bytes, events: list, base: int, ingest_for: IngestTimeFn, ino: int
+        self,
+        st: _Followed,
+        data: bytes,
+        events: list,
+        base: int,
+        ingest_for: IngestTimeFn,
+        ino: int,
     ) -> Block:
         c_start, c_min, c_max, c_ing, c_count = (array("q") for _ in range(5))
         cur_ing = None
@@ -357,7 +379,9 @@ class Ingester:
             st.tail = []  # an over-long line among them: merging would read it whole; leave them be
             return
         try:
-            with self.store.open_stream(st.group, st.stream) as f:  # the store's checks: no links, no foreign files
+            with self.store.open_stream(
+                st.group, st.stream
+            ) as f:  # the store's checks: no links, no foreign files
                 if os.fstat(f.fileno()).st_ino != ino:
                     return  # replaced since the blocks were cut: the next look resets the stream
                 f.seek(blocks[0].start)
@@ -396,7 +420,9 @@ class Ingester:
 
     # ---- rebuild -----------------------------------------------------------------------------
 
-    def rebuild(self, old: Snapshot | None, progress: Callable[[int, int], None] | None = None) -> int:
+    def rebuild(
+        self, old: Snapshot | None, progress: Callable[[int, int], None] | None = None
+    ) -> int:
         """Index every stream file from byte 0 into this (empty) index.
 
         `old`, if readable, supplies the ingestion times it had recorded, so the rebuilt index
@@ -420,10 +446,14 @@ class Ingester:
                     ino=fst.st_ino, seen_size=fst.st_size, group=group, stream=stream, skey=skey
                 )
                 limit = old_blocks[-1].end if old_blocks else fst.st_size
-                ingest_for = _old_ingest_times(old_blocks, stamps.book(self.store).times(group, stream, fd, limit))
+                ingest_for = _old_ingest_times(
+                    old_blocks, stamps.book(self.store).times(group, stream, fd, limit)
+                )
                 while st.end < limit:
                     # the follow rules, as if the writer had gone quiet: same events, same ids
-                    start, data, events, consumed = read_new_events(fd, st.end, limit, PARTIAL_LINE_GRACE, MAX_READ)
+                    start, data, events, consumed = read_new_events(
+                        fd, st.end, limit, PARTIAL_LINE_GRACE, MAX_READ
+                    )
                     st.end = start
                     if not events:
                         break

@@ -61,14 +61,20 @@ STATUSES = ("Scheduled", "Running", "Complete", "Failed", "Cancelled", "Timeout"
 TERMINAL = frozenset({"Complete", "Failed", "Cancelled", "Timeout"})
 ACCOUNT_ID = "000000000000"
 DEFAULT_LIMIT = 10_000
-MAX_QUERY_LIMIT = 100_000  # botocore 1.43's EventsLimitStartQuery: 1..100,000 (AWS docs: "up to 100,000")
+MAX_QUERY_LIMIT = (
+    100_000  # botocore 1.43's EventsLimitStartQuery: 1..100,000 (AWS docs: "up to 100,000")
+)
 MAX_QUERY_CHARS = 10_000
 HEARTBEAT_S = 0.5  # the monitor writes progress (statistics, partial rows) this often
 CHECK_EVERY = 256  # events between looks at stop / timeout / progress
 PAGE_S = 0.25  # a read page returns at least this often, so a selective scan still looks at stop
 PARTIAL_S = 1.0  # partial rows are recomputed at most this often
-PARTIAL_ROWS = 1000  # rows shown while Running (the first of the engine's order); all of them at the end
-PARTIAL_BYTES = 1024 * 1024  # the partial rows file holds at most this (rows past it wait for the end)
+PARTIAL_ROWS = (
+    1000  # rows shown while Running (the first of the engine's order); all of them at the end
+)
+PARTIAL_BYTES = (
+    1024 * 1024
+)  # the partial rows file holds at most this (rows past it wait for the end)
 STALE_S = 30.0  # an owner on another host with no heartbeat this long is gone
 SWEEP_S = 60.0  # expired queries are swept at most this often per process
 MAX_KEPT = 10_000  # finished queries kept (beyond this the oldest go, whatever their age)
@@ -85,7 +91,9 @@ class MalformedQuery(InvalidParameter):
     code = "MalformedQuery"
 
     def __init__(self, message: str, start: int, end: int, caret: str = "") -> None:
-        super().__init__(message, field="query", rule="Logs Insights query syntax", hint=caret or None)
+        super().__init__(
+            message, field="query", rule="Logs Insights query syntax", hint=caret or None
+        )
         self.position = start
         self.end = end
         self.caret = caret
@@ -101,9 +109,15 @@ def compile_query(text: str):
         except Exception:
             caret = ""
         raise MalformedQuery(e.message, e.start, e.end, caret) from None
-    except (RecursionError, ValueError, OverflowError) as e:  # e.g. a 5,000-digit number, 3,000 nested parentheses
+    except (
+        RecursionError,
+        ValueError,
+        OverflowError,
+    ) as e:  # e.g. a 5,000-digit number, 3,000 nested parentheses
         log.warning("Insights: compiling a %d-character query failed: %r", len(text), e)
-        raise MalformedQuery(f"logsvc cannot compile this query ({type(e).__name__}: {str(e)[:200]})", 0, len(text)) from None
+        raise MalformedQuery(
+            f"logsvc cannot compile this query ({type(e).__name__}: {str(e)[:200]})", 0, len(text)
+        ) from None
 
 
 # ---- who owns a query ----------------------------------------------------------------------------
@@ -141,7 +155,11 @@ def owner_alive(owner: dict | None, heartbeat_ms: int | None, now_ms: int) -> bo
     if owner.get("host") != _HOST:  # another machine or container: only its heartbeat says
         return heartbeat_ms is not None and now_ms - heartbeat_ms < STALE_S * 1000
     pid = owner.get("pid")
-    return isinstance(pid, int) and _proc_start(pid) is not None and _proc_start(pid) == owner.get("since")
+    return (
+        isinstance(pid, int)
+        and _proc_start(pid) is not None
+        and _proc_start(pid) == owner.get("since")
+    )
 
 
 def _now_ms() -> int:
@@ -188,8 +206,12 @@ class _Job:
     partial_written: bool = True
     partial_at: float = 0.0
     execution: Any = None
-    sources: list = field(default_factory=list)  # (group, stream) of each source: unsigned pointers index it
-    idents: dict = field(default_factory=dict)  # source index -> its file's identity (model.make_event_id)
+    sources: list = field(
+        default_factory=list
+    )  # (group, stream) of each source: unsigned pointers index it
+    idents: dict = field(
+        default_factory=dict
+    )  # source index -> its file's identity (model.make_event_id)
 
     @property
     def id(self) -> str:
@@ -202,13 +224,22 @@ class _Job:
 class Jobs:
     """The Insights queries of a data directory, as this process sees and runs them."""
 
-    def __init__(self, store: Store, reader: Reader, settings: Settings, columnar: colquery.Columnar | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        reader: Reader,
+        settings: Settings,
+        columnar: colquery.Columnar | None = None,
+    ) -> None:
         self.store = store
         self.reader = reader
         self.settings = settings
         # the columnar path (LOGSVC_COLUMNS): queries that map to SQL run in DuckDB over the columns
-        self.columnar = columnar if columnar is not None else (
-            colquery.Columnar(store.root, reader) if settings.columns else None)
+        self.columnar = (
+            columnar
+            if columnar is not None
+            else (colquery.Columnar(store.root, reader) if settings.columns else None)
+        )
         self.root = store.root
         self._jobs: dict[str, _Job] = {}
         self._lock = threading.Lock()
@@ -235,7 +266,9 @@ class Jobs:
             os.close(fd)  # releases the lock
 
     def _write_json(self, name: str, value: Any, *parts: str) -> int:
-        data = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
+        data = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode(
+            "utf-8", "surrogatepass"
+        )
         with self._dir(*parts) as fd:
             safeio.write_atomic(fd, name, data)
         return len(data)
@@ -277,8 +310,12 @@ class Jobs:
     def _ensure_threads(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.settings.insights_threads, thread_name_prefix="logsvc-insights")
-                self._monitor = threading.Thread(target=self._monitor_loop, name="logsvc-insights-monitor", daemon=True)
+                self._pool = ThreadPoolExecutor(
+                    self.settings.insights_threads, thread_name_prefix="logsvc-insights"
+                )
+                self._monitor = threading.Thread(
+                    target=self._monitor_loop, name="logsvc-insights-monitor", daemon=True
+                )
                 self._monitor.start()
             return self._pool
 
@@ -325,12 +362,22 @@ class Jobs:
             plan = compile_query(text)
         limit = DEFAULT_LIMIT if limit is None else limit
         if not 1 <= limit <= MAX_QUERY_LIMIT:
-            raise InvalidParameter(f"limit must be between 1 and {MAX_QUERY_LIMIT}", field="limit", rule=f"1..{MAX_QUERY_LIMIT}")
+            raise InvalidParameter(
+                f"limit must be between 1 and {MAX_QUERY_LIMIT}",
+                field="limit",
+                rule=f"1..{MAX_QUERY_LIMIT}",
+            )
         if end_ms < start_ms:
-            raise InvalidParameter("the end of the time range is before its start", field="endTime", rule="startTime <= endTime")
+            raise InvalidParameter(
+                "the end of the time range is before its start",
+                field="endTime",
+                rule="startTime <= endTime",
+            )
         groups = list(dict.fromkeys(groups))
         if not groups:
-            raise InvalidParameter("a query needs at least one log group", field="groups", rule="1 or more log groups")
+            raise InvalidParameter(
+                "a query needs at least one log group", field="groups", rule="1 or more log groups"
+            )
         for g in groups:
             self.store.get_group(g)  # NotFound / InvalidParameter
         self._sweep()
@@ -373,7 +420,12 @@ class Jobs:
         try:
             self._ensure_threads().submit(self._run, job)
         except RuntimeError:  # the pool is shut down: this worker is exiting
-            self._finish(job, "Failed", None, "the worker that received this query is shutting down; start it again")
+            self._finish(
+                job,
+                "Failed",
+                None,
+                "the worker that received this query is shutting down; start it again",
+            )
         if wait > 0:
             job.done.wait(wait)
         with job.lock:
@@ -410,11 +462,15 @@ class Jobs:
         st["status"] = "Cancelled" if stopped else "Failed"
         owner = st.get("owner") or {}
         if not stopped:
-            st["error"] = f"the worker running this query (pid {owner.get('pid')}) ended before it finished"
+            st["error"] = (
+                f"the worker running this query (pid {owner.get('pid')}) ended before it finished"
+            )
         st["endedTime"] = _now_ms()
         self._write_json(f"{st['queryId']}.json", st, "q")
         self._unlink(st["queryId"], "active")
-        log.warning("Insights query %s: %s", st["queryId"], st.get("error") or "stopped; its worker is gone")
+        log.warning(
+            "Insights query %s: %s", st["queryId"], st.get("error") or "stopped; its worker is gone"
+        )
         return st
 
     # ---- running -------------------------------------------------------------------------------
@@ -428,7 +484,12 @@ class Jobs:
             self._finish(job, "Failed", None, e.message)
         except Exception as e:
             log.exception("Insights query %s failed", job.id)
-            self._finish(job, "Failed", None, f"logsvc hit an unexpected error ({type(e).__name__}); its log has the details")
+            self._finish(
+                job,
+                "Failed",
+                None,
+                f"logsvc hit an unexpected error ({type(e).__name__}); its log has the details",
+            )
 
     def _check(self, job: _Job, execution: Any = None) -> None:
         """Between events: stop, timeout and progress."""
@@ -438,7 +499,10 @@ class Jobs:
             raise _Stop("Cancelled")
         started = job.state["startedTime"] or job.state["createTime"]
         if _now_ms() - started > self.settings.insights_timeout * 1000:
-            raise _Stop("Timeout", f"the query ran longer than {self.settings.insights_timeout:g} s (LOGSVC_INSIGHTS_TIMEOUT)")
+            raise _Stop(
+                "Timeout",
+                f"the query ran longer than {self.settings.insights_timeout:g} s (LOGSVC_INSIGHTS_TIMEOUT)",
+            )
         if execution is not None:
             job.stats.records_matched = execution.matched
             now = time.monotonic()
@@ -456,7 +520,12 @@ class Jobs:
             self._write_state(job)
         st = job.state
         plan = job.plan
-        ctx = ivalues.EvalContext(timestamp=None, query_start_ms=st["start"], query_end_ms=st["end"], now_ms=st["createTime"])
+        ctx = ivalues.EvalContext(
+            timestamp=None,
+            query_start_ms=st["start"],
+            query_end_ms=st["end"],
+            now_ms=st["createTime"],
+        )
         execution = job.execution = plan.start(limit=st["limit"], ctx=ctx)
         sources = self.reader.sources(st["groups"])
         job.stats.groups_scanned = len(st["groups"])
@@ -470,7 +539,9 @@ class Jobs:
         def feed(lo: int, hi: int, add: Any) -> None:
             n = 0
             for ev in self._events(job, sources, lo, hi, pattern):
-                if want_ptr:  # the event id (a hash) is made only for the rows returned, when signing
+                if (
+                    want_ptr
+                ):  # the event id (a hash) is made only for the rows returned, when signing
                     i = src_index[(ev.group, ev.stream)]
                     if i not in idents:
                         idents[i] = ev.ident
@@ -479,14 +550,19 @@ class Jobs:
                     ptr = None
                 add(ifields.event_row(ev, account=account, ptr=ptr))
                 job.stats.records_scanned += 1
-                job.stats.bytes_scanned += ev.end - ev.offset  # the event's bytes in its file: what was read
+                job.stats.bytes_scanned += (
+                    ev.end - ev.offset
+                )  # the event's bytes in its file: what was read
                 n += 1
                 if n % CHECK_EVERY == 0:
                     self._check(job, execution)
 
         if not self._columnar(job, plan, sources, execution, account, want_ptr, src_index):
             if getattr(plan, "needs_previous", False):
-                feed(*previous_window(st["start"], st["end"], getattr(plan, "previous", None)), execution.add_previous)
+                feed(
+                    *previous_window(st["start"], st["end"], getattr(plan, "previous", None)),
+                    execution.add_previous,
+                )
             feed(st["start"], st["end"], execution.add)
         self._check(job)
         job.stats.records_matched = execution.matched
@@ -494,8 +570,16 @@ class Jobs:
         job.stats.records_matched = execution.matched
         self._finish(job, "Complete", rows, None)
 
-    def _columnar(self, job: _Job, plan: Any, sources: list, execution: Any, account: str, want_ptr: bool,
-                  src_index: dict) -> bool:
+    def _columnar(
+        self,
+        job: _Job,
+        plan: Any,
+        sources: list,
+        execution: Any,
+        account: str,
+        want_ptr: bool,
+        src_index: dict,
+    ) -> bool:
         """The query answered from the columns by DuckDB (colquery.py), when it maps to SQL
         (insights/sql.py) and LOGSVC_COLUMNS is on; False: the caller runs the row engine. A stop or
         timeout interrupts DuckDB and ends the query here as it would in the row engine."""
@@ -531,11 +615,17 @@ class Jobs:
             for sidx, spans in by_source.items():
                 events += self.reader.events_at(sources[sidx], spans)
             if len(events) != len(got.picks):
-                log.warning("Insights query %s: %d of %d picked events are gone; running the row engine",
-                            job.id, len(got.picks) - len(events), len(got.picks))
+                log.warning(
+                    "Insights query %s: %d of %d picked events are gone; running the row engine",
+                    job.id,
+                    len(got.picks) - len(events),
+                    len(got.picks),
+                )
                 return False
             keys = {(s.group, s.stream): s.skey for s in sources}
-            events.sort(key=lambda e: (e.timestamp, keys[(e.group, e.stream)], e.offset), reverse=True)  # the reader's order
+            events.sort(
+                key=lambda e: (e.timestamp, keys[(e.group, e.stream)], e.offset), reverse=True
+            )  # the reader's order
             idents = job.idents
             for ev in events:
                 ptr = None
@@ -544,7 +634,9 @@ class Jobs:
                     idents.setdefault(i, ev.ident)
                     ptr = f"{_PTR_MARK}{i}:{ev.offset}:{ev.end}"
                 execution.add(ifields.event_row(ev, account=account, ptr=ptr))
-            execution.matched = got.matched  # every event the filters pass, not only the picked ones
+            execution.matched = (
+                got.matched
+            )  # every event the filters pass, not only the picked ones
         job.stats.records_scanned = got.scanned
         job.stats.bytes_scanned = got.bytes
         return True
@@ -555,8 +647,16 @@ class Jobs:
         token = None
         while True:
             self._check(job)
-            page = self.reader.read(sources, start=lo, end=hi, limit=MAX_LIMIT, forward=False, pattern=pattern,
-                                    token=token, deadline=time.monotonic() + PAGE_S)
+            page = self.reader.read(
+                sources,
+                start=lo,
+                end=hi,
+                limit=MAX_LIMIT,
+                forward=False,
+                pattern=pattern,
+                token=token,
+                deadline=time.monotonic() + PAGE_S,
+            )
             yield from reversed(page.events)
             token = page.next_token
             if not token:
@@ -614,8 +714,10 @@ class Jobs:
             if size > self._rows_limit():
                 self._write_json(f"{job.id}.rows.json", [], "q")
                 status, rows = "Failed", []
-                error = (f"the results are {size} bytes, over the {self._rows_limit()} bytes one query may keep "
-                         "(a quarter of LOGSVC_INSIGHTS_RESULTS_BYTES); narrow the query or add a limit")
+                error = (
+                    f"the results are {size} bytes, over the {self._rows_limit()} bytes one query may keep "
+                    "(a quarter of LOGSVC_INSIGHTS_RESULTS_BYTES); narrow the query or add a limit"
+                )
             job.state.update(status=status, error=error, endedTime=_now_ms(), rowCount=len(rows))
             self._write_state(job)
             self._unlink(f"{job.id}.partial.json", "q")
@@ -636,7 +738,9 @@ class Jobs:
                             continue
                         self._write_state(job)
                         if not job.partial_written and job.partial is not None:
-                            self._write_json(f"{job.id}.partial.json", _cut(job.partial, PARTIAL_BYTES), "q")
+                            self._write_json(
+                                f"{job.id}.partial.json", _cut(job.partial, PARTIAL_BYTES), "q"
+                            )
                             job.partial_written = True
                 except OSError as e:  # disk full: the next beat tries again
                     log.warning("Insights query %s: cannot record progress: %s", job.id, e)
@@ -655,7 +759,9 @@ class Jobs:
             with job.lock:
                 st = dict(job.state)
                 st["statistics"] = job.stats.to_json()
-            if st["status"] not in TERMINAL and (job.stop.is_set() or self._exists(f"{qid}.stop", "q")):
+            if st["status"] not in TERMINAL and (
+                job.stop.is_set() or self._exists(f"{qid}.stop", "q")
+            ):
                 st["status"] = "Cancelled"  # its runner ends it within a moment
             return st
         st = self._read_json(f"{qid}.json", "q")
@@ -710,15 +816,20 @@ class Jobs:
         """
         st = self.info(qid)
         if st["status"] in TERMINAL:
-            raise InvalidParameter(f"query {qid} is not running: it ended as {st['status']}", field="queryId",
-                                   rule="a Scheduled or Running query")
+            raise InvalidParameter(
+                f"query {qid} is not running: it ended as {st['status']}",
+                field="queryId",
+                rule="a Scheduled or Running query",
+            )
         self._touch(f"{qid}.stop", "q")
         job = self._jobs.get(qid)
         if job is not None:
             job.stop.set()
             job.done.wait(wait)
             return self.info(qid)
-        deadline = time.monotonic() + wait  # its runner is in another worker: give it a moment to record the end
+        deadline = (
+            time.monotonic() + wait
+        )  # its runner is in another worker: give it a moment to record the end
         while time.monotonic() < deadline:
             recorded = self._read_json(f"{qid}.json", "q")
             if recorded is None or recorded.get("status") in TERMINAL:
@@ -765,15 +876,23 @@ class Jobs:
                 if not st or st.get("status") not in TERMINAL:
                     continue
                 try:
-                    size = os.stat(f"{m.group(1)}.rows.json", dir_fd=fd, follow_symlinks=False).st_size
+                    size = os.stat(
+                        f"{m.group(1)}.rows.json", dir_fd=fd, follow_symlinks=False
+                    ).st_size
                 except FileNotFoundError:
                     size = 0
-                finished.append((st.get("endedTime") or st.get("createTime") or 0, m.group(1), size))
+                finished.append(
+                    (st.get("endedTime") or st.get("createTime") or 0, m.group(1), size)
+                )
         finished.sort()
         total = sum(f[2] for f in finished)
         count = len(finished)
         for ended, qid, size in finished:
-            if ended >= cutoff and total <= self.settings.insights_results_bytes and count <= MAX_KEPT:
+            if (
+                ended >= cutoff
+                and total <= self.settings.insights_results_bytes
+                and count <= MAX_KEPT
+            ):
                 break
             for suffix in (".rows.json", ".partial.json", ".stop", ".json"):
                 self._unlink(qid + suffix, "q")
@@ -788,27 +907,48 @@ class Jobs:
         :raises InvalidParameter: for a pointer this server did not issue.
         :raises NotFound: when the event is gone (its stream deleted, expired by retention).
         """
-        data = paging.codec(self.root).decode(PTR_KIND, ptr, field="logRecordPointer",
-                                              message="The specified logRecordPointer is invalid.")
-        if not (isinstance(data, list) and len(data) == 3 and all(isinstance(x, str) for x in data)):
-            raise InvalidParameter("The specified logRecordPointer is invalid.", field="logRecordPointer")
+        data = paging.codec(self.root).decode(
+            PTR_KIND,
+            ptr,
+            field="logRecordPointer",
+            message="The specified logRecordPointer is invalid.",
+        )
+        if not (
+            isinstance(data, list) and len(data) == 3 and all(isinstance(x, str) for x in data)
+        ):
+            raise InvalidParameter(
+                "The specified logRecordPointer is invalid.", field="logRecordPointer"
+            )
         group, stream, event_id = data
         events = self.reader.context(group, stream, event_id, 0, 0)
         ev = next((e for e in events if e.event_id == event_id), None)
         if ev is None:
-            raise NotFound("the event this pointer names is no longer there", field="logRecordPointer")
+            raise NotFound(
+                "the event this pointer names is no longer there", field="logRecordPointer"
+            )
         return record_fields(ev, account)
 
     # ---- GetLogGroupFields ---------------------------------------------------------------------
 
-    def group_fields(self, group: str, start_ms: int | None, end_ms: int | None, sample: int = 1000,
-                     account: str = ACCOUNT_ID) -> list[tuple[str, int]]:
+    def group_fields(
+        self,
+        group: str,
+        start_ms: int | None,
+        end_ms: int | None,
+        sample: int = 1000,
+        account: str = ACCOUNT_ID,
+    ) -> list[tuple[str, int]]:
         """(field, percent of the sampled events that have it), most common first, from the newest
         `sample` events of `group` in [start_ms, end_ms]. :raises NotFound:"""
         self.store.get_group(group)
         sources = self.reader.sources([group])
-        page = self.reader.read(sources, start=start_ms, end=end_ms, limit=min(sample, MAX_LIMIT), forward=False)
-        return [(f["name"], f["percent"]) for f in ifields.log_group_fields(page.events, account=account)]
+        page = self.reader.read(
+            sources, start=start_ms, end=end_ms, limit=min(sample, MAX_LIMIT), forward=False
+        )
+        return [
+            (f["name"], f["percent"])
+            for f in ifields.log_group_fields(page.events, account=account)
+        ]
 
     # ---- saved queries -------------------------------------------------------------------------
 
@@ -816,8 +956,17 @@ class Jobs:
         data = self._read_json("definitions.json", limit=64 << 20)
         return list(data.get("definitions", [])) if isinstance(data, dict) else []
 
-    def put_definition(self, *, name: str, query: str, groups: list[str] | None = None, definition_id: str | None = None,
-                       parameters: list[dict] | None = None, language: str = "CWLI", client_token: str | None = None) -> str:
+    def put_definition(
+        self,
+        *,
+        name: str,
+        query: str,
+        groups: list[str] | None = None,
+        definition_id: str | None = None,
+        parameters: list[dict] | None = None,
+        language: str = "CWLI",
+        client_token: str | None = None,
+    ) -> str:
         """Create (no id) or wholly replace (id) a saved query; returns its id.
 
         :raises NotFound: an id that does not exist. :raises LimitExceeded: past MAX_DEFINITIONS.
@@ -839,22 +988,32 @@ class Jobs:
                 "clientToken": client_token,
             }
             if definition_id is not None:
-                idx = next((i for i, d in enumerate(defs) if d.get("queryDefinitionId") == definition_id), None)
+                idx = next(
+                    (i for i, d in enumerate(defs) if d.get("queryDefinitionId") == definition_id),
+                    None,
+                )
                 if idx is None:
                     raise NotFound(f"no saved query {definition_id!r}", field="queryDefinitionId")
                 defs[idx] = record
             else:
                 if len(defs) >= MAX_DEFINITIONS:
-                    raise LimitExceeded(f"at most {MAX_DEFINITIONS} saved queries are kept", field="name",
-                                        rule=f"<= {MAX_DEFINITIONS} query definitions")
+                    raise LimitExceeded(
+                        f"at most {MAX_DEFINITIONS} saved queries are kept",
+                        field="name",
+                        rule=f"<= {MAX_DEFINITIONS} query definitions",
+                    )
                 defs.append(record)
             self._write_json("definitions.json", {"definitions": defs})
             return record["queryDefinitionId"]
 
     def definitions(self, prefix: str | None = None, language: str | None = None) -> list[dict]:
         """Saved queries, by name (then id)."""
-        out = [d for d in self._definitions() if (not prefix or d.get("name", "").startswith(prefix))
-               and (language is None or d.get("queryLanguage", "CWLI") == language)]
+        out = [
+            d
+            for d in self._definitions()
+            if (not prefix or d.get("name", "").startswith(prefix))
+            and (language is None or d.get("queryLanguage", "CWLI") == language)
+        ]
         return sorted(out, key=lambda d: (d.get("name", ""), d.get("queryDefinitionId", "")))
 
     def delete_definition(self, definition_id: str) -> None:
@@ -915,7 +1074,9 @@ def literal_pattern(terms: list[str]) -> str:
             phrase = t
         else:
             phrase = '"' + t.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        if size + len(phrase) + 1 > 1000:  # the pattern's 1,024-character cap; fewer terms still match a superset
+        if (
+            size + len(phrase) + 1 > 1000
+        ):  # the pattern's 1,024-character cap; fewer terms still match a superset
             break
         parts.append(phrase)
         size += len(phrase) + 1

@@ -88,7 +88,11 @@ class ParsedEvent:
 # Frozen dataclasses build through object.__setattr__; filling the slots directly is about twice
 # as fast, and these two are built once per line.
 _new = object.__new__
-_set_start, _set_end, _set_text = RawEvent.start.__set__, RawEvent.end.__set__, RawEvent.text.__set__  # type: ignore[attr-defined]
+_set_start, _set_end, _set_text = (
+    RawEvent.start.__set__,
+    RawEvent.end.__set__,
+    RawEvent.text.__set__,
+)  # type: ignore[attr-defined]
 _set_ts, _set_message, _set_fields = (
     ParsedEvent.timestamp.__set__,  # type: ignore[attr-defined]
     ParsedEvent.message.__set__,  # type: ignore[attr-defined]
@@ -158,13 +162,29 @@ def _leading_timestamp(text: str) -> tuple[int, int] | None:
     """
     head = text[:19]
     secs = _HEAD_CACHE.get(head, _MISS)  # a hit means "shape checked" and skips the checks below
-    if secs is _MISS and len(head) == 19 and head[4] == "-" and head[7] == "-" and head[13] == ":" and head[16] == ":" and head[10] in "Tt ":
+    if (
+        secs is _MISS
+        and len(head) == 19
+        and head[4] == "-"
+        and head[7] == "-"
+        and head[13] == ":"
+        and head[16] == ":"
+        and head[10] in "Tt "
+    ):
         secs = _head_seconds(head)
     if secs is None:
         return None
     if secs is not _MISS:
-        if text[19:20] == "." and text[23:24] == "Z" and text[20:23].isdigit() and text[20:23].isascii():
-            ms, end = secs * 1000 + int(text[20:23]), 24  # fast path: what format_line, Lambda and Node write
+        if (
+            text[19:20] == "."
+            and text[23:24] == "Z"
+            and text[20:23].isdigit()
+            and text[20:23].isascii()
+        ):
+            ms, end = (
+                secs * 1000 + int(text[20:23]),
+                24,
+            )  # fast path: what format_line, Lambda and Node write
         else:
             m = _TAIL_RE.match(text, 19)
             end = m.end()
@@ -211,7 +231,11 @@ def format_timestamp(timestamp_ms: int) -> str:
 
     :raises InvalidParameter: if the time is not an int within 1970..9999.
     """
-    if not isinstance(timestamp_ms, int) or isinstance(timestamp_ms, bool) or not MIN_TIMESTAMP_MS <= timestamp_ms <= MAX_TIMESTAMP_MS:
+    if (
+        not isinstance(timestamp_ms, int)
+        or isinstance(timestamp_ms, bool)
+        or not MIN_TIMESTAMP_MS <= timestamp_ms <= MAX_TIMESTAMP_MS
+    ):
         raise InvalidParameter(
             f"timestamp {timestamp_ms!r} is not a time logsvc can store",
             field="timestamp",
@@ -223,7 +247,9 @@ def format_timestamp(timestamp_ms: int) -> str:
 
 
 ESCAPED = "\x1e"  # U+001E RECORD SEPARATOR after the writer's timestamp and space: an escaped line
-STDERR = "\x1f"  # U+001F UNIT SEPARATOR right after the writer's timestamp: an event written to stderr
+STDERR = (
+    "\x1f"  # U+001F UNIT SEPARATOR right after the writer's timestamp: an event written to stderr
+)
 _PIPES = ("stdout", "stderr")
 
 
@@ -277,7 +303,11 @@ def format_line(timestamp_ms: int, message: str, pipe: str | None = None) -> byt
     elif pipe == "stderr":
         sep = STDERR if body[:1] == ESCAPED else STDERR + " "
     else:
-        raise InvalidParameter(f"pipe {pipe!r} is not one logsvc records", field="pipe", rule=f"None or one of {_PIPES}")
+        raise InvalidParameter(
+            f"pipe {pipe!r} is not one logsvc records",
+            field="pipe",
+            rule=f"None or one of {_PIPES}",
+        )
     return f"{format_timestamp(timestamp_ms)}{sep}{body}\n".encode("utf-8", "replace")
 
 
@@ -298,7 +328,13 @@ _NBSP = b"\xc2\xa0"  # Lambda's Python runtime replaces a traceback's leading sp
 _MAYBE_CONTINUES = frozenset(b" \t\xc2TDC}]XR")
 _LETTER_STARTS = (*_TB_HEADERS, b"Caused by: ", b"XRAY TraceId: ", b"Runtime.")
 _BY_LETTER = frozenset(b"TDCXR")
-_PLATFORM_PREFIXES = ("START RequestId: ", "END RequestId: ", "REPORT RequestId: ", "INIT_START ", "INIT_REPORT ")
+_PLATFORM_PREFIXES = (
+    "START RequestId: ",
+    "END RequestId: ",
+    "REPORT RequestId: ",
+    "INIT_START ",
+    "INIT_REPORT ",
+)
 
 # Where the open event stands in a Python traceback.
 _NONE = 0  # not in a traceback
@@ -335,7 +371,9 @@ def _is_json_line(line: bytes) -> bool:
     return line.startswith(b"{")
 
 
-def _continues(lines: list[bytes], i: int, first: bytes | None, state: int, flush: bool) -> tuple[bool, int]:
+def _continues(
+    lines: list[bytes], i: int, first: bytes | None, state: int, flush: bool
+) -> tuple[bool, int]:
     """Does lines[i] join the open event (whose first line is `first`)? Returns (join, next state)."""
     line = lines[i]
     if first is None:  # nothing in `data` to join
@@ -368,7 +406,9 @@ def _continues(lines: list[bytes], i: int, first: bytes | None, state: int, flus
         return (first[:1] in (b"{", b"[") and lines[i - 1][:1] in (b" ", b"\t")), _NONE
     if line.startswith(b"XRAY TraceId: "):  # tracing suffix of a REPORT event (reference §2.1)
         return first.startswith(b"REPORT RequestId: "), _NONE
-    if line.startswith(b"Runtime.") and b" " not in line:  # "RequestId: <id> Error: ...\nRuntime.ExitError"
+    if (
+        line.startswith(b"Runtime.") and b" " not in line
+    ):  # "RequestId: <id> Error: ...\nRuntime.ExitError"
         return first.startswith(b"RequestId: "), _NONE
     return False, _NONE
 
@@ -384,7 +424,9 @@ def _tail_continues(tail: bytes) -> bool:
 
 # An escaped line: format_timestamp's exact form (24 bytes), a space (stdout) or the stderr mark, U+001E
 # (see escape_message); byte 25 is U+001E either way, so split_events' one check finds both.
-_ESCAPED_LINE_RE = re.compile(rb"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z[ \x1f]\x1e")
+_ESCAPED_LINE_RE = re.compile(
+    rb"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z[ \x1f]\x1e"
+)
 
 
 def _text(raw: bytes) -> str:
@@ -392,7 +434,9 @@ def _text(raw: bytes) -> str:
     so a stderr mark stays in the text), the rest read by `_decode`."""
     if raw[25:26] == b"\x1e" and _ESCAPED_LINE_RE.match(raw):
         first, nl, rest = raw.partition(b"\n")
-        head = raw[:25].decode() if raw[24] == 32 else raw[:24].decode() + STDERR + " "  # the text's form of the mark
+        head = (
+            raw[:25].decode() if raw[24] == 32 else raw[:24].decode() + STDERR + " "
+        )  # the text's form of the mark
         text = head + unescape_message(first[26:].decode("utf-8", "replace"))
         return text + "\n" + _decode(rest) if nl else text
     return _decode(raw) if b"\r" in raw else raw.decode("utf-8", "replace")
@@ -434,7 +478,14 @@ def split_events(data: bytes, *, flush: bool = False) -> tuple[list[RawEvent], i
     pos = 0  # byte offset of lines[i]
     maybe_continues, by_letter, letter_starts = _MAYBE_CONTINUES, _BY_LETTER, _LETTER_STARTS
     for i, line in enumerate(lines):
-        if state or not line or (line[0] in maybe_continues and (line[0] not in by_letter or line.startswith(letter_starts))):
+        if (
+            state
+            or not line
+            or (
+                line[0] in maybe_continues
+                and (line[0] not in by_letter or line.startswith(letter_starts))
+            )
+        ):
             join, state = _continues(lines, i, lines[first] if start >= 0 else None, state, flush)
         else:
             join = False
@@ -442,11 +493,24 @@ def split_events(data: bytes, *, flush: bool = False) -> tuple[list[RawEvent], i
             if start >= 0:
                 raw = data[start : pos - 1]
                 # the hot path: a plain line without CR is decoded here; a 1-byte slice is a cached object
-                emit(_raw_event(start, pos, _text(raw) if raw[25:26] == b"\x1e" or b"\r" in raw else raw.decode("utf-8", "replace")))
+                emit(
+                    _raw_event(
+                        start,
+                        pos,
+                        _text(raw)
+                        if raw[25:26] == b"\x1e" or b"\r" in raw
+                        else raw.decode("utf-8", "replace"),
+                    )
+                )
             start = pos
             first = i
         pos += len(line) + 1
-    if not flush and (state == _HEADER or state == _FRAMES or state == _PENDING or _tail_continues(data[complete : complete + 80])):
+    if not flush and (
+        state == _HEADER
+        or state == _FRAMES
+        or state == _PENDING
+        or _tail_continues(data[complete : complete + 80])
+    ):
         return events, start
     emit(_raw_event(start, complete, _text(data[start : complete - 1])))
     return events, complete
@@ -635,12 +699,19 @@ def _json_platform_fields(kind: str, record: object, fields: dict[str, object]) 
         fields["type"] = _JSON_PLATFORM_TYPES[kind]
     if not isinstance(record, dict):
         return
-    for key, name in (("requestId", "requestId"), ("version", "version"), ("runtimeVersion", "runtimeVersion"), ("errorType", "errorType")):
+    for key, name in (
+        ("requestId", "requestId"),
+        ("version", "version"),
+        ("runtimeVersion", "runtimeVersion"),
+        ("errorType", "errorType"),
+    ):
         value = record.get(key)
         if isinstance(value, str) and value:
             fields[name] = value
     status = record.get("status")
-    if isinstance(status, str) and status != "success":  # text REPORT lines carry Status only on failure
+    if (
+        isinstance(status, str) and status != "success"
+    ):  # text REPORT lines carry Status only on failure
         fields["status"] = status
     metrics = record.get("metrics")
     if isinstance(metrics, dict):
@@ -755,7 +826,9 @@ LAMBDA_INIT_START = LineFormat(
     "Lambda platform: a new execution environment's init phase began (reference §2.1).",
     "I",
     _match_init_start,
-    ("INIT_START Runtime Version: python:3.13.v60\tRuntime Version ARN: arn:aws:lambda:ap-east-2::runtime:6b9e…99ca",),
+    (
+        "INIT_START Runtime Version: python:3.13.v60\tRuntime Version ARN: arn:aws:lambda:ap-east-2::runtime:6b9e…99ca",
+    ),
 )
 LAMBDA_START = LineFormat(
     "lambda-start",
@@ -816,7 +889,9 @@ LAMBDA_TIMEOUT = LineFormat(
     "Lambda platform, 2016-2023 and LocalStack: '<ts> <requestId> Task timed out after N seconds' (§2.1, §6).",
     "0123456789abcdef",
     _match_timeout,
-    ("2023-10-20T16:28:17.840Z 4299ee26-0c9b-4f8e-a7d2-6b1e3f5a9c10 Task timed out after 31.01 seconds",),
+    (
+        "2023-10-20T16:28:17.840Z 4299ee26-0c9b-4f8e-a7d2-6b1e3f5a9c10 Task timed out after 31.01 seconds",
+    ),
 )
 PYTHON_RUNTIME = LineFormat(
     "python-runtime",
@@ -835,7 +910,7 @@ NODE_RUNTIME = LineFormat(
     "0123456789",
     _match_node_runtime,
     (
-        "2019-06-05T19:30:03.173Z\t4ce9340a-b765-490f-ad8a-02ab3415e2bf\tINFO\tEVENT\n{\n  \"key\": \"value\"\n}",
+        '2019-06-05T19:30:03.173Z\t4ce9340a-b765-490f-ad8a-02ab3415e2bf\tINFO\tEVENT\n{\n  "key": "value"\n}',
         '2024-05-20T16:29:45.009Z\t4ce9340a-b765-490f-ad8a-02ab3415e2bf\tERROR\tInvoke Error \t{"errorType":"Error","errorMessage":"boom","stack":["Error: boom","    at Runtime.handler (file:///var/task/index.mjs:3:9)"]}',
         "2024-05-20T16:29:44.801Z\tundefined\tWARN\tinit: cache disabled",
     ),
@@ -902,6 +977,7 @@ for _fmt in FORMATS:
         _BY_FIRST_CHAR[_ch] = (*_BY_FIRST_CHAR.get(_ch, ()), _fmt)
 del _fmt, _ch
 
+
 def _dispatch(text: str) -> tuple[LineFormat | None, int | None, dict[str, object]]:
     for fmt in _BY_FIRST_CHAR.get(text[:1], ()):
         m = fmt.match(text)
@@ -936,7 +1012,11 @@ def _analyse(text: str) -> tuple[LineFormat | None, int | None, str, dict[str, o
                 fmt, _ts, fields = _dispatch(message)
                 return fmt or TIMESTAMPED, ms, message, {**fields, "pipe": "stderr"}
             fields = _node_fields(text, end) if text.startswith("\t", end) else None
-            return (NODE_RUNTIME, ms, text, fields) if fields is not None else (TIMESTAMPED, ms, text, {})
+            return (
+                (NODE_RUNTIME, ms, text, fields)
+                if fields is not None
+                else (TIMESTAMPED, ms, text, {})
+            )
         # No timestamp, so of the formats for digits only a bare request id can still match.
         m = _match_timeout(text)
         return (LAMBDA_TIMEOUT, None, text, m[1]) if m is not None else (None, None, text, {})
@@ -949,7 +1029,10 @@ def _analyse(text: str) -> tuple[LineFormat | None, int | None, str, dict[str, o
 # END, REPORT) and lines with no level are "other".
 LEVEL_CLASSES = ("error", "warn", "info", "debug", "other")
 _LEVEL_CLASS = {
-    **dict.fromkeys(("ERROR", "FATAL", "CRITICAL", "CRIT", "ALERT", "EMERG", "EMERGENCY", "PANIC", "SEVERE"), "error"),
+    **dict.fromkeys(
+        ("ERROR", "FATAL", "CRITICAL", "CRIT", "ALERT", "EMERG", "EMERGENCY", "PANIC", "SEVERE"),
+        "error",
+    ),
     **dict.fromkeys(("WARN", "WARNING"), "warn"),
     **dict.fromkeys(("INFO", "NOTICE"), "info"),
     **dict.fromkeys(("DEBUG", "TRACE", "FINE", "FINER", "FINEST"), "debug"),

@@ -18,8 +18,13 @@ from pathlib import Path
 from logsvc import safeio
 
 # The lock files, relative to the data directory
-INDEX = ("index.lock",)  # the one process writing the index: the ingesting worker, or `logsvc reindex`
-INVOKER = ("invoker", ".lock")  # the one process running simulated functions (owner.json says where)
+INDEX = (
+    "index.lock",
+)  # the one process writing the index: the ingesting worker, or `logsvc reindex`
+INVOKER = (
+    "invoker",
+    ".lock",
+)  # the one process running simulated functions (owner.json says where)
 
 
 def try_hold(root: Path | str, *path: str) -> int | None:

@@ -47,7 +47,9 @@ def validate_group(name: object, field: str = "group") -> str:
     :raises InvalidParameter: naming the field and the rule.
     """
     if not isinstance(name, str) or not name:
-        raise InvalidParameter(f"{field} must not be empty ({GROUP_RULE})", field=field, rule=GROUP_RULE)
+        raise InvalidParameter(
+            f"{field} must not be empty ({GROUP_RULE})", field=field, rule=GROUP_RULE
+        )
     if len(name) > MAX_NAME:
         raise InvalidParameter(
             f"{field} is {len(name)} characters; the limit is {MAX_NAME} ({GROUP_RULE})",
@@ -70,7 +72,9 @@ def validate_stream(name: object, field: str = "stream") -> str:
     :raises InvalidParameter: naming the field and the rule.
     """
     if not isinstance(name, str) or not name:
-        raise InvalidParameter(f"{field} must not be empty ({STREAM_RULE})", field=field, rule=STREAM_RULE)
+        raise InvalidParameter(
+            f"{field} must not be empty ({STREAM_RULE})", field=field, rule=STREAM_RULE
+        )
     if len(name) > MAX_NAME:
         raise InvalidParameter(
             f"{field} is {len(name)} characters; the limit is {MAX_NAME} ({STREAM_RULE})",

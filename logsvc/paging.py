@@ -42,7 +42,9 @@ VERSION = "v1"
 KEY_FILE = "paging.key"
 KEY_BYTES = 32
 MAX_TOKEN = 65_536  # tail cursors grow with the streams followed; longer input is refused unread
-BAD_TOKEN = "The specified nextToken is invalid."  # AWS's text (reference §1), used on every surface
+BAD_TOKEN = (
+    "The specified nextToken is invalid."  # AWS's text (reference §1), used on every surface
+)
 RULE = "a token from this server's previous response"
 _FALLBACK_KEY = b"logsvc paging: data directory without a key file"
 
@@ -57,8 +59,11 @@ class Codec:
     def _serializer(self, kind: str) -> URLSafeSerializer:
         s = self._serializers.get(kind)
         if s is None:
-            s = URLSafeSerializer(self._key, salt=f"logsvc.paging.{VERSION}.{kind}",
-                                  signer_kwargs={"digest_method": hashlib.sha256})
+            s = URLSafeSerializer(
+                self._key,
+                salt=f"logsvc.paging.{VERSION}.{kind}",
+                signer_kwargs={"digest_method": hashlib.sha256},
+            )
             self._serializers[kind] = s
         return s
 
@@ -66,7 +71,9 @@ class Codec:
         """An opaque token carrying `value` (JSON-serialisable) for positions of `kind`."""
         return f"{VERSION}.{self._serializer(kind).dumps(value)}"
 
-    def decode(self, kind: str, token: object, *, field: str = "nextToken", message: str = BAD_TOKEN) -> Any:
+    def decode(
+        self, kind: str, token: object, *, field: str = "nextToken", message: str = BAD_TOKEN
+    ) -> Any:
         """The value `encode(kind, value)` carried.
 
         :raises InvalidParameter: (with `field`) for anything else: garbage, a damaged or forged
@@ -110,11 +117,18 @@ def _load_key(root: Path) -> bytes:
         try:
             _create_key(root, path)
         except OSError as e:
-            log.warning("cannot keep a paging key in %s (%s): paging tokens are checked but not secret", root, e)
+            log.warning(
+                "cannot keep a paging key in %s (%s): paging tokens are checked but not secret",
+                root,
+                e,
+            )
             return _FALLBACK_KEY
         key = _read_key(path)
     if key is None or len(key) != KEY_BYTES:
-        raise StorageError(f"{path} is not a {KEY_BYTES}-byte paging key", hint="delete it; open paging tokens become invalid")
+        raise StorageError(
+            f"{path} is not a {KEY_BYTES}-byte paging key",
+            hint="delete it; open paging tokens become invalid",
+        )
     return key
 
 
@@ -124,7 +138,9 @@ def _read_key(path: Path) -> bytes | None:
     except FileNotFoundError:
         return None
     except OSError as e:
-        raise StorageError(f"cannot read the paging key {path}: {e.strerror} (a symlink is refused)") from None
+        raise StorageError(
+            f"cannot read the paging key {path}: {e.strerror} (a symlink is refused)"
+        ) from None
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise StorageError(f"{path} is not a regular file")

@@ -62,7 +62,9 @@ class Reader:
     def __init__(self, store: Store, index: BlockIndex) -> None:
         self.store = store
         self.index = index
-        self._levels: OrderedDict[tuple, tuple[array, bytes]] = OrderedDict()  # chunk -> (times, classes)
+        self._levels: OrderedDict[tuple, tuple[array, bytes]] = (
+            OrderedDict()
+        )  # chunk -> (times, classes)
         self._levels_bytes = 0  # at most LEVEL_CACHE_BYTES
         self._levels_lock = threading.Lock()
 
@@ -107,7 +109,9 @@ class Reader:
         :raises InvalidParameter: for a bad token or limit.
         """
         if not 1 <= limit <= MAX_LIMIT:
-            raise InvalidParameter(f"limit must be between 1 and {MAX_LIMIT}", field="limit", rule=f"1..{MAX_LIMIT}")
+            raise InvalidParameter(
+                f"limit must be between 1 and {MAX_LIMIT}", field="limit", rule=f"1..{MAX_LIMIT}"
+            )
         if isinstance(pattern, str) or pattern is None:
             pattern = compile_pattern(pattern or "")
         lo = NEG_INF if start is None else start
@@ -153,7 +157,9 @@ class Reader:
             for off, end, ing in spans:
                 if off < src.from_offset or end <= off:
                     continue
-                at, _, evs = files.indexed_events(src, off, end)  # an over-long line as every path reads it
+                at, _, evs = files.indexed_events(
+                    src, off, end
+                )  # an over-long line as every path reads it
                 if at != off or len(evs) != 1 or evs[0].start != 0:
                     continue
                 raw = evs[0]
@@ -170,7 +176,9 @@ class Reader:
         page.events.reverse()
         return page
 
-    def context(self, group: str, stream: str, event_id: str, before: int = 20, after: int = 20) -> list[LogEvent]:
+    def context(
+        self, group: str, stream: str, event_id: str, before: int = 20, after: int = 20
+    ) -> list[LogEvent]:
         """The event and up to before/after events around it in its own stream, in file order.
 
         :raises NotFound: if the event is not there.
@@ -179,7 +187,9 @@ class Reader:
         try:
             offset = int(event_id[:16])
         except ValueError:
-            raise InvalidParameter("eventId is not an event id from this server", field="eventId") from None
+            raise InvalidParameter(
+                "eventId is not an event id from this server", field="eventId"
+            ) from None
         snap = self.index.snapshot()  # holds a reference until released
         files = _Files(self.store)
         try:
@@ -298,13 +308,19 @@ class Reader:
             pieces = []  # (first bucket, last bucket, src, span, cache key)
             for src in sources:
                 for span in _spans(snap, files, src, start, end):
-                    if span.ing is None:  # not indexed yet: times unknown until read, and likely the newest
+                    if (
+                        span.ing is None
+                    ):  # not indexed yet: times unknown until read, and likely the newest
                         pieces.append((0, buckets - 1, src, span, None))
                         continue
                     first = (max(span.min_ts, start) - start) // interval
                     last = min(buckets - 1, (min(span.max_ts, end - 1) - start) // interval)
                     # a chunk all of whose events are visible reads back the same until its file changes
-                    key = (src.path, files.ident(src), span.start, span.end) if span.min_ts >= src.since else None
+                    key = (
+                        (src.path, files.ident(src), span.start, span.end)
+                        if span.min_ts >= src.since
+                        else None
+                    )
                     pieces.append((first, last, src, span, key))
             pieces.sort(key=lambda p: -p[3].max_ts)
             for p in pieces:
@@ -329,7 +345,8 @@ class Reader:
                 for j in range(first, last + 1):
                     pending[j] -= 1
             return [
-                dict(zip(classes, counts[i], strict=True)) if pending[i] == 0 else None for i in range(buckets)
+                dict(zip(classes, counts[i], strict=True)) if pending[i] == 0 else None
+                for i in range(buckets)
             ], parsed
         finally:
             files.close()
@@ -374,7 +391,9 @@ class Reader:
                 deadline=deadline,
             )
             for ev in page.events:
-                counts[min(buckets - 1, (ev.timestamp - start) // interval)][lines.level_class(ev.fields)] += 1
+                counts[min(buckets - 1, (ev.timestamp - start) // interval)][
+                    lines.level_class(ev.fields)
+                ] += 1
             read += len(page.events)
             token = page.next_token
             if not token:
@@ -388,10 +407,14 @@ class Reader:
 
     def stream_times(self, group: str, stream: str) -> tuple[int | None, int | None, int | None]:
         """(first event time, last event time, last ingestion time), including bytes not yet indexed."""
-        first, last, last_ing, _ = self.stream_summary(visibility.source_unchecked(self.store, group, stream))
+        first, last, last_ing, _ = self.stream_summary(
+            visibility.source_unchecked(self.store, group, stream)
+        )
         return first, last, last_ing
 
-    def stream_summary(self, src: Source, read_tail: bool = True) -> tuple[int | None, int | None, int | None, bool]:
+    def stream_summary(
+        self, src: Source, read_tail: bool = True
+    ) -> tuple[int | None, int | None, int | None, bool]:
         """(first, last event time, last ingestion time, exact) of the visible events of `src`.
 
         From the index's chunk bounds (no file read) plus, if `read_tail`, the last 64 KiB of bytes
@@ -405,7 +428,9 @@ class Reader:
             for b in files.blocks(snap, src):
                 if b.max_ts < src.since or b.end <= src.from_offset:
                     continue
-                if b.min_ts >= src.since and b.start >= src.from_offset:  # wholly visible: its bounds do
+                if (
+                    b.min_ts >= src.since and b.start >= src.from_offset
+                ):  # wholly visible: its bounds do
                     first = b.min_ts if first is None else min(first, b.min_ts)
                     last = b.max_ts if last is None else max(last, b.max_ts)
                     last_ing = b.c_ing[-1] if last_ing is None else max(last_ing, b.c_ing[-1])
@@ -430,7 +455,9 @@ class Reader:
                 start = start + nl + 1 if nl != -1 else size
             evs = files.events(src, start, size, None)
             if evs:
-                last = max([last if last is not None else evs[0].timestamp] + [e.timestamp for e in evs])
+                last = max(
+                    [last if last is not None else evs[0].timestamp] + [e.timestamp for e in evs]
+                )
                 last_ing = max(last_ing or 0, max(e.ingestion_time for e in evs))
                 if first is None:
                     first = min(e.timestamp for e in evs)
@@ -497,7 +524,9 @@ def _spans(snap: Snapshot, files: _Files, src: Source, start: int, end: int) -> 
         for i in range(len(b.c_start)):
             if b.c_max[i] < lo or b.c_min[i] >= end or b.c_start[i] < src.from_offset:
                 continue
-            yield _Span(b.c_start[i], b.chunk_end(i), b.c_min[i], b.c_max[i], b.c_count[i], b.c_ing[i])
+            yield _Span(
+                b.c_start[i], b.chunk_end(i), b.c_min[i], b.c_max[i], b.c_count[i], b.c_ing[i]
+            )
     tail = max(blocks[-1].end if blocks else 0, src.from_offset)
     size = files.size(src)
     if size > tail:
@@ -515,7 +544,9 @@ def _key(ev: LogEvent) -> tuple:
     return (ev.timestamp, stream_key(ev.group, ev.stream), ev.offset)
 
 
-def _behind(boundary: tuple | None, forward: bool, skey: str, min_ts: int, max_ts: int, start: int, end: int) -> bool:
+def _behind(
+    boundary: tuple | None, forward: bool, skey: str, min_ts: int, max_ts: int, start: int, end: int
+) -> bool:
     """Is every event of a piece (times in [min_ts, max_ts], offsets in [start, end)) on the side of
     `boundary` that earlier pages returned? Lets a deep page skip, not re-parse, the events before it
     (a stream whose events share one timestamp would otherwise be re-read from its start per page)."""
@@ -548,7 +579,9 @@ def _raw_match(q: tuple, raw: bytes) -> bool:
     return any(_raw_match(p, raw) for p in q[1])
 
 
-FIRST = (NEG_INF,)  # the heap key of unindexed bytes: their times are unknown, so they are read first
+FIRST = (
+    NEG_INF,
+)  # the heap key of unindexed bytes: their times are unknown, so they are read first
 
 
 def _piece_key(forward: bool, skey: str, min_ts: int, max_ts: int, start: int, end: int) -> tuple:
@@ -589,14 +622,25 @@ class _Pending:
 
     __slots__ = ("src", "key", "text", "ing", "end", "ident")
 
-    def __init__(self, src: Source, key: tuple, text: str, ing: int, end: int, ident: bytes = b"") -> None:
-        self.src, self.key, self.text, self.ing, self.end, self.ident = src, key, text, ing, end, ident
+    def __init__(
+        self, src: Source, key: tuple, text: str, ing: int, end: int, ident: bytes = b""
+    ) -> None:
+        self.src, self.key, self.text, self.ing, self.end, self.ident = (
+            src,
+            key,
+            text,
+            ing,
+            end,
+            ident,
+        )
 
     def __lt__(self, other: _Pending) -> bool:  # heap ties never get here: keys are unique
         return False
 
     def event(self) -> LogEvent:
-        return make_event(self.src.group, self.src.stream, self.key[2], self.end, self.text, self.ing, self.ident)
+        return make_event(
+            self.src.group, self.src.stream, self.key[2], self.end, self.text, self.ing, self.ident
+        )
 
 
 # ---- the merge ---------------------------------------------------------------------------------
@@ -670,7 +714,9 @@ class _Merge:
         # nothing on the far side of the boundary's time can be on this page
         self.lo = max(query.lo, boundary[0]) if boundary is not None and forward else query.lo
         self.hi = min(query.hi, boundary[0]) if boundary is not None and not forward else query.hi
-        self.pieces: list[tuple[tuple, int, _BlockPiece | _ChunkPiece | _TailPiece]] = []  # (key, seq, piece)
+        self.pieces: list[
+            tuple[tuple, int, _BlockPiece | _ChunkPiece | _TailPiece]
+        ] = []  # (key, seq, piece)
         self.seq = 0  # breaks ties between equal keys in the order pieces were queued
         self.ready: list[tuple[tuple, _Pending]] = []  # matched events, in the events' heap order
         self.result: list[LogEvent] = []
@@ -715,11 +761,14 @@ class _Merge:
             and min_ts <= self.hi
             and visible(src, max_ts, end - 1)
             and (
-                self.boundary is None or not _behind(self.boundary, self.forward, src.skey, min_ts, max_ts, start, end)
+                self.boundary is None
+                or not _behind(self.boundary, self.forward, src.skey, min_ts, max_ts, start, end)
             )
         )
 
-    def _push(self, key: tuple, piece: _BlockPiece | _ChunkPiece | _TailPiece, seeding: bool = False) -> None:
+    def _push(
+        self, key: tuple, piece: _BlockPiece | _ChunkPiece | _TailPiece, seeding: bool = False
+    ) -> None:
         entry = (key, self.seq, piece)
         self.seq += 1
         if seeding:
@@ -732,7 +781,9 @@ class _Merge:
         index has not reached (unknown times: read first)."""
         blocks = self.files.blocks(self.snap, src)
         for b in blocks:
-            if self._wanted(src, b.min_ts, b.max_ts, b.start, b.end) and (self.cands is None or b.docnum in self.cands):
+            if self._wanted(src, b.min_ts, b.max_ts, b.start, b.end) and (
+                self.cands is None or b.docnum in self.cands
+            ):
                 key = _piece_key(self.forward, src.skey, b.min_ts, b.max_ts, b.start, b.end)
                 self._push(key, _BlockPiece(src, b), seeding=True)
         tail_start = max(blocks[-1].end if blocks else 0, src.from_offset)
@@ -767,7 +818,12 @@ class _Merge:
         self._keep_matches(src, start, data, raws, self.files.times(src, start + len(data)))
 
     def _keep_matches(
-        self, src: Source, start: int, data: bytes, raws: list[lines.RawEvent], ing_at: stamps.TimeFn
+        self,
+        src: Source,
+        start: int,
+        data: bytes,
+        raws: list[lines.RawEvent],
+        ing_at: stamps.TimeFn,
     ) -> None:
         """Queue the events of `data` (read at `start`) that are on this page and match the pattern;
         `ing_at` gives the ingestion time at an offset."""
@@ -920,9 +976,13 @@ class _Files:
             return start, data, lines.split_events(data, flush=True)[0]
         pos, first, pieces, raws = start, None, [], []
         while pos < end:
-            at, data, evs, consumed = follow.read_new_events(fd, pos, end, follow.PARTIAL_LINE_GRACE, TAIL_SLICE)
+            at, data, evs, consumed = follow.read_new_events(
+                fd, pos, end, follow.PARTIAL_LINE_GRACE, TAIL_SLICE
+            )
             if not consumed and evs == [] and at + len(data) < end and b"\n" in data:
-                evs, consumed = lines.split_events(data, flush=True)  # one event longer than a slice
+                evs, consumed = lines.split_events(
+                    data, flush=True
+                )  # one event longer than a slice
             if first is None:
                 first = at
             if not consumed:
@@ -947,14 +1007,18 @@ class _Files:
         fd = self._open(src)
         if fd is None or end <= start:
             return []
-        if ingest_for is None:  # bytes the index has not reached: by the follow rules, a slice at a time
+        if (
+            ingest_for is None
+        ):  # bytes the index has not reached: by the follow rules, a slice at a time
             evs = []
             pos = start
             while pos < end:
                 at, data, raws, consumed = follow.read_settled_events(fd, pos, end, TAIL_SLICE)
                 if not consumed:
                     break
-                evs += [lines.RawEvent(at - start + r.start, at - start + r.end, r.text) for r in raws]
+                evs += [
+                    lines.RawEvent(at - start + r.start, at - start + r.end, r.text) for r in raws
+                ]
                 pos = at + consumed
             ingest_for = self.times(src, pos)
         else:

@@ -56,7 +56,9 @@ def reindex(settings: Settings, progress: Callable[[int, int], None] | None = No
             os.close(safeio.open_dir(rfd, REBUILT, create=True))
         fresh = BlockIndex(fresh_dir)
         try:
-            count = Ingester(store, fresh, block_lines=settings.block_lines).rebuild(old_snap, progress)
+            count = Ingester(store, fresh, block_lines=settings.block_lines).rebuild(
+                old_snap, progress
+            )
         finally:
             fresh.close()
             if old_snap is not None:

@@ -24,7 +24,9 @@ from logsvc.model import stream_key
 log = logging.getLogger("logsvc.retention")
 
 PAGE = 4096
-HEAD_KEPT = 4096  # the ingester hashes the file's first bytes to tell a rewritten file from an appended one
+HEAD_KEPT = (
+    4096  # the ingester hashes the file's first bytes to tell a rewritten file from an appended one
+)
 DAY_MS = 86_400_000
 
 _unsupported_warned = False
@@ -72,11 +74,17 @@ def enforce(store, snapshot, now_ms: int) -> int:
             # record first, punch second: from this moment no reader looks below `offset`
             store.set_expired_offset(group.name, info.name, offset)
             try:
-                freed += store.punch_hole(group.name, info.name, HEAD_KEPT, offset // PAGE * PAGE, info.ino)
+                freed += store.punch_hole(
+                    group.name, info.name, HEAD_KEPT, offset // PAGE * PAGE, info.ino
+                )
             except OSError as e:
                 if e.errno in (errno.EOPNOTSUPP, errno.ENOSYS) and not _unsupported_warned:
                     _unsupported_warned = True
-                    log.warning("this file system cannot punch holes; expired events are hidden but keep their space")
+                    log.warning(
+                        "this file system cannot punch holes; expired events are hidden but keep their space"
+                    )
                 elif e.errno not in (errno.EOPNOTSUPP, errno.ENOSYS):
-                    log.warning("could not reclaim expired bytes of %s / %s: %s", group.name, info.name, e)
+                    log.warning(
+                        "could not reclaim expired bytes of %s / %s: %s", group.name, info.name, e
+                    )
     return freed

@@ -57,7 +57,9 @@ def _refuse_link(e: OSError, what: str) -> None:
         raise Refused(what, "is not a folder") from None
 
 
-def open_dir(parent: int | None, name: str | Path, *, create: bool = False, mode: int = DIR_MODE) -> int:
+def open_dir(
+    parent: int | None, name: str | Path, *, create: bool = False, mode: int = DIR_MODE
+) -> int:
     """Open folder `name` (one segment, or an absolute path when `parent` is None) as a descriptor.
 
     With `parent` set, `name` is one segment opened relative to it and a symlink is refused. An
@@ -109,7 +111,9 @@ def folder(parent: int | None, name: str | Path, *, create: bool = False) -> Ite
         os.close(fd)
 
 
-def open_file(dir_fd: int, name: str, flags: int = os.O_RDONLY, mode: int = FILE_MODE, *, owned: bool = True) -> int:
+def open_file(
+    dir_fd: int, name: str, flags: int = os.O_RDONLY, mode: int = FILE_MODE, *, owned: bool = True
+) -> int:
     """Open `name` inside `dir_fd` with O_NOFOLLOW; refuse anything but a regular file of ours.
 
     `owned=False` (reading a stream file another program wrote) drops only the owner check.

@@ -26,7 +26,9 @@ _service = None  # this worker's Service, closed in worker_exit
 
 
 SOCKET_TIMEOUT = 30.0  # seconds a client may stall a single send or receive
-HEADER_DEADLINE = 2.0  # seconds a new connection has to deliver its request headers (loopback: microseconds)
+HEADER_DEADLINE = (
+    2.0  # seconds a new connection has to deliver its request headers (loopback: microseconds)
+)
 
 
 class _TimedConn(TConn):
@@ -155,7 +157,11 @@ def print_address(settings: Settings, host: str, port: int) -> None:
             flush=True,
         )
         if not settings.token:
-            print("logsvc: warning: listening beyond this machine without --token", file=sys.stderr, flush=True)
+            print(
+                "logsvc: warning: listening beyond this machine without --token",
+                file=sys.stderr,
+                flush=True,
+            )
         public = _public_routes(settings)
         if public:
             print(

@@ -42,7 +42,9 @@ class IndexHandle:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._index: BlockIndex | None = None
-        self._writer_owned = False  # is self._index the ingester's index? (then only set() replaces it)
+        self._writer_owned = (
+            False  # is self._index the ingester's index? (then only set() replaces it)
+        )
         self._lock = threading.Lock()
         self._warned = False
 
@@ -108,7 +110,9 @@ class Service:
         self.watcher = Watcher(self.store.groups_dir, settings.rescan_interval)
         self.tailer = Tailer(self.store, self.watcher, settings.max_tail_clients)
         self.invoker = create_invoker(settings, self.store, invoker_server)
-        self.jobs = Jobs(self.store, self.reader, settings)  # Logs Insights queries (threads start with the first)
+        self.jobs = Jobs(
+            self.store, self.reader, settings
+        )  # Logs Insights queries (threads start with the first)
         self.ingester: Ingester | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -160,7 +164,10 @@ class Service:
         except OSError as e:
             if not self._lock_refused:
                 self._lock_refused = True
-                log.error("cannot take index.lock in the data directory (%s); not ingesting until it is fixed", e)
+                log.error(
+                    "cannot take index.lock in the data directory (%s); not ingesting until it is fixed",
+                    e,
+                )
             return False
         return self._lock_fd is not None
 
@@ -209,7 +216,9 @@ class Service:
 
         env = dict(os.environ, **self.settings.to_env())
         while not self._stop.is_set():
-            proc = subprocess.Popen([sys.executable, "-m", "logsvc.columns.builder", str(os.getpid())], env=env)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "logsvc.columns.builder", str(os.getpid())], env=env
+            )
             self.column_builder_pid = proc.pid
             while proc.poll() is None and not self._stop.wait(0.2):
                 pass
@@ -222,7 +231,9 @@ class Service:
                     proc.wait()
                 return
             log.warning("the column builder exited (rc %s); restarting it", proc.returncode)
-            self._stop.wait(1.0)  # a builder that keeps failing costs one start a second, never more
+            self._stop.wait(
+                1.0
+            )  # a builder that keeps failing costs one start a second, never more
 
     def _discard_columns(self) -> None:
         """The index is rebuilt from the files (its ingestion times may differ): so is Insights' copy."""
@@ -250,13 +261,19 @@ class Service:
         with safeio.folder(None, self.store.root) as root:
             os.close(safeio.open_dir(root, "index", create=True))
         if not index_exists(self.index_dir):
-            with closing(self.store.iter_stream_files()) as files:  # left after its first item: closed here
+            with closing(
+                self.store.iter_stream_files()
+            ) as files:  # left after its first item: closed here
                 if next(files, None) is not None:
                     log.warning("no index at %s; building it from the stream files", self.index_dir)
         try:
             return BlockIndex(self.index_dir)
         except IndexCorrupt as e:
-            log.error("the index at %s is damaged (%s); rebuilding it from the stream files", self.index_dir, e)
+            log.error(
+                "the index at %s is damaged (%s); rebuilding it from the stream files",
+                self.index_dir,
+                e,
+            )
             BlockIndex.destroy(self.index_dir)
             self._discard_columns()
             return BlockIndex(self.index_dir)

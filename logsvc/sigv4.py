@@ -40,7 +40,15 @@ from urllib.parse import quote, unquote
 
 from logsvc.errors import Unauthorized
 
-__all__ = ["ALGORITHM", "MAX_SKEW", "SigV4Error", "canonical_request", "raw_path", "signing_key", "verify"]
+__all__ = [
+    "ALGORITHM",
+    "MAX_SKEW",
+    "SigV4Error",
+    "canonical_request",
+    "raw_path",
+    "signing_key",
+    "verify",
+]
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = timedelta(minutes=15)
@@ -106,7 +114,11 @@ def _canonical_uri(path: str) -> str:
                 out.pop()
         else:
             out.append(seg)
-    normalized = ("/" if path.startswith("/") else "") + "/".join(out) + ("/" if path.endswith("/") and out else "")
+    normalized = (
+        ("/" if path.startswith("/") else "")
+        + "/".join(out)
+        + ("/" if path.endswith("/") and out else "")
+    )
     return quote(normalized or "/", safe="/~")
 
 
@@ -137,7 +149,14 @@ def _header_values(headers: Mapping, name: str) -> list[str] | None:
 
 
 def canonical_request(
-    method: str, path: str, query_string: str, headers: Mapping, signed: list[str], payload_hash: str, *, presigned: bool = False
+    method: str,
+    path: str,
+    query_string: str,
+    headers: Mapping,
+    signed: list[str],
+    payload_hash: str,
+    *,
+    presigned: bool = False,
 ) -> str:
     """The SigV4 canonical request. :raises SigV4Error: if a signed header is absent."""
     lines = []
@@ -175,7 +194,9 @@ def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
 def _parse_authorization(value: str) -> tuple[str, list[str], str]:
     algorithm, _, rest = value.strip().partition(" ")
     if algorithm != ALGORITHM:
-        raise _incomplete(f"Authorization header requires the {ALGORITHM} algorithm, got {algorithm[:32]!r}.")
+        raise _incomplete(
+            f"Authorization header requires the {ALGORITHM} algorithm, got {algorithm[:32]!r}."
+        )
     params: dict[str, str] = {}
     missing = []
     for item in rest.split(","):
@@ -184,7 +205,9 @@ def _parse_authorization(value: str) -> tuple[str, list[str], str]:
             continue
         key, eq, val = item.partition("=")
         if not eq:
-            raise _incomplete(f"'{item[:64]}' not a valid key=value pair (missing equal-sign) in Authorization header.")
+            raise _incomplete(
+                f"'{item[:64]}' not a valid key=value pair (missing equal-sign) in Authorization header."
+            )
         params[key.strip()] = val.strip()
     for need in ("Credential", "Signature", "SignedHeaders"):
         if not params.get(need):
@@ -213,7 +236,9 @@ def _request_time(headers: Mapping, presigned: dict[str, str] | None) -> tuple[d
         try:
             return datetime.strptime(raw, _AMZ_FORMAT).replace(tzinfo=UTC), raw
         except ValueError:
-            raise _incomplete(f"Date must be in ISO-8601 'basic format'. Got '{raw[:40]}'.") from None
+            raise _incomplete(
+                f"Date must be in ISO-8601 'basic format'. Got '{raw[:40]}'."
+            ) from None
     values = _header_values(headers, "date")
     if values:
         try:
@@ -221,7 +246,9 @@ def _request_time(headers: Mapping, presigned: dict[str, str] | None) -> tuple[d
             return when, when.strftime(_AMZ_FORMAT)
         except (TypeError, ValueError):
             pass
-    raise _incomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
+    raise _incomplete(
+        "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+    )
 
 
 def _check_skew(when: datetime, stamp: str, now: datetime) -> None:
@@ -279,9 +306,15 @@ def verify(
         presigned = query_auth
         if presigned.get("X-Amz-Algorithm") != ALGORITHM:
             raise _incomplete(f"X-Amz-Algorithm must be {ALGORITHM}.")
-        missing = [k for k in ("X-Amz-Credential", "X-Amz-Signature", "X-Amz-SignedHeaders", "X-Amz-Date") if not presigned.get(k)]
+        missing = [
+            k
+            for k in ("X-Amz-Credential", "X-Amz-Signature", "X-Amz-SignedHeaders", "X-Amz-Date")
+            if not presigned.get(k)
+        ]
         if missing:
-            raise _incomplete(" ".join(f"AWS query-string parameters must include '{k}'." for k in missing))
+            raise _incomplete(
+                " ".join(f"AWS query-string parameters must include '{k}'." for k in missing)
+            )
         credential, signed, signature = (
             presigned["X-Amz-Credential"],
             presigned["X-Amz-SignedHeaders"].split(";"),
@@ -305,7 +338,9 @@ def verify(
         raise SigV4Error("UnrecognizedClientException", UNRECOGNIZED)
     signed = [h.strip().lower() for h in signed if h.strip()]
     if "host" not in signed and ":authority" not in signed:
-        raise _incomplete("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
+        raise _incomplete(
+            "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
+        )
     if service is not None and scope_service != service:
         raise _incomplete(f"Credential should be scoped to correct service: '{service}'.")
     if region is not None and scope_region != region:
@@ -332,7 +367,9 @@ def verify(
                 f"X-Amz-Expires must be between 1 and {MAX_EXPIRES} seconds (7 days); got {str(expires)[:20]}.",
             )
         if when + timedelta(seconds=expires) < now_dt:
-            raise SigV4Error("InvalidSignatureException", "Signature expired: the presigned URL has expired.")
+            raise SigV4Error(
+                "InvalidSignatureException", "Signature expired: the presigned URL has expired."
+            )
         if when > now_dt + MAX_SKEW:
             _check_skew(when, stamp, now_dt)
     else:
@@ -343,11 +380,20 @@ def verify(
     if claimed and claimed[0].strip() != body_hash:
         # UNSIGNED-PAYLOAD is an S3-only convenience; elsewhere the body must be what was signed
         raise SigV4Error("InvalidSignatureException", BAD_SIGNATURE)
-    creq = canonical_request(method, path, query_string, headers, signed, body_hash, presigned=presigned is not None)
-    sts = "\n".join(
-        [ALGORITHM, stamp, f"{date}/{scope_region}/{scope_service}/aws4_request", hashlib.sha256(creq.encode("utf-8")).hexdigest()]
+    creq = canonical_request(
+        method, path, query_string, headers, signed, body_hash, presigned=presigned is not None
     )
-    expected = hmac.new(signing_key(secret, date, scope_region, scope_service), sts.encode("utf-8"), hashlib.sha256).hexdigest()
+    sts = "\n".join(
+        [
+            ALGORITHM,
+            stamp,
+            f"{date}/{scope_region}/{scope_service}/aws4_request",
+            hashlib.sha256(creq.encode("utf-8")).hexdigest(),
+        ]
+    )
+    expected = hmac.new(
+        signing_key(secret, date, scope_region, scope_service), sts.encode("utf-8"), hashlib.sha256
+    ).hexdigest()
     if not hmac.compare_digest(expected.encode(), signature.strip().encode("utf-8", "replace")):
         raise SigV4Error("InvalidSignatureException", BAD_SIGNATURE)
     return key_id

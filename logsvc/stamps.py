@@ -45,7 +45,9 @@ REC = struct.Struct("<qq")  # end offset, epoch ms
 TimeFn = Callable[[int], int]
 
 
-STEP_MS = 10  # stamps are taken on a 10 ms grid, rounded up: at most one record per 10 ms per stream
+STEP_MS = (
+    10  # stamps are taken on a 10 ms grid, rounded up: at most one record per 10 ms per stream
+)
 
 
 def _now_ms() -> int:
@@ -158,7 +160,10 @@ class StampBook:
         t = _Table(ino, head[:hlen], gen)
         start = 0
         if old is not None and old.gen == gen and old.ino == ino and 0 < len(old.ends) <= n:
-            t.ends, t.ms = old.ends[:-1], old.ms[:-1]  # the last record may have been extended since
+            t.ends, t.ms = (
+                old.ends[:-1],
+                old.ms[:-1],
+            )  # the last record may have been extended since
             start = len(t.ends)
         data = os.pread(sfd, (n - start) * REC.size, HEADER.size + start * REC.size)
         for end, ms in REC.iter_unpack(data[: (len(data) // REC.size) * REC.size]):

@@ -75,7 +75,9 @@ class Store:
             with self._groups_fd(create=True):
                 pass
         except safeio.Refused as e:
-            raise StorageError(f"the data directory's {e.what!r} is a symlink or not ours; refusing it") from None
+            raise StorageError(
+                f"the data directory's {e.what!r} is a symlink or not ours; refusing it"
+            ) from None
         self._append_locks: dict[tuple[str, str], threading.Lock] = {}
         self._listings: dict[str, tuple[int, list[tuple[str, str, Path]], list[str]]] = {}
         self._meta_cache: dict[str, tuple[tuple[int, int], dict]] = {}
@@ -100,12 +102,17 @@ class Store:
         gdir = path if path.parent == self.groups_dir else path.parent
         for d in (self.groups_dir, gdir):
             if safeio.is_link_or_foreign(None, d):
-                raise InvalidParameter(f"{_rel(self, d)} in the data directory is a symlink or not ours; refusing it")
+                raise InvalidParameter(
+                    f"{_rel(self, d)} in the data directory is a symlink or not ours; refusing it"
+                )
         return path
 
     @contextmanager
     def _groups_fd(self, create: bool = False) -> Iterator[int]:
-        with safeio.folder(None, self.root, create=create) as root, safeio.folder(root, "groups", create=create) as g:
+        with (
+            safeio.folder(None, self.root, create=create) as root,
+            safeio.folder(root, "groups", create=create) as g,
+        ):
             yield g
 
     @contextmanager
@@ -115,7 +122,9 @@ class Store:
             with self._groups_fd(create=create) as groups:
                 gfd = safeio.open_dir(groups, seg, create=create)
         except safeio.Refused as e:
-            raise InvalidParameter(f"{e.what!r} in the data directory is a symlink or not ours; refusing it") from None
+            raise InvalidParameter(
+                f"{e.what!r} in the data directory is a symlink or not ours; refusing it"
+            ) from None
         try:
             yield gfd
         finally:
@@ -212,7 +221,9 @@ class Store:
         except OSError as e:
             raise _storage_error(e) from None
 
-    def create_group(self, group: str, *, tags: dict[str, str] | None = None, exist_ok: bool = False) -> GroupInfo:
+    def create_group(
+        self, group: str, *, tags: dict[str, str] | None = None, exist_ok: bool = False
+    ) -> GroupInfo:
         """:raises AlreadyExists: unless exist_ok."""
         seg = self.group_dir(group).name
         try:
@@ -226,7 +237,12 @@ class Store:
             with self._group_fd(seg, create=True) as gfd, self._meta_lock(gfd):
                 meta = self._meta_for_update(gfd, seg)
                 if not meta:
-                    meta = {"name": group, "creationTime": now_ms(), "tags": dict(tags or {}), "streams": {}}
+                    meta = {
+                        "name": group,
+                        "creationTime": now_ms(),
+                        "tags": dict(tags or {}),
+                        "streams": {},
+                    }
                     self._write_meta(gfd, meta)
         except OSError as e:
             raise _storage_error(e) from None
@@ -292,7 +308,9 @@ class Store:
         out = []
         for gfd, seg, name in self._group_folders(skipped):
             try:
-                out.append(self._group_info(name, self._read_meta(gfd, seg), os.fstat(gfd).st_mtime))
+                out.append(
+                    self._group_info(name, self._read_meta(gfd, seg), os.fstat(gfd).st_mtime)
+                )
             except (InvalidParameter, OSError, ValueError, UnicodeError) as e:
                 self._skip(f"groups/{seg}", e, skipped)
         out.sort(key=lambda g: g.name)
@@ -310,7 +328,11 @@ class Store:
         self.get_group(group)
         seg = self.group_dir(group).name
         with self._group_fd(seg) as gfd, self._meta_lock(gfd):
-            meta = self._meta_for_update(gfd, seg) or {"name": group, "creationTime": now_ms(), "streams": {}}
+            meta = self._meta_for_update(gfd, seg) or {
+                "name": group,
+                "creationTime": now_ms(),
+                "streams": {},
+            }
             if retention_days is not ...:
                 if retention_days is None:
                     meta.pop("retentionInDays", None)
@@ -391,7 +413,9 @@ class Store:
                 try:
                     if names.is_hashed(seg):
                         safeio.write_atomic(gfd, seg + NAME_SUFFIX, stream.encode("utf-8"))
-                    fd = safeio.open_file(gfd, path.name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_APPEND)
+                    fd = safeio.open_file(
+                        gfd, path.name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_APPEND
+                    )
                     os.close(fd)
                 except safeio.Refused as e:
                     raise InvalidParameter(
@@ -399,7 +423,11 @@ class Store:
                     ) from None
                 except OSError as e:
                     raise _storage_error(e) from None
-                meta = self._meta_for_update(gfd, gseg) or {"name": group, "creationTime": now_ms(), "tags": {}}
+                meta = self._meta_for_update(gfd, gseg) or {
+                    "name": group,
+                    "creationTime": now_ms(),
+                    "tags": {},
+                }
                 meta.setdefault("streams", {})[stream] = now_ms()
                 self._write_meta(gfd, meta)
         return self.get_stream(group, stream)
@@ -424,9 +452,13 @@ class Store:
             st = None
         if st is None:
             self.get_group(group)
-            raise NotFound(f"no log stream {stream!r} in log group {group!r}", field="stream") from None
+            raise NotFound(
+                f"no log stream {stream!r} in log group {group!r}", field="stream"
+            ) from None
         if not _is_regular(st):
-            raise NotFound(f"log stream {stream!r} is not a regular file; refusing it", field="stream")
+            raise NotFound(
+                f"log stream {stream!r} is not a regular file; refusing it", field="stream"
+            )
         created = meta.get("streams", {}).get(stream)
         return StreamInfo(
             group=group,
@@ -505,7 +537,9 @@ class Store:
         path = self.stream_file(group, stream)
         with self._group_fd(path.parent.name) as gfd:
             try:
-                return safeio.open_file(gfd, path.name, flags, owned=flags & os.O_ACCMODE != os.O_RDONLY)
+                return safeio.open_file(
+                    gfd, path.name, flags, owned=flags & os.O_ACCMODE != os.O_RDONLY
+                )
             except safeio.Refused:
                 raise InvalidParameter(
                     f"log stream {stream!r} is a symlink or not a regular file; refusing it"
@@ -514,7 +548,10 @@ class Store:
     # ---- writing and reading -----------------------------------------------------------------
 
     def append_events(
-        self, group: str, stream: str, events: Iterable[tuple[int, str] | tuple[int, str, str | None]]
+        self,
+        group: str,
+        stream: str,
+        events: Iterable[tuple[int, str] | tuple[int, str, str | None]],
     ) -> int:
         """Append (timestamp_ms, message) events as whole lines, in one write. Returns bytes written.
 
@@ -535,7 +572,9 @@ class Store:
                 raise
             except OSError as e:
                 if e.errno == errno.ELOOP:
-                    raise InvalidParameter(f"log stream {stream!r} is a symlink; refusing it") from None
+                    raise InvalidParameter(
+                        f"log stream {stream!r} is a symlink; refusing it"
+                    ) from None
                 raise _storage_error(e) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
@@ -587,7 +626,10 @@ class Store:
             before = os.fstat(fd)
             if before.st_ino != ino:
                 return 0
-            if _fallocate()(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, start, end - start) != 0:
+            if (
+                _fallocate()(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, start, end - start)
+                != 0
+            ):
                 err = ctypes.get_errno()
                 raise OSError(err, os.strerror(err), f"{group}/{stream}")
             return max(0, before.st_blocks - os.fstat(fd).st_blocks) * 512
@@ -604,19 +646,26 @@ class Store:
             fd = self._open_stream_fd(group, stream, os.O_RDONLY)
         except FileNotFoundError:
             self.get_stream(group, stream)
-            raise NotFound(f"no log stream {stream!r} in log group {group!r}", field="stream") from None
+            raise NotFound(
+                f"no log stream {stream!r} in log group {group!r}", field="stream"
+            ) from None
         except InvalidParameter as e:
             raise NotFound(str(e), field="stream") from None
         return os.fdopen(fd, "rb")
 
-    def iter_stream_files(self, skipped: list[str] | None = None) -> Iterator[tuple[str, str, Path]]:
+    def iter_stream_files(
+        self, skipped: list[str] | None = None
+    ) -> Iterator[tuple[str, str, Path]]:
         """(group, stream, path) for every regular stream file with a valid name in the data directory.
 
         A group folder's listing is cached until its modification time changes (creating, deleting
         or renaming a file changes it), so a query over every stream costs one stat per group.
         Entries that cannot be used are skipped and reported (see the class docstring).
         """
-        with self._groups_fd() as groups, os.scandir(groups) as listing:  # closed even if a stat raises
+        with (
+            self._groups_fd() as groups,
+            os.scandir(groups) as listing,
+        ):  # closed even if a stat raises
             gentries = []
             for gentry in listing:
                 try:
@@ -680,7 +729,12 @@ def _fallocate():
     global _libc
     if _libc is None:
         _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        _libc.fallocate.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong)
+        _libc.fallocate.argtypes = (
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_longlong,
+            ctypes.c_longlong,
+        )
         _libc.fallocate.restype = ctypes.c_int
     return _libc.fallocate
 

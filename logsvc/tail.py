@@ -26,7 +26,14 @@ from dataclasses import dataclass
 from logsvc import paging, stamps
 from logsvc.errors import InvalidParameter, LimitExceeded
 from logsvc.filterpattern import FilterPattern
-from logsvc.follow import CONTINUATION_GRACE, HEAD_BYTES, FileFollow, file_identity, make_event, read_new_events
+from logsvc.follow import (
+    CONTINUATION_GRACE,
+    HEAD_BYTES,
+    FileFollow,
+    file_identity,
+    make_event,
+    read_new_events,
+)
 from logsvc.model import LogEvent
 from logsvc.store import Store
 from logsvc.visibility import Source, visible
@@ -34,7 +41,9 @@ from logsvc.watch import Watcher
 
 READ_CHUNK = 1024 * 1024
 MAX_BATCH = 1000  # events in one batch ...
-BATCH_BYTES = 1024 * 1024  # ... and about this many message bytes (a single larger event goes alone)
+BATCH_BYTES = (
+    1024 * 1024
+)  # ... and about this many message bytes (a single larger event goes alone)
 FEED_BYTES = 16 * 1024 * 1024  # the events all feeds of a process hold together
 FEED_MIN_BYTES = 64 * 1024  # what one feed may keep however many feeds there are
 FEED_IDLE = 10.0  # seconds after which a feed no tail has asked for is dropped
@@ -52,7 +61,9 @@ def encode_cursor(codec: paging.Codec, offsets: dict[str, int]) -> str:
     file's identity where known (`[offset, hash]`), so a resumed tail whose file was replaced
     meanwhile starts the new file at byte 0 instead of mid-way."""
     idents = getattr(offsets, "idents", {})
-    return codec.encode("tail", {k: [v, idents[k]] if k in idents else v for k, v in offsets.items()})
+    return codec.encode(
+        "tail", {k: [v, idents[k]] if k in idents else v for k, v in offsets.items()}
+    )
 
 
 def decode_cursor(codec: paging.Codec, text: str, field: str = "Last-Event-ID") -> dict[str, int]:
@@ -165,10 +176,15 @@ class Tailer:
         gens = getattr(cursor, "gens", {})
         idents = getattr(cursor, "idents", {})
         return TailSession(
-            self._follow(list_sources, dict(cursor), gens, idents, pattern, heartbeat, stop, max_seconds), self._release
+            self._follow(
+                list_sources, dict(cursor), gens, idents, pattern, heartbeat, stop, max_seconds
+            ),
+            self._release,
         )
 
-    def shared_sources(self, key: tuple, list_sources: Callable[[], list[Source]], ttl: float = 1.0) -> list[Source]:
+    def shared_sources(
+        self, key: tuple, list_sources: Callable[[], list[Source]], ttl: float = 1.0
+    ) -> list[Source]:
         """`list_sources()` shared by every tail of the same groups/streams for `ttl` seconds."""
         now = time.monotonic()
         hit = self._sources.get(key)
@@ -238,7 +254,9 @@ class Tailer:
                 checked = seen  # stopped early: look at every source again next round
             if batch:
                 batch.sort(key=lambda e: (e.timestamp, e.offset))
-                matched = batch if pattern.match_all else [e for e in batch if pattern.matches(e.message)]
+                matched = (
+                    batch if pattern.match_all else [e for e in batch if pattern.matches(e.message)]
+                )
                 cursor = _cursor_of(pos)
                 if matched or time.monotonic() - last_yield > heartbeat:
                     yield matched, cursor
@@ -263,7 +281,9 @@ class Tailer:
                 feed.refs += 1
             if now - self._swept > 1.0:
                 self._swept = now
-                for k in [k for k, f in self._feeds.items() if not f.refs and now - f.used > FEED_IDLE]:
+                for k in [
+                    k for k, f in self._feeds.items() if not f.refs and now - f.used > FEED_IDLE
+                ]:
                     del self._feeds[k]
             cap = max(FEED_MIN_BYTES, FEED_BYTES // len(self._feeds))
         feed.cap = cap
@@ -295,7 +315,10 @@ class Tailer:
                         p.offset = 0
                 p.want = None
             if p.gen != f.generation or (p.offset > f.end and f.seen_size < p.offset):
-                p.offset, p.gen = 0, f.generation  # rotated, truncated or rewritten: the new file is the stream
+                p.offset, p.gen = (
+                    0,
+                    f.generation,
+                )  # rotated, truncated or rewritten: the new file is the stream
             if new and p.offset == start:
                 out = new
             elif feed.lo <= p.offset <= f.end:
@@ -326,13 +349,27 @@ class Tailer:
                 feed.clear()
             if st.st_size <= f.end:
                 return f.end, []
-            start, data, evs, consumed = read_new_events(fd, f.end, st.st_size, now - f.changed_at, READ_CHUNK)
+            start, data, evs, consumed = read_new_events(
+                fd, f.end, st.st_size, now - f.changed_at, READ_CHUNK
+            )
             f.end = start
             f.took(fd, consumed)
             ident = f.identity()
-            times = stamps.book(self.store).times(src.group, src.stream, fd, start + len(data)) if evs else None
+            times = (
+                stamps.book(self.store).times(src.group, src.stream, fd, start + len(data))
+                if evs
+                else None
+            )
             out = [
-                make_event(src.group, src.stream, start + r.start, start + r.end, r.text, times(start + r.start), ident)
+                make_event(
+                    src.group,
+                    src.stream,
+                    start + r.start,
+                    start + r.end,
+                    r.text,
+                    times(start + r.start),
+                    ident,
+                )
                 for r in evs
             ]
             if out:
@@ -341,7 +378,9 @@ class Tailer:
         finally:
             os.close(fd)
 
-    def _read_alone(self, src: Source, p: _Pos, feed: _Feed, room: int) -> tuple[list[LogEvent], bool]:
+    def _read_alone(
+        self, src: Source, p: _Pos, feed: _Feed, room: int
+    ) -> tuple[list[LogEvent], bool]:
         """A client behind the feed's window reads the file itself (the feed has just checked it)."""
         try:
             fd = os.open(src.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
@@ -352,11 +391,25 @@ class Tailer:
             if not stat.S_ISREG(st.st_mode) or st.st_size <= p.offset:
                 return [], False
             quiet = time.monotonic() - feed.f.changed_at
-            start, data, evs, consumed = read_new_events(fd, p.offset, st.st_size, quiet, READ_CHUNK)
+            start, data, evs, consumed = read_new_events(
+                fd, p.offset, st.st_size, quiet, READ_CHUNK
+            )
             ident = file_identity(st.st_ino, os.pread(fd, HEAD_BYTES, 0))
-            times = stamps.book(self.store).times(src.group, src.stream, fd, start + len(data)) if evs else None
+            times = (
+                stamps.book(self.store).times(src.group, src.stream, fd, start + len(data))
+                if evs
+                else None
+            )
             out = [
-                make_event(src.group, src.stream, start + r.start, start + r.end, r.text, times(start + r.start), ident)
+                make_event(
+                    src.group,
+                    src.stream,
+                    start + r.start,
+                    start + r.end,
+                    r.text,
+                    times(start + r.start),
+                    ident,
+                )
                 for r in evs
             ]
             fitted = _fit(out, room)

@@ -17,7 +17,9 @@ TOKEN_RE = re.compile(r"[A-Za-z0-9\u0080-\U0010FFFF]+")
 
 # bytes -> bytes table: ASCII letters lower-cased, digits and bytes >= 0x80 kept, all else a space.
 _BYTE_TABLE = bytes(
-    (c + 32 if 65 <= c <= 90 else c) if (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c >= 128) else 32
+    (c + 32 if 65 <= c <= 90 else c)
+    if (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c >= 128)
+    else 32
     for c in range(256)
 )
 _ASCII_LOWER = str.maketrans({chr(c): chr(c + 32) for c in range(65, 91)})

@@ -69,7 +69,10 @@ class _Retention:
 
 
 def sources(
-    store: Store, groups: Iterable[str], streams: Iterable[str] = (), stream_prefix: str | None = None
+    store: Store,
+    groups: Iterable[str],
+    streams: Iterable[str] = (),
+    stream_prefix: str | None = None,
 ) -> list[Source]:
     """The sources of `streams` (or every stream, optionally by prefix) of each group.
 
@@ -96,7 +99,9 @@ def sources(
 def all_sources(store: Store) -> list[Source]:
     """Every stream of every group a user made: internal groups (`names.hidden`) are left out."""
     ret = _Retention(store)
-    return [ret.source(g, s, str(p)) for g, s, p in store.iter_stream_files() if not names.hidden(g)]
+    return [
+        ret.source(g, s, str(p)) for g, s, p in store.iter_stream_files() if not names.hidden(g)
+    ]
 
 
 def source(store: Store, group: str, stream: str) -> Source:
@@ -112,4 +117,6 @@ def source_unchecked(store: Store, group: str, stream: str) -> Source:
 def listed_sources(store: Store, group: str, infos: Iterable) -> list[Source]:
     """The sources of streams the caller just listed (`Store.list_streams`), without listing again."""
     ret = _Retention(store)
-    return [ret.source(group, i.name, i.path or str(store.stream_file(group, i.name))) for i in infos]
+    return [
+        ret.source(group, i.name, i.path or str(store.stream_file(group, i.name))) for i in infos
+    ]

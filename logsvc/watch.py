@@ -49,7 +49,11 @@ class Watcher(FileSystemEventHandler):
             obs.start()
             self._observer = obs
         except OSError as e:  # e.g. inotify watch or instance limits
-            log.warning("file events unavailable (%s); falling back to polling every %.1fs", e, self.rescan_interval)
+            log.warning(
+                "file events unavailable (%s); falling back to polling every %.1fs",
+                e,
+                self.rescan_interval,
+            )
             self.polling_only = True
         self._timer = threading.Thread(target=self._tick, name="logsvc-rescan", daemon=True)
         self._timer.start()
@@ -67,7 +71,9 @@ class Watcher(FileSystemEventHandler):
             self._cond.notify_all()
 
     def _tick(self) -> None:
-        while not self._stop.wait(self.rescan_interval if not self.polling_only else min(self.rescan_interval, 0.25)):
+        while not self._stop.wait(
+            self.rescan_interval if not self.polling_only else min(self.rescan_interval, 0.25)
+        ):
             self._changed(None)
 
     def on_any_event(self, event: FileSystemEvent) -> None:

@@ -36,7 +36,15 @@ PACKAGE = "logsvc"
 ALLOWED: set[str] = set()
 
 # Underscore names the standard library documents as public API.
-PUBLIC_UNDERSCORE = {"_exit", "_replace", "_asdict", "_fields", "_make", "_field_defaults", "_current_frames"}
+PUBLIC_UNDERSCORE = {
+    "_exit",
+    "_replace",
+    "_asdict",
+    "_fields",
+    "_make",
+    "_field_defaults",
+    "_current_frames",
+}
 
 
 @dataclass
@@ -131,9 +139,13 @@ def owned_private_names(tree: ast.Module) -> set[str]:
                 owns.add(node.attr)
         elif isinstance(node, ast.Call) and _setattr_name(node, on_self=True):
             owns.add(_setattr_name(node, on_self=True))
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__slots__" for t in node.targets):
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__slots__" for t in node.targets
+        ):
             owns.update(
-                c.value for c in ast.walk(node.value) if isinstance(c, ast.Constant) and isinstance(c.value, str)
+                c.value
+                for c in ast.walk(node.value)
+                if isinstance(c, ast.Constant) and isinstance(c.value, str)
             )
     return {n for n in owns if is_private(n)}
 
@@ -142,10 +154,15 @@ def _setattr_name(node: ast.Call, on_self: bool) -> str:
     """The private attribute name of getattr/setattr/hasattr/object.__setattr__ calls, or ''."""
     f = node.func
     fname = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
-    if fname not in ("getattr", "setattr", "hasattr", "__setattr__", "delattr") or len(node.args) < 2:
+    if (
+        fname not in ("getattr", "setattr", "hasattr", "__setattr__", "delattr")
+        or len(node.args) < 2
+    ):
         return ""
     target, attr = node.args[0], node.args[1]
-    if not (isinstance(attr, ast.Constant) and isinstance(attr.value, str) and is_private(attr.value)):
+    if not (
+        isinstance(attr, ast.Constant) and isinstance(attr.value, str) and is_private(attr.value)
+    ):
         return ""
     self_target = isinstance(target, ast.Name) and target.id in ("self", "cls")
     return attr.value if self_target == on_self else ""
@@ -159,7 +176,11 @@ def read_layers(doc: Path) -> list[tuple[int, str, int, list[str]]]:
     m = re.search(r"^```layers\n(.*?)^```", doc.read_text(), re.M | re.S)
     if not m:
         raise SystemExit(f"{doc}: no ```layers block")
-    rows = [line for line in m.group(1).splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    rows = [
+        line
+        for line in m.group(1).splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     out = []
     for i, line in enumerate(rows):
         rank = len(rows) - 1 - i
@@ -169,7 +190,9 @@ def read_layers(doc: Path) -> list[tuple[int, str, int, list[str]]]:
     return out
 
 
-def place(mods: dict[str, Module], layers: list[tuple[int, str, int, list[str]]]) -> dict[str, Layer]:
+def place(
+    mods: dict[str, Module], layers: list[tuple[int, str, int, list[str]]]
+) -> dict[str, Layer]:
     """Each module's layer: an exact name wins over `pkg/*`, a longer prefix over a shorter one."""
     placed: dict[str, tuple[int, Layer]] = {}
     for rank, name, group, patterns in layers:
@@ -177,7 +200,9 @@ def place(mods: dict[str, Module], layers: list[tuple[int, str, int, list[str]]]
             dotted = pat.replace("/", ".")
             for mod in mods:
                 exact = mod == dotted
-                if exact or (dotted.endswith(".*") and (mod == dotted[:-2] or fnmatch.fnmatch(mod, dotted))):
+                if exact or (
+                    dotted.endswith(".*") and (mod == dotted[:-2] or fnmatch.fnmatch(mod, dotted))
+                ):
                     weight = 10_000 if exact else len(dotted)
                     if mod not in placed or placed[mod][0] < weight:
                         placed[mod] = (weight, Layer(rank, name, group))
@@ -198,7 +223,9 @@ def layer_findings(mods: dict[str, Module], where: dict[str, Layer]) -> list[str
             if b.rank > a.rank:
                 out.append(f"upward: {m.name} ({a.name}) imports {dep} ({b.name})")
             elif b.rank == a.rank and b.group != a.group:
-                out.append(f"sideways: {m.name} ({a.name}) imports {dep} ({b.name}), an independent neighbour")
+                out.append(
+                    f"sideways: {m.name} ({a.name}) imports {dep} ({b.name}), an independent neighbour"
+                )
     return out
 
 
@@ -286,7 +313,9 @@ def private_findings(mods: dict[str, Module]) -> list[str]:
     return sorted(out)
 
 
-def _foreign(m: Module, attr: str, owners: dict[str, list[str]], out: set[str], annotation: bool) -> None:
+def _foreign(
+    m: Module, attr: str, owners: dict[str, list[str]], out: set[str], annotation: bool
+) -> None:
     """`attr` used in `m` but defined only elsewhere. A library's private type named in an annotation
     is left alone (logsvc's modules use `from __future__ import annotations`: it is never evaluated)."""
     if attr in m.owns or attr in PUBLIC_UNDERSCORE:
@@ -327,7 +356,9 @@ def _module_aliases(m: Module, mods: dict[str, Module]) -> dict[str, str]:
     return out
 
 
-def check(root: Path, doc: Path, allowed: set[str] = ALLOWED) -> tuple[dict[str, Module], dict[str, Layer], list[str]]:
+def check(
+    root: Path, doc: Path, allowed: set[str] = ALLOWED
+) -> tuple[dict[str, Module], dict[str, Layer], list[str]]:
     """The graph, each module's layer and every finding not allowed, then allow-list entries that no
     longer match anything (so the list shrinks as the code is fixed)."""
     mods = load(root)
@@ -344,7 +375,14 @@ def check(root: Path, doc: Path, allowed: set[str] = ALLOWED) -> tuple[dict[str,
 
 def text(mods: dict[str, Module], where: dict[str, Layer]) -> str:
     lines = []
-    order = sorted(mods, key=lambda n: (-where[n].rank if n in where else 1, where.get(n, Layer(0, "?", 0)).group, n))
+    order = sorted(
+        mods,
+        key=lambda n: (
+            -where[n].rank if n in where else 1,
+            where.get(n, Layer(0, "?", 0)).group,
+            n,
+        ),
+    )
     current = None
     for n in order:
         lay = where.get(n)
@@ -363,7 +401,9 @@ def dot(mods: dict[str, Module], where: dict[str, Layer]) -> str:
         by_layer.setdefault(where[n].name if n in where else "unplaced", []).append(n)
     for i, (name, members) in enumerate(sorted(by_layer.items())):
         lines.append(
-            f'  subgraph cluster_{i} {{ label="{name}"; ' + " ".join(f'"{n}";' for n in sorted(members)) + " }"
+            f'  subgraph cluster_{i} {{ label="{name}"; '
+            + " ".join(f'"{n}";' for n in sorted(members))
+            + " }"
         )
     for m in sorted(mods):
         for d in sorted(mods[m].imports):
@@ -374,11 +414,17 @@ def dot(mods: dict[str, Module], where: dict[str, Layer]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1], help="the repository")
+    ap.add_argument(
+        "--root", type=Path, default=Path(__file__).resolve().parents[1], help="the repository"
+    )
     ap.add_argument("--dot", action="store_true", help="print Graphviz instead of text")
-    ap.add_argument("--strict", action="store_true", help="ignore the allow-list: everything left to fix")
+    ap.add_argument(
+        "--strict", action="store_true", help="ignore the allow-list: everything left to fix"
+    )
     args = ap.parse_args(argv)
-    mods, where, found = check(args.root, args.root / "ARCHITECTURE.md", set() if args.strict else ALLOWED)
+    mods, where, found = check(
+        args.root, args.root / "ARCHITECTURE.md", set() if args.strict else ALLOWED
+    )
     print(dot(mods, where) if args.dot else text(mods, where))
     for f in found:
         print(f, file=sys.stderr)

@@ -50,7 +50,9 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(data_dir: Path) -> Settings:
-    return Settings(data_dir=data_dir, port=0, commit_interval=0.05, rescan_interval=0.5, threads=32)
+    return Settings(
+        data_dir=data_dir, port=0, commit_interval=0.05, rescan_interval=0.5, threads=32
+    )
 
 
 @pytest.fixture
@@ -58,7 +60,12 @@ def store(data_dir: Path) -> Store:
     return Store(data_dir)
 
 
-def wait_for(check: Callable[[], object], timeout: float = 10.0, interval: float = 0.02, what: str = "condition") -> object:
+def wait_for(
+    check: Callable[[], object],
+    timeout: float = 10.0,
+    interval: float = 0.02,
+    what: str = "condition",
+) -> object:
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -90,7 +97,9 @@ class Server:
         return r.json()
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if any("Traceback" in line for line in self.stderr_lines):  # shown by pytest when the test failed
+        if any(
+            "Traceback" in line for line in self.stderr_lines
+        ):  # shown by pytest when the test failed
             print("server stderr (last 80 lines):\n" + "".join(self.stderr_lines[-80:]))
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, sig)
@@ -107,7 +116,9 @@ class Server:
                     pass
 
 
-def start_server(data_dir: Path, *args: str, env: dict | None = None, timeout: float = 30.0) -> Server:
+def start_server(
+    data_dir: Path, *args: str, env: dict | None = None, timeout: float = 30.0
+) -> Server:
     """Run `python -m logsvc serve --port 0` over `data_dir` and wait for its URL."""
     full_env = dict(os.environ)
     full_env.update(
@@ -197,7 +208,9 @@ def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (`apt-get install chromium`)")
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium (`apt-get install chromium`)"
+        )
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b

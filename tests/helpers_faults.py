@@ -56,8 +56,14 @@ def diff_marks(files: Counter, served: Counter) -> dict:
     lost = sorted(k for k in files if k not in served)
     dup = sorted(k for k, n in served.items() if n > files.get(k, 0))
     extra = sorted(k for k in served if k not in files)
-    return {"lost": len(lost), "duplicated": len(dup), "unknown": len(extra),
-            "lost_sample": lost[:5], "dup_sample": dup[:5], "unknown_sample": extra[:5]}
+    return {
+        "lost": len(lost),
+        "duplicated": len(dup),
+        "unknown": len(extra),
+        "lost_sample": lost[:5],
+        "dup_sample": dup[:5],
+        "unknown_sample": extra[:5],
+    }
 
 
 class StreamWriters:
@@ -67,7 +73,9 @@ class StreamWriters:
     timestamp, half without (ingestion time), so both time rules are exercised.
     """
 
-    def __init__(self, data_dir: Path, group: str, n_streams: int = 50, rate: int = 5000, tick: float = 0.02) -> None:
+    def __init__(
+        self, data_dir: Path, group: str, n_streams: int = 50, rate: int = 5000, tick: float = 0.02
+    ) -> None:
         self.store = Store(data_dir)
         self.group = group
         self.paths = [self.store.ensure_stream(group, f"s{i:03d}") for i in range(n_streams)]
@@ -124,7 +132,9 @@ class StreamWriters:
         assert not self.errors, self.errors
 
 
-def wait_all_served(url: str, group: str, paths: list[Path], timeout: float = 90) -> tuple[Counter, Counter, list[dict]]:
+def wait_all_served(
+    url: str, group: str, paths: list[Path], timeout: float = 90
+) -> tuple[Counter, Counter, list[dict]]:
     """Wait until the API serves as many marked events as the files hold; return (files, served, events)."""
     files = file_marks(paths)
     deadline = time.monotonic() + timeout

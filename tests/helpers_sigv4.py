@@ -40,7 +40,11 @@ def signed(
 ) -> AWSRequest:
     req = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
     creds = Credentials(key_id, secret, token)
-    signer = SigV4QueryAuth(creds, service, region, expires=300) if presign else SigV4Auth(creds, service, region)
+    signer = (
+        SigV4QueryAuth(creds, service, region, expires=300)
+        if presign
+        else SigV4Auth(creds, service, region)
+    )
     signer.add_auth(req)
     return req
 
@@ -51,7 +55,15 @@ def verify_signed(req: AWSRequest, credentials: dict | None = None, **kw) -> str
     headers = dict(req.headers.items())
     headers.setdefault("Host", parts.netloc)
     body = req.body if isinstance(req.body, bytes) else (req.body or "").encode()
-    return sigv4.verify(req.method, parts.path or "/", parts.query, headers, body, CREDS if credentials is None else credentials, **kw)
+    return sigv4.verify(
+        req.method,
+        parts.path or "/",
+        parts.query,
+        headers,
+        body,
+        CREDS if credentials is None else credentials,
+        **kw,
+    )
 
 
 class VerifyingApp:
@@ -65,14 +77,31 @@ class VerifyingApp:
         req = Request(environ)
         body = req.get_data()
         raw = sigv4.raw_path(environ)
-        self.seen.append({"path": raw, "query": req.query_string.decode("latin-1"), "target": req.headers.get("X-Amz-Target")})
+        self.seen.append(
+            {
+                "path": raw,
+                "query": req.query_string.decode("latin-1"),
+                "target": req.headers.get("X-Amz-Target"),
+            }
+        )
         lambda_api = raw.startswith("/2015-03-31/")
         try:
-            sigv4.verify(req.method, raw, req.query_string.decode("latin-1"), req.headers, body, self.credentials)
+            sigv4.verify(
+                req.method,
+                raw,
+                req.query_string.decode("latin-1"),
+                req.headers,
+                body,
+                self.credentials,
+            )
         except sigv4.SigV4Error as e:
             status = 403 if lambda_api and e.code != "IncompleteSignatureException" else e.status
             resp = Response(
-                json.dumps({"__type": e.code, "message": e.message} if not lambda_api else {"Type": "User", "message": e.message}),
+                json.dumps(
+                    {"__type": e.code, "message": e.message}
+                    if not lambda_api
+                    else {"Type": "User", "message": e.message}
+                ),
                 status=status,
                 content_type="application/x-amz-json-1.1" if not lambda_api else "application/json",
             )
@@ -80,8 +109,12 @@ class VerifyingApp:
                 resp.headers["x-amzn-ErrorType"] = e.code
             return resp(environ, start_response)
         if lambda_api:
-            return Response(b'{"ok": true}', status=200, content_type="application/json")(environ, start_response)
-        return Response(b'{"logGroups": []}', status=200, content_type="application/x-amz-json-1.1")(environ, start_response)
+            return Response(b'{"ok": true}', status=200, content_type="application/json")(
+                environ, start_response
+            )
+        return Response(
+            b'{"logGroups": []}', status=200, content_type="application/x-amz-json-1.1"
+        )(environ, start_response)
 
 
 @contextmanager

@@ -23,7 +23,9 @@ def write(server: Server, group: str, stream: str, lines: list[str]) -> None:
 def all_events(server: Server, **params) -> list[dict]:
     out, token = [], None
     while True:
-        page = server.json("/api/v1/events", startFromHead="true", limit=10000, nextToken=token, **params)
+        page = server.json(
+            "/api/v1/events", startFromHead="true", limit=10000, nextToken=token, **params
+        )
         out += page["events"]
         token = page["nextToken"]
         if not token:
@@ -34,7 +36,12 @@ def test_error_shape_is_pinned(server: Server) -> None:
     r = server.get("/api/v1/events", group=G, limit=0)
     assert r.status_code == 400
     assert r.json() == {
-        "error": {"code": "InvalidParameter", "message": "limit must be between 1 and 10000", "field": "limit", "rule": "1..10000"}
+        "error": {
+            "code": "InvalidParameter",
+            "message": "limit must be between 1 and 10000",
+            "field": "limit",
+            "rule": "1..10000",
+        }
     }
 
 
@@ -59,7 +66,9 @@ def test_error_shape_is_pinned(server: Server) -> None:
         ("/api/v1/histogram", {"group": G, "buckets": "0"}, 400, "buckets"),
     ],
 )
-def test_bad_input_is_a_clear_4xx(server: Server, path: str, params: dict, status: int, field: str) -> None:
+def test_bad_input_is_a_clear_4xx(
+    server: Server, path: str, params: dict, status: int, field: str
+) -> None:
     write(server, G, "s", ["x"])
     r = server.get(path, **params)
     assert r.status_code == status, r.text
@@ -85,7 +94,10 @@ def test_groups_and_streams(server: Server) -> None:
     assert streams[0]["lastEventTime"] == 1795777200000  # 2026-11-27T11:00:00Z
     page1 = server.json("/api/v1/groups", limit=1)
     page2 = server.json("/api/v1/groups", limit=1, nextToken=page1["nextToken"])
-    assert [g["name"] for g in page1["groups"] + page2["groups"]] == ["/aws/lambda/orders", "/aws/lambda/other"]
+    assert [g["name"] for g in page1["groups"] + page2["groups"]] == [
+        "/aws/lambda/orders",
+        "/aws/lambda/other",
+    ]
     assert page2["nextToken"] is None
 
 
@@ -94,13 +106,21 @@ def test_ten_thousand_lines_appended_with_shell_are_all_there_in_order(server: S
     import sys
 
     path = subprocess.run(
-        [sys.executable, "-m", "logsvc", "path", G, "bulk"], capture_output=True, text=True, check=True,
+        [sys.executable, "-m", "logsvc", "path", G, "bulk"],
+        capture_output=True,
+        text=True,
+        check=True,
         env=server.env,
     ).stdout.strip()
     subprocess.run(
-        ["bash", "-c", f'for i in $(seq 0 9999); do echo "event $i id-$i"; done >> "{path}"'], check=True
+        ["bash", "-c", f'for i in $(seq 0 9999); do echo "event $i id-$i"; done >> "{path}"'],
+        check=True,
     )
-    wait_for(lambda: len(all_events(server, group=G, stream="bulk")) == 10000, timeout=20, what="10,000 events")
+    wait_for(
+        lambda: len(all_events(server, group=G, stream="bulk")) == 10000,
+        timeout=20,
+        what="10,000 events",
+    )
     got = [e["message"] for e in all_events(server, group=G, stream="bulk")]
     assert got == [f"event {i} id-{i}" for i in range(10000)]
     hits = server.json("/api/v1/search", q="id-4321")["events"]
@@ -117,7 +137,9 @@ def test_events_merge_streams_by_time_and_page_both_ways(server: Server) -> None
     assert [e["message"] for e in newest["events"]] == forward[-10:]
     older = server.json("/api/v1/events", group=G, limit=10, nextToken=newest["nextToken"])
     assert [e["message"] for e in older["events"]] == forward[-20:-10]
-    ranged = server.json("/api/v1/events", group=G, start=1767225610000, end=1767225619000, startFromHead="true")
+    ranged = server.json(
+        "/api/v1/events", group=G, start=1767225610000, end=1767225619000, startFromHead="true"
+    )
     assert [e["message"] for e in ranged["events"]] == forward[10:20]
 
 
@@ -127,7 +149,9 @@ def test_events_sharing_a_millisecond_are_never_lost_across_pages(server: Server
     wait_for(lambda: len(all_events(server, group=G)) == 50, what="50")
     seen, token = [], None
     while True:
-        page = server.json("/api/v1/events", group=G, limit=7, startFromHead="true", nextToken=token)
+        page = server.json(
+            "/api/v1/events", group=G, limit=7, startFromHead="true", nextToken=token
+        )
         seen += [e["eventId"] for e in page["events"]]
         token = page["nextToken"]
         if not token:
@@ -149,14 +173,27 @@ def test_event_shape_and_lambda_fields(server: Server) -> None:
     )
     wait_for(lambda: len(all_events(server, group=G)) == 2, what="2")
     start, report = all_events(server, group=G)
-    assert set(start) >= {"eventId", "group", "stream", "timestamp", "ingestionTime", "message", "fields"}
+    assert set(start) >= {
+        "eventId",
+        "group",
+        "stream",
+        "timestamp",
+        "ingestionTime",
+        "message",
+        "fields",
+    }
     assert start["fields"]["requestId"] == rid
     assert report["fields"]["duration"] == 3.5 and report["fields"]["initDuration"] == 67.49
     assert report["fields"]["maxMemoryUsed"] == 35
 
 
 def test_search_across_groups_newest_first_with_highlights(server: Server) -> None:
-    write(server, G, "s", ["2026-01-01T00:00:01.000Z payment failed for ord-1", "2026-01-01T00:00:02.000Z ok"])
+    write(
+        server,
+        G,
+        "s",
+        ["2026-01-01T00:00:01.000Z payment failed for ord-1", "2026-01-01T00:00:02.000Z ok"],
+    )
     write(server, "/aws/lambda/pay", "s", ["2026-01-01T00:00:03.000Z payment failed again"])
     wait_for(lambda: len(server.json("/api/v1/search", q="failed")["events"]) == 2, what="hits")
     hits = server.json("/api/v1/search", q="failed")["events"]
@@ -175,21 +212,34 @@ def test_context_histogram_and_export(server: Server) -> None:
     write(server, G, "s", [f"2026-01-01T00:00:{i:02d}.000Z line {i}" for i in range(40)])
     wait_for(lambda: len(all_events(server, group=G)) == 40, what="40")
     target = all_events(server, group=G)[20]
-    ctx = server.json("/api/v1/events/context", group=G, stream="s", eventId=target["eventId"], before=3, after=2)
+    ctx = server.json(
+        "/api/v1/events/context", group=G, stream="s", eventId=target["eventId"], before=3, after=2
+    )
     assert [e["message"] for e in ctx["events"]] == [f"line {i}" for i in range(17, 23)]
-    hist = server.json("/api/v1/histogram", group=G, start=1767225600000, end=1767225640000, buckets=4)
+    hist = server.json(
+        "/api/v1/histogram", group=G, start=1767225600000, end=1767225640000, buckets=4
+    )
     assert [b["count"] for b in hist["buckets"]] == [10, 10, 10, 10]
     r = server.get("/api/v1/export", group=G, format="ndjson")
     rows = [json.loads(line) for line in r.text.splitlines()]
     assert len(rows) == 40 and rows[0]["message"] == "line 0"
     r = server.get("/api/v1/export", group=G, format="csv")
-    assert r.text.splitlines()[0].startswith("timestamp,group,stream") and len(r.text.splitlines()) == 41
+    assert (
+        r.text.splitlines()[0].startswith("timestamp,group,stream")
+        and len(r.text.splitlines()) == 41
+    )
 
 
 def test_openapi_document_lists_every_route(server: Server) -> None:
     doc = server.json("/api/v1/openapi.json")
     assert doc["openapi"].startswith("3.")
-    for p in ("/api/v1/groups", "/api/v1/streams", "/api/v1/events", "/api/v1/search", "/api/v1/tail"):
+    for p in (
+        "/api/v1/groups",
+        "/api/v1/streams",
+        "/api/v1/events",
+        "/api/v1/search",
+        "/api/v1/tail",
+    ):
         assert p in doc["paths"]
 
 
@@ -201,10 +251,19 @@ def test_token_protects_the_api(tmp_path) -> None:
         r = s.get("/api/v1/groups")
         assert r.status_code == 401 and "s3cret" not in r.text
         assert r.headers["WWW-Authenticate"].startswith("Bearer")
-        ok = requests.get(s.url + "/api/v1/groups", headers={"Authorization": "Bearer s3cret"}, timeout=10)
+        ok = requests.get(
+            s.url + "/api/v1/groups", headers={"Authorization": "Bearer s3cret"}, timeout=10
+        )
         assert ok.status_code == 200
-        assert requests.get(s.url + "/api/v1/groups", headers={"Authorization": "Bearer wrong"}, timeout=10).status_code == 401
-        assert requests.get(s.url + "/", timeout=10).status_code == 200  # the console shell asks for the token
+        assert (
+            requests.get(
+                s.url + "/api/v1/groups", headers={"Authorization": "Bearer wrong"}, timeout=10
+            ).status_code
+            == 401
+        )
+        assert (
+            requests.get(s.url + "/", timeout=10).status_code == 200
+        )  # the console shell asks for the token
     finally:
         s.stop()
 
@@ -256,13 +315,23 @@ def test_tail_resumes_with_no_gap_and_no_duplicate(server: Server) -> None:
     b = SSE(url, headers={"Last-Event-ID": a.last_id})
     write(server, G, "s", ["after reconnect"])
     wait_for(lambda: len(b.events) == 4, what="resumed events")
-    assert [e["message"] for e in b.events] == ["while away 0", "while away 1", "while away 2", "after reconnect"]
+    assert [e["message"] for e in b.events] == [
+        "while away 0",
+        "while away 1",
+        "while away 2",
+        "after reconnect",
+    ]
     b.close()
 
 
 def test_tail_with_filter_and_since(server: Server) -> None:
     now = int(time.time() * 1000)
-    write(server, G, "s", [f"{_iso(now - 5000)} earlier ERROR one", f"{_iso(now - 4000)} earlier fine"])
+    write(
+        server,
+        G,
+        "s",
+        [f"{_iso(now - 5000)} earlier ERROR one", f"{_iso(now - 4000)} earlier fine"],
+    )
     wait_for(lambda: len(all_events(server, group=G)) == 2, what="2")
     c = SSE(f"{server.url}/api/v1/tail?group={G}&q=ERROR&since=1m&heartbeat=1")
     write(server, G, "s", ["later ERROR two", "later fine"])

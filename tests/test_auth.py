@@ -31,7 +31,7 @@ TOKEN = "tok-" + "7" * 40
 KEY, SECRET = "AKIDGATETEST", "gate-secret-" + "9" * 30
 QUEUE_BYTES = 350_000
 
-HANDLERS = '''
+HANDLERS = """
 import json, os, time
 import boto3
 
@@ -60,9 +60,9 @@ def seqs(event, context):
     with open(os.environ["OUT"], "a") as f:
         for r in event["Records"]:
             f.write(r["dynamodb"]["NewImage"]["n"]["N"] + "\\n")
-'''
+"""
 
-PROJECT = '''
+PROJECT = """
 [invoker]
 idle_timeout = 60
 
@@ -106,7 +106,7 @@ table = [{{ table = "big", batch_size = 5 }}]
 
 [tables.big]
 key = "id"
-'''
+"""
 
 
 def _project(root: Path, extra_routes: str = "") -> Path:
@@ -114,7 +114,10 @@ def _project(root: Path, extra_routes: str = "") -> Path:
     (root / "fns" / "handlers.py").write_text(HANDLERS)
     text = PROJECT.format(out=root / "uploads.jsonl", seqs=root / "seqs.txt")
     if extra_routes:
-        text = text.replace('http = [ { method = "GET", path = "/hello" } ]', f'http = [ {{ method = "GET", path = "/hello" }}, {extra_routes} ]')
+        text = text.replace(
+            'http = [ { method = "GET", path = "/hello" } ]',
+            f'http = [ {{ method = "GET", path = "/hello" }}, {extra_routes} ]',
+        )
     toml = root / "logsvc.toml"
     toml.write_text(text)
     return toml
@@ -127,9 +130,18 @@ def gated(tmp_path_factory: pytest.TempPathFactory):
     data.mkdir()
     toml = _project(root)
     s = start_server(
-        data, "--project", str(toml), "--aws-access-key-id", KEY, "--aws-secret-access-key", SECRET,
-        env={"LOGSVC_TOKEN": TOKEN, "LOGSVC_ALLOWED_HOSTS": ".logs.example.test",
-             "LOGSVC_ASYNC_QUEUE_BYTES": str(QUEUE_BYTES)},
+        data,
+        "--project",
+        str(toml),
+        "--aws-access-key-id",
+        KEY,
+        "--aws-secret-access-key",
+        SECRET,
+        env={
+            "LOGSVC_TOKEN": TOKEN,
+            "LOGSVC_ALLOWED_HOSTS": ".logs.example.test",
+            "LOGSVC_ASYNC_QUEUE_BYTES": str(QUEUE_BYTES),
+        },
     )
     s.root = root
     wait_for(lambda: (data / "invoker" / "owner.json").exists(), what="an invoker owner")
@@ -141,13 +153,26 @@ def _bearer() -> dict:
     return {"Authorization": f"Bearer {TOKEN}"}
 
 
-def _client(srv: Server, service: str, key: str = KEY, secret: str = SECRET, url: str | None = None):
-    return boto3.client(service, endpoint_url=url or srv.url, region_name="us-east-1", aws_access_key_id=key,
-                        aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}, read_timeout=60))
+def _client(
+    srv: Server, service: str, key: str = KEY, secret: str = SECRET, url: str | None = None
+):
+    return boto3.client(
+        service,
+        endpoint_url=url or srv.url,
+        region_name="us-east-1",
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        config=Config(retries={"max_attempts": 1}, read_timeout=60),
+    )
 
 
 def _records_text(srv: Server, **params) -> str:
-    r = requests.get(srv.url + "/api/v1/invocations", params={"limit": 1000, **params}, headers=_bearer(), timeout=10)
+    r = requests.get(
+        srv.url + "/api/v1/invocations",
+        params={"limit": 1000, **params},
+        headers=_bearer(),
+        timeout=10,
+    )
     assert r.status_code == 200, r.text
     return r.text
 
@@ -159,10 +184,20 @@ def test_http_routes_need_the_token_when_one_is_set(gated: Server) -> None:
     """GET /http/hello used to run the function for anyone while /api/* needed the token."""
     r = requests.get(gated.url + "/http/hello", params={"marker": "anon-1"}, timeout=30)
     assert r.status_code == 401, (r.status_code, r.text[:200])
-    r = requests.get(gated.url + "/http/hello", params={"marker": "bearer-1"}, headers=_bearer(), timeout=30)
-    assert r.status_code == 200 and json.loads(r.text)["queryStringParameters"] == {"marker": "bearer-1"}
+    r = requests.get(
+        gated.url + "/http/hello", params={"marker": "bearer-1"}, headers=_bearer(), timeout=30
+    )
+    assert r.status_code == 200 and json.loads(r.text)["queryStringParameters"] == {
+        "marker": "bearer-1"
+    }
     # SigV4 (API Gateway's IAM auth, scope execute-api) with the server's keys opens it too
-    req = signed("GET", gated.url + "/http/hello?marker=sig-1", key_id=KEY, secret=SECRET, service="execute-api")
+    req = signed(
+        "GET",
+        gated.url + "/http/hello?marker=sig-1",
+        key_id=KEY,
+        secret=SECRET,
+        service="execute-api",
+    )
     r = requests.get(req.url, headers=dict(req.headers.items()), timeout=30)
     assert r.status_code == 200, r.text[:200]
     text = _records_text(gated, function="echo")
@@ -178,10 +213,17 @@ def test_a_route_declared_public_passes_and_is_listed_and_warned_about(tmp_path:
     try:
         assert requests.get(s.url + "/http/open", timeout=30).status_code == 200
         assert requests.get(s.url + "/http/hello", timeout=30).status_code == 401
-        fns = requests.get(s.url + "/api/v1/functions", headers=_bearer(), timeout=10).json()["functions"]
+        fns = requests.get(s.url + "/api/v1/functions", headers=_bearer(), timeout=10).json()[
+            "functions"
+        ]
         echo = next(f for f in fns if f["name"] == "echo")
-        assert echo["publicRoutes"] == ["GET /open"] and echo["routes"] == ["GET /hello", "GET /open"]
-        wait_for(lambda: "public HTTP routes" in "".join(s.stderr_lines), what="the public-route warning")
+        assert echo["publicRoutes"] == ["GET /open"] and echo["routes"] == [
+            "GET /hello",
+            "GET /open",
+        ]
+        wait_for(
+            lambda: "public HTTP routes" in "".join(s.stderr_lines), what="the public-route warning"
+        )
         assert "GET /http/open" in "".join(s.stderr_lines)
     finally:
         s.stop()
@@ -193,12 +235,21 @@ def test_the_token_opens_the_lambda_door_for_the_cli(gated: Server) -> None:
     import sys
 
     env = {**gated.env, "LOGSVC_URL": gated.url, "LOGSVC_TOKEN": TOKEN}
-    out = subprocess.run([sys.executable, "-m", "logsvc", "invoke", "plain", "--payload", '{"via": "cli"}'],
-                         capture_output=True, text=True, env=env, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "logsvc", "invoke", "plain", "--payload", '{"via": "cli"}'],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == {"via": "cli"}
-    r = requests.post(gated.url + "/2015-03-31/functions/plain/invocations", data=b"{}",
-                      headers={"Authorization": "Bearer wrong"}, timeout=30)
+    r = requests.post(
+        gated.url + "/2015-03-31/functions/plain/invocations",
+        data=b"{}",
+        headers={"Authorization": "Bearer wrong"},
+        timeout=30,
+    )
     assert r.status_code in (400, 403) and r.headers["x-amzn-ErrorType"] != ""
 
 
@@ -209,10 +260,16 @@ def test_owner_file_is_private_and_a_constant_header_opens_nothing(gated: Server
     path = gated.data_dir / "invoker" / "owner.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     url = json.loads(path.read_text())["url"]
-    r = requests.post(url + "/2015-03-31/functions/plain/invocations", data=json.dumps({"m": "forged-fwd"}),
-                      headers={"X-Logsvc-Forwarded": "1"}, timeout=30)
+    r = requests.post(
+        url + "/2015-03-31/functions/plain/invocations",
+        data=json.dumps({"m": "forged-fwd"}),
+        headers={"X-Logsvc-Forwarded": "1"},
+        timeout=30,
+    )
     assert r.status_code == 403, (r.status_code, r.text[:200])
-    r = requests.get(url + "/api/v1/tables/none/items", headers={"X-Logsvc-Forwarded": "1"}, timeout=30)
+    r = requests.get(
+        url + "/api/v1/tables/none/items", headers={"X-Logsvc-Forwarded": "1"}, timeout=30
+    )
     assert r.status_code == 403
     assert "forged-fwd" not in _records_text(gated, function="plain")
 
@@ -222,7 +279,9 @@ def test_functions_get_credentials_that_invoke_but_cannot_administer(gated: Serv
     out = json.loads(lam.invoke(FunctionName="creds", Payload=b"{}")["Payload"].read())
     assert out["secret"] not in (SECRET, TOKEN) and out["key"] != KEY
     # fan-out from inside a function still works (it signs with its own key)
-    assert json.loads(lam.invoke(FunctionName="caller", Payload=b"{}")["Payload"].read()) == {"n": 7}
+    assert json.loads(lam.invoke(FunctionName="caller", Payload=b"{}")["Payload"].read()) == {
+        "n": 7
+    }
     # ...but that key opens none of the public server's doors
     logs = _client(gated, "logs", out["key"], out["secret"])
     with pytest.raises(logs.exceptions.ClientError) as e:
@@ -232,29 +291,68 @@ def test_functions_get_credentials_that_invoke_but_cannot_administer(gated: Serv
     with pytest.raises(fn_lam.exceptions.ClientError) as e:
         fn_lam.list_functions()
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
-    assert requests.get(gated.url + "/api/v1/groups", headers={"Authorization": "Bearer " + out["secret"]}, timeout=10).status_code == 401
+    assert (
+        requests.get(
+            gated.url + "/api/v1/groups",
+            headers={"Authorization": "Bearer " + out["secret"]},
+            timeout=10,
+        ).status_code
+        == 401
+    )
 
 
 # ---- #17.9: Host ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("host", ["evil.attacker.example", "evil.attacker.example:80", "localhost.evil.example", "logs.example.test.evil.example"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "evil.attacker.example",
+        "evil.attacker.example:80",
+        "localhost.evil.example",
+        "logs.example.test.evil.example",
+    ],
+)
 def test_a_foreign_host_name_is_refused_on_every_door(gated: Server, host: str) -> None:
     """DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1 must get nothing."""
-    for method, path in (("GET", "/api/v1/groups"), ("GET", "/"), ("GET", "/http/hello"), ("GET", "/2015-03-31/functions/")):
-        r = requests.request(method, gated.url + path, headers={**_bearer(), "Host": host}, timeout=10)
+    for method, path in (
+        ("GET", "/api/v1/groups"),
+        ("GET", "/"),
+        ("GET", "/http/hello"),
+        ("GET", "/2015-03-31/functions/"),
+    ):
+        r = requests.request(
+            method, gated.url + path, headers={**_bearer(), "Host": host}, timeout=10
+        )
         assert r.status_code == 403, (host, path, r.status_code)
         assert "allowed-hosts" in r.text or path == "/http/hello"
-    r = requests.post(gated.url + "/", headers={"Host": host, "X-Amz-Target": "Logs_20140328.DescribeLogGroups",
-                                                "Content-Type": "application/x-amz-json-1.1"}, data=b"{}", timeout=10)
+    r = requests.post(
+        gated.url + "/",
+        headers={
+            "Host": host,
+            "X-Amz-Target": "Logs_20140328.DescribeLogGroups",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
+        data=b"{}",
+        timeout=10,
+    )
     assert r.status_code == 403 and r.json()["__type"] == "ForbiddenHost"
 
 
 def test_local_names_ip_literals_and_configured_names_are_accepted(gated: Server) -> None:
     port = gated.url.rsplit(":", 1)[1]
-    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", "app.localhost", "logs.example.test",
-                 f"a.logs.example.test:{port}", "10.1.2.3"):
-        r = requests.get(gated.url + "/api/v1/groups", headers={**_bearer(), "Host": host}, timeout=10)
+    for host in (
+        f"127.0.0.1:{port}",
+        f"localhost:{port}",
+        f"[::1]:{port}",
+        "app.localhost",
+        "logs.example.test",
+        f"a.logs.example.test:{port}",
+        "10.1.2.3",
+    ):
+        r = requests.get(
+            gated.url + "/api/v1/groups", headers={**_bearer(), "Host": host}, timeout=10
+        )
         assert r.status_code == 200, (host, r.status_code)
     # boto3 signs the Host it sends; a signed request through the gate still verifies
     assert "logGroups" in _client(gated, "logs").describe_log_groups()
@@ -264,16 +362,33 @@ def test_local_names_ip_literals_and_configured_names_are_accepted(gated: Server
 
 
 @pytest.mark.parametrize("service", ["s3", "execute-api", "lambda"])
-def test_cloudwatch_refuses_credentials_scoped_to_another_service(gated: Server, service: str) -> None:
-    req = signed("POST", gated.url + "/", b"{}", {"X-Amz-Target": "Logs_20140328.DescribeLogGroups",
-                                                 "Content-Type": "application/x-amz-json-1.1"},
-                 key_id=KEY, secret=SECRET, service=service)
+def test_cloudwatch_refuses_credentials_scoped_to_another_service(
+    gated: Server, service: str
+) -> None:
+    req = signed(
+        "POST",
+        gated.url + "/",
+        b"{}",
+        {
+            "X-Amz-Target": "Logs_20140328.DescribeLogGroups",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
+        key_id=KEY,
+        secret=SECRET,
+        service=service,
+    )
     r = requests.post(gated.url + "/", data=b"{}", headers=dict(req.headers.items()), timeout=10)
-    assert r.status_code == 400 and "logGroups" not in r.text, (service, r.status_code, r.text[:200])
+    assert r.status_code == 400 and "logGroups" not in r.text, (
+        service,
+        r.status_code,
+        r.text[:200],
+    )
 
 
 def test_lambda_refuses_credentials_scoped_to_another_service(gated: Server) -> None:
-    req = signed("GET", gated.url + "/2015-03-31/functions/", key_id=KEY, secret=SECRET, service="logs")
+    req = signed(
+        "GET", gated.url + "/2015-03-31/functions/", key_id=KEY, secret=SECRET, service="logs"
+    )
     r = requests.get(req.url, headers=dict(req.headers.items()), timeout=10)
     assert r.status_code == 400 and r.headers["x-amzn-ErrorType"] == "IncompleteSignatureException"
     assert "Functions" not in r.text
@@ -310,14 +425,27 @@ def test_presigned_url_within_seven_days_still_verifies() -> None:
 
 
 def test_no_record_or_event_carries_the_token_or_credential_headers(gated: Server) -> None:
-    r = requests.get(gated.url + "/http/hello", params={"marker": "tokcheck"},
-                     headers={**_bearer(), "X-Api-Key": "app-secret-123", "Cookie": "session=cookie-secret-456"}, timeout=30)
-    assert r.status_code == 200 and TOKEN not in r.text  # the event the function got has no logsvc token
+    r = requests.get(
+        gated.url + "/http/hello",
+        params={"marker": "tokcheck"},
+        headers={**_bearer(), "X-Api-Key": "app-secret-123", "Cookie": "session=cookie-secret-456"},
+        timeout=30,
+    )
+    assert (
+        r.status_code == 200 and TOKEN not in r.text
+    )  # the event the function got has no logsvc token
     lam = _client(gated, "lambda")
     lam.invoke(FunctionName="plain", Payload=b'{"marker": "sigcheck"}')
     text = _records_text(gated)
     assert "tokcheck" in text and "sigcheck" in text
-    for secret in (TOKEN, SECRET, "app-secret-123", "cookie-secret-456", "Bearer", "AWS4-HMAC-SHA256"):
+    for secret in (
+        TOKEN,
+        SECRET,
+        "app-secret-123",
+        "cookie-secret-456",
+        "Bearer",
+        "AWS4-HMAC-SHA256",
+    ):
         assert secret not in text, secret
 
 
@@ -330,21 +458,29 @@ def test_a_forwarded_http_request_keeps_the_clients_host(gated: Server) -> None:
 
     def hit(i: int) -> None:
         with requests.Session() as s:
-            r = s.get(gated.url + "/http/hello", params={"marker": f"host-{i}"},
-                      headers={**_bearer(), "Host": host, "Connection": "close"}, timeout=30)
+            r = s.get(
+                gated.url + "/http/hello",
+                params={"marker": f"host-{i}"},
+                headers={**_bearer(), "Host": host, "Connection": "close"},
+                timeout=30,
+            )
         assert r.status_code == 200, r.text[:200]
         event = json.loads(r.text)
         with lock:
             seen.extend([event["headers"]["host"], event["requestContext"]["domainName"]])
 
-    for batch in range(5):  # 8 at a time: below echo's concurrency of 10, on fresh connections to both workers
+    for batch in range(
+        5
+    ):  # 8 at a time: below echo's concurrency of 10, on fresh connections to both workers
         threads = [threading.Thread(target=hit, args=(batch * 8 + i,)) for i in range(8)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
     assert len(seen) == 80 and set(seen) == {host}, set(seen)
-    internal = json.loads((gated.data_dir / "invoker" / "owner.json").read_text())["url"].split("//", 1)[1]
+    internal = json.loads((gated.data_dir / "invoker" / "owner.json").read_text())["url"].split(
+        "//", 1
+    )[1]
     assert internal not in _records_text(gated, function="echo")
 
 
@@ -362,12 +498,17 @@ def test_the_async_queue_is_bounded_in_bytes_and_throttles_like_lambda(gated: Se
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
     assert accepted == 3  # 3 x ~100 KB fit under 350,000 bytes, the 4th does not
     # the queue drains and takes events again
-    wait_for(lambda: _accepts(lam, pad), timeout=20, interval=0.5, what="the queue to take events again")
+    wait_for(
+        lambda: _accepts(lam, pad), timeout=20, interval=0.5, what="the queue to take events again"
+    )
 
 
 def _accepts(lam, pad: bytes) -> bool:
     try:
-        return lam.invoke(FunctionName="slow", InvocationType="Event", Payload=pad)["StatusCode"] == 202
+        return (
+            lam.invoke(FunctionName="slow", InvocationType="Event", Payload=pad)["StatusCode"]
+            == 202
+        )
     except lam.exceptions.TooManyRequestsException:
         return False
 
@@ -398,13 +539,24 @@ def test_a_table_consumer_behind_holds_a_bounded_window_and_misses_nothing(gated
     before = _peak_rss(pid)
     with requests.Session() as http:
         for i in range(300):
-            r = http.put(gated.url + "/api/v1/tables/big/items", headers=_bearer(), timeout=30,
-                         json={"id": "same", "n": i, "blob": "z" * 300_000})
+            r = http.put(
+                gated.url + "/api/v1/tables/big/items",
+                headers=_bearer(),
+                timeout=30,
+                json={"id": "same", "n": i, "blob": "z" * 300_000},
+            )
             assert r.status_code == 200, r.text[:200]
     grown = _peak_rss(pid) - before
     out = gated.root / "seqs.txt"
-    wait_for(lambda: out.exists() and len(out.read_text().split()) >= 300, timeout=180, interval=0.5, what="every change delivered")
-    assert [int(n) for n in out.read_text().split()] == list(range(300))  # in order, none lost, none twice
+    wait_for(
+        lambda: out.exists() and len(out.read_text().split()) >= 300,
+        timeout=180,
+        interval=0.5,
+        what="every change delivered",
+    )
+    assert [int(n) for n in out.read_text().split()] == list(
+        range(300)
+    )  # in order, none lost, none twice
     assert grown < 50 * 1024 * 1024, grown
 
 
@@ -458,6 +610,12 @@ def test_a_big_bucket_object_is_hashed_in_pieces_not_read_whole(gated: Server) -
     with open(bucket / "big.bin", "wb") as f:
         f.truncate(big)  # sparse: costs no disk, but reading it whole costs 300 MB of memory
     wait_for(lambda: "big.bin" in _keys(gated), timeout=30, what="the big object's event")
-    obj = next(d["Records"][0]["s3"]["object"] for d in _deliveries(gated) if d["Records"][0]["s3"]["object"]["key"] == "big.bin")
-    assert obj["size"] == big and obj["eTag"] == "0d97a9cd8bbd7ce75a2a76bb06258915"  # md5 of 300 MiB of zeros
+    obj = next(
+        d["Records"][0]["s3"]["object"]
+        for d in _deliveries(gated)
+        if d["Records"][0]["s3"]["object"]["key"] == "big.bin"
+    )
+    assert (
+        obj["size"] == big and obj["eTag"] == "0d97a9cd8bbd7ce75a2a76bb06258915"
+    )  # md5 of 300 MiB of zeros
     assert _peak_rss(pid) - before < 100 * 1024 * 1024

@@ -22,15 +22,30 @@ N = 6000
 
 
 def digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((root / "groups").rglob("*.log"))}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted((root / "groups").rglob("*.log"))
+    }
 
 
 def test_same_seed_same_bytes_and_facts(tmp_path: Path) -> None:
     a = corpus_real.generate(tmp_path / "a", N, procs=1)
     b = corpus_real.generate(tmp_path / "b", N, procs=1)
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
-    assert len(digest(tmp_path / "a")) == a["streams"] == sum(v[2] for v in corpus_real.GROUPS.values())
-    for k in ("lines", "bytes", "request_id", "mid_word", "absent_word", "vocabulary", "events_multiline"):
+    assert (
+        len(digest(tmp_path / "a"))
+        == a["streams"]
+        == sum(v[2] for v in corpus_real.GROUPS.values())
+    )
+    for k in (
+        "lines",
+        "bytes",
+        "request_id",
+        "mid_word",
+        "absent_word",
+        "vocabulary",
+        "events_multiline",
+    ):
         assert a[k] == b[k], k
     assert a["vocabulary"]["words"] > 3000  # a natural vocabulary, not 64 words
 

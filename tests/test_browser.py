@@ -61,7 +61,9 @@ class Console:
         return self.page.evaluate("window.__logsvc.messages()")
 
     def wait_live(self) -> None:
-        wait_for(lambda: self.state().get("tail") == "live", timeout=10, what="the live tail to connect")
+        wait_for(
+            lambda: self.state().get("tail") == "live", timeout=10, what="the live tail to connect"
+        )
 
 
 @pytest.fixture
@@ -83,7 +85,9 @@ def write(site, group: str, stream: str, lines: list[str]) -> Path:
 
 def wait_indexed(site, group: str, count: int) -> None:
     def n() -> int:
-        r = requests.get(site.url + "/api/v1/events", params={"group": group, "limit": 10000}, timeout=10)
+        r = requests.get(
+            site.url + "/api/v1/events", params={"group": group, "limit": 10000}, timeout=10
+        )
         return len(r.json().get("events", [])) if r.status_code == 200 else 0
 
     wait_for(lambda: n() >= count, timeout=10, what=f"{count} events in {group}")
@@ -113,7 +117,9 @@ def test_groups_streams_events_and_merged_view(console: Console, site) -> None:
     expect(page.locator(".vl .row", has_text="beta line one")).to_be_visible()
     # each line of a merged view says where it came from
     expect(page.locator(".vl .row", has_text="beta line one").locator(".src")).to_have_text("beta")
-    expect(page.locator(".vl .row", has_text="alpha line one").locator(".src")).to_have_text("alpha")
+    expect(page.locator(".vl .row", has_text="alpha line one").locator(".src")).to_have_text(
+        "alpha"
+    )
 
 
 # ---- search ----------------------------------------------------------------------------------------------
@@ -171,7 +177,9 @@ def test_pause_counts_new_lines_and_resume_loses_nothing(console: Console, site)
         f.write("".join(f"new line {i}\n" for i in range(25)))
     pill = page.locator(".newpill")
     expect(pill).to_have_text(re.compile(r"\+25 new"), timeout=5000)
-    assert page.locator(".vl").evaluate("el => el.scrollTop") == top_before, "the view jumped while paused"
+    assert page.locator(".vl").evaluate("el => el.scrollTop") == top_before, (
+        "the view jumped while paused"
+    )
     pill.click()
     expect(page.locator("button.follow")).to_have_text("Following")
     expect(page.locator(".vl .row", has_text="new line 24")).to_be_visible()
@@ -244,11 +252,16 @@ def test_keyboard_shortcuts(console: Console, site) -> None:
 
 def test_json_field_click_adds_a_filter(console: Console, site) -> None:
     group = unique("json")
-    write(site, group, "s", [
-        json.dumps({"level": "info", "msg": "all good", "order": {"id": 1}}),
-        json.dumps({"level": "error", "msg": "payment failed", "order": {"id": 2}}),
-        json.dumps({"level": "info", "msg": "still fine", "order": {"id": 3}}),
-    ])
+    write(
+        site,
+        group,
+        "s",
+        [
+            json.dumps({"level": "info", "msg": "all good", "order": {"id": 1}}),
+            json.dumps({"level": "error", "msg": "payment failed", "order": {"id": 2}}),
+            json.dumps({"level": "info", "msg": "still fine", "order": {"id": 3}}),
+        ],
+    )
     wait_indexed(site, group, 3)
     page = console.open(f"#/events?group={group}&stream=s")
     page.locator(".vl .row", has_text="payment failed").click()
@@ -284,7 +297,9 @@ def test_hostile_messages_are_shown_literally(console: Console, site) -> None:
     page = console.open(f"#/search?q=onerror&group={group}")
     expect(page.locator(".vl .row mark").first).to_have_text("onerror")
     assert page.locator("main img, main script").count() == 0
-    page.wait_for_timeout(200)  # give any injected handler a chance to fire (the fixture checks dialogs)
+    page.wait_for_timeout(
+        200
+    )  # give any injected handler a chance to fire (the fixture checks dialogs)
 
 
 # ---- token -----------------------------------------------------------------------------------------------
@@ -332,14 +347,16 @@ def test_failed_async_invocation_shows_its_three_attempts(browser: Browser, tmp_
     project = tmp_path / "proj"
     project.mkdir()
     (project / "app.py").write_text(FAILING_HANDLER)
-    (project / "logsvc.toml").write_text(textwrap.dedent(
-        """
+    (project / "logsvc.toml").write_text(
+        textwrap.dedent(
+            """
         [functions.charge]
         handler = "app.handler"
         max_retries = 2
         retry_delays = [0, 0]
         """
-    ))
+        )
+    )
     s = start_server(data, "--project", str(project / "logsvc.toml"))
     try:
         r = requests.post(
@@ -353,7 +370,9 @@ def test_failed_async_invocation_shows_its_three_attempts(browser: Browser, tmp_
         def attempts() -> list:
             return s.json("/api/v1/invocations", function="charge").get("invocations", [])
 
-        wait_for(lambda: len(attempts()) >= 3, timeout=30, what="3 attempts of the async invocation")
+        wait_for(
+            lambda: len(attempts()) >= 3, timeout=30, what="3 attempts of the async invocation"
+        )
         request_id = attempts()[0]["requestId"]
         ctx = browser.new_context(viewport={"width": 1280, "height": 800})
         page = ctx.new_page()
@@ -370,7 +389,9 @@ def test_failed_async_invocation_shows_its_three_attempts(browser: Browser, tmp_
         # the trace links the retries of the one request
         rows.first.get_by_role("link", name=request_id).click()
         expect(page.locator(".trace-head .badge.retries")).to_have_text("3 attempts")
-        expect(page.locator(".trace-attempt .attempt-label")).to_have_text(["attempt 1", "attempt 2", "attempt 3"])
+        expect(page.locator(".trace-attempt .attempt-label")).to_have_text(
+            ["attempt 1", "attempt 2", "attempt 3"]
+        )
         ctx.close()
         assert not errors, errors
     finally:

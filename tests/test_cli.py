@@ -17,7 +17,13 @@ G = "/aws/lambda/cli"
 
 
 def logsvc(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "logsvc", *args], capture_output=True, text=True, env=env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "logsvc", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
 
 
 def cli_env(server: Server) -> dict:
@@ -29,7 +35,9 @@ def test_path_groups_streams_search_and_tail(server: Server) -> None:
     path = logsvc("path", G, "2026/11/27/[$LATEST]abc", env=env).stdout.strip()
     assert Path(path).is_file() and Path(path).parent.parent == server.data_dir / "groups"
     with open(path, "a") as f:
-        f.write("2026-11-27T10:00:00.000Z hello from the cli\n2026-11-27T10:00:01.000Z ERROR boom\n")
+        f.write(
+            "2026-11-27T10:00:00.000Z hello from the cli\n2026-11-27T10:00:01.000Z ERROR boom\n"
+        )
     wait_for(lambda: "boom" in logsvc("search", "boom", env=env).stdout, what="search hit")
     groups = logsvc("groups", env=env)
     assert groups.returncode == 0
@@ -37,7 +45,10 @@ def test_path_groups_streams_search_and_tail(server: Server) -> None:
     assert G in groups.stdout and "2026-11-27T10:00:01.000Z" in groups.stdout
     assert "2026/11/27/[$LATEST]abc" in logsvc("streams", G, env=env).stdout
     out = logsvc("tail", G, "--since", "1000d", "--format", "short", env=env).stdout
-    assert out.splitlines() == ["2026-11-27T10:00:00.000Z hello from the cli", "2026-11-27T10:00:01.000Z ERROR boom"]
+    assert out.splitlines() == [
+        "2026-11-27T10:00:00.000Z hello from the cli",
+        "2026-11-27T10:00:01.000Z ERROR boom",
+    ]
     filtered = logsvc("tail", G, "--since", "1000d", "--filter", "ERROR", env=env).stdout
     assert filtered.strip().endswith(f"{G} 2026/11/27/[$LATEST]abc ERROR boom")
 
@@ -58,12 +69,17 @@ def test_tail_follow_prints_new_lines(server: Server) -> None:
     env = cli_env(server)
     path = logsvc("path", G, "live", env=env).stdout.strip()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "logsvc", "tail", G, "-f", "--format", "short"], stdout=subprocess.PIPE, text=True, env=env
+        [sys.executable, "-m", "logsvc", "tail", G, "-f", "--format", "short"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         out = _lines_of(proc, "stdout")
         stamp = format_timestamp(int(time.time() * 1000))
-        with open(path, "a") as f:  # within --since's 10 minutes: replayed if written before the tail began
+        with open(
+            path, "a"
+        ) as f:  # within --since's 10 minutes: replayed if written before the tail began
             f.write(f"{stamp} followed line\n")
         assert out.get(timeout=30).strip() == f"{stamp} followed line"
     finally:
@@ -77,11 +93,22 @@ def test_tail_follow_says_on_stderr_when_the_since_replay_was_cut(server: Server
     path = logsvc("path", G, "many", env=env).stdout.strip()
     now = int(time.time() * 1000)
     with open(path, "a") as f:
-        f.write("".join(f"{format_timestamp(now - 60_000 + i)} replay {i:05d} {'p' * 1000}\n" for i in range(1500)))
-    wait_for(lambda: "replay 01499" in logsvc("search", "01499", env=env).stdout, what="the lines indexed")
+        f.write(
+            "".join(
+                f"{format_timestamp(now - 60_000 + i)} replay {i:05d} {'p' * 1000}\n"
+                for i in range(1500)
+            )
+        )
+    wait_for(
+        lambda: "replay 01499" in logsvc("search", "01499", env=env).stdout,
+        what="the lines indexed",
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "logsvc", "tail", G, "-f", "--since", "10m", "--format", "short"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         err = _lines_of(proc, "stderr")
@@ -101,7 +128,9 @@ def test_errors_are_one_line_with_a_hint_and_an_exit_code(server: Server) -> Non
         "logsvc: hint: Run 'logsvc groups' to list groups.\n"
     )
     r = logsvc("search", "%(bad)%", env=env)
-    assert r.returncode == 1 and r.stderr.startswith("logsvc: error: ") and "Traceback" not in r.stderr
+    assert (
+        r.returncode == 1 and r.stderr.startswith("logsvc: error: ") and "Traceback" not in r.stderr
+    )
     r = logsvc("path", "bad group", "s", env=env)
     assert r.returncode == 1
     assert r.stderr.startswith("logsvc: error: group contains ' '")
@@ -111,7 +140,9 @@ def test_unreachable_server_says_how_to_start_one(tmp_path: Path) -> None:
     env = dict(os.environ, LOGSVC_URL="http://127.0.0.1:9", LOGSVC_DATA_DIR=str(tmp_path))
     r = logsvc("groups", env=env)
     assert r.returncode == 4
-    assert r.stderr.splitlines()[0].startswith("logsvc: error: cannot reach logsvc at http://127.0.0.1:9")
+    assert r.stderr.splitlines()[0].startswith(
+        "logsvc: error: cannot reach logsvc at http://127.0.0.1:9"
+    )
     assert r.stderr.splitlines()[1] == (
         "logsvc: hint: Start it with 'logsvc serve', or point --url / LOGSVC_URL at a running server."
     )

@@ -12,10 +12,18 @@ from pathlib import Path
 import pytest
 
 
-def run(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run(
+    *args: str, env: dict | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     full = dict(os.environ, **(env or {}))
-    return subprocess.run([sys.executable, "-m", "logsvc", *args], capture_output=True, text=True, env=full,
-                          cwd=cwd, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "logsvc", *args],
+        capture_output=True,
+        text=True,
+        env=full,
+        cwd=cwd,
+        timeout=60,
+    )
 
 
 def assert_one_line(r: subprocess.CompletedProcess, *words: str) -> str:
@@ -43,14 +51,19 @@ def test_a_project_file_that_is_not_toml_is_one_line_and_exit_2(tmp_path: Path) 
     assert_one_line(r, "logsvc.toml", "not valid TOML")
 
 
-@pytest.mark.parametrize(("variable", "value", "rule"), [
-    ("LOGSVC_PORT", "abc", "port must be a whole number"),
-    ("LOGSVC_PORT", "70000", "port must be between 0 and 65535"),
-    ("LOGSVC_COMMIT_INTERVAL", "soon", "commit_interval must be a number"),
-    ("LOGSVC_INGEST", "maybe", "ingest must be true or false"),
-    ("LOGSVC_LOG_LEVEL", "loud", "log_level must be one of debug, info"),
-])
-def test_a_bad_setting_is_one_line_naming_the_variable_and_exit_2(tmp_path: Path, variable: str, value: str, rule: str) -> None:
+@pytest.mark.parametrize(
+    ("variable", "value", "rule"),
+    [
+        ("LOGSVC_PORT", "abc", "port must be a whole number"),
+        ("LOGSVC_PORT", "70000", "port must be between 0 and 65535"),
+        ("LOGSVC_COMMIT_INTERVAL", "soon", "commit_interval must be a number"),
+        ("LOGSVC_INGEST", "maybe", "ingest must be true or false"),
+        ("LOGSVC_LOG_LEVEL", "loud", "log_level must be one of debug, info"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_the_variable_and_exit_2(
+    tmp_path: Path, variable: str, value: str, rule: str
+) -> None:
     r = run("--data-dir", str(tmp_path), "serve", env={variable: value})
     line = assert_one_line(r, variable, value, rule)
     assert "invalid literal" not in line

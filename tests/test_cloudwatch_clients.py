@@ -51,8 +51,13 @@ def unique(prefix: str = "/clients/") -> str:
 
 def cli_env(**extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
-               AWS_EC2_METADATA_DISABLED="true", AWS_PAGER="")
+    env.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_PAGER="",
+    )
     env.update(extra)
     return env
 
@@ -65,7 +70,11 @@ def test_watchtower_ships_10000_records_exactly_once(cw: Server, logs) -> None:
 
     group = unique("/watchtower/")
     handler = watchtower.CloudWatchLogHandler(
-        log_group_name=group, log_stream_name="app", boto3_client=logs, send_interval=1, use_queues=True
+        log_group_name=group,
+        log_stream_name="app",
+        boto3_client=logs,
+        send_interval=1,
+        use_queues=True,
     )
     logger = logging.getLogger("watchtower-test-" + group)
     logger.propagate = False
@@ -84,7 +93,9 @@ def test_watchtower_ships_10000_records_exactly_once(cw: Server, logs) -> None:
     got, token = [], None
     while True:
         kw = {"nextToken": token} if token else {}
-        page = logs.get_log_events(logGroupName=group, logStreamName="app", startFromHead=True, **kw)
+        page = logs.get_log_events(
+            logGroupName=group, logStreamName="app", startFromHead=True, **kw
+        )
         got += [e["message"] for e in page["events"]]
         if page["nextForwardToken"] == token:
             break
@@ -93,14 +104,27 @@ def test_watchtower_ships_10000_records_exactly_once(cw: Server, logs) -> None:
     # the REST API the web console reads
     rest, token = [], None
     while True:
-        params = {"group": group, "startFromHead": "true", "limit": "10000", **({"nextToken": token} if token else {})}
+        params = {
+            "group": group,
+            "startFromHead": "true",
+            "limit": "10000",
+            **({"nextToken": token} if token else {}),
+        }
         body = requests.get(cw.url + "/api/v1/events", params=params, timeout=30).json()
         rest += [e["message"] for e in body["events"]]
         token = body.get("nextToken")
         if not token:
             break
     assert sorted(rest) == expected
-    assert len({e["eventId"] for e in logs.filter_log_events(logGroupName=group, limit=10_000)["events"]}) == 10_000
+    assert (
+        len(
+            {
+                e["eventId"]
+                for e in logs.filter_log_events(logGroupName=group, limit=10_000)["events"]
+            }
+        )
+        == 10_000
+    )
 
 
 # ---- the aws CLI (v1) ----------------------------------------------------------------------------
@@ -108,8 +132,21 @@ def test_watchtower_ships_10000_records_exactly_once(cw: Server, logs) -> None:
 
 def aws(cw: Server, *args: str) -> dict | None:
     r = subprocess.run(
-        [AWS_BIN, "logs", *args, "--endpoint-url", cw.url, "--region", "us-east-1", "--output", "json"],
-        capture_output=True, text=True, env=cli_env(), timeout=60,
+        [
+            AWS_BIN,
+            "logs",
+            *args,
+            "--endpoint-url",
+            cw.url,
+            "--region",
+            "us-east-1",
+            "--output",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=60,
     )
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout) if r.stdout.strip() else None
@@ -128,23 +165,68 @@ def test_aws_cli_round_trip_and_json_filter(cw: Server) -> None:
         json.dumps({"level": "ERROR", "msg": "second", "id": 2}),
     ]
     events = [{"timestamp": t + i, "message": m} for i, m in enumerate(lines)]
-    aws(cw, "put-log-events", "--log-group-name", group, "--log-stream-name", "app", "--log-events", json.dumps(events))
-    out = aws(cw, "filter-log-events", "--log-group-name", group, "--filter-pattern", '{ $.level = "ERROR" }')
+    aws(
+        cw,
+        "put-log-events",
+        "--log-group-name",
+        group,
+        "--log-stream-name",
+        "app",
+        "--log-events",
+        json.dumps(events),
+    )
+    out = aws(
+        cw,
+        "filter-log-events",
+        "--log-group-name",
+        group,
+        "--filter-pattern",
+        '{ $.level = "ERROR" }',
+    )
     assert [e["message"] for e in out["events"]] == [lines[0], lines[4]]
-    got = aws(cw, "get-log-events", "--log-group-name", group, "--log-stream-name", "app", "--start-from-head")
+    got = aws(
+        cw,
+        "get-log-events",
+        "--log-group-name",
+        group,
+        "--log-stream-name",
+        "app",
+        "--start-from-head",
+    )
     assert [e["message"] for e in got["events"]] == lines
-    assert aws(cw, "describe-log-groups", "--log-group-name-prefix", group)["logGroups"][0]["logGroupName"] == group
-    assert aws(cw, "describe-log-streams", "--log-group-name", group)["logStreams"][0]["logStreamName"] == "app"
-    r = subprocess.run([AWS_BIN, "logs", "create-log-group", "--log-group-name", group, "--endpoint-url", cw.url],
-                       capture_output=True, text=True, env=cli_env(), timeout=60)
+    assert (
+        aws(cw, "describe-log-groups", "--log-group-name-prefix", group)["logGroups"][0][
+            "logGroupName"
+        ]
+        == group
+    )
+    assert (
+        aws(cw, "describe-log-streams", "--log-group-name", group)["logStreams"][0]["logStreamName"]
+        == "app"
+    )
+    r = subprocess.run(
+        [AWS_BIN, "logs", "create-log-group", "--log-group-name", group, "--endpoint-url", cw.url],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=60,
+    )
     assert r.returncode != 0
-    assert "ResourceAlreadyExistsException" in r.stderr and "The specified log group already exists" in r.stderr
+    assert (
+        "ResourceAlreadyExistsException" in r.stderr
+        and "The specified log group already exists" in r.stderr
+    )
 
 
 def test_endpoint_from_environment_variable(cw: Server) -> None:
     """`AWS_ENDPOINT_URL_CLOUDWATCH_LOGS` is the variable botocore reads for this service."""
-    r = subprocess.run([AWS_BIN, "logs", "describe-log-groups", "--region", "us-east-1", "--max-items", "1"],
-                       capture_output=True, text=True, env=cli_env(AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=cw.url), timeout=60)
+    r = subprocess.run(
+        [AWS_BIN, "logs", "describe-log-groups", "--region", "us-east-1", "--max-items", "1"],
+        capture_output=True,
+        text=True,
+        env=cli_env(AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=cw.url),
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     assert "logGroups" in json.loads(r.stdout)
 
@@ -157,18 +239,63 @@ def test_awslogs_get(cw: Server, logs) -> None:
     logs.create_log_group(logGroupName=group)
     for s in ("a", "b"):
         logs.create_log_stream(logGroupName=group, logStreamName=s)
-        logs.put_log_events(logGroupName=group, logStreamName=s,
-                            logEvents=[{"timestamp": now_ms() - 60_000 + i, "message": f"{s} line {i}"} for i in range(3)])
-    r = subprocess.run([AWSLOGS_BIN, "get", group, "ALL", "--start", "1h", "--aws-endpoint-url", cw.url,
-                        "--aws-region", "us-east-1", "--color", "never"],
-                       capture_output=True, text=True, env=cli_env(), timeout=60)
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName=s,
+            logEvents=[
+                {"timestamp": now_ms() - 60_000 + i, "message": f"{s} line {i}"} for i in range(3)
+            ],
+        )
+    r = subprocess.run(
+        [
+            AWSLOGS_BIN,
+            "get",
+            group,
+            "ALL",
+            "--start",
+            "1h",
+            "--aws-endpoint-url",
+            cw.url,
+            "--aws-region",
+            "us-east-1",
+            "--color",
+            "never",
+        ],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     out = r.stdout.splitlines()
-    assert sorted(line.split(None, 2)[2] for line in out) == sorted(f"{s} line {i}" for s in "ab" for i in range(3))
+    assert sorted(line.split(None, 2)[2] for line in out) == sorted(
+        f"{s} line {i}" for s in "ab" for i in range(3)
+    )
     assert all(line.startswith(group) for line in out)
-    r = subprocess.run([AWSLOGS_BIN, "get", group, "a", "--start", "1h", "-G", "-S", "-f", "line -2",
-                        "--aws-endpoint-url", cw.url, "--aws-region", "us-east-1", "--color", "never"],
-                       capture_output=True, text=True, env=cli_env(), timeout=60)
+    r = subprocess.run(
+        [
+            AWSLOGS_BIN,
+            "get",
+            group,
+            "a",
+            "--start",
+            "1h",
+            "-G",
+            "-S",
+            "-f",
+            "line -2",
+            "--aws-endpoint-url",
+            cw.url,
+            "--aws-region",
+            "us-east-1",
+            "--color",
+            "never",
+        ],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.split("\n")[:2] == ["a line 0", "a line 1"]
 
@@ -213,10 +340,19 @@ def test_aws_logs_tail_without_follow_pages_until_no_token(logs) -> None:
     group = unique("/tail/")
     logs.create_log_group(logGroupName=group)
     logs.create_log_stream(logGroupName=group, logStreamName="s")
-    logs.put_log_events(logGroupName=group, logStreamName="s",
-                        logEvents=[{"timestamp": now_ms() - 1000, "message": f"m{i}"} for i in range(25)])
-    pages = list(logs.get_paginator("filter_log_events").paginate(
-        logGroupName=group, interleaved=True, startTime=now_ms() - 600_000, PaginationConfig={"PageSize": 10}))
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName="s",
+        logEvents=[{"timestamp": now_ms() - 1000, "message": f"m{i}"} for i in range(25)],
+    )
+    pages = list(
+        logs.get_paginator("filter_log_events").paginate(
+            logGroupName=group,
+            interleaved=True,
+            startTime=now_ms() - 600_000,
+            PaginationConfig={"PageSize": 10},
+        )
+    )
     assert [e["message"] for p in pages for e in p["events"]] == [f"m{i}" for i in range(25)]
 
 
@@ -225,15 +361,24 @@ def test_aws_logs_tail_follow_loop(logs) -> None:
     logs.create_log_group(logGroupName=group)
     logs.create_log_stream(logGroupName=group, logStreamName="s")
     t = now_ms() - 5000
-    logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[{"timestamp": t, "message": "before"}])
+    logs.put_log_events(
+        logGroupName=group, logStreamName="s", logEvents=[{"timestamp": t, "message": "before"}]
+    )
     tail = TailFollow(logs, group, start=t - 600_000, filterPattern="-noise")
     th = threading.Thread(target=tail.run, daemon=True)
     th.start()
     try:
         wait_for(lambda: [e["message"] for e in tail.out] == ["before"], what="the first poll")
         # same millisecond as the newest event seen: the inclusive re-read must not drop or repeat it
-        logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[
-            {"timestamp": t, "message": "same ms"}, {"timestamp": t + 1, "message": "noise"}, {"timestamp": t + 2, "message": "after"}])
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName="s",
+            logEvents=[
+                {"timestamp": t, "message": "same ms"},
+                {"timestamp": t + 1, "message": "noise"},
+                {"timestamp": t + 2, "message": "after"},
+            ],
+        )
         wait_for(lambda: len(tail.out) >= 3, what="the follow loop to pick up new events")
         time.sleep(0.6)
         calls_before = tail.calls
@@ -251,7 +396,12 @@ def test_aws_logs_tail_follow_loop(logs) -> None:
 @pytest.fixture(scope="module")
 def live(cw: Server):
     # botocore prepends the model's "streaming-"/"stream-" host prefix even to a custom endpoint
-    return boto3.client("logs", endpoint_url=cw.url, region_name="us-east-1", config=Config(inject_host_prefix=False))
+    return boto3.client(
+        "logs",
+        endpoint_url=cw.url,
+        region_name="us-east-1",
+        config=Config(inject_host_prefix=False),
+    )
 
 
 class LiveReader:
@@ -278,19 +428,33 @@ class LiveReader:
         self.stream.close()
 
 
-def test_start_live_tail_streams_only_new_matching_events(cw: Server, logs, live, write_lines_cw) -> None:
+def test_start_live_tail_streams_only_new_matching_events(
+    cw: Server, logs, live, write_lines_cw
+) -> None:
     group = unique("/live/")
     logs.create_log_group(logGroupName=group)
     logs.create_log_stream(logGroupName=group, logStreamName="app-1")
-    logs.put_log_events(logGroupName=group, logStreamName="app-1", logEvents=[{"timestamp": now_ms(), "message": "ERROR old"}])
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName="app-1",
+        logEvents=[{"timestamp": now_ms(), "message": "ERROR old"}],
+    )
     arn = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"][0]["logGroupArn"]
-    reader = LiveReader(live.start_live_tail(logGroupIdentifiers=[arn], logEventFilterPattern="ERROR"))
+    reader = LiveReader(
+        live.start_live_tail(logGroupIdentifiers=[arn], logEventFilterPattern="ERROR")
+    )
     try:
         wait_for(lambda: any("sessionStart" in f for f in reader.frames), what="sessionStart")
         start = next(f["sessionStart"] for f in reader.frames if "sessionStart" in f)
         assert start["logGroupIdentifiers"] == [arn] and start["logEventFilterPattern"] == "ERROR"
-        logs.put_log_events(logGroupName=group, logStreamName="app-1", logEvents=[
-            {"timestamp": now_ms(), "message": "ERROR new one"}, {"timestamp": now_ms(), "message": "INFO skipped"}])
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName="app-1",
+            logEvents=[
+                {"timestamp": now_ms(), "message": "ERROR new one"},
+                {"timestamp": now_ms(), "message": "INFO skipped"},
+            ],
+        )
         write_lines_cw(group, "by-hand", ["ERROR written to a new stream file"])
         wait_for(lambda: len(reader.messages()) >= 2, timeout=10, what="live tail updates")
         n = len(reader.updates())
@@ -304,7 +468,13 @@ def test_start_live_tail_streams_only_new_matching_events(cw: Server, logs, live
     ups = reader.updates()
     result = next(r for u in ups for r in u["sessionResults"] if r["message"] == "ERROR new one")
     assert result["logGroupIdentifier"] == arn and result["logStreamName"] == "app-1"
-    assert set(result) == {"logStreamName", "logGroupIdentifier", "message", "timestamp", "ingestionTime"}
+    assert set(result) == {
+        "logStreamName",
+        "logGroupIdentifier",
+        "message",
+        "timestamp",
+        "ingestionTime",
+    }
 
 
 @pytest.fixture
@@ -324,11 +494,17 @@ def test_start_live_tail_stream_prefixes(logs, live) -> None:
     logs.create_log_group(logGroupName=group)
     for s in ("web-1", "job-1"):
         logs.create_log_stream(logGroupName=group, logStreamName=s)
-    reader = LiveReader(live.start_live_tail(logGroupIdentifiers=[group], logStreamNamePrefixes=["web-"]))
+    reader = LiveReader(
+        live.start_live_tail(logGroupIdentifiers=[group], logStreamNamePrefixes=["web-"])
+    )
     try:
         wait_for(lambda: any("sessionStart" in f for f in reader.frames), what="sessionStart")
         for s in ("web-1", "job-1"):
-            logs.put_log_events(logGroupName=group, logStreamName=s, logEvents=[{"timestamp": now_ms(), "message": f"from {s}"}])
+            logs.put_log_events(
+                logGroupName=group,
+                logStreamName=s,
+                logEvents=[{"timestamp": now_ms(), "message": f"from {s}"}],
+            )
         wait_for(lambda: reader.messages(), timeout=10, what="an update")
         time.sleep(1.2)
     finally:
@@ -340,13 +516,36 @@ def test_start_live_tail_validation(logs, live) -> None:
     group = unique("/live/")
     logs.create_log_group(logGroupName=group)
     cases = [
-        ({"logGroupIdentifiers": [group] * 11}, "InvalidParameterException",
-         "1 validation error detected: Value at 'logGroupIdentifiers' failed to satisfy constraint: "
-         "Member must have length less than or equal to 10"),
-        ({"logGroupIdentifiers": ["/no/such"]}, "ResourceNotFoundException", "The specified log group does not exist."),
-        ({"logGroupIdentifiers": [group], "logStreamNames": ["a"], "logStreamNamePrefixes": ["a"]}, "InvalidParameterException", None),
-        ({"logGroupIdentifiers": [group, group + "x"], "logStreamNames": ["a"]}, "InvalidParameterException", None),
-        ({"logGroupIdentifiers": [group], "logEventFilterPattern": "{ $.a = "}, "InvalidParameterException", None),
+        (
+            {"logGroupIdentifiers": [group] * 11},
+            "InvalidParameterException",
+            "1 validation error detected: Value at 'logGroupIdentifiers' failed to satisfy constraint: "
+            "Member must have length less than or equal to 10",
+        ),
+        (
+            {"logGroupIdentifiers": ["/no/such"]},
+            "ResourceNotFoundException",
+            "The specified log group does not exist.",
+        ),
+        (
+            {
+                "logGroupIdentifiers": [group],
+                "logStreamNames": ["a"],
+                "logStreamNamePrefixes": ["a"],
+            },
+            "InvalidParameterException",
+            None,
+        ),
+        (
+            {"logGroupIdentifiers": [group, group + "x"], "logStreamNames": ["a"]},
+            "InvalidParameterException",
+            None,
+        ),
+        (
+            {"logGroupIdentifiers": [group], "logEventFilterPattern": "{ $.a = "},
+            "InvalidParameterException",
+            None,
+        ),
     ]
     logs.create_log_group(logGroupName=group + "x")
     for kw, code, message in cases:
@@ -364,8 +563,16 @@ def test_start_live_tail_frames_on_the_wire(cw: Server, logs) -> None:
 
     group = unique("/live/")
     logs.create_log_group(logGroupName=group)
-    r = requests.post(cw.url + "/", data=json.dumps({"logGroupIdentifiers": [group]}), stream=True, timeout=10,
-                      headers={"X-Amz-Target": "Logs_20140328.StartLiveTail", "Content-Type": "application/x-amz-json-1.1"})
+    r = requests.post(
+        cw.url + "/",
+        data=json.dumps({"logGroupIdentifiers": [group]}),
+        stream=True,
+        timeout=10,
+        headers={
+            "X-Amz-Target": "Logs_20140328.StartLiveTail",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
+    )
     assert r.headers["Content-Type"] == "application/vnd.amazon.eventstream"
     data = b""
     began = time.monotonic()

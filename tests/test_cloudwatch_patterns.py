@@ -29,17 +29,44 @@ U = {
     "U9": "[ERROR] 400 BAD REQUEST",
 }
 R = {
-    "hat": "hat x", "cat": "cat x", "that": "that", "color": "color", "colour": "colour", "colr": "colr",
-    "abc": "abc", "abbc": "abbc", "ac": "ac", "a:b": "a:b", "ab": "ab", "ip": "10.10.0.1", "notip": "10010,051",
+    "hat": "hat x",
+    "cat": "cat x",
+    "that": "that",
+    "color": "color",
+    "colour": "colour",
+    "colr": "colr",
+    "abc": "abc",
+    "abbc": "abbc",
+    "ac": "ac",
+    "a:b": "a:b",
+    "ab": "ab",
+    "ip": "10.10.0.1",
+    "notip": "10010,051",
 }
 J = {
-    "J1": json.dumps({"eventType": "UpdateTrail", "sourceIPAddress": "111.111.111.111", "arrayKey": ["value", "another value"],
-                      "objectList": [{"name": "a", "id": 1}, {"name": "b", "id": 2}], "SomeObject": None, "cluster.name": "c"},
-                     separators=(",", ":")),
-    "J2": json.dumps({"user": {"id": 1, "email": "John.Stiles@example.com"},
-                      "users": [{"id": 2, "email": "John.Doe@example.com"}, {"id": 3, "email": "Jane.Doe@example.com"}],
-                      "actions": ["GET", "PUT", "DELETE"], "coordinates": [[0, 1, 2], [4, 5, 6], [7, 8, 9]]},
-                     separators=(",", ":")),
+    "J1": json.dumps(
+        {
+            "eventType": "UpdateTrail",
+            "sourceIPAddress": "111.111.111.111",
+            "arrayKey": ["value", "another value"],
+            "objectList": [{"name": "a", "id": 1}, {"name": "b", "id": 2}],
+            "SomeObject": None,
+            "cluster.name": "c",
+        },
+        separators=(",", ":"),
+    ),
+    "J2": json.dumps(
+        {
+            "user": {"id": 1, "email": "John.Stiles@example.com"},
+            "users": [
+                {"id": 2, "email": "John.Doe@example.com"},
+                {"id": 3, "email": "Jane.Doe@example.com"},
+            ],
+            "actions": ["GET", "PUT", "DELETE"],
+            "coordinates": [[0, 1, 2], [4, 5, 6], [7, 8, 9]],
+        },
+        separators=(",", ":"),
+    ),
     "latency": '{"latency":50}',
     "number": '{"number":[1000]}',
     "flag": '{"flag":true}',
@@ -87,11 +114,24 @@ CASES = [
     ("/fp/json", '{ $.objectList[0] = "a" }', "", "J1"),
     ("/fp/json", '{ $.eventType = "*" && $.sourceIPAddress != 123.123.* }', "J1", ""),
     ("/fp/json", '{ ($.user.id = 1) && ($.users[0].email = "John.Doe@example.com") }', "J2", ""),
-    ("/fp/json", '{ $.user.email = "John.Stiles@example.com" || $.coordinates[0][1] = "nonmatch" && $.actions[2] = "nonmatch" }',
-     "J2", ""),
-    ("/fp/json", '{ ($.user.email = "John.Stiles@example.com" || $.coordinates[0][1] = "nonmatch") && $.actions[2] = "nonmatch" }',
-     "", "J2"),
-    ("/fp/json", '{ ($.user.id = 2 && $.users[0].email = "nonmatch") || $.actions[2] = "GET" }', "", "J2"),
+    (
+        "/fp/json",
+        '{ $.user.email = "John.Stiles@example.com" || $.coordinates[0][1] = "nonmatch" && $.actions[2] = "nonmatch" }',
+        "J2",
+        "",
+    ),
+    (
+        "/fp/json",
+        '{ ($.user.email = "John.Stiles@example.com" || $.coordinates[0][1] = "nonmatch") && $.actions[2] = "nonmatch" }',
+        "",
+        "J2",
+    ),
+    (
+        "/fp/json",
+        '{ ($.user.id = 2 && $.users[0].email = "nonmatch") || $.actions[2] = "GET" }',
+        "",
+        "J2",
+    ),
     ("/fp/json", "{ $.latency = * }", "latency", ""),
     ("/fp/json", "{ $.latency < 50 }", "", "latency"),
     ("/fp/json", "{ $.latency <= 50 }", "latency", ""),
@@ -99,18 +139,53 @@ CASES = [
     ("/fp/json", "{ $.flag IS TRUE }", "flag", ""),
     ("/fp/json", "{ $.flag IS FALSE }", "", "flag"),
     ("/fp/json", '{ $.eventType = "UpdateTrail" }', "", "text"),
-    ("/fp/delimited", "[ip, user, username, timestamp, request =*.html*, status_code = 4*, bytes]", "D1", ""),
-    ("/fp/delimited", r"[ip=%127\.0\.0\.[1-9]%, user, username, timestamp, request =*.html*, status_code = 4*, bytes]", "D1", ""),
+    (
+        "/fp/delimited",
+        "[ip, user, username, timestamp, request =*.html*, status_code = 4*, bytes]",
+        "D1",
+        "",
+    ),
+    (
+        "/fp/delimited",
+        r"[ip=%127\.0\.0\.[1-9]%, user, username, timestamp, request =*.html*, status_code = 4*, bytes]",
+        "D1",
+        "",
+    ),
     ("/fp/delimited", "[..., request =*.html*, status_code = 4*, bytes]", "D1", ""),
-    ("/fp/delimited", "[ip, user, username, timestamp, request =*.html*, status_code = 404 || status_code = 410, bytes]", "D1", ""),
-    ("/fp/delimited", "[ip, server, username, timestamp, request, status_code, bytes > 1000]", "D1", ""),
-    ("/fp/delimited", "[ip, server, username, timestamp, request, status_code, bytes > 2000]", "", "D1"),
+    (
+        "/fp/delimited",
+        "[ip, user, username, timestamp, request =*.html*, status_code = 404 || status_code = 410, bytes]",
+        "D1",
+        "",
+    ),
+    (
+        "/fp/delimited",
+        "[ip, server, username, timestamp, request, status_code, bytes > 1000]",
+        "D1",
+        "",
+    ),
+    (
+        "/fp/delimited",
+        "[ip, server, username, timestamp, request, status_code, bytes > 2000]",
+        "",
+        "D1",
+    ),
     ("/fp/delimited", "[..., status_code = 5*, bytes]", "", "D1"),
     ("/fp/delimited", "[w1=ERROR, w2]", "L4", "L1 L2 L3"),
     ("/fp/delimited", "[w1=ERROR || w1=WARNING, w2]", "L3 L4", "L1 L2"),
     ("/fp/delimited", "[w1!=ERROR && w1!=WARNING, w2]", "L1 L2", "L3 L4"),
-    ("/fp/delimited", "[logLevel, date, time, method, url=%/service/resource/[0-9]+$%, response_time]", "L1", "L2"),
-    ("/fp/delimited", "[logLevel, date, time, method, url=%/service/resource/[0-9]+/part/[0-9]+$%, response_time]", "L2", "L1"),
+    (
+        "/fp/delimited",
+        "[logLevel, date, time, method, url=%/service/resource/[0-9]+$%, response_time]",
+        "L1",
+        "L2",
+    ),
+    (
+        "/fp/delimited",
+        "[logLevel, date, time, method, url=%/service/resource/[0-9]+/part/[0-9]+$%, response_time]",
+        "L2",
+        "L1",
+    ),
 ]
 
 
@@ -124,13 +199,20 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     for group, messages in GROUPS.items():
         client.create_log_group(logGroupName=group)
         client.create_log_stream(logGroupName=group, logStreamName="s")
-        client.put_log_events(logGroupName=group, logStreamName="s",
-                              logEvents=[{"timestamp": t + i, "message": m} for i, m in enumerate(messages.values())])
+        client.put_log_events(
+            logGroupName=group,
+            logStreamName="s",
+            logEvents=[{"timestamp": t + i, "message": m} for i, m in enumerate(messages.values())],
+        )
     yield client
     server.stop()
 
 
-@pytest.mark.parametrize("group, pattern, match, no_match", CASES, ids=[f"{g[4:]}:{p or '<empty>'}" for g, p, _, _ in CASES])
+@pytest.mark.parametrize(
+    "group, pattern, match, no_match",
+    CASES,
+    ids=[f"{g[4:]}:{p or '<empty>'}" for g, p, _, _ in CASES],
+)
 def test_documented_example(logs, group: str, pattern: str, match: str, no_match: str) -> None:
     messages = GROUPS[group]
     events = logs.filter_log_events(logGroupName=group, filterPattern=pattern)["events"]

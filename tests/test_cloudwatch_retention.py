@@ -21,16 +21,33 @@ DAY = 86_400_000
 
 def _block(start: int, chunks: list[tuple[int, int]], end: int) -> Block:
     """chunks: (start offset, max time)."""
-    return Block("g", "s", "k", start, end, 1, "h", array("q", [c[0] for c in chunks]), array("q", [0] * len(chunks)),
-                 array("q", [c[1] for c in chunks]), array("q", [0] * len(chunks)), array("q", [1] * len(chunks)))
+    return Block(
+        "g",
+        "s",
+        "k",
+        start,
+        end,
+        1,
+        "h",
+        array("q", [c[0] for c in chunks]),
+        array("q", [0] * len(chunks)),
+        array("q", [c[1] for c in chunks]),
+        array("q", [0] * len(chunks)),
+        array("q", [1] * len(chunks)),
+    )
 
 
 def test_expired_offset_stops_at_the_first_young_chunk() -> None:
-    blocks = [_block(0, [(0, 10), (100, 20)], 200), _block(200, [(200, 30), (300, 99), (400, 5)], 500)]
+    blocks = [
+        _block(0, [(0, 10), (100, 20)], 200),
+        _block(200, [(200, 30), (300, 99), (400, 5)], 500),
+    ]
     assert expired_offset(blocks, 25) == 200
     assert expired_offset(blocks, 31) == 300
     assert expired_offset(blocks, 5) == 0
-    assert expired_offset(blocks[:1], 1000) == 200  # everything indexed is expired: up to the indexed end
+    assert (
+        expired_offset(blocks[:1], 1000) == 200
+    )  # everything indexed is expired: up to the indexed end
 
 
 def test_retention_hides_then_reclaims(data_dir: Path) -> None:
@@ -41,7 +58,9 @@ def test_retention_hides_then_reclaims(data_dir: Path) -> None:
         logs = boto3.client("logs", endpoint_url=server.url, region_name="us-east-1")
         store = server.store
         store_path = store.ensure_stream("/ret", "s")
-        old = b"".join(format_line(now - 40 * DAY + i, f"old event {i} " + "x" * 200) for i in range(4000))
+        old = b"".join(
+            format_line(now - 40 * DAY + i, f"old event {i} " + "x" * 200) for i in range(4000)
+        )
         new = b"".join(format_line(now - 1000 + i, f"new event {i}") for i in range(50))
         with open(store_path, "ab") as f:
             f.write(old + new)
@@ -50,19 +69,28 @@ def test_retention_hides_then_reclaims(data_dir: Path) -> None:
             head = f.read(4096)
 
         def count() -> int:
-            return sum(len(p["events"]) for p in logs.get_paginator("filter_log_events").paginate(logGroupName="/ret"))
+            return sum(
+                len(p["events"])
+                for p in logs.get_paginator("filter_log_events").paginate(logGroupName="/ret")
+            )
 
         wait_for(lambda: count() == 4050, timeout=20, what="ingestion of 4050 events")
         blocks_before = os.stat(store_path).st_blocks
         logs.put_retention_policy(logGroupName="/ret", retentionInDays=7)
         # hidden at once, on every read path
         assert count() == 50
-        got = logs.get_log_events(logGroupName="/ret", logStreamName="s", startFromHead=True)["events"]
+        got = logs.get_log_events(logGroupName="/ret", logStreamName="s", startFromHead=True)[
+            "events"
+        ]
         assert [e["message"] for e in got] == [f"new event {i}" for i in range(50)]
         rest = server.json("/api/v1/events", group="/ret", startFromHead="true", limit="10000")
         assert len(rest["events"]) == 50
         # reclaimed by the next retention pass
-        wait_for(lambda: os.stat(store_path).st_blocks < blocks_before // 4, timeout=10, what="hole punching")
+        wait_for(
+            lambda: os.stat(store_path).st_blocks < blocks_before // 4,
+            timeout=10,
+            what="hole punching",
+        )
         st = os.stat(store_path)
         assert st.st_size == size  # offsets and event ids stay stable
         with open(store_path, "rb") as f:
@@ -71,7 +99,11 @@ def test_retention_hides_then_reclaims(data_dir: Path) -> None:
         assert 4096 < meta["expired"]["s"] <= len(old)
         ids_before = [e["eventId"] for e in logs.filter_log_events(logGroupName="/ret")["events"]]
         # the stream keeps working after the hole
-        logs.put_log_events(logGroupName="/ret", logStreamName="s", logEvents=[{"timestamp": int(time.time() * 1000), "message": "later"}])
+        logs.put_log_events(
+            logGroupName="/ret",
+            logStreamName="s",
+            logEvents=[{"timestamp": int(time.time() * 1000), "message": "later"}],
+        )
         wait_for(lambda: count() == 51, timeout=10, what="the new event")
         after = logs.filter_log_events(logGroupName="/ret")["events"]
         assert [e["eventId"] for e in after][:50] == ids_before

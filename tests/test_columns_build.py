@@ -62,7 +62,13 @@ def column_rows(data_dir: Path) -> tuple[list[dict], cstore.Snapshot]:
     for r in rows:
         cov = snap.covered(r["grp"], r["stream"])
         src = srcs.get((r["grp"], r["stream"]))
-        if cov and src and r["ident"] == cov[0] and r["off"] < cov[1] and visible(src, r["ts"], r["off"]):
+        if (
+            cov
+            and src
+            and r["ident"] == cov[0]
+            and r["off"] < cov[1]
+            and visible(src, r["ts"], r["off"])
+        ):
             out.append(r)
     return sorted(out, key=_key), snap
 
@@ -102,8 +108,10 @@ def lambda_lines(n: int, start_ms: int, tag: str) -> str:
         elif kind == 2:
             msg = f'{{"level": "info", "tag": "{tag}", "i": {i}, "f": 1.50}}'
         elif kind == 3:
-            msg = (f"REPORT RequestId: {RID}\tDuration: {i}.25 ms\tBilled Duration: {i + 1} ms\tMemory Size: 128 MB\t"
-                   f"Max Memory Used: 67 MB\t")
+            msg = (
+                f"REPORT RequestId: {RID}\tDuration: {i}.25 ms\tBilled Duration: {i + 1} ms\tMemory Size: 128 MB\t"
+                f"Max Memory Used: 67 MB\t"
+            )
         else:
             msg = f"{tag} plain line {i} with\nsecond line"
         out.append(lines.format_line(ts, msg).decode())
@@ -125,7 +133,11 @@ def builder_pid(server) -> int | None:
             stat_ = (d / "stat").read_text()
             ppid = int(stat_.rsplit(")", 1)[1].split()[1])
             state = stat_.rsplit(")", 1)[1].split()[0]
-            if ppid in tree and state != "Z" and b"logsvc.columns.builder" in (d / "cmdline").read_bytes():
+            if (
+                ppid in tree
+                and state != "Z"
+                and b"logsvc.columns.builder" in (d / "cmdline").read_bytes()
+            ):
                 return int(d.name)
         except (OSError, ValueError, IndexError):
             pass
@@ -145,7 +157,9 @@ def streams(data_dir: Path) -> dict[str, Path]:
     return paths
 
 
-def test_columns_follow_appends_rotation_rewrite_and_deletion(data_dir: Path, streams: dict[str, Path]) -> None:
+def test_columns_follow_appends_rotation_rewrite_and_deletion(
+    data_dir: Path, streams: dict[str, Path]
+) -> None:
     server = start_server(data_dir)
     try:
         wait_converged(data_dir)
@@ -153,7 +167,9 @@ def test_columns_follow_appends_rotation_rewrite_and_deletion(data_dir: Path, st
         for k in range(12):
             for name, p in streams.items():
                 append(p, lambda_lines(40, NOW - 1_800_000 + k * 100, f"{name}{k}"))
-            time.sleep(0.1)  # pacing the writer (not a synchronisation): commits land in separate rounds
+            time.sleep(
+                0.1
+            )  # pacing the writer (not a synchronisation): commits land in separate rounds
         wait_converged(data_dir)
         snap = cstore.snapshot(data_dir)
         assert snap.covered(G1, "2026/11/27/[$LATEST]aaaa")[1] == streams["a"].stat().st_size
@@ -168,7 +184,11 @@ def test_columns_follow_appends_rotation_rewrite_and_deletion(data_dir: Path, st
         assert int.from_bytes(bytes.fromhex(ident_b)[:8], "little") == streams["b"].stat().st_ino
         # deletion of a stream: nothing of it is vouched for any more
         Store(data_dir).delete_stream(G2, "web-1")
-        wait_for(lambda: cstore.snapshot(data_dir).covered(G2, "web-1") is None, timeout=30, what="coverage dropped")
+        wait_for(
+            lambda: cstore.snapshot(data_dir).covered(G2, "web-1") is None,
+            timeout=30,
+            what="coverage dropped",
+        )
         wait_converged(data_dir)
         # compaction kept the number of files per group and day small
         per_day = Counter((e.group, e.day) for e in cstore.snapshot(data_dir).entries)
@@ -176,10 +196,16 @@ def test_columns_follow_appends_rotation_rewrite_and_deletion(data_dir: Path, st
         assert _orphan_builders(data_dir)  # (the check below can see a builder)
     finally:
         server.stop()
-    wait_for(lambda: not _orphan_builders(data_dir), timeout=20, what="the builder stopped with its server")
+    wait_for(
+        lambda: not _orphan_builders(data_dir),
+        timeout=20,
+        what="the builder stopped with its server",
+    )
 
 
-def test_a_rewrite_with_the_same_identity_never_lists_a_row_twice(data_dir: Path, streams: dict[str, Path]) -> None:
+def test_a_rewrite_with_the_same_identity_never_lists_a_row_twice(
+    data_dir: Path, streams: dict[str, Path]
+) -> None:
     server = start_server(data_dir)
     try:
         wait_converged(data_dir)
@@ -189,7 +215,9 @@ def test_a_rewrite_with_the_same_identity_never_lists_a_row_twice(data_dir: Path
         with open(streams["c"], "r+", encoding="utf-8") as f:
             f.truncate(0)
             f.write(first + lambda_lines(20, NOW - 100_000, "same-head"))
-        wait_converged(data_dir)  # column_rows asserts every (grp, stream, ident, off) is listed once
+        wait_converged(
+            data_dir
+        )  # column_rows asserts every (grp, stream, ident, off) is listed once
     finally:
         server.stop()
 
@@ -199,13 +227,20 @@ def test_retention_unlists_whole_old_days(data_dir: Path) -> None:
     store.create_group("old/app")
     store.update_group("old/app", retention_days=1)
     p = store.ensure_stream("old/app", "s")
-    append(p, lambda_lines(100, NOW - 4 * cstore.DAY_MS, "old") + lambda_lines(100, NOW - 1000, "new"))
+    append(
+        p, lambda_lines(100, NOW - 4 * cstore.DAY_MS, "old") + lambda_lines(100, NOW - 1000, "new")
+    )
     server = start_server(data_dir, env={"LOGSVC_RETENTION_INTERVAL": "0.5"})
     try:
         cutoff = NOW - cstore.DAY_MS
-        wait_for(lambda: cstore.snapshot(data_dir).entries
-                 and all(e.max_ts >= cutoff for e in cstore.snapshot(data_dir).entries), timeout=60,
-                 what="the old day's file unlisted")
+        wait_for(
+            lambda: (
+                cstore.snapshot(data_dir).entries
+                and all(e.max_ts >= cutoff for e in cstore.snapshot(data_dir).entries)
+            ),
+            timeout=60,
+            what="the old day's file unlisted",
+        )
         wait_converged(data_dir)
         assert all(e.day >= cstore.day_of(cutoff) for e in cstore.snapshot(data_dir).entries)
     finally:
@@ -213,20 +248,30 @@ def test_retention_unlists_whole_old_days(data_dir: Path) -> None:
 
 
 def test_kill_9_of_the_builder_and_of_the_server_while_writing_and_compacting(
-        data_dir: Path, streams: dict[str, Path]) -> None:
+    data_dir: Path, streams: dict[str, Path]
+) -> None:
     server = start_server(data_dir)
     try:
         wait_converged(data_dir)
         # the state a kill between file write and manifest swap leaves: a complete file nobody lists
         listed = cstore.snapshot(data_dir).entries[0].name
-        shutil.copy(data_dir / "columns" / listed, data_dir / "columns" / "9999999999.orphan.2026-01-01.parquet")
+        shutil.copy(
+            data_dir / "columns" / listed,
+            data_dir / "columns" / "9999999999.orphan.2026-01-01.parquet",
+        )
         kills = 0
         last = None
         for k in range(8):
             for name, p in streams.items():
                 append(p, lambda_lines(60, NOW - 1_000_000 + k * 100, f"k{name}{k}"))
-            pid = wait_for(lambda old=last: (p := builder_pid(server)) != old and p, timeout=30, what="a new builder process")
-            time.sleep(0.15 * (k % 4))  # vary where the kill lands: start, writing, compacting (not a synchronisation)
+            pid = wait_for(
+                lambda old=last: (p := builder_pid(server)) != old and p,
+                timeout=30,
+                what="a new builder process",
+            )
+            time.sleep(
+                0.15 * (k % 4)
+            )  # vary where the kill lands: start, writing, compacting (not a synchronisation)
             os.kill(pid, signal.SIGKILL)
             last = pid
             kills += 1
@@ -237,12 +282,17 @@ def test_kill_9_of_the_builder_and_of_the_server_while_writing_and_compacting(
             append(p, lambda_lines(200, NOW - 900_000, f"z{name}"))
         os.killpg(server.proc.pid, signal.SIGKILL)
         server.proc.wait(timeout=15)
-        wait_for(lambda: builder_pid(server) is None and not _orphan_builders(data_dir), timeout=15,
-                 what="the builder died with its server")
+        wait_for(
+            lambda: builder_pid(server) is None and not _orphan_builders(data_dir),
+            timeout=15,
+            what="the builder died with its server",
+        )
         server.stop()
         server = start_server(data_dir)
         wait_converged(data_dir)
-        listed = {e.name for e in cstore.snapshot(data_dir).entries} | {r[0] for r in cstore.snapshot(data_dir).retired}
+        listed = {e.name for e in cstore.snapshot(data_dir).entries} | {
+            r[0] for r in cstore.snapshot(data_dir).retired
+        }
         on_disk = {n for n in os.listdir(data_dir / "columns") if n.endswith(".parquet")}
         assert on_disk <= listed, on_disk - listed
         assert kills == 8
@@ -256,7 +306,10 @@ def _orphan_builders(data_dir: Path) -> list[int]:
         if d.name.isdigit():
             try:
                 env = (d / "environ").read_bytes()
-                if b"logsvc.columns.builder" in (d / "cmdline").read_bytes() and str(data_dir).encode() in env:
+                if (
+                    b"logsvc.columns.builder" in (d / "cmdline").read_bytes()
+                    and str(data_dir).encode() in env
+                ):
                     out.append(int(d.name))
             except OSError:
                 pass
@@ -270,7 +323,13 @@ def test_reindex_rebuilds_the_columns(data_dir: Path, streams: dict[str, Path]) 
     finally:
         server.stop()
     env = dict(os.environ, LOGSVC_DATA_DIR=str(data_dir))
-    r = subprocess.run([sys.executable, "-m", "logsvc", "reindex"], env=env, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "logsvc", "reindex"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert not (data_dir / "columns").exists()
     server = start_server(data_dir)
@@ -285,7 +344,9 @@ def test_columns_off_starts_no_builder(data_dir: Path, streams: dict[str, Path])
     try:
         wait_for(lambda: server.json("/healthz").get("writerPid"), what="a writer")
         deadline = time.monotonic() + 3
-        while time.monotonic() < deadline:  # the ingester indexes the files meanwhile; no builder appears
+        while (
+            time.monotonic() < deadline
+        ):  # the ingester indexes the files meanwhile; no builder appears
             assert builder_pid(server) is None
             time.sleep(0.2)
         assert not (data_dir / "columns" / "manifest.json").exists()
@@ -294,7 +355,8 @@ def test_columns_off_starts_no_builder(data_dir: Path, streams: dict[str, Path])
 
 
 def test_a_stats_query_reads_whole_files_without_the_join_only_when_every_row_is_visible(
-        data_dir: Path, streams: dict[str, Path]) -> None:
+    data_dir: Path, streams: dict[str, Path]
+) -> None:
     """colquery.whole_files: a file is read without the visibility join only when every row in it
     is visible. Counted against the Reader's own events for the same sources: all of them, with one
     stream gone (its rows sit in the same files), and with a retention cutoff inside the files."""
@@ -324,12 +386,16 @@ def test_a_stats_query_reads_whole_files_without_the_join_only_when_every_row_is
                 cov = snap.covered(s.group, s.stream)
                 covered.append(cov[1] if cov and cov[0] == ident.hex() else 0)
             whole = colquery.whole_files(snap, sources, idents, covered, lo, hi)
-            got = colquery.Columnar(data_dir, reader).run(sp, sources, lo, hi, 10_000, lambda: False)
+            got = colquery.Columnar(data_dir, reader).run(
+                sp, sources, lo, hi, 10_000, lambda: False
+            )
             assert got is not None and got.kind == "stats"
             return (got.groups[0][1][0] if got.groups else 0), len(whole)
 
         def reader_count(sources: list) -> int:
-            return sum(1 for _ in iter_all(reader, sources, start=lo, end=hi, limit=10_000, forward=True))
+            return sum(
+                1 for _ in iter_all(reader, sources, start=lo, end=hi, limit=10_000, forward=True)
+            )
 
         n, whole = columnar_count(everything)
         assert whole == len(snap.entries)  # all visible: no file needs the join
@@ -339,6 +405,8 @@ def test_a_stats_query_reads_whole_files_without_the_join_only_when_every_row_is
         assert whole < len(snap.entries)  # b's rows share G1's files: those need the join
         assert n == reader_count(without_b) == 600
         cutoff = NOW - 3_600_000 + 150
-        retained = [dataclasses.replace(s, since=cutoff) if s.group == G1 else s for s in everything]
+        retained = [
+            dataclasses.replace(s, since=cutoff) if s.group == G1 else s for s in everything
+        ]
         n, _ = columnar_count(retained)
         assert n == reader_count(retained) == 2 * 150 + 300

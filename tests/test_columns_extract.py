@@ -21,7 +21,7 @@ IDENT = (1234).to_bytes(8, "little") + b"h" * 64
 
 EDGE = [
     f"START RequestId: {RID} Version: $LATEST",
-    f"START RequestId: {RID} Version: {{\"a\":1}}",
+    f'START RequestId: {RID} Version: {{"a":1}}',
     f"START RequestId: {RID}",
     f"END RequestId: {RID}",
     f"END RequestId: {RID} trailing",
@@ -32,25 +32,25 @@ EDGE = [
     "\nXRAY TraceId: 1-5e1b4151-5ac6c58dc39a5c3b6a4b2d0f\tSegmentId: 6f2e4d3c2b1a0f9e\tSampled: true\t",
     f"REPORT RequestId: {RID}\tDuration: 1 ms\tStatus: timeout",
     f"[INFO]\t{TS}\t{RID}\tprocessed order 17",
-    f"[ERROR]\t{TS}\t{RID}\tfailed: {{\"code\": 5}}",
+    f'[ERROR]\t{TS}\t{RID}\tfailed: {{"code": 5}}',
     f"[VERYLONGLEVEL]\t{TS}\t{RID}\tx",
     f"[INFO]\t2026-13-27T10:00:00.123Z\t{RID}\tbad month",
     f"[INFO]\t{TS}\t\tempty id",
     f"{TS} plain message after a timestamp",
     f"{TS} {TS} START RequestId: {RID} Version: 1",
-    f"{TS} {{\"level\": \"warn\", \"n\": 1.50, \"big\": 1e999, \"@t\": 3, \"a\": {{\"b\": [1, {{\"c\": null}}]}}}}",
+    f'{TS} {{"level": "warn", "n": 1.50, "big": 1e999, "@t": 3, "a": {{"b": [1, {{"c": null}}]}}}}',
     '{"level": "info", "msg": "ok", "i": 12, "f": 0.5, "t": true, "e": {}, "l": []}',
     '{"level": 5}',
     '{"level": "\\ud800 lone", "k\\udfff": "x"}',
-    '{not json',
-    '{}',
-    '[1, 2]',
+    "{not json",
+    "{}",
+    "[1, 2]",
     "plain text line",
     "2026 starts with a digit",
     f"{RID} Task timed out after 3.00 seconds",
     "INIT_START Runtime Version: python:3.12.v38\tRuntime Version ARN: arn:aws:lambda:::runtime:abc",
-    "embedded json: {\"a\": 1}",
-    "Traceback (most recent call last):\n  File \"x.py\", line 1, in <module>\nValueError: boom",
+    'embedded json: {"a": 1}',
+    'Traceback (most recent call last):\n  File "x.py", line 1, in <module>\nValueError: boom',
     "\u00e9t\u00e9 \u2603 non-ascii",
     "x" * (1_048_576 + 10),
 ]
@@ -58,7 +58,10 @@ EDGE = [
 
 def _exact_rows(group: str, stream: str, data: bytes, ingest: int) -> list[dict]:
     evs, _ = lines.split_events(data, flush=True)
-    return [schema.event_columns(make_event(group, stream, e.start, e.end, e.text, ingest, IDENT)) for e in evs]
+    return [
+        schema.event_columns(make_event(group, stream, e.start, e.end, e.text, ingest, IDENT))
+        for e in evs
+    ]
 
 
 def _fast_rows(group: str, stream: str, data: bytes, ingest: int) -> tuple[list[dict], int]:
@@ -69,8 +72,12 @@ def _fast_rows(group: str, stream: str, data: bytes, ingest: int) -> tuple[list[
 
 
 def _data(texts: list[str]) -> bytes:
-    return b"".join(lines.format_line(1_796_000_000_000 + i, t) if not t[:1].isdigit() else (t.replace("\n", "\r") + "\n").encode()
-                    for i, t in enumerate(texts))
+    return b"".join(
+        lines.format_line(1_796_000_000_000 + i, t)
+        if not t[:1].isdigit()
+        else (t.replace("\n", "\r") + "\n").encode()
+        for i, t in enumerate(texts)
+    )
 
 
 @pytest.mark.parametrize("group", ["/aws/lambda/orders", "app/plain"])
@@ -128,7 +135,11 @@ def test_lone_surrogates_are_stored_losslessly_in_fj(tmp_path: Path) -> None:
     path = tmp_path / "t.parquet"
     pq.write_table(schema.arrow_table(X.rows(cols)), path)
     back = pq.read_table(path).to_pylist()
-    assert json.loads(back[0]["fj"]) == json.loads(fast[0]["fj"]) == {"level": "\ud800 lone", "k\udfff": "x", "n": 1}
+    assert (
+        json.loads(back[0]["fj"])
+        == json.loads(fast[0]["fj"])
+        == {"level": "\ud800 lone", "k\udfff": "x", "n": 1}
+    )
     assert back[0]["level"] == "\ufffd lone"
     assert X.surrogate_escaped(back[0]["fj"]) and not X.surrogate_escaped(back[1]["fj"])
     assert back[1] == fast[1]

@@ -28,7 +28,11 @@ class Killed(Exception):
 @pytest.fixture
 def world(data_dir: Path):
     store = Store(data_dir)
-    paths = [store.ensure_stream(G1, "s1"), store.ensure_stream(G1, "s2"), store.ensure_stream(G2, "w")]
+    paths = [
+        store.ensure_stream(G1, "s1"),
+        store.ensure_stream(G1, "s2"),
+        store.ensure_stream(G2, "w"),
+    ]
     index = BlockIndex(data_dir / "index")
     ing = Ingester(store, index, block_lines=256)
     yield store, paths, ing
@@ -58,7 +62,9 @@ def listed(data_dir: Path) -> set[str]:
     return {e.name for e in snap.entries} | {r[0] for r in snap.retired}
 
 
-def test_a_crash_before_the_manifest_swap_leaves_garbage_only(data_dir: Path, world, monkeypatch) -> None:
+def test_a_crash_before_the_manifest_swap_leaves_garbage_only(
+    data_dir: Path, world, monkeypatch
+) -> None:
     store, paths, ing = world
     for p in paths:
         append(p, lambda_lines(500, NOW - 7200_000, p.stem))
@@ -90,7 +96,9 @@ def test_a_crash_before_the_manifest_swap_leaves_garbage_only(data_dir: Path, wo
     assert converged(data_dir) is True
 
 
-def test_a_crash_during_compaction_keeps_the_inputs_listed(data_dir: Path, world, monkeypatch) -> None:
+def test_a_crash_during_compaction_keeps_the_inputs_listed(
+    data_dir: Path, world, monkeypatch
+) -> None:
     store, paths, ing = world
     settings = Settings(data_dir=data_dir)
     b = B.Builder(settings)
@@ -121,7 +129,9 @@ def test_a_crash_during_compaction_keeps_the_inputs_listed(data_dir: Path, world
     assert converged(data_dir) is True
     g1 = [e for e in cstore.snapshot(data_dir).entries if e.group == G1]
     assert len(g1) == 1 and g1[0].rows == 400
-    assert len(cstore.snapshot(data_dir).retired) >= B.MERGE_FANOUT  # inputs kept for running queries
+    assert (
+        len(cstore.snapshot(data_dir).retired) >= B.MERGE_FANOUT
+    )  # inputs kept for running queries
 
 
 def test_a_day_long_over_is_one_file_and_the_api_prunes(data_dir: Path, world) -> None:
@@ -132,7 +142,9 @@ def test_a_day_long_over_is_one_file_and_the_api_prunes(data_dir: Path, world) -
         for p in paths:
             append(p, lambda_lines(50, old_day + 3600_000 * (k + 1), f"d{k}"))
         ingest(ing)
-        b.round(now_ms=old_day + 3600_000 * (k + 1) + 1000)  # "today" is that day: no closing merge yet
+        b.round(
+            now_ms=old_day + 3600_000 * (k + 1) + 1000
+        )  # "today" is that day: no closing merge yet
     assert len([e for e in cstore.snapshot(data_dir).entries if e.group == G1]) == 3
     settle(b)  # now: the day is long over
     snap = cstore.snapshot(data_dir)
@@ -141,7 +153,8 @@ def test_a_day_long_over_is_one_file_and_the_api_prunes(data_dir: Path, world) -
     assert converged(data_dir) is True
     day_name = cstore.day_of(old_day)
     assert [p.name for p in snap.files([G1], old_day, old_day + DAY - 1)] == [
-        e.name for e in snap.entries if e.group == G1]
+        e.name for e in snap.entries if e.group == G1
+    ]
     assert day_name in snap.files([G1], old_day, old_day + DAY - 1)[0].name
     assert snap.files([G1], old_day + DAY, old_day + 2 * DAY) == []
     assert snap.files(["no/such"], 0, 2**62) == []
@@ -176,7 +189,9 @@ def test_an_unterminated_line_taken_as_it_was_keeps_the_coverage(data_dir: Path,
     index = BlockIndex(data_dir / "index")
     try:
         ing = Ingester(store, index, clock=lambda: now[0])
-        append(path, lambda_lines(50, NOW - 600_000, "a") + "2026-12-01T00:00:00.000Z no newline yet")
+        append(
+            path, lambda_lines(50, NOW - 600_000, "a") + "2026-12-01T00:00:00.000Z no newline yet"
+        )
         ingest(ing)
         now[0] += 10  # the writer went quiet: the partial line is taken as it is
         ingest(ing)

@@ -80,13 +80,17 @@ def test_functions_panel_marks_public_routes_only(browser: Browser, tmp_path: Pa
         badge = public.locator(".badge.public")
         expect(badge).to_be_visible()
         expect(badge).to_have_text("public")
-        expect(badge).to_have_attribute("title", re.compile("anyone who can reach this server may call it"))
+        expect(badge).to_have_attribute(
+            "title", re.compile("anyone who can reach this server may call it")
+        )
 
         guarded = site.locator('li.route[data-route="POST /guarded"]')
         expect(guarded).to_be_visible()
         expect(guarded.locator(".badge")).to_have_count(0)
         hostile = site.locator("li.route").filter(has_text="onerror")
-        expect(hostile.locator("code")).to_have_text(f"GET {HOSTILE_PATH}")  # shown as text, not markup
+        expect(hostile.locator("code")).to_have_text(
+            f"GET {HOSTILE_PATH}"
+        )  # shown as text, not markup
         expect(hostile.locator(".badge")).to_have_count(0)
         assert page.locator("main img, main script").count() == 0
 
@@ -101,4 +105,3 @@ def test_functions_panel_marks_public_routes_only(browser: Browser, tmp_path: Pa
         assert not dialogs, dialogs
     finally:
         s.stop()
-

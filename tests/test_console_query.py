@@ -44,8 +44,12 @@ TERMINAL = ("Complete", "Failed", "Cancelled", "Timeout")
 
 
 def _logs(url: str):
-    return boto3.client("logs", endpoint_url=url, region_name="us-east-1",
-                        config=Config(retries={"mode": "standard", "max_attempts": 1}))
+    return boto3.client(
+        "logs",
+        endpoint_url=url,
+        region_name="us-east-1",
+        config=Config(retries={"mode": "standard", "max_attempts": 1}),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -77,18 +81,37 @@ def lambda_logs(site: Server) -> LambdaLogs:
         t = t0 + i * STEP_MS
         rid = f"{i:08d}-1111-4222-8333-{uuid.uuid4().hex[:12]}"
         events.append({"timestamp": t, "message": f"START RequestId: {rid} Version: $LATEST"})
-        app = {"level": "INFO", "msg": f"order {i} placed", "requestId": rid, "user": HOSTILE_USER, "note": HOSTILE_NOTE,
-               "cart": {"items": [{"sku": f"sku-{i % 3}", "qty": 1 + i % 2}]}}
+        app = {
+            "level": "INFO",
+            "msg": f"order {i} placed",
+            "requestId": rid,
+            "user": HOSTILE_USER,
+            "note": HOSTILE_NOTE,
+            "cart": {"items": [{"sku": f"sku-{i % 3}", "qty": 1 + i % 2}]},
+        }
         events.append({"timestamp": t + 1, "message": json.dumps(app)})
         if i % ERROR_EVERY == 0:
-            events.append({"timestamp": t + 2, "message": f"[ERROR]\t2026-12-02T00:00:00.000Z\t{rid}\tException: payment declined {i}"})
+            events.append(
+                {
+                    "timestamp": t + 2,
+                    "message": f"[ERROR]\t2026-12-02T00:00:00.000Z\t{rid}\tException: payment declined {i}",
+                }
+            )
         events.append({"timestamp": t + 3, "message": f"END RequestId: {rid}"})
         init = f"\tInit Duration: {150 + i}.50 ms" if i % COLD_EVERY == 0 else ""
-        events.append({"timestamp": t + 4, "message": f"REPORT RequestId: {rid}\tDuration: {10 + 3 * i}.25 ms\t"
-                       f"Billed Duration: {11 + 3 * i} ms\tMemory Size: 128 MB\tMax Memory Used: {60 + i} MB{init}\t"})
+        events.append(
+            {
+                "timestamp": t + 4,
+                "message": f"REPORT RequestId: {rid}\tDuration: {10 + 3 * i}.25 ms\t"
+                f"Billed Duration: {11 + 3 * i} ms\tMemory Size: 128 MB\tMax Memory Used: {60 + i} MB{init}\t",
+            }
+        )
     logs.put_log_events(logGroupName=name, logStreamName=stream, logEvents=events)
-    wait_for(lambda: rest_rows(site, name, "stats count(*) as n") == [{"n": str(len(events))}], timeout=15,
-             what="every event to be queryable")
+    wait_for(
+        lambda: rest_rows(site, name, "stats count(*) as n") == [{"n": str(len(events))}],
+        timeout=15,
+        what="every event to be queryable",
+    )
     return LambdaLogs(name, t0)
 
 
@@ -106,14 +129,20 @@ def big_group(site: Server) -> str:
     with open(path, "w", encoding="utf-8") as f:
         for i in range(BIG):
             ms = t0 + i * 20
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+            stamp = (
+                time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+            )
             f.write(f"{stamp} INFO request {i} took {i % 97} ms path=/p/{i % 13}\n")
     return name
 
 
 def rest_rows(site: Server, group: str, query: str) -> list[dict]:
     """The rows GET /api/v1/insights gives for the same query over the last 3 hours (the view's range)."""
-    r = requests.get(site.url + "/api/v1/insights", params={"q": query, "group": group, "since": "3h", "wait": 10}, timeout=30)
+    r = requests.get(
+        site.url + "/api/v1/insights",
+        params={"q": query, "group": group, "since": "3h", "wait": 10},
+        timeout=30,
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["status"] == "Complete", body
@@ -140,8 +169,15 @@ class QueryPage:
             self.page.evaluate("location.hash = '#/'")
         self.page.goto(f"{self.site.url}/#/query?group={group}&range={range_}")
         expect(self.page.locator(".q-tabs")).to_be_visible()
-        wait_for(lambda: (st := self.state()).get("language") and st.get("fields") and st.get("groups") == [group],
-                 timeout=10, what="the Query view with its language table and the group's fields")
+        wait_for(
+            lambda: (
+                (st := self.state()).get("language")
+                and st.get("fields")
+                and st.get("groups") == [group]
+            ),
+            timeout=10,
+            what="the Query view with its language table and the group's fields",
+        )
 
     def state(self) -> dict:
         return self.page.evaluate("window.__logsvc.state()") or {}
@@ -163,7 +199,9 @@ class QueryPage:
     def column(self, field: str) -> list[str]:
         cols = self.state()["columns"]
         i = [c for c in cols if c != "@ptr"].index(field) + 2  # 1-based, after the expander
-        return self.page.locator(f"table.qresults tbody tr.krow td:nth-child({i})").all_inner_texts()
+        return self.page.locator(
+            f"table.qresults tbody tr.krow td:nth-child({i})"
+        ).all_inner_texts()
 
 
 def _terminal() -> re.Pattern:
@@ -194,19 +232,31 @@ def qp(shared_page: QueryPage, group: str) -> Iterator[QueryPage]:
 # ---- tests --------------------------------------------------------------------------------------------
 
 
-def test_lambda_samples_run_with_the_rest_apis_rows_and_bin_draws_a_chart(qp: QueryPage, site: Server, group: str) -> None:
+def test_lambda_samples_run_with_the_rest_apis_rows_and_bin_draws_a_chart(
+    qp: QueryPage, site: Server, group: str
+) -> None:
     page = qp.page
     page.get_by_role("tab", name="Samples").click()
     samples = page.locator('.q-samples[data-category="lambda"] button.sample')
     names = samples.evaluate_all("els => els.map(e => e.dataset.name)")
     assert len(names) >= 6 and "Latency statistics per 5 minutes" in names
-    queries = {s["name"]: s["query"] for s in requests.get(site.url + "/api/v1/insights/samples", timeout=10).json()["samples"]}
+    queries = {
+        s["name"]: s["query"]
+        for s in requests.get(site.url + "/api/v1/insights/samples", timeout=10).json()["samples"]
+    }
     for name in names:
-        page.locator(f'.q-samples button.sample[data-name="{name}"]').click()  # one click: loaded and run
+        page.locator(
+            f'.q-samples button.sample[data-name="{name}"]'
+        ).click()  # one click: loaded and run
         if "REQUEST-ID" in queries[name]:
             # a sample with a placeholder waits, the placeholder selected for typing over
-            assert qp.editor.evaluate("t => t.value.slice(t.selectionStart, t.selectionEnd)") == "REQUEST-ID"
-            rid = rest_rows(site, group, 'filter @type = "REPORT" | fields @requestId | limit 1')[0]["@requestId"]
+            assert (
+                qp.editor.evaluate("t => t.value.slice(t.selectionStart, t.selectionEnd)")
+                == "REQUEST-ID"
+            )
+            rid = rest_rows(site, group, 'filter @type = "REPORT" | fields @requestId | limit 1')[
+                0
+            ]["@requestId"]
             page.keyboard.type(rid)
             queries[name] = queries[name].replace("REQUEST-ID", rid)
             page.keyboard.press("Control+Enter")
@@ -227,7 +277,9 @@ def test_lambda_samples_run_with_the_rest_apis_rows_and_bin_draws_a_chart(qp: Qu
             page.get_by_role("button", name="Bar", exact=True).click()
             assert qp.state()["chart"]["kind"] == "bar"
         elif name == "Cold starts per hour":
-            assert sum(int(r["coldStarts"]) for r in expected) == len(range(0, INVOCATIONS, COLD_EVERY))
+            assert sum(int(r["coldStarts"]) for r in expected) == len(
+                range(0, INVOCATIONS, COLD_EVERY)
+            )
             assert qp.state()["chart"]["points"] >= 1
         elif name == "One request's lines":  # the JSON app line carries requestId, not @requestId
             assert qp.column("@type") == ["START", "END", "REPORT"]  # oldest first
@@ -242,13 +294,16 @@ def test_lambda_samples_run_with_the_rest_apis_rows_and_bin_draws_a_chart(qp: Qu
 
 def test_clicked_value_becomes_a_filter_and_running_again_narrows_the_rows(qp: QueryPage) -> None:
     page = qp.page
-    qp.set_query("fields @timestamp, @type, @requestId, @message\n| sort @timestamp desc\n| limit 500")
+    qp.set_query(
+        "fields @timestamp, @type, @requestId, @message\n| sort @timestamp desc\n| limit 500"
+    )
     st = qp.run()
     assert st["status"] == "Complete" and st["rows"] > 3 * INVOCATIONS
     page.locator('table.qresults button.qv[data-field="@type"][data-value="REPORT"]').first.click()
     # the filter goes before the trailing sort/limit, so it narrows what they see
     assert qp.editor.input_value() == (
-        'fields @timestamp, @type, @requestId, @message\n| filter @type = "REPORT"\n| sort @timestamp desc\n| limit 500')
+        'fields @timestamp, @type, @requestId, @message\n| filter @type = "REPORT"\n| sort @timestamp desc\n| limit 500'
+    )
     # the editor has the focus and the addition is one edit: Ctrl+Z takes it back, Ctrl+Y restores it
     page.keyboard.press("Control+z")
     assert "filter @type" not in qp.editor.input_value()
@@ -259,7 +314,9 @@ def test_clicked_value_becomes_a_filter_and_running_again_narrows_the_rows(qp: Q
     assert set(qp.column("@type")) == {"REPORT"}
     # a second click narrows to one invocation
     rid = qp.column("@requestId")[0]
-    page.locator(f'table.qresults button.qv[data-field="@requestId"][data-value="{rid}"]').first.click()
+    page.locator(
+        f'table.qresults button.qv[data-field="@requestId"][data-value="{rid}"]'
+    ).first.click()
     assert f'| filter @requestId = "{rid}"' in qp.editor.input_value()
     assert qp.run()["rows"] == 1
     # sorting by a column: numbers sort as numbers
@@ -296,7 +353,9 @@ def test_malformed_query_shows_the_caret_at_the_column(qp: QueryPage) -> None:
     expect(page.locator(".qe-hl .qe-err")).to_have_count(0)
     # an unsupported command is an error at its name, never ignored
     qp.set_query("fields @message | anomaly")
-    expect(box).to_have_attribute("data-column", str("fields @message | anomaly".index("anomaly") + 1))
+    expect(box).to_have_attribute(
+        "data-column", str("fields @message | anomaly".index("anomaly") + 1)
+    )
     expect(box).to_contain_text("anomaly")
 
 
@@ -360,7 +419,9 @@ def test_editor_colours_and_completes_commands_functions_and_fields(qp: QueryPag
     ]
 
 
-def test_saved_query_is_a_cloudwatch_query_definition(qp: QueryPage, site: Server, group: str) -> None:
+def test_saved_query_is_a_cloudwatch_query_definition(
+    qp: QueryPage, site: Server, group: str
+) -> None:
     page = qp.page
     logs = _logs(site.url)
     name = f"p99 <b>by</b> hour {uuid.uuid4().hex[:6]}"
@@ -372,12 +433,17 @@ def test_saved_query_is_a_cloudwatch_query_definition(qp: QueryPage, site: Serve
     dialog.get_by_label("Name").fill(name)
     dialog.get_by_role("button", name="Save").click()
     expect(dialog).to_be_hidden()
-    found = [d for d in logs.describe_query_definitions(queryDefinitionNamePrefix=name)["queryDefinitions"]]
+    found = [
+        d
+        for d in logs.describe_query_definitions(queryDefinitionNamePrefix=name)["queryDefinitions"]
+    ]
     assert len(found) == 1, found
     assert found[0]["queryString"] == query and found[0]["logGroupNames"] == [group]
     # the Saved tab lists it (the name as text), and one put by boto3 as well
     other = f"from boto3 {uuid.uuid4().hex[:6]}"
-    logs.put_query_definition(name=other, queryString="fields @message | limit 3", logGroupNames=[group])
+    logs.put_query_definition(
+        name=other, queryString="fields @message | limit 3", logGroupNames=[group]
+    )
     page.get_by_role("tab", name="Saved").click()
     saved = page.locator(f'li.q-saved[data-name="{name}"]')
     expect(saved.locator(".q-item-name")).to_have_text(name)
@@ -413,7 +479,9 @@ def test_hostile_field_values_render_as_text(qp: QueryPage) -> None:
     assert page.locator("main img, main script, main iframe").count() == 0
     # the value clicked into a filter round-trips its quotes, escapes and the RTL override
     page.locator('table.qresults button.qv[data-field="note"]').first.click()
-    assert f'| filter note = {json.dumps(HOSTILE_NOTE, ensure_ascii=False)}' in qp.editor.input_value()
+    assert (
+        f"| filter note = {json.dumps(HOSTILE_NOTE, ensure_ascii=False)}" in qp.editor.input_value()
+    )
     st = qp.run()
     assert st["status"] == "Complete" and st["rows"] == 3
     assert qp.column("note") == [HOSTILE_NOTE] * 3
@@ -424,14 +492,18 @@ def test_hostile_field_values_render_as_text(qp: QueryPage) -> None:
     assert st["chart"] and st["chart"]["series"] == 1
     expect(page.locator(".qchart .u-legend")).to_contain_text(HOSTILE_USER)
     assert page.locator("main img, main script, main iframe").count() == 0
-    page.wait_for_timeout(100)  # give any injected handler a chance to fire (the fixture checks dialogs)
+    page.wait_for_timeout(
+        100
+    )  # give any injected handler a chance to fire (the fixture checks dialogs)
 
 
 def test_group_picker_and_absolute_time_range(qp: QueryPage, lambda_logs: LambdaLogs) -> None:
     page = qp.page
     # from the groups list, a group's "Query" link opens this view on it
     page.goto(f"{qp.site.url}/#/")
-    page.get_by_role("row").filter(has_text=lambda_logs.group).get_by_role("link", name="Query", exact=True).click()
+    page.get_by_role("row").filter(has_text=lambda_logs.group).get_by_role(
+        "link", name="Query", exact=True
+    ).click()
     expect(page.locator(".gp-chips .chip")).to_have_text([lambda_logs.group + "×"])
     picker = page.locator("details.gpicker")
     picker.locator("summary").click()
@@ -464,25 +536,42 @@ def test_group_picker_and_absolute_time_range(qp: QueryPage, lambda_logs: Lambda
     # "Copy as CLI" is the same query from a shell: `logsvc query` over the same REST API
     cli = shlex.split(qp.state()["cli"])
     assert cli[:3] == ["logsvc", "--url", qp.site.url] and "--until" in cli
-    out = subprocess.run([sys.executable, "-m", "logsvc", *cli[1:], "--output", "json"], capture_output=True, text=True,
-                         timeout=60, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    out = subprocess.run(
+        [sys.executable, "-m", "logsvc", *cli[1:], "--output", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
     assert out.returncode == 0, out.stderr
     assert '"10"' in out.stdout or ": 10" in out.stdout, out.stdout
 
 
-def test_running_query_shows_progress_and_stop_keeps_its_rows(qp: QueryPage, big_group: str) -> None:
+def test_running_query_shows_progress_and_stop_keeps_its_rows(
+    qp: QueryPage, big_group: str
+) -> None:
     page = qp.page
     qp.open(big_group)
     # a regex filter too: the scan lasts seconds even on an idle machine, long enough to watch and stop
-    qp.set_query('filter @message like /(?i)request \\d+ took/\n| parse @message "* * *" as a, b, c\n| stats count(*) as n by b')
+    qp.set_query(
+        'filter @message like /(?i)request \\d+ took/\n| parse @message "* * *" as a, b, c\n| stats count(*) as n by b'
+    )
     qp.editor.focus()
     page.keyboard.press("Control+Enter")
     status = page.locator(".q-status")
     expect(status).to_have_attribute("data-status", "Running", timeout=10_000)
     expect(page.locator("button.q-stop")).to_be_enabled()
     # records scanned grow while it runs (partial statistics, polled)
-    first = wait_for(lambda: int(status.get_attribute("data-scanned") or 0) or None, timeout=10, what="records scanned")
-    wait_for(lambda: int(status.get_attribute("data-scanned") or 0) > first, timeout=10, what="records scanned to grow")
+    first = wait_for(
+        lambda: int(status.get_attribute("data-scanned") or 0) or None,
+        timeout=10,
+        what="records scanned",
+    )
+    wait_for(
+        lambda: int(status.get_attribute("data-scanned") or 0) > first,
+        timeout=10,
+        what="records scanned to grow",
+    )
     assert 0 < first < BIG
     page.locator("button.q-stop").click()
     expect(status).to_have_attribute("data-status", "Cancelled", timeout=10_000)

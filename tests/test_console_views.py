@@ -51,7 +51,9 @@ def opaque(pixels: list[list[int]]) -> int:
     return sum(1 for p in pixels if p[3] > 100)
 
 
-@pytest.mark.parametrize("fragment", ["#/events?group={g}&range=1h", "#/search?group={g}&q=fresh&range=1d"])
+@pytest.mark.parametrize(
+    "fragment", ["#/events?group={g}&range=1h", "#/search?group={g}&q=fresh&range=1d"]
+)
 def test_histogram_draws_the_newest_bucket(console: Console, site, fragment: str) -> None:  # noqa: F811
     """Every event is in the newest bucket: its column is filled, an old bucket's is not."""
     group = unique("newest")
@@ -61,17 +63,30 @@ def test_histogram_draws_the_newest_bucket(console: Console, site, fragment: str
     page = console.open(fragment.format(g=group))
     expect(page.locator(".histogram")).to_have_attribute("data-total", "5")
     expect(page.locator(".histogram .u-over")).to_be_visible()
-    wait_for(lambda: opaque(column(page, BUCKETS - 1)) == len(HEIGHTS), timeout=5, what="the newest bucket's bar")
+    wait_for(
+        lambda: opaque(column(page, BUCKETS - 1)) == len(HEIGHTS),
+        timeout=5,
+        what="the newest bucket's bar",
+    )
     assert opaque(column(page, BUCKETS // 2)) <= 1  # at most one grid line crosses an empty bucket
-
 
 
 def test_internal_group_is_hidden_but_reachable_from_invocations(console: Console, site) -> None:  # noqa: F811
     token = f"needle{uuid.uuid4().hex[:8]}"
     user = unique("visible")
     now = int(time.time() * 1000)
-    rec = {"requestId": f"req-{token}", "function": "fn", "attempt": 1, "status": "success", "start": now - 3, "end": now,
-           "durationMs": 3, "logGroup": user, "logStream": "s", "note": token}
+    rec = {
+        "requestId": f"req-{token}",
+        "function": "fn",
+        "attempt": 1,
+        "status": "success",
+        "start": now - 3,
+        "end": now,
+        "durationMs": 3,
+        "logGroup": user,
+        "logStream": "s",
+        "note": token,
+    }
     write(site, INTERNAL, "records", [f"{now} {json.dumps(rec)}"])
     write(site, user, "s", [f"{now} user line {token}"])
     wait_indexed(site, INTERNAL, 1)
@@ -100,9 +115,14 @@ def test_groups_list_shows_new_groups_without_a_reload(console: Console, site) -
     logs = boto3.client("logs", endpoint_url=site.url, region_name="us-east-1")
     logs.create_log_group(logGroupName=by_api)
     logs.create_log_stream(logGroupName=by_api, logStreamName="s")
-    logs.put_log_events(logGroupName=by_api, logStreamName="s",
-                        logEvents=[{"timestamp": int(time.time() * 1000), "message": "put"}])
-    expect(page.locator("table.grid a.primary-link", has_text=by_file)).to_be_visible(timeout=15_000)
+    logs.put_log_events(
+        logGroupName=by_api,
+        logStreamName="s",
+        logEvents=[{"timestamp": int(time.time() * 1000), "message": "put"}],
+    )
+    expect(page.locator("table.grid a.primary-link", has_text=by_file)).to_be_visible(
+        timeout=15_000
+    )
     expect(page.locator("table.grid a.primary-link", has_text=by_api)).to_be_visible(timeout=15_000)
     assert page.evaluate("window.__sameDocument") is True  # no reload happened
 
@@ -118,7 +138,9 @@ FILLTEXT_SPY = """(() => {
 
 
 def test_header_controls_are_labelled_and_one_24_hour_clock_in_any_zone(browser, site) -> None:  # noqa: F811
-    ctx = browser.new_context(viewport={"width": 1280, "height": 800}, timezone_id="America/New_York")
+    ctx = browser.new_context(
+        viewport={"width": 1280, "height": 800}, timezone_id="America/New_York"
+    )
     ctx.add_init_script(FILLTEXT_SPY)
     c = Console(ctx.new_page(), site.url)
     try:
@@ -136,7 +158,9 @@ def test_header_controls_are_labelled_and_one_24_hour_clock_in_any_zone(browser,
         expect(tz_select.locator("option[value='local']")).to_have_text("Local (America/New_York)")
         assert tz_select.locator("option").count() > 100  # the IANA zones, beyond UTC and local
         row = page.locator(".vl .row", has_text="the zoned event")
-        expect(row.locator("time")).to_have_text("2024-05-01 08:34:56.789")  # New York, EDT, 24-hour
+        expect(row.locator("time")).to_have_text(
+            "2024-05-01 08:34:56.789"
+        )  # New York, EDT, 24-hour
         tz_select.select_option("Asia/Tokyo")
         row = page.locator(".vl .row", has_text="the zoned event")
         expect(row.locator("time")).to_have_text("2024-05-01 21:34:56.789")
@@ -152,7 +176,9 @@ def test_header_controls_are_labelled_and_one_24_hour_clock_in_any_zone(browser,
 
         labels = wait_for(axis_labels, timeout=5, what="time-axis labels")
         assert all(re.fullmatch(r"\d\d:\d\d|\d\d-\d\d", x) for x in labels), labels
-        assert any(x >= "13:00" for x in labels if ":" in x), labels  # afternoon hours as 13..23, not 1..11 pm
+        assert any(x >= "13:00" for x in labels if ":" in x), (
+            labels
+        )  # afternoon hours as 13..23, not 1..11 pm
         theme.select_option("dark")
         expect(page.locator("html")).to_have_attribute("data-theme", "dark")
         # both choices are kept across a reload
@@ -160,14 +186,19 @@ def test_header_controls_are_labelled_and_one_24_hour_clock_in_any_zone(browser,
         expect(page.get_by_label("Time zone")).to_have_value("Asia/Tokyo")
         expect(page.get_by_label("Theme")).to_have_value("dark")
         expect(page.locator("html")).to_have_attribute("data-theme", "dark")
-        expect(page.locator(".vl .row", has_text="the zoned event").locator("time")).to_have_text("2024-05-01 21:34:56.789")
+        expect(page.locator(".vl .row", has_text="the zoned event").locator("time")).to_have_text(
+            "2024-05-01 21:34:56.789"
+        )
         # an absolute range typed in the picker is read in the chosen zone
         page.locator("select.range-select").select_option("custom")
         page.get_by_label("From").fill("2024-05-01 21:34:00")
         page.get_by_label("To (empty = now)").fill("2024-05-01 21:35:00")
         page.get_by_role("button", name="Apply").click()
-        wait_for(lambda: f"start={t - 56789}" in page.url and f"end={t - 56789 + 60000}" in page.url, timeout=5,
-                 what="the typed Tokyo range in the URL")
+        wait_for(
+            lambda: f"start={t - 56789}" in page.url and f"end={t - 56789 + 60000}" in page.url,
+            timeout=5,
+            what="the typed Tokyo range in the URL",
+        )
         expect(page.locator(".vl .row", has_text="the zoned event")).to_be_visible()
         assert not c.errors, c.errors
     finally:
@@ -182,13 +213,25 @@ def test_trace_waterfall_is_on_one_time_axis(console: Console, site) -> None:  #
     spans = {"root": (0, 100, None), "child": (10, 60, "root"), "grandchild": (20, 40, "child")}
     lines = []
     for k, (a, b, parent) in spans.items():
-        rec = {"requestId": ids[k], "function": f"fn-{k}", "attempt": 1, "status": "success", "start": t + a, "end": t + b,
-               "durationMs": b - a - 1, "logGroup": "/aws/lambda/x", "logStream": "s"}
+        rec = {
+            "requestId": ids[k],
+            "function": f"fn-{k}",
+            "attempt": 1,
+            "status": "success",
+            "start": t + a,
+            "end": t + b,
+            "durationMs": b - a - 1,
+            "logGroup": "/aws/lambda/x",
+            "logStream": "s",
+        }
         if parent:
             rec["parentRequestId"] = ids[parent]
         lines.append(f"{t + b} {json.dumps(rec)}")
     write(site, INTERNAL, "records", lines)
-    wait_for(lambda: len(site.json("/api/v1/invocations", parent=ids["child"])["invocations"]) == 1, what="records")
+    wait_for(
+        lambda: len(site.json("/api/v1/invocations", parent=ids["child"])["invocations"]) == 1,
+        what="records",
+    )
     page = console.open(f"#/trace?requestId={ids['grandchild']}")
 
     def row(k: str):
@@ -198,7 +241,9 @@ def test_trace_waterfall_is_on_one_time_axis(console: Console, site) -> None:  #
         expect(row(k).locator(".bar")).to_be_visible()
     box = {k: row(k).locator(".bar").bounding_box() for k in spans}
     track = {k: row(k).locator(".bar-track").bounding_box() for k in spans}
-    assert track["root"]["x"] == track["child"]["x"] == track["grandchild"]["x"]  # one axis for every depth
+    assert (
+        track["root"]["x"] == track["child"]["x"] == track["grandchild"]["x"]
+    )  # one axis for every depth
     px = box["root"]["width"] / 100  # px per ms, from the 100 ms root
     assert px > 2
     for k, (a, b, _) in spans.items():
@@ -221,24 +266,41 @@ def test_histogram_is_stacked_by_level_with_errors_at_the_bottom(console: Consol
     group = unique("stacked")
     now = int(time.time() * 1000)
     levels = ["ERROR"] * 2 + ["INFO"] * 6
-    write(site, group, "s", [f"{now - i} " + json.dumps({"level": lv, "n": i}) for i, lv in enumerate(levels)])
+    write(
+        site,
+        group,
+        "s",
+        [f"{now - i} " + json.dumps({"level": lv, "n": i}) for i, lv in enumerate(levels)],
+    )
     wait_indexed(site, group, len(levels))
     page = console.open(f"#/events?group={group}&range=1h")
     expect(page.locator(".histogram")).to_have_attribute("data-total", str(len(levels)))
     expect(page.locator(".histo-legend [data-level=error]")).to_have_text("error 2")
     expect(page.locator(".histo-legend [data-level=info]")).to_have_text("info 6")
-    err, info = (rgb(page.evaluate(f"getComputedStyle(document.documentElement).getPropertyValue('{v}')")) for v in ("--err", "--info"))
+    err, info = (
+        rgb(page.evaluate(f"getComputedStyle(document.documentElement).getPropertyValue('{v}')"))
+        for v in ("--err", "--info")
+    )
     # y runs 0..8 events: the bottom quarter of the newest bar is error, the rest info
     heights = [0.9, 0.8, 0.5, 0.2]  # fractions of the plot height from its top
-    px = wait_for(lambda: (c := page.evaluate(COLUMN_JS, [(BUCKETS - 0.5) / BUCKETS, heights])) and all(p[3] > 200 for p in c) and c,
-                  timeout=5, what="the newest bar drawn")
+    px = wait_for(
+        lambda: (
+            (c := page.evaluate(COLUMN_JS, [(BUCKETS - 0.5) / BUCKETS, heights]))
+            and all(p[3] > 200 for p in c)
+            and c
+        ),
+        timeout=5,
+        what="the newest bar drawn",
+    )
     assert [p[:3] for p in px] == [err, err, info, info], (px, err, info)
 
 
 def test_clicking_a_facet_value_filters_the_list(console: Console, site) -> None:  # noqa: F811
     group = unique("facets")
     now = int(time.time() * 1000)
-    events = [{"level": "error" if i % 3 == 0 else "info", "user": f"u{i % 2}", "n": i} for i in range(12)]
+    events = [
+        {"level": "error" if i % 3 == 0 else "info", "user": f"u{i % 2}", "n": i} for i in range(12)
+    ]
     write(site, group, "s", [f"{now - 1000 + i} {json.dumps(e)}" for i, e in enumerate(events)])
     wait_indexed(site, group, len(events))
     page = console.open(f"#/events?group={group}&range=1h")

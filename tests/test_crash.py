@@ -16,7 +16,9 @@ N = 100_000
 def count_events(server, group: str) -> list[str]:
     out, token = [], None
     while True:
-        page = server.json("/api/v1/events", group=group, startFromHead="true", limit=10000, nextToken=token)
+        page = server.json(
+            "/api/v1/events", group=group, startFromHead="true", limit=10000, nextToken=token
+        )
         out += [e["message"] for e in page["events"]]
         token = page["nextToken"]
         if not token:
@@ -39,7 +41,10 @@ def test_kill_9_while_appending_loses_and_duplicates_nothing(data_dir: Path) -> 
     t = threading.Thread(target=writer)
     t.start()
     # let the ingester get some of it committed, then kill everything mid-stream
-    wait_for(lambda: (data_dir / "index").exists() and path.stat().st_size > 1_000_000, what="some progress")
+    wait_for(
+        lambda: (data_dir / "index").exists() and path.stat().st_size > 1_000_000,
+        what="some progress",
+    )
     server.stop(signal.SIGKILL)
     t.join()
     assert done.is_set()

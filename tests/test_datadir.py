@@ -25,7 +25,9 @@ from botocore.exceptions import ClientError
 from logsvc import names
 from tests.conftest import ROOT, HealthWatch, Server, healthy, start_server, wait_for
 
-LONG = "s" * 300  # a stream name whose file segment is hashed, so its full name lives in `<seg>.name`
+LONG = (
+    "s" * 300
+)  # a stream name whose file segment is hashed, so its full name lives in `<seg>.name`
 
 
 def logs_client(server: Server):
@@ -55,10 +57,24 @@ def messages(server: Server, group: str) -> list[str]:
 
 def start_no_writer_wait(data: Path) -> Server:
     """`logsvc serve` without waiting for a writer (for data directories that must not get one)."""
-    env = dict(os.environ, LOGSVC_DATA_DIR=str(data), LOGSVC_COMMIT_INTERVAL="0.05", LOGSVC_RESCAN_INTERVAL="0.5",
-               LOGSVC_THREADS="8", LOGSVC_LOG_LEVEL="warning", PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "logsvc", "serve", "--port", "0"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env, cwd=str(data.parent), text=True, start_new_session=True)
+    env = dict(
+        os.environ,
+        LOGSVC_DATA_DIR=str(data),
+        LOGSVC_COMMIT_INTERVAL="0.05",
+        LOGSVC_RESCAN_INTERVAL="0.5",
+        LOGSVC_THREADS="8",
+        LOGSVC_LOG_LEVEL="warning",
+        PYTHONUNBUFFERED="1",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logsvc", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=str(data.parent),
+        text=True,
+        start_new_session=True,
+    )
     server = Server("", data, proc, env)
     threading.Thread(target=lambda: server.stderr_lines.extend(proc.stderr), daemon=True).start()  # type: ignore[arg-type]
     for line in proc.stdout:  # type: ignore[union-attr]
@@ -68,7 +84,6 @@ def start_no_writer_wait(data: Path) -> Server:
     assert server.url, "server did not start"
     wait_for(lambda: healthy(server.url), timeout=30, what="healthz")
     return server
-
 
 
 @pytest.fixture
@@ -91,17 +106,28 @@ def test_create_log_stream_refuses_a_lone_surrogate_and_nothing_breaks(live: Ser
             cw.create_log_stream(logGroupName="/u/g", logStreamName="\ud800")
         assert e.value.response["Error"]["Code"] == "InvalidParameterException"
         with pytest.raises(ClientError) as e:
-            cw.put_log_events(logGroupName="/u/g", logStreamName="x\udfffy", logEvents=[{"timestamp": 1, "message": "m"}])
+            cw.put_log_events(
+                logGroupName="/u/g",
+                logStreamName="x\udfffy",
+                logEvents=[{"timestamp": 1, "message": "m"}],
+            )
         assert e.value.response["Error"]["Code"] == "InvalidParameterException"
-        cw.put_log_events(logGroupName="/u/g", logStreamName="good",
-                          logEvents=[{"timestamp": int(time.time() * 1000), "message": "still fine"}])
-        assert [s["logStreamName"] for s in cw.describe_log_streams(logGroupName="/u/g")["logStreams"]] == ["good"]
+        cw.put_log_events(
+            logGroupName="/u/g",
+            logStreamName="good",
+            logEvents=[{"timestamp": int(time.time() * 1000), "message": "still fine"}],
+        )
+        assert [
+            s["logStreamName"] for s in cw.describe_log_streams(logGroupName="/u/g")["logStreams"]
+        ] == ["good"]
         wait_for(lambda: messages(live, "/u/g") == ["still fine"], what="the event")
         assert [g["name"] for g in ok(live, "/api/v1/groups")["groups"]] == ["/u/g"]
         ok(live, "/api/v1/streams", group="/u/g")
-        wait_for(lambda: len(ok(live, "/api/v1/search", q="still")["events"]) == 1, what="the ingester indexing it")
+        wait_for(
+            lambda: len(ok(live, "/api/v1/search", q="still")["events"]) == 1,
+            what="the ingester indexing it",
+        )
     watch.assert_healthy()
-
 
 
 @pytest.mark.parametrize("planted", ["~ED~A0~80.log", "bad~~" + "0" * 32 + ".log"])
@@ -118,21 +144,35 @@ def test_a_file_with_an_invalid_name_is_skipped_and_reported(live: Server, plant
         cw.create_log_stream(logGroupName="/u/g", logStreamName="after")
         now = int(time.time() * 1000)
         for s in ("before", "after"):
-            cw.put_log_events(logGroupName="/u/g", logStreamName=s, logEvents=[{"timestamp": now, "message": f"from {s}"}])
-        wait_for(lambda: sorted(messages(live, "/u/g")) == ["from after", "from before"], what="both good streams")
+            cw.put_log_events(
+                logGroupName="/u/g",
+                logStreamName=s,
+                logEvents=[{"timestamp": now, "message": f"from {s}"}],
+            )
+        wait_for(
+            lambda: sorted(messages(live, "/u/g")) == ["from after", "from before"],
+            what="both good streams",
+        )
         groups = ok(live, "/api/v1/groups")
         assert [x["name"] for x in groups["groups"]] == ["/u/g"] and groups["skipped"] == 1
         streams = ok(live, "/api/v1/streams", group="/u/g")
-        assert sorted(s["name"] for s in streams["streams"]) == ["after", "before"] and streams["skipped"] == 1
-        assert sorted(s["logStreamName"] for s in cw.describe_log_streams(logGroupName="/u/g")["logStreams"]) == ["after", "before"]
-        wait_for(lambda: len(ok(live, "/api/v1/search", q="from")["events"]) == 2, what="the ingester indexing both")
+        assert (
+            sorted(s["name"] for s in streams["streams"]) == ["after", "before"]
+            and streams["skipped"] == 1
+        )
+        assert sorted(
+            s["logStreamName"] for s in cw.describe_log_streams(logGroupName="/u/g")["logStreams"]
+        ) == ["after", "before"]
+        wait_for(
+            lambda: len(ok(live, "/api/v1/search", q="from")["events"]) == 2,
+            what="the ingester indexing both",
+        )
         assert ok(live, "/api/v1/search", q="planted")["events"] == []
         ok(live, "/api/v1/histogram", group="/u/g")
         r = live.get("/api/v1/export", group="/u/g")
         assert r.status_code == 200 and "from after" in r.text
         assert any("skipping groups/" in line for line in live.stderr_lines), live.stderr_lines
     watch.assert_healthy()
-
 
 
 # ---- items 5 and 6: symlinks are never followed ---------------------------------------------------------
@@ -152,7 +192,6 @@ def test_a_name_file_symlink_is_not_written_through(live: Server, tmp_path: Path
             pass  # refusing is fine too; writing through the link is not
         assert secret.read_text() == "do not overwrite\n"
     watch.assert_healthy()
-
 
 
 def test_a_name_file_symlink_is_not_read(live: Server, tmp_path: Path) -> None:
@@ -193,7 +232,11 @@ def test_an_index_lock_symlink_is_not_truncated(data_dir: Path, tmp_path: Path) 
     os.symlink(secret, data_dir / "index.lock")
     server = start_no_writer_wait(data_dir)
     try:
-        wait_for(lambda: any("index.lock" in line for line in server.stderr_lines), timeout=15, what="the refusal logged")
+        wait_for(
+            lambda: any("index.lock" in line for line in server.stderr_lines),
+            timeout=15,
+            what="the refusal logged",
+        )
         time.sleep(1.5)  # > the 1 s writer election retry
         assert secret.read_text() == "precious contents\n"
         assert requests.get(server.url + "/healthz", timeout=5).json()["writerPid"] is None
@@ -211,14 +254,18 @@ def test_an_index_folder_symlink_is_not_written_through(data_dir: Path, tmp_path
         path = server.store.ensure_stream("/u/g", "s")
         with open(path, "a") as f:
             f.write("indexed here\n")
-        wait_for(lambda: len(ok(server, "/api/v1/search", q="indexed")["events"]) == 1, what="indexed")
+        wait_for(
+            lambda: len(ok(server, "/api/v1/search", q="indexed")["events"]) == 1, what="indexed"
+        )
     finally:
         server.stop()
     assert list(elsewhere.iterdir()) == []
     assert (data_dir / "index").is_dir() and not (data_dir / "index").is_symlink()
 
 
-def test_a_group_folder_symlink_error_does_not_echo_the_data_directory(live: Server, tmp_path: Path) -> None:
+def test_a_group_folder_symlink_error_does_not_echo_the_data_directory(
+    live: Server, tmp_path: Path
+) -> None:
     """Error messages name the entry relative to the data directory, never its absolute path."""
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -228,8 +275,11 @@ def test_a_group_folder_symlink_error_does_not_echo_the_data_directory(live: Ser
     assert r.status_code in (400, 404), r.text
     assert str(live.data_dir) not in r.text and str(live.data_dir.resolve()) not in r.text
     with pytest.raises(ClientError) as e:
-        logs_client(live).put_log_events(logGroupName="/u/linked", logStreamName="s",
-                                         logEvents=[{"timestamp": 1, "message": "m"}])
+        logs_client(live).put_log_events(
+            logGroupName="/u/linked",
+            logStreamName="s",
+            logEvents=[{"timestamp": 1, "message": "m"}],
+        )
     assert str(live.data_dir.resolve()) not in str(e.value.response)
     assert list(elsewhere.iterdir()) == []
 
@@ -247,8 +297,14 @@ def test_a_mismatched_hashed_group_folder_is_skipped(live: Server) -> None:
     body = ok(live, "/api/v1/groups")
     assert [g["name"] for g in body["groups"]] == ["/u/good"] and body["skipped"] == 1
     assert [g["logGroupName"] for g in cw.describe_log_groups()["logGroups"]] == ["/u/good"]
-    cli = subprocess.run([sys.executable, "-m", "logsvc", "--url", live.url, "groups"], capture_output=True, text=True,
-                         timeout=60, cwd=str(ROOT), env=dict(os.environ, PYTHONPATH=os.environ.get("PYTHONPATH", "")))
+    cli = subprocess.run(
+        [sys.executable, "-m", "logsvc", "--url", live.url, "groups"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=str(ROOT),
+        env=dict(os.environ, PYTHONPATH=os.environ.get("PYTHONPATH", "")),
+    )
     assert cli.returncode == 0, cli.stderr
     assert "/u/good" in cli.stdout and "/u/other" not in cli.stdout
     assert "1 entries" in cli.stderr and "skipped" in cli.stderr
@@ -311,9 +367,20 @@ def test_reindex_killed_mid_way_leaves_nothing_behind_after_the_next_start(data_
     with open(path, "a") as f:
         f.write("".join(f"line {i} word{i % 7}\n" for i in range(200_000)))
     env = dict(os.environ, LOGSVC_DATA_DIR=str(data_dir))
-    proc = subprocess.Popen([sys.executable, "-m", "logsvc", "reindex"], env=env, cwd=str(data_dir.parent),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    wait_for(lambda: (data_dir / "index.new").exists(), timeout=30, interval=0.01, what="reindex to start building")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logsvc", "reindex"],
+        env=env,
+        cwd=str(data_dir.parent),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    wait_for(
+        lambda: (data_dir / "index.new").exists(),
+        timeout=30,
+        interval=0.01,
+        what="reindex to start building",
+    )
     time.sleep(0.3)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
@@ -321,8 +388,13 @@ def test_reindex_killed_mid_way_leaves_nothing_behind_after_the_next_start(data_
     server = start_server(data_dir)
     try:
         wait_for(lambda: not (data_dir / "index.new").exists(), what="index.new removed")
-        wait_for(lambda: len(ok(server, "/api/v1/search", q="word3", group="/u/g", limit=5)["events"]) == 5,
-                 timeout=60, what="search answering")
+        wait_for(
+            lambda: (
+                len(ok(server, "/api/v1/search", q="word3", group="/u/g", limit=5)["events"]) == 5
+            ),
+            timeout=60,
+            what="search answering",
+        )
     finally:
         server.stop()
 
@@ -338,17 +410,32 @@ def test_what_logsvc_creates_is_private(tmp_path: Path) -> None:
         cw = logs_client(server)
         cw.create_log_group(logGroupName="/u/g")
         cw.create_log_stream(logGroupName="/u/g", logStreamName=LONG)
-        cw.put_log_events(logGroupName="/u/g", logStreamName=LONG,
-                          logEvents=[{"timestamp": int(time.time() * 1000), "message": "private"}])
-        wait_for(lambda: len(ok(server, "/api/v1/search", q="private")["events"]) == 1, what="indexed")
+        cw.put_log_events(
+            logGroupName="/u/g",
+            logStreamName=LONG,
+            logEvents=[{"timestamp": int(time.time() * 1000), "message": "private"}],
+        )
+        wait_for(
+            lambda: len(ok(server, "/api/v1/search", q="private")["events"]) == 1, what="indexed"
+        )
     finally:
         server.stop()
     g = gdir(data, "/u/g")
     seg = names.encode_segment(LONG)
     folders = [data, data / "groups", g, data / "index"]
-    files = [data / "index.lock", g / "group.json", g / ".lock", g / (seg + ".log"), g / (seg + ".name")]
-    modes = {str(p.relative_to(data)): oct(stat.S_IMODE(p.lstat().st_mode)) for p in folders + files}
-    assert modes == {str(p.relative_to(data)): "0o700" for p in folders} | {str(p.relative_to(data)): "0o600" for p in files}
+    files = [
+        data / "index.lock",
+        g / "group.json",
+        g / ".lock",
+        g / (seg + ".log"),
+        g / (seg + ".name"),
+    ]
+    modes = {
+        str(p.relative_to(data)): oct(stat.S_IMODE(p.lstat().st_mode)) for p in folders + files
+    }
+    assert modes == {str(p.relative_to(data)): "0o700" for p in folders} | {
+        str(p.relative_to(data)): "0o600" for p in files
+    }
 
 
 # ---- item 5: the invoker's files -----------------------------------------------------------------------------
@@ -360,8 +447,10 @@ def test_invoker_files_are_not_written_through_symlinks(data_dir: Path, tmp_path
     code.mkdir()
     (code / "handlers.py").write_text("def noop(event, context):\n    return None\n")
     project = tmp_path / "logsvc.toml"
-    project.write_text('[functions.noop]\nhandler = "handlers.noop"\ncode = "fns"\n'
-                       'table = [{ table = "kv", batch_size = 10 }]\n\n[tables.kv]\nkey = "id"\n')
+    project.write_text(
+        '[functions.noop]\nhandler = "handlers.noop"\ncode = "fns"\n'
+        'table = [{ table = "kv", batch_size = 10 }]\n\n[tables.kv]\nkey = "id"\n'
+    )
     targets = {}
     for rel in ("invoker/owner.json", "tables/kv.jsonl", "tables/kv.noop.checkpoint"):
         secret = tmp_path / "outside" / rel.replace("/", "_")
@@ -372,9 +461,16 @@ def test_invoker_files_are_not_written_through_symlinks(data_dir: Path, tmp_path
         targets[rel] = secret
     server = start_server(data_dir, "--project", str(project))
     try:
-        wait_for(lambda: not (data_dir / "invoker" / "owner.json").is_symlink(), what="owner.json written")
-        r = requests.post(server.url + "/api/v1/tables/kv/items", json={"items": [{"id": "a"}]}, timeout=30)
+        wait_for(
+            lambda: not (data_dir / "invoker" / "owner.json").is_symlink(),
+            what="owner.json written",
+        )
+        r = requests.post(
+            server.url + "/api/v1/tables/kv/items", json={"items": [{"id": "a"}]}, timeout=30
+        )
         assert r.status_code >= 400 and str(data_dir.resolve()) not in r.text, r.text
     finally:
         server.stop()
-    assert {rel: p.read_text() for rel, p in targets.items()} == {rel: "untouched\n" for rel in targets}
+    assert {rel: p.read_text() for rel, p in targets.items()} == {
+        rel: "untouched\n" for rel in targets
+    }

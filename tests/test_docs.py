@@ -22,7 +22,10 @@ def test_readme_starts_with_exactly_two_commands() -> None:
     readme = (ROOT / "README.md").read_text()
     head = readme.split("---", 1)[0]
     blocks = re.findall(r"```sh\n(.*?)```", head, re.S)
-    assert [b.strip() for b in blocks] == ["python3 -m pip install -e . && python3 -m logsvc demo", "make test"]
+    assert [b.strip() for b in blocks] == [
+        "python3 -m pip install -e . && python3 -m logsvc demo",
+        "make test",
+    ]
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     assert "pytest" in (ROOT / "Makefile").read_text()
 

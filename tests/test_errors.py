@@ -20,7 +20,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from werkzeug.exceptions import HTTPException, InternalServerError, NotImplemented, ServiceUnavailable
+from werkzeug.exceptions import (
+    HTTPException,
+    InternalServerError,
+    NotImplemented,
+    ServiceUnavailable,
+)
 
 from tests.conftest import Server, start_server
 
@@ -100,7 +105,15 @@ CASES = [
         kw={"headers": {**AUTH, "Content-Type": "application/json"}, "data": b"[1]"},
         check=_rule_and_field("body"),
     ),
-    Case("rest no token", "GET", "/api/v1/groups", 401, "rest", "Unauthorized", check=_www_authenticate),
+    Case(
+        "rest no token",
+        "GET",
+        "/api/v1/groups",
+        401,
+        "rest",
+        "Unauthorized",
+        check=_www_authenticate,
+    ),
     Case(
         "rest wrong token",
         "GET",
@@ -110,8 +123,24 @@ CASES = [
         "Unauthorized",
         kw={"headers": {"Authorization": "Bearer " + "x" * len(TOKEN)}},
     ),
-    Case("rest foreign Host", "GET", "/api/v1/groups", 403, "rest", "ForbiddenHost", kw={"headers": {**AUTH, **EVIL}}),
-    Case("healthz foreign Host", "GET", "/healthz", 403, "rest", "ForbiddenHost", kw={"headers": EVIL}),
+    Case(
+        "rest foreign Host",
+        "GET",
+        "/api/v1/groups",
+        403,
+        "rest",
+        "ForbiddenHost",
+        kw={"headers": {**AUTH, **EVIL}},
+    ),
+    Case(
+        "healthz foreign Host",
+        "GET",
+        "/healthz",
+        403,
+        "rest",
+        "ForbiddenHost",
+        kw={"headers": EVIL},
+    ),
     Case(
         "rest unknown group",
         "GET",
@@ -121,7 +150,9 @@ CASES = [
         "NotFound",
         kw={"headers": AUTH, "params": {"group": "/nope"}},
     ),
-    Case("rest unknown route", "GET", "/api/v1/nope", 404, "rest", "NotFound", kw={"headers": AUTH}),
+    Case(
+        "rest unknown route", "GET", "/api/v1/nope", 404, "rest", "NotFound", kw={"headers": AUTH}
+    ),
     Case(
         "rest wrong method",
         "POST",
@@ -186,8 +217,24 @@ CASES = [
     ),
     # ---- CloudWatch (POST / with X-Amz-Target) -------------------------------------------------------
     Case("cw ok", "POST", "/", 200, "json", kw=cw("DescribeLogGroups")),
-    Case("cw unknown operation", "POST", "/", 400, "cloudwatch", "UnknownOperationException", kw=cw("Nope")),
-    Case("cw bad json", "POST", "/", 400, "cloudwatch", "SerializationException", kw=cw("DescribeLogGroups", raw=b"{")),
+    Case(
+        "cw unknown operation",
+        "POST",
+        "/",
+        400,
+        "cloudwatch",
+        "UnknownOperationException",
+        kw=cw("Nope"),
+    ),
+    Case(
+        "cw bad json",
+        "POST",
+        "/",
+        400,
+        "cloudwatch",
+        "SerializationException",
+        kw=cw("DescribeLogGroups", raw=b"{"),
+    ),
     Case(
         "cw bad parameter",
         "POST",
@@ -233,9 +280,23 @@ CASES = [
         "ForbiddenHost",
         kw={**cw("DescribeLogGroups"), "headers": {**cw("DescribeLogGroups")["headers"], **EVIL}},
     ),
-    Case("cw wrong method", "PUT", "/", 400, "cloudwatch", "UnknownOperationException", kw=cw("DescribeLogGroups")),
     Case(
-        "cw body too large", "POST", "/", 400, "cloudwatch", "InvalidParameterException", kw=cw("PutLogEvents", raw=BIG)
+        "cw wrong method",
+        "PUT",
+        "/",
+        400,
+        "cloudwatch",
+        "UnknownOperationException",
+        kw=cw("DescribeLogGroups"),
+    ),
+    Case(
+        "cw body too large",
+        "POST",
+        "/",
+        400,
+        "cloudwatch",
+        "InvalidParameterException",
+        kw=cw("PutLogEvents", raw=BIG),
     ),
     Case(
         "cw storage fault",
@@ -244,13 +305,21 @@ CASES = [
         500,
         "cloudwatch",
         "ServiceUnavailableException",
-        kw={"headers": {**CW, "X-Amz-Target": "Logs_20140328.DescribeLogGroups"}, "data": '{"nextToken": "x"}'},
+        kw={
+            "headers": {**CW, "X-Amz-Target": "Logs_20140328.DescribeLogGroups"},
+            "data": '{"nextToken": "x"}',
+        },
         server="broken",
     ),
     # ---- Lambda API and HTTP routes (as they are today; api/lambda_api.py) --------------------------
     Case("lambda ok", "GET", "/2015-03-31/functions/", 200, "json", kw={"headers": AUTH}),
     Case(
-        "lambda no credentials", "GET", "/2015-03-31/functions/", 403, "lambda", "MissingAuthenticationTokenException"
+        "lambda no credentials",
+        "GET",
+        "/2015-03-31/functions/",
+        403,
+        "lambda",
+        "MissingAuthenticationTokenException",
     ),
     Case(
         "lambda unknown function",
@@ -286,7 +355,15 @@ CASES = [
     Case("console", "GET", "/", 200, "html"),
     Case("static", "GET", "/static/app.js", 200, "static"),
     Case("static missing", "GET", "/static/nope.js", 404, "rest", "NotFound"),
-    Case("static wrong method", "POST", "/static/app.js", 405, "rest", "MethodNotAllowed", check=_allow_get),
+    Case(
+        "static wrong method",
+        "POST",
+        "/static/app.js",
+        405,
+        "rest",
+        "MethodNotAllowed",
+        check=_allow_get,
+    ),
     Case("no such page", "GET", "/nope", 404, "rest", "NotFound"),
 ]
 
@@ -297,12 +374,16 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Serv
     broken_dir: Path = tmp_path_factory.mktemp("errors-broken") / "data"
     for d in (main_dir, broken_dir):
         d.mkdir()
-    (broken_dir / "paging.key").write_bytes(b"short")  # present but unusable: a StorageError, never replaced
+    (broken_dir / "paging.key").write_bytes(
+        b"short"
+    )  # present but unusable: a StorageError, never replaced
     env = {"LOGSVC_WORKERS": "1", "LOGSVC_MAX_TAIL_CLIENTS": "1"}
     out = {"main": start_server(main_dir, env={**env, "LOGSVC_TOKEN": TOKEN})}
     try:
         out["broken"] = start_server(broken_dir, env=env)
-        out["main"].store.ensure_stream("/err/g", "s").write_text("2026-11-27T10:00:00.000Z hello\n")
+        out["main"].store.ensure_stream("/err/g", "s").write_text(
+            "2026-11-27T10:00:00.000Z hello\n"
+        )
         yield out
     finally:
         for s in out.values():
@@ -312,8 +393,16 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Serv
 def _holding(case: Case, server: Server) -> AbstractContextManager:
     if case.holding != "tail":
         return nullcontext()
-    tail = requests.get(server.url + "/api/v1/tail", params={"group": "/err/g"}, headers=AUTH, stream=True, timeout=10)
-    assert tail.status_code == 200, tail.status_code  # the precondition: this request took the one slot
+    tail = requests.get(
+        server.url + "/api/v1/tail",
+        params={"group": "/err/g"},
+        headers=AUTH,
+        stream=True,
+        timeout=10,
+    )
+    assert tail.status_code == 200, (
+        tail.status_code
+    )  # the precondition: this request took the one slot
     return tail
 
 
@@ -332,18 +421,24 @@ def check_shape(case: Case, r: requests.Response) -> None:
         assert r.headers.get("x-amzn-RequestId")
     elif case.shape == "lambda":
         body = r.json()
-        assert r.headers.get("x-amzn-ErrorType") == case.code and body["Type"] and body["message"], (
+        assert (
+            r.headers.get("x-amzn-ErrorType") == case.code and body["Type"] and body["message"]
+        ), (
             dict(r.headers),
             body,
         )
     elif case.shape == "apigw":
         assert set(r.json()) == {"message"}, r.text
     elif case.shape == "json":
-        assert ctype.startswith(("application/json", "application/x-amz-json-1.1")) and isinstance(r.json(), dict)
+        assert ctype.startswith(("application/json", "application/x-amz-json-1.1")) and isinstance(
+            r.json(), dict
+        )
     elif case.shape == "html":
         assert ctype.startswith("text/html") and "Content-Security-Policy" in r.headers
     else:
-        assert ctype.startswith("text/javascript") or ctype.startswith("application/javascript"), ctype
+        assert ctype.startswith("text/javascript") or ctype.startswith("application/javascript"), (
+            ctype
+        )
     assert r.headers.get("X-Content-Type-Options") == "nosniff"
 
 

@@ -28,7 +28,12 @@ def srv(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def lam(srv):
-    return boto3.client("lambda", endpoint_url=srv.url, region_name="us-east-1", config=Config(retries={"max_attempts": 1}, read_timeout=60))
+    return boto3.client(
+        "lambda",
+        endpoint_url=srv.url,
+        region_name="us-east-1",
+        config=Config(retries={"max_attempts": 1}, read_timeout=60),
+    )
 
 
 def invocations(srv, **params) -> list[dict]:
@@ -54,12 +59,18 @@ def messages(srv, function: str) -> list[str]:
 
 
 def test_fan_out_fan_in_can_be_followed_from_the_splitter_to_the_aggregator(srv, lam):
-    out = lam.invoke(FunctionName="splitter", Payload=json.dumps({"numbers": list(range(1, 41)), "parts": 4}))
+    out = lam.invoke(
+        FunctionName="splitter", Payload=json.dumps({"numbers": list(range(1, 41)), "parts": 4})
+    )
     assert "FunctionError" not in out, out["Payload"].read()
     root = out["ResponseMetadata"]["RequestId"]
     assert json.loads(out["Payload"].read()) == {"job": root, "parts": 4}
 
-    workers = wait_for(lambda: (w := invocations(srv, parent=root)) and len(w) == 4 and w, timeout=30, what="4 workers")
+    workers = wait_for(
+        lambda: (w := invocations(srv, parent=root)) and len(w) == 4 and w,
+        timeout=30,
+        what="4 workers",
+    )
     assert {w["function"] for w in workers} == {"worker"}
     assert all(w["invocationType"] == "Event" for w in workers)
 
@@ -86,14 +97,28 @@ def test_web_service_behind_http_routes(srv):
     assert (r.status_code, r.json()) == (200, {"id": "a1", "name": "widget"})
     assert requests.get(base + "/items/zz", timeout=30).status_code == 404
     assert requests.post(base + "/items", data=b"not json", timeout=30).status_code == 400
-    assert any("[WARNING]" in m and "rejected a body that is not JSON" in m for m in messages(srv, "web"))
+    assert any(
+        "[WARNING]" in m and "rejected a body that is not JSON" in m for m in messages(srv, "web")
+    )
 
 
 def test_pub_sub_delivers_one_notification_to_each_subscriber(srv, lam):
-    out = lam.invoke(FunctionName="publisher", Payload=json.dumps({"topic": "orders", "message": {"order": 7, "email": "a@b.c"}}))
+    out = lam.invoke(
+        FunctionName="publisher",
+        Payload=json.dumps({"topic": "orders", "message": {"order": 7, "email": "a@b.c"}}),
+    )
     root = out["ResponseMetadata"]["RequestId"]
     assert json.loads(out["Payload"].read()) == {"subscribers": 2}
-    subs = wait_for(lambda: (s := invocations(srv, parent=root)) and len(s) == 2 and all(x["status"] == "success" for x in s) and s, timeout=20, what="2 subscribers")
+    subs = wait_for(
+        lambda: (
+            (s := invocations(srv, parent=root))
+            and len(s) == 2
+            and all(x["status"] == "success" for x in s)
+            and s
+        ),
+        timeout=20,
+        what="2 subscribers",
+    )
     assert {s["function"] for s in subs} == {"email-subscriber", "audit-subscriber"}
     assert subs[0]["event"]["Records"][0]["EventSource"] == "aws:sns"
     assert "sending email for order 7 to a@b.c" in messages(srv, "email-subscriber")
@@ -104,28 +129,51 @@ def test_bucket_triggered_processor(srv):
     incoming.mkdir(parents=True, exist_ok=True)
     (incoming / "notes 1.txt").write_text("one two three\nfour five\n")
     wait_for(
-        lambda: any("processed s3://uploads/incoming/notes 1.txt: 2 lines, 5 words" in m for m in messages(srv, "thumbnailer")),
-        timeout=20, what="the processor's log line",
+        lambda: any(
+            "processed s3://uploads/incoming/notes 1.txt: 2 lines, 5 words" in m
+            for m in messages(srv, "thumbnailer")
+        ),
+        timeout=20,
+        what="the processor's log line",
     )
 
 
 def test_table_stream_consumer_gets_batches(srv):
     items = [{"id": f"order-{i}", "total": i} for i in range(150)]
-    assert requests.post(srv.url + "/api/v1/tables/orders/items", json={"items": items}, timeout=30).status_code == 200
+    assert (
+        requests.post(
+            srv.url + "/api/v1/tables/orders/items", json={"items": items}, timeout=30
+        ).status_code
+        == 200
+    )
     recs = wait_for(
-        lambda: (r := invocations(srv, function="order-stream")) and sum(x["trigger"]["batchSize"] for x in r) >= 150 and r,
-        timeout=20, what="150 records in batches",
+        lambda: (
+            (r := invocations(srv, function="order-stream"))
+            and sum(x["trigger"]["batchSize"] for x in r) >= 150
+            and r
+        ),
+        timeout=20,
+        what="150 records in batches",
     )
     assert [r["trigger"]["batchSize"] for r in recs] == [100, 50]
     assert any("batch of 100 records ({'INSERT': 100})" in m for m in messages(srv, "order-stream"))
 
 
 def test_always_failing_function_shows_its_retries_then_the_dead_letter(srv, lam):
-    out = lam.invoke(FunctionName="flaky", InvocationType="Event", Payload=json.dumps({"order": 99}))
+    out = lam.invoke(
+        FunctionName="flaky", InvocationType="Event", Payload=json.dumps({"order": 99})
+    )
     rid = out["ResponseMetadata"]["RequestId"]
-    dead = wait_for(lambda: invocations(srv, parent=rid), timeout=20, what="the dead-letter invocation")
+    dead = wait_for(
+        lambda: invocations(srv, parent=rid), timeout=20, what="the dead-letter invocation"
+    )
     attempts = invocations(srv, requestId=rid, function="flaky")
-    assert [a["attempt"] for a in attempts] == [1, 2, 3] and {a["status"] for a in attempts} == {"error"}
+    assert [a["attempt"] for a in attempts] == [1, 2, 3] and {a["status"] for a in attempts} == {
+        "error"
+    }
     assert dead[0]["function"] == "dead-letter"
     time.sleep(0.3)
-    assert any(f"gave up on {rid} after 3 attempts (RetriesExhausted)" in m for m in messages(srv, "dead-letter"))
+    assert any(
+        f"gave up on {rid} after 3 attempts (RetriesExhausted)" in m
+        for m in messages(srv, "dead-letter")
+    )

@@ -23,7 +23,11 @@ def facet(body: dict, field: str) -> dict[str, dict]:
 
 
 def count(server: Server, q: str, **params: object) -> int:
-    return len(server.json("/api/v1/events", q=q, limit=10000, start=T0, end=T0 + 3_600_000, **params)["events"])
+    return len(
+        server.json("/api/v1/events", q=q, limit=10000, start=T0, end=T0 + 3_600_000, **params)[
+            "events"
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -31,17 +35,37 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data = tmp_path_factory.mktemp("facets") / "data"
     data.mkdir()
     s = start_server(data)
-    lines_a = [f"{T0 + i} " + json.dumps({"level": "error" if i % 4 == 0 else "info", "user": f"u{i % 3}",
-                                          "order": {"id": i % 2, "paid": i % 5 == 0}})[:-1] + ', "ratio": 1.50}'
-               for i in range(12)]
-    lines_b = [f"{T0 + 100 + i} [ERROR]\t2024-05-01T12:00:00.100Z\t{ID}\tpython failure {i}" for i in range(3)]
+    lines_a = [
+        f"{T0 + i} "
+        + json.dumps(
+            {
+                "level": "error" if i % 4 == 0 else "info",
+                "user": f"u{i % 3}",
+                "order": {"id": i % 2, "paid": i % 5 == 0},
+            }
+        )[:-1]
+        + ', "ratio": 1.50}'
+        for i in range(12)
+    ]
+    lines_b = [
+        f"{T0 + 100 + i} [ERROR]\t2024-05-01T12:00:00.100Z\t{ID}\tpython failure {i}"
+        for i in range(3)
+    ]
     lines_b += [f"{T0 + 200} plain text, no level"]
-    for group, stream, lines in [(G, "a", lines_a), (G, "b", lines_b), (OTHER, "c", [f"{T0 + 300} " + json.dumps({"user": "u9"})])]:
+    for group, stream, lines in [
+        (G, "a", lines_a),
+        (G, "b", lines_b),
+        (OTHER, "c", [f"{T0 + 300} " + json.dumps({"user": "u9"})]),
+    ]:
         path = s.store.ensure_stream(group, stream)
         with open(path, "a", encoding="utf-8") as f:
             f.write("".join(line + "\n" for line in lines))
-    wait_for(lambda: len(s.json("/api/v1/events", group=G, limit=100)["events"]) == 16, what="indexed")
-    wait_for(lambda: len(s.json("/api/v1/events", group=OTHER, limit=100)["events"]) == 1, what="indexed")
+    wait_for(
+        lambda: len(s.json("/api/v1/events", group=G, limit=100)["events"]) == 16, what="indexed"
+    )
+    wait_for(
+        lambda: len(s.json("/api/v1/events", group=OTHER, limit=100)["events"]) == 1, what="indexed"
+    )
     yield s
     s.stop()
 
@@ -51,8 +75,15 @@ def test_facets_count_levels_groups_streams_and_json_keys(site: Server) -> None:
     assert body["sampled"] == 16 and body["complete"] is True
     lv = facet(body, "level")
     assert {k: v["count"] for k, v in lv.items()} == {"error": 3, "info": 9, "ERROR": 3}
-    assert lv["error"]["keep"] == '$.level = "error"' and lv["error"]["leaveOut"] == '$.level != "error"'
-    assert lv["ERROR"]["match"] == "term" and lv["ERROR"]["keep"] == "ERROR" and lv["ERROR"]["leaveOut"] == "-ERROR"
+    assert (
+        lv["error"]["keep"] == '$.level = "error"'
+        and lv["error"]["leaveOut"] == '$.level != "error"'
+    )
+    assert (
+        lv["ERROR"]["match"] == "term"
+        and lv["ERROR"]["keep"] == "ERROR"
+        and lv["ERROR"]["leaveOut"] == "-ERROR"
+    )
     assert {k: v["count"] for k, v in facet(body, "@logStream").items()} == {"a": 12, "b": 4}
     assert {k: v["count"] for k, v in facet(body, "@logGroup").items()} == {G: 16}
     assert {k: v["count"] for k, v in facet(body, "$.user").items()} == {"u0": 4, "u1": 4, "u2": 4}
@@ -93,6 +124,8 @@ def test_the_sample_is_bounded_and_says_so(site: Server) -> None:
     assert sum(v["count"] for v in facet(body, "@logStream").values()) == 5
     # with a filter pattern, only the matches are counted
     body = site.json("/api/v1/facets", group=G, start=T0, end=T0 + 3_600_000, q='{ $.user = "u1" }')
-    assert body["sampled"] == 4 and {k: v["count"] for k, v in facet(body, "$.user").items()} == {"u1": 4}
+    assert body["sampled"] == 4 and {k: v["count"] for k, v in facet(body, "$.user").items()} == {
+        "u1": 4
+    }
     r = site.get("/api/v1/facets", group=G, sample=0)
     assert r.status_code == 400 and r.json()["error"]["field"] == "sample"

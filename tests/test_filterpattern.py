@@ -53,7 +53,9 @@ L = {
 }
 
 
-def _rows(table: list[tuple[str, dict[int, str], list[int], list[int]]]) -> list[tuple[str, str, bool]]:
+def _rows(
+    table: list[tuple[str, dict[int, str], list[int], list[int]]],
+) -> list[tuple[str, str, bool]]:
     """Expand (pattern, messages, match ids, no-match ids) into (pattern, message, expected) rows."""
     out = []
     for pattern, messages, yes, no in table:
@@ -64,18 +66,25 @@ def _rows(table: list[tuple[str, dict[int, str], list[int], list[int]]]) -> list
 
 # -- unstructured -----------------------------------------------------------------------------
 
-UNSTRUCTURED_VECTORS = _rows([
-    ("ERROR", U, [1, 2, 3, 4, 5, 9], [6, 7, 8]),  # doc
-    ("ERROR ARGUMENTS", U, [3, 4], [1, 2, 5, 6, 7, 8, 9]),  # doc
-    ("?ERROR ?ARGUMENTS", U, [1, 2, 3, 4, 5, 9], [6, 7, 8]),  # doc / inf
-    ("?ERROR ?ARGUMENTS REQUEST", U, [1, 2, 6, 7, 8, 9], [3, 4, 5]),  # `?` ignored when mixed (doc)
-    ('"INTERNAL SERVER ERROR"', U, [5], [1, 2, 3, 4, 6, 7, 8, 9]),  # doc / inf
-    ("ERROR -ARGUMENTS", U, [1, 2, 5, 9], [3, 4, 6, 7, 8]),  # doc
-    ('" "', U, list(U), []),  # doc
-    ("", U, list(U), []),  # doc
-    ("error", U, [], list(U)),  # case-sensitive (doc rule)
-    ("%AUTHORIZED%", U, [2, 6, 8], [1, 3, 4, 5, 7, 9]),  # doc: in-word regex hit
-])
+UNSTRUCTURED_VECTORS = _rows(
+    [
+        ("ERROR", U, [1, 2, 3, 4, 5, 9], [6, 7, 8]),  # doc
+        ("ERROR ARGUMENTS", U, [3, 4], [1, 2, 5, 6, 7, 8, 9]),  # doc
+        ("?ERROR ?ARGUMENTS", U, [1, 2, 3, 4, 5, 9], [6, 7, 8]),  # doc / inf
+        (
+            "?ERROR ?ARGUMENTS REQUEST",
+            U,
+            [1, 2, 6, 7, 8, 9],
+            [3, 4, 5],
+        ),  # `?` ignored when mixed (doc)
+        ('"INTERNAL SERVER ERROR"', U, [5], [1, 2, 3, 4, 6, 7, 8, 9]),  # doc / inf
+        ("ERROR -ARGUMENTS", U, [1, 2, 5, 9], [3, 4, 6, 7, 8]),  # doc
+        ('" "', U, list(U), []),  # doc
+        ("", U, list(U), []),  # doc
+        ("error", U, [], list(U)),  # case-sensitive (doc rule)
+        ("%AUTHORIZED%", U, [2, 6, 8], [1, 3, 4, 5, 7, 9]),  # doc: in-word regex hit
+    ]
+)
 
 # Decisions the reference leaves open ("?" rows), and the token rule they follow.
 UNSTRUCTURED_DECISIONS = [
@@ -162,8 +171,10 @@ REGEX_VECTORS = [
 ]
 
 
-@pytest.mark.parametrize(("pattern", "message", "expected"),
-                         UNSTRUCTURED_VECTORS + UNSTRUCTURED_DECISIONS + REGEX_VECTORS)
+@pytest.mark.parametrize(
+    ("pattern", "message", "expected"),
+    UNSTRUCTURED_VECTORS + UNSTRUCTURED_DECISIONS + REGEX_VECTORS,
+)
 def test_unstructured(pattern: str, message: str, expected: bool) -> None:
     assert compile_pattern(pattern).matches(message) is expected
 
@@ -187,11 +198,23 @@ JSON_VECTORS = [
     ('{ $.objectList[0] = "a" }', J1, False),  # doc rule: selector hits an object
     ('{ $.eventType = "*" && $.sourceIPAddress != 123.123.* }', J1, True),  # doc (2022)
     ('{ ($.user.id = 1) && ($.users[0].email = "John.Doe@example.com") }', J2, True),  # doc
-    ('{ $.user.email = "John.Stiles@example.com" || $.coordinates[0][1] = "nonmatch"'
-     ' && $.actions[2] = "nonmatch" }', J2, True),  # doc: && binds tighter
-    ('{ ($.user.email = "John.Stiles@example.com" || $.coordinates[0][1] = "nonmatch")'
-     ' && $.actions[2] = "nonmatch" }', J2, False),  # doc
-    ('{ ($.user.id = 2 && $.users[0].email = "nonmatch") || $.actions[2] = "GET" }', J2, False),  # doc
+    (
+        '{ $.user.email = "John.Stiles@example.com" || $.coordinates[0][1] = "nonmatch"'
+        ' && $.actions[2] = "nonmatch" }',
+        J2,
+        True,
+    ),  # doc: && binds tighter
+    (
+        '{ ($.user.email = "John.Stiles@example.com" || $.coordinates[0][1] = "nonmatch")'
+        ' && $.actions[2] = "nonmatch" }',
+        J2,
+        False,
+    ),  # doc
+    (
+        '{ ($.user.id = 2 && $.users[0].email = "nonmatch") || $.actions[2] = "GET" }',
+        J2,
+        False,
+    ),  # doc
     ("{ $.latency = * }", '{"latency":50}', True),  # doc (2022)
     ("{ $.latency < 50 }", '{"latency":50}', False),  # inf
     ("{ $.latency <= 50 }", '{"latency":50}', True),  # inf
@@ -238,7 +261,7 @@ JSON_VECTORS = [
     ('{ $.msg = "a\\*b" }', '{"msg":"a*b"}', True),
     ('{ $.msg = "" }', '{"msg":""}', True),
     ('{ $.msg = "say \\"hi\\"" }', '{"msg":"say \\"hi\\""}', True),
-    ('{ $.msg = %^a.c$% }', '{"msg":"a\\nc"}', True),
+    ("{ $.msg = %^a.c$% }", '{"msg":"a\\nc"}', True),
     ('{ $["odd key"] = 1 }', '{"odd key":1}', True),
     ("{ $.a-b = 1 }", '{"a-b":1}', True),
     ("{ $.level = ERROR }", '  \t{"level":"ERROR"}', True),  # leading blanks before `{`
@@ -265,9 +288,17 @@ def test_json(pattern: str, message: str, expected: bool) -> None:
 
 DELIMITED_VECTORS = [
     ("[ip, user, username, timestamp, request =*.html*, status_code = 4*, bytes]", D1, True),  # doc
-    ("[ip=%127\\.0\\.0\\.[1-9]%, user, username, timestamp, request =*.html*, status_code = 4*, bytes]", D1, True),
+    (
+        "[ip=%127\\.0\\.0\\.[1-9]%, user, username, timestamp, request =*.html*, status_code = 4*, bytes]",
+        D1,
+        True,
+    ),
     ("[..., request =*.html*, status_code = 4*, bytes]", D1, True),  # doc
-    ("[ip, user, username, timestamp, request =*.html*, status_code = 404 || status_code = 410, bytes]", D1, True),
+    (
+        "[ip, user, username, timestamp, request =*.html*, status_code = 404 || status_code = 410, bytes]",
+        D1,
+        True,
+    ),
     ("[ip, server, username, timestamp, request, status_code, bytes > 1000]", D1, True),  # doc
     ("[ip, server, username, timestamp, request, status_code, bytes > 2000]", D1, False),  # inf
     ("[..., status_code = 5*, bytes]", D1, False),  # inf
@@ -283,7 +314,11 @@ DELIMITED_VECTORS = [
     ("[a]", "", False),
     ("[a, b, c, d, e, f, g, h]", D1, False),  # more names than fields
     ("[ip, rest = Prod*]", D1, True),  # the last named field absorbs the rest of the line
-    ('[ip, rest = "Prod frank [10/Oct/2000:13:25:15 -0700] \\"GET /index.html HTTP/1.0\\" 404 1534"]', D1, True),
+    (
+        '[ip, rest = "Prod frank [10/Oct/2000:13:25:15 -0700] \\"GET /index.html HTTP/1.0\\" 404 1534"]',
+        D1,
+        True,
+    ),
     ("[a = x, b = y]", "x y", True),
     ("[a = x, b = y]", "x\ty", True),  # ASCII whitespace separates fields
     ("[a = x, b = y]", "x\u00a0y z", False),  # a non-ASCII space is part of the field
@@ -303,13 +338,25 @@ DELIMITED_VECTORS = [
     ("[a = %^[0-9]+$%, b]", "12a q", False),
 ]
 
-DELIMITED_VECTORS += _rows([
-    ("[w1=ERROR, w2]", L, [4], [1, 2, 3]),  # doc
-    ("[w1=ERROR || w1=WARNING, w2]", L, [3, 4], [1, 2]),  # doc
-    ("[w1!=ERROR && w1!=WARNING, w2]", L, [1, 2], [3, 4]),  # doc
-    ("[logLevel, date, time, method, url=%/service/resource/[0-9]+$%, response_time]", L, [1], [2]),  # doc
-    ("[logLevel, date, time, method, url=%/service/resource/[0-9]+/part/[0-9]+$%, response_time]", L, [2], [1]),
-])
+DELIMITED_VECTORS += _rows(
+    [
+        ("[w1=ERROR, w2]", L, [4], [1, 2, 3]),  # doc
+        ("[w1=ERROR || w1=WARNING, w2]", L, [3, 4], [1, 2]),  # doc
+        ("[w1!=ERROR && w1!=WARNING, w2]", L, [1, 2], [3, 4]),  # doc
+        (
+            "[logLevel, date, time, method, url=%/service/resource/[0-9]+$%, response_time]",
+            L,
+            [1],
+            [2],
+        ),  # doc
+        (
+            "[logLevel, date, time, method, url=%/service/resource/[0-9]+/part/[0-9]+$%, response_time]",
+            L,
+            [2],
+            [1],
+        ),
+    ]
+)
 
 
 @pytest.mark.parametrize(("pattern", "message", "expected"), DELIMITED_VECTORS)
@@ -318,7 +365,9 @@ def test_delimited(pattern: str, message: str, expected: bool) -> None:
 
 
 def test_delimited_extracts_the_documented_fields() -> None:
-    p = compile_pattern("[ip, user, username, timestamp, request =*.html*, status_code = 4*, bytes]")
+    p = compile_pattern(
+        "[ip, user, username, timestamp, request =*.html*, status_code = 4*, bytes]"
+    )
     assert p.extract(D1) == {
         "ip": "127.0.0.1",
         "user": "Prod",
@@ -328,7 +377,10 @@ def test_delimited_extracts_the_documented_fields() -> None:
         "status_code": "404",
         "bytes": "1534",
     }
-    assert compile_pattern("[w1, w2]").extract(L[4]) == {"w1": "ERROR", "w2": "09/25/2014 12:00:02 Failed to process request"}
+    assert compile_pattern("[w1, w2]").extract(L[4]) == {
+        "w1": "ERROR",
+        "w2": "09/25/2014 12:00:02 Failed to process request",
+    }
     assert compile_pattern("[..., last]").extract("a b c") == {"last": "c"}
     assert compile_pattern("[a, b]").extract("one") is None
     assert compile_pattern("ERROR").extract("ERROR") is None
@@ -340,7 +392,11 @@ def test_delimited_extracts_the_documented_fields() -> None:
 ERRORS = [
     ('{ $.level = "ERROR"', "expected '}' to close the JSON filter at column 20", 19),
     ("%something!%", "character '!' is not supported in a regex at column 11", 10),  # doc: rejected
-    ("%(a)%", "'(' is not supported in a regex: groups are not allowed at column 2", 1),  # doc: rejected
+    (
+        "%(a)%",
+        "'(' is not supported in a regex: groups are not allowed at column 2",
+        1,
+    ),  # doc: rejected
     ("%a)%", "')' is not supported in a regex: groups are not allowed at column 3", 2),
     ("%é%", "non-ASCII character 'é' is not supported in a regex at column 2", 1),
     ("%\\t%", "unsupported escape '\\t' in regex at column 2", 1),
@@ -372,11 +428,23 @@ ERRORS = [
     ("{ a = 1 }", "expected a selector like $.level but found 'a' at column 3", 2),
     ("{", "expected a selector like $.level but found end of pattern at column 2", 1),
     ("{ $.a == 1 }", "'==' is not an operator at column 7", 6),
-    ("{ $.a ~ 1 }", "expected an operator (= != < <= > >=), IS or NOT EXISTS after the selector at column 7", 6),
+    (
+        "{ $.a ~ 1 }",
+        "expected an operator (= != < <= > >=), IS or NOT EXISTS after the selector at column 7",
+        6,
+    ),
     ("{ $.a = }", "expected a value after '=' at column 9", 8),
     ("{ $.a = && $.b = 1 }", "expected a value after '=' at column 9", 8),
-    ('{ $.a < "5" }', "'<' compares numbers: expected a number like 50, -1.5 or 1e+3 at column 9", 8),
-    ("{ $.a >= 5* }", "'>=' compares numbers: expected a number like 50, -1.5 or 1e+3 at column 10", 9),
+    (
+        '{ $.a < "5" }',
+        "'<' compares numbers: expected a number like 50, -1.5 or 1e+3 at column 9",
+        8,
+    ),
+    (
+        "{ $.a >= 5* }",
+        "'>=' compares numbers: expected a number like 50, -1.5 or 1e+3 at column 10",
+        9,
+    ),
     ("{ $.a IS NOT NULL }", "'IS NOT' is not supported at column 10", 9),
     ("{ $.a IS EMPTY }", "expected NULL, TRUE or FALSE after IS at column 10", 9),
     ("{ $.a EXISTS }", "'EXISTS' is not supported at column 7", 6),
@@ -386,11 +454,18 @@ ERRORS = [
     ("{ $.a[x] = 1 }", "expected an array index, '*' or a quoted key inside '[ ]' at column 7", 6),
     ("{ $.['k = 1 }", "expected ' to close the quoted key at column 14", 13),
     ("{ $.a[*].b[*] = 1 }", "a selector may contain only one wildcard '*' at column 11", 10),
-    ("{ $.* = 1 || $.* = 2 || $.* = 3 || $.* = 4 }",
-     "a JSON filter may contain at most 3 wildcard selectors at column 37", 36),
+    (
+        "{ $.* = 1 || $.* = 2 || $.* = 3 || $.* = 4 }",
+        "a JSON filter may contain at most 3 wildcard selectors at column 37",
+        36,
+    ),
     ("{ ($.a = 1 }", "expected ')' to close the parenthesis at column 12", 11),
     ("{ ($.a = 1 $.b }", "expected '&&', '||' or ')' but found '$' at column 12", 11),
-    ("{ " + "(" * 17 + "$.a = 1" + ")" * 17 + " }", "parentheses nested deeper than 16 at column 19", 18),
+    (
+        "{ " + "(" * 17 + "$.a = 1" + ")" * 17 + " }",
+        "parentheses nested deeper than 16 at column 19",
+        18,
+    ),
     ('{ $.a = x"y }', "'\"' inside a bare value at column 10", 9),
     ('{ $.a = "x"y }', "unexpected 'y' after the value at column 12", 11),
     ("[a, b", "expected ']' to close the space-delimited filter at column 6", 5),
@@ -398,7 +473,11 @@ ERRORS = [
     ("[]", "expected a field name or '...' but found ']' at column 2", 1),
     ("[a, a]", "field name 'a' is used twice at column 5", 4),
     ("[..., a, ...]", "only one '...' is allowed in a space-delimited filter at column 10", 9),
-    ("[a = 1 || zz = 2]", "unknown field 'zz': a condition can only name a field of this filter at column 11", 10),
+    (
+        "[a = 1 || zz = 2]",
+        "unknown field 'zz': a condition can only name a field of this filter at column 11",
+        10,
+    ),
     ("[a = 1 && ]", "expected a field name after '&&' or '||' at column 11", 10),
     ("[a] x", "unexpected text after the space-delimited filter's closing ']' at column 5", 4),
     ("[a, b > x]", "'>' compares numbers: expected a number like 50, -1.5 or 1e+3 at column 9", 8),
@@ -440,13 +519,16 @@ def test_length_limit_is_exactly_1024() -> None:
     assert compile_pattern("x" * 1024).matches("x" * 1024)
 
 
-@pytest.mark.parametrize("pattern", [
-    " ".join(["ERROR"] * 10_000),
-    "{ " + " && ".join(["$.a = 1"] * 10_000) + " }",
-    "{ " + "(" * 10_000 + "$.a = 1" + ")" * 10_000 + " }",
-    "[" + ", ".join(f"f{i}" for i in range(10_000)) + "]",
-    "%" + "a*" * 5_000 + "%",
-])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        " ".join(["ERROR"] * 10_000),
+        "{ " + " && ".join(["$.a = 1"] * 10_000) + " }",
+        "{ " + "(" * 10_000 + "$.a = 1" + ")" * 10_000 + " }",
+        "[" + ", ".join(f"f{i}" for i in range(10_000)) + "]",
+        "%" + "a*" * 5_000 + "%",
+    ],
+)
 def test_huge_patterns_are_rejected_quickly(pattern: str) -> None:
     """Rejected before any parsing: the work (counted in calls, not timed) does not grow with the pattern."""
 
@@ -483,10 +565,24 @@ def test_deep_nesting_within_the_length_limit_is_rejected() -> None:
 
 # -- match_all, caching, highlights -----------------------------------------------------------
 
-@pytest.mark.parametrize(("pattern", "match_all"), [
-    (None, True), ("", True), ("   ", True), ('" "', True), ('""', True), ('" " " "', True),
-    ('?" " ?x', True), ("x", False), ('-" "', False), ("?x ?y", False), ("[...]", False), ("{ $.a = * }", False),
-])
+
+@pytest.mark.parametrize(
+    ("pattern", "match_all"),
+    [
+        (None, True),
+        ("", True),
+        ("   ", True),
+        ('" "', True),
+        ('""', True),
+        ('" " " "', True),
+        ('?" " ?x', True),
+        ("x", False),
+        ('-" "', False),
+        ("?x ?y", False),
+        ("[...]", False),
+        ("{ $.a = * }", False),
+    ],
+)
 def test_match_all(pattern: str | None, match_all: bool) -> None:
     p = compile_pattern(pattern)
     assert p.match_all is match_all
@@ -555,7 +651,10 @@ TOKEN_QUERIES = [
     ("{ $.a IS NULL }", ("and", [("tok", "a"), ("tok", "null")])),
     ("{ $.a NOT EXISTS }", None),
     ("{ $.a = x || $.b NOT EXISTS }", None),
-    ("{ $.a = x || $.b = y }", ("or", [("and", [("tok", "a"), ("tok", "x")]), ("and", [("tok", "b"), ("tok", "y")])])),
+    (
+        "{ $.a = x || $.b = y }",
+        ("or", [("and", [("tok", "a"), ("tok", "x")]), ("and", [("tok", "b"), ("tok", "y")])]),
+    ),
     ("{ $.a = x && $.b NOT EXISTS }", ("and", [("tok", "a"), ("tok", "x")])),
     ("{ $.* = x }", ("tok", "x")),
     ("[w1=ERROR, w2]", ("tok", "error")),
@@ -572,12 +671,34 @@ def test_token_query(pattern: str, query: tuple | None) -> None:
     assert compile_pattern(pattern).token_query() == query
 
 
-WORDS = ["ERROR", "error", "Error", "ERRORS", "x_y", "order-42", "42", "a", "b", "ab", "İx", "ΟΔΟΣ", "οδος",
-         "é", "a.b", "a<b", "NULL", "true", "-", "_", "a\u00a0b"]
+WORDS = [
+    "ERROR",
+    "error",
+    "Error",
+    "ERRORS",
+    "x_y",
+    "order-42",
+    "42",
+    "a",
+    "b",
+    "ab",
+    "İx",
+    "ΟΔΟΣ",
+    "οδος",
+    "é",
+    "a.b",
+    "a<b",
+    "NULL",
+    "true",
+    "-",
+    "_",
+    "a\u00a0b",
+]
 SEPARATORS = [" ", "", "-", "_", ".", ":", "\t", "\n", "[", "]", '"', "<", "Σ", "\u00a0", "\x1c"]
 words = st.sampled_from(WORDS)
 messages = st.lists(st.tuples(words, st.sampled_from(SEPARATORS)), max_size=8).map(
-    lambda parts: "".join(w + s for w, s in parts))
+    lambda parts: "".join(w + s for w, s in parts)
+)
 
 
 def _term(word: str, quoted: bool, prefix: str) -> str:
@@ -586,7 +707,9 @@ def _term(word: str, quoted: bool, prefix: str) -> str:
 
 
 terms_patterns = st.lists(
-    st.builds(_term, words, st.booleans(), st.sampled_from(["", "", "?", "-"])), min_size=1, max_size=4
+    st.builds(_term, words, st.booleans(), st.sampled_from(["", "", "?", "-"])),
+    min_size=1,
+    max_size=4,
 ).map(" ".join)
 
 
@@ -595,19 +718,37 @@ def _json_message(pairs: list[tuple[str, str]], ensure_ascii: bool, go_style: bo
     return text.replace("<", "\\u003c") if go_style else text  # as Go's encoder writes it
 
 
-json_messages = st.builds(_json_message, st.lists(st.tuples(words, words), max_size=4), st.booleans(), st.booleans())
+json_messages = st.builds(
+    _json_message, st.lists(st.tuples(words, words), max_size=4), st.booleans(), st.booleans()
+)
 json_patterns = st.builds(
-    lambda k, op, v, quoted: f'{{ $.{k if k.isalnum() else "x"} {op} '
-                             f'{json.dumps(v, ensure_ascii=False) if quoted else (v if v.isalnum() else "z")} }}',
-    words, st.sampled_from(["=", "!="]), words, st.booleans())
+    lambda k, op, v, quoted: (
+        f"{{ $.{k if k.isalnum() else 'x'} {op} "
+        f"{json.dumps(v, ensure_ascii=False) if quoted else (v if v.isalnum() else 'z')} }}"
+    ),
+    words,
+    st.sampled_from(["=", "!="]),
+    words,
+    st.booleans(),
+)
 delimited_patterns = st.builds(
-    lambda n, i, v: "[" + ", ".join(f"f{j} = {json.dumps(v, ensure_ascii=False)}" if j == i else f"f{j}"
-                                    for j in range(n)) + "]",
-    st.integers(1, 3), st.integers(0, 2), words)
+    lambda n, i, v: (
+        "["
+        + ", ".join(
+            f"f{j} = {json.dumps(v, ensure_ascii=False)}" if j == i else f"f{j}" for j in range(n)
+        )
+        + "]"
+    ),
+    st.integers(1, 3),
+    st.integers(0, 2),
+    words,
+)
 
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
-@given(st.one_of(terms_patterns, json_patterns, delimited_patterns), st.one_of(messages, json_messages))
+@given(
+    st.one_of(terms_patterns, json_patterns, delimited_patterns), st.one_of(messages, json_messages)
+)
 def test_token_query_never_excludes_a_match(pattern: str, message: str) -> None:
     try:
         p = compile_pattern(pattern)
@@ -618,7 +759,13 @@ def test_token_query_never_excludes_a_match(pattern: str, message: str) -> None:
 
 
 def test_token_query_soundness_on_the_vectors() -> None:
-    rows = UNSTRUCTURED_VECTORS + UNSTRUCTURED_DECISIONS + REGEX_VECTORS + JSON_VECTORS + DELIMITED_VECTORS
+    rows = (
+        UNSTRUCTURED_VECTORS
+        + UNSTRUCTURED_DECISIONS
+        + REGEX_VECTORS
+        + JSON_VECTORS
+        + DELIMITED_VECTORS
+    )
     for pattern, message, expected in rows:
         p = compile_pattern(pattern)
         if expected:
@@ -627,15 +774,38 @@ def test_token_query_soundness_on_the_vectors() -> None:
 
 # -- fuzzing ----------------------------------------------------------------------------------
 
-PATTERN_PIECES = list('{}[]()$.*"%\\?-=!<>&|,_ \t\nabcAZ019é^+\'') + [
-    "&&", "||", "$.a", "$.*", "...", " IS NULL", " NOT EXISTS", " IS ", '"x"', "%a%", "[0]", "[*]", "$.['k']",
-    "= ", "!= ", ">= 1e3", "ERROR", "\\x41", "{2,3}", "[a-z]", "\\d",
+PATTERN_PIECES = list("{}[]()$.*\"%\\?-=!<>&|,_ \t\nabcAZ019é^+'") + [
+    "&&",
+    "||",
+    "$.a",
+    "$.*",
+    "...",
+    " IS NULL",
+    " NOT EXISTS",
+    " IS ",
+    '"x"',
+    "%a%",
+    "[0]",
+    "[*]",
+    "$.['k']",
+    "= ",
+    "!= ",
+    ">= 1e3",
+    "ERROR",
+    "\\x41",
+    "{2,3}",
+    "[a-z]",
+    "\\d",
 ]
 
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
-@given(st.one_of(st.text(max_size=60), st.lists(st.sampled_from(PATTERN_PIECES), max_size=25).map("".join)),
-       st.one_of(st.text(max_size=60), json_messages, messages))
+@given(
+    st.one_of(
+        st.text(max_size=60), st.lists(st.sampled_from(PATTERN_PIECES), max_size=25).map("".join)
+    ),
+    st.one_of(st.text(max_size=60), json_messages, messages),
+)
 def test_only_filter_pattern_errors_and_matching_never_raises(pattern: str, message: str) -> None:
     try:
         p = compile_pattern(pattern)
@@ -664,10 +834,21 @@ HOSTILE_MESSAGES = [
 ]
 
 
-@pytest.mark.parametrize("pattern", [
-    "ERROR", '"a b"', "%a.*b%", "{ $.a = 1 }", "{ $.* = * }", "{ $.n > 1 }", "{ $.a NOT EXISTS }",
-    "[a, b]", "[..., a = *]", "[a = %x%, ...]",
-])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "ERROR",
+        '"a b"',
+        "%a.*b%",
+        "{ $.a = 1 }",
+        "{ $.* = * }",
+        "{ $.n > 1 }",
+        "{ $.a NOT EXISTS }",
+        "[a, b]",
+        "[..., a = *]",
+        "[a = %x%, ...]",
+    ],
+)
 def test_hostile_messages_never_raise(pattern: str) -> None:
     p = compile_pattern(pattern)
     for message in HOSTILE_MESSAGES:
@@ -677,16 +858,39 @@ def test_hostile_messages_never_raise(pattern: str) -> None:
 
 # -- RE2 means what Python's `re` (ASCII, DOTALL) means for every regex AWS allows --------------
 
-REGEX_ATOMS = ["a", "b", ".", "[ab]", "[^a]", "\\d", "1", "\\s", " ", "\\x61", "\\w", "\\W", "\\S", "\\D",
-               "[\\s\\d]", "[^\\W]", "[^\\s_]", "_", "[a-b_]"]
+REGEX_ATOMS = [
+    "a",
+    "b",
+    ".",
+    "[ab]",
+    "[^a]",
+    "\\d",
+    "1",
+    "\\s",
+    " ",
+    "\\x61",
+    "\\w",
+    "\\W",
+    "\\S",
+    "\\D",
+    "[\\s\\d]",
+    "[^\\W]",
+    "[^\\s_]",
+    "_",
+    "[a-b_]",
+]
 REGEX_QUANTS = ["", "", "*", "+", "?", "{2}", "{0,2}", "{1,3}", "{2,}"]
 
 
 def _random_regex(rnd: random.Random) -> str:
     alts = []
     for _ in range(rnd.choice([1, 1, 2])):
-        body = "".join(rnd.choice(REGEX_ATOMS) + rnd.choice(REGEX_QUANTS) for _ in range(rnd.randint(1, 5)))
-        alts.append(("^" if rnd.random() < 0.2 else "") + body + ("$" if rnd.random() < 0.2 else ""))
+        body = "".join(
+            rnd.choice(REGEX_ATOMS) + rnd.choice(REGEX_QUANTS) for _ in range(rnd.randint(1, 5))
+        )
+        alts.append(
+            ("^" if rnd.random() < 0.2 else "") + body + ("$" if rnd.random() < 0.2 else "")
+        )
     return "|".join(alts)
 
 
@@ -706,19 +910,32 @@ def test_re2_translation_agrees_with_python_re() -> None:
             assert regex.search(text) == (reference.search(text) is not None), (body, text)
             spans = regex.spans(text)
             assert all(0 <= a < b <= len(text) for a, b in spans), (body, text, spans)
-            if "|" not in body:  # one alternative: leftmost-longest (RE2) and greedy (re) hits agree
+            if (
+                "|" not in body
+            ):  # one alternative: leftmost-longest (RE2) and greedy (re) hits agree
                 want = [m.span() for m in reference.finditer(text) if m.end() > m.start()]
                 assert spans == want, (body, text)
 
 
-@pytest.mark.parametrize(("body", "text", "hit"), [("a$", "a\n", False), ("a$", "a", True), ("a\\s$", "a\n", True),
-                                                  ("^a", "\na", False), ("a.b", "a\nb", True), ("\\s", "\v", True)])
+@pytest.mark.parametrize(
+    ("body", "text", "hit"),
+    [
+        ("a$", "a\n", False),
+        ("a$", "a", True),
+        ("a\\s$", "a\n", True),
+        ("^a", "\na", False),
+        ("a.b", "a\nb", True),
+        ("\\s", "\v", True),
+    ],
+)
 def test_anchors_and_dot_mean_what_aws_means(body: str, text: str, hit: bool) -> None:
     """`$` is the end of the message (not before a final newline, as in Python), `^` its start, `.` any character."""
     assert compile_pattern(f"%{body}%").matches(text) is hit
 
 
-@pytest.mark.parametrize("body", [".*a.*b", "a.*a.*a.*b", "\\w*\\w*\\w*x", ".*.*.*.*x", "a?" * 40 + "a" * 40 + "b"])
+@pytest.mark.parametrize(
+    "body", [".*a.*b", "a.*a.*a.*b", "\\w*\\w*\\w*x", ".*.*.*.*x", "a?" * 40 + "a" * 40 + "b"]
+)
 def test_backtracking_prone_regexes_run_in_linear_time(body: str) -> None:
     p = compile_pattern(f"%{body}%")
     started = time.perf_counter()
@@ -728,9 +945,16 @@ def test_backtracking_prone_regexes_run_in_linear_time(body: str) -> None:
 
 # -- delimited splitting: the str.split fast path agrees with the field regex ------------------
 
+
 @settings(max_examples=500, deadline=None)
-@given(st.lists(st.sampled_from(["a", "bb", " ", "\t", "  ", "\u00a0", "\x1c", "x\ny", "7", "é"]), max_size=10)
-       .map("".join), st.integers(1, 4), st.sampled_from([None, 0, 1, 3]))
+@given(
+    st.lists(
+        st.sampled_from(["a", "bb", " ", "\t", "  ", "\u00a0", "\x1c", "x\ny", "7", "é"]),
+        max_size=10,
+    ).map("".join),
+    st.integers(1, 4),
+    st.sampled_from([None, 0, 1, 3]),
+)
 def test_delimited_fast_split_agrees(message: str, n: int, ellipsis: int | None) -> None:
     names = [f"f{i}" for i in range(n)]
     if ellipsis is not None:
@@ -743,11 +967,20 @@ def test_delimited_fast_split_agrees(message: str, n: int, ellipsis: int | None)
 
 # -- speed ------------------------------------------------------------------------------------
 
+
 def test_misses_are_cheap() -> None:
-    lines = [f"2024-05-01T12:00:00Z\t{i:08x}\tINFO\tprocessed order-{i} for customer {i % 97} in {i % 50} ms"
-             for i in range(2000)]
-    for pattern in ("ERROR", "ERROR timeout", '"connection reset"', "?ERROR ?WARN", '{ $.level = "ERROR" }',
-                    "[ts, rid, level = ERROR, msg]"):
+    lines = [
+        f"2024-05-01T12:00:00Z\t{i:08x}\tINFO\tprocessed order-{i} for customer {i % 97} in {i % 50} ms"
+        for i in range(2000)
+    ]
+    for pattern in (
+        "ERROR",
+        "ERROR timeout",
+        '"connection reset"',
+        "?ERROR ?WARN",
+        '{ $.level = "ERROR" }',
+        "[ts, rid, level = ERROR, msg]",
+    ):
         match = compile_pattern(pattern).matches
         assert not any(match(line) for line in lines), pattern  # misses, all of them
         # counted, not timed: a miss is a few C-level substring checks (2-5 calls), never work per character

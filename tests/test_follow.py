@@ -35,7 +35,14 @@ def append(server: Server, stream: str, lines: list[str]) -> Path:
 def events(server: Server, stream: str) -> list[dict]:
     out, token = [], None
     while True:
-        page = server.json("/api/v1/events", group=G, stream=stream, startFromHead="true", limit=10000, nextToken=token)
+        page = server.json(
+            "/api/v1/events",
+            group=G,
+            stream=stream,
+            startFromHead="true",
+            limit=10000,
+            nextToken=token,
+        )
         out += page["events"]
         token = page["nextToken"]
         if not token:
@@ -122,8 +129,12 @@ def test_tail_after_copytruncate_sends_the_new_line_not_the_cached_old_one(serve
     time.sleep(0.5)  # nothing else may follow
     assert tail.messages() == ["password=hunter2", "password=XXXXXXX"]
     assert tail.events[0]["eventId"] != tail.events[1]["eventId"]
-    wait_for(lambda: messages(server, "secrets") == ["password=XXXXXXX"], what="REST shows the new line")
-    assert events(server, "secrets")[0]["eventId"] == tail.events[1]["eventId"]  # tail and REST agree
+    wait_for(
+        lambda: messages(server, "secrets") == ["password=XXXXXXX"], what="REST shows the new line"
+    )
+    assert (
+        events(server, "secrets")[0]["eventId"] == tail.events[1]["eventId"]
+    )  # tail and REST agree
     tail.close()
 
 
@@ -131,27 +142,46 @@ def test_tail_after_copytruncate_sends_the_new_line_not_the_cached_old_one(serve
 
 
 @pytest.mark.parametrize("same_head", [False, True])
-def test_rewrite_to_the_same_size_is_noticed_by_search_and_tail(server: Server, same_head: bool) -> None:
+def test_rewrite_to_the_same_size_is_noticed_by_search_and_tail(
+    server: Server, same_head: bool
+) -> None:
     """An in-place rewrite keeps the size: only the bytes show it (the head; or, when a long first
     line stays, the last bytes read). Search (the block's words and Bloom filter) and the tail
     must see the new content, not the old."""
-    header = ["# a constant header line, longer than the 64 head bytes a file is known by"] if same_head else []
+    header = (
+        ["# a constant header line, longer than the 64 head bytes a file is known by"]
+        if same_head
+        else []
+    )
     path = append(server, "rw", [*header, "order q7xk2 accepted alpha"])
-    wait_for(lambda: search(server, "q7xk2") == ["order q7xk2 accepted alpha"], what="the old line searchable")
+    wait_for(
+        lambda: search(server, "q7xk2") == ["order q7xk2 accepted alpha"],
+        what="the old line searchable",
+    )
     tail = open_tail(server)
     with open(path, "r+b") as f:  # truncate + rewrite to the same size, between two looks
         f.write("".join(line + "\n" for line in [*header, "order z9wm4 rejected bravo"]).encode())
-    wait_for(lambda: search(server, "z9wm4") == ["order z9wm4 rejected bravo"], timeout=15, what="the new word found")
+    wait_for(
+        lambda: search(server, "z9wm4") == ["order z9wm4 rejected bravo"],
+        timeout=15,
+        what="the new word found",
+    )
     assert search(server, "q7xk2") == []
     assert messages(server, "rw") == [*header, "order z9wm4 rejected bravo"]
-    wait_for(lambda: tail.messages() == [*header, "order z9wm4 rejected bravo"], timeout=15, what="the tail delivers it")
+    wait_for(
+        lambda: tail.messages() == [*header, "order z9wm4 rejected bravo"],
+        timeout=15,
+        what="the tail delivers it",
+    )
     tail.close()
 
 
 # ---- #17.8: the tail after rotation and truncation ----------------------------------------------
 
 
-@pytest.mark.parametrize("how", ["mv_over", "mv_over_same_size", "truncate_and_grow", "truncate_and_shrink"])
+@pytest.mark.parametrize(
+    "how", ["mv_over", "mv_over_same_size", "truncate_and_grow", "truncate_and_shrink"]
+)
 def test_tail_follows_rotation_and_truncation_like_the_index(server: Server, how: str) -> None:
     """The tail sends each old line once and then exactly the new file's lines, as REST reads it,
     whether the new file is larger, smaller or exactly as large as the old one."""
@@ -176,7 +206,11 @@ def test_tail_follows_rotation_and_truncation_like_the_index(server: Server, how
         with open(path, "ab") as f:
             f.write("".join(line + "\n" for line in new).encode())
     wait_for(lambda: messages(server, stream) == new, timeout=15, what="REST reads the new file")
-    wait_for(lambda: len(tail.messages()) >= len(old) + len(new), timeout=15, what="the tail sends the new file")
+    wait_for(
+        lambda: len(tail.messages()) >= len(old) + len(new),
+        timeout=15,
+        what="the tail sends the new file",
+    )
     time.sleep(0.5)  # and nothing more
     assert tail.messages() == old + new
     tail.close()
@@ -196,7 +230,9 @@ def test_resumed_tail_starts_a_replaced_file_from_its_first_line(server: Server)
     new = [f"second file, a longer line number {i:02d}" for i in range(30)]
     with open(path, "ab") as f:
         f.write("".join(line + "\n" for line in new).encode())
-    back = SSE(f"{server.url}/api/v1/tail?group={G}&heartbeat=1", headers={"Last-Event-ID": last_id})
+    back = SSE(
+        f"{server.url}/api/v1/tail?group={G}&heartbeat=1", headers={"Last-Event-ID": last_id}
+    )
     wait_for(lambda: len(back.messages()) >= 30, timeout=15, what="the new file")
     time.sleep(0.5)
     assert back.messages() == new
@@ -206,7 +242,9 @@ def test_resumed_tail_starts_a_replaced_file_from_its_first_line(server: Server)
 # ---- event ids: unique across the life of a stream name, stable across restarts ----------------
 
 
-def test_event_ids_are_unique_across_truncation_and_stable_across_restart_and_reindex(data_dir: Path) -> None:
+def test_event_ids_are_unique_across_truncation_and_stable_across_restart_and_reindex(
+    data_dir: Path,
+) -> None:
     server = start_server(data_dir)
     try:
         path = append(server, "ids", ["first life 1", "first life 2"])
@@ -216,25 +254,42 @@ def test_event_ids_are_unique_across_truncation_and_stable_across_restart_and_re
             f.truncate(0)
         with open(path, "ab") as f:
             f.write(b"second life 1\nsecond life 2\n")
-        wait_for(lambda: messages(server, "ids") == ["second life 1", "second life 2"], what="second life")
+        wait_for(
+            lambda: messages(server, "ids") == ["second life 1", "second life 2"],
+            what="second life",
+        )
         second = [e["eventId"] for e in events(server, "ids")]
         assert not set(first) & set(second)
         assert all(len(i) == 32 and i[:16].isdigit() for i in second)  # the id shape is unchanged
-        ctx = server.json("/api/v1/events/context", group=G, stream="ids", eventId=second[1], before=1, after=0)
+        ctx = server.json(
+            "/api/v1/events/context", group=G, stream="ids", eventId=second[1], before=1, after=0
+        )
         assert [e["message"] for e in ctx["events"]] == ["second life 1", "second life 2"]
         server.stop(9)
         server = start_server(data_dir)
         # right after the restart the index may still describe the first life (reads trust its
         # blocks until the ingester's first look resets them); once it has looked, the ids are back
-        wait_for(lambda: [e["eventId"] for e in events(server, "ids")] == second, what="the same ids after kill -9")
+        wait_for(
+            lambda: [e["eventId"] for e in events(server, "ids")] == second,
+            what="the same ids after kill -9",
+        )
         server.stop()
         import subprocess
         import sys
 
         env = dict(os.environ, LOGSVC_DATA_DIR=str(data_dir))
-        subprocess.run([sys.executable, "-m", "logsvc", "reindex"], env=env, check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [sys.executable, "-m", "logsvc", "reindex"],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         server = start_server(data_dir)
-        wait_for(lambda: [e["eventId"] for e in events(server, "ids")] == second, what="the same ids after reindex")
+        wait_for(
+            lambda: [e["eventId"] for e in events(server, "ids")] == second,
+            what="the same ids after reindex",
+        )
     finally:
         server.stop()
 
@@ -243,7 +298,9 @@ def test_event_ids_are_unique_across_truncation_and_stable_across_restart_and_re
 
 
 @pytest.mark.parametrize("terminated", [True, False])
-def test_a_20_mb_line_is_one_cut_event_and_hides_nothing_after_it(data_dir: Path, terminated: bool) -> None:
+def test_a_20_mb_line_is_one_cut_event_and_hides_nothing_after_it(
+    data_dir: Path, terminated: bool
+) -> None:
     """A 20 MB line is ingested as one event whose message says it was cut; the lines after it are
     visible in REST, search and the tail; the ingester goes idle; restart keeps it so."""
     server = start_server(data_dir)
@@ -254,8 +311,14 @@ def test_a_20_mb_line_is_one_cut_event_and_hides_nothing_after_it(data_dir: Path
         giant = b"G" * (20 * 1024 * 1024)
         with open(path, "ab") as f:
             f.write(giant + (b"\n" if terminated else b""))
-        if not terminated:  # the writer goes quiet mid-line: the line is taken as it is, then more lines
-            wait_for(lambda: len(events(server, "huge")) == 2, timeout=20, what="the unterminated giant taken")
+        if (
+            not terminated
+        ):  # the writer goes quiet mid-line: the line is taken as it is, then more lines
+            wait_for(
+                lambda: len(events(server, "huge")) == 2,
+                timeout=20,
+                what="the unterminated giant taken",
+            )
             with open(path, "ab") as f:
                 f.write(b"\n")
         append(server, "huge", ["after tok1x9", "after tok2x9"])
@@ -274,8 +337,14 @@ def test_a_20_mb_line_is_one_cut_event_and_hides_nothing_after_it(data_dir: Path
         assert search(server, "tok2x9") == ["after tok2x9"]
         wait_for(lambda: len(tail.messages()) == 4, timeout=30, what="the tail sends all four")
         got = tail.events
-        assert [e["message"] for e in got[:1] + got[2:]] == ["before the giant", "after tok1x9", "after tok2x9"]
-        assert got[1]["fields"].get("truncated") is True and got[1]["eventId"] == giant_ev["eventId"]
+        assert [e["message"] for e in got[:1] + got[2:]] == [
+            "before the giant",
+            "after tok1x9",
+            "after tok2x9",
+        ]
+        assert (
+            got[1]["fields"].get("truncated") is True and got[1]["eventId"] == giant_ev["eventId"]
+        )
         tail.close()
         # the ingester is idle, not spinning on the line: its process uses little CPU over 2 s
         assert _cpu_seconds(server, 2.0) < 1.0
@@ -342,7 +411,9 @@ def test_sse_frames_are_bounded_in_bytes(server: Server) -> None:
     for s in range(10):
         append(server, f"big{s}", [f"{s}-{i} {big}" for i in range(8)])
     wait_for(lambda: len(tail.messages()) == 80, timeout=30, what="all 80 big events")
-    assert sorted(m.split(" ", 1)[0] for m in tail.messages()) == sorted(f"{s}-{i}" for s in range(10) for i in range(8))
+    assert sorted(m.split(" ", 1)[0] for m in tail.messages()) == sorted(
+        f"{s}-{i}" for s in range(10) for i in range(8)
+    )
     assert max(tail.frame_sizes) < 1_400_000, tail.frame_sizes
     tail.close()
 
@@ -363,7 +434,9 @@ def test_tailing_200_streams_of_256_kb_messages_keeps_rss_flat(data_dir: Path) -
         for rnd in range(4):
             for s in streams:
                 append(server, s, [f"{rnd} {s} {body}"])
-            wait_for(lambda n=(rnd + 1) * 200: len(tail.events) >= n, timeout=40, what=f"round {rnd}")
+            wait_for(
+                lambda n=(rnd + 1) * 200: len(tail.events) >= n, timeout=40, what=f"round {rnd}"
+            )
             samples.append(_rss_mb(server))
         tail.close()
         # rounds 2–4 add 150 MB of messages; a bounded server stays within a few MB of round 1
@@ -379,10 +452,17 @@ def test_tail_since_says_when_the_replay_was_cut(server: Server) -> None:
     from logsvc.lines import format_timestamp
 
     now = int(time.time() * 1000)
-    lines = [f"{format_timestamp(now - 60_000 + i)} replay {i:05d} " + "p" * 1000 for i in range(1500)]
+    lines = [
+        f"{format_timestamp(now - 60_000 + i)} replay {i:05d} " + "p" * 1000 for i in range(1500)
+    ]
     append(server, "many", lines)
     wait_for(lambda: len(events(server, "many")) == 1500, timeout=20, what="1500 events")
-    r = requests.get(f"{server.url}/api/v1/tail", params={"group": G, "since": "10m", "heartbeat": 1}, stream=True, timeout=30)
+    r = requests.get(
+        f"{server.url}/api/v1/tail",
+        params={"group": G, "since": "10m", "heartbeat": 1},
+        stream=True,
+        timeout=30,
+    )
     assert r.status_code == 200
     got = int(r.headers["X-Logsvc-Replay-Truncated"])
     assert 0 < got < 1500
@@ -398,6 +478,11 @@ def test_tail_since_says_when_the_replay_was_cut(server: Server) -> None:
             raise AssertionError("events came before the notice that the replay was cut")
     r.close()
     # a replay that fits is not flagged
-    r = requests.get(f"{server.url}/api/v1/tail", params={"group": G, "since": "10m", "q": "00007"}, stream=True, timeout=30)
+    r = requests.get(
+        f"{server.url}/api/v1/tail",
+        params={"group": G, "since": "10m", "q": "00007"},
+        stream=True,
+        timeout=30,
+    )
     assert "X-Logsvc-Replay-Truncated" not in r.headers
     r.close()

@@ -31,27 +31,42 @@ def levels(**kw: int) -> dict[str, int]:
 
 def test_levels_per_bucket_from_every_line_shape(server: Server) -> None:
     t1 = T0 + 60_000
-    write(server, [
-        f"{T0 + 1} " + json.dumps({"level": "ERROR", "message": "boom"}),
-        f"{T0 + 2} " + json.dumps({"log_level": "warning", "message": "hmm"}),
-        f"{T0 + 3} [ERROR]\t2024-05-01T12:00:00.003Z\t{ID}\tpython says no",
-        f"{T0 + 4} START RequestId: {ID} Version: $LATEST",
-        f"{T0 + 5} just text",
-        f"{t1 + 1} " + json.dumps({"level": "info", "message": "ok"}),
-        f"{t1 + 2} " + json.dumps({"severity": "DEBUG", "message": "dbg"}),
-        f"{t1 + 3} " + json.dumps({"level": "INFO", "message": "ok again"}),
-    ])
+    write(
+        server,
+        [
+            f"{T0 + 1} " + json.dumps({"level": "ERROR", "message": "boom"}),
+            f"{T0 + 2} " + json.dumps({"log_level": "warning", "message": "hmm"}),
+            f"{T0 + 3} [ERROR]\t2024-05-01T12:00:00.003Z\t{ID}\tpython says no",
+            f"{T0 + 4} START RequestId: {ID} Version: $LATEST",
+            f"{T0 + 5} just text",
+            f"{t1 + 1} " + json.dumps({"level": "info", "message": "ok"}),
+            f"{t1 + 2} " + json.dumps({"severity": "DEBUG", "message": "dbg"}),
+            f"{t1 + 3} " + json.dumps({"level": "INFO", "message": "ok again"}),
+        ],
+    )
     wait_for(lambda: len(server.json("/api/v1/events", group=G)["events"]) == 8, what="indexed")
-    body = server.json("/api/v1/histogram", group=G, start=T0, end=T0 + 120_000, buckets=2, levels="true")
+    body = server.json(
+        "/api/v1/histogram", group=G, start=T0, end=T0 + 120_000, buckets=2, levels="true"
+    )
     assert [b["count"] for b in body["buckets"]] == [5, 3]
-    assert [b["levels"] for b in body["buckets"]] == [levels(error=2, warn=1, other=2), levels(info=2, debug=1)]
+    assert [b["levels"] for b in body["buckets"]] == [
+        levels(error=2, warn=1, other=2),
+        levels(info=2, debug=1),
+    ]
     assert body["levelsComplete"] is True and body["levelsRead"] == 8
     # with a filter pattern, only the matches are counted
-    body = server.json("/api/v1/histogram", group=G, start=T0, end=T0 + 120_000, buckets=2, levels="true", q="ok")
+    body = server.json(
+        "/api/v1/histogram", group=G, start=T0, end=T0 + 120_000, buckets=2, levels="true", q="ok"
+    )
     assert [b["count"] for b in body["buckets"]] == [0, 2]
     assert [b["levels"] for b in body["buckets"]] == [levels(), levels(info=2)]
     # without levels=true the answer is as before; a bad value is a 400 naming the field
-    assert "levels" not in server.json("/api/v1/histogram", group=G, start=T0, end=T0 + 120_000, buckets=2)["buckets"][0]
+    assert (
+        "levels"
+        not in server.json("/api/v1/histogram", group=G, start=T0, end=T0 + 120_000, buckets=2)[
+            "buckets"
+        ][0]
+    )
     r = server.get("/api/v1/histogram", group=G, levels="maybe")
     assert r.status_code == 400 and r.json()["error"]["field"] == "levels"
 
@@ -62,7 +77,14 @@ def test_level_sample_is_bounded_and_covers_the_newest_buckets_whole(data_dir: P
     store.create_stream("g", "s")
     t = int(time.time() * 1000) - 100_000
     # 10 buckets of 10 s, 100 events each, alternating ERROR / INFO
-    store.append_events("g", "s", [(t + i * 100, json.dumps({"level": "ERROR" if i % 2 else "INFO", "n": i})) for i in range(1000)])
+    store.append_events(
+        "g",
+        "s",
+        [
+            (t + i * 100, json.dumps({"level": "ERROR" if i % 2 else "INFO", "n": i}))
+            for i in range(1000)
+        ],
+    )
     index = BlockIndex(data_dir / "index")
     try:
         Ingester(store, index).rebuild(None)
@@ -83,6 +105,8 @@ def test_level_sample_is_bounded_and_covers_the_newest_buckets_whole(data_dir: P
         # a new event (not indexed yet) is parsed, the rest comes from what was kept
         store.append_events("g", "s", [(t + 99_990, json.dumps({"level": "WARN"}))])
         fresh, parsed = reader.level_histogram(src, t, t + 100_000, 10)
-        assert fresh[9] == levels(error=50, info=50, warn=1) and fresh[:9] == per[:9] and parsed == 1
+        assert (
+            fresh[9] == levels(error=50, info=50, warn=1) and fresh[:9] == per[:9] and parsed == 1
+        )
     finally:
         index.close()

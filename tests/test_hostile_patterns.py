@@ -64,9 +64,17 @@ HOSTILE: list[tuple[str, str, Callable[[], str]]] = [
     ("exclusion", "a -" + "a" * 300 + "b", lambda: "a " * (N // 2)),
     ("json-regex", "{ $.a = %\\w*\\W$% }", lambda: json.dumps({"a": "a" * (N - 20)})),
     ("json-glob", '{ $.a = "*a*a*a*a*a*b" }', lambda: json.dumps({"a": "a" * (N - 20)})),
-    ("json-wild", "{ $.* = %a*a*a*c% || $.b[*] = 1 }", lambda: json.dumps({f"k{i}": "a" * 8 for i in range(N // 24)})),
+    (
+        "json-wild",
+        "{ $.* = %a*a*a*c% || $.b[*] = 1 }",
+        lambda: json.dumps({f"k{i}": "a" * 8 for i in range(N // 24)}),
+    ),
     ("json-deep", "{ $.a.a.a = 1 }", lambda: '{"a":' * (N // 6) + "1" + "}" * (N // 6)),
-    ("json-highlight", '{ $.k = "a" }', lambda: '{"k":"a", ' + '"k":"a", ' * (N // 10) + '"k":"a"}'),
+    (
+        "json-highlight",
+        '{ $.k = "a" }',
+        lambda: '{"k":"a", ' + '"k":"a", ' * (N // 10) + '"k":"a"}',
+    ),
     ("delimited", "[a, b]", lambda: "[ " * (N // 2)),
     ("delimited", "[a, b]", lambda: '" ' * (N // 2)),
     ("delimited", "[a, ..., b = x]", lambda: "[ " * (N // 2)),
@@ -76,8 +84,12 @@ HOSTILE: list[tuple[str, str, Callable[[], str]]] = [
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize(("kind", "pattern", "make"), HOSTILE, ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(HOSTILE)])
-def test_every_pattern_kind_matches_a_hostile_1mib_line_in_bounded_time(kind: str, pattern: str, make: Callable[[], str]) -> None:
+@pytest.mark.parametrize(
+    ("kind", "pattern", "make"), HOSTILE, ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(HOSTILE)]
+)
+def test_every_pattern_kind_matches_a_hostile_1mib_line_in_bounded_time(
+    kind: str, pattern: str, make: Callable[[], str]
+) -> None:
     """Backtracking or re-scanning matchers take minutes to hours on these lines; linear ones < 1 s."""
     line = make()
     assert len(line) <= N
@@ -86,7 +98,9 @@ def test_every_pattern_kind_matches_a_hostile_1mib_line_in_bounded_time(kind: st
     assert fp.matches(line) in (True, False)
     fp.highlights(line)
     elapsed = time.perf_counter() - started
-    assert elapsed < PER_EVENT_S, f"{kind} {pattern[:40]!r}: {elapsed:.1f}s on a {len(line):,}-char line"
+    assert elapsed < PER_EVENT_S, (
+        f"{kind} {pattern[:40]!r}: {elapsed:.1f}s on a {len(line):,}-char line"
+    )
 
 
 def test_hostile_regex_still_matches_correctly() -> None:
@@ -123,8 +137,13 @@ def _write(server: Server, stream: str, lines: list[str]) -> None:
 
 
 def _searchable(server: Server, stream: str, n: int) -> None:
-    wait_for(lambda: len(server.json("/api/v1/events", group=G, stream=stream, limit=100)["events"]) >= n,
-             timeout=30, what=f"{stream} served")
+    wait_for(
+        lambda: (
+            len(server.json("/api/v1/events", group=G, stream=stream, limit=100)["events"]) >= n
+        ),
+        timeout=30,
+        what=f"{stream} served",
+    )
 
 
 @pytest.mark.timeout(120)
@@ -139,7 +158,11 @@ def test_two_backtracking_searches_leave_the_server_answering(hostile_server: Se
 
     def search() -> None:
         try:
-            r = requests.get(s.url + "/api/v1/search", params={"q": "%a*a*a*a*a*a*a*a*a*a*c%", "group": G}, timeout=20)
+            r = requests.get(
+                s.url + "/api/v1/search",
+                params={"q": "%a*a*a*a*a*a*a*a*a*a*c%", "group": G},
+                timeout=20,
+            )
             results.append((r.status_code, r.json()))
         except requests.RequestException as e:
             results.append(e)
@@ -161,7 +184,9 @@ def test_two_backtracking_searches_leave_the_server_answering(hostile_server: Se
         assert events[0]["highlights"] == [[0, 1]]
 
 
-def _sse_first_event(url: str, params: dict, timeout: float, then: Callable[[], None], needle: str) -> str | None:
+def _sse_first_event(
+    url: str, params: dict, timeout: float, then: Callable[[], None], needle: str
+) -> str | None:
     """The first `data:` line holding `needle` that a live SSE tail sends after `then()` ran, or None."""
     with requests.get(url + "/api/v1/tail", params=params, stream=True, timeout=timeout) as r:
         assert r.status_code == 200, r.text[:300]
@@ -185,8 +210,13 @@ def test_quadratic_patterns_on_long_lines_on_every_read_path(hostile_server: Ser
     marker = "tail marker!"  # two fields, ends in a non-word character: both patterns match it
     _write(s, "item2", [long_word, brackets, marker])
     _searchable(s, "item2", 3)
-    logs = boto3.client("logs", endpoint_url=s.url, region_name="us-east-1",
-                        aws_access_key_id="x", aws_secret_access_key="x")
+    logs = boto3.client(
+        "logs",
+        endpoint_url=s.url,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
     timings: dict[str, float] = {}
 
     def timed(name: str, fn: Callable[[], object]) -> object:
@@ -198,22 +228,65 @@ def test_quadratic_patterns_on_long_lines_on_every_read_path(hostile_server: Ser
     with HealthWatch(s.url) as watch:
         for q in ("%\\w*\\W$%", "[a, b]"):
             want = [brackets, marker]
-            r = timed("search " + q, lambda q=q: requests.get(s.url + "/api/v1/search", params={"q": q, "group": G, "stream": "item2"}, timeout=60))
+            r = timed(
+                "search " + q,
+                lambda q=q: requests.get(
+                    s.url + "/api/v1/search",
+                    params={"q": q, "group": G, "stream": "item2"},
+                    timeout=60,
+                ),
+            )
             assert r.status_code == 200, r.text[:300]
             got_msgs = sorted(e["message"] for e in r.json()["events"])
             assert got_msgs == sorted(want), [(len(m), m[-20:]) for m in got_msgs]
-            r = timed("events " + q, lambda q=q: requests.get(s.url + "/api/v1/events", params={"q": q, "group": G, "stream": "item2"}, timeout=60))
+            r = timed(
+                "events " + q,
+                lambda q=q: requests.get(
+                    s.url + "/api/v1/events",
+                    params={"q": q, "group": G, "stream": "item2"},
+                    timeout=60,
+                ),
+            )
             assert r.status_code == 200 and len(r.json()["events"]) == len(want), r.text[:300]
-            r = timed("histogram " + q, lambda q=q: requests.get(s.url + "/api/v1/histogram", params={"q": q, "group": G, "stream": "item2", "start": "0"}, timeout=60))
-            assert r.status_code == 200 and sum(b["count"] for b in r.json()["buckets"]) == len(want), r.text[:300]
-            r = timed("export " + q, lambda q=q: requests.get(s.url + "/api/v1/export", params={"q": q, "group": G, "stream": "item2"}, timeout=60))
+            r = timed(
+                "histogram " + q,
+                lambda q=q: requests.get(
+                    s.url + "/api/v1/histogram",
+                    params={"q": q, "group": G, "stream": "item2", "start": "0"},
+                    timeout=60,
+                ),
+            )
+            assert r.status_code == 200 and sum(b["count"] for b in r.json()["buckets"]) == len(
+                want
+            ), r.text[:300]
+            r = timed(
+                "export " + q,
+                lambda q=q: requests.get(
+                    s.url + "/api/v1/export",
+                    params={"q": q, "group": G, "stream": "item2"},
+                    timeout=60,
+                ),
+            )
             assert r.status_code == 200 and len(r.text.splitlines()) == len(want), r.text[:300]
-            out = timed("FilterLogEvents " + q, lambda q=q: logs.filter_log_events(logGroupName=G, logStreamNames=["item2"], filterPattern=q))
+            out = timed(
+                "FilterLogEvents " + q,
+                lambda q=q: logs.filter_log_events(
+                    logGroupName=G, logStreamNames=["item2"], filterPattern=q
+                ),
+            )
             assert len(out["events"]) == len(want)
             stream = "tail" + str(len(timings))
             s.store.ensure_stream(G, stream)
-            got = timed("tail " + q, lambda q=q, stream=stream: _sse_first_event(
-                s.url, {"q": q, "group": G}, 30, lambda: _write(s, stream, [long_word, brackets, marker]), marker))
+            got = timed(
+                "tail " + q,
+                lambda q=q, stream=stream: _sse_first_event(
+                    s.url,
+                    {"q": q, "group": G},
+                    30,
+                    lambda: _write(s, stream, [long_word, brackets, marker]),
+                    marker,
+                ),
+            )
             assert got is not None
     assert not watch.failures, watch.failures[:5]
     slow = {k: round(v, 1) for k, v in timings.items() if v > 10}
@@ -237,16 +310,21 @@ def _fill(store: Store, streams: int = 3, lines: int = 3000) -> None:
         with open(path, "a", encoding="utf-8") as f:
             for i in range(lines):
                 word = "needle" if i % 500 == 7 else "hay"
-                f.write(f"2026-01-01T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}.{k:03d}Z {word} {k} {i}\n")
+                f.write(
+                    f"2026-01-01T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}.{k:03d}Z {word} {k} {i}\n"
+                )
 
 
-def _page_all(svc: Service, pattern: str, forward: bool, deadline: float | None) -> tuple[list[str], int]:
+def _page_all(
+    svc: Service, pattern: str, forward: bool, deadline: float | None
+) -> tuple[list[str], int]:
     sources = svc.reader.sources([G])
     got: list[str] = []
     token, pages = None, 0
     while True:
-        page = svc.reader.read(sources, limit=10_000, forward=forward, pattern=pattern, token=token,
-                               deadline=deadline)
+        page = svc.reader.read(
+            sources, limit=10_000, forward=forward, pattern=pattern, token=token, deadline=deadline
+        )
         got += [e.message for e in (page.events if forward else reversed(page.events))]
         pages += 1
         assert pages < 5000, "paging with a spent budget must still make progress"
@@ -257,7 +335,8 @@ def _page_all(svc: Service, pattern: str, forward: bool, deadline: float | None)
 
 @pytest.mark.parametrize("forward", [True, False])
 def test_a_spent_budget_ends_a_page_early_even_with_no_match_and_paging_loses_nothing(
-        svc: Service, store: Store, forward: bool) -> None:
+    svc: Service, store: Store, forward: bool
+) -> None:
     """A scan past its deadline answers with what it has and a nextToken, also when it has nothing yet
     (before, an unmatched pattern scanned every event before answering); following the tokens
     yields exactly what one unbounded read does."""
@@ -265,7 +344,9 @@ def test_a_spent_budget_ends_a_page_early_even_with_no_match_and_paging_loses_no
     assert svc.wait_indexed()
     spent = time.monotonic() - 1
     sources = svc.reader.sources([G])
-    first = svc.reader.read(sources, limit=10_000, forward=forward, pattern="%needle x%", deadline=spent)
+    first = svc.reader.read(
+        sources, limit=10_000, forward=forward, pattern="%needle x%", deadline=spent
+    )
     assert first.events == [] and first.next_token, "a spent budget must end the scan with a token"
     assert _page_all(svc, "%needle x%", forward, spent)[0] == []
     full, _ = _page_all(svc, "needle", forward, None)
@@ -280,7 +361,11 @@ def test_histogram_past_its_budget_says_so(svc: Service, store: Store) -> None:
     assert svc.wait_indexed()
     sources = svc.reader.sources([G])
     pattern = compile_pattern("needle")
-    _interval, counts, complete = svc.reader.histogram(sources, 0, 2**41, 10, pattern, deadline=time.monotonic() + 60)
+    _interval, counts, complete = svc.reader.histogram(
+        sources, 0, 2**41, 10, pattern, deadline=time.monotonic() + 60
+    )
     assert sum(counts) == 18 and complete
-    _interval, counts, complete = svc.reader.histogram(sources, 0, 2**41, 10, pattern, deadline=time.monotonic() - 1)
+    _interval, counts, complete = svc.reader.histogram(
+        sources, 0, 2**41, 10, pattern, deadline=time.monotonic() - 1
+    )
     assert not complete and sum(counts) < 18

@@ -20,7 +20,18 @@ from logsvc.ingest import Ingester
 from logsvc.store import Store
 
 G = "/test/oracle"
-WORDS = ["error", "warning", "timeout", "payment", "checkout", "retry", "user", "cache", "miss", "disk"]
+WORDS = [
+    "error",
+    "warning",
+    "timeout",
+    "payment",
+    "checkout",
+    "retry",
+    "user",
+    "cache",
+    "miss",
+    "disk",
+]
 ODD = ["café", "naïve", "日本語", "x" * 30, "supercalifragilisticexpialidocious"]
 
 
@@ -73,7 +84,9 @@ def indexed(store: Store, data_dir: Path):
         path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
         paths[stream_key(G, f"s{n}")] = path
         for line in lines[::7]:
-            probes.update(m.group(1) or m.group(2) for m in re.finditer(r"req-([0-9a-f]+)|order=(\d+)", line))
+            probes.update(
+                m.group(1) or m.group(2) for m in re.finditer(r"req-([0-9a-f]+)|order=(\d+)", line)
+            )
     idx = BlockIndex(data_dir / "index")
     ing = Ingester(store, idx, block_lines=16)
     while ing.step():
@@ -134,7 +147,9 @@ def test_bloom_candidates_never_miss_a_block_and_rarely_add_one(indexed) -> None
             false_pos += len(got - want)
             negatives += len(snap.blocks) - len(want)
     assert checked > 50, checked
-    assert negatives > 0.9 * checked * len(snap.blocks)  # ids are rare: most blocks must be ruled out
+    assert negatives > 0.9 * checked * len(
+        snap.blocks
+    )  # ids are rare: most blocks must be ruled out
     assert false_pos <= 0.02 * negatives
 
 
@@ -172,11 +187,20 @@ def test_chunk_times_and_counts_match_the_lines(indexed) -> None:
             for b in blocks:
                 for i in range(len(b.c_start)):
                     chunk = data[b.c_start[i] : b.chunk_end(i)]
-                    times = [base + (int(m) * 60 + int(s)) * 1000 + int(ms) for m, s, ms in rx.findall(chunk)]
-                    assert (b.c_min[i], b.c_max[i], b.c_count[i]) == (min(times), max(times), len(times))
+                    times = [
+                        base + (int(m) * 60 + int(s)) * 1000 + int(ms)
+                        for m, s, ms in rx.findall(chunk)
+                    ]
+                    assert (b.c_min[i], b.c_max[i], b.c_count[i]) == (
+                        min(times),
+                        max(times),
+                        len(times),
+                    )
 
 
-def test_candidates_stay_exact_through_small_appends_merges_and_a_rewrite(store: Store, data_dir: Path) -> None:
+def test_candidates_stay_exact_through_small_appends_merges_and_a_rewrite(
+    store: Store, data_dir: Path
+) -> None:
     """Small appends make small blocks that are merged after commits, and a rewritten file drops
     its blocks: after each step a freshly opened index (another worker) agrees with the oracle."""
     rng = random.Random(5)

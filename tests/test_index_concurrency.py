@@ -38,7 +38,9 @@ def _append(path: Path, lines: list[str]) -> None:
 
 
 def _lines(words: list[str], second: int = 0) -> list[str]:
-    return [f"2026-01-01T00:00:{second:02d}.{i:03d}Z event {w} number{i}" for i, w in enumerate(words)]
+    return [
+        f"2026-01-01T00:00:{second:02d}.{i:03d}Z event {w} number{i}" for i, w in enumerate(words)
+    ]
 
 
 def _ingest(ing: Ingester) -> None:
@@ -111,7 +113,9 @@ def test_refresh_between_handout_and_use_does_not_turn_a_search_into_a_full_scan
     assert got == _oracle(path, snap.blocks, b"alpha") == {0}
 
 
-def test_term_lookup_on_a_released_snapshot_raises_instead_of_scanning(data_dir: Path, store: Store) -> None:
+def test_term_lookup_on_a_released_snapshot_raises_instead_of_scanning(
+    data_dir: Path, store: Store
+) -> None:
     """#10.9: a read-path error is never answered with "every block"; misuse must be loud."""
     path = store.ensure_stream(G, S)
     _append(path, _lines(["alpha", "plain", "beta", "plain"]))
@@ -124,7 +128,9 @@ def test_term_lookup_on_a_released_snapshot_raises_instead_of_scanning(data_dir:
     except Exception:
         pass
     else:
-        pytest.fail(f"candidates on a closed reader answered {result} (all {len(snap.blocks)} blocks)")
+        pytest.fail(
+            f"candidates on a closed reader answered {result} (all {len(snap.blocks)} blocks)"
+        )
     idx.close()
 
 
@@ -147,7 +153,9 @@ class _ReaderThenCommit:
         return getattr(self._ix, name)
 
 
-def test_commit_while_a_reader_opens_is_seen_by_the_next_snapshot(store: Store, data_dir: Path) -> None:
+def test_commit_while_a_reader_opens_is_seen_by_the_next_snapshot(
+    store: Store, data_dir: Path
+) -> None:
     """#17.17: a commit landing between opening the reader and reading the generation must not
     label old content with the new generation (the worker then kept it until the next commit)."""
     path = store.ensure_stream(G, S)
@@ -164,14 +172,20 @@ def test_commit_while_a_reader_opens_is_seen_by_the_next_snapshot(store: Store, 
 
     reading._ix = _ReaderThenCommit(reading._ix, commit_more)
     first = reading.snapshot()
-    assert first.checkpoint(SKEY).end < path.stat().st_size  # the race happened: the file grew after the open
+    assert (
+        first.checkpoint(SKEY).end < path.stat().st_size
+    )  # the race happened: the file grew after the open
     # no commit after the racing one: the next snapshot must show it anyway
     later = reading.snapshot()
     assert later.checkpoint(SKEY).end == path.stat().st_size
-    assert later.candidates(("tok", "gamma")) == {b.docnum for b in later.blocks if b.start >= first.checkpoint(SKEY).end}
+    assert later.candidates(("tok", "gamma")) == {
+        b.docnum for b in later.blocks if b.start >= first.checkpoint(SKEY).end
+    }
 
 
-def test_reader_error_in_the_ingesting_process_keeps_the_writers_uncommitted_blocks(settings: Settings) -> None:
+def test_reader_error_in_the_ingesting_process_keeps_the_writers_uncommitted_blocks(
+    settings: Settings,
+) -> None:
     """#10.10: a request thread whose snapshot fails must not close the BlockIndex the ingester
     writes through: that cancelled its uncommitted blocks while it still counted them, leaving
     a gap between the last committed block and the next one that no read ever filled."""
@@ -210,7 +224,9 @@ def test_reader_error_in_the_ingesting_process_keeps_the_writers_uncommitted_blo
         assert [e.message.split()[1] for e in page.events] == want
         fresh = BlockIndex(svc.index_dir)  # what a restarted server would load
         blocks = fresh.snapshot().stream_blocks(SKEY)
-        assert blocks[0].start == 0 and all(a.end == b.start for a, b in zip(blocks, blocks[1:], strict=False))
+        assert blocks[0].start == 0 and all(
+            a.end == b.start for a, b in zip(blocks, blocks[1:], strict=False)
+        )
         assert blocks[-1].end == path.stat().st_size
         fresh.close()
     finally:
@@ -225,17 +241,23 @@ def _fill(store: Store, streams: int, lines_each: int) -> None:
         path = store.ensure_stream(G, f"big{n}")
         with open(path, "w", encoding="utf-8") as f:
             for i in range(lines_each):
-                f.write(f"2026-01-01T00:{i // 60000 % 60:02d}:{i // 1000 % 60:02d}.{i % 1000:03d}Z "
-                        f"request r{n}x{i} took {i % 997}ms path /api/v{i % 7}/items/{i}\n")
+                f.write(
+                    f"2026-01-01T00:{i // 60000 % 60:02d}:{i // 1000 % 60:02d}.{i % 1000:03d}Z "
+                    f"request r{n}x{i} took {i % 997}ms path /api/v{i % 7}/items/{i}\n"
+                )
 
 
 def _env(data_dir: Path) -> dict:
     env = dict(os.environ)
-    env.update({"LOGSVC_DATA_DIR": str(data_dir), "LOGSVC_LOG_LEVEL": "warning", "PYTHONUNBUFFERED": "1"})
+    env.update(
+        {"LOGSVC_DATA_DIR": str(data_dir), "LOGSVC_LOG_LEVEL": "warning", "PYTHONUNBUFFERED": "1"}
+    )
     return env
 
 
-def test_killed_reindex_leaves_no_index_new_after_the_next_start(settings: Settings, store: Store) -> None:
+def test_killed_reindex_leaves_no_index_new_after_the_next_start(
+    settings: Settings, store: Store
+) -> None:
     """#17.13: `kill -9` during `logsvc reindex` leaves a half-built index.new; the next writer to
     start (server or reindex) removes it, and the live index still answers."""
     _fill(store, streams=4, lines_each=20_000)
@@ -243,12 +265,20 @@ def test_killed_reindex_leaves_no_index_new_after_the_next_start(settings: Setti
         assert svc.wait_indexed(timeout=120)
     root = settings.data_dir
     proc = subprocess.Popen(
-        [sys.executable, "-m", "logsvc", "reindex"], env=_env(root), cwd=str(root.parent),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [sys.executable, "-m", "logsvc", "reindex"],
+        env=_env(root),
+        cwd=str(root.parent),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
-        wait_for(lambda: any((root / "index.new").glob("*.toc")) or None, timeout=60, interval=0.005,
-                 what="reindex writing index.new")
+        wait_for(
+            lambda: any((root / "index.new").glob("*.toc")) or None,
+            timeout=60,
+            interval=0.005,
+            what="reindex writing index.new",
+        )
         time.sleep(0.3)  # into the build, before its first commit
         assert proc.poll() is None, "reindex finished before it could be killed: give it more data"
         os.kill(proc.pid, signal.SIGKILL)
@@ -260,11 +290,15 @@ def test_killed_reindex_leaves_no_index_new_after_the_next_start(settings: Setti
         wait_for(lambda: svc.is_writer, what="writer")
         assert not (root / "index.new").exists()
         assert svc.wait_indexed(timeout=60)
-        page = svc.reader.read(svc.reader.sources([G], [f"big{3}"]), pattern="r3x12345", limit=10, forward=True)
+        page = svc.reader.read(
+            svc.reader.sources([G], [f"big{3}"]), pattern="r3x12345", limit=10, forward=True
+        )
         assert [e.message.split()[1] for e in page.events] == ["r3x12345"]
 
 
-def test_crash_between_the_swap_renames_keeps_the_rebuilt_index(settings: Settings, store: Store) -> None:
+def test_crash_between_the_swap_renames_keeps_the_rebuilt_index(
+    settings: Settings, store: Store
+) -> None:
     """#17.13: a reindex killed after renaming index -> index.old but before index.new -> index
     leaves a complete index.new: the next start puts it in place, keeping the ingestion times of
     lines without a timestamp (only the index holds them), and removes index.old."""
@@ -272,7 +306,10 @@ def test_crash_between_the_swap_renames_keeps_the_rebuilt_index(settings: Settin
     _append(path, ["no timestamp here", "nor here"])
     with Service(settings) as svc:
         assert svc.wait_indexed()
-        before = [(e.message, e.ingestion_time) for e in svc.reader.read(svc.reader.sources([G]), forward=True).events]
+        before = [
+            (e.message, e.ingestion_time)
+            for e in svc.reader.read(svc.reader.sources([G]), forward=True).events
+        ]
     assert len(before) == 2
     root = settings.data_dir
     shutil.copytree(root / "index", root / "index.new")  # the complete rebuilt index (same content)
@@ -283,13 +320,18 @@ def test_crash_between_the_swap_renames_keeps_the_rebuilt_index(settings: Settin
     with Service(settings) as svc:
         wait_for(lambda: svc.is_writer, what="writer")
         assert svc.wait_indexed()
-        after = [(e.message, e.ingestion_time) for e in svc.reader.read(svc.reader.sources([G]), forward=True).events]
+        after = [
+            (e.message, e.ingestion_time)
+            for e in svc.reader.read(svc.reader.sources([G]), forward=True).events
+        ]
         assert (root / "index").is_dir()
         assert not (root / "index.new").exists() and not (root / "index.old").exists()
     assert after == before
 
 
-def test_reindex_after_a_crash_between_the_renames_keeps_ingestion_times(settings: Settings, store: Store) -> None:
+def test_reindex_after_a_crash_between_the_renames_keeps_ingestion_times(
+    settings: Settings, store: Store
+) -> None:
     """#17.13: the next `reindex` settles the interrupted swap first, so it copies the ingestion
     times from the rebuilt index instead of finding no index and falling back to file times."""
     from logsvc.reindex import reindex
@@ -298,7 +340,10 @@ def test_reindex_after_a_crash_between_the_renames_keeps_ingestion_times(setting
     _append(path, ["no timestamp here", "nor here"])
     with Service(settings) as svc:
         assert svc.wait_indexed()
-        before = [(e.message, e.ingestion_time) for e in svc.reader.read(svc.reader.sources([G]), forward=True).events]
+        before = [
+            (e.message, e.ingestion_time)
+            for e in svc.reader.read(svc.reader.sources([G]), forward=True).events
+        ]
     root = settings.data_dir
     shutil.copytree(root / "index", root / "index.new")
     os.rename(root / "index", root / "index.old")
@@ -306,10 +351,16 @@ def test_reindex_after_a_crash_between_the_renames_keeps_ingestion_times(setting
     os.utime(path, (later, later))
 
     assert reindex(settings) == 2
-    assert sorted(p.name for p in root.iterdir() if p.name.startswith("index")) == ["index", "index.lock"]
+    assert sorted(p.name for p in root.iterdir() if p.name.startswith("index")) == [
+        "index",
+        "index.lock",
+    ]
     svc = Service(settings.with_(ingest=False))
     try:
-        after = [(e.message, e.ingestion_time) for e in svc.reader.read(svc.reader.sources([G]), forward=True).events]
+        after = [
+            (e.message, e.ingestion_time)
+            for e in svc.reader.read(svc.reader.sources([G]), forward=True).events
+        ]
     finally:
         svc.close()
     assert after == before
@@ -374,9 +425,15 @@ def test_searches_racing_commits_get_exact_candidates_and_every_event(
     def checked(self: Snapshot, query, skeys=None):
         out = original(self, query, skeys)
         data = path.read_bytes().lower()
-        want = {b.docnum for b in self.blocks if b" " + query[1].encode() + b" " in data[b.start : b.end]}
+        want = {
+            b.docnum
+            for b in self.blocks
+            if b" " + query[1].encode() + b" " in data[b.start : b.end]
+        }
         if out != want:
-            problems.append(f"gen {self.generation}: candidates {sorted(out or [])} != oracle {sorted(want)}")
+            problems.append(
+                f"gen {self.generation}: candidates {sorted(out or [])} != oracle {sorted(want)}"
+            )
         return out
 
     monkeypatch.setattr(Snapshot, "candidates", checked)
@@ -386,7 +443,9 @@ def test_searches_racing_commits_get_exact_candidates_and_every_event(
         nonlocal searches
         while not done.is_set():
             try:
-                evs = svc.reader.read(svc.reader.sources([G]), pattern="needle", limit=10_000, forward=True).events
+                evs = svc.reader.read(
+                    svc.reader.sources([G]), pattern="needle", limit=10_000, forward=True
+                ).events
                 got = [int(e.message.split()[-1]) for e in evs]
                 if got != list(range(len(got))):
                     problems.append(f"gap: {got[:5]}...")
@@ -413,7 +472,9 @@ def test_searches_racing_commits_get_exact_candidates_and_every_event(
         for t in threads:
             t.join()
     try:
-        final = svc.reader.read(svc.reader.sources([G]), pattern="needle", limit=10_000, forward=True).events
+        final = svc.reader.read(
+            svc.reader.sources([G]), pattern="needle", limit=10_000, forward=True
+        ).events
         assert [int(e.message.split()[-1]) for e in final] == list(range(n))
         with svc.index.snapshot() as snap:  # the oracle had teeth: many blocks hold no needle
             assert len(snap.blocks) > 1.5 * len(snap.candidates(("tok", "needle")))
@@ -423,14 +484,18 @@ def test_searches_racing_commits_get_exact_candidates_and_every_event(
     assert searches > 10 and rounds > 10
 
 
-def test_threads_sharing_one_snapshot_get_the_same_candidates_as_one_thread(store: Store, data_dir: Path) -> None:
+def test_threads_sharing_one_snapshot_get_the_same_candidates_as_one_thread(
+    store: Store, data_dir: Path
+) -> None:
     """Request threads share the cached snapshot and so its whoosh reader, whose postings share
     one file object (seek, then read): unserialised lookups read each other's blocks. That used to
     be swallowed into a full scan; now it must simply not happen."""
     path = store.ensure_stream(G, S)
     words = [f"w{chr(97 + i)}{chr(97 + j)}" for i in range(8) for j in range(8)]
-    lines = [f"2026-01-01T00:00:00.000Z {words[i % 64]} {words[(i * 7) % 64]} {words[(i * 13) % 64]}"
-             for i in range(4000)]
+    lines = [
+        f"2026-01-01T00:00:00.000Z {words[i % 64]} {words[(i * 7) % 64]} {words[(i * 13) % 64]}"
+        for i in range(4000)
+    ]
     writer = BlockIndex(data_dir / "index")
     ing = Ingester(store, writer, block_lines=8)
     for part in range(4):  # several segments
@@ -456,7 +521,9 @@ def test_threads_sharing_one_snapshot_get_the_same_candidates_as_one_thread(stor
 
     threads = [threading.Thread(target=lookups, args=(k * 16,)) for k in range(4)]
     switch = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can: races show at once
+    sys.setswitchinterval(
+        1e-6
+    )  # switch threads as often as the interpreter can: races show at once
     try:
         for t in threads:
             t.start()

@@ -59,7 +59,11 @@ def test_partial_last_line_is_held_until_complete(svc: Service, store: Store) ->
 def test_line_without_newline_is_taken_after_grace(svc: Service, store: Store) -> None:
     path = store.ensure_stream(G, "s")
     append(path, "no newline ever")
-    wait_for(lambda: svc.index.snapshot().checkpoint(_skey(G, "s")) is not None, timeout=10, what="indexed")
+    wait_for(
+        lambda: svc.index.snapshot().checkpoint(_skey(G, "s")) is not None,
+        timeout=10,
+        what="indexed",
+    )
     assert messages(svc) == ["no newline ever"]
 
 
@@ -76,7 +80,9 @@ def test_traceback_stays_one_event(svc: Service, store: Store) -> None:
     )
     wait_for(lambda: len(messages(svc)) == 2, what="2 events")
     first, second = messages(svc)
-    assert first.startswith("ERROR something failed\nTraceback") and first.endswith("ValueError: bad")
+    assert first.startswith("ERROR something failed\nTraceback") and first.endswith(
+        "ValueError: bad"
+    )
     assert second == "next event"
 
 
@@ -129,7 +135,9 @@ def test_deleted_stream_disappears(svc: Service, store: Store) -> None:
     append(path, "here\n")
     wait_for(lambda: messages(svc) == ["here"], what="indexed")
     path.unlink()
-    wait_for(lambda: svc.index.snapshot().checkpoint(_skey(G, "del")) is None, what="blocks dropped")
+    wait_for(
+        lambda: svc.index.snapshot().checkpoint(_skey(G, "del")) is None, what="blocks dropped"
+    )
     assert svc.reader.sources([G]) == []
 
 
@@ -169,10 +177,14 @@ def test_small_appends_are_merged_into_few_blocks(svc: Service, store: Store) ->
     assert messages(svc) == [f"trickle {i}" for i in range(40)]
 
 
-def test_rebuild_answers_exactly_as_before(settings: Settings, store: Store, data_dir: Path) -> None:
+def test_rebuild_answers_exactly_as_before(
+    settings: Settings, store: Store, data_dir: Path
+) -> None:
     for s in range(3):
         path = store.ensure_stream(G, f"r{s}")
-        for i in range(30):  # timestamp-less lines: their times come from ingestion, kept by the rebuild
+        for i in range(
+            30
+        ):  # timestamp-less lines: their times come from ingestion, kept by the rebuild
             append(path, f"plain line {s}-{i} token{i}\n")
             if i % 10 == 0:
                 time.sleep(0.02)
@@ -194,7 +206,9 @@ def test_rebuild_answers_exactly_as_before(settings: Settings, store: Store, dat
     assert after_q == before_q and before_q
 
 
-def test_damaged_index_is_rebuilt_at_start(settings: Settings, store: Store, data_dir: Path, caplog) -> None:
+def test_damaged_index_is_rebuilt_at_start(
+    settings: Settings, store: Store, data_dir: Path, caplog
+) -> None:
     path = store.ensure_stream(G, "dmg")
     append(path, "".join(f"line {i}\n" for i in range(100)))
     with Service(settings) as s:

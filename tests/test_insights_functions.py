@@ -17,7 +17,9 @@ from logsvc.insights.functions import FUNCTIONS, Arg, lookup_function
 from logsvc.insights.values import EvalContext, Period, Timestamp, parse_period, render
 
 T = 1716099016682  # 2024-05-19 06:10:16.682 UTC, a Sunday
-CTX = EvalContext(timestamp=T, query_start_ms=1716076800000, query_end_ms=1716163199999, now_ms=1716163200123)
+CTX = EvalContext(
+    timestamp=T, query_start_ms=1716076800000, query_end_ms=1716163199999, now_ms=1716163200123
+)
 P = parse_period
 
 
@@ -34,7 +36,9 @@ def same(got, want) -> bool:
         return got is want
     if isinstance(want, Timestamp):
         return isinstance(got, Timestamp) and int(got) == int(want)
-    if isinstance(want, float):  # a double: the type matters (values.py's long/double model: 3 renders "3", 3.0 "3.0")
+    if isinstance(
+        want, float
+    ):  # a double: the type matters (values.py's long/double model: 3 renders "3", 3.0 "3.0")
         return isinstance(got, float) and math.isclose(got, want, rel_tol=1e-12)
     if isinstance(want, int):
         return type(got) is int and got == want
@@ -270,7 +274,7 @@ FUNCTION_CASES = [
     ("isReservedIP", ("10.0.0.1",), False),
     # JSON
     ("jsonParse", ('{"a": {"b": [1, 2]}}',), {"a": {"b": [1, 2]}}),
-    ("jsonParse", ("[1, \"x\"]",), [1, "x"]),
+    ("jsonParse", ('[1, "x"]',), [1, "x"]),
     ("jsonParse", ("42",), None),
     ("jsonParse", ("{bad",), None),
     ("jsonParse", ("[NaN]",), None),
@@ -287,8 +291,11 @@ FUNCTION_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "args", "expected"), FUNCTION_CASES,
-                         ids=[f"{c[0]}{i}" for i, c in enumerate(FUNCTION_CASES)])
+@pytest.mark.parametrize(
+    ("name", "args", "expected"),
+    FUNCTION_CASES,
+    ids=[f"{c[0]}{i}" for i, c in enumerate(FUNCTION_CASES)],
+)
 def test_function(name, args, expected):
     got = call(name, *args)
     assert same(got, expected), f"{name}{args!r} = {got!r}, expected {expected!r}"
@@ -327,41 +334,99 @@ A = Arg
 CHECK_CASES = [
     ("bin", [A(True, P("5m"), "period")], None),
     ("bin", [A(True, 5, "number")], "bin's first argument must be a time period such as 5m or 1h"),
-    ("bin", [A(False, None, "field")], "bin's first argument must be a time period such as 5m or 1h"),
+    (
+        "bin",
+        [A(False, None, "field")],
+        "bin's first argument must be a time period such as 5m or 1h",
+    ),
     ("datefloor", [A(False, None, "field"), A(True, P("1h"), "period")], None),
-    ("datefloor", [A(False, None, "field"), A(True, "1h", "string")],
-     "datefloor's second argument must be a time period such as 5m or 1h"),
-    ("strlen", [A(True, re2.compile("x"), "regex")], "strlen's first argument cannot be a regex (/.../)"),
-    ("strlen", [A(True, P("5m"), "period")], "strlen's first argument cannot be a time period (such as 5m)"),
+    (
+        "datefloor",
+        [A(False, None, "field"), A(True, "1h", "string")],
+        "datefloor's second argument must be a time period such as 5m or 1h",
+    ),
+    (
+        "strlen",
+        [A(True, re2.compile("x"), "regex")],
+        "strlen's first argument cannot be a regex (/.../)",
+    ),
+    (
+        "strlen",
+        [A(True, P("5m"), "period")],
+        "strlen's first argument cannot be a time period (such as 5m)",
+    ),
     ("abs", [A(False, None, "star")], "abs's first argument cannot be *"),
-    ("concat", [A(True, "a", "string"), A(True, [1], "list")], "concat's second argument cannot be an array ([...])"),
-    ("regexReplace", [A(False, None, "field"), A(True, re2.compile("x"), "regex"), A(True, "y", "string")], None),
-    ("regexReplace", [A(False, None, "field"), A(True, "(", "string"), A(True, "y", "string")],
-     "regexReplace's second argument is not a valid regular expression: missing ): ("),
+    (
+        "concat",
+        [A(True, "a", "string"), A(True, [1], "list")],
+        "concat's second argument cannot be an array ([...])",
+    ),
+    (
+        "regexReplace",
+        [A(False, None, "field"), A(True, re2.compile("x"), "regex"), A(True, "y", "string")],
+        None,
+    ),
+    (
+        "regexReplace",
+        [A(False, None, "field"), A(True, "(", "string"), A(True, "y", "string")],
+        "regexReplace's second argument is not a valid regular expression: missing ): (",
+    ),
     ("round", [A(False, None, "field"), A(True, 2, "number")], None),
-    ("round", [A(False, None, "field"), A(True, 1.5, "number")],
-     "round's second argument must be an integer from -15 to 15"),
+    (
+        "round",
+        [A(False, None, "field"), A(True, 1.5, "number")],
+        "round's second argument must be an integer from -15 to 15",
+    ),
     ("case", [A(False, None, "expr")] * 22, "case takes at most 10 condition/value pairs"),
     ("case", [A(False, None, "expr")] * 21, None),
-    ("parseDate", [A(False, None, "field"), A(True, "yyyy-MM-dd'T'HH:mm:ss.SSSXXX", "string")], None),
-    ("parseDate", [A(False, None, "field"), A(True, "yyyy-QQ", "string")],
-     "parseDate's pattern has the pattern letter 'Q', which is not supported "
-     "(supported: y u M L d D H k h K a m s S E X x Z z V)"),
-    ("parseDate", [A(False, None, "field"), A(True, "yyyy-MM-dd", "string"), A(True, "Mars/Olympus", "string")],
-     "parseDate's third argument must be a time zone such as UTC, +05:30 or America/New_York"),
-    ("parseDate", [A(False, None, "field"), A(True, "'unterminated", "string")],
-     "parseDate's pattern has an unterminated quote"),
-    ("formatDate", [A(False, None, "field"), A(True, "%Y-%m-%d", "string"), A(True, "UTC", "string")], None),
-    ("formatDate", [A(False, None, "field"), A(True, "%Y-%Q", "string")],
-     "formatDate's format has the unsupported directive '%Q' (supported: %Y %y %m %d %e %j %H %I %M %S %L %f %p "
-     "%a %A %b %h %B %u %w %Z %z %s %F %T %D %R %c %n %t %%)"),
+    (
+        "parseDate",
+        [A(False, None, "field"), A(True, "yyyy-MM-dd'T'HH:mm:ss.SSSXXX", "string")],
+        None,
+    ),
+    (
+        "parseDate",
+        [A(False, None, "field"), A(True, "yyyy-QQ", "string")],
+        "parseDate's pattern has the pattern letter 'Q', which is not supported "
+        "(supported: y u M L d D H k h K a m s S E X x Z z V)",
+    ),
+    (
+        "parseDate",
+        [
+            A(False, None, "field"),
+            A(True, "yyyy-MM-dd", "string"),
+            A(True, "Mars/Olympus", "string"),
+        ],
+        "parseDate's third argument must be a time zone such as UTC, +05:30 or America/New_York",
+    ),
+    (
+        "parseDate",
+        [A(False, None, "field"), A(True, "'unterminated", "string")],
+        "parseDate's pattern has an unterminated quote",
+    ),
+    (
+        "formatDate",
+        [A(False, None, "field"), A(True, "%Y-%m-%d", "string"), A(True, "UTC", "string")],
+        None,
+    ),
+    (
+        "formatDate",
+        [A(False, None, "field"), A(True, "%Y-%Q", "string")],
+        "formatDate's format has the unsupported directive '%Q' (supported: %Y %y %m %d %e %j %H %I %M %S %L %f %p "
+        "%a %A %b %h %B %u %w %Z %z %s %F %T %D %R %c %n %t %%)",
+    ),
     ("isIpInSubnet", [A(False, None, "field"), A(True, "192.0.2.0/24", "string")], None),
-    ("isIpInSubnet", [A(False, None, "field"), A(True, "192.0.2.0/33", "string")],
-     "isIpInSubnet's second argument must be a CIDR block such as 192.0.2.0/24 or 2001:db8::/32"),
+    (
+        "isIpInSubnet",
+        [A(False, None, "field"), A(True, "192.0.2.0/33", "string")],
+        "isIpInSubnet's second argument must be a CIDR block such as 192.0.2.0/24 or 2001:db8::/32",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("name", "args", "message"), CHECK_CASES, ids=[f"{c[0]}{i}" for i, c in enumerate(CHECK_CASES)])
+@pytest.mark.parametrize(
+    ("name", "args", "message"), CHECK_CASES, ids=[f"{c[0]}{i}" for i, c in enumerate(CHECK_CASES)]
+)
 def test_function_check(name, args, message):
     assert lookup_function(name).check(args) == message
 
@@ -504,9 +569,22 @@ def test_compare_and_equal():
 
 
 TRUTHY_CASES = [
-    (None, False), (True, True), (False, False), (1, True), (0, False), (0.0, False), (-2, True),
-    ("true", True), ("TRUE", True), ("false", False), ("1", True), ("0", False), ("yes", False), ("", False),
-    ([1], False), ({"a": 1}, False),
+    (None, False),
+    (True, True),
+    (False, False),
+    (1, True),
+    (0, False),
+    (0.0, False),
+    (-2, True),
+    ("true", True),
+    ("TRUE", True),
+    ("false", False),
+    ("1", True),
+    ("0", False),
+    ("yes", False),
+    ("", False),
+    ([1], False),
+    ({"a": 1}, False),
 ]
 
 
@@ -516,9 +594,27 @@ def test_truthy(value, expected):
 
 
 TO_NUMBER_CASES = [
-    ("42", 42), ("-7", -7), ("+3", 3), ("2.5", 2.5), (".5", 0.5), ("5.", 5.0), ("1e3", 1000.0), (" 9 ", 9),
-    ("", None), ("abc", None), ("nan", None), ("inf", None), ("Infinity", None), ("1_0", None), ("0x10", None),
-    ("1" * 500, None), ("1" * 30, 1.1111111111111111e29), (True, 1), (Timestamp(5), 5), (None, None), ([1], None),
+    ("42", 42),
+    ("-7", -7),
+    ("+3", 3),
+    ("2.5", 2.5),
+    (".5", 0.5),
+    ("5.", 5.0),
+    ("1e3", 1000.0),
+    (" 9 ", 9),
+    ("", None),
+    ("abc", None),
+    ("nan", None),
+    ("inf", None),
+    ("Infinity", None),
+    ("1_0", None),
+    ("0x10", None),
+    ("1" * 500, None),
+    ("1" * 30, 1.1111111111111111e29),
+    (True, 1),
+    (Timestamp(5), 5),
+    (None, None),
+    ([1], None),
     (math.nan, None),
 ]
 
@@ -595,7 +691,17 @@ def test_like_and_in():
 
 def test_sort_key_orders_numbers_then_strings_then_structures_then_missing():
     mixed = ["b", None, 10, "9", [1], "a", 2.5, Timestamp(3), {"k": 1}]
-    assert sorted(mixed, key=values.sort_key) == [2.5, Timestamp(3), "9", 10, "a", "b", [1], {"k": 1}, None]
+    assert sorted(mixed, key=values.sort_key) == [
+        2.5,
+        Timestamp(3),
+        "9",
+        10,
+        "a",
+        "b",
+        [1],
+        {"k": 1},
+        None,
+    ]
 
 
 def test_strings_cannot_grow_without_bound():
@@ -607,8 +713,27 @@ def test_strings_cannot_grow_without_bound():
 
 
 def test_hostile_inputs_never_raise():
-    hostile = [None, "", "x" * 10000, "\ud800", -(10**30), 10**30, 1e308, -1e308, 0, [1, [2]], {"a": {}}, True,
-               Timestamp(values.MAX_MS), Timestamp(values.MIN_MS), "9" * 5000, "[" * 5000, P("1y"), "%", "$9"]
+    hostile = [
+        None,
+        "",
+        "x" * 10000,
+        "\ud800",
+        -(10**30),
+        10**30,
+        1e308,
+        -1e308,
+        0,
+        [1, [2]],
+        {"a": {}},
+        True,
+        Timestamp(values.MAX_MS),
+        Timestamp(values.MIN_MS),
+        "9" * 5000,
+        "[" * 5000,
+        P("1y"),
+        "%",
+        "$9",
+    ]
     for fn in FUNCTIONS.values():
         lo = fn.min_args
         hi = fn.max_args if fn.max_args is not None else lo + 2
@@ -646,7 +771,12 @@ DATA = [3, 1, 4, 1, 5, 9, 2, 6]  # sorted: 1 1 2 3 4 5 6 9; sum 31; mean 3.875
 AGGREGATE_CASES = [
     ("count", [1, None, "a", [1]], (), 3),
     ("count", [], (), 0),
-    ("count_distinct", [1, "1", 1.0, 2, "a", None, "a"], (), 4),  # by rendered text: "1", "1.0", "2", "a"
+    (
+        "count_distinct",
+        [1, "1", 1.0, 2, "a", None, "a"],
+        (),
+        4,
+    ),  # by rendered text: "1", "1.0", "2", "a"
     ("count_distinct", [], (), 0),
     ("sum", DATA, (), 31),
     ("sum", [1, "2.5", None, "x"], (), 3.5),
@@ -691,8 +821,11 @@ AGGREGATE_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "vals", "consts", "expected"), AGGREGATE_CASES,
-                         ids=[f"{c[0]}{i}" for i, c in enumerate(AGGREGATE_CASES)])
+@pytest.mark.parametrize(
+    ("name", "vals", "consts", "expected"),
+    AGGREGATE_CASES,
+    ids=[f"{c[0]}{i}" for i, c in enumerate(AGGREGATE_CASES)],
+)
 def test_aggregate(name, vals, consts, expected):
     got = aggregate(name, vals, consts)
     assert same(got, expected), f"{name}({vals!r}, {consts!r}) = {got!r}"
@@ -729,10 +862,24 @@ def test_aggregate_registry_and_checks():
     field = A(False, None, "field")
     pct = aggregates.lookup_aggregate("pct")
     assert pct.check([field, A(True, 99, "number")]) is None
-    assert pct.check([field, A(True, 101, "number")]) == "pct's second argument must be a number from 0 to 100"
-    assert pct.check([field, A(True, -1, "number")]) == "pct's second argument must be a number from 0 to 100"
-    assert pct.check([field, A(False, None, "field")]) == "pct's second argument must be a number from 0 to 100"
-    assert pct.check([field, A(True, "50", "string")]) == "pct's second argument must be a number from 0 to 100"
-    assert aggregates.lookup_aggregate("sum").check([A(False, None, "star")]) == \
-        "sum cannot take *: only count(*) counts rows"
+    assert (
+        pct.check([field, A(True, 101, "number")])
+        == "pct's second argument must be a number from 0 to 100"
+    )
+    assert (
+        pct.check([field, A(True, -1, "number")])
+        == "pct's second argument must be a number from 0 to 100"
+    )
+    assert (
+        pct.check([field, A(False, None, "field")])
+        == "pct's second argument must be a number from 0 to 100"
+    )
+    assert (
+        pct.check([field, A(True, "50", "string")])
+        == "pct's second argument must be a number from 0 to 100"
+    )
+    assert (
+        aggregates.lookup_aggregate("sum").check([A(False, None, "star")])
+        == "sum cannot take *: only count(*) counts rows"
+    )
     assert aggregates.lookup_aggregate("count").check([A(False, None, "star")]) is None

@@ -27,7 +27,9 @@ def ctx() -> EvalContext:
     return EvalContext(None, BASE, BASE + 86_400_000, BASE + 86_400_000)
 
 
-def run(query: str, rows: list[dict], *, limit: int = 10_000, previous: list[dict] = ()) -> list[list[tuple]]:
+def run(
+    query: str, rows: list[dict], *, limit: int = 10_000, previous: list[dict] = ()
+) -> list[list[tuple]]:
     execution = insights.compile(query).start(limit=limit, ctx=ctx())
     for row in rows:
         execution.add(dict(row))
@@ -62,7 +64,11 @@ ERRORS = [
     ("filter avg(x) > 1", "avg", "avg() is an aggregate function: use it in stats"),
     ("display max(x)", "max", "max() is an aggregate function: use it in stats"),
     ("stats sum(count(*))", "count", "count() cannot be nested inside another aggregate"),
-    ("stats count(*) | stats count(*) | stats count(*)", (34, 48), "a query may have at most two stats commands"),
+    (
+        "stats count(*) | stats count(*) | stats count(*)",
+        (34, 48),
+        "a query may have at most two stats commands",
+    ),
     (
         "stats x",
         "x",
@@ -106,15 +112,27 @@ ERRORS = [
     ("| fields x", "|", "expected a command, found '|'"),
     ("fields x |", None, "expected a command, found the end of the query"),
     ("fields x |\n# | filter y = 1\n", None, "expected a command, found the end of the query"),
-    ('parse @message "* *" as a', '"* *" as a', "the parse pattern has 2 '*' but 1 name(s) follow 'as'"),
+    (
+        'parse @message "* *" as a',
+        '"* *" as a',
+        "the parse pattern has 2 '*' but 1 name(s) follow 'as'",
+    ),
     ('parse @message "abc" as a', '"abc"', "the parse pattern has no '*' to capture"),
-    ("parse @message /(\\d+)/", "/(\\d+)/", "the parse regex has no named group to extract, such as (?<level>\\S+)"),
+    (
+        "parse @message /(\\d+)/",
+        "/(\\d+)/",
+        "the parse regex has no named group to extract, such as (?<level>\\S+)",
+    ),
     (
         "parse @message",
         None,
         "expected a quoted pattern with '*' or a /regex/ with (?<name>...) groups after parse, found the end of the query",
     ),
-    ("fields @message | unnest x", None, "expected 'into' after the unnest field, found the end of the query"),
+    (
+        "fields @message | unnest x",
+        None,
+        "expected 'into' after the unnest field, found the end of the query",
+    ),
     ("limit 0", "0", "expected a whole number of rows (1 or more) after limit, found '0'"),
     ("limit 2.5", "2.5", "expected a whole number of rows (1 or more) after limit, found '2.5'"),
     (
@@ -152,7 +170,9 @@ def _span(query: str, fault: object) -> tuple[int, int]:
     return start, start + len(fault)
 
 
-@pytest.mark.parametrize(("query", "fault", "message"), ERRORS, ids=[e[0] or "<empty>" for e in ERRORS])
+@pytest.mark.parametrize(
+    ("query", "fault", "message"), ERRORS, ids=[e[0] or "<empty>" for e in ERRORS]
+)
 def test_query_errors(query: str, fault: object, message: str) -> None:
     with pytest.raises(QueryError) as info:
         insights.compile(query)
@@ -161,14 +181,24 @@ def test_query_errors(query: str, fault: object, message: str) -> None:
 
 
 DEEP = [
-    ("fields " + "(" * 41 + "1" + ")" * 41, (47, 48), "the expression nests more than 40 levels deep"),
-    ("fields " + "abs(" * 41 + "1" + ")" * 41, (170, 171), "the expression nests more than 40 levels deep"),
+    (
+        "fields " + "(" * 41 + "1" + ")" * 41,
+        (47, 48),
+        "the expression nests more than 40 levels deep",
+    ),
+    (
+        "fields " + "abs(" * 41 + "1" + ")" * 41,
+        (170, 171),
+        "the expression nests more than 40 levels deep",
+    ),
     ("fields " + "-" * 41 + "x", (47, 48), "the expression nests more than 40 levels deep"),
     ("fields " + "+".join(["1"] * 101), (7, 208), "the expression nests more than 100 levels deep"),
 ]
 
 
-@pytest.mark.parametrize(("query", "span", "message"), DEEP, ids=["parens", "calls", "minus", "sum"])
+@pytest.mark.parametrize(
+    ("query", "span", "message"), DEEP, ids=["parens", "calls", "minus", "sum"]
+)
 def test_nesting_is_bounded(query: str, span: tuple[int, int], message: str) -> None:
     with pytest.raises(QueryError) as info:
         insights.compile(query)
@@ -197,7 +227,10 @@ def test_random_token_soup_gives_rows_or_a_query_error() -> None:
     import random
 
     rng = random.Random(11)
-    rows = [{"@timestamp": at(0, i), "@message": f"m {i} x", "x": i, "a.b.0": i % 3, "q-r": "z"} for i in range(12)]
+    rows = [
+        {"@timestamp": at(0, i), "@message": f"m {i} x", "x": i, "a.b.0": i % 3, "q-r": "z"}
+        for i in range(12)
+    ]
     for _ in range(3000):
         query = " ".join(rng.choice(_FUZZ_PARTS) for _ in range(rng.randint(1, 10)))
         try:
@@ -216,7 +249,9 @@ def test_caret_points_at_the_offending_line_and_characters() -> None:
     text = "fields x\n| frobnicate y"
     with pytest.raises(QueryError) as info:
         insights.compile(text)
-    assert info.value.caret(text) == ("| frobnicate y\n  ^^^^^^^^^^\nunknown command 'frobnicate' at line 2, column 3")
+    assert info.value.caret(text) == (
+        "| frobnicate y\n  ^^^^^^^^^^\nunknown command 'frobnicate' at line 2, column 3"
+    )
 
 
 def test_query_error_is_an_invalid_parameter() -> None:
@@ -258,10 +293,16 @@ def test_plan_flags() -> None:
         ('filter @requestId = "c31d2e4f-0a1b-4c2d-8e3f-5a6b7c8d9e01"', ["0a1b", "4c2d", "8e3f"]),
         ('filter "c31d2e4f-0a1b-4c2d" = @requestId and @type = "REPORT"', ["0a1b"]),
         ('filter user.name = "Ann Lee" and level = "ERROR"', ["Ann", "Lee", "ERROR"]),
-        ('filter status = "200" or level = "ERROR"', []),  # numbers may be written otherwise; or promises nothing
+        (
+            'filter status = "200" or level = "ERROR"',
+            [],
+        ),  # numbers may be written otherwise; or promises nothing
         ('filter path = "/a/b" and q = "x\\"y" and u = "é"', []),  # characters JSON may escape
         ('filter @logStream = "web-1"', []),  # not from the message
-        ('parse @message "* *" as level, rest | filter level = "ERROR"', []),  # written by a command
+        (
+            'parse @message "* *" as level, rest | filter level = "ERROR"',
+            [],
+        ),  # written by a command
         ('fields jsonParse(@message) as js | filter js.level = "ERROR"', []),
         ('fields @timestamp, level | filter level = "ERROR"', ["ERROR"]),
         ('fields "x" as level | filter level = "ERROR"', []),
@@ -276,9 +317,27 @@ def test_literal_terms(query: str, terms: list[str]) -> None:
 # ---- the engine --------------------------------------------------------------------------------
 
 WEB = [
-    {"@timestamp": at(0, 1), "@message": "GET /a 200 12", "status": 200, "path": "/a", "latency": 12},
-    {"@timestamp": at(1), "@message": "GET /b 500 300", "status": 500, "path": "/b", "latency": 300},
-    {"@timestamp": at(2, 30), "@message": "POST /a 404 40", "status": 404, "path": "/a", "latency": 40},
+    {
+        "@timestamp": at(0, 1),
+        "@message": "GET /a 200 12",
+        "status": 200,
+        "path": "/a",
+        "latency": 12,
+    },
+    {
+        "@timestamp": at(1),
+        "@message": "GET /b 500 300",
+        "status": 500,
+        "path": "/b",
+        "latency": 300,
+    },
+    {
+        "@timestamp": at(2, 30),
+        "@message": "POST /a 404 40",
+        "status": 404,
+        "path": "/a",
+        "latency": 40,
+    },
     {"@timestamp": at(6), "@message": "GET /a 200 8", "status": 200, "path": "/a", "latency": 8},
 ]
 T1, T2, T3, T4 = (
@@ -291,8 +350,16 @@ M1, M2, M3, M4 = (r["@message"] for r in WEB)
 
 ENGINE = [
     # default columns, newest first
-    ("filter status = 200", WEB, [[("@timestamp", T4), ("@message", M4)], [("@timestamp", T1), ("@message", M1)]]),
-    ("limit 2", WEB, [[("@timestamp", T4), ("@message", M4)], [("@timestamp", T3), ("@message", M3)]]),
+    (
+        "filter status = 200",
+        WEB,
+        [[("@timestamp", T4), ("@message", M4)], [("@timestamp", T1), ("@message", M1)]],
+    ),
+    (
+        "limit 2",
+        WEB,
+        [[("@timestamp", T4), ("@message", M4)], [("@timestamp", T3), ("@message", M3)]],
+    ),
     # fields / sort / limit
     (
         "fields @timestamp, path | sort @timestamp asc | limit 2",
@@ -342,11 +409,17 @@ ENGINE = [
         WEB,
         [[("a", "7"), ("b", "9"), ("c", "512"), ("d", "-4"), ("e", "3"), ("f", "-1")]],
     ),
-    ("fields latency / 0 as z, path + 1 as p | limit 1", WEB, [[]]),  # no result: both cells left out
+    (
+        "fields latency / 0 as z, path + 1 as p | limit 1",
+        WEB,
+        [[]],
+    ),  # no result: both cells left out
     (
         "fields 1.5 * 2 as a, .5 + 1e1 as b, 2.5e-1 as c, 007 as d | limit 1",
         WEB,
-        [[("a", "3.0"), ("b", "10.5"), ("c", "0.25"), ("d", "7")]],  # double * long is a double; 007 a long
+        [
+            [("a", "3.0"), ("b", "10.5"), ("c", "0.25"), ("d", "7")]
+        ],  # double * long is a double; 007 a long
     ),
     # comparisons and boolean operators
     (
@@ -357,13 +430,29 @@ ENGINE = [
     ("filter not (status = 200) | fields status", WEB, [[("status", "404")], [("status", "500")]]),
     ("filter not status = 200 | fields status", WEB, [[("status", "404")], [("status", "500")]]),
     ("filter status != 200 | fields status", WEB, [[("status", "404")], [("status", "500")]]),
-    ("filter latency > 12 and latency <= 300 | fields latency", WEB, [[("latency", "40")], [("latency", "300")]]),
-    ("filter latency < 12 or latency >= 300 | fields latency", WEB, [[("latency", "8")], [("latency", "300")]]),
-    ("filter status in [404, 500] | fields status", WEB, [[("status", "404")], [("status", "500")]]),
+    (
+        "filter latency > 12 and latency <= 300 | fields latency",
+        WEB,
+        [[("latency", "40")], [("latency", "300")]],
+    ),
+    (
+        "filter latency < 12 or latency >= 300 | fields latency",
+        WEB,
+        [[("latency", "8")], [("latency", "300")]],
+    ),
+    (
+        "filter status in [404, 500] | fields status",
+        WEB,
+        [[("status", "404")], [("status", "500")]],
+    ),
     ('filter path not in ["/a"] | fields path', WEB, [[("path", "/b")]]),
     ("filter missing = 1 or missing != 1 or missing in [1] or missing not in [1]", WEB, []),
     # like, not like, =~, strings and regexes
-    ('filter @message like "GET" | fields @message', WEB, [[("@message", M4)], [("@message", M2)], [("@message", M1)]]),
+    (
+        'filter @message like "GET" | fields @message',
+        WEB,
+        [[("@message", M4)], [("@message", M2)], [("@message", M1)]],
+    ),
     ("filter @message not like 'GET'", WEB, [[("@timestamp", T3), ("@message", M3)]]),
     (
         "filter @message =~ /^(GET|POST) \\/a/ | fields @message",
@@ -415,7 +504,11 @@ ENGINE = [
         [[("@timestamp", T4), ("@message", M4), ("verb", "GET"), ("rest", "/a 200 8")]],
     ),
     # stats
-    ("stats count(*) as n by path", WEB, [[("path", "/a"), ("n", "3")], [("path", "/b"), ("n", "1")]]),
+    (
+        "stats count(*) as n by path",
+        WEB,
+        [[("path", "/a"), ("n", "3")], [("path", "/b"), ("n", "1")]],
+    ),
     (
         "stats count() by bin(5m)",
         WEB,
@@ -458,7 +551,12 @@ ENGINE = [
         "stats sum(latency) as s, count(*) as c, s / c as mean by path",
         WEB,
         [
-            [("path", "/a"), ("s", "60"), ("c", "3"), ("mean", "20.0")],  # `/` always gives a double
+            [
+                ("path", "/a"),
+                ("s", "60"),
+                ("c", "3"),
+                ("mean", "20.0"),
+            ],  # `/` always gives a double
             [("path", "/b"), ("s", "300"), ("c", "1"), ("mean", "300.0")],
         ],
     ),
@@ -495,7 +593,11 @@ ENGINE = [
     ),
     ("STATS Count(*) AS n BY path | SORT n DESC | LIMIT 1", WEB, [[("path", "/a"), ("n", "3")]]),
     ("filter status = 999 | stats count(*)", WEB, []),
-    ("stats max(@timestamp) as last by path", WEB, [[("path", "/a"), ("last", T4)], [("path", "/b"), ("last", T2)]]),
+    (
+        "stats max(@timestamp) as last by path",
+        WEB,
+        [[("path", "/a"), ("last", T4)], [("path", "/b"), ("last", T2)]],
+    ),
     (
         "stats max(@timestamp) as @timestamp by path | stats count(*) by bin(5m)",
         WEB,
@@ -508,7 +610,13 @@ ENGINE = [
         "FIELDS strlen(@message) AS message_length | STATS sum(message_length)/1024/1024 as logs_mb BY bin(5m) "
         "| STATS max(logs_mb) AS peak, min(logs_mb) AS low, avg(logs_mb) AS mean",
         WEB,
-        [[("peak", "3.910064697265625E-5"), ("low", "1.1444091796875E-5"), ("mean", "2.5272369384765625E-5")]],  # doubles: Java's text
+        [
+            [
+                ("peak", "3.910064697265625E-5"),
+                ("low", "1.1444091796875E-5"),
+                ("mean", "2.5272369384765625E-5"),
+            ]
+        ],  # doubles: Java's text
     ),
     (
         'parse @message "* *" as verb, rest | display verb = "GET" as isGet | limit 2',
@@ -534,7 +642,11 @@ ENGINE = [
     (
         "fields path, status | dedup path, status",
         WEB,
-        [[("path", "/a"), ("status", "200")], [("path", "/a"), ("status", "404")], [("path", "/b"), ("status", "500")]],
+        [
+            [("path", "/a"), ("status", "200")],
+            [("path", "/a"), ("status", "404")],
+            [("path", "/b"), ("status", "500")],
+        ],
     ),
     ("unmask | fields path | limit 1", WEB, [[("path", "/a")]]),
     ("fields @message | unmask(@message) | limit 1", WEB, [[("@message", M4)]]),
@@ -550,7 +662,11 @@ ENGINE = [
         WEB,
         [[("opStatus", "/a-200")], [("opStatus", "/a-200")]],
     ),
-    ("fields ispresent(latency) as has, ispresent(nope) as hasNot | limit 1", WEB, [[("has", "1"), ("hasNot", "0")]]),
+    (
+        "fields ispresent(latency) as has, ispresent(nope) as hasNot | limit 1",
+        WEB,
+        [[("has", "1"), ("hasNot", "0")]],
+    ),
 ]
 
 
@@ -562,26 +678,49 @@ def test_engine(query: str, rows: list[dict], expected: list[list[tuple]]) -> No
 # ---- fields: dotted paths, backticks, maps and lists, nulls -------------------------------------
 
 DOC = [
-    {"@timestamp": at(0), "@message": '{"items":[1,2]}', "foo-bar": "x", "a.b.0": 5, "server": "s1", "level": None},
-    {"@timestamp": at(1), "@message": '{"items":[3],"user":{"id":"u1","user.id":"dotted"}}', "server": None},
+    {
+        "@timestamp": at(0),
+        "@message": '{"items":[1,2]}',
+        "foo-bar": "x",
+        "a.b.0": 5,
+        "server": "s1",
+        "level": None,
+    },
+    {
+        "@timestamp": at(1),
+        "@message": '{"items":[3],"user":{"id":"u1","user.id":"dotted"}}',
+        "server": None,
+    },
 ]
 
 
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ("fields `foo-bar`, a.b.0 | filter ispresent(`foo-bar`)", [[("foo-bar", "x"), ("a.b.0", "5")]]),
+        (
+            "fields `foo-bar`, a.b.0 | filter ispresent(`foo-bar`)",
+            [[("foo-bar", "x"), ("a.b.0", "5")]],
+        ),
         (
             "fields jsonParse(@message) as js | unnest js.items into item | display item",
             [[("item", "3")], [("item", "1")], [("item", "2")]],
         ),
         (
             "fields jsonParse(@message) as js | display js.user.id, js.user.`user.id`, js.items[0]",
-            [[("js.user.id", "u1"), ("js.user.user.id", "dotted"), ("js.items[0]", "3")], [("js.items[0]", "1")]],
+            [
+                [("js.user.id", "u1"), ("js.user.user.id", "dotted"), ("js.items[0]", "3")],
+                [("js.items[0]", "1")],
+            ],
         ),
         ("fields jsonParse(@message) as js | unnest js.nothing into x | display x", []),
-        ("fields server | dedup server", [[], [("server", "s1")]]),  # a null key is never a duplicate
-        ("fields level, server | filter server = 's1'", [[("server", "s1")]]),  # null values leave the cell out
+        (
+            "fields server | dedup server",
+            [[], [("server", "s1")]],
+        ),  # a null key is never a duplicate
+        (
+            "fields level, server | filter server = 's1'",
+            [[("server", "s1")]],
+        ),  # null values leave the cell out
         ("stats count(server) as c, count(*) as n", [[("c", "1"), ("n", "2")]]),
     ],
 )
@@ -604,11 +743,17 @@ def test_ptr_ends_non_stats_rows_only() -> None:
 def test_the_limit_argument_caps_every_query() -> None:
     assert run("fields latency", WEB, limit=2) == [[("latency", "8")], [("latency", "40")]]
     assert run("stats count(*) as n by path", WEB, limit=1) == [[("path", "/a"), ("n", "3")]]
-    assert run("fields latency | limit 3", WEB, limit=2) == [[("latency", "8")], [("latency", "40")]]
+    assert run("fields latency | limit 3", WEB, limit=2) == [
+        [("latency", "8")],
+        [("latency", "40")],
+    ]
 
 
 def test_rows_may_arrive_in_any_order() -> None:
-    assert run("fields latency | limit 2", list(reversed(WEB))) == [[("latency", "8")], [("latency", "40")]]
+    assert run("fields latency | limit 2", list(reversed(WEB))) == [
+        [("latency", "8")],
+        [("latency", "40")],
+    ]
 
 
 @pytest.mark.parametrize(
@@ -638,9 +783,9 @@ def test_sort_then_dedup_keeps_one_row_per_key() -> None:
 
 
 def test_a_sort_before_stats_is_not_kept() -> None:
-    execution = insights.compile("sort latency asc | fields latency * 2 as d | stats sum(d) as s").start(
-        limit=10, ctx=ctx()
-    )
+    execution = insights.compile(
+        "sort latency asc | fields latency * 2 as d | stats sum(d) as s"
+    ).start(limit=10, ctx=ctx())
     assert execution.sink.kind == "stats"
     for row in WEB:
         execution.add(dict(row))
@@ -649,9 +794,16 @@ def test_a_sort_before_stats_is_not_kept() -> None:
 
 def test_sort_then_limit_keeps_the_right_rows() -> None:
     rows = [{"@timestamp": at(0, i), "@message": "m", "x": (i * 37) % 101} for i in range(101)]
-    assert run("fields x | sort x asc | limit 3", rows) == [[("x", "0")], [("x", "1")], [("x", "2")]]
+    assert run("fields x | sort x asc | limit 3", rows) == [
+        [("x", "0")],
+        [("x", "1")],
+        [("x", "2")],
+    ]
     assert run("fields x | sort x desc | limit 2", rows) == [[("x", "100")], [("x", "99")]]
-    assert run("fields x | limit 2", rows) == [[("x", str((100 * 37) % 101))], [("x", str((99 * 37) % 101))]]
+    assert run("fields x | limit 2", rows) == [
+        [("x", str((100 * 37) % 101))],
+        [("x", str((99 * 37) % 101))],
+    ]
 
 
 def test_matched_counts_rows_past_every_filter_so_far() -> None:
@@ -663,9 +815,9 @@ def test_matched_counts_rows_past_every_filter_so_far() -> None:
 
 
 def test_partial_results_do_not_change_the_final_ones() -> None:
-    execution = insights.compile("sort latency desc | fields latency + 1 as latency | limit 2").start(
-        limit=10, ctx=ctx()
-    )
+    execution = insights.compile(
+        "sort latency desc | fields latency + 1 as latency | limit 2"
+    ).start(limit=10, ctx=ctx())
     for row in WEB[:2]:
         execution.add(dict(row))
     assert execution.partial() == [[("latency", "301")], [("latency", "13")]]
@@ -690,8 +842,16 @@ def test_missing_values_sort_last_in_both_directions() -> None:
         {"@timestamp": at(0, 2), "@message": "b"},
         {"@timestamp": at(0, 3), "@message": "c", "x": 1},
     ]
-    assert run("fields @message | sort x asc", rows) == [[("@message", "c")], [("@message", "a")], [("@message", "b")]]
-    assert run("fields @message | sort x desc", rows) == [[("@message", "a")], [("@message", "c")], [("@message", "b")]]
+    assert run("fields @message | sort x asc", rows) == [
+        [("@message", "c")],
+        [("@message", "a")],
+        [("@message", "b")],
+    ]
+    assert run("fields @message | sort x desc", rows) == [
+        [("@message", "a")],
+        [("@message", "c")],
+        [("@message", "b")],
+    ]
 
 
 # ---- pattern and diff ---------------------------------------------------------------------------
@@ -706,7 +866,11 @@ LINES = [
 
 def test_pattern_clusters_messages_into_templates() -> None:
     expected = [
-        [("@pattern", "user <Number-1> logged <Token-2>"), ("@ratio", "0.75"), ("@sampleCount", "3")],
+        [
+            ("@pattern", "user <Number-1> logged <Token-2>"),
+            ("@ratio", "0.75"),
+            ("@sampleCount", "3"),
+        ],
         [
             ("@pattern", "ERROR disk full on /dev/sda1"),
             ("@ratio", "0.25"),
@@ -715,7 +879,9 @@ def test_pattern_clusters_messages_into_templates() -> None:
         ],
     ]
     assert run("pattern @message", LINES) == expected
-    assert run("pattern @message", list(reversed(LINES))) == expected  # arrival order does not matter
+    assert (
+        run("pattern @message", list(reversed(LINES))) == expected
+    )  # arrival order does not matter
     assert run("pattern @message | sort @sampleCount asc | limit 1", LINES) == [expected[1]]
 
 
@@ -727,7 +893,9 @@ def test_pattern_memory_is_bounded_by_distinct_templates(monkeypatch: pytest.Mon
     execution = insights.compile("pattern @message").start(limit=10, ctx=ctx())
     for i in range(200):  # one-off words: every message would be its own template
         execution.add({"@timestamp": at(0, i), "@message": f"w{chr(97 + i % 26)}{i} x{i}y"})
-    assert len(execution.collector.templates) == 5  # 3, then 1 first-word template, then the all-Token one
+    assert (
+        len(execution.collector.templates) == 5
+    )  # 3, then 1 first-word template, then the all-Token one
     assert sum(int(dict(r)["@sampleCount"]) for r in execution.finish()) == 200
 
 
@@ -753,9 +921,19 @@ def test_pattern_types_variables() -> None:
 
 
 def test_pattern_of_a_parsed_field() -> None:
-    rows = [{"@timestamp": at(0, i), "@message": f"Failed to do: step {i} [INFO]"} for i in range(3)]
-    assert run("filter @message like /Failed/ | parse @message 'Failed to do: *' as cause | pattern cause", rows) == [
-        [("@pattern", "step <Number-1> [INFO]"), ("@ratio", "1.0"), ("@sampleCount", "3"), ("@severityLabel", "Info")],
+    rows = [
+        {"@timestamp": at(0, i), "@message": f"Failed to do: step {i} [INFO]"} for i in range(3)
+    ]
+    assert run(
+        "filter @message like /Failed/ | parse @message 'Failed to do: *' as cause | pattern cause",
+        rows,
+    ) == [
+        [
+            ("@pattern", "step <Number-1> [INFO]"),
+            ("@ratio", "1.0"),
+            ("@sampleCount", "3"),
+            ("@severityLabel", "Info"),
+        ],
     ]
 
 
@@ -799,9 +977,9 @@ def test_diff_compares_with_the_previous_period() -> None:
     ]
     assert run("pattern @message | diff", now, previous=before) == expected
     assert run("diff", now, previous=before) == expected
-    assert run("diff | filter @changeDescription = 'gone' | display @pattern", now, previous=before) == [
-        [("@pattern", "ERROR boom")]
-    ]
+    assert run(
+        "diff | filter @changeDescription = 'gone' | display @pattern", now, previous=before
+    ) == [[("@pattern", "ERROR boom")]]
 
 
 # ---- AWS's sample queries for Lambda (reference §7), over real Lambda lines ----------------------
@@ -834,7 +1012,12 @@ def lambda_run(query: str) -> list[list[tuple]]:
     execution = insights.compile(query).start(limit=10_000, ctx=ctx())
     for i, (ts, message) in enumerate(LAMBDA):
         event = LogEvent(
-            group=GROUP, stream=STREAM, offset=i * 100, timestamp=ts, ingestion_time=ts + 5, message=message
+            group=GROUP,
+            stream=STREAM,
+            offset=i * 100,
+            timestamp=ts,
+            ingestion_time=ts + 5,
+            message=message,
         )
         execution.add(event_row(event, account="123456789012", ptr=f"ptr{i}"))
     return as_numbers(execution.finish())
@@ -858,7 +1041,9 @@ def as_numbers(rows: list[list[tuple]]) -> list[list[tuple]]:
 
 
 def test_lambda_latency_report() -> None:
-    assert lambda_run('filter @type = "REPORT"\n| stats avg(@duration), max(@duration), min(@duration) by bin(5m)') == [
+    assert lambda_run(
+        'filter @type = "REPORT"\n| stats avg(@duration), max(@duration), min(@duration) by bin(5m)'
+    ) == [
         [
             ("bin(5m)", "2024-01-01 01:10:00.000"),
             ("avg(@duration)", 30),
@@ -900,9 +1085,17 @@ def test_lambda_overprovisioned_memory() -> None:
 
 def test_lambda_most_recent_events() -> None:
     assert lambda_run("fields @timestamp, @message | sort @timestamp desc | limit 3") == [
-        [("@timestamp", "2024-01-01 01:10:01.000"), ("@message", "Exception: timeout"), ("@ptr", "ptr7")],
+        [
+            ("@timestamp", "2024-01-01 01:10:01.000"),
+            ("@message", "Exception: timeout"),
+            ("@ptr", "ptr7"),
+        ],
         [("@timestamp", "2024-01-01 01:10:00.000"), ("@message", LAMBDA[6][1]), ("@ptr", "ptr6")],
-        [("@timestamp", "2024-01-01 00:30:00.000"), ("@message", "IllegalStateException thrown"), ("@ptr", "ptr5")],
+        [
+            ("@timestamp", "2024-01-01 00:30:00.000"),
+            ("@message", "IllegalStateException thrown"),
+            ("@ptr", "ptr5"),
+        ],
     ]
 
 
@@ -937,7 +1130,9 @@ def test_lambda_init_duration_parse_with_default_field() -> None:
 
 
 def test_lambda_request_ids_and_types() -> None:
-    assert lambda_run("filter ispresent(@requestId) | stats count(*) as n by @type, @requestId") == [
+    assert lambda_run(
+        "filter ispresent(@requestId) | stats count(*) as n by @type, @requestId"
+    ) == [
         [("@type", "END"), ("@requestId", "r1"), ("n", 1)],
         [("@type", "REPORT"), ("@requestId", "r1"), ("n", 1)],
         [("@type", "REPORT"), ("@requestId", "r2"), ("n", 1)],
@@ -956,9 +1151,21 @@ def test_dedup_sample_latest_event_per_server() -> None:
         "fields @timestamp, server, severity, message | sort @timestamp desc | dedup server"
     ).start(limit=100, ctx=ctx())
     for i, (ts, message) in enumerate(messages):
-        event = LogEvent(group="app", stream="s", offset=i, timestamp=ts, ingestion_time=ts, message=message)
+        event = LogEvent(
+            group="app", stream="s", offset=i, timestamp=ts, ingestion_time=ts, message=message
+        )
         execution.add(event_row(event, account="1", ptr=None))
     assert execution.finish() == [
-        [("@timestamp", "2024-01-01 00:00:03.000"), ("server", "a"), ("severity", "ERROR"), ("message", "a2")],
-        [("@timestamp", "2024-01-01 00:00:02.000"), ("server", "b"), ("severity", "WARN"), ("message", "b1")],
+        [
+            ("@timestamp", "2024-01-01 00:00:03.000"),
+            ("server", "a"),
+            ("severity", "ERROR"),
+            ("message", "a2"),
+        ],
+        [
+            ("@timestamp", "2024-01-01 00:00:02.000"),
+            ("server", "b"),
+            ("severity", "WARN"),
+            ("message", "b1"),
+        ],
     ]

@@ -45,8 +45,11 @@ mock_aws = pytest.mark.usefixtures("logsvc_endpoint")  # in place of `from moto 
 # ---- moto's tests, bodies unchanged ------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, raises=ClientError,
-                   reason='"test" is not a Logs Insights query: AWS and logsvc answer MalformedQueryException (see the module docstring)')
+@pytest.mark.xfail(
+    strict=True,
+    raises=ClientError,
+    reason='"test" is not a Logs Insights query: AWS and logsvc answer MalformedQueryException (see the module docstring)',
+)
 @mock_aws
 def test_start_query__unknown_log_group():
     client = boto3.client("logs", "us-east-1")
@@ -113,10 +116,7 @@ def test_get_query_results():
     assert fields == {"@ptr", "@message"}
 
     messages = [
-        row["value"]
-        for field in resp["results"]
-        for row in field
-        if row["field"] == "@message"
+        row["value"] for field in resp["results"] for row in field if row["field"] == "@message"
     ]
     assert messages == [
         "event nr 0",
@@ -139,10 +139,7 @@ def test_get_query_results():
     assert isinstance(resp["results"][0][0]["value"], str)
 
     messages = [
-        row["value"]
-        for field in resp["results"]
-        for row in field
-        if row["field"] == "@message"
+        row["value"] for field in resp["results"] for row in field if row["field"] == "@message"
     ]
     assert messages == ["event nr 1", "event nr 2"]
 
@@ -172,9 +169,7 @@ def test_describe_completed_query():
     queries = client.describe_queries(logGroupName="test", status="Complete")["queries"]
     assert len(queries) == 1
 
-    queries = client.describe_queries(logGroupName="test", status="Scheduled")[
-        "queries"
-    ]
+    queries = client.describe_queries(logGroupName="test", status="Scheduled")["queries"]
     assert len(queries) == 0
 
 

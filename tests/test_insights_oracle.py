@@ -16,7 +16,9 @@ from logsvc import lines, query
 from logsvc.insights.fields import event_row
 from tests import insights_cases as oracle
 
-pytestmark = pytest.mark.skipif(not hasattr(insights, "compile"), reason="the language (insights-lang) is not merged here")
+pytestmark = pytest.mark.skipif(
+    not hasattr(insights, "compile"), reason="the language (insights-lang) is not merged here"
+)
 
 _INGESTED = 1764547200000  # any ingestion time: no case reads it
 
@@ -39,7 +41,9 @@ def _run(case: oracle.Case) -> list[list[tuple[str, str]]]:
     groups = case.groups
     if not groups:
         assert plan.source is not None, "a case without groups needs SOURCE"
-        groups = tuple(g for g in oracle.GROUPS if any(g.startswith(p) for p in plan.source.name_prefixes))
+        groups = tuple(
+            g for g in oracle.GROUPS if any(g.startswith(p) for p in plan.source.name_prefixes)
+        )
     lo, hi = case.start * 1000, case.end * 1000 + 999  # seconds, both ends inclusive
     run = plan.start(limit=10_000, ctx=EvalContext(None, lo, hi, hi))
     for n, e in enumerate(EVENTS):
@@ -69,7 +73,9 @@ def test_case(case: oracle.Case) -> None:
         assert Counter(map(tuple, got)) == Counter(map(tuple, want)), case.note
 
 
-@pytest.mark.parametrize(("name", "text", "offsets", "word"), oracle.MALFORMED, ids=[m[0] for m in oracle.MALFORMED])
+@pytest.mark.parametrize(
+    ("name", "text", "offsets", "word"), oracle.MALFORMED, ids=[m[0] for m in oracle.MALFORMED]
+)
 def test_malformed(name: str, text: str, offsets: tuple[int, ...], word: str) -> None:
     with pytest.raises(insights.QueryError) as info:
         insights.compile(text)

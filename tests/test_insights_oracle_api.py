@@ -40,13 +40,19 @@ def cw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def logs(cw: Server):
-    return boto3.client("logs", endpoint_url=cw.url, region_name="us-east-1",
-                        config=Config(retries={"mode": "standard", "max_attempts": 1}))
+    return boto3.client(
+        "logs",
+        endpoint_url=cw.url,
+        region_name="us-east-1",
+        config=Config(retries={"mode": "standard", "max_attempts": 1}),
+    )
 
 
 def run_case(logs, case: oracle.Case) -> dict:
     kw = {"logGroupNames": list(case.groups)} if case.groups else {}
-    qid = logs.start_query(startTime=case.start, endTime=case.end, queryString=case.query, **kw)["queryId"]
+    qid = logs.start_query(startTime=case.start, endTime=case.end, queryString=case.query, **kw)[
+        "queryId"
+    ]
     deadline = time.monotonic() + 60
     while True:
         r = logs.get_query_results(queryId=qid)
@@ -63,7 +69,9 @@ def _rows(result: dict, case: oracle.Case) -> list[list[tuple[str, str]]]:
         if case.ptr is True:
             assert has_ptr and cells[-1][1], f"{case.name}: a row without @ptr at its end: {cells}"
         elif case.ptr is False:
-            assert all(f != "@ptr" for f, _ in cells), f"{case.name}: a stats row with @ptr: {cells}"
+            assert all(f != "@ptr" for f, _ in cells), (
+                f"{case.name}: a stats row with @ptr: {cells}"
+            )
         if has_ptr:
             cells = cells[:-1]
         out.append(cells)
@@ -74,10 +82,25 @@ def _case_params() -> list:
     """The cases; the ones fields' in-process run marks as an open rendering question are strict xfails here too."""
     from tests import test_insights_oracle
 
-    open_cases = getattr(test_insights_oracle, "RENDERING_OPEN", set())  # gone once the question is settled
-    return [pytest.param(c, id=c.name, marks=[pytest.mark.xfail(strict=True, reason="rendering of computed doubles: "
-                                                                "open question, see tests/test_insights_oracle.py")]
-                         if c.name in open_cases else []) for c in oracle.CASES]
+    open_cases = getattr(
+        test_insights_oracle, "RENDERING_OPEN", set()
+    )  # gone once the question is settled
+    return [
+        pytest.param(
+            c,
+            id=c.name,
+            marks=[
+                pytest.mark.xfail(
+                    strict=True,
+                    reason="rendering of computed doubles: "
+                    "open question, see tests/test_insights_oracle.py",
+                )
+            ]
+            if c.name in open_cases
+            else [],
+        )
+        for c in oracle.CASES
+    ]
 
 
 @pytest.mark.parametrize("case", _case_params())
@@ -91,15 +114,24 @@ def test_case(logs, case: oracle.Case) -> None:
         return
     want = [[tuple(c) for c in row] for row in case.expected]
     if case.ordered:
-        assert got == want, f"{case.name} ({case.basis}{': ' + case.note if case.note else ''})\n{case.query}"
+        assert got == want, (
+            f"{case.name} ({case.basis}{': ' + case.note if case.note else ''})\n{case.query}"
+        )
     else:
         assert Counter(map(tuple, got)) == Counter(map(tuple, want)), f"{case.name}\n{case.query}"
 
 
-@pytest.mark.parametrize(("name", "query", "offsets", "word"), oracle.MALFORMED, ids=[m[0] for m in oracle.MALFORMED])
+@pytest.mark.parametrize(
+    ("name", "query", "offsets", "word"), oracle.MALFORMED, ids=[m[0] for m in oracle.MALFORMED]
+)
 def test_malformed(logs, name: str, query: str, offsets: tuple[int, ...], word: str) -> None:
     with pytest.raises(ClientError) as exc:
-        logs.start_query(logGroupNames=[oracle.G_WEB], startTime=oracle.FULL[0], endTime=oracle.FULL[1], queryString=query)
+        logs.start_query(
+            logGroupNames=[oracle.G_WEB],
+            startTime=oracle.FULL[0],
+            endTime=oracle.FULL[1],
+            queryString=query,
+        )
     resp = exc.value.response
     assert resp["Error"]["Code"] == "MalformedQueryException", resp["Error"]
     loc = resp["queryCompileError"]["location"]

@@ -24,18 +24,33 @@ from tests import test_insights_language as lang
 # ---- which queries map ------------------------------------------------------------------------
 
 MAPS = [
-    ("filter @type = 'REPORT' | stats avg(@duration), pct(@duration, 99), max(@maxMemoryUsed) by bin(5m)", "stats"),
+    (
+        "filter @type = 'REPORT' | stats avg(@duration), pct(@duration, 99), max(@maxMemoryUsed) by bin(5m)",
+        "stats",
+    ),
     ("stats count(*) by level, bin(1h)", "stats"),
     ('filter @requestId = "abc"', "rows"),
     ("fields @timestamp, @message | sort @timestamp desc | limit 20", "rows"),
     ("filter @message like /ERROR/ and not ispresent(@duration) | limit 5", "rows"),
-    ("filter @duration > 100 or @logStream in ['a', 'b'] | stats count(*), sum(@billedDuration) by @logStream", "stats"),
-    ("filter @message =~ /time(d)?out/ | stats count_distinct(@requestId), earliest(@duration), latest(@timestamp)", "stats"),
+    (
+        "filter @duration > 100 or @logStream in ['a', 'b'] | stats count(*), sum(@billedDuration) by @logStream",
+        "stats",
+    ),
+    (
+        "filter @message =~ /time(d)?out/ | stats count_distinct(@requestId), earliest(@duration), latest(@timestamp)",
+        "stats",
+    ),
     ("fields concat(@type, 'x') as t | sort @timestamp asc", "rows"),
     ("limit 3 | sort @message", "rows"),
     ("stats min(@timestamp), sum(@timestamp), avg(@initDuration) by bin(1w)", "stats"),
-    ("filter status = 'ok' | stats count(*) by region", "stats"),  # JSON fields: guarded at run time
-    ("parse @message '* * *' as a, b, c | stats count(*) by b", "stats"),  # a glob parse: RE2 captures
+    (
+        "filter status = 'ok' | stats count(*) by region",
+        "stats",
+    ),  # JSON fields: guarded at run time
+    (
+        "parse @message '* * *' as a, b, c | stats count(*) by b",
+        "stats",
+    ),  # a glob parse: RE2 captures
     ("parse @message 'Duration: * ms' as d | filter d like '1' | limit 5", "rows"),
 ]
 FALLS_BACK = [
@@ -90,7 +105,10 @@ def _oracle_events() -> list:
     out = []
     for (group, stream), text in oracle.stream_files().items():
         raw, _ = lines.split_events(text.encode(), flush=True)
-        out += [query.make_event(group, stream, r.start, r.end, r.text, _INGESTED, b"\x01" * 8) for r in raw]
+        out += [
+            query.make_event(group, stream, r.start, r.end, r.text, _INGESTED, b"\x01" * 8)
+            for r in raw
+        ]
     return out
 
 
@@ -105,11 +123,17 @@ class Both:
         skeys = {k: stream_key(*k) for k in keys}
         rank = {k: r for r, k in enumerate(sorted(keys, key=lambda k: skeys[k]))}
         # the reader's order, newest first: (timestamp, stream key, offset) descending
-        self.events = sorted(events, key=lambda e: (e.timestamp, skeys[(e.group, e.stream)], e.offset), reverse=True)
+        self.events = sorted(
+            events, key=lambda e: (e.timestamp, skeys[(e.group, e.stream)], e.offset), reverse=True
+        )
         self.by_pos = {(self.sidx[(e.group, e.stream)], e.offset): e for e in events}
         table = schema.arrow_table([schema.event_columns(e) for e in events])
-        table = table.append_column("sidx", pa.array([self.sidx[(e.group, e.stream)] for e in events], pa.int64()))
-        table = table.append_column("srank", pa.array([rank[(e.group, e.stream)] for e in events], pa.int64()))
+        table = table.append_column(
+            "sidx", pa.array([self.sidx[(e.group, e.stream)] for e in events], pa.int64())
+        )
+        table = table.append_column(
+            "srank", pa.array([rank[(e.group, e.stream)] for e in events], pa.int64())
+        )
         self.table = table
 
     def row_engine(self, text: str, events: list, lo: int, hi: int, limit: int) -> list:
@@ -168,8 +192,11 @@ def _oracle_queries() -> list:
     out = []
     for c in oracle.CASES:
         plan = compile_query(c.query)
-        groups = c.groups or tuple(g for g in oracle.GROUPS if plan.source and any(
-            g.startswith(p) for p in plan.source.name_prefixes))
+        groups = c.groups or tuple(
+            g
+            for g in oracle.GROUPS
+            if plan.source and any(g.startswith(p) for p in plan.source.name_prefixes)
+        )
         out.append(pytest.param(c.query, groups, c.start * 1000, c.end * 1000 + 999, id=c.name))
     return out
 
@@ -189,7 +216,11 @@ EXTRA = [
     "max(@maxMemoryUsed / 1000 / 1000) as maxMemoryUsedMB, provisonedMemoryMB - maxMemoryUsedMB as overProvisionedMB",
     "stats avg(@duration * 3), sum(@duration + 0.1), pct(@duration / 3, 50), max(1 - @billedDuration), "
     "min(2.5 * @duration), count(@initDuration - 1) by @logStream",
-    "stats sum(@duration" + " * 9007199254740992" * 20 + "), max(@maxMemoryUsed" + " * 9007199254740992" * 19 + "), "
+    "stats sum(@duration"
+    + " * 9007199254740992" * 20
+    + "), max(@maxMemoryUsed"
+    + " * 9007199254740992" * 19
+    + "), "
     "count(@duration" + " * 9007199254740992" * 20 + ")",  # past the double range: absent
     "parse @message '* * *' as a, b, c | stats count(*) by b",
     "parse @message '*' as whole | stats count(*) by whole | sort whole asc | limit 5",
@@ -246,7 +277,8 @@ def test_language_and_extra_queries_both_ways(both: Both) -> None:
                 mapped.append(text)
     assert len(set(mapped)) >= 25, sorted(set(mapped))
     assert set(EXTRA) - {"filter status = 'ok' | stats count(*) by region"} <= set(mapped) | {
-        t for t in EXTRA if isql.plan_sql(compile_query(t)) is None}
+        t for t in EXTRA if isql.plan_sql(compile_query(t)) is None
+    }
 
 
 def test_most_oracle_cases_that_map_are_answered_by_duckdb(both: Both) -> None:
@@ -255,7 +287,9 @@ def test_most_oracle_cases_that_map_are_answered_by_duckdb(both: Both) -> None:
     answered = [p.id for p in mapped if both.compare(*p.values)]
     assert len(answered) >= 10, answered
     # a JSON field with a number in some event: the guard sends it to the row engine
-    assert not both.compare("filter ispresent(attempt) | fields attempt", (oracle.G_CHECKOUT,), *_FULL)
+    assert not both.compare(
+        "filter ispresent(attempt) | fields attempt", (oracle.G_CHECKOUT,), *_FULL
+    )
 
 
 _FULL = (oracle.FULL[0] * 1000, oracle.FULL[1] * 1000 + 999)
@@ -269,17 +303,23 @@ def _report_events(n: int, seed: int) -> list:
     text = []
     for i in range(n):
         t = base + rnd.randrange(0, 3_600_000)
-        d = round(rnd.choice([rnd.uniform(0, 2), rnd.uniform(0, 900_000), rnd.lognormvariate(3, 2)]), 2)
+        d = round(
+            rnd.choice([rnd.uniform(0, 2), rnd.uniform(0, 900_000), rnd.lognormvariate(3, 2)]), 2
+        )
         b = math.ceil(d)
         mem = rnd.choice([128, 256, 1024, 10240])
         used = rnd.randrange(30, mem)
-        msg = (f"REPORT RequestId: {i:08x}-0000-4000-8000-000000000000\tDuration: {d:.2f} ms\tBilled Duration: {b} ms\t"
-               f"Memory Size: {mem} MB\tMax Memory Used: {used} MB\t")
+        msg = (
+            f"REPORT RequestId: {i:08x}-0000-4000-8000-000000000000\tDuration: {d:.2f} ms\tBilled Duration: {b} ms\t"
+            f"Memory Size: {mem} MB\tMax Memory Used: {used} MB\t"
+        )
         text.append((t, msg))
     group, stream = "/aws/lambda/sums", "2025/12/01/[$LATEST]abc"
     data = "".join(f"{oracle.iso(t)} {m}\n" for t, m in sorted(text)).encode()
     raw, _ = lines.split_events(data, flush=True)
-    out += [query.make_event(group, stream, r.start, r.end, r.text, _INGESTED, b"\x02" * 8) for r in raw]
+    out += [
+        query.make_event(group, stream, r.start, r.end, r.text, _INGESTED, b"\x02" * 8) for r in raw
+    ]
     return out
 
 
@@ -288,19 +328,26 @@ def test_sums_and_averages_are_bit_equal_over_many_values() -> None:
     both = Both(events)
     lo, hi = events[0].timestamp - 10**7, events[0].timestamp + 10**8
     groups = ("/aws/lambda/sums",)
-    for text in ("stats avg(@duration), sum(@duration), avg(@billedDuration), sum(@maxMemoryUsed)",
-                 "stats avg(@duration), sum(@duration), pct(@duration, 99.9), count(*) by bin(5m)",
-                 "stats avg(@duration) as a, sum(@duration) as s by bin(1h) | sort a desc"):
+    for text in (
+        "stats avg(@duration), sum(@duration), avg(@billedDuration), sum(@maxMemoryUsed)",
+        "stats avg(@duration), sum(@duration), pct(@duration, 99.9), count(*) by bin(5m)",
+        "stats avg(@duration) as a, sum(@duration) as s by bin(1h) | sort a desc",
+    ):
         assert both.compare(text, groups, lo, hi), text
     # the row engine's sums are math.fsum's over every value, however many folds it made
-    durations = [v for e in events if (v := event_row(e, account="0", ptr=None).get("@duration")) is not None]
+    durations = [
+        v for e in events if (v := event_row(e, account="0", ptr=None).get("@duration")) is not None
+    ]
     got = both.row_engine("stats sum(@duration) as s", both.events, lo, hi, 10)
     assert got == [[("s", java_double_text(math.fsum(durations)))]]
 
 
 def test_exact_total_rounds_once() -> None:
     rnd = random.Random(3)
-    xs = [rnd.choice([1e300, -1e300, 1.0, 1e-300, 3.5e-320, 0.1, -0.3]) * rnd.random() for _ in range(5000)]
+    xs = [
+        rnd.choice([1e300, -1e300, 1.0, 1e-300, 3.5e-320, 0.1, -0.3]) * rnd.random()
+        for _ in range(5000)
+    ]
     cur = colquery.cursor()
     try:
         import pyarrow as pa

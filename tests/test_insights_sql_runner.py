@@ -49,8 +49,10 @@ def _lines(stream: str, n: int, start: int = 0) -> str:
     for i in range(start, start + n):
         t = T0 + i * 1000 + (7 if stream == B else 0)
         d = (i * 37 % 1000) / 100 + 0.01
-        out.append(f"{_iso(t)} REPORT RequestId: {stream[-4:]}-{i:04d}\tDuration: {d:.2f} ms\tBilled Duration: "
-                   f"{int(d) + 1} ms\tMemory Size: 128 MB\tMax Memory Used: {40 + i % 9} MB\t\n")
+        out.append(
+            f"{_iso(t)} REPORT RequestId: {stream[-4:]}-{i:04d}\tDuration: {d:.2f} ms\tBilled Duration: "
+            f"{int(d) + 1} ms\tMemory Size: 128 MB\tMax Memory Used: {40 + i % 9} MB\t\n"
+        )
     return "".join(out)
 
 
@@ -78,14 +80,23 @@ def world(data_dir: Path, settings: Settings):
     a_events = [e for e in events if e.stream == A][:20]
     b_events = [e for e in events if e.stream == B]
     out = data_dir / "cols.parquet"
-    pq.write_table(schema.arrow_table([schema.event_columns(e) for e in a_events + b_events]), out, compression="zstd")
+    pq.write_table(
+        schema.arrow_table([schema.event_columns(e) for e in a_events + b_events]),
+        out,
+        compression="zstd",
+    )
     snap.paths.append(out)
     snap.cover[(G, A)] = (a_events[-1].ident.hex(), a_events[-1].end)
     snap.cover[(G, B)] = (b_events[-1].ident.hex(), b_events[-1].end)
     # bytes appended after the columns were made: not covered, read from the file
     with open(pa_, "a") as f:
         f.write(_lines(A, 5, start=30))
-    columns_on = Jobs(store, reader, settings, columnar=colquery.Columnar(store.root, reader, snapshot=lambda root: snap))
+    columns_on = Jobs(
+        store,
+        reader,
+        settings,
+        columnar=colquery.Columnar(store.root, reader, snapshot=lambda root: snap),
+    )
     row_engine = Jobs(store, reader, settings.with_(columns=False))
     assert row_engine.columnar is None
     yield store, reader, snap, columns_on, row_engine
@@ -128,7 +139,10 @@ def test_columns_and_appended_bytes_answer_as_the_row_engine(world, text: str) -
 def test_every_event_is_counted_once(world) -> None:
     store, reader, snap, columns_on, row_engine = world
     _, rows = _run(columns_on, "stats count(*) as n by @logStream")
-    assert sorted(_cells(rows)) == [[("@logStream", A), ("n", "35")], [("@logStream", B), ("n", "20")]]
+    assert sorted(_cells(rows)) == [
+        [("@logStream", A), ("n", "35")],
+        [("@logStream", B), ("n", "20")],
+    ]
 
 
 def test_a_recreated_streams_old_rows_are_not_counted(world) -> None:

@@ -20,8 +20,18 @@ USER = "/aws/lambda/orders"
 
 
 def record_line(ts: int, request_id: str) -> str:
-    rec = {"requestId": request_id, "function": "orders", "attempt": 1, "status": "success", "start": ts - 5,
-           "end": ts, "durationMs": 5, "logGroup": USER, "logStream": "s", "marker": "needle"}
+    rec = {
+        "requestId": request_id,
+        "function": "orders",
+        "attempt": 1,
+        "status": "success",
+        "start": ts - 5,
+        "end": ts,
+        "durationMs": 5,
+        "logGroup": USER,
+        "logStream": "s",
+        "marker": "needle",
+    }
     return f"{ts} {json.dumps(rec)}"
 
 
@@ -31,20 +41,33 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data.mkdir()
     s = start_server(data)
     now = int(time.time() * 1000)
-    for group, stream, line in [(INTERNAL, "records", record_line(now, "req-1")), (USER, "s", f"{now} user needle")]:
+    for group, stream, line in [
+        (INTERNAL, "records", record_line(now, "req-1")),
+        (USER, "s", f"{now} user needle"),
+    ]:
         path = s.store.ensure_stream(group, stream)
         with open(path, "a", encoding="utf-8") as f:
             f.write(line + "\n")
-    wait_for(lambda: len(s.json("/api/v1/events", group=INTERNAL)["events"]) == 1, what="the record indexed")
-    wait_for(lambda: len(s.json("/api/v1/events", group=USER)["events"]) == 1, what="the user event indexed")
+    wait_for(
+        lambda: len(s.json("/api/v1/events", group=INTERNAL)["events"]) == 1,
+        what="the record indexed",
+    )
+    wait_for(
+        lambda: len(s.json("/api/v1/events", group=USER)["events"]) == 1,
+        what="the user event indexed",
+    )
     yield s
     s.stop()
 
 
 @pytest.fixture(scope="module")
 def logs(site: Server):
-    return boto3.client("logs", endpoint_url=site.url, region_name="us-east-1",
-                        config=Config(retries={"mode": "standard", "max_attempts": 1}))
+    return boto3.client(
+        "logs",
+        endpoint_url=site.url,
+        region_name="us-east-1",
+        config=Config(retries={"mode": "standard", "max_attempts": 1}),
+    )
 
 
 def rest_groups(site: Server, **params: str) -> list[str]:

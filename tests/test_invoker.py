@@ -21,7 +21,7 @@ from logsvc.invoker.functions import load_project
 from tests.conftest import wait_for
 from tests.test_invoker_support import serve_project
 
-HANDLERS = '''
+HANDLERS = """
 import json, logging, os, time
 import boto3
 logger = logging.getLogger()
@@ -54,9 +54,9 @@ def crash(event, context):
 def caller(event, context):
     out = boto3.client("lambda").invoke(FunctionName="echo", Payload=json.dumps({"n": 7}))
     return json.loads(out["Payload"].read())
-'''
+"""
 
-PROJECT = '''
+PROJECT = """
 [invoker]
 idle_timeout = 30
 
@@ -105,7 +105,7 @@ code = "fns"
 [functions.missing]
 handler = "nosuchmodule.handler"
 code = "fns"
-'''
+"""
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
@@ -132,7 +132,9 @@ def srv(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def lam(srv):
     return boto3.client(
-        "lambda", endpoint_url=srv.url, region_name="us-east-1",
+        "lambda",
+        endpoint_url=srv.url,
+        region_name="us-east-1",
         config=Config(retries={"max_attempts": 1}, read_timeout=60),
     )
 
@@ -161,10 +163,16 @@ def test_sync_invoke_writes_lambdas_lines_and_returns_the_result(srv, lam):
     assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}", body["stream"])
 
     msgs = messages(srv, "/aws/lambda/echo", body["stream"])
-    assert re.fullmatch(r"INIT_START Runtime Version: python:3\.\d+\.v\d+\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:[0-9a-f]{64}", msgs[0])
+    assert re.fullmatch(
+        r"INIT_START Runtime Version: python:3\.\d+\.v\d+\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:[0-9a-f]{64}",
+        msgs[0],
+    )
     assert msgs[1] == f"START RequestId: {rid} Version: $LATEST"
     assert msgs[2:4] == ["got event", "two"] and msgs[4] == "lines"  # print: one event per line
-    assert re.fullmatch(rf"\[INFO\]\t\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z\t{rid}\tmulti-line\nrecord 1", msgs[5])
+    assert re.fullmatch(
+        rf"\[INFO\]\t\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z\t{rid}\tmulti-line\nrecord 1",
+        msgs[5],
+    )
     assert msgs[6] == f"END RequestId: {rid}"
     assert re.fullmatch(
         rf"REPORT RequestId: {rid}\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\tMemory Size: 256 MB"
@@ -181,7 +189,9 @@ def test_sync_invoke_writes_lambdas_lines_and_returns_the_result(srv, lam):
 
 def test_log_result_shows_a_printed_carriage_return_as_printed(srv, lam):
     """LogResult reads the stream file's lines the way every other reader does (escaped lines too)."""
-    out = lam.invoke(FunctionName="echo", Payload=json.dumps({"say": "carriage\rreturn"}), LogType="Tail")
+    out = lam.invoke(
+        FunctionName="echo", Payload=json.dumps({"say": "carriage\rreturn"}), LogType="Tail"
+    )
     tail = base64.b64decode(out["LogResult"]).decode()
     assert "carriage\rreturn\n" in tail and "\x1e" not in tail
 
@@ -192,7 +202,11 @@ def test_function_error_is_200_with_unhandled_and_the_runtimes_error_lines(srv, 
     assert out["FunctionError"] == "Unhandled"
     err = json.loads(out["Payload"].read())
     rid = out["ResponseMetadata"]["RequestId"]
-    assert err["errorType"] == "ValueError" and err["errorMessage"] == "bad input" and err["requestId"] == rid
+    assert (
+        err["errorType"] == "ValueError"
+        and err["errorMessage"] == "bad input"
+        and err["requestId"] == rid
+    )
     assert err["stackTrace"][0].startswith('  File "') and "in boom" in err["stackTrace"][0]
     rec = records(srv, requestId=rid)[0]
     msgs = messages(srv, "/aws/lambda/boom", rec["logStream"])
@@ -200,7 +214,9 @@ def test_function_error_is_200_with_unhandled_and_the_runtimes_error_lines(srv, 
     lines = error.split("\n")
     assert lines[0] == "[ERROR] ValueError: bad input"
     assert lines[1] == "Traceback (most recent call last):"
-    assert lines[2].startswith("\u00a0\u00a0File ")  # indentation as NO-BREAK SPACEs, as awslambdaric writes it
+    assert lines[2].startswith(
+        "\u00a0\u00a0File "
+    )  # indentation as NO-BREAK SPACEs, as awslambdaric writes it
     assert rec["status"] == "error" and rec["errorType"] == "ValueError"
 
 
@@ -209,16 +225,31 @@ def test_timeout_ends_the_container_and_reports_status_timeout(srv, lam):
     assert out["FunctionError"] == "Unhandled"
     err = json.loads(out["Payload"].read())
     rid = out["ResponseMetadata"]["RequestId"]
-    assert err == {"errorType": "Sandbox.Timedout", "errorMessage": f"RequestId: {rid} Error: Task timed out after 0.50 seconds"}
+    assert err == {
+        "errorType": "Sandbox.Timedout",
+        "errorMessage": f"RequestId: {rid} Error: Task timed out after 0.50 seconds",
+    }
     rec = records(srv, requestId=rid)[0]
     assert rec["status"] == "timeout"
     msgs = messages(srv, "/aws/lambda/slow", rec["logStream"])
     # Lambda's own line in the function's stream, before END and REPORT: `<timestamp> <requestId> Task timed out ...`
     assert msgs[-3:-1] == [f"{rid} Task timed out after 0.50 seconds", f"END RequestId: {rid}"]
     raw = srv.store.stream_file("/aws/lambda/slow", rec["logStream"]).read_text()
-    assert re.search(rf"^\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z {rid} Task timed out after 0\.50 seconds$", raw, re.M)
-    r = requests.get(srv.url + "/api/v1/events", params={"group": "/aws/lambda/slow", "stream": rec["logStream"],
-                                                         "start": "1h", "startFromHead": "true"}, timeout=10)
+    assert re.search(
+        rf"^\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z {rid} Task timed out after 0\.50 seconds$",
+        raw,
+        re.M,
+    )
+    r = requests.get(
+        srv.url + "/api/v1/events",
+        params={
+            "group": "/aws/lambda/slow",
+            "stream": rec["logStream"],
+            "start": "1h",
+            "startFromHead": "true",
+        },
+        timeout=10,
+    )
     events = r.json()["events"]
     timed_out = next(e for e in events if "Task timed out" in e["message"])
     assert timed_out["message"] == f"{rid} Task timed out after 0.50 seconds"
@@ -236,10 +267,15 @@ def test_crash_reports_runtime_exit_error(srv, lam):
     rid = out["ResponseMetadata"]["RequestId"]
     err = json.loads(out["Payload"].read())
     assert err["errorType"] == "Runtime.ExitError"
-    assert err["errorMessage"] == f"RequestId: {rid} Error: Runtime exited with error: exit status 3"
+    assert (
+        err["errorMessage"] == f"RequestId: {rid} Error: Runtime exited with error: exit status 3"
+    )
     rec = records(srv, requestId=rid)[0]
     msgs = messages(srv, "/aws/lambda/crash", rec["logStream"])
-    assert msgs[-3] == f"RequestId: {rid} Error: Runtime exited with error: exit status 3\nRuntime.ExitError"
+    assert (
+        msgs[-3]
+        == f"RequestId: {rid} Error: Runtime exited with error: exit status 3\nRuntime.ExitError"
+    )
     assert msgs[-1].endswith("\tStatus: error\tError Type: Runtime.ExitError")
 
 
@@ -248,7 +284,10 @@ def test_import_error_is_reported_like_the_runtime(srv, lam):
     err = json.loads(out["Payload"].read())
     assert out["FunctionError"] == "Unhandled"
     assert err["errorType"] == "Runtime.ImportModuleError"
-    assert err["errorMessage"] == "Unable to import module 'nosuchmodule': No module named 'nosuchmodule'"
+    assert (
+        err["errorMessage"]
+        == "Unable to import module 'nosuchmodule': No module named 'nosuchmodule'"
+    )
 
 
 def test_two_concurrent_cold_invocations_make_two_containers_then_one_is_reused(srv, lam):
@@ -256,7 +295,12 @@ def test_two_concurrent_cold_invocations_make_two_containers_then_one_is_reused(
 
     def call() -> None:
         out = lam.invoke(FunctionName="sleepy", Payload=b"{}")
-        results.append({"rid": out["ResponseMetadata"]["RequestId"], "stream": json.loads(out["Payload"].read())})
+        results.append(
+            {
+                "rid": out["ResponseMetadata"]["RequestId"],
+                "stream": json.loads(out["Payload"].read()),
+            }
+        )
 
     threads = [threading.Thread(target=call) for _ in range(2)]
     for t in threads:
@@ -280,7 +324,9 @@ def test_two_concurrent_cold_invocations_make_two_containers_then_one_is_reused(
 
 
 def test_async_failure_retries_twice_with_delays_then_the_destination_once(srv, lam):
-    out = lam.invoke(FunctionName="worker", InvocationType="Event", Payload=json.dumps({"order": 42}))
+    out = lam.invoke(
+        FunctionName="worker", InvocationType="Event", Payload=json.dumps({"order": 42})
+    )
     assert out["StatusCode"] == 202
     rid = out["ResponseMetadata"]["RequestId"]
     dest = wait_for(lambda: records(srv, parent=rid), timeout=15, what="the on-failure destination")
@@ -291,12 +337,18 @@ def test_async_failure_retries_twice_with_delays_then_the_destination_once(srv, 
     assert 0.35 <= gaps[0] < 2.0 and 0.75 <= gaps[1] < 2.5, gaps
     # each attempt is its own START...REPORT with the same request id, as Lambda keeps it
     starts = [
-        m for s in srv.store.list_streams("/aws/lambda/worker") for m in messages(srv, "/aws/lambda/worker", s.name)
+        m
+        for s in srv.store.list_streams("/aws/lambda/worker")
+        for m in messages(srv, "/aws/lambda/worker", s.name)
         if m.startswith(f"START RequestId: {rid}")
     ]
     assert len(starts) == 3
     assert len(dest) == 1 and dest[0]["function"] == "dlq"
-    assert dest[0]["trigger"] == {"type": "destination", "source": "worker", "condition": "RetriesExhausted"}
+    assert dest[0]["trigger"] == {
+        "type": "destination",
+        "source": "worker",
+        "condition": "RetriesExhausted",
+    }
     event = dest[0]["event"]
     assert event["requestContext"]["requestId"] == rid
     assert event["requestContext"]["condition"] == "RetriesExhausted"
@@ -327,8 +379,12 @@ def test_dry_run_and_errors_in_lambdas_shape(srv, lam):
     assert r.status_code == 404
     assert r.headers["x-amzn-ErrorType"] == "ResourceNotFoundException"
     assert r.json()["Type"] == "User" and "nope" in r.json()["message"]
-    r = requests.post(srv.url + "/2015-03-31/functions/noop/invocations", data=b"{not json", timeout=10)
-    assert r.status_code == 400 and r.headers["x-amzn-ErrorType"] == "InvalidRequestContentException"
+    r = requests.post(
+        srv.url + "/2015-03-31/functions/noop/invocations", data=b"{not json", timeout=10
+    )
+    assert (
+        r.status_code == 400 and r.headers["x-amzn-ErrorType"] == "InvalidRequestContentException"
+    )
     names = {f["FunctionName"] for f in lam.list_functions()["Functions"]}
     assert {"noop", "echo", "worker"} <= names
 
@@ -338,17 +394,23 @@ def test_invocations_api_filters_pages_and_rejects_bad_input(srv, lam):
         lam.invoke(FunctionName="noop", Payload=json.dumps({"i": i}))
     got = records(srv, function="noop", status="success")
     assert len(got) >= 3 and all(r["function"] == "noop" for r in got)
-    first = requests.get(srv.url + "/api/v1/invocations", params={"function": "noop", "limit": 2}, timeout=10).json()
+    first = requests.get(
+        srv.url + "/api/v1/invocations", params={"function": "noop", "limit": 2}, timeout=10
+    ).json()
     assert len(first["invocations"]) == 2 and first["nextToken"]
     second = requests.get(
-        srv.url + "/api/v1/invocations", params={"function": "noop", "limit": 2, "nextToken": first["nextToken"]}, timeout=10
+        srv.url + "/api/v1/invocations",
+        params={"function": "noop", "limit": 2, "nextToken": first["nextToken"]},
+        timeout=10,
     ).json()
     assert second["invocations"][0]["requestId"] != first["invocations"][1]["requestId"]
     future = records(srv, start=int(time.time() * 1000) + 60_000)
     assert future == []
     r = requests.get(srv.url + "/api/v1/invocations", params={"status": "weird"}, timeout=10)
     assert r.status_code == 400
-    assert r.json()["error"]["field"] == "status" and r.json()["error"]["code"] == "InvalidParameter"
+    assert (
+        r.json()["error"]["field"] == "status" and r.json()["error"]["code"] == "InvalidParameter"
+    )
 
 
 def test_cli_invoke_and_functions(srv, tmp_path):
@@ -356,7 +418,16 @@ def test_cli_invoke_and_functions(srv, tmp_path):
     import sys
 
     env = {**srv.env, "LOGSVC_URL": srv.url}
-    run = lambda *a: subprocess.run([sys.executable, "-m", "logsvc", *a], capture_output=True, text=True, env=env, timeout=60)  # noqa: E731
+
+    def run(*a: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "logsvc", *a],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+
     out = run("invoke", "echo", "--payload", '{"n": 5}', "--tail")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["echo"] == {"n": 5}
@@ -377,16 +448,46 @@ def test_cli_invoke_and_functions(srv, tmp_path):
     "toml, message",
     [
         ("[functions.a]\ncode='fns'\n", "functions.a.handler: is required"),
-        ("[functions.a]\nhandler='h'\ncode='fns'\n", "functions.a.handler: must look like 'module.function' (got 'h')"),
-        ("[functions.a]\nhandler='h.f'\ncode='fns'\nmemory=64\n", "functions.a.memory: must be between 128 and 10240 (got 64)"),
-        ("[functions.a]\nhandler='h.f'\ncode='fns'\nmax_retries=3\n", "functions.a.max_retries: must be between 0 and 2 (got 3)"),
-        ("[functions.a]\nhandler='h.f'\ncode='fns'\ntimeout='3'\n", "functions.a.timeout: must be a number (got '3')"),
-        ("[functions.a]\nhandler='h.f'\ncode='fns'\non_failure='b'\n", "functions.a.on_failure: names a function that is not defined (got 'b')"),
-        ("[functions.a]\nhandler='h.f'\ncode='nowhere'\n", "functions.a.code: must be a directory relative to"),
-        ("[functions.a]\nhandler='h.f'\ncode='fns'\nretry_delays=[1]\n", "functions.a.retry_delays: must be two numbers"),
-        ("[functions.a]\nhandler='h.f'\ncode='fns'\nhttp=[{method='GET', path='items'}]\n", "functions.a.http[0].path: must start with '/'"),
-        ("[functions.a]\nhandler='h.f'\ncode='fns'\ntimout=3\n", "functions.a.timout: unknown key; allowed:"),
-        ("[functions.a]\nhandler='h.f'\ncode='fns'\nbucket=[{bucket='Up'}]\n", "functions.a.bucket[0].bucket: 3-63 characters"),
+        (
+            "[functions.a]\nhandler='h'\ncode='fns'\n",
+            "functions.a.handler: must look like 'module.function' (got 'h')",
+        ),
+        (
+            "[functions.a]\nhandler='h.f'\ncode='fns'\nmemory=64\n",
+            "functions.a.memory: must be between 128 and 10240 (got 64)",
+        ),
+        (
+            "[functions.a]\nhandler='h.f'\ncode='fns'\nmax_retries=3\n",
+            "functions.a.max_retries: must be between 0 and 2 (got 3)",
+        ),
+        (
+            "[functions.a]\nhandler='h.f'\ncode='fns'\ntimeout='3'\n",
+            "functions.a.timeout: must be a number (got '3')",
+        ),
+        (
+            "[functions.a]\nhandler='h.f'\ncode='fns'\non_failure='b'\n",
+            "functions.a.on_failure: names a function that is not defined (got 'b')",
+        ),
+        (
+            "[functions.a]\nhandler='h.f'\ncode='nowhere'\n",
+            "functions.a.code: must be a directory relative to",
+        ),
+        (
+            "[functions.a]\nhandler='h.f'\ncode='fns'\nretry_delays=[1]\n",
+            "functions.a.retry_delays: must be two numbers",
+        ),
+        (
+            "[functions.a]\nhandler='h.f'\ncode='fns'\nhttp=[{method='GET', path='items'}]\n",
+            "functions.a.http[0].path: must start with '/'",
+        ),
+        (
+            "[functions.a]\nhandler='h.f'\ncode='fns'\ntimout=3\n",
+            "functions.a.timout: unknown key; allowed:",
+        ),
+        (
+            "[functions.a]\nhandler='h.f'\ncode='fns'\nbucket=[{bucket='Up'}]\n",
+            "functions.a.bucket[0].bucket: 3-63 characters",
+        ),
         ("[functions.a\n", "not valid TOML"),
     ],
 )
@@ -408,8 +509,21 @@ def test_bad_project_stops_serve_with_the_error(tmp_path: Path):
     toml = tmp_path / "logsvc.toml"
     toml.write_text("[functions.a]\nhandler='h.f'\ncode='fns'\nmemory=64\n")
     out = subprocess.run(
-        [sys.executable, "-m", "logsvc", "--data-dir", str(tmp_path / "d"), "serve", "--port", "0", "--project", str(toml)],
-        capture_output=True, text=True, timeout=30,
+        [
+            sys.executable,
+            "-m",
+            "logsvc",
+            "--data-dir",
+            str(tmp_path / "d"),
+            "serve",
+            "--port",
+            "0",
+            "--project",
+            str(toml),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert out.returncode != 0
     assert f"{toml}: functions.a.memory: must be between 128 and 10240 (got 64)" in out.stderr
@@ -421,18 +535,30 @@ def test_sigv4_is_verified_when_keys_are_set_and_functions_sign_with_them(tmp_pa
     data.mkdir()
     s = serve_project(data, toml, keys=("AKIDLOCAL", "s3cret"))
     try:
+
         def client(key: str, secret: str):
-            return boto3.client("lambda", endpoint_url=s.url, region_name="us-east-1", aws_access_key_id=key,
-                                aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}))
+            return boto3.client(
+                "lambda",
+                endpoint_url=s.url,
+                region_name="us-east-1",
+                aws_access_key_id=key,
+                aws_secret_access_key=secret,
+                config=Config(retries={"max_attempts": 1}),
+            )
 
         good = client("AKIDLOCAL", "s3cret")
-        out = good.invoke(FunctionName="caller", Payload=b"{}")  # the function's own call is signed too
+        out = good.invoke(
+            FunctionName="caller", Payload=b"{}"
+        )  # the function's own call is signed too
         assert "FunctionError" not in out and json.loads(out["Payload"].read())["echo"] == {"n": 7}
         with pytest.raises(good.exceptions.ClientError) as e:
             client("AKIDLOCAL", "wrong").invoke(FunctionName="noop", Payload=b"{}")
         assert e.value.response["Error"]["Code"] == "InvalidSignatureException"
         assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
         r = requests.post(s.url + "/2015-03-31/functions/noop/invocations", data=b"{}", timeout=10)
-        assert r.status_code == 403 and r.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+        assert (
+            r.status_code == 403
+            and r.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+        )
     finally:
         s.stop()

@@ -28,7 +28,9 @@ class ProjectServer:
         self.real.stop()
 
 
-def serve_project(data_dir: Path, project: Path, *, keys: tuple[str, str] | None = None) -> ProjectServer:
+def serve_project(
+    data_dir: Path, project: Path, *, keys: tuple[str, str] | None = None
+) -> ProjectServer:
     extra = ["--aws-access-key-id", keys[0], "--aws-secret-access-key", keys[1]] if keys else []
     real = start_server(data_dir, "--project", str(project), *extra)
     return ProjectServer(real.url, data_dir, real.env, real=real)

@@ -16,7 +16,7 @@ from logsvc.invoker.tables import to_attr
 from tests.conftest import wait_for
 from tests.test_invoker_support import serve_project
 
-HANDLERS = '''
+HANDLERS = """
 import base64, json, os
 
 def api(event, context):
@@ -42,9 +42,9 @@ def record(event, context):
         if image.get("poison", {}).get("BOOL"):
             raise ValueError("poison record")
     return None
-'''
+"""
 
-PROJECT = '''
+PROJECT = """
 [invoker]
 idle_timeout = 30
 
@@ -89,7 +89,7 @@ key = "id"
 key = "pk"
 sort_key = "n"
 stream_view_type = "NEW_IMAGE"
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,13 @@ def srv(tmp_path_factory: pytest.TempPathFactory):
     (root / "fns" / "handlers.py").write_text(HANDLERS)
     (root / "out").mkdir()
     toml = root / "logsvc.toml"
-    toml.write_text(PROJECT.replace("{{", "\0").replace("}}", "\1").replace("{out}", str(root / "out")).replace("\0", "{").replace("\1", "}"))
+    toml.write_text(
+        PROJECT.replace("{{", "\0")
+        .replace("}}", "\1")
+        .replace("{out}", str(root / "out"))
+        .replace("\0", "{")
+        .replace("\1", "}")
+    )
     data = root / "data"
     data.mkdir()
     s = serve_project(data, toml)
@@ -120,11 +126,13 @@ def deliveries(srv, name: str) -> list[dict]:
 
 
 def test_router_prefers_the_most_specific_route():
-    r = Router([
-        HttpRoute("ANY", "/{proxy+}", "catchall"),
-        HttpRoute("GET", "/items/{id}", "item"),
-        HttpRoute("GET", "/items/new", "new"),
-    ])
+    r = Router(
+        [
+            HttpRoute("ANY", "/{proxy+}", "catchall"),
+            HttpRoute("GET", "/items/{id}", "item"),
+            HttpRoute("GET", "/items/new", "new"),
+        ]
+    )
     assert r.match("GET", "/items/new")[0].function == "new"
     assert r.match("GET", "/items/7") == (HttpRoute("GET", "/items/{id}", "item"), {"id": "7"})
     assert r.match("POST", "/items/7")[0].function == "catchall"
@@ -169,13 +177,23 @@ def test_http_route_gets_a_payload_v2_event_and_its_response_is_mapped(srv):
     ctx = event["requestContext"]
     assert ctx["http"]["method"] == "POST" and ctx["http"]["path"] == "/items/42"
     assert ctx["stage"] == "$default" and ctx["routeKey"] == "ANY /items/{id}"
-    recs = requests.get(srv.url + "/api/v1/invocations", params={"function": "api"}, timeout=10).json()["invocations"]
-    assert recs[-1]["trigger"] == {"type": "http", "routeKey": "ANY /items/{id}", "path": "/items/42"}
+    recs = requests.get(
+        srv.url + "/api/v1/invocations", params={"function": "api"}, timeout=10
+    ).json()["invocations"]
+    assert recs[-1]["trigger"] == {
+        "type": "http",
+        "routeKey": "ANY /items/{id}",
+        "path": "/items/42",
+    }
 
 
 def test_http_plain_results_errors_greedy_paths_and_unmapped(srv):
     r = requests.get(srv.url + "/http/plain", timeout=30)
-    assert (r.status_code, r.headers["Content-Type"], r.json()) == (200, "application/json", {"plain": True})
+    assert (r.status_code, r.headers["Content-Type"], r.json()) == (
+        200,
+        "application/json",
+        {"plain": True},
+    )
     assert requests.get(srv.url + "/http/text", timeout=30).text == "just text"
     r = requests.get(srv.url + "/http/boom", timeout=30)
     assert (r.status_code, r.json()) == (502, {"message": "Internal Server Error"})
@@ -197,7 +215,9 @@ def test_a_matching_file_triggers_exactly_one_s3_event_and_others_none(srv):
     (bucket / "other").mkdir(exist_ok=True)
     (bucket / "other" / "skip.csv").write_text("wrong prefix")
     (bucket / "in" / "my report.csv").write_text("a,b\n1,2\n")
-    got = wait_for(lambda: deliveries(srv, "uploads.jsonl"), timeout=10, what="the bucket invocation")
+    got = wait_for(
+        lambda: deliveries(srv, "uploads.jsonl"), timeout=10, what="the bucket invocation"
+    )
     time.sleep(1.0)  # anything else would have arrived by now
     got = deliveries(srv, "uploads.jsonl")
     assert len(got) == 1
@@ -209,17 +229,33 @@ def test_a_matching_file_triggers_exactly_one_s3_event_and_others_none(srv):
     assert obj["key"] == "in/my+report.csv"
     assert obj["size"] == 8 and obj["eTag"] == hashlib.md5(b"a,b\n1,2\n").hexdigest()
     assert len(obj["sequencer"]) >= 16
-    recs = requests.get(srv.url + "/api/v1/invocations", params={"function": "on-upload"}, timeout=10).json()["invocations"]
-    assert recs[0]["trigger"] == {"type": "bucket", "bucket": "uploads", "key": "in/my report.csv", "eventName": "ObjectCreated:Put"}
+    recs = requests.get(
+        srv.url + "/api/v1/invocations", params={"function": "on-upload"}, timeout=10
+    ).json()["invocations"]
+    assert recs[0]["trigger"] == {
+        "type": "bucket",
+        "bucket": "uploads",
+        "key": "in/my report.csv",
+        "eventName": "ObjectCreated:Put",
+    }
     assert recs[0]["invocationType"] == "Event"
 
     # rename inside the bucket = Copy of the new key + Delete of the old one; delete = Delete
     (bucket / "in" / "my report.csv").rename(bucket / "in" / "final.csv")
-    wait_for(lambda: len(deliveries(srv, "uploads.jsonl")) >= 3, timeout=10, what="copy and delete events")
-    names = sorted(d["Records"][0]["eventName"] + " " + d["Records"][0]["s3"]["object"]["key"] for d in deliveries(srv, "uploads.jsonl")[1:])
+    wait_for(
+        lambda: len(deliveries(srv, "uploads.jsonl")) >= 3,
+        timeout=10,
+        what="copy and delete events",
+    )
+    names = sorted(
+        d["Records"][0]["eventName"] + " " + d["Records"][0]["s3"]["object"]["key"]
+        for d in deliveries(srv, "uploads.jsonl")[1:]
+    )
     assert names == ["ObjectCreated:Copy in/final.csv", "ObjectRemoved:Delete in/my+report.csv"]
     (bucket / "in" / "final.csv").unlink()
-    wait_for(lambda: len(deliveries(srv, "uploads.jsonl")) >= 4, timeout=10, what="the delete event")
+    wait_for(
+        lambda: len(deliveries(srv, "uploads.jsonl")) >= 4, timeout=10, what="the delete event"
+    )
     last = deliveries(srv, "uploads.jsonl")[-1]["Records"][0]
     assert last["eventName"] == "ObjectRemoved:Delete" and "size" not in last["s3"]["object"]
 
@@ -231,7 +267,11 @@ def test_250_items_with_batch_size_100_arrive_as_100_100_50_in_order(srv):
     items = [{"id": f"o{i:03d}", "n": i, "total": i * 1.5} for i in range(250)]
     r = requests.post(srv.url + "/api/v1/tables/orders/items", json={"items": items}, timeout=30)
     assert r.status_code == 200 and r.json() == {"written": 250}
-    wait_for(lambda: sum(len(d["Records"]) for d in deliveries(srv, "orders.jsonl")) >= 250, timeout=20, what="250 records")
+    wait_for(
+        lambda: sum(len(d["Records"]) for d in deliveries(srv, "orders.jsonl")) >= 250,
+        timeout=20,
+        what="250 records",
+    )
     batches = deliveries(srv, "orders.jsonl")
     assert [len(b["Records"]) for b in batches] == [100, 100, 50]
     flat = [r for b in batches for r in b["Records"]]
@@ -240,9 +280,18 @@ def test_250_items_with_batch_size_100_arrive_as_100_100_50_in_order(srv):
     assert seqs == sorted(seqs) and len(set(seqs)) == 250
     first = flat[0]
     assert first["eventName"] == "INSERT" and first["eventSource"] == "aws:dynamodb"
-    assert first["dynamodb"]["NewImage"] == {"id": {"S": "o000"}, "n": {"N": "0"}, "total": {"N": "0.0"}}
-    assert "OldImage" not in first["dynamodb"] and first["dynamodb"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
-    recs = requests.get(srv.url + "/api/v1/invocations", params={"function": "consumer"}, timeout=10).json()["invocations"]
+    assert first["dynamodb"]["NewImage"] == {
+        "id": {"S": "o000"},
+        "n": {"N": "0"},
+        "total": {"N": "0.0"},
+    }
+    assert (
+        "OldImage" not in first["dynamodb"]
+        and first["dynamodb"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    )
+    recs = requests.get(
+        srv.url + "/api/v1/invocations", params={"function": "consumer"}, timeout=10
+    ).json()["invocations"]
     assert [r["trigger"]["batchSize"] for r in recs] == [100, 100, 50]
 
 
@@ -253,12 +302,19 @@ def test_update_and_delete_produce_modify_and_remove_with_images(srv):
     r = requests.patch(url, json={"key": {"id": "x1"}, "set": {"status": "paid"}}, timeout=10)
     assert r.json()["item"] == {"id": "x1", "status": "paid"}
     assert requests.delete(url, json={"key": {"id": "x1"}}, timeout=10).json() == {"deleted": True}
-    wait_for(lambda: sum(len(d["Records"]) for d in deliveries(srv, "orders.jsonl")[before:]) >= 3, timeout=10, what="3 records")
+    wait_for(
+        lambda: sum(len(d["Records"]) for d in deliveries(srv, "orders.jsonl")[before:]) >= 3,
+        timeout=10,
+        what="3 records",
+    )
     recs = [r for d in deliveries(srv, "orders.jsonl")[before:] for r in d["Records"]]
     assert [r["eventName"] for r in recs] == ["INSERT", "MODIFY", "REMOVE"]
     assert recs[1]["dynamodb"]["OldImage"]["status"] == {"S": "new"}
     assert recs[1]["dynamodb"]["NewImage"]["status"] == {"S": "paid"}
-    assert recs[2]["dynamodb"]["OldImage"]["status"] == {"S": "paid"} and "NewImage" not in recs[2]["dynamodb"]
+    assert (
+        recs[2]["dynamodb"]["OldImage"]["status"] == {"S": "paid"}
+        and "NewImage" not in recs[2]["dynamodb"]
+    )
     r = requests.put(url, json={"no_id": 1}, timeout=10)
     assert r.status_code == 400 and r.json()["error"]["field"] == "item"
     assert requests.get(srv.url + "/api/v1/tables/nope/items", timeout=10).status_code == 404
@@ -267,9 +323,16 @@ def test_update_and_delete_produce_modify_and_remove_with_images(srv):
 def test_failed_batch_is_bisected_and_retried_without_losing_or_reordering(srv):
     items = [{"pk": "k", "n": i, "poison": i == 5} for i in range(8)]
     requests.post(srv.url + "/api/v1/tables/events/items", json={"items": items}, timeout=30)
-    wait_for(lambda: deliveries(srv, "dlq.jsonl"), timeout=20, what="the poison record's on-failure record")
+    wait_for(
+        lambda: deliveries(srv, "dlq.jsonl"),
+        timeout=20,
+        what="the poison record's on-failure record",
+    )
     time.sleep(0.5)
-    calls = [[r["dynamodb"]["NewImage"]["n"]["N"] for r in d["Records"]] for d in deliveries(srv, "events.jsonl")]
+    calls = [
+        [r["dynamodb"]["NewImage"]["n"]["N"] for r in d["Records"]]
+        for d in deliveries(srv, "events.jsonl")
+    ]
     # batches of 4: [0-3] ok; [4-7] fails, bisected to [4,5] (fails) -> [4] ok, [5] fails twice -> dlq; [6,7] ok
     ok_order = [n for c in calls for n in c if c != ["5"] and "5" not in c]
     assert ok_order == ["0", "1", "2", "3", "4", "6", "7"]
@@ -285,7 +348,17 @@ def test_failed_batch_is_bisected_and_retried_without_losing_or_reordering(srv):
 
 def test_typed_attribute_values():
     assert to_attr({"a": [1, "x", None, True, {"b": 2.5}]}) == {
-        "M": {"a": {"L": [{"N": "1"}, {"S": "x"}, {"NULL": True}, {"BOOL": True}, {"M": {"b": {"N": "2.5"}}}]}}
+        "M": {
+            "a": {
+                "L": [
+                    {"N": "1"},
+                    {"S": "x"},
+                    {"NULL": True},
+                    {"BOOL": True},
+                    {"M": {"b": {"N": "2.5"}}},
+                ]
+            }
+        }
     }
 
 
@@ -295,7 +368,9 @@ def test_table_cli_put_update_delete_scan(srv):
     from logsvc.invoker.commands import table
 
     def run(*args: str):
-        return CliRunner().invoke(table, list(args), env={"LOGSVC_URL": srv.url}, catch_exceptions=False)
+        return CliRunner().invoke(
+            table, list(args), env={"LOGSVC_URL": srv.url}, catch_exceptions=False
+        )
 
     out = run("put", "orders", '{"id": "c1", "qty": 1}', '{"id": "c2", "qty": 2}')
     assert out.exit_code == 0 and out.output == "written: 2\n"

@@ -29,7 +29,10 @@ bottom  low
 
 def run(root: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(SCRIPT), "--root", str(root), *args], capture_output=True, text=True, timeout=60
+        [sys.executable, str(SCRIPT), "--root", str(root), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -74,7 +77,11 @@ CASES = [
         {"high.py": "from logsvc import left, low\n", "left.py": "import logsvc.low\n"},
         None,
     ),
-    ("upward import", {"low.py": "from logsvc.high import x\n"}, "upward: low (bottom) imports high (top)"),
+    (
+        "upward import",
+        {"low.py": "from logsvc.high import x\n"},
+        "upward: low (bottom) imports high (top)",
+    ),
     (
         "upward import inside a function",
         {"low.py": "def f():\n    from logsvc import left\n    return left\n"},
@@ -92,10 +99,17 @@ CASES = [
     ),
     (
         "cycle",
-        {"right.py": "from logsvc import other\n", "other.py": "def f():\n    from logsvc import right\n"},
+        {
+            "right.py": "from logsvc import other\n",
+            "other.py": "def f():\n    from logsvc import right\n",
+        },
         "cycle: other -> right -> other",
     ),
-    ("private import", {"high.py": "from logsvc.low import _hidden\n"}, "private: high imports _hidden from low"),
+    (
+        "private import",
+        {"high.py": "from logsvc.low import _hidden\n"},
+        "private: high imports _hidden from low",
+    ),
     (
         "private module attribute",
         {"high.py": "from logsvc import low\nlow._hidden()\n"},
@@ -111,12 +125,18 @@ CASES = [
         {"high.py": "def f(request):\n    request._mine = 1\n"},
         "private: high uses _mine of an object no logsvc module owns",
     ),
-    ("a module the drawing does not place", {"stray.py": ""}, "unplaced: stray is in no layer of the drawing"),
+    (
+        "a module the drawing does not place",
+        {"stray.py": ""},
+        "unplaced: stray is in no layer of the drawing",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("modules", "finding"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_the_checker_flags_what_it_exists_for(tmp_path: Path, modules: dict[str, str], finding: str | None) -> None:
+def test_the_checker_flags_what_it_exists_for(
+    tmp_path: Path, modules: dict[str, str], finding: str | None
+) -> None:
     r = run(plant(tmp_path, modules), "--strict")
     if finding is None:
         assert (r.returncode, r.stderr) == (0, "")

@@ -45,14 +45,18 @@ def _threads(pid: int) -> int:
 
 def test_service_start_close_leaves_no_fd_or_thread(data_dir: Path, write_lines) -> None:
     write_lines("/leak/g", "s", [f"2026-11-27T10:00:{i:02d}.000Z line {i}" for i in range(20)])
-    settings = Settings(data_dir=data_dir, port=0, commit_interval=0.05, rescan_interval=0.5, threads=4)
+    settings = Settings(
+        data_dir=data_dir, port=0, commit_interval=0.05, rescan_interval=0.5, threads=4
+    )
 
     def cycle() -> None:
         service = Service(settings).start()
         try:
             wait_for(lambda: service.is_writer, what="the service to become the writer")
             assert service.wait_indexed(10)
-            assert len(service.reader.read(service.reader.all_sources(), limit=5).events) == 5  # opens a searcher
+            assert (
+                len(service.reader.read(service.reader.all_sources(), limit=5).events) == 5
+            )  # opens a searcher
         finally:
             service.close()
 
@@ -61,7 +65,9 @@ def test_service_start_close_leaves_no_fd_or_thread(data_dir: Path, write_lines)
     for _ in range(3):
         cycle()
     # a closed service's threads have been joined; stragglers would show as a higher count
-    wait_for(lambda: threading.active_count() <= threads, timeout=10, what=f"threads back to {threads}")
+    wait_for(
+        lambda: threading.active_count() <= threads, timeout=10, what=f"threads back to {threads}"
+    )
     assert _fds() <= fds, sorted(os.listdir("/proc/self/fd"))
 
 
@@ -82,14 +88,20 @@ def _round(url: str) -> None:
             assert r.status_code in (200, 404), (path, r.status_code)
     with requests.post(
         url + "/",
-        headers={"X-Amz-Target": "Logs_20140328.FilterLogEvents", "Content-Type": "application/x-amz-json-1.1"},
+        headers={
+            "X-Amz-Target": "Logs_20140328.FilterLogEvents",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
         data=json.dumps({"logGroupName": "/leak/g"}),
         timeout=10,
     ) as r:
         assert r.status_code == 200, r.text[:200]
     for _ in range(3):  # a client that reads one frame and goes away
         with requests.get(
-            url + "/api/v1/tail", params={"group": "/leak/g", "since": "0", "heartbeat": "1"}, stream=True, timeout=10
+            url + "/api/v1/tail",
+            params={"group": "/leak/g", "since": "0", "heartbeat": "1"},
+            stream=True,
+            timeout=10,
         ) as r:
             assert r.status_code == 200
             next(r.iter_lines())
@@ -103,7 +115,9 @@ def test_served_requests_leave_no_fd_or_thread_in_the_worker(data_dir: Path, wri
         wait_for(
             lambda: (
                 len(
-                    requests.get(server.url + "/api/v1/events", params={"group": "/leak/g"}, timeout=5).json()["events"]
+                    requests.get(
+                        server.url + "/api/v1/events", params={"group": "/leak/g"}, timeout=5
+                    ).json()["events"]
                 )
                 == 20
             ),
@@ -116,8 +130,14 @@ def test_served_requests_leave_no_fd_or_thread_in_the_worker(data_dir: Path, wri
         threads = _threads(pid)
         for _ in range(5):
             _round(server.url)
-        wait_for(lambda: _worker_fds(pid) <= fds, timeout=15, what=f"the worker's fds back to {fds}")
-        wait_for(lambda: _threads(pid) <= threads, timeout=15, what=f"the worker's threads back to {threads}")
+        wait_for(
+            lambda: _worker_fds(pid) <= fds, timeout=15, what=f"the worker's fds back to {fds}"
+        )
+        wait_for(
+            lambda: _threads(pid) <= threads,
+            timeout=15,
+            what=f"the worker's threads back to {threads}",
+        )
     finally:
         server.stop()
 
@@ -126,7 +146,12 @@ def _fill_the_request_pool(url: str, threads: int) -> None:
     """gunicorn's request threads start on demand up to --threads: hold that many tails at once so the
     pool is whole before counting (its growth is by design, not a leak)."""
     held = [
-        requests.get(url + "/api/v1/tail", params={"group": "/leak/g", "heartbeat": "1"}, stream=True, timeout=10)
+        requests.get(
+            url + "/api/v1/tail",
+            params={"group": "/leak/g", "heartbeat": "1"},
+            stream=True,
+            timeout=10,
+        )
         for _ in range(threads)
     ]
     try:

@@ -73,7 +73,10 @@ def test_plain_text_has_no_format() -> None:
         ("2026-11-27T16:16:35-05:30", ms("2026-11-27T21:46:35+00:00")),
         ("2026-11-28T00:16:35.5+02:30", ms("2026-11-27T21:46:35.500+00:00")),
         ("2026-11-27 21:46:35.123Z", ms("2026-11-27T21:46:35.123+00:00")),
-        ("2026-11-27 21:46:35,123", ms("2026-11-27T21:46:35.123+00:00")),  # Python asctime, naive = UTC
+        (
+            "2026-11-27 21:46:35,123",
+            ms("2026-11-27T21:46:35.123+00:00"),
+        ),  # Python asctime, naive = UTC
         ("2026-11-27T21:46:35", ms("2026-11-27T21:46:35+00:00")),
         ("1970-01-01T00:00:00Z", 0),
         ("9999-12-31T23:59:59.999Z", MAX_TIMESTAMP_MS),
@@ -140,14 +143,32 @@ PARSE_CASES = [
     ("epoch ms", "1795815995123 hi", 1795815995123, "hi", {}),
     ("only one space is cut", f"{TS}   indented", T, "  indented", {}),
     ("empty message", f"{TS} ", T, "", {}),
-    ("message starting with a timestamp", f"{TS} 2001-01-01T00:00:00Z old", T, "2001-01-01T00:00:00Z old", {}),
+    (
+        "message starting with a timestamp",
+        f"{TS} 2001-01-01T00:00:00Z old",
+        T,
+        "2001-01-01T00:00:00Z old",
+        {},
+    ),
     ("timestamp alone stays", "2026-11-27T21:46:35.123Z", T, "2026-11-27T21:46:35.123Z", {}),
     ("timestamp + TAB stays verbatim", f"{TS}\tsomething", T, f"{TS}\tsomething", {}),
-    ("python asctime then level", "2026-11-27 21:46:35,123 INFO worker started", T, "INFO worker started", {"level": "INFO"}),
+    (
+        "python asctime then level",
+        "2026-11-27 21:46:35,123 INFO worker started",
+        T,
+        "INFO worker started",
+        {"level": "INFO"},
+    ),
     # not timestamps
     ("digits are not a timestamp", "1234 items", None, "1234 items", {}),
     ("a year is not a timestamp", "2026 was a good year", None, "2026 was a good year", {}),
-    ("before 1970 ignored", "1969-07-20T20:17:40Z landing", None, "1969-07-20T20:17:40Z landing", {}),
+    (
+        "before 1970 ignored",
+        "1969-07-20T20:17:40Z landing",
+        None,
+        "1969-07-20T20:17:40Z landing",
+        {},
+    ),
     ("14 digits ignored", "17958159951230 x", None, "17958159951230 x", {}),
     ("plain", "Start to sleep 4s...", None, "Start to sleep 4s...", {}),
     ("empty", "", None, "", {}),
@@ -159,35 +180,79 @@ PARSE_CASES = [
         f"START RequestId: {RID} Version: $LATEST",
         {"type": "START", "requestId": RID, "version": "$LATEST"},
     ),
-    ("START via format_line", f"{TS} START RequestId: {RID} Version: 5", T, f"START RequestId: {RID} Version: 5", {"type": "START", "requestId": RID, "version": "5"}),
-    ("END", f"END RequestId: {RID}", None, f"END RequestId: {RID}", {"type": "END", "requestId": RID}),
+    (
+        "START via format_line",
+        f"{TS} START RequestId: {RID} Version: 5",
+        T,
+        f"START RequestId: {RID} Version: 5",
+        {"type": "START", "requestId": RID, "version": "5"},
+    ),
+    (
+        "END",
+        f"END RequestId: {RID}",
+        None,
+        f"END RequestId: {RID}",
+        {"type": "END", "requestId": RID},
+    ),
     (
         "REPORT cold timeout",
         f"REPORT RequestId: {RID}\tDuration: 3000.00 ms\tBilled Duration: 3068 ms\tMemory Size: 128 MB\tMax Memory Used: 35 MB\tInit Duration: 67.49 ms\tStatus: timeout",
         None,
         f"REPORT RequestId: {RID}\tDuration: 3000.00 ms\tBilled Duration: 3068 ms\tMemory Size: 128 MB\tMax Memory Used: 35 MB\tInit Duration: 67.49 ms\tStatus: timeout",
-        {"type": "REPORT", "requestId": RID, "duration": 3000.0, "billedDuration": 3068, "memorySize": 128, "maxMemoryUsed": 35, "initDuration": 67.49, "status": "timeout"},
+        {
+            "type": "REPORT",
+            "requestId": RID,
+            "duration": 3000.0,
+            "billedDuration": 3068,
+            "memorySize": 128,
+            "maxMemoryUsed": 35,
+            "initDuration": 67.49,
+            "status": "timeout",
+        },
     ),
     (
         "REPORT warm, trailing TAB",
         f"REPORT RequestId: {RID}\tDuration: 2.31 ms\tBilled Duration: 3 ms\tMemory Size: 128 MB\tMax Memory Used: 109 MB\t",
         None,
         f"REPORT RequestId: {RID}\tDuration: 2.31 ms\tBilled Duration: 3 ms\tMemory Size: 128 MB\tMax Memory Used: 109 MB\t",
-        {"type": "REPORT", "requestId": RID, "duration": 2.31, "billedDuration": 3, "memorySize": 128, "maxMemoryUsed": 109},
+        {
+            "type": "REPORT",
+            "requestId": RID,
+            "duration": 2.31,
+            "billedDuration": 3,
+            "memorySize": 128,
+            "maxMemoryUsed": 109,
+        },
     ),
     (
         "REPORT out of memory",
         f"REPORT RequestId: {RID}\tDuration: 812.43 ms\tBilled Duration: 813 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\tStatus: error\tError Type: Runtime.OutOfMemory",
         None,
         f"REPORT RequestId: {RID}\tDuration: 812.43 ms\tBilled Duration: 813 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\tStatus: error\tError Type: Runtime.OutOfMemory",
-        {"type": "REPORT", "requestId": RID, "duration": 812.43, "billedDuration": 813, "memorySize": 128, "maxMemoryUsed": 128, "status": "error", "errorType": "Runtime.OutOfMemory"},
+        {
+            "type": "REPORT",
+            "requestId": RID,
+            "duration": 812.43,
+            "billedDuration": 813,
+            "memorySize": 128,
+            "maxMemoryUsed": 128,
+            "status": "error",
+            "errorType": "Runtime.OutOfMemory",
+        },
     ),
     (
         "REPORT as docs render it (spaces)",
         f"REPORT RequestId: {RID}  Duration: 718.65 ms Billed Duration: 800 ms Memory Size: 128 MB Max Memory Used: 56 MB",
         None,
         f"REPORT RequestId: {RID}  Duration: 718.65 ms Billed Duration: 800 ms Memory Size: 128 MB Max Memory Used: 56 MB",
-        {"type": "REPORT", "requestId": RID, "duration": 718.65, "billedDuration": 800, "memorySize": 128, "maxMemoryUsed": 56},
+        {
+            "type": "REPORT",
+            "requestId": RID,
+            "duration": 718.65,
+            "billedDuration": 800,
+            "memorySize": 128,
+            "maxMemoryUsed": 56,
+        },
     ),
     (
         "INIT_START",
@@ -249,9 +314,9 @@ PARSE_CASES = [
     # Node runtime (2.3): leading time + TAB, message verbatim
     (
         "node runtime",
-        f"2019-06-05T19:30:03.173Z\t{RID}\tINFO\tEVENT\n{{\n  \"key\": \"value\"\n}}",
+        f'2019-06-05T19:30:03.173Z\t{RID}\tINFO\tEVENT\n{{\n  "key": "value"\n}}',
         ms("2019-06-05T19:30:03.173+00:00"),
-        f"2019-06-05T19:30:03.173Z\t{RID}\tINFO\tEVENT\n{{\n  \"key\": \"value\"\n}}",
+        f'2019-06-05T19:30:03.173Z\t{RID}\tINFO\tEVENT\n{{\n  "key": "value"\n}}',
         {"level": "INFO", "requestId": RID},
     ),
     (
@@ -297,7 +362,13 @@ PARSE_CASES = [
         '{"@timestamp": "2026-11-27T22:46:35.123+01:00", "levelname": "debug", "awsRequestId": "a-1"}',
         {"json": True, "level": "DEBUG", "requestId": "a-1"},
     ),
-    ("json implausible time ignored", '{"time": -5, "msg": "x"}', None, '{"time": -5, "msg": "x"}', {"json": True}),
+    (
+        "json implausible time ignored",
+        '{"time": -5, "msg": "x"}',
+        None,
+        '{"time": -5, "msg": "x"}',
+        {"json": True},
+    ),
     ("json bool time ignored", '{"time": true}', None, '{"time": true}', {"json": True}),
     (
         "json behind format_line keeps the outer time",
@@ -311,28 +382,56 @@ PARSE_CASES = [
         '{"time":"2024-05-20T16:29:45.012Z","type":"platform.report","record":{"requestId":"r-9","status":"success","metrics":{"durationMs":11.642,"billedDurationMs":12,"memorySizeMB":128,"maxMemoryUsedMB":67,"initDurationMs":174.055}}}',
         ms("2024-05-20T16:29:45.012+00:00"),
         '{"time":"2024-05-20T16:29:45.012Z","type":"platform.report","record":{"requestId":"r-9","status":"success","metrics":{"durationMs":11.642,"billedDurationMs":12,"memorySizeMB":128,"maxMemoryUsedMB":67,"initDurationMs":174.055}}}',
-        {"json": True, "type": "REPORT", "requestId": "r-9", "duration": 11.642, "billedDuration": 12, "memorySize": 128, "maxMemoryUsed": 67, "initDuration": 174.055},
+        {
+            "json": True,
+            "type": "REPORT",
+            "requestId": "r-9",
+            "duration": 11.642,
+            "billedDuration": 12,
+            "memorySize": 128,
+            "maxMemoryUsed": 67,
+            "initDuration": 174.055,
+        },
     ),
     (
         "json platform.report timeout",
         '{"time":"2024-05-20T16:29:45.012Z","type":"platform.report","record":{"requestId":"r-9","status":"timeout","errorType":"Sandbox.Timedout","metrics":{"durationMs":3000.0}}}',
         ms("2024-05-20T16:29:45.012+00:00"),
         '{"time":"2024-05-20T16:29:45.012Z","type":"platform.report","record":{"requestId":"r-9","status":"timeout","errorType":"Sandbox.Timedout","metrics":{"durationMs":3000.0}}}',
-        {"json": True, "type": "REPORT", "requestId": "r-9", "errorType": "Sandbox.Timedout", "status": "timeout", "duration": 3000.0},
+        {
+            "json": True,
+            "type": "REPORT",
+            "requestId": "r-9",
+            "errorType": "Sandbox.Timedout",
+            "status": "timeout",
+            "duration": 3000.0,
+        },
     ),
     ("not json after all", "{oops: 1}", None, "{oops: 1}", {}),
     ("json array is not a json line", "[1, 2]", None, "[1, 2]", {}),
     ("deeply nested json is not an error", DEEP_JSON, None, DEEP_JSON, {}),
     # level words at message start
     ("ERROR word", "ERROR something broke", None, "ERROR something broke", {"level": "ERROR"}),
-    ("basicConfig WARNING:root", "WARNING:root:disk almost full", None, "WARNING:root:disk almost full", {"level": "WARNING"}),
+    (
+        "basicConfig WARNING:root",
+        "WARNING:root:disk almost full",
+        None,
+        "WARNING:root:disk almost full",
+        {"level": "WARNING"},
+    ),
     ("[ERROR] alone", "[ERROR]", None, "[ERROR]", {"level": "ERROR"}),
     ("[WARN] bracketed", "[WARN] slow", None, "[WARN] slow", {"level": "WARN"}),
     ("CRITICAL", "CRITICAL - db down", None, "CRITICAL - db down", {"level": "CRITICAL"}),
     ("a longer word is not a level", "INFORMATION follows", None, "INFORMATION follows", {}),
     ("ERRORS is not a level", "ERRORS: 0", None, "ERRORS: 0", {}),
     ("lower case is not a level", "error: nope", None, "error: nope", {}),
-    ("Traceback is not TRACE", "Traceback (most recent call last):", None, "Traceback (most recent call last):", {}),
+    (
+        "Traceback is not TRACE",
+        "Traceback (most recent call last):",
+        None,
+        "Traceback (most recent call last):",
+        {},
+    ),
 ]
 
 
@@ -341,7 +440,9 @@ PARSE_CASES = [
     [case[1:] for case in PARSE_CASES],
     ids=[case[0] for case in PARSE_CASES],
 )
-def test_parse_event(text: str, timestamp: int | None, message: str, fields: dict[str, object]) -> None:
+def test_parse_event(
+    text: str, timestamp: int | None, message: str, fields: dict[str, object]
+) -> None:
     assert parse_event(text) == ParsedEvent(timestamp, message, fields)
 
 
@@ -401,10 +502,18 @@ SPLIT_CASES = [
         "node console.log with \\r",
         b'2019-06-05T19:30:03.173Z\t4ce9340a-b765-490f-ad8a-02ab3415e2bf\tINFO\tEVENT\r{\r  "key": "value"\r}\n',
         False,
-        ['2019-06-05T19:30:03.173Z\t4ce9340a-b765-490f-ad8a-02ab3415e2bf\tINFO\tEVENT\n{\n  "key": "value"\n}'],
+        [
+            '2019-06-05T19:30:03.173Z\t4ce9340a-b765-490f-ad8a-02ab3415e2bf\tINFO\tEVENT\n{\n  "key": "value"\n}'
+        ],
         None,
     ),
-    ("invalid UTF-8 replaced, not dropped", b"bad \xff\xfe end\nok\n", False, ["bad \ufffd\ufffd end", "ok"], None),
+    (
+        "invalid UTF-8 replaced, not dropped",
+        b"bad \xff\xfe end\nok\n",
+        False,
+        ["bad \ufffd\ufffd end", "ok"],
+        None,
+    ),
     ("truncated UTF-8 sequence replaced", b"caf\xc3\n", False, ["caf\ufffd"], None),
     ("NUL bytes kept", b"a\x00b\n\x00\n", False, ["a\x00b", "\x00"], None),
     ("blank lines are events", b"a\n\nb\n", False, ["a", "", "b"], None),
@@ -417,9 +526,27 @@ SPLIT_CASES = [
         [PY_ERROR + "\n" + TB, "next"],
         None,
     ),
-    ("bare uncaught traceback at the start", lines_of(*TB.split("\n"), "next"), False, [TB, "next"], None),
-    ("bare uncaught traceback after a print", lines_of("loading", *TB.split("\n")), False, ["loading\n" + TB], None),
-    ("traceback after START starts a new event", lines_of(START, *TB.split("\n"), END), False, [START, TB, END], None),
+    (
+        "bare uncaught traceback at the start",
+        lines_of(*TB.split("\n"), "next"),
+        False,
+        [TB, "next"],
+        None,
+    ),
+    (
+        "bare uncaught traceback after a print",
+        lines_of("loading", *TB.split("\n")),
+        False,
+        ["loading\n" + TB],
+        None,
+    ),
+    (
+        "traceback after START starts a new event",
+        lines_of(START, *TB.split("\n"), END),
+        False,
+        [START, TB, END],
+        None,
+    ),
     (
         "traceback after a format_line START starts a new event",
         lines_of(f"{TS} {START}", *TB.split("\n")),
@@ -427,29 +554,80 @@ SPLIT_CASES = [
         [f"{TS} {START}", TB],
         None,
     ),
-    ("traceback after REPORT starts a new event", lines_of(REPORT, *TB.split("\n")), False, [REPORT, TB], None),
-    ("chained traceback is one event", lines_of("boom", *CHAINED.split("\n"), END), False, ["boom\n" + CHAINED, END], None),
-    ("direct-cause traceback is one event", lines_of("boom", *CAUSED.split("\n"), END), False, ["boom\n" + CAUSED, END], None),
-    ("blank line after a closed traceback is its own event", lines_of(*TB.split("\n"), "", "next"), False, [TB, "", "next"], None),
+    (
+        "traceback after REPORT starts a new event",
+        lines_of(REPORT, *TB.split("\n")),
+        False,
+        [REPORT, TB],
+        None,
+    ),
+    (
+        "chained traceback is one event",
+        lines_of("boom", *CHAINED.split("\n"), END),
+        False,
+        ["boom\n" + CHAINED, END],
+        None,
+    ),
+    (
+        "direct-cause traceback is one event",
+        lines_of("boom", *CAUSED.split("\n"), END),
+        False,
+        ["boom\n" + CAUSED, END],
+        None,
+    ),
+    (
+        "blank line after a closed traceback is its own event",
+        lines_of(*TB.split("\n"), "", "next"),
+        False,
+        [TB, "", "next"],
+        None,
+    ),
     (
         "syntax error traceback with caret",
-        lines_of("Traceback (most recent call last):", '  File "app.py", line 1', "    foo(", "       ^", "SyntaxError: '(' was never closed", "x"),
+        lines_of(
+            "Traceback (most recent call last):",
+            '  File "app.py", line 1',
+            "    foo(",
+            "       ^",
+            "SyntaxError: '(' was never closed",
+            "x",
+        ),
         False,
-        ["Traceback (most recent call last):\n  File \"app.py\", line 1\n    foo(\n       ^\nSyntaxError: '(' was never closed", "x"],
+        [
+            "Traceback (most recent call last):\n  File \"app.py\", line 1\n    foo(\n       ^\nSyntaxError: '(' was never closed",
+            "x",
+        ],
         None,
     ),
     (
         "bare exception name closes a traceback",
-        lines_of("Traceback (most recent call last):", '  File "app.py", line 9, in <module>', "KeyboardInterrupt", "bye"),
+        lines_of(
+            "Traceback (most recent call last):",
+            '  File "app.py", line 9, in <module>',
+            "KeyboardInterrupt",
+            "bye",
+        ),
         False,
-        ['Traceback (most recent call last):\n  File "app.py", line 9, in <module>\nKeyboardInterrupt', "bye"],
+        [
+            'Traceback (most recent call last):\n  File "app.py", line 9, in <module>\nKeyboardInterrupt',
+            "bye",
+        ],
         None,
     ),
     (
         "Lambda NO-BREAK SPACE frames continue",
-        lines_of("[ERROR] KeyError: 'amount'", "Traceback (most recent call last):", '\u00a0\u00a0File "/var/task/app.py", line 3, in handler', "\u00a0\u00a0\u00a0\u00a0return d['amount']", END),
+        lines_of(
+            "[ERROR] KeyError: 'amount'",
+            "Traceback (most recent call last):",
+            '\u00a0\u00a0File "/var/task/app.py", line 3, in handler',
+            "\u00a0\u00a0\u00a0\u00a0return d['amount']",
+            END,
+        ),
         False,
-        ["[ERROR] KeyError: 'amount'\nTraceback (most recent call last):\n\u00a0\u00a0File \"/var/task/app.py\", line 3, in handler\n\u00a0\u00a0\u00a0\u00a0return d['amount']", END],
+        [
+            "[ERROR] KeyError: 'amount'\nTraceback (most recent call last):\n\u00a0\u00a0File \"/var/task/app.py\", line 3, in handler\n\u00a0\u00a0\u00a0\u00a0return d['amount']",
+            END,
+        ],
         None,
     ),
     (
@@ -481,28 +659,83 @@ SPLIT_CASES = [
     ("a lone brace is its own event", lines_of("a", "}"), False, ["a", "}"], None),
     (
         "X-Ray suffix belongs to its REPORT",
-        lines_of(REPORT, "XRAY TraceId: 1-5e34a614-10bdxmplf1fb44f07bc535a1\tSegmentId: 07f5xmpl2d1f6f85\tSampled: false\t"),
+        lines_of(
+            REPORT,
+            "XRAY TraceId: 1-5e34a614-10bdxmplf1fb44f07bc535a1\tSegmentId: 07f5xmpl2d1f6f85\tSampled: false\t",
+        ),
         False,
-        [REPORT + "\nXRAY TraceId: 1-5e34a614-10bdxmplf1fb44f07bc535a1\tSegmentId: 07f5xmpl2d1f6f85\tSampled: false\t"],
+        [
+            REPORT
+            + "\nXRAY TraceId: 1-5e34a614-10bdxmplf1fb44f07bc535a1\tSegmentId: 07f5xmpl2d1f6f85\tSampled: false\t"
+        ],
         None,
     ),
     (
         "Runtime.ExitError belongs to its crash line",
-        lines_of(f"RequestId: {RID} Error: Runtime exited with error: signal: killed", "Runtime.ExitError", END),
+        lines_of(
+            f"RequestId: {RID} Error: Runtime exited with error: signal: killed",
+            "Runtime.ExitError",
+            END,
+        ),
         False,
-        [f"RequestId: {RID} Error: Runtime exited with error: signal: killed\nRuntime.ExitError", END],
+        [
+            f"RequestId: {RID} Error: Runtime exited with error: signal: killed\nRuntime.ExitError",
+            END,
+        ],
         None,
     ),
     # hold-back: the last event may still grow unless flush
-    ("held: last line is a traceback header", lines_of("a", "boom", "Traceback (most recent call last):"), False, ["a"], 2),
-    ("flushed: header", lines_of("a", "boom", "Traceback (most recent call last):"), True, ["a", "boom\nTraceback (most recent call last):"], None),
-    ("held: lone header with nothing before", lines_of("Traceback (most recent call last):"), False, [], 0),
+    (
+        "held: last line is a traceback header",
+        lines_of("a", "boom", "Traceback (most recent call last):"),
+        False,
+        ["a"],
+        2,
+    ),
+    (
+        "flushed: header",
+        lines_of("a", "boom", "Traceback (most recent call last):"),
+        True,
+        ["a", "boom\nTraceback (most recent call last):"],
+        None,
+    ),
+    (
+        "held: lone header with nothing before",
+        lines_of("Traceback (most recent call last):"),
+        False,
+        [],
+        0,
+    ),
     ("held: inside the frames", lines_of("a", "boom", *TB.split("\n")[:3]), False, ["a"], 2),
-    ("flushed: inside the frames", lines_of("a", "boom", *TB.split("\n")[:3]), True, ["a", "boom\n" + "\n".join(TB.split("\n")[:3])], None),
-    ("held: after a chaining sentence", lines_of(END, *CHAINED.split("\n")[:7]), False, [END], len(END) + 1),
+    (
+        "flushed: inside the frames",
+        lines_of("a", "boom", *TB.split("\n")[:3]),
+        True,
+        ["a", "boom\n" + "\n".join(TB.split("\n")[:3])],
+        None,
+    ),
+    (
+        "held: after a chaining sentence",
+        lines_of(END, *CHAINED.split("\n")[:7]),
+        False,
+        [END],
+        len(END) + 1,
+    ),
     ("returned: traceback closed", lines_of("boom", *TB.split("\n")), False, ["boom\n" + TB], None),
-    ("held: closed traceback then blank (a chain may follow)", lines_of(END, *TB.split("\n"), ""), False, [END], len(END) + 1),
-    ("flushed: closed traceback then blank", lines_of(END, *TB.split("\n"), ""), True, [END, TB, ""], None),
+    (
+        "held: closed traceback then blank (a chain may follow)",
+        lines_of(END, *TB.split("\n"), ""),
+        False,
+        [END],
+        len(END) + 1,
+    ),
+    (
+        "flushed: closed traceback then blank",
+        lines_of(END, *TB.split("\n"), ""),
+        True,
+        [END, TB, ""],
+        None,
+    ),
     ("returned: indented line outside a traceback", b"a\n  b\n", False, ["a\n  b"], None),
     ("held: partial line will continue (indented)", b"a\nb\n  par", False, ["a"], 2),
     ("held: partial line will continue (traceback header)", b"a\nb\nTraceb", False, ["a"], 2),
@@ -510,15 +743,34 @@ SPLIT_CASES = [
     ("flushed: partial continuation still not consumed", b"a\nb\n  par", True, ["a", "b"], 4),
     # One rule for every way in (issue 15): a structured logger writes each JSON event whole, so a
     # traceback after one is an uncaught error of its own and must not make the JSON line unparsable.
-    ("traceback after a JSON line is its own event", lines_of('{"level": "INFO", "msg": "hi"}', *TB.split("\n")), False,
-     ['{"level": "INFO", "msg": "hi"}', TB], None),
-    ("traceback after a timestamped JSON line is its own event",
-     lines_of('2026-11-27T21:46:35.123Z {"level": "ERROR"}', *TB.split("\n")), False,
-     ['2026-11-27T21:46:35.123Z {"level": "ERROR"}', TB], None),
-    ("traceback after a text line still joins it (logging.exception)", lines_of("[ERROR] failed", *TB.split("\n")), False,
-     ["[ERROR] failed\n" + TB], None),
-    ("traceback after an unfinished JSON line joins it", lines_of('{"level": "ERROR",', *TB.split("\n")), False,
-     ['{"level": "ERROR",\n' + TB], None),
+    (
+        "traceback after a JSON line is its own event",
+        lines_of('{"level": "INFO", "msg": "hi"}', *TB.split("\n")),
+        False,
+        ['{"level": "INFO", "msg": "hi"}', TB],
+        None,
+    ),
+    (
+        "traceback after a timestamped JSON line is its own event",
+        lines_of('2026-11-27T21:46:35.123Z {"level": "ERROR"}', *TB.split("\n")),
+        False,
+        ['2026-11-27T21:46:35.123Z {"level": "ERROR"}', TB],
+        None,
+    ),
+    (
+        "traceback after a text line still joins it (logging.exception)",
+        lines_of("[ERROR] failed", *TB.split("\n")),
+        False,
+        ["[ERROR] failed\n" + TB],
+        None,
+    ),
+    (
+        "traceback after an unfinished JSON line joins it",
+        lines_of('{"level": "ERROR",', *TB.split("\n")),
+        False,
+        ['{"level": "ERROR",\n' + TB],
+        None,
+    ),
 ]
 
 
@@ -589,9 +841,20 @@ def test_format_line_refuses_a_bad_timestamp() -> None:
 messages = st.one_of(
     st.text(),
     st.text(alphabet=st.sampled_from(" \t\r\n\x00aZ9:-.{}[]\u00a0é✓\U0001f600")),
-    st.builds(lambda t, m: format_timestamp(t) + " " + m, st.integers(MIN_TIMESTAMP_MS, MAX_TIMESTAMP_MS), st.text()),
-    st.builds(lambda t, m: format_timestamp(t) + "\t" + m, st.integers(MIN_TIMESTAMP_MS, MAX_TIMESTAMP_MS), st.text()),
-    st.sampled_from([sample for fmt in FORMATS for sample in fmt.samples] + [TB, CHAINED, "Traceback (most recent call last):", "  File x", "\n", "\r\n", "\r"]),
+    st.builds(
+        lambda t, m: format_timestamp(t) + " " + m,
+        st.integers(MIN_TIMESTAMP_MS, MAX_TIMESTAMP_MS),
+        st.text(),
+    ),
+    st.builds(
+        lambda t, m: format_timestamp(t) + "\t" + m,
+        st.integers(MIN_TIMESTAMP_MS, MAX_TIMESTAMP_MS),
+        st.text(),
+    ),
+    st.sampled_from(
+        [sample for fmt in FORMATS for sample in fmt.samples]
+        + [TB, CHAINED, "Traceback (most recent call last):", "  File x", "\n", "\r\n", "\r"]
+    ),
 )
 
 
@@ -609,9 +872,26 @@ def test_format_line_round_trip(timestamp: int, message: str) -> None:
 @given(
     data=st.lists(
         st.sampled_from(
-            [b"a", b"", b"\r", b"  x", b"\tat y", b"\xc2\xa0\xc2\xa0f", b"}", b"Caused by: z", b"ValueError: v", b"Traceback (most recent call last):",
-             b"During handling of the above exception, another exception occurred:", START.encode(), REPORT.encode(), b"XRAY TraceId: 1",
-             b"\xff\xfe", "é✓".encode(), b"a\rb", b"{"]
+            [
+                b"a",
+                b"",
+                b"\r",
+                b"  x",
+                b"\tat y",
+                b"\xc2\xa0\xc2\xa0f",
+                b"}",
+                b"Caused by: z",
+                b"ValueError: v",
+                b"Traceback (most recent call last):",
+                b"During handling of the above exception, another exception occurred:",
+                START.encode(),
+                REPORT.encode(),
+                b"XRAY TraceId: 1",
+                b"\xff\xfe",
+                "é✓".encode(),
+                b"a\rb",
+                b"{",
+            ]
         ),
         max_size=30,
     ).map(lambda parts: b"\n".join(parts)),
@@ -635,7 +915,27 @@ def test_split_events_in_pieces_loses_and_duplicates_nothing(data: bytes, cuts: 
         assert "\n".join(e.text for e in whole) == event.text
 
 
-@given(st.binary(max_size=300) | st.lists(st.sampled_from([b"\n", b"\r", b" ", b"\t", b"Traceback (most recent call last):", b"KeyError: k", b"{", b"}", b"\xc2\xa0", b"x"]), max_size=40).map(b"".join), st.booleans())
+@given(
+    st.binary(max_size=300)
+    | st.lists(
+        st.sampled_from(
+            [
+                b"\n",
+                b"\r",
+                b" ",
+                b"\t",
+                b"Traceback (most recent call last):",
+                b"KeyError: k",
+                b"{",
+                b"}",
+                b"\xc2\xa0",
+                b"x",
+            ]
+        ),
+        max_size=40,
+    ).map(b"".join),
+    st.booleans(),
+)
 def test_split_events_takes_any_bytes(data: bytes, flush: bool) -> None:
     events, used = split_events(data, flush=flush)
     assert 0 <= used <= data.rfind(b"\n") + 1
@@ -643,7 +943,12 @@ def test_split_events_takes_any_bytes(data: bytes, flush: bool) -> None:
     assert (events[-1].end if events else 0) == used
 
 
-@given(st.text() | st.sampled_from([sample for fmt in FORMATS for sample in fmt.samples]).flatmap(lambda s: st.integers(0, len(s)).map(lambda n: s[:n])))
+@given(
+    st.text()
+    | st.sampled_from([sample for fmt in FORMATS for sample in fmt.samples]).flatmap(
+        lambda s: st.integers(0, len(s)).map(lambda n: s[:n])
+    )
+)
 def test_parse_event_takes_any_text(text: str) -> None:
     parsed = parse_event(text)
     assert text.endswith(parsed.message)
@@ -661,13 +966,17 @@ def realistic_lines(n: int, seed: int = 7) -> list[str]:
         out.append(f"START RequestId: {rid} Version: $LATEST")
         out.append(f"[INFO]\t{TS}\t{rid}\tprocessed order {rnd.randrange(10**6)}")
         out.append(f"{TS}\t{rid}\tINFO\tfetched {rnd.randrange(99)} items")
-        out.append(f'{{"timestamp":"{TS}","level":"INFO","requestId":"{rid}","message":"cache miss"}}')
+        out.append(
+            f'{{"timestamp":"{TS}","level":"INFO","requestId":"{rid}","message":"cache miss"}}'
+        )
         out.append(f"{TS} GET /orders/{rnd.randrange(999)} 200")
         out.append("Start to sleep 4s...")
         if rnd.random() < 0.1:
             out.extend([PY_ERROR, *TB.split("\n")])
         out.append(f"END RequestId: {rid}")
-        out.append(f"REPORT RequestId: {rid}\tDuration: 12.31 ms\tBilled Duration: 13 ms\tMemory Size: 128 MB\tMax Memory Used: 35 MB\t")
+        out.append(
+            f"REPORT RequestId: {rid}\tDuration: 12.31 ms\tBilled Duration: 13 ms\tMemory Size: 128 MB\tMax Memory Used: 35 MB\t"
+        )
     return out
 
 
@@ -680,7 +989,12 @@ def test_benchmark_mixed_lambda_lines_behave() -> None:
     assert len(events) == len(lines) - 4 * tracebacks
     parsed = [parse_event(e.text) for e in events]
     types = [p.fields.get("type") for p in parsed]
-    assert types.count("START") == types.count("END") == types.count("REPORT") == lines.count("Start to sleep 4s...")
+    assert (
+        types.count("START")
+        == types.count("END")
+        == types.count("REPORT")
+        == lines.count("Start to sleep 4s...")
+    )
     assert all(p.timestamp == T for p in parsed if p.fields.get("level") or p.fields.get("json"))
     assert sum(1 for p in parsed if p.fields.get("level") == "ERROR") == tracebacks
 
@@ -689,8 +1003,18 @@ def test_event_time_agrees_with_parse_event() -> None:
     from logsvc.lines import FORMATS, event_time
 
     texts = [sample for fmt in FORMATS for sample in fmt.samples]
-    texts += [format_line(1_700_000_000_123 + i, t).decode().rstrip("\n") for i, t in enumerate(list(texts))]
-    texts += ["1234 items", "2026-13-01T00:00:00Z x", "\t2026", '{"time": 5}', "", "[INFO]\t2026-01-01T00:00:00.000Z\tid\tm"]
+    texts += [
+        format_line(1_700_000_000_123 + i, t).decode().rstrip("\n")
+        for i, t in enumerate(list(texts))
+    ]
+    texts += [
+        "1234 items",
+        "2026-13-01T00:00:00Z x",
+        "\t2026",
+        '{"time": 5}',
+        "",
+        "[INFO]\t2026-01-01T00:00:00.000Z\tid\tm",
+    ]
     assert len(texts) > 30
     for t in texts:
         assert event_time(t) == parse_event(t).timestamp, t
@@ -733,7 +1057,11 @@ PLAIN = [
     ("CRLF line end", b"a\r\n", "a"),
     ("timestamped, \\r inside", f"{TS} x\ry\n".encode(), "x\ny"),
     ("no timestamp, marker first: not escaped", b"\x1ea\rb\n", "\x1ea\nb"),
-    ("another timestamp form before the marker: not escaped", b"2026-11-27T21:46:35Z \x1ea\rb\n", "\x1ea\nb"),
+    (
+        "another timestamp form before the marker: not escaped",
+        b"2026-11-27T21:46:35Z \x1ea\rb\n",
+        "\x1ea\nb",
+    ),
     ("tab after the timestamp: not escaped", f"{TS}\t\x1ea\rb\n".encode(), f"{TS}\t\x1ea\nb"),
 ]
 
@@ -753,7 +1081,16 @@ def test_escaped_line_then_continuation_lines() -> None:
 
 @pytest.mark.parametrize(
     ("body", "message"),
-    [("", ""), ("x", "x"), ("\r\r", "\r"), ("\r ", "\n"), ("\r\r\r ", "\r\n"), ("\r\r ", "\r "), ("\rx", "\nx"), ("\r", "\n")],
+    [
+        ("", ""),
+        ("x", "x"),
+        ("\r\r", "\r"),
+        ("\r ", "\n"),
+        ("\r\r\r ", "\r\n"),
+        ("\r\r ", "\r "),
+        ("\rx", "\nx"),
+        ("\r", "\n"),
+    ],
 )
 def test_unescape_message(body: str, message: str) -> None:
     """Pairs decode left to right; a CR not in a pair (a hand edit) is Lambda's line break."""
@@ -786,15 +1123,34 @@ PIPE_LINES = [
     ("stderr message starting with U+001E is escaped", "\x1eRS", "stderr", b"\x1f\x1e\x1eRS"),
     ("stderr multi-line in Lambda's convention", "a\nb", "stderr", b"\x1f a\rb"),
     ("stderr CRLF is escaped", "a\r\nb", "stderr", b"\x1f\x1ea\r\r\r b"),
-    ("stderr message that looks like a marked line", f"{TS}\x1f x", "stderr", f"\x1f {TS}\x1f x".encode()),
+    (
+        "stderr message that looks like a marked line",
+        f"{TS}\x1f x",
+        "stderr",
+        f"\x1f {TS}\x1f x".encode(),
+    ),
     ("stderr traceback is one line", TB, "stderr", b"\x1f " + TB.replace("\n", "\r").encode()),
-    ("stderr chained traceback", CHAINED, "stderr", b"\x1f " + CHAINED.replace("\n", "\r").encode()),
-    ("stderr JSON keeps its fields", '{"level": "error", "n": 1}', "stderr", b'\x1f {"level": "error", "n": 1}'),
+    (
+        "stderr chained traceback",
+        CHAINED,
+        "stderr",
+        b"\x1f " + CHAINED.replace("\n", "\r").encode(),
+    ),
+    (
+        "stderr JSON keeps its fields",
+        '{"level": "error", "n": 1}',
+        "stderr",
+        b'\x1f {"level": "error", "n": 1}',
+    ),
 ]
 
 
-@pytest.mark.parametrize(("why", "message", "pipe", "body"), PIPE_LINES, ids=[p[0] for p in PIPE_LINES])
-def test_pipe_is_written_and_read_back_with_the_message_unchanged(why: str, message: str, pipe: str | None, body: bytes) -> None:
+@pytest.mark.parametrize(
+    ("why", "message", "pipe", "body"), PIPE_LINES, ids=[p[0] for p in PIPE_LINES]
+)
+def test_pipe_is_written_and_read_back_with_the_message_unchanged(
+    why: str, message: str, pipe: str | None, body: bytes
+) -> None:
     from logsvc.lines import time_and_message
 
     line = format_line(T, message, pipe)
@@ -804,25 +1160,43 @@ def test_pipe_is_written_and_read_back_with_the_message_unchanged(why: str, mess
     assert [time_and_message(e.text) for e in events] == [(T, message), (T + 1, "next")], why
     parsed = [parse_event(e.text) for e in events]
     assert [(p.timestamp, p.message, p.fields.get("pipe")) for p in parsed] == [
-        (T, message, "stderr" if pipe == "stderr" else None), (T + 1, "next", None)], why
+        (T, message, "stderr" if pipe == "stderr" else None),
+        (T + 1, "next", None),
+    ], why
 
 
 def test_stderr_json_line_keeps_its_parsed_fields() -> None:
-    p = parse_event(split_events(format_line(T, '{"level": "error", "requestId": "r1"}', "stderr"), flush=True)[0][0].text)
+    p = parse_event(
+        split_events(format_line(T, '{"level": "error", "requestId": "r1"}', "stderr"), flush=True)[
+            0
+        ][0].text
+    )
     assert p.fields == {"json": True, "level": "ERROR", "requestId": "r1", "pipe": "stderr"}
 
 
 # Lines a `>>` writer (or an old file) holds: only format_timestamp's form + U+001F + space is stderr.
 FOREIGN_MARKS = [
     ("U+001F mid-message is plain text", f"{TS} a\x1fb\n".encode(), "a\x1fb", None),
-    ("U+001F right after the time without a space: verbatim", f"{TS}\x1fab\n".encode(), f"{TS}\x1fab", None),
-    ("another timestamp form before the mark: verbatim", b"2026-11-27T21:46:35Z\x1f ab\n", "2026-11-27T21:46:35Z\x1f ab", None),
+    (
+        "U+001F right after the time without a space: verbatim",
+        f"{TS}\x1fab\n".encode(),
+        f"{TS}\x1fab",
+        None,
+    ),
+    (
+        "another timestamp form before the mark: verbatim",
+        b"2026-11-27T21:46:35Z\x1f ab\n",
+        "2026-11-27T21:46:35Z\x1f ab",
+        None,
+    ),
     ("no timestamp: verbatim", b"\x1f ab\n", "\x1f ab", None),
     ("hand-written stderr line", f"{TS}\x1f ab\n".encode(), "ab", "stderr"),
 ]
 
 
-@pytest.mark.parametrize(("why", "data", "message", "pipe"), FOREIGN_MARKS, ids=[f[0] for f in FOREIGN_MARKS])
+@pytest.mark.parametrize(
+    ("why", "data", "message", "pipe"), FOREIGN_MARKS, ids=[f[0] for f in FOREIGN_MARKS]
+)
 def test_foreign_lines_with_the_mark(why: str, data: bytes, message: str, pipe: str | None) -> None:
     events, _ = split_events(data, flush=True)
     p = parse_event(events[0].text)
@@ -832,7 +1206,10 @@ def test_foreign_lines_with_the_mark(why: str, data: bytes, message: str, pipe: 
 def test_traceback_after_a_stderr_json_or_platform_line_is_its_own_event() -> None:
     """The multi-line rule sees through the mark: a `>>` traceback after a marked JSON line starts an event."""
     tb = lines_of(*TB.split("\n"))
-    for first in (format_line(T, '{"a": 1}', "stderr"), format_line(T, f"END RequestId: {RID}", "stderr")):
+    for first in (
+        format_line(T, '{"a": 1}', "stderr"),
+        format_line(T, f"END RequestId: {RID}", "stderr"),
+    ):
         events, _ = split_events(first + tb, flush=True)
         assert len(events) == 2, first
     events, _ = split_events(format_line(T, "payment failed", "stderr") + tb, flush=True)
@@ -851,7 +1228,9 @@ def test_the_mark_is_a_word_break_for_the_index_and_filter_patterns() -> None:
     assert {b"hello", b"world"} <= index_tokens_bytes(format_line(T, "hello world", "stderr"))
 
 
-@given(message=st.text() | st.text(alphabet=st.sampled_from("\r\n \x1e\x1f\\ab")), stderr=st.booleans())
+@given(
+    message=st.text() | st.text(alphabet=st.sampled_from("\r\n \x1e\x1f\\ab")), stderr=st.booleans()
+)
 def test_every_message_round_trips_on_both_pipes(message: str, stderr: bool) -> None:
     line = format_line(T, message, "stderr" if stderr else "stdout")
     assert line.count(b"\n") == 1
@@ -862,12 +1241,20 @@ def test_every_message_round_trips_on_both_pipes(message: str, stderr: bool) -> 
 
 # -- the read path's cheap look agrees with the full parse, for every format's samples ----------------
 
+
 def _agreement_texts() -> list[str]:
     """Every registered sample as written, after a stream-file timestamp, and on stderr; plus edges."""
     from logsvc.lines import FORMATS, format_line
 
-    out = ["", "x", "2026-11-27T10:00:00.000Z", "2026-11-27T10:00:00.000Z ", "20261127", "2026-13-45T99:00:00Z oops",
-           "12345678-1234-1234-1234-123456789012 Task timed out after 3.00 seconds"]
+    out = [
+        "",
+        "x",
+        "2026-11-27T10:00:00.000Z",
+        "2026-11-27T10:00:00.000Z ",
+        "20261127",
+        "2026-13-45T99:00:00Z oops",
+        "12345678-1234-1234-1234-123456789012 Task timed out after 3.00 seconds",
+    ]
     for fmt in FORMATS:
         for sample in fmt.samples:
             out.append(sample)

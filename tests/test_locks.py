@@ -33,7 +33,10 @@ class Child:
 
     def __init__(self, root: Path, *path: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", HOLDER, str(root), *path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", HOLDER, str(root), *path],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         self.said = self.read()
 
@@ -61,7 +64,9 @@ def child(tmp_path: Path) -> Iterator[Child]:
     c.stop()
 
 
-def test_a_held_lock_refuses_everyone_else_and_names_its_holder(tmp_path: Path, child: Child) -> None:
+def test_a_held_lock_refuses_everyone_else_and_names_its_holder(
+    tmp_path: Path, child: Child
+) -> None:
     assert child.said == "held"
     assert locks.holder(tmp_path, *locks.INDEX) == child.proc.pid
     assert locks.try_hold(tmp_path, *locks.INDEX) is None

@@ -20,16 +20,18 @@ from tests.conftest import Server, wait_for
 from tests.test_capture import logsvc
 
 JSON_LINE = '{"level": "INFO", "message": "charging", "order": 42}'
-TRACEBACK = textwrap.dedent('''\
+TRACEBACK = textwrap.dedent("""\
     Traceback (most recent call last):
       File "app.py", line 3, in <module>
         charge()
-    KeyError: 'amount\'''')
+    KeyError: 'amount\'""")
 
 
 def read_events(server: Server, group: str, count: int) -> list[dict]:
     def got() -> list[dict]:
-        events = server.json("/api/v1/events", group=group, start="1h", startFromHead="true")["events"]
+        events = server.json("/api/v1/events", group=group, start="1h", startFromHead="true")[
+            "events"
+        ]
         return events if len(events) >= count else []
 
     return wait_for(got, timeout=20, what=f"{count} events in {group}")  # type: ignore[return-value]
@@ -38,7 +40,7 @@ def read_events(server: Server, group: str, count: int) -> list[dict]:
 def assert_json_then_traceback(server: Server, group: str) -> None:
     events = read_events(server, group, 2)
     assert [e["message"].rstrip("\n") for e in events] == [JSON_LINE, TRACEBACK], events
-    found = server.json("/api/v1/search", q='{ $.order = 42 }', group=group, start="1h")["events"]
+    found = server.json("/api/v1/search", q="{ $.order = 42 }", group=group, start="1h")["events"]
     assert [e["message"] for e in found] == [JSON_LINE]  # the JSON line still parses as JSON
 
 
@@ -49,17 +51,40 @@ def test_shell_append_keeps_a_traceback_off_the_json_line_before_it(server: Serv
     assert_json_then_traceback(server, "/ml/file")
 
 
-def test_logsvc_run_makes_a_traceback_one_event_and_keeps_it_off_the_json_line(server: Server) -> None:
+def test_logsvc_run_makes_a_traceback_one_event_and_keeps_it_off_the_json_line(
+    server: Server,
+) -> None:
     script = f"import sys\nprint({JSON_LINE!r}, flush=True)\nsys.stderr.write({TRACEBACK + chr(10)!r})\nsys.exit(1)\n"
-    p = logsvc(server.data_dir, "-q", "--group", "/ml/run", "--stream", "s", "--", sys.executable, "-c", script)
+    p = logsvc(
+        server.data_dir,
+        "-q",
+        "--group",
+        "/ml/run",
+        "--stream",
+        "s",
+        "--",
+        sys.executable,
+        "-c",
+        script,
+    )
     p.communicate(timeout=30)
     assert p.returncode == 1
     assert_json_then_traceback(server, "/ml/run")
 
 
 def test_logsvc_run_real_uncaught_exception_is_one_event(data_dir: Path) -> None:
-    p = logsvc(data_dir, "-q", "--group", "/ml/crash", "--stream", "s", "--", sys.executable, "-c",
-               "print('starting', flush=True)\ndef charge():\n    return {}['amount']\ncharge()\n")
+    p = logsvc(
+        data_dir,
+        "-q",
+        "--group",
+        "/ml/crash",
+        "--stream",
+        "s",
+        "--",
+        sys.executable,
+        "-c",
+        "print('starting', flush=True)\ndef charge():\n    return {}['amount']\ncharge()\n",
+    )
     p.communicate(timeout=30)
     assert p.returncode == 1
     from logsvc import lines
@@ -69,10 +94,12 @@ def test_logsvc_run_real_uncaught_exception_is_one_event(data_dir: Path) -> None
     messages = [lines.time_and_message(e.text)[1] for e in events]
     assert len(messages) == 2, messages
     assert messages[0] == "starting"
-    assert messages[1].startswith("Traceback (most recent call last):\n") and messages[1].endswith("KeyError: 'amount'")
+    assert messages[1].startswith("Traceback (most recent call last):\n") and messages[1].endswith(
+        "KeyError: 'amount'"
+    )
 
 
-ORDERED = textwrap.dedent('''\
+ORDERED = textwrap.dedent("""\
     import fcntl, os, sys, termios, time, struct
     def drained(fd):  # wait until logsvc has read what we wrote (FIONREAD on the pipe), deadline 10 s
         end = time.monotonic() + 10
@@ -84,11 +111,13 @@ ORDERED = textwrap.dedent('''\
         fd = 1 if i % 2 == 0 else 2
         os.write(fd, f"line {i} on {'stdout' if fd == 1 else 'stderr'}\\n".encode())
         drained(fd)
-    ''')
+    """)
 
 
 def test_logsvc_run_keeps_the_order_stdout_and_stderr_were_written_in(data_dir: Path) -> None:
-    p = logsvc(data_dir, "-q", "--group", "/ml/order", "--stream", "s", "--", sys.executable, "-c", ORDERED)
+    p = logsvc(
+        data_dir, "-q", "--group", "/ml/order", "--stream", "s", "--", sys.executable, "-c", ORDERED
+    )
     p.communicate(timeout=60)
     assert p.returncode == 0
     text = Store(data_dir).stream_file("/ml/order", "s").read_text()
@@ -103,7 +132,13 @@ def test_put_log_events_keeps_each_event_as_sent(server: Server) -> None:
     import time
 
     now = int(time.time() * 1000)
-    logs.put_log_events(logGroupName="/ml/put", logStreamName="s",
-                        logEvents=[{"timestamp": now, "message": JSON_LINE}, {"timestamp": now, "message": TRACEBACK}])
+    logs.put_log_events(
+        logGroupName="/ml/put",
+        logStreamName="s",
+        logEvents=[
+            {"timestamp": now, "message": JSON_LINE},
+            {"timestamp": now, "message": TRACEBACK},
+        ],
+    )
     assert_json_then_traceback(server, "/ml/put")
     assert json.loads(read_events(server, "/ml/put", 2)[0]["message"])["order"] == 42

@@ -26,8 +26,14 @@ def test_valid_groups_round_trip(name: str) -> None:
     ("name", "message"),
     [
         ("", "group must not be empty (1-512 characters of [.-_/#A-Za-z0-9])"),
-        ("x" * 600, "group is 600 characters; the limit is 512 (1-512 characters of [.-_/#A-Za-z0-9])"),
-        ("has space", "group contains ' '; log group names allow 1-512 characters of [.-_/#A-Za-z0-9]"),
+        (
+            "x" * 600,
+            "group is 600 characters; the limit is 512 (1-512 characters of [.-_/#A-Za-z0-9])",
+        ),
+        (
+            "has space",
+            "group contains ' '; log group names allow 1-512 characters of [.-_/#A-Za-z0-9]",
+        ),
         ("a:b", "group contains ':'; log group names allow 1-512 characters of [.-_/#A-Za-z0-9]"),
         (None, "group must not be empty (1-512 characters of [.-_/#A-Za-z0-9])"),
     ],
@@ -45,7 +51,10 @@ def test_invalid_groups_name_the_rule(name: object, message: str) -> None:
         ("", "stream must not be empty (1-512 characters, not ':' or '*')"),
         ("a:b", "stream contains ':'; log stream names allow 1-512 characters, not ':' or '*'"),
         ("a*", "stream contains '*'; log stream names allow 1-512 characters, not ':' or '*'"),
-        ("y" * 513, "stream is 513 characters; the limit is 512 (1-512 characters, not ':' or '*')"),
+        (
+            "y" * 513,
+            "stream is 513 characters; the limit is 512 (1-512 characters, not ':' or '*')",
+        ),
     ],
 )
 def test_invalid_streams_name_the_rule(name: str, message: str) -> None:
@@ -64,7 +73,11 @@ def test_non_canonical_segments_are_rejected() -> None:
         names.decode_segment("~61")  # 'a' spelled as an escape
 
 
-@given(st.text(min_size=1, max_size=512).filter(lambda s: ":" not in s and "*" not in s and "\x00" not in s))
+@given(
+    st.text(min_size=1, max_size=512).filter(
+        lambda s: ":" not in s and "*" not in s and "\x00" not in s
+    )
+)
 def test_any_stream_name_encodes_to_one_safe_segment(name: str) -> None:
     try:
         name.encode("utf-8")

@@ -59,7 +59,9 @@ def _documented() -> dict[str, dict]:
 def test_every_route_is_documented_and_every_documented_path_is_a_route(app: Flask) -> None:
     served, documented = _served(app), _documented()
     assert served, "no /api rules found: the walk itself is broken"
-    assert {p: sorted(ms) for p, ms in served.items()} == {p: sorted(ops) for p, ops in documented.items()}
+    assert {p: sorted(ms) for p, ms in served.items()} == {
+        p: sorted(ops) for p, ops in documented.items()
+    }
 
 
 def test_auth_statuses_are_documented_on_every_operation() -> None:
@@ -80,9 +82,16 @@ def test_every_status_the_error_table_observes_is_documented(app: Flask) -> None
         try:
             rule, _ = adapter.match(case.path, case.method, return_rule=True)
         except (NotFound, MethodNotAllowed):
-            assert case.status in (404, 405), case.name  # no operation to document: the router's own answer
+            assert case.status in (404, 405), (
+                case.name
+            )  # no operation to document: the router's own answer
             continue
         op = documented[_template(rule.rule)][case.method.lower()]
-        assert str(case.status) in op["responses"], (case.name, case.method, rule.rule, sorted(op["responses"]))
+        assert str(case.status) in op["responses"], (
+            case.name,
+            case.method,
+            rule.rule,
+            sorted(op["responses"]),
+        )
         checked += 1
     assert checked >= 10, checked

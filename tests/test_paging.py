@@ -60,7 +60,17 @@ def test_check_digits_depend_on_key_kind_and_text() -> None:
     d = a.check_digits("gle", "f/1")
     assert len(d) == 16 and d.isdigit()
     assert d == a.check_digits("gle", "f/1")
-    assert len({d, b.check_digits("gle", "f/1"), a.check_digits("other", "f/1"), a.check_digits("gle", "f/2")}) == 4
+    assert (
+        len(
+            {
+                d,
+                b.check_digits("gle", "f/1"),
+                a.check_digits("other", "f/1"),
+                a.check_digits("gle", "f/2"),
+            }
+        )
+        == 4
+    )
 
 
 def test_processes_racing_for_a_new_data_dir_agree_on_one_key(tmp_path: Path) -> None:
@@ -70,8 +80,12 @@ def test_processes_racing_for_a_new_data_dir_agree_on_one_key(tmp_path: Path) ->
         "print(hashlib.sha256(paging.codec(sys.argv[1]).encode('k', 1).encode()).hexdigest())"
     )
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True, env=env)
-             for _ in range(6)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True, env=env
+        )
+        for _ in range(6)
+    ]
     outs = {p.communicate(timeout=60)[0].strip() for p in procs}
     assert len(outs) == 1 and all(outs)
     key = tmp_path / paging.KEY_FILE

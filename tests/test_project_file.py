@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from logsvc.errors import InvalidParameter
-from logsvc.invoker.functions import BucketTrigger, Function, HttpRoute, Table, TableTrigger, parse_project
+from logsvc.invoker.functions import (
+    BucketTrigger,
+    Function,
+    HttpRoute,
+    Table,
+    TableTrigger,
+    parse_project,
+)
 
 F = "[functions.a]\nhandler = 'h.f'\ncode = 'fns'\n"  # a valid function to add one bad key to
 
@@ -20,7 +27,10 @@ CASES = [
     ("foo = 1\n", "foo: unknown key; allowed: buckets, functions, invoker, tables"),
     ("invoker = 1\n", "invoker: must be a table (got 1)"),
     ("[invoker]\nidle = 1\n", "invoker.idle: unknown key; allowed: idle_timeout, retry_delays"),
-    ("[invoker]\nidle_timeout = 0\n", "invoker.idle_timeout: must be between 0.05 and 86400 (got 0.0)"),
+    (
+        "[invoker]\nidle_timeout = 0\n",
+        "invoker.idle_timeout: must be between 0.05 and 86400 (got 0.0)",
+    ),
     ("[invoker]\nidle_timeout = 'soon'\n", "invoker.idle_timeout: must be a number (got 'soon')"),
     (
         "[invoker]\nretry_delays = [1, 5000]\n",
@@ -36,7 +46,10 @@ CASES = [
     ),
     ("[tables.t]\nkey = 1\n", "tables.t.key: must be a string (got 1)"),
     ("[tables.t]\nsort_key = 1\n", "tables.t.sort_key: must be a string (got 1)"),
-    ("[tables.t]\nfoo = 1\n", "tables.t.foo: unknown key; allowed: key, sort_key, stream_view_type"),
+    (
+        "[tables.t]\nfoo = 1\n",
+        "tables.t.foo: unknown key; allowed: key, sort_key, stream_view_type",
+    ),
     ("buckets = 1\n", "buckets: must be a table (got 1)"),
     (
         "[buckets.Up]\n",
@@ -51,7 +64,10 @@ CASES = [
         "functions.a b: name must be 1-64 characters of [A-Za-z0-9_-]",
     ),
     ("[functions.a]\ncode = 'fns'\n", "functions.a.handler: is required"),
-    ("[functions.a]\nhandler = 'h'\ncode = 'fns'\n", "functions.a.handler: must look like 'module.function' (got 'h')"),
+    (
+        "[functions.a]\nhandler = 'h'\ncode = 'fns'\n",
+        "functions.a.handler: must look like 'module.function' (got 'h')",
+    ),
     ("[functions.a]\nhandler = 1\ncode = 'fns'\n", "functions.a.handler: must be a string (got 1)"),
     (
         "[functions.a]\nhandler = 'h.f'\ncode = 'nowhere'\n",
@@ -59,7 +75,10 @@ CASES = [
     ),
     ("[functions.a]\nhandler = 'h.f'\ncode = 1\n", "functions.a.code: must be a string (got 1)"),
     (F + "environment = 1\n", "functions.a.environment: must be a table (got 1)"),
-    (F + "environment = { K = [1] }\n", "functions.a.environment.K: must be a string, number or boolean (got [1])"),
+    (
+        F + "environment = { K = [1] }\n",
+        "functions.a.environment.K: must be a string, number or boolean (got [1])",
+    ),
     (F + "log_format = 'XML'\n", "functions.a.log_format: must be 'Text' or 'JSON' (got 'XML')"),
     (F + "memory = 64\n", "functions.a.memory: must be between 128 and 10240 (got 64)"),
     (F + "memory = true\n", "functions.a.memory: must be an integer (got True)"),
@@ -68,7 +87,10 @@ CASES = [
     (F + "timeout = '3'\n", "functions.a.timeout: must be a number (got '3')"),
     (F + "concurrency = 0\n", "functions.a.concurrency: must be between 1 and 1000 (got 0)"),
     (F + "max_retries = 3\n", "functions.a.max_retries: must be between 0 and 2 (got 3)"),
-    (F + "max_event_age = 0\n", "functions.a.max_event_age: must be between 0.01 and 21600 (got 0.0)"),
+    (
+        F + "max_event_age = 0\n",
+        "functions.a.max_event_age: must be between 0.01 and 21600 (got 0.0)",
+    ),
     (
         F + "retry_delays = [1]\n",
         "functions.a.retry_delays: must be two numbers of seconds between 0 and 3600 (delay before retry 1 and 2) (got [1])",
@@ -77,8 +99,14 @@ CASES = [
         F + "retry_delays = [1, true]\n",
         "functions.a.retry_delays: must be two numbers of seconds between 0 and 3600 (delay before retry 1 and 2) (got [1, True])",
     ),
-    (F + "on_failure = 'b'\n", "functions.a.on_failure: names a function that is not defined (got 'b')"),
-    (F + "on_success = 'b'\n", "functions.a.on_success: names a function that is not defined (got 'b')"),
+    (
+        F + "on_failure = 'b'\n",
+        "functions.a.on_failure: names a function that is not defined (got 'b')",
+    ),
+    (
+        F + "on_success = 'b'\n",
+        "functions.a.on_success: names a function that is not defined (got 'b')",
+    ),
     (F + "on_success = 1\n", "functions.a.on_success: must be a string (got 1)"),
     (
         F + "timout = 3\n",
@@ -99,7 +127,10 @@ CASES = [
         F + "http = [{ path = '/a/{p+}/b' }]\n",
         "functions.a.http[0].path: a greedy {name+} parameter must be the last segment (got '/a/{p+}/b')",
     ),
-    (F + "http = [{ path = '/', public = 'yes' }]\n", "functions.a.http[0].public: must be true or false (got 'yes')"),
+    (
+        F + "http = [{ path = '/', public = 'yes' }]\n",
+        "functions.a.http[0].public: must be true or false (got 'yes')",
+    ),
     (
         F + "http = [{ path = '/', verb = 'GET' }]\n",
         "functions.a.http[0].verb: unknown key; allowed: method, path, public",
@@ -117,7 +148,10 @@ CASES = [
         F + "bucket = [{ bucket = 'up1', events = 's3:ObjectCreated:*' }]\n",
         "functions.a.bucket[0].events: must be an array (got 's3:ObjectCreated:*')",
     ),
-    (F + "bucket = [{ bucket = 'up1', prefix = 1 }]\n", "functions.a.bucket[0].prefix: must be a string (got 1)"),
+    (
+        F + "bucket = [{ bucket = 'up1', prefix = 1 }]\n",
+        "functions.a.bucket[0].prefix: must be a string (got 1)",
+    ),
     (
         F + "bucket = [{ bucket = 'up1', when = 1 }]\n",
         "functions.a.bucket[0].when: unknown key; allowed: bucket, events, prefix, suffix",
@@ -165,19 +199,26 @@ def project_dir(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize(
-    ("toml", "message"), CASES, ids=[m.split(":")[0] + "|" + m.split(": ", 1)[1][:30] for _, m in CASES]
+    ("toml", "message"),
+    CASES,
+    ids=[m.split(":")[0] + "|" + m.split(": ", 1)[1][:30] for _, m in CASES],
 )
 def test_each_broken_rule_is_named_exactly(project_dir: Path, toml: str, message: str) -> None:
     path = project_dir / "logsvc.toml"
     with pytest.raises(InvalidParameter) as e:
         parse_project(tomllib.loads(toml), path, project_dir / "data")
     assert e.value.message == f"{path}: " + message.replace("{base}", str(project_dir))
-    assert message.split(": ", 1)[0] in (e.value.field, e.value.field.rsplit(".", 1)[0])  # the key, as a field
+    assert message.split(": ", 1)[0] in (
+        e.value.field,
+        e.value.field.rsplit(".", 1)[0],
+    )  # the key, as a field
 
 
 def test_a_minimal_function_gets_the_documented_defaults(project_dir: Path) -> None:
     path = project_dir / "logsvc.toml"
-    doc = tomllib.loads(F + "http = { path = '/a/{id}' }\nbucket = [{ bucket = 'up1' }]\ntable = { table = 't' }\n")
+    doc = tomllib.loads(
+        F + "http = { path = '/a/{id}' }\nbucket = [{ bucket = 'up1' }]\ntable = { table = 't' }\n"
+    )
     project = parse_project(doc, path, project_dir / "data")
     assert project.idle_timeout == 300.0
     assert project.functions == {
@@ -198,7 +239,9 @@ def test_a_minimal_function_gets_the_documented_defaults(project_dir: Path) -> N
         ),
     }
     assert project.routes == (HttpRoute("ANY", "/a/{id}", "a", False),)
-    assert project.bucket_triggers == (BucketTrigger("up1", "a", "", "", ("s3:ObjectCreated:*", "s3:ObjectRemoved:*")),)
+    assert project.bucket_triggers == (
+        BucketTrigger("up1", "a", "", "", ("s3:ObjectCreated:*", "s3:ObjectRemoved:*")),
+    )
     assert project.buckets["up1"].path == project_dir / "data" / "buckets" / "up1"
     assert project.table_triggers == (
         TableTrigger(
@@ -282,7 +325,9 @@ def test_every_key_is_read_and_substituted(project_dir: Path) -> None:
     )
     assert b.retry_delays == (3.0, 4.0)
     assert project.routes == (HttpRoute("POST", "/p/{rest+}", "a", True),)
-    assert project.bucket_triggers == (BucketTrigger("up1", "a", "in/", ".txt", ("s3:ObjectCreated:Put",)),)
+    assert project.bucket_triggers == (
+        BucketTrigger("up1", "a", "in/", ".txt", ("s3:ObjectCreated:Put",)),
+    )
     assert project.buckets["up1"].path == data / "b"
     assert project.tables == {"orders": Table("orders", "pk", "sk", "KEYS_ONLY")}
     assert project.table_triggers == (

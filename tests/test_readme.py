@@ -32,8 +32,7 @@ DEFAULT_URL = "http://127.0.0.1:4588"
 
 # Commands the test cannot run as written, with why; any other command must be runnable below.
 NOT_RUN = {
-    "python3 -m pip install -e . && python3 -m logsvc demo":
-        "installs into this environment; the fixture runs its second half, `python -m logsvc demo`",
+    "python3 -m pip install -e . && python3 -m logsvc demo": "installs into this environment; the fixture runs its second half, `python -m logsvc demo`",
     "make test": "is this test suite",
     "docker compose up --build": "no Docker engine on CI; tests/test_docs.py checks the compose file",
 }
@@ -56,10 +55,14 @@ def readme_commands() -> list[str]:
     """The README's commands in order: ```sh blocks (continuations joined) and the way-in table."""
     found: list[tuple[int, str]] = []  # (offset in the README, command)
     for m in re.finditer(r"^( *)```sh\n(.*?)^\1```", README, re.M | re.S):
-        text = re.sub(r"\\\n\s*", " ", "\n".join(line[len(m.group(1)):] for line in m.group(2).splitlines()))
+        text = re.sub(
+            r"\\\n\s*", " ", "\n".join(line[len(m.group(1)) :] for line in m.group(2).splitlines())
+        )
         lines = [c for c in (_strip_comment(line) for line in text.splitlines()) if c]
         found += [(m.start() + i, c) for i, c in enumerate(lines)]  # in the block's order
-    for row in re.finditer(r"^\| [^|]+ \| `((?:echo|logsvc) [^`]+)`", README, re.M):  # a table's "how" column
+    for row in re.finditer(
+        r"^\| [^|]+ \| `((?:echo|logsvc) [^`]+)`", README, re.M
+    ):  # a table's "how" column
         found.append((row.start(), row.group(1)))
     return [c for _, c in sorted(found, key=lambda f: f[0])]
 
@@ -67,7 +70,7 @@ def readme_commands() -> list[str]:
 def readme_patterns() -> list[str]:
     """The filter patterns of the sentence that introduces the language."""
     start = README.index("Filter patterns are CloudWatch's language everywhere")
-    sentence = README[start:README.index("A bare term", start)]
+    sentence = README[start : README.index("A bare term", start)]
     return [p for p in re.findall(r"`([^`]+)`", sentence)]
 
 
@@ -92,15 +95,32 @@ class Demo:
         self.work.mkdir()
         bin_dir = root / "bin"
         bin_dir.mkdir()
-        for name, target in (("logsvc", f'"{sys.executable}" -m logsvc'), ("python", f'"{sys.executable}"')):
-            shim = bin_dir / name  # `logsvc` and `python` in the README mean this interpreter and this tree
+        for name, target in (
+            ("logsvc", f'"{sys.executable}" -m logsvc'),
+            ("python", f'"{sys.executable}"'),
+        ):
+            shim = (
+                bin_dir / name
+            )  # `logsvc` and `python` in the README mean this interpreter and this tree
             shim.write_text(f'#!/bin/sh\nexec {target} "$@"\n')
             shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
-        self.env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", PYTHONPATH=str(ROOT),
-                        LOGSVC_DATA_DIR=str(self.data), LOGSVC_LOG_LEVEL="warning", PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen([sys.executable, "-m", "logsvc", "demo", "--port", "0"], env=self.env,
-                                     cwd=self.work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     start_new_session=True)
+        self.env = dict(
+            os.environ,
+            PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+            PYTHONPATH=str(ROOT),
+            LOGSVC_DATA_DIR=str(self.data),
+            LOGSVC_LOG_LEVEL="warning",
+            PYTHONUNBUFFERED="1",
+        )
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "logsvc", "demo", "--port", "0"],
+            env=self.env,
+            cwd=self.work,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         self.stderr: list[str] = []
         threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
         urls: queue.Queue[str] = queue.Queue()
@@ -119,24 +139,38 @@ class Demo:
         self.env["LOGSVC_URL"] = self.url
 
     def sh(self, command: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        return subprocess.run(["bash", "-c", command.replace(DEFAULT_URL, self.url)], env=self.env, cwd=self.work,
-                              capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            ["bash", "-c", command.replace(DEFAULT_URL, self.url)],
+            env=self.env,
+            cwd=self.work,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
-    def until_output(self, command: str, timeout: float = 120, ok=None) -> subprocess.CompletedProcess:
+    def until_output(
+        self, command: str, timeout: float = 120, ok=None
+    ) -> subprocess.CompletedProcess:
         """Run `command` until it exits 0 with output that `ok` accepts (default: any), since the
         demo's logs arrive over its first seconds."""
         last: list[subprocess.CompletedProcess] = []
 
         def attempt() -> bool:
             last[:] = [self.sh(command)]
-            return last[0].returncode == 0 and bool(last[0].stdout.strip()) and (ok is None or ok(last[0].stdout))
+            return (
+                last[0].returncode == 0
+                and bool(last[0].stdout.strip())
+                and (ok is None or ok(last[0].stdout))
+            )
 
         try:
             wait_for(attempt, timeout=timeout, interval=1.0, what=command)
         except AssertionError:
             r = last[0]
-            raise AssertionError(f"README command failed: {command}\nexit {r.returncode}\nstdout: {r.stdout[-2000:]}\n"
-                                 f"stderr: {r.stderr[-2000:]}") from None
+            raise AssertionError(
+                f"README command failed: {command}\nexit {r.returncode}\nstdout: {r.stdout[-2000:]}\n"
+                f"stderr: {r.stderr[-2000:]}"
+            ) from None
         return last[0]
 
     def stop(self) -> None:
@@ -161,14 +195,22 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 def follow_prints_a_line(demo: Demo, command: str, timeout: float = 90) -> str:
     """A following command (`tail -f`) never ends by itself: its first printed line is the answer."""
-    proc = subprocess.Popen(["bash", "-c", "exec " + command.replace(DEFAULT_URL, demo.url)], env=demo.env,
-                            cwd=demo.work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        ["bash", "-c", "exec " + command.replace(DEFAULT_URL, demo.url)],
+        env=demo.env,
+        cwd=demo.work,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
     try:
         return lines.get(timeout=timeout)
     except queue.Empty:
-        raise AssertionError(f"README command printed nothing in {timeout}s: {command}\n{proc.stderr.read()}") from None
+        raise AssertionError(
+            f"README command printed nothing in {timeout}s: {command}\n{proc.stderr.read()}"
+        ) from None
     finally:
         proc.terminate()
         proc.wait(timeout=15)
@@ -206,10 +248,15 @@ def test_every_readme_command_works_against_the_demo(demo: Demo) -> None:
             assert "/aws/lambda/" in follow_prints_a_line(demo, command)
         elif command.startswith("aws logs start-query "):
             rows = query_results(demo, command)
-            assert rows and all(any(f["field"] == "@message" and "ERROR" in f["value"] for f in row) for row in rows), rows
+            assert rows and all(
+                any(f["field"] == "@message" and "ERROR" in f["value"] for f in row) for row in rows
+            ), rows
         elif command.startswith("logsvc run "):
             r = demo.sh(command)
-            assert r.returncode == 1 and "app stopped" in r.stderr, (r.returncode, r.stderr)  # exits with its status
+            assert r.returncode == 1 and "app stopped" in r.stderr, (
+                r.returncode,
+                r.stderr,
+            )  # exits with its status
             group = command.split("--group ", 1)[1].split()[0]
             out = demo.until_output(f"logsvc tail {group} --since 10m --format short").stdout
             assert "app started" in out and "app stopped" in out, out
@@ -220,7 +267,9 @@ def test_every_readme_command_works_against_the_demo(demo: Demo) -> None:
             assert "hello" in demo.until_output(f"logsvc search hello --group {group}").stdout
         elif command.startswith("aws logs filter-log-events "):
             r = demo.until_output(command, ok=lambda out: json.loads(out)["events"])
-            assert all(json.loads(e["message"])["level"] == "ERROR" for e in json.loads(r.stdout)["events"])
+            assert all(
+                json.loads(e["message"])["level"] == "ERROR" for e in json.loads(r.stdout)["events"]
+            )
         elif command == "logsvc groups":  # every group the README names appears
             mentioned = set(re.findall(r"/aws/lambda/[a-z][\w-]*", README))
             assert mentioned, "the README names no group"
@@ -230,7 +279,9 @@ def test_every_readme_command_works_against_the_demo(demo: Demo) -> None:
             if command.startswith("curl "):
                 body = json.loads(r.stdout)
                 assert body["status"] == "Complete" and body["results"], body
-                levels = {f["value"] for row in body["results"] for f in row if f["field"] == "level"}
+                levels = {
+                    f["value"] for row in body["results"] for f in row if f["field"] == "level"
+                }
                 assert {"INFO", "ERROR"} <= levels, levels
     assert len(ran) >= 9, ran
 

@@ -39,7 +39,9 @@ def test_deep_pages_of_one_timestamp_do_not_reread_earlier_pages(data_dir: Path)
     store.create_group("g")
     store.create_stream("g", "s")
     t = int(time.time() * 1000)
-    store.append_events("g", "s", [(t, f"same millisecond {i:06d} " + "p" * 60) for i in range(N_SAME)])
+    store.append_events(
+        "g", "s", [(t, f"same millisecond {i:06d} " + "p" * 60) for i in range(N_SAME)]
+    )
     size = store.get_stream("g", "s").size
     index = BlockIndex(data_dir / "index")
     try:
@@ -75,12 +77,17 @@ def test_group_listing_reads_a_bounded_number_of_streams_and_says_so(server: Ser
     store.create_group("a-few")
     store.create_stream("a-few", "one")
     stamped = int(datetime(2026, 11, 27, 21, 46, 35, 123_000, tzinfo=UTC).timestamp() * 1000)
-    wait_for(lambda: server.json("/api/v1/groups")["groups"][1]["lastEventTime"] == stamped, timeout=60,
-             what="the streams indexed")
+    wait_for(
+        lambda: server.json("/api/v1/groups")["groups"][1]["lastEventTime"] == stamped,
+        timeout=60,
+        what="the streams indexed",
+    )
     got = server.json("/api/v1/groups")
     by_name = {g["name"]: g for g in got["groups"]}
     assert by_name["many"]["streamCount"] == n
-    assert by_name["many"]["lastEventTimeExact"] is False  # the last 20 streams: from the index alone
+    assert (
+        by_name["many"]["lastEventTimeExact"] is False
+    )  # the last 20 streams: from the index alone
     assert got["partial"] is True and "lastEventTime" in got["partialReason"]
     assert by_name["a-few"]["lastEventTimeExact"] is True  # listed first, within the budget
 
@@ -99,7 +106,9 @@ def test_histogram_with_a_pattern_stops_at_its_deadline(data_dir: Path) -> None:
         pattern = compile_pattern("match")
         _, counts, complete = reader.histogram(src, t, t + 30_000, 3, pattern)
         assert complete is True and counts == [10_000, 10_000, 10_000]
-        _, counts, complete = reader.histogram(src, t, t + 30_000, 3, pattern, deadline=time.monotonic() - 1)
+        _, counts, complete = reader.histogram(
+            src, t, t + 30_000, 3, pattern, deadline=time.monotonic() - 1
+        )
         assert complete is False and sum(counts) < 30_000
     finally:
         index.close()
@@ -121,8 +130,13 @@ def test_group_pages_list_every_group_once(server: Server) -> None:
             break
     assert got == [n for n in made if n.startswith("/p/")]
     logs = boto3.client("logs", endpoint_url=server.url, region_name="us-east-1")
-    names = [g["logGroupName"] for page in logs.get_paginator("describe_log_groups").paginate(
-        logGroupNamePrefix="/p/", PaginationConfig={"PageSize": 7}) for g in page["logGroups"]]
+    names = [
+        g["logGroupName"]
+        for page in logs.get_paginator("describe_log_groups").paginate(
+            logGroupNamePrefix="/p/", PaginationConfig={"PageSize": 7}
+        )
+        for g in page["logGroups"]
+    ]
     assert names == got
     assert json.dumps(names).count("other") == 0
 
@@ -152,10 +166,14 @@ def test_paging_all_groups_reads_each_group_once_not_once_per_page(data_dir: Pat
         seen += [g.name for g in page]
         after = page[-1].name if page else None
     assert seen == sorted(names)
-    assert store.gets == len(names)  # each group's metadata once over all 12 pages, not once per page
+    assert store.gets == len(
+        names
+    )  # each group's metadata once over all 12 pages, not once per page
 
 
-def test_one_ingest_step_reads_at_most_its_budget_over_all_files(data_dir: Path, monkeypatch) -> None:
+def test_one_ingest_step_reads_at_most_its_budget_over_all_files(
+    data_dir: Path, monkeypatch
+) -> None:
     """#10.11: the rescan's read budget was never spent, so one step read every file whole."""
     budget = 256 * 1024
     monkeypatch.setattr(ingest, "MAX_READ", budget)
@@ -179,6 +197,8 @@ def test_one_ingest_step_reads_at_most_its_budget_over_all_files(data_dir: Path,
         ing.commit()
         reader = Reader(store, index)
         got = [e.message for e in iter_all(reader, reader.sources(["g"]))]
-        assert sorted(got) == sorted(f"line {s}-{i} " + "x" * 180 for s in range(5) for i in range(1000))
+        assert sorted(got) == sorted(
+            f"line {s}-{i} " + "x" * 180 for s in range(5) for i in range(1000)
+        )
     finally:
         index.close()

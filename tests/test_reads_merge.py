@@ -23,7 +23,9 @@ from logsvc.query import Reader
 from logsvc.store import Store
 from tests.conftest import start_server
 
-PAGE_BUDGET = 1_048_576  # AWS: "the sum of all event messages in UTF-8, plus 26 bytes for each log event"
+PAGE_BUDGET = (
+    1_048_576  # AWS: "the sum of all event messages in UTF-8, plus 26 bytes for each log event"
+)
 
 
 def test_a_page_stops_at_one_mib_and_its_token_resumes_with_nothing_lost(data_dir: Path) -> None:
@@ -45,7 +47,10 @@ def test_a_page_stops_at_one_mib_and_its_token_resumes_with_nothing_lost(data_di
             logs.put_log_events(
                 logGroupName="/big",
                 logStreamName="s",
-                logEvents=[{"timestamp": t0 + i, "message": messages[i]} for i in range(at, min(n, at + 1_000))],
+                logEvents=[
+                    {"timestamp": t0 + i, "message": messages[i]}
+                    for i in range(at, min(n, at + 1_000))
+                ],
             )
         sizes, got, token = [], [], None
         kw = {"logGroupName": "/big", "logStreamName": "s", "startFromHead": True}
@@ -75,13 +80,15 @@ def test_a_chunk_cut_by_the_first_visible_byte_shows_its_events_from_there(
         reader = Reader(Store(data_dir), index)
         with index.snapshot() as snap:
             blocks = snap.stream_blocks(reader.sources(["g"])[0].skey)
-        assert any(b.c_start[i] < cut < b.chunk_end(i) for b in blocks for i in range(len(b.c_start))), (
-            "the cut must fall inside an indexed chunk"
-        )
+        assert any(
+            b.c_start[i] < cut < b.chunk_end(i) for b in blocks for i in range(len(b.c_start))
+        ), "the cut must fall inside an indexed chunk"
         src = dataclasses.replace(reader.sources(["g"])[0], from_offset=cut)
         want = [f"event {i:03d}" for i in range(100, 200)]
         for forward in (True, False):
-            assert [e.message for e in reader.read([src], forward=forward, limit=1_000).events] == want
+            assert [
+                e.message for e in reader.read([src], forward=forward, limit=1_000).events
+            ] == want
             got, token = [], None
             while True:  # small pages: each one starts inside or after the cut chunk
                 page = reader.read([src], forward=forward, limit=7, token=token)

@@ -43,7 +43,9 @@ def _read(reader: Reader) -> list:
     return reader.read(reader.sources([G]), forward=True, limit=1000).events
 
 
-def test_unstamped_time_is_decided_once_before_and_after_indexing_and_reindex(data_dir: Path) -> None:
+def test_unstamped_time_is_decided_once_before_and_after_indexing_and_reindex(
+    data_dir: Path,
+) -> None:
     store = Store(data_dir)
     path = store.ensure_stream(G, S)
     _append(path, "first, no timestamp\n")
@@ -56,13 +58,17 @@ def test_unstamped_time_is_decided_once_before_and_after_indexing_and_reindex(da
     _set_mtime(path, first.timestamp + 3_600_000)  # the file's time moves on; the event's must not
     again = _read(reader)
     assert (again[0].timestamp, again[0].ingestion_time, again[0].event_id) == (
-        first.timestamp, first.ingestion_time, first.event_id)
+        first.timestamp,
+        first.ingestion_time,
+        first.event_id,
+    )
     assert again[1].timestamp >= first.timestamp
 
     Ingester(store, index).rebuild(None)  # now served from the index
     indexed = _read(reader)
     assert [(e.event_id, e.timestamp, e.ingestion_time) for e in indexed] == [
-        (e.event_id, e.timestamp, e.ingestion_time) for e in again]
+        (e.event_id, e.timestamp, e.ingestion_time) for e in again
+    ]
     index.close()
 
     shutil.rmtree(data_dir / "index")  # a lost index: reindex cannot copy the times from it
@@ -71,7 +77,8 @@ def test_unstamped_time_is_decided_once_before_and_after_indexing_and_reindex(da
     try:
         rebuilt = _read(Reader(store, index))
         assert [(e.event_id, e.timestamp, e.ingestion_time) for e in rebuilt] == [
-            (e.event_id, e.timestamp, e.ingestion_time) for e in again]
+            (e.event_id, e.timestamp, e.ingestion_time) for e in again
+        ]
     finally:
         index.close()
 
@@ -90,9 +97,14 @@ def test_unstamped_line_never_sorts_before_lines_written_before_it(data_dir: Pat
         reader = Reader(store, index)
         for _ in range(2):  # from the file, then from the index
             evs = _read(reader)
-            assert [e.message for e in evs] == ["stamped by its writer", "unstamped, written after it"]
+            assert [e.message for e in evs] == [
+                "stamped by its writer",
+                "unstamped, written after it",
+            ]
             assert evs[1].timestamp >= evs[0].timestamp
-            assert all(e.ingestion_time >= e.timestamp for e in evs), [(e.timestamp, e.ingestion_time) for e in evs]
+            assert all(e.ingestion_time >= e.timestamp for e in evs), [
+                (e.timestamp, e.ingestion_time) for e in evs
+            ]
             Ingester(store, index).rebuild(None)
     finally:
         index.close()
@@ -123,8 +135,12 @@ def test_tail_search_and_cloudwatch_agree_on_an_unstamped_line(data_dir: Path) -
     path = store.ensure_stream(G, S)
     server = start_server(data_dir)
     try:
-        with requests.get(server.url + "/api/v1/tail", params={"group": G, "heartbeat": 1}, stream=True,
-                          timeout=10) as r:
+        with requests.get(
+            server.url + "/api/v1/tail",
+            params={"group": G, "heartbeat": 1},
+            stream=True,
+            timeout=10,
+        ) as r:
             lines_ = r.iter_lines(decode_unicode=True)
             next(lines_)
             _append(path, "unstamped via tail\n")
@@ -136,20 +152,35 @@ def test_tail_search_and_cloudwatch_agree_on_an_unstamped_line(data_dir: Path) -
         assert tailed is not None and tailed["message"] == "unstamped via tail"
         _set_mtime(path, tailed["timestamp"] + 60_000)
         _append(path, "another\n")
-        wait_for(lambda: len(server.json("/api/v1/events", group=G)["events"]) == 2, what="both lines")
+        wait_for(
+            lambda: len(server.json("/api/v1/events", group=G)["events"]) == 2, what="both lines"
+        )
 
         def same_everywhere() -> None:
             ev = server.json("/api/v1/events", group=G, startFromHead="true")["events"][0]
             assert (ev["eventId"], ev["timestamp"], ev["ingestionTime"]) == (
-                tailed["eventId"], tailed["timestamp"], tailed["ingestionTime"])
+                tailed["eventId"],
+                tailed["timestamp"],
+                tailed["ingestionTime"],
+            )
             logs = boto3.client("logs", endpoint_url=server.url, region_name="us-east-1")
-            got = logs.get_log_events(logGroupName=G, logStreamName=S, startFromHead=True)["events"][0]
-            assert (got["timestamp"], got["ingestionTime"]) == (tailed["timestamp"], tailed["ingestionTime"])
+            got = logs.get_log_events(logGroupName=G, logStreamName=S, startFromHead=True)[
+                "events"
+            ][0]
+            assert (got["timestamp"], got["ingestionTime"]) == (
+                tailed["timestamp"],
+                tailed["ingestionTime"],
+            )
 
         same_everywhere()
         server.stop()
-        subprocess.run([sys.executable, "-m", "logsvc", "reindex"], check=True, capture_output=True,
-                       env={**server.env}, timeout=60)
+        subprocess.run(
+            [sys.executable, "-m", "logsvc", "reindex"],
+            check=True,
+            capture_output=True,
+            env={**server.env},
+            timeout=60,
+        )
         server = start_server(data_dir)
         same_everywhere()
     finally:
@@ -184,13 +215,22 @@ def test_a_stream_deleted_and_created_again_gets_new_times(data_dir: Path) -> No
         logs = boto3.client("logs", endpoint_url=server.url, region_name="us-east-1")
         logs.create_log_stream(logGroupName=G, logStreamName=S)
         _append(store.stream_file(G, S), "same words\n")
-        first = wait_for(lambda: server.json("/api/v1/events", group=G)["events"], what="the line")[0]
+        first = wait_for(lambda: server.json("/api/v1/events", group=G)["events"], what="the line")[
+            0
+        ]
         logs.delete_log_stream(logGroupName=G, logStreamName=S)
-        wait_for(lambda: time.time() * 1000 > first["ingestionTime"] + 20, what="the clock to move on")
+        wait_for(
+            lambda: time.time() * 1000 > first["ingestionTime"] + 20, what="the clock to move on"
+        )
         logs.create_log_stream(logGroupName=G, logStreamName=S)
         _append(store.stream_file(G, S), "same words\n")
-        again = wait_for(lambda: server.json("/api/v1/events", group=G)["events"], what="the line again")[0]
+        again = wait_for(
+            lambda: server.json("/api/v1/events", group=G)["events"], what="the line again"
+        )[0]
         assert again["message"] == "same words"
-        assert again["ingestionTime"] > first["ingestionTime"] and again["timestamp"] > first["timestamp"]
+        assert (
+            again["ingestionTime"] > first["ingestionTime"]
+            and again["timestamp"] > first["timestamp"]
+        )
     finally:
         server.stop()

@@ -39,14 +39,22 @@ def expired(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, 
     store.create_group(G)
     store.create_stream(G, S)
     now = int(time.time() * 1000)
-    store.append_events(G, S, [(now - 3 * DAY + i, f"old event {i:05d} " + "x" * 60) for i in range(OLD)])
+    store.append_events(
+        G, S, [(now - 3 * DAY + i, f"old event {i:05d} " + "x" * 60) for i in range(OLD)]
+    )
     store.append_events(G, S, [(now + i, f"young event {i:03d}") for i in range(YOUNG)])
     server = start_server(data, env={"LOGSVC_RETENTION_INTERVAL": "0.3"})
     try:
-        wait_for(lambda: len(server.json("/api/v1/events", group=G, limit=1000)["events"]) == OLD + YOUNG,
-                 what="all events indexed")
+        wait_for(
+            lambda: (
+                len(server.json("/api/v1/events", group=G, limit=1000)["events"]) == OLD + YOUNG
+            ),
+            what="all events indexed",
+        )
         store.update_group(G, retention_days=1)
-        wait_for(lambda: store.retention(G)[1].get(S, 0) > 8192, what="the expired bytes punched out")
+        wait_for(
+            lambda: store.retention(G)[1].get(S, 0) > 8192, what="the expired bytes punched out"
+        )
         yield server, now
     finally:
         server.stop()
@@ -63,7 +71,9 @@ def test_context_shows_no_expired_event_and_no_hole(expired: tuple[Server, int])
     server, _ = expired
     first = server.json("/api/v1/events", group=G, startFromHead="true", limit=1)["events"][0]
     assert first["message"] == "young event 000"
-    got = server.json("/api/v1/events/context", group=G, stream=S, eventId=first["eventId"], before=500, after=5)
+    got = server.json(
+        "/api/v1/events/context", group=G, stream=S, eventId=first["eventId"], before=500, after=5
+    )
     _assert_only_young(got["events"])
     assert [e["message"] for e in got["events"]] == [f"young event {i:03d}" for i in range(6)]
 
@@ -71,24 +81,38 @@ def test_context_shows_no_expired_event_and_no_hole(expired: tuple[Server, int])
 def test_context_of_an_expired_event_is_not_found(expired: tuple[Server, int]) -> None:
     """An id from before the expired offset names bytes that are gone."""
     server, _ = expired
-    r = server.get("/api/v1/events/context", group=G, stream=S, eventId="0000000000000000" + "0" * 16)
+    r = server.get(
+        "/api/v1/events/context", group=G, stream=S, eventId="0000000000000000" + "0" * 16
+    )
     assert r.status_code == 404, r.text
 
 
 def test_histogram_counts_only_visible_events(expired: tuple[Server, int]) -> None:
     server, now = expired
     for q in ("", "event"):
-        got = server.json("/api/v1/histogram", group=G, start=now - 4 * DAY, end=now + 60_000, buckets=4, q=q,
-                          levels="true")
+        got = server.json(
+            "/api/v1/histogram",
+            group=G,
+            start=now - 4 * DAY,
+            end=now + 60_000,
+            buckets=4,
+            q=q,
+            levels="true",
+        )
         assert sum(b["count"] for b in got["buckets"]) == YOUNG, (q, got)
         # the per-level counts (parsed from the files, not the chunk counts) skip expired events too
-        assert got["levelsComplete"] and sum(sum(b["levels"].values()) for b in got["buckets"]) == YOUNG, (q, got)
+        assert (
+            got["levelsComplete"]
+            and sum(sum(b["levels"].values()) for b in got["buckets"]) == YOUNG
+        ), (q, got)
 
 
 def test_events_search_and_export_hide_expired(expired: tuple[Server, int]) -> None:
     server, now = expired
     _assert_only_young(server.json("/api/v1/events", group=G, limit=1000)["events"])
-    _assert_only_young(server.json("/api/v1/search", group=G, q="event", start=now - 4 * DAY, limit=1000)["events"])
+    _assert_only_young(
+        server.json("/api/v1/search", group=G, q="event", start=now - 4 * DAY, limit=1000)["events"]
+    )
     r = server.get("/api/v1/export", group=G, start=now - 4 * DAY)
     assert r.status_code == 200
     rows = [json.loads(line) for line in r.text.splitlines()]
@@ -99,7 +123,9 @@ def test_events_search_and_export_hide_expired(expired: tuple[Server, int]) -> N
 def test_cloudwatch_reads_hide_expired(expired: tuple[Server, int]) -> None:
     server, now = expired
     logs = boto3.client("logs", endpoint_url=server.url, region_name="us-east-1")
-    got = logs.get_log_events(logGroupName=G, logStreamName=S, startFromHead=True, limit=10_000)["events"]
+    got = logs.get_log_events(logGroupName=G, logStreamName=S, startFromHead=True, limit=10_000)[
+        "events"
+    ]
     _assert_only_young(got)
     assert len(got) == YOUNG
     got = logs.filter_log_events(logGroupName=G, startTime=now - 4 * DAY)["events"]
@@ -109,8 +135,13 @@ def test_cloudwatch_reads_hide_expired(expired: tuple[Server, int]) -> None:
 
 def _tail_events(server: Server, headers: dict, want: int, **params) -> list[dict]:
     out: list[dict] = []
-    with requests.get(server.url + "/api/v1/tail", params={"group": G, "heartbeat": 1, **params},
-                      headers=headers, stream=True, timeout=10) as r:
+    with requests.get(
+        server.url + "/api/v1/tail",
+        params={"group": G, "heartbeat": 1, **params},
+        headers=headers,
+        stream=True,
+        timeout=10,
+    ) as r:
         assert r.status_code == 200, r.text
         deadline = time.monotonic() + 10
         for line in r.iter_lines(decode_unicode=True):
@@ -121,10 +152,14 @@ def _tail_events(server: Server, headers: dict, want: int, **params) -> list[dic
     return out
 
 
-def test_tail_from_a_cursor_below_the_expired_offset_skips_the_hole(expired: tuple[Server, int]) -> None:
+def test_tail_from_a_cursor_below_the_expired_offset_skips_the_hole(
+    expired: tuple[Server, int],
+) -> None:
     """A cursor from before the retention pass resumes at the first byte still kept."""
     server, _ = expired
-    cursor = encode_cursor(paging.codec(server.data_dir), {stream_key(G, S): 0})  # as issued at byte 0
+    cursor = encode_cursor(
+        paging.codec(server.data_dir), {stream_key(G, S): 0}
+    )  # as issued at byte 0
     got = _tail_events(server, {"Last-Event-ID": cursor}, YOUNG)
     _assert_only_young(got)
     assert len(got) == YOUNG
@@ -158,7 +193,9 @@ def test_a_recreated_stream_shows_nothing_of_the_deleted_file(data_dir: Path) ->
         index.close()
 
 
-def test_reads_ignore_blocks_of_a_file_rewritten_in_place_before_the_ingester_looked(data_dir: Path) -> None:
+def test_reads_ignore_blocks_of_a_file_rewritten_in_place_before_the_ingester_looked(
+    data_dir: Path,
+) -> None:
     """copytruncate keeps the inode: the blocks' head bytes, not only the inode, tell the old file."""
     store = Store(data_dir)
     path = store.ensure_stream("g", "s")
@@ -173,13 +210,17 @@ def test_reads_ignore_blocks_of_a_file_rewritten_in_place_before_the_ingester_lo
         assert path.stat().st_ino == ino
         reader = Reader(store, index)
         got = reader.read(reader.sources(["g"]), forward=True, limit=1000).events
-        assert [e.message for e in got] == [f"later m3-{i} padding padding padding" for i in range(200)]
+        assert [e.message for e in got] == [
+            f"later m3-{i} padding padding padding" for i in range(200)
+        ]
     finally:
         index.close()
 
 
 @pytest.mark.parametrize("indexed_before", [False, True])
-def test_a_line_longer_than_a_read_slice_hides_nothing_after_it_in_bytes_not_indexed_yet(data_dir: Path, indexed_before: bool) -> None:
+def test_a_line_longer_than_a_read_slice_hides_nothing_after_it_in_bytes_not_indexed_yet(
+    data_dir: Path, indexed_before: bool
+) -> None:
     """Reads of bytes the index has not reached follow the ingester's rules (follow.py): a 20 MB line
     is one cut event and the lines after it are there. (A read used to stop at the first 4 MiB
     slice without a newline: only the events before the giant line came back.)"""
@@ -206,7 +247,11 @@ def test_a_line_longer_than_a_read_slice_hides_nothing_after_it_in_bytes_not_ind
 
         got = read_all()
         assert [("<giant>" if len(e.message) > 1000 else e.message) for e in got] == [
-            "before the giant", "<giant>", "after tok1x9", "after tok2x9"]
+            "before the giant",
+            "<giant>",
+            "after tok1x9",
+            "after tok2x9",
+        ]
         assert got[1].fields.get("truncated") is True
         assert got[1].message.endswith("[logsvc: cut; the whole event is 20,971,521 bytes]")
         assert got[2].offset == 17 + 20 * 1024 * 1024 + 1
@@ -214,7 +259,8 @@ def test_a_line_longer_than_a_read_slice_hides_nothing_after_it_in_bytes_not_ind
         _ingest_all(ingester)
         again = read_all()
         assert [(e.event_id, e.timestamp, e.message, e.fields) for e in again] == [
-            (e.event_id, e.timestamp, e.message, e.fields) for e in got]
+            (e.event_id, e.timestamp, e.message, e.fields) for e in got
+        ]
     finally:
         index.close()
 

@@ -32,7 +32,12 @@ from tests.helpers_faults import FULL, all_events
 
 EXAMPLES = 500 if FULL else 40
 schema = schemathesis.openapi.from_dict(openapi_document())
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +50,12 @@ def st_server(tmp_path_factory) -> Server:
         for st in ("s1", "2026/11/27/[$LATEST]abc", "0"):
             p = store.ensure_stream(g, st)
             with open(p, "a") as f:
-                f.write("".join(f"2026-11-27T10:00:{i:02d}.000Z INFO request {i} ERROR? {{\"level\": \"INFO\"}}\n" for i in range(30)))
+                f.write(
+                    "".join(
+                        f'2026-11-27T10:00:{i:02d}.000Z INFO request {i} ERROR? {{"level": "INFO"}}\n'
+                        for i in range(30)
+                    )
+                )
                 f.write('{"level": "ERROR", "message": "json", "requestId": "r1"}\n')
     wait_for(lambda: len(all_events(s.url, "/aws/lambda/a")) == 93, what="seeded")
     yield s
@@ -70,17 +80,27 @@ def test_api_conforms(case, st_server: Server) -> None:
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_rejects_what_the_document_forbids(case, st_server: Server) -> None:
     """A request that violates the document (wrong type, empty where minLength 1, bad pattern) gets a 4xx."""
-    case.call_and_validate(base_url=st_server.url, checks=[not_a_server_error, negative_data_rejection], timeout=30)
+    case.call_and_validate(
+        base_url=st_server.url, checks=[not_a_server_error, negative_data_rejection], timeout=30
+    )
 
 
 def test_tail_conforms(st_server: Server) -> None:
     doc = openapi_document()["paths"]["/api/v1/tail"]["get"]
-    r = requests.get(st_server.url + "/api/v1/tail", params={"group": "/aws/lambda/a", "since": "0"}, stream=True, timeout=10)
+    r = requests.get(
+        st_server.url + "/api/v1/tail",
+        params={"group": "/aws/lambda/a", "since": "0"},
+        stream=True,
+        timeout=10,
+    )
     assert str(r.status_code) in doc["responses"]
     assert r.headers["Content-Type"].startswith("text/event-stream")
     assert "text/event-stream" in doc["responses"]["200"]["content"]
     r.close()
     for params in ({"group": "/nope"}, {"group": "bad name"}, {"group": "a", "heartbeat": "0"}):
         r = requests.get(st_server.url + "/api/v1/tail", params=params, timeout=10)
-        assert str(r.status_code) in doc["responses"] or "4XX" in doc["responses"], (params, r.status_code)
+        assert str(r.status_code) in doc["responses"] or "4XX" in doc["responses"], (
+            params,
+            r.status_code,
+        )
         assert r.headers["Content-Type"].startswith("application/json")

@@ -27,9 +27,16 @@ from tests.conftest import Server, start_server, wait_for
 from tests.helpers_sigv4 import CREDS, KEY_ID, SECRET, signed, verify_signed, verifying_server
 
 LOGS_URL = "https://logs.us-east-1.amazonaws.com/"
-LOGS_HEADERS = {"X-Amz-Target": "Logs_20140328.PutLogEvents", "Content-Type": "application/x-amz-json-1.1"}
+LOGS_HEADERS = {
+    "X-Amz-Target": "Logs_20140328.PutLogEvents",
+    "Content-Type": "application/x-amz-json-1.1",
+}
 BODY = json.dumps(
-    {"logGroupName": "/aws/lambda/x", "logStreamName": "s", "logEvents": [{"timestamp": 1, "message": "hi"}]}
+    {
+        "logGroupName": "/aws/lambda/x",
+        "logStreamName": "s",
+        "logEvents": [{"timestamp": 1, "message": "hi"}],
+    }
 ).encode()
 
 
@@ -63,7 +70,9 @@ def test_sigv4_accepts_paths_and_query_params(url: str) -> None:
 
 
 def test_sigv4_session_token_is_signed_and_accepted() -> None:
-    req = signed("POST", LOGS_URL, BODY, LOGS_HEADERS, token="FQoGZXIvYXdzEJr//////////wEaDOTOKEN==")
+    req = signed(
+        "POST", LOGS_URL, BODY, LOGS_HEADERS, token="FQoGZXIvYXdzEJr//////////wEaDOTOKEN=="
+    )
     assert "X-Amz-Security-Token" in req.headers
     assert verify_signed(req) == KEY_ID
     # the token is covered by the signature: changing it breaks the request
@@ -72,7 +81,12 @@ def test_sigv4_session_token_is_signed_and_accepted() -> None:
 
 
 def test_sigv4_presigned_url() -> None:
-    req = signed("GET", "http://127.0.0.1:4588/2015-03-31/functions/?MaxItems=3", service="lambda", presign=True)
+    req = signed(
+        "GET",
+        "http://127.0.0.1:4588/2015-03-31/functions/?MaxItems=3",
+        service="lambda",
+        presign=True,
+    )
     assert "X-Amz-Signature=" in req.url and "Authorization" not in req.headers
     assert verify_signed(req) == KEY_ID
     late = datetime.now(UTC) + timedelta(minutes=6)
@@ -108,7 +122,10 @@ def test_sigv4_no_credentials_configured_rejects_everyone() -> None:
     ("part", "change"),
     [
         ("body", lambda r: setattr(r, "data", BODY.replace(b"hi", b"ho"))),
-        ("target", lambda r: r.headers.replace_header("X-Amz-Target", "Logs_20140328.DeleteLogGroup")),
+        (
+            "target",
+            lambda r: r.headers.replace_header("X-Amz-Target", "Logs_20140328.DeleteLogGroup"),
+        ),
         ("host", lambda r: r.headers.__setitem__("Host", "evil.example")),
         ("path", lambda r: setattr(r, "url", LOGS_URL + "x")),
         ("query", lambda r: setattr(r, "url", LOGS_URL + "?a=1")),
@@ -122,45 +139,66 @@ def test_sigv4_any_tampering_is_invalid_signature(part: str, change) -> None:
 
 
 def test_sigv4_content_sha256_header_must_match_the_body() -> None:
-    req = signed("POST", LOGS_URL, BODY, {**LOGS_HEADERS, "X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"})
+    req = signed(
+        "POST", LOGS_URL, BODY, {**LOGS_HEADERS, "X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"}
+    )
     assert _err(lambda: verify_signed(req)).code == "InvalidSignatureException"
 
 
-@pytest.mark.parametrize(("minutes", "ok"), [(-14, True), (14, True), (-16, False), (16, False), (-24 * 60, False)])
+@pytest.mark.parametrize(
+    ("minutes", "ok"), [(-14, True), (14, True), (-16, False), (16, False), (-24 * 60, False)]
+)
 def test_sigv4_clock_skew_window_is_15_minutes(minutes: int, ok: bool) -> None:
     req = signed("POST", LOGS_URL, BODY, LOGS_HEADERS)
-    now = datetime.now(UTC) - timedelta(minutes=minutes)  # the server's clock, relative to the client
+    now = datetime.now(UTC) - timedelta(
+        minutes=minutes
+    )  # the server's clock, relative to the client
     if ok:
         assert verify_signed(req, now=now) == KEY_ID
         return
     e = _err(lambda: verify_signed(req, now=now))
     assert e.code == "InvalidSignatureException"
-    assert e.message.startswith("Signature expired: " if minutes < 0 else "Signature not yet current: ")
+    assert e.message.startswith(
+        "Signature expired: " if minutes < 0 else "Signature not yet current: "
+    )
     assert e.message.endswith(" - 15 min.)" if minutes < 0 else " + 15 min.)")
 
 
 def test_sigv4_missing_and_malformed_authorization() -> None:
     headers = {"Host": "logs.us-east-1.amazonaws.com", **LOGS_HEADERS}
     e = _err(lambda: sigv4.verify("POST", "/", "", headers, BODY, CREDS))
-    assert (e.code, e.message) == ("MissingAuthenticationTokenException", "Missing Authentication Token")
+    assert (e.code, e.message) == (
+        "MissingAuthenticationTokenException",
+        "Missing Authentication Token",
+    )
     for bad in (
         "Bearer abc",
         "AWS4-HMAC-SHA256 Credential",
         "AWS4-HMAC-SHA256 Credential=a/b/c/d/aws4_request",
         "AWS4-HMAC-SHA256 ,,,",
     ):
-        e = _err(lambda bad=bad: sigv4.verify("POST", "/", "", {**headers, "Authorization": bad}, BODY, CREDS))
+        e = _err(
+            lambda bad=bad: sigv4.verify(
+                "POST", "/", "", {**headers, "Authorization": bad}, BODY, CREDS
+            )
+        )
         assert e.code == "IncompleteSignatureException", bad
     good = signed("POST", LOGS_URL, BODY, LOGS_HEADERS)
     unsigned_host = (
-        good.headers["Authorization"].replace("SignedHeaders=", "SignedHeaders=x-amz-target;").replace("host;", "")
+        good.headers["Authorization"]
+        .replace("SignedHeaders=", "SignedHeaders=x-amz-target;")
+        .replace("host;", "")
     )
     e = _err(
         lambda: sigv4.verify(
             "POST",
             "/",
             "",
-            {**dict(good.headers.items()), "Authorization": unsigned_host, "Host": "logs.us-east-1.amazonaws.com"},
+            {
+                **dict(good.headers.items()),
+                "Authorization": unsigned_host,
+                "Host": "logs.us-east-1.amazonaws.com",
+            },
             BODY,
             CREDS,
         )
@@ -188,7 +226,9 @@ def test_sigv4_signature_of_the_right_length_but_one_digit_off_is_refused(where:
     bad = sig[:where] + ("0" if sig[where] != "0" else "1") + sig[where + 1 :]
     req.headers.replace_header("Authorization", auth[: -len(sig)] + bad)
     assert _err(lambda: verify_signed(req)).code == "InvalidSignatureException"
-    req.headers.replace_header("Authorization", auth[: -len(sig)] + sig.upper())  # hex case is not equality
+    req.headers.replace_header(
+        "Authorization", auth[: -len(sig)] + sig.upper()
+    )  # hex case is not equality
     assert _err(lambda: verify_signed(req)).code == "InvalidSignatureException"
 
 
@@ -196,14 +236,21 @@ def test_sigv4_with_real_boto3_clients_over_http() -> None:
     """boto3's own wire format (headers as a server receives them, encoded paths) verifies."""
     cfg = Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=10)
     with verifying_server() as (url, app):
-        good = {"aws_access_key_id": KEY_ID, "aws_secret_access_key": SECRET, "region_name": "us-east-1", "config": cfg}
+        good = {
+            "aws_access_key_id": KEY_ID,
+            "aws_secret_access_key": SECRET,
+            "region_name": "us-east-1",
+            "config": cfg,
+        }
         logs = boto3.client("logs", endpoint_url=url, **good)
         assert logs.describe_log_groups(logGroupNamePrefix="/aws/ läuft")["logGroups"] == []
         logs_tok = boto3.client("logs", endpoint_url=url, aws_session_token="tok/en+=", **good)
         assert logs_tok.describe_log_groups()["logGroups"] == []
         lam = boto3.client("lambda", endpoint_url=url, **good)
         lam.invoke(FunctionName="my-fn:live", Payload=b'{"a": "b c"}')
-        lam.get_function(FunctionName="arn:aws:lambda:us-east-1:123456789012:function:my-fn", Qualifier="$LATEST")
+        lam.get_function(
+            FunctionName="arn:aws:lambda:us-east-1:123456789012:function:my-fn", Qualifier="$LATEST"
+        )
         assert any("%3A" in s["path"] for s in app.seen), app.seen
         bad = boto3.client(
             "logs",
@@ -227,7 +274,10 @@ def test_sigv4_with_real_boto3_clients_over_http() -> None:
         with pytest.raises(ClientError) as info:
             unknown.describe_log_groups()
         assert info.value.response["Error"]["Code"] == "UnrecognizedClientException"
-        assert info.value.response["Error"]["Message"] == "The security token included in the request is invalid."
+        assert (
+            info.value.response["Error"]["Message"]
+            == "The security token included in the request is invalid."
+        )
         lam_bad = boto3.client(
             "lambda",
             endpoint_url=url,
@@ -256,7 +306,8 @@ def test_binds_loopback_by_default(data_dir: Path) -> None:
         port = int(s.url.rsplit(":", 1)[1])
         listening = []
         for line in (
-            Path("/proc/net/tcp").read_text().splitlines()[1:] + Path("/proc/net/tcp6").read_text().splitlines()[1:]
+            Path("/proc/net/tcp").read_text().splitlines()[1:]
+            + Path("/proc/net/tcp6").read_text().splitlines()[1:]
         ):
             local, state = line.split()[1], line.split()[3]
             if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
@@ -331,7 +382,9 @@ def test_token_protects_rest_and_sse(token_server: Server, path: str, params: di
         assert TOKEN.encode() not in body and wrong.encode() not in body
         assert all(TOKEN not in v and wrong not in v for v in r.headers.values())
         r.close()
-    r = requests.get(url, params=params, headers={"Authorization": "Bearer " + TOKEN}, timeout=10, stream=True)
+    r = requests.get(
+        url, params=params, headers={"Authorization": "Bearer " + TOKEN}, timeout=10, stream=True
+    )
     assert r.status_code == 200, (path, r.text[:200] if path != "/api/v1/tail" else "")
     r.close()
     if path == "/api/v1/tail":  # EventSource cannot set headers: ?token= works for SSE
@@ -355,15 +408,25 @@ def test_token_must_match_whole_not_by_length_or_prefix(token_server: Server) ->
     for bad in wrong:
         assert bad != TOKEN
         r = requests.get(url, headers={"Authorization": f"Bearer {bad}"}, timeout=10)
-        assert r.status_code == 401 and r.json()["error"]["code"] == "Unauthorized", (bad, r.status_code)
-    assert requests.get(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).status_code == 200
+        assert r.status_code == 401 and r.json()["error"]["code"] == "Unauthorized", (
+            bad,
+            r.status_code,
+        )
+    assert (
+        requests.get(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).status_code
+        == 200
+    )
 
 
 def test_token_never_in_the_server_log(token_server: Server) -> None:
     for params in ({"token": TOKEN}, {"token": TOKEN, "group": "/nope"}, {"token": TOKEN + "x"}):
         requests.get(token_server.url + "/api/v1/events", params=params, timeout=10)
         requests.get(token_server.url + "/api/v1/does-not-exist", params=params, timeout=10)
-    requests.get(token_server.url + "/api/v1/groups", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    requests.get(
+        token_server.url + "/api/v1/groups",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=10,
+    )
     time.sleep(0.3)
     log = "".join(token_server.stderr_lines)
     assert TOKEN not in log, "the API token appears in logsvc's own log"
@@ -382,28 +445,44 @@ def test_token_also_guards_the_aws_apis_when_no_aws_keys_are_set(token_server: S
     """
     r = requests.post(
         token_server.url + "/",
-        headers={"X-Amz-Target": "Logs_20140328.FilterLogEvents", "Content-Type": "application/x-amz-json-1.1"},
+        headers={
+            "X-Amz-Target": "Logs_20140328.FilterLogEvents",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
         data=json.dumps({"logGroupName": "/sec/g"}),
         timeout=10,
     )
     assert r.status_code == 400 and "hello secret data" not in r.text, (r.status_code, r.text[:300])
     assert r.json()["__type"] == "MissingAuthenticationTokenException"
-    r = requests.get(token_server.url + "/2015-03-31/functions/", timeout=10)  # a route that exists: 403, not 404
-    assert r.status_code == 403 and r.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException", (
+    r = requests.get(
+        token_server.url + "/2015-03-31/functions/", timeout=10
+    )  # a route that exists: 403, not 404
+    assert (
+        r.status_code == 403
+        and r.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+    ), (
         r.status_code,
         r.text[:300],
     )
     r = requests.get(
-        token_server.url + "/2015-03-31/functions/", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+        token_server.url + "/2015-03-31/functions/",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=10,
     )
-    assert r.status_code == 200, (r.status_code, r.text[:300])  # the same request with the token passes
+    assert r.status_code == 200, (
+        r.status_code,
+        r.text[:300],
+    )  # the same request with the token passes
 
 
 @pytest.fixture(scope="module")
 def open_server(tmp_path_factory) -> Server:
     data_dir = tmp_path_factory.mktemp("open") / "data"
     data_dir.mkdir()
-    s = start_server(data_dir, env={"LOGSVC_WORKERS": "1", "LOGSVC_MAX_TAIL_CLIENTS": "3", "LOGSVC_THREADS": "16"})
+    s = start_server(
+        data_dir,
+        env={"LOGSVC_WORKERS": "1", "LOGSVC_MAX_TAIL_CLIENTS": "3", "LOGSVC_THREADS": "16"},
+    )
     p = s.store.ensure_stream("/sec/g", "s")
     p.write_text("2026-11-27T10:00:00.000Z hello\n")
     yield s
@@ -415,7 +494,11 @@ def test_cors_is_closed_by_default(open_server: Server) -> None:
     for method, path, kw in (
         ("GET", "/api/v1/groups", {}),
         ("GET", "/api/v1/tail?group=/sec/g&heartbeat=1", {"stream": True}),
-        ("OPTIONS", "/api/v1/groups", {"headers": {**evil, "Access-Control-Request-Method": "GET"}}),
+        (
+            "OPTIONS",
+            "/api/v1/groups",
+            {"headers": {**evil, "Access-Control-Request-Method": "GET"}},
+        ),
         (
             "OPTIONS",
             "/",
@@ -444,7 +527,11 @@ def test_cors_is_closed_by_default(open_server: Server) -> None:
         kw.setdefault("headers", evil)
         r = requests.request(method, open_server.url + path, timeout=10, **kw)
         lower = {k.lower() for k in r.headers}
-        assert not any(k.startswith("access-control-allow") for k in lower), (method, path, dict(r.headers))
+        assert not any(k.startswith("access-control-allow") for k in lower), (
+            method,
+            path,
+            dict(r.headers),
+        )
         assert r.status_code < 500
         r.close()
 
@@ -453,17 +540,29 @@ def test_request_body_size_limit_is_a_json_413(open_server: Server) -> None:
     big = b"x" * (9 * 1024 * 1024)
     # REST: a route that reads a JSON body (starting a Logs Insights query), over the limit: a JSON 413
     r = requests.post(
-        open_server.url + "/api/v1/insights", data=big, timeout=30, headers={"Content-Type": "application/json"}
+        open_server.url + "/api/v1/insights",
+        data=big,
+        timeout=30,
+        headers={"Content-Type": "application/json"},
     )
-    assert r.status_code == 413 and r.json()["error"]["code"] == "PayloadTooLarge", (r.status_code, r.text[:200])
+    assert r.status_code == 413 and r.json()["error"]["code"] == "PayloadTooLarge", (
+        r.status_code,
+        r.text[:200],
+    )
     assert "8388608" in r.json()["error"]["message"]
     r = requests.post(
         open_server.url + "/",
         data=big,
         timeout=30,
-        headers={"X-Amz-Target": "Logs_20140328.PutLogEvents", "Content-Type": "application/x-amz-json-1.1"},
+        headers={
+            "X-Amz-Target": "Logs_20140328.PutLogEvents",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
     )
-    assert r.status_code == 400 and r.json()["__type"] == "InvalidParameterException", (r.status_code, r.text[:200])
+    assert r.status_code == 400 and r.json()["__type"] == "InvalidParameterException", (
+        r.status_code,
+        r.text[:200],
+    )
     assert "too large" in r.json()["message"]
 
     def chunks():  # no Content-Length: the limit must hold while streaming too
@@ -474,10 +573,16 @@ def test_request_body_size_limit_is_a_json_413(open_server: Server) -> None:
         open_server.url + "/",
         data=chunks(),
         timeout=30,
-        headers={"X-Amz-Target": "Logs_20140328.PutLogEvents", "Content-Type": "application/x-amz-json-1.1"},
+        headers={
+            "X-Amz-Target": "Logs_20140328.PutLogEvents",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
     )
     # chunked, no Content-Length: refused as too large or as not JSON, in the CloudWatch shape, never a 500
-    assert r.status_code == 400 and r.json()["__type"] in ("InvalidParameterException", "SerializationException"), (
+    assert r.status_code == 400 and r.json()["__type"] in (
+        "InvalidParameterException",
+        "SerializationException",
+    ), (
         r.status_code,
         r.text[:200],
     )
@@ -491,10 +596,14 @@ def test_sse_connection_cap_is_a_clear_503_and_slots_come_back(open_server: Serv
     url = open_server.url + "/api/v1/tail"
     held: list = []
 
-    def three_open() -> bool:  # tails left by earlier tests free their slots at their next heartbeat
+    def three_open() -> (
+        bool
+    ):  # tails left by earlier tests free their slots at their next heartbeat
         for h in held:
             h.close()
-        held[:] = [requests.get(url, params={"group": "/sec/g"}, stream=True, timeout=10) for _ in range(3)]
+        held[:] = [
+            requests.get(url, params={"group": "/sec/g"}, stream=True, timeout=10) for _ in range(3)
+        ]
         return [r.status_code for r in held] == [200, 200, 200]
 
     try:
@@ -513,7 +622,9 @@ def test_sse_connection_cap_is_a_clear_503_and_slots_come_back(open_server: Serv
     # the server notices closed clients within a second or two (not at the 15 s heartbeat) and gives
     # the slots back
     def a_slot_back() -> bool:
-        with requests.get(url, params={"group": "/sec/g", "heartbeat": "1"}, stream=True, timeout=10) as r:
+        with requests.get(
+            url, params={"group": "/sec/g", "heartbeat": "1"}, stream=True, timeout=10
+        ) as r:
             return r.status_code == 200  # closed at once: no tail of this test outlives it
 
     wait_for(a_slot_back, timeout=8, interval=0.5, what="a tail slot after clients left")
@@ -524,7 +635,10 @@ def loris_server(tmp_path: Path) -> Server:
     """Its own server: on a shared one an earlier test's tail could still hold one of the capped slots."""
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    s = start_server(data_dir, env={"LOGSVC_WORKERS": "1", "LOGSVC_MAX_TAIL_CLIENTS": "3", "LOGSVC_THREADS": "16"})
+    s = start_server(
+        data_dir,
+        env={"LOGSVC_WORKERS": "1", "LOGSVC_MAX_TAIL_CLIENTS": "3", "LOGSVC_THREADS": "16"},
+    )
     s.store.ensure_stream("/sec/g", "s").write_text("2026-11-27T10:00:00.000Z hello\n")
     yield s
     s.stop()
@@ -536,7 +650,10 @@ def test_slow_loris_does_not_hold_the_server_and_sse_is_not_cut(loris_server: Se
     open_server = loris_server
     host, port = open_server.url.split("//")[1].split(":")
     r = requests.get(
-        open_server.url + "/api/v1/tail", params={"group": "/sec/g", "heartbeat": "1"}, stream=True, timeout=15
+        open_server.url + "/api/v1/tail",
+        params={"group": "/sec/g", "heartbeat": "1"},
+        stream=True,
+        timeout=15,
     )
     assert r.status_code == 200, r.status_code
     opened = [r]
@@ -663,12 +780,24 @@ def test_no_name_on_any_surface_writes_outside_the_data_dir(tmp_path: Path) -> N
         # REST (read side: nothing may be created anywhere)
         for g in HOSTILE_GROUPS:
             for st in HOSTILE_STREAMS:
-                for path in ("/api/v1/events", "/api/v1/streams", "/api/v1/events/context", "/api/v1/histogram"):
-                    r = requests.get(server.url + path, params={"group": g, "stream": st, "eventId": "0"}, timeout=10)
+                for path in (
+                    "/api/v1/events",
+                    "/api/v1/streams",
+                    "/api/v1/events/context",
+                    "/api/v1/histogram",
+                ):
+                    r = requests.get(
+                        server.url + path,
+                        params={"group": g, "stream": st, "eventId": "0"},
+                        timeout=10,
+                    )
                     assert r.status_code < 500, (path, g, st, r.text[:200])
                     tried += 1
                 r = requests.get(
-                    server.url + "/api/v1/tail", params={"group": g, "stream": st}, timeout=10, stream=True
+                    server.url + "/api/v1/tail",
+                    params={"group": g, "stream": st},
+                    timeout=10,
+                    stream=True,
                 )
                 assert r.status_code < 500
                 r.close()
@@ -695,7 +824,9 @@ def test_no_name_on_any_surface_writes_outside_the_data_dir(tmp_path: Path) -> N
                     logs.put_log_events(
                         logGroupName=g,
                         logStreamName=st,
-                        logEvents=[{"timestamp": int(time.time() * 1000), "message": f"{MARK} {g} {st}"}],
+                        logEvents=[
+                            {"timestamp": int(time.time() * 1000), "message": f"{MARK} {g} {st}"}
+                        ],
                     )
                     stored += 1
                 except ClientError as e:
@@ -729,11 +860,17 @@ def test_no_name_on_any_surface_writes_outside_the_data_dir(tmp_path: Path) -> N
                 ("GET", f"/http/{name}"),
             ):
                 r = requests.request(
-                    method, server.url + path, data=json.dumps({"key": {"id": MARK}, "item": {"id": MARK}}), timeout=10
+                    method,
+                    server.url + path,
+                    data=json.dumps({"key": {"id": MARK}, "item": {"id": MARK}}),
+                    timeout=10,
                 )
                 assert r.status_code < 500, (method, path, r.status_code, r.text[:200])
         lam = boto3.client(
-            "lambda", endpoint_url=server.url, region_name="us-east-1", config=Config(retries={"max_attempts": 1})
+            "lambda",
+            endpoint_url=server.url,
+            region_name="us-east-1",
+            config=Config(retries={"max_attempts": 1}),
         )
         for name in ("../../" + MARK, "a/../../" + MARK):
             with pytest.raises(ClientError):
@@ -742,7 +879,9 @@ def test_no_name_on_any_surface_writes_outside_the_data_dir(tmp_path: Path) -> N
         server.stop()
     after = _tree(tmp_path, data_dir)
     assert after == before, {
-        k: (before.get(k), after.get(k)) for k in set(before) | set(after) if before.get(k) != after.get(k)
+        k: (before.get(k), after.get(k))
+        for k in set(before) | set(after)
+        if before.get(k) != after.get(k)
     }
     assert not _marker_files()
     for p in data_dir.rglob("*"):
@@ -772,13 +911,19 @@ def test_hostile_log_text_renders_literally_in_chromium(tmp_path: Path, browser)
     data_dir.mkdir()
     server = start_server(data_dir)
     group = "/sec/xss"
-    big = json.dumps({"blob": "y" * 100_000, "html": "<img src=x onerror=alert(5)>", "level": "ERROR"})
+    big = json.dumps(
+        {"blob": "y" * 100_000, "html": "<img src=x onerror=alert(5)>", "level": "ERROR"}
+    )
     path = server.store.ensure_stream(group, "s")
     path.write_text("".join(t + "\n" for t in [*HOSTILE_TEXT, big]))
     try:
         wait_for(
             lambda: (
-                len(requests.get(server.url + "/api/v1/events", params={"group": group}, timeout=10).json()["events"])
+                len(
+                    requests.get(
+                        server.url + "/api/v1/events", params={"group": group}, timeout=10
+                    ).json()["events"]
+                )
                 == len(HOSTILE_TEXT) + 1
             ),
             what="indexed",
@@ -812,10 +957,17 @@ def test_hostile_log_text_renders_literally_in_chromium(tmp_path: Path, browser)
             page.goto(f"{server.url}/#/events?group={group}&stream=s")
             page.wait_for_timeout(1500)
             body = page.evaluate("document.body.innerText")
-            for literal in ("<script>window.__pwned='script'</script>", "onerror=", "<b>bold?</b>", "javascript:"):
+            for literal in (
+                "<script>window.__pwned='script'</script>",
+                "onerror=",
+                "<b>bold?</b>",
+                "javascript:",
+            ):
                 assert literal in body, (literal, body[:2000])
             assert "\x1b" not in body, "raw ESC characters reach the page"
-            assert "\u202e" not in body, "an RTL override reaches the page unescaped (it reorders the row)"
+            assert "\u202e" not in body, (
+                "an RTL override reaches the page unescaped (it reorders the row)"
+            )
             assert page.evaluate("document.body.style.display") != "none"
             assert not dialogs, dialogs
             assert not errors, errors

@@ -48,7 +48,9 @@ def help_options(text: str) -> dict[str, str]:
             entries[current] = m.group(3).strip()
         elif current and line.startswith("    "):
             entries[current] += " " + line.strip()
-    return {flag: " ".join(entry.split()) for flag, entry in entries.items()}  # wrapping is layout, not content
+    return {
+        flag: " ".join(entry.split()) for flag, entry in entries.items()
+    }  # wrapping is layout, not content
 
 
 def help_env_and_default(entry: str) -> tuple[str, str]:
@@ -98,7 +100,9 @@ def test_serve_help_lists_exactly_the_settings(serve_help: dict[str, str]) -> No
 
 
 @pytest.mark.parametrize("s", SETTINGS, ids=lambda s: s.name)
-def test_each_flag_shows_the_tables_variable_and_default(serve_help: dict[str, str], s: Setting) -> None:
+def test_each_flag_shows_the_tables_variable_and_default(
+    serve_help: dict[str, str], s: Setting
+) -> None:
     env, default = help_env_and_default(serve_help[s.flag])
     assert env == s.env
     assert same_default(s, default), (s.name, default, s.default)
@@ -132,9 +136,13 @@ BAD_VALUES = [(s, "junk") for s in SETTINGS if s.type is not str]
 
 
 @pytest.mark.parametrize(("s", "value"), BAD_VALUES, ids=lambda v: getattr(v, "name", v))
-def test_a_bad_flag_is_the_same_one_line_error_as_a_bad_variable(tmp_path: Path, s: Setting, value: str) -> None:
+def test_a_bad_flag_is_the_same_one_line_error_as_a_bad_variable(
+    tmp_path: Path, s: Setting, value: str
+) -> None:
     runner = CliRunner()
-    by_flag = runner.invoke(main, ["--data-dir", str(tmp_path), "serve", s.flag, value], env={s.env: None})
+    by_flag = runner.invoke(
+        main, ["--data-dir", str(tmp_path), "serve", s.flag, value], env={s.env: None}
+    )
     by_env = runner.invoke(main, ["--data-dir", str(tmp_path), "serve"], env={s.env: value})
     for r, source in ((by_flag, f"{s.flag}='{value}'"), (by_env, f"{s.env}='{value}'")):
         assert r.exit_code == 2, (r.exit_code, r.output)
@@ -149,7 +157,12 @@ def test_serve_takes_data_dir_and_token_after_the_command(tmp_path: Path) -> Non
     command win over the same flags before it, and any flag wins over its variable."""
     data = tmp_path / "data"
     before = tmp_path / "not-this-one"
-    env = dict(os.environ, LOGSVC_TOKEN="from-the-variable", LOGSVC_LOG_LEVEL="warning", PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ,
+        LOGSVC_TOKEN="from-the-variable",
+        LOGSVC_LOG_LEVEL="warning",
+        PYTHONUNBUFFERED="1",
+    )
     env.pop("LOGSVC_DATA_DIR", None)
     proc = subprocess.Popen(
         [
@@ -188,11 +201,15 @@ def test_serve_takes_data_dir_and_token_after_the_command(tmp_path: Path) -> Non
     threading.Thread(target=read, args=(proc.stderr, server.stderr_lines), daemon=True).start()
     try:
         line = wait_for(
-            lambda: next((x for x in announced if "serving http" in x), None) or proc.poll() is not None,
+            lambda: (
+                next((x for x in announced if "serving http" in x), None) or proc.poll() is not None
+            ),
             timeout=60,
             what="the server's announcement",
         )
-        assert isinstance(line, str), f"logsvc exited {proc.returncode}:\n{''.join(server.stderr_lines)}"
+        assert isinstance(line, str), (
+            f"logsvc exited {proc.returncode}:\n{''.join(server.stderr_lines)}"
+        )
         server.url = line.split("serving ", 1)[1].split()[0].rstrip("/")
         assert f"(data: {data.resolve()})" in line
         wait_for(lambda: healthy(server.url), timeout=60, what="/healthz")
@@ -200,8 +217,16 @@ def test_serve_takes_data_dir_and_token_after_the_command(tmp_path: Path) -> Non
         groups = server.url + "/api/v1/groups"
         assert requests.get(groups, timeout=10).status_code == 401
         for token in ("before", "from-the-variable"):
-            assert requests.get(groups, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 401
-        assert requests.get(groups, headers={"Authorization": "Bearer T"}, timeout=10).status_code == 200
+            assert (
+                requests.get(
+                    groups, headers={"Authorization": f"Bearer {token}"}, timeout=10
+                ).status_code
+                == 401
+            )
+        assert (
+            requests.get(groups, headers={"Authorization": "Bearer T"}, timeout=10).status_code
+            == 200
+        )
         assert (data / "groups").is_dir()
         assert not before.exists()
     finally:

@@ -41,7 +41,9 @@ def test_long_and_unicode_names_round_trip(store: Store) -> None:
     assert store.locate(store.stream_file(group, stream)) == (group, stream)
 
 
-@pytest.mark.parametrize(("group", "stream"), [("", "s"), ("g g", "s"), ("g", "a:b"), ("g", "*"), ("g", "x" * 513)])
+@pytest.mark.parametrize(
+    ("group", "stream"), [("", "s"), ("g g", "s"), ("g", "a:b"), ("g", "*"), ("g", "x" * 513)]
+)
 def test_invalid_names_are_refused(store: Store, group: str, stream: str) -> None:
     with pytest.raises(InvalidParameter):
         store.ensure_stream(group, stream)

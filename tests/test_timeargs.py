@@ -37,7 +37,10 @@ def test_parse_time_accepts(raw: str, want: int) -> None:
         ("yesterday", "epoch ms | ISO-8601 | <n>[smhdw]"),
         ("15x", "epoch ms | ISO-8601 | <n>[smhdw]"),
         ("", "epoch ms | ISO-8601 | <n>[smhdw]"),
-        ("Dec 2 10:00:00", "epoch ms | ISO-8601 | <n>[smhdw]"),  # a syslog form belongs in log lines, not URLs
+        (
+            "Dec 2 10:00:00",
+            "epoch ms | ISO-8601 | <n>[smhdw]",
+        ),  # a syslog form belongs in log lines, not URLs
         ("-5", "0..253402300799999"),
         ("253402300800000", "0..253402300799999"),
     ],

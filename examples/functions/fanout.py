@@ -29,7 +29,9 @@ def splitter(event, context):
     numbers = event.get("numbers") or list(range(1, 101))
     parts = max(1, min(int(event.get("parts", 4)), len(numbers)))
     chunks = [numbers[i::parts] for i in range(parts)]
-    logger.info("job %s: splitting %d numbers into %d parts", context.aws_request_id, len(numbers), parts)
+    logger.info(
+        "job %s: splitting %d numbers into %d parts", context.aws_request_id, len(numbers), parts
+    )
     for i, chunk in enumerate(chunks):
         msg = {"job": context.aws_request_id, "part": i, "parts": parts, "numbers": chunk}
         client().invoke(FunctionName="worker", InvocationType="Event", Payload=json.dumps(msg))
@@ -49,7 +51,9 @@ def aggregator(event, context):
     job_dir.mkdir(parents=True, exist_ok=True)
     tmp = job_dir / f".part-{event['part']}.tmp"
     tmp.write_text(json.dumps(event["result"]))
-    os.replace(tmp, job_dir / f"part-{event['part']}.json")  # atomic: aggregators may run in parallel
+    os.replace(
+        tmp, job_dir / f"part-{event['part']}.json"
+    )  # atomic: aggregators may run in parallel
     done = sorted(job_dir.glob("part-*.json"))
     logger.info("job %s: %d of %d parts in", event["job"], len(done), event["parts"])
     if len(done) == event["parts"] and not (job_dir / "result.json").exists():

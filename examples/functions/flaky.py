@@ -16,6 +16,8 @@ def dead_letter(event, context):
     ctx = event["requestContext"]
     logger.error(
         "gave up on %s after %d attempts (%s): %s",
-        ctx["requestId"], ctx["approximateInvokeCount"], ctx["condition"],
+        ctx["requestId"],
+        ctx["approximateInvokeCount"],
+        ctx["condition"],
         json.dumps(event.get("responsePayload", {}).get("errorMessage")),
     )

@@ -20,20 +20,22 @@ def publisher(event, context):
     arn = f"arn:aws:sns:us-east-1:000000000000:{topic}"
     subscribers = [s for s in os.environ.get("SUBSCRIBERS", "").split(",") if s]
     notification = {
-        "Records": [{
-            "EventSource": "aws:sns",
-            "EventVersion": "1.0",
-            "EventSubscriptionArn": f"{arn}:{uuid.uuid4()}",
-            "Sns": {
-                "Type": "Notification",
-                "MessageId": str(uuid.uuid4()),
-                "TopicArn": arn,
-                "Subject": event.get("subject"),
-                "Message": json.dumps(event.get("message", {})),
-                "Timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-                "MessageAttributes": {},
-            },
-        }]
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": f"{arn}:{uuid.uuid4()}",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": str(uuid.uuid4()),
+                    "TopicArn": arn,
+                    "Subject": event.get("subject"),
+                    "Message": json.dumps(event.get("message", {})),
+                    "Timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                    "MessageAttributes": {},
+                },
+            }
+        ]
     }
     for name in subscribers:
         _lambda.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps(notification))
@@ -44,7 +46,9 @@ def publisher(event, context):
 def email_subscriber(event, context):
     for record in event["Records"]:
         message = json.loads(record["Sns"]["Message"])
-        print(f"sending email for order {message.get('order', '?')} to {message.get('email', 'nobody')}")
+        print(
+            f"sending email for order {message.get('order', '?')} to {message.get('email', 'nobody')}"
+        )
 
 
 def audit_subscriber(event, context):

@@ -17,7 +17,11 @@ ITEMS: dict[str, dict] = {}
 
 
 def _json(status, body):
-    return {"statusCode": status, "headers": {"content-type": "application/json"}, "body": json.dumps(body)}
+    return {
+        "statusCode": status,
+        "headers": {"content-type": "application/json"},
+        "body": json.dumps(body),
+    }
 
 
 def handler(event, context):
@@ -27,7 +31,9 @@ def handler(event, context):
     http = event["requestContext"]["http"]
     user = (event.get("queryStringParameters") or {}).get("name", "-")
     when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
-    print(f'{http.get("sourceIp", "127.0.0.1")} {user} [{when}] "{http["method"]} {event["rawPath"]} HTTP/1.1" {status} {size}')
+    print(
+        f'{http.get("sourceIp", "127.0.0.1")} {user} [{when}] "{http["method"]} {event["rawPath"]} HTTP/1.1" {status} {size}'
+    )
     return response
 
 
@@ -50,8 +56,14 @@ def _route(event, context):
         return _json(201, item)
     item_id = event["pathParameters"]["id"]
     if item_id not in ITEMS:
-        return _json(404, {"message": f"no item {item_id}", "requestId": context.aws_request_id,
-                           "hint": "items live in one container's memory; GET /items lists this one's"})
+        return _json(
+            404,
+            {
+                "message": f"no item {item_id}",
+                "requestId": context.aws_request_id,
+                "hint": "items live in one container's memory; GET /items lists this one's",
+            },
+        )
     if route == "DELETE /items/{id}":
         return _json(200, ITEMS.pop(item_id))
     return _json(200, ITEMS[item_id])

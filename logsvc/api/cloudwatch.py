@@ -72,9 +72,13 @@ def dispatch() -> Response:
         try:
             params = json.loads(raw) if raw.strip() else {}
         except (ValueError, UnicodeDecodeError):
-            raise AwsError("SerializationException", "The request body is not valid JSON.") from None
+            raise AwsError(
+                "SerializationException", "The request body is not valid JSON."
+            ) from None
         ctx = operations.Context(
-            service=current_app.extensions["logsvc"], region=_region(request), request_id=_request_id()
+            service=current_app.extensions["logsvc"],
+            region=_region(request),
+            request_id=_request_id(),
         )
         result = run_operation(ctx, target[len(TARGET_PREFIX) :], params)
     except LogsvcError as e:
@@ -84,10 +88,15 @@ def dispatch() -> Response:
     except Exception:
         log.exception("CloudWatch %s failed", target)
         return error_response_for(
-            AwsError("ServiceUnavailableException", "logsvc hit an unexpected error; its log has the details")
+            AwsError(
+                "ServiceUnavailableException",
+                "logsvc hit an unexpected error; its log has the details",
+            )
         )
     if isinstance(result, operations.LiveTail):
-        resp = Response(iter(result), content_type="application/vnd.amazon.eventstream", direct_passthrough=True)
+        resp = Response(
+            iter(result), content_type="application/vnd.amazon.eventstream", direct_passthrough=True
+        )
         resp.call_on_close(result.close)
         resp.headers["x-amzn-RequestId"] = _request_id()
         return resp

@@ -46,5 +46,7 @@ def index():
 def static(filename: str):
     # send_from_directory uses werkzeug.safe_join: '..', absolute paths and NUL bytes give a 404.
     resp = send_from_directory(web_dir(), filename, max_age=0)
-    resp.headers["Cache-Control"] = "no-cache"  # revalidate by ETag: no stale modules after an upgrade
+    resp.headers["Cache-Control"] = (
+        "no-cache"  # revalidate by ETag: no stale modules after an upgrade
+    )
     return resp

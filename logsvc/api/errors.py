@@ -33,7 +33,13 @@ STATUS: dict[type[LogsvcError], int] = {
 }
 
 # werkzeug's errors keep their status; these are their REST codes (others: the name in CamelCase)
-HTTP_CODES = {400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge", 500: "InternalError"}
+HTTP_CODES = {
+    400: "BadRequest",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    413: "PayloadTooLarge",
+    500: "InternalError",
+}
 
 
 def status_for(error: LogsvcError) -> int:
@@ -43,7 +49,9 @@ def status_for(error: LogsvcError) -> int:
     return 500
 
 
-def _body(code: str, message: str, field: str | None, rule: str | None, hint: str | None, **where: Any) -> dict:
+def _body(
+    code: str, message: str, field: str | None, rule: str | None, hint: str | None, **where: Any
+) -> dict:
     """The shape itself: `field` always (null when no one input is at fault), `rule`/`hint` when known."""
     body: dict[str, Any] = {"code": code, "message": message, "field": field}
     if rule:
@@ -67,7 +75,13 @@ def error_response(error: LogsvcError) -> Response:
 
 
 def rest_error(
-    status: int, code: str, message: str, field: str | None = None, *, rule: str | None = None, hint: str | None = None
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    *,
+    rule: str | None = None,
+    hint: str | None = None,
 ) -> Response:
     """A refusal that is not a LogsvcError (the auth gate, werkzeug's errors), in the same shape."""
     resp = jsonify(_body(code, message, field, rule, hint))
@@ -78,7 +92,9 @@ def rest_error(
 def http_error_response(e: HTTPException, max_body: int | None = None) -> Response:
     """Werkzeug's errors (unknown path, wrong method, body too large, 5xx) with their own status and headers (Allow)."""
     status = e.code or 500
-    code = HTTP_CODES.get(status) or "".join(w[:1].upper() + w[1:] for w in (e.name or "Error").split())
+    code = HTTP_CODES.get(status) or "".join(
+        w[:1].upper() + w[1:] for w in (e.name or "Error").split()
+    )
     message = e.description or e.name
     if status == 413 and max_body is not None:
         message = f"request body is larger than {max_body} bytes"
@@ -95,9 +111,17 @@ def http_error_response(e: HTTPException, max_body: int | None = None) -> Respon
 class LambdaError(Exception):
     """An error the Lambda API reports as `{"Type": ..., "message": ...}` with `x-amzn-ErrorType`."""
 
-    def __init__(self, status: int, code: str, message: str, kind: str = "User", **extra: Any) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, kind: str = "User", **extra: Any
+    ) -> None:
         super().__init__(message)
-        self.status, self.code, self.message, self.kind, self.extra = status, code, message, kind, extra
+        self.status, self.code, self.message, self.kind, self.extra = (
+            status,
+            code,
+            message,
+            kind,
+            extra,
+        )
 
     def response(self) -> Response:
         resp = jsonify({"Type": self.kind, "message": self.message, **self.extra})

@@ -27,8 +27,19 @@ from logsvc.errors import LogsvcError, NotFound
 FORWARDED = auth.FORWARDED
 NO_OWNER = "X-Logsvc-No-Owner"
 OWNER_WAIT = 10.0  # seconds a non-owner waits for an owner before answering 503
-HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "te", "trailer", "upgrade"}
-UNAVAILABLE = "no logsvc process runs functions right now (the owner is restarting); retry in a second"
+HOP_HEADERS = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "content-length",
+    "host",
+    "te",
+    "trailer",
+    "upgrade",
+}
+UNAVAILABLE = (
+    "no logsvc process runs functions right now (the owner is restarting); retry in a second"
+)
 
 
 def current_service() -> Any:
@@ -57,7 +68,9 @@ def _rest_no_project() -> Exception:
     )
 
 
-REST = ErrorShape(no_project=_rest_no_project, unavailable=lambda message: rest_error(503, "Unavailable", message))
+REST = ErrorShape(
+    no_project=_rest_no_project, unavailable=lambda message: rest_error(503, "Unavailable", message)
+)
 
 
 def owned(shape: ErrorShape = REST) -> Callable:
@@ -97,7 +110,9 @@ def owned(shape: ErrorShape = REST) -> Callable:
 
 def _unavailable(shape: ErrorShape) -> Response:
     resp = shape.unavailable(UNAVAILABLE)
-    resp.headers[NO_OWNER] = "1"  # tells a forwarding worker to wait for the next owner, not relay this
+    resp.headers[NO_OWNER] = (
+        "1"  # tells a forwarding worker to wait for the next owner, not relay this
+    )
     return resp
 
 
@@ -144,7 +159,10 @@ def relay(owner: dict | None) -> Response | None:
     )
     body = request.get_data()
     upstream = None
-    for fresh in (False, True):  # a kept-alive connection may have been closed by the owner meanwhile
+    for fresh in (
+        False,
+        True,
+    ):  # a kept-alive connection may have been closed by the owner meanwhile
         conn = _owner_connection(url, fresh)
         try:
             conn.request(request.method, path, body=body, headers=headers)

@@ -45,7 +45,9 @@ def _http_owned(path: str) -> Response:
     if match is None:
         return _apigw(404, "Not Found")
     route, params = match
-    source_ip = request.remote_addr or "127.0.0.1"  # a verified forward restored the client's (logsvc.auth)
+    source_ip = (
+        request.remote_addr or "127.0.0.1"
+    )  # a verified forward restored the client's (logsvc.auth)
     drop = {FORWARDED.lower(), auth.FORWARDED_HOST.lower(), "x-forwarded-for"}
     if request.environ.get(auth.CONSUMED):
         drop.add("authorization")  # logsvc's own token or signature is not the function's business

@@ -41,19 +41,31 @@ def _jobs() -> jobs_mod.Jobs:
 def _body() -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise InvalidParameter("the request body must be a JSON object", field="body", rule="application/json object")
+        raise InvalidParameter(
+            "the request body must be a JSON object", field="body", rule="application/json object"
+        )
     return body
 
 
-def _str(body: dict, key: str, *, required: bool = False, max_len: int = jobs_mod.MAX_QUERY_CHARS, min_len: int = 0) -> str | None:
+def _str(
+    body: dict,
+    key: str,
+    *,
+    required: bool = False,
+    max_len: int = jobs_mod.MAX_QUERY_CHARS,
+    min_len: int = 0,
+) -> str | None:
     if key not in body:
         if required:
             raise InvalidParameter(f"{key} is required", field=key, rule="a string")
         return None
     value = body[key]
     if not isinstance(value, str) or not min_len <= len(value) <= max_len:
-        raise InvalidParameter(f"{key} must be a string of {min_len} to {max_len} characters", field=key,
-                               rule=f"string, {min_len}..{max_len} characters")
+        raise InvalidParameter(
+            f"{key} must be a string of {min_len} to {max_len} characters",
+            field=key,
+            rule=f"string, {min_len}..{max_len} characters",
+        )
     return value
 
 
@@ -61,9 +73,16 @@ def _groups(body: dict, key: str = "groups", required: bool = True) -> list[str]
     if key not in body and not required:
         return []
     groups = body.get(key)
-    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups) or not (
-            (1 if required else 0) <= len(groups) <= 50):
-        raise InvalidParameter(f"{key} must be a list of 1 to 50 log group names", field=key, rule="1..50 log group names")
+    if (
+        not isinstance(groups, list)
+        or not all(isinstance(g, str) for g in groups)
+        or not ((1 if required else 0) <= len(groups) <= 50)
+    ):
+        raise InvalidParameter(
+            f"{key} must be a list of 1 to 50 log group names",
+            field=key,
+            rule="1..50 log group names",
+        )
     for g in groups:
         names.validate_group(g, key)
     return groups
@@ -74,8 +93,11 @@ def _time(body: dict, key: str) -> int | None:
         return None
     value = body[key]
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise InvalidParameter(f"{key} must be epoch milliseconds, an ISO-8601 time or an age such as 15m", field=key,
-                               rule="epoch ms | ISO-8601 | <n>[smhdw]")
+        raise InvalidParameter(
+            f"{key} must be epoch milliseconds, an ISO-8601 time or an age such as 15m",
+            field=key,
+            rule="epoch ms | ISO-8601 | <n>[smhdw]",
+        )
     if isinstance(value, int):
         if not 0 <= value <= 253402300799999:
             raise InvalidParameter(f"{key} is out of range", field=key, rule="0..253402300799999")
@@ -94,9 +116,16 @@ def _range(start: int | None, end: int | None) -> tuple[int, int]:
 def _limit(value: object, present: bool = False) -> int | None:
     if value is None and not present:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= jobs_mod.MAX_QUERY_LIMIT:
-        raise InvalidParameter(f"limit must be an integer between 1 and {jobs_mod.MAX_QUERY_LIMIT}", field="limit",
-                               rule=f"1..{jobs_mod.MAX_QUERY_LIMIT}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 1 <= value <= jobs_mod.MAX_QUERY_LIMIT
+    ):
+        raise InvalidParameter(
+            f"limit must be an integer between 1 and {jobs_mod.MAX_QUERY_LIMIT}",
+            field="limit",
+            rule=f"1..{jobs_mod.MAX_QUERY_LIMIT}",
+        )
     return value
 
 
@@ -126,7 +155,9 @@ def _detail(qid: str) -> dict:
     return out
 
 
-def _start(text: str, groups: list[str], start: int | None, end: int | None, limit: int | None, wait: float) -> dict:
+def _start(
+    text: str, groups: list[str], start: int | None, end: int | None, limit: int | None, wait: float
+) -> dict:
     lo, hi = _range(start, end)
     st = _jobs().start(text, groups, lo, hi, limit, wait=wait)
     return st
@@ -147,17 +178,27 @@ def run_or_list():
     text = request.args.get("q")
     status = request.args.get("status")
     if status is not None and status not in jobs_mod.STATUSES:
-        raise InvalidParameter(f"status must be one of {', '.join(jobs_mod.STATUSES)}", field="status",
-                               rule="|".join(jobs_mod.STATUSES))
+        raise InvalidParameter(
+            f"status must be one of {', '.join(jobs_mod.STATUSES)}",
+            field="status",
+            rule="|".join(jobs_mod.STATUSES),
+        )
     if text is None:
         groups = groups_arg(required=False)
         limit = int_arg("limit", 50, 1, jobs_mod.MAX_QUERY_LIMIT)
         int_arg("wait", 0, 0, MAX_WAIT)
-        queries = [q for q in _jobs().list(status=status) if not groups or set(groups) & set(q.get("groups", ()))]
+        queries = [
+            q
+            for q in _jobs().list(status=status)
+            if not groups or set(groups) & set(q.get("groups", ()))
+        ]
         return jsonify({"queries": [summary(q) for q in queries[:limit]]})
     if len(text) > jobs_mod.MAX_QUERY_CHARS:
-        raise InvalidParameter(f"q must be at most {jobs_mod.MAX_QUERY_CHARS} characters", field="q",
-                               rule=f"<= {jobs_mod.MAX_QUERY_CHARS} characters")
+        raise InvalidParameter(
+            f"q must be at most {jobs_mod.MAX_QUERY_CHARS} characters",
+            field="q",
+            rule=f"<= {jobs_mod.MAX_QUERY_CHARS} characters",
+        )
     groups = groups_arg()
     start = time_arg("since")
     end = time_arg("until")
@@ -185,8 +226,18 @@ def check():
     try:
         jobs_mod.compile_query(text)
     except jobs_mod.MalformedQuery as e:
-        return jsonify({"ok": False, "error": {"code": e.code, "message": e.message, "start": e.position, "end": e.end,
-                                               "caret": e.caret}})
+        return jsonify(
+            {
+                "ok": False,
+                "error": {
+                    "code": e.code,
+                    "message": e.message,
+                    "start": e.position,
+                    "end": e.end,
+                    "caret": e.caret,
+                },
+            }
+        )
     return jsonify({"ok": True})
 
 

@@ -26,17 +26,26 @@ DIFF_MODIFIERS = ("previousDay", "previousWeek", "previousMonth")
 
 
 def command_names() -> list[str]:
-    names = [n[len("cmd_"):] for n in dir(parser.Parser) if n.startswith("cmd_")]
+    names = [n[len("cmd_") :] for n in dir(parser.Parser) if n.startswith("cmd_")]
     names.append("filterindex")
     return sorted({_COMMAND_SPELLING.get(n, n) for n in names}, key=str.lower)
 
 
 @bp.get("/api/v1/insights/samples")
 def list_samples():
-    return jsonify({"samples": [
-        {"category": s.category, "name": s.name, "query": s.query, "description": s.description}
-        for s in samples.SAMPLES
-    ]})
+    return jsonify(
+        {
+            "samples": [
+                {
+                    "category": s.category,
+                    "name": s.name,
+                    "query": s.query,
+                    "description": s.description,
+                }
+                for s in samples.SAMPLES
+            ]
+        }
+    )
 
 
 @bp.get("/api/v1/insights/language")
@@ -44,10 +53,16 @@ def language():
     def arity(f) -> dict:
         return {"name": f.name, "minArgs": f.min_args, "maxArgs": f.max_args}
 
-    return jsonify({
-        "commands": command_names(),
-        "functions": sorted((arity(f) for f in functions.FUNCTIONS.values()), key=lambda f: f["name"].lower()),
-        "aggregates": sorted((arity(a) for a in aggregates.AGGREGATES.values()), key=lambda a: a["name"].lower()),
-        "keywords": list(KEYWORDS),
-        "diffModifiers": list(DIFF_MODIFIERS),
-    })
+    return jsonify(
+        {
+            "commands": command_names(),
+            "functions": sorted(
+                (arity(f) for f in functions.FUNCTIONS.values()), key=lambda f: f["name"].lower()
+            ),
+            "aggregates": sorted(
+                (arity(a) for a in aggregates.AGGREGATES.values()), key=lambda a: a["name"].lower()
+            ),
+            "keywords": list(KEYWORDS),
+            "diffModifiers": list(DIFF_MODIFIERS),
+        }
+    )

@@ -31,7 +31,9 @@ def create_internal_app(invoker: Any) -> Flask:
     app = Flask(INTERNAL_APP, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.json.sort_keys = False
-    app.extensions["logsvc"] = SimpleNamespace(settings=invoker.settings, store=invoker.store, invoker=invoker)
+    app.extensions["logsvc"] = SimpleNamespace(
+        settings=invoker.settings, store=invoker.store, invoker=invoker
+    )
     for module in (lambda_api, http_routes, tables, invocations):
         app.register_blueprint(module.bp)
 
@@ -58,10 +60,16 @@ class InternalServer:
 
     def __init__(self, invoker: Any) -> None:
         self._server = make_server(
-            "127.0.0.1", 0, create_internal_app(invoker), threaded=True, request_handler=_QuietHandler
+            "127.0.0.1",
+            0,
+            create_internal_app(invoker),
+            threaded=True,
+            request_handler=_QuietHandler,
         )
         self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="invoker-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="invoker-http", daemon=True
+        )
         self._thread.start()
 
     def close(self) -> None:

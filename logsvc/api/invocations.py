@@ -64,14 +64,22 @@ def list_functions_rest() -> Response:
                 "concurrency": fn.concurrency,
                 "logGroup": fn.log_group,
                 "routes": [f"{r.method} {r.path}" for r in project.routes if r.function == fn.name],
-                "publicRoutes": [f"{r.method} {r.path}" for r in project.routes if r.function == fn.name and r.public],
+                "publicRoutes": [
+                    f"{r.method} {r.path}"
+                    for r in project.routes
+                    if r.function == fn.name and r.public
+                ],
                 "buckets": [
                     {"bucket": t.bucket, "prefix": t.prefix, "suffix": t.suffix}
                     for t in project.bucket_triggers
                     if t.function == fn.name
                 ],
                 "tables": [
-                    {"table": t.table, "batchSize": t.batch_size, "batchingWindow": t.batching_window}
+                    {
+                        "table": t.table,
+                        "batchSize": t.batch_size,
+                        "batchingWindow": t.batching_window,
+                    }
                     for t in project.table_triggers
                     if t.function == fn.name
                 ],

@@ -50,7 +50,9 @@ def _as_lambda_error(e: LogsvcError) -> LambdaError:
     if isinstance(e, NotFound):
         return LambdaError(404, "ResourceNotFoundException", e.message)
     if code == "TooManyRequestsException":
-        return LambdaError(429, code, e.message, Reason="ReservedFunctionConcurrentInvocationLimitExceeded")
+        return LambdaError(
+            429, code, e.message, Reason="ReservedFunctionConcurrentInvocationLimitExceeded"
+        )
     if isinstance(e, InvalidParameter):
         return LambdaError(400, "InvalidParameterValueException", e.message)
     return LambdaError(500, "ServiceException", e.message, kind="Service")
@@ -67,7 +69,9 @@ def _no_project() -> LambdaError:
 
 LAMBDA = ErrorShape(
     no_project=_no_project,
-    unavailable=lambda message: LambdaError(503, "ServiceException", message, kind="Service").response(),
+    unavailable=lambda message: LambdaError(
+        503, "ServiceException", message, kind="Service"
+    ).response(),
     translate=_as_lambda_error,
 )
 
@@ -95,10 +99,16 @@ def _client_context() -> dict | None:
         value = json.loads(base64.b64decode(raw))
     except (ValueError, binascii.Error):
         raise LambdaError(
-            400, "InvalidRequestContentException", "Client context must be a valid Base64-encoded JSON object."
+            400,
+            "InvalidRequestContentException",
+            "Client context must be a valid Base64-encoded JSON object.",
         ) from None
     if len(raw) > 3583:
-        raise LambdaError(400, "InvalidParameterValueException", "Client context must be at most 3583 bytes (base64).")
+        raise LambdaError(
+            400,
+            "InvalidParameterValueException",
+            "Client context must be at most 3583 bytes (base64).",
+        )
     return value if isinstance(value, dict) else None
 
 
@@ -140,7 +150,9 @@ def _invoke_owned(name: str, container: str | None = None) -> Response:
             json.loads(payload)
         except ValueError as e:
             raise LambdaError(
-                400, "InvalidRequestContentException", f"Could not parse request body into json: {e}"
+                400,
+                "InvalidRequestContentException",
+                f"Could not parse request body into json: {e}",
             ) from None
     client_context = _client_context()
     parent = None
@@ -158,11 +170,15 @@ def _invoke_owned(name: str, container: str | None = None) -> Response:
         resp.headers["x-amzn-RequestId"] = str(uuid.uuid4())
         return resp
     if kind == "Event":
-        rid = inv.invoke_async(fname, payload, trigger=trigger, parent=parent, client_context=client_context)
+        rid = inv.invoke_async(
+            fname, payload, trigger=trigger, parent=parent, client_context=client_context
+        )
         resp = Response(status=202)
         resp.headers["x-amzn-RequestId"] = rid
         return resp
-    outcome = inv.invoke_sync(fname, payload, trigger=trigger, parent=parent, client_context=client_context)
+    outcome = inv.invoke_sync(
+        fname, payload, trigger=trigger, parent=parent, client_context=client_context
+    )
     resp = Response(outcome.body, status=200, content_type="application/json")
     resp.headers["X-Amz-Executed-Version"] = "$LATEST"
     resp.headers["x-amzn-RequestId"] = outcome.request_id
@@ -193,4 +209,6 @@ def get_function(name: str) -> Response:
         fn = inv.function(fname)
     except NotFound as e:
         raise _as_lambda_error(e) from None
-    return jsonify({"Configuration": {**fn.to_json(), "State": "Active"}, "Code": {"RepositoryType": "S3"}})
+    return jsonify(
+        {"Configuration": {**fn.to_json(), "State": "Active"}, "Code": {"RepositoryType": "S3"}}
+    )

@@ -6,7 +6,9 @@ from logsvc import __version__
 from logsvc.invoker.records import STATUSES as RECORD_STATUSES
 
 
-def _p(name: str, desc: str, schema: dict | None = None, required: bool = False, many: bool = False) -> dict:
+def _p(
+    name: str, desc: str, schema: dict | None = None, required: bool = False, many: bool = False
+) -> dict:
     schema = schema or {"type": "string"}
     if many:
         schema = {"type": "array", "items": schema}
@@ -35,8 +37,14 @@ ERROR = {
                 "field": {"type": ["string", "null"]},
                 "rule": {"type": "string"},
                 "hint": {"type": "string"},
-                "position": {"type": "integer", "description": "0-based character offset where the input fails"},
-                "end": {"type": "integer", "description": "end of the failing span (Logs Insights queries)"},
+                "position": {
+                    "type": "integer",
+                    "description": "0-based character offset where the input fails",
+                },
+                "end": {
+                    "type": "integer",
+                    "description": "end of the failing span (Logs Insights queries)",
+                },
             },
         }
     },
@@ -98,7 +106,10 @@ STATISTICS = {
         )
     },
 }
-STATUS = {"type": "string", "enum": ["Scheduled", "Running", "Complete", "Failed", "Cancelled", "Timeout"]}
+STATUS = {
+    "type": "string",
+    "enum": ["Scheduled", "Running", "Complete", "Failed", "Cancelled", "Timeout"],
+}
 QUERY_SUMMARY = {
     "type": "object",
     "required": ["queryId", "status", "query", "groups", "statistics"],
@@ -133,7 +144,10 @@ QUERY_RESULTS = {
                         "items": {
                             "type": "object",
                             "required": ["field", "value"],
-                            "properties": {"field": {"type": "string"}, "value": {"type": "string"}},
+                            "properties": {
+                                "field": {"type": "string"},
+                                "value": {"type": "string"},
+                            },
                         },
                     },
                 }
@@ -168,7 +182,10 @@ def _json_body(schema: dict) -> dict:
 def _insights_responses(ok_schema: dict) -> dict:
     out = _responses(ok_schema)
     out["404"]["description"] = "Unknown log group, query or saved query"
-    out["503"] = {"description": "Too many Logs Insights queries at once (insights_max_queries)", **_ERR}
+    out["503"] = {
+        "description": "Too many Logs Insights queries at once (insights_max_queries)",
+        **_ERR,
+    }
     return out
 
 
@@ -251,7 +268,9 @@ def insights_paths() -> dict:
             },
             "delete": {
                 "summary": "Stop a query (it ends as Cancelled); 400 if it already ended",
-                "responses": _insights_responses({"type": "object", "required": ["queryId", "status"]}),
+                "responses": _insights_responses(
+                    {"type": "object", "required": ["queryId", "status"]}
+                ),
             },
         },
         "/api/v1/insights/check": {
@@ -299,7 +318,10 @@ def insights_paths() -> dict:
                                 "items": {
                                     "type": "object",
                                     "required": ["name", "percent"],
-                                    "properties": {"name": {"type": "string"}, "percent": {"type": "number"}},
+                                    "properties": {
+                                        "name": {"type": "string"},
+                                        "percent": {"type": "number"},
+                                    },
                                 },
                             }
                         },
@@ -338,11 +360,15 @@ def insights_paths() -> dict:
                         },
                     }
                 ),
-                "responses": _insights_responses({"$ref": "#/components/schemas/InsightsDefinition"}),
+                "responses": _insights_responses(
+                    {"$ref": "#/components/schemas/InsightsDefinition"}
+                ),
             },
         },
         "/api/v1/insights/definitions/{id}": {
-            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "parameters": [
+                {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
             "delete": {
                 "summary": "Delete a saved query",
                 "responses": _insights_responses({"type": "object", "required": ["id", "deleted"]}),
@@ -421,7 +447,10 @@ def _with_shared_statuses(paths: dict) -> dict:
             if "requestBody" in op:
                 op["responses"]["413"] = {"description": "Request body larger than 8 MiB", **_ERR}
             if any(p.get("name") == "nextToken" for p in op.get("parameters", [])):
-                op["responses"]["507"] = {"description": "The data directory's paging key is unusable", **_ERR}
+                op["responses"]["507"] = {
+                    "description": "The data directory's paging key is unusable",
+                    **_ERR,
+                }
     return paths
 
 
@@ -432,7 +461,11 @@ def functions_paths() -> dict:
         **_ERR,
     }
     key = {"type": "object", "description": "the item's key attributes"}
-    items = {"parameters": [{"name": "table", "in": "path", "required": True, "schema": {"type": "string"}}]}
+    items = {
+        "parameters": [
+            {"name": "table", "in": "path", "required": True, "schema": {"type": "string"}}
+        ]
+    }
     for method, summary, body, ok in (
         ("get", "Every item of a table", None, "items"),
         ("put", "Write one item (replaces the item with its key)", {"type": "object"}, "written"),
@@ -460,7 +493,12 @@ def functions_paths() -> dict:
             },
             "item",
         ),
-        ("delete", "Delete one item", {"type": "object", "required": ["key"], "properties": {"key": key}}, "deleted"),
+        (
+            "delete",
+            "Delete one item",
+            {"type": "object", "required": ["key"], "properties": {"key": key}},
+            "deleted",
+        ),
     ):
         op = {
             "summary": summary,
@@ -479,7 +517,9 @@ def functions_paths() -> dict:
                 "summary": "The project's functions with their triggers and live container counts",
                 "responses": {
                     k: v
-                    for k, v in _responses({"type": "object", "required": ["functions", "project"]}).items()
+                    for k, v in _responses(
+                        {"type": "object", "required": ["functions", "project"]}
+                    ).items()
                     if k != "400" and k != "404"
                 },
             }
@@ -499,11 +539,17 @@ def functions_paths() -> dict:
                     _p("parent", "Only records invoked by this request id (alias parentRequestId)"),
                     _p("parentRequestId", "Only records invoked by this request id"),
                     _p("requestId", "Only this request's record"),
-                    _p("limit", "Records per page", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                    _p(
+                        "limit",
+                        "Records per page",
+                        {"type": "integer", "minimum": 1, "maximum": 1000},
+                    ),
                     _p("nextToken", "Token from the previous page"),
                 ],
                 "responses": {
-                    k: v for k, v in _responses({"type": "object", "required": ["invocations"]}).items() if k != "404"
+                    k: v
+                    for k, v in _responses({"type": "object", "required": ["invocations"]}).items()
+                    if k != "404"
                 },
             }
         },
@@ -552,7 +598,11 @@ def openapi_document() -> dict:
                                 " such a group's whole name lists it too",
                                 {"type": "boolean"},
                             ),
-                            _p("limit", "Groups per page", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                            _p(
+                                "limit",
+                                "Groups per page",
+                                {"type": "integer", "minimum": 1, "maximum": 1000},
+                            ),
                             _p("nextToken", "Token from the previous page"),
                         ],
                         "responses": _responses({"type": "object", "required": ["groups"]}),
@@ -563,9 +613,17 @@ def openapi_document() -> dict:
                         "summary": "Log streams of a group",
                         "parameters": [
                             _p("group", "Log group", GROUP, required=True),
-                            _p("orderBy", "Sort order", {"type": "string", "enum": ["lastEventTime", "name"]}),
+                            _p(
+                                "orderBy",
+                                "Sort order",
+                                {"type": "string", "enum": ["lastEventTime", "name"]},
+                            ),
                             _p("prefix", "Stream name prefix"),
-                            _p("limit", "Streams per page", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                            _p(
+                                "limit",
+                                "Streams per page",
+                                {"type": "integer", "minimum": 1, "maximum": 1000},
+                            ),
                             _p("nextToken", "Token from the previous page"),
                         ],
                         "responses": _responses({"type": "object", "required": ["streams"]}),
@@ -576,7 +634,13 @@ def openapi_document() -> dict:
                         "summary": "Events in time order; several streams and groups merged by time",
                         "parameters": sources
                         + read_params
-                        + [_p("startFromHead", "Oldest first (default: newest page)", {"type": "boolean"})],
+                        + [
+                            _p(
+                                "startFromHead",
+                                "Oldest first (default: newest page)",
+                                {"type": "boolean"},
+                            )
+                        ],
                         "responses": _responses(EVENTS_PAGE),
                     }
                 },
@@ -594,8 +658,16 @@ def openapi_document() -> dict:
                             _p("group", "Log group", GROUP, required=True),
                             _p("stream", "Log stream", STREAM, required=True),
                             _p("eventId", "Event id", required=True),
-                            _p("before", "Events before", {"type": "integer", "minimum": 0, "maximum": 1000}),
-                            _p("after", "Events after", {"type": "integer", "minimum": 0, "maximum": 1000}),
+                            _p(
+                                "before",
+                                "Events before",
+                                {"type": "integer", "minimum": 0, "maximum": 1000},
+                            ),
+                            _p(
+                                "after",
+                                "Events after",
+                                {"type": "integer", "minimum": 0, "maximum": 1000},
+                            ),
                         ],
                         "responses": _responses(EVENTS_PAGE),
                     }
@@ -607,8 +679,16 @@ def openapi_document() -> dict:
                         + [
                             _p("start", "Range start", TIME),
                             _p("end", "Range end", TIME),
-                            _p("buckets", "Number of buckets", {"type": "integer", "minimum": 1, "maximum": 1000}),
-                            _p("q", "CloudWatch filter pattern", {"type": "string", "maxLength": 1024}),
+                            _p(
+                                "buckets",
+                                "Number of buckets",
+                                {"type": "integer", "minimum": 1, "maximum": 1000},
+                            ),
+                            _p(
+                                "q",
+                                "CloudWatch filter pattern",
+                                {"type": "string", "maxLength": 1024},
+                            ),
                             _p(
                                 "levels",
                                 "Also count each bucket's events per level class (error, warn, info, debug,"
@@ -616,7 +696,9 @@ def openapi_document() -> dict:
                                 {"type": "boolean"},
                             ),
                         ],
-                        "responses": _responses({"type": "object", "required": ["buckets", "interval"]}),
+                        "responses": _responses(
+                            {"type": "object", "required": ["buckets", "interval"]}
+                        ),
                     }
                 },
                 "/api/v1/facets": {
@@ -626,14 +708,20 @@ def openapi_document() -> dict:
                         + [
                             _p("start", "Range start", TIME),
                             _p("end", "Range end", TIME),
-                            _p("q", "CloudWatch filter pattern", {"type": "string", "maxLength": 1024}),
+                            _p(
+                                "q",
+                                "CloudWatch filter pattern",
+                                {"type": "string", "maxLength": 1024},
+                            ),
                             _p(
                                 "sample",
                                 "Newest matching events to read (default 1000)",
                                 {"type": "integer", "minimum": 1, "maximum": 10000},
                             ),
                         ],
-                        "responses": _responses({"type": "object", "required": ["facets", "sampled", "complete"]}),
+                        "responses": _responses(
+                            {"type": "object", "required": ["facets", "sampled", "complete"]}
+                        ),
                     }
                 },
                 "/api/v1/export": {
@@ -643,7 +731,11 @@ def openapi_document() -> dict:
                         + read_params[:2]
                         + [
                             read_params[4],
-                            _p("format", "ndjson or csv", {"type": "string", "enum": ["ndjson", "csv"]}),
+                            _p(
+                                "format",
+                                "ndjson or csv",
+                                {"type": "string", "enum": ["ndjson", "csv"]},
+                            ),
                         ],
                         "responses": {
                             "200": {"description": "A stream of rows"},
@@ -662,9 +754,19 @@ def openapi_document() -> dict:
                         "summary": "Server-Sent Events: new events as they arrive",
                         "description": "Each message carries an `id:` cursor; reconnect with Last-Event-ID to resume with no gap and no duplicate.",
                         "parameters": [
-                            _p("group", "Log group (repeat for several)", GROUP, required=True, many=True),
+                            _p(
+                                "group",
+                                "Log group (repeat for several)",
+                                GROUP,
+                                required=True,
+                                many=True,
+                            ),
                             _p("stream", "Log stream (repeat for several)", STREAM, many=True),
-                            _p("q", "CloudWatch filter pattern", {"type": "string", "maxLength": 1024}),
+                            _p(
+                                "q",
+                                "CloudWatch filter pattern",
+                                {"type": "string", "maxLength": 1024},
+                            ),
                             _p("since", "First replay events from this time", TIME),
                             _p(
                                 "heartbeat",
@@ -681,7 +783,10 @@ def openapi_document() -> dict:
                             **TOKEN_401,
                             **HOST_403,
                             "404": {"description": "Unknown group", **_ERR},
-                            "503": {"description": "Too many open tails (max_tail_clients)", **_ERR},
+                            "503": {
+                                "description": "Too many open tails (max_tail_clients)",
+                                **_ERR,
+                            },
                         },
                     }
                 },

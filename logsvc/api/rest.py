@@ -51,9 +51,13 @@ def int_arg(name: str, default: int | None, lo: int, hi: int) -> int | None:
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidParameter(f"{name} must be an integer between {lo} and {hi}", field=name, rule=f"{lo}..{hi}") from None
+        raise InvalidParameter(
+            f"{name} must be an integer between {lo} and {hi}", field=name, rule=f"{lo}..{hi}"
+        ) from None
     if not lo <= value <= hi:
-        raise InvalidParameter(f"{name} must be between {lo} and {hi}", field=name, rule=f"{lo}..{hi}")
+        raise InvalidParameter(
+            f"{name} must be between {lo} and {hi}", field=name, rule=f"{lo}..{hi}"
+        )
     return value
 
 
@@ -97,7 +101,11 @@ def sources_arg(required: bool = True) -> list[Source]:
     groups = groups_arg(required)
     if not groups:
         if "stream" in request.args:
-            raise InvalidParameter("stream needs a group: give group= too", field="stream", rule="stream requires group")
+            raise InvalidParameter(
+                "stream needs a group: give group= too",
+                field="stream",
+                rule="stream requires group",
+            )
         return reader.all_sources()
     return reader.sources(groups, streams_arg(), request.args.get("streamPrefix") or None)
 
@@ -128,7 +136,9 @@ def openapi():
     return jsonify(openapi_document())
 
 
-GROUPS_STREAM_BUDGET = 1000  # streams per group listing whose files may be looked at for lastEventTime
+GROUPS_STREAM_BUDGET = (
+    1000  # streams per group listing whose files may be looked at for lastEventTime
+)
 
 
 @bp.get("/api/v1/groups")
@@ -144,8 +154,13 @@ def groups():
     asked = names.HIDDEN_GROUPS if bool_arg("internal", False, empty_ok=False) else (prefix,)
     after = _token_arg("rest-groups", lambda v: isinstance(v, str)) or ""
     skipped: list[str] = []
-    page, more = listing.group_page(svc.store, after, limit,
-                                    lambda n: n.startswith(prefix) and not names.hidden(n, asked), skipped)
+    page, more = listing.group_page(
+        svc.store,
+        after,
+        limit,
+        lambda n: n.startswith(prefix) and not names.hidden(n, asked),
+        skipped,
+    )
     out = []
     budget = GROUPS_STREAM_BUDGET
     partial = False
@@ -194,7 +209,9 @@ def streams():
     group = groups_arg()[0]
     order = request.args.get("orderBy", "lastEventTime")
     if order not in ("lastEventTime", "name"):
-        raise InvalidParameter("orderBy must be lastEventTime or name", field="orderBy", rule="lastEventTime|name")
+        raise InvalidParameter(
+            "orderBy must be lastEventTime or name", field="orderBy", rule="lastEventTime|name"
+        )
     limit = int_arg("limit", 100, 1, 1000)
     prefix = request.args.get("prefix", "")
     rows = []
@@ -216,11 +233,24 @@ def streams():
         rows.sort(key=lambda r: (-(r["lastEventTime"] or 0), r["name"]))
     # an offset means something only in the listing it came from: the token carries that listing's terms
     terms = [group, order, prefix]
-    after = _token_arg("rest-streams", lambda v: isinstance(v, list) and len(v) == 4 and v[:3] == terms
-                       and isinstance(v[3], int) and not isinstance(v[3], bool) and v[3] > 0)
+    after = _token_arg(
+        "rest-streams",
+        lambda v: (
+            isinstance(v, list)
+            and len(v) == 4
+            and v[:3] == terms
+            and isinstance(v[3], int)
+            and not isinstance(v[3], bool)
+            and v[3] > 0
+        ),
+    )
     offset = after[3] if after else 0
     page = rows[offset : offset + limit]
-    token = _codec().encode("rest-streams", [*terms, offset + limit]) if offset + limit < len(rows) else None
+    token = (
+        _codec().encode("rest-streams", [*terms, offset + limit])
+        if offset + limit < len(rows)
+        else None
+    )
     return jsonify({"streams": page, "nextToken": token, "skipped": len(skipped)})
 
 
@@ -244,7 +274,9 @@ def events():
     args = _read_args()
     forward = bool_arg("startFromHead", False)
     page = svc.reader.read(sources_arg(), forward=forward, **args)
-    return jsonify({"events": _with_highlights(page.events, args["pattern"]), "nextToken": page.next_token})
+    return jsonify(
+        {"events": _with_highlights(page.events, args["pattern"]), "nextToken": page.next_token}
+    )
 
 
 def _with_highlights(events_: list, pattern) -> list[dict]:
@@ -276,7 +308,9 @@ def context():
     event_id = request.args.get("eventId", "")
     if not event_id:
         raise InvalidParameter("eventId is required", field="eventId")
-    evs = svc.reader.context(group, stream, event_id, int_arg("before", 20, 0, 1000), int_arg("after", 20, 0, 1000))
+    evs = svc.reader.context(
+        group, stream, event_id, int_arg("before", 20, 0, 1000), int_arg("after", 20, 0, 1000)
+    )
     return jsonify({"events": [e.to_json() for e in evs]})
 
 
@@ -294,25 +328,33 @@ def histogram():
     pattern = pattern_arg()
     levels = bool_arg("levels", False, empty_ok=False)  # checked before any work
     sources = sources_arg(required=False)
-    interval, counts, complete = svc.reader.histogram(sources, start, end, buckets, pattern,
-                                                      deadline=time.monotonic() + SEARCH_BUDGET_S)
-    body = {"interval": interval, "buckets": [{"start": start + i * interval, "count": c} for i, c in enumerate(counts)],
-            "complete": complete}
+    interval, counts, complete = svc.reader.histogram(
+        sources, start, end, buckets, pattern, deadline=time.monotonic() + SEARCH_BUDGET_S
+    )
+    body = {
+        "interval": interval,
+        "buckets": [{"start": start + i * interval, "count": c} for i, c in enumerate(counts)],
+        "complete": complete,
+    }
     if not complete:
-        body["partialReason"] = f"stopped counting after {SEARCH_BUDGET_S} s; counts are lower bounds"
+        body["partialReason"] = (
+            f"stopped counting after {SEARCH_BUDGET_S} s; counts are lower bounds"
+        )
     if levels:
-        per, read = svc.reader.level_histogram(sources, start, end, buckets, pattern,
-                                               deadline=time.monotonic() + LEVELS_BUDGET_S)
+        per, read = svc.reader.level_histogram(
+            sources, start, end, buckets, pattern, deadline=time.monotonic() + LEVELS_BUDGET_S
+        )
         for b, lv in zip(body["buckets"], per, strict=True):
             if lv is not None:
                 b["levels"] = lv
         body["levelsRead"] = read
         body["levelsComplete"] = all(lv is not None for lv in per)
         if not body["levelsComplete"]:
-            body["levelsReason"] = (f"levels come from the newest {read} events (at most {LEVEL_SAMPLE}, within"
-                                    f" {LEVELS_BUDGET_S} s); older buckets have no 'levels'")
+            body["levelsReason"] = (
+                f"levels come from the newest {read} events (at most {LEVEL_SAMPLE}, within"
+                f" {LEVELS_BUDGET_S} s); older buckets have no 'levels'"
+            )
     return jsonify(body)
-
 
 
 FACET_SAMPLE = 1000  # events a facets request reads by default (newest first); at most MAX_LIMIT
@@ -328,8 +370,15 @@ def facets_():
     args = _read_args()
     sample = int_arg("sample", FACET_SAMPLE, 1, MAX_LIMIT)
     sources = sources_arg(required=False)
-    page = svc.reader.read(sources, start=args["start"], end=args["end"], limit=sample, forward=False,
-                           pattern=args["pattern"], deadline=time.monotonic() + FACETS_BUDGET_S)
+    page = svc.reader.read(
+        sources,
+        start=args["start"],
+        end=args["end"],
+        limit=sample,
+        forward=False,
+        pattern=args["pattern"],
+        deadline=time.monotonic() + FACETS_BUDGET_S,
+    )
     body = facets.summarize(page.events, sampled=len(page.events), complete=page.next_token is None)
     body["sampleLimit"] = sample
     return jsonify(body)
@@ -357,13 +406,27 @@ def export():
         w = csv.writer(buf)
         w.writerow(["timestamp", "group", "stream", "eventId", "level", "requestId", "message"])
         for e in rows:
-            w.writerow([e.timestamp, e.group, e.stream, e.event_id, e.fields.get("level", ""), e.fields.get("requestId", ""), e.message])
+            w.writerow(
+                [
+                    e.timestamp,
+                    e.group,
+                    e.stream,
+                    e.event_id,
+                    e.fields.get("level", ""),
+                    e.fields.get("requestId", ""),
+                    e.message,
+                ]
+            )
             yield buf.getvalue()
             buf.seek(0)
             buf.truncate()
         yield buf.getvalue()
 
-    body, mime, ext = (ndjson(), "application/x-ndjson", "ndjson") if fmt == "ndjson" else (as_csv(), "text/csv", "csv")
+    body, mime, ext = (
+        (ndjson(), "application/x-ndjson", "ndjson")
+        if fmt == "ndjson"
+        else (as_csv(), "text/csv", "csv")
+    )
     resp = Response(stream_with_context(body), mimetype=mime)
     resp.headers["Content-Disposition"] = f'attachment; filename="logsvc-export.{ext}"'
     return resp
@@ -400,12 +463,19 @@ def tail():
         cursor = svc.tailer.end_cursor(sources)
         if since is not None:
             # the newest MAX_LIMIT events / MAX_PAGE_BYTES since `since`; a cut is said (see below)
-            page = reader.read(sources, start=since, limit=MAX_LIMIT, forward=False, pattern=pattern)
+            page = reader.read(
+                sources, start=since, limit=MAX_LIMIT, forward=False, pattern=pattern
+            )
             replay = [e for e in page.events if e.offset < cursor.get(_skey(e), 0)]
             replay_cut = page.next_token is not None
     # takes a tail slot now, so a full server answers 503 rather than a broken stream
-    follow = svc.tailer.follow(list_sources, cursor, pattern, heartbeat=heartbeat,
-                               stop=_ClientGone(request.environ.get("gunicorn.socket")))
+    follow = svc.tailer.follow(
+        list_sources,
+        cursor,
+        pattern,
+        heartbeat=heartbeat,
+        stop=_ClientGone(request.environ.get("gunicorn.socket")),
+    )
 
     def frames() -> Iterator[str]:
         try:
@@ -458,7 +528,9 @@ def _skey(e) -> str:
     return stream_key(e.group, e.stream)
 
 
-FRAME_BYTES = 1024 * 1024  # an SSE frame holds events up to about this size (one larger event goes alone)
+FRAME_BYTES = (
+    1024 * 1024
+)  # an SSE frame holds events up to about this size (one larger event goes alone)
 
 
 def _frames(codec: paging.Codec, events_: list, cursor: dict | None, encode) -> Iterator[str]:

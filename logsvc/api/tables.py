@@ -26,7 +26,9 @@ def _json_body() -> Any:
     try:
         return json.loads(request.get_data() or b"null")
     except ValueError as e:
-        raise InvalidParameter(f"request body is not valid JSON: {e}", field="body", rule="JSON") from None
+        raise InvalidParameter(
+            f"request body is not valid JSON: {e}", field="body", rule="JSON"
+        ) from None
 
 
 @bp.route("/api/v1/tables/<table>/items", methods=["GET", "PUT", "POST", "PATCH", "DELETE"])
@@ -40,19 +42,27 @@ def table_items(table: str) -> Response:
     body = _json_body()
     if request.method == "PUT":
         if not isinstance(body, dict):
-            raise InvalidParameter("PUT takes one item as a JSON object", field="body", rule="JSON object")
+            raise InvalidParameter(
+                "PUT takes one item as a JSON object", field="body", rule="JSON object"
+            )
         return jsonify({"written": t.put([body])})
     if request.method == "POST":
         items = body.get("items") if isinstance(body, dict) else None
         if not isinstance(items, list):
-            raise InvalidParameter('POST takes {"items": [...]}', field="items", rule="JSON array of objects")
+            raise InvalidParameter(
+                'POST takes {"items": [...]}', field="items", rule="JSON array of objects"
+            )
         return jsonify({"written": t.put(items)})
     if not isinstance(body, dict) or not isinstance(body.get("key"), dict):
-        raise InvalidParameter(f'{request.method} takes {{"key": {{...}}}}', field="key", rule="JSON object")
+        raise InvalidParameter(
+            f'{request.method} takes {{"key": {{...}}}}', field="key", rule="JSON object"
+        )
     if request.method == "PATCH":
         set_ = body.get("set") or {}
         remove = body.get("remove") or []
         if not isinstance(set_, dict) or not isinstance(remove, list):
-            raise InvalidParameter('"set" is an object and "remove" a list of attribute names', field="set")
+            raise InvalidParameter(
+                '"set" is an object and "remove" a list of attribute names', field="set"
+            )
         return jsonify({"item": t.update(body["key"], set_, remove)})
     return jsonify({"deleted": t.delete(body["key"])})

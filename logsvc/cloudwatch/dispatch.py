@@ -15,7 +15,9 @@ from logsvc.cloudwatch.errors import AwsError, invalid_parameter, to_aws
 from logsvc.cloudwatch.operations import Context, Operation
 from logsvc.errors import LogsvcError
 
-OPERATIONS: dict[str, Operation] = {op.name: op for op in (*operations.OPERATIONS, *queries.OPERATIONS)}
+OPERATIONS: dict[str, Operation] = {
+    op.name: op for op in (*operations.OPERATIONS, *queries.OPERATIONS)
+}
 
 
 def run(ctx: Context, name: str, params: object) -> Any:

@@ -32,7 +32,9 @@ BAD_TOKEN = "The specified nextToken is invalid."
 class AwsError(LogsvcError):
     """An error already in AWS's vocabulary. `extra` holds modeled members (e.g. resourceName)."""
 
-    def __init__(self, aws_type: str, message: str, *, status: int | None = None, extra: dict | None = None) -> None:
+    def __init__(
+        self, aws_type: str, message: str, *, status: int | None = None, extra: dict | None = None
+    ) -> None:
         super().__init__(message)
         self.aws_type = aws_type
         self.status = status or STATUS.get(aws_type, 400)
@@ -47,7 +49,9 @@ def invalid_parameter(message: str) -> AwsError:
 
 
 def not_found(what: str = "group") -> AwsError:
-    return AwsError("ResourceNotFoundException", STREAM_NOT_FOUND if what == "stream" else GROUP_NOT_FOUND)
+    return AwsError(
+        "ResourceNotFoundException", STREAM_NOT_FOUND if what == "stream" else GROUP_NOT_FOUND
+    )
 
 
 def to_aws(e: LogsvcError) -> AwsError:
@@ -59,7 +63,9 @@ def to_aws(e: LogsvcError) -> AwsError:
     if isinstance(e, NotFound):
         return not_found("stream" if is_stream else "group")
     if isinstance(e, AlreadyExists):
-        return AwsError("ResourceAlreadyExistsException", STREAM_EXISTS if is_stream else GROUP_EXISTS)
+        return AwsError(
+            "ResourceAlreadyExistsException", STREAM_EXISTS if is_stream else GROUP_EXISTS
+        )
     if isinstance(e, LimitExceeded):
         return AwsError("LimitExceededException", e.message)
     if isinstance(e, Unauthorized):

@@ -45,7 +45,8 @@ def event(event_type: str, payload: dict | None = None) -> bytes:
         return encode_frame({":message-type": "event", ":event-type": event_type})
     data = json.dumps(payload, separators=(",", ":")).encode("utf-8")
     return encode_frame(
-        {":message-type": "event", ":event-type": event_type, ":content-type": "application/json"}, data
+        {":message-type": "event", ":event-type": event_type, ":content-type": "application/json"},
+        data,
     )
 
 
@@ -53,7 +54,12 @@ def exception(exception_type: str, message: str) -> bytes:
     """A modeled in-stream exception (SessionTimeoutException, SessionStreamingException)."""
     data = json.dumps({"message": message}).encode("utf-8")
     return encode_frame(
-        {":message-type": "exception", ":exception-type": exception_type, ":content-type": "application/json"}, data
+        {
+            ":message-type": "exception",
+            ":exception-type": exception_type,
+            ":content-type": "application/json",
+        },
+        data,
     )
 
 

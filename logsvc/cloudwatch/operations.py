@@ -39,7 +39,9 @@ TOO_OLD_MS = 14 * 86_400_000
 FILTER_DEADLINE_S = 5.0  # a long scan answers with a partial page and a nextToken, as AWS does
 LIVE_TAIL_MAX_S = 3 * 3600
 LIVE_TAIL_MAX_EVENTS = 500
-START_FROM_HEAD_FALSE_MIN = 1_704_067_200_000  # 2024-01-01: FilterLogEvents' startFromHead=false floor
+START_FROM_HEAD_FALSE_MIN = (
+    1_704_067_200_000  # 2024-01-01: FilterLogEvents' startFromHead=false floor
+)
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,9 @@ def group_from_identifier(identifier: str) -> str:
     if identifier.startswith("arn:"):
         m = _ARN_RE.fullmatch(identifier)
         if not m:
-            raise invalid_parameter(f"The specified log group identifier is not a log group ARN: {identifier}")
+            raise invalid_parameter(
+                f"The specified log group identifier is not a log group ARN: {identifier}"
+            )
         return m.group(1)
     return identifier
 
@@ -81,7 +85,10 @@ def resolve_group(p: dict, *, required: bool = True) -> str | None:
     """The group named by logGroupName or logGroupIdentifier (exactly one)."""
     name, ident = p.get("logGroupName"), p.get("logGroupIdentifier")
     if name is not None and ident is not None:
-        raise AwsError("ValidationException", "LogGroup name and LogGroup ARN are mutually exclusive parameters.")
+        raise AwsError(
+            "ValidationException",
+            "LogGroup name and LogGroup ARN are mutually exclusive parameters.",
+        )
     if name is None and ident is None:
         if not required:
             return None
@@ -114,7 +121,9 @@ def read_page_token(ctx: Context, kind: str, token: str) -> Any:
         raise invalid_parameter(BAD_TOKEN) from None
 
 
-def group_sources(ctx: Context, group: str, names: list[str] | None = None, prefix: str | None = None) -> list[Source]:
+def group_sources(
+    ctx: Context, group: str, names: list[str] | None = None, prefix: str | None = None
+) -> list[Source]:
     """The streams of `group` to read, with what is visible of them (`Reader.sources`, every read's).
 
     :raises NotFound: for an unknown group or a named stream that does not exist.
@@ -159,7 +168,12 @@ DESCRIBE_LOG_GROUPS = (
     v.next_token(),
     v.I("limit", lo=1, hi=50),
     v.B("includeLinkedAccounts"),
-    v.L("accountIdentifiers", v.S("member", min_len=12, max_len=12, pattern=r"^\d{12}$"), min_len=0, max_len=20),
+    v.L(
+        "accountIdentifiers",
+        v.S("member", min_len=12, max_len=12, pattern=r"^\d{12}$"),
+        min_len=0,
+        max_len=20,
+    ),
     v.S("logGroupClass", enum=("STANDARD", "INFREQUENT_ACCESS", "DELIVERY")),
     v.L("logGroupIdentifiers", v.group_identifier("member"), min_len=1, max_len=50),
 )
@@ -168,8 +182,14 @@ DESCRIBE_LOG_GROUPS = (
 def describe_log_groups(ctx: Context, p: dict) -> dict:
     prefix, pattern = p.get("logGroupNamePrefix"), p.get("logGroupNamePattern")
     if prefix is not None and pattern is not None:
-        raise invalid_parameter("LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters.")
-    wanted = {group_from_identifier(i) for i in p["logGroupIdentifiers"]} if p.get("logGroupIdentifiers") else None
+        raise invalid_parameter(
+            "LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters."
+        )
+    wanted = (
+        {group_from_identifier(i) for i in p["logGroupIdentifiers"]}
+        if p.get("logGroupIdentifiers")
+        else None
+    )
     after = None
     if p.get("nextToken"):
         after = read_page_token(ctx, "cw-groups", p["nextToken"])
@@ -179,7 +199,11 @@ def describe_log_groups(ctx: Context, p: dict) -> dict:
     if p.get("logGroupClass") not in (None, "STANDARD"):
         return {"logGroups": []}
 
-    asked = {prefix, pattern, *(wanted or ())}  # an internal group is listed only when named exactly
+    asked = {
+        prefix,
+        pattern,
+        *(wanted or ()),
+    }  # an internal group is listed only when named exactly
 
     def accept(name: str) -> bool:
         return (
@@ -279,7 +303,10 @@ def list_tags_for_resource(ctx: Context, p: dict) -> dict:
 
 
 TAG_LOG_GROUP = (v.group_name(), replace(v.TAGS, required=True))
-UNTAG_LOG_GROUP = (v.group_name(), v.L("tags", v.TAG_KEYS.item, min_len=1, max_len=50, required=True))
+UNTAG_LOG_GROUP = (
+    v.group_name(),
+    v.L("tags", v.TAG_KEYS.item, min_len=1, max_len=50, required=True),
+)
 LIST_TAGS_LOG_GROUP = (v.group_name(),)
 
 
@@ -334,8 +361,12 @@ def describe_log_streams(ctx: Context, p: dict) -> dict:
     descending = bool(p.get("descending"))
     limit = p.get("limit") or 50
     rows = []
-    listed = [s for s in ctx.service.store.list_streams(group) if not prefix or s.name.startswith(prefix)]
-    for s, src in zip(listed, visibility.listed_sources(ctx.service.store, group, listed), strict=True):
+    listed = [
+        s for s in ctx.service.store.list_streams(group) if not prefix or s.name.startswith(prefix)
+    ]
+    for s, src in zip(
+        listed, visibility.listed_sources(ctx.service.store, group, listed), strict=True
+    ):
         first, last, ingested, _ = ctx.service.reader.stream_summary(src)
         rows.append((s, first, last, ingested))
     if order == "LastEventTime":
@@ -349,14 +380,20 @@ def describe_log_streams(ctx: Context, p: dict) -> dict:
         if not isinstance(after, list) or len(after) != (2 if order == "LastEventTime" else 1):
             raise invalid_parameter(BAD_TOKEN)
         after = tuple(after)
-        rows = [r for r in rows if (tuple(sort_key(r)) < after if descending else tuple(sort_key(r)) > after)]
+        rows = [
+            r
+            for r in rows
+            if (tuple(sort_key(r)) < after if descending else tuple(sort_key(r)) > after)
+        ]
     out: dict[str, Any] = {"logStreams": [_stream_json(ctx, *r) for r in rows[:limit]]}
     if len(rows) > limit:
         out["nextToken"] = page_token(ctx, "cw-streams", sort_key(rows[limit - 1]))
     return out
 
 
-def _stream_json(ctx: Context, s, first: int | None, last: int | None, ingested: int | None) -> dict:
+def _stream_json(
+    ctx: Context, s, first: int | None, last: int | None, ingested: int | None
+) -> dict:
     out: dict[str, Any] = {"logStreamName": s.name, "creationTime": s.creation_time}
     if first is not None:
         out.update(
@@ -399,14 +436,22 @@ def put_log_events(ctx: Context, p: dict) -> dict:
     for _, msg in events:
         size = len(msg.encode("utf-8", "surrogatepass")) + EVENT_OVERHEAD
         if size > MAX_EVENT_BYTES:
-            raise invalid_parameter(f"Log event too large: {size} bytes exceeds limit of {MAX_EVENT_BYTES}")
+            raise invalid_parameter(
+                f"Log event too large: {size} bytes exceeds limit of {MAX_EVENT_BYTES}"
+            )
         total += size
     if total > MAX_BATCH_BYTES:
-        raise invalid_parameter(f"Upload too large: {total} bytes exceeds limit of {MAX_BATCH_BYTES}")
+        raise invalid_parameter(
+            f"Upload too large: {total} bytes exceeds limit of {MAX_BATCH_BYTES}"
+        )
     if any(events[i][0] > events[i + 1][0] for i in range(len(events) - 1)):
-        raise invalid_parameter("Log events in a single PutLogEvents request must be in chronological order.")
+        raise invalid_parameter(
+            "Log events in a single PutLogEvents request must be in chronological order."
+        )
     info = existing_group(ctx, group)
-    ctx.service.store.get_stream(group, stream)  # NotFound -> "The specified log stream does not exist."
+    ctx.service.store.get_stream(
+        group, stream
+    )  # NotFound -> "The specified log stream does not exist."
 
     now = int(time.time() * 1000)
     # events are sorted, so the rejected ones are a prefix (too old, expired) and a suffix (too new)
@@ -414,7 +459,9 @@ def put_log_events(ctx: Context, p: dict) -> dict:
     expired_end = 0
     if info.retention_days:
         expired_end = sum(1 for ts, _ in events if ts < now - info.retention_days * 86_400_000)
-    too_new_start = next((i for i, (ts, _) in enumerate(events) if ts > now + TOO_NEW_MS), len(events))
+    too_new_start = next(
+        (i for i, (ts, _) in enumerate(events) if ts > now + TOO_NEW_MS), len(events)
+    )
     keep = events[max(too_old_end, expired_end) : too_new_start]
     if keep and keep[-1][0] - keep[0][0] > MAX_SPAN_MS:
         raise invalid_parameter(
@@ -452,7 +499,9 @@ GET_LOG_EVENTS = (
 )
 
 
-def encode_gle_token(codec: paging.Codec, direction: str, group: str, stream: str, ts: int, off: int) -> str:
+def encode_gle_token(
+    codec: paging.Codec, direction: str, group: str, stream: str, ts: int, off: int
+) -> str:
     """`f/` or `b/` + 56 digits, as AWS's tokens look: time, byte offset, then 16 digits signing them
     (and the direction, group and stream) with the data directory's paging key."""
     head = f"{direction}/{ts - NEG_INF:020d}{off:020d}"
@@ -463,7 +512,9 @@ def _gle_signed(head: str, group: str, stream: str) -> str:
     return "\0".join((head, group, stream))
 
 
-def decode_gle_token(codec: paging.Codec, token: str, group: str, stream: str) -> tuple[str, int, int]:
+def decode_gle_token(
+    codec: paging.Codec, token: str, group: str, stream: str
+) -> tuple[str, int, int]:
     """:raises AwsError: InvalidParameterException for a token not issued for this stream."""
     if not (
         isinstance(token, str)
@@ -500,7 +551,14 @@ def get_log_events(ctx: Context, p: dict) -> dict:
         forward = bool(p.get("startFromHead", False))
         after = None
     page = reader.read(
-        sources, start=start, end=end, end_exclusive=True, limit=limit, forward=forward, pattern=everything, after=after
+        sources,
+        start=start,
+        end=end,
+        end_exclusive=True,
+        limit=limit,
+        forward=forward,
+        pattern=everything,
+        after=after,
     )
     events = page.events
     if events:
@@ -511,7 +569,10 @@ def get_log_events(ctx: Context, p: dict) -> dict:
     else:
         f_pos, b_pos = (NEG_INF, 0), (POS_INF, 0)  # nothing yet: poll forward from the head
     return {
-        "events": [{"timestamp": e.timestamp, "message": e.message, "ingestionTime": e.ingestion_time} for e in events],
+        "events": [
+            {"timestamp": e.timestamp, "message": e.message, "ingestionTime": e.ingestion_time}
+            for e in events
+        ],
         "nextForwardToken": encode_gle_token(_codec(ctx), "f", group, stream, *f_pos),
         "nextBackwardToken": encode_gle_token(_codec(ctx), "b", group, stream, *b_pos),
     }
@@ -539,7 +600,9 @@ def filter_log_events(ctx: Context, p: dict) -> dict:
     group = resolve_group(p)
     names, prefix = p.get("logStreamNames"), p.get("logStreamNamePrefix")
     if names is not None and prefix is not None:
-        raise invalid_parameter("logStreamNames and logStreamNamePrefix are mutually exclusive parameters.")
+        raise invalid_parameter(
+            "logStreamNames and logStreamNamePrefix are mutually exclusive parameters."
+        )
     start, end = p.get("startTime"), p.get("endTime")
     forward = p.get("startFromHead", True)
     if not forward and (start is None or start < START_FROM_HEAD_FALSE_MIN):
@@ -574,16 +637,27 @@ def filter_log_events(ctx: Context, p: dict) -> dict:
         after=after,
         deadline=time.monotonic() + FILTER_DEADLINE_S,
     )
-    out: dict[str, Any] = {"events": [_filtered_json(e) for e in page.events], "searchedLogStreams": []}
+    out: dict[str, Any] = {
+        "events": [_filtered_json(e) for e in page.events],
+        "searchedLogStreams": [],
+    }
     if page.next_key is not None:
         out["nextToken"] = page_token(
-            ctx, "cw-filter", [_filter_fp(group, names, prefix, start, end, pattern.text, forward), *page.next_key]
+            ctx,
+            "cw-filter",
+            [_filter_fp(group, names, prefix, start, end, pattern.text, forward), *page.next_key],
         )
     return out
 
 
 def _filter_fp(
-    group: str, names: list | None, prefix: str | None, start: int | None, end: int | None, pattern: str, forward: bool
+    group: str,
+    names: list | None,
+    prefix: str | None,
+    start: int | None,
+    end: int | None,
+    pattern: str,
+    forward: bool,
 ) -> str:
     raw = json.dumps([group, sorted(names or []), prefix, start, end, pattern, forward])
     return hashlib.blake2b(raw.encode(), digest_size=6).hexdigest()
@@ -628,9 +702,13 @@ def start_live_tail(ctx: Context, p: dict, *, update_interval: float = 1.0) -> L
         existing_group(ctx, g)
     names, prefixes = p.get("logStreamNames"), p.get("logStreamNamePrefixes")
     if names is not None and prefixes is not None:
-        raise invalid_parameter("logStreamNames and logStreamNamePrefixes are mutually exclusive parameters.")
+        raise invalid_parameter(
+            "logStreamNames and logStreamNamePrefixes are mutually exclusive parameters."
+        )
     if (names or prefixes) and len(groups) != 1:
-        raise invalid_parameter("logStreamNames or logStreamNamePrefixes can only be used with exactly one log group.")
+        raise invalid_parameter(
+            "logStreamNames or logStreamNamePrefixes can only be used with exactly one log group."
+        )
     text = p.get("logEventFilterPattern") or ""
     pattern = _pattern(text)
     service = ctx.service
@@ -651,7 +729,9 @@ def start_live_tail(ctx: Context, p: dict, *, update_interval: float = 1.0) -> L
         return out
 
     cursor = service.tailer.end_cursor(list_sources())
-    session = service.tailer.follow(list_sources, cursor, pattern, heartbeat=min(0.25, update_interval))
+    session = service.tailer.follow(
+        list_sources, cursor, pattern, heartbeat=min(0.25, update_interval)
+    )
     start = {
         "requestId": ctx.request_id,
         "sessionId": str(uuid.uuid4()),
@@ -676,7 +756,9 @@ def start_live_tail(ctx: Context, p: dict, *, update_interval: float = 1.0) -> L
                 yield eventstream.event("sessionUpdate", _session_update(pending, ident_of))
                 pending = []
                 if now - began > LIVE_TAIL_MAX_S:
-                    yield eventstream.exception("SessionTimeoutException", "Session timed out after 3 hours.")
+                    yield eventstream.exception(
+                        "SessionTimeoutException", "Session timed out after 3 hours."
+                    )
                     return
         except LogsvcError as e:
             yield eventstream.exception("SessionStreamingException", to_aws(e).message)

@@ -98,7 +98,9 @@ def start_query(ctx: Context, p: dict) -> dict:
         plan = jobs_mod.compile_query(text)
     except jobs_mod.MalformedQuery as e:
         raise malformed(e) from None
-    given = [k for k in ("logGroupName", "logGroupNames", "logGroupIdentifiers") if p.get(k) is not None]
+    given = [
+        k for k in ("logGroupName", "logGroupNames", "logGroupIdentifiers") if p.get(k) is not None
+    ]
     source = getattr(plan, "source", None)
     if len(given) > 1:
         raise invalid_parameter(
@@ -160,10 +162,13 @@ def source_groups(ctx: Context, source: Any) -> list[str]:
     chosen = [
         g
         for g in names
-        if (not prefixes or any(g.startswith(x) for x in prefixes)) and not logsvc_names.hidden(g, prefixes)
+        if (not prefixes or any(g.startswith(x) for x in prefixes))
+        and not logsvc_names.hidden(g, prefixes)
     ]  # internal groups only when named exactly
     if len(chosen) > 10_000:
-        raise invalid_parameter("SOURCE selects more than 10,000 log groups; narrow it with namePrefix.")
+        raise invalid_parameter(
+            "SOURCE selects more than 10,000 log groups; narrow it with namePrefix."
+        )
     if not chosen:
         raise AwsError("ResourceNotFoundException", "The SOURCE command selects no log group.")
     return chosen
@@ -188,7 +193,12 @@ def get_query_results(ctx: Context, p: dict) -> dict:
     offset = 0
     if p.get("nextToken"):
         data = read_page_token(ctx, "cw-query-results", p["nextToken"])
-        if not (isinstance(data, list) and len(data) == 2 and data[0] == qid and isinstance(data[1], int)):
+        if not (
+            isinstance(data, list)
+            and len(data) == 2
+            and data[0] == qid
+            and isinstance(data[1], int)
+        ):
             raise invalid_parameter(BAD_TOKEN)
         offset = data[1]
     out: dict[str, Any] = {"queryLanguage": st.get("queryLanguage", "CWLI")}
@@ -246,11 +256,15 @@ def describe_queries(ctx: Context, p: dict) -> dict:
         for q in _jobs(ctx).list(group=group, status=p.get("status"))
         if lang is None or q.get("queryLanguage", "CWLI") == lang
     ]
-    fp = hashlib.blake2b(json.dumps([group, p.get("status"), lang]).encode(), digest_size=6).hexdigest()
+    fp = hashlib.blake2b(
+        json.dumps([group, p.get("status"), lang]).encode(), digest_size=6
+    ).hexdigest()
     offset = 0
     if p.get("nextToken"):
         data = read_page_token(ctx, "cw-queries", p["nextToken"])
-        if not (isinstance(data, list) and len(data) == 2 and data[0] == fp and isinstance(data[1], int)):
+        if not (
+            isinstance(data, list) and len(data) == 2 and data[0] == fp and isinstance(data[1], int)
+        ):
             raise invalid_parameter(BAD_TOKEN)
         offset = data[1]
     size = p.get("maxResults") or 1000
@@ -339,11 +353,15 @@ def describe_query_definitions(ctx: Context, p: dict) -> dict:
     offset = 0
     if p.get("nextToken"):
         data = read_page_token(ctx, "cw-query-definitions", p["nextToken"])
-        if not (isinstance(data, list) and len(data) == 2 and data[0] == fp and isinstance(data[1], int)):
+        if not (
+            isinstance(data, list) and len(data) == 2 and data[0] == fp and isinstance(data[1], int)
+        ):
             raise invalid_parameter(BAD_TOKEN)
         offset = data[1]
     size = p.get("maxResults") or 1000
-    out: dict[str, Any] = {"queryDefinitions": [definition_json(d) for d in defs[offset : offset + size]]}
+    out: dict[str, Any] = {
+        "queryDefinitions": [definition_json(d) for d in defs[offset : offset + size]]
+    }
     if offset + size < len(defs):
         out["nextToken"] = page_token(ctx, "cw-query-definitions", [fp, offset + size])
     return out

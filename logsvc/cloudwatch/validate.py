@@ -77,7 +77,9 @@ class Member:
     item: Member | None = None  # list items / map values
     key: Member | None = None  # map keys
     members: tuple[Member, ...] = field(default=())  # structure members
-    regex: re.Pattern | None = field(default=None, init=False, repr=False, compare=False)  # `pattern`, compiled
+    regex: re.Pattern | None = field(
+        default=None, init=False, repr=False, compare=False
+    )  # `pattern`, compiled
 
     def __post_init__(self) -> None:
         if self.pattern is not None:
@@ -129,13 +131,17 @@ def check(params: object, members: Iterable[Member]) -> dict:
         with Coral's "N validation error(s) detected: ..." text for any broken constraint.
     """
     if not isinstance(params, dict):
-        raise AwsError("SerializationException", "Start of structure or map found where not expected.")
+        raise AwsError(
+            "SerializationException", "Start of structure or map found where not expected."
+        )
     errors: list[str] = []
     for m in members:
         _check_member(m, params.get(m.name), m.name, errors)
     if errors:
         n = len(errors)
-        raise invalid_parameter(f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(errors))
+        raise invalid_parameter(
+            f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(errors)
+        )
     return params
 
 
@@ -145,18 +151,24 @@ def _value_text(value: object) -> str:
     return str(value)
 
 
-def _check_member(m: Member, value: object, path: str, errors: list[str], *, in_collection: bool = False) -> None:
+def _check_member(
+    m: Member, value: object, path: str, errors: list[str], *, in_collection: bool = False
+) -> None:
     """`in_collection`: a list item or map value, which can never be null (`[null]` is no event)."""
     if value is None:
         if m.required or in_collection:
-            errors.append(f"Value null at '{path}' failed to satisfy constraint: Member must not be null")
+            errors.append(
+                f"Value null at '{path}' failed to satisfy constraint: Member must not be null"
+            )
         return
     types = _JSON_TYPES[m.kind]
     ok = isinstance(value, types) and not (m.kind == "integer" and isinstance(value, bool))
     if m.kind == "integer" and isinstance(value, float) and value.is_integer():
         ok = True  # 5.0 is a JSON number like 5
     if not ok:
-        raise AwsError("SerializationException", f"Unexpected value type for '{path}': expected a {m.kind}")
+        raise AwsError(
+            "SerializationException", f"Unexpected value type for '{path}': expected a {m.kind}"
+        )
     shown = (
         f"Value '{_value_text(value)}' at '{path}'"
         if m.kind in ("string", "integer", "boolean")
@@ -233,4 +245,10 @@ TAGS = M(
     min_len=1,
     max_len=50,
 )
-TAG_KEYS = L("tagKeys", S("member", min_len=1, max_len=128, pattern=TAG_KEY_RE), min_len=0, max_len=50, required=True)
+TAG_KEYS = L(
+    "tagKeys",
+    S("member", min_len=1, max_len=128, pattern=TAG_KEY_RE),
+    min_len=0,
+    max_len=50,
+    required=True,
+)

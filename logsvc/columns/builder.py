@@ -50,7 +50,9 @@ from logsvc.visibility import block_is_current
 
 log = logging.getLogger("logsvc.columns")
 
-ROUND_BYTES = 4 * 1024 * 1024  # stream bytes one round reads (the next round goes on): ~25k events, bounds memory
+ROUND_BYTES = (
+    4 * 1024 * 1024
+)  # stream bytes one round reads (the next round goes on): ~25k events, bounds memory
 MARK_BYTES = 32
 MERGE_FANOUT = 4
 CLOSED_AFTER_MS = 3600 * 1000  # a day this long over gets its files merged into one
@@ -72,7 +74,9 @@ class Builder:
         self.rows_written = 0
         self.slow_events = 0
         self._last_retention = 0.0
-        self._held: dict[tuple[str, str], tuple] = {}  # streams rewritten under unchanged index blocks
+        self._held: dict[
+            tuple[str, str], tuple
+        ] = {}  # streams rewritten under unchanged index blocks
 
     # ---- the loop ----------------------------------------------------------------------------
 
@@ -91,8 +95,11 @@ class Builder:
                     failing = ""
             except OSError as e:
                 # a full disk or a vanished file is the machine's state, not a bug: one line, no traceback
-                why = ("the disk holding the data directory is full; columns resume when space returns"
-                       if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else f"{type(e).__name__}: {e}")
+                why = (
+                    "the disk holding the data directory is full; columns resume when space returns"
+                    if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+                    else f"{type(e).__name__}: {e}"
+                )
                 if why != failing:
                     log.error("column building paused: %s (will retry)", why)
                     failing = why
@@ -194,7 +201,9 @@ class Builder:
                 more |= task["partial"]
         return tasks, more
 
-    def _stream_task(self, snap: cstore.Snapshot, group: str, stream: str, blocks: list, budget: int) -> dict | None:
+    def _stream_task(
+        self, snap: cstore.Snapshot, group: str, stream: str, blocks: list, budget: int
+    ) -> dict | None:
         path = self.store.stream_file(group, stream)
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
@@ -204,13 +213,22 @@ class Builder:
             st = os.fstat(fd)
             head = os.pread(fd, ID_HEAD_BYTES, 0)
             cov = snap.streams.get(group, {}).get(stream)
-            if len(head) < ID_HEAD_BYTES:  # the identity events get is not final yet: leave it to the reader
+            if (
+                len(head) < ID_HEAD_BYTES
+            ):  # the identity events get is not final yet: leave it to the reader
                 return self._drop(snap, group, stream)
-            if not (block_is_current(blocks[0], st.st_ino, head) and block_is_current(blocks[-1], st.st_ino, head)
-                    and blocks[-1].end <= st.st_size + 1):
+            if not (
+                block_is_current(blocks[0], st.st_ino, head)
+                and block_is_current(blocks[-1], st.st_ino, head)
+                and blocks[-1].end <= st.st_size + 1
+            ):
                 return self._drop(snap, group, stream)  # the index still describes an older file
             ident = (st.st_ino.to_bytes(8, "little") + head).hex()
-            chunks = [(b.c_start[i], b.chunk_end(i), b.c_ing[i]) for b in blocks for i in range(len(b.c_start))]
+            chunks = [
+                (b.c_start[i], b.chunk_end(i), b.c_ing[i])
+                for b in blocks
+                for i in range(len(b.c_start))
+            ]
             # where a covered end may lie: a chunk's start or end (an unterminated last line taken as
             # it was leaves a one-byte gap, its newline, before the next block)
             starts = {c[0] for c in chunks} | {c[1] for c in chunks}
@@ -220,9 +238,13 @@ class Builder:
                 end, mark = int(cov[1]), bytes.fromhex(cov[2])
                 mark_at = int(cov[3]) if len(cov) > 3 else end - len(mark)
                 now_mark = os.pread(fd, len(mark), mark_at)
-                rewritten = len(now_mark) != len(mark) or any(x and x != y for x, y in zip(now_mark, mark, strict=True))
+                rewritten = len(now_mark) != len(mark) or any(
+                    x and x != y for x, y in zip(now_mark, mark, strict=True)
+                )
                 if cov[0] != ident or end not in starts or rewritten:
-                    log.info("columns: %s %s was rewritten or replaced: coverage dropped", group, stream)
+                    log.info(
+                        "columns: %s %s was rewritten or replaced: coverage dropped", group, stream
+                    )
                     self._drop(snap, group, stream)
                     cov = None
                     if rewritten and cov is None and end in starts:
@@ -248,8 +270,15 @@ class Builder:
                 if taken and c[1] - taken[0][0] > budget:
                     break
                 taken.append(c)
-            return {"group": group, "stream": stream, "ident": ident, "chunks": taken, "purge": purge,
-                    "partial": len(taken) < len(todo), "path": str(path)}
+            return {
+                "group": group,
+                "stream": stream,
+                "ident": ident,
+                "chunks": taken,
+                "purge": purge,
+                "partial": len(taken) < len(todo),
+                "path": str(path),
+            }
         finally:
             os.close(fd)
 
@@ -280,15 +309,21 @@ class Builder:
                     if piece and not piece.endswith(b"\n"):
                         piece += b"\n"  # the ingester took an unterminated last line as an event: so does the reader
                     evs, _ = lines.split_events(piece, flush=True)
-                    self.slow_events += extract.extract(cols, t["group"], t["stream"], t["ident"], a, evs,
-                                                        lambda _o, v=ing: v)
+                    self.slow_events += extract.extract(
+                        cols, t["group"], t["stream"], t["ident"], a, evs, lambda _o, v=ing: v
+                    )
                 # the last bytes read (an unterminated last line's block ends one past the file's end)
                 real_end = lo + len(data)
                 mark_at = max(0, real_end - MARK_BYTES)
                 mark = os.pread(fd, real_end - mark_at, mark_at)
             finally:
                 os.close(fd)
-            snap.streams.setdefault(t["group"], {})[t["stream"]] = [t["ident"], hi, mark.hex(), mark_at]
+            snap.streams.setdefault(t["group"], {})[t["stream"]] = [
+                t["ident"],
+                hi,
+                mark.hex(),
+                mark_at,
+            ]
         for group, cols in cols_by_group.items():
             if cols["ts"]:
                 self._write_group(snap, group, cols)
@@ -299,7 +334,9 @@ class Builder:
 
         extract.storable(cols)
         schema_ = schema.arrow_schema()
-        table = pa.table({c: pa.array(cols[c], type=schema_.field(c).type) for c in schema.NAMES}, schema=schema_)
+        table = pa.table(
+            {c: pa.array(cols[c], type=schema_.field(c).type) for c in schema.NAMES}, schema=schema_
+        )
         self.rows_written += table.num_rows
         days = pc.divide(table.column("ts"), cstore.DAY_MS)
         distinct = pc.unique(days).to_pylist()
@@ -324,8 +361,11 @@ class Builder:
             self._rewrite(snap, [e], e.group, e.day, now_ms, exclude=pairs)
 
     def _retention(self, snap: cstore.Snapshot, now_ms: int) -> bool:
-        cutoffs = {g.name: now_ms - int(g.retention_days) * cstore.DAY_MS for g in self.store.list_groups()
-                   if g.retention_days}
+        cutoffs = {
+            g.name: now_ms - int(g.retention_days) * cstore.DAY_MS
+            for g in self.store.list_groups()
+            if g.retention_days
+        }
         old = [e.name for e in snap.entries if e.group in cutoffs and e.max_ts < cutoffs[e.group]]
         if old:
             self.writer.retire(snap, old, now_ms)
@@ -354,8 +394,15 @@ class Builder:
                     break  # one merge per (group, day) a round keeps rounds short
         return done
 
-    def _rewrite(self, snap: cstore.Snapshot, entries: list[cstore.FileEntry], group: str, day: str, now_ms: int,
-                 exclude: set[tuple[str, str]] = frozenset()) -> None:
+    def _rewrite(
+        self,
+        snap: cstore.Snapshot,
+        entries: list[cstore.FileEntry],
+        group: str,
+        day: str,
+        now_ms: int,
+        exclude: set[tuple[str, str]] = frozenset(),
+    ) -> None:
         """Merge `entries` into one file of the rows still vouched for (coverage), sorted by time.
 
         DuckDB streams the merge with a memory limit, spilling the sort to `<data>/columns.spill`: a
@@ -373,8 +420,14 @@ class Builder:
         if spill.is_symlink():  # never spill through a link planted in the data directory
             spill.unlink()
         shutil.rmtree(spill, ignore_errors=True)
-        con = duckdb.connect(config={"memory_limit": MERGE_MEMORY, "threads": 1, "temp_directory": str(spill),
-                                     "preserve_insertion_order": False})
+        con = duckdb.connect(
+            config={
+                "memory_limit": MERGE_MEMORY,
+                "threads": 1,
+                "temp_directory": str(spill),
+                "preserve_insertion_order": False,
+            }
+        )
         try:
             con.execute("CREATE TEMP TABLE live (stream VARCHAR, ident VARCHAR, cov BIGINT)")
             con.executemany("INSERT INTO live VALUES (?, ?, ?)", live)
@@ -383,10 +436,16 @@ class Builder:
             con.execute(
                 f"COPY (SELECT {cols} FROM read_parquet(?) x JOIN live l ON x.stream = l.stream AND x.ident = l.ident "
                 f"WHERE x.off < l.cov ORDER BY x.ts, x.stream, x.off) TO '{_sql_str(out)}' "
-                f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {cstore.ROW_GROUP})", [paths])
-            rows, lo, hi = con.execute("SELECT count(*), min(ts), max(ts) FROM read_parquet(?)", [str(out)]).fetchone()
-            pairs = con.execute("SELECT stream, ident, min(off), max(off) FROM read_parquet(?) GROUP BY 1, 2",
-                                [str(out)]).fetchall()
+                f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {cstore.ROW_GROUP})",
+                [paths],
+            )
+            rows, lo, hi = con.execute(
+                "SELECT count(*), min(ts), max(ts) FROM read_parquet(?)", [str(out)]
+            ).fetchone()
+            pairs = con.execute(
+                "SELECT stream, ident, min(off), max(off) FROM read_parquet(?) GROUP BY 1, 2",
+                [str(out)],
+            ).fetchall()
         finally:
             con.close()
             shutil.rmtree(spill, ignore_errors=True)
@@ -400,11 +459,14 @@ class Builder:
             os.close(fd)
         spans = cstore.file_spans(pairs)
         keys = tuple(sorted({(st, k) for st, k, _, _ in spans}))
-        snap.entries.append(cstore.FileEntry(name, group, day, int(rows), int(lo), int(hi), keys, spans))
+        snap.entries.append(
+            cstore.FileEntry(name, group, day, int(rows), int(lo), int(hi), keys, spans)
+        )
 
 
 def _sql_str(path: Path) -> str:
     return str(path).replace("'", "''")
+
 
 def _signature(blocks: list) -> tuple:
     """What changes when the ingester re-reads a stream: its blocks' ranges and chunk times."""
@@ -422,7 +484,10 @@ def _tier(rows: int) -> int:
 def _day_end_ms(day: str) -> int:
     from datetime import UTC, datetime
 
-    return int(datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC).timestamp() * 1000) + cstore.DAY_MS
+    return (
+        int(datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC).timestamp() * 1000)
+        + cstore.DAY_MS
+    )
 
 
 # ---- the process -------------------------------------------------------------------------------
@@ -446,7 +511,10 @@ def main(argv: list[str]) -> int:
     with contextlib.suppress(OSError):
         os.nice(NICE)
     settings = resolve()
-    logging.basicConfig(level=settings.log_level.upper(), format="logsvc columns [%(process)d] %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="logsvc columns [%(process)d] %(levelname)s %(message)s",
+    )
     stop = _Stop(parent)
     # a handler only sets a flag: Event.set() there can deadlock on the lock the interrupted wait holds
     signal.signal(signal.SIGTERM, stop.signalled)

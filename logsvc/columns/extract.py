@@ -25,10 +25,13 @@ from logsvc.insights import fields as F
 
 _REPORT_RX = re.compile(
     r"REPORT RequestId: ([0-9a-f-]{36})\tDuration: ([0-9]+(?:\.[0-9]+)?) ms\tBilled Duration: ([0-9]+) ms\t"
-    r"Memory Size: ([0-9]+) MB\tMax Memory Used: ([0-9]+) MB(?:\tInit Duration: ([0-9]+(?:\.[0-9]+)?) ms)?\t?\Z")
+    r"Memory Size: ([0-9]+) MB\tMax Memory Used: ([0-9]+) MB(?:\tInit Duration: ([0-9]+(?:\.[0-9]+)?) ms)?\t?\Z"
+)
 _STARTEND_RX = re.compile(r"(?:START|END) RequestId: ([0-9a-f-]{36})(?: Version: [^\s{]+)?\Z")
 # the level is 1-9 letters: lines.py looks for "]\t" at index 2..10 only
-_RUNTIME_RX = re.compile(r"\[[A-Z]{1,9}\]\t([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z)\t([^\t{]+)\t")
+_RUNTIME_RX = re.compile(
+    r"\[[A-Z]{1,9}\]\t([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z)\t([^\t{]+)\t"
+)
 _METRICS = ("duration", "billed", "memsize", "maxmem", "initdur")
 _MB = float(F.MB)
 
@@ -40,13 +43,43 @@ def new_columns() -> dict[str, list]:
 
 
 def extract(
-    cols: dict[str, list], group: str, stream: str, ident_hex: str, base: int, events: list, ingest_for: IngestFn
+    cols: dict[str, list],
+    group: str,
+    stream: str,
+    ident_hex: str,
+    base: int,
+    events: list,
+    ingest_for: IngestFn,
 ) -> int:
     """Append the rows of `events` (lines.RawEvents of bytes starting at file offset `base`) to
     `cols`; `ingest_for(offset)` is an event's ingestion time. Returns how many took the exact path."""
-    (a_grp, a_st, a_id, a_off, a_end, a_ts, a_ing, a_msg, a_type, a_rid, a_dur, a_bill, a_mem, a_max, a_init,
-     a_xt, a_xs, a_lvl, a_fj, a_ns) = (cols[c].append for c in schema.NAMES)
-    time_and_message, parse_event, load_json = lines.time_and_message, lines.parse_event, lines.load_json_object
+    (
+        a_grp,
+        a_st,
+        a_id,
+        a_off,
+        a_end,
+        a_ts,
+        a_ing,
+        a_msg,
+        a_type,
+        a_rid,
+        a_dur,
+        a_bill,
+        a_mem,
+        a_max,
+        a_init,
+        a_xt,
+        a_xs,
+        a_lvl,
+        a_fj,
+        a_ns,
+    ) = (cols[c].append for c in schema.NAMES)
+    time_and_message, parse_event, load_json = (
+        lines.time_and_message,
+        lines.parse_event,
+        lines.load_json_object,
+    )
     parse_ts = lines.parse_timestamp
     report_m, startend_m, runtime_m = _REPORT_RX.match, _STARTEND_RX.match, _RUNTIME_RX.match
     flatten, non_string_keys = F.flatten_json, schema.non_string_keys
@@ -68,7 +101,9 @@ def extract(
                 if rest:
                     lv = rest.get("level")
                     lvl = lv if isinstance(lv, str) else None
-                    fj = dumps(rest, separators=(",", ":"), ensure_ascii=False)  # as schema.event_columns writes it
+                    fj = dumps(
+                        rest, separators=(",", ":"), ensure_ascii=False
+                    )  # as schema.event_columns writes it
                     ns = non_string_keys(rest)
         elif c0 == "R":
             m = report_m(msg)
@@ -94,9 +129,35 @@ def extract(
             done = not ("0" <= c0 <= "9" or "{" in msg or parse_event(msg).fields)
         if not done:
             slow += 1
-            row = schema.event_columns(make_event(group, stream, off, base + ev.end, ev.text, ing, ident))
-            for c, a in zip(schema.NAMES, (a_grp, a_st, a_id, a_off, a_end, a_ts, a_ing, a_msg, a_type, a_rid, a_dur,
-                                           a_bill, a_mem, a_max, a_init, a_xt, a_xs, a_lvl, a_fj, a_ns), strict=True):
+            row = schema.event_columns(
+                make_event(group, stream, off, base + ev.end, ev.text, ing, ident)
+            )
+            for c, a in zip(
+                schema.NAMES,
+                (
+                    a_grp,
+                    a_st,
+                    a_id,
+                    a_off,
+                    a_end,
+                    a_ts,
+                    a_ing,
+                    a_msg,
+                    a_type,
+                    a_rid,
+                    a_dur,
+                    a_bill,
+                    a_mem,
+                    a_max,
+                    a_init,
+                    a_xt,
+                    a_xs,
+                    a_lvl,
+                    a_fj,
+                    a_ns,
+                ),
+                strict=True,
+            ):
                 a(row[c])
             continue
         a_grp(group)
@@ -125,7 +186,9 @@ def extract(
 def rows(cols: dict[str, list]) -> list[dict[str, object]]:
     """The columns as row dicts (what `schema.event_columns` returns), for comparisons."""
     names = schema.NAMES
-    return [dict(zip(names, vals, strict=True)) for vals in zip(*(cols[c] for c in names), strict=True)]
+    return [
+        dict(zip(names, vals, strict=True)) for vals in zip(*(cols[c] for c in names), strict=True)
+    ]
 
 
 # ---- strings Parquet cannot hold ---------------------------------------------------------------
@@ -154,7 +217,11 @@ def storable(cols: dict[str, list]) -> None:
                 try:
                     v.encode("utf-8")
                 except UnicodeEncodeError:
-                    col[i] = _SURROGATE.sub(_escape_surrogate, v) if c == "fj" else _SURROGATE.sub("\ufffd", v)
+                    col[i] = (
+                        _SURROGATE.sub(_escape_surrogate, v)
+                        if c == "fj"
+                        else _SURROGATE.sub("\ufffd", v)
+                    )
     col = cols["ns"]
     for i, keys in enumerate(col):  # a key with a lone surrogate is never a field a query names
         if keys is not None and not all(k.isascii() for k in keys):

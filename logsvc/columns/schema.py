@@ -103,7 +103,12 @@ def non_string_keys(fields: dict[str, object]) -> list[str] | None:
 def arrow_schema():  # -> pyarrow.Schema; pyarrow is imported only by the processes that need it
     import pyarrow as pa
 
-    return pa.schema([(c, pa.list_(pa.string()) if t == "list<string>" else getattr(pa, t)()) for c, t, _ in COLUMNS])
+    return pa.schema(
+        [
+            (c, pa.list_(pa.string()) if t == "list<string>" else getattr(pa, t)())
+            for c, t, _ in COLUMNS
+        ]
+    )
 
 
 def arrow_table(rows: list[dict[str, object]]):  # -> pyarrow.Table
@@ -111,4 +116,6 @@ def arrow_table(rows: list[dict[str, object]]):  # -> pyarrow.Table
     import pyarrow as pa
 
     schema = arrow_schema()
-    return pa.table({c: pa.array([r[c] for r in rows], type=schema.field(c).type) for c in NAMES}, schema=schema)
+    return pa.table(
+        {c: pa.array([r[c] for r in rows], type=schema.field(c).type) for c in NAMES}, schema=schema
+    )

@@ -41,7 +41,9 @@ LOCK = "columns.lock"
 MANIFEST = "manifest.json"
 VERSION = 2  # 2: the `ns` column (schema.py)
 DAY_MS = 86_400_000
-RETIRE_GRACE_MS = 10 * 60 * 1000  # a replaced file stays readable this long for queries already running
+RETIRE_GRACE_MS = (
+    10 * 60 * 1000
+)  # a replaced file stays readable this long for queries already running
 ROW_GROUP = 128 * 1024  # large row groups: small ones made Q1/Q2 ~2x slower (ARCHITECTURE.md)
 
 
@@ -55,7 +57,11 @@ def ident_key(ident_hex: str) -> str:
 
 
 def day_of(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms // 1000, UTC).strftime("%Y-%m-%d") if 0 <= ts_ms < 253402300800000 else "other"
+    return (
+        datetime.fromtimestamp(ts_ms // 1000, UTC).strftime("%Y-%m-%d")
+        if 0 <= ts_ms < 253402300800000
+        else "other"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,14 +78,29 @@ class FileEntry:
     spans: tuple[tuple[str, str, int, int], ...] = ()
 
     def to_json(self) -> dict:
-        return {"name": self.name, "group": self.group, "day": self.day, "rows": self.rows, "min_ts": self.min_ts,
-                "max_ts": self.max_ts, "keys": [list(k) for k in self.keys], "spans": [list(x) for x in self.spans]}
+        return {
+            "name": self.name,
+            "group": self.group,
+            "day": self.day,
+            "rows": self.rows,
+            "min_ts": self.min_ts,
+            "max_ts": self.max_ts,
+            "keys": [list(k) for k in self.keys],
+            "spans": [list(x) for x in self.spans],
+        }
 
     @classmethod
     def from_json(cls, d: dict) -> FileEntry:
-        return cls(d["name"], d["group"], d["day"], int(d["rows"]), int(d["min_ts"]), int(d["max_ts"]),
-                   tuple((k[0], k[1]) for k in d.get("keys", ())),
-                   tuple((x[0], x[1], int(x[2]), int(x[3])) for x in d.get("spans", ())))
+        return cls(
+            d["name"],
+            d["group"],
+            d["day"],
+            int(d["rows"]),
+            int(d["min_ts"]),
+            int(d["max_ts"]),
+            tuple((k[0], k[1]) for k in d.get("keys", ())),
+            tuple((x[0], x[1], int(x[2]), int(x[3])) for x in d.get("spans", ())),
+        )
 
 
 class Snapshot:
@@ -91,14 +112,19 @@ class Snapshot:
         self.serial = int(data.get("serial", 0))
         self.generation = int(data.get("generation", -1))  # the index generation last followed
         self.entries: list[FileEntry] = [FileEntry.from_json(d) for d in data.get("files", ())]
-        self.streams: dict[str, dict[str, list]] = {g: dict(s) for g, s in (data.get("streams") or {}).items()}
+        self.streams: dict[str, dict[str, list]] = {
+            g: dict(s) for g, s in (data.get("streams") or {}).items()
+        }
         self.retired: list[list] = [list(r) for r in data.get("retired", ())]
 
     def files(self, groups: Iterable[str], start_ms: int, end_ms: int) -> list[Path]:
         """Parquet files that may hold rows of these groups with ts in [start_ms, end_ms]."""
         want = set(groups)
-        return [self.directory / e.name for e in self.entries
-                if e.group in want and e.max_ts >= start_ms and e.min_ts <= end_ms]
+        return [
+            self.directory / e.name
+            for e in self.entries
+            if e.group in want and e.max_ts >= start_ms and e.min_ts <= end_ms
+        ]
 
     def covered(self, group: str, stream: str) -> tuple[str, int] | None:
         """(ident hex, end offset): every event of that file identity with off < end is in `files()`
@@ -107,8 +133,14 @@ class Snapshot:
         return (c[0], int(c[1])) if c else None
 
     def to_json(self) -> dict:
-        return {"version": VERSION, "serial": self.serial, "generation": self.generation,
-                "files": [e.to_json() for e in self.entries], "streams": self.streams, "retired": self.retired}
+        return {
+            "version": VERSION,
+            "serial": self.serial,
+            "generation": self.generation,
+            "files": [e.to_json() for e in self.entries],
+            "streams": self.streams,
+            "retired": self.retired,
+        }
 
 
 _cache_lock = threading.Lock()
@@ -205,7 +237,9 @@ class Writer:
             if data.get("version") == VERSION:
                 self.current = Snapshot(self.directory, data)
             else:
-                log.warning("columns manifest of version %r: rebuilding the copy", data.get("version"))
+                log.warning(
+                    "columns manifest of version %r: rebuilding the copy", data.get("version")
+                )
         except FileNotFoundError:
             pass
         except (OSError, ValueError) as e:
@@ -213,7 +247,11 @@ class Writer:
 
     def collect_garbage(self) -> int:
         """Delete files the manifest does not list (written, then killed before the swap). Start only."""
-        keep = {e.name for e in self.current.entries} | {r[0] for r in self.current.retired} | {MANIFEST}
+        keep = (
+            {e.name for e in self.current.entries}
+            | {r[0] for r in self.current.retired}
+            | {MANIFEST}
+        )
         n = 0
         for name in os.listdir(self.directory):
             if name not in keep:
@@ -244,7 +282,9 @@ class Writer:
         dfd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
         try:
             os.fsync(dfd)  # the new files' names
-            safeio.write_atomic(dfd, MANIFEST, json.dumps(snap.to_json(), separators=(",", ":")).encode())
+            safeio.write_atomic(
+                dfd, MANIFEST, json.dumps(snap.to_json(), separators=(",", ":")).encode()
+            )
             os.fsync(dfd)
         finally:
             os.close(dfd)
@@ -273,12 +313,31 @@ class Writer:
 def entry_for(name: str, group: str, day: str, table) -> FileEntry:
     import pyarrow.compute as pc
 
-    pairs = table.select(["stream", "ident", "off"]).group_by(["stream", "ident"]).aggregate([("off", "min"), ("off", "max")])
-    spans = file_spans(zip(pairs.column("stream").to_pylist(), pairs.column("ident").to_pylist(),
-                           pairs.column("off_min").to_pylist(), pairs.column("off_max").to_pylist(), strict=True))
+    pairs = (
+        table.select(["stream", "ident", "off"])
+        .group_by(["stream", "ident"])
+        .aggregate([("off", "min"), ("off", "max")])
+    )
+    spans = file_spans(
+        zip(
+            pairs.column("stream").to_pylist(),
+            pairs.column("ident").to_pylist(),
+            pairs.column("off_min").to_pylist(),
+            pairs.column("off_max").to_pylist(),
+            strict=True,
+        )
+    )
     mm = pc.min_max(table.column("ts"))
-    return FileEntry(name, group, day, table.num_rows, mm["min"].as_py(), mm["max"].as_py(),
-                     tuple(sorted({(s, k) for s, k, _, _ in spans})), spans)
+    return FileEntry(
+        name,
+        group,
+        day,
+        table.num_rows,
+        mm["min"].as_py(),
+        mm["max"].as_py(),
+        tuple(sorted({(s, k) for s, k, _, _ in spans})),
+        spans,
+    )
 
 
 def file_spans(rows: Iterable[tuple[str, str, int, int]]) -> tuple[tuple[str, str, int, int], ...]:

@@ -94,12 +94,29 @@ Span = tuple[int, int]
 class FilterPattern:
     """A compiled pattern: immutable and shared through `compile_pattern`'s cache."""
 
-    __slots__ = ("text", "kind", "match_all", "_match", "_highlights", "_query", "_delimited", "literals")
+    __slots__ = (
+        "text",
+        "kind",
+        "match_all",
+        "_match",
+        "_highlights",
+        "_query",
+        "_delimited",
+        "literals",
+    )
 
-    def __init__(self, text: str, kind: str, match: Callable[[str], bool],
-                 highlights: Callable[[str], list[Span]], query: TokenQuery | None, *,
-                 match_all: bool = False, delimited: DelimitedMatcher | None = None,
-                 literals: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        text: str,
+        kind: str,
+        match: Callable[[str], bool],
+        highlights: Callable[[str], list[Span]],
+        query: TokenQuery | None,
+        *,
+        match_all: bool = False,
+        delimited: DelimitedMatcher | None = None,
+        literals: tuple[str, ...] = (),
+    ) -> None:
         self.text = text
         # case-sensitive substrings every matching message contains: readers test raw bytes with them
         self.literals = literals
@@ -161,9 +178,13 @@ def compile_pattern(text: str | None) -> FilterPattern:
     if not isinstance(text, str):
         raise FilterPatternError("filter pattern must be a string", "", 0, rule="type")
     if len(text) > MAX_PATTERN_LENGTH:
-        raise FilterPatternError(f"filter pattern is longer than {MAX_PATTERN_LENGTH} characters", text,
-                                 MAX_PATTERN_LENGTH, rule="length",
-                                 hint=f"it has {len(text)}; split it or use a shorter regex")
+        raise FilterPatternError(
+            f"filter pattern is longer than {MAX_PATTERN_LENGTH} characters",
+            text,
+            MAX_PATTERN_LENGTH,
+            rule="length",
+            hint=f"it has {len(text)}; split it or use a shorter regex",
+        )
     sc = Scanner(text)
     sc.skip_blanks()
     if sc.at_end():
@@ -175,12 +196,20 @@ def compile_pattern(text: str | None) -> FilterPattern:
     if first == "[":
         delimited = parse_delimited(sc)
         query = delimited.query()
-        return FilterPattern(text, "delimited", _prefiltered(delimited.matches, query), delimited.highlights,
-                             query, delimited=delimited)
+        return FilterPattern(
+            text,
+            "delimited",
+            _prefiltered(delimited.matches, query),
+            delimited.highlights,
+            query,
+            delimited=delimited,
+        )
     terms = TermsMatcher(parse_terms(sc))
     if terms.match_all:
         return _match_all(text)
-    return FilterPattern(text, "terms", terms.matches, terms.highlights, terms.query(), literals=terms.literals())
+    return FilterPattern(
+        text, "terms", terms.matches, terms.highlights, terms.query(), literals=terms.literals()
+    )
 
 
 def _prefiltered(match: Callable[[str], bool], query: TokenQuery | None) -> Callable[[str], bool]:
@@ -204,4 +233,3 @@ def _compile_json(text: str, expr: Group | Condition) -> FilterPattern:
 
     query = expr.query()
     return FilterPattern(text, "json", _prefiltered(match, query), highlights, query)
-

@@ -62,12 +62,17 @@ class DelimitedMatcher:
             if n < want:
                 return None
             out = dict(enumerate(parts[: want - 1]))
-            out[want - 1] = parts[-1] if n == want else message.split(None, want - 1)[-1].rstrip(_BLANKS)
+            out[want - 1] = (
+                parts[-1] if n == want else message.split(None, want - 1)[-1].rstrip(_BLANKS)
+            )
             return out
         if n < want - 1:
             return None
-        return {i: parts[i] if i < self.ellipsis else parts[n - (want - i)]
-                for i in range(want) if i != self.ellipsis}
+        return {
+            i: parts[i] if i < self.ellipsis else parts[n - (want - i)]
+            for i in range(want)
+            if i != self.ellipsis
+        }
 
     def fields(self, message: str) -> dict[int, tuple[str, Span]] | None:
         """Slot index -> (text, span in the message), or None when the message has too few fields."""
@@ -134,7 +139,8 @@ class DelimitedMatcher:
 
     def query(self) -> TokenQuery | None:
         return q_and(
-            q_or(q_and(c.comparison.query(json=False) for c in conj) for conj in expr) for expr in self.exprs
+            q_or(q_and(c.comparison.query(json=False) for c in conj) for conj in expr)
+            for expr in self.exprs
         )
 
 
@@ -188,15 +194,20 @@ def parse_delimited(sc: Scanner) -> DelimitedMatcher:
         at = sc.pos
         if sc.eat("..."):
             if None in slots:
-                sc.fail("only one '...' is allowed in a space-delimited filter", at, rule="delimited")
+                sc.fail(
+                    "only one '...' is allowed in a space-delimited filter", at, rule="delimited"
+                )
             slots.append(None)
             exprs.append([])
         else:
             m = _NAME_RE.match(sc.text, at)
             if not m:
                 what = "end of pattern" if sc.at_end() else repr(sc.peek())
-                sc.fail(f"expected a field name or '...' but found {what}", rule="delimited",
-                        hint="a space-delimited filter looks like [ip, user, ..., status = 404]")
+                sc.fail(
+                    f"expected a field name or '...' but found {what}",
+                    rule="delimited",
+                    hint="a space-delimited filter looks like [ip, user, ..., status = 404]",
+                )
             name = m.group()
             if name in slots:
                 sc.fail(f"field name '{name}' is used twice", at, rule="delimited")
@@ -220,12 +231,17 @@ def parse_delimited(sc: Scanner) -> DelimitedMatcher:
         sc.fail("unexpected text after the space-delimited filter's closing ']'", rule="delimited")
     for c in conditions:
         if c.name not in slots:
-            sc.fail(f"unknown field '{c.name}': a condition can only name a field of this filter", c.position,
-                    rule="delimited")
+            sc.fail(
+                f"unknown field '{c.name}': a condition can only name a field of this filter",
+                c.position,
+                rule="delimited",
+            )
     return DelimitedMatcher(slots, exprs)
 
 
-def _parse_chain(sc: Scanner, name: str, at: int, conditions: list[FieldCondition]) -> list[list[FieldCondition]]:
+def _parse_chain(
+    sc: Scanner, name: str, at: int, conditions: list[FieldCondition]
+) -> list[list[FieldCondition]]:
     ors = [[_parse_condition(sc, name, at, conditions)]]
     while True:
         sc.skip_blanks()
@@ -245,10 +261,15 @@ def _parse_chain(sc: Scanner, name: str, at: int, conditions: list[FieldConditio
         target.append(_parse_condition(sc, m.group(), m.start(), conditions))
 
 
-def _parse_condition(sc: Scanner, name: str, at: int, conditions: list[FieldCondition]) -> FieldCondition:
+def _parse_condition(
+    sc: Scanner, name: str, at: int, conditions: list[FieldCondition]
+) -> FieldCondition:
     op = read_operator(sc)
     if op is None:
-        sc.fail(f"expected ',', ']' or an operator (= != < <= > >=) after field '{name}'", rule="delimited")
+        sc.fail(
+            f"expected ',', ']' or an operator (= != < <= > >=) after field '{name}'",
+            rule="delimited",
+        )
     cond = FieldCondition(name, at, Comparison(op, read_value(sc, op, _VALUE_STOPS)))
     conditions.append(cond)
     return cond

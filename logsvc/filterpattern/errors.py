@@ -15,7 +15,9 @@ class FilterPatternError(InvalidParameter):
     as editors count them) and `e.caret()` echoes the pattern with a `^` under `position`.
     """
 
-    def __init__(self, reason: str, pattern: str, position: int, *, rule: str, hint: str | None = None) -> None:
+    def __init__(
+        self, reason: str, pattern: str, position: int, *, rule: str, hint: str | None = None
+    ) -> None:
         position = max(0, min(position, len(pattern)))
         super().__init__(
             f"{reason} at column {position + 1}",

@@ -15,7 +15,9 @@ from .query import TokenQuery, literal_tokens, q_and, q_or, q_tok
 from .scanner import BLANKS, Number, Scanner, parse_number
 from .values import Comparison, read_operator, read_value
 
-MAX_DEPTH = 16  # parentheses; deeper is surely generated or a mistake, and recursion must stay bounded
+MAX_DEPTH = (
+    16  # parentheses; deeper is surely generated or a mistake, and recursion must stay bounded
+)
 MAX_WILDCARDS = 3  # per pattern, as AWS documents
 _KEY_STOP = frozenset(BLANKS + ".[]()=!<>&|{}'\"*,%")
 _VALUE_STOPS = ")}"
@@ -28,7 +30,9 @@ Doc = dict
 
 # The one JSON reader filter patterns and Insights' fields share (logsvc.lines).
 _Float = JsonFloat
-load_event = load_json_object  # the message as a JSON object, or None: only messages that start with `{`
+load_event = (
+    load_json_object  # the message as a JSON object, or None: only messages that start with `{`
+)
 
 
 def scalar_text(v: object) -> str | None:
@@ -92,7 +96,9 @@ class Selector:
 
     def query(self) -> TokenQuery | None:
         """Keys on the path appear in the raw event whenever the selector reaches a value."""
-        return q_and(literal_tokens(k, firm_start=True, firm_end=True, json=True) for k in self.keys)
+        return q_and(
+            literal_tokens(k, firm_start=True, firm_end=True, json=True) for k in self.keys
+        )
 
 
 class Condition:
@@ -102,8 +108,9 @@ class Condition:
         self.selector = selector
         self.kind = kind  # "cmp", "null", "true", "false", "missing"
         self.comparison = comparison
-        self.needs_number = comparison is not None and (comparison.op not in ("=", "!=")
-                                                          or comparison.value.kind == "number")
+        self.needs_number = comparison is not None and (
+            comparison.op not in ("=", "!=") or comparison.value.kind == "number"
+        )
 
     def hits(self, doc: Doc) -> list[object]:
         """The reached values that satisfy the condition (a placeholder for a true NOT EXISTS)."""
@@ -133,7 +140,8 @@ class Condition:
             v = values[0]
             text = scalar_text(v)
             return text is not None and self.comparison.test(  # type: ignore[union-attr]
-                text, scalar_number(v) if self.needs_number else None)
+                text, scalar_number(v) if self.needs_number else None
+            )
         return bool(self.hits(doc))
 
     def spans(self, doc: Doc, message: str) -> list[Span]:
@@ -151,7 +159,9 @@ class Condition:
         if self.kind == "cmp":
             parts.append(self.comparison.query(json=True))  # type: ignore[union-attr]
         else:
-            parts.append(q_tok(self.kind))  # the JSON literals null / true / false are never escaped
+            parts.append(
+                q_tok(self.kind)
+            )  # the JSON literals null / true / false are never escaped
         return q_and(parts)
 
 
@@ -248,8 +258,12 @@ def _parse_primary(sc: Scanner, depth: int) -> Group | Condition:
         expr = _parse_or(sc, depth + 1)
         sc.skip_blanks()
         if not sc.eat(")"):
-            sc.fail("expected ')' to close the parenthesis" if sc.at_end() or sc.peek() == "}"
-                    else f"expected '&&', '||' or ')' but found {sc.peek()!r}", rule="json")
+            sc.fail(
+                "expected ')' to close the parenthesis"
+                if sc.at_end() or sc.peek() == "}"
+                else f"expected '&&', '||' or ')' but found {sc.peek()!r}",
+                rule="json",
+            )
         return expr
     return _parse_condition(sc)
 
@@ -257,8 +271,11 @@ def _parse_primary(sc: Scanner, depth: int) -> Group | Condition:
 def _parse_condition(sc: Scanner) -> Condition:
     if sc.peek() != "$":
         what = "end of pattern" if sc.at_end() else repr(sc.peek())
-        sc.fail(f"expected a selector like $.level but found {what}", rule="json-selector",
-                hint='a JSON filter looks like { $.level = "ERROR" }')
+        sc.fail(
+            f"expected a selector like $.level but found {what}",
+            rule="json-selector",
+            hint='a JSON filter looks like { $.level = "ERROR" }',
+        )
     selector = _parse_selector(sc)
     sc.skip_blanks()
     word_at = sc.pos
@@ -270,8 +287,12 @@ def _parse_condition(sc: Scanner) -> Condition:
         if what in ("NULL", "TRUE", "FALSE"):
             return Condition(selector, what.lower())
         if what == "NOT":
-            sc.fail("'IS NOT' is not supported", what_at, rule="json-is",
-                    hint="use '$.x NOT EXISTS' for a missing key or '!=' to compare")
+            sc.fail(
+                "'IS NOT' is not supported",
+                what_at,
+                rule="json-is",
+                hint="use '$.x NOT EXISTS' for a missing key or '!=' to compare",
+            )
         sc.fail("expected NULL, TRUE or FALSE after IS", what_at, rule="json-is")
     if word == "NOT":
         sc.skip_blanks()
@@ -280,12 +301,19 @@ def _parse_condition(sc: Scanner) -> Condition:
             sc.fail("expected EXISTS after NOT", exists_at, rule="json-is")
         return Condition(selector, "missing")
     if word == "EXISTS":
-        sc.fail("'EXISTS' is not supported", word_at, rule="json-is",
-                hint="use '$.x = *' for any value, or '$.x NOT EXISTS'")
+        sc.fail(
+            "'EXISTS' is not supported",
+            word_at,
+            rule="json-is",
+            hint="use '$.x = *' for any value, or '$.x NOT EXISTS'",
+        )
     sc.pos = word_at
     op = read_operator(sc)
     if op is None:
-        sc.fail("expected an operator (= != < <= > >=), IS or NOT EXISTS after the selector", rule="json-operator")
+        sc.fail(
+            "expected an operator (= != < <= > >=), IS or NOT EXISTS after the selector",
+            rule="json-operator",
+        )
     return Condition(selector, "cmp", Comparison(op, read_value(sc, op, _VALUE_STOPS)))
 
 
@@ -315,7 +343,9 @@ def _parse_selector(sc: Scanner) -> Selector:
             while pos < len(text) and text[pos] not in _KEY_STOP:
                 pos += 1
             if pos == sc.pos:
-                sc.fail("expected a key name, '*' or ['quoted key'] after '.'", rule="json-selector")
+                sc.fail(
+                    "expected a key name, '*' or ['quoted key'] after '.'", rule="json-selector"
+                )
             steps.append((_KEY, text[sc.pos : pos]))
             sc.pos = pos
         elif sc.peek() == "[":
@@ -327,8 +357,11 @@ def _parse_selector(sc: Scanner) -> Selector:
                 sc.fail("a selector may contain only one wildcard '*'", at, rule="json-wildcard")
             sc.wildcards += 1
             if sc.wildcards > MAX_WILDCARDS:
-                sc.fail(f"a JSON filter may contain at most {MAX_WILDCARDS} wildcard selectors", at,
-                        rule="json-wildcard")
+                sc.fail(
+                    f"a JSON filter may contain at most {MAX_WILDCARDS} wildcard selectors",
+                    at,
+                    rule="json-wildcard",
+                )
     if not steps and sc.peek() not in BLANKS and not sc.at_end():
         sc.fail("expected '.' or '[' after '$'", rule="json-selector")
     return Selector(steps, text[start : sc.pos])

@@ -23,7 +23,7 @@ TokenQuery = tuple
 # token right after one of them survives in the raw message text. Go escapes `<>&`, .NET also `'+` and
 # backquote, and every encoder escapes control characters: a token after those could be glued to
 # the escape's hex digits (`a\u003cb` has the token `u003cb`, not `b`).
-_JSON_SAFE_BEFORE = frozenset(" -.,:;/()[]{}@#$%*!?|~^_\"\\")
+_JSON_SAFE_BEFORE = frozenset(' -.,:;/()[]{}@#$%*!?|~^_"\\')
 
 
 def q_tok(token: str) -> TokenQuery:
@@ -56,7 +56,9 @@ def q_or(children: Iterable[TokenQuery | None]) -> TokenQuery | None:
     return out[0] if len(out) == 1 else ("or", out)
 
 
-def literal_tokens(text: str, *, firm_start: bool, firm_end: bool, json: bool = False) -> TokenQuery | None:
+def literal_tokens(
+    text: str, *, firm_start: bool, firm_end: bool, json: bool = False
+) -> TokenQuery | None:
     """The tokens of `text` that are whole tokens of any message containing it where it matched.
 
     A match of `text` whose edge is not "firm" (a substring match may start or end inside a word)
@@ -78,7 +80,8 @@ def glob_tokens(pieces: list[str], *, json: bool = False) -> TokenQuery | None:
     """Guaranteed tokens of a value that must equal `*`.join(pieces) with `*` as a wildcard."""
     last = len(pieces) - 1
     return q_and(
-        literal_tokens(p, firm_start=i == 0, firm_end=i == last, json=json) for i, p in enumerate(pieces)
+        literal_tokens(p, firm_start=i == 0, firm_end=i == last, json=json)
+        for i, p in enumerate(pieces)
     )
 
 

@@ -26,7 +26,9 @@ import re2
 from .scanner import Scanner
 
 MAX_REPEAT = 1000
-MAX_PROGRAM = 20_000  # RE2 instructions per regex (`.{1000}` is ~7,000): bounds memory and per-byte cost
+MAX_PROGRAM = (
+    20_000  # RE2 instructions per regex (`.{1000}` is ~7,000): bounds memory and per-byte cost
+)
 MAX_SPANS = 1000  # highlight spans per regex: a pathological line must stay cheap to highlight
 # Each hit may scan to the end of the text (`%\\w*x|\\w%` keeps looking for the longer hit), so the
 # number of hits looked for shrinks as the text grows: at most ~64 Mi characters scanned per call.
@@ -45,13 +47,17 @@ _CLASS_SETS = {
 }
 _REPEAT_RE = re.compile(r"\{(\d+)(,(\d*))?\}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_ALLOWED_HELP = "letters, digits, space, : _ # = @ / ; , - and the operators ^ $ ? [ ] { } | \\ * + ."
+_ALLOWED_HELP = (
+    "letters, digits, space, : _ # = @ / ; , - and the operators ^ $ ? [ ] { } | \\ * + ."
+)
 
 
 def _options(longest: bool = False) -> re2.Options:
     opts = re2.Options()
     opts.longest_match = longest
-    opts.log_errors = False  # a DFA running out of memory falls back to RE2's (still linear) NFA quietly
+    opts.log_errors = (
+        False  # a DFA running out of memory falls back to RE2's (still linear) NFA quietly
+    )
     opts.max_mem = 32 << 20
     return opts
 
@@ -128,7 +134,9 @@ class _Alternative:
 class Regex:
     """A validated `%regex%`: `search(text)` says whether it occurs, `spans(text)` where; both linear (RE2)."""
 
-    def __init__(self, source: str, alternatives: list[_Alternative], compiled: re2._Regexp) -> None:
+    def __init__(
+        self, source: str, alternatives: list[_Alternative], compiled: re2._Regexp
+    ) -> None:
         self.source = source
         self._alternatives = alternatives
         self._re = compiled
@@ -166,7 +174,11 @@ def compile_regex(body: str, offset: int, sc: Scanner) -> Regex:
     while i < n:
         ch, at = body[i], offset + i
         if cur.anchored_end and ch != "|":
-            sc.fail("'$' is only supported at the end of the regex or right before '|'", at - 1, rule="regex")
+            sc.fail(
+                "'$' is only supported at the end of the regex or right before '|'",
+                at - 1,
+                rule="regex",
+            )
         if ch == "|":
             if not cur.pieces and not cur.anchored_start:
                 sc.fail("empty alternative before '|' in regex", at, rule="regex")
@@ -178,7 +190,11 @@ def compile_regex(body: str, offset: int, sc: Scanner) -> Regex:
             continue
         if ch == "^":
             if cur.pieces or cur.anchored_start:
-                sc.fail("'^' is only supported at the start of the regex or right after '|'", at, rule="regex")
+                sc.fail(
+                    "'^' is only supported at the start of the regex or right after '|'",
+                    at,
+                    rule="regex",
+                )
             cur.anchored_start = True
             i += 1
             continue
@@ -195,13 +211,19 @@ def compile_regex(body: str, offset: int, sc: Scanner) -> Regex:
             if ch == "{":
                 m = _REPEAT_RE.match(body, i)
                 if not m:
-                    sc.fail("expected a repetition count like {2}, {2,} or {1,3} after '{'", at, rule="regex")
+                    sc.fail(
+                        "expected a repetition count like {2}, {2,} or {1,3} after '{'",
+                        at,
+                        rule="regex",
+                    )
                 lo = int(m.group(1))
                 hi = lo if m.group(2) is None else (int(m.group(3)) if m.group(3) else None)
                 if lo > MAX_REPEAT or (hi is not None and hi > MAX_REPEAT):
                     sc.fail(f"repetition count above {MAX_REPEAT} in regex", at, rule="regex")
                 if hi is not None and hi < lo:
-                    sc.fail(f"repetition range {{{lo},{hi}}} is backwards in regex", at, rule="regex")
+                    sc.fail(
+                        f"repetition range {{{lo},{hi}}} is backwards in regex", at, rule="regex"
+                    )
                 piece.lo, piece.hi = lo, hi
                 i = m.end()
             else:
@@ -229,7 +251,11 @@ def compile_regex(body: str, offset: int, sc: Scanner) -> Regex:
     except re2.error:
         compiled = None
     if compiled is None or compiled.programsize > MAX_PROGRAM:
-        sc.fail(f"regex is too complex (its repetitions expand past {MAX_PROGRAM} steps)", offset, rule="regex")
+        sc.fail(
+            f"regex is too complex (its repetitions expand past {MAX_PROGRAM} steps)",
+            offset,
+            rule="regex",
+        )
     return Regex(body, alts, compiled)
 
 
@@ -237,13 +263,29 @@ def _check_literal(ch: str, at: int, sc: Scanner) -> None:
     if ch.isascii() and (ch.isalnum() or ch in _SYMBOLS):
         return
     if ch in "()":
-        sc.fail(f"'{ch}' is not supported in a regex: groups are not allowed", at, rule="regex-chars")
+        sc.fail(
+            f"'{ch}' is not supported in a regex: groups are not allowed", at, rule="regex-chars"
+        )
     if ch in "]}":
-        sc.fail(f"unmatched '{ch}' in regex", at, rule="regex", hint=f"write '\\{ch}' for a literal '{ch}'")
+        sc.fail(
+            f"unmatched '{ch}' in regex",
+            at,
+            rule="regex",
+            hint=f"write '\\{ch}' for a literal '{ch}'",
+        )
     if not ch.isascii():
-        sc.fail(f"non-ASCII character {ch!r} is not supported in a regex", at, rule="regex-chars",
-                hint="use \\w, \\W or '.' to match it")
-    sc.fail(f"character {ch!r} is not supported in a regex", at, rule="regex-chars", hint=f"allowed: {_ALLOWED_HELP}")
+        sc.fail(
+            f"non-ASCII character {ch!r} is not supported in a regex",
+            at,
+            rule="regex-chars",
+            hint="use \\w, \\W or '.' to match it",
+        )
+    sc.fail(
+        f"character {ch!r} is not supported in a regex",
+        at,
+        rule="regex-chars",
+        hint=f"allowed: {_ALLOWED_HELP}",
+    )
 
 
 def _parse_escape(body: str, i: int, offset: int, sc: Scanner) -> tuple[str, str | None, int]:
@@ -261,8 +303,12 @@ def _parse_escape(body: str, i: int, offset: int, sc: Scanner) -> tuple[str, str
         return _lit(ch), ch, i + 4
     if nxt in _OPERATORS or nxt in _SYMBOLS:
         return _lit(nxt), nxt, i + 2
-    sc.fail(f"unsupported escape '\\{nxt}' in regex", offset + i, rule="regex",
-            hint="use \\d \\D \\s \\S \\w \\W, \\xhh, or a backslash before a symbol")
+    sc.fail(
+        f"unsupported escape '\\{nxt}' in regex",
+        offset + i,
+        rule="regex",
+        hint="use \\d \\D \\s \\S \\w \\W, \\xhh, or a backslash before a symbol",
+    )
 
 
 def _parse_class(body: str, i: int, offset: int, sc: Scanner) -> tuple[str, int]:
@@ -293,7 +339,11 @@ def _parse_class(body: str, i: int, offset: int, sc: Scanner) -> tuple[str, int]
             if body[i] == "\\":
                 hi_frag, hi_char, i = _parse_escape(body, i, offset, sc)
                 if hi_char is None:
-                    sc.fail("a class like \\d cannot end a range in regex", offset + dash + 1, rule="regex")
+                    sc.fail(
+                        "a class like \\d cannot end a range in regex",
+                        offset + dash + 1,
+                        rule="regex",
+                    )
             else:
                 hi_char = body[i]
                 if hi_char not in _OPERATORS:
@@ -301,7 +351,11 @@ def _parse_class(body: str, i: int, offset: int, sc: Scanner) -> tuple[str, int]
                 hi_frag = _lit(hi_char)
                 i += 1
             if ord(hi_char) < ord(lo_char):
-                sc.fail(f"range '{lo_char}-{hi_char}' is backwards in regex", offset + dash, rule="regex")
+                sc.fail(
+                    f"range '{lo_char}-{hi_char}' is backwards in regex",
+                    offset + dash,
+                    rule="regex",
+                )
             frag = f"{frag}-{hi_frag}"
         out.append(frag)
         items += 1

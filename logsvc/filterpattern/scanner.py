@@ -38,8 +38,12 @@ class Scanner:
         self.regexes = 0  # `%regex%` literals read so far; AWS caps them per pattern
         self.wildcards = 0  # JSON wildcard selectors read so far; capped likewise
 
-    def fail(self, reason: str, pos: int | None = None, *, rule: str, hint: str | None = None) -> NoReturn:
-        raise FilterPatternError(reason, self.text, self.pos if pos is None else pos, rule=rule, hint=hint)
+    def fail(
+        self, reason: str, pos: int | None = None, *, rule: str, hint: str | None = None
+    ) -> NoReturn:
+        raise FilterPatternError(
+            reason, self.text, self.pos if pos is None else pos, rule=rule, hint=hint
+        )
 
     def at_end(self) -> bool:
         return self.pos >= len(self.text)

@@ -47,8 +47,11 @@ class Term:
             # re-matched a long word at every overlapping occurrence (quadratic on `aaaa...`).
             self._left = bool(_WORD.match(text[0]))
             right = bool(_WORD.match(text[-1]))
-            self._rx = re2_compile((f"(?:\\A|{_EDGE})" if self._left else "") + re2.escape(text)
-                                   + (f"(?:{_EDGE}|\\z)" if right else ""))
+            self._rx = re2_compile(
+                (f"(?:\\A|{_EDGE})" if self._left else "")
+                + re2.escape(text)
+                + (f"(?:{_EDGE}|\\z)" if right else "")
+            )
             self.test = self._word
 
     def _contains(self, s: str) -> bool:
@@ -99,8 +102,11 @@ def parse_terms(sc: Scanner) -> list[Term]:
             prefix = sc.peek()
             sc.pos += 1
             if sc.at_end() or sc.peek() in BLANKS:
-                sc.fail(f"expected a term right after '{prefix}'", rule="term",
-                        hint=f"write '\"{prefix}\"' to search for a literal '{prefix}'")
+                sc.fail(
+                    f"expected a term right after '{prefix}'",
+                    rule="term",
+                    hint=f"write '\"{prefix}\"' to search for a literal '{prefix}'",
+                )
         ch = sc.peek()
         if ch == '"':
             phrase = "*".join(sc.quoted("quoted phrase"))
@@ -114,8 +120,12 @@ def parse_terms(sc: Scanner) -> list[Term]:
             start = pos = sc.pos
             while pos < len(text) and text[pos] not in BLANKS:
                 if text[pos] == '"':
-                    sc.fail("'\"' inside a term", pos, rule="term",
-                            hint='quote the whole term and escape inner quotes: "key=\\"value\\""')
+                    sc.fail(
+                        "'\"' inside a term",
+                        pos,
+                        rule="term",
+                        hint='quote the whole term and escape inner quotes: "key=\\"value\\""',
+                    )
                 pos += 1
             sc.pos = pos
             term = Term("word", text[start:pos], prefix, sc)
@@ -187,7 +197,8 @@ class TermsMatcher:
         U+FFFD, which stands for invalid bytes) is left out, so a test on raw bytes stays sound.
         """
         return tuple(
-            t.text for t in self.required
+            t.text
+            for t in self.required
             if t.kind in ("word", "phrase") and not any(c in t.text for c in "\r\n\ufffd")
         )
 

@@ -57,8 +57,15 @@ def glob_matcher(pieces: list[str]) -> Callable[[str], bool]:
 class Value:
     """One parsed right-hand side; `kind` is "glob" (quoted or bare text), "regex" or "number"."""
 
-    def __init__(self, kind: str, written: str, *, pieces: list[str] | None = None,
-                 regex: Regex | None = None, number: Number | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        written: str,
+        *,
+        pieces: list[str] | None = None,
+        regex: Regex | None = None,
+        number: Number | None = None,
+    ) -> None:
         self.kind = kind
         self.written = written
         self.pieces = pieces
@@ -111,7 +118,11 @@ def read_regex(sc: Scanner) -> Regex:
     body, offset = sc.regex_body()
     sc.regexes += 1
     if sc.regexes > MAX_REGEXES:
-        sc.fail(f"a filter pattern may contain at most {MAX_REGEXES} regular expressions", at, rule="regex-count")
+        sc.fail(
+            f"a filter pattern may contain at most {MAX_REGEXES} regular expressions",
+            at,
+            rule="regex-count",
+        )
     return compile_regex(body, offset, sc)
 
 
@@ -131,18 +142,30 @@ def read_value(sc: Scanner, op: str, stops: str) -> Value:
         value = Value("regex", "", regex=read_regex(sc))
     else:
         text, pos = sc.text, start
-        while pos < len(text) and text[pos] not in BLANKS and text[pos] not in stops \
-                and text[pos : pos + 2] not in ("&&", "||"):
+        while (
+            pos < len(text)
+            and text[pos] not in BLANKS
+            and text[pos] not in stops
+            and text[pos : pos + 2] not in ("&&", "||")
+        ):
             if text[pos] == '"':
                 sc.fail("'\"' inside a bare value", pos, rule="value", hint="quote the whole value")
             pos += 1
         sc.pos = pos
         raw = text[start:pos]
         number = parse_number(raw)
-        value = Value("number", raw, number=number) if number is not None else Value("glob", raw, pieces=raw.split("*"))
+        value = (
+            Value("number", raw, number=number)
+            if number is not None
+            else Value("glob", raw, pieces=raw.split("*"))
+        )
     value.written = sc.text[start : sc.pos]
     if op in _NUMERIC_OPS and value.kind != "number":
-        sc.fail(f"'{op}' compares numbers: expected a number like 50, -1.5 or 1e+3", start, rule="number")
+        sc.fail(
+            f"'{op}' compares numbers: expected a number like 50, -1.5 or 1e+3",
+            start,
+            rule="number",
+        )
     nxt = sc.peek()
     if nxt and nxt not in BLANKS and nxt not in stops and sc.peek(2) not in ("&&", "||"):
         sc.fail(f"unexpected {nxt!r} after the value", rule="value")

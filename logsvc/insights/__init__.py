@@ -36,8 +36,12 @@ class Plan:
     source: SourceSpec | None
     is_stats: bool  # rows come from stats/pattern/diff: no @ptr
     needs_previous: bool  # diff: the runner also feeds the previous period with add_previous()
-    previous: str | None  # diff's period: "period" (the same length just before), "day", "week", "month"
-    literal_terms: list[str]  # tokens every matching @message contains (case as written): for candidate blocks
+    previous: (
+        str | None
+    )  # diff's period: "period" (the same length just before), "day", "week", "month"
+    literal_terms: list[
+        str
+    ]  # tokens every matching @message contains (case as written): for candidate blocks
     columns: list[str]  # the output columns as far as the query fixes them (before @ptr)
     query: Query = field(repr=False)
     stages: list[Stage] = field(repr=False)

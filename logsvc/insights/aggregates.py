@@ -69,7 +69,9 @@ class Aggregate:
     name: str
     min_args: int
     max_args: int | None
-    make: Callable[[tuple[Value, ...]], Accumulator]  # the constant trailing args (pct's p) are passed here
+    make: Callable[
+        [tuple[Value, ...]], Accumulator
+    ]  # the constant trailing args (pct's p) are passed here
     const_args: int = 0  # how many trailing args are constants (pct: 1)
     star: bool = False  # accepts count(*)/count()
     check: Callable[[list[Arg]], str | None] | None = None
@@ -285,15 +287,24 @@ class Percentile:
 
     __slots__ = ("p", "data", "kinds", "texts", "longs", "_order")
 
-    _LONG, _DOUBLE, _TEXT, _TIME = 0, 1, 2, 3  # a Timestamp stays a Timestamp (epoch ms are exact as doubles)
+    _LONG, _DOUBLE, _TEXT, _TIME = (
+        0,
+        1,
+        2,
+        3,
+    )  # a Timestamp stays a Timestamp (epoch ms are exact as doubles)
 
     def __init__(self, p: float) -> None:
         self.p = float(p)
         self.data = array("d")  # every number, as a double (the sort key)
         self.kinds = array("b")  # per value: _LONG, _DOUBLE, _TEXT or _TIME
-        self.texts: dict[int, str] = {}  # index -> the text a _TEXT value was (numeric strings from parse)
+        self.texts: dict[
+            int, str
+        ] = {}  # index -> the text a _TEXT value was (numeric strings from parse)
         self.longs: dict[int, int] = {}  # index -> a long too big to be exact as a double
-        self._order: list[int] | None = None  # indexes sorted by value, reused while no value arrives
+        self._order: list[int] | None = (
+            None  # indexes sorted by value, reused while no value arrives
+        )
 
     def add(self, row_time: int, *values: Value) -> None:
         v = _first_value(values)
@@ -360,11 +371,25 @@ def _check_plain(name: str, args: list[Arg]) -> str | None:
     return None
 
 
-def _register(name: str, min_args: int, max_args: int | None, make: Callable[[tuple[Value, ...]], Any], *,
-              const_args: int = 0, star: bool = False,
-              check: Callable[[list[Arg]], str | None] | None = None) -> None:
-    AGGREGATES[name.lower()] = Aggregate(name, min_args, max_args, make, const_args, star,
-                                         check or (lambda args, _n=name: _check_plain(_n, args)))
+def _register(
+    name: str,
+    min_args: int,
+    max_args: int | None,
+    make: Callable[[tuple[Value, ...]], Any],
+    *,
+    const_args: int = 0,
+    star: bool = False,
+    check: Callable[[list[Arg]], str | None] | None = None,
+) -> None:
+    AGGREGATES[name.lower()] = Aggregate(
+        name,
+        min_args,
+        max_args,
+        make,
+        const_args,
+        star,
+        check or (lambda args, _n=name: _check_plain(_n, args)),
+    )
 
 
 _register("count", 0, 1, lambda consts: Count(), star=True)
@@ -378,9 +403,22 @@ _register("sortsFirst", 1, 1, lambda consts: Extreme(last=False))
 _register("sortsLast", 1, 1, lambda consts: Extreme(last=True))
 _register("earliest", 1, 1, lambda consts: ByTime(last=False))
 _register("latest", 1, 1, lambda consts: ByTime(last=True))
-_register("pct", 2, 2, lambda consts: Percentile(V.to_number(consts[0]) or 0), const_args=1, check=_check_pct("pct"))
-_register("percentile", 2, 2, lambda consts: Percentile(V.to_number(consts[0]) or 0), const_args=1,
-          check=_check_pct("percentile"))
+_register(
+    "pct",
+    2,
+    2,
+    lambda consts: Percentile(V.to_number(consts[0]) or 0),
+    const_args=1,
+    check=_check_pct("pct"),
+)
+_register(
+    "percentile",
+    2,
+    2,
+    lambda consts: Percentile(V.to_number(consts[0]) or 0),
+    const_args=1,
+    check=_check_pct("percentile"),
+)
 
 
 __all__ = ["AGGREGATES", "Accumulator", "Aggregate", "lookup_aggregate"]

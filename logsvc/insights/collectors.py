@@ -34,7 +34,9 @@ class _Desc:
 _MISSING_LAST = (1,)
 
 
-def order_key(order: list[tuple[Closure, bool]], time_order: str | None = None) -> Callable[[Row, Any], tuple]:
+def order_key(
+    order: list[tuple[Closure, bool]], time_order: str | None = None
+) -> Callable[[Row, Any], tuple]:
     """A key function for rows: each sort key in its direction, missing values last either way."""
     sort_key = values.sort_key
     if not order or time_order == "desc":  # the default: newest first
@@ -92,7 +94,9 @@ class Keeper:
     def add(self, row: Row, env: Any) -> None:
         self.seq += 1
         # rows arrive newest first; oldest-first ties go in written order, i.e. the reverse of arrival
-        entry = _Entry((self.key(row, env), -self.seq if self.key is oldest_first else self.seq), row)
+        entry = _Entry(
+            (self.key(row, env), -self.seq if self.key is oldest_first else self.seq), row
+        )
         if self.k is None:
             self.entries.append(entry)
         elif len(self.entries) < self.k:
@@ -175,7 +179,9 @@ class Grouper:
         out = []
         groups = self.groups.values()
         if first is not None and len(self.groups) > first:
-            groups = heapq.nsmallest(first, groups, key=lambda g: tuple(_group_order(v) for v in g[0]))
+            groups = heapq.nsmallest(
+                first, groups, key=lambda g: tuple(_group_order(v) for v in g[0])
+            )
         for keys, accs in groups:
             scratch: dict[str, Any] = dict(zip(spec.by_names, keys, strict=True))
             row = dict(scratch)

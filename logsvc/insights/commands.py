@@ -18,7 +18,14 @@ from .errors import QueryError
 from .exprs import AggregateSlot, Closure, Scope, compile_expr, compile_regex
 from .parser import Call, Command, Field, Query
 
-ROW_COMMANDS = {"fields", "display", "filter", "parse", "unnest", "unmask"}  # filterIndex runs as filter
+ROW_COMMANDS = {
+    "fields",
+    "display",
+    "filter",
+    "parse",
+    "unnest",
+    "unmask",
+}  # filterIndex runs as filter
 LIST_COMMANDS = {"sort", "limit", "dedup", "stats", "pattern", "diff"}
 MAX_STATS = 2
 PATTERN_COLUMNS = ["@pattern", "@ratio", "@sampleCount", "@severityLabel"]
@@ -55,7 +62,9 @@ class Stage:
 class StatsSpec:
     by_names: list[str]
     by: list[Closure]
-    items: list[tuple[str, Closure]]  # evaluated over a scratch row holding keys, aggregates, aliases
+    items: list[
+        tuple[str, Closure]
+    ]  # evaluated over a scratch row holding keys, aggregates, aliases
     slots: list[AggregateSlot]
 
 
@@ -255,8 +264,14 @@ def compile_stages(query: Query) -> list[Stage]:
         elif kind == "sort":
             order = [(compile_expr(expr, scope), desc) for expr, desc, _ in cmd.keys]
             stage = Stage("sort", cmd, order=order)
-            if len(cmd.keys) == 1 and isinstance(cmd.keys[0][0], Field) and cmd.keys[0][0].name == "@timestamp":
-                stage.time_order = "desc" if cmd.keys[0][1] else "asc"  # the common case, without sort_key
+            if (
+                len(cmd.keys) == 1
+                and isinstance(cmd.keys[0][0], Field)
+                and cmd.keys[0][0].name == "@timestamp"
+            ):
+                stage.time_order = (
+                    "desc" if cmd.keys[0][1] else "asc"
+                )  # the common case, without sort_key
             stages.append(stage)
         elif kind == "limit":
             stages.append(Stage("limit", cmd, count=cmd.count))

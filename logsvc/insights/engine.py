@@ -84,7 +84,9 @@ def output_columns(stages: list[Stage]) -> Columns:
         if s.kind == "fields":
             for item in s.command.items:
                 names.append(item.name)
-                items.append(item.expr if isinstance(item.expr, Field) and not item.aliased else None)
+                items.append(
+                    item.expr if isinstance(item.expr, Field) and not item.aliased else None
+                )
         elif s.kind in ("parse", "unnest"):
             names.extend(s.columns)
             items.extend([None] * len(s.columns))
@@ -293,4 +295,6 @@ class Execution:
                 if text is not None:
                     clusterer.add(text)
             return pattern_rows(clusterer)
-        raise AssertionError(f"no list step for {s.kind}")  # diff only ever directly follows the pattern sink
+        raise AssertionError(
+            f"no list step for {s.kind}"
+        )  # diff only ever directly follows the pattern sink

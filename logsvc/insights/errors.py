@@ -19,7 +19,9 @@ class QueryError(InvalidParameter):
     offending line with `^^^` under `start..end`, then the message.
     """
 
-    def __init__(self, message: str, start: int, end: int | None = None, *, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, start: int, end: int | None = None, *, hint: str | None = None
+    ) -> None:
         start = max(0, start)
         end = max(start, start + 1 if end is None else end)
         super().__init__(message, field="queryString", rule="query-syntax", hint=hint)

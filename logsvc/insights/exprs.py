@@ -113,10 +113,16 @@ class Scope:
     known_after: str = "stats"  # the command that made `known`
 
     def check_known(self, node: Field) -> None:
-        if self.known is not None and node.name not in self.known and node.segments[0] not in self.known:
+        if (
+            self.known is not None
+            and node.name not in self.known
+            and node.segments[0] not in self.known
+        ):
             have = ", ".join(sorted(self.known)) or "none"
             raise QueryError(
-                f"{node.name} does not exist after {self.known_after} (its fields: {have})", node.start, node.end
+                f"{node.name} does not exist after {self.known_after} (its fields: {have})",
+                node.start,
+                node.end,
             )
 
 
@@ -127,7 +133,11 @@ def _arg_info(node: Any, compiled_const: Any) -> Arg:
     if isinstance(node, Literal):
         return Arg(True, compiled_const, node.kind)
     if isinstance(node, ListLit):
-        return Arg(compiled_const is not _NOT_CONST, None if compiled_const is _NOT_CONST else compiled_const, "list")
+        return Arg(
+            compiled_const is not _NOT_CONST,
+            None if compiled_const is _NOT_CONST else compiled_const,
+            "list",
+        )
     if isinstance(node, Field):
         return Arg(False, None, "field")
     if isinstance(node, Star):
@@ -306,14 +316,20 @@ def _compile_call(node: Call, scope: Scope) -> Closure:
 
 def _compile_aggregate(node: Call, agg: Any, scope: Scope) -> Closure:
     if scope.in_aggregate:
-        raise QueryError(f"{agg.name}() cannot be nested inside another aggregate", node.start, node.name_end)
+        raise QueryError(
+            f"{agg.name}() cannot be nested inside another aggregate", node.start, node.name_end
+        )
     if scope.aggregates is None:
-        raise QueryError(f"{agg.name}() is an aggregate function: use it in stats", node.start, node.name_end)
+        raise QueryError(
+            f"{agg.name}() is an aggregate function: use it in stats", node.start, node.name_end
+        )
     args = list(node.args)
     star = len(args) == 0 or (len(args) == 1 and isinstance(args[0], Star))
     if star:
         if not agg.star:
-            raise QueryError(f"{agg.name}() needs a field or an expression, not '*'", node.start, node.end)
+            raise QueryError(
+                f"{agg.name}() needs a field or an expression, not '*'", node.start, node.end
+            )
         args = []
     else:
         for a in args:
@@ -324,7 +340,9 @@ def _compile_aggregate(node: Call, agg: Any, scope: Scope) -> Closure:
             raise QueryError(problem, node.start, node.end)
     consts = [const_value(a) for a in args]
     if agg.check is not None:
-        infos = [_arg_info(a, c) for a, c in zip(args, consts, strict=True)] or [_arg_info(Star(0, 0), None)]
+        infos = [_arg_info(a, c) for a, c in zip(args, consts, strict=True)] or [
+            _arg_info(Star(0, 0), None)
+        ]
         problem = agg.check(infos)
         if problem:
             raise QueryError(f"{agg.name}(): {problem}", node.start, node.end)

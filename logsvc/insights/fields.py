@@ -82,8 +82,15 @@ MAX_JSON_FIELDS = 200  # AWS's newest documented limit per JSON event (older doc
 MB = 1_000_000  # @memorySize / @maxMemoryUsed are bytes: MB x 10^6 (see the module docstring)
 SYSTEM_FIELDS = ("@timestamp", "@message", "@logStream", "@log", "@ingestionTime", "@ptr")
 LAMBDA_FIELDS = (
-    "@type", "@requestId", "@duration", "@billedDuration", "@memorySize", "@maxMemoryUsed",
-    "@initDuration", "@xrayTraceId", "@xraySegmentId",
+    "@type",
+    "@requestId",
+    "@duration",
+    "@billedDuration",
+    "@memorySize",
+    "@maxMemoryUsed",
+    "@initDuration",
+    "@xrayTraceId",
+    "@xraySegmentId",
 )
 LOGSVC_FIELDS = ("@pipe",)
 LAMBDA_GROUP_PREFIX = "/aws/lambda/"
@@ -98,10 +105,16 @@ _REPORT_METRICS = (
 )
 _XRAY_RE = re.compile(r"XRAY TraceId: (\S+)\s+SegmentId: (\S+)")
 _MISS = object()
-_LAMBDA, _JSON, _EMBED = 1, 2, 4  # Row._lazy: stages still pending; _EMBED: a Lambda line (JSON may be embedded)
+_LAMBDA, _JSON, _EMBED = (
+    1,
+    2,
+    4,
+)  # Row._lazy: stages still pending; _EMBED: a Lambda line (JSON may be embedded)
 
 
-_DOUBLES: dict[float, float] = {}  # value -> its aws_double: metrics repeat (memory sizes, billed ms)
+_DOUBLES: dict[
+    float, float
+] = {}  # value -> its aws_double: metrics repeat (memory sizes, billed ms)
 
 
 def aws_double(x: float) -> float:
@@ -192,13 +205,17 @@ def _is_lambda(group: str, lam: dict[str, object]) -> bool:
     return group.startswith(LAMBDA_GROUP_PREFIX) or "@requestId" in lam
 
 
-def message_fields(message: str, *, group: str = "", parsed: dict[str, object] | None = None) -> dict[str, object]:
+def message_fields(
+    message: str, *, group: str = "", parsed: dict[str, object] | None = None
+) -> dict[str, object]:
     """Every discovered (non-system) field of a message, eagerly: Lambda's, logsvc's, then JSON's.
     For callers that want them all at once (GetLogRecord, the console's field view)."""
     lam = lambda_fields(message, parsed)
     out = dict(lam)
     out.update(logsvc_fields(parsed))
-    for k, v in json_fields(message, embedded=message[:1] != "{" and _is_lambda(group, lam)).items():
+    for k, v in json_fields(
+        message, embedded=message[:1] != "{" and _is_lambda(group, lam)
+    ).items():
         out.setdefault(k, v)
     return out
 
@@ -233,7 +250,9 @@ class Row(dict):
                 return
         if self._lazy & _LAMBDA:  # also needed by the JSON stage: is this a Lambda event?
             self._lazy &= ~_LAMBDA
-            if not dict.__contains__(self, "@ingestionTime"):  # rarely read, so made only when asked for
+            if not dict.__contains__(
+                self, "@ingestionTime"
+            ):  # rarely read, so made only when asked for
                 dict.__setitem__(self, "@ingestionTime", Timestamp(self._event.ingestion_time))
             lam = lambda_fields(message, self._event.fields)
             if "@requestId" in lam:
@@ -245,7 +264,9 @@ class Row(dict):
                 if not dict.__contains__(self, k):
                     dict.__setitem__(self, k, v)
         if stages & _JSON:
-            embedded = message[:1] != "{" and (self._group.startswith(LAMBDA_GROUP_PREFIX) or bool(self._lazy & _EMBED))
+            embedded = message[:1] != "{" and (
+                self._group.startswith(LAMBDA_GROUP_PREFIX) or bool(self._lazy & _EMBED)
+            )
             self._lazy &= ~(_JSON | _EMBED)
             for k, v in json_fields(message, embedded=embedded).items():
                 if not dict.__contains__(self, k):
@@ -315,7 +336,11 @@ class Row(dict):
     def copy(self) -> Row:  # type: ignore[override]
         """A Row with the same fields that still discovers lazily (for `unnest`)."""
         new = Row(dict.items(self))
-        new._event, new._group, new._lazy = getattr(self, "_event", None), getattr(self, "_group", ""), getattr(self, "_lazy", 0)
+        new._event, new._group, new._lazy = (
+            getattr(self, "_event", None),
+            getattr(self, "_group", ""),
+            getattr(self, "_lazy", 0),
+        )
         return new
 
     def __delitem__(self, key: str) -> None:
@@ -371,11 +396,24 @@ def event_row(event: LogEvent, *, account: str, ptr: str | None) -> Row:
     if log is None:
         log = _log_name(account, group)
     if ptr is None:
-        row = Row({"@timestamp": Timestamp(event.timestamp), "@message": event.message,
-                   "@logStream": event.stream, "@log": log})
+        row = Row(
+            {
+                "@timestamp": Timestamp(event.timestamp),
+                "@message": event.message,
+                "@logStream": event.stream,
+                "@log": log,
+            }
+        )
     else:
-        row = Row({"@timestamp": Timestamp(event.timestamp), "@message": event.message,
-                   "@logStream": event.stream, "@log": log, "@ptr": ptr})
+        row = Row(
+            {
+                "@timestamp": Timestamp(event.timestamp),
+                "@message": event.message,
+                "@logStream": event.stream,
+                "@log": log,
+                "@ptr": ptr,
+            }
+        )
     row._event = event
     row._group = group
     row._lazy = _LAMBDA | _JSON

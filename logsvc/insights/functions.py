@@ -117,8 +117,12 @@ class Function:
     min_args: int
     max_args: int | None  # None = variadic
     impl: Callable[..., Value]  # impl(*evaluated_args) -> Value; impl(ctx, *args) when `needs`
-    check: Callable[[list[Arg]], str | None] | None = None  # compile time: a message, or None if fine
-    needs: frozenset[str] = field(default_factory=frozenset)  # {"timestamp"} for bin, {"query"} for now()
+    check: Callable[[list[Arg]], str | None] | None = (
+        None  # compile time: a message, or None if fine
+    )
+    needs: frozenset[str] = field(
+        default_factory=frozenset
+    )  # {"timestamp"} for bin, {"query"} for now()
 
 
 FUNCTIONS: dict[str, Function] = {}
@@ -130,7 +134,18 @@ _KIND_WORDS = {
     "star": "*",
     "list": "an array ([...])",
 }
-_ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"]
+_ORDINALS = [
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+]
 
 
 def ordinal(i: int) -> str:
@@ -190,7 +205,9 @@ def _register(
 
     def deco(fn: Callable[..., Value]) -> Callable[..., Value]:
         for spelling in (name, *aliases):
-            FUNCTIONS[spelling.lower()] = Function(spelling, min_args, max_args, _safe(fn), combined, needs)
+            FUNCTIONS[spelling.lower()] = Function(
+                spelling, min_args, max_args, _safe(fn), combined, needs
+            )
         return fn
 
     return deco
@@ -328,7 +345,9 @@ def _round(a: Value, digits: Value = 0) -> Value:
         return None
     with localcontext() as dc:
         dc.prec = 400  # enough digits for any bounded number at 15 decimals (1e308 has 309)
-        q = Decimal(repr(n) if isinstance(n, float) else n).quantize(Decimal(1).scaleb(-d), rounding=ROUND_HALF_UP)
+        q = Decimal(repr(n) if isinstance(n, float) else n).quantize(
+            Decimal(1).scaleb(-d), rounding=ROUND_HALF_UP
+        )
     if d == 0 or isinstance(n, int):
         return V.bounded(int(q))  # Math.round gives a long; a long rounded to d digits stays a long
     return V.bounded(float(q))
@@ -973,7 +992,9 @@ def compile_date_pattern(pattern: str) -> _DateParser:
             raise DatePatternError(f"'{text}' (too many '{c}')")
         if c in "yu":
             rx, kind2 = (
-                (r"\d{2}", "yy") if w == 2 else ((r"[+-]?\d{" + str(w) + ",9}") if w > 2 else r"[+-]?\d{1,9}", "y")
+                (r"\d{2}", "yy")
+                if w == 2
+                else ((r"[+-]?\d{" + str(w) + ",9}") if w > 2 else r"[+-]?\d{1,9}", "y")
             )
         elif c in "ML":
             if w >= 4:
@@ -1014,7 +1035,9 @@ def compile_date_pattern(pattern: str) -> _DateParser:
 def _check_parse_date(args: list[Arg]) -> str | None:
     if len(args) > 1 and args[1].const:
         if args[1].kind != "string":
-            return "parseDate's second argument must be a date pattern such as 'yyyy-MM-dd HH:mm:ss'"
+            return (
+                "parseDate's second argument must be a date pattern such as 'yyyy-MM-dd HH:mm:ss'"
+            )
         try:
             compile_date_pattern(str(args[1].value))
         except DatePatternError as e:
@@ -1317,7 +1340,9 @@ def _ipv4_to_number(v: Value) -> Value:
     return int(a) if isinstance(a, ipaddress.IPv4Address) else None
 
 
-_PRIVATE_NETS = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")]
+_PRIVATE_NETS = [
+    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+]
 
 
 def _private(a: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:

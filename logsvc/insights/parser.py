@@ -175,12 +175,18 @@ class Command:
     items: list[Item] = field(default_factory=list)  # fields, display, stats (aggregates), dedup
     by: list[Item] = field(default_factory=list)  # stats
     expr: object = None  # filter, pattern, parse's field, unnest's field
-    keys: list[tuple[object, bool, str]] = field(default_factory=list)  # sort: (expr, descending, text)
+    keys: list[tuple[object, bool, str]] = field(
+        default_factory=list
+    )  # sort: (expr, descending, text)
     count: int = 0  # limit
     glob: str | None = None  # parse
     regex: Literal | None = None  # parse
-    names: list[tuple[str, int, int]] = field(default_factory=list)  # parse `as` names, unnest `into`
-    modifier: str | None = None  # diff: None | "day" | "week" | "month"; filter: "index" for filterIndex
+    names: list[tuple[str, int, int]] = field(
+        default_factory=list
+    )  # parse `as` names, unnest `into`
+    modifier: str | None = (
+        None  # diff: None | "day" | "week" | "month"; filter: "index" for filterIndex
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +195,9 @@ class SourceSpec:
 
     name_prefixes: tuple[str, ...] = ()
     account_identifiers: tuple[str, ...] = ()
-    log_class: str | None = None  # "STANDARD" | "INFREQUENT_ACCESS"; None = AWS's default (STANDARD)
+    log_class: str | None = (
+        None  # "STANDARD" | "INFREQUENT_ACCESS"; None = AWS's default (STANDARD)
+    )
 
 
 @dataclass(slots=True)
@@ -209,20 +217,26 @@ class Parser:
         self.tok = self.scanner.next()
         self.prev_end = 0
         self.depths: dict[int, int] = {}  # id(node) -> its depth, for MAX_DEPTH
-        self.nesting = 0  # open parentheses, unary minus and `not` being parsed (the parser's own recursion)
+        self.nesting = (
+            0  # open parentheses, unary minus and `not` being parsed (the parser's own recursion)
+        )
 
     def deep(self, node: object, *children: object) -> object:
         """`node`, after checking that it is at most MAX_DEPTH levels deep."""
         depth = 1 + max((self.depths.get(id(c), 1) for c in children), default=0)
         if depth > MAX_DEPTH:
-            raise QueryError(f"the expression nests more than {MAX_DEPTH} levels deep", node.start, node.end)
+            raise QueryError(
+                f"the expression nests more than {MAX_DEPTH} levels deep", node.start, node.end
+            )
         self.depths[id(node)] = depth
         return node
 
     def enter(self, tok: Token) -> None:
         self.nesting += 1
         if self.nesting > MAX_NESTING:
-            raise QueryError(f"the expression nests more than {MAX_NESTING} levels deep", tok.start, tok.end)
+            raise QueryError(
+                f"the expression nests more than {MAX_NESTING} levels deep", tok.start, tok.end
+            )
 
     # -- token plumbing
 
@@ -232,10 +246,14 @@ class Parser:
         self.tok = self.scanner.next()
         return tok
 
-    def fail(self, message: str, tok: Token | None = None, *, hint: str | None = None) -> QueryError:
+    def fail(
+        self, message: str, tok: Token | None = None, *, hint: str | None = None
+    ) -> QueryError:
         tok = tok or self.tok
         if tok.kind == EOF:
-            return QueryError(message + ", found the end of the query", tok.start, tok.start + 1, hint=hint)
+            return QueryError(
+                message + ", found the end of the query", tok.start, tok.start + 1, hint=hint
+            )
         return QueryError(f"{message}, found {tok.text!r}", tok.start, tok.end, hint=hint)
 
     def expect_op(self, op: str, what: str) -> Token:
@@ -278,12 +296,15 @@ class Parser:
             if word in UNSUPPORTED_COMMANDS:
                 reason = UNSUPPORTED_COMMANDS[word]
                 raise QueryError(
-                    f"the {tok.text} command is not supported by logsvc" + (f" ({reason})" if reason else ""),
+                    f"the {tok.text} command is not supported by logsvc"
+                    + (f" ({reason})" if reason else ""),
                     tok.start,
                     tok.end,
                 )
             if word == "source":
-                raise QueryError("SOURCE must be the first command of the query", tok.start, tok.end)
+                raise QueryError(
+                    "SOURCE must be the first command of the query", tok.start, tok.end
+                )
             raise QueryError(
                 f"unknown command {tok.text!r}",
                 tok.start,
@@ -337,7 +358,9 @@ class Parser:
             start = self.tok.start
             expr = self.expr()
             text = self.text[start : self.prev_end]
-            descending = True  # AWS's examples always say; moto and the reference read a bare key as desc
+            descending = (
+                True  # AWS's examples always say; moto and the reference read a bare key as desc
+            )
             if self.tok.is_word("asc", "desc"):
                 descending = self.advance().text.lower() == "desc"
             cmd.keys.append((expr, descending, text))
@@ -361,7 +384,9 @@ class Parser:
             cmd.glob = pattern.value
             stars = cmd.glob.count("*")
             if stars == 0:
-                raise QueryError("the parse pattern has no '*' to capture", pattern.start, pattern.end)
+                raise QueryError(
+                    "the parse pattern has no '*' to capture", pattern.start, pattern.end
+                )
             if not self.tok.is_word("as"):
                 raise self.fail(f"expected 'as' and {stars} name(s) for the parse pattern's '*'")
             self.advance()
@@ -383,12 +408,16 @@ class Parser:
             self.advance()
             cmd.regex = Literal(tok.value, "regex", tok.start, tok.end)
         else:
-            raise self.fail("expected a quoted pattern with '*' or a /regex/ with (?<name>...) groups after parse")
+            raise self.fail(
+                "expected a quoted pattern with '*' or a /regex/ with (?<name>...) groups after parse"
+            )
 
     def cmd_dedup(self, cmd: Command) -> None:
         while True:
             tok = self.name("a field name")
-            cmd.items.append(Item(Field(tok.value, tok.segments, tok.start, tok.end), tok.value, False))
+            cmd.items.append(
+                Item(Field(tok.value, tok.segments, tok.start, tok.end), tok.value, False)
+            )
             if not self.tok.is_op(","):
                 break
             self.advance()
@@ -418,7 +447,9 @@ class Parser:
         if self.tok.kind == NAME:
             word = self.tok.text.lower()
             if word not in DIFF_MODIFIERS:
-                raise self.fail("expected previousDay, previousWeek, previousMonth or '|' after diff")
+                raise self.fail(
+                    "expected previousDay, previousWeek, previousMonth or '|' after diff"
+                )
             self.advance()
             cmd.modifier = DIFF_MODIFIERS[word]
 
@@ -446,13 +477,17 @@ class Parser:
                 strings.append(item.value)
             word = key.text.lower()
             if not strings or len(strings) > limits[word]:
-                raise QueryError(f"{key.text} takes 1 to {limits[word]} value(s)", lst.start, lst.end)
+                raise QueryError(
+                    f"{key.text} takes 1 to {limits[word]} value(s)", lst.start, lst.end
+                )
             if word == "class" and strings[0] not in ("STANDARD", "INFREQUENT_ACCESS"):
                 raise QueryError("class is STANDARD or INFREQUENT_ACCESS", lst.start, lst.end)
             options[word] = tuple(strings)
         self.advance()
         log_class = options.get("class", (None,))[0]
-        return SourceSpec(options.get("nameprefix", ()), options.get("accountidentifiers", ()), log_class)
+        return SourceSpec(
+            options.get("nameprefix", ()), options.get("accountidentifiers", ()), log_class
+        )
 
     # -- expressions
 

@@ -115,11 +115,15 @@ class Clusterer:
     def clusters(self) -> list[Cluster]:
         out: list[Cluster] = []
         by_shape: dict[tuple[int, str], list[Cluster]] = {}
-        for t in sorted(self.templates.values(), key=lambda t: (-(t.counts[0] + t.counts[1]), t.words)):
+        for t in sorted(
+            self.templates.values(), key=lambda t: (-(t.counts[0] + t.counts[1]), t.words)
+        ):
             shape = _shape(t.words)
             for c in by_shape.get(shape, ())[:MAX_COMPARE]:
                 if _similarity(c.words, t.words) >= SIMILARITY:
-                    c.words = [a if a == b else _TOKEN for a, b in zip(c.words, t.words, strict=True)]
+                    c.words = [
+                        a if a == b else _TOKEN for a, b in zip(c.words, t.words, strict=True)
+                    ]
                     break
             else:
                 c = Cluster(list(t.words), sample=t.sample)

@@ -155,14 +155,14 @@ SAMPLES: tuple[Sample, ...] = (
     Sample(
         "access",
         "Top paths with server errors (access log)",
-        'parse @message \'* - - [*] "* * *" * * *\' as ip, time, method, path, proto, status, bytes, latency\n'
+        "parse @message '* - - [*] \"* * *\" * * *' as ip, time, method, path, proto, status, bytes, latency\n"
         "| filter status >= 500\n| stats count(*) as errors by path\n| sort errors desc\n| limit 10",
         "Glob parse of access-log lines; the paths that answered 5xx most often.",
     ),
     Sample(
         "access",
         "Clients by traffic (access log)",
-        'parse @message \'* - - [*] "* * *" * * *\' as ip, time, method, path, proto, status, bytes, latency\n'
+        "parse @message '* - - [*] \"* * *\" * * *' as ip, time, method, path, proto, status, bytes, latency\n"
         "| stats count(*) as requests, sum(bytes) as totalBytes by ip\n| sort totalBytes desc",
         "Requests and bytes served per client IP.",
     ),

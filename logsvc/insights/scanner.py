@@ -30,7 +30,29 @@ OP = "op"
 EOF = "eof"
 
 # Longest first: `<=` before `<`.
-_OPS = ("==", "!=", "<=", ">=", "=~", "|", ",", "(", ")", "[", "]", "+", "-", "*", "/", "^", "%", "=", "<", ">", ":")
+_OPS = (
+    "==",
+    "!=",
+    "<=",
+    ">=",
+    "=~",
+    "|",
+    ",",
+    "(",
+    ")",
+    "[",
+    "]",
+    "+",
+    "-",
+    "*",
+    "/",
+    "^",
+    "%",
+    "=",
+    "<",
+    ">",
+    ":",
+)
 _NUMBER_RE = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _UNIT_RE = re.compile(r"[A-Za-z]+")
 _BARE_RE = re.compile(r"[A-Za-z0-9_@]+")
@@ -41,7 +63,9 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'"}
 class Token:
     kind: str
     text: str  # the source text of the token, as written
-    value: object  # str for names/strings/ops/regex bodies, int|float for numbers, Period for periods
+    value: (
+        object  # str for names/strings/ops/regex bodies, int|float for numbers, Period for periods
+    )
     start: int
     end: int
     segments: tuple[str, ...] = ()  # names only: the dotted path, backticks removed

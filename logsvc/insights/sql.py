@@ -68,7 +68,9 @@ _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "!=": "!="}
 # characters of _INT_RE / _FLOAT_RE (RE2 syntax)
 _PY_SPACE = "\\x{9}\\x{a}\\x{b}\\x{c}\\x{d}\\x{1c}\\x{1d}\\x{1e}\\x{1f}\\x{20}\\x{85}\\x{a0}\\x{1680}\\x{2000}\\x{2001}\\x{2002}\\x{2003}\\x{2004}\\x{2005}\\x{2006}\\x{2007}\\x{2008}\\x{2009}\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}"
 _MAYBE_NUMBER = f"[{_PY_SPACE}]*[-+0-9.eE]+[{_PY_SPACE}]*"
-_HIT = "FILTER (WHERE _hit)"  # aggregates read only the events the filters keep (stats_sql's `_hit`)
+_HIT = (
+    "FILTER (WHERE _hit)"  # aggregates read only the events the filters keep (stats_sql's `_hit`)
+)
 _SQL_OP = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
@@ -104,7 +106,9 @@ class SqlPlan:
     guards: list[str] = field(default_factory=list)  # conditions no row may meet, else fall back
     # rows
     ascending: bool = False  # sort @timestamp asc
-    count: int | None = None  # the number of rows the engine's heap keeps (None: the request's limit)
+    count: int | None = (
+        None  # the number of rows the engine's heap keeps (None: the request's limit)
+    )
     capped: bool = True  # the heap keeps at most the request's limit too
     # stats
     keys: list[Key] = field(default_factory=list)
@@ -120,7 +124,9 @@ class SqlPlan:
 
     def totals_sql(self, relation: str) -> tuple[str, list[Any]]:
         """One scan of a rows query: events scanned, their bytes, each guard's hits, events matched."""
-        cols = ["count(*)", 'coalesce(sum("end" - off), 0)'] + [f"count_if({g})" for g in self.guards]
+        cols = ["count(*)", 'coalesce(sum("end" - off), 0)'] + [
+            f"count_if({g})" for g in self.guards
+        ]
         cols.append(f"count_if({self.where})")
         return f"SELECT {', '.join(cols)} FROM {self.over(relation)}", list(self.params)
 
@@ -305,7 +311,11 @@ def _condition(node: Any, fields: _Fields, params: list) -> str:
         terms = [_compare("=", col, kind, item, params) for item in node.items.items]
         hit = "(" + " OR ".join(terms) + ")"
         return f"({col} IS NOT NULL AND {'NOT ' if node.negate else ''}{hit})"
-    if isinstance(node, Match) and isinstance(node.right, Literal) and node.right.kind in ("string", "regex"):
+    if (
+        isinstance(node, Match)
+        and isinstance(node.right, Literal)
+        and node.right.kind in ("string", "regex")
+    ):
         col, kind = fields.column(node.left)
         if kind != STR:
             raise _NoMap  # numbers match in their rendered (Java) text
@@ -395,7 +405,11 @@ def _parse_stage(stage: Any, fields: _Fields) -> None:
 
 
 def _bin_key(node: Call) -> Key:
-    if len(node.args) != 1 or not isinstance(node.args[0], Literal) or node.args[0].kind != "period":
+    if (
+        len(node.args) != 1
+        or not isinstance(node.args[0], Literal)
+        or node.args[0].kind != "period"
+    ):
         raise _NoMap
     p = node.args[0].value
     if not isinstance(p, V.Period) or p.unit not in _FIXED_UNITS:
@@ -474,7 +488,9 @@ def _aggregate(call: Call, slot: Any, fields: _Fields, params: list) -> Agg:
         return Agg(name, "count", TS, f"count(*) {_HIT}")
     if not args:
         raise _NoMap
-    col, kind = _numeric(args[0], fields) if isinstance(args[0], BinaryNode) else fields.column(args[0])
+    col, kind = (
+        _numeric(args[0], fields) if isinstance(args[0], BinaryNode) else fields.column(args[0])
+    )
     if name == "count":
         return Agg(name, "count", kind, f"count({col}) {_HIT}")
     if name == "count_distinct":
@@ -488,12 +504,19 @@ def _aggregate(call: Call, slot: Any, fields: _Fields, params: list) -> Agg:
             return Agg(name, name, kind, f"sum({col}) {_HIT}", None, f"count({col}) {_HIT}")
         return Agg(name, name, kind, None, col, f"count({col}) {_HIT}")
     if name in ("min", "max", "sortsfirst", "sortslast"):
-        return Agg(name, "value", kind, f"{'min' if name in ('min', 'sortsfirst') else 'max'}({col}) {_HIT}")
+        return Agg(
+            name,
+            "value",
+            kind,
+            f"{'min' if name in ('min', 'sortsfirst') else 'max'}({col}) {_HIT}",
+        )
     if name in ("pct", "percentile"):
         p = V.to_number(slot.consts[0]) if slot.consts else None
         if p is None:
             raise _NoMap
-        frac = float(p) / 100.0  # aggregates.Percentile: ceil(p / 100.0 * n), the same two operations
+        frac = (
+            float(p) / 100.0
+        )  # aggregates.Percentile: ceil(p / 100.0 * n), the same two operations
         sql = (
             f"list_sort(list({col}) FILTER (WHERE _hit AND {col} IS NOT NULL))"
             f"[CAST(greatest(1, ceil({frac!r} * count({col}) {_HIT})) AS BIGINT)]"
@@ -502,7 +525,10 @@ def _aggregate(call: Call, slot: Any, fields: _Fields, params: list) -> Agg:
     if name in ("earliest", "latest"):
         fn = "min" if name == "earliest" else "max"
         return Agg(
-            name, "first", kind, f"{fn}(struct_pack(t := ts, v := {col})) FILTER (WHERE _hit AND {col} IS NOT NULL)"
+            name,
+            "first",
+            kind,
+            f"{fn}(struct_pack(t := ts, v := {col})) FILTER (WHERE _hit AND {col} IS NOT NULL)",
         )
     raise _NoMap  # stddev (Welford, in arrival order) and anything new
 
@@ -560,7 +586,15 @@ def _rows_plan(rest: list, where: str, params: list, fields: _Fields) -> SqlPlan
         return SqlPlan("rows", where, params, fields.guards, derived=fields.derived)
     sink, after = rest[0], rest[1:]
     if sink.kind == "limit":  # newest first; whatever follows works on exactly these rows
-        return SqlPlan("rows", where, params, fields.guards, derived=fields.derived, count=sink.count, capped=not after)
+        return SqlPlan(
+            "rows",
+            where,
+            params,
+            fields.guards,
+            derived=fields.derived,
+            count=sink.count,
+            capped=not after,
+        )
     if sink.time_order is None:
         raise _NoMap  # sorted by something the columns would have to order exactly
     ascending = sink.time_order == "asc"
@@ -578,7 +612,9 @@ def _rows_plan(rest: list, where: str, params: list, fields: _Fields) -> SqlPlan
             )
         if s.kind not in ("fields", "display", "parse", "unmask"):
             raise _NoMap  # a later filter or dedup may need rows past the first K
-    return SqlPlan("rows", where, params, fields.guards, derived=fields.derived, ascending=ascending)
+    return SqlPlan(
+        "rows", where, params, fields.guards, derived=fields.derived, ascending=ascending
+    )
 
 
 def _stats_plan(stage: Any, where: str, params: list, fields: _Fields) -> SqlPlan:
@@ -599,7 +635,9 @@ def _stats_plan(stage: Any, where: str, params: list, fields: _Fields) -> SqlPla
     aggs = _aggregates(stage.command, spec.slots, fields, agg_params)
     if agg_params:
         raise _NoMap
-    return SqlPlan("stats", where, params, fields.guards, derived=fields.derived, keys=keys, aggs=aggs)
+    return SqlPlan(
+        "stats", where, params, fields.guards, derived=fields.derived, keys=keys, aggs=aggs
+    )
 
 
 def decode(kind: str, v: Any) -> Any:

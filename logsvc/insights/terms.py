@@ -80,7 +80,9 @@ def _message_tokens(node: Any) -> list[str]:
 def _field_tokens(node: Any, written: set[str]) -> list[str]:
     if not (isinstance(node, Binary) and node.op == "="):
         return []
-    field, lit = (node.left, node.right) if isinstance(node.left, Field) else (node.right, node.left)
+    field, lit = (
+        (node.left, node.right) if isinstance(node.left, Field) else (node.right, node.left)
+    )
     if not (isinstance(field, Field) and isinstance(lit, Literal) and lit.kind == "string"):
         return []
     name, text = field.name, lit.value

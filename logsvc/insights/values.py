@@ -109,7 +109,9 @@ from typing import Any
 
 # Values beyond these become floats / None (see module docstring).
 MAX_INT = 2**63
-MAX_STRING = 1 << 20  # characters: a result string longer than this is None (concat/replace doubling)
+MAX_STRING = (
+    1 << 20
+)  # characters: a result string longer than this is None (concat/replace doubling)
 # Epoch ms of 0001-01-01 and 9999-12-31T23:59:59.999: what a Timestamp may hold and render as a date.
 MIN_MS = -62135596800000
 MAX_MS = 253402300799999
@@ -242,7 +244,9 @@ def bounded(n: int | float) -> int | float | None:
 
 def parse_number(text: str) -> int | float | None:
     """The number a string spells (decimal, optional sign, fraction, exponent), else None."""
-    if text.isdigit() and text.isascii() and len(text) <= 18:  # the common case: a plain count or status
+    if (
+        text.isdigit() and text.isascii() and len(text) <= 18
+    ):  # the common case: a plain count or status
         return int(text)
     s = text.strip()
     if not s or len(s) > _MAX_NUMERIC_TEXT:
@@ -335,7 +339,9 @@ def _json_default(o: Any) -> Any:
 def to_json(v: Value) -> str | None:
     """Compact JSON text for a list or map (or any value); None if it cannot be written."""
     try:
-        return json.dumps(v, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default)
+        return json.dumps(
+            v, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default
+        )
     except (ValueError, TypeError, RecursionError):
         return None
 
@@ -350,7 +356,9 @@ def render(v: Value) -> str | None:
         return "1" if v else "0"
     if isinstance(v, Timestamp):
         return format_timestamp(v)
-    if isinstance(v, (int, float)):  # a double (even a JSON number written `1.50`) renders as Java does
+    if isinstance(
+        v, (int, float)
+    ):  # a double (even a JSON number written `1.50`) renders as Java does
         return format_number(v)
     if isinstance(v, (list, dict)):
         return to_json(v)
@@ -540,7 +548,9 @@ def negate(a: Value) -> int | float | None:
 # ---------------------------------------------------------------------------------------------
 # like / in
 
-SURROGATE = re.compile("[\ud800-\udfff]")  # lone surrogates: RE2 reads UTF-8, so they become U+FFFD first
+SURROGATE = re.compile(
+    "[\ud800-\udfff]"
+)  # lone surrogates: RE2 reads UTF-8, so they become U+FFFD first
 
 
 def regex_search(rx: Any, text: str) -> Any:
@@ -648,7 +658,11 @@ def ceil_to_period(ms: int, period: Period) -> int | None:
     floor = floor_to_period(ms, period)
     if floor is None or floor == int(ms):
         return floor
-    return add_period(floor, period) if period.unit not in ("mo", "q", "y") else _next_calendar_boundary(floor, period)
+    return (
+        add_period(floor, period)
+        if period.unit not in ("mo", "q", "y")
+        else _next_calendar_boundary(floor, period)
+    )
 
 
 def _next_calendar_boundary(floor: int, period: Period) -> int | None:

@@ -113,7 +113,9 @@ def http_event(
     if params:
         event["pathParameters"] = params
     if body:
-        event["body"] = body.decode("utf-8", "replace") if is_text else base64.b64encode(body).decode()
+        event["body"] = (
+            body.decode("utf-8", "replace") if is_text else base64.b64encode(body).decode()
+        )
     return event
 
 
@@ -122,7 +124,13 @@ def _is_text(content_type: str) -> bool:
     return (
         not ct
         or ct.startswith("text/")
-        or ct in ("application/json", "application/xml", "application/x-www-form-urlencoded", "application/javascript")
+        or ct
+        in (
+            "application/json",
+            "application/xml",
+            "application/x-www-form-urlencoded",
+            "application/javascript",
+        )
         or ct.endswith("+json")
         or ct.endswith("+xml")
     )
@@ -163,7 +171,11 @@ def http_response(body: bytes, failed: bool) -> tuple[int, list[tuple[str, str]]
         try:
             data = base64.b64decode(raw)
         except ValueError:
-            return 502, [("Content-Type", "application/json")], b'{"message":"Internal Server Error"}'
+            return (
+                502,
+                [("Content-Type", "application/json")],
+                b'{"message":"Internal Server Error"}',
+            )
     else:
         data = raw.encode()
     if not any(k.lower() == "content-type" for k, _ in headers):

@@ -50,7 +50,9 @@ except ImportError:  # pragma: no cover - only while lines.py is missing; same c
         return f"{stamp}.{ms:03d}Z {text}\n".encode("utf-8", "replace")
 
 
-_LOG_FD = os.open(_STREAM_FILE, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)  # never written through a link
+_LOG_FD = os.open(
+    _STREAM_FILE, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW
+)  # never written through a link
 _WRITE_LOCK = threading.Lock()
 _request_id: str | None = None
 _JSON = _ENV.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
@@ -199,7 +201,9 @@ def _setup_logging() -> None:
     root = logging.getLogger()
     root.addHandler(handler)
     level = _ENV.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
-    if isinstance(logging.getLevelName(level), int):  # a level name logging knows (awslambdaric's check)
+    if isinstance(
+        logging.getLevelName(level), int
+    ):  # a level name logging knows (awslambdaric's check)
         root.setLevel(level)
 
 
@@ -208,7 +212,9 @@ def _runtime_version() -> str:
 
 
 def _init_start_line() -> str:
-    arn_hash = hashlib.sha256(f"{platform.python_implementation()} {sys.version}".encode()).hexdigest()
+    arn_hash = hashlib.sha256(
+        f"{platform.python_implementation()} {sys.version}".encode()
+    ).hexdigest()
     return (
         f"INIT_START Runtime Version: {_runtime_version()}\t"
         f"Runtime Version ARN: arn:aws:lambda:{_ENV.get('AWS_REGION', 'us-east-1')}::runtime:{arn_hash}"
@@ -230,21 +236,32 @@ def _load_handler(spec: str):
     except ValueError as e:
         raise _Fault("Runtime.MalformedHandlerName", f"Bad handler '{spec}': {e}") from None
     if modname.split(".")[0] in sys.builtin_module_names:
-        raise _Fault("Runtime.BuiltInModuleConflict", f"Cannot use built-in module {modname} as a handler module")
+        raise _Fault(
+            "Runtime.BuiltInModuleConflict",
+            f"Cannot use built-in module {modname} as a handler module",
+        )
     try:
         module = importlib.import_module(modname.replace("/", "."))
     except ImportError as e:
-        raise _Fault("Runtime.ImportModuleError", f"Unable to import module '{modname}': {e}") from None
+        raise _Fault(
+            "Runtime.ImportModuleError", f"Unable to import module '{modname}': {e}"
+        ) from None
     except SyntaxError as e:
         trace = [f'  File "{e.filename}" Line {e.lineno}\n    {e.text}']
-        raise _Fault("Runtime.UserCodeSyntaxError", f"Syntax error in module '{modname}': {e}", trace) from None
+        raise _Fault(
+            "Runtime.UserCodeSyntaxError", f"Syntax error in module '{modname}': {e}", trace
+        ) from None
     try:
         return getattr(module, fname)
     except AttributeError:
-        raise _Fault("Runtime.HandlerNotFound", f"Handler '{fname}' missing on module '{modname}'") from None
+        raise _Fault(
+            "Runtime.HandlerNotFound", f"Handler '{fname}' missing on module '{modname}'"
+        ) from None
 
 
-def _error_result(etype: str, message: str, trace: list[str] | None, request_id: str | None) -> dict:
+def _error_result(
+    etype: str, message: str, trace: list[str] | None, request_id: str | None
+) -> dict:
     return {
         "errorMessage": message or "",
         "errorType": etype or "",
@@ -258,7 +275,11 @@ def _log_error(result: dict) -> None:
     if _JSON:
         emit(
             json.dumps(
-                {"timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "log_level": "ERROR", **result}
+                {
+                    "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "log_level": "ERROR",
+                    **result,
+                }
             )
         )
         return
@@ -290,7 +311,9 @@ def _exception_result(request_id: str | None) -> dict:
         if not frame.filename.endswith("bootstrap.py"):
             frames = frames[i:]
             break
-    return _error_result(etype.__name__ if etype else "", str(value), traceback.format_list(frames), request_id)
+    return _error_result(
+        etype.__name__ if etype else "", str(value), traceback.format_list(frames), request_id
+    )
 
 
 class _Identity:
@@ -308,7 +331,9 @@ class _ClientContext:
 class LambdaContext:
     """The `context` argument, with awslambdaric's attribute names."""
 
-    def __init__(self, request_id: str, deadline_ms: int, arn: str, client_context: dict | None) -> None:
+    def __init__(
+        self, request_id: str, deadline_ms: int, arn: str, client_context: dict | None
+    ) -> None:
         self.aws_request_id = request_id
         self.invoked_function_arn = arn
         self.function_name = _ENV.get("AWS_LAMBDA_FUNCTION_NAME")
@@ -360,7 +385,9 @@ def main() -> None:
         init_error = _exception_result(None)
     init_ms = (time.time() - _SPAWN) * 1000
     if init_error is not None:
-        logging.warning("LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function code.")
+        logging.warning(
+            "LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function code."
+        )
         _log_error(init_error)
         emit(
             f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: error"
@@ -386,12 +413,16 @@ def main() -> None:
         else:
             try:
                 event = json.loads(req["payload"]) if req.get("payload") else {}
-                ctx = LambdaContext(rid, req["deadlineMs"], req["functionArn"], req.get("clientContext"))
+                ctx = LambdaContext(
+                    rid, req["deadlineMs"], req["functionArn"], req.get("clientContext")
+                )
                 result = handler(event, ctx)
                 try:
                     body = json.dumps(result)
                 except (TypeError, ValueError) as e:
-                    error = _error_result("Runtime.MarshalError", f"Unable to marshal response: {e}", None, rid)
+                    error = _error_result(
+                        "Runtime.MarshalError", f"Unable to marshal response: {e}", None, rid
+                    )
                     _log_error(error)
             except Exception:
                 error = _exception_result(rid)

@@ -41,7 +41,9 @@ def bucket_object(root: Path, path: Path) -> tuple[int, str] | None:
     if os.path.realpath(path) != os.path.join(os.path.realpath(root), *rel.parts):
         return None  # a directory on the way is a symlink
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(
+            path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+        )
     except OSError:
         return None
     with os.fdopen(fd, "rb", buffering=0) as f:
@@ -54,7 +56,9 @@ def bucket_object(root: Path, path: Path) -> tuple[int, str] | None:
     return st.st_size, digest.hexdigest()
 
 
-def s3_record(bucket: str, key: str, event_name: str, facts: tuple[int, str] | None, sequencer: str) -> dict[str, Any]:
+def s3_record(
+    bucket: str, key: str, event_name: str, facts: tuple[int, str] | None, sequencer: str
+) -> dict[str, Any]:
     """One S3 notification record; delete records carry no size or eTag, as on S3."""
     obj: dict[str, Any] = {"key": urllib.parse.quote_plus(key, safe="/"), "sequencer": sequencer}
     if event_name.startswith("ObjectCreated") and facts is not None:
@@ -63,7 +67,8 @@ def s3_record(bucket: str, key: str, event_name: str, facts: tuple[int, str] | N
         "eventVersion": "2.1",
         "eventSource": "aws:s3",
         "awsRegion": REGION,
-        "eventTime": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z",
+        "eventTime": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        + f".{int(time.time() * 1000) % 1000:03d}Z",
         "eventName": event_name,
         "userIdentity": {"principalId": "AWS:LOGSVC"},
         "requestParameters": {"sourceIPAddress": "127.0.0.1"},
@@ -74,7 +79,11 @@ def s3_record(bucket: str, key: str, event_name: str, facts: tuple[int, str] | N
         "s3": {
             "s3SchemaVersion": "1.0",
             "configurationId": "logsvc",
-            "bucket": {"name": bucket, "ownerIdentity": {"principalId": "LOGSVC"}, "arn": f"arn:aws:s3:::{bucket}"},
+            "bucket": {
+                "name": bucket,
+                "ownerIdentity": {"principalId": "LOGSVC"},
+                "arn": f"arn:aws:s3:::{bucket}",
+            },
             "object": obj,
         },
     }
@@ -210,7 +219,9 @@ class Buckets:
                 rel = where.relative_to(base)
                 break
         else:
-            path.mkdir(parents=True, exist_ok=True)  # the project put it elsewhere: the user's folder
+            path.mkdir(
+                parents=True, exist_ok=True
+            )  # the project put it elsewhere: the user's folder
             return
         with safeio.under(self.data_dir, *rel.parts, create=True):
             pass
@@ -226,7 +237,9 @@ class Buckets:
     def event(self, bucket: str, key: str, event_name: str, facts: tuple[int, str] | None) -> int:
         """Invoke (async) every function whose notification matches; returns how many."""
         triggers: list[BucketTrigger] = [
-            t for t in self.project.bucket_triggers if t.bucket == bucket and t.matches(key, event_name)
+            t
+            for t in self.project.bucket_triggers
+            if t.bucket == bucket and t.matches(key, event_name)
         ]
         if not triggers:
             return 0
@@ -240,8 +253,15 @@ class Buckets:
                 self.invoker.invoke_async(
                     t.function,
                     payload,
-                    trigger={"type": "bucket", "bucket": bucket, "key": key, "eventName": event_name},
+                    trigger={
+                        "type": "bucket",
+                        "bucket": bucket,
+                        "key": key,
+                        "eventName": event_name,
+                    },
                 )
             except TooManyRequests as e:
-                log.warning("bucket %s: dropped the %s event for %s: %s", bucket, event_name, key, e.message)
+                log.warning(
+                    "bucket %s: dropped the %s event for %s: %s", bucket, event_name, key, e.message
+                )
         return len(triggers)

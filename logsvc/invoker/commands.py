@@ -25,11 +25,19 @@ def _settings(ctx: click.Context) -> Any:
     from logsvc.config import resolve
 
     obj = ctx.find_root().obj or {}
-    return resolve({k: v for k, v in obj.items() if k in ("url", "token", "data_dir") and v is not None})
+    return resolve(
+        {k: v for k, v in obj.items() if k in ("url", "token", "data_dir") and v is not None}
+    )
 
 
-def _call(ctx: click.Context, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None,
-          timeout: float = 960.0) -> tuple[int, dict[str, str], bytes]:
+def _call(
+    ctx: click.Context,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 960.0,
+) -> tuple[int, dict[str, str], bytes]:
     """One HTTP request to the server; errors in either shape (REST or Lambda) become LogsvcErrors."""
     from logsvc.client import ConnectionFailed
 
@@ -75,14 +83,18 @@ def _payload(text: str | None) -> bytes:
         try:
             data = sys.stdin.buffer.read() if text == "@-" else path.read_bytes()
         except OSError as e:
-            raise InvalidParameter(f"cannot read payload file {path}: {e.strerror}", field="payload") from None
+            raise InvalidParameter(
+                f"cannot read payload file {path}: {e.strerror}", field="payload"
+            ) from None
     else:
         data = text.encode()
     try:
         json.loads(data)
     except ValueError as e:
         raise InvalidParameter(
-            f"payload is not valid JSON: {e}", field="payload", rule="JSON",
+            f"payload is not valid JSON: {e}",
+            field="payload",
+            rule="JSON",
             hint="Quote it for the shell: --payload '{\"key\": 1}', or use --payload @file.json",
         ) from None
     return data
@@ -91,7 +103,9 @@ def _payload(text: str | None) -> bytes:
 @click.command()
 @click.argument("name")
 @click.option("--payload", "-p", help="JSON event, or @file (@- for stdin) [default: {}]")
-@click.option("--async", "is_async", is_flag=True, help="Invocation type Event: queue it and return at once")
+@click.option(
+    "--async", "is_async", is_flag=True, help="Invocation type Event: queue it and return at once"
+)
 @click.option("--tail", is_flag=True, help="Print the invocation's log (last 4 KB) to stderr")
 @click.pass_context
 def invoke(ctx: click.Context, name: str, payload: str | None, is_async: bool, tail: bool) -> None:
@@ -99,16 +113,25 @@ def invoke(ctx: click.Context, name: str, payload: str | None, is_async: bool, t
 
     Exits 1 when the function fails (its error object is still printed).
     """
-    headers = {"X-Amz-Invocation-Type": "Event" if is_async else "RequestResponse", "Content-Type": "application/json"}
+    headers = {
+        "X-Amz-Invocation-Type": "Event" if is_async else "RequestResponse",
+        "Content-Type": "application/json",
+    }
     if tail and not is_async:
         headers["X-Amz-Log-Type"] = "Tail"
     quoted = urllib.parse.quote(name, safe="")
-    status, resp_headers, body = _call(ctx, "POST", f"/2015-03-31/functions/{quoted}/invocations", _payload(payload), headers)
+    status, resp_headers, body = _call(
+        ctx, "POST", f"/2015-03-31/functions/{quoted}/invocations", _payload(payload), headers
+    )
     if is_async:
         click.echo(f"queued: RequestId {resp_headers.get('x-amzn-requestid', '?')}")
         return
     if tail and "x-amz-log-result" in resp_headers:
-        click.echo(base64.b64decode(resp_headers["x-amz-log-result"]).decode("utf-8", "replace"), err=True, nl=False)
+        click.echo(
+            base64.b64decode(resp_headers["x-amz-log-result"]).decode("utf-8", "replace"),
+            err=True,
+            nl=False,
+        )
     click.echo(body.decode("utf-8", "replace"))
     if resp_headers.get("x-amz-function-error"):
         ctx.exit(1)
@@ -130,8 +153,16 @@ def functions(ctx: click.Context, as_json: bool) -> None:
         triggers += [f"bucket {b['bucket']}/{b['prefix']}*{b['suffix']}" for b in f["buckets"]]
         triggers += [f"table {t['table']} (batch {t['batchSize']})" for t in f["tables"]]
         c = f.get("containers") or {}
-        rows.append((f["name"], f["handler"], f"{f['memory']} MB", f"{f['timeout']:g} s",
-                     f"{c.get('busy', 0)}/{c.get('idle', 0)}", ", ".join(triggers) or "-"))
+        rows.append(
+            (
+                f["name"],
+                f["handler"],
+                f"{f['memory']} MB",
+                f"{f['timeout']:g} s",
+                f"{c.get('busy', 0)}/{c.get('idle', 0)}",
+                ", ".join(triggers) or "-",
+            )
+        )
     if not rows:
         click.echo("no functions (start the server with --project logsvc.toml)", err=True)
         return
@@ -164,7 +195,13 @@ def _items_path(name: str) -> str:
 def table_put(ctx: click.Context, name: str, items: tuple[str, ...]) -> None:
     """Put ITEMS (JSON objects) into table NAME in one batch, in order."""
     docs = [_json_arg(i, "item") for i in items]
-    _, _, body = _call(ctx, "POST", _items_path(name), json.dumps({"items": docs}).encode(), {"Content-Type": "application/json"})
+    _, _, body = _call(
+        ctx,
+        "POST",
+        _items_path(name),
+        json.dumps({"items": docs}).encode(),
+        {"Content-Type": "application/json"},
+    )
     click.echo(f"written: {json.loads(body)['written']}")
 
 
@@ -174,10 +211,22 @@ def table_put(ctx: click.Context, name: str, items: tuple[str, ...]) -> None:
 @click.option("--set", "set_", help="Attributes to set, as a JSON object")
 @click.option("--remove", multiple=True, help="Attribute to remove (repeatable)")
 @click.pass_context
-def table_update(ctx: click.Context, name: str, key: str, set_: str | None, remove: tuple[str, ...]) -> None:
+def table_update(
+    ctx: click.Context, name: str, key: str, set_: str | None, remove: tuple[str, ...]
+) -> None:
     """Update one item of table NAME (created when missing)."""
-    doc = {"key": _json_arg(key, "key"), "set": _json_arg(set_, "set") if set_ else {}, "remove": list(remove)}
-    _, _, body = _call(ctx, "PATCH", _items_path(name), json.dumps(doc).encode(), {"Content-Type": "application/json"})
+    doc = {
+        "key": _json_arg(key, "key"),
+        "set": _json_arg(set_, "set") if set_ else {},
+        "remove": list(remove),
+    }
+    _, _, body = _call(
+        ctx,
+        "PATCH",
+        _items_path(name),
+        json.dumps(doc).encode(),
+        {"Content-Type": "application/json"},
+    )
     click.echo(json.dumps(json.loads(body)["item"]))
 
 
@@ -188,7 +237,13 @@ def table_update(ctx: click.Context, name: str, key: str, set_: str | None, remo
 def table_delete(ctx: click.Context, name: str, key: str) -> None:
     """Delete the item with KEY (JSON) from table NAME."""
     doc = {"key": _json_arg(key, "key")}
-    _, _, body = _call(ctx, "DELETE", _items_path(name), json.dumps(doc).encode(), {"Content-Type": "application/json"})
+    _, _, body = _call(
+        ctx,
+        "DELETE",
+        _items_path(name),
+        json.dumps(doc).encode(),
+        {"Content-Type": "application/json"},
+    )
     click.echo("deleted" if json.loads(body)["deleted"] else "no such item")
 
 

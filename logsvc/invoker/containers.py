@@ -186,7 +186,9 @@ class Container:
 
     # ---- invoking ---------------------------------------------------------------------------
 
-    def invoke(self, request_id: str, payload: bytes, client_context: dict | None = None) -> Outcome:
+    def invoke(
+        self, request_id: str, payload: bytes, client_context: dict | None = None
+    ) -> Outcome:
         """Run one invocation to completion, timeout or crash. The caller holds this container exclusively."""
         fn = self.fn
         self.current_request = request_id
@@ -259,12 +261,15 @@ class Container:
             }
             extra = "\tStatus: error\tError Type: Runtime.ExitError"
             self._append(
-                end_ms, f"RequestId: {request_id} Error: Runtime exited with error: {reason}\nRuntime.ExitError"
+                end_ms,
+                f"RequestId: {request_id} Error: Runtime exited with error: {reason}\nRuntime.ExitError",
             )
         billed = int(-(-(duration + (init_ms or 0)) // 1))
         if init_ms is not None:
             extra = f"\tInit Duration: {init_ms:.2f} ms" + extra
-        if timed_out:  # the function's own stream says why it ended, as Lambda writes it (reference §2.1)
+        if (
+            timed_out
+        ):  # the function's own stream says why it ended, as Lambda writes it (reference §2.1)
             self._append(end_ms, f"{request_id} Task timed out after {fn.timeout:.2f} seconds")
         self._append(end_ms, f"END RequestId: {request_id}")
         self._append(
@@ -299,7 +304,9 @@ class Container:
     def _tail(self, offset: int) -> bytes:
         """This invocation's log text (messages only, as LogResult shows them), last 4 KB."""
         try:
-            with self.store.open_stream(self.fn.log_group, self.stream) as f:  # the store's checks: no links
+            with self.store.open_stream(
+                self.fn.log_group, self.stream
+            ) as f:  # the store's checks: no links
                 at = max(offset, os.fstat(f.fileno()).st_size - 64 * 1024)
                 f.seek(at)
                 raw = f.read()
@@ -307,7 +314,9 @@ class Container:
             return b""
         start = raw.find(b"\n") + 1 if at > offset else 0  # begin at a whole line
         events, _ = lines.split_events(raw[start:], flush=True)  # the one reader of stream lines
-        return "".join(lines.time_and_message(ev.text)[1] + "\n" for ev in events).encode()[-TAIL_BYTES:]
+        return "".join(lines.time_and_message(ev.text)[1] + "\n" for ev in events).encode()[
+            -TAIL_BYTES:
+        ]
 
     def _peak_rss_mb(self) -> int:
         try:
@@ -387,7 +396,9 @@ class FunctionPool:
         with self.cond:
             while True:
                 while self.idle:
-                    c = self.idle.pop()  # most recently used first, so extra ones go idle and get reaped
+                    c = (
+                        self.idle.pop()
+                    )  # most recently used first, so extra ones go idle and get reaped
                     if c.alive:
                         self.busy.add(c)
                         return c, False

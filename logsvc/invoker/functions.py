@@ -224,7 +224,9 @@ class Key:
 class _Reader:
     """Typed access to one TOML table, raising errors that name file, key and rule."""
 
-    def __init__(self, path: Path, data: dict[str, Any], prefix: str, subst: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, path: Path, data: dict[str, Any], prefix: str, subst: dict[str, str] | None = None
+    ) -> None:
         self.path, self.data, self.prefix = path, data, prefix
         self.subst = subst or {}  # {project_dir} and {data_dir}, for values that may name them
 
@@ -247,12 +249,21 @@ class _Reader:
     def _value(self, k: Key) -> Any:
         value = self.get(k.name, k.kind, k.default, required=k.required)
         if k.between is not None and not k.between[0] <= value <= k.between[1]:
-            raise self.error(k.name, f"must be between {_fmt(k.between[0])} and {_fmt(k.between[1])}", value)
+            raise self.error(
+                k.name, f"must be between {_fmt(k.between[0])} and {_fmt(k.between[1])}", value
+            )
         if k.one_of and value not in k.one_of:
             raise self.error(k.name, k.rule or f"must be one of {', '.join(k.one_of)}", value)
         return k.check(self, k.name, value) if k.check is not None and value is not None else value
 
-    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None, *, required: bool = False) -> Any:
+    def get(
+        self,
+        key: str,
+        kind: type | tuple[type, ...],
+        default: Any = None,
+        *,
+        required: bool = False,
+    ) -> Any:
         if key not in self.data:
             if required:
                 raise self.error(key, "is required")
@@ -306,7 +317,9 @@ def _environment(r: _Reader, key: str, value: dict[str, Any]) -> dict[str, str]:
         if not isinstance(v, str | int | float | bool):
             raise r.error(f"{key}.{k}", "must be a string, number or boolean", v)
         text = str(v).lower() if isinstance(v, bool) else str(v)
-        env[k] = text.replace("{project_dir}", r.subst["project_dir"]).replace("{data_dir}", r.subst["data_dir"])
+        env[k] = text.replace("{project_dir}", r.subst["project_dir"]).replace(
+            "{data_dir}", r.subst["data_dir"]
+        )
     return env
 
 
@@ -314,7 +327,11 @@ def _delays(r: _Reader, key: str, value: list[Any] | tuple[float, ...]) -> tuple
     if len(value) != 2 or not all(
         isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 3600 for v in value
     ):
-        raise r.error(key, "must be two numbers of seconds between 0 and 3600 (delay before retry 1 and 2)", value)
+        raise r.error(
+            key,
+            "must be two numbers of seconds between 0 and 3600 (delay before retry 1 and 2)",
+            value,
+        )
     return tuple(float(v) for v in value)
 
 
@@ -336,7 +353,9 @@ def _method(r: _Reader, key: str, value: str) -> str:
 
 def _route_path(r: _Reader, key: str, value: str) -> str:
     if not value.startswith("/") or not re.fullmatch(r"(/([^/{}]+|\{[A-Za-z_]\w*\+?\}))*/?", value):
-        raise r.error(key, "must start with '/' and use {name} or a final {name+} for parameters", value)
+        raise r.error(
+            key, "must start with '/' and use {name} or a final {name+} for parameters", value
+        )
     if "+}" in value[:-1] and not value.rstrip("/").endswith("+}"):
         raise r.error(key, "a greedy {name+} parameter must be the last segment", value)
     return value
@@ -356,7 +375,12 @@ def _events(r: _Reader, key: str, value: list[Any]) -> tuple[str, ...]:
 
 # ---- the keys of each table (order: the order their errors are reported in) ------------------
 
-TOP_KEYS = (Key("invoker", dict, {}), Key("tables", dict, {}), Key("buckets", dict, {}), Key("functions", dict, {}))
+TOP_KEYS = (
+    Key("invoker", dict, {}),
+    Key("tables", dict, {}),
+    Key("buckets", dict, {}),
+    Key("functions", dict, {}),
+)
 INVOKER_KEYS = (
     Key("idle_timeout", float, Project.idle_timeout, between=(0.05, 86400.0)),
     Key("retry_delays", list, Function.retry_delays, check=_delays),
@@ -371,7 +395,13 @@ FUNCTION_KEYS = (
     Key("handler", str, required=True, check=_handler),
     Key("code", str, ".", check=_code),
     Key("environment", dict, {}, check=_environment),
-    Key("log_format", str, Function.log_format, one_of=("Text", "JSON"), rule="must be 'Text' or 'JSON'"),
+    Key(
+        "log_format",
+        str,
+        Function.log_format,
+        one_of=("Text", "JSON"),
+        rule="must be 'Text' or 'JSON'",
+    ),
     Key("memory", int, Function.memory, between=(128, 10240)),
     Key("timeout", float, Function.timeout, between=(0.01, 900.0)),
     Key("concurrency", int, Function.concurrency, between=(1, 1000)),
@@ -423,7 +453,9 @@ def load_project(path: Path | str, data_dir: Path | str | None = None) -> Projec
     try:
         doc = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise InvalidParameter(f"{path}: not valid TOML: {e}", field="project", rule="TOML 1.0") from None
+        raise InvalidParameter(
+            f"{path}: not valid TOML: {e}", field="project", rule="TOML 1.0"
+        ) from None
     return parse_project(doc, path, data_dir)
 
 
@@ -435,7 +467,9 @@ def parse_project(doc: dict[str, Any], path: Path, data_dir: Path | str | None =
     sections = top.read(TOP_KEYS)
     invoker = top.child(sections["invoker"], "invoker").read(INVOKER_KEYS)
     tables = {name: _parse_table(top, name, tdoc) for name, tdoc in sections["tables"].items()}
-    buckets = {name: _parse_bucket(top, name, bdoc, data_dir) for name, bdoc in sections["buckets"].items()}
+    buckets = {
+        name: _parse_bucket(top, name, bdoc, data_dir) for name, bdoc in sections["buckets"].items()
+    }
     functions: dict[str, Function] = {}
     routes: list[HttpRoute] = []
     btriggers: list[BucketTrigger] = []
@@ -448,16 +482,24 @@ def parse_project(doc: dict[str, Any], path: Path, data_dir: Path | str | None =
         values["retry_delays"] = values["retry_delays"] or invoker["retry_delays"]
         functions[name] = Function(name=name, **values)
         for i, rdoc in enumerate(http):
-            routes.append(HttpRoute(function=name, **r.child(rdoc, f"functions.{name}.http[{i}]").read(ROUTE_KEYS)))
+            routes.append(
+                HttpRoute(
+                    function=name, **r.child(rdoc, f"functions.{name}.http[{i}]").read(ROUTE_KEYS)
+                )
+            )
         for i, bdoc in enumerate(bucket):
             trigger = BucketTrigger(
-                function=name, **r.child(bdoc, f"functions.{name}.bucket[{i}]").read(BUCKET_TRIGGER_KEYS)
+                function=name,
+                **r.child(bdoc, f"functions.{name}.bucket[{i}]").read(BUCKET_TRIGGER_KEYS),
             )
             btriggers.append(trigger)
-            buckets.setdefault(trigger.bucket, Bucket(trigger.bucket, data_dir / "buckets" / trigger.bucket))
+            buckets.setdefault(
+                trigger.bucket, Bucket(trigger.bucket, data_dir / "buckets" / trigger.bucket)
+            )
         for i, tdoc in enumerate(table):
             trigger = TableTrigger(
-                function=name, **r.child(tdoc, f"functions.{name}.table[{i}]").read(TABLE_TRIGGER_KEYS)
+                function=name,
+                **r.child(tdoc, f"functions.{name}.table[{i}]").read(TABLE_TRIGGER_KEYS),
             )
             ttriggers.append(trigger)
             tables.setdefault(trigger.table, Table(trigger.table))
@@ -484,10 +526,14 @@ def _parse_bucket(top: _Reader, name: str, doc: object, data_dir: Path) -> Bucke
     r = top.child(_table(top, "buckets", name, doc), f"buckets.{name}")
     _check_bucket_name(r, name)
     p = r.read(BUCKET_KEYS)["path"]
-    return Bucket(name, (r.path.parent / p.format(**r.subst)).resolve() if p else data_dir / "buckets" / name)
+    return Bucket(
+        name, (r.path.parent / p.format(**r.subst)).resolve() if p else data_dir / "buckets" / name
+    )
 
 
-def _check_destinations(path: Path, functions: dict[str, Function], ttriggers: list[TableTrigger]) -> None:
+def _check_destinations(
+    path: Path, functions: dict[str, Function], ttriggers: list[TableTrigger]
+) -> None:
     """Every on_failure / on_success names a function of the same file."""
     for fn in functions.values():
         for key in ("on_failure", "on_success"):
@@ -517,7 +563,9 @@ def _table(top: _Reader, section: str, name: str, value: object) -> dict[str, An
 def _check_name(r: _Reader, name: str) -> None:
     if not _NAME_RE.fullmatch(name):
         full = r.prefix
-        raise InvalidParameter(f"{r.path}: {full}: name must be {NAME_RULE}", field=full, rule=NAME_RULE)
+        raise InvalidParameter(
+            f"{r.path}: {full}: name must be {NAME_RULE}", field=full, rule=NAME_RULE
+        )
 
 
 def _check_bucket_name(r: _Reader, name: str, key: str | None = None) -> None:
@@ -525,4 +573,6 @@ def _check_bucket_name(r: _Reader, name: str, key: str | None = None) -> None:
         rule = "3-63 characters of [a-z0-9.-], starting and ending with a letter or digit"
         if key:
             raise r.error(key, rule, name)
-        raise InvalidParameter(f"{r.path}: {r.prefix}: bucket name must be {rule}", field=r.prefix, rule=rule)
+        raise InvalidParameter(
+            f"{r.path}: {r.prefix}: bucket name must be {rule}", field=r.prefix, rule=rule
+        )

@@ -173,14 +173,19 @@ class Invoker:
         self._server = self._start_server(self)
         self.internal_url = self._server.url
         self.forward_secret = secrets.token_urlsafe(32)
-        self.function_credentials = ("LOGSVCFN" + secrets.token_hex(6).upper(), secrets.token_urlsafe(30))
+        self.function_credentials = (
+            "LOGSVCFN" + secrets.token_hex(6).upper(),
+            secrets.token_urlsafe(30),
+        )
         # owner.json holds the address and the forward secret: private (safeio's 0600), replaced whole
         owner = {"pid": os.getpid(), "url": self.internal_url, "forwardSecret": self.forward_secret}
         with safeio.under(self.data_root, "invoker") as dfd:
             safeio.write_atomic(dfd, "owner.json", json.dumps(owner).encode())
         creds = self.function_credentials
         for fn in self.project.functions.values():
-            self.pools[fn.name] = FunctionPool(fn, self.store, self.internal_url, self.host_env, creds)
+            self.pools[fn.name] = FunctionPool(
+                fn, self.store, self.internal_url, self.host_env, creds
+            )
         self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="invoker-async")
         for target, name in ((self._dispatch, "invoker-queue"), (self._reaper, "invoker-reaper")):
             t = threading.Thread(target=target, name=name, daemon=True)
@@ -188,7 +193,11 @@ class Invoker:
             self._threads.append(t)
         self.triggers = Triggers(self)
         self.triggers.start()
-        log.info("invoker: running %d functions; internal endpoint %s", len(self.pools), self.internal_url)
+        log.info(
+            "invoker: running %d functions; internal endpoint %s",
+            len(self.pools),
+            self.internal_url,
+        )
 
     def close(self) -> None:
         """Stop triggers, the queue and every container; release the owner lock."""
@@ -225,7 +234,11 @@ class Invoker:
         """{"url", "forwardSecret", "pid"} of the owning process (None if nobody owns). Re-read when
         owner.json changes (a new owner mints a new secret)."""
         if self.owner:
-            return {"url": self.internal_url, "forwardSecret": self.forward_secret, "pid": os.getpid()}
+            return {
+                "url": self.internal_url,
+                "forwardSecret": self.forward_secret,
+                "pid": os.getpid(),
+            }
         try:
             with safeio.under(self.data_root, "invoker") as dfd:
                 fd = safeio.open_file(dfd, "owner.json")
@@ -275,8 +288,15 @@ class Invoker:
         """
         fn = self.function(name)
         return self._run(
-            fn, request_id or new_request_id(), payload, "RequestResponse", 1,
-            trigger or {"type": "api"}, parent, client_context, wait,
+            fn,
+            request_id or new_request_id(),
+            payload,
+            "RequestResponse",
+            1,
+            trigger or {"type": "api"},
+            parent,
+            client_context,
+            wait,
         )
 
     def invoke_async(
@@ -295,7 +315,13 @@ class Invoker:
         """
         self.function(name)
         ev = AsyncEvent(
-            new_request_id(), name, payload, int(time.time() * 1000), trigger or {"type": "api"}, parent, client_context
+            new_request_id(),
+            name,
+            payload,
+            int(time.time() * 1000),
+            trigger or {"type": "api"},
+            parent,
+            client_context,
         )
         size = len(payload) + 1024  # the event's own bookkeeping
         with self._heap_cond:
@@ -349,7 +375,9 @@ class Invoker:
             container, cold = pool.acquire(wait)
         except TooManyRequests as e:
             now = int(time.time() * 1000)
-            self.records.append({**base, "status": "throttled", "start": now, "end": now, "errorType": e.code})
+            self.records.append(
+                {**base, "status": "throttled", "start": now, "end": now, "errorType": e.code}
+            )
             raise
         try:
             outcome = container.invoke(request_id, payload, client_context)
@@ -361,20 +389,24 @@ class Invoker:
                 error_message = json.loads(outcome.body).get("errorMessage")
             except (ValueError, AttributeError):
                 pass
-        self.records.append({
-            **base,
-            "status": outcome.status,
-            "logStream": outcome.stream,
-            "start": outcome.start_ms,
-            "end": outcome.end_ms,
-            "durationMs": round(outcome.duration_ms, 2),
-            "billedDurationMs": outcome.billed_ms,
-            "initDurationMs": None if outcome.init_duration_ms is None else round(outcome.init_duration_ms, 2),
-            "coldStart": cold,
-            "maxMemoryUsedMB": outcome.max_memory_mb,
-            "errorType": outcome.error_type,
-            "errorMessage": error_message,
-        })
+        self.records.append(
+            {
+                **base,
+                "status": outcome.status,
+                "logStream": outcome.stream,
+                "start": outcome.start_ms,
+                "end": outcome.end_ms,
+                "durationMs": round(outcome.duration_ms, 2),
+                "billedDurationMs": outcome.billed_ms,
+                "initDurationMs": None
+                if outcome.init_duration_ms is None
+                else round(outcome.init_duration_ms, 2),
+                "coldStart": cold,
+                "maxMemoryUsedMB": outcome.max_memory_mb,
+                "errorType": outcome.error_type,
+                "errorMessage": error_message,
+            }
+        )
         return outcome
 
     # ---- the async queue --------------------------------------------------------------------------
@@ -420,7 +452,17 @@ class Invoker:
             return False
         trigger = ev.trigger if ev.attempt == 1 else {**ev.trigger, "retryOf": ev.request_id}
         try:
-            outcome = self._run(fn, ev.request_id, ev.payload, "Event", ev.attempt, trigger, ev.parent, ev.client_context, 0.0)
+            outcome = self._run(
+                fn,
+                ev.request_id,
+                ev.payload,
+                "Event",
+                ev.attempt,
+                trigger,
+                ev.parent,
+                ev.client_context,
+                0.0,
+            )
         except TooManyRequests:
             self._schedule(ev, THROTTLE_RETRY)  # throttles go back to the queue; not an attempt
             return True
@@ -444,11 +486,21 @@ class Invoker:
             f"Dropped event {ev.request_id} for function {fn.name}: its age {age:.1f} s exceeds "
             f"max_event_age {fn.max_event_age:g} s after {ev.attempt - 1} attempt(s)"
         )
-        self.records.append({
-            "requestId": ev.request_id, "function": fn.name, "attempt": ev.attempt, "status": "expired",
-            "invocationType": "Event", "trigger": ev.trigger, "event": compact_event(ev.payload),
-            "parentRequestId": ev.parent, "logGroup": fn.log_group, "start": now, "end": now,
-        })
+        self.records.append(
+            {
+                "requestId": ev.request_id,
+                "function": fn.name,
+                "attempt": ev.attempt,
+                "status": "expired",
+                "invocationType": "Event",
+                "trigger": ev.trigger,
+                "event": compact_event(ev.payload),
+                "parentRequestId": ev.parent,
+                "logGroup": fn.log_group,
+                "start": now,
+                "end": now,
+            }
+        )
         if fn.on_failure:
             self._destination(fn, ev, fn.on_failure, "EventAgeExceeded")
 
@@ -461,7 +513,8 @@ class Invoker:
             request_payload = ev.payload.decode("utf-8", "replace")
         record: dict[str, Any] = {
             "version": "1.0",
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z",
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+            + f".{int(time.time() * 1000) % 1000:03d}Z",
             "requestContext": {
                 "requestId": ev.request_id,
                 "functionArn": fn.arn + ":$LATEST",
@@ -480,9 +533,13 @@ class Invoker:
                 record["responsePayload"] = last.body.decode("utf-8", "replace")
         trigger = {"type": "destination", "source": fn.name, "condition": condition}
         try:
-            self.invoke_async(target, json.dumps(record).encode(), trigger=trigger, parent=ev.request_id)
+            self.invoke_async(
+                target, json.dumps(record).encode(), trigger=trigger, parent=ev.request_id
+            )
         except QueueFull:
-            self.system_line(f"Dropped the {condition} destination record of {ev.request_id} for {target}: the async queue is full")
+            self.system_line(
+                f"Dropped the {condition} destination record of {ev.request_id} for {target}: the async queue is full"
+            )
 
     def system_line(self, message: str) -> None:
         """One line in the invoker's own stream (`/logsvc/invoker`): what it dropped and why."""
@@ -504,7 +561,9 @@ class Invoker:
                     log.exception("reaping %s failed", pool.fn.name)
 
 
-def create_invoker(settings: Any, store: Any, start_server: StartServer | None = None) -> Invoker | None:
+def create_invoker(
+    settings: Any, store: Any, start_server: StartServer | None = None
+) -> Invoker | None:
     """The invoker for the project file, or None when there is none.
 
     The CLI resolves `./logsvc.toml` into `settings.project` when present; this reads no environment.
@@ -517,6 +576,8 @@ def create_invoker(settings: Any, store: Any, start_server: StartServer | None =
     if path is None:
         return None
     if start_server is None:
-        raise TypeError("a project needs the owner's internal server: pass logsvc.api.internal.InternalServer")
+        raise TypeError(
+            "a project needs the owner's internal server: pass logsvc.api.internal.InternalServer"
+        )
     project = load_project(path, settings.data_dir)
     return Invoker(settings, store, project, start_server=start_server)

@@ -31,12 +31,21 @@ STATUSES = ("success", "error", "timeout", "crash", "throttled", "expired")
 # Headers whose values are credentials: a record (served by /api/v1/invocations, searchable as a
 # log) keeps that they were sent, never what they were.
 SECRET_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "cookie", "x-api-key", "x-amz-security-token", "x-logsvc-forwarded"}
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "x-api-key",
+        "x-amz-security-token",
+        "x-logsvc-forwarded",
+    }
 )
 REDACTED = "[redacted]"
 # the same headers inside the first bytes of an event too big to parse for a record
 _SECRET_VALUE_RE = re.compile(
-    rb'("(?:' + b"|".join(re.escape(h.encode()) for h in sorted(SECRET_HEADERS)) + rb')"\s*:\s*)"(?:[^"\\]|\\.)*"?',
+    rb'("(?:'
+    + b"|".join(re.escape(h.encode()) for h in sorted(SECRET_HEADERS))
+    + rb')"\s*:\s*)"(?:[^"\\]|\\.)*"?',
     re.IGNORECASE,
 )
 
@@ -49,7 +58,9 @@ def redact(event: Any) -> Any:
     if isinstance(headers, dict):
         event = {
             **event,
-            "headers": {k: (REDACTED if str(k).lower() in SECRET_HEADERS else v) for k, v in headers.items()},
+            "headers": {
+                k: (REDACTED if str(k).lower() in SECRET_HEADERS else v) for k, v in headers.items()
+            },
         }
     if isinstance(event.get("cookies"), list):
         event = {**event, "cookies": [REDACTED for _ in event["cookies"]]}
@@ -128,10 +139,14 @@ class RecordLog:
         :raises InvalidParameter: for a bad limit, status or token.
         """
         if not 1 <= limit <= 1000:
-            raise InvalidParameter("limit must be between 1 and 1000", field="limit", rule="1..1000")
+            raise InvalidParameter(
+                "limit must be between 1 and 1000", field="limit", rule="1..1000"
+            )
         if status is not None and status not in STATUSES:
             raise InvalidParameter(
-                f"status must be one of {', '.join(STATUSES)}", field="status", rule="|".join(STATUSES)
+                f"status must be one of {', '.join(STATUSES)}",
+                field="status",
+                rule="|".join(STATUSES),
             )
         codec = paging.codec(self.store.root)
         offset = decode_token(codec, next_token) if next_token else 0
@@ -168,5 +183,7 @@ def decode_token(codec: paging.Codec, token: str) -> int:
     """:raises InvalidParameter: if the token was not made by `encode_token`."""
     offset = codec.decode("invocations", token, message="nextToken is not one this server issued")
     if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise InvalidParameter("nextToken is not one this server issued", field="nextToken", rule=paging.RULE)
+        raise InvalidParameter(
+            "nextToken is not one this server issued", field="nextToken", rule=paging.RULE
+        )
     return offset

@@ -28,7 +28,9 @@ from logsvc.invoker.tables import LocalTable, to_image
 log = logging.getLogger("logsvc.invoker")
 
 
-PENDING_BYTES = 8 * 1024 * 1024  # changes a table consumer holds in memory; the rest waits in the change log
+PENDING_BYTES = (
+    8 * 1024 * 1024
+)  # changes a table consumer holds in memory; the rest waits in the change log
 
 
 def _change_size(ch: dict[str, Any]) -> int:
@@ -38,7 +40,9 @@ def _change_size(ch: dict[str, Any]) -> int:
 class StreamConsumer:
     """One event source mapping: delivers a table's changes to a function in ordered batches."""
 
-    def __init__(self, invoker: Any, table: LocalTable, trigger: TableTrigger, directory: Path) -> None:
+    def __init__(
+        self, invoker: Any, table: LocalTable, trigger: TableTrigger, directory: Path
+    ) -> None:
         self.invoker = invoker
         self.table = table
         self.trigger = trigger
@@ -107,7 +111,9 @@ class StreamConsumer:
                 if self.stop.is_set():
                     return
                 # Batching window: wait for a full batch or until the oldest record has waited long enough.
-                while len(self.pending) < t.batch_size and not self.behind and not self.stop.is_set():
+                while (
+                    len(self.pending) < t.batch_size and not self.behind and not self.stop.is_set()
+                ):
                     remaining = self.pending[0][0] + t.batching_window - time.monotonic()
                     if remaining <= 0:
                         break
@@ -157,7 +163,9 @@ class StreamConsumer:
                 if ok:
                     break
                 if failed_from is not None and failed_from > 0:
-                    part = part[failed_from:]  # checkpoint at the lowest failed item (ReportBatchItemFailures)
+                    part = part[
+                        failed_from:
+                    ]  # checkpoint at the lowest failed item (ReportBatchItemFailures)
                 attempts += 1
                 if t.bisect_on_error and len(part) > 1:
                     mid = len(part) // 2
@@ -183,7 +191,9 @@ class StreamConsumer:
         fn = self.invoker.function(t.function)
         while not self.stop.is_set():
             try:
-                outcome = self.invoker.invoke_sync(t.function, payload, trigger=trigger, wait=fn.timeout + 5)
+                outcome = self.invoker.invoke_sync(
+                    t.function, payload, trigger=trigger, wait=fn.timeout + 5
+                )
                 break
             except TooManyRequests:
                 continue
@@ -222,15 +232,23 @@ class StreamConsumer:
                 "condition": "RetryAttemptsExhausted",
                 "approximateInvokeCount": attempts,
             },
-            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
             "version": "1.0",
             "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
             "DDBStreamBatchInfo": {
                 "shardId": "shardId-00000000000000000000-00000000",
                 "startSequenceNumber": first["dynamodb"]["SequenceNumber"],
                 "endSequenceNumber": last["dynamodb"]["SequenceNumber"],
-                "approximateArrivalOfFirstRecord": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(part[0]["ts"])),
-                "approximateArrivalOfLastRecord": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(part[-1]["ts"])),
+                "approximateArrivalOfFirstRecord": time.strftime(
+                    "%Y-%m-%dT%H:%M:%SZ", time.gmtime(part[0]["ts"])
+                ),
+                "approximateArrivalOfLastRecord": time.strftime(
+                    "%Y-%m-%dT%H:%M:%SZ", time.gmtime(part[-1]["ts"])
+                ),
                 "batchSize": len(part),
                 "streamArn": self.table.stream_arn,
             },
@@ -239,11 +257,18 @@ class StreamConsumer:
             self.invoker.invoke_async(
                 t.on_failure,
                 json.dumps(info).encode(),
-                trigger={"type": "destination", "source": t.function, "condition": "RetryAttemptsExhausted"},
+                trigger={
+                    "type": "destination",
+                    "source": t.function,
+                    "condition": "RetryAttemptsExhausted",
+                },
             )
         except TooManyRequests as e:
             log.warning(
-                "table %s: dropped the on-failure record for %s: %s", self.table.table.name, t.on_failure, e.message
+                "table %s: dropped the on-failure record for %s: %s",
+                self.table.table.name,
+                t.on_failure,
+                e.message,
             )
 
     def close(self) -> None:

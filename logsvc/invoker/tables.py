@@ -82,7 +82,9 @@ class LocalTable:
         except FileNotFoundError:
             return
         except safeio.Refused as e:
-            log.error("table %s: not reading tables/%s: %s", self.table.name, self.path.name, e.strerror)
+            log.error(
+                "table %s: not reading tables/%s: %s", self.table.name, self.path.name, e.strerror
+            )
             return
         with open(fd, "rb") as f:
             for line in f:
@@ -114,7 +116,9 @@ class LocalTable:
     def stream_arn(self) -> str:
         return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{self.table.name}/stream/{self.stream_label}"
 
-    def write(self, ops: list[tuple[str, dict[str, Any], dict[str, Any] | None]]) -> list[dict[str, Any]]:
+    def write(
+        self, ops: list[tuple[str, dict[str, Any], dict[str, Any] | None]]
+    ) -> list[dict[str, Any]]:
         """Apply ("put", key, item) / ("delete", key, None) operations atomically, in order."""
         out: list[dict[str, Any]] = []
         with self.lock:
@@ -132,13 +136,22 @@ class LocalTable:
                     staged[k] = item
                 self.seq += 1
                 out.append(
-                    {"seq": self.seq, "ts": time.time(), "eventName": name, "keys": keys, "new": new, "old": old}
+                    {
+                        "seq": self.seq,
+                        "ts": time.time(),
+                        "eventName": name,
+                        "keys": keys,
+                        "new": new,
+                        "old": old,
+                    }
                 )
             if out:
                 data = b"".join(json.dumps(ch).encode() + b"\n" for ch in out)
                 try:
                     with self._dir() as dfd:
-                        fd = safeio.open_file(dfd, self.path.name, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+                        fd = safeio.open_file(
+                            dfd, self.path.name, os.O_WRONLY | os.O_APPEND | os.O_CREAT
+                        )
                 except safeio.Refused as e:
                     raise StorageError(f"table {self.table.name!r}: tables/{e.strerror}") from None
                 try:
@@ -160,7 +173,9 @@ class LocalTable:
             ops.append(("put", self.table.key_of(item), item))
         return len(self.write(ops))
 
-    def update(self, key: dict[str, Any], set_: dict[str, Any], remove: list[str]) -> dict[str, Any]:
+    def update(
+        self, key: dict[str, Any], set_: dict[str, Any], remove: list[str]
+    ) -> dict[str, Any]:
         """Merge `set_` into the item (creating it) and drop `remove` attributes. :raises InvalidParameter:"""
         keys = self.table.key_of(key)
         with self.lock:
