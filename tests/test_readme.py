@@ -122,7 +122,10 @@ class Demo:
             start_new_session=True,
         )
         self.stderr: list[str] = []
-        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
+        self.readers = [
+            threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True)
+        ]
+        self.readers[0].start()
         urls: queue.Queue[str] = queue.Queue()
 
         def read_stdout() -> None:
@@ -130,7 +133,8 @@ class Demo:
                 if "serving http" in line:
                     urls.put(line.split("serving ", 1)[1].split()[0].rstrip("/"))
 
-        threading.Thread(target=read_stdout, daemon=True).start()
+        self.readers.append(threading.Thread(target=read_stdout, daemon=True))
+        self.readers[1].start()
         try:
             self.url = urls.get(timeout=60)
         except queue.Empty:
@@ -181,6 +185,17 @@ class Demo:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=15)
+        close_pipes(self.proc, self.readers)
+
+
+def close_pipes(proc: subprocess.Popen, readers: list[threading.Thread]) -> None:
+    """After the process ended: let its readers reach EOF, then close the pipes (an unclosed pipe
+    is a ResourceWarning, an error in this suite)."""
+    for t in readers:
+        t.join(timeout=5)
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +219,8 @@ def follow_prints_a_line(demo: Demo, command: str, timeout: float = 90) -> str:
         text=True,
     )
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
+    reader = threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True)  # type: ignore[union-attr]
+    reader.start()
     try:
         return lines.get(timeout=timeout)
     except queue.Empty:
@@ -214,6 +230,7 @@ def follow_prints_a_line(demo: Demo, command: str, timeout: float = 90) -> str:
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+        close_pipes(proc, [reader])
 
 
 def query_results(demo: Demo, start_command: str) -> list:
