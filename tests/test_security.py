@@ -592,7 +592,23 @@ def test_request_body_size_limit_is_a_json_413(open_server: Server) -> None:
 # ---- tails: cap and slow clients ------------------------------------------------------------------
 
 
-def test_sse_connection_cap_is_a_clear_503_and_slots_come_back(open_server: Server) -> None:
+@pytest.fixture
+def capped_server(tmp_path: Path) -> Server:
+    """A server of its own with 3 tail slots: on a shared one an earlier test's tail can still hold a
+    capped slot until the server notices its client left (the cap test timed out so once in CI)."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    s = start_server(
+        data_dir,
+        env={"LOGSVC_WORKERS": "1", "LOGSVC_MAX_TAIL_CLIENTS": "3", "LOGSVC_THREADS": "16"},
+    )
+    s.store.ensure_stream("/sec/g", "s").write_text("2026-11-27T10:00:00.000Z hello\n")
+    yield s
+    s.stop()
+
+
+def test_sse_connection_cap_is_a_clear_503_and_slots_come_back(capped_server: Server) -> None:
+    open_server = capped_server
     url = open_server.url + "/api/v1/tail"
     held: list = []
 
@@ -630,24 +646,10 @@ def test_sse_connection_cap_is_a_clear_503_and_slots_come_back(open_server: Serv
     wait_for(a_slot_back, timeout=8, interval=0.5, what="a tail slot after clients left")
 
 
-@pytest.fixture
-def loris_server(tmp_path: Path) -> Server:
-    """Its own server: on a shared one an earlier test's tail could still hold one of the capped slots."""
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    s = start_server(
-        data_dir,
-        env={"LOGSVC_WORKERS": "1", "LOGSVC_MAX_TAIL_CLIENTS": "3", "LOGSVC_THREADS": "16"},
-    )
-    s.store.ensure_stream("/sec/g", "s").write_text("2026-11-27T10:00:00.000Z hello\n")
-    yield s
-    s.stop()
-
-
-def test_slow_loris_does_not_hold_the_server_and_sse_is_not_cut(loris_server: Server) -> None:
+def test_slow_loris_does_not_hold_the_server_and_sse_is_not_cut(capped_server: Server) -> None:
     """Many clients dribbling request headers byte by byte must not starve normal requests; a long
     SSE stream stays open through it (heartbeats keep arriving)."""
-    open_server = loris_server
+    open_server = capped_server
     host, port = open_server.url.split("//")[1].split(":")
     r = requests.get(
         open_server.url + "/api/v1/tail",
