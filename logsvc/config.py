@@ -186,6 +186,13 @@ SETTINGS: tuple[Setting, ...] = (
         float,
     ),
     Setting(
+        "insights_memory",
+        512 * 1024 * 1024,
+        "Bytes of memory DuckDB may use for Logs Insights in each worker; past it, it spills to "
+        "<data>/tmp/duckdb, and a query that still does not fit runs the row engine",
+        int,
+    ),
+    Setting(
         "insights_results_bytes",
         256 * 1024 * 1024,
         "Bytes of Logs Insights results kept on disk; the oldest are dropped first, "
@@ -226,6 +233,7 @@ class Settings:
     insights_threads: int = _BY_NAME["insights_threads"].default
     insights_timeout: float = _BY_NAME["insights_timeout"].default
     insights_retention: float = _BY_NAME["insights_retention"].default
+    insights_memory: int = _BY_NAME["insights_memory"].default
     insights_results_bytes: int = _BY_NAME["insights_results_bytes"].default
 
     def with_(self, **changes: Any) -> Settings:
@@ -306,6 +314,7 @@ def resolve(
         "insights_max_queries",
         "insights_threads",
         "insights_results_bytes",
+        "insights_memory",
     ):
         if name in values and values[name] < 1:
             raise ConfigError(

@@ -238,7 +238,11 @@ class Jobs:
         self.columnar = (
             columnar
             if columnar is not None
-            else (colquery.Columnar(store.root, reader) if settings.columns else None)
+            else (
+                colquery.Columnar(store.root, reader, memory=settings.insights_memory)
+                if settings.columns
+                else None
+            )
         )
         self.root = store.root
         self._jobs: dict[str, _Job] = {}

@@ -163,3 +163,33 @@ def test_pointers_of_columnar_rows_lead_to_their_events(world) -> None:
         cells = dict(r)
         record = columns_on.log_record(cells["@ptr"])
         assert record["@requestId"] == cells["@requestId"]
+
+
+def test_duckdb_memory_is_bounded_and_a_query_past_it_runs_the_row_engine(
+    world, settings: Settings, caplog
+) -> None:
+    """DuckDB's own default is 80% of the machine's memory, spilling into the working directory;
+    `insights_memory` bounds it per process and spills under the data directory. A query that does
+    not fit is answered by the row engine, with the same rows."""
+    store, reader, snap, columns_on, row_engine = world
+    text = QUERIES[0]
+    _, want = _run(row_engine, text)
+    tiny = Jobs(
+        store,
+        reader,
+        settings.with_(insights_memory=1),
+        columnar=None,
+    )
+    tiny.columnar = colquery.Columnar(
+        store.root, reader, snapshot=lambda root: snap, memory=tiny.settings.insights_memory
+    )
+    try:
+        calls = snap.calls
+        with caplog.at_level("WARNING", logger="logsvc.colquery"):
+            _, got = _run(tiny, text)
+        assert snap.calls > calls  # the columnar path was tried ...
+        assert "OutOfMemory" in caplog.text  # ... and DuckDB refused past its bound
+        assert _cells(got) == _cells(want)
+    finally:
+        tiny.close()
+    assert (store.root / "tmp" / "duckdb").is_dir()  # spills go under the data directory
