@@ -18,6 +18,7 @@ not indexed yet comes from the stream's stamps (stamps.py), the same the ingeste
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import os
 import stat
@@ -25,7 +26,7 @@ import threading
 import time
 from array import array
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from logsvc import follow, lines, paging, stamps, visibility
@@ -566,6 +567,30 @@ def _has_all(data: bytes, literals: list[bytes]) -> bool:
     return all(lit in data for lit in literals)
 
 
+def _chunks_holding(data: bytes, base: int, b: Block, literals: list[bytes]) -> set[int]:
+    """The block's chunks (indexes) whose bytes hold every literal; `data` is the block read at
+    `base`. A literal is searched at most once per chunk: after a hit the search jumps to the next
+    chunk, so a literal on every line costs one find per chunk, not per line."""
+    starts, end = b.c_start, b.end
+    keep: set[int] | None = None
+    for lit in literals:
+        found: set[int] = set()
+        pos = data.find(lit)
+        while pos >= 0:
+            at = base + pos
+            i = bisect.bisect_right(starts, at) - 1
+            nxt = starts[i + 1] if i + 1 < len(starts) else end
+            if at + len(lit) <= nxt:  # within one chunk (a match never spans two events)
+                found.add(i)
+                pos = data.find(lit, nxt - base)
+            else:
+                pos = data.find(lit, pos + 1)
+        keep = found if keep is None else keep & found
+        if not keep:
+            return set()
+    return keep or set()
+
+
 def _raw_match(q: tuple, raw: bytes) -> bool:
     """Does `raw` (already ASCII-lower-cased) contain the query's tokens as substrings?
 
@@ -702,9 +727,8 @@ class _Merge:
         self.forward, self.boundary = forward, boundary = query.forward, query.boundary
         pattern = query.pattern
         self.tq = None if pattern.match_all else pattern.token_query()
-        self.literals = [lit.encode("utf-8") for lit in getattr(pattern, "literals", ())]
-        # multi-word literals are selective enough to test whole blocks before any chunk is read
-        self.phrases = [lit for lit in self.literals if not lit.isalnum()]
+        self.texts = list(getattr(pattern, "literals", ()))  # text every match contains
+        self.literals = [lit.encode("utf-8") for lit in self.texts]
         self.cands: set[int] | None = None  # candidate block docnums; None: every block
         # where this page began: a page cut by its deadline must end past it (see _stop_at_deadline)
         if boundary is not None:
@@ -792,12 +816,19 @@ class _Merge:
             self._push(FIRST, _TailPiece(src, tail_start, size), seeding=True)
 
     def _open_block(self, piece: _BlockPiece) -> None:
-        """Queue the block's chunks that may hold events of this page. With phrases in the pattern, one
-        read of the block and a bytes.find per phrase may rule out all of them first."""
+        """Queue the block's chunks that may hold events of this page. With literals in the pattern,
+        one read of the block and a bytes.find per literal and chunk keep only the chunks that hold
+        every literal: a phrase's few chunks are read and split, not the whole block's (issue #12)."""
         src, b = piece.src, piece.block
-        if self.phrases and not _has_all(self.files.pread(src, b.start, b.end), self.phrases):
-            return
+        keep = None
+        if self.literals:
+            base = max(b.start, src.from_offset)
+            keep = _chunks_holding(self.files.pread(src, b.start, b.end), base, b, self.literals)
+            if not keep:
+                return
         for i in range(len(b.c_start)):
+            if keep is not None and i not in keep:
+                continue
             # a chunk may straddle from_offset when that is an event boundary inside it (the
             # columns' covered end, colquery.py): its events from there on are read
             start, end, cmin, cmax = b.c_start[i], b.chunk_end(i), b.c_min[i], b.c_max[i]
@@ -806,7 +837,9 @@ class _Merge:
                 self._push(key, _ChunkPiece(src, start, end, b.c_ing[i]))
 
     def _read_chunk(self, piece: _ChunkPiece) -> None:
-        start, data, raws = self.files.indexed_events(piece.src, piece.start, piece.end)
+        start, data, raws = self.files.indexed_events(
+            piece.src, piece.start, piece.end, self._may_match
+        )
         self._keep_matches(piece.src, start, data, raws, lambda _off, ing=piece.ing: ing)
 
     def _read_tail(self, piece: _TailPiece) -> None:
@@ -827,13 +860,12 @@ class _Merge:
     ) -> None:
         """Queue the events of `data` (read at `start`) that are on this page and match the pattern;
         `ing_at` gives the ingestion time at an offset."""
-        # bytes that lack the pattern's literals or tokens are never split into fields or matched
-        if self.literals and not _has_all(data, self.literals):
+        if not raws or not self._may_match(data):
             return
-        if self.tq is not None and not _raw_match(self.tq, data.lower()):
-            return
-        pattern, forward = self.q.pattern, self.forward
+        pattern, forward, texts = self.q.pattern, self.forward, self.texts
         for raw in raws:
+            if texts and not all(t in raw.text for t in texts):
+                continue  # no time parsed for an event that cannot match
             off = start + raw.start
             ts, message = lines.time_and_message(raw.text)
             ing = ing_at(off)
@@ -846,6 +878,13 @@ class _Merge:
             k = (ts, src.skey, off)
             pending = _Pending(src, k, raw.text, ing, start + raw.end, self.files.ident(src))
             heapq.heappush(self.ready, (_heap_key(k, forward), pending))
+
+    def _may_match(self, data: bytes) -> bool:
+        """Can `data` hold a match? Bytes that lack the pattern's literals or tokens are never split
+        into events, parsed or matched."""
+        if self.literals and not _has_all(data, self.literals):
+            return False
+        return self.tq is None or _raw_match(self.tq, data.lower())
 
     def _emit_ready(self, next_key: tuple | None) -> bool:
         """Move the waiting events that no unread piece can precede onto the page, until it is full;
@@ -959,7 +998,9 @@ class _Files:
             return lambda _off: 0
         return self.stamps.times(src.group, src.stream, fd, upto)
 
-    def indexed_events(self, src: Source, start: int, end: int) -> tuple[int, bytes, list]:
+    def indexed_events(
+        self, src: Source, start: int, end: int, may_match: Callable[[bytes], bool] | None = None
+    ) -> tuple[int, bytes, list]:
         """The events the ingester took in [start, end): (start, data, RawEvents relative to start).
 
         Usually one read of the range. A range longer than follow.LINE_CAP may hold an over-long line:
@@ -973,6 +1014,8 @@ class _Files:
             data = os.pread(fd, end - start, start)
             if data and not data.endswith(b"\n"):
                 data += b"\n"  # the ingester took an unterminated last line as an event: so do we
+            if may_match is not None and not may_match(data):
+                return start, data, []  # nothing here can match: not split
             return start, data, lines.split_events(data, flush=True)[0]
         pos, first, pieces, raws = start, None, [], []
         while pos < end:

@@ -991,3 +991,33 @@ def test_misses_are_cheap() -> None:
         # counted, not timed: a miss is a few C-level substring checks (2-5 calls), never work per character
         per_line = _calls(lambda match=match: [match(line) for line in lines]) / len(lines)
         assert per_line < 10, (pattern, per_line)
+
+
+def _word_oracle(word: str, s: str) -> bool:
+    """A bare word at token edges, spelled independently of terms.py: no ASCII letter or digit and no
+    non-ASCII character may touch it on a side where the word itself starts/ends with one."""
+    inside = r"[A-Za-z0-9\u0080-\U0010ffff]"
+    left = f"(?<!{inside})" if re.match(inside, word[0]) else ""
+    right = f"(?!{inside})" if re.match(inside, word[-1]) else ""
+    return re.search(left + re.escape(word) + right, s) is not None
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    word=st.text(alphabet="aA1_-.é", min_size=1, max_size=4).filter(
+        lambda w: w.strip("_-.") != "" and not w.startswith("-")  # `-w` excludes w
+    ),
+    s=st.text(alphabet="aA1_-. é\t", max_size=40),
+)
+def test_bare_word_matching_agrees_with_an_independent_oracle(word: str, s: str) -> None:
+    """The bare-word test tries str.find hits first and hands over to RE2 after a few (`aa` in
+    `aaaa…`); both paths must answer as the token-edge rule does."""
+    try:
+        p = compile_pattern(word)
+    except FilterPatternError:
+        return
+    if p.kind != "terms":
+        return
+    assert p.matches(s) == _word_oracle(word, s), (word, s)
+    many = (word + "x") * 12 + " " + word  # more hits than the find budget, the match last
+    assert p.matches(many) == _word_oracle(word, many), (word, many)
