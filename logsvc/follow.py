@@ -195,13 +195,22 @@ def make_event(
     text: str,
     ingestion_time: int,
     ident: bytes = b"",
+    *,
+    parsed: tuple[int | None, str] | None = None,
 ) -> LogEvent:
     """The one place an event's text becomes a LogEvent: fields parsed, an over-long message cut.
-    `ident` is the file's identity (inode + head bytes, see model.make_event_id)."""
-    p = lines.parse_event(text)
-    msg, cut = truncate_message(p.message, end - offset)
-    fields = dict(p.fields, truncated=True) if cut else p.fields
-    ts = p.timestamp if p.timestamp is not None else ingestion_time
+    `ident` is the file's identity (inode + head bytes, see model.make_event_id). `parsed`, the
+    (time, message) `lines.time_and_message(text)` gave, makes an event without fields (a reader
+    that returns only time and message skips the full parse)."""
+    if parsed is None:
+        p = lines.parse_event(text)
+        stamp, message, fields = p.timestamp, p.message, p.fields
+    else:
+        (stamp, message), fields = parsed, {}
+    msg, cut = truncate_message(message, end - offset)
+    if cut:
+        fields = dict(fields, truncated=True)
+    ts = stamp if stamp is not None else ingestion_time
     return LogEvent(group, stream, offset, ts, ingestion_time, msg, fields, end, ident)
 
 

@@ -99,6 +99,7 @@ class Reader:
         end_exclusive: bool = False,
         max_bytes: int = MAX_PAGE_BYTES,
         deadline: float | None = None,
+        fields: bool = True,
     ) -> Page:
         """Events in [start, end] (end exclusive if asked), merged across `sources` by time.
 
@@ -106,7 +107,9 @@ class Reader:
         the page of older ones; forward=True the oldest, and a token for newer ones. The token is
         None when nothing is left. `after` is the same boundary as a raw key (`Page.next_key`), for
         callers that wrap it in tokens of their own (the CloudWatch API). `deadline` (monotonic seconds) ends a long scan early with a
-        partial page and a token, as CloudWatch does.
+        partial page and a token, as CloudWatch does. `fields=False` leaves
+        `LogEvent.fields` empty, for callers that return only time and message (FilterLogEvents):
+        the full parse is most of an event's cost.
         :raises InvalidParameter: for a bad token or limit.
         """
         if not 1 <= limit <= MAX_LIMIT:
@@ -122,7 +125,7 @@ class Reader:
         codec = paging.codec(self.store.root)
         if token:
             boundary = decode_token(codec, token, fp)
-        query = _Query(lo, hi, pattern, limit, forward, boundary, max_bytes, deadline)
+        query = _Query(lo, hi, pattern, limit, forward, boundary, max_bytes, deadline, fields)
         events, more_key = self._merge(sources, query)
         if not forward:
             events.reverse()
@@ -645,26 +648,34 @@ class _Desc:
 class _Pending:
     """An event that matched but is not returned yet: fully parsed (fields) only if it is."""
 
-    __slots__ = ("src", "key", "text", "ing", "end", "ident")
+    __slots__ = ("src", "key", "text", "ing", "end", "ident", "parsed")
 
     def __init__(
-        self, src: Source, key: tuple, text: str, ing: int, end: int, ident: bytes = b""
+        self,
+        src: Source,
+        key: tuple,
+        text: str,
+        ing: int,
+        end: int,
+        ident: bytes = b"",
+        parsed: tuple[int | None, str] | None = None,
     ) -> None:
-        self.src, self.key, self.text, self.ing, self.end, self.ident = (
-            src,
-            key,
-            text,
-            ing,
-            end,
-            ident,
-        )
+        self.src, self.key, self.text, self.ing, self.end = src, key, text, ing, end
+        self.ident, self.parsed = ident, parsed  # parsed: (time, message) when no fields are wanted
 
     def __lt__(self, other: _Pending) -> bool:  # heap ties never get here: keys are unique
         return False
 
     def event(self) -> LogEvent:
         return make_event(
-            self.src.group, self.src.stream, self.key[2], self.end, self.text, self.ing, self.ident
+            self.src.group,
+            self.src.stream,
+            self.key[2],
+            self.end,
+            self.text,
+            self.ing,
+            self.ident,
+            parsed=self.parsed,
         )
 
 
@@ -684,6 +695,7 @@ class _Query:
     boundary: tuple | None
     max_bytes: int
     deadline: float | None
+    fields: bool = True  # False: events carry no parsed fields (a caller that never shows them)
 
 
 @dataclass(frozen=True, slots=True)
@@ -863,11 +875,12 @@ class _Merge:
         if not raws or not self._may_match(data):
             return
         pattern, forward, texts = self.q.pattern, self.forward, self.texts
+        bare = not self.q.fields
         for raw in raws:
             if texts and not all(t in raw.text for t in texts):
                 continue  # no time parsed for an event that cannot match
             off = start + raw.start
-            ts, message = lines.time_and_message(raw.text)
+            parsed = ts, message = lines.time_and_message(raw.text)
             ing = ing_at(off)
             if ts is None:
                 ts = ing
@@ -876,7 +889,15 @@ class _Merge:
             if not pattern.match_all and not pattern.matches(message):
                 continue
             k = (ts, src.skey, off)
-            pending = _Pending(src, k, raw.text, ing, start + raw.end, self.files.ident(src))
+            pending = _Pending(
+                src,
+                k,
+                raw.text,
+                ing,
+                start + raw.end,
+                self.files.ident(src),
+                parsed if bare else None,
+            )
             heapq.heappush(self.ready, (_heap_key(k, forward), pending))
 
     def _may_match(self, data: bytes) -> bool:

@@ -559,6 +559,7 @@ def get_log_events(ctx: Context, p: dict) -> dict:
         forward=forward,
         pattern=everything,
         after=after,
+        fields=False,
     )
     events = page.events
     if events:
@@ -636,6 +637,7 @@ def filter_log_events(ctx: Context, p: dict) -> dict:
         pattern=pattern,
         after=after,
         deadline=time.monotonic() + FILTER_DEADLINE_S,
+        fields=False,
     )
     out: dict[str, Any] = {
         "events": [_filtered_json(e) for e in page.events],
