@@ -498,9 +498,8 @@ def bench_ingest_real(
         raise RuntimeError(f"ingest not complete: eventsIngested {last}, expected {expected}")
     done = time.perf_counter() - (time.monotonic() - since)  # when the count last changed
     secs = done - t0
-    # derived data: everything logsvc wrote beside the stream files (index, columns, stamps, queries)
-    idx = sum(bench_core.dir_bytes(p) for p in data.iterdir() if p.is_dir() and p.name != "groups")
     http.close()
+    derived = derived_bytes(data, info["bytes"], log)
     return [
         Figure(
             "ingest (realistic)",
@@ -513,14 +512,56 @@ def bench_ingest_real(
         ),
         Figure(
             "ingest (realistic)",
-            "derived data (every file logsvc wrote beside the stream files) / raw size",
-            idx / info["bytes"],
+            "derived data (index + columns + stamps, once the columns cover every event) / raw size",
+            derived["live"] / info["bytes"],
             "x",
             target="≤ 0.3 (#12)",
-            met=idx / info["bytes"] <= 0.3,
-            note=f"{idx / 1e6:.1f} MB of {info['bytes'] / 1e6:.1f} MB",
+            met=derived["live"] / info["bytes"] <= 0.3,
+            note=derived["note"],
         ),
     ]
+
+
+def derived_bytes(data: Path, raw: int, log=print, wait_s: float = 600.0) -> dict:
+    """What logsvc keeps beside the stream files, measured once the columnar copy (built by a second
+    process, behind the index) covers every byte: measured any earlier, the copy is partly missing
+    and the figure flatters. Files the builder retired (a compaction's inputs, deleted 10 minutes
+    later) and Insights results (a cache bounded by insights_results_bytes) are reported apart."""
+    from logsvc.columns import store as cstore
+
+    total = sum(p.stat().st_size for p in (data / "groups").rglob("*") if p.is_file())
+    deadline = time.monotonic() + wait_s
+    covered = 0
+    while time.monotonic() < deadline:
+        snap = cstore.snapshot(data)
+        covered = sum(c[1] for g in (snap.streams or {}).values() for c in g.values())
+        if covered >= total * 0.999:
+            break
+        time.sleep(1.0)
+    snap = cstore.snapshot(data)
+    retired_names = {r[0] for r in snap.retired}
+    cols = data / "columns"
+    retired = sum((cols / n).stat().st_blocks * 512 for n in retired_names if (cols / n).exists())
+    results = bench_core.dir_bytes(data / "queries") if (data / "queries").exists() else 0
+    every = sum(
+        bench_core.dir_bytes(p) for p in data.iterdir() if p.is_dir() and p.name != "groups"
+    )
+    live = every - retired - results
+    parts = {
+        p.name: bench_core.dir_bytes(p)
+        for p in data.iterdir()
+        if p.is_dir() and p.name not in ("groups", "queries")
+    }
+    parts["columns"] = parts.get("columns", 0) - retired
+    shown = ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in sorted(parts.items()) if v)
+    note = (
+        f"{live / 1e6:.1f} MB of {raw / 1e6:.1f} MB ({shown}); columns covered "
+        f"{covered / max(total, 1):.1%} of the stream bytes; not counted: {retired / 1e6:.1f} MB of "
+        f"retired column files (deleted 10 min after a compaction), {results / 1e6:.1f} MB of "
+        "Insights results"
+    )
+    log(f"  derived: {note}")
+    return {"live": live, "note": note}
 
 
 def fmt_counts(c: dict) -> str:
