@@ -452,7 +452,9 @@ def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
-def split_events(data: bytes, *, flush: bool = False) -> tuple[list[RawEvent], int]:
+def split_events(
+    data: bytes, *, flush: bool = False, need: tuple[bytes, ...] = ()
+) -> tuple[list[RawEvent], int]:
     r"""Split complete lines into events; returns (events, bytes consumed).
 
     `data` starts at a line boundary. A partial last line is never consumed. Continuation lines
@@ -464,7 +466,9 @@ def split_events(data: bytes, *, flush: bool = False) -> tuple[list[RawEvent], i
     grow: it ends inside a traceback (after its header, a chaining sentence or an indented frame),
     or after a closed traceback followed only by blank lines (a chained traceback may follow), or
     the partial last line already shows it will continue (indented, or a traceback header).
-    Callers pass `flush=True` once the writer has gone quiet.
+    Callers pass `flush=True` once the writer has gone quiet. With `need`, only the events whose
+    bytes hold every one of those byte strings are returned (a search's literals: the others are
+    never decoded); boundaries and the bytes consumed are the same.
     """
     complete = data.rfind(b"\n") + 1
     if not complete:
@@ -490,7 +494,7 @@ def split_events(data: bytes, *, flush: bool = False) -> tuple[list[RawEvent], i
         else:
             join = False
         if not join:
-            if start >= 0:
+            if start >= 0 and (not need or all(n in data[start : pos - 1] for n in need)):
                 raw = data[start : pos - 1]
                 # the hot path: a plain line without CR is decoded here; a 1-byte slice is a cached object
                 emit(
@@ -512,7 +516,8 @@ def split_events(data: bytes, *, flush: bool = False) -> tuple[list[RawEvent], i
         or _tail_continues(data[complete : complete + 80])
     ):
         return events, start
-    emit(_raw_event(start, complete, _text(data[start : complete - 1])))
+    if not need or all(n in data[start : complete - 1] for n in need):
+        emit(_raw_event(start, complete, _text(data[start : complete - 1])))
     return events, complete
 
 

@@ -850,7 +850,7 @@ class _Merge:
 
     def _read_chunk(self, piece: _ChunkPiece) -> None:
         start, data, raws = self.files.indexed_events(
-            piece.src, piece.start, piece.end, self._may_match
+            piece.src, piece.start, piece.end, self._may_match, tuple(self.literals)
         )
         self._keep_matches(piece.src, start, data, raws, lambda _off, ing=piece.ing: ing)
 
@@ -1020,7 +1020,12 @@ class _Files:
         return self.stamps.times(src.group, src.stream, fd, upto)
 
     def indexed_events(
-        self, src: Source, start: int, end: int, may_match: Callable[[bytes], bool] | None = None
+        self,
+        src: Source,
+        start: int,
+        end: int,
+        may_match: Callable[[bytes], bool] | None = None,
+        need: tuple[bytes, ...] = (),
     ) -> tuple[int, bytes, list]:
         """The events the ingester took in [start, end): (start, data, RawEvents relative to start).
 
@@ -1037,7 +1042,7 @@ class _Files:
                 data += b"\n"  # the ingester took an unterminated last line as an event: so do we
             if may_match is not None and not may_match(data):
                 return start, data, []  # nothing here can match: not split
-            return start, data, lines.split_events(data, flush=True)[0]
+            return start, data, lines.split_events(data, flush=True, need=need)[0]
         pos, first, pieces, raws = start, None, [], []
         while pos < end:
             at, data, evs, consumed = follow.read_new_events(

@@ -1272,3 +1272,28 @@ def test_time_and_message_agrees_with_parse_event(text: str) -> None:
     full = parse_event(text)
     assert time_and_message(text) == (full.timestamp, full.message)
     assert event_time(text) == full.timestamp
+
+
+def test_split_events_with_need_keeps_exactly_the_events_holding_every_needle() -> None:
+    """`need` filters events after they are split: the boundaries and bytes consumed never change,
+    so a search that asks for its literals sees the same events, offsets and texts as one that
+    does not, minus the events that lack a literal."""
+    data = (
+        b"2025-01-01T00:00:00.000Z ERROR first\n"
+        b"Traceback (most recent call last):\n"
+        b'  File "x.py", line 1, in <module>\n'
+        b"ValueError: boom retry\n"
+        b"2025-01-01T00:00:01.000Z INFO second retry\n"
+        b"2025-01-01T00:00:02.000Z ERROR third\r\n"
+        b"2025-01-01T00:00:03.000Z ERROR tail without newline"
+    )
+    for flush in (False, True):
+        plain, used = split_events(data, flush=flush)
+        for need in ((b"ERROR",), (b"retry",), (b"ERROR", b"retry"), (b"absent",)):
+            got, got_used = split_events(data, flush=flush, need=need)
+            assert got_used == used
+            want = [
+                e for e in plain if all(n in data[e.start : e.end] for n in need)
+            ]  # by bytes: the same test the filter makes, on the plain split's ranges
+            assert got == want, (flush, need)
+    assert [e.start for e in split_events(data, flush=True, need=(b"retry",))[0]] == [0, 130]
