@@ -294,6 +294,7 @@ def test_putlogevents_errors_reach_the_function_once_each_within_2s(env) -> None
     ).json()
     triggers = [r["trigger"] for r in recs["invocations"] if r["trigger"].get("logGroup") == group]
     assert triggers and all(t["type"] == "logs" and t["filterName"] == "errors" for t in triggers)
+    assert {t["source"] for t in triggers} == {f"log group {group} -> function sink"}
     assert sum(t.get("batchSize", 0) for t in triggers) == 137
     time.sleep(0.5)  # nothing more arrives
     assert len(data_events(out, group)) == 137

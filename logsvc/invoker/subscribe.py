@@ -351,6 +351,7 @@ class FilterDelivery:
             "type": "logs",
             "logGroup": self.flt.group,
             "filterName": self.flt.name,
+            "source": f"log group {self.flt.group} -> function {self.flt.function}",
             **extra,
         }
         while not self.stop.is_set():
