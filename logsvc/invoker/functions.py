@@ -605,26 +605,26 @@ def _check_destinations(
 
 
 def _check_subscriptions(path: Path, ltriggers: list[LogsTrigger]) -> None:
-    """AWS's two filters per group, unique names per group, and no loop (subscriptions.py says why)."""
+    """AWS's two filters per group, each name once per group, and no loop (subscriptions.py says
+    why); the first trigger that breaks a rule is the one named."""
     from logsvc.subscriptions import MAX_PER_GROUP, check_no_loop
 
     seen: dict[str, list[str]] = {}
+    edges: list[tuple[str, str]] = []
     for t in ltriggers:
+        key = f"functions.{t.function}.logs"
         names = seen.setdefault(t.log_group, [])
         if t.filter_name in names or len(names) >= MAX_PER_GROUP:
-            rule = f"at most {MAX_PER_GROUP} subscription filters per log group, names unique"
+            rule = f"at most {MAX_PER_GROUP} subscription filters per log group, each name once"
             raise InvalidParameter(
-                f"{path}: functions.{t.function}.logs: log group {t.log_group} {rule}",
-                field=f"functions.{t.function}.logs",
-                rule=rule,
+                f"{path}: {key}: {rule} (got {t.log_group!r})", field=key, rule=rule
             )
         names.append(t.filter_name)
-    try:
-        check_no_loop([(t.log_group, t.function) for t in ltriggers])
-    except InvalidParameter as e:
-        raise InvalidParameter(
-            f"{path}: logs subscriptions: {e.message}", field="logs", rule=e.rule
-        ) from None
+        edges.append((t.log_group, t.function))
+        try:
+            check_no_loop(edges)
+        except InvalidParameter as e:
+            raise InvalidParameter(f"{path}: {key}: {e.message}", field=key, rule=e.rule) from None
 
 
 def _table(top: _Reader, section: str, name: str, value: object) -> dict[str, Any]:
