@@ -296,6 +296,11 @@ def test_putlogevents_errors_reach_the_function_once_each_within_2s(env) -> None
     assert triggers and all(t["type"] == "logs" and t["filterName"] == "errors" for t in triggers)
     assert {t["source"] for t in triggers} == {f"log group {group} -> function sink"}
     assert sum(t.get("batchSize", 0) for t in triggers) == 137
+    fns = requests.get(server.url + "/api/v1/functions", timeout=10).json()["functions"]
+    sink = next(f for f in fns if f["name"] == "sink")
+    assert {"logGroup": group, "filterName": "errors", "filterPattern": ERROR_PATTERN} in sink[
+        "logs"
+    ]
     time.sleep(0.5)  # nothing more arrives
     assert len(data_events(out, group)) == 137
 
