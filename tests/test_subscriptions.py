@@ -339,6 +339,21 @@ def test_file_appends_and_function_output_are_delivered_too(env) -> None:
         e["message"].rstrip("\n") for e in got
     ] == ["ERROR from chatty 42"]
 
+    # sink already reads chatty's group: chatty reading sink's group would close a loop of two
+    _ensure_group(logs, "/aws/lambda/sink")
+    with pytest.raises(ClientError) as e:
+        logs.put_subscription_filter(
+            logGroupName="/aws/lambda/sink",
+            filterName="back",
+            filterPattern="ERROR",
+            destinationArn=fn_arn("chatty"),
+        )
+    assert error_code(e)[0] == "InvalidParameterException"
+    assert (
+        "/aws/lambda/sink -> chatty -> /aws/lambda/chatty -> sink -> /aws/lambda/sink"
+        in (error_code(e)[1])
+    )
+
     # the project file's subscription delivers too
     _ensure_group(logs, "/app/declared")
     logs.create_log_stream(logGroupName="/app/declared", logStreamName="s")

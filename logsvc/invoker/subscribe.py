@@ -246,6 +246,15 @@ class FilterDelivery:
         except LogsvcError:
             return False  # no such group (yet): nothing to deliver
         busy = False
+        gone = [
+            name
+            for name in set(self.streams) - {info.name for info in listed}
+            if not self._exists(name)
+        ]
+        for name in gone:  # a deleted stream: a new one under its name starts at byte 0
+            del self.streams[name]
+        if gone:
+            self._save()
         for info in listed:
             if self.stop.is_set():
                 return False
@@ -256,6 +265,12 @@ class FilterDelivery:
                 busy |= self._read(info.name, info.path, s)
             busy |= self._due(info.name, s)
         return busy
+
+    def _exists(self, stream: str) -> bool:
+        try:
+            return self.store.stream_file(self.flt.group, stream).exists()
+        except LogsvcError:
+            return False
 
     def _read(self, stream: str, path: str, s: _Stream) -> bool:
         """Read what is new in one stream file; keep the matches. True if bytes are left unread."""
