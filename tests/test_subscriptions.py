@@ -32,6 +32,17 @@ def sink(event, context):
     with open(os.environ["OUT"], "a") as f:
         f.write(json.dumps({"requestId": context.aws_request_id, "event": event}) + "\\n")
 
+def flaky(event, context):
+    # fails the first attempt of every request: Lambda's async retry must bring the batch again
+    seen = os.environ["SEEN"]
+    ids = open(seen).read().split() if os.path.exists(seen) else []
+    if context.aws_request_id not in ids:
+        with open(seen, "a") as f:
+            f.write(context.aws_request_id + "\\n")
+        raise RuntimeError("first attempt fails")
+    with open(os.environ["FLAKY_OUT"], "a") as f:
+        f.write(json.dumps({"requestId": context.aws_request_id, "event": event}) + "\\n")
+
 def chatty(event, context):
     print("ERROR from chatty " + event.get("n", ""))
     print("all fine here")
@@ -46,6 +57,13 @@ handler = "handlers.sink"
 code = "fns"
 environment = {{ OUT = "{out}/sink.jsonl", SLOW = "{out}/slow", STARTED = "{out}/started" }}
 logs = [{{ log_group = "/app/declared", filter_pattern = "ERROR", filter_name = "declared-errors" }}]
+
+[functions.flaky]
+handler = "handlers.flaky"
+code = "fns"
+max_retries = 1
+retry_delays = [0.1, 0.1]
+environment = {{ SEEN = "{out}/flaky-seen", FLAKY_OUT = "{out}/flaky.jsonl" }}
 
 [functions.chatty]
 handler = "handlers.chatty"
@@ -78,10 +96,10 @@ def fn_arn(name: str) -> str:
     return f"arn:aws:lambda:us-east-1:000000000000:function:{name}"
 
 
-def received(out: Path) -> list[dict]:
+def received(out: Path, name: str = "sink.jsonl") -> list[dict]:
     """Every invocation the sink recorded, with awslogs.data decoded."""
     try:
-        text = (out / "sink.jsonl").read_text()
+        text = (out / name).read_text()
     except FileNotFoundError:
         return []
     rows = []
@@ -404,3 +422,40 @@ def test_kill_9_mid_delivery_then_restart_delivers_exactly_once(tmp_path: Path) 
         assert len(control_messages(out)) == 2  # not sent again for known filters
     finally:
         server.stop()
+
+
+def test_a_failing_function_gets_the_batch_again_by_lambdas_async_retry(env) -> None:
+    server, out = env
+    logs = logs_client(server.url)
+    group = "/app/retry"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    logs.put_subscription_filter(
+        logGroupName=group, filterName="all", filterPattern="", destinationArn=fn_arn("flaky")
+    )
+    wait_for(lambda: (out / "flaky-seen").exists(), timeout=10, what="the control message")
+    put_events(logs, group, "s", ["one", "two"])
+
+    def data() -> list[dict]:
+        return [
+            r["doc"]
+            for r in received(out, "flaky.jsonl")
+            if r["doc"]["messageType"] == "DATA_MESSAGE"
+        ]
+
+    wait_for(lambda: sum(len(d["logEvents"]) for d in data()) >= 2, timeout=10, what="retry")
+    assert sorted(e["message"] for d in data() for e in d["logEvents"]) == ["one", "two"]
+    recs = requests.get(
+        server.url + "/api/v1/invocations", params={"function": "flaky", "limit": 1000}, timeout=10
+    ).json()["invocations"]
+    mine = [
+        r for r in recs if r["trigger"].get("logGroup") == group and "logStream" in r["trigger"]
+    ]
+    by_id: dict[str, list] = {}
+    for r in mine:
+        by_id.setdefault(r["requestId"], []).append(
+            (r["attempt"], r["status"], r["invocationType"])
+        )
+    assert by_id and all(
+        sorted(v) == [(1, "error", "Event"), (2, "success", "Event")] for v in by_id.values()
+    ), by_id
