@@ -8,7 +8,10 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -337,6 +340,42 @@ def test_file_appends_and_function_output_are_delivered_too(env) -> None:
         f.write(b"ERROR one\nnothing to see\nthen ERROR two\nERRORS are not the word\n")
     wait_for(lambda: len(data_events(out, group)) >= 2, timeout=10, what="appended errors")
     assert sorted(e["message"] for e in data_events(out, group)) == ["ERROR one", "then ERROR two"]
+
+    # `logsvc run`: a command's stdout and stderr, timestamped into a stream of the group
+    _ensure_group(logs, "/app/run")
+    logs.put_subscription_filter(
+        logGroupName="/app/run",
+        filterName="run",
+        filterPattern="ERROR",
+        destinationArn=fn_arn("sink"),
+    )
+    code = "import sys; print('ERROR on stdout'); print('ok'); print('ERROR on stderr', file=sys.stderr)"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOGSVC_")}
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "logsvc",
+            "--data-dir",
+            str(server.data_dir),
+            "run",
+            "--group",
+            "/app/run",
+            "--",
+            sys.executable,
+            "-c",
+            code,
+        ],
+        env=env,
+        capture_output=True,
+        timeout=30,
+        check=True,
+    )
+    wait_for(lambda: len(data_events(out, "/app/run")) >= 2, timeout=10, what="run's lines")
+    assert sorted(e["message"] for e in data_events(out, "/app/run")) == [
+        "ERROR on stderr",
+        "ERROR on stdout",
+    ]
 
     # a simulated function's own lines, through its log group
     _ensure_group(logs, "/aws/lambda/chatty")
