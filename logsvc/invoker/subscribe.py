@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from logsvc import safeio, stamps
-from logsvc.errors import LogsvcError
+from logsvc.errors import InvalidParameter, LogsvcError
 from logsvc.filterpattern import compile_pattern
 from logsvc.follow import FileFollow, make_event, read_new_events
 from logsvc.invoker.functions import ACCOUNT
@@ -40,6 +40,7 @@ from logsvc.subscriptions import (
     FOLDER,
     SubscriptionBook,
     SubscriptionFilter,
+    check_no_loop,
     declared_filters,
     line_start_at_end,
 )
@@ -104,6 +105,7 @@ class Deliveries:
         self.book = SubscriptionBook(data_dir)
         self.declared = declared_filters(invoker.project)
         self.running: dict[str, FilterDelivery] = {}
+        self.skipped: set[str] = set()  # ids of filters left out because they close a loop
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="subscriptions", daemon=True)
 
@@ -119,7 +121,7 @@ class Deliveries:
             self.stop.wait(FILTERS_REFRESH)
 
     def _refresh(self) -> None:
-        wanted = {f.id: f for f in [*self.declared, *self.book.all()]}
+        wanted = {f.id: f for f in self._without_loops([*self.declared, *self.book.all()])}
         for fid in [k for k in self.running if k not in wanted]:
             self.running.pop(fid).close(forget=True)
         for fid, flt in wanted.items():
@@ -129,6 +131,24 @@ class Deliveries:
                 d.thread.start()
             elif d.flt != flt:
                 d.update(flt)
+
+    def _without_loops(self, filters: list[SubscriptionFilter]) -> list[SubscriptionFilter]:
+        """Every filter but one that would close a loop with those before it (Put refuses loops;
+        this covers a project file edited after the API's filters were made). Said once, in the
+        invoker's own stream."""
+        kept: list[SubscriptionFilter] = []
+        for f in filters:
+            try:
+                check_no_loop([(k.group, k.function) for k in [*kept, f]])
+            except InvalidParameter as e:
+                if f.id not in self.skipped:
+                    self.skipped.add(f.id)
+                    self.invoker.system_line(
+                        f"Subscription filter {f.name} of {f.group} is not delivered: {e.message}"
+                    )
+                continue
+            kept.append(f)
+        return kept
 
     def close(self) -> None:
         self.stop.set()
