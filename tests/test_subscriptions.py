@@ -21,7 +21,7 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.conftest import Server, start_server, wait_for
+from tests.conftest import start_server, wait_for
 
 HANDLERS = """
 import json, os, time
@@ -158,13 +158,24 @@ def control_messages(out: Path) -> list[dict]:
     return [r["doc"] for r in received(out) if r["doc"]["messageType"] == "CONTROL_MESSAGE"]
 
 
+class Env:
+    """The module's server (the crash test, last, replaces it with its restart) and the folder
+    the functions record into; unpacks as (server, out)."""
+
+    def __init__(self, root: Path) -> None:
+        self.project, self.out = make_project(root)
+        self.data = root / "data"
+        self.server = start_server(self.data, "--project", str(self.project))
+
+    def __iter__(self):
+        return iter((self.server, self.out))
+
+
 @pytest.fixture(scope="module")
-def env(tmp_path_factory) -> tuple[Server, Path]:
-    root = tmp_path_factory.mktemp("subs")
-    project, out = make_project(root)
-    server = start_server(root / "data", "--project", str(project))
-    yield server, out
-    server.stop()
+def env(tmp_path_factory) -> Env:
+    e = Env(tmp_path_factory.mktemp("subs"))
+    yield e
+    e.server.stop()
 
 
 def error_code(excinfo) -> tuple[str, str]:
@@ -418,51 +429,6 @@ def test_file_appends_and_function_output_are_delivered_too(env) -> None:
     assert [e["message"] for e in data_events(out, "/app/declared")] == ["ERROR declared"]
 
 
-def test_kill_9_mid_delivery_then_restart_delivers_exactly_once(tmp_path: Path) -> None:
-    project, out = make_project(tmp_path)
-    data = tmp_path / "data"
-    server = start_server(data, "--project", str(project))
-    group, stream = "/app/crash", "producer"
-    try:
-        logs = logs_client(server.url)
-        logs.create_log_group(logGroupName=group)
-        logs.create_log_stream(logGroupName=group, logStreamName=stream)
-        logs.put_subscription_filter(
-            logGroupName=group,
-            filterName="errors",
-            filterPattern=ERROR_PATTERN,
-            destinationArn=fn_arn("sink"),
-        )
-        # one for this filter, one for the project file's
-        wait_for(lambda: len(control_messages(out)) == 2, timeout=10, what="control messages")
-        messages, expected = producer_events()
-        first = sum(1 for m in messages[:500] if m in expected)
-        put_events(logs, group, stream, messages[:500])
-        wait_for(lambda: len(data_events(out, group)) >= first, timeout=10, what="first half")
-        (out / "slow").write_text("")
-        put_events(logs, group, stream, messages[500:])
-        # an invocation has begun and sleeps before recording: kill -9 the server now
-        wait_for(lambda: (out / "started").exists(), timeout=10, what="an invocation in flight")
-        server.stop(signal.SIGKILL)
-        # its container goes with it: the batch in flight is never recorded by the old run
-        time.sleep(0.8)  # longer than the handler's sleep
-        assert len(data_events(out, group)) == first
-    finally:
-        server.stop(signal.SIGKILL)
-    (out / "slow").unlink()
-    server = start_server(data, "--project", str(project))
-    try:
-        wait_for(lambda: len(data_events(out, group)) >= 137, timeout=15, what="all 137")
-        time.sleep(0.5)
-        got = data_events(out, group)
-        assert len(got) == 137, "an event was delivered twice"
-        assert sorted(e["message"] for e in got) == sorted(expected)
-        assert len({e["id"] for e in got}) == 137
-        assert len(control_messages(out)) == 2  # not sent again for known filters
-    finally:
-        server.stop()
-
-
 def test_a_failing_function_gets_the_batch_again_by_lambdas_async_retry(env) -> None:
     server, out = env
     logs = logs_client(server.url)
@@ -498,3 +464,45 @@ def test_a_failing_function_gets_the_batch_again_by_lambdas_async_retry(env) -> 
     assert by_id and all(
         sorted(v) == [(1, "error", "Event"), (2, "success", "Event")] for v in by_id.values()
     ), by_id
+
+
+def test_kill_9_mid_delivery_then_restart_delivers_exactly_once(env: Env) -> None:
+    """Last in the module: it kills the module's server and leaves the restarted one."""
+    out = env.out
+    logs = logs_client(env.server.url)
+    group, stream = "/app/crash", "producer"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    before = len(control_messages(out))
+    logs.put_subscription_filter(
+        logGroupName=group,
+        filterName="errors",
+        filterPattern=ERROR_PATTERN,
+        destinationArn=fn_arn("sink"),
+    )
+    wait_for(lambda: len(control_messages(out)) > before, timeout=10, what="control message")
+    messages, expected = producer_events()
+    first = sum(1 for m in messages[:500] if m in expected)
+    put_events(logs, group, stream, messages[:500])
+    wait_for(lambda: len(data_events(out, group)) >= first, timeout=10, what="first half")
+    (out / "slow").write_text("")
+    try:
+        put_events(logs, group, stream, messages[500:])
+        # an invocation has begun and sleeps before recording: kill -9 the server now
+        wait_for(lambda: (out / "started").exists(), timeout=10, what="an invocation in flight")
+        env.server.stop(signal.SIGKILL)
+        # its container goes with it: the batch in flight is never recorded by the old run
+        time.sleep(0.8)  # longer than the handler's sleep
+        assert len(data_events(out, group)) == first
+        controls = len(control_messages(out))
+    finally:
+        env.server.stop(signal.SIGKILL)
+        (out / "slow").unlink()
+    env.server = start_server(env.data, "--project", str(env.project))
+    wait_for(lambda: len(data_events(out, group)) >= 137, timeout=15, what="all 137")
+    time.sleep(0.5)
+    got = data_events(out, group)
+    assert len(got) == 137, "an event was delivered twice"
+    assert sorted(e["message"] for e in got) == sorted(expected)
+    assert len({e["id"] for e in got}) == 137
+    assert len(control_messages(out)) == controls  # not sent again for known filters
