@@ -54,6 +54,7 @@ MAX_BATCH_BYTES = 1_048_576  # sum of (UTF-8 message bytes + 26), CloudWatch's e
 MAX_PAYLOAD = 1_048_576  # Lambda's limit on an asynchronous (Event) invocation's payload
 EVENT_OVERHEAD = 26
 READ_CHUNK = 1 << 20  # bytes of a stream read at once
+PENDING_LIMIT = 16 << 20  # matches one filter holds across its streams; past it, reads wait
 FILTERS_REFRESH = 0.5  # seconds between looks at the filter definitions
 IDLE_CHECKPOINT = 1.0  # unmatched bytes are checkpointed past at most once a second
 CHECKPOINTS = "checkpoints"
@@ -275,15 +276,24 @@ class FilterDelivery:
             del self.streams[name]
         if gone:
             self._save()
+        held = sum(x.size for x in self.streams.values())
         for info in listed:
             if self.stop.is_set():
                 return False
             s = self.streams.get(info.name)
             if s is None:
                 s = self.streams[info.name] = _Stream(FileFollow(), saved=0)
-            if s.size < MAX_BATCH_BYTES and len(s.events) < MAX_BATCH_EVENTS:
+            if (
+                s.size < MAX_BATCH_BYTES
+                and len(s.events) < MAX_BATCH_EVENTS
+                and held < PENDING_LIMIT
+            ):
+                was = s.size
                 busy |= self._read(info.name, info.path, s)
+                held += s.size - was
+            was = s.size
             busy |= self._due(info.name, s)
+            held += s.size - was
         return busy
 
     def _exists(self, stream: str) -> bool:
