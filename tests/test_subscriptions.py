@@ -466,6 +466,34 @@ def test_a_failing_function_gets_the_batch_again_by_lambdas_async_retry(env) -> 
     ), by_id
 
 
+def test_batches_keep_to_10000_events_and_1_mib(env) -> None:
+    server, out = env
+    logs = logs_client(server.url)
+    group = "/app/big"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    logs.put_subscription_filter(
+        logGroupName=group, filterName="all", filterPattern="", destinationArn=fn_arn("sink")
+    )
+    big = ["x" * 600_000 + f" big {i}" for i in range(3)]  # two do not fit in 1 MiB
+    small = [f"event {i}" for i in range(12_000)]
+    put_events(logs, group, "s", small, per_call=10_000)
+    for m in big:
+        put_events(logs, group, "s", [m])
+    wait_for(lambda: len(data_events(out, group)) >= 12_003, timeout=15, what="12,003 events")
+    batches = [
+        r
+        for r in received(out)
+        if r["doc"]["messageType"] == "DATA_MESSAGE" and r["doc"]["logGroup"] == group
+    ]
+    sizes = [sum(len(e["message"].encode()) + 26 for e in r["doc"]["logEvents"]) for r in batches]
+    assert all(len(r["doc"]["logEvents"]) <= 10_000 for r in batches)
+    assert all(size <= 1_048_576 for size in sizes) and len(batches) >= 4
+    assert all(r["payloadBytes"] <= 1_048_576 for r in batches)
+    got = [e["message"] for e in data_events(out, group)]
+    assert got == small + big  # in the stream's order, once each
+
+
 def test_kill_9_mid_delivery_then_restart_delivers_exactly_once(env: Env) -> None:
     """Last in the module: it kills the module's server and leaves the restarted one."""
     out = env.out
