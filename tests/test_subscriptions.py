@@ -231,6 +231,17 @@ def test_the_api_validates_limits_and_refuses_loops(env) -> None:
             destinationArn=fn_arn("sink"),
         )
     assert error_code(e) == ("InvalidParameterException", "Invalid subscription filter pattern")
+    with pytest.raises(ClientError) as e:  # changes what is delivered: refused, not ignored
+        logs.put_subscription_filter(
+            logGroupName=group,
+            filterName="a",
+            filterPattern="",
+            destinationArn=fn_arn("sink"),
+            emitSystemFields=["@aws.region"],
+        )
+    assert (
+        error_code(e)[0] == "InvalidParameterException" and "emitSystemFields" in error_code(e)[1]
+    )
     with pytest.raises(ClientError) as e:
         logs.put_subscription_filter(
             logGroupName=group, filterName="x", filterPattern="", destinationArn=fn_arn("nope")

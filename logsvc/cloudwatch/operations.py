@@ -840,6 +840,15 @@ def put_subscription_filter(ctx: Context, p: dict) -> None:
     """Create or update by (group, name): two per group, a function of the project, no loop."""
     group, name = p["logGroupName"], p["filterName"]
     existing_group(ctx, group)
+    for member, unsupported in (
+        ("fieldSelectionCriteria", p.get("fieldSelectionCriteria")),
+        ("emitSystemFields", p.get("emitSystemFields")),
+        ("applyOnTransformedLogs", p.get("applyOnTransformedLogs")),
+    ):
+        if unsupported:  # each changes what is delivered: refused rather than ignored
+            raise invalid_parameter(
+                f"{member} is not supported by logsvc (no system fields, no log transformers)"
+            )
     try:
         compile_pattern(p["filterPattern"])
     except InvalidParameter:
