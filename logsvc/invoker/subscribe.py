@@ -154,6 +154,8 @@ class Deliveries:
     def close(self) -> None:
         self.stop.set()
         self.thread.join(timeout=5)
+        for d in self.running.values():  # every filter stops at once, then each is waited for
+            d.stop.set()
         for d in self.running.values():
             d.close()
 
@@ -232,15 +234,15 @@ class FilterDelivery:
                 f = FileFollow(ino=st["ino"], head=bytes.fromhex(st["head"]), end=st["end"])
                 self.streams[name] = _Stream(f, upto=st["end"], saved=st["end"])
             return True
-        if not self._invoke(control_message(), {"messageType": "CONTROL_MESSAGE"}):
-            return False
         starts = self.flt.starts
-        if starts is None:
+        if starts is None:  # taken before the control message: lines written meanwhile count
             try:
                 listed = self.store.list_streams(self.flt.group)
             except LogsvcError:
                 listed = []
             starts = {s.name: line_start_at_end(s.path, s.size) for s in listed}
+        if not self._invoke(control_message(), {"messageType": "CONTROL_MESSAGE"}):
+            return False
         for name, off in starts.items():
             # a FileFollow with only an end adopts the file as it is at the first look
             self.streams[name] = _Stream(FileFollow(end=off), upto=off, saved=off)
