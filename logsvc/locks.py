@@ -4,7 +4,8 @@ Owns: opening a lock file (through safeio: no link followed, a regular file of o
 truncated before the checks), the non-blocking try, and recording who holds it (the holder's
 pid, written into the lock file). The kernel drops an flock when its descriptor closes or its
 process dies, so a crashed holder never leaves a stale lock behind; the next try wins.
-Never blocks and never retries: callers decide how often to try again.
+Never blocks and never retries (callers decide how often to try again), except `exclusive`: a
+short mutex around a read-modify-write of a small shared file (the subscription filters).
 """
 
 from __future__ import annotations
@@ -81,3 +82,17 @@ def holder(root: Path | str, *path: str) -> int | None:
     except (OSError, ValueError):
         return None
     return pid if pid and os.path.exists(f"/proc/{pid}") else None
+
+
+@contextlib.contextmanager
+def exclusive(root: Path | str, *path: str) -> Iterator[None]:
+    """Hold the exclusive lock on `root/path...` for one block, waiting for it (a mutex between
+    processes for a read-modify-write that takes microseconds; never held across I/O that waits)."""
+    *folders, name = path
+    with safeio.under(root, *folders, create=True) as dfd:
+        fd = safeio.open_file(dfd, name, os.O_CREAT | os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

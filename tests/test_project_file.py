@@ -110,7 +110,7 @@ CASES = [
     (F + "on_success = 1\n", "functions.a.on_success: must be a string (got 1)"),
     (
         F + "timout = 3\n",
-        "functions.a.timout: unknown key; allowed: bucket, code, concurrency, environment, handler, http, log_format, max_event_age, max_retries, memory, on_failure, on_success, retry_delays, table, timeout",
+        "functions.a.timout: unknown key; allowed: bucket, code, concurrency, environment, handler, http, log_format, logs, max_event_age, max_retries, memory, on_failure, on_success, retry_delays, table, timeout",
     ),
     (F + "http = 1\n", "functions.a.http: must be an array or a table (got 1)"),
     (F + "http = [1]\n", "functions.a.http: must be a table or an array of tables (got 1)"),
@@ -188,6 +188,23 @@ CASES = [
     (
         F + "table = [{ table = 't', size = 1 }]\n",
         "functions.a.table[0].size: unknown key; allowed: batch_size, batching_window, bisect_on_error, max_retries, on_failure, report_batch_item_failures, retry_delay, table",
+    ),
+    (F + "logs = [{ filter_pattern = 'x' }]\n", "functions.a.logs[0].log_group: is required"),
+    (
+        F + "logs = [{ log_group = 'a b' }]\n",
+        "functions.a.logs[0].log_group: must be a log group name: 1-512 characters of [.-_/#A-Za-z0-9] (got 'a b')",
+    ),
+    (
+        F + "logs = [{ log_group = '/app', filter_pattern = '{ $.x = ' }]\n",
+        "functions.a.logs[0].filter_pattern: must be a valid filter pattern: expected a value after '=' at column 9 (got '{ $.x = ')",
+    ),
+    (
+        F + "logs = [{ log_group = '/aws/lambda/a' }]\n",
+        "functions.a.logs: this subscription would feed itself: /aws/lambda/a -> a -> /aws/lambda/a (a function writes its own log group /aws/lambda/NAME on every invocation)",
+    ),
+    (
+        F + "logs = [{ log_group = '/app' }, { log_group = '/app' }, { log_group = '/app' }]\n",
+        "functions.a.logs: at most 2 subscription filters per log group, each name once (got '/app')",
     ),
 ]
 

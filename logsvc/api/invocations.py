@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
+from logsvc import subscriptions
 from logsvc.api.forward import current_invoker, current_service
 from logsvc.api.rest import time_arg
 from logsvc.errors import InvalidParameter
@@ -52,6 +53,10 @@ def list_functions_rest() -> Response:
     if inv is None:
         return jsonify({"functions": [], "project": None})
     project = inv.project
+    subs = [
+        *subscriptions.declared_filters(project),
+        *subscriptions.SubscriptionBook(current_service().store.root).all(),
+    ]
     out = []
     for fn in project.functions.values():
         pool = inv.pools.get(fn.name)
@@ -82,6 +87,11 @@ def list_functions_rest() -> Response:
                     }
                     for t in project.table_triggers
                     if t.function == fn.name
+                ],
+                "logs": [  # subscription filters: the project file's and the API's
+                    {"logGroup": f.group, "filterName": f.name, "filterPattern": f.pattern}
+                    for f in subs
+                    if f.function == fn.name
                 ],
                 "onFailure": fn.on_failure,
                 "containers": pool.stats() if pool is not None else None,

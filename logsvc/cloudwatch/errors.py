@@ -27,6 +27,14 @@ STREAM_NOT_FOUND = "The specified log stream does not exist."
 GROUP_EXISTS = "The specified log group already exists"
 STREAM_EXISTS = "The specified log stream already exists"
 BAD_TOKEN = "The specified nextToken is invalid."
+# subscription filters (reference subscriptions-and-metric-filters.md B.1-B.3)
+SUBSCRIPTION_NOT_FOUND = "The specified subscription filter does not exist."
+BAD_SUBSCRIPTION_PATTERN = "Invalid subscription filter pattern"
+CANNOT_EXECUTE_FUNCTION = (
+    "Could not execute the lambda function. Make sure you have given CloudWatch Logs permission "
+    "to execute your function."
+)
+LIMIT_EXCEEDED = "Resource limit exceeded."
 
 
 class AwsError(LogsvcError):

@@ -19,11 +19,21 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from logsvc import listing, paging, stamps, visibility
+from logsvc import listing, paging, stamps, subscriptions, visibility
 from logsvc.cloudwatch import eventstream
 from logsvc.cloudwatch import validate as v
-from logsvc.cloudwatch.errors import BAD_TOKEN, AwsError, invalid_parameter, not_found, to_aws
-from logsvc.errors import InvalidParameter, LogsvcError, NotFound
+from logsvc.cloudwatch.errors import (
+    BAD_SUBSCRIPTION_PATTERN,
+    BAD_TOKEN,
+    CANNOT_EXECUTE_FUNCTION,
+    LIMIT_EXCEEDED,
+    SUBSCRIPTION_NOT_FOUND,
+    AwsError,
+    invalid_parameter,
+    not_found,
+    to_aws,
+)
+from logsvc.errors import InvalidParameter, LimitExceeded, LogsvcError, NotFound
 from logsvc.filterpattern import compile_pattern
 from logsvc.model import GroupInfo, LogEvent, stream_key
 from logsvc.names import hidden as hidden_group
@@ -159,6 +169,7 @@ def create_log_group(ctx: Context, p: dict) -> None:
 def delete_log_group(ctx: Context, p: dict) -> None:
     existing_group(ctx, p["logGroupName"])
     ctx.service.store.delete_group(p["logGroupName"])
+    subscriptions.SubscriptionBook(ctx.service.store.root).delete_group(p["logGroupName"])
     stamps.forget(ctx.service.store, p["logGroupName"])
 
 
@@ -790,6 +801,142 @@ def _session_update(events: list[LogEvent], ident_of: dict[str, str]) -> dict:
     }
 
 
+# ---- subscription filters (delivery: invoker/subscribe.py) -------------------------------------
+
+PUT_SUBSCRIPTION_FILTER = (
+    v.group_name(),
+    v.S("filterName", required=True, min_len=1, max_len=512, pattern=v.STREAM_NAME_RE),
+    v.S("filterPattern", required=True, min_len=0, max_len=1024),
+    v.S("destinationArn", required=True, min_len=1),
+    v.S("roleArn", min_len=1),
+    v.S("distribution", enum=("Random", "ByLogStream")),
+    v.B("applyOnTransformedLogs"),
+    v.S("fieldSelectionCriteria", max_len=2000),
+    v.L("emitSystemFields", v.S("member", enum=("@aws.account", "@aws.region"))),
+)
+DESCRIBE_SUBSCRIPTION_FILTERS = (
+    v.group_name(),
+    v.S("filterNamePrefix", min_len=1, max_len=512, pattern=v.STREAM_NAME_RE),
+    v.next_token(),
+    v.I("limit", lo=1, hi=50),
+)
+DELETE_SUBSCRIPTION_FILTER = (
+    v.group_name(),
+    v.S("filterName", required=True, min_len=1, max_len=512, pattern=v.STREAM_NAME_RE),
+)
+
+
+def _subscription_book(ctx: Context) -> subscriptions.SubscriptionBook:
+    return subscriptions.SubscriptionBook(ctx.service.store.root)
+
+
+def _declared_subscriptions(ctx: Context) -> list[subscriptions.SubscriptionFilter]:
+    """The project file's `logs` triggers, as the filters the invoker delivers for them."""
+    inv = getattr(ctx.service, "invoker", None)
+    return [] if inv is None else subscriptions.declared_filters(inv.project)
+
+
+def put_subscription_filter(ctx: Context, p: dict) -> None:
+    """Create or update by (group, name): two per group, a function of the project, no loop."""
+    group, name = p["logGroupName"], p["filterName"]
+    existing_group(ctx, group)
+    for member, unsupported in (
+        ("fieldSelectionCriteria", p.get("fieldSelectionCriteria")),
+        ("emitSystemFields", p.get("emitSystemFields")),
+        ("applyOnTransformedLogs", p.get("applyOnTransformedLogs")),
+    ):
+        if unsupported:  # each changes what is delivered: refused rather than ignored
+            raise invalid_parameter(
+                f"{member} is not supported by logsvc (no system fields, no log transformers)"
+            )
+    try:
+        compile_pattern(p["filterPattern"])
+    except InvalidParameter:
+        raise invalid_parameter(BAD_SUBSCRIPTION_PATTERN) from None
+    arn = p["destinationArn"]
+    fn = subscriptions.function_name(arn)
+    if fn is None:
+        raise invalid_parameter(
+            "logsvc delivers subscription filters to functions of its project only: destinationArn "
+            f"must be arn:aws:lambda:REGION:ACCOUNT:function:NAME (got {arn})"
+        )
+    inv = getattr(ctx.service, "invoker", None)
+    if inv is None or fn not in inv.project.functions:
+        raise invalid_parameter(CANNOT_EXECUTE_FUNCTION)
+    declared = _declared_subscriptions(ctx)
+    if any(f.group == group and f.name == name for f in declared):
+        raise AwsError(
+            "InvalidOperationException",
+            f"Subscription filter {name} of {group} is declared in the project file; change it there.",
+        )
+    starts = {}
+    for s in ctx.service.store.list_streams(group):
+        starts[s.name] = subscriptions.line_start_at_end(s.path, s.size)
+    new = subscriptions.SubscriptionFilter(
+        id=uuid.uuid4().hex,
+        group=group,
+        name=name,
+        pattern=p["filterPattern"],
+        destination_arn=arn,
+        creation_time=int(time.time() * 1000),
+        role_arn=p.get("roleArn"),
+        distribution=p.get("distribution") or "ByLogStream",
+        starts=starts,
+    )
+    try:
+        _subscription_book(ctx).put(new, declared)
+    except LimitExceeded:
+        raise AwsError("LimitExceededException", LIMIT_EXCEEDED) from None
+
+
+def describe_subscription_filters(ctx: Context, p: dict) -> dict:
+    group = p["logGroupName"]
+    existing_group(ctx, group)
+    prefix = p.get("filterNamePrefix") or ""
+    found = [
+        f
+        for f in [*_declared_subscriptions(ctx), *_subscription_book(ctx).for_group(group)]
+        if f.group == group and f.name.startswith(prefix)
+    ]
+    found.sort(key=lambda f: f.name.encode())
+    if p.get("nextToken"):
+        after = read_page_token(ctx, "cw-subscriptions", p["nextToken"])
+        if not isinstance(after, str):
+            raise invalid_parameter(BAD_TOKEN)
+        found = [f for f in found if f.name.encode() > after.encode()]
+    limit = p.get("limit") or 50
+    out: dict[str, Any] = {"subscriptionFilters": [_subscription_json(f) for f in found[:limit]]}
+    if len(found) > limit:
+        out["nextToken"] = page_token(ctx, "cw-subscriptions", found[limit - 1].name)
+    return out
+
+
+def _subscription_json(f: subscriptions.SubscriptionFilter) -> dict:
+    out = {
+        "filterName": f.name,
+        "logGroupName": f.group,
+        "filterPattern": f.pattern,
+        "destinationArn": f.destination_arn,
+        "distribution": f.distribution,
+        "creationTime": f.creation_time,
+    }
+    if f.role_arn:
+        out["roleArn"] = f.role_arn
+    return out
+
+
+def delete_subscription_filter(ctx: Context, p: dict) -> None:
+    group, name = p["logGroupName"], p["filterName"]
+    existing_group(ctx, group)
+    if any(f.group == group and f.name == name for f in _declared_subscriptions(ctx)):
+        raise AwsError(
+            "InvalidOperationException",
+            f"Subscription filter {name} of {group} is declared in the project file; remove it there.",
+        )
+    if not _subscription_book(ctx).delete(group, name):
+        raise AwsError("ResourceNotFoundException", SUBSCRIPTION_NOT_FOUND)
+
+
 # ---- these operations (dispatch.py joins them with queries.py's) ----------------------------------------------------------
 
 
@@ -819,4 +966,9 @@ OPERATIONS = (  # with queries.OPERATIONS, the table dispatch.py joins
     Operation("UntagLogGroup", UNTAG_LOG_GROUP, untag_log_group),
     Operation("ListTagsLogGroup", LIST_TAGS_LOG_GROUP, list_tags_log_group),
     Operation("StartLiveTail", START_LIVE_TAIL, start_live_tail),
+    Operation("PutSubscriptionFilter", PUT_SUBSCRIPTION_FILTER, put_subscription_filter),
+    Operation(
+        "DescribeSubscriptionFilters", DESCRIBE_SUBSCRIPTION_FILTERS, describe_subscription_filters
+    ),
+    Operation("DeleteSubscriptionFilter", DELETE_SUBSCRIPTION_FILTER, delete_subscription_filter),
 )

@@ -359,8 +359,25 @@ def _max_memory_mb() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 + 0.5)  # Linux: KiB
 
 
+def _exit_with_parent(parent: int, every: float = 0.05) -> None:
+    """End this container once the invoker that started it is gone (kill -9 included): nobody
+    would read the invocation's result, and a trigger that checkpoints after its invocation
+    (subscription delivery) sends the batch again after a restart, so a handler left running
+    would act on it twice. Polls the parent pid: PR_SET_PDEATHSIG follows the spawning thread,
+    not the process."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            if os.getppid() != parent:
+                os._exit(137)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main() -> None:
     global _request_id
+    _exit_with_parent(int(_ENV.pop("_LOGSVC_PARENT_PID", "0")) or os.getppid())
     emit(_init_start_line())
     sys.stdout = _LineWriter("stdout")  # type: ignore[assignment]
     sys.stderr = _LineWriter("stderr")  # type: ignore[assignment]

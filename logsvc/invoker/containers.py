@@ -97,6 +97,7 @@ class Container:
                 "_LOGSVC_STREAM_FILE": str(self.path),
                 "_LOGSVC_SPAWN_TIME": repr(time.time()),
                 "_LOGSVC_ROOT": str(LOGSVC_ROOT),
+                "_LOGSVC_PARENT_PID": str(os.getpid()),
             }
         )
         self.spawned = time.monotonic()

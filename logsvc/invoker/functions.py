@@ -28,6 +28,8 @@ Schema (all keys optional unless marked):
     [[functions.NAME.http]]     method = "GET", path = "/items/{id}"
     [[functions.NAME.bucket]]   bucket = "uploads", prefix = "in/", suffix = ".txt",
                                 events = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
+    [[functions.NAME.logs]]     log_group = "/app/orders", filter_pattern = '{ $.level = "ERROR" }',
+                                filter_name = "errors"   # a subscription filter (default name NAME-logs-I)
     [[functions.NAME.table]]    table = "orders", batch_size = 100, batching_window = 0.5,
                                 bisect_on_error = false, max_retries = -1, retry_delay = 1,
                                 on_failure = "other-fn", report_batch_item_failures = false
@@ -98,6 +100,16 @@ class TableTrigger:
     retry_delay: float = 1.0
     on_failure: str | None = None
     report_batch_item_failures: bool = False
+
+
+@dataclass(frozen=True)
+class LogsTrigger:
+    """A subscription filter declared in the project file (`subscriptions.py` keeps the API's)."""
+
+    log_group: str
+    function: str
+    filter_name: str
+    filter_pattern: str = ""
 
 
 @dataclass(frozen=True)
@@ -175,6 +187,7 @@ class Project:
     routes: tuple[HttpRoute, ...] = ()
     bucket_triggers: tuple[BucketTrigger, ...] = ()
     table_triggers: tuple[TableTrigger, ...] = ()
+    logs_triggers: tuple[LogsTrigger, ...] = ()
     buckets: dict[str, Bucket] = field(default_factory=dict)
     tables: dict[str, Table] = field(default_factory=dict)
     idle_timeout: float = 300.0
@@ -366,6 +379,22 @@ def _bucket_key(r: _Reader, key: str, value: str) -> str:
     return value
 
 
+def _log_group(r: _Reader, key: str, value: str) -> str:
+    if not re.fullmatch(r"[.\-_/#A-Za-z0-9]{1,512}", value):
+        raise r.error(key, "must be a log group name: 1-512 characters of [.-_/#A-Za-z0-9]", value)
+    return value
+
+
+def _filter_pattern(r: _Reader, key: str, value: str) -> str:
+    from logsvc.filterpattern import compile_pattern
+
+    try:
+        compile_pattern(value)
+    except InvalidParameter as e:
+        raise r.error(key, f"must be a valid filter pattern: {e}", value) from None
+    return value
+
+
 def _events(r: _Reader, key: str, value: list[Any]) -> tuple[str, ...]:
     for ev in value:
         if ev not in S3_EVENTS:
@@ -413,6 +442,12 @@ FUNCTION_KEYS = (
     Key("http", (list, dict), [], check=_tables),
     Key("bucket", (list, dict), [], check=_tables),
     Key("table", (list, dict), [], check=_tables),
+    Key("logs", (list, dict), [], check=_tables),
+)
+LOGS_TRIGGER_KEYS = (
+    Key("log_group", str, required=True, check=_log_group),
+    Key("filter_pattern", str, "", check=_filter_pattern),
+    Key("filter_name", str, ""),
 )
 ROUTE_KEYS = (
     Key("method", str, "ANY", check=_method),
@@ -474,11 +509,13 @@ def parse_project(doc: dict[str, Any], path: Path, data_dir: Path | str | None =
     routes: list[HttpRoute] = []
     btriggers: list[BucketTrigger] = []
     ttriggers: list[TableTrigger] = []
+    ltriggers: list[LogsTrigger] = []
     for name, fdoc in sections["functions"].items():
         r = top.child(_table(top, "functions", name, fdoc), f"functions.{name}")
         _check_name(r, name)
         values = r.read(FUNCTION_KEYS)
         http, bucket, table = values.pop("http"), values.pop("bucket"), values.pop("table")
+        logs = values.pop("logs")
         values["retry_delays"] = values["retry_delays"] or invoker["retry_delays"]
         functions[name] = Function(name=name, **values)
         for i, rdoc in enumerate(http):
@@ -503,13 +540,26 @@ def parse_project(doc: dict[str, Any], path: Path, data_dir: Path | str | None =
             )
             ttriggers.append(trigger)
             tables.setdefault(trigger.table, Table(trigger.table))
+        for i, ldoc in enumerate(logs):
+            lr = r.child(ldoc, f"functions.{name}.logs[{i}]")
+            lv = lr.read(LOGS_TRIGGER_KEYS)
+            ltriggers.append(
+                LogsTrigger(
+                    log_group=lv["log_group"],
+                    function=name,
+                    filter_name=lv["filter_name"] or f"{name}-logs-{i}",
+                    filter_pattern=lv["filter_pattern"],
+                )
+            )
     _check_destinations(path, functions, ttriggers)
+    _check_subscriptions(path, ltriggers)
     return Project(
         path=path,
         functions=functions,
         routes=tuple(routes),
         bucket_triggers=tuple(btriggers),
         table_triggers=tuple(ttriggers),
+        logs_triggers=tuple(ltriggers),
         buckets=buckets,
         tables=tables,
         idle_timeout=invoker["idle_timeout"],
@@ -552,6 +602,29 @@ def _check_destinations(
                 field=f"functions.{t.function}.table.on_failure",
                 rule="destinations are functions defined in the same file",
             )
+
+
+def _check_subscriptions(path: Path, ltriggers: list[LogsTrigger]) -> None:
+    """AWS's two filters per group, each name once per group, and no loop (subscriptions.py says
+    why); the first trigger that breaks a rule is the one named."""
+    from logsvc.subscriptions import MAX_PER_GROUP, check_no_loop
+
+    seen: dict[str, list[str]] = {}
+    edges: list[tuple[str, str]] = []
+    for t in ltriggers:
+        key = f"functions.{t.function}.logs"
+        names = seen.setdefault(t.log_group, [])
+        if t.filter_name in names or len(names) >= MAX_PER_GROUP:
+            rule = f"at most {MAX_PER_GROUP} subscription filters per log group, each name once"
+            raise InvalidParameter(
+                f"{path}: {key}: {rule} (got {t.log_group!r})", field=key, rule=rule
+            )
+        names.append(t.filter_name)
+        edges.append((t.log_group, t.function))
+        try:
+            check_no_loop(edges)
+        except InvalidParameter as e:
+            raise InvalidParameter(f"{path}: {key}: {e.message}", field=key, rule=e.rule) from None
 
 
 def _table(top: _Reader, section: str, name: str, value: object) -> dict[str, Any]:

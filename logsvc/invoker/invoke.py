@@ -445,11 +445,37 @@ class Invoker:
 
     def _attempt(self, ev: AsyncEvent) -> bool:
         """One attempt; True when the event went back to the queue (throttled or to be retried)."""
+        delay = self._try(ev)
+        if delay is None:
+            return False
+        self._schedule(ev, delay)
+        return True
+
+    def invoke_event(
+        self, name: str, payload: bytes, *, trigger: dict[str, Any], stop: threading.Event
+    ) -> AsyncEvent | None:
+        """An Event invocation carried to its end in the caller's thread: the same attempts, retry
+        delays, event age and destinations as the queue (`_try`), but the caller learns when the
+        event is done with, so a trigger can checkpoint after it (subscription delivery does).
+        Returns the event (`last` is the final outcome, None if it expired), or None if `stop`
+        was set first. :raises NotFound:"""
+        self.function(name)
+        ev = AsyncEvent(new_request_id(), name, payload, int(time.time() * 1000), trigger)
+        while not stop.is_set():
+            delay = self._try(ev)
+            if delay is None:
+                return ev
+            stop.wait(delay)
+        return None
+
+    def _try(self, ev: AsyncEvent) -> float | None:
+        """One attempt: None when the event is done with (success, expired or given up), else the
+        seconds before the next try (a throttle, which is not an attempt, or a retry)."""
         fn = self.function(ev.function)
         age = time.time() - ev.enqueued_ms / 1000
         if age > fn.max_event_age:
             self._expire(fn, ev, age)
-            return False
+            return None
         trigger = ev.trigger if ev.attempt == 1 else {**ev.trigger, "retryOf": ev.request_id}
         try:
             outcome = self._run(
@@ -464,21 +490,19 @@ class Invoker:
                 0.0,
             )
         except TooManyRequests:
-            self._schedule(ev, THROTTLE_RETRY)  # throttles go back to the queue; not an attempt
-            return True
+            return THROTTLE_RETRY  # throttles go back to the queue; not an attempt
         ev.last = outcome
         if outcome.status == "success":
             if fn.on_success:
                 self._destination(fn, ev, fn.on_success, "Success")
-            return False
+            return None
         if ev.attempt <= fn.max_retries:
             delay = fn.retry_delays[min(ev.attempt - 1, len(fn.retry_delays) - 1)]
             ev.attempt += 1
-            self._schedule(ev, delay)
-            return True
+            return delay
         if fn.on_failure:
             self._destination(fn, ev, fn.on_failure, "RetriesExhausted")
-        return False
+        return None
 
     def _expire(self, fn: Function, ev: AsyncEvent, age: float) -> None:
         now = int(time.time() * 1000)

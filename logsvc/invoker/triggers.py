@@ -1,7 +1,8 @@
 """Triggers: the project's event sources, started and stopped together by the owning invoker.
 
 Owns the wiring only: the HTTP route table (apigw.py), the bucket observer (buckets.py), the local
-tables (tables.py) and one stream consumer per table trigger (streams.py). Tables persist as
+tables (tables.py), one stream consumer per table trigger (streams.py) and one delivery per
+subscription filter (subscribe.py). Tables persist as
 JSON-lines change logs under `<data>/tables/`, next to the consumers' checkpoints. Never writes log
 streams (the invoker and containers do) and never touches the index.
 """
@@ -15,6 +16,7 @@ from logsvc.errors import NotFound
 from logsvc.invoker.apigw import Router
 from logsvc.invoker.buckets import Buckets
 from logsvc.invoker.streams import StreamConsumer
+from logsvc.invoker.subscribe import Deliveries
 from logsvc.invoker.tables import LocalTable
 
 
@@ -28,6 +30,7 @@ class Triggers:
         self.tables: dict[str, LocalTable] = {}
         self.consumers: list[StreamConsumer] = []
         self.buckets = Buckets(invoker, self.data_dir)
+        self.subscriptions = Deliveries(invoker, self.data_dir)
 
     def start(self) -> None:
         project = self.invoker.project
@@ -41,8 +44,10 @@ class Triggers:
             self.consumers.append(consumer)
             consumer.thread.start()
         self.buckets.start()
+        self.subscriptions.start()
 
     def close(self) -> None:
+        self.subscriptions.close()
         self.buckets.close()
         for c in self.consumers:
             c.close()

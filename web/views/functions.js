@@ -26,6 +26,7 @@ function otherTriggers(fn) {
   const out = [];
   for (const b of fn.buckets || []) out.push(`bucket ${b.bucket}${b.prefix ? ` ${b.prefix}*` : ''}${b.suffix ? ` *${b.suffix}` : ''}`);
   for (const t of fn.tables || []) out.push(`table ${t.table}`);
+  for (const l of fn.logs || []) out.push(`log group ${l.logGroup}${l.filterPattern ? ` (${l.filterPattern})` : ''}`);
   return out;
 }
 

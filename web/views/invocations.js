@@ -23,7 +23,7 @@ export function normalise(r) {
     status: r.status === 'ok' ? 'success' : r.status,
     group: pick('group', 'logGroup'),
     stream: pick('stream', 'logStream'),
-    trigger: trig ? (trig.type || 'event') + (trig.retryOf ? ' (retry)' : '') : r.trigger,
+    trigger: trig ? triggerLabel(trig, r.function) + (trig.retryOf ? ' (retry)' : '') : r.trigger,
     duration: pick('duration', 'durationMs'),
     billedDuration: pick('billedDuration', 'billedDurationMs'),
     memorySize: pick('memorySize', 'memoryMB', 'memory'),
@@ -31,6 +31,12 @@ export function normalise(r) {
     initDuration: pick('initDuration', 'initDurationMs'),
     error: [r.errorType, r.errorMessage].filter(Boolean).join(': '),
   };
+}
+
+/** What started an invocation; a subscription filter reads "log group G → function F". */
+export function triggerLabel(trig, fn) {
+  if (trig.type === 'logs') return `log group ${trig.logGroup} → function ${fn || '?'}`;
+  return trig.type || 'event';
 }
 
 function pct(sorted, p) {
