@@ -236,6 +236,73 @@ def reindex(ctx: click.Context) -> None:
     click.echo(f"logsvc: reindexed {count} events in {time.monotonic() - started:.1f}s", err=True)
 
 
+@main.command("export")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["parquet", "ndjson"]),
+    default="parquet",
+    show_default=True,
+    help="Parquet (typed columns) or NDJSON (one JSON object a line)",
+)
+@click.option(
+    "--group",
+    multiple=True,
+    required=True,
+    help="Log group name, or a glob pattern such as '/aws/lambda/*'; repeat for several",
+)
+@click.option(
+    "--since",
+    required=True,
+    help="Start (inclusive): an age (30m, 2h, 7d), an ISO time or epoch ms",
+)
+@click.option("--until", default=None, help="End (inclusive; default: now); same forms as --since")
+@click.option("--to", "to", required=True, help="Folder to write (new or empty)")
+@click.option("--overwrite", is_flag=True, help="Replace a previous export in --to")
+@click.pass_context
+def export_cmd(
+    ctx: click.Context,
+    fmt: str,
+    group: tuple[str, ...],
+    since: str,
+    until: str | None,
+    to: str,
+    overwrite: bool,
+) -> None:
+    """Export visible events as Hive-style partitions (group=/day=) engines read as they are.
+
+    Reads the data directory directly (a running server may keep serving it). The schema and the
+    DuckDB, ClickHouse and Spark commands that read it are in docs/engines.md.
+    """
+    from logsvc.errors import InvalidParameter
+    from logsvc.export import check_range, export
+    from logsvc.timeargs import parse_time
+
+    s = _settings(ctx)
+    started = time.monotonic()
+    try:
+        now = int(time.time() * 1000)
+        lo = parse_time(since, "--since", now_ms=now)
+        hi = parse_time(until, "--until", now_ms=now) if until else now
+        check_range(lo, hi)
+    except InvalidParameter as e:
+        _echo_error(e)
+        ctx.exit(int(ExitStatus.USAGE))
+    try:
+        res = export(s, group, lo, hi, fmt, to, overwrite=overwrite)
+    except InvalidParameter as e:
+        if not (e.field or "").startswith("--"):
+            raise
+        _echo_error(e)  # a flag's value: a usage error, as click's own
+        ctx.exit(int(ExitStatus.USAGE))
+    click.echo(
+        f"logsvc: exported {res.events:,} events of {len(res.groups)} groups in "
+        f"{len(res.partitions)} partitions ({res.bytes / 1e6:.1f} MB) to {to} in "
+        f"{time.monotonic() - started:.1f}s",
+        err=True,
+    )
+
+
 # ---- reading -------------------------------------------------------------------------------------
 
 

@@ -106,25 +106,24 @@ def relation(
     lo: int,
     hi: int,
     ordered: bool = True,
+    read_tail: bool = True,
 ) -> str | None:
     """Register this query's sources and tail on `cur`; the SQL of the `ev` relation, or None when
     the tail is too big to be worth it. `ordered=False` (a stats query: no @ptr, no reader order)
     reads a file whose every row is visible (`whole_files`) without the visibility join, with
-    `sidx`/`srank` 0."""
+    `sidx`/`srank` 0. `read_tail=False` leaves the tail out (the caller reads the sources past
+    `covered_ends` itself: `logsvc export`, whose tail may be larger than a query's bound)."""
     import pyarrow as pa
 
-    covered: list[int] = []
+    covered = covered_ends(snap, sources, idents)
     tail_bytes = 0
-    for src, ident in zip(sources, idents, strict=True):
-        cov = snap.covered(src.group, src.stream) if snap is not None else None
-        end = cov[1] if cov is not None and cov[0] == ident.hex() and ident else 0
-        covered.append(end)
+    for src, end in zip(sources, covered, strict=True):
         try:
             size = Path(src.path).stat().st_size
         except OSError:
             size = 0
         tail_bytes += max(0, size - max(end, src.from_offset))
-    if tail_bytes > MAX_TAIL_BYTES:
+    if read_tail and tail_bytes > MAX_TAIL_BYTES:
         return None
     order = sorted(range(len(sources)), key=lambda i: sources[i].skey)
     srank = [0] * len(sources)
@@ -146,10 +145,14 @@ def relation(
         dataclasses.replace(s, from_offset=max(s.from_offset, c))
         for s, c in zip(sources, covered, strict=True)
     ]
-    rows = [
-        schema.event_columns(ev)
-        for ev in iter_all(reader, tails, start=lo, end=hi, limit=10_000, forward=True)
-    ]
+    rows = (
+        [
+            schema.event_columns(ev)
+            for ev in iter_all(reader, tails, start=lo, end=hi, limit=10_000, forward=True)
+        ]
+        if read_tail
+        else []
+    )
     tag = uuid.uuid4().hex
     cur.register(f"src_{tag}", src_table)
     cur.register(f"tail_{tag}", schema.arrow_table(rows))
@@ -176,6 +179,16 @@ def relation(
             f"WHERE x.off >= s.from_off AND x.off < s.cov AND x.ts >= s.lo AND x.ts <= {int(hi)}"
         )
     return "(" + " UNION ALL ".join(parts) + ")"
+
+
+def covered_ends(snap: Any, sources: list[Source], idents: list[bytes]) -> list[int]:
+    """Per source, the offset below which the column files hold its events (the snapshot's covered
+    end when the file still has the identity it covers, else 0): the tail starts there."""
+    out = []
+    for src, ident in zip(sources, idents, strict=True):
+        cov = snap.covered(src.group, src.stream) if snap is not None else None
+        out.append(cov[1] if cov is not None and cov[0] == ident.hex() and ident else 0)
+    return out
 
 
 def whole_files(
