@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from logsvc import __version__, colquery, names, safeio
-from logsvc.columns import schema
+from logsvc.columns import extract, schema
 from logsvc.columns import store as cstore
 from logsvc.config import Settings
 from logsvc.errors import InvalidParameter, NotFound
@@ -399,7 +399,13 @@ def _rmdir_empty(parent: int, name: str) -> None:
 def _tail_table(events: list):  # -> pyarrow.Table: the column rows plus each event's id
     import pyarrow as pa
 
-    table = schema.arrow_table([schema.event_columns(ev) for ev in events])
+    rows = [schema.event_columns(ev) for ev in events]
+    cols = {c: [r[c] for r in rows] for c in schema.NAMES}
+    extract.storable(cols)  # a lone surrogate from JSON: written as the builder writes it
+    arrow = schema.arrow_schema()
+    table = pa.table(
+        {c: pa.array(cols[c], type=arrow.field(c).type) for c in schema.NAMES}, schema=arrow
+    )
     return table.append_column("event_id", pa.array([ev.event_id for ev in events], pa.string()))
 
 

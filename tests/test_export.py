@@ -43,7 +43,10 @@ ODD = [
     "    raise ValueError('bad')\nValueError: bad",
     "carriage\r\nreturn and a trailing newline\n",
     '{"level": "ERROR", "odd": "json line with \\u00e9 and \\t", "n": 1.50}',
+    '{"lone": "\\ud800x"}',  # a JSON escape of a lone surrogate: no UTF-8 can hold the value
 ]
+# written to a file as is: not UTF-8 (and long enough for the copy to cover: 64 bytes at least)
+RAW = b"invalid \xff\xfe bytes, a cut \xc3 and more words to pass the 64 bytes a copy needs"
 TERMINAL = {"Complete", "Failed", "Cancelled", "Timeout"}
 
 
@@ -140,6 +143,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Co
                 for g, s, p in store.iter_stream_files()
             )
 
+        _write(store, A, "raw", [])
+        with open(store.stream_file(A, "raw"), "ab") as f:
+            f.write(lines.format_line(NOW - 2 * HOUR, "x")[:-2] + RAW + b"\n")
+        corpus.visible.append((A, "raw", NOW - 2 * HOUR, RAW.decode("utf-8", "replace")))
         wait_for(copied, timeout=60, interval=0.1, what="the columnar copy")
         logs = boto3.client(
             "logs",
@@ -331,6 +338,17 @@ def test_odd_messages_round_trip_byte_for_byte(world, exported) -> None:
         f"SELECT fields FROM read_parquet('{exported['parquet']}/**/*.parquet') WHERE message LIKE '%odd%'"
     )[0]
     assert fields == {"level": "ERROR", "odd": "json line with é and \t", "n": "1.5"}
+    # a lone surrogate: `fields_json` keeps its escape, `fields` has U+FFFD
+    assert _duck(
+        f"SELECT fields, fields_json FROM read_parquet('{exported['parquet']}/**/*.parquet') "
+        "WHERE message LIKE '%lone%'"
+    ) == [({"lone": "\ufffdx"}, '{"lone":"\\ud800x"}')]
+    # bytes that are not UTF-8 read as U+FFFD, as FilterLogEvents returns them
+    assert _duck(
+        f"SELECT message FROM read_parquet('{exported['parquet']}/**/*.parquet') "
+        "WHERE log_stream = 'raw'"
+    ) == [(RAW.decode("utf-8", "replace"),)]
+    assert RAW.decode("utf-8", "replace").count("\ufffd") == 3
 
 
 def test_expired_and_deleted_events_never_exported(world, exported) -> None:
