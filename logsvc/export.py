@@ -39,7 +39,7 @@ from logsvc import __version__, colquery, names, safeio
 from logsvc.columns import extract, schema
 from logsvc.columns import store as cstore
 from logsvc.config import Settings
-from logsvc.errors import InvalidParameter, NotFound
+from logsvc.errors import InvalidParameter, LogsvcError, NotFound
 from logsvc.model import make_event_id
 from logsvc.query import Reader, iter_all
 from logsvc.service import IndexHandle
@@ -244,7 +244,7 @@ class _Exporter:
         self.store = Store(settings.data_dir)
         self.index = IndexHandle(Path(settings.data_dir) / "index")
         self.reader = Reader(self.store, self.index)
-        self.snap = cstore.snapshot(self.store.root)
+        self.snap = cstore.snapshot(self.store.root)  # taken again per group (below)
         self.cur = colquery.cursor(self.store.root / "tmp" / "duckdb", settings.insights_memory)
         self.fmt = fmt
         self.dfd = dfd
@@ -261,6 +261,9 @@ class _Exporter:
         if not sources:
             return
         idents = [self.reader.file_ident(s) for s in sources]
+        # a fresh manifest per group: files it lists stay readable for RETIRE_GRACE_MS after the
+        # builder replaces them, so a long export never reads a snapshot older than one group's work
+        self.snap = cstore.snapshot(self.store.root)
         covered = colquery.covered_ends(self.snap, sources, idents)
         tag = uuid.uuid4().hex
         # event ids of the columned rows: the hash part depends on the stream, its file identity
@@ -441,12 +444,20 @@ def export(
     }
     try:
         _write_marker(dfd, info)
+        import duckdb
+
         ex = _Exporter(settings, fmt, dfd)
         try:
             for g in chosen:
                 ex.group(g, since_ms, until_ms, result)
                 if progress:
                     progress(g, result.events)
+        except (duckdb.Error, OSError) as e:
+            raise LogsvcError(
+                f"the export stopped: {type(e).__name__}: {e}",
+                hint=f"{to} holds a partial export ({MARKER} says 'writing'); "
+                "run the command again with --overwrite",
+            ) from e
         finally:
             ex.close()
         info.update(
