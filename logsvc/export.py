@@ -428,6 +428,10 @@ def export(
     if fmt not in FORMATS:
         raise InvalidParameter(f"--format must be one of {', '.join(FORMATS)}", field="--format")
     check_range(since_ms, until_ms)
+    if not Path(settings.data_dir).is_dir():  # a Store would create it: a typo exports nothing
+        raise InvalidParameter(
+            f"--data-dir {settings.data_dir}: no such data directory", field="--data-dir"
+        )
     store = Store(settings.data_dir)
     chosen = select_groups(store, groups)
     dfd = prepare(to, overwrite)

@@ -455,11 +455,14 @@ def test_bad_arguments_name_the_flag(world, tmp_path) -> None:
         ([*d, "--group", "/no/such", "--since", "1d", *to], 3, "--group '/no/such'"),
         ([*d, "--group", "nothing*", "--since", "1d", *to], 3, "--group 'nothing*' matches no"),
         ([*d, "--group", "bad name!", "--since", "1d", *to], 2, "--group"),
-    ]
+        (["--data-dir", str(tmp_path / "none"), *d[2:], "--group", A, "--since", "1d", *to], 2,
+         "--data-dir"),
+    ]  # fmt: skip
     for args, code, words in cases:
         got, out = _cli(*args)
         assert (got, words in out) == (code, True), (args, out)
     assert not (tmp_path / "x").exists(), "nothing is written when the arguments are wrong"
+    assert not (tmp_path / "none").exists()
 
 
 def test_an_existing_folder_is_refused_or_overwritten_explicitly(world, tmp_path) -> None:
