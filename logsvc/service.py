@@ -320,4 +320,12 @@ class Service:
             "eventsIngested": ing.events_ingested if ing else None,
             "ingestError": ing.last_error if ing else None,
             "fileEvents": "polling" if self.watcher.polling_only else "inotify",
+            **self._forward_status(),
         }
+
+    def _forward_status(self) -> dict:
+        """`forward`: the status each `logsvc forward` over this data directory writes (ship.py)."""
+        from logsvc import ship
+
+        got = ship.statuses(self.store.root)
+        return {"forward": got} if got else {}
