@@ -51,10 +51,11 @@ EVENT_OVERHEAD = 26  # bytes AWS counts per event on top of its UTF-8 message
 MAX_EVENT_BYTES = 1_048_576
 MAX_SPAN_MS = 24 * 3_600_000
 TOO_OLD_MS = 14 * 86_400_000
+TOO_NEW_MS = 2 * 3_600_000
 
 READ_BYTES = 2 * 1024 * 1024  # stream bytes read per batch at most (a batch is at most 1 MiB)
 FOLDER = "forward"
-STATUS_EVERY = 0.5  # seconds between status file writes while nothing is sent
+STATUS_EVERY = 0.1  # seconds between status file writes while streams are behind
 
 # The outcome is known: nothing was stored, resending cannot duplicate.
 RETRY_SAFE = frozenset(
@@ -214,6 +215,8 @@ def matches(patterns: tuple[str, ...], group: str) -> bool:
 
 # ---- the destination -----------------------------------------------------------------------------
 
+_SESSION: Any = None
+
 
 class Destination:
     """A CloudWatch Logs client with the forwarder's error rules. botocore's own retries are off:
@@ -237,7 +240,10 @@ class Destination:
         kw: dict[str, Any] = {"config": conf}
         if self.cfg.endpoint != "aws":
             kw["endpoint_url"] = self.cfg.endpoint
-        session = boto3.session.Session()
+        global _SESSION
+        if _SESSION is None:  # one per process: building a session loads botocore's models
+            _SESSION = boto3.session.Session()
+        session = _SESSION
         region = self.cfg.region or session.region_name
         if region is None and self.cfg.endpoint != "aws":
             region = "us-east-1"  # another logsvc or moto: any region signs
@@ -849,9 +855,9 @@ def rejected_counts(info: dict, events: list[dict], now_ms: int) -> Counter:
     """How many events of the batch the destination refused, by reason.
 
     AWS: `tooOldLogEventEndIndex` and `expiredLogEventEndIndex` are exclusive ends (one too-old
-    event gives 1), `tooNewLogEventStartIndex` an inclusive start. moto reports the *last* too-old
-    index instead (one too-old event gives 0), so the count is also never below the events that
-    are older than AWS's 14 days by this clock when the destination says some were too old.
+    event gives 1), `tooNewLogEventStartIndex` an inclusive start. moto reports the index of the
+    *last* too-old and too-new event instead, so when the destination says some were refused, the
+    count is never below the events outside AWS's window (14 days back, 2 hours ahead) by this clock.
     """
     out: Counter = Counter()
     n = len(events)
@@ -861,7 +867,8 @@ def rejected_counts(info: dict, events: list[dict], now_ms: int) -> Counter:
     if "expiredLogEventEndIndex" in info:
         out["expired"] = max(0, min(n, int(info["expiredLogEventEndIndex"])) - out["tooOld"])
     if "tooNewLogEventStartIndex" in info:
-        out["tooNew"] = max(0, n - int(info["tooNewLogEventStartIndex"]))
+        by_clock = sum(1 for e in events if e["timestamp"] > now_ms + TOO_NEW_MS)
+        out["tooNew"] = min(n, max(n - int(info["tooNewLogEventStartIndex"]), by_clock, 1))
     return +out
 
 
