@@ -587,7 +587,8 @@ class Forwarder:
         more = False
         lag = behind = count = 0
         seen: set[str] = set()
-        for group in self.store.group_names():
+        existing = self.store.group_names()
+        for group in existing:
             if not matches(self.cfg.groups, group):
                 continue
             try:
@@ -604,7 +605,10 @@ class Forwarder:
                     lag += left
                     behind += 1
                     more = more or sent
-        for skey in [k for k in self.streams if k not in seen]:
+        groups = set(existing)
+        for skey, st in list(self.streams.items()):
+            if skey in seen or (st.group in groups and not matches(self.cfg.groups, st.group)):
+                continue  # kept: a group left out for now resumes where it stopped
             del self.streams[skey]  # the stream is gone; a new file under its name starts at 0
             self.pending.pop(skey, None)
         c = self.run_counts
