@@ -307,11 +307,13 @@ def test_events_aws_refuses_are_reported_and_not_retried(tmp_path, dest_url):
     )
 
 
-class _ThrottlingProxy(http.server.ThreadingHTTPServer):
-    """Answers the first `throttle` PutLogEvents with AWS's ThrottlingException; relays the rest."""
+class _Proxy(http.server.ThreadingHTTPServer):
+    """In front of moto: the first `faults` PutLogEvents get `mode` — "throttle" (AWS's
+    ThrottlingException), "drop-before" (the connection closes, nothing relayed) or "drop-after"
+    (relayed and stored, then the connection closes before the answer); the rest are relayed."""
 
-    def __init__(self, upstream: str, throttle: int) -> None:
-        self.upstream, self.throttle, self.throttled = upstream, throttle, 0
+    def __init__(self, upstream: str, faults: int, mode: str = "throttle") -> None:
+        self.upstream, self.throttle, self.throttled, self.mode = upstream, faults, 0, mode
         self.put_times: list[float] = []
         proxy = self
 
@@ -324,7 +326,11 @@ class _ThrottlingProxy(http.server.ThreadingHTTPServer):
                 target = self.headers.get("X-Amz-Target", "")
                 if target.endswith("PutLogEvents"):
                     proxy.put_times.append(time.monotonic())
-                    if proxy.throttled < proxy.throttle:
+                    if proxy.throttled < proxy.throttle and proxy.mode == "drop-before":
+                        proxy.throttled += 1
+                        self.close_connection = True
+                        return
+                    if proxy.throttled < proxy.throttle and proxy.mode == "throttle":
                         proxy.throttled += 1
                         out = json.dumps(
                             {"__type": "ThrottlingException", "message": "Rate exceeded"}
@@ -343,6 +349,11 @@ class _ThrottlingProxy(http.server.ThreadingHTTPServer):
                         status, out, ctype = r.status, r.read(), r.headers.get("Content-Type")
                 except urllib.error.HTTPError as e:
                     status, out, ctype = e.code, e.read(), e.headers.get("Content-Type")
+                if target.endswith("PutLogEvents") and proxy.mode == "drop-after":
+                    if proxy.throttled < proxy.throttle:
+                        proxy.throttled += 1
+                        self.close_connection = True
+                        return
                 self.send_response(status)
                 self.send_header("Content-Type", ctype or "application/x-amz-json-1.1")
                 self.send_header("Content-Length", str(len(out)))
@@ -359,7 +370,7 @@ class _ThrottlingProxy(http.server.ThreadingHTTPServer):
 
 
 def test_throttling_is_survived_with_backoff(tmp_path, moto_url):
-    proxy = _ThrottlingProxy(moto_url, throttle=3)
+    proxy = _Proxy(moto_url, faults=3)
     try:
         src = tmp_path / "src"
         tag = f"thr{int(time.time() * 1000) % 100000}"
@@ -456,3 +467,28 @@ def test_batches_stay_within_aws_limits(tmp_path, moto_url):
         assert ts == sorted(ts) and ts[-1] - ts[0] <= DAY
     assert len(sent) >= 3 and sum(map(len, sent)) == 8
     assert read_back(moto_url, group, "s")[-2:] == ["a", "b"]
+
+
+@pytest.mark.parametrize("mode", ["drop-before", "drop-after"])
+def test_a_connection_dropped_mid_call_is_settled_by_asking(tmp_path, moto_url, mode):
+    """A dropped connection leaves the outcome unknown: the forwarder asks the destination whether
+    the batch landed, then resends (nothing stored) or commits (stored), never both."""
+    proxy = _Proxy(moto_url, faults=2, mode=mode)
+    try:
+        src = tmp_path / "src"
+        tag = f"drop{mode[5:]}{int(time.time() * 1000) % 100000}"
+        want = write_corpus(src, 1, 1, 120, tag)
+        cfg = ship.make_config({"endpoint": proxy.url, "groups": [f"{tag}-*"], "batch_events": 40})
+        fwd = ship.Forwarder(Store(src), cfg)
+        while fwd.step():
+            pass
+        st = fwd.status()
+        fwd.close()
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert proxy.throttled == 2
+    assert (st["resent"], st["recovered"]) == ((2, 0) if mode == "drop-before" else (0, 2))
+    assert st["eventsForwarded"] == 120
+    for (group, stream), msgs in want.items():
+        assert read_back(moto_url, group, stream) == msgs
