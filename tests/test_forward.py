@@ -492,3 +492,32 @@ def test_a_connection_dropped_mid_call_is_settled_by_asking(tmp_path, moto_url, 
     assert st["eventsForwarded"] == 120
     for (group, stream), msgs in want.items():
         assert read_back(moto_url, group, stream) == msgs
+
+
+def test_only_visible_events_leave_and_expired_ones_are_counted(tmp_path, logsvc_dest):
+    """Events past the source group's retention are not sent (reads do not show them); events past
+    the destination group's retention are the destination's `expiredLogEventEndIndex`."""
+    src = tmp_path / "src"
+    store = Store(src)
+    tag = f"vis{int(time.time() * 1000) % 100000}"
+    now = int(time.time() * 1000)
+    hidden, shown = f"{tag}-kept-1d", f"{tag}-dest-1d"
+    for g in (hidden, shown):
+        store.create_group(g)
+        store.create_stream(g, "s")
+        store.append_events(g, "s", [(now - 3 * DAY + i, f"3 days old {i}") for i in range(4)])
+        store.append_events(g, "s", [(now - 1000, "recent")])
+    store.update_group(hidden, retention_days=1)  # the old events are invisible at the source
+    dest = logs(logsvc_dest.url)
+    dest.create_log_group(logGroupName=shown)
+    dest.put_retention_policy(logGroupName=shown, retentionInDays=1)
+    cfg = ship.make_config({"endpoint": logsvc_dest.url, "groups": [f"{tag}-*"]})
+    fwd = ship.Forwarder(store, cfg)
+    while fwd.step():
+        pass
+    st = fwd.status()
+    fwd.close()
+    assert st["rejected"] == {"tooOld": 0, "tooNew": 0, "expired": 4}
+    assert st["eventsForwarded"] == 2
+    assert read_back(logsvc_dest.url, hidden, "s") == ["recent"]
+    assert read_back(logsvc_dest.url, shown, "s") == ["recent"]
