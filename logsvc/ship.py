@@ -898,10 +898,21 @@ def statuses(root: Path | str) -> list[dict]:
         pid = locks.holder(root, FOLDER, dest_id, ".lock")
         doc["running"] = pid is not None
         doc["id"] = dest_id
+        err, ok = doc.get("lastErrorAt"), doc.get("lastBatchAt")
+        doc["failing"] = bool(doc["running"] and err and (ok is None or err > ok))
         if doc["running"]:
             doc["lagSeconds"] = lag_seconds(doc)
         out.append(doc)
     return out
+
+
+PRIVATE_STATUS = ("destination", "endpoint", "groups", "lastError", "pid")
+
+
+def public_status(doc: dict) -> dict:
+    """A status without where the logs go, which groups, error texts or the pid (for a server
+    whose /healthz must not tell them without the token); `failing` still says an error is current."""
+    return {k: v for k, v in doc.items() if k not in PRIVATE_STATUS}
 
 
 def lag_seconds(doc: dict) -> float | None:

@@ -410,7 +410,10 @@ def test_healthz_shows_a_forwarder_beside_the_server(logsvc_dest, moto_url):
         mine = [f for f in hz["forward"] if f["groups"] == [group]]
         assert len(mine) == 1 and mine[0]["running"] is True
         assert mine[0]["eventsForwarded"] == 25 and mine[0]["lagBytes"] == 0
-        assert mine[0]["lagSeconds"] == 0.0
+        assert mine[0]["lagSeconds"] == 0.0 and mine[0]["failing"] is False
+        locked = ship.public_status(mine[0])  # what /healthz shows when a token locks the server
+        assert not {"destination", "endpoint", "groups", "lastError", "pid"} & set(locked)
+        assert locked["eventsForwarded"] == 25 and locked["failing"] is False
         with pytest.raises(ship.Busy):  # one forwarder per destination
             ship.Forwarder(store, cfg)
         store.append_events(group, "s", [(int(time.time() * 1000), "late")])
