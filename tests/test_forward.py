@@ -181,6 +181,8 @@ def kill9_run(
         for proc in second:
             _stop(proc, signal.SIGTERM)
     for url, st in zip(urls, done, strict=True):
+        after = status_of(src, url)  # SIGTERM: a clean stop, the lock released
+        assert after["stopped"] is True and after["running"] is False
         assert st["eventsForwarded"] == total
         assert f"{url}: running, {total} events in " in text
         for (group, stream), msgs in want.items():
@@ -199,7 +201,8 @@ def test_kill9_halfway_then_restart_forwards_each_event_once_in_order(
 
 @pytest.mark.slow
 def test_done_means_100k_events_in_20_streams_across_kill9(tmp_path, moto_url, logsvc_dest):
-    kill9_run(tmp_path, [moto_url, logsvc_dest.url], 4, 5, 5000, batch=2500)
+    at_kill = kill9_run(tmp_path, [moto_url, logsvc_dest.url], 4, 5, 5000, batch=2500)
+    print({url: st["eventsForwarded"] for url, st in at_kill.items()})  # shown with -s
 
 
 class _StoreThenDie(ship.Destination):
