@@ -55,6 +55,7 @@ TOO_NEW_MS = 2 * 3_600_000
 
 READ_BYTES = 2 * 1024 * 1024  # stream bytes read per batch at most (a batch is at most 1 MiB)
 FOLDER = "forward"
+EMPTY_PAGES = 5  # empty GetLogEvents pages in a row that end a landed check's scan
 STATUS_EVERY = 0.1  # seconds between status file writes while streams are behind
 
 # The outcome is known: nothing was stored, resending cannot duplicate.
@@ -280,9 +281,13 @@ class Destination:
         )
 
     def counts(self, group: str, stream: str, lo: int, hi: int, keys: set) -> Counter:
-        """How often each (timestamp, message) of `keys` is at the destination in [lo, hi]."""
+        """How often each (timestamp, message) of `keys` is at the destination in [lo, hi].
+
+        Pages until GetLogEvents hands back the token it was given (its end of the range); AWS
+        may answer empty pages before that, so an empty page alone ends it only after a few."""
         got: Counter = Counter()
         token = None
+        empty = 0
         while True:
             kw: dict[str, Any] = {
                 "logGroupName": self.name(group),
@@ -304,7 +309,8 @@ class Destination:
                 if k in keys:
                     got[k] += 1
             nxt = page.get("nextForwardToken")
-            if not page.get("events") or not nxt or nxt == token:
+            empty = 0 if page.get("events") else empty + 1
+            if not nxt or nxt == token or empty >= EMPTY_PAGES:
                 return got
             token = nxt
 
