@@ -68,6 +68,7 @@ RETRY_SAFE = frozenset(
         "RequestLimitExceeded",
         "TooManyRequestsException",
         "LimitExceededException",
+        "InvalidSequenceTokenException",  # sequence tokens are ignored today; older endpoints
     }
 )
 
@@ -727,6 +728,10 @@ class Forwarder:
                 resp = self.dest.put(src.group, src.stream, batch.events)
             except Exception as e:
                 known = outcome_known(e)
+                if error_code(e) == "DataAlreadyAcceptedException":  # an older endpoint's "landed"
+                    self.run_counts.recovered += 1
+                    self._committed(src, batch, fd, {})
+                    return True
                 if error_code(e) == "ResourceNotFoundException":
                     self.dest.forget(src.group, src.stream)
                     known = True  # the put found no stream: nothing stored; create and resend
