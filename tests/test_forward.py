@@ -311,9 +311,18 @@ def test_events_aws_refuses_are_reported_and_not_retried(tmp_path, dest_url):
 
 
 class _Proxy(http.server.ThreadingHTTPServer):
-    """In front of moto: the first `faults` PutLogEvents get `mode` — "throttle" (AWS's
-    ThrottlingException), "drop-before" (the connection closes, nothing relayed) or "drop-after"
-    (relayed and stored, then the connection closes before the answer); the rest are relayed."""
+    """In front of moto: the first `faults` PutLogEvents get `mode`, the rest are relayed.
+
+    Modes: "throttle" (AWS's ThrottlingException, nothing relayed), "drop-before" (the connection
+    closes, nothing relayed), "drop-after" (relayed and stored, then the connection closes before
+    the answer), "bad-token" (an older endpoint's InvalidSequenceTokenException, nothing relayed),
+    "already-accepted" (relayed and stored, then answered DataAlreadyAcceptedException)."""
+
+    ERRORS = {
+        "throttle": "ThrottlingException",
+        "bad-token": "InvalidSequenceTokenException",
+        "already-accepted": "DataAlreadyAcceptedException",
+    }
 
     def __init__(self, upstream: str, faults: int, mode: str = "throttle") -> None:
         self.upstream, self.throttle, self.throttled, self.mode = upstream, faults, 0, mode
@@ -324,26 +333,30 @@ class _Proxy(http.server.ThreadingHTTPServer):
             def log_message(self, *a):
                 pass
 
+            def answer(self, status: int, out: bytes, ctype: str | None) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype or "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def fault(self) -> None:
+                if proxy.mode.startswith("drop"):
+                    self.close_connection = True
+                    return
+                err = {"__type": proxy.ERRORS[proxy.mode], "message": proxy.mode}
+                self.answer(400, json.dumps(err).encode(), None)
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                target = self.headers.get("X-Amz-Target", "")
-                if target.endswith("PutLogEvents"):
+                faulty = self.headers.get("X-Amz-Target", "").endswith("PutLogEvents")
+                if faulty:
                     proxy.put_times.append(time.monotonic())
-                    if proxy.throttled < proxy.throttle and proxy.mode == "drop-before":
-                        proxy.throttled += 1
-                        self.close_connection = True
-                        return
-                    if proxy.throttled < proxy.throttle and proxy.mode == "throttle":
-                        proxy.throttled += 1
-                        out = json.dumps(
-                            {"__type": "ThrottlingException", "message": "Rate exceeded"}
-                        ).encode()
-                        self.send_response(400)
-                        self.send_header("Content-Type", "application/x-amz-json-1.1")
-                        self.send_header("Content-Length", str(len(out)))
-                        self.end_headers()
-                        self.wfile.write(out)
-                        return
+                    faulty = proxy.throttled < proxy.throttle
+                    proxy.throttled += faulty
+                stores = proxy.mode in ("drop-after", "already-accepted")
+                if faulty and not stores:
+                    return self.fault()
                 req = urllib.request.Request(
                     proxy.upstream + self.path, data=body, method="POST", headers=dict(self.headers)
                 )
@@ -352,16 +365,9 @@ class _Proxy(http.server.ThreadingHTTPServer):
                         status, out, ctype = r.status, r.read(), r.headers.get("Content-Type")
                 except urllib.error.HTTPError as e:
                     status, out, ctype = e.code, e.read(), e.headers.get("Content-Type")
-                if target.endswith("PutLogEvents") and proxy.mode == "drop-after":
-                    if proxy.throttled < proxy.throttle:
-                        proxy.throttled += 1
-                        self.close_connection = True
-                        return
-                self.send_response(status)
-                self.send_header("Content-Type", ctype or "application/x-amz-json-1.1")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
+                if faulty:
+                    return self.fault()
+                self.answer(status, out, ctype)
 
         super().__init__(("127.0.0.1", 0), Handler)
         self.daemon_threads = True
@@ -475,10 +481,11 @@ def test_batches_stay_within_aws_limits(tmp_path, moto_url):
     assert read_back(moto_url, group, "s")[-2:] == ["a", "b"]
 
 
-@pytest.mark.parametrize("mode", ["drop-before", "drop-after"])
-def test_a_connection_dropped_mid_call_is_settled_by_asking(tmp_path, moto_url, mode):
+@pytest.mark.parametrize("mode", ["drop-before", "drop-after", "bad-token", "already-accepted"])
+def test_a_dropped_connection_or_legacy_answer_never_duplicates(tmp_path, moto_url, mode):
     """A dropped connection leaves the outcome unknown: the forwarder asks the destination whether
-    the batch landed, then resends (nothing stored) or commits (stored), never both."""
+    the batch landed, then resends (nothing stored) or commits (stored), never both. Endpoints
+    that still use sequence tokens: a bad token is resent, "already accepted" is landed."""
     proxy = _Proxy(moto_url, faults=2, mode=mode)
     try:
         src = tmp_path / "src"
@@ -494,7 +501,13 @@ def test_a_connection_dropped_mid_call_is_settled_by_asking(tmp_path, moto_url, 
         proxy.shutdown()
         proxy.server_close()
     assert proxy.throttled == 2
-    assert (st["resent"], st["recovered"]) == ((2, 0) if mode == "drop-before" else (0, 2))
+    expected = {
+        "drop-before": (2, 0, 2),
+        "drop-after": (0, 2, 2),
+        "bad-token": (0, 0, 2),
+        "already-accepted": (0, 2, 0),
+    }
+    assert (st["resent"], st["recovered"], st["retries"]) == expected[mode]
     assert st["eventsForwarded"] == 120
     for (group, stream), msgs in want.items():
         assert read_back(moto_url, group, stream) == msgs
