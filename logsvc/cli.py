@@ -303,6 +303,91 @@ def export_cmd(
     )
 
 
+# ---- forwarding ----------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--endpoint", default=None, help="'aws' (boto3's credentials and region) or a URL")
+@click.option("--region", default=None, help="Region at the destination (default: boto3's)")
+@click.option(
+    "--group",
+    "groups",
+    multiple=True,
+    help="Group name pattern to mirror (glob: * ? [..]); repeat for more",
+)
+@click.option("--prefix", default=None, help="Prepended to each group name at the destination")
+@click.option("--batch-events", type=int, default=None, help="Events per PutLogEvents (max 10000)")
+@click.option("--interval", type=float, default=None, help="Seconds between looks when idle")
+@click.option("--status", "show_status", is_flag=True, help="Print each destination's progress")
+@click.option("--json", "as_json", is_flag=True, help="With --status: print JSON")
+@setting_options("data_dir", "project", "log_level")
+@click.pass_context
+def forward(
+    ctx: click.Context,
+    endpoint: str | None,
+    region: str | None,
+    groups: tuple[str, ...],
+    prefix: str | None,
+    batch_events: int | None,
+    interval: float | None,
+    show_status: bool,
+    as_json: bool,
+    **flags: str | None,
+) -> None:
+    """Mirror groups to a CloudWatch Logs endpoint (AWS, another logsvc, moto), exactly once.
+
+    Reads the stream files of the data directory (a server need not run) from checkpoints of its
+    own under <data>/forward/. Values not given here come from [forward] in logsvc.toml.
+    """
+    import logging
+    import signal
+
+    from logsvc import ship
+    from logsvc.store import Store
+
+    s = _settings(ctx, **flags)
+    if show_status:
+        rows = ship.statuses(s.data_dir)
+        if as_json:
+            click.echo(json.dumps(rows, indent=2))
+            return
+        if not rows:
+            click.echo("no forwarder has run over this data directory", err=True)
+            return
+        for r in rows:
+            rej = r.get("rejected", {})
+            click.echo(
+                f"{r.get('destination')}: {'running' if r.get('running') else 'stopped'}, "
+                f"{r.get('eventsForwarded', 0)} events in {r.get('batches', 0)} batches, "
+                f"rejected {sum(rej.values())} ({', '.join(f'{k} {v}' for k, v in rej.items())}), "
+                f"lag {r.get('lagBytes', 0)} bytes in {r.get('streamsBehind', 0)} streams"
+                + (f", last error: {r['lastError']}" if r.get("lastError") else "")
+            )
+        return
+    project = s.project or (
+        os.path.abspath("logsvc.toml") if os.path.exists("logsvc.toml") else None
+    )
+    values = ship.section_from_project(project)
+    given = {
+        "endpoint": endpoint,
+        "region": region,
+        "groups": list(groups) or None,
+        "prefix": prefix,
+        "batch_events": batch_events,
+        "interval": interval,
+    }
+    values.update({k: v for k, v in given.items() if v is not None})
+    cfg = ship.make_config(values)
+    logging.basicConfig(
+        level=s.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+    fwd = ship.Forwarder(Store(s.data_dir), cfg)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: fwd.stop())
+    click.echo(f"logsvc: forwarding {', '.join(cfg.groups)} to {cfg.label}", err=True)
+    fwd.run()
+
+
 # ---- reading -------------------------------------------------------------------------------------
 
 

@@ -158,10 +158,14 @@ def read_fd(fd: int, limit: int = 1 << 20) -> bytes:
     return b"".join(chunks)
 
 
-def write_atomic(dir_fd: int, name: str, data: bytes, mode: int = FILE_MODE) -> None:
+def write_atomic(
+    dir_fd: int, name: str, data: bytes, mode: int = FILE_MODE, *, durable: bool = False
+) -> None:
     """Replace `name` inside `dir_fd` with `data`: a fresh temp file (O_EXCL) renamed over it.
 
     A symlink at `name` is replaced, never written through; a folder at `name` is refused.
+    `durable`: fsync the file before the rename and the folder after it, so the new content
+    survives a machine crash too (checkpoints that promise exactly-once delivery need that).
     """
     tmp = f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, mode, dir_fd=dir_fd)
@@ -171,9 +175,13 @@ def write_atomic(dir_fd: int, name: str, data: bytes, mode: int = FILE_MODE) -> 
             done = 0
             while done < len(data):
                 done += os.write(fd, view[done:])
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        if durable:
+            os.fsync(dir_fd)
     except BaseException:
         try:
             os.unlink(tmp, dir_fd=dir_fd)

@@ -320,4 +320,17 @@ class Service:
             "eventsIngested": ing.events_ingested if ing else None,
             "ingestError": ing.last_error if ing else None,
             "fileEvents": "polling" if self.watcher.polling_only else "inotify",
+            **self._forward_status(),
         }
+
+    def _forward_status(self) -> dict:
+        """`forward`: the status each `logsvc forward` over this data directory writes (ship.py).
+
+        /healthz is open without the token, so a locked server shows only the numbers: where the
+        logs go, which groups and the error texts stay behind the token."""
+        from logsvc import ship
+
+        got = ship.statuses(self.store.root)
+        if got and (self.settings.token or self.settings.aws_access_key_id):
+            got = [ship.public_status(doc) for doc in got]
+        return {"forward": got} if got else {}

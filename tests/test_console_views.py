@@ -329,3 +329,28 @@ def test_clicking_a_facet_value_filters_the_list(console: Console, site) -> None
     expect(page.locator("aside.facets .facet").first).to_be_hidden()
     page.locator("aside.facets").get_by_role("button", name="Fields").click()
     expect(page.locator("aside.facets .facet").first).to_be_visible()
+
+
+def test_header_shows_a_running_forwarder(console: Console, site) -> None:  # noqa: F811
+    """`logsvc forward` over the console's data directory shows in the header while it runs."""
+    from logsvc import ship
+    from logsvc.store import Store
+
+    group = unique("fwd")
+    write(site, group, "s", ["one", "two", "three"])
+    wait_indexed(site, group, 3)
+    cfg = ship.make_config({"endpoint": site.url, "groups": [group], "prefix": "/copy"})
+    fwd = ship.Forwarder(Store(site.data_dir), cfg)  # to the same server, under another name
+    try:
+        while fwd.step():
+            pass
+        fwd.write_status()
+        page = console.open()
+        badge = page.locator("#forward-state")
+        expect(badge).to_have_text("Forwarded 3 · caught up")
+        expect(badge).to_have_attribute("data-state", "caught-up")
+        assert "3 events sent, 0 rejected" in badge.get_attribute("title")
+    finally:
+        fwd.close()
+    page = console.open()
+    expect(page.locator("#forward-state")).to_be_hidden()

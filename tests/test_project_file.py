@@ -24,7 +24,7 @@ from logsvc.invoker.functions import (
 F = "[functions.a]\nhandler = 'h.f'\ncode = 'fns'\n"  # a valid function to add one bad key to
 
 CASES = [
-    ("foo = 1\n", "foo: unknown key; allowed: buckets, functions, invoker, tables"),
+    ("foo = 1\n", "foo: unknown key; allowed: buckets, forward, functions, invoker, tables"),
     ("invoker = 1\n", "invoker: must be a table (got 1)"),
     ("[invoker]\nidle = 1\n", "invoker.idle: unknown key; allowed: idle_timeout, retry_delays"),
     (

@@ -3,7 +3,7 @@
 
 import * as router from './router.js';
 import { localZone, setTz, tz, zones } from './time.js';
-import { errorBox } from './dom.js';
+import { errorBox, fmtBytes } from './dom.js';
 import { groupsView } from './views/groups.js';
 import { streamsView } from './views/streams.js';
 import { eventsView } from './views/events.js';
@@ -114,6 +114,32 @@ document.addEventListener('keydown', (ev) => {
   } else if (ev.key === 't') chooseTz(tz() === 'UTC' ? 'local' : 'UTC');
   else if (ev.key === 'g') router.go('/', {});
 });
+
+// ---- forwarders: each `logsvc forward` over this data directory reports through /healthz ----------
+const fwdState = document.getElementById('forward-state');
+async function paintForward() {
+  if (document.hidden) return;
+  let all = [];
+  try {
+    const r = await fetch('/healthz', { cache: 'no-store' });
+    if (r.ok) all = (await r.json()).forward || [];
+  } catch (e) { return; } // the server is away: keep what is shown
+  const running = all.filter((f) => f.running);
+  fwdState.hidden = running.length === 0;
+  if (!running.length) return;
+  const sum = (key) => running.reduce((n, f) => n + (f[key] || 0), 0);
+  const rejected = (f) => Object.values(f.rejected || {}).reduce((a, b) => a + b, 0);
+  const lag = sum('lagBytes');
+  const failing = running.some((f) => f.failing);
+  fwdState.dataset.state = failing ? 'failing' : lag ? 'behind' : 'caught-up';
+  fwdState.textContent = `Forwarded ${sum('eventsForwarded').toLocaleString('en')}`
+    + (failing ? ' · retrying' : lag ? ` · ${fmtBytes(lag)} behind` : ' · caught up');
+  fwdState.title = running.map((f) => `${f.destination || 'a destination'}: ${f.eventsForwarded} events sent, `
+    + `${rejected(f)} rejected, ${f.lagBytes} bytes behind in ${f.streamsBehind} streams`
+    + (f.lastError ? `; last error: ${f.lastError}` : '')).join('\n');
+}
+paintForward();
+setInterval(paintForward, 5000);
 
 // A read-only window for the browser tests and benchmarks (tests/test_browser.py, bench/).
 window.__logsvc = {

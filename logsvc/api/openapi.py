@@ -577,7 +577,7 @@ def openapi_document() -> dict:
             {
                 "/healthz": {
                     "get": {
-                        "summary": "Liveness and ingest status",
+                        "summary": "Liveness, ingest status and each forwarder's progress (forward)",
                         "responses": {"200": {"description": "OK"}, **HOST_403},
                     }
                 },

@@ -409,6 +409,7 @@ TOP_KEYS = (
     Key("tables", dict, {}),
     Key("buckets", dict, {}),
     Key("functions", dict, {}),
+    Key("forward", dict, {}),  # read by `logsvc forward` (ship.section_from_project)
 )
 INVOKER_KEYS = (
     Key("idle_timeout", float, Project.idle_timeout, between=(0.05, 86400.0)),
