@@ -589,7 +589,7 @@ class Jobs:
         timeout interrupts DuckDB and ends the query here as it would in the row engine."""
         if self.columnar is None or not isinstance(plan, insights.Plan):
             return False
-        sp = isql.plan_sql(plan)
+        sp = isql.plan_sql(plan, account)
         if sp is None:
             return False
         if sp.kind == "rows" and getattr(plan, "literal_terms", None):

@@ -149,7 +149,7 @@ class Both:
 
     def columnar(self, text: str, groups: tuple, lo: int, hi: int, limit: int) -> list | None:
         plan = compile_query(text)
-        sp = isql.plan_sql(plan)
+        sp = isql.plan_sql(plan, oracle.ACCOUNT)
         if sp is None:
             return None
         cur = colquery.cursor()
@@ -211,6 +211,8 @@ def _language_queries() -> list[str]:
 
 
 EXTRA = [
+    "stats count(*) by @log, bin(1d)",
+    "filter @log like 'checkout' | stats count(*) as n by @log, @logStream",
     'filter @type = "REPORT" | stats max(@memorySize / 1000 / 1000) as provisonedMemoryMB, '
     "min(@maxMemoryUsed / 1000 / 1000) as smallestMemoryRequestMB, avg(@maxMemoryUsed / 1000 / 1000) as avgMemoryUsedMB, "
     "max(@maxMemoryUsed / 1000 / 1000) as maxMemoryUsedMB, provisonedMemoryMB - maxMemoryUsedMB as overProvisionedMB",
@@ -277,8 +279,9 @@ def test_language_and_extra_queries_both_ways(both: Both) -> None:
                 mapped.append(text)
     assert len(set(mapped)) >= 25, sorted(set(mapped))
     assert set(EXTRA) - {"filter status = 'ok' | stats count(*) by region"} <= set(mapped) | {
-        t for t in EXTRA if isql.plan_sql(compile_query(t)) is None
+        t for t in EXTRA if isql.plan_sql(compile_query(t), oracle.ACCOUNT) is None
     }
+    assert {t for t in EXTRA if "@log," in t} <= set(mapped)  # `account:group` in SQL
 
 
 def test_most_oracle_cases_that_map_are_answered_by_duckdb(both: Both) -> None:

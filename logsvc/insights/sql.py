@@ -212,8 +212,9 @@ class _NoMap(Exception):
 class _Fields:
     """What a field name reads in SQL, collecting the guards JSON fields need."""
 
-    def __init__(self, assigned: set[str]) -> None:
+    def __init__(self, assigned: set[str], account: str | None = None) -> None:
         self.assigned = assigned
+        self.account = account
         self.computed: dict[str, tuple[str, str]] = {}  # fields a `parse` wrote: their SQL
         self.derived: list[list[str]] = []  # the columns `parse` adds (SqlPlan.derived)
         self.guards: list[str] = []
@@ -225,6 +226,8 @@ class _Fields:
         if got is not None:
             return got
         name = node.name
+        if name == "@log" and self.account is not None:  # fields.event_row's `account:group`
+            return f"({_sql_text(self.account + ':')} || grp)", STR
         if (
             len(node.segments) != 1
             or name[:1] == "@"
@@ -533,22 +536,23 @@ def _aggregate(call: Call, slot: Any, fields: _Fields, params: list) -> Agg:
     raise _NoMap  # stddev (Welford, in arrival order) and anything new
 
 
-def plan_sql(plan: Any) -> SqlPlan | None:
-    """The SQL form of a compiled `insights.Plan`, or None when it must run in the row engine."""
+def plan_sql(plan: Any, account: str | None = None) -> SqlPlan | None:
+    """The SQL form of a compiled `insights.Plan`, or None when it must run in the row engine.
+    `account` makes `@log` (`account:group`) a column; without it a query reading @log does not map."""
     try:
-        return _plan(plan)
+        return _plan(plan, account)
     except _NoMap:
         return None
 
 
-def _plan(plan: Any) -> SqlPlan:
+def _plan(plan: Any, account: str | None = None) -> SqlPlan:
     if getattr(plan, "needs_previous", False):
         raise _NoMap
     stages = plan.stages
     params: list[Any] = []
     conds: list[str] = []
     assigned: set[str] = set()
-    fields = _Fields(assigned)
+    fields = _Fields(assigned, account)
     i = 0
     while i < len(stages) and stages[i].kind in ("filter", "fields", "display", "parse", "unmask"):
         s = stages[i]
