@@ -18,6 +18,7 @@ import time
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from logsvc.columns import schema
 from logsvc.config import Settings
 
 log = logging.getLogger("logsvc")
@@ -192,4 +193,5 @@ def _worker_exit(server, worker) -> None:
 def serve(settings: Settings, announce=None) -> None:
     """Run gunicorn in the foreground until interrupted."""
     _limit_malloc_arenas()
+    schema.keep_pandas_out()
     LogsvcApplication(settings, announce).run()

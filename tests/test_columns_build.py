@@ -410,3 +410,35 @@ def test_a_stats_query_reads_whole_files_without_the_join_only_when_every_row_is
         ]
         n, _ = columnar_count(retained)
         assert n == reader_count(retained) == 2 * 150 + 300
+
+
+def test_pandas_stays_out_of_the_server_and_the_builder(
+    data_dir: Path, streams: dict[str, Path]
+) -> None:
+    """pyarrow imports pandas at its first array whenever pandas is installed (the test extras
+    install it, for chDB): 0.3-1 s of CPU in every worker's first Insights query and in every
+    builder. logsvc's own processes refuse the import (schema.keep_pandas_out)."""
+    import importlib.util
+
+    import requests
+
+    assert (
+        importlib.util.find_spec("pandas") is not None
+    )  # installed here, so pyarrow would load it
+    server = start_server(data_dir)
+    try:
+        wait_converged(data_dir)
+        r = requests.post(
+            f"{server.url}/api/v1/insights",
+            json={"query": "stats count(*) by @logStream", "groups": [G1], "since": "2d"},
+            timeout=30,
+        )
+        assert r.status_code in (200, 201, 202), r.text
+        pids = [*server_pids(server.proc.pid), builder_pid(server)]
+        assert None not in pids
+        for pid in pids:
+            maps = Path(f"/proc/{pid}/maps").read_text()
+            assert "pyarrow" in maps or pid != pids[-1]  # the builder did use pyarrow ...
+            assert "/pandas/" not in maps, pid  # ... without pandas
+    finally:
+        server.stop()

@@ -506,6 +506,7 @@ def _die_with_parent(parent: int) -> None:
 def main(argv: list[str]) -> int:
     parent = int(argv[0]) if argv else os.getppid()
     _die_with_parent(parent)
+    schema.keep_pandas_out()
     # below the ingester: on a busy machine the columns lag (queries read the rest from the files)
     # rather than ingestion slowing down
     with contextlib.suppress(OSError):
