@@ -98,6 +98,60 @@ def host_allowed(host: str | None, extra: tuple[str, ...]) -> bool:
     return False
 
 
+def is_loopback_bind(host: str) -> bool:
+    """True when binding `host` listens on this machine only: a loopback address, `localhost`, or a
+    name every address of which is loopback. `0.0.0.0`, `::`, a LAN address or a name that does not
+    resolve are beyond loopback."""
+    name = host_name(host) if host.startswith("[") else host.strip().lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        pass
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return False
+    return bool(infos) and all(
+        ipaddress.ip_address(info[4][0].partition("%")[0]).is_loopback for info in infos
+    )
+
+
+def check_exposure(settings: Any) -> None:
+    """Refuse to serve beyond loopback with no token, unless --insecure says so (issue #16).
+
+    Why the token and not SigV4 keys alone: the keys guard the AWS APIs only, so without a token
+    the console and `/api/*` would be open to anyone who reaches the port.
+
+    :raises ConfigError: saying how to set a token, or how to accept the risk.
+    """
+    from logsvc.errors import ConfigError
+
+    host = getattr(settings, "host", "") or ""
+    if getattr(settings, "token", None) or getattr(settings, "insecure", False):
+        return
+    if is_loopback_bind(host):
+        return
+    keys = (
+        " (SigV4 keys alone leave the console and /api/* open)"
+        if getattr(settings, "aws_access_key_id", None)
+        else ""
+    )
+    raise ConfigError(
+        f"--host {host} listens beyond this machine and no token is set{keys}, so anyone who "
+        f"reaches port {settings.port} could read and write every log. Set one: "
+        "--token \"$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')\" "
+        "(or LOGSVC_TOKEN=<secret>); clients send 'Authorization: Bearer <secret>' and AWS SDKs "
+        "sign with the token as their secret key (docs/team-server.md). To serve without "
+        "credentials anyway, add --insecure (LOGSVC_INSECURE=true)",
+        field="token",
+        rule="required when --host is not a loopback address",
+    )
+
+
 # ---- surfaces ------------------------------------------------------------------------------------
 
 

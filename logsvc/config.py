@@ -94,6 +94,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("threads", 256, "Threads per worker; each open SSE tail holds one", int),
     Setting("token", None, "If set, every HTTP API request needs 'Authorization: Bearer <token>'"),
     Setting(
+        "insecure",
+        False,
+        "Serve beyond loopback (--host 0.0.0.0, a LAN address) without --token: anyone who reaches "
+        "the port can read and write every log. Without it such a bind refuses to start",
+        _bool,
+    ),
+    Setting(
         "max_tail_clients",
         200,
         "Open SSE tail connections per worker before new ones get 503 (keep below --threads)",
@@ -215,6 +222,7 @@ class Settings:
     workers: int = _BY_NAME["workers"].default
     threads: int = _BY_NAME["threads"].default
     token: str | None = _BY_NAME["token"].default
+    insecure: bool = _BY_NAME["insecure"].default
     max_tail_clients: int = _BY_NAME["max_tail_clients"].default
     block_lines: int = _BY_NAME["block_lines"].default
     commit_interval: float = _BY_NAME["commit_interval"].default
