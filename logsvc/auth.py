@@ -17,6 +17,8 @@ surface is named by its path and gets its rule:
     lambda      `/2015-03-31/*`, `/_container/*`: SigV4 scoped to `lambda`, same credentials.
     http        `/http/*`: when --token, the bearer token or SigV4 scoped to `execute-api`; routes
                 declared `public = true` in logsvc.toml pass.
+    otlp        `POST /v1/logs` (OpenTelemetry logs): as `cloudwatch`, the bearer token or SigV4
+                scoped to `logs` (AWS's OTLP endpoint takes both); refusals are OTLP Status bodies.
 
 The internal server trusts two things only, both minted per run by the owner and stored in the 0600
 `<data>/invoker/owner.json`: the forward secret (a worker relaying a request it already passed
@@ -156,7 +158,7 @@ def check_exposure(settings: Any) -> None:
 
 
 def surface(path: str, method: str) -> str:
-    """Which door a path is: public | rest | cloudwatch | lambda | http."""
+    """Which door a path is: public | rest | cloudwatch | lambda | http | otlp."""
     if (
         path in PUBLIC_PATHS
         and not (path == "/" and method == "POST")
@@ -169,6 +171,10 @@ def surface(path: str, method: str) -> str:
         return "lambda"
     if path == "/http" or path.startswith("/http/"):
         return "http"
+    from logsvc.cloudwatch.otlp import PATH as OTLP_PATH
+
+    if path == OTLP_PATH:
+        return "otlp"
     return "cloudwatch" if path == "/" else "public"  # anything else is a 404 with no data
 
 
@@ -183,7 +189,11 @@ def deny(kind: str, status: int, code: str, message: str) -> Response:
         from logsvc.api.errors import LambdaError
 
         return LambdaError(status, code, message).response()
-    if kind == "http":
+    if kind == "otlp":
+        from logsvc.api.otlp import status_response
+
+        resp = status_response(status, message)
+    elif kind == "http":
         from flask import jsonify
 
         resp = jsonify({"message": "Forbidden" if status == 403 else "Unauthorized"})
@@ -238,6 +248,21 @@ def _lambda_denial(e: Any) -> Response:
         "MissingAuthenticationTokenException",
     )
     return deny("lambda", 403 if forbidden else e.status, e.code, e.message)
+
+
+def _otlp_denial(req: Request, error: Any) -> Response:
+    """401 when no credential or a wrong token came (say how to send one), 403 for a bad signature."""
+    header = req.headers.get("Authorization", "")
+    if not header or header.startswith("Bearer "):
+        return deny(
+            "otlp",
+            401,
+            "Unauthorized",
+            "a valid token is required: send 'Authorization: Bearer <token>' (for an OpenTelemetry "
+            "SDK: OTEL_EXPORTER_OTLP_LOGS_HEADERS=Authorization=Bearer%20<token>) or sign the "
+            "request with SigV4 for the service 'logs'",
+        )
+    return deny("otlp", 403, error.code, error.message)
 
 
 def _host_denial(kind: str, host: str) -> Response:
@@ -303,12 +328,14 @@ def gate(req: Request, service: Any, public_route: Any = None) -> Response | Non
             True  # the token opens every door (the CLI's `logsvc invoke` sends it)
         )
         return None
-    error = _sigv4(req, credentials, "logs" if kind == "cloudwatch" else "lambda")
+    error = _sigv4(req, credentials, "lambda" if kind == "lambda" else "logs")
     if error is None:
         req.environ[CONSUMED] = True
         return None
     if kind == "cloudwatch":
         return deny("cloudwatch", error.status, error.code, error.message)
+    if kind == "otlp":
+        return _otlp_denial(req, error)
     return _lambda_denial(error)
 
 
