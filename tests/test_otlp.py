@@ -250,7 +250,19 @@ def _status(r: requests.Response):
             json.dumps({"resourceLogs": 5}).encode(),
             {"Content-Type": "application/json"},
             400,
+            "resourceLogs must be an array, got int",
+        ),
+        (
+            json.dumps(_json_request([{"timeUnixNano": "soon"}])).encode(),
+            {"Content-Type": "application/json"},
+            400,
             "not an OTLP JSON ExportLogsServiceRequest",
+        ),
+        (
+            json.dumps({"resourceLogs": ["AAA"]}).encode(),
+            {"Content-Type": "application/json"},
+            400,
+            "resourceLogs[0] must be an object",
         ),
         (
             json.dumps(_json_request([{"traceId": "xyz"}])).encode(),
@@ -294,6 +306,8 @@ def _status(r: requests.Response):
         "bad-json",
         "json-array",
         "wrong-shape",
+        "bad-int64",
+        "string-for-object",
         "bad-trace-id",
         "bad-protobuf",
         "bad-group",

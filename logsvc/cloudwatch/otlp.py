@@ -85,27 +85,34 @@ def _bad_body(message: str) -> InvalidParameter:
     return InvalidParameter(message, field="body", rule="OTLP ExportLogsServiceRequest")
 
 
-def _items(doc: dict, *keys: str) -> list:
-    """The list under the camelCase key or the proto name (both are valid OTLP JSON)."""
-    for key in keys:
+def _objects(doc: dict, where: str, name: str, proto_name: str) -> list[dict]:
+    """The list of objects under the camelCase key or the proto name (both are valid OTLP JSON).
+
+    Checked here because json_format, told to ignore unknown fields as OTLP requires, takes a
+    string where an object belongs as an object of unknown one-letter fields.
+    """
+    out: list[dict] = []
+    for key in (name, proto_name):
         value = doc.get(key)
-        if isinstance(value, list):
-            return value
-    return []
+        if value is None:
+            continue
+        if not isinstance(value, list):
+            raise _bad_body(f"{where}{name} must be an array, got {type(value).__name__}")
+        for i, item in enumerate(value):
+            if not isinstance(item, dict):
+                raise _bad_body(f"{where}{name}[{i}] must be an object, got {type(item).__name__}")
+        out += value
+    return out
 
 
 def _hex_ids_to_base64(doc: dict) -> None:
     """OTLP JSON writes trace and span ids in hex where protobuf's JSON mapping expects base64; the
     hex text is valid base64 too, so it must be converted, never passed through."""
-    for i, rl in enumerate(_items(doc, "resourceLogs", "resource_logs")):
-        if not isinstance(rl, dict):
-            continue
-        for j, sl in enumerate(_items(rl, "scopeLogs", "scope_logs")):
-            if not isinstance(sl, dict):
-                continue
-            for k, rec in enumerate(_items(sl, "logRecords", "log_records")):
-                if not isinstance(rec, dict):
-                    continue
+    for i, rl in enumerate(_objects(doc, "", "resourceLogs", "resource_logs")):
+        where = f"resourceLogs[{i}]."
+        for j, sl in enumerate(_objects(rl, where, "scopeLogs", "scope_logs")):
+            where = f"resourceLogs[{i}].scopeLogs[{j}]."
+            for k, rec in enumerate(_objects(sl, where, "logRecords", "log_records")):
                 for name, proto_name in (("traceId", "trace_id"), ("spanId", "span_id")):
                     for key in (name, proto_name):
                         if key not in rec:
