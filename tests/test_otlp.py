@@ -128,6 +128,8 @@ def test_the_sdk_exporter_lands_records_in_the_header_group_with_severity_and_tr
     )
     assert r.status_code == 200, r.text
     assert [e["fields"].get("json") for e in r.json()["events"]] == [True, True, True]
+    # severityText is the level the console colours and charts by
+    assert [e["fields"].get("level") for e in r.json()["events"]] == ["INFO", "ERROR", "WARN"]
 
 
 def test_without_headers_the_group_comes_from_service_name(server: Server, logs) -> None:
