@@ -87,7 +87,10 @@ SETTINGS: tuple[Setting, ...] = (
         metavar="DIRECTORY",
     ),
     Setting(
-        "host", "127.0.0.1", "Interface to bind; change only to expose logsvc beyond this machine"
+        "host",
+        "127.0.0.1",
+        "Interface to bind; change only to expose logsvc beyond this machine "
+        "(then --token is required, or --insecure)",
     ),
     Setting("port", 4588, "TCP port to listen on (0 picks a free one)", int),
     Setting("workers", 2, "gunicorn worker processes; exactly one of them ingests at a time", int),

@@ -59,7 +59,7 @@ def _filter(logs, group: str, pattern: str, expect: int) -> list[dict]:
     return wait_for(found, timeout=10, what=f"{expect} events for {pattern} in {group}")  # type: ignore[return-value]
 
 
-def _sdk_logger(url: str, service: str, headers: dict[str, str]):
+def _sdk_logger(url: str, service: str, headers: dict[str, str], gzip: bool = False):
     """An app's logging set up the documented way: LoggerProvider + batch processor + OTLP/HTTP,
     with the LoggingHandler of opentelemetry-instrumentation-logging (the SDK's own is deprecated)."""
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
@@ -69,7 +69,14 @@ def _sdk_logger(url: str, service: str, headers: dict[str, str]):
     from opentelemetry.sdk.resources import Resource
 
     provider = LoggerProvider(resource=Resource.create({"service.name": service}))
-    exporter = OTLPLogExporter(endpoint=url + "/v1/logs", headers=headers, timeout=10)
+    from opentelemetry.exporter.otlp.proto.http import Compression
+
+    exporter = OTLPLogExporter(
+        endpoint=url + "/v1/logs",
+        headers=headers,
+        timeout=10,
+        compression=Compression.Gzip if gzip else Compression.NoCompression,
+    )
     provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
     logger = logging.getLogger(f"otlp-test.{service}")
     logger.propagate = False
@@ -133,7 +140,8 @@ def test_the_sdk_exporter_lands_records_in_the_header_group_with_severity_and_tr
 
 
 def test_without_headers_the_group_comes_from_service_name(server: Server, logs) -> None:
-    logger, provider, handler = _sdk_logger(server.url, "billing worker", dict(AUTH))
+    """And the exporter's gzip compression (protobuf, Content-Encoding: gzip) is taken."""
+    logger, provider, handler = _sdk_logger(server.url, "billing worker", dict(AUTH), gzip=True)
     try:
         logger.info("invoice sent")
         assert provider.force_flush(10_000)
