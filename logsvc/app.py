@@ -19,6 +19,7 @@ from logsvc.api import (
     insights_console,
     invocations,
     lambda_api,
+    otlp,
     rest,
     tables,
 )
@@ -61,6 +62,7 @@ def create_app(service) -> Flask:
     app.register_blueprint(tables.bp)
     app.register_blueprint(invocations.bp)
     app.register_blueprint(cloudwatch.bp)
+    app.register_blueprint(otlp.bp)
 
     public_route = _public_route_matcher(service)
 
@@ -89,6 +91,8 @@ def create_app(service) -> Flask:
     def _http_error(e: HTTPException):
         if request.headers.get("X-Amz-Target"):
             return cloudwatch.http_error_response(e)
+        if request.path == otlp.PATH:
+            return otlp.http_error_response(e)
         return http_error_response(e, MAX_BODY)  # a 404 stays 404, 405 keeps Allow, a 5xx stays 5xx
 
     @app.errorhandler(Exception)

@@ -17,6 +17,8 @@ surface is named by its path and gets its rule:
     lambda      `/2015-03-31/*`, `/_container/*`: SigV4 scoped to `lambda`, same credentials.
     http        `/http/*`: when --token, the bearer token or SigV4 scoped to `execute-api`; routes
                 declared `public = true` in logsvc.toml pass.
+    otlp        `POST /v1/logs` (OpenTelemetry logs): as `cloudwatch`, the bearer token or SigV4
+                scoped to `logs` (AWS's OTLP endpoint takes both); refusals are OTLP Status bodies.
 
 The internal server trusts two things only, both minted per run by the owner and stored in the 0600
 `<data>/invoker/owner.json`: the forward secret (a worker relaying a request it already passed
@@ -98,11 +100,65 @@ def host_allowed(host: str | None, extra: tuple[str, ...]) -> bool:
     return False
 
 
+def is_loopback_bind(host: str) -> bool:
+    """True when binding `host` listens on this machine only: a loopback address, `localhost`, or a
+    name every address of which is loopback. `0.0.0.0`, `::`, a LAN address or a name that does not
+    resolve are beyond loopback."""
+    name = host_name(host) if host.startswith("[") else host.strip().lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        pass
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return False
+    return bool(infos) and all(
+        ipaddress.ip_address(info[4][0].partition("%")[0]).is_loopback for info in infos
+    )
+
+
+def check_exposure(settings: Any) -> None:
+    """Refuse to serve beyond loopback with no token, unless --insecure says so (issue #16).
+
+    Why the token and not SigV4 keys alone: the keys guard the AWS APIs only, so without a token
+    the console and `/api/*` would be open to anyone who reaches the port.
+
+    :raises ConfigError: saying how to set a token, or how to accept the risk.
+    """
+    from logsvc.errors import ConfigError
+
+    host = getattr(settings, "host", "") or ""
+    if getattr(settings, "token", None) or getattr(settings, "insecure", False):
+        return
+    if is_loopback_bind(host):
+        return
+    keys = (
+        " (SigV4 keys alone leave the console and /api/* open)"
+        if getattr(settings, "aws_access_key_id", None)
+        else ""
+    )
+    raise ConfigError(
+        f"--host {host} listens beyond this machine and no token is set{keys}, so anyone who "
+        f"reaches port {settings.port} could read and write every log. Set one: "
+        "--token \"$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')\" "
+        "(or LOGSVC_TOKEN=<secret>); clients send 'Authorization: Bearer <secret>' and AWS SDKs "
+        "sign with the token as their secret key (docs/team-server.md). To serve without "
+        "credentials anyway, add --insecure (LOGSVC_INSECURE=true)",
+        field="token",
+        rule="required when --host is not a loopback address",
+    )
+
+
 # ---- surfaces ------------------------------------------------------------------------------------
 
 
 def surface(path: str, method: str) -> str:
-    """Which door a path is: public | rest | cloudwatch | lambda | http."""
+    """Which door a path is: public | rest | cloudwatch | lambda | http | otlp."""
     if (
         path in PUBLIC_PATHS
         and not (path == "/" and method == "POST")
@@ -115,6 +171,10 @@ def surface(path: str, method: str) -> str:
         return "lambda"
     if path == "/http" or path.startswith("/http/"):
         return "http"
+    from logsvc.cloudwatch.otlp import PATH as OTLP_PATH
+
+    if path == OTLP_PATH:
+        return "otlp"
     return "cloudwatch" if path == "/" else "public"  # anything else is a 404 with no data
 
 
@@ -129,7 +189,11 @@ def deny(kind: str, status: int, code: str, message: str) -> Response:
         from logsvc.api.errors import LambdaError
 
         return LambdaError(status, code, message).response()
-    if kind == "http":
+    if kind == "otlp":
+        from logsvc.api.otlp import status_response
+
+        resp = status_response(status, message)
+    elif kind == "http":
         from flask import jsonify
 
         resp = jsonify({"message": "Forbidden" if status == 403 else "Unauthorized"})
@@ -184,6 +248,21 @@ def _lambda_denial(e: Any) -> Response:
         "MissingAuthenticationTokenException",
     )
     return deny("lambda", 403 if forbidden else e.status, e.code, e.message)
+
+
+def _otlp_denial(req: Request, error: Any) -> Response:
+    """401 when no credential or a wrong token came (say how to send one), 403 for a bad signature."""
+    header = req.headers.get("Authorization", "")
+    if not header or header.startswith("Bearer "):
+        return deny(
+            "otlp",
+            401,
+            "Unauthorized",
+            "a valid token is required: send 'Authorization: Bearer <token>' (for an OpenTelemetry "
+            "SDK: OTEL_EXPORTER_OTLP_LOGS_HEADERS=Authorization=Bearer%20<token>) or sign the "
+            "request with SigV4 for the service 'logs'",
+        )
+    return deny("otlp", 403, error.code, error.message)
 
 
 def _host_denial(kind: str, host: str) -> Response:
@@ -249,12 +328,14 @@ def gate(req: Request, service: Any, public_route: Any = None) -> Response | Non
             True  # the token opens every door (the CLI's `logsvc invoke` sends it)
         )
         return None
-    error = _sigv4(req, credentials, "logs" if kind == "cloudwatch" else "lambda")
+    error = _sigv4(req, credentials, "lambda" if kind == "lambda" else "logs")
     if error is None:
         req.environ[CONSUMED] = True
         return None
     if kind == "cloudwatch":
         return deny("cloudwatch", error.status, error.code, error.message)
+    if kind == "otlp":
+        return _otlp_denial(req, error)
     return _lambda_denial(error)
 
 

@@ -95,12 +95,15 @@ def setting_options(*names: str) -> Callable[[Callable[..., Any]], Callable[...,
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
         for s in reversed(chosen):
             metavar = s.value_name
+            # a true/false setting also works as a bare flag (`--insecure` = `--insecure true`)
+            bare = {"is_flag": False, "flag_value": "true"} if metavar == "BOOLEAN" else {}
             f = click.option(
                 s.flag,
                 s.name,
                 type=_Text(metavar),
                 metavar=metavar,
                 help=f"{s.help}  [env: {s.env}; default: {s.default_text}]",
+                **bare,
             )(f)
         return f
 
@@ -139,11 +142,15 @@ def _client(ctx: click.Context):
 def _check_before_binding(s: Settings) -> None:
     """Everything a server needs that can be checked before it binds and announces itself.
 
-    :raises ConfigError: for a broken project file or a port another process holds.
+    :raises ConfigError: for a bind beyond loopback without credentials, a broken project file or
+        a port another process holds.
     """
     import errno
     import socket
 
+    from logsvc.auth import check_exposure
+
+    check_exposure(s)
     if s.project is not None:
         from logsvc.invoker.functions import load_project
 

@@ -87,12 +87,22 @@ SETTINGS: tuple[Setting, ...] = (
         metavar="DIRECTORY",
     ),
     Setting(
-        "host", "127.0.0.1", "Interface to bind; change only to expose logsvc beyond this machine"
+        "host",
+        "127.0.0.1",
+        "Interface to bind; change only to expose logsvc beyond this machine "
+        "(then --token is required, or --insecure)",
     ),
     Setting("port", 4588, "TCP port to listen on (0 picks a free one)", int),
     Setting("workers", 2, "gunicorn worker processes; exactly one of them ingests at a time", int),
     Setting("threads", 256, "Threads per worker; each open SSE tail holds one", int),
     Setting("token", None, "If set, every HTTP API request needs 'Authorization: Bearer <token>'"),
+    Setting(
+        "insecure",
+        False,
+        "Serve beyond loopback (--host 0.0.0.0, a LAN address) without --token: anyone who reaches "
+        "the port can read and write every log. Without it such a bind refuses to start",
+        _bool,
+    ),
     Setting(
         "max_tail_clients",
         200,
@@ -215,6 +225,7 @@ class Settings:
     workers: int = _BY_NAME["workers"].default
     threads: int = _BY_NAME["threads"].default
     token: str | None = _BY_NAME["token"].default
+    insecure: bool = _BY_NAME["insecure"].default
     max_tail_clients: int = _BY_NAME["max_tail_clients"].default
     block_lines: int = _BY_NAME["block_lines"].default
     commit_interval: float = _BY_NAME["commit_interval"].default

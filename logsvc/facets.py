@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from logsvc.lines import JsonFloat, load_json_object
+from logsvc.lines import JSON_LEVEL_KEYS, JsonFloat, load_json_object
 from logsvc.model import LogEvent
 
 TOP_VALUES = 10  # values kept per field
@@ -27,12 +27,7 @@ TOP_KEYS = 20  # JSON keys kept (the most frequent)
 MAX_DEPTH = 3  # nested objects flattened to $.a.b.c at most
 MAX_VALUE = 200  # longer values are counted under their key but not offered as values
 MAX_KEYS_SEEN = 500  # distinct keys tracked per request, so a sample of random keys stays bounded
-LEVEL_KEYS = (
-    "level",
-    "log_level",
-    "severity",
-    "levelname",
-)  # lines.py's JSON level keys, in its order
+LEVEL_KEYS = JSON_LEVEL_KEYS  # lines.py's JSON level keys, in its order
 
 _KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _WORD_RE = re.compile(r"[A-Za-z]+\Z")

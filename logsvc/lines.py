@@ -51,6 +51,7 @@ __all__ = [
     "detect_format",
     "escape_message",
     "format_line",
+    "JSON_LEVEL_KEYS",
     "JsonFloat",
     "LEVEL_CLASSES",
     "find_json_object",
@@ -728,6 +729,11 @@ def _json_platform_fields(kind: str, record: object, fields: dict[str, object]) 
                 fields[name] = conv(value)
 
 
+# Keys of a JSON line that name its level, first found wins: common loggers', then OpenTelemetry's
+# `severityText` (the lines `POST /v1/logs` writes, cloudwatch/otlp.py). facets.py uses the same.
+JSON_LEVEL_KEYS = ("level", "log_level", "severity", "levelname", "severityText")
+
+
 def _match_json(text: str) -> Match | None:
     if not text.rstrip().endswith("}"):
         return None
@@ -744,7 +750,7 @@ def _match_json(text: str) -> Match | None:
             ts = _json_timestamp(obj[key])
             if ts is not None:
                 break
-    for key in ("level", "log_level", "severity", "levelname"):
+    for key in JSON_LEVEL_KEYS:
         value = obj.get(key)
         if isinstance(value, str) and value.isalpha():
             fields["level"] = value.upper()

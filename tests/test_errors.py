@@ -47,7 +47,7 @@ class Case:
     method: str
     path: str
     status: int
-    shape: str  # rest | cloudwatch | lambda | apigw | json | html | static
+    shape: str  # rest | cloudwatch | lambda | apigw | otlp | json | html | static
     code: str | None = None  # the REST `code`, CloudWatch `__type` or Lambda `x-amzn-ErrorType`
     kw: dict = field(default_factory=dict)
     server: str = "main"
@@ -57,6 +57,11 @@ class Case:
 
 def _allow_get(r: requests.Response) -> object:
     assert "GET" in r.headers.get("Allow", ""), dict(r.headers)
+    return True
+
+
+def _allow_post(r: requests.Response) -> object:
+    assert "POST" in r.headers.get("Allow", ""), dict(r.headers)
     return True
 
 
@@ -80,6 +85,7 @@ def _www_authenticate(r: requests.Response) -> object:
 
 
 EVIL = {"Host": "evil.example"}
+OTLP_JSON = {"Content-Type": "application/json"}
 CASES = [
     # ---- REST (/api/*, /healthz) -------------------------------------------------------------------
     Case("rest ok", "GET", "/api/v1/groups", 200, "json", kw={"headers": AUTH}),
@@ -351,6 +357,65 @@ CASES = [
     ),
     Case("http route no token", "GET", "/http/x", 401, "apigw"),
     Case("http route unknown", "GET", "/http/x", 404, "apigw", kw={"headers": AUTH}),
+    # ---- OpenTelemetry logs in (POST /v1/logs): google.rpc.Status in the request's encoding ------
+    Case(
+        "otlp no token",
+        "POST",
+        "/v1/logs",
+        401,
+        "otlp",
+        kw={"headers": OTLP_JSON, "data": b"{}"},
+        check=_www_authenticate,
+    ),
+    Case(
+        "otlp foreign Host",
+        "POST",
+        "/v1/logs",
+        403,
+        "otlp",
+        kw={"headers": {**AUTH, **OTLP_JSON, **EVIL}, "data": b"{}"},
+    ),
+    Case(
+        "otlp undecodable",
+        "POST",
+        "/v1/logs",
+        400,
+        "otlp",
+        kw={"headers": {**AUTH, "Content-Type": "application/x-protobuf"}, "data": b"\xff\xff"},
+    ),
+    Case(
+        "otlp bad group header",
+        "POST",
+        "/v1/logs",
+        400,
+        "otlp",
+        kw={"headers": {**AUTH, **OTLP_JSON, "x-aws-log-group": "a b"}, "data": b"{}"},
+    ),
+    Case(
+        "otlp too large",
+        "POST",
+        "/v1/logs",
+        413,
+        "otlp",
+        kw={"headers": {**AUTH, **OTLP_JSON}, "data": BIG},
+    ),
+    Case(
+        "otlp not otlp",
+        "POST",
+        "/v1/logs",
+        415,
+        "otlp",
+        kw={"headers": {**AUTH, "Content-Type": "text/plain"}, "data": b"hi"},
+    ),
+    Case(
+        "otlp wrong method",
+        "GET",
+        "/v1/logs",
+        405,
+        "otlp",
+        kw={"headers": AUTH},
+        check=_allow_post,
+    ),
     # ---- console and static files -----------------------------------------------------------------
     Case("console", "GET", "/", 200, "html"),
     Case("static", "GET", "/static/app.js", 200, "static"),
@@ -433,6 +498,17 @@ def check_shape(case: Case, r: requests.Response) -> None:
         assert ctype.startswith(("application/json", "application/x-amz-json-1.1")) and isinstance(
             r.json(), dict
         )
+    elif case.shape == "otlp":
+        if ctype.startswith("application/json"):
+            body = r.json()
+            assert set(body) <= {"code", "message"} and body["message"], body
+        else:
+            from google.rpc.status_pb2 import Status
+
+            assert ctype == "application/x-protobuf", ctype
+            status = Status()
+            status.ParseFromString(r.content)
+            assert status.message, r.content
     elif case.shape == "html":
         assert ctype.startswith("text/html") and "Content-Security-Policy" in r.headers
     else:

@@ -557,6 +557,102 @@ def functions_paths() -> dict:
     }
 
 
+OTLP_STATUS = {
+    "type": "object",
+    "description": "google.rpc.Status (protobuf-encoded when the request was protobuf)",
+    "properties": {"code": {"type": "integer"}, "message": {"type": "string"}},
+}
+
+
+def otlp_paths() -> dict:
+    """/v1/logs: OpenTelemetry logs in (api/otlp.py). Its errors are OTLP's google.rpc.Status, not
+    the REST error shape, so it stays outside `_with_shared_statuses`."""
+    status = {"application/json": {"schema": OTLP_STATUS}, "application/x-protobuf": {}}
+
+    def failure(description: str) -> dict:
+        return {"description": description, "content": status}
+
+    return {
+        "/v1/logs": {
+            "post": {
+                "summary": "OpenTelemetry logs in (OTLP/HTTP ExportLogsServiceRequest)",
+                "description": (
+                    "An OTLP/HTTP logs export, `application/json` (the OTLP JSON mapping: hex "
+                    "trace/span ids, 64-bit integers as strings) or `application/x-protobuf`, "
+                    "optionally `Content-Encoding: gzip` or `deflate` (at most 8 MiB decompressed). "
+                    "Each log record becomes one JSON event in the group and stream the headers "
+                    "name (default: `/otlp/<service.name>`, stream `service.instance.id` or "
+                    "`default`; created on first use). Records PutLogEvents would refuse (too "
+                    "old, too new, expired, over 1 MiB) are counted in `partialSuccess`. Takes the "
+                    "bearer token or SigV4 (service `logs`) when the server has a token or keys."
+                ),
+                "parameters": [
+                    {
+                        "name": "x-aws-log-group",
+                        "in": "header",
+                        "description": "Log group (default /otlp/<service.name>)",
+                        "required": False,
+                        "schema": GROUP,
+                    },
+                    {
+                        "name": "x-aws-log-stream",
+                        "in": "header",
+                        "description": "Log stream (default: service.instance.id, else 'default')",
+                        "required": False,
+                        "schema": STREAM,
+                    },
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "resourceLogs": {
+                                        "type": "array",
+                                        "nullable": True,  # JSON null is an empty list in proto3
+                                        "items": {"type": "object"},
+                                    }
+                                },
+                            }
+                        },
+                    },  # application/x-protobuf too (a schema-less binary body; see description)
+                },
+                "responses": {
+                    "200": {
+                        "description": "ExportLogsServiceResponse; partialSuccess counts refused "
+                        "records (errorMessage: a JSON object of counts by reason, as AWS writes it)",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "partialSuccess": {
+                                            "type": "object",
+                                            "properties": {
+                                                "rejectedLogRecords": {"type": "string"},
+                                                "errorMessage": {"type": "string"},
+                                            },
+                                        }
+                                    },
+                                }
+                            },
+                            "application/x-protobuf": {},
+                        },
+                    },
+                    "400": failure("Undecodable body, or a header naming an invalid group/stream"),
+                    "401": failure("Token or SigV4 signature required"),
+                    "403": failure("Bad SigV4 signature, or a Host this logsvc does not answer to"),
+                    "413": failure("Body larger than 8 MiB (as sent, or decompressed)"),
+                    "415": failure("Content-Type is neither application/json nor x-protobuf"),
+                    "507": failure("The data directory is full or unwritable"),
+                },
+            }
+        }
+    }
+
+
 def openapi_document() -> dict:
     read_params = [
         _p("start", "Earliest event time (inclusive)", TIME),
@@ -791,7 +887,8 @@ def openapi_document() -> dict:
                     }
                 },
             }
-        ),
+        )
+        | otlp_paths(),
         "components": {
             "schemas": {
                 "Error": ERROR,
