@@ -16,8 +16,7 @@ from logsvc.cloudwatch.operations import Context, Operation
 from logsvc.errors import LogsvcError
 
 OPERATIONS: dict[str, Operation] = {
-    op.name: op
-    for op in (*operations.OPERATIONS, *queries.OPERATIONS, *metric_filters.OPERATIONS)
+    op.name: op for op in (*operations.OPERATIONS, *queries.OPERATIONS, *metric_filters.OPERATIONS)
 }
 
 
