@@ -121,6 +121,16 @@ def test_metric_filters_give_per_minute_sums_through_get_metric_data(logs, cw):
     logs.create_log_group(logGroupName=group)
     logs.create_log_stream(logGroupName=group, logStreamName="s")
     ns = f"App{uuid.uuid4().hex[:6]}"
+    base = minute(int(time.time() * 1000)) - 6 * MIN
+    logs.put_log_events(  # before the filters: AWS's metric filters are not retroactive
+        logGroupName=group,
+        logStreamName="s",
+        logEvents=[{"timestamp": base + 500, "message": "ERROR before the filter"}],
+    )
+    # reading it fixes its ingestion time (the first reader decides it); the filters come later
+    early = logs.filter_log_events(logGroupName=group)["events"]
+    assert [e["message"] for e in early] == ["ERROR before the filter"]
+    wait_for(lambda: time.time() * 1000 > early[0]["ingestionTime"] + 5, what="a later clock")
     put = logs.put_metric_filter
     put(
         logGroupName=group,
@@ -162,7 +172,6 @@ def test_metric_filters_give_per_minute_sums_through_get_metric_data(logs, cw):
             {"metricName": "Fatal", "metricNamespace": ns, "metricValue": "5", "defaultValue": 0}
         ],
     )
-    base = minute(int(time.time() * 1000)) - 6 * MIN
     events: list[tuple[int, str]] = []
     errors: dict[int, int] = {}
     latency: dict[int, float] = {}
