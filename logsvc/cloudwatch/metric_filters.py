@@ -29,7 +29,7 @@ from logsvc.errors import InvalidParameter, NotFound
 from logsvc.filterpattern import FilterPattern, compile_pattern, compile_reference
 from logsvc.metrics.filters import is_reference, number
 from logsvc.metrics.points import UNITS
-from logsvc.metrics.store import MetricStore
+from logsvc.metrics.store import MetricStore, for_root
 
 MAX_FILTERS_PER_GROUP = 100
 MAX_DIMENSIONS = 3
@@ -72,16 +72,8 @@ TEST_METRIC_FILTER = (
     v.L("logEventMessages", v.S("member", min_len=1), required=True, min_len=1, max_len=50),
 )
 
-_stores: dict[str, MetricStore] = {}
-
-
 def metric_store(ctx: Context) -> MetricStore:
-    """The data directory's MetricStore, one per process (it caches parsed day files)."""
-    root = str(ctx.service.store.root)
-    ms = _stores.get(root)
-    if ms is None:
-        ms = _stores[root] = MetricStore(root)
-    return ms
+    return for_root(ctx.service.store.root)
 
 
 def _compiled(text: str) -> FilterPattern:

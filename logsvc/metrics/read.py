@@ -53,6 +53,8 @@ class Collected:
     def __init__(self) -> None:
         self.cells: Cells = {}
         self.units: dict[MetricKey, str] = {}
+        # where the log lines behind a metric are: {"group", "pattern"} (none for PutMetricData)
+        self.sources: dict[MetricKey, dict[str, str]] = {}
 
     def add(self, key: MetricKey, t_ms: int, value: float, unit: str = "None") -> None:
         minute = floor_minute(t_ms)
@@ -62,6 +64,9 @@ class Collected:
             cell = row[minute] = Cell()
         cell.add(value)
         self.units.setdefault(key, unit)
+
+    def source(self, key: MetricKey, group: str, pattern: str) -> None:
+        self.sources.setdefault(key, {"group": group, "pattern": pattern})
 
     def merge(self, key: MetricKey, minute: int, cell: Cell, unit: str) -> None:
         row = self.cells.setdefault(key, {})
@@ -152,9 +157,11 @@ class MetricReader:
             got = transform(pattern, t, ev.message)
             if got is not None:
                 out.add(got[0], ev.timestamp, got[1], unit)
+                out.source(got[0], f["logGroupName"], f["filterPattern"])
                 hit.add(minute)
         for minute in seen - hit:
             out.add(fixed_key, minute, float(default), unit)
+            out.source(fixed_key, f["logGroupName"], f["filterPattern"])
 
     def _emf(self, start: int, end: int, out: Collected, wanted) -> None:
         pattern = compile_pattern(emf.MARKER)
@@ -162,6 +169,7 @@ class MetricReader:
             for key, ts, value, unit in emf.samples(ev.message, ev.timestamp):
                 if start <= ts < end and wanted(key[0], key[1]):
                     out.add(key, ts, value, unit)
+                    out.source(key, ev.group, f'{emf.MARKER} "{key[1]}"')
 
     def _lambda(self, start: int, end: int, out: Collected, name: str | None) -> None:
         """AWS/Lambda per function (dimension FunctionName) and over all functions (no dimension),

@@ -133,3 +133,17 @@ class MetricStore:
                     dfd, FILTERS, json.dumps({"filters": current}, separators=(",", ":")).encode()
                 )
         return result
+
+
+_STORES: dict[str, MetricStore] = {}
+_STORES_MU = threading.Lock()
+
+
+def for_root(root: Path | str) -> MetricStore:
+    """The data directory's MetricStore, one per process (it caches parsed day files)."""
+    key = str(root)
+    with _STORES_MU:
+        ms = _STORES.get(key)
+        if ms is None:
+            ms = _STORES[key] = MetricStore(key)
+        return ms
