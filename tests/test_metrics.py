@@ -6,6 +6,7 @@ PutMetricData and the statistics, and the errors AWS answers. Every oracle is wh
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 
@@ -518,3 +519,59 @@ def test_powertools_emf_and_lambda_metrics_of_a_simulated_function(srv, cw):
     listed = cw.list_metrics(Namespace="Shop")["Metrics"]
     assert {m["MetricName"] for m in listed} == {"Items", "Revenue"}
     assert all(sorted(d["Name"] for d in m["Dimensions"]) == ["env", "service"] for m in listed)
+
+
+@pytest.mark.browser
+def test_console_metrics_view_charts_and_opens_the_lines_behind_a_point(srv, logs, browser):
+    """In Chromium: the Metrics view charts a metric filter's counts per minute and an AWS/Lambda
+    metric; clicking a point opens exactly the log lines behind it."""
+    from playwright.sync_api import expect
+
+    group = f"/console/{uuid.uuid4().hex[:8]}"
+    ns = f"Con{uuid.uuid4().hex[:6]}"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    logs.put_metric_filter(
+        logGroupName=group,
+        filterName="errors",
+        filterPattern="ERROR",
+        metricTransformations=[{"metricName": "Errors", "metricNamespace": ns, "metricValue": "1"}],
+    )
+    t0 = minute(int(time.time() * 1000)) - 5 * MIN
+    first = [f"ERROR first minute {i}" for i in range(3)]
+    events = [(t0 + 1000 + i, m) for i, m in enumerate(first)]
+    events += [(t0 + 2000, "INFO fine"), (t0 + MIN + 1000, "ERROR second minute")]
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName="s",
+        logEvents=[{"timestamp": t, "message": m} for t, m in sorted(events)],
+    )
+    client(srv, "lambda").invoke(
+        FunctionName="order", Payload=json.dumps({"items": [1], "revenue": 1})
+    )
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    try:
+        page.goto(f"{srv.url}/#/metrics?ns={ns}&name=Errors&range=1h")
+        expect(page.locator(".metrics-chart")).to_have_attribute("data-points", "2")
+        state = page.evaluate("window.__logsvc.state()")
+        assert [(p["t"], p["v"]) for p in state["points"]] == [(t0, 3), (t0 + MIN, 1)]
+        assert state["logs"] == {"group": group, "pattern": "ERROR"}
+        pt = state["points"][0]
+        page.mouse.move(pt["x"], pt["y"])
+        page.mouse.click(pt["x"], pt["y"])
+        expect(page).to_have_url(re.compile(r"#/events\?"))
+        rows = page.locator(".vl .row")
+        expect(rows).to_have_count(3)
+        for m in first:
+            expect(page.locator(".vl .row", has_text=m)).to_have_count(1)
+
+        page.goto(f"{srv.url}/#/metrics?ns=AWS/Lambda&name=Invocations&dim=FunctionName%3Dorder")
+        page.wait_for_function(  # the hash change re-renders: wait for the new view's chart
+            "() => { const s = window.__logsvc.state();"
+            " return s && s.logs && s.logs.group === '/aws/lambda/order'; }"
+        )
+        state = page.evaluate("window.__logsvc.state()")
+        assert sum(p["v"] for p in state["points"]) >= 1
+        assert page.locator(".metrics-chart .u-over").is_visible()
+    finally:
+        page.close()

@@ -198,12 +198,14 @@ class MetricReader:
                     samples.append(("Duration", float(dur)))
             elif status == "throttled":
                 samples.append(("Throttles", 1.0))
+            group = rec.get("logGroup") if isinstance(rec.get("logGroup"), str) else None
             for metric, value in samples:
                 if name is None or name == metric:
                     for dims in ((("FunctionName", fn),), ()):
-                        out.add(
-                            metric_key(LAMBDA_NS, metric, dims), t0, value, LAMBDA_UNITS[metric]
-                        )
+                        key = metric_key(LAMBDA_NS, metric, dims)
+                        out.add(key, t0, value, LAMBDA_UNITS[metric])
+                        if dims and group:
+                            out.source(key, group, "")  # the function's lines in that period
         if name is None or name == "ConcurrentExecutions":
             everyone = [s for v in spans.values() for s in v]
             for fn, fspans in [*spans.items(), (None, everyone)]:
