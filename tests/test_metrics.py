@@ -447,6 +447,9 @@ def test_put_metric_data_statistics_percentiles_and_errors(cw):
         metric_data(
             cw, [stat_query("a", ns, "Lat"), {"Id": "e", "Expression": "a + zz"}], t0, t0 + MIN
         )
+    with pytest.raises(cw.exceptions.InvalidParameterValueException, match="nest"):
+        deep = "(" * 40 + "a" + ")" * 40
+        metric_data(cw, [stat_query("a", ns, "Lat"), {"Id": "e", "Expression": deep}], t0, t0 + MIN)
     with pytest.raises(cw.exceptions.InvalidParameterCombinationException, match="1440"):
         cw.get_metric_statistics(
             Namespace=ns,

@@ -72,6 +72,7 @@ TEST_METRIC_FILTER = (
     v.L("logEventMessages", v.S("member", min_len=1), required=True, min_len=1, max_len=50),
 )
 
+
 def metric_store(ctx: Context) -> MetricStore:
     return for_root(ctx.service.store.root)
 

@@ -274,7 +274,13 @@ def list_metrics(ctx: Context, p: dict) -> dict:
 # ---- GetMetricData -----------------------------------------------------------------------------
 
 
+MAX_TIME_S = 253_402_300_799  # 9999-12-31T23:59:59Z
+
+
 def _range(p: dict) -> tuple[int, int]:
+    for name in ("StartTime", "EndTime"):
+        if not 0 <= p[name] <= MAX_TIME_S:
+            raise bad(f"The parameter {name} must be a time between 1970 and 9999.")
     start, end = _ms(p["StartTime"]), _ms(p["EndTime"])
     if start >= end:
         raise bad("The parameter StartTime must be less than the parameter EndTime.")

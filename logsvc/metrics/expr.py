@@ -23,6 +23,7 @@ _TOKEN_RE = re.compile(
 )
 FUNCTIONS = ("SUM", "AVG", "MIN", "MAX", "METRICS", "ABS")
 MAX_LENGTH = 2048
+MAX_DEPTH = 32  # nested ( ) [ ] and calls: the parser recurses, and its depth must stay bounded
 
 
 class MathError(ValueError):
@@ -51,13 +52,17 @@ def evaluate(text: str, metrics: dict[str, Series], ids_in_order: list[str]) -> 
         kind = m.lastgroup or ""
         tokens.append((kind, m.group(kind), m.start(kind)))
         pos = m.end()
-    return _Parser(text, tokens, metrics, ids_in_order).run()
+    try:
+        return _Parser(text, tokens, metrics, ids_in_order).run()
+    except RecursionError:  # a chain like 2^2^2^…: bounded by the length cap, still too deep
+        raise MathError("the expression nests too deeply", text, 0) from None
 
 
 class _Parser:
     def __init__(self, text, tokens, metrics, ids) -> None:
         self.text, self.tokens, self.metrics, self.ids = text, tokens, metrics, ids
         self.i = 0
+        self.depth = 0
 
     def fail(self, reason: str) -> MathError:
         at = self.tokens[self.i][2] if self.i < len(self.tokens) else len(self.text)
@@ -113,6 +118,15 @@ class _Parser:
         return v
 
     def atom(self) -> Value:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise self.fail(f"expressions nest at most {MAX_DEPTH} levels")
+            return self.atom_inner()
+        finally:
+            self.depth -= 1
+
+    def atom_inner(self) -> Value:
         if self.i >= len(self.tokens):
             raise self.fail("expected a number, a metric id or a function")
         kind, text, _ = self.tokens[self.i]

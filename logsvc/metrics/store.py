@@ -31,7 +31,11 @@ LOCK = ".lock"
 MAX_FILTERS_BYTES = 16 << 20
 
 
+MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last instant a day name can hold
+
+
 def _day(ms: int) -> str:
+    ms = min(max(0, ms), MAX_MS)
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d")
 
 
@@ -71,7 +75,7 @@ class MetricStore:
 
     def cells(self, start_ms: int, end_ms: int) -> Iterator[tuple[MetricKey, str, int, Cell]]:
         """Every stored (key, unit, minute, cell) with a minute in [start, end)."""
-        first, last = _day(max(0, start_ms)), _day(max(0, end_ms))
+        first, last = _day(start_ms), _day(end_ms)
         try:
             with safeio.under(self.root, FOLDER, PUT) as dfd:
                 names = sorted(n for n in os.listdir(dfd) if n.endswith(".jsonl"))
