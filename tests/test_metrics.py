@@ -416,6 +416,15 @@ def test_put_metric_data_statistics_percentiles_and_errors(cw):
     listed = cw.list_metrics(Namespace=ns, Dimensions=[{"Name": "Host"}])["Metrics"]
     assert listed == [{"Namespace": ns, "MetricName": "Lat", "Dimensions": dims}]
 
+    # a body over 10 KB: botocore gzips PutMetricData (Content-Encoding: gzip)
+    many = [
+        {"MetricName": "Many", "Timestamp": (t0 + 1000) / 1000, "Value": float(i)}
+        for i in range(600)
+    ]
+    cw.put_metric_data(Namespace=ns, MetricData=many)
+    got = metric_data(cw, [stat_query("many", ns, "Many", "SampleCount")], t0, t0 + MIN)
+    assert got["many"] == {t0: 600.0}
+
     with pytest.raises(cw.exceptions.InvalidParameterValueException, match="AWS/Lambda"):
         cw.put_metric_data(Namespace="AWS/Lambda", MetricData=[{"MetricName": "x", "Value": 1}])
     with pytest.raises(cw.exceptions.InvalidParameterCombinationException):
