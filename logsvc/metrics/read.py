@@ -129,6 +129,7 @@ class MetricReader:
                 pattern=pattern,
                 after=after,
                 max_bytes=1 << 24,
+                fields=False,  # metrics need time, message and ingestion time only
             )
             yield from page.events
             if page.next_key is None:
