@@ -288,7 +288,7 @@ def test_test_metric_filter_answers_like_aws(logs):
         logs.test_metric_filter(filterPattern="{ $.a = ", logEventMessages=["x"])
 
 
-def test_metric_filter_definitions_and_their_errors(logs):
+def test_metric_filter_definitions_and_their_errors(logs, cw):
     group = f"/defs/{uuid.uuid4().hex[:8]}"
     logs.create_log_group(logGroupName=group)
 
@@ -351,10 +351,19 @@ def test_metric_filter_definitions_and_their_errors(logs):
             metricTransformations=[{"metricName": "A", "metricNamespace": "N", "metricValue": "1"}],
         )
         logs.put_metric_filter(**put_missing)
-    # a group deleted and created again has no filters
+    # a group deleted and created again has no filters, and its lines make no metric
     logs.delete_log_group(logGroupName=group)
     logs.create_log_group(logGroupName=group)
     assert logs.describe_metric_filters(logGroupName=group)["metricFilters"] == []
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    now = int(time.time() * 1000)
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName="s",
+        logEvents=[{"timestamp": now, "message": "ERROR in the new group"}],
+    )
+    got = metric_data(cw, [stat_query("m", "NS", "M")], minute(now) - MIN, minute(now) + MIN)
+    assert got["m"] == {}
 
 
 def test_put_metric_data_statistics_percentiles_and_errors(cw):

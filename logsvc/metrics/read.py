@@ -100,13 +100,21 @@ class MetricReader:
                 out.merge(key, minute, cell, unit)
         for f in self.mstore.filters():
             t = f["metricTransformations"][0]
-            if wanted(t["metricNamespace"], t["metricName"]):
+            if wanted(t["metricNamespace"], t["metricName"]) and self._live(f):
                 self._filter(f, start_ms, end_ms, out)
         if namespace is None or not namespace.startswith("AWS/"):
             self._emf(start_ms, end_ms, out, wanted)
         if wanted(LAMBDA_NS):
             self._lambda(start_ms, end_ms, out, name)
         return out
+
+    def _live(self, f: dict) -> bool:
+        """Is the filter's group still the one it was put on (not deleted, not created again)?"""
+        try:
+            g = self.reader.store.get_group(f["logGroupName"])
+        except (NotFound, InvalidParameter):
+            return False
+        return g.creation_time == f.get("groupCreated")
 
     # ---- sources -----------------------------------------------------------------------------
 
