@@ -596,3 +596,22 @@ def test_console_metrics_view_charts_and_opens_the_lines_behind_a_point(srv, log
         assert page.locator(".metrics-chart .u-over").is_visible()
     finally:
         page.close()
+
+
+def test_rest_metrics_answers_bad_arguments_with_400s_naming_the_field(srv):
+    """The console's /api/v1/metrics/data: bad input is a REST 400 with field and rule."""
+    import requests
+
+    base = srv.url + "/api/v1/metrics/data"
+    for params, field in (
+        ({"name": "x"}, "namespace"),
+        ({"namespace": "N", "name": "x", "period": "30"}, "period"),
+        ({"namespace": "N", "name": "x", "stat": "Median"}, "stat"),
+        ({"namespace": "N", "name": "x", "dimension": "novalue"}, "dimension"),
+        ({"namespace": "N", "name": "x", "start": "2030-01-02", "end": "2030-01-01"}, "start"),
+    ):
+        r = requests.get(base, params=params, timeout=10)
+        assert r.status_code == 400, (params, r.status_code, r.text)
+        assert r.json()["error"]["field"] == field, (params, r.text)
+    r = requests.get(base, params={"namespace": "N", "name": "nothing"}, timeout=10)
+    assert r.status_code == 200 and r.json()["points"] == [] and r.json()["logs"] is None
