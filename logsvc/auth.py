@@ -126,6 +126,11 @@ def deny(kind: str, status: int, code: str, message: str) -> Response:
         from logsvc.cloudwatch.errors import AwsError
 
         return error_response_for(AwsError(code, message, status=status))
+    if kind == "metrics":  # the CloudWatch metrics API's targets on the same `POST /`
+        from logsvc.api.cloudwatch import metrics_error_response
+        from logsvc.cloudwatch.errors import MetricsError
+
+        return metrics_error_response(MetricsError(code, message, status=status))
     if kind == "lambda":
         from logsvc.api.errors import LambdaError
 
@@ -264,7 +269,8 @@ def gate(req: Request, service: Any, public_route: Any = None) -> Response | Non
         req.environ[CONSUMED] = True
         return None
     if kind == "cloudwatch":
-        return deny("cloudwatch", error.status, error.code, error.message)
+        shape = "metrics" if aws_scope(req, kind) == "monitoring" else "cloudwatch"
+        return deny(shape, error.status, error.code, error.message)
     return _lambda_denial(error)
 
 

@@ -407,6 +407,10 @@ def test_the_metrics_api_takes_sigv4_scoped_to_monitoring_only(gated: Server) ->
     )
     r = requests.post(gated.url + "/", data=b"{}", headers=dict(req.headers.items()), timeout=10)
     assert r.status_code == 400 and "Metrics" not in r.text, (r.status_code, r.text[:200])
+    # refused in the metrics API's own shape: botocore reads the code from x-amzn-query-error
+    assert r.headers["Content-Type"] == "application/x-amz-json-1.0"
+    assert r.headers["x-amzn-query-error"].endswith(";Sender")
+    assert r.json()["__type"].startswith("com.amazonaws.cloudwatch#")
 
 
 def test_lambda_refuses_credentials_scoped_to_another_service(gated: Server) -> None:
