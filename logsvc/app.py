@@ -19,6 +19,7 @@ from logsvc.api import (
     insights_console,
     invocations,
     lambda_api,
+    metrics,
     otlp,
     rest,
     tables,
@@ -61,6 +62,7 @@ def create_app(service) -> Flask:
     app.register_blueprint(http_routes.bp)
     app.register_blueprint(tables.bp)
     app.register_blueprint(invocations.bp)
+    app.register_blueprint(metrics.bp)
     app.register_blueprint(cloudwatch.bp)
     app.register_blueprint(otlp.bp)
 

@@ -12,8 +12,9 @@ surface is named by its path and gets its rule:
                 (the rule Vite and Jupyter use); IP literals cannot be rebound.
     public      `/`, `/static/*`, `/healthz`, `/api/v1/openapi.json`: hold no data, always open.
     rest        `/api/*`: `Authorization: Bearer <token>` (or `?token=` for EventSource) when --token.
-    cloudwatch  `POST /`: SigV4 scoped to `logs` when keys or a token are configured (the token as
-                the secret when no keys are), or the bearer token itself.
+    cloudwatch  `POST /`: SigV4 scoped to `logs` (`monitoring` for the metrics API's
+                GraniteServiceVersion20100801 targets) when keys or a token are configured (the
+                token as the secret when no keys are), or the bearer token itself.
     lambda      `/2015-03-31/*`, `/_container/*`: SigV4 scoped to `lambda`, same credentials.
     http        `/http/*`: when --token, the bearer token or SigV4 scoped to `execute-api`; routes
                 declared `public = true` in logsvc.toml pass.
@@ -185,6 +186,11 @@ def deny(kind: str, status: int, code: str, message: str) -> Response:
         from logsvc.cloudwatch.errors import AwsError
 
         return error_response_for(AwsError(code, message, status=status))
+    if kind == "metrics":  # the CloudWatch metrics API's targets on the same `POST /`
+        from logsvc.api.cloudwatch import metrics_error_response
+        from logsvc.cloudwatch.errors import MetricsError
+
+        return metrics_error_response(MetricsError(code, message, status=status))
     if kind == "lambda":
         from logsvc.api.errors import LambdaError
 
@@ -275,6 +281,17 @@ def _host_denial(kind: str, host: str) -> Response:
     )
 
 
+def aws_scope(req: Request, kind: str) -> str:
+    """The SigV4 service a request must be signed for: `lambda`, `logs`, or `monitoring` for the
+    CloudWatch metrics API (same `POST /`, told apart by its X-Amz-Target)."""
+    if kind == "otlp":
+        return "logs"  # AWS's OTLP endpoint is CloudWatch Logs'
+    if kind != "cloudwatch":
+        return "lambda"
+    target = req.headers.get("X-Amz-Target", "")
+    return "monitoring" if target.startswith("GraniteServiceVersion20100801.") else "logs"
+
+
 def gate(req: Request, service: Any, public_route: Any = None) -> Response | None:
     """The public server's check for one request: None to proceed, or the refusal.
 
@@ -328,12 +345,13 @@ def gate(req: Request, service: Any, public_route: Any = None) -> Response | Non
             True  # the token opens every door (the CLI's `logsvc invoke` sends it)
         )
         return None
-    error = _sigv4(req, credentials, "lambda" if kind == "lambda" else "logs")
+    error = _sigv4(req, credentials, aws_scope(req, kind))
     if error is None:
         req.environ[CONSUMED] = True
         return None
     if kind == "cloudwatch":
-        return deny("cloudwatch", error.status, error.code, error.message)
+        shape = "metrics" if aws_scope(req, kind) == "monitoring" else "cloudwatch"
+        return deny(shape, error.status, error.code, error.message)
     if kind == "otlp":
         return _otlp_denial(req, error)
     return _lambda_denial(error)

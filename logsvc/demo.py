@@ -2,7 +2,7 @@
 
 Owns choosing the demo project (examples/logsvc.toml), starting the load generator beside the
 server, and the generator's traffic mix (checkouts logging JSON, fan-out jobs, web requests, pub/sub, bucket
-uploads, table writes, an always-failing function). The generator is a separate process that only uses the
+uploads, table writes, an always-failing function) and the metric filters it puts on checkout's group. The generator is a separate process that only uses the
 public HTTP API and the bucket directory, like a user would. Never touches the index.
 
 If the examples are not on disk (an installed wheel without them), it falls back to writing
@@ -97,6 +97,7 @@ class LoadGenerator:
         self.url, self.data_dir, self.stop = url.rstrip("/"), data_dir, stop
         self.rng = random.Random()
         self.items: list[str] = []
+        self.metric_filters = False  # put on checkout's group once it exists
 
     def _call(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
@@ -172,6 +173,48 @@ class LoadGenerator:
                 "total": round(self.rng.uniform(5, 500), 2),
             },
         )
+        if not self.metric_filters:
+            self.put_metric_filters()
+
+    def put_metric_filters(self) -> None:
+        """Metric filters on checkout's log group, through the CloudWatch API as a user would:
+        declined cards counted and payment latency summed (the console's Metrics view charts
+        them). Tried after each checkout until the group exists."""
+        filters = [
+            ("declined", '{ $.level = "ERROR" }', "Declined", "1", "Count"),
+            (
+                "latency",
+                '{ $.message = "payment captured" }',
+                "PaymentLatency",
+                "$.latency",
+                "Milliseconds",
+            ),
+        ]
+        ok = True
+        for name, pattern, metric, value, unit in filters:
+            status, _ = self._call(
+                "POST",
+                "/",
+                {
+                    "logGroupName": "/aws/lambda/orders",
+                    "filterName": name,
+                    "filterPattern": pattern,
+                    "metricTransformations": [
+                        {
+                            "metricName": metric,
+                            "metricNamespace": "Checkout",
+                            "metricValue": value,
+                            "unit": unit,
+                        }
+                    ],
+                },
+                {
+                    "X-Amz-Target": "Logs_20140328.PutMetricFilter",
+                    "Content-Type": "application/x-amz-json-1.1",
+                },
+            )
+            ok = ok and status == 200
+        self.metric_filters = ok
 
     def table_writes(self) -> None:
         n = self.rng.randint(1, 25)

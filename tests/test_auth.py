@@ -20,6 +20,7 @@ from botocore.auth import SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
 
 from logsvc import sigv4
 from logsvc.invoker.functions import load_project
@@ -383,6 +384,33 @@ def test_cloudwatch_refuses_credentials_scoped_to_another_service(
         r.status_code,
         r.text[:200],
     )
+
+
+def test_the_metrics_api_takes_sigv4_scoped_to_monitoring_only(gated: Server) -> None:
+    """The CloudWatch metrics API shares `POST /` with the Logs API; its targets need credentials
+    scoped to `monitoring` (what boto3's cloudwatch client signs with), not `logs`."""
+    cw = _client(gated, "cloudwatch")
+    assert cw.list_metrics(Namespace="Nothing")["Metrics"] == []
+    with pytest.raises(ClientError):
+        _client(gated, "cloudwatch", secret="wrong").list_metrics()
+    req = signed(
+        "POST",
+        gated.url + "/",
+        b"{}",
+        {
+            "X-Amz-Target": "GraniteServiceVersion20100801.ListMetrics",
+            "Content-Type": "application/x-amz-json-1.0",
+        },
+        key_id=KEY,
+        secret=SECRET,
+        service="logs",
+    )
+    r = requests.post(gated.url + "/", data=b"{}", headers=dict(req.headers.items()), timeout=10)
+    assert r.status_code == 400 and "Metrics" not in r.text, (r.status_code, r.text[:200])
+    # refused in the metrics API's own shape: botocore reads the code from x-amzn-query-error
+    assert r.headers["Content-Type"] == "application/x-amz-json-1.0"
+    assert r.headers["x-amzn-query-error"].endswith(";Sender")
+    assert r.json()["__type"].startswith("com.amazonaws.cloudwatch#")
 
 
 def test_lambda_refuses_credentials_scoped_to_another_service(gated: Server) -> None:

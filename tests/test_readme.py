@@ -307,3 +307,25 @@ def test_every_readme_command_works_against_the_demo(demo: Demo) -> None:
 def test_every_readme_filter_pattern_finds_events_in_the_demo(demo: Demo, pattern: str) -> None:
     quoted = "'" + pattern.replace("'", "'\\''") + "'"
     demo.until_output(f"logsvc search {quoted} --since 1h --limit 5")
+
+
+def test_the_demo_makes_metric_filter_and_lambda_metrics(demo: Demo) -> None:
+    """The demo's generator puts metric filters on checkout's group (as a user would, through the
+    CloudWatch API): boto3's cloudwatch client finds their metrics and the functions' AWS/Lambda
+    ones, which the console's Metrics view charts."""
+    import boto3
+
+    cw = boto3.client(
+        "cloudwatch",
+        endpoint_url=demo.url,
+        region_name="us-east-1",
+        aws_access_key_id="demo",
+        aws_secret_access_key="demo",
+    )
+
+    def names(ns: str) -> set[str]:
+        return {m["MetricName"] for m in cw.list_metrics(Namespace=ns)["Metrics"]}
+
+    wait_for(lambda: "PaymentLatency" in names("Checkout"), timeout=60, what="Checkout metrics")
+    lam = names("AWS/Lambda")
+    assert {"Invocations", "Duration", "ConcurrentExecutions"} <= lam, lam

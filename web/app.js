@@ -10,6 +10,7 @@ import { eventsView } from './views/events.js';
 import { invocationsView } from './views/invocations.js';
 import { traceView } from './views/trace.js';
 import { queryView } from './views/query.js';
+import { metricsView } from './views/metrics.js';
 
 const ROUTES = {
   '/': groupsView,
@@ -21,6 +22,7 @@ const ROUTES = {
   '/invocations': invocationsView,
   '/trace': traceView,
   '/query': queryView,
+  '/metrics': metricsView,
 };
 
 const root = document.getElementById('view');
@@ -34,7 +36,7 @@ function show({ path, params }) {
   document.querySelectorAll('[data-nav]').forEach((a) => {
     const nav = a.dataset.nav;
     a.classList.toggle('active', (nav === 'groups' && ['/', '/groups', '/streams', '/events', '/event'].includes(path))
-      || (nav === 'search' && path === '/search') || (nav === 'query' && path === '/query') || (nav === 'invocations' && ['/invocations', '/trace'].includes(path)));
+      || (nav === 'search' && path === '/search') || (nav === 'query' && path === '/query') || (nav === 'metrics' && path === '/metrics') || (nav === 'invocations' && ['/invocations', '/trace'].includes(path)));
   });
   if (!make) {
     root.append(errorBox({ message: `There is no page at #${path}.`, hint: 'Start from the list of log groups.' }, 'Page not found'));

@@ -16,13 +16,14 @@ import json
 import logging
 import re
 import uuid
+import zlib
 
 from flask import Blueprint, Request, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from logsvc.cloudwatch import operations
+from logsvc.cloudwatch import metrics_api, operations
 from logsvc.cloudwatch.dispatch import run as run_operation
-from logsvc.cloudwatch.errors import AwsError, to_aws
+from logsvc.cloudwatch.errors import AwsError, MetricsError, to_aws, to_metrics
 from logsvc.errors import LogsvcError
 
 bp = Blueprint("cloudwatch", __name__)
@@ -60,6 +61,8 @@ def _json_response(body: dict | None, status: int = 200) -> Response:
 @bp.route("/", methods=["POST"])
 def dispatch() -> Response:
     target = request.headers.get("X-Amz-Target", "")
+    if target.startswith(metrics_api.TARGET_PREFIX):
+        return metrics_dispatch(target[len(metrics_api.TARGET_PREFIX) :])
     try:
         if not target.startswith(TARGET_PREFIX):
             raise AwsError(
@@ -126,3 +129,70 @@ def http_error_response(e: HTTPException) -> Response:
     else:
         err = AwsError("SerializationException", e.description or e.name)
     return error_response_for(err)
+
+
+# ---- the CloudWatch metrics API (JSON 1.0, X-Amz-Target: GraniteServiceVersion20100801.<Op>) ----
+
+MAX_INFLATED = 8 << 20  # a gzip PutMetricData body may not inflate past the plain body cap
+
+
+def _metrics_body() -> object:
+    """The request's JSON; botocore gzips PutMetricData bodies over 10 KB (Content-Encoding)."""
+    raw = request.get_data(cache=False)
+    if request.headers.get("Content-Encoding", "").lower() == "gzip":
+        d = zlib.decompressobj(wbits=31)
+        try:
+            raw = d.decompress(raw, MAX_INFLATED)
+        except zlib.error:
+            raise MetricsError(
+                "SerializationException", "The gzip request body is corrupt."
+            ) from None
+        if d.unconsumed_tail:
+            raise MetricsError(
+                "InvalidParameterValue", f"The request body inflates past {MAX_INFLATED} bytes."
+            )
+    try:
+        return json.loads(raw) if raw.strip() else {}
+    except (ValueError, UnicodeDecodeError):
+        raise MetricsError(
+            "SerializationException", "The request body is not valid JSON."
+        ) from None
+
+
+def metrics_dispatch(op: str) -> Response:
+    """One metrics API call: the answer, or the one writer of its error shape below."""
+    try:
+        ctx = operations.Context(
+            service=current_app.extensions["logsvc"],
+            region=_region(request),
+            request_id=_request_id(),
+        )
+        result = metrics_api.run(ctx, op, _metrics_body())
+    except LogsvcError as e:
+        return metrics_error_response(e)
+    except HTTPException as e:
+        return metrics_error_response(
+            MetricsError("InvalidParameterValue", e.description or e.name, status=e.code or 400)
+        )
+    except Exception:
+        log.exception("CloudWatch metrics %s failed", op)
+        return metrics_error_response(
+            MetricsError(
+                "InternalServiceError", "logsvc hit an unexpected error; its log has the details"
+            )
+        )
+    data = json.dumps(result or {}, separators=(",", ":")).encode()
+    resp = Response(data, status=200, content_type=metrics_api.CONTENT_TYPE)
+    resp.headers["x-amzn-RequestId"] = _request_id()
+    return resp
+
+
+def metrics_error_response(e: LogsvcError) -> Response:
+    """`{"__type": "com.amazonaws.cloudwatch#<Shape>", "message"}` + `x-amzn-query-error`."""
+    err = to_metrics(e)
+    data = json.dumps(err.body(), separators=(",", ":")).encode()
+    resp = Response(data, status=err.status, content_type=metrics_api.CONTENT_TYPE)
+    resp.headers["x-amzn-RequestId"] = _request_id()
+    for k, val in err.headers().items():
+        resp.headers[k] = val
+    return resp

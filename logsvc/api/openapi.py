@@ -553,6 +553,41 @@ def functions_paths() -> dict:
                 },
             }
         },
+        "/api/v1/metrics": {
+            "get": {
+                "summary": "Metrics with data in the range (metric filters, EMF, AWS/Lambda, PutMetricData)",
+                "parameters": [
+                    _p("namespace", "Only this namespace"),
+                    _p("name", "Only this metric name"),
+                    _p("start", "Range start (default: an hour before end)", TIME),
+                    _p("end", "Range end, exclusive (default: now)", TIME),
+                ],
+                "responses": {
+                    k: v
+                    for k, v in _responses({"type": "object", "required": ["metrics"]}).items()
+                    if k != "404"
+                },
+            }
+        },
+        "/api/v1/metrics/data": {
+            "get": {
+                "summary": "One metric's statistic per period, and where its log lines are",
+                "parameters": [
+                    _p("namespace", "The metric's namespace (required)"),
+                    _p("name", "The metric's name (required)"),
+                    _p("dimension", "Name=Value, once per dimension (exactly the metric's set)"),
+                    _p("stat", "Sum, Average, Minimum, Maximum, SampleCount or pNN (default Sum)"),
+                    _p("period", "Seconds, a multiple of 60 (default 60)", {"type": "integer"}),
+                    _p("start", "Range start (default: an hour before end)", TIME),
+                    _p("end", "Range end, exclusive (default: now)", TIME),
+                ],
+                "responses": {
+                    k: v
+                    for k, v in _responses({"type": "object", "required": ["points"]}).items()
+                    if k != "404"
+                },
+            }
+        },
         "/api/v1/tables/{table}/items": items,
     }
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from logsvc.cloudwatch import operations, queries
+from logsvc.cloudwatch import metric_filters, operations, queries
 from logsvc.cloudwatch import validate as v
 from logsvc.cloudwatch.errors import AwsError, invalid_parameter, to_aws
 from logsvc.cloudwatch.operations import Context, Operation
 from logsvc.errors import LogsvcError
 
 OPERATIONS: dict[str, Operation] = {
-    op.name: op for op in (*operations.OPERATIONS, *queries.OPERATIONS)
+    op.name: op for op in (*operations.OPERATIONS, *queries.OPERATIONS, *metric_filters.OPERATIONS)
 }
 
 

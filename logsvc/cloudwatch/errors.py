@@ -83,3 +83,50 @@ def to_aws(e: LogsvcError) -> AwsError:
     if isinstance(e, InvalidParameter):
         return invalid_parameter(e.message)
     return AwsError("ServiceUnavailableException", e.message)
+
+
+# ---- the CloudWatch metrics API (GraniteServiceVersion20100801, JSON 1.0, query-compatible) ------
+
+# query error code -> the modeled shape name botocore's `client.exceptions` knows it by
+METRICS_ERRORS = {
+    "InvalidParameterValue": "InvalidParameterValueException",
+    "MissingParameter": "MissingRequiredParameterException",
+    "InvalidParameterCombination": "InvalidParameterCombinationException",
+    "InvalidNextToken": "InvalidNextToken",
+    "LimitExceeded": "LimitExceededFault",
+    "InternalServiceError": "InternalServiceFault",
+    "InvalidAction": "InvalidAction",
+    "SerializationException": "SerializationException",
+}
+
+
+class MetricsError(AwsError):
+    """An error of the metrics API: `__type` names the modeled shape and `x-amzn-query-error`
+    carries the query code (`InvalidParameterValue;Sender`), which is what botocore's
+    query-compatible JSON clients raise by."""
+
+    def __init__(self, code: str, message: str, *, status: int | None = None) -> None:
+        super().__init__(METRICS_ERRORS.get(code, code), message, status=status)
+        self.query_code = code
+
+    def body(self) -> dict:
+        return {"__type": f"com.amazonaws.cloudwatch#{self.aws_type}", "message": self.message}
+
+    def headers(self) -> dict[str, str]:
+        fault = "Receiver" if self.status >= 500 else "Sender"
+        return {"x-amzn-query-error": f"{self.query_code};{fault}"}
+
+
+def to_metrics(e: LogsvcError) -> MetricsError:
+    """The metrics API's error for any core or validation error (Coral's texts are kept)."""
+    if isinstance(e, MetricsError):
+        return e
+    aws = to_aws(e)
+    if aws.aws_type == "SerializationException":
+        return MetricsError("SerializationException", aws.message)
+    if aws.aws_type == "InvalidParameterException":
+        missing = "must not be null" in aws.message
+        return MetricsError("MissingParameter" if missing else "InvalidParameterValue", aws.message)
+    if aws.status >= 500:
+        return MetricsError("InternalServiceError", aws.message, status=500)
+    return MetricsError("InvalidParameterValue", aws.message)

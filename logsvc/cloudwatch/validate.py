@@ -102,6 +102,11 @@ def B(name: str, **kw: Any) -> Member:
     return Member(name, "boolean", **kw)
 
 
+def D(name: str, **kw: Any) -> Member:
+    """A JSON number that may have a fraction (a double, or a timestamp in epoch seconds)."""
+    return Member(name, "double", **kw)
+
+
 def L(name: str, item: Member, **kw: Any) -> Member:
     return Member(name, "list", item=item, **kw)
 
@@ -117,6 +122,7 @@ def St(name: str, *members: Member, **kw: Any) -> Member:
 _JSON_TYPES = {
     "string": (str,),
     "integer": (int,),
+    "double": (int, float),
     "boolean": (bool,),
     "list": (list,),
     "map": (dict,),
@@ -162,7 +168,9 @@ def _check_member(
             )
         return
     types = _JSON_TYPES[m.kind]
-    ok = isinstance(value, types) and not (m.kind == "integer" and isinstance(value, bool))
+    ok = isinstance(value, types) and not (
+        m.kind in ("integer", "double") and isinstance(value, bool)
+    )
     if m.kind == "integer" and isinstance(value, float) and value.is_integer():
         ok = True  # 5.0 is a JSON number like 5
     if not ok:
@@ -171,7 +179,7 @@ def _check_member(
         )
     shown = (
         f"Value '{_value_text(value)}' at '{path}'"
-        if m.kind in ("string", "integer", "boolean")
+        if m.kind in ("string", "integer", "double", "boolean")
         else f"Value at '{path}'"
     )
 

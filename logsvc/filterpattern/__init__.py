@@ -80,12 +80,27 @@ from collections.abc import Callable
 from ..tokens import TokenQuery
 from .delimited import DelimitedMatcher, parse_delimited
 from .errors import FilterPatternError
-from .jsonfilter import Condition, Group, load_event, parse_json
+from .jsonfilter import (
+    Condition,
+    Group,
+    Selector,
+    compile_selector,
+    load_event,
+    parse_json,
+    scalar_text,
+    selectors,
+)
 from .query import lower_query, substring_filter
 from .scanner import Scanner
 from .terms import TermsMatcher, parse_terms
 
-__all__ = ["FilterPattern", "FilterPatternError", "MAX_PATTERN_LENGTH", "compile_pattern"]
+__all__ = [
+    "FilterPattern",
+    "FilterPatternError",
+    "MAX_PATTERN_LENGTH",
+    "compile_pattern",
+    "compile_reference",
+]
 
 MAX_PATTERN_LENGTH = 1024
 Span = tuple[int, int]
@@ -103,6 +118,7 @@ class FilterPattern:
         "_query",
         "_delimited",
         "literals",
+        "_selectors",
     )
 
     def __init__(
@@ -116,8 +132,10 @@ class FilterPattern:
         match_all: bool = False,
         delimited: DelimitedMatcher | None = None,
         literals: tuple[str, ...] = (),
+        json_selectors: tuple[Selector, ...] = (),
     ) -> None:
         self.text = text
+        self._selectors = json_selectors
         # case-sensitive substrings every matching message contains: readers test raw bytes with them
         self.literals = literals
         self.kind = kind  # "all", "terms", "json" or "delimited"
@@ -159,6 +177,61 @@ class FilterPattern:
     def extract(self, message: str) -> dict[str, str] | None:
         """Named field values of a delimited pattern (`$ip`-style), or None for other kinds or no fit."""
         return self._delimited.extract(message) if self._delimited is not None else None
+
+    def delimited_fields(self) -> frozenset[str] | None:
+        """The field names of a space-delimited pattern (what `$name` may refer to), else None."""
+        if self._delimited is None:
+            return None
+        return frozenset(n for n in self._delimited.slots if n is not None)
+
+    def reference(self, message: str, ref: str) -> str | None:
+        """The text a metric filter's `$name` (delimited) or `$.path` (JSON) reference takes in a
+        message, or None when the pattern kind has no such field or the message lacks it.
+
+        The one place metric values and dimensions are read from a matched event, so they come
+        from the very fields the matcher saw.
+        """
+        if ref.startswith("$.") or ref.startswith("$["):
+            if self.kind != "json":
+                return None
+            doc = load_event(message)
+            if doc is None:
+                return None
+            for v in compile_reference(ref).resolve(doc):
+                text = scalar_text(v)
+                if text is not None:
+                    return text
+            return None
+        if ref.startswith("$") and self._delimited is not None:
+            got = self.extract(message)
+            return None if got is None else got.get(ref[1:])
+        return None
+
+    def captured(self, message: str) -> dict[str, str]:
+        """TestMetricFilter's `extractedValues`: `$name` per named delimited field, `$.path` per
+        JSON selector of the pattern that reaches a scalar; `{}` for term patterns."""
+        if self._delimited is not None:
+            got = self.extract(message) or {}
+            return {f"${k}": v for k, v in got.items()}
+        out: dict[str, str] = {}
+        if self._selectors:
+            doc = load_event(message)
+            if doc is None:
+                return out
+            for sel in self._selectors:
+                texts = [t for t in map(scalar_text, sel.resolve(doc)) if t is not None]
+                if texts:
+                    out[sel.written] = texts[0]
+        return out
+
+
+@functools.lru_cache(maxsize=256)
+def compile_reference(ref: str) -> Selector:
+    """A metric filter's `$.path` reference as a selector (cached; patterns share the rules).
+
+    :raises FilterPatternError: if `ref` is not one selector.
+    """
+    return compile_selector(ref)
 
 
 def _match_all(text: str) -> FilterPattern:
@@ -232,4 +305,11 @@ def _compile_json(text: str, expr: Group | Condition) -> FilterPattern:
         return expr.spans(doc, message) if doc is not None else []
 
     query = expr.query()
-    return FilterPattern(text, "json", _prefiltered(match, query), highlights, query)
+    return FilterPattern(
+        text,
+        "json",
+        _prefiltered(match, query),
+        highlights,
+        query,
+        json_selectors=tuple(selectors(expr)),
+    )

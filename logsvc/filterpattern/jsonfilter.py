@@ -395,3 +395,25 @@ def _bracket(sc: Scanner, at: int) -> tuple[int, object]:
     if sc.peek() == "-":
         sc.fail("array indexes start at 0 and cannot be negative", rule="json-selector")
     sc.fail("expected an array index, '*' or a quoted key inside '[ ]'", rule="json-selector")
+
+
+def compile_selector(text: str) -> Selector:
+    """A whole `$.a.b` / `$.['k']` selector on its own (a metric filter's `$.latency` value or
+    dimension), parsed by the same rules as inside a pattern.
+
+    :raises FilterPatternError: if `text` is not exactly one selector.
+    """
+    sc = Scanner(text)
+    if sc.peek() != "$":
+        sc.fail("expected a selector starting with '$.'", rule="json-selector")
+    sel = _parse_selector(sc)
+    if not sel.steps or not sc.at_end():
+        sc.fail("expected exactly one selector such as $.latency", rule="json-selector")
+    return sel
+
+
+def selectors(expr: Group | Condition) -> list[Selector]:
+    """Every selector a JSON pattern's conditions name, in pattern order."""
+    if isinstance(expr, Condition):
+        return [expr.selector]
+    return [s for c in expr.children for s in selectors(c)]
