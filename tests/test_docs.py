@@ -40,3 +40,19 @@ def test_compose_file_has_service_volume_and_producer() -> None:
         assert svc["environment"]["LOGSVC_DATA_DIR"] == "/data"
     assert "logsvc-data" in compose["volumes"]
     assert (ROOT / "Dockerfile").read_text().count("FROM ") == 1
+
+
+def test_every_console_file_is_installed() -> None:
+    """setup.cfg's data_files name the console's files one by one (a non-editable install serves
+    only those): a new view left out of the list is a blank panel after `pip install .`."""
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    listed: set[Path] = set()
+    for value in cfg["options.data_files"].values():
+        for item in (x.strip() for x in value.replace("\n", ",").split(",")):
+            if item:
+                listed |= set(ROOT.glob(item))
+    on_disk = {p for p in (ROOT / "web").rglob("*") if p.is_file()}
+    assert on_disk - listed == set(), sorted(str(p.relative_to(ROOT)) for p in on_disk - listed)
