@@ -329,3 +329,64 @@ def test_the_demo_makes_metric_filter_and_lambda_metrics(demo: Demo) -> None:
     wait_for(lambda: "PaymentLatency" in names("Checkout"), timeout=60, what="Checkout metrics")
     lam = names("AWS/Lambda")
     assert {"Invocations", "Duration", "ConcurrentExecutions"} <= lam, lam
+
+
+def test_the_metrics_view_charts_the_demos_metrics_and_opens_the_lines_behind(
+    demo: Demo, browser
+) -> None:
+    """In Chromium, over the demo: the Metrics view charts the demo's metric-filter metric
+    (Checkout PaymentLatency) and an AWS/Lambda metric; a clicked point opens the log lines the
+    filter matched in that minute."""
+    import time
+
+    import requests
+    from playwright.sync_api import expect
+
+    def points() -> int:
+        now = int(time.time() * 1000)
+        r = requests.get(
+            f"{demo.url}/api/v1/metrics/data",
+            params={
+                "namespace": "Checkout",
+                "name": "PaymentLatency",
+                "stat": "Sum",
+                "period": 60,
+                "start": now - 3_600_000,
+                "end": now,
+            },
+            timeout=30,
+        )
+        return len(r.json().get("points", [])) if r.status_code == 200 else 0
+
+    wait_for(lambda: points() >= 1, timeout=60, what="the demo's PaymentLatency points")
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    try:
+        page.goto(f"{demo.url}/#/metrics?ns=Checkout&name=PaymentLatency&range=1h")
+        expect(page.locator(".metrics-chart")).to_have_attribute(
+            "data-points", re.compile(r"[1-9]")
+        )
+        state = page.evaluate("window.__logsvc.state()")
+        assert state["logs"] == {
+            "group": "/aws/lambda/orders",
+            "pattern": '{ $.message = "payment captured" }',
+        }
+        pt = state["points"][0]
+        page.mouse.move(pt["x"], pt["y"])
+        page.mouse.click(pt["x"], pt["y"])
+        expect(page).to_have_url(re.compile(r"#/events\?"))
+        rows = page.locator(".vl .row")
+        expect(rows.first).to_be_visible()
+        assert rows.count() >= 1
+        for i in range(rows.count()):
+            assert "payment captured" in rows.nth(i).inner_text()
+
+        page.goto(f"{demo.url}/#/metrics?ns=AWS/Lambda&name=Invocations&range=1h")
+        page.wait_for_function(
+            "() => { const s = window.__logsvc.state();"
+            " return s && s.points && s.points.length > 0; }"
+        )
+        state = page.evaluate("window.__logsvc.state()")
+        assert sum(p["v"] for p in state["points"]) >= 1
+        assert page.locator(".metrics-chart .u-over").is_visible()
+    finally:
+        page.close()
