@@ -347,6 +347,29 @@ def test_putlogevents_errors_reach_the_function_once_each_within_2s(env) -> None
     assert len(data_events(out, group)) == 137
 
 
+def test_the_console_shows_the_log_group_as_the_trigger(env, browser) -> None:
+    """In Chromium: the Invocations view and the causal trace name a subscription's delivery
+    "log group G → function F" (the records of the test above)."""
+    from playwright.sync_api import expect
+
+    server, _out = env
+    group = "/app/orders"
+    recs = requests.get(
+        server.url + "/api/v1/invocations", params={"function": "sink", "limit": 1000}, timeout=10
+    ).json()["invocations"]
+    rid = next(r["requestId"] for r in recs if r["trigger"].get("logGroup") == group)
+    label = f"log group {group} \u2192 function sink"
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.goto(server.url + "/#/invocations?function=sink")
+        row = page.locator(f'tr.inv[data-request-id="{rid}"]')
+        expect(row).to_contain_text(label)
+        row.get_by_role("link", name=rid).click()
+        expect(page.locator(".trace-head")).to_contain_text(f"via {label}")
+    finally:
+        page.close()
+
+
 def test_file_appends_and_function_output_are_delivered_too(env) -> None:
     server, out = env
     logs = logs_client(server.url)
