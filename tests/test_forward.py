@@ -125,7 +125,25 @@ def kill9_run(
     tmp_path: Path, urls: list[str], groups: int, streams: int, per_stream: int, batch: int
 ) -> dict[str, dict]:
     """Forward the same groups to every destination with the real command (one process each, with
-    checkpoints of its own), kill -9 each a quarter of the way, restart them, check exactly once."""
+    checkpoints of its own), kill -9 each a quarter of the way, restart them, check exactly once.
+
+    Each destination is reached through a proxy that holds every PutLogEvents 50 ms while the first
+    run goes, so the kill lands part of the way through however fast the machine is (unslowed, a
+    quiet forwarder sent all 600 events between two looks at its status); the restart keeps the
+    same endpoint URL (its checkpoints are per endpoint) with the delay off."""
+    proxies = [_Proxy(u, faults=0, delay=0.05) for u in urls]
+    try:
+        return _kill9_run(tmp_path, proxies, groups, streams, per_stream, batch)
+    finally:
+        for p in proxies:
+            p.shutdown()
+            p.server_close()
+
+
+def _kill9_run(
+    tmp_path: Path, proxies: list, groups: int, streams: int, per_stream: int, batch: int
+) -> dict[str, dict]:
+    urls = [p.url for p in proxies]
     src = tmp_path / "src"
     src.mkdir()
     tag = f"k{os.getpid()}{int(time.time() * 1000) % 100000}"
@@ -160,6 +178,8 @@ def kill9_run(
     for st in at_kill.values():
         assert st["running"] is False and st["stopped"] is False  # killed, not stopped
         assert 0 < st["eventsForwarded"] < total, "the kill must land halfway"
+    for p in proxies:
+        p.delay = 0.0
     flags = ["--group", f"{tag}-*", "--batch-events", str(batch), "--interval", "0.05"]
     second = [
         subprocess.Popen(
@@ -324,8 +344,11 @@ class _Proxy(http.server.ThreadingHTTPServer):
         "already-accepted": "DataAlreadyAcceptedException",
     }
 
-    def __init__(self, upstream: str, faults: int, mode: str = "throttle") -> None:
+    def __init__(
+        self, upstream: str, faults: int, mode: str = "throttle", delay: float = 0.0
+    ) -> None:
         self.upstream, self.throttle, self.throttled, self.mode = upstream, faults, 0, mode
+        self.delay = delay  # seconds each PutLogEvents is held before it is relayed
         self.put_times: list[float] = []
         proxy = self
 
@@ -352,6 +375,8 @@ class _Proxy(http.server.ThreadingHTTPServer):
                 faulty = self.headers.get("X-Amz-Target", "").endswith("PutLogEvents")
                 if faulty:
                     proxy.put_times.append(time.monotonic())
+                    if proxy.delay:
+                        time.sleep(proxy.delay)
                     faulty = proxy.throttled < proxy.throttle
                     proxy.throttled += faulty
                 stores = proxy.mode in ("drop-after", "already-accepted")
