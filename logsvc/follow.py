@@ -20,6 +20,7 @@ Below ingest, query and tail; imports only lines.py and model.py.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 from logsvc import lines
@@ -32,6 +33,11 @@ LINE_CAP = 4 * 1024 * 1024 + 4
 SCAN_CHUNK = 1024 * 1024  # how much of an over-long line is looked at at once when seeking its end
 HEAD_BYTES = ID_HEAD_BYTES
 MARK_BYTES = 32
+# An mtime this recent is not trusted to stand for the bytes: the kernel stamps a write's mtime
+# before it copies the bytes (a look between the two sees the new time with the old bytes), and a
+# second write within the clock's tick keeps the same time. Until it is older, every look reads the
+# last bytes taken again, so an in-place rewrite is noticed however a look races it.
+MTIME_SETTLE_NS = 2_000_000_000
 CONTINUATION_GRACE = 0.25
 PARTIAL_LINE_GRACE = 2.0
 MAX_MESSAGE = 1_048_576  # longer events are cut here, with a marker (see truncate_message)
@@ -61,7 +67,7 @@ class FileFollow:
         """Compare the open file with what was read; on a new file, restart at byte 0. True if reset.
 
         Every look: inode, size (not below what was read) and head bytes. When the modification
-        time moved, also the last bytes taken (bytes now reading as zero are a hole retention
+        time moved, or is too recent to trust (MTIME_SETTLE_NS), also the last bytes taken (bytes now reading as zero are a hole retention
         punched, which keeps the file).
         """
         size = fst.st_size
@@ -82,7 +88,9 @@ class FileFollow:
             self.mark = os.pread(
                 fd, min(MARK_BYTES, self.end), self.end - min(MARK_BYTES, self.end)
             )
-        self.ino, self.mtime_ns = fst.st_ino, fst.st_mtime_ns
+        self.ino = fst.st_ino
+        settled = time.time_ns() - fst.st_mtime_ns >= MTIME_SETTLE_NS
+        self.mtime_ns = fst.st_mtime_ns if settled else -1  # -1: check the mark again next look
         if size != self.seen_size:
             self.seen_size, self.changed_at = size, now
         return bool(reset)

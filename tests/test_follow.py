@@ -486,3 +486,30 @@ def test_tail_since_says_when_the_replay_was_cut(server: Server) -> None:
     )
     assert "X-Logsvc-Replay-Truncated" not in r.headers
     r.close()
+
+
+def test_a_rewrite_is_noticed_when_a_look_saw_its_mtime_before_its_bytes(tmp_path: Path) -> None:
+    """The kernel stamps a write's mtime before it copies the bytes, and two writes within one clock
+    tick share a time. A look that saw the new mtime with the old bytes must not take that mtime as
+    checked: the next look, with the rewrite's bytes in place and the same mtime, still resets.
+    (Once, in CI, a same-size rewrite stayed unnoticed by search for 15 s.)"""
+    from logsvc.follow import FileFollow
+
+    header = b"# a constant header line, longer than the 64 head bytes a file is known by\n"
+    path = tmp_path / "s.log"
+    path.write_bytes(header + b"order q7xk2 accepted alpha\n")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        ff = FileFollow()
+        assert not ff.look(fd, os.fstat(fd), 0.0)
+        ff.took(fd, path.stat().st_size)
+        stamp = time.time_ns()
+        os.utime(path, ns=(stamp, stamp))  # the write's mtime is in place, its bytes are not yet
+        assert not ff.look(fd, os.fstat(fd), 1.0)
+        with open(path, "r+b") as f:  # the bytes land: same size, same time
+            f.write(header + b"order z9wm4 rejected bravo\n")
+        os.utime(path, ns=(stamp, stamp))
+        assert ff.look(fd, os.fstat(fd), 2.0)  # noticed: read from byte 0 again
+        assert ff.end == 0
+    finally:
+        os.close(fd)
