@@ -506,8 +506,13 @@ class Store:
                         )
                     )
         except FileNotFoundError:
-            self.get_group(group)
-            raise
+            # the folder went away while we read it (deleted, perhaps made again since): the group
+            # we were listing is gone either way, never a 500
+            raise NotFound(
+                f"no log group {group!r}",
+                field="group",
+                hint="Run 'logsvc groups' to list groups, or write to it first.",
+            ) from None
         out.sort(key=lambda s: s.name)
         return out
 
