@@ -9,7 +9,7 @@ demo:  ## install and run the service with demo functions producing logs
 
 test:  ## install test dependencies (incl. Debian's chromium) and run the whole suite
 	bash scripts/setup-test.sh
-	python3 -m pytest -n 3 --dist loadfile -p no:benchmark
+	python3 -m pytest -n 2 --dist loadfile -p no:benchmark
 	ruff check .
 
 lint:  ## ruff
