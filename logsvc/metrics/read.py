@@ -29,7 +29,7 @@ from logsvc.metrics.filters import transform
 from logsvc.metrics.points import Cell, MetricKey, floor_minute, metric_key
 from logsvc.metrics.store import MetricStore
 from logsvc.model import LogEvent
-from logsvc.query import MAX_LIMIT, Reader
+from logsvc.query import MAX_LIMIT, Reader, iter_all
 
 LAMBDA_NS = "AWS/Lambda"
 LAMBDA_SLACK_MS = 16 * 60_000  # a record is written at its end; functions run at most 15 min
@@ -125,24 +125,18 @@ class MetricReader:
             sources = self.reader.all_sources() if groups is None else self.reader.sources(groups)
         except (NotFound, InvalidParameter):
             return
-        after = None
-        while True:
-            page = self.reader.read(
-                sources,
-                start=start,
-                end=end,
-                end_exclusive=True,
-                limit=MAX_LIMIT,
-                forward=True,
-                pattern=pattern,
-                after=after,
-                max_bytes=1 << 24,
-                fields=False,  # metrics need time, message and ingestion time only
-            )
-            yield from page.events
-            if page.next_key is None:
-                return
-            after = page.next_key
+        yield from iter_all(
+            self.reader,
+            sources,
+            start=start,
+            end=end,
+            end_exclusive=True,
+            limit=MAX_LIMIT,
+            forward=True,
+            pattern=pattern,
+            max_bytes=1 << 24,
+            fields=False,  # metrics need time, message and ingestion time only
+        )
 
     def _filter(self, f: dict, start: int, end: int, out: Collected) -> None:
         """One metric filter's samples (module docstring)."""
