@@ -100,3 +100,35 @@ def test_a_chunk_cut_by_the_first_visible_byte_shows_its_events_from_there(
             assert [e.offset for e in got] == offsets[100:]
     finally:
         index.close()
+
+
+def test_reads_without_fields_serve_the_same_ids_times_and_messages(
+    data_dir: Path, write_lines: Callable[..., Path]
+) -> None:
+    """FilterLogEvents and GetLogEvents read with fields=False (no full parse): for every line
+    format's samples, and lines with and without a leading time, the ids, times, ingestion times
+    and messages are the ones the fully parsed read serves, with and without a pattern."""
+    from logsvc.lines import FORMATS
+
+    texts = [s for f in FORMATS for s in f.samples]
+    texts += [
+        "2024-05-01T00:00:01.000Z plain timestamped line",
+        "2024-05-01T00:00:02.000Z\tabc-123\tINFO\tnode style",
+        "1234 starts with digits but no time",
+        "no time at all",
+    ]
+    write_lines("g", "s", [t.replace("\n", " ") for t in texts])
+    index = BlockIndex(data_dir / "index")
+    try:
+        Ingester(Store(data_dir), index).rebuild(None)
+        reader = Reader(Store(data_dir), index)
+        src = reader.sources(["g"])
+        for pattern in ("", "time", "INFO"):
+            full = reader.read(src, forward=True, limit=1_000, pattern=pattern).events
+            bare = reader.read(src, forward=True, limit=1_000, pattern=pattern, fields=False).events
+            assert len(full) >= (len(texts) if not pattern else 1)
+            assert [(e.event_id, e.timestamp, e.ingestion_time, e.message) for e in bare] == [
+                (e.event_id, e.timestamp, e.ingestion_time, e.message) for e in full
+            ], pattern
+    finally:
+        index.close()
