@@ -495,18 +495,19 @@ def split_events(
         else:
             join = False
         if not join:
-            if start >= 0 and (not need or all(n in data[start : pos - 1] for n in need)):
+            if start >= 0:
                 raw = data[start : pos - 1]
-                # the hot path: a plain line without CR is decoded here; a 1-byte slice is a cached object
-                emit(
-                    _raw_event(
-                        start,
-                        pos,
-                        _text(raw)
-                        if raw[25:26] == b"\x1e" or b"\r" in raw
-                        else raw.decode("utf-8", "replace"),
+                if not need or all(n in raw for n in need):
+                    # the hot path: a plain line without CR is decoded here
+                    emit(
+                        _raw_event(
+                            start,
+                            pos,
+                            _text(raw)
+                            if raw[25:26] == b"\x1e" or b"\r" in raw
+                            else raw.decode("utf-8", "replace"),
+                        )
                     )
-                )
             start = pos
             first = i
         pos += len(line) + 1
@@ -517,8 +518,9 @@ def split_events(
         or _tail_continues(data[complete : complete + 80])
     ):
         return events, start
-    if not need or all(n in data[start : complete - 1] for n in need):
-        emit(_raw_event(start, complete, _text(data[start : complete - 1])))
+    raw = data[start : complete - 1]
+    if not need or all(n in raw for n in need):
+        emit(_raw_event(start, complete, _text(raw)))
     return events, complete
 
 
