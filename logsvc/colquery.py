@@ -65,6 +65,8 @@ def cursor(temp_dir: Path | None = None, memory: int = 512 * 1024 * 1024) -> Any
                 config["temp_directory"] = str(temp_dir)
             else:
                 config["temp_directory"] = ""  # no spilling at all rather than into the cwd
+            if len(_CONS) >= 4:  # a server has one; in-process tests make one per data dir
+                _CONS.pop(next(iter(_CONS)))  # dropped, not closed: running cursors keep it
             con = _CONS[key] = duckdb.connect(config=config)
         return con.cursor()
 
