@@ -289,10 +289,15 @@ def test_250_items_with_batch_size_100_arrive_as_100_100_50_in_order(srv):
         "OldImage" not in first["dynamodb"]
         and first["dynamodb"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     )
-    recs = requests.get(
-        srv.url + "/api/v1/invocations", params={"function": "consumer"}, timeout=10
-    ).json()["invocations"]
-    assert [r["trigger"]["batchSize"] for r in recs] == [100, 100, 50]
+
+    def records() -> list:
+        return requests.get(
+            srv.url + "/api/v1/invocations", params={"function": "consumer"}, timeout=10
+        ).json()["invocations"]
+
+    # the handler writes its delivery before the invoker writes the invocation's record
+    wait_for(lambda: len(records()) >= 3, timeout=10, what="three invocation records")
+    assert [r["trigger"]["batchSize"] for r in records()] == [100, 100, 50]
 
 
 def test_update_and_delete_produce_modify_and_remove_with_images(srv):
