@@ -484,17 +484,24 @@ def test_a_failing_function_gets_the_batch_again_by_lambdas_async_retry(env) -> 
 
     wait_for(lambda: sum(len(d["logEvents"]) for d in data()) >= 2, timeout=10, what="retry")
     assert sorted(e["message"] for d in data() for e in d["logEvents"]) == ["one", "two"]
-    recs = requests.get(
-        server.url + "/api/v1/invocations", params={"function": "flaky", "limit": 1000}, timeout=10
-    ).json()["invocations"]
-    mine = [
-        r for r in recs if r["trigger"].get("logGroup") == group and "logStream" in r["trigger"]
-    ]
-    by_id: dict[str, list] = {}
-    for r in mine:
-        by_id.setdefault(r["requestId"], []).append(
-            (r["attempt"], r["status"], r["invocationType"])
-        )
+
+    def attempts() -> dict[str, list]:
+        recs = requests.get(
+            server.url + "/api/v1/invocations",
+            params={"function": "flaky", "limit": 1000},
+            timeout=10,
+        ).json()["invocations"]
+        by_id: dict[str, list] = {}
+        for r in recs:
+            if r["trigger"].get("logGroup") == group and "logStream" in r["trigger"]:
+                by_id.setdefault(r["requestId"], []).append(
+                    (r["attempt"], r["status"], r["invocationType"])
+                )
+        return by_id
+
+    # The record of an attempt is written after its handler returns: wait for both records.
+    wait_for(lambda: any(len(v) >= 2 for v in attempts().values()), timeout=10, what="two records")
+    by_id = attempts()
     assert by_id and all(
         sorted(v) == [(1, "error", "Event"), (2, "success", "Event")] for v in by_id.values()
     ), by_id
