@@ -229,9 +229,13 @@ def test_a_matching_file_triggers_exactly_one_s3_event_and_others_none(srv):
     assert obj["key"] == "in/my+report.csv"
     assert obj["size"] == 8 and obj["eTag"] == hashlib.md5(b"a,b\n1,2\n").hexdigest()
     assert len(obj["sequencer"]) >= 16
-    recs = requests.get(
-        srv.url + "/api/v1/invocations", params={"function": "on-upload"}, timeout=10
-    ).json()["invocations"]
+    recs = wait_for(
+        lambda: requests.get(
+            srv.url + "/api/v1/invocations", params={"function": "on-upload"}, timeout=10
+        ).json()["invocations"],
+        timeout=10,
+        what="the invocation record (written after the handler returns)",
+    )
     assert recs[0]["trigger"] == {
         "type": "bucket",
         "bucket": "uploads",

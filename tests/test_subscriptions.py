@@ -330,11 +330,23 @@ def test_putlogevents_errors_reach_the_function_once_each_within_2s(env) -> None
     assert {(e["eventId"], e["timestamp"], e["message"]) for e in page["events"]} == {
         (e["id"], e["timestamp"], e["message"]) for e in got
     }
+
     # the invocations record the trigger as "log group G -> function F"
-    recs = requests.get(
-        server.url + "/api/v1/invocations", params={"function": "sink", "limit": 1000}, timeout=10
-    ).json()
-    triggers = [r["trigger"] for r in recs["invocations"] if r["trigger"].get("logGroup") == group]
+    def triggers_of_group() -> list[dict]:
+        recs = requests.get(
+            server.url + "/api/v1/invocations",
+            params={"function": "sink", "limit": 1000},
+            timeout=10,
+        ).json()["invocations"]
+        return [r["trigger"] for r in recs if r["trigger"].get("logGroup") == group]
+
+    # a record is written after its handler returns: wait until the records cover every event
+    wait_for(
+        lambda: sum(t.get("batchSize", 0) for t in triggers_of_group()) >= 137,
+        timeout=10,
+        what="the invocation records of 137 events",
+    )
+    triggers = triggers_of_group()
     assert triggers and all(t["type"] == "logs" and t["filterName"] == "errors" for t in triggers)
     assert {t["source"] for t in triggers} == {f"log group {group} -> function sink"}
     assert sum(t.get("batchSize", 0) for t in triggers) == 137
