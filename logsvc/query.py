@@ -47,6 +47,13 @@ LEVEL_SAMPLE = 50_000  # events a level histogram reads at most (newest first); 
 # The (time, level class) of the events of indexed chunks, kept so a refresh of the same range parses
 # only what is new: 9 bytes per event plus ~300 per chunk, at most this many bytes per process.
 LEVEL_CACHE_BYTES = 8 * 1024 * 1024
+# The matches of indexed chunks for one filter pattern, kept so the later pages of a walk do not
+# split and match again a chunk an earlier page read. A stream not in time order (lines without
+# their own time take the time logsvc read them) has chunks whose times span the whole walk, and
+# every page would otherwise read all of them again (issue #12's deep page). At most this many
+# bytes of message text (+ MATCH_OVERHEAD a match) per process.
+MATCH_CACHE_BYTES = 8 * 1024 * 1024
+MATCH_OVERHEAD = 120
 __all__ = ["Page", "Reader", "Source", "iter_all"]
 
 
@@ -63,11 +70,8 @@ class Reader:
     def __init__(self, store: Store, index: BlockIndex) -> None:
         self.store = store
         self.index = index
-        self._levels: OrderedDict[tuple, tuple[array, bytes]] = (
-            OrderedDict()
-        )  # chunk -> (times, classes)
-        self._levels_bytes = 0  # at most LEVEL_CACHE_BYTES
-        self._levels_lock = threading.Lock()
+        self._levels = _LRU(LEVEL_CACHE_BYTES)  # chunk -> (times, classes)
+        self._matches = _LRU(MATCH_CACHE_BYTES)  # (chunk, pattern) -> its matches (_Merge)
 
     # ---- sources -----------------------------------------------------------------------------
 
@@ -136,7 +140,7 @@ class Reader:
         snap = self.index.snapshot()  # holds a reference until released
         files = _Files(self.store)
         try:
-            return _Merge(snap, files, query).run(sources)
+            return _Merge(snap, files, query, self._matches).run(sources)
         finally:
             files.close()
             snap.release()
@@ -333,7 +337,7 @@ class Reader:
             for first, last, src, span, key in pieces:
                 if parsed >= max_events or (deadline is not None and time.monotonic() > deadline):
                     break
-                got = self._cached_levels(key)
+                got = None if key is None else self._levels.get(key)
                 if got is None:
                     evs = files.events(src, span.start, span.end, span.ingest_for())
                     parsed += len(evs)
@@ -342,7 +346,7 @@ class Reader:
                         bytes(classes.index(lines.level_class(ev.fields)) for ev in evs),
                     )
                     if key is not None:
-                        self._keep_levels(key, got)
+                        self._levels.put(key, got, _level_entry_bytes(got))
                 for ts, c in zip(*got, strict=True):
                     if start <= ts < end:
                         counts[(ts - start) // interval][c] += 1
@@ -355,25 +359,6 @@ class Reader:
         finally:
             files.close()
             snap.release()
-
-    def _cached_levels(self, key: tuple | None) -> tuple[array, bytes] | None:
-        if key is None:
-            return None
-        with self._levels_lock:
-            got = self._levels.get(key)
-            if got is not None:
-                self._levels.move_to_end(key)
-            return got
-
-    def _keep_levels(self, key: tuple, got: tuple[array, bytes]) -> None:
-        with self._levels_lock:
-            if key in self._levels:
-                return
-            self._levels[key] = got
-            self._levels_bytes += _level_entry_bytes(got)
-            while self._levels_bytes > LEVEL_CACHE_BYTES and self._levels:
-                _, old = self._levels.popitem(last=False)
-                self._levels_bytes -= _level_entry_bytes(old)
 
     def _level_matches(self, sources, start, end, buckets, pattern, max_events, deadline):
         """level_histogram with a filter pattern: the newest matches, read through `read`."""
@@ -478,6 +463,36 @@ class Reader:
 
     def snapshot(self) -> Snapshot:
         return self.index.snapshot()
+
+
+class _LRU:
+    """A thread-safe least-recently-used map bounded by the bytes its callers say each value costs."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple, tuple[object, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple):
+        with self._lock:
+            got = self._items.get(key)
+            if got is None:
+                return None
+            self._items.move_to_end(key)
+            return got[0]
+
+    def put(self, key: tuple, value: object, size: int) -> None:
+        if size > self.max_bytes // 4:
+            return  # one value never pushes out most of the others
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = (value, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, (_, gone) = self._items.popitem(last=False)
+                self._bytes -= gone
 
 
 def _level_entry_bytes(got: tuple[array, bytes]) -> int:
@@ -734,8 +749,12 @@ class _Merge:
     boundary) before it is read or kept, so the three levels cannot disagree.
     """
 
-    def __init__(self, snap: Snapshot, files: _Files, query: _Query) -> None:
+    def __init__(self, snap: Snapshot, files: _Files, query: _Query, matches: _LRU) -> None:
         self.snap, self.files, self.q = snap, files, query
+        # a page after the first reuses the chunk matches of the pages before it (MATCH_CACHE_BYTES);
+        # a first page always reads, so a repeated search measures and costs what a new one does
+        self.matches = matches
+        self.reuse = query.boundary is not None
         self.forward, self.boundary = forward, boundary = query.forward, query.boundary
         pattern = query.pattern
         self.tq = None if pattern.match_all else pattern.token_query()
@@ -834,8 +853,13 @@ class _Merge:
         src, b = piece.src, piece.block
         keep = None
         if self.literals:
-            base = max(b.start, src.from_offset)
-            keep = _chunks_holding(self.files.pread(src, b.start, b.end), base, b, self.literals)
+            key = (src.skey, self.files.ident(src), src.from_offset, b.start, b.end, *self.texts)
+            keep = self.matches.get(key) if self.reuse else None
+            if keep is None:
+                base = max(b.start, src.from_offset)
+                data = self.files.pread(src, b.start, b.end)
+                keep = frozenset(_chunks_holding(data, base, b, self.literals))
+                self.matches.put(key, keep, 100 + 8 * len(keep))
             if not keep:
                 return
         for i in range(len(b.c_start)):
@@ -849,10 +873,18 @@ class _Merge:
                 self._push(key, _ChunkPiece(src, start, end, b.c_ing[i]))
 
     def _read_chunk(self, piece: _ChunkPiece) -> None:
-        start, data, raws = self.files.indexed_events(
-            piece.src, piece.start, piece.end, self._may_match, tuple(self.literals)
-        )
-        self._keep_matches(piece.src, start, data, raws, lambda _off, ing=piece.ing: ing)
+        src = piece.src
+        ident = self.files.ident(src)
+        # the file's identity and expired offset are in the key: a rewritten or trimmed file is new
+        key = (src.skey, ident, src.from_offset, piece.start, piece.end, self.q.pattern.text)
+        found = self.matches.get(key) if self.reuse else None
+        if found is None:
+            start, data, raws = self.files.indexed_events(
+                src, piece.start, piece.end, self._may_match, tuple(self.literals)
+            )
+            found = self._matches(start, data, raws, lambda _off, ing=piece.ing: ing)
+            self.matches.put(key, found, sum(len(m[3]) + MATCH_OVERHEAD for m in found) + 200)
+        self._keep(src, ident, found)
 
     def _read_tail(self, piece: _TailPiece) -> None:
         """Read one slice of unindexed bytes; the rest of a big backlog goes back on the heap."""
@@ -860,44 +892,38 @@ class _Merge:
         start, data, raws, consumed = self.files.tail_events(src, piece.start, piece.end)
         if consumed and start + consumed < piece.end:
             self._push(FIRST, _TailPiece(src, start + consumed, piece.end))
-        self._keep_matches(src, start, data, raws, self.files.times(src, start + len(data)))
+        found = self._matches(start, data, raws, self.files.times(src, start + len(data)))
+        self._keep(src, self.files.ident(src), found)
 
-    def _keep_matches(
-        self,
-        src: Source,
-        start: int,
-        data: bytes,
-        raws: list[lines.RawEvent],
-        ing_at: stamps.TimeFn,
-    ) -> None:
-        """Queue the events of `data` (read at `start`) that are on this page and match the pattern;
-        `ing_at` gives the ingestion time at an offset."""
+    def _matches(
+        self, start: int, data: bytes, raws: list[lines.RawEvent], ing_at: stamps.TimeFn
+    ) -> tuple[tuple, ...]:
+        """The events of `data` (read at `start`) that match the pattern, whatever page they are on:
+        (time, offset, end, text, (time or None, message), ingestion time) each; `ing_at` gives the
+        ingestion time at an offset."""
         if not raws or not self._may_match(data):
-            return
-        pattern, forward, texts = self.q.pattern, self.forward, self.texts
-        bare = not self.q.fields
+            return ()
+        pattern, texts = self.q.pattern, self.texts
+        found = []
         for raw in raws:
             if texts and not all(t in raw.text for t in texts):
                 continue  # no time parsed for an event that cannot match
-            off = start + raw.start
             parsed = ts, message = lines.time_and_message(raw.text)
-            ing = ing_at(off)
-            if ts is None:
-                ts = ing
-            if not self._wanted(src, ts, ts, off, off + 1):
-                continue
             if not pattern.match_all and not pattern.matches(message):
                 continue
-            k = (ts, src.skey, off)
-            pending = _Pending(
-                src,
-                k,
-                raw.text,
-                ing,
-                start + raw.end,
-                self.files.ident(src),
-                parsed if bare else None,
-            )
+            off = start + raw.start
+            ing = ing_at(off)
+            found.append((ing if ts is None else ts, off, start + raw.end, raw.text, parsed, ing))
+        return tuple(found)
+
+    def _keep(self, src: Source, ident: bytes, found: tuple[tuple, ...]) -> None:
+        """Queue the matches that are on this page (`_wanted`)."""
+        forward, bare, skey = self.forward, not self.q.fields, src.skey
+        for ts, off, end, text, parsed, ing in found:
+            if not self._wanted(src, ts, ts, off, off + 1):
+                continue
+            k = (ts, skey, off)
+            pending = _Pending(src, k, text, ing, end, ident, parsed if bare else None)
             heapq.heappush(self.ready, (_heap_key(k, forward), pending))
 
     def _may_match(self, data: bytes) -> bool:

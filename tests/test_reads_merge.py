@@ -10,8 +10,10 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -22,6 +24,11 @@ from logsvc.ingest import Ingester
 from logsvc.query import Reader
 from logsvc.store import Store
 from tests.conftest import start_server
+
+
+def iso_ms(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
 
 PAGE_BUDGET = (
     1_048_576  # AWS: "the sum of all event messages in UTF-8, plus 26 bytes for each log event"
@@ -130,5 +137,59 @@ def test_reads_without_fields_serve_the_same_ids_times_and_messages(
             assert [(e.event_id, e.timestamp, e.ingestion_time, e.message) for e in bare] == [
                 (e.event_id, e.timestamp, e.ingestion_time, e.message) for e in full
             ], pattern
+    finally:
+        index.close()
+
+
+def test_a_walk_over_streams_out_of_time_order_matches_the_sorted_lines(
+    data_dir: Path, write_lines: Callable[..., Path]
+) -> None:
+    """Streams whose lines are not in time order have chunks whose times span the whole walk, so
+    the later pages of a walk reuse the chunk matches an earlier page found (query.MATCH_CACHE_BYTES).
+    The walk still serves exactly the matching lines sorted by time, in both directions, and what
+    a page may show (retention, reclaimed bytes) is still decided per page, after the reuse."""
+    rng = random.Random(7)
+    base = 1_714_521_600_000  # 2024-05-01T00:00:00Z
+    written: dict[str, list[tuple[int, str]]] = {}
+    for stream in ("a", "b"):
+        times = rng.sample(range(0, 3_600_000, 7), 400)  # unique, shuffled: no time order
+        rows = [
+            (base + t, f"{stream} {i:03d} {'needle' if i % 3 == 0 else 'hay'} {'x' * (i % 40)}")
+            for i, t in enumerate(times)
+        ]
+        write_lines("g", stream, [f"{iso_ms(ts)} {msg}" for ts, msg in rows])
+        written[stream] = rows
+    want = sorted((ts, msg) for rows in written.values() for ts, msg in rows if " needle " in msg)
+    index = BlockIndex(data_dir / "index")
+    try:
+        Ingester(Store(data_dir), index).rebuild(None)
+        reader = Reader(Store(data_dir), index)
+        src = reader.sources(["g"])
+
+        def walk(sources: list, forward: bool, first_pages: int = 10**6) -> list:
+            got, token, pages = [], None, 0
+            while pages < first_pages:
+                page = reader.read(sources, forward=forward, limit=9, pattern="needle", token=token)
+                got = got + page.events if forward else page.events + got
+                token, pages = page.next_token, pages + 1
+                if not token:
+                    break
+            return [(e.timestamp, e.message) for e in got], token
+
+        for forward in (True, False):
+            for _ in range(2):  # the second walk reads every page after the first from the reuse
+                assert walk(src, forward)[0] == want
+        # retention moves between pages: the pages after it show nothing older than its cutoff
+        cutoff = want[len(want) // 2][0]
+        head, token = walk(src, False, first_pages=3)
+        later = [dataclasses.replace(s, since=cutoff) for s in src]
+        rest = []
+        while token:
+            page = reader.read(later, limit=9, pattern="needle", token=token)
+            rest = page.events + rest
+            token = page.next_token
+        assert [(e.timestamp, e.message) for e in rest] == [
+            (ts, m) for ts, m in want[: len(want) - len(head)] if ts >= cutoff
+        ]
     finally:
         index.close()
