@@ -626,6 +626,45 @@ def test_highlights(pattern: str, message: str, spans: list[tuple[int, int]]) ->
     assert compile_pattern(pattern).highlights(message) == spans
 
 
+def _word_spans(word: str, s: str) -> list[tuple[int, int]]:
+    """The definition: every occurrence of `word`, left to right and not overlapping the one
+    before, whose letter-or-digit ends do not run into a letter, digit or non-ASCII character."""
+
+    def inside(c: str) -> bool:
+        return c > "\x7f" or c.isalnum()
+
+    out, i, n = [], 0, len(word)
+    while (i := s.find(word, i)) >= 0:
+        left = not inside(word[0]) or i == 0 or not inside(s[i - 1])
+        right = not inside(word[-1]) or i + n == len(s) or not inside(s[i + n])
+        if left and right:
+            out.append((i, i + n))
+            i += n
+        else:
+            i += 1
+    merged: list[tuple[int, int]] = []
+    for a, b in out:  # highlights() merges touching spans
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def test_bare_word_highlights_are_every_aligned_occurrence() -> None:
+    """Random texts over an alphabet of word and edge characters, including runs long enough that
+    the str.find path hands over to RE2 (Term._aligned_spans)."""
+    rng = random.Random(11)
+    for word in ("ab", "a", "a-b", "a_", "é", "aa", "b."):
+        p = compile_pattern(word)
+        for _ in range(400):
+            s = "".join(rng.choice("aab -_é.x") for _ in range(rng.randint(0, 60)))
+            if rng.random() < 0.2:
+                s = "a" * rng.randint(10, 30) + " " + s
+            want = _word_spans(word, s)
+            assert p.highlights(s) == want, (word, s)
+
+
 # -- token queries ----------------------------------------------------------------------------
 
 TOKEN_QUERIES = [
