@@ -96,6 +96,9 @@ def test_plain_text_has_no_format() -> None:
         ("2026-11-27T21:46:35Zulu", None),
         ("2026-11-27T21:46:35.123Z ", None),  # parse_timestamp wants the whole string
         ("٢٠٢٦-11-27T21:46:35Z", None),  # non-ASCII digits
+        ("2026-11-27T21:46:٣٥Z", None),  # non-ASCII digits in the seconds of a known day
+        ("2026-11-27T21:4x:35Z", None),
+        ("2026-11-27T21:46:35Z", ms("2026-11-27T21:46:35+00:00")),  # the day is cached by now
         ("2026-11-27", None),
         ("", None),
     ],
