@@ -35,23 +35,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from logsvc import locks, names, safeio, stamps
+from logsvc import limits, locks, names, safeio, stamps
 from logsvc.errors import ConfigError, InvalidParameter, LogsvcError
 from logsvc.follow import PARTIAL_LINE_GRACE, FileFollow, make_event, read_new_events
 from logsvc.store import Store
 from logsvc.visibility import Source, listed_sources, visible
 
 log = logging.getLogger("logsvc.forward")
-
-# AWS's PutLogEvents limits, as a client must respect them (the server side checks the same
-# numbers in cloudwatch/operations.py, a layer above this one).
-MAX_BATCH_EVENTS = 10_000
-MAX_BATCH_BYTES = 1_048_576
-EVENT_OVERHEAD = 26  # bytes AWS counts per event on top of its UTF-8 message
-MAX_EVENT_BYTES = 1_048_576
-MAX_SPAN_MS = 24 * 3_600_000
-TOO_OLD_MS = 14 * 86_400_000
-TOO_NEW_MS = 2 * 3_600_000
 
 READ_BYTES = 2 * 1024 * 1024  # stream bytes read per batch at most (a batch is at most 1 MiB)
 FOLDER = "forward"
@@ -85,7 +75,7 @@ class ForwardConfig:
     groups: tuple[str, ...]
     region: str | None = None
     prefix: str = ""  # prepended to every group name at the destination
-    batch_events: int = MAX_BATCH_EVENTS
+    batch_events: int = limits.MAX_BATCH_EVENTS
     interval: float = 1.0  # seconds between looks at the files when nothing is new
 
     @property
@@ -176,12 +166,12 @@ def make_config(values: dict[str, Any]) -> ForwardConfig:
             field="groups",
             rule="at least one pattern",
         )
-    batch = int(values.get("batch_events") or MAX_BATCH_EVENTS)
-    if not 1 <= batch <= MAX_BATCH_EVENTS:
+    batch = int(values.get("batch_events") or limits.MAX_BATCH_EVENTS)
+    if not 1 <= batch <= limits.MAX_BATCH_EVENTS:
         raise ConfigError(
-            f"batch_events {batch} must be between 1 and {MAX_BATCH_EVENTS} (AWS's limit)",
+            f"batch_events {batch} must be between 1 and {limits.MAX_BATCH_EVENTS} (AWS's limit)",
             field="batch_events",
-            rule=f"1..{MAX_BATCH_EVENTS}",
+            rule=f"1..{limits.MAX_BATCH_EVENTS}",
         )
     interval = float(values.get("interval") or 1.0)
     if not 0.01 <= interval <= 3600:
@@ -371,7 +361,7 @@ class Batch:
 def wire_message(message: str) -> tuple[str, bool]:
     """The message as sent: cut to AWS's per-event limit (UTF-8 bytes + 26), on a character boundary."""
     raw = message.encode("utf-8", "replace")
-    room = MAX_EVENT_BYTES - EVENT_OVERHEAD
+    room = limits.MAX_EVENT_BYTES - limits.EVENT_OVERHEAD
     if len(raw) <= room:
         return message, False
     return raw[:room].decode("utf-8", "ignore"), True
@@ -413,10 +403,12 @@ def cut_batch(
         elif got is not None:
             ev, cut = got
             ts = ev["timestamp"]
-            n = len(ev["message"].encode("utf-8", "replace")) + EVENT_OVERHEAD
+            n = len(ev["message"].encode("utf-8", "replace")) + limits.EVENT_OVERHEAD
             nlo, nhi = (min(lo, ts), max(hi, ts)) if out else (ts, ts)
             if out and (
-                len(out) >= max_events or size + n > MAX_BATCH_BYTES or nhi - nlo > MAX_SPAN_MS
+                len(out) >= max_events
+                or size + n > limits.MAX_BATCH_BYTES
+                or nhi - nlo > limits.MAX_SPAN_MS
             ):
                 break
             out.append(ev)
@@ -877,12 +869,12 @@ def rejected_counts(info: dict, events: list[dict], now_ms: int) -> Counter:
     out: Counter = Counter()
     n = len(events)
     if "tooOldLogEventEndIndex" in info:
-        by_clock = sum(1 for e in events if e["timestamp"] < now_ms - TOO_OLD_MS)
+        by_clock = sum(1 for e in events if e["timestamp"] < now_ms - limits.TOO_OLD_MS)
         out["tooOld"] = min(n, max(int(info["tooOldLogEventEndIndex"]), by_clock, 1))
     if "expiredLogEventEndIndex" in info:
         out["expired"] = max(0, min(n, int(info["expiredLogEventEndIndex"])) - out["tooOld"])
     if "tooNewLogEventStartIndex" in info:
-        by_clock = sum(1 for e in events if e["timestamp"] > now_ms + TOO_NEW_MS)
+        by_clock = sum(1 for e in events if e["timestamp"] > now_ms + limits.TOO_NEW_MS)
         out["tooNew"] = min(n, max(n - int(info["tooNewLogEventStartIndex"]), by_clock, 1))
     return +out
 

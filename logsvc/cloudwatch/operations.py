@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from logsvc import listing, paging, stamps, subscriptions, visibility
+from logsvc import limits, listing, paging, stamps, subscriptions, visibility
 from logsvc.cloudwatch import eventstream
 from logsvc.cloudwatch import validate as v
 from logsvc.cloudwatch.errors import (
@@ -40,12 +40,6 @@ from logsvc.names import hidden as hidden_group
 from logsvc.query import NEG_INF, POS_INF, Source
 
 ACCOUNT_ID = "000000000000"
-MAX_BATCH_BYTES = 1_048_576
-EVENT_OVERHEAD = 26
-MAX_EVENT_BYTES = 1_048_576
-MAX_SPAN_MS = 24 * 3_600_000
-TOO_NEW_MS = 2 * 3_600_000
-TOO_OLD_MS = 14 * 86_400_000
 FILTER_DEADLINE_S = 5.0  # a long scan answers with a partial page and a nextToken, as AWS does
 LIVE_TAIL_MAX_S = 3 * 3600
 LIVE_TAIL_MAX_EVENTS = 500
@@ -429,7 +423,7 @@ PUT_LOG_EVENTS = (
         v.St("member", v.I("timestamp", required=True), v.S("message", required=True, min_len=1)),
         required=True,
         min_len=1,
-        max_len=10_000,
+        max_len=limits.MAX_BATCH_EVENTS,
     ),
     v.S("sequenceToken", min_len=1),
 )
@@ -445,15 +439,15 @@ def put_log_events(ctx: Context, p: dict) -> dict:
     events = [(int(e["timestamp"]), e["message"]) for e in p["logEvents"]]
     total = 0
     for _, msg in events:
-        size = len(msg.encode("utf-8", "surrogatepass")) + EVENT_OVERHEAD
-        if size > MAX_EVENT_BYTES:
+        size = len(msg.encode("utf-8", "surrogatepass")) + limits.EVENT_OVERHEAD
+        if size > limits.MAX_EVENT_BYTES:
             raise invalid_parameter(
-                f"Log event too large: {size} bytes exceeds limit of {MAX_EVENT_BYTES}"
+                f"Log event too large: {size} bytes exceeds limit of {limits.MAX_EVENT_BYTES}"
             )
         total += size
-    if total > MAX_BATCH_BYTES:
+    if total > limits.MAX_BATCH_BYTES:
         raise invalid_parameter(
-            f"Upload too large: {total} bytes exceeds limit of {MAX_BATCH_BYTES}"
+            f"Upload too large: {total} bytes exceeds limit of {limits.MAX_BATCH_BYTES}"
         )
     if any(events[i][0] > events[i + 1][0] for i in range(len(events) - 1)):
         raise invalid_parameter(
@@ -466,15 +460,15 @@ def put_log_events(ctx: Context, p: dict) -> dict:
 
     now = int(time.time() * 1000)
     # events are sorted, so the rejected ones are a prefix (too old, expired) and a suffix (too new)
-    too_old_end = sum(1 for ts, _ in events if ts < now - TOO_OLD_MS)
+    too_old_end = sum(1 for ts, _ in events if ts < now - limits.TOO_OLD_MS)
     expired_end = 0
     if info.retention_days:
         expired_end = sum(1 for ts, _ in events if ts < now - info.retention_days * 86_400_000)
     too_new_start = next(
-        (i for i, (ts, _) in enumerate(events) if ts > now + TOO_NEW_MS), len(events)
+        (i for i, (ts, _) in enumerate(events) if ts > now + limits.TOO_NEW_MS), len(events)
     )
     keep = events[max(too_old_end, expired_end) : too_new_start]
-    if keep and keep[-1][0] - keep[0][0] > MAX_SPAN_MS:
+    if keep and keep[-1][0] - keep[0][0] > limits.MAX_SPAN_MS:
         raise invalid_parameter(
             "The batch of log events in a single PutLogEvents request cannot span more than 24 hours."
         )

@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from logsvc import names
-from logsvc.cloudwatch.operations import EVENT_OVERHEAD, MAX_EVENT_BYTES, TOO_NEW_MS, TOO_OLD_MS
 from logsvc.errors import InvalidParameter
+from logsvc.limits import EVENT_OVERHEAD, MAX_EVENT_BYTES, TOO_NEW_MS, TOO_OLD_MS
 
 PATH = "/v1/logs"  # OTLP/HTTP's path for logs (api/otlp.py serves it, auth.py gates it)
 DEFAULT_GROUP_PREFIX = "/otlp/"

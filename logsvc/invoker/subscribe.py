@@ -11,9 +11,10 @@ done with. Because it reads the files, every way in is covered: `>>`, PutLogEven
 own lines, `logsvc run`. Never writes log streams and never touches the index.
 
 Batching (AWS documents none; these are logsvc's): a batch holds the events of one stream, at most
-MAX_BATCH_EVENTS events and MAX_BATCH_BYTES of (message bytes + 26), CloudWatch's own event size;
-an event waits at most BATCH_WINDOW for others to join it. A payload over Lambda's 1 MB async limit
-(incompressible messages) is split in halves; one event alone is sent as it is.
+MAX_BATCH_EVENTS events and MAX_BATCH_BYTES of (message bytes + 26): one PutLogEvents call's
+limits (`limits.py`); an event waits at most BATCH_WINDOW for others to join it. A payload over
+Lambda's 1 MB async limit (incompressible messages) is split in halves; one event alone is sent as
+it is.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from logsvc.errors import InvalidParameter, LogsvcError
 from logsvc.filterpattern import compile_pattern
 from logsvc.follow import FileFollow, make_event, read_new_events
 from logsvc.invoker.functions import ACCOUNT
+from logsvc.limits import EVENT_OVERHEAD, MAX_BATCH_BYTES, MAX_BATCH_EVENTS
 from logsvc.model import LogEvent
 from logsvc.subscriptions import (
     FOLDER,
@@ -49,10 +51,7 @@ log = logging.getLogger("logsvc.invoker")
 
 POLL = 0.1  # seconds between looks at a filter's streams when nothing is waiting
 BATCH_WINDOW = 0.25  # the longest an event waits for others of its stream to join its batch
-MAX_BATCH_EVENTS = 10_000  # as many as one PutLogEvents call can carry
-MAX_BATCH_BYTES = 1_048_576  # sum of (UTF-8 message bytes + 26), CloudWatch's event size
 MAX_PAYLOAD = 1_048_576  # Lambda's limit on an asynchronous (Event) invocation's payload
-EVENT_OVERHEAD = 26
 READ_CHUNK = 1 << 20  # bytes of a stream read at once
 PENDING_LIMIT = 16 << 20  # matches one filter holds across its streams; past it, reads wait
 FILTERS_REFRESH = 0.5  # seconds between looks at the filter definitions
