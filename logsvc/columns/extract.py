@@ -127,45 +127,43 @@ def extract(
                 done = False
         else:
             done = not ("0" <= c0 <= "9" or "{" in msg or parse_event(msg).fields)
-        if not done:
+        if done:
+            grp, st, idh, end, xt, xs = group, stream, ident_hex, base + ev.end, None, None
+            if ts is None:
+                ts = ing
+        else:  # the exact path's row, through the same appends
             slow += 1
             row = schema.event_columns(
                 make_event(group, stream, off, base + ev.end, ev.text, ing, ident)
             )
-            for c, a in zip(
-                schema.NAMES,
-                (
-                    a_grp,
-                    a_st,
-                    a_id,
-                    a_off,
-                    a_end,
-                    a_ts,
-                    a_ing,
-                    a_msg,
-                    a_type,
-                    a_rid,
-                    a_dur,
-                    a_bill,
-                    a_mem,
-                    a_max,
-                    a_init,
-                    a_xt,
-                    a_xs,
-                    a_lvl,
-                    a_fj,
-                    a_ns,
-                ),
-                strict=True,
-            ):
-                a(row[c])
-            continue
-        a_grp(group)
-        a_st(stream)
-        a_id(ident_hex)
+            (
+                grp,
+                st,
+                idh,
+                off,
+                end,
+                ts,
+                ing,
+                msg,
+                kind,
+                rid,
+                dur,
+                bill,
+                mem,
+                mx,
+                init,
+                xt,
+                xs,
+                lvl,
+                fj,
+                ns,
+            ) = (row[c] for c in schema.NAMES)
+        a_grp(grp)
+        a_st(st)
+        a_id(idh)
         a_off(off)
-        a_end(base + ev.end)
-        a_ts(ts if ts is not None else ing)
+        a_end(end)
+        a_ts(ts)
         a_ing(ing)
         a_msg(msg)
         a_type(kind)
@@ -175,8 +173,8 @@ def extract(
         a_mem(mem)
         a_max(mx)
         a_init(init)
-        a_xt(None)
-        a_xs(None)
+        a_xt(xt)
+        a_xs(xs)
         a_lvl(lvl)
         a_fj(fj)
         a_ns(ns)
