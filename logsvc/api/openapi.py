@@ -76,18 +76,43 @@ EVENTS_PAGE = {
 
 
 _ERR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-# every route: a Host that is not ours is refused (auth.py); every /api route but this document takes the token
-HOST_403 = {"403": {"description": "The Host header names no host this logsvc answers to", **_ERR}}
-TOKEN_401 = {"401": {"description": "Token required", **_ERR}}
+
+# The error statuses most /api operations answer with (status -> description). Every route refuses a
+# Host that is not ours (auth.py); every /api route but this document takes the token.
+COMMON_ERRORS = {
+    "400": "Invalid parameter",
+    "401": "Token required",
+    "403": "The Host header names no host this logsvc answers to",
+    "404": "Unknown group or stream",
+}
 
 
-def _responses(ok_schema: dict, ok_type: str = "application/json") -> dict:
+def _error(description: str) -> dict:
+    """A response whose body is the REST error shape (api/errors.py writes it)."""
+    return {"description": description, **_ERR}
+
+
+def _errors(without: tuple[str, ...] = (), extra: dict[str, str] | None = None) -> dict:
+    """Error responses from one table: COMMON_ERRORS but the statuses `without` names, then `extra`
+    (status -> description; it replaces a common status's description)."""
+    table = {k: v for k, v in COMMON_ERRORS.items() if k not in without} | (extra or {})
+    return {status: _error(description) for status, description in table.items()}
+
+
+HOST_403 = _errors(without=("400", "401", "404"))
+
+
+def _responses(
+    ok_schema: dict,
+    ok_type: str = "application/json",
+    *,
+    without: tuple[str, ...] = (),
+    extra: dict[str, str] | None = None,
+) -> dict:
+    """200 with `ok_schema`, then `_errors(without, extra)`."""
     return {
         "200": {"description": "OK", "content": {ok_type: {"schema": ok_schema}}},
-        "400": {"description": "Invalid parameter", **_ERR},
-        **TOKEN_401,
-        **HOST_403,
-        "404": {"description": "Unknown group or stream", **_ERR},
+        **_errors(without, extra),
     }
 
 
@@ -180,13 +205,13 @@ def _json_body(schema: dict) -> dict:
 
 
 def _insights_responses(ok_schema: dict) -> dict:
-    out = _responses(ok_schema)
-    out["404"]["description"] = "Unknown log group, query or saved query"
-    out["503"] = {
-        "description": "Too many Logs Insights queries at once (insights_max_queries)",
-        **_ERR,
-    }
-    return out
+    return _responses(
+        ok_schema,
+        extra={
+            "404": "Unknown log group, query or saved query",
+            "503": "Too many Logs Insights queries at once (insights_max_queries)",
+        },
+    )
 
 
 def insights_paths() -> dict:
@@ -445,21 +470,15 @@ def _with_shared_statuses(paths: dict) -> dict:
             if not isinstance(op, dict) or "responses" not in op:
                 continue
             if "requestBody" in op:
-                op["responses"]["413"] = {"description": "Request body larger than 8 MiB", **_ERR}
+                op["responses"]["413"] = _error("Request body larger than 8 MiB")
             if any(p.get("name") == "nextToken" for p in op.get("parameters", [])):
-                op["responses"]["507"] = {
-                    "description": "The data directory's paging key is unusable",
-                    **_ERR,
-                }
+                op["responses"]["507"] = _error("The data directory's paging key is unusable")
     return paths
 
 
 def functions_paths() -> dict:
     """/api/v1/functions, /invocations and /tables: the project's functions, their records and tables (api/lambda_api.py)."""
-    no_project = {
-        "description": "No such table, or no project file (then nothing has functions, routes or tables)",
-        **_ERR,
-    }
+    no_project = "No such table, or no project file (then nothing has functions, routes or tables)"
     key = {"type": "object", "description": "the item's key attributes"}
     items = {
         "parameters": [
@@ -502,11 +521,10 @@ def functions_paths() -> dict:
     ):
         op = {
             "summary": summary,
-            "responses": {
-                **_responses({"type": "object", "required": [ok]}),
-                "404": no_project,
-                "503": {"description": "The process that runs functions is restarting", **_ERR},
-            },
+            "responses": _responses(
+                {"type": "object", "required": [ok]},
+                extra={"404": no_project, "503": "The process that runs functions is restarting"},
+            ),
         }
         if body is not None:
             op["requestBody"] = _json_body(body)
@@ -515,13 +533,10 @@ def functions_paths() -> dict:
         "/api/v1/functions": {
             "get": {
                 "summary": "The project's functions with their triggers and live container counts",
-                "responses": {
-                    k: v
-                    for k, v in _responses(
-                        {"type": "object", "required": ["functions", "project"]}
-                    ).items()
-                    if k != "400" and k != "404"
-                },
+                "responses": _responses(
+                    {"type": "object", "required": ["functions", "project"]},
+                    without=("400", "404"),
+                ),
             }
         },
         "/api/v1/invocations": {
@@ -546,11 +561,9 @@ def functions_paths() -> dict:
                     ),
                     _p("nextToken", "Token from the previous page"),
                 ],
-                "responses": {
-                    k: v
-                    for k, v in _responses({"type": "object", "required": ["invocations"]}).items()
-                    if k != "404"
-                },
+                "responses": _responses(
+                    {"type": "object", "required": ["invocations"]}, without=("404",)
+                ),
             }
         },
         "/api/v1/metrics": {
@@ -562,11 +575,9 @@ def functions_paths() -> dict:
                     _p("start", "Range start (default: an hour before end)", TIME),
                     _p("end", "Range end, exclusive (default: now)", TIME),
                 ],
-                "responses": {
-                    k: v
-                    for k, v in _responses({"type": "object", "required": ["metrics"]}).items()
-                    if k != "404"
-                },
+                "responses": _responses(
+                    {"type": "object", "required": ["metrics"]}, without=("404",)
+                ),
             }
         },
         "/api/v1/metrics/data": {
@@ -581,11 +592,9 @@ def functions_paths() -> dict:
                     _p("start", "Range start (default: an hour before end)", TIME),
                     _p("end", "Range end, exclusive (default: now)", TIME),
                 ],
-                "responses": {
-                    k: v
-                    for k, v in _responses({"type": "object", "required": ["points"]}).items()
-                    if k != "404"
-                },
+                "responses": _responses(
+                    {"type": "object", "required": ["points"]}, without=("404",)
+                ),
             }
         },
         "/api/v1/tables/{table}/items": items,
@@ -868,13 +877,7 @@ def openapi_document() -> dict:
                                 {"type": "string", "enum": ["ndjson", "csv"]},
                             ),
                         ],
-                        "responses": {
-                            "200": {"description": "A stream of rows"},
-                            "400": {"description": "Invalid parameter", **_ERR},
-                            **TOKEN_401,
-                            **HOST_403,
-                            "404": {"description": "Unknown group or stream", **_ERR},
-                        },
+                        "responses": {"200": {"description": "A stream of rows"}, **_errors()},
                     }
                 },
                 **insights_paths(),
@@ -910,14 +913,12 @@ def openapi_document() -> dict:
                                 "description": "text/event-stream",
                                 "content": {"text/event-stream": {"schema": {"type": "string"}}},
                             },
-                            "400": {"description": "Invalid parameter", **_ERR},
-                            **TOKEN_401,
-                            **HOST_403,
-                            "404": {"description": "Unknown group", **_ERR},
-                            "503": {
-                                "description": "Too many open tails (max_tail_clients)",
-                                **_ERR,
-                            },
+                            **_errors(
+                                extra={
+                                    "404": "Unknown group",
+                                    "503": "Too many open tails (max_tail_clients)",
+                                }
+                            ),
                         },
                     }
                 },
