@@ -5,7 +5,8 @@ truncated before the checks), the non-blocking try, and recording who holds it (
 pid, written into the lock file). The kernel drops an flock when its descriptor closes or its
 process dies, so a crashed holder never leaves a stale lock behind; the next try wins.
 Never blocks and never retries (callers decide how often to try again), except `exclusive`: a
-short mutex around a read-modify-write of a small shared file (the subscription filters).
+short mutex around a read-modify-write of a small shared file (the subscription filters), and a
+`wait` a caller asks for (a reindex waits a while for the column builder to let its lock go).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,10 +28,14 @@ INVOKER = (
     "invoker",
     ".lock",
 )  # the one process running simulated functions (owner.json says where)
+COLUMNS = ("columns.lock",)  # the one process writing the columnar copy (columns/builder.py)
+
+RETRY_EVERY = 0.05  # seconds between tries while a caller's `wait` lasts
 
 
-def try_hold(root: Path | str, *path: str) -> int | None:
-    """Take the exclusive lock on `root/path...` without waiting; record this process as holder.
+def try_hold(root: Path | str, *path: str, wait: float = 0.0) -> int | None:
+    """Take the exclusive lock on `root/path...`; record this process as holder. With `wait`, try
+    again every RETRY_EVERY seconds for that long while another holds it (never blocks in flock).
 
     Returns the descriptor that holds it (give it to `release`), or None if another holds it.
 
@@ -38,11 +44,17 @@ def try_hold(root: Path | str, *path: str) -> int | None:
     *folders, name = path
     with safeio.under(root, *folders) as dfd:
         fd = safeio.open_file(dfd, name, os.O_CREAT | os.O_RDWR)
+    deadline = time.monotonic() + wait
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    return None
+                time.sleep(RETRY_EVERY)
     except BaseException:
         os.close(fd)
         raise
@@ -60,9 +72,9 @@ def release(fd: int) -> None:
 
 
 @contextlib.contextmanager
-def held(root: Path | str, *path: str) -> Iterator[bool]:
+def held(root: Path | str, *path: str, wait: float = 0.0) -> Iterator[bool]:
     """`try_hold` for one block: yields True while this process holds it, False if another does."""
-    fd = try_hold(root, *path)
+    fd = try_hold(root, *path, wait=wait)
     try:
         yield fd is not None
     finally:

@@ -8,6 +8,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,6 +104,25 @@ def test_the_lock_of_a_killed_holder_goes_to_the_next_try(tmp_path: Path, child:
         assert locks.holder(tmp_path, *locks.INDEX) == os.getpid()
     finally:
         locks.release(fd)
+
+
+def test_a_wait_gives_up_at_its_deadline_or_takes_the_lock_once_released(
+    tmp_path: Path, child: Child
+) -> None:
+    """`wait` (reindex waiting for the column builder) retries until its deadline, no longer."""
+    assert child.said == "held"
+    t0 = time.monotonic()
+    assert locks.try_hold(tmp_path, *locks.INDEX, wait=0.3) is None
+    assert 0.3 <= time.monotonic() - t0 < 5
+    timer = threading.Timer(0.2, child.tell)  # the holder lets go while we wait
+    timer.start()
+    try:
+        with locks.held(tmp_path, *locks.INDEX, wait=10.0) as ok:
+            assert ok is True
+            assert locks.holder(tmp_path, *locks.INDEX) == os.getpid()
+    finally:
+        timer.join()
+    assert child.read() == "released"
 
 
 def test_a_lock_in_a_subfolder_is_independent_of_another(tmp_path: Path, child: Child) -> None:

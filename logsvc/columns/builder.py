@@ -39,7 +39,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from logsvc import lines
+from logsvc import lines, locks
 from logsvc.columns import extract, schema
 from logsvc.columns import store as cstore
 from logsvc.config import Settings, resolve
@@ -521,7 +521,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, stop.signalled)
     signal.signal(signal.SIGINT, stop.signalled)
     while not stop.is_set():
-        with cstore.locked(settings.data_dir) as ok:
+        with locks.held(settings.data_dir, *locks.COLUMNS) as ok:
             if ok:
                 Builder(settings).run(stop)
                 return 0

@@ -12,32 +12,29 @@ window prunes files by name and retention deletes whole files. The manifest is t
            can finish reading them; then deleted
 It is replaced atomically (`safeio.write_atomic`) after the files it lists are written and
 fsynced, so after `kill -9` a file is either listed or garbage (deleted when the builder starts).
-Only the builder process (builder.py, holding `<data>/columns.lock`) writes here; every process
-reads through `snapshot()`. pyarrow is imported only by the writing functions.
+Only the builder process (builder.py, holding `<data>/columns.lock`, `locks.COLUMNS`) writes here;
+every process reads through `snapshot()`. pyarrow is imported only by the writing functions.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
 import os
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from logsvc import safeio
+from logsvc import locks, safeio
 
 log = logging.getLogger("logsvc.columns")
 
 DIR = "columns"
 RETIRED_DIR = "columns.old"  # what `discard` renames the copy to before removing it
-LOCK = "columns.lock"
 MANIFEST = "manifest.json"
 VERSION = 2  # 2: the `ns` column (schema.py)
 DAY_MS = 86_400_000
@@ -180,32 +177,11 @@ def snapshot(root: Path | str) -> Snapshot:
     return snap
 
 
-@contextlib.contextmanager
-def locked(root: Path | str, *, wait: float = 0.0):
-    """Hold `<data>/columns.lock` (the one writer of the copy); yields False if someone else holds it."""
-    with safeio.folder(None, Path(root)) as rfd:
-        fd = safeio.open_file(rfd, LOCK, os.O_CREAT | os.O_RDWR)
-    try:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    yield False
-                    return
-                time.sleep(0.05)
-        yield True
-    finally:
-        os.close(fd)
-
-
 def discard(root: Path | str) -> None:
     """Drop the whole copy (`logsvc reindex`: the builder rebuilds it from the new index). A rename
     first, so a kill never leaves a manifest listing removed files; the builder removes leftovers."""
     root = Path(root)
-    with locked(root, wait=30.0) as ok:
+    with locks.held(root, *locks.COLUMNS, wait=30.0) as ok:
         if not ok:
             raise RuntimeError("the column builder still runs")
         with safeio.folder(None, root) as rfd:
