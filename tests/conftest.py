@@ -217,6 +217,13 @@ def browser() -> Iterator[object]:
         b.close()
 
 
+def wait_for_console_state(page, test: str) -> dict:
+    """The console's state (`window.__logsvc.state()`, as `s`) once the JavaScript expression
+    `test` holds of it: a view renders after its hash changes, so wait for the new view's state."""
+    page.wait_for_function(f"() => {{ const s = window.__logsvc.state(); return s && ({test}); }}")
+    return page.evaluate("window.__logsvc.state()")
+
+
 @pytest.fixture
 def write_lines(data_dir: Path) -> Callable[..., Path]:
     """write_lines(group, stream, lines) appends text lines to a stream file, like a shell `>>`."""

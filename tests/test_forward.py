@@ -20,7 +20,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import boto3
 import pytest
 import requests
 from botocore.exceptions import ReadTimeoutError
@@ -31,6 +30,7 @@ from logsvc.cli import main
 from logsvc.invoker.functions import parse_project
 from logsvc.store import Store
 from tests.conftest import start_server, wait_for
+from tests.helpers_aws import aws_client
 
 DAY = 86_400_000
 
@@ -61,13 +61,9 @@ def dest_url(request, moto_url, logsvc_dest):
     return moto_url if request.param == "moto" else logsvc_dest.url
 
 
-def logs(url: str):
-    return boto3.client("logs", endpoint_url=url, region_name="us-east-1")
-
-
 def read_back(url: str, group: str, stream: str) -> list[str]:
     """Every message of a destination stream, oldest first, through GetLogEvents' paging."""
-    c = logs(url)
+    c = aws_client("logs", url)
     out, token = [], None
     while True:
         kw = {"logGroupName": group, "logStreamName": stream, "startFromHead": True}
@@ -552,7 +548,7 @@ def test_only_visible_events_leave_and_expired_ones_are_counted(tmp_path, logsvc
         store.append_events(g, "s", [(now - 3 * DAY + i, f"3 days old {i}") for i in range(4)])
         store.append_events(g, "s", [(now - 1000, "recent")])
     store.update_group(hidden, retention_days=1)  # the old events are invisible at the source
-    dest = logs(logsvc_dest.url)
+    dest = aws_client("logs", logsvc_dest.url)
     dest.create_log_group(logGroupName=shown)
     dest.put_retention_policy(logGroupName=shown, retentionInDays=1)
     cfg = ship.make_config({"endpoint": logsvc_dest.url, "groups": [f"{tag}-*"]})

@@ -10,11 +10,10 @@ import re
 import time
 import uuid
 
-import boto3
 import pytest
-from botocore.config import Config
 
-from tests.conftest import wait_for
+from tests.conftest import wait_for, wait_for_console_state
+from tests.helpers_aws import aws_client, put_events, write_project
 from tests.test_invoker_support import serve_project
 
 HANDLERS = """
@@ -45,31 +44,23 @@ handler = "handlers.boom"
 code = "fns"
 """
 
-CFG = Config(retries={"max_attempts": 1}, read_timeout=60)
 MIN = 60_000
 
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("metrics")
-    (root / "fns").mkdir()
-    (root / "fns" / "handlers.py").write_text(HANDLERS)
-    (root / "logsvc.toml").write_text(PROJECT)
+    project = write_project(root, HANDLERS, PROJECT)
     data = root / "data"
     data.mkdir()
-    s = serve_project(data, root / "logsvc.toml")
+    s = serve_project(data, project)
     yield s
     s.stop()
 
 
 def client(srv, service: str):
-    return boto3.client(
-        service,
-        endpoint_url=srv.url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=CFG,
+    return aws_client(
+        service, srv.url, keys=("test", "test"), retries={"max_attempts": 1}, read_timeout=60
     )
 
 
@@ -123,11 +114,8 @@ def test_metric_filters_give_per_minute_sums_through_get_metric_data(logs, cw):
     logs.create_log_stream(logGroupName=group, logStreamName="s")
     ns = f"App{uuid.uuid4().hex[:6]}"
     base = minute(int(time.time() * 1000)) - 6 * MIN
-    logs.put_log_events(  # before the filters: AWS's metric filters are not retroactive
-        logGroupName=group,
-        logStreamName="s",
-        logEvents=[{"timestamp": base + 500, "message": "ERROR before the filter"}],
-    )
+    # before the filters: AWS's metric filters are not retroactive
+    put_events(logs, group, "s", [(base + 500, "ERROR before the filter")])
     # reading it fixes its ingestion time (the first reader decides it); the filters come later
     early = logs.filter_log_events(logGroupName=group)["events"]
     assert [e["message"] for e in early] == ["ERROR before the filter"]
@@ -192,11 +180,7 @@ def test_metric_filters_give_per_minute_sums_through_get_metric_data(logs, cw):
             row[t0] = row.get(t0, 0) + size
         events.append((t0 + 5000, "10.0.0.9 POST 200 999"))  # verb=GET leaves it out
     events.append((base + 2 * MIN + 6000, "FATAL disk gone"))
-    logs.put_log_events(
-        logGroupName=group,
-        logStreamName="s",
-        logEvents=[{"timestamp": t, "message": m} for t, m in sorted(events)],
-    )
+    put_events(logs, group, "s", sorted(events))
     start, end = base - MIN, base + 6 * MIN
     got = metric_data(
         cw,
@@ -357,11 +341,7 @@ def test_metric_filter_definitions_and_their_errors(logs, cw):
     assert logs.describe_metric_filters(logGroupName=group)["metricFilters"] == []
     logs.create_log_stream(logGroupName=group, logStreamName="s")
     now = int(time.time() * 1000)
-    logs.put_log_events(
-        logGroupName=group,
-        logStreamName="s",
-        logEvents=[{"timestamp": now, "message": "ERROR in the new group"}],
-    )
+    put_events(logs, group, "s", [(now, "ERROR in the new group")])
     got = metric_data(cw, [stat_query("m", "NS", "M")], minute(now) - MIN, minute(now) + MIN)
     assert got["m"] == {}
 
@@ -562,11 +542,7 @@ def test_console_metrics_view_charts_and_opens_the_lines_behind_a_point(srv, log
     first = [f"ERROR first minute {i}" for i in range(3)]
     events = [(t0 + 1000 + i, m) for i, m in enumerate(first)]
     events += [(t0 + 2000, "INFO fine"), (t0 + MIN + 1000, "ERROR second minute")]
-    logs.put_log_events(
-        logGroupName=group,
-        logStreamName="s",
-        logEvents=[{"timestamp": t, "message": m} for t, m in sorted(events)],
-    )
+    put_events(logs, group, "s", sorted(events))
     client(srv, "lambda").invoke(
         FunctionName="order", Payload=json.dumps({"items": [1], "revenue": 1})
     )
@@ -587,11 +563,7 @@ def test_console_metrics_view_charts_and_opens_the_lines_behind_a_point(srv, log
             expect(page.locator(".vl .row", has_text=m)).to_have_count(1)
 
         page.goto(f"{srv.url}/#/metrics?ns=AWS/Lambda&name=Invocations&dim=FunctionName%3Dorder")
-        page.wait_for_function(  # the hash change re-renders: wait for the new view's chart
-            "() => { const s = window.__logsvc.state();"
-            " return s && s.logs && s.logs.group === '/aws/lambda/order'; }"
-        )
-        state = page.evaluate("window.__logsvc.state()")
+        state = wait_for_console_state(page, "s.logs && s.logs.group === '/aws/lambda/order'")
         assert sum(p["v"] for p in state["points"]) >= 1
         assert page.locator(".metrics-chart .u-over").is_visible()
     finally:

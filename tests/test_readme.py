@@ -25,7 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, wait_for
+from tests.conftest import ROOT, wait_for, wait_for_console_state
+from tests.helpers_aws import aws_client
 
 README = (ROOT / "README.md").read_text()
 DEFAULT_URL = "http://127.0.0.1:4588"
@@ -313,15 +314,7 @@ def test_the_demo_makes_metric_filter_and_lambda_metrics(demo: Demo) -> None:
     """The demo's generator puts metric filters on checkout's group (as a user would, through the
     CloudWatch API): boto3's cloudwatch client finds their metrics and the functions' AWS/Lambda
     ones, which the console's Metrics view charts."""
-    import boto3
-
-    cw = boto3.client(
-        "cloudwatch",
-        endpoint_url=demo.url,
-        region_name="us-east-1",
-        aws_access_key_id="demo",
-        aws_secret_access_key="demo",
-    )
+    cw = aws_client("cloudwatch", demo.url, keys=("demo", "demo"))
 
     def names(ns: str) -> set[str]:
         return {m["MetricName"] for m in cw.list_metrics(Namespace=ns)["Metrics"]}
@@ -381,11 +374,7 @@ def test_the_metrics_view_charts_the_demos_metrics_and_opens_the_lines_behind(
             assert "payment captured" in rows.nth(i).inner_text()
 
         page.goto(f"{demo.url}/#/metrics?ns=AWS/Lambda&name=Invocations&range=1h")
-        page.wait_for_function(
-            "() => { const s = window.__logsvc.state();"
-            " return s && s.points && s.points.length > 0; }"
-        )
-        state = page.evaluate("window.__logsvc.state()")
+        state = wait_for_console_state(page, "s.points && s.points.length > 0")
         assert sum(p["v"] for p in state["points"]) >= 1
         assert page.locator(".metrics-chart .u-over").is_visible()
     finally:

@@ -15,13 +15,12 @@ import sys
 import time
 from pathlib import Path
 
-import boto3
 import pytest
 import requests
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.conftest import start_server, wait_for
+from tests.helpers_aws import aws_client, put_events, write_project
 
 HANDLERS = """
 import json, os, time
@@ -79,20 +78,11 @@ ERROR_PATTERN = '{ $.level = "ERROR" }'
 def make_project(root: Path) -> tuple[Path, Path]:
     out = root / "out"
     out.mkdir()
-    (root / "fns").mkdir()
-    (root / "fns" / "handlers.py").write_text(HANDLERS)
-    project = root / "logsvc.toml"
-    project.write_text(PROJECT.format(out=out))
-    return project, out
+    return write_project(root, HANDLERS, PROJECT.format(out=out)), out
 
 
 def logs_client(url: str):
-    return boto3.client(
-        "logs",
-        endpoint_url=url,
-        region_name="us-east-1",
-        config=Config(retries={"mode": "standard", "max_attempts": 1}),
-    )
+    return aws_client("logs", url, retries={"mode": "standard", "max_attempts": 1})
 
 
 def fn_arn(name: str) -> str:
@@ -141,16 +131,13 @@ def producer_events(n: int = 1000) -> tuple[list[str], list[str]]:
     return messages, expected
 
 
-def put_events(logs, group: str, stream: str, messages: list[str], per_call: int = 100) -> float:
-    """PutLogEvents in calls of `per_call`; returns the time the last call returned."""
+def put_messages(logs, group: str, stream: str, messages: list[str], per_call: int = 100) -> float:
+    """PutLogEvents in calls of `per_call`, timestamps rising from now; returns the time the last
+    call returned."""
     now = int(time.time() * 1000)
     for k in range(0, len(messages), per_call):
         chunk = messages[k : k + per_call]
-        logs.put_log_events(
-            logGroupName=group,
-            logStreamName=stream,
-            logEvents=[{"timestamp": now + k + j, "message": m} for j, m in enumerate(chunk)],
-        )
+        put_events(logs, group, stream, [(now + k + j, m) for j, m in enumerate(chunk)])
     return time.monotonic()
 
 
@@ -306,7 +293,7 @@ def test_putlogevents_errors_reach_the_function_once_each_within_2s(env) -> None
     )
 
     messages, expected = producer_events()
-    last_write = put_events(logs, group, stream, messages)
+    last_write = put_messages(logs, group, stream, messages)
     wait_for(lambda: len(data_events(out, group)) >= 137, timeout=10, what="137 events")
     took = time.monotonic() - last_write
     assert took < 2.0, f"the last event arrived {took:.2f} s after the last write"
@@ -442,7 +429,7 @@ def test_file_appends_and_function_output_are_delivered_too(env) -> None:
         filterPattern="ERROR",
         destinationArn=fn_arn("sink"),
     )
-    lam = boto3.client("lambda", endpoint_url=server.url, region_name="us-east-1")
+    lam = aws_client("lambda", server.url)
     lam.invoke(FunctionName="chatty", Payload=json.dumps({"n": "42"}).encode())
     wait_for(
         lambda: data_events(out, "/aws/lambda/chatty"), timeout=10, what="the function's ERROR line"
@@ -470,7 +457,7 @@ def test_file_appends_and_function_output_are_delivered_too(env) -> None:
     # the project file's subscription delivers too
     _ensure_group(logs, "/app/declared")
     logs.create_log_stream(logGroupName="/app/declared", logStreamName="s")
-    put_events(logs, "/app/declared", "s", ["ERROR declared", "fine"])
+    put_messages(logs, "/app/declared", "s", ["ERROR declared", "fine"])
     wait_for(lambda: data_events(out, "/app/declared"), timeout=10, what="declared delivery")
     assert [e["message"] for e in data_events(out, "/app/declared")] == ["ERROR declared"]
 
@@ -485,7 +472,7 @@ def test_a_failing_function_gets_the_batch_again_by_lambdas_async_retry(env) -> 
         logGroupName=group, filterName="all", filterPattern="", destinationArn=fn_arn("flaky")
     )
     wait_for(lambda: (out / "flaky-seen").exists(), timeout=10, what="the control message")
-    put_events(logs, group, "s", ["one", "two"])
+    put_messages(logs, group, "s", ["one", "two"])
 
     def data() -> list[dict]:
         return [
@@ -530,9 +517,9 @@ def test_batches_keep_to_10000_events_and_1_mib(env) -> None:
     )
     big = ["x" * 600_000 + f" big {i}" for i in range(3)]  # two do not fit in 1 MiB
     small = [f"event {i}" for i in range(12_000)]
-    put_events(logs, group, "s", small, per_call=10_000)
+    put_messages(logs, group, "s", small, per_call=10_000)
     for m in big:
-        put_events(logs, group, "s", [m])
+        put_messages(logs, group, "s", [m])
     wait_for(lambda: len(data_events(out, group)) >= 12_003, timeout=15, what="12,003 events")
     batches = [
         r
@@ -564,11 +551,11 @@ def test_kill_9_mid_delivery_then_restart_delivers_exactly_once(env: Env) -> Non
     wait_for(lambda: len(control_messages(out)) > before, timeout=10, what="control message")
     messages, expected = producer_events()
     first = sum(1 for m in messages[:500] if m in expected)
-    put_events(logs, group, stream, messages[:500])
+    put_messages(logs, group, stream, messages[:500])
     wait_for(lambda: len(data_events(out, group)) >= first, timeout=10, what="first half")
     (out / "slow").write_text("")
     try:
-        put_events(logs, group, stream, messages[500:])
+        put_messages(logs, group, stream, messages[500:])
         # an invocation has begun and sleeps before recording: kill -9 the server now
         wait_for(lambda: (out / "started").exists(), timeout=10, what="an invocation in flight")
         env.server.stop(signal.SIGKILL)
