@@ -89,6 +89,15 @@ def fn_arn(name: str) -> str:
     return f"arn:aws:lambda:us-east-1:000000000000:function:{name}"
 
 
+def subscribe(logs, group: str, stream: str, name: str, pattern: str, function: str) -> None:
+    """A new group with one stream, and a subscription filter on the group to `function`."""
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    logs.put_subscription_filter(
+        logGroupName=group, filterName=name, filterPattern=pattern, destinationArn=fn_arn(function)
+    )
+
+
 def received(out: Path, name: str = "sink.jsonl") -> list[dict]:
     """Every invocation the sink recorded, with awslogs.data decoded."""
     try:
@@ -276,15 +285,8 @@ def test_putlogevents_errors_reach_the_function_once_each_within_2s(env) -> None
     server, out = env
     logs = logs_client(server.url)
     group, stream = "/app/orders", "producer-1"
-    logs.create_log_group(logGroupName=group)
-    logs.create_log_stream(logGroupName=group, logStreamName=stream)
     before = len(control_messages(out))
-    logs.put_subscription_filter(
-        logGroupName=group,
-        filterName="errors",
-        filterPattern=ERROR_PATTERN,
-        destinationArn=fn_arn("sink"),
-    )
+    subscribe(logs, group, stream, "errors", ERROR_PATTERN, "sink")
     # AWS sends a CONTROL_MESSAGE when a subscription is created
     wait_for(lambda: len(control_messages(out)) > before, timeout=10, what="control message")
     ctl = control_messages(out)[-1]
@@ -466,11 +468,7 @@ def test_a_failing_function_gets_the_batch_again_by_lambdas_async_retry(env) -> 
     server, out = env
     logs = logs_client(server.url)
     group = "/app/retry"
-    logs.create_log_group(logGroupName=group)
-    logs.create_log_stream(logGroupName=group, logStreamName="s")
-    logs.put_subscription_filter(
-        logGroupName=group, filterName="all", filterPattern="", destinationArn=fn_arn("flaky")
-    )
+    subscribe(logs, group, "s", "all", "", "flaky")
     wait_for(lambda: (out / "flaky-seen").exists(), timeout=10, what="the control message")
     put_messages(logs, group, "s", ["one", "two"])
 
@@ -510,11 +508,7 @@ def test_batches_keep_to_10000_events_and_1_mib(env) -> None:
     server, out = env
     logs = logs_client(server.url)
     group = "/app/big"
-    logs.create_log_group(logGroupName=group)
-    logs.create_log_stream(logGroupName=group, logStreamName="s")
-    logs.put_subscription_filter(
-        logGroupName=group, filterName="all", filterPattern="", destinationArn=fn_arn("sink")
-    )
+    subscribe(logs, group, "s", "all", "", "sink")
     big = ["x" * 600_000 + f" big {i}" for i in range(3)]  # two do not fit in 1 MiB
     small = [f"event {i}" for i in range(12_000)]
     put_messages(logs, group, "s", small, per_call=10_000)
@@ -539,15 +533,8 @@ def test_kill_9_mid_delivery_then_restart_delivers_exactly_once(env: Env) -> Non
     out = env.out
     logs = logs_client(env.server.url)
     group, stream = "/app/crash", "producer"
-    logs.create_log_group(logGroupName=group)
-    logs.create_log_stream(logGroupName=group, logStreamName=stream)
     before = len(control_messages(out))
-    logs.put_subscription_filter(
-        logGroupName=group,
-        filterName="errors",
-        filterPattern=ERROR_PATTERN,
-        destinationArn=fn_arn("sink"),
-    )
+    subscribe(logs, group, stream, "errors", ERROR_PATTERN, "sink")
     wait_for(lambda: len(control_messages(out)) > before, timeout=10, what="control message")
     messages, expected = producer_events()
     first = sum(1 for m in messages[:500] if m in expected)
