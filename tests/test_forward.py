@@ -9,6 +9,7 @@ in front of moto where moto does not behave like AWS.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
@@ -18,6 +19,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -97,6 +99,23 @@ def write_corpus(root: Path, groups: int, streams: int, per_stream: int, tag: st
     return want
 
 
+def drain(fwd: ship.Forwarder) -> None:
+    """Step the forwarder in this thread until a step has nothing left to do."""
+    while fwd.step():
+        pass
+
+
+@contextlib.contextmanager
+def proxied(upstream: str, **options) -> Iterator[_Proxy]:
+    """A `_Proxy` in front of `upstream` for one block, shut down and closed after it."""
+    proxy = _Proxy(upstream, **options)
+    try:
+        yield proxy
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+
 def forward_cmd(src: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "logsvc", "forward", "--data-dir", str(src), *args]
 
@@ -127,13 +146,9 @@ def kill9_run(
     run goes, so the kill lands part of the way through however fast the machine is (unslowed, a
     quiet forwarder sent all 600 events between two looks at its status); the restart keeps the
     same endpoint URL (its checkpoints are per endpoint) with the delay off."""
-    proxies = [_Proxy(u, faults=0, delay=0.05) for u in urls]
-    try:
+    with contextlib.ExitStack() as stack:
+        proxies = [stack.enter_context(proxied(u, faults=0, delay=0.05)) for u in urls]
         return _kill9_run(tmp_path, proxies, groups, streams, per_stream, batch)
-    finally:
-        for p in proxies:
-            p.shutdown()
-            p.server_close()
 
 
 def _kill9_run(
@@ -250,19 +265,16 @@ def test_the_window_between_an_acknowledged_batch_and_its_checkpoint(tmp_path, m
     store = Store(src)
     fwd = ship.Forwarder(store, cfg, _StoreThenDie(cfg, on_call=2, how=how))
     if how == "answer-lost":
-        while fwd.step():
-            pass
+        drain(fwd)
         assert fwd.run_counts.recovered == 1 and fwd.run_counts.resent == 0
     else:
         with pytest.raises(SystemExit):
-            while fwd.step():
-                pass
+            drain(fwd)
         pending = fwd.checkpoint()["pending"]
         assert len(pending) == 1  # the record of the batch in flight survived the "crash"
         fwd.close()
         fwd = ship.Forwarder(store, cfg)
-        while fwd.step():
-            pass
+        drain(fwd)
         landed = how == "die-after-ack"
         assert (fwd.run_counts.recovered, fwd.run_counts.resent) == (int(landed), int(not landed))
     assert fwd.checkpoint()["pending"] == {}
@@ -286,12 +298,10 @@ def test_a_message_repeated_before_the_batch_is_not_taken_for_the_batch(tmp_path
     cfg = ship.make_config({"endpoint": moto_url, "groups": [group], "batch_events": 10})
     fwd = ship.Forwarder(store, cfg, _StoreThenDie(cfg, on_call=2, how="die-before-send"))
     with pytest.raises(SystemExit):
-        while fwd.step():
-            pass
+        drain(fwd)
     fwd.close()
     fwd = ship.Forwarder(store, cfg)
-    while fwd.step():
-        pass
+    drain(fwd)
     assert fwd.run_counts.resent == 1
     fwd.close()
     assert read_back(moto_url, group, "s") == ["same"] * 30
@@ -400,20 +410,15 @@ class _Proxy(http.server.ThreadingHTTPServer):
 
 
 def test_throttling_is_survived_with_backoff(tmp_path, moto_url):
-    proxy = _Proxy(moto_url, faults=3)
-    try:
+    with proxied(moto_url, faults=3) as proxy:
         src = tmp_path / "src"
         tag = f"thr{int(time.time() * 1000) % 100000}"
         want = write_corpus(src, 1, 1, 200, tag)
         cfg = ship.make_config({"endpoint": proxy.url, "groups": [f"{tag}-*"], "batch_events": 100})
         fwd = ship.Forwarder(Store(src), cfg)
-        while fwd.step():
-            pass
+        drain(fwd)
         st = fwd.status()
         fwd.close()
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
     assert st["throttled"] == 3 and st["retries"] == 3
     assert "ThrottlingException" in st["lastError"]
     assert st["eventsForwarded"] == 200
@@ -433,8 +438,7 @@ def test_healthz_shows_a_forwarder_beside_the_server(logsvc_dest, moto_url):
     cfg = ship.make_config({"endpoint": moto_url, "groups": [group], "prefix": "copy/"})
     fwd = ship.Forwarder(store, cfg)
     try:
-        while fwd.step():
-            pass
+        drain(fwd)
         fwd.write_status(final=False)
         hz = requests.get(logsvc_dest.url + "/healthz", timeout=5).json()
         mine = [f for f in hz["forward"] if f["groups"] == [group]]
@@ -491,8 +495,7 @@ def test_batches_stay_within_aws_limits(tmp_path, moto_url):
 
     cfg = ship.make_config({"endpoint": moto_url, "groups": [group]})
     fwd = ship.Forwarder(store, cfg, Recording(cfg))
-    while fwd.step():
-        pass
+    drain(fwd)
     fwd.close()
     for evs in sent:
         assert sum(len(e["message"].encode()) + 26 for e in evs) <= 1_048_576
@@ -507,20 +510,15 @@ def test_a_dropped_connection_or_legacy_answer_never_duplicates(tmp_path, moto_u
     """A dropped connection leaves the outcome unknown: the forwarder asks the destination whether
     the batch landed, then resends (nothing stored) or commits (stored), never both. Endpoints
     that still use sequence tokens: a bad token is resent, "already accepted" is landed."""
-    proxy = _Proxy(moto_url, faults=2, mode=mode)
-    try:
+    with proxied(moto_url, faults=2, mode=mode) as proxy:
         src = tmp_path / "src"
         tag = f"drop{mode[5:]}{int(time.time() * 1000) % 100000}"
         want = write_corpus(src, 1, 1, 120, tag)
         cfg = ship.make_config({"endpoint": proxy.url, "groups": [f"{tag}-*"], "batch_events": 40})
         fwd = ship.Forwarder(Store(src), cfg)
-        while fwd.step():
-            pass
+        drain(fwd)
         st = fwd.status()
         fwd.close()
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
     assert proxy.throttled == 2
     expected = {
         "drop-before": (2, 0, 2),
@@ -553,8 +551,7 @@ def test_only_visible_events_leave_and_expired_ones_are_counted(tmp_path, logsvc
     dest.put_retention_policy(logGroupName=shown, retentionInDays=1)
     cfg = ship.make_config({"endpoint": logsvc_dest.url, "groups": [f"{tag}-*"]})
     fwd = ship.Forwarder(store, cfg)
-    while fwd.step():
-        pass
+    drain(fwd)
     st = fwd.status()
     fwd.close()
     assert st["rejected"] == {"tooOld": 0, "tooNew": 0, "expired": 4}
