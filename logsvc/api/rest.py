@@ -480,13 +480,11 @@ def tail():
             replay = [e for e in page.events if e.offset < cursor.get(_skey(e), 0)]
             replay_cut = page.next_token is not None
     # takes a tail slot now, so a full server answers 503 rather than a broken stream
+    sock = request.environ.get("gunicorn.socket")
     follow = svc.tailer.follow(
-        list_sources,
-        cursor,
-        pattern,
-        heartbeat=heartbeat,
-        stop=_ClientGone(request.environ.get("gunicorn.socket")),
+        list_sources, cursor, pattern, heartbeat=heartbeat, stop=_ClientGone(sock)
     )
+    _no_delay(sock)
 
     def frames() -> Iterator[str]:
         try:
@@ -516,6 +514,18 @@ def tail():
     resp.headers["Cache-Control"] = "no-cache"
     resp.headers["X-Accel-Buffering"] = "no"
     return resp
+
+
+def _no_delay(sock: socket.socket | None) -> None:
+    """Send each SSE frame as soon as it is written. Nagle's algorithm may hold a small frame back
+    until the previous one is acknowledged, and a tail client sends nothing an ACK could ride on
+    (its ACKs are delayed), so a frame could wait for the client's delayed-ACK timer."""
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:
+        pass
 
 
 class _ClientGone:
