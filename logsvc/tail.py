@@ -52,8 +52,32 @@ JSON_CACHE_ITEM = 64 * 1024  # larger events are encoded per send, never cached
 
 
 def event_bytes(e: LogEvent) -> int:
-    """What an event costs to hold (message and a fixed allowance for the rest)."""
-    return len(e.message) + 256
+    """What an event costs to hold (message, its JSON when encoded, a fixed allowance for the rest)."""
+    return len(e.message) + len(getattr(e, "json", "")) + 256
+
+
+@dataclass(frozen=True, slots=True)
+class TailEvent(LogEvent):
+    """An event as a feed holds it: with its JSON, encoded once by the feed that read it, so the
+    tails that send it take the text as it is (no per-client encoding, lookup or lock)."""
+
+    json: str = ""
+
+
+def _encoded(e: LogEvent) -> TailEvent:
+    text = json.dumps(e.to_json(), ensure_ascii=False)
+    return TailEvent(
+        e.group,
+        e.stream,
+        e.offset,
+        e.timestamp,
+        e.ingestion_time,
+        e.message,
+        e.fields,
+        e.end,
+        e.ident,
+        text if len(text) <= JSON_CACHE_ITEM else "",
+    )
 
 
 def encode_cursor(codec: paging.Codec, offsets: dict[str, int]) -> str:
@@ -242,7 +266,7 @@ class Tailer:
                     p = pos[src.skey] = _Pos(0)
                 elif not p.pending and seen >= 0 and not self.watcher.changed_since(src.path, seen):
                     continue  # nothing happened to this file: skip the system calls
-                got, held = self._read_new(src, p, room)
+                got, held = self._read_new(src, p, room, checked)
                 p.pending = held
                 holding |= held
                 got = [e for e in got if visible(src, e.timestamp, e.offset)]
@@ -289,14 +313,19 @@ class Tailer:
         feed.cap = cap
         return feed
 
-    def _read_new(self, src: Source, p: _Pos, room: int) -> tuple[list[LogEvent], bool]:
+    def _read_new(
+        self, src: Source, p: _Pos, room: int, version: int = -1
+    ) -> tuple[list[LogEvent], bool]:
         """New events for one client (about `room` bytes at most): from the stream's shared feed
         when the client is within it, else read for this client alone.
 
         Every tail of this process shares one feed per stream file, so a line appended to a stream
-        followed by 50 clients is read and parsed once, not 50 times. The feed alone checks the
-        file's identity; a client whose generation is older than the feed's was reading a file
-        that has since been replaced, and starts over at byte 0 of the new one.
+        followed by 50 clients is read, parsed and JSON-encoded once, not 50 times. The feed alone
+        checks the file's identity, and looks at the file only when the watcher reported a change
+        after its last look (`version`: the watcher's version the client woke for) or bytes are
+        still held: the first client to wake looks for all, the others take what it read without
+        a system call. A client whose generation is older than the feed's was reading a file that
+        has since been replaced, and starts over at byte 0 of the new one.
         """
         if p.offset < src.from_offset:
             p.offset = src.from_offset  # bytes below were punched out by retention (visibility.py)
@@ -308,7 +337,10 @@ class Tailer:
             f = feed.f
             if p.gen is None:
                 p.gen = f.generation
-            start, new = self._advance(src, feed)
+            if feed.looked < version or version < 0 or f.end < f.seen_size:
+                start, new = self._advance(src, feed)
+            else:
+                start, new = f.end, []  # the feed looked after the change this client woke for
             if p.want is not None:  # resumed: is this still the file the cursor's offset was in?
                 if p.offset <= f.end and len(f.head) >= min(HEAD_BYTES, p.offset):
                     if ident_hash(f.identity(), p.offset) != p.want:
@@ -336,6 +368,7 @@ class Tailer:
         """Look at the file (identity first) and read what is new after the feed's end into it.
         Returns (offset the new events start at, the new events)."""
         f = feed.f
+        looked = self.watcher.version  # before the look: a change after it is seen next time
         try:
             fd = os.open(src.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
@@ -344,6 +377,7 @@ class Tailer:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 return f.end, []
+            feed.looked = looked
             now = time.monotonic()
             if f.look(fd, st, now):
                 feed.clear()
@@ -361,14 +395,16 @@ class Tailer:
                 else None
             )
             out = [
-                make_event(
-                    src.group,
-                    src.stream,
-                    start + r.start,
-                    start + r.end,
-                    r.text,
-                    times(start + r.start),
-                    ident,
+                _encoded(
+                    make_event(
+                        src.group,
+                        src.stream,
+                        start + r.start,
+                        start + r.end,
+                        r.text,
+                        times(start + r.start),
+                        ident,
+                    )
                 )
                 for r in evs
             ]
@@ -424,6 +460,9 @@ class Tailer:
         Keyed by the event id, which folds in the file's identity, so a line that replaced another
         at the same offset (copytruncate) never gets the old line's JSON. Bounded in bytes.
         """
+        text = getattr(event, "json", "")
+        if text:
+            return text  # encoded by its feed
         key = (event.event_id, event.end, event.timestamp, event.ingestion_time)
         with self._json_lock:
             text = self._json.get(key)
@@ -479,6 +518,7 @@ class _Feed:
         self.lo = start  # events before this offset are not held
         self.cap = FEED_MIN_BYTES
         self.used = time.monotonic()
+        self.looked = -1  # the watcher's version just before the last look at the file
 
     def add(self, evs: list[LogEvent]) -> None:
         self.events.extend(evs)
