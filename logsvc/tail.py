@@ -4,11 +4,16 @@ Owns: cursors (per-stream byte offsets; signed on the wire by paging.py), follow
 line reaches a tail client in about a millisecond in every worker process) and resuming from a
 cursor with no gap and no duplicate. SSE framing lives in api/rest.py, terminal printing in cli.py.
 
+Tails of one process at the same place (sources, pattern, positions) share each round: the first
+to get there reads, filters and sorts the new events once and publishes them as a step, with the
+cursor after them; the others wait for it and take the same Batch, so the transport frames it once.
+
 Event boundaries follow exactly the ingester's rules (held tracebacks, unterminated last lines,
 over-long lines) and file identity is the ingester's `FileFollow` (rotation, truncation, a
 rewritten head: the new file is read from byte 0), so an event has the same id whether it arrived
 by tail or by search. Memory is bounded in bytes: each feed holds a share of FEED_BYTES and is
-dropped when no tail asks for it, batches hold about BATCH_BYTES, the JSON cache JSON_CACHE_BYTES.
+dropped when no tail asks for it, batches hold about BATCH_BYTES, the JSON cache JSON_CACHE_BYTES,
+the published steps STEP_BYTES.
 """
 
 from __future__ import annotations
@@ -49,6 +54,9 @@ FEED_MIN_BYTES = 64 * 1024  # what one feed may keep however many feeds there ar
 FEED_IDLE = 10.0  # seconds after which a feed no tail has asked for is dropped
 JSON_CACHE_BYTES = 8 * 1024 * 1024  # encoded events shared by this process's tails
 JSON_CACHE_ITEM = 64 * 1024  # larger events are encoded per send, never cached
+STEP_BYTES = 4 * 1024 * 1024  # the steps (batches shared by tails at the same place) of a process
+STEP_COUNT = 4096  # ... and at most this many of them
+STEP_WAIT = 1.0  # seconds a tail waits for the step another tail is reading before reading alone
 
 
 def event_bytes(e: LogEvent) -> int:
@@ -150,6 +158,9 @@ class Tailer:
         self._json_bytes = 0
         self._json_lock = threading.Lock()
         self._sources: dict[tuple, tuple[float, list[Source]]] = {}
+        self._steps: dict[tuple, _Step] = {}  # oldest first; read without the lock
+        self._steps_bytes = 0
+        self._steps_lock = threading.Lock()
 
     def end_cursor(self, sources: list[Source]) -> dict[str, int]:
         """A cursor at the current end of every source (tail from now).
@@ -244,44 +255,81 @@ class Tailer:
 
     def _rounds(self, list_sources, pos, pattern, heartbeat, stop, max_seconds, began):
         sources: list[Source] = []
+        listed = _Sources(())
         listed_at = 0.0
-        version = -1
         checked = -1  # watcher version up to which every source has been read
         last_yield = began
+        pat = (pattern.kind, pattern.text)
         while stop is None or not stop.is_set():
             now = time.monotonic()
             if max_seconds is not None and now - began > max_seconds:
                 return
             if now - listed_at > 1.0:
                 sources = list_sources()
+                listed = _Sources(tuple(sources))
                 listed_at = now
                 checked = -1  # new streams: read everything once
-            batch: list[LogEvent] = []
-            room = BATCH_BYTES
-            holding = False
-            seen, checked = checked, self.watcher.version
-            for src in sources:
-                p = pos.get(src.skey)
-                if p is None:
-                    p = pos[src.skey] = _Pos(0)
-                elif not p.pending and seen >= 0 and not self.watcher.changed_since(src.path, seen):
-                    continue  # nothing happened to this file: skip the system calls
-                got, held = self._read_new(src, p, room, checked)
-                p.pending = held
-                holding |= held
-                got = [e for e in got if visible(src, e.timestamp, e.offset)]
-                batch.extend(got)
-                room -= sum(event_bytes(e) for e in got)
+            key = _step_key(listed, pat, pos)
+            step = mine = None
+            if key is not None:
+                step = self._steps.get(key)
+                if step is None:
+                    mine = _Step()
+                    step = self._steps.setdefault(key, mine)
+                if step is not mine:
+                    if step.ready.wait(STEP_WAIT) and step.ok:
+                        for k, (offset, gen) in step.after.items():
+                            p = pos[k]
+                            p.offset, p.gen, p.pending = offset, gen, True
+                        if step.events or time.monotonic() - last_yield > heartbeat:
+                            yield step.events, step.cursor
+                            last_yield = time.monotonic()
+                        continue
+                    mine = None  # the step went wrong for its taker: take this one alone
+            try:
+                batch: list[LogEvent] = []
+                room = BATCH_BYTES
+                holding = False
+                seen, checked = checked, self.watcher.version
+                for src in sources:
+                    p = pos.get(src.skey)
+                    if p is None:
+                        p = pos[src.skey] = _Pos(0)
+                    elif (
+                        not p.pending
+                        and seen >= 0
+                        and not self.watcher.changed_since(src.path, seen)
+                    ):
+                        continue  # nothing happened to this file: skip the system calls
+                    gen = p.gen
+                    got, held = self._read_new(src, p, room, checked)
+                    if gen != p.gen:
+                        mine = self._drop_step(key, mine)  # a new file: not a step others take
+                    p.pending = held
+                    holding |= held
+                    got = [e for e in got if visible(src, e.timestamp, e.offset)]
+                    batch.extend(got)
+                    room -= sum(event_bytes(e) for e in got)
+                    if len(batch) >= MAX_BATCH or room <= 0:
+                        break
                 if len(batch) >= MAX_BATCH or room <= 0:
-                    break
-            if len(batch) >= MAX_BATCH or room <= 0:
-                checked = seen  # stopped early: look at every source again next round
+                    checked = seen  # stopped early: look at every source again next round
+                matched: list[LogEvent] = Batch()
+                cursor = None
+                if batch:
+                    batch.sort(key=lambda e: (e.timestamp, e.offset))
+                    matched = Batch(
+                        batch
+                        if pattern.match_all
+                        else [e for e in batch if pattern.matches(e.message)]
+                    )
+                    cursor = _cursor_of(pos)
+                if mine is not None:
+                    self._finish_step(key, mine, matched, cursor, pos)
+                    mine = None
+            finally:
+                self._drop_step(key, mine)  # left by an exception: let the waiters read alone
             if batch:
-                batch.sort(key=lambda e: (e.timestamp, e.offset))
-                matched = (
-                    batch if pattern.match_all else [e for e in batch if pattern.matches(e.message)]
-                )
-                cursor = _cursor_of(pos)
                 if matched or time.monotonic() - last_yield > heartbeat:
                     yield matched, cursor
                     last_yield = time.monotonic()
@@ -290,7 +338,41 @@ class Tailer:
                 yield [], _cursor_of(pos)
                 last_yield = time.monotonic()
             wait = CONTINUATION_GRACE if holding else min(heartbeat, 1.0)
-            version = self.watcher.wait_change(version, wait)
+            # only a change after this round's reads began wakes it (not the ones they covered)
+            self.watcher.wait_change(checked, wait)
+
+    def _finish_step(self, key, step: _Step, events: Batch, cursor, pos: dict[str, _Pos]) -> None:
+        """Publish what one round from the positions `key` names gave, for the tails that are at
+        the same positions (or get there); a round that moved nowhere is not a step (the next may)."""
+        after = {k: (p.offset, p.gen) for k, p in pos.items()}
+        if cursor is None or all(after[k] == (o, g) for k, g, o in key[2]):
+            self._drop_step(key, step)
+            return
+        step.events, step.cursor, step.after = events, cursor, after
+        # events (and the frames the transport makes of them), the key and the positions after
+        step.size = 2 * sum(event_bytes(e) for e in events) + 512 + 256 * len(after)
+        step.ok = True
+        with self._steps_lock:
+            if self._steps.get(key) is step:
+                self._steps_bytes += step.size
+            else:  # pushed out while it was read: its waiters may still take it
+                step.size = 0
+            while (self._steps_bytes > STEP_BYTES or len(self._steps) > STEP_COUNT) and self._steps:
+                old_key = next(iter(self._steps))
+                old = self._steps.pop(old_key)
+                self._steps_bytes -= old.size
+                old.ready.set()  # anyone still waiting on an unfinished step reads alone
+        step.ready.set()
+
+    def _drop_step(self, key, step: _Step | None) -> None:
+        """Withdraw a step this tail claimed but will not publish (its waiters read alone)."""
+        if step is not None:
+            with self._steps_lock:
+                if self._steps.get(key) is step:
+                    del self._steps[key]
+                    self._steps_bytes -= step.size
+            step.ready.set()
+        return None
 
     def _feed_for(self, path: str, start: int, ref: bool = False) -> _Feed:
         """The stream's feed (made at `start` if there is none); `ref`: the caller holds it until
@@ -492,6 +574,68 @@ def _cursor_of(pos: dict[str, _Pos]) -> _Cursor:
             if p.offset <= f.end and f.ino and len(f.head) >= min(HEAD_BYTES, p.offset):
                 out.idents[k] = ident_hash(f.identity(), p.offset)
     return out
+
+
+class Batch(list):
+    """The events one round of a tail yields. Tails of this process at the same place take the same
+    Batch object, so the transport may keep what it made of it in `frames` (made once, sent to all)."""
+
+    __slots__ = ("frames",)
+
+    def __init__(self, events=()) -> None:
+        super().__init__(events)
+        self.frames = None
+
+
+class _Step:
+    """One round of a tail from given positions (sources, pattern, per-stream file generation and
+    offset), published for every other tail of the process at the same positions: the first tail
+    there reads, filters and frames the events once; the others wait for it (`ready`) and take the
+    same events, cursor and positions after. Events between two offsets of one file generation never
+    change, so a step is the same whenever a tail takes it; only steps that moved are kept."""
+
+    __slots__ = ("ready", "ok", "events", "cursor", "after", "size")
+
+    def __init__(self) -> None:
+        self.ready = threading.Event()
+        self.ok = False
+        self.events: Batch = Batch()
+        self.cursor = None
+        self.after: dict[str, tuple[int, int | None]] = {}
+        self.size = 0
+
+
+class _Sources:
+    """A listed tuple of sources as part of a step key, its hash computed once."""
+
+    __slots__ = ("items", "_hash")
+
+    def __init__(self, items: tuple) -> None:
+        self.items = items
+        self._hash = hash(items)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, _Sources) and (
+            self.items is other.items or self.items == other.items
+        )
+
+
+def _step_key(listed: _Sources, pat: tuple, pos: dict[str, _Pos]) -> tuple | None:
+    """Where a tail stands, as a step key; None while any position is not yet settled (a stream
+    not read yet, a resumed cursor still to check against its file)."""
+    if not listed.items:
+        return None
+    for s in listed.items:
+        p = pos.get(s.skey)
+        if p is None or p.feed is None or p.gen is None or p.want is not None:
+            return None
+    for p in pos.values():
+        if p.feed is None or p.gen is None or p.want is not None:
+            return None
+    return (listed, pat, frozenset((k, p.gen, p.offset) for k, p in pos.items()))
 
 
 def _fit(events: list[LogEvent], room: int) -> list[LogEvent]:

@@ -502,7 +502,7 @@ def tail():
                 yield from _frames(codec, replay, cursor, svc.tailer.json_of)
             for events_, cur in follow:
                 if events_:
-                    yield from _frames(codec, events_, cur, svc.tailer.json_of)
+                    yield from _shared_frames(codec, events_, cur, svc.tailer.json_of)
                 else:
                     yield f"id: {encode_cursor(codec, cur)}\n: ping\n\n"
         finally:
@@ -567,6 +567,19 @@ def _frames(codec: paging.Codec, events_: list, cursor: dict | None, encode) -> 
         part.append(text)
         size += len(text) + 2
     yield _frame(codec, part, cursor)
+
+
+def _shared_frames(codec: paging.Codec, events_: list, cursor: dict, encode) -> list[bytes]:
+    """The frames of a batch as bytes, made once for every tail of this process that takes the same
+    batch object (tail.Batch: tails at the same place share one), not once per client."""
+    made = getattr(events_, "frames", None)
+    if made is None:
+        made = [f.encode() for f in _frames(codec, events_, cursor, encode)]
+        try:
+            events_.frames = made
+        except AttributeError:  # a plain list: this tail's alone
+            pass
+    return made
 
 
 def _frame(codec: paging.Codec, encoded: list[str], cursor: dict | None) -> str:

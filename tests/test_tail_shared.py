@@ -1,0 +1,99 @@
+"""Many tails in one worker share each round of reading (tail.py's steps) and the frames made from
+it, yet every client still gets exactly the lines after its own place: its filter, its resumed
+cursor, a rotation. One worker, so every client below is in the process that shares."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Server, start_server, wait_for
+from tests.test_follow import SSE
+
+G = "/shared/app"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    data = tmp_path_factory.mktemp("tail-shared") / "data"
+    data.mkdir()
+    s = start_server(data, env={"LOGSVC_WORKERS": "1"})
+    yield s
+    s.stop()
+
+
+def write(path: Path, lines: list[str]) -> None:
+    with open(path, "ab") as f:
+        f.write("".join(line + "\n" for line in lines).encode())
+
+
+def tail(server: Server, cursor: str | None = None, **params: str) -> SSE:
+    q = "".join(f"&{k}={v}" for k, v in params.items())
+    c = SSE(
+        f"{server.url}/api/v1/tail?group={G}&heartbeat=1{q}",
+        headers={"Last-Event-ID": cursor} if cursor else None,
+    )
+    wait_for(lambda: c.comments, what="the tail's opening comment")
+    return c
+
+
+def test_tails_sharing_rounds_each_get_exactly_the_lines_after_their_own_place(
+    server: Server,
+) -> None:
+    path = server.store.ensure_stream(G, "web")
+    first = tail(server)
+    before = [f"before {i}" for i in range(20)]
+    write(path, before)
+    wait_for(lambda: first.messages() == before and first.last_id, what="the first lines")
+    cursor = first.last_id
+    gap = [f"gap {i} ERROR" if i % 3 == 0 else f"gap {i}" for i in range(10)]
+    write(path, gap)
+    wait_for(lambda: first.messages() == before + gap, what="the gap lines")
+
+    plain = [tail(server) for _ in range(4)]
+    errors = [tail(server, q="ERROR") for _ in range(2)]
+    resumed = [tail(server, cursor) for _ in range(2)]
+    live = [f"live {i} ERROR" if i % 7 == 0 else f"live {i}" for i in range(400)]
+    for k in range(0, len(live), 20):  # many small writes: many rounds to share
+        write(path, live[k : k + 20])
+
+    # the stream is replaced under every tail: each must start the new file from its first line
+    incoming = path.with_name("incoming.tmp")
+    rotated = [f"rotated {i} ERROR" if i % 2 else f"rotated {i}" for i in range(30)]
+    wait_for(lambda: all(len(c.messages()) >= len(live) for c in plain), what="the live lines")
+    incoming.write_bytes("".join(line + "\n" for line in rotated).encode())
+    os.rename(incoming, path)
+
+    def err(lines: list[str]) -> list[str]:
+        return [m for m in lines if "ERROR" in m]
+
+    want = {
+        "first": (before + gap + live + rotated, [first]),
+        "plain": (live + rotated, plain),
+        "errors": (err(live + rotated), errors),
+        "resumed": (gap + live + rotated, resumed),
+    }
+    for name, (lines, clients) in want.items():
+        n = len(lines)
+        for c in clients:
+            wait_for(
+                lambda c=c, n=n: len(c.messages()) >= n,
+                timeout=15,
+                what=f"every line at a {name} tail",
+            )
+    everyone = [first, *plain, *errors, *resumed]
+    pings = [c.comments for c in everyone]
+    for c, n in zip(everyone, pings, strict=True):  # a heartbeat: the tail went quiet after them
+        wait_for(lambda c=c, n=n: c.comments > n, what="a heartbeat after the last lines")
+    for name, (lines, clients) in want.items():
+        for c in clients:
+            assert c.messages() == lines, name
+    closing = [threading.Thread(target=c.close) for c in everyone]  # each takes ~1 s
+    for t in closing:
+        t.start()
+    for t in closing:
+        t.join()
