@@ -520,11 +520,10 @@ def test_inotify_limit_exceeded_degrades_to_polling_with_a_warning(data_dir: Pat
     env = _sitecustomize(
         data_dir.parent,
         "import errno\n"
-        "import watchdog.observers.inotify as i\n"
+        "import logsvc.watch as w\n"
         "def _fail(*a, **k):\n"
         "    raise OSError(errno.EMFILE, 'inotify instance limit reached')\n"
-        "i.InotifyFD.get_instance = staticmethod(_fail)\n"
-        "i.InotifyWatchGroup.__init__ = _fail\n",
+        "w.Inotify.__init__ = _fail\n",
     )
     server = start_server(data_dir, env=env)
     try:
