@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import logging
 import os
 import stat
 import threading
@@ -27,6 +28,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 from logsvc import paging, stamps
 from logsvc.errors import InvalidParameter, LimitExceeded
@@ -43,6 +45,8 @@ from logsvc.model import LogEvent
 from logsvc.store import Store
 from logsvc.visibility import Source, visible
 from logsvc.watch import Watcher
+
+log = logging.getLogger("logsvc.tail")
 
 READ_CHUNK = 1024 * 1024
 MAX_BATCH = 1000  # events in one batch ...
@@ -194,11 +198,14 @@ class Tailer:
         heartbeat: float = 15.0,
         stop: threading.Event | None = None,
         max_seconds: float | None = None,
+        sink: Sink | None = None,
     ) -> TailSession:
         """An iterator of (events, cursor) batches as lines arrive; ([], cursor) as a heartbeat.
 
         Streams that appear after the tail started are read from their first byte. The slot is
-        taken now and given back by `close()` (or when the iterator ends).
+        taken now and given back by `close()` (or when the iterator ends). With a `sink`, a batch
+        another tail read for this one (a step) may be handed to `sink.deliver` by that tail's
+        thread before this one wakes; the batch is still yielded afterwards, as the same object.
         :raises LimitExceeded: when this process already serves `max_clients` tails.
         """
         with self._lock:
@@ -212,7 +219,15 @@ class Tailer:
         idents = getattr(cursor, "idents", {})
         return TailSession(
             self._follow(
-                list_sources, dict(cursor), gens, idents, pattern, heartbeat, stop, max_seconds
+                list_sources,
+                dict(cursor),
+                gens,
+                idents,
+                pattern,
+                heartbeat,
+                stop,
+                max_seconds,
+                sink,
             ),
             self._release,
         )
@@ -240,12 +255,16 @@ class Tailer:
     def clients(self) -> int:
         return self._clients
 
-    def _follow(self, list_sources, cursor, gens, idents, pattern, heartbeat, stop, max_seconds):
+    def _follow(
+        self, list_sources, cursor, gens, idents, pattern, heartbeat, stop, max_seconds, sink
+    ):
         pos: dict[str, _Pos] = {k: _Pos(v, gens.get(k), idents.get(k)) for k, v in cursor.items()}
         last_yield = time.monotonic()
         began = last_yield
         try:
-            yield from self._rounds(list_sources, pos, pattern, heartbeat, stop, max_seconds, began)
+            yield from self._rounds(
+                list_sources, pos, pattern, heartbeat, stop, max_seconds, began, sink
+            )
         finally:
             with self._lock:
                 for p in pos.values():
@@ -253,101 +272,119 @@ class Tailer:
                         p.feed.refs -= 1
                         p.feed = None
 
-    def _rounds(self, list_sources, pos, pattern, heartbeat, stop, max_seconds, began):
+    def _rounds(self, list_sources, pos, pattern, heartbeat, stop, max_seconds, began, sink):
         sources: list[Source] = []
         listed = _Sources(())
         listed_at = 0.0
         checked = -1  # watcher version up to which every source has been read
         last_yield = began
         pat = (pattern.kind, pattern.text)
-        while stop is None or not stop.is_set():
-            now = time.monotonic()
-            if max_seconds is not None and now - began > max_seconds:
-                return
-            if now - listed_at > 1.0:
-                sources = list_sources()
-                listed = _Sources(tuple(sources))
-                listed_at = now
-                checked = -1  # new streams: read everything once
-            key = _step_key(listed, pat, pos)
-            step = mine = None
-            if key is not None:
-                step = self._steps.get(key)
-                if step is None:
-                    mine = _Step()
-                    step = self._steps.setdefault(key, mine)
-                if step is not mine:
-                    if step.ready.wait(STEP_WAIT) and step.ok:
-                        for k, (offset, gen) in step.after.items():
-                            p = pos[k]
-                            p.offset, p.gen, p.pending = offset, gen, True
-                        if step.events or time.monotonic() - last_yield > heartbeat:
-                            yield step.events, step.cursor
-                            last_yield = time.monotonic()
-                        continue
-                    mine = None  # the step went wrong for its taker: take this one alone
-            try:
-                batch: list[LogEvent] = []
-                room = BATCH_BYTES
-                holding = False
-                seen, checked = checked, self.watcher.version
-                for src in sources:
-                    p = pos.get(src.skey)
-                    if p is None:
-                        p = pos[src.skey] = _Pos(0)
-                    elif (
-                        not p.pending
-                        and seen >= 0
-                        and not self.watcher.changed_since(src.path, seen)
-                    ):
-                        continue  # nothing happened to this file: skip the system calls
-                    gen = p.gen
-                    got, held = self._read_new(src, p, room, checked)
-                    if gen != p.gen:
-                        mine = self._drop_step(key, mine)  # a new file: not a step others take
-                    p.pending = held
-                    holding |= held
-                    got = [e for e in got if visible(src, e.timestamp, e.offset)]
-                    batch.extend(got)
-                    room -= sum(event_bytes(e) for e in got)
+        # the step this tail claimed and found nothing for yet: it waits for the news as the
+        # leader, and the tails that come to the same place sleep on the step, not on the watcher
+        leading: tuple | None = None
+        try:
+            while stop is None or not stop.is_set():
+                now = time.monotonic()
+                if max_seconds is not None and now - began > max_seconds:
+                    return
+                if now - listed_at > 1.0:
+                    sources = list_sources()
+                    listed = _Sources(tuple(sources))
+                    listed_at = now
+                    checked = -1  # new streams: read everything once
+                key = _step_key(listed, pat, pos)
+                step = mine = None
+                if leading is not None:
+                    if leading[0] == key and not leading[1].closed:
+                        mine = leading[1]
+                    else:  # moved elsewhere, or the step was pushed out
+                        self._drop_step(*leading)
+                    leading = None
+                if key is not None and mine is None:
+                    step = self._steps.get(key)
+                    if step is None:
+                        mine = _Step()
+                        step = self._steps.setdefault(key, mine)
+                    if step is not mine:
+                        attached = sink is not None and step.attach(sink)
+                        if not step.ready.wait(STEP_WAIT) and attached and not step.detach(sink):
+                            step.ready.wait()  # its reader is handing it to the sinks right now
+                        if step.ok:
+                            for k, (offset, gen) in step.after.items():
+                                p = pos[k]
+                                p.offset, p.gen, p.pending = offset, gen, True
+                            if step.events or time.monotonic() - last_yield > heartbeat:
+                                yield step.events, step.cursor
+                                last_yield = time.monotonic()
+                            continue
+                        mine = None  # not published (yet): this round reads for this tail alone
+                try:
+                    batch: list[LogEvent] = []
+                    room = BATCH_BYTES
+                    holding = False
+                    seen, checked = checked, self.watcher.version
+                    for src in sources:
+                        p = pos.get(src.skey)
+                        if p is None:
+                            p = pos[src.skey] = _Pos(0)
+                        elif (
+                            not p.pending
+                            and seen >= 0
+                            and not self.watcher.changed_since(src.path, seen)
+                        ):
+                            continue  # nothing happened to this file: skip the system calls
+                        gen = p.gen
+                        got, held = self._read_new(src, p, room, checked)
+                        if gen != p.gen:
+                            mine = self._drop_step(key, mine)  # a new file: not a step to share
+                        p.pending = held
+                        holding |= held
+                        got = [e for e in got if visible(src, e.timestamp, e.offset)]
+                        batch.extend(got)
+                        room -= sum(event_bytes(e) for e in got)
+                        if len(batch) >= MAX_BATCH or room <= 0:
+                            break
                     if len(batch) >= MAX_BATCH or room <= 0:
-                        break
-                if len(batch) >= MAX_BATCH or room <= 0:
-                    checked = seen  # stopped early: look at every source again next round
-                matched: list[LogEvent] = Batch()
-                cursor = None
+                        checked = seen  # stopped early: look at every source again next round
+                    matched: list[LogEvent] = Batch()
+                    cursor = None
+                    if batch:
+                        batch.sort(key=lambda e: (e.timestamp, e.offset))
+                        matched = Batch(
+                            batch
+                            if pattern.match_all
+                            else [e for e in batch if pattern.matches(e.message)]
+                        )
+                        cursor = _cursor_of(pos)
+                    if mine is not None:
+                        if self._finish_step(key, mine, matched, cursor, pos):
+                            mine = None
+                        elif not batch and _step_key(listed, pat, pos) == key:
+                            leading, mine = (key, mine), None  # nothing here yet: wait for it
+                finally:
+                    self._drop_step(key, mine)  # not published: let the waiters read alone
                 if batch:
-                    batch.sort(key=lambda e: (e.timestamp, e.offset))
-                    matched = Batch(
-                        batch
-                        if pattern.match_all
-                        else [e for e in batch if pattern.matches(e.message)]
-                    )
-                    cursor = _cursor_of(pos)
-                if mine is not None:
-                    self._finish_step(key, mine, matched, cursor, pos)
-                    mine = None
-            finally:
-                self._drop_step(key, mine)  # left by an exception: let the waiters read alone
-            if batch:
-                if matched or time.monotonic() - last_yield > heartbeat:
-                    yield matched, cursor
+                    if matched or time.monotonic() - last_yield > heartbeat:
+                        yield matched, cursor
+                        last_yield = time.monotonic()
+                    continue  # there may be more right away
+                if time.monotonic() - last_yield >= heartbeat:
+                    yield [], _cursor_of(pos)
                     last_yield = time.monotonic()
-                continue  # there may be more right away
-            if time.monotonic() - last_yield >= heartbeat:
-                yield [], _cursor_of(pos)
-                last_yield = time.monotonic()
-            wait = CONTINUATION_GRACE if holding else min(heartbeat, 1.0)
-            # only a change after this round's reads began wakes it (not the ones they covered)
-            self.watcher.wait_change(checked, wait)
+                wait = CONTINUATION_GRACE if holding else min(heartbeat, 1.0)
+                # only a change after this round's reads began wakes it (not the ones they covered)
+                self.watcher.wait_change(checked, wait)
+        finally:
+            if leading is not None:
+                self._drop_step(*leading)
 
-    def _finish_step(self, key, step: _Step, events: Batch, cursor, pos: dict[str, _Pos]) -> None:
+    def _finish_step(self, key, step: _Step, events: Batch, cursor, pos: dict[str, _Pos]) -> bool:
         """Publish what one round from the positions `key` names gave, for the tails that are at
-        the same positions (or get there); a round that moved nowhere is not a step (the next may)."""
+        the same positions (or get there). False: the round moved nowhere, which is not a step
+        (the caller keeps or drops it)."""
         after = {k: (p.offset, p.gen) for k, p in pos.items()}
         if cursor is None or all(after[k] == (o, g) for k, g, o in key[2]):
-            self._drop_step(key, step)
-            return
+            return False
         step.events, step.cursor, step.after = events, cursor, after
         # events (and the frames the transport makes of them), the key and the positions after
         step.size = 2 * sum(event_bytes(e) for e in events) + 512 + 256 * len(after)
@@ -361,8 +398,9 @@ class Tailer:
                 old_key = next(iter(self._steps))
                 old = self._steps.pop(old_key)
                 self._steps_bytes -= old.size
-                old.ready.set()  # anyone still waiting on an unfinished step reads alone
-        step.ready.set()
+                old.close(False)  # anyone still waiting on an unfinished step reads alone
+        step.close(True)
+        return True
 
     def _drop_step(self, key, step: _Step | None) -> None:
         """Withdraw a step this tail claimed but will not publish (its waiters read alone)."""
@@ -371,7 +409,7 @@ class Tailer:
                 if self._steps.get(key) is step:
                     del self._steps[key]
                     self._steps_bytes -= step.size
-            step.ready.set()
+            step.close(False)
         return None
 
     def _feed_for(self, path: str, start: int, ref: bool = False) -> _Feed:
@@ -594,7 +632,7 @@ class _Step:
     same events, cursor and positions after. Events between two offsets of one file generation never
     change, so a step is the same whenever a tail takes it; only steps that moved are kept."""
 
-    __slots__ = ("ready", "ok", "events", "cursor", "after", "size")
+    __slots__ = ("ready", "ok", "events", "cursor", "after", "size", "lock", "sinks", "closed")
 
     def __init__(self) -> None:
         self.ready = threading.Event()
@@ -603,6 +641,46 @@ class _Step:
         self.cursor = None
         self.after: dict[str, tuple[int, int | None]] = {}
         self.size = 0
+        self.lock = threading.Lock()
+        self.sinks: list[Sink] = []
+        self.closed = False
+
+    def attach(self, sink: Sink) -> bool:
+        """Have the step handed to `sink` when it is published (False: too late for that)."""
+        with self.lock:
+            if not self.closed:
+                self.sinks.append(sink)
+            return not self.closed
+
+    def detach(self, sink: Sink) -> bool:
+        """Take `sink` back (False: the step is being handed to it now; wait for `ready`)."""
+        with self.lock:
+            if not self.closed:
+                self.sinks.remove(sink)
+            return not self.closed
+
+    def close(self, publish: bool) -> None:
+        """Publish (hand the batch to every attached sink, then wake the waiters) or give up."""
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+            sinks, self.sinks = self.sinks, []
+        if publish and self.events:
+            for sink in sinks:
+                try:
+                    sink.deliver(self.events, self.cursor)
+                except Exception:  # the sink's own tail finds out when it writes again
+                    log.exception("tail sink failed")
+        self.ready.set()
+
+
+class Sink(Protocol):
+    """Where a transport takes a batch for its client while that client's thread is asleep: one
+    thread writes a step to every client waiting for it, instead of waking each to write its own
+    (the write must not block; what it could not write the client's own thread sends)."""
+
+    def deliver(self, events: Batch, cursor) -> None: ...
 
 
 class _Sources:

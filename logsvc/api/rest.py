@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import select
 import socket
 import time
@@ -481,8 +482,9 @@ def tail():
             replay_cut = page.next_token is not None
     # takes a tail slot now, so a full server answers 503 rather than a broken stream
     sock = request.environ.get("gunicorn.socket")
+    sink = _DirectSink.for_request(sock, codec, svc.tailer.json_of)
     follow = svc.tailer.follow(
-        list_sources, cursor, pattern, heartbeat=heartbeat, stop=_ClientGone(sock)
+        list_sources, cursor, pattern, heartbeat=heartbeat, stop=_ClientGone(sock), sink=sink
     )
     _no_delay(sock)
 
@@ -501,6 +503,8 @@ def tail():
             if replay:
                 yield from _frames(codec, replay, cursor, svc.tailer.json_of)
             for events_, cur in follow:
+                if sink is not None and sink.sent(events_):
+                    continue  # another tail's thread wrote it (the rest, if any, just now)
                 if events_:
                     yield from _shared_frames(codec, events_, cur, svc.tailer.json_of)
                 else:
@@ -580,6 +584,54 @@ def _shared_frames(codec: paging.Codec, events_: list, cursor: dict, encode) -> 
         except AttributeError:  # a plain list: this tail's alone
             pass
     return made
+
+
+class _DirectSink:
+    """Writes a shared batch to this tail's socket from the thread that read it (tail.Sink).
+
+    50 clients of one step were 50 threads each woken to write the same bytes, one after the other
+    for the GIL; now the step's reader writes the frames to every waiting client's socket at once
+    (a write that does not block) and the clients' threads only catch up. Used only where the
+    bytes on the wire are known: gunicorn's plain socket under HTTP/1.1, where it sends the
+    response chunked, so a frame is written as one more chunk exactly as gunicorn would."""
+
+    def __init__(self, sock: socket.socket, codec: paging.Codec, encode) -> None:
+        self.sock, self.codec, self.encode = sock, codec, encode
+        self.batch = None  # the batch written (or begun) by another thread
+        self.rest = b""  # what that write left for this tail's own thread
+
+    @classmethod
+    def for_request(cls, sock, codec: paging.Codec, encode) -> _DirectSink | None:
+        if (
+            type(sock) is not socket.socket
+            or sock.gettimeout() is None  # a socket with a timeout is non-blocking underneath
+            or request.method != "GET"
+            or request.environ.get("SERVER_PROTOCOL") != "HTTP/1.1"
+        ):
+            return None
+        return cls(sock, codec, encode)
+
+    def deliver(self, events_, cursor) -> None:
+        data = b"".join(
+            b"%X\r\n%s\r\n" % (len(f), f)
+            for f in _shared_frames(self.codec, events_, cursor, self.encode)
+        )
+        try:
+            n = os.write(self.sock.fileno(), data)  # never blocks (see for_request)
+        except (BlockingIOError, InterruptedError):
+            n = 0
+        except OSError:
+            n = 0  # the client is gone; this tail's own write says so
+        self.batch, self.rest = events_, data[n:]
+
+    def sent(self, events_) -> bool:
+        """Was `events_` delivered here? Then send what is left of it (blocking, in this thread)."""
+        if self.batch is not events_:
+            return False
+        rest, self.batch, self.rest = self.rest, None, b""
+        if rest:
+            self.sock.sendall(rest)
+        return True
 
 
 def _frame(codec: paging.Codec, encoded: list[str], cursor: dict | None) -> str:
