@@ -58,8 +58,11 @@ def try_hold(root: Path | str, *path: str, wait: float = 0.0) -> int | None:
     except BaseException:
         os.close(fd)
         raise
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+    except OSError:  # a full disk: the flock is held all the same; only `holder` cannot name us
+        pass
     return fd
 
 
