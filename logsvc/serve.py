@@ -9,6 +9,7 @@ threads hold 400 tails at ~8 MB of address space (not RSS) a thread; tails are c
 from __future__ import annotations
 
 import errno
+import gc
 import logging
 import socket
 import sys
@@ -125,6 +126,7 @@ class LogsvcApplication(BaseApplication):
             "proc_name": "logsvc",
             "when_ready": self._when_ready,
             "worker_exit": _worker_exit,
+            "post_worker_init": _freeze_startup_objects,
         }
         for key, value in cfg.items():
             self.cfg.set(key, value)
@@ -183,6 +185,14 @@ def _public_routes(settings: Settings) -> list[str]:
     except Exception:
         return []
     return [f"{r.method} /http{r.path}" for r in project.routes if r.public]
+
+
+def _freeze_startup_objects(worker) -> None:
+    """Move what a worker holds once started (modules, the app, the service) out of the cyclic
+    GC's sight: they live as long as the worker, and a full collection walked all of them again
+    each time a query or a page allocated enough (two such passes were 150 ms of a 700 ms Insights
+    `stats` over 129k groups)."""
+    gc.freeze()
 
 
 def _worker_exit(server, worker) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 from . import values
@@ -177,12 +178,12 @@ class Grouper:
         (129k groups of a `stats … by` cost seconds to evaluate and sort in full)."""
         spec = self.spec
         out = []
-        groups = self.groups.values()
-        if first is not None and len(self.groups) > first:
-            groups = heapq.nsmallest(
-                first, groups, key=lambda g: tuple(_group_order(v) for v in g[0])
-            )
-        for keys, accs in groups:
+        # each group's order key once: for the cut and for the final sort
+        keyed = [(tuple(_group_order(v) for v in g[0]), g) for g in self.groups.values()]
+        if first is not None and len(keyed) > first:
+            keyed = heapq.nsmallest(first, keyed, key=itemgetter(0))
+        keyed.sort(key=itemgetter(0))
+        for _, (keys, accs) in keyed:
             scratch: dict[str, Any] = dict(zip(spec.by_names, keys, strict=True))
             row = dict(scratch)
             for slot, acc in zip(spec.slots, accs, strict=True):
@@ -192,9 +193,8 @@ class Grouper:
                 v = f(scratch, env)
                 scratch[name] = v
                 row[name] = v
-            out.append((keys, row))
-        out.sort(key=lambda kr: tuple(_group_order(v) for v in kr[0]))
-        return [row for _, row in out]
+            out.append(row)
+        return out
 
 
 class _Fixed:

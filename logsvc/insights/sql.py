@@ -217,7 +217,16 @@ class _Fields:
         self.account = account
         self.computed: dict[str, tuple[str, str]] = {}  # fields a `parse` wrote: their SQL
         self.derived: list[list[str]] = []  # the columns `parse` adds (SqlPlan.derived)
-        self.guards: list[str] = []
+        self.guarded: list[str] = []  # JSON keys read: no row may hold a non-text value there
+
+    @property
+    def guards(self) -> list[str]:
+        """At most one condition for every key read: one count in the scan, not one per key (three
+        list_contains counts were ~40% of a `parse … as a, b, c | stats` scan)."""
+        if not self.guarded:
+            return []
+        names = ", ".join(_sql_text(n) for n in self.guarded)
+        return [f"coalesce(list_has_any(ns, [{names}]), false)"]
 
     def column(self, node: Any) -> tuple[str, str]:
         if not isinstance(node, Field) or node.name in self.assigned:
@@ -238,9 +247,8 @@ class _Fields:
         ):
             raise _NoMap
         path = f'$."{name}"'
-        guard = f"coalesce(list_contains(ns, {_sql_text(name)}), false)"  # a value that is not text
-        if guard not in self.guards:
-            self.guards.append(guard)
+        if name not in self.guarded:
+            self.guarded.append(name)
         if name == "level":
             return "level", STR
         return f"json_extract_string(fj, '{path}')", STR

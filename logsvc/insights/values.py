@@ -223,6 +223,9 @@ class EvalContext:
 
 _INT_RE = re.compile(r"[+-]?[0-9]+")
 _FLOAT_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NUMBER_STARTS = frozenset(
+    "+-.0123456789"
+)  # what both patterns can begin with: the rest fails fast
 _MAX_NUMERIC_TEXT = 400  # characters; longer text is not a number (and never parsed)
 
 
@@ -249,7 +252,7 @@ def parse_number(text: str) -> int | float | None:
     ):  # the common case: a plain count or status
         return int(text)
     s = text.strip()
-    if not s or len(s) > _MAX_NUMERIC_TEXT:
+    if not s or len(s) > _MAX_NUMERIC_TEXT or s[0] not in _NUMBER_STARTS:
         return None
     if _INT_RE.fullmatch(s):
         return bounded(int(s))
