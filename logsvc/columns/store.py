@@ -246,18 +246,39 @@ class Writer:
         return f"{snap.serial:010d}.{group_hash(group)}.{day}.parquet"
 
     def write_table(self, table, name: str) -> None:
+        self.write_tables([table], name)
+
+    def write_tables(self, tables, name: str) -> None:
+        """Write successive tables (one schema) as one file, in full ROW_GROUP row groups, holding
+        at most one row group's rows beyond the table in hand; fsynced."""
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         path = self.directory / name
-        delta = [c for c in DELTA_COLUMNS if c in table.column_names]
-        pq.write_table(
-            table,
-            path,
-            compression="zstd",
-            row_group_size=ROW_GROUP,
-            use_dictionary=[c for c in table.column_names if c not in delta],
-            column_encoding=dict.fromkeys(delta, "DELTA_BINARY_PACKED"),
-        )
+        writer = pending = None
+        try:
+            for table in tables:
+                if writer is None:
+                    delta = [c for c in DELTA_COLUMNS if c in table.column_names]
+                    writer = pq.ParquetWriter(
+                        path,
+                        table.schema,
+                        compression="zstd",
+                        use_dictionary=[c for c in table.column_names if c not in delta],
+                        column_encoding=dict.fromkeys(delta, "DELTA_BINARY_PACKED"),
+                    )
+                pending = table if pending is None else pa.concat_tables([pending, table])
+                full = pending.num_rows // ROW_GROUP * ROW_GROUP
+                if full:
+                    writer.write_table(pending.slice(0, full), row_group_size=ROW_GROUP)
+                    pending = pending.slice(full)
+            if writer is None:
+                return
+            if pending is not None and pending.num_rows:
+                writer.write_table(pending, row_group_size=ROW_GROUP)
+        finally:
+            if writer is not None:
+                writer.close()
         fd = os.open(path, os.O_RDONLY)
         try:
             os.fsync(fd)
