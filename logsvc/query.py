@@ -853,7 +853,9 @@ class _Merge:
         src, b = piece.src, piece.block
         keep = None
         if self.literals:
-            key = (src.skey, self.files.ident(src), src.from_offset, b.start, b.end, *self.texts)
+            # tagged: a one-chunk block has the chunk's range, and a one-word pattern its text
+            key = ("chunks", src.skey, self.files.ident(src), src.from_offset, b.start, b.end)
+            key += tuple(self.texts)
             keep = self.matches.get(key) if self.reuse else None
             if keep is None:
                 base = max(b.start, src.from_offset)
@@ -876,7 +878,8 @@ class _Merge:
         src = piece.src
         ident = self.files.ident(src)
         # the file's identity and expired offset are in the key: a rewritten or trimmed file is new
-        key = (src.skey, ident, src.from_offset, piece.start, piece.end, self.q.pattern.text)
+        key = ("matches", src.skey, ident, src.from_offset, piece.start, piece.end)
+        key += (self.q.pattern.text,)
         found = self.matches.get(key) if self.reuse else None
         if found is None:
             start, data, raws = self.files.indexed_events(
