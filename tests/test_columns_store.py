@@ -53,6 +53,18 @@ def settle(b: B.Builder) -> None:
     b.round()
 
 
+def three_hourly_rounds(data_dir: Path, paths, ing: Ingester, day: int, n: int, tag: str):
+    """Three builder rounds an hour apart on `day`, each after `n` new lines per stream; "today" is
+    that day, so no closing merge happens yet. Returns the builder."""
+    b = B.Builder(Settings(data_dir=data_dir))
+    for k in range(3):
+        for p in paths:
+            append(p, lambda_lines(n, day + 3600_000 * (k + 1), f"{tag}{k}"))
+        ingest(ing)
+        b.round(now_ms=day + 3600_000 * (k + 1) + 1000)
+    return b
+
+
 def on_disk(data_dir: Path) -> set[str]:
     return {n for n in os.listdir(data_dir / "columns") if n.endswith(".parquet")}
 
@@ -137,14 +149,7 @@ def test_a_crash_during_compaction_keeps_the_inputs_listed(
 def test_a_day_long_over_is_one_file_and_the_api_prunes(data_dir: Path, world) -> None:
     store, paths, ing = world
     old_day = (NOW // DAY - 3) * DAY
-    b = B.Builder(Settings(data_dir=data_dir))
-    for k in range(3):
-        for p in paths:
-            append(p, lambda_lines(50, old_day + 3600_000 * (k + 1), f"d{k}"))
-        ingest(ing)
-        b.round(
-            now_ms=old_day + 3600_000 * (k + 1) + 1000
-        )  # "today" is that day: no closing merge yet
+    b = three_hourly_rounds(data_dir, paths, ing, old_day, 50, "d")
     assert len([e for e in cstore.snapshot(data_dir).entries if e.group == G1]) == 3
     settle(b)  # now: the day is long over
     snap = cstore.snapshot(data_dir)
@@ -173,12 +178,7 @@ def test_a_merge_larger_than_its_memory_sorts_slice_by_slice(
 
     store, paths, ing = world
     old_day = (NOW // DAY - 3) * DAY
-    b = B.Builder(Settings(data_dir=data_dir))
-    for k in range(3):
-        for p in paths:
-            append(p, lambda_lines(60, old_day + 3600_000 * (k + 1), f"s{k}"))
-        ingest(ing)
-        b.round(now_ms=old_day + 3600_000 * (k + 1) + 1000)
+    b = three_hourly_rounds(data_dir, paths, ing, old_day, 60, "s")
     before = cstore.snapshot(data_dir)
     want = set()
     for e in before.entries:

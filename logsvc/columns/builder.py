@@ -448,6 +448,8 @@ class Builder:
                         ([f"ts >= {int(lo)}"] if lo is not None else [])
                         + ([f"ts < {int(hi)}"] if hi is not None else [])
                     )
+                    if lo is None and where:
+                        where = f"({where} OR ts IS NULL)"  # no row is left out of every slice
                     q = f"SELECT * FROM ({rows_sql}) WHERE {where or 'true'} ORDER BY ts, stream, off"
                     yield con.sql(q, params=[paths]).to_arrow_table().cast(arrow)
 
