@@ -26,6 +26,7 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from logsvc.store import Store
 from tests.conftest import Server, start_server, wait_for
 
 TARGET = "Logs_20140328."
@@ -583,42 +584,65 @@ def test_a_restarted_server_reports_queries_of_the_old_one_ended(
         s.stop()
 
 
-@pytest.fixture(scope="module")
-def tight(tmp_path_factory: pytest.TempPathFactory, cw: Server) -> Iterator[Server]:
-    """A server allowing 2 queries at once, each for 4 seconds, over a copy of the big group."""
-    data = tmp_path_factory.mktemp("insights-tight") / "data"
+def _server_with_big(tmp_path_factory: pytest.TempPathFactory, cw: Server, big: str, env: dict):
+    """A server of its own over a copy of the big group."""
+    data = tmp_path_factory.mktemp("insights-limits") / "data"
     data.mkdir()
-    s = start_server(data, env={"LOGSVC_INSIGHTS_MAX_QUERIES": "2", "LOGSVC_INSIGHTS_TIMEOUT": "4"})
+    dst = Store(data).ensure_stream(big, "app")
+    dst.write_bytes(cw.store.stream_file(big, "app").read_bytes())
+    return start_server(data, env=env)
+
+
+@pytest.fixture(scope="module")
+def two_at_once(tmp_path_factory: pytest.TempPathFactory, cw: Server, big: str) -> Iterator[Server]:
+    """2 queries at once; a timeout far beyond any test, so only a stop ends a query early."""
+    s = _server_with_big(
+        tmp_path_factory,
+        cw,
+        big,
+        {"LOGSVC_INSIGHTS_MAX_QUERIES": "2", "LOGSVC_INSIGHTS_TIMEOUT": "600"},
+    )
     yield s
     s.stop()
 
 
-def test_concurrency_limit_and_timeout(tight: Server, big: str, cw: Server) -> None:
-    src = cw.store.stream_file(big, "app")
-    dst = tight.store.ensure_stream(big, "app")
-    dst.write_bytes(src.read_bytes())
-    logs = _client(tight.url)
+@pytest.fixture(scope="module")
+def one_second(tmp_path_factory: pytest.TempPathFactory, cw: Server, big: str) -> Iterator[Server]:
+    """Queries time out after 1 second: a scan of the big group lasts several even when idle."""
+    s = _server_with_big(tmp_path_factory, cw, big, {"LOGSVC_INSIGHTS_TIMEOUT": "1"})
+    yield s
+    s.stop()
+
+
+def test_the_concurrency_limit_answers_limit_exceeded_until_a_slot_is_free(
+    two_at_once: Server, big: str
+) -> None:
+    logs = _client(two_at_once.url)
     first, second = start_slow(logs, big), start_slow(logs, big)
     code, msg, _ = error_of(
         logs.start_query, logGroupName=big, startTime=1, endTime=2, queryString="fields @message"
     )
     assert code == "LimitExceededException" and "2" in msg
     r = requests.post(
-        tight.url + "/api/v1/insights",
+        two_at_once.url + "/api/v1/insights",
         json={"query": "fields @message", "groups": [big]},
         timeout=10,
     )
     assert r.status_code == 503 and r.json()["error"]["code"] == "LimitExceeded"
     assert logs.stop_query(queryId=first)["success"]
-    third = logs.start_query(
-        logGroupName=big,
-        startTime=BIG_RANGE["start"],
-        endTime=BIG_RANGE["end"],
-        queryString=SLOW_QUERY,
-    )["queryId"]  # a slot is free again
+    third = start_slow(logs, big)  # a slot is free again
     for qid in (second, third):
+        assert logs.stop_query(queryId=qid)["success"]
+    for qid in (first, second, third):
+        assert wait_done(logs, qid, timeout=30)["status"] == "Cancelled"
+
+
+def test_a_query_past_its_timeout_ends_as_timeout(one_second: Server, big: str) -> None:
+    logs = _client(one_second.url)
+    qids = [start_slow(logs, big), start_slow(logs, big)]
+    for qid in qids:
         assert wait_done(logs, qid, timeout=30)["status"] == "Timeout"
-        assert "LOGSVC_INSIGHTS_TIMEOUT" in tight.json(f"/api/v1/insights/{qid}")["error"]
+        assert "LOGSVC_INSIGHTS_TIMEOUT" in one_second.json(f"/api/v1/insights/{qid}")["error"]
 
 
 def test_results_are_kept_for_a_bounded_time_and_size(tmp_path: Path) -> None:
