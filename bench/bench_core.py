@@ -129,6 +129,16 @@ def dir_bytes(path: Path, suffix: str | None = None) -> int:
 # ---- the server ----------------------------------------------------------------------------------
 
 
+def _end_with_parent() -> None:
+    """In the server's child before exec: SIGTERM it when bench/run dies, however it dies. A run the
+    OOM killer ended left its 10M server (and its columns builder) running, and the next run was
+    measured beside it."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class Server:
     """`logsvc serve --port 0` as a child process, with an RSS sampler over master + workers."""
 
@@ -164,6 +174,7 @@ class Server:
             env=env,
             cwd=str(self.data_dir),
             start_new_session=True,
+            preexec_fn=_end_with_parent,
         )
         self._sampler = threading.Thread(target=self._sample, daemon=True)
         self._sampler.start()
