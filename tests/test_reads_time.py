@@ -39,6 +39,32 @@ def _set_mtime(path: Path, ms: int) -> None:
     os.utime(path, ns=(ms * 1_000_000, ms * 1_000_000))
 
 
+def _evidence(data_dir: Path) -> str:
+    """What a failure needs to be understood: the stamps sidecar's records and the index's chunks."""
+    out = []
+    for p in sorted((data_dir / "stamps").rglob("*.stamps")):
+        raw = p.read_bytes()
+        recs = [
+            (
+                int.from_bytes(raw[o : o + 8], "little"),
+                int.from_bytes(raw[o + 8 : o + 16], "little"),
+            )
+            for o in range(96, len(raw) - 15, 16)
+        ]
+        out.append(f"stamps {p.name}: {len(raw)} bytes, (end, ms) {recs}")
+    index = BlockIndex(data_dir / "index")
+    try:
+        with index.snapshot() as snap:
+            for b in snap.blocks:
+                out.append(
+                    f"block [{b.start},{b.end}) chunks {list(b.c_start)} ing {list(b.c_ing)}"
+                    f" min {list(b.c_min)} max {list(b.c_max)}"
+                )
+    finally:
+        index.close()
+    return "; ".join(out)
+
+
 def _read(reader: Reader) -> list:
     return reader.read(reader.sources([G]), forward=True, limit=1000).events
 
@@ -157,20 +183,18 @@ def test_tail_search_and_cloudwatch_agree_on_an_unstamped_line(data_dir: Path) -
         )
 
         def same_everywhere() -> None:
-            ev = server.json("/api/v1/events", group=G, startFromHead="true")["events"][0]
-            assert (ev["eventId"], ev["timestamp"], ev["ingestionTime"]) == (
-                tailed["eventId"],
-                tailed["timestamp"],
-                tailed["ingestionTime"],
-            )
+            rest = server.json("/api/v1/events", group=G, startFromHead="true")["events"]
             logs = boto3.client("logs", endpoint_url=server.url, region_name="us-east-1")
-            got = logs.get_log_events(logGroupName=G, logStreamName=S, startFromHead=True)[
-                "events"
-            ][0]
-            assert (got["timestamp"], got["ingestionTime"]) == (
-                tailed["timestamp"],
-                tailed["ingestionTime"],
-            )
+            gle = logs.get_log_events(logGroupName=G, logStreamName=S, startFromHead=True)["events"]
+            seen = {
+                "rest": [(e["message"], e["timestamp"], e["ingestionTime"]) for e in rest],
+                "GetLogEvents": [(e["message"], e["timestamp"], e["ingestionTime"]) for e in gle],
+            }
+            first = ("unstamped via tail", tailed["timestamp"], tailed["ingestionTime"])
+            why = f"{seen}; tail {first}; {_evidence(data_dir)}"
+            assert rest[0]["eventId"] == tailed["eventId"], why
+            assert seen["rest"][0] == first and seen["GetLogEvents"][0] == first, why
+            assert seen["rest"] == seen["GetLogEvents"], why
 
         same_everywhere()
         server.stop()
