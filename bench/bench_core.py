@@ -129,6 +129,18 @@ def dir_bytes(path: Path, suffix: str | None = None) -> int:
 # ---- the server ----------------------------------------------------------------------------------
 
 
+def pid_rss(pid: int) -> int:
+    """Resident bytes of one process (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def _end_with_parent() -> None:
     """In the server's child before exec: SIGTERM it when bench/run dies, however it dies. A run the
     OOM killer ended left its 10M server (and its columns builder) running, and the next run was
@@ -207,17 +219,7 @@ class Server:
         return out
 
     def rss(self) -> int:
-        total = 0
-        for pid in self.pids():
-            try:
-                with open(f"/proc/{pid}/status") as f:
-                    for line in f:
-                        if line.startswith("VmRSS:"):
-                            total += int(line.split()[1]) * 1024
-                            break
-            except OSError:
-                pass
-        return total
+        return sum(pid_rss(pid) for pid in self.pids())
 
     def _sample(self) -> None:
         while not self._stop.is_set():

@@ -22,7 +22,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench_core import BENCH, Figure, pct
+from bench_core import BENCH, Figure, pct, pid_rss
 
 DUCK_MEMORY = "6GB"  # the DuckDB baseline's memory limit (it spills under BENCH/out beyond it)
 GROUPS = ["/aws/lambda/checkout", "/aws/lambda/catalog", "/aws/lambda/orders"]
@@ -162,9 +162,8 @@ class Duck:
         return (p, s, a, m, p - m)
 
 
-DUCK_RSS_CAP = (
-    12 * 1024**3
-)  # the DuckDB child is ended past this (its memory_limit leaves some out)
+# the DuckDB child is ended past this RSS (its memory_limit does not bound everything it allocates)
+DUCK_RSS_CAP = 12 * 1024**3
 DUCK_TIME_CAP = 900  # seconds for one DuckDB query
 
 
@@ -184,17 +183,6 @@ def _duck_child(files: list[Path], lo_ms: int, hi_ms: int, conn) -> None:
             conn.send(("ok", (time.perf_counter() - t) * 1000, got))
         except Exception as e:
             conn.send(("error", 0.0, f"{type(e).__name__}: {str(e)[:300]}"))
-
-
-def _rss(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
 
 
 class DuckProcess:
@@ -223,7 +211,7 @@ class DuckProcess:
         self._conn.send((i, rid))
         began, peak = time.monotonic(), 0
         while not self._conn.poll(0.1):
-            peak = max(peak, _rss(self._proc.pid))
+            peak = max(peak, pid_rss(self._proc.pid))
             why = None
             if peak > DUCK_RSS_CAP:
                 why = f"its process passed {DUCK_RSS_CAP / 1024**3:.0f} GB RSS (memory_limit {DUCK_MEMORY})"
@@ -232,22 +220,29 @@ class DuckProcess:
             elif not self._proc.is_alive():
                 why = f"its process ended (exit code {self._proc.exitcode})"
             if why:
-                self.close()
+                self.close(kill=True)
                 raise DuckFailed(why)
         try:
             status, ms, got = self._conn.recv()
         except (EOFError, OSError) as e:
-            self.close()
+            self.close(kill=True)
             raise DuckFailed(f"its process ended ({type(e).__name__})") from None
         if status != "ok":
             raise DuckFailed(got)
         return ms, got
 
-    def close(self) -> None:
+    def close(self, kill: bool = False) -> None:
+        """Ask the child to end (None), or kill it: a runaway query is not waited for."""
         if self._proc is not None:
+            if self._proc.is_alive() and not kill:
+                try:
+                    self._conn.send(None)
+                except OSError:
+                    pass
+                self._proc.join(5)
             if self._proc.is_alive():
                 self._proc.kill()
-            self._proc.join(10)
+                self._proc.join(10)
             self._proc = None
 
 
