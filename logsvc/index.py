@@ -13,6 +13,11 @@ Design (ARCHITECTURE.md has the measurements behind it):
   stored with the block: high-cardinality tokens would otherwise dominate whoosh's cost.
 - A block is divided into *chunks* of ~64 lines, each with its start offset, time bounds, event
   count and ingestion time, so time-ordered reads touch only the chunks they need.
+- A chunk's events that carry no timestamp all take its ingestion time; the others keep their own.
+  A stream mixing both (`sam local`: START/END/REPORT bare, the runtime's lines stamped) would give
+  every chunk bounds from an old stamped time to "now", and every newest-first page would read every
+  chunk. So each chunk also keeps a *time sketch*: the bounds of its stamped events alone, whether
+  it has bare events, and a 128-bit signature of the words of its bare events (see `Block.parts`).
 - The per-stream checkpoint is simply the end offset of the stream's last block, so it is committed
   atomically with the index itself: a crash loses nothing and duplicates nothing.
 """
@@ -36,7 +41,14 @@ from logsvc.tokens import TokenQuery, fold
 
 log = logging.getLogger("logsvc.index")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: chunks carry their time sketch; 1 (no sketch) is still read
+SIG_BYTES = 16  # a chunk's bare-word signature: 128 bits, 2 per word
+SIG_ALL = b"\xff" * SIG_BYTES  # "may hold any word": all-bare chunks, and blocks of schema 1
+SIG_NONE = bytes(SIG_BYTES)  # a chunk without bare events
+NO_STAMP_MIN, NO_STAMP_MAX = (
+    2**62,
+    -(2**62),
+)  # a chunk's stamped bounds when it has no stamped event
 MAX_WORD = 24  # longer alphabetic tokens are usually random (base64-ish): Bloom them
 BLOOM_BITS_PER_TOKEN = 16
 BLOOM_K = 3
@@ -62,16 +74,57 @@ class Block:
     bloom: bytes = b""
     docnum: int = -1
     lines: int = 0
+    # the chunks' time sketch (module docstring): stamped events' bounds (min > max: none), has bare
+    # events (one byte each), bare words' signature (SIG_BYTES each). None: a schema-1 block, whose
+    # chunks are read as "bare events may be at c_ing and stamped ones anywhere in [c_min, c_max]"
+    c_smin: array | None = None
+    c_smax: array | None = None
+    c_bare: bytes | None = None
+    c_sig: bytes | None = None
     min_ts: int = 0
     max_ts: int = 0
+    # the block's sketch, from its chunks': stamped bounds, bare times' bounds, OR of bare signatures
+    s_min: int = 0
+    s_max: int = -1
+    u_min: int = 0
+    u_max: int = -1
+    u_sig: int = 0
 
     def __post_init__(self) -> None:
         self.bounds()
 
     def bounds(self) -> None:
-        """Recompute min_ts/max_ts from the chunks (after they change)."""
+        """Recompute the block's bounds and sketch from the chunks (after they change)."""
         self.min_ts = min(self.c_min) if self.c_min else 0
         self.max_ts = max(self.c_max) if self.c_max else 0
+        if self.c_smin is None:  # schema 1: every chunk may hold both kinds anywhere in its bounds
+            self.s_min, self.s_max = self.min_ts, self.max_ts
+            self.u_min, self.u_max = self.min_ts, self.max_ts
+            self.u_sig = -1
+            return
+        self.s_min = min(self.c_smin) if self.c_smin else 0
+        self.s_max = max(self.c_smax) if self.c_smax else -1
+        bare = [i for i, flag in enumerate(self.c_bare or b"") if flag]
+        self.u_min = min(self.c_ing[i] for i in bare) if bare else 0
+        self.u_max = max(self.c_ing[i] for i in bare) if bare else -1
+        sig = 0
+        for i in bare:
+            sig |= self.sig(i)
+        self.u_sig = sig
+
+    def sig(self, i: int) -> int:
+        """Chunk i's bare-word signature as an int (-1: may hold any word)."""
+        if self.c_sig is None:
+            return -1
+        return int.from_bytes(self.c_sig[i * SIG_BYTES : (i + 1) * SIG_BYTES], "little")
+
+    def parts(self, i: int) -> tuple[int | None, int, int]:
+        """Where chunk i's events lie in time: (the bare events' time or None, the stamped events'
+        min and max, min > max when there are none)."""
+        if self.c_smin is None:
+            return self.c_ing[i], self.c_min[i], self.c_max[i]
+        ing = self.c_ing[i] if self.c_bare[i] else None  # type: ignore[index]
+        return ing, self.c_smin[i], self.c_smax[i]
 
     @property
     def bid(self) -> str:
@@ -85,8 +138,8 @@ class Block:
         return self.c_start[i + 1] if i + 1 < len(self.c_start) else self.end
 
     def to_stored(self) -> tuple:
-        return (
-            SCHEMA_VERSION,
+        base = (
+            SCHEMA_VERSION if self.c_smin is not None else 1,
             self.group,
             self.stream,
             self.start,
@@ -101,16 +154,22 @@ class Block:
             self.bloom,
             self.lines,
         )
+        if self.c_smin is None:  # a block without a sketch (schema 1) stays one
+            return base
+        return base + (self.c_smin.tobytes(), self.c_smax.tobytes(), self.c_bare, self.c_sig)  # type: ignore[union-attr]
 
     @classmethod
     def from_stored(cls, t: tuple, docnum: int) -> Block:
-        if t[0] != SCHEMA_VERSION:
+        if t[0] not in (1, SCHEMA_VERSION):
             raise IndexCorrupt(f"block stored with schema {t[0]}, expected {SCHEMA_VERSION}")
         arrays = []
-        for raw in t[7:12]:
+        for raw in t[7:12] + (t[14:16] if t[0] >= 2 else ()):
             a = array("q")
             a.frombytes(raw)
             arrays.append(a)
+        sketch = {}
+        if t[0] >= 2:
+            sketch = dict(c_smin=arrays[5], c_smax=arrays[6], c_bare=t[16], c_sig=t[17])
         return cls(
             t[1],
             t[2],
@@ -119,10 +178,11 @@ class Block:
             t[4],
             t[5],
             t[6],
-            *arrays,
+            *arrays[:5],
             bloom=t[12],
             docnum=docnum,
             lines=t[13],
+            **sketch,
         )
 
 
@@ -149,6 +209,22 @@ def build_bloom(tokens: list[bytes]) -> bytes:
     for p in positions:
         bloom[p >> 3] |= 1 << (p & 7)
     return bytes(bloom)
+
+
+def word_mask(word: bytes) -> int:
+    """A folded word's two bits in a chunk's bare-word signature."""
+    h = zlib.crc32(word)
+    return (1 << (h & 127)) | (1 << ((h >> 7) & 127))
+
+
+def word_sig(tokens: set[bytes]) -> bytes:
+    """The bare-word signature of a chunk's bare events' tokens (only words count: numbers and ids
+    would fill 128 bits; a query token that is not a word is never ruled out by it)."""
+    sig = 0
+    for t in tokens:
+        if t.isalpha() and len(t) <= MAX_WORD:
+            sig |= word_mask(t)
+    return sig.to_bytes(SIG_BYTES, "little")
 
 
 def indexable(t: bytes) -> bool:
@@ -496,6 +572,10 @@ def _with_docnum(b: Block, docnum: int) -> Block:
         bloom=b.bloom,
         docnum=docnum,
         lines=b.lines,
+        c_smin=b.c_smin,
+        c_smax=b.c_smax,
+        c_bare=b.c_bare,
+        c_sig=b.c_sig,
     )
 
 
@@ -550,6 +630,12 @@ __all__ = [
     "Block",
     "BlockIndex",
     "IndexCorrupt",
+    "NO_STAMP_MAX",
+    "NO_STAMP_MIN",
+    "SIG_ALL",
+    "SIG_NONE",
+    "word_mask",
+    "word_sig",
     "Snapshot",
     "build_bloom",
     "install_rebuilt",

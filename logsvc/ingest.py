@@ -35,7 +35,18 @@ from logsvc.follow import (
     FileFollow,
     read_new_events,
 )
-from logsvc.index import Block, BlockIndex, Snapshot, build_bloom, split_terms
+from logsvc.index import (
+    NO_STAMP_MAX,
+    NO_STAMP_MIN,
+    SIG_ALL,
+    SIG_NONE,
+    Block,
+    BlockIndex,
+    Snapshot,
+    build_bloom,
+    split_terms,
+    word_sig,
+)
 from logsvc.lines import event_time
 from logsvc.model import stream_key
 from logsvc.store import Store
@@ -332,27 +343,47 @@ class Ingester:
         ino: int,
     ) -> Block:
         c_start, c_min, c_max, c_ing, c_count = (array("q") for _ in range(5))
+        c_smin, c_smax = array("q"), array("q")  # stamped events only (the time sketch, index.py)
+        bare: list[list] = []  # per chunk, its events without a timestamp
         cur_ing = None
         cur_bytes = 0
         for ev in events:
             off = base + ev.start
             ing = ingest_for(off)
             ts = event_time(ev.text)
-            if ts is None:
-                ts = ing
             if cur_ing != ing or c_count[-1] >= CHUNK_EVENTS or cur_bytes >= CHUNK_BYTES:
                 c_start.append(off)
-                c_min.append(ts)
-                c_max.append(ts)
+                first = ing if ts is None else ts
+                c_min.append(first)
+                c_max.append(first)
                 c_ing.append(ing)
                 c_count.append(0)
+                c_smin.append(NO_STAMP_MIN)
+                c_smax.append(NO_STAMP_MAX)
+                bare.append([])
                 cur_ing, cur_bytes = ing, 0
+            if ts is None:
+                ts = ing
+                bare[-1].append(ev)
+            else:
+                if ts < c_smin[-1]:
+                    c_smin[-1] = ts
+                if ts > c_smax[-1]:
+                    c_smax[-1] = ts
             if ts < c_min[-1]:
                 c_min[-1] = ts
             if ts > c_max[-1]:
                 c_max[-1] = ts
             c_count[-1] += 1
             cur_bytes += ev.end - ev.start
+        sigs = []
+        for i, evs in enumerate(bare):
+            if not evs or len(evs) == c_count[i]:  # no bare events, or only: nothing to tell apart
+                sigs.append(SIG_ALL if evs else SIG_NONE)
+            else:
+                sigs.append(
+                    word_sig(index_tokens_bytes(b"\n".join(data[e.start : e.end] for e in evs)))
+                )
         start = base + events[0].start
         end = base + events[-1].end
         head = st.head if st.head else data[:HEAD_BYTES] if base == 0 else b""
@@ -370,6 +401,10 @@ class Ingester:
             c_ing,
             c_count,
             lines=len(events),
+            c_smin=c_smin,
+            c_smax=c_smax,
+            c_bare=bytes(1 if evs else 0 for evs in bare),
+            c_sig=b"".join(sigs),
         )
 
     def _merge_tail(self, st: _Followed, ino: int) -> None:
@@ -405,12 +440,19 @@ class Ingester:
             array("q"),
             lines=sum(b.lines for b in blocks),
         )
+        if all(b.c_smin is not None for b in blocks):  # else schema-1 blocks: no sketch to keep
+            merged.c_smin, merged.c_smax = array("q"), array("q")
+            merged.c_bare = b"".join(b.c_bare or b"" for b in blocks)
+            merged.c_sig = b"".join(b.c_sig or b"" for b in blocks)
         for b in blocks:
             merged.c_start.extend(b.c_start)
             merged.c_min.extend(b.c_min)
             merged.c_max.extend(b.c_max)
             merged.c_ing.extend(b.c_ing)
             merged.c_count.extend(b.c_count)
+            if merged.c_smin is not None:
+                merged.c_smin.extend(b.c_smin)  # type: ignore[arg-type]
+                merged.c_smax.extend(b.c_smax)  # type: ignore[arg-type]
             self.index.delete_block(b)
         merged.bounds()
         self.index.add_block(merged, self._words(raw, merged))

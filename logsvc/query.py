@@ -33,7 +33,7 @@ from logsvc import follow, lines, paging, stamps, visibility
 from logsvc.errors import InvalidParameter, NotFound
 from logsvc.filterpattern import FilterPattern, compile_pattern
 from logsvc.follow import make_event
-from logsvc.index import Block, BlockIndex, Snapshot
+from logsvc.index import Block, BlockIndex, Snapshot, is_word, word_mask
 from logsvc.model import ID_HEAD_BYTES, LogEvent, stream_key
 from logsvc.store import Store
 from logsvc.tokens import fold
@@ -581,6 +581,27 @@ def _behind(
     return skey > b_skey or (skey == b_skey and start >= b_off)
 
 
+def _sig_test(tq: tuple | None) -> Callable[[int], bool]:
+    """A test of a bare-word signature (index.py's time sketch): False only when no event with those
+    words can match `tq` (a token that is not a word cannot be ruled out, so it passes)."""
+    if tq is None:
+        return lambda _sig: True
+
+    def build(q: tuple) -> Callable[[int], bool]:
+        if q[0] == "tok":
+            tok = fold(q[1])
+            if not is_word(tok):
+                return lambda _sig: True
+            mask = word_mask(tok.encode("ascii"))
+            return lambda sig: sig & mask == mask
+        parts = [build(p) for p in q[1]]
+        if q[0] == "and":
+            return lambda sig: all(p(sig) for p in parts)
+        return lambda sig: any(p(sig) for p in parts)
+
+    return build(tq)
+
+
 def _has_all(data: bytes, literals: list[bytes]) -> bool:
     return all(lit in data for lit in literals)
 
@@ -761,6 +782,7 @@ class _Merge:
         self.texts = list(getattr(pattern, "literals", ()))  # text every match contains
         self.literals = [lit.encode("utf-8") for lit in self.texts]
         self.cands: set[int] | None = None  # candidate block docnums; None: every block
+        self.bare_may_match = _sig_test(self.tq)  # may bare events with this word signature match?
         # where this page began: a page cut by its deadline must end past it (see _stop_at_deadline)
         if boundary is not None:
             self.began = boundary
@@ -821,6 +843,27 @@ class _Merge:
             )
         )
 
+    def _bounds(
+        self,
+        src: Source,
+        bare: tuple[int, int] | None,
+        smin: int,
+        smax: int,
+        start: int,
+        end: int,
+    ) -> tuple[int, int] | None:
+        """The time bounds of a block's or chunk's events that may be on this page, from its sketch
+        (index.py): its bare events' times (None when they cannot match) and its stamped events'
+        bounds (smin > smax: none); None when neither part is `_wanted`. A `sam local` chunk whose
+        bare events were ingested "now" and whose stamped ones are days old is read when the page
+        reaches the part that can match, not on every page because its bounds span both."""
+        lo, hi = POS_INF, NEG_INF
+        if bare is not None and self._wanted(src, bare[0], bare[1], start, end):
+            lo, hi = bare
+        if smin <= smax and self._wanted(src, smin, smax, start, end):
+            lo, hi = min(lo, smin), max(hi, smax)
+        return (lo, hi) if lo <= hi else None
+
     def _push(
         self, key: tuple, piece: _BlockPiece | _ChunkPiece | _TailPiece, seeding: bool = False
     ) -> None:
@@ -836,10 +879,14 @@ class _Merge:
         index has not reached (unknown times: read first)."""
         blocks = self.files.blocks(self.snap, src)
         for b in blocks:
-            if self._wanted(src, b.min_ts, b.max_ts, b.start, b.end) and (
-                self.cands is None or b.docnum in self.cands
-            ):
-                key = _piece_key(self.forward, src.skey, b.min_ts, b.max_ts, b.start, b.end)
+            if self.cands is not None and b.docnum not in self.cands:
+                continue
+            bare = (
+                (b.u_min, b.u_max) if b.u_min <= b.u_max and self.bare_may_match(b.u_sig) else None
+            )
+            bounds = self._bounds(src, bare, b.s_min, b.s_max, b.start, b.end)
+            if bounds is not None:
+                key = _piece_key(self.forward, src.skey, *bounds, b.start, b.end)
                 self._push(key, _BlockPiece(src, b), seeding=True)
         tail_start = max(blocks[-1].end if blocks else 0, src.from_offset)
         size = self.files.size(src)
@@ -869,9 +916,12 @@ class _Merge:
                 continue
             # a chunk may straddle from_offset when that is an event boundary inside it (the
             # columns' covered end, colquery.py): its events from there on are read
-            start, end, cmin, cmax = b.c_start[i], b.chunk_end(i), b.c_min[i], b.c_max[i]
-            if self._wanted(src, cmin, cmax, start, end):
-                key = _piece_key(self.forward, src.skey, cmin, cmax, start, end)
+            start, end = b.c_start[i], b.chunk_end(i)
+            ing, smin, smax = b.parts(i)
+            bare = (ing, ing) if ing is not None and self.bare_may_match(b.sig(i)) else None
+            bounds = self._bounds(src, bare, smin, smax, start, end)
+            if bounds is not None:
+                key = _piece_key(self.forward, src.skey, *bounds, start, end)
                 self._push(key, _ChunkPiece(src, start, end, b.c_ing[i]))
 
     def _read_chunk(self, piece: _ChunkPiece) -> None:

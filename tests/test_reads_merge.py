@@ -235,3 +235,103 @@ def test_a_walk_over_one_chunk_blocks_with_a_one_word_pattern(
                 assert [(e.timestamp, e.message) for e in got] == want
     finally:
         index.close()
+
+
+def test_a_walk_over_a_stream_mixing_stamped_and_bare_lines(
+    data_dir: Path, write_lines: Callable[..., Path]
+) -> None:
+    """`sam local` output: the runtime's lines carry old timestamps, START/END/REPORT none (they take
+    the time logsvc read them: now). Each chunk's time sketch (index.py) keeps the two apart, so a
+    page past the bare lines' times does not read every chunk again, and a pattern no bare line can
+    hold skips their time. Every walk still serves exactly the matching lines in time order: the
+    stamped ones by their written times, then the bare ones in the order they were written (each
+    round of them was taken in after the one before). Rounds are ingested one by one, so chunks
+    get different ingestion times and the stream's small trailing blocks are merged."""
+    rng = random.Random(11)
+    base = (
+        1_714_521_600_000  # 2024-05-01T00:00:00Z: every stamped line is older than every bare one
+    )
+    stamped_times = iter(rng.sample(range(0, 86_400_000, 3), 2_000))  # unique, shuffled
+    store = Store(data_dir)
+    index = BlockIndex(data_dir / "index")
+    stamped: list[tuple[int, str]] = []  # (written time, message) of every stamped line
+    bare: list[str] = []  # bare lines in the order written
+    try:
+        ing = Ingester(store, index)
+        for rnd in range(8):
+            sam, app = [], []
+            for i in range(40):
+                rid = f"r{rnd}-{i:02d}"
+                level = "ERROR" if i % 3 == 0 else "INFO"
+                ts = base + next(stamped_times)
+                sam += [
+                    f"START RequestId: {rid} Version: $LATEST",
+                    f"[{level}]\t{iso_ms(ts)}\t{rid}\tcharge {'failed' if level == 'ERROR' else 'ok'}",
+                    f"END RequestId: {rid}",
+                    f"REPORT RequestId: {rid}\tDuration: {i}.5 ms"
+                    + ("\tstatus ERROR" if rnd == 5 and i == 7 else ""),  # one bare ERROR line
+                ]
+                stamped.append((ts, sam[-3]))
+                bare += [sam[-4], sam[-2], sam[-1]]
+                ats = base + next(stamped_times)
+                app.append(f"{iso_ms(ats)} app {rid} {'ERROR' if i % 4 == 0 else 'INFO'} step")
+                stamped.append((ats, app[-1]))
+            write_lines("g", "sam", sam)
+            write_lines("g", "app", app)
+            ing.mark_dirty(None)
+            while ing.step():
+                pass
+            ing.commit()
+            time.sleep(0.03)  # the next round's bare lines are read at a later time
+        reader = Reader(store, index)
+        src = reader.sources(["g"])
+
+        def message_of(line: str) -> str:
+            return line.split(" ", 1)[1] if line[:1].isdigit() else line
+
+        def want(word: str) -> list[str]:
+            old = [message_of(m) for ts, m in sorted(stamped) if word in m]
+            return old + [m for m in bare if word in m]
+
+        def walk(pattern: str, forward: bool, limit: int) -> list:
+            got, token = [], None
+            while True:
+                page = reader.read(src, forward=forward, limit=limit, pattern=pattern, token=token)
+                got = got + page.events if forward else page.events + got
+                token = page.next_token
+                if not token:
+                    return got
+
+        for pattern, word in (("ERROR", "ERROR"), ("REPORT", "REPORT"), ("", "")):
+            for forward in (False, True):
+                for _ in range(2):  # the second walk reads its later pages from the reuse
+                    got = walk(pattern, forward, 7)
+                    assert [e.message for e in got] == want(word), (pattern, forward)
+                    times = [e.timestamp for e in got]
+                    assert times == sorted(times)
+                    written = {message_of(m): ts for ts, m in stamped}
+                    for e in got:  # a stamped line keeps the time written on it
+                        assert written.get(e.message, e.timestamp) == e.timestamp
+        # the bare ERROR line of round 5 sorts after every stamped line, among its round's bare lines
+        newest = reader.read(src, limit=1, pattern="ERROR").events
+        assert newest[0].message == "REPORT RequestId: r5-07\tDuration: 7.5 ms\tstatus ERROR"
+    finally:
+        index.close()
+
+
+def test_a_block_stored_without_a_time_sketch_is_read_as_spanning_its_bounds() -> None:
+    """An index written before chunks had a time sketch (schema 1) is read, not rebuilt: each chunk
+    may hold bare events at its ingestion time and stamped ones anywhere in its bounds."""
+    from array import array
+
+    from logsvc.index import Block
+
+    def q(*v: int) -> array:
+        return array("q", v)
+
+    old = Block("g", "s", "g/s", 0, 200, 1, "", q(0, 100), q(5, 50), q(40, 90), q(40, 90), q(3, 4))
+    stored = old.to_stored()
+    assert stored[0] == 1 and len(stored) == 14
+    back = Block.from_stored(stored, 0)
+    assert [back.parts(i) for i in range(2)] == [(40, 5, 40), (90, 50, 90)]
+    assert back.sig(0) == -1 and (back.s_min, back.s_max) == (5, 90)
