@@ -81,6 +81,10 @@ class Block:
     c_smax: array | None = None
     c_bare: bytes | None = None
     c_sig: bytes | None = None
+    # per chunk holding both kinds, a bit per line (little-endian bytes): is it a line of a bare
+    # event? b"" for the other chunks. Tells a search's literal hit in a bare event from one in a
+    # stamped event without splitting the chunk into events (`query._chunks_holding`).
+    c_lines: tuple[bytes, ...] | None = None
     min_ts: int = 0
     max_ts: int = 0
     # the block's sketch, from its chunks': stamped bounds, bare times' bounds, OR of bare signatures
@@ -156,7 +160,14 @@ class Block:
         )
         if self.c_smin is None:  # a block without a sketch (schema 1) stays one
             return base
-        return base + (self.c_smin.tobytes(), self.c_smax.tobytes(), self.c_bare, self.c_sig)  # type: ignore[union-attr]
+        sketch = (
+            self.c_smin.tobytes(),
+            self.c_smax.tobytes(),
+            self.c_bare,
+            self.c_sig,
+            self.c_lines,
+        )  # type: ignore[union-attr]
+        return base + sketch
 
     @classmethod
     def from_stored(cls, t: tuple, docnum: int) -> Block:
@@ -169,7 +180,9 @@ class Block:
             arrays.append(a)
         sketch = {}
         if t[0] >= 2:
-            sketch = dict(c_smin=arrays[5], c_smax=arrays[6], c_bare=t[16], c_sig=t[17])
+            sketch = dict(
+                c_smin=arrays[5], c_smax=arrays[6], c_bare=t[16], c_sig=t[17], c_lines=t[18]
+            )
         return cls(
             t[1],
             t[2],
@@ -576,6 +589,7 @@ def _with_docnum(b: Block, docnum: int) -> Block:
         c_smax=b.c_smax,
         c_bare=b.c_bare,
         c_sig=b.c_sig,
+        c_lines=b.c_lines,
     )
 
 

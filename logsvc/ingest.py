@@ -376,14 +376,16 @@ class Ingester:
                 c_max[-1] = ts
             c_count[-1] += 1
             cur_bytes += ev.end - ev.start
-        sigs = []
+        sigs, masks = [], []
         for i, evs in enumerate(bare):
             if not evs or len(evs) == c_count[i]:  # no bare events, or only: nothing to tell apart
                 sigs.append(SIG_ALL if evs else SIG_NONE)
+                masks.append(b"")
             else:
                 sigs.append(
                     word_sig(index_tokens_bytes(b"\n".join(data[e.start : e.end] for e in evs)))
                 )
+                masks.append(_bare_lines(data, c_start[i] - base, evs))
         start = base + events[0].start
         end = base + events[-1].end
         head = st.head if st.head else data[:HEAD_BYTES] if base == 0 else b""
@@ -405,6 +407,7 @@ class Ingester:
             c_smax=c_smax,
             c_bare=bytes(1 if evs else 0 for evs in bare),
             c_sig=b"".join(sigs),
+            c_lines=tuple(masks),
         )
 
     def _merge_tail(self, st: _Followed, ino: int) -> None:
@@ -444,6 +447,7 @@ class Ingester:
             merged.c_smin, merged.c_smax = array("q"), array("q")
             merged.c_bare = b"".join(b.c_bare or b"" for b in blocks)
             merged.c_sig = b"".join(b.c_sig or b"" for b in blocks)
+            merged.c_lines = tuple(m for b in blocks for m in b.c_lines or ())
         for b in blocks:
             merged.c_start.extend(b.c_start)
             merged.c_min.extend(b.c_min)
@@ -540,3 +544,14 @@ def _old_ingest_times(blocks: list[Block], fallback: IngestTimeFn) -> IngestTime
         return times[i] if i >= 0 else fallback(offset)
 
     return ingest_for
+
+
+def _bare_lines(data: bytes, chunk_start: int, bare: list) -> bytes:
+    """The chunk's line mask (index.Block.c_lines): bit j set when its line j (counted from
+    `chunk_start` in `data`) belongs to one of the `bare` events."""
+    bits = 0
+    for ev in bare:
+        first = data.count(b"\n", chunk_start, ev.start)
+        for j in range(first, first + data.count(b"\n", ev.start, ev.end)):
+            bits |= 1 << j
+    return bits.to_bytes((bits.bit_length() + 7) // 8, "little")

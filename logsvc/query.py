@@ -606,28 +606,46 @@ def _has_all(data: bytes, literals: list[bytes]) -> bool:
     return all(lit in data for lit in literals)
 
 
-def _chunks_holding(data: bytes, base: int, b: Block, literals: list[bytes]) -> set[int]:
-    """The block's chunks (indexes) whose bytes hold every literal; `data` is the block read at
-    `base`. A literal is searched at most once per chunk: after a hit the search jumps to the next
-    chunk, so a literal on every line costs one find per chunk, not per line."""
-    starts, end = b.c_start, b.end
+def _chunks_holding(
+    data: bytes, base: int, b: Block, literals: list[bytes]
+) -> tuple[frozenset[int], frozenset[int]]:
+    """The block's chunks (indexes) whose bytes hold every literal, and of those the chunks mixing
+    bare and stamped events (`Block.c_lines`) where every literal has a hit on a line of a bare
+    event (elsewhere their bare events cannot match); `data` is the block read at `base`. A literal
+    is searched once per chunk, or until a hit on a bare line in a mixed chunk: after that the
+    search jumps to the next chunk, so a literal on every line costs one find per chunk."""
+    starts, end, masks = b.c_start, b.end, b.c_lines
     keep: set[int] | None = None
+    bare: set[int] | None = None
     for lit in literals:
         found: set[int] = set()
+        found_bare: set[int] = set()
         pos = data.find(lit)
         while pos >= 0:
             at = base + pos
             i = bisect.bisect_right(starts, at) - 1
             nxt = starts[i + 1] if i + 1 < len(starts) else end
-            if at + len(lit) <= nxt:  # within one chunk (a match never spans two events)
-                found.add(i)
-                pos = data.find(lit, nxt - base)
-            else:
+            if at + len(lit) > nxt:  # across two chunks: a match never spans two events
                 pos = data.find(lit, pos + 1)
+                continue
+            found.add(i)
+            mask = masks[i] if masks is not None else b""
+            if mask and i not in found_bare:
+                if starts[i] < base:  # a chunk cut by the first visible byte: lines unknown
+                    found_bare.add(i)
+                else:
+                    line = data.count(b"\n", starts[i] - base, pos)
+                    if line >> 3 < len(mask) and mask[line >> 3] >> (line & 7) & 1:
+                        found_bare.add(i)
+                    else:
+                        pos = data.find(lit, pos + 1)
+                        continue
+            pos = data.find(lit, nxt - base)
         keep = found if keep is None else keep & found
+        bare = found_bare if bare is None else bare & found_bare
         if not keep:
-            return set()
-    return keep or set()
+            return frozenset(), frozenset()
+    return frozenset(keep or ()), frozenset(bare or ())
 
 
 def _raw_match(q: tuple, raw: bytes) -> bool:
@@ -898,17 +916,18 @@ class _Merge:
         one read of the block and a bytes.find per literal and chunk keep only the chunks that hold
         every literal: a phrase's few chunks are read and split, not the whole block's (issue #12)."""
         src, b = piece.src, piece.block
-        keep = None
+        keep = bare_hits = None
         if self.literals:
             # tagged: a one-chunk block has the chunk's range, and a one-word pattern its text
             key = ("chunks", src.skey, self.files.ident(src), src.from_offset, b.start, b.end)
             key += tuple(self.texts)
-            keep = self.matches.get(key) if self.reuse else None
-            if keep is None:
+            got = self.matches.get(key) if self.reuse else None
+            if got is None:
                 base = max(b.start, src.from_offset)
                 data = self.files.pread(src, b.start, b.end)
-                keep = frozenset(_chunks_holding(data, base, b, self.literals))
-                self.matches.put(key, keep, 100 + 8 * len(keep))
+                got = _chunks_holding(data, base, b, self.literals)
+                self.matches.put(key, got, 100 + 8 * (len(got[0]) + len(got[1])))
+            keep, bare_hits = got
             if not keep:
                 return
         for i in range(len(b.c_start)):
@@ -918,7 +937,11 @@ class _Merge:
             # columns' covered end, colquery.py): its events from there on are read
             start, end = b.c_start[i], b.chunk_end(i)
             ing, smin, smax = b.parts(i)
-            bare = (ing, ing) if ing is not None and self.bare_may_match(b.sig(i)) else None
+            bare = None
+            if ing is not None and self.bare_may_match(b.sig(i)):
+                mixed = b.c_lines is not None and b.c_lines[i]
+                if keep is None or not mixed or i in bare_hits:
+                    bare = (ing, ing)
             bounds = self._bounds(src, bare, smin, smax, start, end)
             if bounds is not None:
                 key = _piece_key(self.forward, src.skey, *bounds, start, end)

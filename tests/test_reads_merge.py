@@ -251,7 +251,9 @@ def test_a_walk_over_a_stream_mixing_stamped_and_bare_lines(
     base = (
         1_714_521_600_000  # 2024-05-01T00:00:00Z: every stamped line is older than every bare one
     )
-    stamped_times = iter(rng.sample(range(0, 86_400_000, 3), 2_000))  # unique, shuffled
+    # unique and ascending, as a runtime writes them: a chunk's stamped part spans minutes, its bare
+    # part (taken in now) is days later
+    stamped_times = iter(sorted(rng.sample(range(0, 86_400_000, 3), 2_000)))
     store = Store(data_dir)
     index = BlockIndex(data_dir / "index")
     stamped: list[tuple[int, str]] = []  # (written time, message) of every stamped line
@@ -259,22 +261,34 @@ def test_a_walk_over_a_stream_mixing_stamped_and_bare_lines(
     try:
         ing = Ingester(store, index)
         for rnd in range(8):
-            sam, app = [], []
+            sam, app = [], []  # events (a multi-line one as one string)
             for i in range(40):
                 rid = f"r{rnd}-{i:02d}"
                 level = "ERROR" if i % 3 == 0 else "INFO"
                 ts = base + next(stamped_times)
-                sam += [
-                    f"START RequestId: {rid} Version: $LATEST",
-                    f"[{level}]\t{iso_ms(ts)}\t{rid}\tcharge {'failed' if level == 'ERROR' else 'ok'}",
-                    f"END RequestId: {rid}",
-                    f"REPORT RequestId: {rid}\tDuration: {i}.5 ms"
-                    + ("\tstatus ERROR" if rnd == 5 and i == 7 else ""),  # one bare ERROR line
-                ]
-                stamped.append((ts, sam[-3]))
-                bare += [sam[-4], sam[-2], sam[-1]]
+                run = f"[{level}]\t{iso_ms(ts)}\t{rid}\tcharge {'failed' if level == 'ERROR' else 'ok'}"
+                if level == "ERROR":  # logging.exception: the traceback joins the stamped event
+                    run += (
+                        '\nTraceback (most recent call last):\n  File "pay.py", line 9, in charge'
+                    )
+                    run += "\nValueError: card declined"
+                report = f"REPORT RequestId: {rid}\tDuration: {i}.5 ms"
+                after = [f"END RequestId: {rid}"]
+                if rnd == 5 and i == 9:  # the one bare event holding the word ERROR, right after
+                    report += "\tstatus ERROR"  # a stamped multi-line one (no END line)
+                    after = []
+                if rnd == 3 and i == 5:  # an uncaught exception: a bare multi-line event
+                    after.append(
+                        'Traceback (most recent call last):\n  File "pay.py", line 3, in <module>'
+                        "\nRuntimeError: card declined at import"
+                    )
+                after.append(report)
+                sam += [f"START RequestId: {rid} Version: $LATEST", run, *after]
+                stamped.append((ts, run))
+                bare += [sam[-2 - len(after)], *after]
                 ats = base + next(stamped_times)
-                app.append(f"{iso_ms(ats)} app {rid} {'ERROR' if i % 4 == 0 else 'INFO'} step")
+                status = "status ERROR" if i % 4 == 0 else "INFO"
+                app.append(f"{iso_ms(ats)} app {rid} {status} step")
                 stamped.append((ats, app[-1]))
             write_lines("g", "sam", sam)
             write_lines("g", "app", app)
@@ -302,7 +316,9 @@ def test_a_walk_over_a_stream_mixing_stamped_and_bare_lines(
                 if not token:
                     return got
 
-        for pattern, word in (("ERROR", "ERROR"), ("REPORT", "REPORT"), ("", "")):
+        cases = [("ERROR", "ERROR"), ("REPORT", "REPORT"), ("", "")]
+        cases += [('"card declined"', "card declined"), ('"status ERROR"', "status ERROR")]
+        for pattern, word in cases:
             for forward in (False, True):
                 for _ in range(2):  # the second walk reads its later pages from the reuse
                     got = walk(pattern, forward, 7)
@@ -314,7 +330,7 @@ def test_a_walk_over_a_stream_mixing_stamped_and_bare_lines(
                         assert written.get(e.message, e.timestamp) == e.timestamp
         # the bare ERROR line of round 5 sorts after every stamped line, among its round's bare lines
         newest = reader.read(src, limit=1, pattern="ERROR").events
-        assert newest[0].message == "REPORT RequestId: r5-07\tDuration: 7.5 ms\tstatus ERROR"
+        assert newest[0].message == "REPORT RequestId: r5-09\tDuration: 9.5 ms\tstatus ERROR"
     finally:
         index.close()
 
