@@ -30,6 +30,7 @@ import shutil
 import threading
 import zlib
 from array import array
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,7 @@ from logsvc.tokens import TokenQuery, fold
 log = logging.getLogger("logsvc.index")
 
 SCHEMA_VERSION = 2  # 2: chunks carry their time sketch; 1 (no sketch) is still read
+CANDIDATE_CACHE_DOCS = 50_000  # docnums a snapshot keeps of recent candidate sets (~2.5 MB)
 SIG_BYTES = 16  # a chunk's bare-word signature: 128 bits, 2 per word
 SIG_ALL = b"\xff" * SIG_BYTES  # "may hold any word": all-bare chunks, and blocks of schema 1
 SIG_NONE = bytes(SIG_BYTES)  # a chunk without bare events
@@ -76,7 +78,9 @@ class Block:
     lines: int = 0
     # the chunks' time sketch (module docstring): stamped events' bounds (min > max: none), has bare
     # events (one byte each), bare words' signature (SIG_BYTES each). None: a schema-1 block, whose
-    # chunks are read as "bare events may be at c_ing and stamped ones anywhere in [c_min, c_max]"
+    # chunks are read as "bare events may be at c_ing and stamped ones anywhere in [c_min, c_max]".
+    # A block without bare events (most) keeps none of it: c_smin/c_smax are c_min/c_max, c_bare
+    # and c_sig b"", c_lines () (`compact`), so the sketch costs memory only where it tells apart.
     c_smin: array | None = None
     c_smax: array | None = None
     c_bare: bytes | None = None
@@ -120,6 +124,8 @@ class Block:
         """Chunk i's bare-word signature as an int (-1: may hold any word)."""
         if self.c_sig is None:
             return -1
+        if not self.c_sig:
+            return 0
         return int.from_bytes(self.c_sig[i * SIG_BYTES : (i + 1) * SIG_BYTES], "little")
 
     def parts(self, i: int) -> tuple[int | None, int, int]:
@@ -127,8 +133,23 @@ class Block:
         min and max, min > max when there are none)."""
         if self.c_smin is None:
             return self.c_ing[i], self.c_min[i], self.c_max[i]
-        ing = self.c_ing[i] if self.c_bare[i] else None  # type: ignore[index]
-        return ing, self.c_smin[i], self.c_smax[i]
+        ing = self.c_ing[i] if self.c_bare and self.c_bare[i] else None
+        return ing, self.c_smin[i], self.c_smax[i]  # type: ignore[index]
+
+    def compact(self) -> None:
+        """Drop the sketch's per-chunk data when no chunk has bare events (see the fields)."""
+        if self.c_smin is not None and not any(self.c_bare or b""):
+            self.c_smin, self.c_smax = self.c_min, self.c_max
+            self.c_bare, self.c_sig, self.c_lines = b"", b"", ()
+
+    def sketch(self) -> tuple[array, array, bytes, bytes, tuple[bytes, ...]]:
+        """The sketch's per-chunk data at full length, compact or not (to concatenate blocks)."""
+        n = len(self.c_start)
+        if self.c_smin is None:
+            raise ValueError("a schema-1 block has no sketch")
+        if self.c_bare:
+            return self.c_smin, self.c_smax, self.c_bare, self.c_sig, self.c_lines  # type: ignore[return-value]
+        return array("q", self.c_min), array("q", self.c_max), bytes(n), SIG_NONE * n, (b"",) * n
 
     @property
     def bid(self) -> str:
@@ -160,6 +181,8 @@ class Block:
         )
         if self.c_smin is None:  # a block without a sketch (schema 1) stays one
             return base
+        if not self.c_bare:  # compact: read back as aliases of c_min/c_max
+            return base + (b"", b"", b"", b"", ())
         sketch = (
             self.c_smin.tobytes(),
             self.c_smax.tobytes(),
@@ -174,12 +197,15 @@ class Block:
         if t[0] not in (1, SCHEMA_VERSION):
             raise IndexCorrupt(f"block stored with schema {t[0]}, expected {SCHEMA_VERSION}")
         arrays = []
-        for raw in t[7:12] + (t[14:16] if t[0] >= 2 else ()):
+        compact = t[0] >= 2 and not t[16]
+        for raw in t[7:12] + (t[14:16] if t[0] >= 2 and not compact else ()):
             a = array("q")
             a.frombytes(raw)
             arrays.append(a)
         sketch = {}
-        if t[0] >= 2:
+        if compact:
+            sketch = dict(c_smin=arrays[1], c_smax=arrays[2], c_bare=b"", c_sig=b"", c_lines=())
+        elif t[0] >= 2:
             sketch = dict(
                 c_smin=arrays[5], c_smax=arrays[6], c_bare=t[16], c_sig=t[17], c_lines=t[18]
             )
@@ -426,6 +452,12 @@ class Snapshot:
         # a whoosh reader is not thread-safe (postings share one file object: seek, then read), and
         # request threads share the cached snapshot: one term lookup at a time
         self._reader_lock = threading.Lock()
+        # the candidates of recent token queries: every page of a walk asks the same question of
+        # the same snapshot (a common word's postings cost ~9 ms a page at 10M lines); bounded by
+        # the docnums held (CANDIDATE_CACHE_DOCS)
+        self._cands: OrderedDict[str, set[int] | None] = OrderedDict()
+        self._cands_held = 0
+        self._order: dict[str, tuple[array, array] | None] = {}  # time_order, per stream
 
     @classmethod
     def empty(cls) -> Snapshot:
@@ -459,6 +491,22 @@ class Snapshot:
     def stream_blocks(self, skey: str) -> list[Block]:
         return self.by_stream.get(skey, [])
 
+    def time_order(self, skey: str) -> tuple[array, array] | None:
+        """The min_ts and max_ts of the stream's blocks in file order, when no block holds an event
+        newer than the next block's oldest (both never decrease): a time-ordered read can then
+        queue one block of the stream at a time and find where to start by bisection. None for a
+        stream out of time order (a `sam local` one, whose bare lines are read "now")."""
+        if skey in self._order:
+            return self._order[skey]
+        blocks = self.by_stream.get(skey, [])
+        mins = array("q", (b.min_ts for b in blocks))
+        maxs = array("q", (b.max_ts for b in blocks))
+        ordered = all(maxs[k] <= mins[k + 1] for k in range(len(blocks) - 1))
+        out = (mins, maxs) if ordered else None
+        with self._refs_lock:
+            self._order[skey] = out
+        return out
+
     def checkpoint(self, skey: str) -> Block | None:
         lst = self.by_stream.get(skey)
         return lst[-1] if lst else None
@@ -466,14 +514,36 @@ class Snapshot:
     def candidates(
         self, query: TokenQuery | None, skeys: set[str] | None = None
     ) -> set[int] | None:
-        """Docnums of blocks that may satisfy `query`, or None meaning "every block"."""
+        """Docnums of blocks that may satisfy `query`, or None meaning "every block" (shared with
+        later calls: read it, never change it)."""
         if query is None:
             return None
         self._check_held()
-        result = self._eval(query, {})
+        memo_key = repr(query)
+        with self._reader_lock:
+            hit = self._cands.get(memo_key, False)
+            if hit is not False:
+                self._cands.move_to_end(memo_key)
+        if hit is False:
+            hit = self._eval(query, {})
+            self._remember(memo_key, hit)
+        result = hit
         if skeys is not None and result is not None:
             result = {d for d in result if self.by_docnum[d].skey in skeys}
         return result
+
+    def _remember(self, key: str, result: set[int] | None) -> None:
+        size = len(result) if result is not None else 0
+        if size > CANDIDATE_CACHE_DOCS:
+            return
+        with self._reader_lock:
+            if key in self._cands:
+                return
+            self._cands[key] = result
+            self._cands_held += size + 1
+            while self._cands_held > CANDIDATE_CACHE_DOCS:
+                _, old = self._cands.popitem(last=False)
+                self._cands_held -= (len(old) if old is not None else 0) + 1
 
     def _eval(self, q: TokenQuery, memo: dict) -> set[int] | None:
         kind = q[0]

@@ -389,7 +389,7 @@ class Ingester:
         start = base + events[0].start
         end = base + events[-1].end
         head = st.head if st.head else data[:HEAD_BYTES] if base == 0 else b""
-        return Block(
+        block = Block(
             st.group,
             st.stream,
             st.skey,
@@ -409,6 +409,8 @@ class Ingester:
             c_sig=b"".join(sigs),
             c_lines=tuple(masks),
         )
+        block.compact()
+        return block
 
     def _merge_tail(self, st: _Followed, ino: int) -> None:
         """Merge the stream's trailing small blocks into one, keeping every chunk's times."""
@@ -443,21 +445,23 @@ class Ingester:
             array("q"),
             lines=sum(b.lines for b in blocks),
         )
-        if all(b.c_smin is not None for b in blocks):  # else schema-1 blocks: no sketch to keep
-            merged.c_smin, merged.c_smax = array("q"), array("q")
-            merged.c_bare = b"".join(b.c_bare or b"" for b in blocks)
-            merged.c_sig = b"".join(b.c_sig or b"" for b in blocks)
-            merged.c_lines = tuple(m for b in blocks for m in b.c_lines or ())
         for b in blocks:
             merged.c_start.extend(b.c_start)
             merged.c_min.extend(b.c_min)
             merged.c_max.extend(b.c_max)
             merged.c_ing.extend(b.c_ing)
             merged.c_count.extend(b.c_count)
-            if merged.c_smin is not None:
-                merged.c_smin.extend(b.c_smin)  # type: ignore[arg-type]
-                merged.c_smax.extend(b.c_smax)  # type: ignore[arg-type]
             self.index.delete_block(b)
+        if all(b.c_smin is not None for b in blocks):  # else schema-1 blocks: no sketch to keep
+            parts = [b.sketch() for b in blocks]
+            merged.c_smin, merged.c_smax = array("q"), array("q")
+            for smin, smax, *_ in parts:
+                merged.c_smin.extend(smin)
+                merged.c_smax.extend(smax)
+            merged.c_bare = b"".join(p[2] for p in parts)
+            merged.c_sig = b"".join(p[3] for p in parts)
+            merged.c_lines = tuple(m for p in parts for m in p[4])
+            merged.compact()
         merged.bounds()
         self.index.add_block(merged, self._words(raw, merged))
         self._uncommitted.add(merged.bid)

@@ -28,6 +28,7 @@ from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from logsvc import follow, lines, paging, stamps, visibility
 from logsvc.errors import InvalidParameter, NotFound
@@ -629,7 +630,7 @@ def _chunks_holding(
                 pos = data.find(lit, pos + 1)
                 continue
             found.add(i)
-            mask = masks[i] if masks is not None else b""
+            mask = masks[i] if masks else b""
             if mask and i not in found_bare:
                 if starts[i] < base:  # a chunk cut by the first visible byte: lines unknown
                     found_bare.add(i)
@@ -752,16 +753,19 @@ class _Query:
     fields: bool = True  # False: events carry no parsed fields (a caller that never shows them)
 
 
-@dataclass(frozen=True, slots=True)
-class _BlockPiece:
-    """An index block, split into its chunks when it reaches the top of the heap."""
+class _BlockPiece(NamedTuple):
+    """An index block, split into its chunks when it reaches the top of the heap. In a stream in
+    time order (`Snapshot.time_order`) it also carries the stream's blocks and the index of the one
+    to queue when it is opened (`_Merge._queue_next`). (The pieces are named tuples: a page may
+    queue every candidate block, and a frozen dataclass costs ~8x more to make.)"""
 
     src: Source
     block: Block
+    blocks: list[Block] | None = None
+    nxt: int = -1
 
 
-@dataclass(frozen=True, slots=True)
-class _ChunkPiece:
+class _ChunkPiece(NamedTuple):
     """Bytes [start, end) of one indexed chunk (up to 64 events), all taken in at time `ing`."""
 
     src: Source
@@ -770,8 +774,7 @@ class _ChunkPiece:
     ing: int
 
 
-@dataclass(frozen=True, slots=True)
-class _TailPiece:
+class _TailPiece(NamedTuple):
     """Bytes [start, end) the index has not reached: their times are unknown until read, so the piece
     sorts first (FIRST) and is read a TAIL_SLICE at a time."""
 
@@ -894,28 +897,61 @@ class _Merge:
 
     def _seed(self, src: Source) -> None:
         """Queue the stream's candidate blocks that may hold events of this page, then its bytes the
-        index has not reached (unknown times: read first)."""
+        index has not reached (unknown times: read first). A stream in time order queues only the
+        first block this page would read; each block queues the next when it is opened, so a deep
+        page does not weigh every block of every stream to read a few."""
         blocks = self.files.blocks(self.snap, src)
-        for b in blocks:
-            if self.cands is not None and b.docnum not in self.cands:
-                continue
-            bare = (
-                (b.u_min, b.u_max) if b.u_min <= b.u_max and self.bare_may_match(b.u_sig) else None
-            )
-            bounds = self._bounds(src, bare, b.s_min, b.s_max, b.start, b.end)
-            if bounds is not None:
-                key = _piece_key(self.forward, src.skey, *bounds, b.start, b.end)
-                self._push(key, _BlockPiece(src, b), seeding=True)
+        order = self.snap.time_order(src.skey) if blocks else None
+        if order is not None:
+            mins, maxs = order
+            if self.forward:
+                first = bisect.bisect_left(maxs, max(self.lo, src.since))
+            else:
+                first = bisect.bisect_right(mins, self.hi) - 1
+            self._queue_next(src, blocks, first, seeding=True)
+        else:
+            for b in blocks:
+                key = self._block_key(src, b)
+                if key is not None:
+                    self._push(key, _BlockPiece(src, b), seeding=True)
         tail_start = max(blocks[-1].end if blocks else 0, src.from_offset)
         size = self.files.size(src)
         if size > tail_start:
             self._push(FIRST, _TailPiece(src, tail_start, size), seeding=True)
+
+    def _block_key(self, src: Source, b: Block) -> tuple | None:
+        """The heap key of a block that may hold events of this page (a candidate, `_bounds`)."""
+        if self.cands is not None and b.docnum not in self.cands:
+            return None
+        bare = (b.u_min, b.u_max) if b.u_min <= b.u_max and self.bare_may_match(b.u_sig) else None
+        bounds = self._bounds(src, bare, b.s_min, b.s_max, b.start, b.end)
+        if bounds is None:
+            return None
+        return _piece_key(self.forward, src.skey, *bounds, b.start, b.end)
+
+    def _queue_next(self, src: Source, blocks: list[Block], i: int, seeding: bool = False) -> None:
+        """Queue the first block from `i` on (forward: i, i+1, ...; backward: i, i-1, ...) of a stream
+        in time order that may hold events of this page; it queues the one after it when opened.
+        Every block after it holds only later (forward) or earlier events, so none can come first."""
+        step = 1 if self.forward else -1
+        lo, hi = max(self.lo, src.since), self.hi
+        while 0 <= i < len(blocks):
+            b = blocks[i]
+            if (b.min_ts > hi) if self.forward else (b.max_ts < lo):
+                return  # this block and every one after it are past the page's range
+            key = self._block_key(src, b)
+            if key is not None:
+                self._push(key, _BlockPiece(src, b, blocks, i + step), seeding)
+                return
+            i += step
 
     def _open_block(self, piece: _BlockPiece) -> None:
         """Queue the block's chunks that may hold events of this page. With literals in the pattern,
         one read of the block and a bytes.find per literal and chunk keep only the chunks that hold
         every literal: a phrase's few chunks are read and split, not the whole block's (issue #12)."""
         src, b = piece.src, piece.block
+        if piece.blocks is not None:
+            self._queue_next(src, piece.blocks, piece.nxt)
         keep = bare_hits = None
         if self.literals:
             # tagged: a one-chunk block has the chunk's range, and a one-word pattern its text
@@ -939,7 +975,7 @@ class _Merge:
             ing, smin, smax = b.parts(i)
             bare = None
             if ing is not None and self.bare_may_match(b.sig(i)):
-                mixed = b.c_lines is not None and b.c_lines[i]
+                mixed = b.c_lines and b.c_lines[i]
                 if keep is None or not mixed or i in bare_hits:
                     bare = (ing, ing)
             bounds = self._bounds(src, bare, smin, smax, start, end)
