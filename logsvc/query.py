@@ -772,6 +772,7 @@ class _ChunkPiece(NamedTuple):
     start: int
     end: int
     ing: int
+    count: int = 0  # events in the chunk as the ingester cut it (0: unknown)
 
 
 class _TailPiece(NamedTuple):
@@ -981,7 +982,7 @@ class _Merge:
             bounds = self._bounds(src, bare, smin, smax, start, end)
             if bounds is not None:
                 key = _piece_key(self.forward, src.skey, *bounds, start, end)
-                self._push(key, _ChunkPiece(src, start, end, b.c_ing[i]))
+                self._push(key, _ChunkPiece(src, start, end, b.c_ing[i], b.c_count[i]))
 
     def _read_chunk(self, piece: _ChunkPiece) -> None:
         src = piece.src
@@ -992,7 +993,7 @@ class _Merge:
         found = self.matches.get(key) if self.reuse else None
         if found is None:
             start, data, raws = self.files.indexed_events(
-                src, piece.start, piece.end, self._may_match, tuple(self.literals)
+                src, piece.start, piece.end, self._may_match, tuple(self.literals), piece.count
             )
             found = self._matches(start, data, raws, lambda _off, ing=piece.ing: ing)
             self.matches.put(key, found, sum(len(m[3]) + MATCH_OVERHEAD for m in found) + 200)
@@ -1164,12 +1165,17 @@ class _Files:
         end: int,
         may_match: Callable[[bytes], bool] | None = None,
         need: tuple[bytes, ...] = (),
+        count: int = 0,
     ) -> tuple[int, bytes, list]:
         """The events the ingester took in [start, end): (start, data, RawEvents relative to start).
+        With `need`, only the events holding every one of those strings; `count`, the range's event
+        count as the ingester cut it, lets a range of one-line events skip the line walk.
 
         Usually one read of the range. A range longer than follow.LINE_CAP may hold an over-long line:
         it is read by the follow rules, a slice at a time, so the line is its first LINE_CAP bytes here
         as in every other read path (and no read holds the whole line)."""
+        if start < src.from_offset:
+            count = 0  # a range cut by the first visible byte holds fewer events than counted
         start = max(start, src.from_offset)
         fd = self._open(src)
         if fd is None or end <= start:
@@ -1180,6 +1186,8 @@ class _Files:
                 data += b"\n"  # the ingester took an unterminated last line as an event: so do we
             if may_match is not None and not may_match(data):
                 return start, data, []  # nothing here can match: not split
+            if need and count and data.count(b"\n") == count:  # every line is one event
+                return start, data, lines.lines_holding(data, need)
             return start, data, lines.split_events(data, flush=True, need=need)[0]
         pos, first, pieces, raws = start, None, [], []
         while pos < end:

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from logsvc import lines
 from logsvc.errors import InvalidParameter
 from logsvc.lines import (
     FORMATS,
@@ -1300,3 +1301,24 @@ def test_split_events_with_need_keeps_exactly_the_events_holding_every_needle() 
             ]  # by bytes: the same test the filter makes, on the plain split's ranges
             assert got == want, (flush, need)
     assert [e.start for e in split_events(data, flush=True, need=(b"retry",))[0]] == [0, 130]
+
+
+LINES_HOLDING_CASES = [
+    # (data: one event per line, needed strings)
+    (b"a needle\nb hay\nc needle needle\n", (b"needle",)),
+    (b"needle first\nlast needle\n", (b"needle",)),
+    (b"x\r\ny needle\r\nz\n", (b"needle",)),  # CRLF ends kept out of the text, as split_events does
+    (b"one two\ntwo one\ntwo\n", (b"two", b"one")),  # every string, in any order
+    (b"2024-05-01T00:00:00.000Z \x1eescaped needle\\nline\nplain\n", (b"needle",)),
+    (b"no hit\nat all\n", (b"needle",)),
+    (b"needle", (b"needle",)),  # an unterminated last line is not a complete event
+]
+
+
+def test_lines_holding_returns_what_split_events_returns_for_one_line_events() -> None:
+    for data, need in LINES_HOLDING_CASES:
+        want = lines.split_events(data, flush=True, need=need)[0] if data.endswith(b"\n") else []
+        got = lines.lines_holding(data, need)
+        assert [(e.start, e.end, e.text) for e in got] == [
+            (e.start, e.end, e.text) for e in want
+        ], data

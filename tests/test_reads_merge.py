@@ -109,6 +109,30 @@ def test_a_chunk_cut_by_the_first_visible_byte_shows_its_events_from_there(
         index.close()
 
 
+def test_a_cut_chunk_of_multi_line_events_is_split_by_its_events_not_its_lines(
+    data_dir: Path, write_lines: Callable[..., Path]
+) -> None:
+    """A chunk with as many lines as events is split line by line (`lines.lines_holding`). Cut by
+    the first visible byte, a chunk that holds a two-line event can have as many lines left as it
+    has events in all: it must still be split by its events."""
+    events = [f"2024-05-01T00:00:0{i}.000Z event {i}" for i in range(10)]
+    events[2] += "\n  at charge() needle"  # an indented line continues event 2
+    write_lines("g", "s", events)
+    cut = len(events[0]) + 1  # 10 lines from here on: as many as the chunk's 10 events
+    index = BlockIndex(data_dir / "index")
+    try:
+        Ingester(Store(data_dir), index).rebuild(None)
+        reader = Reader(Store(data_dir), index)
+        src = dataclasses.replace(reader.sources(["g"])[0], from_offset=cut)
+        for pattern in ("needle", '"at charge"'):
+            got = reader.read([src], forward=True, pattern=pattern).events
+            assert [e.message for e in got] == ["event 2\n  at charge() needle"]
+        whole = reader.read(reader.sources(["g"]), forward=True, pattern="event").events
+        assert [e.message for e in whole] == [e.split(" ", 1)[1] for e in events]
+    finally:
+        index.close()
+
+
 def test_reads_without_fields_serve_the_same_ids_times_and_messages(
     data_dir: Path, write_lines: Callable[..., Path]
 ) -> None:
