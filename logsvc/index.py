@@ -512,18 +512,22 @@ class Snapshot:
         return lst[-1] if lst else None
 
     def candidates(
-        self, query: TokenQuery | None, skeys: set[str] | None = None
+        self, query: TokenQuery | None, skeys: set[str] | None = None, reuse: bool = False
     ) -> set[int] | None:
         """Docnums of blocks that may satisfy `query`, or None meaning "every block" (shared with
-        later calls: read it, never change it)."""
+        later calls: read it, never change it). With `reuse` (a page after the first), the answer
+        an earlier call gave may be returned; without, it is computed (and kept for later pages),
+        so a repeated first page costs, and is measured at, what a new search does."""
         if query is None:
             return None
         self._check_held()
         memo_key = repr(query)
-        with self._reader_lock:
-            hit = self._cands.get(memo_key, False)
-            if hit is not False:
-                self._cands.move_to_end(memo_key)
+        hit: set[int] | None | bool = False
+        if reuse:
+            with self._reader_lock:
+                hit = self._cands.get(memo_key, False)
+                if hit is not False:
+                    self._cands.move_to_end(memo_key)
         if hit is False:
             hit = self._eval(query, {})
             self._remember(memo_key, hit)
@@ -538,6 +542,7 @@ class Snapshot:
             return
         with self._reader_lock:
             if key in self._cands:
+                self._cands.move_to_end(key)
                 return
             self._cands[key] = result
             self._cands_held += size + 1

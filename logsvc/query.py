@@ -824,7 +824,7 @@ class _Merge:
     def run(self, sources: list[Source]) -> tuple[list[LogEvent], tuple | None]:
         """The page's events (in heap order) and the key the next page starts after (None: no more)."""
         if self.tq is not None:
-            self.cands = self.snap.candidates(self.tq, {s.skey for s in sources})
+            self.cands = self.snap.candidates(self.tq, {s.skey for s in sources}, self.reuse)
         for src in sources:
             self._seed(src)
         heapq.heapify(self.pieces)
