@@ -558,16 +558,21 @@ class Snapshot:
                 return memo[tok]
             memo[tok] = out = self._term(tok)
             return out
-        parts = [self._eval(p, memo) for p in q[1]]
         if kind == "and":
-            known = [p for p in parts if p is not None]
-            if not known:
-                return None
+            # words (postings) and sub-queries first; then each Bloom token is tested only on the
+            # blocks still in (a request id is five Bloom tokens: one pass over the blocks, not five)
+            blooms = [p for p in q[1] if p[0] == "tok" and not is_word(fold(p[1]))]
+            known = [r for p in q[1] if p not in blooms and (r := self._eval(p, memo)) is not None]
             known.sort(key=len)
-            out = set(known[0])
+            out = set(known[0]) if known else None
             for p in known[1:]:
-                out &= p
+                out &= p  # type: ignore[operator]
+            for p in blooms:
+                if out is not None and not out:
+                    break
+                out = self._term(fold(p[1]), within=out)
             return out
+        parts = [self._eval(p, memo) for p in q[1]]
         if kind == "or":
             if any(p is None for p in parts):
                 return None
@@ -577,7 +582,8 @@ class Snapshot:
             return out
         raise ValueError(f"unknown token query {kind!r}")
 
-    def _term(self, tok: str) -> set[int]:
+    def _term(self, tok: str, within: set[int] | None = None) -> set[int]:
+        """The blocks that may hold `tok` (of `within`, when given: a Bloom token tests only those)."""
         if is_word(tok):
             if self._reader is None:
                 return set()
@@ -590,10 +596,11 @@ class Snapshot:
                 return set(ids) & self.by_docnum.keys()
         raw = tok.encode("utf-8")
         if not indexable(raw):
-            return set(self.by_docnum)
+            return set(self.by_docnum) if within is None else within
         out = set()
         cache: dict[int, list[int]] = {}
-        for b in self.blocks:
+        by_docnum = self.by_docnum
+        for b in self.blocks if within is None else (by_docnum[d] for d in within):
             bloom = b.bloom
             n = len(bloom)
             if not n:
