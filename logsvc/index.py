@@ -97,6 +97,7 @@ class Block:
     u_min: int = 0
     u_max: int = -1
     u_sig: int = 0
+    chunks_ordered: bool = False  # no chunk newer than the next one's oldest event (`bounds`)
 
     def __post_init__(self) -> None:
         self.bounds()
@@ -105,6 +106,8 @@ class Block:
         """Recompute the block's bounds and sketch from the chunks (after they change)."""
         self.min_ts = min(self.c_min) if self.c_min else 0
         self.max_ts = max(self.c_max) if self.c_max else 0
+        c_min, c_max = self.c_min, self.c_max
+        self.chunks_ordered = all(c_max[k] <= c_min[k + 1] for k in range(len(c_min) - 1))
         if self.c_smin is None:  # schema 1: every chunk may hold both kinds anywhere in its bounds
             self.s_min, self.s_max = self.min_ts, self.max_ts
             self.u_min, self.u_max = self.min_ts, self.max_ts

@@ -773,6 +773,9 @@ class _ChunkPiece(NamedTuple):
     end: int
     ing: int
     count: int = 0  # events in the chunk as the ingester cut it (0: unknown)
+    # in a block whose chunks are in time order: (block, index, keep, bare hits) of the chunk to
+    # queue when this one is read (`_Merge._queue_chunk`)
+    after: tuple | None = None
 
 
 class _TailPiece(NamedTuple):
@@ -967,25 +970,69 @@ class _Merge:
             keep, bare_hits = got
             if not keep:
                 return
+        if b.chunks_ordered:
+            if self.forward:
+                first = bisect.bisect_left(b.c_max, max(self.lo, src.since))
+            else:
+                first = bisect.bisect_right(b.c_min, self.hi) - 1
+            self._queue_chunk(src, b, first, keep, bare_hits)
+            return
         for i in range(len(b.c_start)):
-            if keep is not None and i not in keep:
-                continue
-            # a chunk may straddle from_offset when that is an event boundary inside it (the
-            # columns' covered end, colquery.py): its events from there on are read
-            start, end = b.c_start[i], b.chunk_end(i)
-            ing, smin, smax = b.parts(i)
-            bare = None
-            if ing is not None and self.bare_may_match(b.sig(i)):
-                mixed = b.c_lines and b.c_lines[i]
-                if keep is None or not mixed or i in bare_hits:
-                    bare = (ing, ing)
-            bounds = self._bounds(src, bare, smin, smax, start, end)
-            if bounds is not None:
-                key = _piece_key(self.forward, src.skey, *bounds, start, end)
-                self._push(key, _ChunkPiece(src, start, end, b.c_ing[i], b.c_count[i]))
+            if keep is None or i in keep:
+                key = self._chunk_key(src, b, i, keep, bare_hits)
+                if key is not None:
+                    self._push(
+                        key,
+                        _ChunkPiece(src, b.c_start[i], b.chunk_end(i), b.c_ing[i], b.c_count[i]),
+                    )
+
+    def _chunk_key(
+        self, src: Source, b: Block, i: int, keep: frozenset | None, bare_hits: frozenset | None
+    ) -> tuple | None:
+        """The heap key of chunk i of `b` if it may hold events of this page (`_bounds`), else None.
+        A chunk may straddle from_offset when that is an event boundary inside it (the columns'
+        covered end, colquery.py): its events from there on are read."""
+        start, end = b.c_start[i], b.chunk_end(i)
+        ing, smin, smax = b.parts(i)
+        bare = None
+        if ing is not None and self.bare_may_match(b.sig(i)):
+            mixed = b.c_lines and b.c_lines[i]
+            if keep is None or not mixed or i in bare_hits:  # type: ignore[operator]
+                bare = (ing, ing)
+        bounds = self._bounds(src, bare, smin, smax, start, end)
+        if bounds is None:
+            return None
+        return _piece_key(self.forward, src.skey, *bounds, start, end)
+
+    def _queue_chunk(
+        self,
+        src: Source,
+        b: Block,
+        i: int,
+        keep: frozenset | None,
+        bare_hits: frozenset | None,
+    ) -> None:
+        """Queue the first chunk of `b` from `i` on (forward: i, i+1, ...; backward: i, i-1, ...)
+        that may hold events of this page, in a block whose chunks are in time order; reading it
+        queues the one after it (as `_queue_next` does for blocks)."""
+        step = 1 if self.forward else -1
+        lo, hi = max(self.lo, src.since), self.hi
+        c_min, c_max, n = b.c_min, b.c_max, len(b.c_start)
+        while 0 <= i < n:
+            if (c_min[i] > hi) if self.forward else (c_max[i] < lo):
+                return
+            if keep is None or i in keep:
+                key = self._chunk_key(src, b, i, keep, bare_hits)
+                if key is not None:
+                    piece = _ChunkPiece(src, b.c_start[i], b.chunk_end(i), b.c_ing[i], b.c_count[i])
+                    self._push(key, piece._replace(after=(b, i + step, keep, bare_hits)))
+                    return
+            i += step
 
     def _read_chunk(self, piece: _ChunkPiece) -> None:
         src = piece.src
+        if piece.after is not None:
+            self._queue_chunk(src, *piece.after)
         ident = self.files.ident(src)
         # the file's identity and expired offset are in the key: a rewritten or trimmed file is new
         key = ("matches", src.skey, ident, src.from_offset, piece.start, piece.end)
