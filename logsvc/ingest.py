@@ -552,10 +552,14 @@ def _old_ingest_times(blocks: list[Block], fallback: IngestTimeFn) -> IngestTime
 
 def _bare_lines(data: bytes, chunk_start: int, bare: list) -> bytes:
     """The chunk's line mask (index.Block.c_lines): bit j set when its line j (counted from
-    `chunk_start` in `data`) belongs to one of the `bare` events."""
-    bits = 0
+    `chunk_start` in `data`) belongs to one of the `bare` events (in file order). One pass over
+    the chunk's bytes."""
+    bits = line = 0
+    pos = chunk_start
     for ev in bare:
-        first = data.count(b"\n", chunk_start, ev.start)
-        for j in range(first, first + data.count(b"\n", ev.start, ev.end)):
-            bits |= 1 << j
+        line += data.count(b"\n", pos, ev.start)
+        n = data.count(b"\n", ev.start, ev.end)
+        bits |= ((1 << n) - 1) << line
+        line += n
+        pos = ev.end
     return bits.to_bytes((bits.bit_length() + 7) // 8, "little")
