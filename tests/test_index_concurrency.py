@@ -88,8 +88,8 @@ def test_refresh_between_handout_and_use_does_not_turn_a_search_into_a_full_scan
     seen: list[tuple[Snapshot, set[int] | None]] = []
     original = Snapshot.candidates
 
-    def spy(self: Snapshot, query, skeys=None):
-        out = original(self, query, skeys)
+    def spy(self: Snapshot, query, skeys=None, reuse=False):
+        out = original(self, query, skeys, reuse)
         seen.append((self, out))
         return out
 
@@ -422,8 +422,8 @@ def test_searches_racing_commits_get_exact_candidates_and_every_event(
     problems: list[str] = []
     searches = 0
 
-    def checked(self: Snapshot, query, skeys=None):
-        out = original(self, query, skeys)
+    def checked(self: Snapshot, query, skeys=None, reuse=False):
+        out = original(self, query, skeys, reuse)
         data = path.read_bytes().lower()
         want = {
             b.docnum
