@@ -47,10 +47,9 @@ CANDIDATE_CACHE_DOCS = 50_000  # docnums a snapshot keeps of recent candidate se
 SIG_BYTES = 16  # a chunk's bare-word signature: 128 bits, 2 per word
 SIG_ALL = b"\xff" * SIG_BYTES  # "may hold any word": all-bare chunks, and blocks of schema 1
 SIG_NONE = bytes(SIG_BYTES)  # a chunk without bare events
-NO_STAMP_MIN, NO_STAMP_MAX = (
-    2**62,
-    -(2**62),
-)  # a chunk's stamped bounds when it has no stamped event
+# a chunk's stamped bounds when it has no stamped event (min > max: the part is empty)
+NO_STAMP_MIN = 2**62
+NO_STAMP_MAX = -(2**62)
 MAX_WORD = 24  # longer alphabetic tokens are usually random (base64-ish): Bloom them
 BLOOM_BITS_PER_TOKEN = 16
 BLOOM_K = 3
