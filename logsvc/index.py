@@ -43,9 +43,10 @@ from logsvc.tokens import TokenQuery, fold
 log = logging.getLogger("logsvc.index")
 
 SCHEMA_VERSION = 2  # 2: chunks carry their time sketch; 1 (no sketch) is still read
-CANDIDATE_CACHE_DOCS = 50_000  # docnums a snapshot keeps of recent candidate sets (~2.5 MB)
+CANDIDATE_CACHE_BYTES = 3 * 1024 * 1024  # what a snapshot keeps of recent candidate sets
+CANDIDATE_BYTES = 64  # a docnum in a set, as that bound counts it (int object + set slot)
 SIG_BYTES = 16  # a chunk's bare-word signature: 128 bits, 2 per word
-SIG_ALL = b"\xff" * SIG_BYTES  # "may hold any word": all-bare chunks, and blocks of schema 1
+SIG_ALL = b"\xff" * SIG_BYTES  # "may hold any word": a chunk of bare events only
 SIG_NONE = bytes(SIG_BYTES)  # a chunk without bare events
 # a chunk's stamped bounds when it has no stamped event (min > max: the part is empty)
 NO_STAMP_MIN = 2**62
@@ -337,7 +338,7 @@ class BlockIndex:
         except Exception as e:  # whoosh raises many types for damaged files
             raise IndexCorrupt(f"cannot open the index at {self.path}: {e}") from e
         self._snapshot: Snapshot | None = None
-        self._seg_cache: dict[str, list[tuple[int, Block]]] = {}
+        self._seg_cache: dict[str, _Segment] = {}
         self._lock = threading.Lock()
         self._closed = False
         self._writer = None
@@ -455,8 +456,8 @@ class Snapshot:
         # request threads share the cached snapshot: one term lookup at a time
         self._reader_lock = threading.Lock()
         # the candidates of recent token queries: every page of a walk asks the same question of
-        # the same snapshot (a common word's postings cost ~9 ms a page at 10M lines); bounded by
-        # the docnums held (CANDIDATE_CACHE_DOCS)
+        # the same snapshot (a common word's postings cost ~9 ms a page at 10M lines); bounded in
+        # bytes (CANDIDATE_CACHE_BYTES)
         self._cands: OrderedDict[str, set[int] | None] = OrderedDict()
         self._cands_held = 0
         self._order: dict[str, tuple[array, array] | None] = {}  # time_order, per stream
@@ -466,25 +467,26 @@ class Snapshot:
         return cls(None, [], -1)
 
     @classmethod
-    def load(cls, reader, cache: dict[str, list[tuple[int, Block]]], generation: int) -> Snapshot:
+    def load(cls, reader, cache: dict[str, _Segment], generation: int) -> Snapshot:
         blocks: list[Block] = []
         seen = set()
         for leaf, offset in reader.leaf_readers():
             seg = leaf.segment()
             sid = seg.segment_id() if seg is not None else str(id(leaf))
             seen.add(sid)
-            entries = cache.get(sid)
-            if entries is None:
+            cached = cache.get(sid)
+            if cached is None:
                 entries = []
                 for docnum in leaf.all_doc_ids():
                     stored = leaf.stored_fields(docnum)
                     entries.append((docnum, Block.from_stored(stored["meta"], -1)))
-                cache[sid] = entries
+                cached = cache[sid] = _Segment(entries)
+            placed = cached.placed(offset)
             has_deletions = leaf.has_deletions()
-            for docnum, b in entries:
+            for (docnum, _), b in zip(cached.entries, placed, strict=True):
                 if has_deletions and leaf.is_deleted(docnum):
                     continue
-                blocks.append(_with_docnum(b, docnum + offset))
+                blocks.append(b)
         for sid in list(cache):
             if sid not in seen:
                 del cache[sid]
@@ -539,18 +541,18 @@ class Snapshot:
         return result
 
     def _remember(self, key: str, result: set[int] | None) -> None:
-        size = len(result) if result is not None else 0
-        if size > CANDIDATE_CACHE_DOCS:
+        size = _cands_bytes(key, result)
+        if size > CANDIDATE_CACHE_BYTES:
             return
         with self._reader_lock:
             if key in self._cands:
                 self._cands.move_to_end(key)
                 return
             self._cands[key] = result
-            self._cands_held += size + 1
-            while self._cands_held > CANDIDATE_CACHE_DOCS:
-                _, old = self._cands.popitem(last=False)
-                self._cands_held -= (len(old) if old is not None else 0) + 1
+            self._cands_held += size
+            while self._cands_held > CANDIDATE_CACHE_BYTES:
+                old_key, old = self._cands.popitem(last=False)
+                self._cands_held -= _cands_bytes(old_key, old)
 
     def _eval(self, q: TokenQuery, memo: dict) -> set[int] | None:
         kind = q[0]
@@ -648,6 +650,27 @@ class Snapshot:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _cands_bytes(key: str, result: set[int] | None) -> int:
+    return 200 + len(key) + CANDIDATE_BYTES * (len(result) if result is not None else 0)
+
+
+class _Segment:
+    """One whoosh segment's blocks as read (docnum within the segment), and the same blocks placed
+    at the segment's offset in the last snapshot: a refresh after a commit reuses them while the
+    segment keeps its offset, instead of making (and re-deriving the sketch of) every block again."""
+
+    def __init__(self, entries: list[tuple[int, Block]]) -> None:
+        self.entries = entries
+        self._offset: int | None = None
+        self._placed: list[Block] = []
+
+    def placed(self, offset: int) -> list[Block]:
+        if offset != self._offset:
+            self._placed = [_with_docnum(b, docnum + offset) for docnum, b in self.entries]
+            self._offset = offset
+        return self._placed
 
 
 def _with_docnum(b: Block, docnum: int) -> Block:
