@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 
 from logsvc import lines
-from logsvc.model import ID_HEAD_BYTES, LogEvent
+from logsvc.model import ID_HEAD_BYTES, LogEvent, new_event
 
 # A longer line is kept as its first LINE_CAP bytes (the rest is skipped). Four bytes per character
 # and then some: the kept text always exceeds query.MAX_MESSAGE characters, so make_event cuts it
@@ -205,21 +205,25 @@ def make_event(
     ident: bytes = b"",
     *,
     parsed: tuple[int | None, str] | None = None,
+    fields: bool = True,
 ) -> LogEvent:
     """The one place an event's text becomes a LogEvent: fields parsed, an over-long message cut.
     `ident` is the file's identity (inode + head bytes, see model.make_event_id). `parsed`, the
-    (time, message) `lines.time_and_message(text)` gave, makes an event without fields (a reader
-    that returns only time and message skips the full parse)."""
+    (time, message) `lines.time_and_message(text)` gave, is not computed again; with `fields=False`
+    the event has no fields (a reader that returns only time and message skips the full parse)."""
     if parsed is None:
         p = lines.parse_event(text)
-        stamp, message, fields = p.timestamp, p.message, p.fields
+        stamp, message, found = p.timestamp, p.message, p.fields
+    elif fields:
+        p = lines.complete(text, *parsed)
+        stamp, message, found = p.timestamp, p.message, p.fields
     else:
-        (stamp, message), fields = parsed, {}
+        (stamp, message), found = parsed, {}
     msg, cut = truncate_message(message, end - offset)
     if cut:
-        fields = dict(fields, truncated=True)
+        found = dict(found, truncated=True)
     ts = stamp if stamp is not None else ingestion_time
-    return LogEvent(group, stream, offset, ts, ingestion_time, msg, fields, end, ident)
+    return new_event(group, stream, offset, ts, ingestion_time, msg, found, end, ident)
 
 
 def truncate_message(message: str, event_bytes: int) -> tuple[str, bool]:

@@ -558,7 +558,7 @@ def lines_holding(data: bytes, need: tuple[bytes, ...]) -> list[RawEvent]:
         if end < 0:
             break
         raw = data[start:end]
-        if all(n in raw for n in rest):
+        if not rest or all(n in raw for n in rest):
             out.append(_raw_event(start, end + 1, _text(raw)))
         pos = data.find(first, end + 1)
     return out
@@ -1116,6 +1116,18 @@ def time_and_message(text: str) -> tuple[int | None, str]:
             return ms, text[end + 1 :]
         return ms, text[26:] if _is_stderr(text, end) else text
     return _dispatch(text)[1], text
+
+
+def complete(text: str, ts: int | None, message: str) -> ParsedEvent:
+    """`parse_event(text)`, given `time_and_message(text) == (ts, message)`: a leading timestamp the
+    first look already cut off is not parsed again (every event a read returns took that look)."""
+    cut = len(text) - len(message)
+    if cut and ts is not None:  # "<timestamp> " or its stderr form opened the text
+        fields = _dispatch(message)[2]
+        if cut == 26 and _is_stderr(text, 24):
+            fields = {**fields, "pipe": "stderr"}
+        return _parsed_event(ts, message, fields)
+    return parse_event(text)
 
 
 def event_time(text: str) -> int | None:

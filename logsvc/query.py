@@ -703,7 +703,7 @@ class _Desc:
 class _Pending:
     """An event that matched but is not returned yet: fully parsed (fields) only if it is."""
 
-    __slots__ = ("src", "key", "text", "ing", "end", "ident", "parsed")
+    __slots__ = ("src", "key", "text", "ing", "end", "ident", "parsed", "fields")
 
     def __init__(
         self,
@@ -712,11 +712,12 @@ class _Pending:
         text: str,
         ing: int,
         end: int,
-        ident: bytes = b"",
-        parsed: tuple[int | None, str] | None = None,
+        ident: bytes,
+        parsed: tuple[int | None, str],
+        fields: bool,
     ) -> None:
         self.src, self.key, self.text, self.ing, self.end = src, key, text, ing, end
-        self.ident, self.parsed = ident, parsed  # parsed: (time, message) when no fields are wanted
+        self.ident, self.parsed, self.fields = ident, parsed, fields  # parsed: (time, message)
 
     def __lt__(self, other: _Pending) -> bool:  # heap ties never get here: keys are unique
         return False
@@ -731,6 +732,7 @@ class _Pending:
             self.ing,
             self.ident,
             parsed=self.parsed,
+            fields=self.fields,
         )
 
 
@@ -1078,13 +1080,23 @@ class _Merge:
 
     def _keep(self, src: Source, ident: bytes, found: tuple[tuple, ...]) -> None:
         """Queue the matches that are on this page (`_wanted`)."""
-        forward, bare, skey = self.forward, not self.q.fields, src.skey
+        if not found:
+            return
+        forward, fields, skey, ready = self.forward, self.q.fields, src.skey, self.ready
+        first, last = min(f[0] for f in found), max(f[0] for f in found)
+        b = self.boundary
+        every = (  # each event is wanted: skip the per-event test (a bulk read's common case)
+            first >= self.lo
+            and last <= self.hi
+            and visible(src, first, found[0][1])  # found is in file order: the lowest offset
+            and (b is None or (first > b[0] if forward else last < b[0]))
+        )
         for ts, off, end, text, parsed, ing in found:
-            if not self._wanted(src, ts, ts, off, off + 1):
+            if not every and not self._wanted(src, ts, ts, off, off + 1):
                 continue
             k = (ts, skey, off)
-            pending = _Pending(src, k, text, ing, end, ident, parsed if bare else None)
-            heapq.heappush(self.ready, (_heap_key(k, forward), pending))
+            pending = _Pending(src, k, text, ing, end, ident, parsed, fields)
+            heapq.heappush(ready, (k if forward else _heap_key(k, False), pending))
 
     def _may_match(self, data: bytes) -> bool:
         """Can `data` hold a match? Bytes that lack the pattern's literals or tokens are never split

@@ -1322,3 +1322,47 @@ def test_lines_holding_returns_what_split_events_returns_for_one_line_events() -
         assert [(e.start, e.end, e.text) for e in got] == [
             (e.start, e.end, e.text) for e in want
         ], data
+
+
+# ---- complete(): the full parse after the read path's cheap first look ------------------------------
+
+
+def _complete_texts() -> list[str]:
+    texts = [case[1] for case in PARSE_CASES]
+    texts += [sample for fmt in FORMATS for sample in fmt.samples]
+    texts += [
+        e.text
+        for t in list(texts)
+        for pipe in (None, "stderr")
+        for e in split_events(format_line(T, t, pipe), flush=True)[0]
+    ]
+    texts += [
+        "2026-11-27T21:46:35.1234Z x",  # a 25-character stamp: its cut is 26, as the stderr form's
+        '2026-11-27T22:46:35+01:00 {"level": "WARN"}',
+        '2026-11-27T21:46:35.123Z\u001f {"a": 1}',
+        "2026-11-27T21:46:35.123Z\u001fx",  # the mark without its space: not the stderr form
+        "1764279995123 [ERROR]\t2026-11-27T21:46:35.123Z\tid\tboom",
+        "2026-11-27T21:46:35.123Z ",
+        "2026-13-01T00:00:00Z x",
+        "\t2026",
+        "",
+    ]
+    return texts
+
+
+def test_complete_is_parse_event_given_the_first_look() -> None:
+    texts = _complete_texts()
+    assert len(texts) > 150
+    assert any(parse_event(t).fields.get("pipe") == "stderr" for t in texts)
+    for t in texts:
+        assert lines.complete(t, *lines.time_and_message(t)) == parse_event(t), repr(t)
+
+
+@given(
+    st.text()
+    | st.sampled_from(_complete_texts()).flatmap(
+        lambda s: st.integers(0, len(s)).map(lambda n: s[:n])
+    )
+)
+def test_complete_agrees_with_parse_event_on_any_text(text: str) -> None:
+    assert lines.complete(text, *lines.time_and_message(text)) == parse_event(text)
