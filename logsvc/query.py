@@ -807,6 +807,8 @@ class _Merge:
         pattern = query.pattern
         self.tq = None if pattern.match_all else pattern.token_query()
         self.texts = list(getattr(pattern, "literals", ()))  # text every match contains
+        self._need_data: bytes | None = None  # the read `_need_within` last worked out, and for it:
+        self._need_got: tuple[Callable[[str], bool] | None, tuple[bytes, ...]] = (None, ())
         self.literals = [lit.encode("utf-8") for lit in self.texts]
         self.cands: set[int] | None = None  # candidate block docnums; None: every block
         self.bare_may_match = _sig_test(self.tq)  # may bare events with this word signature match?
@@ -1042,7 +1044,13 @@ class _Merge:
         found = self.matches.get(key) if self.reuse else None
         if found is None:
             start, data, raws = self.files.indexed_events(
-                src, piece.start, piece.end, self._may_match, tuple(self.literals), piece.count
+                src,
+                piece.start,
+                piece.end,
+                self._may_match,
+                tuple(self.literals),
+                piece.count,
+                self._chunk_need,
             )
             found = self._matches(start, data, raws, lambda _off, ing=piece.ing: ing)
             self.matches.put(key, found, sum(len(m[3]) + MATCH_OVERHEAD for m in found) + 200)
@@ -1066,10 +1074,13 @@ class _Merge:
         if not raws or not self._may_match(data):
             return ()
         pattern, texts = self.q.pattern, self.texts
+        need = self._need_within(data)[0]
         found = []
         for raw in raws:
             if texts and not all(t in raw.text for t in texts):
                 continue  # no time parsed for an event that cannot match
+            if need is not None and not need(raw.text):
+                continue
             parsed = ts, message = lines.time_and_message(raw.text)
             if not pattern.match_all and not pattern.matches(message):
                 continue
@@ -1103,7 +1114,22 @@ class _Merge:
         into events, parsed or matched."""
         if self.literals and not _has_all(data, self.literals):
             return False
+        if self.q.pattern.need is not None and not _has_all(data, self._need_within(data)[1]):
+            return False
         return self.tq is None or _raw_match(self.tq, data.lower())
+
+    def _need_within(self, data: bytes) -> tuple[Callable[[str], bool] | None, tuple[bytes, ...]]:
+        """The pattern's `need` for the events of this read of `data` (a JSON pattern's cheap test,
+        and the bytes every event passing it holds), worked out once per read."""
+        need = self.q.pattern.need
+        if need is None:
+            return None, ()
+        if self._need_data is not data:
+            self._need_data, self._need_got = data, need.within(data)
+        return self._need_got
+
+    def _chunk_need(self, data: bytes) -> tuple[bytes, ...]:
+        return self._need_within(data)[1]
 
     def _emit_ready(self, next_key: tuple | None) -> bool:
         """Move the waiting events that no unread piece can precede onto the page, until it is full;
@@ -1225,10 +1251,12 @@ class _Files:
         may_match: Callable[[bytes], bool] | None = None,
         need: tuple[bytes, ...] = (),
         count: int = 0,
+        need_in: Callable[[bytes], tuple[bytes, ...]] | None = None,
     ) -> tuple[int, bytes, list]:
         """The events the ingester took in [start, end): (start, data, RawEvents relative to start).
-        With `need`, only the events holding every one of those strings; `count`, the range's event
-        count as the ingester cut it, lets a range of one-line events skip the line walk.
+        With `need`, only the events holding every one of those strings (and of `need_in(data)`'s,
+        strings that depend on the bytes read); `count`, the range's event count as the ingester
+        cut it, lets a range of one-line events skip the line walk.
 
         Usually one read of the range. A range longer than follow.LINE_CAP may hold an over-long line:
         it is read by the follow rules, a slice at a time, so the line is its first LINE_CAP bytes here
@@ -1245,6 +1273,8 @@ class _Files:
                 data += b"\n"  # the ingester took an unterminated last line as an event: so do we
             if may_match is not None and not may_match(data):
                 return start, data, []  # nothing here can match: not split
+            if need_in is not None:
+                need = need + need_in(data)
             if need and count and data.count(b"\n") == count:  # every line is one event
                 return start, data, lines.lines_holding(data, need)
             return start, data, lines.split_events(data, flush=True, need=need)[0]

@@ -280,6 +280,70 @@ JSON_VECTORS = [
 ]
 
 
+# A JSON value spelled other than as the pattern writes it: each must be decided by the JSON, never
+# lost to the cheap text test a reader asks first (`FilterPattern.need`). Expectations were checked
+# against the code before that test existed.
+JSON_SPELLINGS = [
+    ("{ $.a = 503 }", '{"a": 503}', True),
+    ("{ $.a = 503 }", '{"a": 503.0}', True),
+    ("{ $.a = 503 }", '{"a": 5.03e2}', True),
+    ("{ $.a = 503 }", '{"a": 5.03E+2}', True),
+    ("{ $.a = 503 }", '{"a": 50300e-2}', True),
+    ("{ $.a = 503 }", '{"a": "5.03e2"}', True),  # a string wholly a number compares as one
+    ("{ $.a = 503 }", '{"a": ".503e3"}', True),
+    ("{ $.a = 503 }", '{"a": "+0503"}', True),
+    ("{ $.a = 503 }", '{"a": "503."}', True),
+    ("{ $.a = 503 }", '{"a": "\\u0035\\u0030\\u0033"}', True),  # escapes of "503"
+    ("{ $.a = 503 }", '{"a": 502.99999999999999}', True),  # rounds onto 503.0
+    ("{ $.a[1] = 503 }", '{"a":[1,\n5.03e2]}', True),  # a line break before the number
+    ("{ $.a = 503 }", '{"a": -503}', False),
+    ("{ $.a = 503 }", '{"a": 5030, "b": "1e5c8abd"}', False),
+    ("{ $.a = 0.5 }", '{"a": ".5"}', True),
+    ("{ $.a = 0.5 }", '{"a": 5e-1}', True),
+    ("{ $.a = 0.5 }", '{"a": 0.50}', True),
+    ("{ $.a = 5e2 }", '{"a": 500}', True),
+    ("{ $.a = 1e-7 }", '{"a": 0.0000001}', True),
+    ('{ $.a = 1 || $.b = "x" }', '{"a": 2, "b": "x"}', True),
+    ('{ $.a = 1 && $.b = "x" }', '{"a": 1e0, "b": "x"}', True),
+    ("{ $.a IS TRUE }", '{"a": true}', True),
+    ("{ $.a IS NULL }", '{"a": null}', True),
+    ('{ $.level = "ERR*" }', '{"level": "ERRNO"}', True),
+    ('{ $.level = "ERROR" }', '{"level": "error", "msg": "ERROR"}', False),
+    # escaped strings: the token query (`token_query`) already asks for the value's words as written
+    ('{ $.level = "ERROR" }', '{"level": "\\u0045RROR"}', False),
+]
+
+
+@pytest.mark.parametrize(("pattern", "message", "expected"), JSON_SPELLINGS)
+def test_json_values_spelled_otherwise(pattern: str, message: str, expected: bool) -> None:
+    assert compile_pattern(pattern).matches(message) is expected
+
+
+def test_a_readers_need_passes_every_matching_event_as_the_stream_file_holds_it() -> None:
+    """`need.within(data)` is asked of a read's bytes; its test of each event's text and the bytes
+    it says every passing event holds must keep every match, also behind a timestamp and for a
+    message the stream file writes escaped (line breaks)."""
+    from logsvc.lines import format_line, split_events
+
+    matching = [(p, m) for p, m, ok in JSON_VECTORS + JSON_SPELLINGS if ok]
+    assert len(matching) > 40
+    tried = 0
+    for pattern, message in matching:
+        fp = compile_pattern(pattern)
+        if fp.need is None:
+            continue
+        for filler in ("", '{"other": "1e5c8abd \\u0041", "n": 7.5e3}\n'):
+            data = filler.encode() + format_line(1_764_279_995_123, message)
+            events = split_events(data, flush=True)[0]
+            test, held = fp.need.within(data)
+            text = events[-1].text
+            assert fp.matches(text.split(" ", 1)[1]), (pattern, message)
+            assert test(text), (pattern, message, filler)
+            assert all(b in data for b in held), (pattern, message, held)
+            tried += 1
+    assert tried > 40
+
+
 @pytest.mark.parametrize(("pattern", "message", "expected"), JSON_VECTORS)
 def test_json(pattern: str, message: str, expected: bool) -> None:
     assert compile_pattern(pattern).matches(message) is expected

@@ -375,3 +375,69 @@ def test_a_block_stored_without_a_time_sketch_is_read_as_spanning_its_bounds() -
     back = Block.from_stored(stored, 0)
     assert [back.parts(i) for i in range(2)] == [(40, 5, 40), (90, 50, 90)]
     assert back.sig(0) == -1 and (back.s_min, back.s_max) == (5, 90)
+
+
+def test_a_json_pattern_finds_values_however_the_json_spells_them(data_dir: Path) -> None:
+    """A JSON pattern's reads skip events (and whole chunks) whose bytes cannot hold its value
+    (`FilterPattern.need`): every spelling of 503 that equals it is still found, one line or
+    several (a stream file writes a message's line breaks escaped), among lines that only nearly
+    hold it, read newest first and oldest first, a few a page."""
+    from logsvc.lines import format_line
+
+    store = Store(data_dir)
+    path = store.ensure_stream("g", "s")
+    base = 1_714_521_600_000
+    found = [
+        '{"http": {"status": 503}}',
+        '{"http": {"status": 5.03e2}, "id": "1e5c8abd"}',
+        '{"http": {"status": "503"}}',
+        '{"http": {"status": 50300e-2}}',
+        '{"http": {"status": "\\u0035\\u0030\\u0033"}}',
+        '{"http":\n  {"status":\n   5.03E+2}}',
+        '{"http": {"status": 502.99999999999999}}',
+    ]
+    near = [
+        '{"http": {"status": 200}, "note": "503 elsewhere"}',
+        '{"http": {"status": 5030}}',
+        '{"http": {"status": -503}}',
+        '{"http": {"status": "5.03e3"}}',
+        '{"http": {"code": 503}}',
+        "status 503 http",
+    ]
+    rnd = random.Random(5)
+    rows = []
+    for i in range(600):
+        if i % 40 == 7:
+            rows.append((base + i, found[(i // 40) % len(found)], True))
+        elif i % 9 == 0:
+            rows.append((base + i, rnd.choice(near), False))
+        else:
+            rows.append(
+                (base + i, f'{{"http": {{"status": {rnd.choice((200, 404, 500))}}}}}', False)
+            )
+    with open(path, "ab") as f:
+        f.write(b"".join(format_line(ts, msg) for ts, msg, _ in rows))
+    index = BlockIndex(data_dir / "index")
+    try:
+        ing = Ingester(store, index)
+        ing.mark_dirty(None)
+        while ing.step():
+            pass
+        ing.commit()
+        want = [(ts, msg) for ts, msg, ok in rows if ok]
+        assert len(want) == 15
+        reader = Reader(store, index)
+        src = reader.sources(["g"])
+        for forward in (True, False):
+            got, token = [], None
+            while True:
+                page = reader.read(
+                    src, forward=forward, limit=4, pattern="{ $.http.status = 503 }", token=token
+                )
+                got = got + page.events if forward else page.events + got
+                token = page.next_token
+                if not token:
+                    break
+            assert [(e.timestamp, e.message) for e in got] == want
+    finally:
+        index.close()

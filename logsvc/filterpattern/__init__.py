@@ -93,6 +93,7 @@ from .jsonfilter import (
 from .query import lower_query, substring_filter
 from .scanner import Scanner
 from .terms import TermsMatcher, parse_terms
+from .values import AllNeeds, TextNeed
 
 __all__ = [
     "FilterPattern",
@@ -119,6 +120,7 @@ class FilterPattern:
         "_delimited",
         "literals",
         "_selectors",
+        "need",
     )
 
     def __init__(
@@ -133,11 +135,16 @@ class FilterPattern:
         delimited: DelimitedMatcher | None = None,
         literals: tuple[str, ...] = (),
         json_selectors: tuple[Selector, ...] = (),
+        need: TextNeed | AllNeeds | None = None,
     ) -> None:
         self.text = text
         self._selectors = json_selectors
         # case-sensitive substrings every matching message contains: readers test raw bytes with them
         self.literals = literals
+        # a cheap test every text holding a matching message passes (None: none known): readers
+        # ask it (`need.within(data)` for one read) before parsing an event's time, `matches`
+        # before decoding JSON
+        self.need = need
         self.kind = kind  # "all", "terms", "json" or "delimited"
         self.match_all = match_all
         self._match = match
@@ -295,8 +302,11 @@ def _prefiltered(match: Callable[[str], bool], query: TokenQuery | None) -> Call
 
 def _compile_json(text: str, expr: Group | Condition) -> FilterPattern:
     test = expr.test
+    need = expr.text_need()
 
     def match(message: str) -> bool:
+        if need is not None and not need(message):
+            return False  # cannot hold a matching value: not decoded
         doc = load_event(message)
         return doc is not None and test(doc)
 
@@ -312,4 +322,5 @@ def _compile_json(text: str, expr: Group | Condition) -> FilterPattern:
         highlights,
         query,
         json_selectors=tuple(selectors(expr)),
+        need=need,
     )

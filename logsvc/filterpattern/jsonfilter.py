@@ -13,7 +13,7 @@ from collections.abc import Callable
 from ..lines import JsonFloat, load_json_object
 from .query import TokenQuery, literal_tokens, q_and, q_or, q_tok
 from .scanner import BLANKS, Number, Scanner, parse_number
-from .values import Comparison, read_operator, read_value
+from .values import AllNeeds, AnyNeed, Comparison, TextNeed, read_operator, read_value
 
 MAX_DEPTH = (
     16  # parentheses; deeper is surely generated or a mistake, and recursion must stay bounded
@@ -152,6 +152,15 @@ class Condition:
             out += _locate(message, self.selector.last_key, v)
         return out
 
+    def text_need(self) -> TextNeed | None:
+        """A test every raw text holding a JSON document this condition is true of passes, or None
+        (see `Comparison.text_need`); `IS NULL`/`TRUE`/`FALSE` need their literal, never escaped."""
+        if self.kind == "cmp":
+            return self.comparison.text_need()  # type: ignore[union-attr]
+        if self.kind in ("null", "true", "false"):
+            return TextNeed(self.kind, spelled_otherwise=False)
+        return None
+
     def query(self) -> TokenQuery | None:
         if self.kind == "missing":
             return None
@@ -183,6 +192,18 @@ class Group:
             if c.test(doc):
                 out += c.spans(doc, message)
         return out
+
+    def text_need(self) -> TextNeed | AllNeeds | None:
+        """`&&`: every child's need that exists; `||`: any child's, when each child has one."""
+        needs = [c.text_need() for c in self.children]
+        if self.op == "&&":
+            known = [n for n in needs if n is not None]
+            if not known:
+                return None
+            return known[0] if len(known) == 1 else AllNeeds(known)
+        if any(n is None for n in needs):
+            return None
+        return AnyNeed(needs)
 
     def query(self) -> TokenQuery | None:
         parts = [c.query() for c in self.children]

@@ -8,11 +8,14 @@ a decimal number).
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable
 
+import re2
+
 from .query import TokenQuery, glob_tokens
-from .regex import Regex, compile_regex
+from .regex import Regex, compile_regex, re2_compile, re2_search
 from .scanner import BLANKS, Number, Scanner, parse_number
 
 MAX_REGEXES = 2
@@ -95,11 +98,117 @@ class Comparison:
         hit = self.value.equals(text, number)
         return hit if self.op == "=" else not hit
 
+    def text_need(self) -> TextNeed | None:
+        """A test every raw JSON text holding a value that passes `= value` passes (None: no such
+        test): the value's literal text is in it, unless the JSON spells it another way. Lets a reader
+        skip decoding the JSON of the many events that cannot match. Sound, not tight."""
+        if self.op != "=":
+            return None
+        v = self.value
+        if v.kind == "number":
+            need = _decimal_text(v.number)
+        elif v.pieces is not None:
+            need = max(v.pieces, key=len)
+        else:
+            return None
+        return TextNeed(need, spelled_otherwise=True) if need else None
+
     def query(self, *, json: bool) -> TokenQuery | None:
         """Tokens a true `=` guarantees: those wholly inside the literal parts of a text value."""
         if self.op != "=" or self.value.pieces is None:
             return None
         return glob_tokens(self.value.pieces, json=json)
+
+
+# How a JSON text can hold a value without its literal text: a backslash escape inside a string
+# (`"\\u0045RROR"` is "ERROR"), a number in exponent form (`5.03e2`, also as a whole string: text
+# that is wholly a number compares as one), or so many digits that a float rounds onto the value
+# (`502.99999999999999`). RE2: one linear pass (Python's `re` cost ~17 us a line, more than the
+# JSON decoding it saves), and asked once per chunk of events, not per event (`TextNeed.within`).
+_EXPONENT_OR_LONG = (
+    rb"(?:^|[^0-9A-Za-z_.+-])[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+(?:$|[\s\",}\]])"
+    rb"|[0-9.]{16}"
+)
+_OTHER_TEXT = re2_compile(_EXPONENT_OR_LONG.decode())
+_OTHER_BYTES = re2.compile(_EXPONENT_OR_LONG)
+
+
+def _spelled_otherwise(text: str) -> bool:
+    return "\\" in text or re2_search(_OTHER_TEXT, text) is not None
+
+
+class TextNeed:
+    """`literal in text`, or (`spelled_otherwise`) any text where JSON may spell it another way.
+
+    A necessary condition on a raw text for a JSON condition to hold: `within(data)` gives the
+    same test for the events of one read of `data`, cheaper when `data` has no other spelling, and
+    the bytes each event that passes it holds (a reader then splits out only those events)."""
+
+    def __init__(self, literal: str, *, spelled_otherwise: bool) -> None:
+        self.literal = literal
+        self.spelled_otherwise = spelled_otherwise
+
+    def __call__(self, text: str) -> bool:
+        return self.literal in text or (self.spelled_otherwise and _spelled_otherwise(text))
+
+    def within(self, data: bytes) -> tuple[Callable[[str], bool], tuple[bytes, ...]]:
+        """(the test for the texts of `data`'s events, bytes every event that passes holds)."""
+        literal = self.literal
+        # a stream file writes a message's CR and LF escaped (lines.escape_message): such a literal is
+        # not in the bytes as it is in the text
+        held = () if "\r" in literal or "\n" in literal else (literal.encode("utf-8"),)
+        plain = (lambda text: literal in text), held
+        if not self.spelled_otherwise:
+            return plain
+        if _OTHER_BYTES.search(data) is not None:
+            return self, ()
+        if b"\\" in data:  # only escapes to look for, by `in`, not by RE2
+            return (lambda text: literal in text or "\\" in text), ()
+        return plain
+
+
+class AllNeeds:
+    """Every need holds (`&&`)."""
+
+    def __init__(self, needs: list) -> None:
+        self.needs = tuple(needs)
+
+    def __call__(self, text: str) -> bool:
+        return all(n(text) for n in self.needs)
+
+    def within(self, data: bytes) -> tuple[Callable[[str], bool], tuple[bytes, ...]]:
+        got = [n.within(data) for n in self.needs]
+        tests = tuple(t for t, _ in got)
+        return (lambda text: all(t(text) for t in tests)), tuple(b for _, bs in got for b in bs)
+
+
+class AnyNeed(AllNeeds):
+    """Some need holds (`||`)."""
+
+    def __call__(self, text: str) -> bool:
+        return any(n(text) for n in self.needs)
+
+    def within(self, data: bytes) -> tuple[Callable[[str], bool], tuple[bytes, ...]]:
+        tests = tuple(n.within(data)[0] for n in self.needs)
+        return (lambda text: any(t(text) for t in tests)), ()
+
+
+def _decimal_text(n: Number | None) -> str | None:
+    """The digits every decimal spelling (no exponent, under 16 digits) of a number equal to `n`
+    contains: "503" for 503 (503.0, +0503, "503."), ".5" for 0.5 (0.50, ".5"); None when there is
+    no such text (an exponent in its shortest form, a non-finite value)."""
+    if n is None:
+        return None
+    if isinstance(n, int):
+        return str(abs(n))
+    if not math.isfinite(n):
+        return None
+    if n == int(n) and abs(n) < 1e15:
+        return str(int(abs(n)))
+    r = repr(abs(n))
+    if "e" in r:
+        return None
+    return r[1:] if r.startswith("0.") else r
 
 
 def read_operator(sc: Scanner) -> str | None:
