@@ -621,6 +621,7 @@ def _chunks_holding(
     for lit in literals:
         found: set[int] = set()
         found_bare: set[int] = set()
+        ci = cpos = cline = -1  # newlines counted in chunk ci up to cpos: hits only move forward
         pos = data.find(lit)
         while pos >= 0:
             at = base + pos
@@ -635,7 +636,11 @@ def _chunks_holding(
                 if starts[i] < base:  # a chunk cut by the first visible byte: lines unknown
                     found_bare.add(i)
                 else:
-                    line = data.count(b"\n", starts[i] - base, pos)
+                    if i != ci:
+                        ci, cpos, cline = i, starts[i] - base, 0
+                    cline += data.count(b"\n", cpos, pos)
+                    cpos = pos
+                    line = cline
                     if line >> 3 < len(mask) and mask[line >> 3] >> (line & 7) & 1:
                         found_bare.add(i)
                     else:
