@@ -681,28 +681,17 @@ def _piece_key(forward: bool, skey: str, min_ts: int, max_ts: int, start: int, e
     """
     if forward:
         return (min_ts, skey, start)
-    return (-max_ts, _Desc(skey), -end)
+    return (-max_ts, _desc(skey), -end)
 
 
-def _heap_key(k: tuple, forward: bool) -> tuple:
-    if forward:
-        return k
-    return (-k[0], _Desc(k[1]), -k[2])
+_DESC = str.maketrans("0123456789abcdef", "fedcba9876543210")
 
 
-class _Desc:
-    """Reverses string order inside a heap key."""
-
-    __slots__ = ("s",)
-
-    def __init__(self, s: str) -> None:
-        self.s = s
-
-    def __lt__(self, other: _Desc) -> bool:
-        return self.s > other.s
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Desc) and self.s == other.s
+def _desc(skey: str) -> str:
+    """A stream key that sorts in reverse, for newest-first heap keys: stream keys are lower-case hex
+    of one length (`model.stream_key`), so each digit's complement reverses their order, and the
+    heap compares plain strings (an object with `__lt__` cost a Python call per comparison)."""
+    return skey.translate(_DESC)
 
 
 class _Pending:
@@ -1099,6 +1088,7 @@ class _Merge:
         if not found:
             return
         forward, fields, skey, ready = self.forward, self.q.fields, src.skey, self.ready
+        dkey = _desc(skey)
         first, last = min(f[0] for f in found), max(f[0] for f in found)
         b = self.boundary
         every = (  # each event is wanted: skip the per-event test (a bulk read's common case)
@@ -1112,7 +1102,7 @@ class _Merge:
                 continue
             k = (ts, skey, off)
             pending = _Pending(src, k, text, ing, end, ident, parsed, fields)
-            heapq.heappush(ready, (k if forward else _heap_key(k, False), pending))
+            heapq.heappush(ready, (k if forward else (-ts, dkey, -off), pending))
 
     def _may_match(self, data: bytes) -> bool:
         """Can `data` hold a match? Bytes that lack the pattern's literals or tokens are never split

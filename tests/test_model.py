@@ -61,3 +61,15 @@ def test_new_event_is_the_dataclass_event() -> None:
     assert type(ev) is LogEvent
     assert ev.event_id == make_event_id("g", "s", 3, b"i", 9)
     assert [getattr(ev, f) for f in LogEvent.__slots__] == list(args)
+
+
+def test_stream_keys_are_lower_case_hex_of_one_length() -> None:
+    """Newest-first reads order streams by the complement of each hex digit of their key
+    (query._desc): that reverses the order only for keys of one length over that alphabet."""
+    import re
+
+    from logsvc.model import stream_key
+
+    names = [("g", "s"), ("/aws/lambda/f", "2026/11/27/[$LATEST]abc"), ("é", "ü" * 300), ("", "")]
+    for group, stream in names:
+        assert re.fullmatch(r"[0-9a-f]{16}", stream_key(group, stream)), (group, stream)
