@@ -687,7 +687,10 @@ HIGHLIGHTS = [
 
 @pytest.mark.parametrize(("pattern", "message", "spans"), HIGHLIGHTS)
 def test_highlights(pattern: str, message: str, spans: list[tuple[int, int]]) -> None:
-    assert compile_pattern(pattern).highlights(message) == spans
+    p = compile_pattern(pattern)
+    assert p.highlights(message) == spans
+    if p.matches(message):  # what a read's events take: the same spans without matching again
+        assert p.highlights(message, matched=True) == spans
 
 
 def _word_spans(word: str, s: str) -> list[tuple[int, int]]:

@@ -285,7 +285,7 @@ def _with_highlights(events_: list, pattern) -> list[dict]:
     for e in events_:
         d = e.to_json()
         if not pattern.match_all:
-            d["highlights"] = [list(span) for span in pattern.highlights(e.message)]
+            d["highlights"] = pattern.highlights(e.message, matched=True)  # tuples: JSON arrays
         out.append(d)
     return out
 

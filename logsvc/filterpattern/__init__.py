@@ -159,9 +159,11 @@ class FilterPattern:
         """Whether the event message matches; never raises."""
         return self._match(message)
 
-    def highlights(self, message: str) -> list[Span]:
-        """Sorted, merged (start, end) spans of what matched, for the console; [] when no match."""
-        if self.match_all or not self._match(message):
+    def highlights(self, message: str, *, matched: bool = False) -> list[Span]:
+        """Sorted, merged (start, end) spans of what matched, for the console; [] when no match.
+        `matched=True`: the caller knows the message matches (a read's events), so it is not
+        matched again."""
+        if self.match_all or not (matched or self._match(message)):
             return []
         merged: list[Span] = []
         for a, b in sorted(self._highlights(message)):
