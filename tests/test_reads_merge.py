@@ -30,6 +30,17 @@ def iso_ms(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def walk(reader: Reader, src: list, pattern: str, forward: bool, limit: int) -> list:
+    """Every page of a read, followed to the end, in time order."""
+    got, token = [], None
+    while True:
+        page = reader.read(src, forward=forward, limit=limit, pattern=pattern, token=token)
+        got = got + page.events if forward else page.events + got
+        token = page.next_token
+        if not token:
+            return got
+
+
 PAGE_BUDGET = (
     1_048_576  # AWS: "the sum of all event messages in UTF-8, plus 26 bytes for each log event"
 )
@@ -249,13 +260,7 @@ def test_a_walk_over_one_chunk_blocks_with_a_one_word_pattern(
         src = reader.sources(["g"])
         for forward in (True, False):
             for _ in range(2):  # the second walk reads its later pages from the reuse
-                got, token = [], None
-                while True:
-                    page = reader.read(src, forward=forward, limit=2, pattern="ERROR", token=token)
-                    got = got + page.events if forward else page.events + got
-                    token = page.next_token
-                    if not token:
-                        break
+                got = walk(reader, src, "ERROR", forward, 2)
                 assert [(e.timestamp, e.message) for e in got] == want
     finally:
         index.close()
@@ -333,22 +338,13 @@ def test_a_walk_over_a_stream_mixing_stamped_and_bare_lines(
             old = [message_of(m) for ts, m in sorted(stamped) if word in m]
             return old + [m for m in bare if word in m]
 
-        def walk(pattern: str, forward: bool, limit: int) -> list:
-            got, token = [], None
-            while True:
-                page = reader.read(src, forward=forward, limit=limit, pattern=pattern, token=token)
-                got = got + page.events if forward else page.events + got
-                token = page.next_token
-                if not token:
-                    return got
-
         cases = [("ERROR", "ERROR"), ("REPORT", "REPORT"), ("", "")]
         cases += [('"card declined"', "card declined"), ('"status ERROR"', "status ERROR")]
         cases += [("declined", "declined")]
         for pattern, word in cases:
             for forward in (False, True):
                 for _ in range(2):  # the second walk reads its later pages from the reuse
-                    got = walk(pattern, forward, 7)
+                    got = walk(reader, src, pattern, forward, 7)
                     assert [e.message for e in got] == want(word), (pattern, forward)
                     times = [e.timestamp for e in got]
                     assert times == sorted(times)
@@ -432,15 +428,7 @@ def test_a_json_pattern_finds_values_however_the_json_spells_them(data_dir: Path
         reader = Reader(store, index)
         src = reader.sources(["g"])
         for forward in (True, False):
-            got, token = [], None
-            while True:
-                page = reader.read(
-                    src, forward=forward, limit=4, pattern="{ $.http.status = 503 }", token=token
-                )
-                got = got + page.events if forward else page.events + got
-                token = page.next_token
-                if not token:
-                    break
+            got = walk(reader, src, "{ $.http.status = 503 }", forward, 4)
             assert [(e.timestamp, e.message) for e in got] == want
     finally:
         index.close()

@@ -78,8 +78,8 @@ def utf8_safe(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
-def re2_compile(source: str, *, longest: bool = False) -> re2._Regexp:
-    """Compile for RE2 with logsvc's options (quiet, bounded memory)."""
+def re2_compile(source: str | bytes, *, longest: bool = False) -> re2._Regexp:
+    """Compile for RE2 with logsvc's options (quiet, bounded memory); a bytes source searches bytes."""
     return re2.compile(source, _RE2_LONGEST if longest else _RE2_OPTIONS)
 
 

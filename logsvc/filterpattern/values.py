@@ -12,8 +12,6 @@ import math
 import operator
 from collections.abc import Callable
 
-import re2
-
 from .query import TokenQuery, glob_tokens
 from .regex import Regex, compile_regex, re2_compile, re2_search
 from .scanner import BLANKS, Number, Scanner, parse_number
@@ -130,7 +128,7 @@ _EXPONENT_OR_LONG = (
     rb"|[0-9.]{16}"
 )
 _OTHER_TEXT = re2_compile(_EXPONENT_OR_LONG.decode())
-_OTHER_BYTES = re2.compile(_EXPONENT_OR_LONG)
+_OTHER_BYTES = re2_compile(_EXPONENT_OR_LONG)
 
 
 def _spelled_otherwise(text: str) -> bool:
