@@ -330,6 +330,48 @@ def test_token_is_asked_for_and_kept_for_the_session(browser: Browser, tmp_path:
         s.stop()
 
 
+def test_a_401_that_arrives_after_the_token_was_entered_is_retried_with_it(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """Two requests leave without a token; one 401 opens the prompt, the other's comes back after the
+    user answered it. The late one must be sent again with the new token, not reopen the prompt
+    saying a token nobody has tried yet "was not accepted" (a CI flake in the Functions panel)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    s = start_server(data, env={"LOGSVC_TOKEN": "s3cret-token"})
+    try:
+        ctx = browser.new_context()
+        page = ctx.new_page()
+        held = []
+
+        def hold_the_first_tokenless(route) -> None:
+            if "authorization" in route.request.headers or held:
+                route.continue_()
+            else:
+                held.append(route)  # answered (by the real server) once the token is in
+
+        page.route("**/api/v1/functions*", hold_the_first_tokenless)
+        page.goto(s.url + "/#/invocations")  # asks /invocations and /functions at once
+        dialog = page.locator("#token-dialog")
+        expect(dialog).to_be_visible()
+        wait_for(lambda: held, what="the held /functions request")
+        dialog.locator("input").fill("s3cret-token")
+        dialog.locator("button[type=submit]").click()
+        expect(dialog).to_be_hidden()
+        with page.expect_response(
+            lambda r: "/api/v1/functions" in r.url
+            and r.status == 200
+            and r.request.headers.get("authorization") == "Bearer s3cret-token",
+            timeout=10_000,
+        ):
+            held[0].continue_()  # the server answers it 401: it carried no token
+        page.wait_for_timeout(200)
+        expect(dialog).to_be_hidden()
+        ctx.close()
+    finally:
+        s.stop()
+
+
 # ---- invocations -----------------------------------------------------------------------------------------
 
 FAILING_HANDLER = textwrap.dedent(

@@ -78,8 +78,9 @@ export async function request(method, path, { params, body, signal } = {}) {
   const target = url(path, params);
   let asked = false;
   for (;;) {
+    const sent = token();
     const headers = { Accept: 'application/json' };
-    if (token()) headers.Authorization = `Bearer ${token()}`;
+    if (sent) headers.Authorization = `Bearer ${sent}`;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     let resp;
     try {
@@ -89,6 +90,9 @@ export async function request(method, path, { params, body, signal } = {}) {
       throw new ApiError(0, null, 'logsvc is not reachable from this page.');
     }
     if (resp.status === 401) {
+      // A token entered while this request was on its way (another request's prompt) is tried
+      // before the user is asked again, and is not called "not accepted" before it was tried.
+      if (token() !== sent) continue;
       await askToken(asked || token()
         ? 'That token was not accepted. Enter the token logsvc was started with (LOGSVC_TOKEN).'
         : 'This logsvc server needs an API token. Enter the token it was started with (LOGSVC_TOKEN).');
