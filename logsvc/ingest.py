@@ -58,6 +58,10 @@ CHUNK_EVENTS = 64
 CHUNK_BYTES = 64 * 1024
 BLOCK_BYTES = 2 * 1024 * 1024
 MAX_READ = 16 * 1024 * 1024  # bytes one ingest step reads over all files (the next step reads on)
+# A deleted stream file stays in the trash at least this long, so every follower that looks at the
+# path meanwhile (tails, subscription deliveries, `logsvc forward`) sees the file replaced rather than
+# a file that merely went on (they know files by inode and first bytes; see Store.to_trash).
+TRASH_GRACE_S = 60.0
 MERGE_AFTER = 4  # trailing small blocks of a stream merged into one when there are this many
 
 
@@ -83,8 +87,10 @@ class Ingester:
         block_lines: int = 2048,
         commit_interval: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
+        trash_grace: float = TRASH_GRACE_S,
     ) -> None:
         self.store = store
+        self.trash_grace = trash_grace
         self.index = index
         self.block_lines = block_lines
         self.commit_interval = commit_interval
@@ -97,6 +103,12 @@ class Ingester:
         self._pending = 0  # events added since the last commit
         self._uncommitted: set[str] = set()
         self._last_commit = clock()
+        # trash entries (Store.to_trash) whose streams were dropped: the index generation that
+        # dropped them and when this process first saw them; emptied after `trash_grace` once
+        # `derived_caught_up(generation)` says every other copy of the index's view (the columns)
+        # has followed past it
+        self._trashed: dict[str, tuple[int, float]] = {}
+        self.derived_caught_up: Callable[[int], bool] = lambda generation: True
         self.events_ingested = 0
         self.holding = False
         self.last_error: str | None = None
@@ -198,8 +210,43 @@ class Ingester:
             if len(st.tail) >= MERGE_AFTER:
                 self._merge_tail(st, st.ino)
 
+    def sweep_trash(self) -> None:
+        """Drop what describes deleted stream files (Store.to_trash), then let their inodes go.
+
+        The order is the point: the blocks go in a commit first, and the trash is emptied only after
+        it (and after the columns followed it, and `trash_grace` later), so no file created later can
+        get an inode that a block, a stamp or a column file still names.
+        """
+        entries = self.store.trash()
+        if not entries:
+            return
+        fresh = [(name, inos) for name, inos in entries if name not in self._trashed]
+        if fresh:
+            gone = frozenset().union(*(inos for _, inos in fresh))
+            for skey, st in list(self._state.items()):
+                if st.ino in gone:
+                    self._forget(skey)
+            if self._pending:
+                self.commit()
+            with self.index.snapshot() as snap:
+                generation = snap.generation
+            for name, _ in fresh:
+                self._trashed[name] = (generation, self.clock())
+        now = self.clock()
+        done = [
+            name
+            for name, _ in entries
+            if now - self._trashed[name][1] >= self.trash_grace
+            and self.derived_caught_up(self._trashed[name][0])
+        ]
+        if done:
+            self.store.empty_trash(done)
+        present = {name for name, _ in entries}
+        self._trashed = {n: g for n, g in self._trashed.items() if n in present and n not in done}
+
     def step(self) -> bool:
         """Read what is new in changed files (all files on a rescan). True if more data is waiting."""
+        self.sweep_trash()
         with self._dirty_lock:
             everything, self._dirty_all = self._dirty_all, False
             dirty, self._dirty = self._dirty, set()

@@ -186,6 +186,8 @@ class Service:
             block_lines=self.settings.block_lines,
             commit_interval=self.settings.commit_interval,
         )
+        if self.settings.columns:
+            self.ingester.derived_caught_up = self._columns_followed
         self.watcher.subscribe(self.ingester.mark_dirty)
         log.info("this process (pid %d) ingests %s", os.getpid(), self.store.groups_dir)
         t = threading.Thread(target=self._retention_loop, name="logsvc-retention", daemon=True)
@@ -234,6 +236,13 @@ class Service:
             self._stop.wait(
                 1.0
             )  # a builder that keeps failing costs one start a second, never more
+
+    def _columns_followed(self, generation: int) -> bool:
+        """Has the columnar copy followed the index to `generation` (or does it cover nothing)?"""
+        from logsvc.columns import store as columns_store
+
+        snap = columns_store.snapshot(self.store.root)
+        return snap.generation >= generation or not snap.streams
 
     def _discard_columns(self) -> None:
         """The index is rebuilt from the files (its ingestion times may differ): so is Insights' copy."""

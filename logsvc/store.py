@@ -14,6 +14,8 @@ Layout (every name tilde-encoded by `names.encode_segment`, so it is one safe se
     <data>/groups/<group>/<stream>.name   full stream name, only for shortened (hashed) segments
     <data>/groups/<group>/.lock           flock serialising metadata updates
     <data>/index/                         derived: the block index (see index.py)
+    <data>/trash/                         deleted stream files and group folders, until the
+                                          derived data describing them is gone (`to_trash`)
 
 Folders are created 0700 and files 0600.
 """
@@ -39,6 +41,7 @@ from logsvc.errors import AlreadyExists, InvalidParameter, NotFound, StorageErro
 from logsvc.model import GroupInfo, StreamInfo
 
 STREAM_SUFFIX = ".log"
+TRASH = "trash"  # under the data directory: see Store.to_trash
 NAME_SUFFIX = ".name"
 GROUP_META = "group.json"
 
@@ -373,24 +376,12 @@ class Store:
             self._write_meta(gfd, meta)
 
     def delete_group(self, group: str) -> None:
-        """Remove the group, its streams and metadata (entries are unlinked, never followed). :raises NotFound:"""
+        """Remove the group, its streams and metadata at once: its folder goes to the trash
+        (`to_trash`), nothing in it followed. :raises NotFound:"""
         self.get_group(group)
         seg = self.group_dir(group).name
-        try:
-            with self._group_fd(seg) as gfd:
-                for name in os.listdir(gfd):
-                    try:
-                        os.unlink(name, dir_fd=gfd)
-                    except FileNotFoundError:
-                        pass
-                    except IsADirectoryError:
-                        self._skip(f"groups/{seg}/{name}", "a folder inside a group folder", None)
-            with self._groups_fd() as groups:
-                os.rmdir(seg, dir_fd=groups)
-        except FileNotFoundError:
-            pass
-        except OSError:
-            pass
+        with self._groups_fd() as groups:
+            self.to_trash(groups, seg)
 
     # ---- streams ---------------------------------------------------------------------------
 
@@ -523,15 +514,70 @@ class Store:
         gseg = path.parent.name
         seg = path.name[: -len(STREAM_SUFFIX)]
         with self._group_fd(gseg) as gfd:
-            for name in (path.name, seg + NAME_SUFFIX):
-                try:
-                    os.unlink(name, dir_fd=gfd)
-                except FileNotFoundError:
-                    pass
+            self.to_trash(gfd, path.name)
+            try:
+                os.unlink(seg + NAME_SUFFIX, dir_fd=gfd)
+            except FileNotFoundError:
+                pass
             with self._meta_lock(gfd):
                 meta = self._meta_for_update(gfd, gseg)
                 if meta.get("streams", {}).pop(stream, None) is not None:
                     self._write_meta(gfd, meta)
+
+    # ---- the trash ---------------------------------------------------------------------------
+
+    def to_trash(self, parent_fd: int, name: str) -> None:
+        """Move a deleted stream file or group folder out of `groups/` instead of unlinking it.
+
+        Everything derived from a stream file (index blocks, stamps, columns, event ids) knows it by
+        inode and first bytes. Unlinked, its inode is free at once, and a stream created again under
+        the name with the same first line could get it and pass for the deleted file before the
+        ingester dropped what described it: old times, old event ids, even its first events taken
+        for ones already read. Held in the trash, the inode stays taken until the ingester has
+        dropped all of that (`Ingester`'s trash sweep empties it).
+        """
+        target = f"{time.time_ns():020d}-{os.urandom(4).hex()}"
+        try:
+            with safeio.under(self.root, TRASH, create=True) as tfd:
+                os.rename(name, target, src_dir_fd=parent_fd, dst_dir_fd=tfd)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            if e.errno != errno.EXDEV:
+                raise
+            safeio.remove(parent_fd, name)  # groups/ on another file system: unlink as before
+
+    def trash(self) -> list[tuple[str, frozenset[int]]]:
+        """What waits in the trash, oldest first: each entry's name and the inodes it holds."""
+        try:
+            with safeio.under(self.root, TRASH) as tfd:
+                out = []
+                for name in sorted(os.listdir(tfd)):
+                    inos: set[int] = set()
+                    try:
+                        st = os.stat(name, dir_fd=tfd, follow_symlinks=False)
+                        inos.add(st.st_ino)
+                        if stat.S_ISDIR(st.st_mode):
+                            with safeio.folder(tfd, name) as dfd, os.scandir(dfd) as it:
+                                inos.update(entry.inode() for entry in it)
+                    except (OSError, safeio.Refused):
+                        pass  # removed meanwhile, or not ours: emptying removes it all the same
+                    out.append((name, frozenset(inos)))
+                return out
+        except (FileNotFoundError, safeio.Refused):
+            return []
+
+    def empty_trash(self, entries: Iterable[str]) -> None:
+        """Remove these trash entries (never following a link)."""
+        try:
+            with safeio.under(self.root, TRASH) as tfd:
+                for name in entries:
+                    try:
+                        safeio.remove(tfd, name)
+                    except FileNotFoundError:
+                        pass
+        except (FileNotFoundError, safeio.Refused):
+            pass
 
     def _open_stream_fd(self, group: str, stream: str, flags: int) -> int:
         """The stream file's descriptor, opened by safeio relative to its group folder.

@@ -229,6 +229,84 @@ def test_stamps_stay_small_however_often_new_bytes_are_read(data_dir: Path) -> N
     assert 1 <= records <= elapsed_ms / 10 + 2, (records, elapsed_ms)
 
 
+def test_a_stream_deleted_and_created_again_before_the_ingester_looks_is_a_new_file(
+    data_dir: Path,
+) -> None:
+    """Delete a stream (or its group), create it again and append, all before the ingester looks:
+    unlinked, the new file could get the deleted one's inode and, with the same first line, pass
+    for it (its first event served with the old time and id, CI runs 73 and 127). The deleted file
+    waits in the trash until the ingester dropped its blocks, so the new one is read afresh."""
+    store = Store(data_dir)
+    store.create_group(G)
+    index = BlockIndex(data_dir / "index")
+    ingester = Ingester(store, index, trash_grace=0)
+    reader = Reader(store, index)
+
+    def ingest() -> None:
+        ingester.mark_dirty(None)
+        ingester.step()
+        ingester.commit()
+
+    try:
+        for how in ("stream", "group", "stream"):
+            store.create_stream(G, S)
+            _append(store.stream_file(G, S), "same words\n")
+            ingest()
+            old = _read(reader)
+            assert [e.message for e in old] == ["same words"]
+            wait_for(lambda o=old: time.time() * 1000 > o[0].ingestion_time + 20, what="time")
+            if how == "stream":
+                store.delete_stream(G, S)  # as DeleteLogStream does
+                stamps.forget(store, G, S)
+            else:
+                store.delete_group(G)  # as DeleteLogGroup does
+                stamps.forget(store, G)
+                store.create_group(G)
+            store.create_stream(G, S)
+            _append(store.stream_file(G, S), "same words\nline two\n")
+            ingest()
+            new = _read(reader)
+            assert [e.message for e in new] == ["same words", "line two"], _evidence(data_dir)
+            assert new[0].ingestion_time > old[0].ingestion_time, _evidence(data_dir)
+            assert new[0].event_id != old[0].event_id
+            assert store.trash() == []  # dropped and committed: the deleted file is let go
+            store.delete_stream(G, S)
+            ingest()
+    finally:
+        index.close()
+
+
+def test_the_trash_waits_for_the_columns_and_for_its_grace(data_dir: Path) -> None:
+    """The deleted file's inode stays taken until every derived copy (the columns) has followed the
+    index past the commit that dropped it, and for a grace in which followers see it replaced."""
+    store = Store(data_dir)
+    store.create_group(G)
+    index = BlockIndex(data_dir / "index")
+    now = [1000.0]
+    ingester = Ingester(store, index, clock=lambda: now[0], trash_grace=60)
+    followed = [-1]
+    ingester.derived_caught_up = lambda generation: followed[0] >= generation
+    try:
+        _append(store.ensure_stream(G, S), "a line\n")
+        ingester.step()
+        ingester.commit()
+        store.delete_stream(G, S)
+        ingester.step()
+        held = store.trash()
+        assert len(held) == 1 and held[0][1], held
+        assert _read(Reader(store, index)) == []  # the blocks are gone already
+        with index.snapshot() as snap:
+            followed[0] = snap.generation
+        now[0] += 59
+        ingester.step()
+        assert store.trash() == held  # the columns followed; the grace is not over
+        now[0] += 1
+        ingester.step()
+        assert store.trash() == []
+    finally:
+        index.close()
+
+
 def test_a_stream_deleted_and_created_again_gets_new_times(data_dir: Path) -> None:
     store = Store(data_dir)
     store.create_group(G)
