@@ -55,6 +55,9 @@ LEVEL_CACHE_BYTES = 8 * 1024 * 1024
 # bytes of message text (+ MATCH_OVERHEAD a match) per process.
 MATCH_CACHE_BYTES = 8 * 1024 * 1024
 MATCH_OVERHEAD = 120
+# chunks of a time-ordered block searched for a pattern's literals at a time; twice as many each time
+# after (`_Merge._open_segment`): 4 chunks are ~256 lines
+SEGMENT_CHUNKS = 4
 __all__ = ["Page", "Reader", "Source", "iter_all"]
 
 
@@ -759,6 +762,10 @@ class _BlockPiece(NamedTuple):
     block: Block
     blocks: list[Block] | None = None
     nxt: int = -1
+    # a block whose chunks are in time order, searched for literals a segment at a time: the chunk
+    # this piece's segment starts from (-1: the block was not opened yet) and its width in chunks
+    seg: int = -1
+    width: int = 0
 
 
 class _ChunkPiece(NamedTuple):
@@ -950,10 +957,15 @@ class _Merge:
     def _open_block(self, piece: _BlockPiece) -> None:
         """Queue the block's chunks that may hold events of this page. With literals in the pattern,
         one read of the block and a bytes.find per literal and chunk keep only the chunks that hold
-        every literal: a phrase's few chunks are read and split, not the whole block's (issue #12)."""
+        every literal: a phrase's few chunks are read and split, not the whole block's (issue #12).
+        A block whose chunks are in time order is searched a segment at a time instead, from the
+        end the page starts at (`_open_segment`)."""
         src, b = piece.src, piece.block
-        if piece.blocks is not None:
+        if piece.blocks is not None and piece.seg < 0:
             self._queue_next(src, piece.blocks, piece.nxt)
+        if self.literals and b.chunks_ordered:
+            self._open_segment(piece)
+            return
         keep = bare_hits = None
         if self.literals:
             # tagged: a one-chunk block has the chunk's range, and a one-word pattern its text
@@ -984,6 +996,46 @@ class _Merge:
                         _ChunkPiece(src, b.c_start[i], b.chunk_end(i), b.c_ing[i], b.c_count[i]),
                     )
 
+    def _open_segment(self, piece: _BlockPiece) -> None:
+        """Search the next segment of a time-ordered block for the literals and queue its first chunk
+        holding them; the rest of the block waits on the heap as a piece of its own. A newest page
+        of a phrase in every stream reads each stream's newest chunks, not its whole newest block
+        (~300 KB a stream): SEGMENT_CHUNKS chunks first, twice as many each time after."""
+        src, b = piece.src, piece.block
+        n = len(b.c_start)
+        first = piece.seg
+        if first < 0:
+            if self.forward:
+                first = bisect.bisect_left(b.c_max, max(self.lo, src.since))
+            else:
+                first = bisect.bisect_right(b.c_min, self.hi) - 1
+        if not 0 <= first < n:
+            return
+        width = piece.width or SEGMENT_CHUNKS
+        lo_i, hi_i = (first, min(n, first + width)) if self.forward else (max(0, first - width + 1), first + 1)
+        start, end = b.c_start[lo_i], b.chunk_end(hi_i - 1)
+        key = ("chunks", src.skey, self.files.ident(src), src.from_offset, start, end)
+        key += tuple(self.texts)
+        got = self.matches.get(key) if self.reuse else None
+        if got is None:
+            data = self.files.pread(src, start, end)
+            got = _chunks_holding(data, max(start, src.from_offset), b, self.literals)
+            self.matches.put(key, got, 100 + 8 * (len(got[0]) + len(got[1])))
+        keep, bare_hits = got
+        self._queue_chunk(src, b, first, keep, bare_hits, (lo_i, hi_i, width))
+
+    def _queue_rest(self, src: Source, b: Block, i: int, width: int) -> None:
+        """Queue chunks i, i±1, ... of a time-ordered block as one piece, searched when it comes up."""
+        step = 1 if self.forward else -1
+        while 0 <= i < len(b.c_start):
+            key = self._chunk_key(src, b, i, None, None)
+            if key is not None:
+                self._push(key, _BlockPiece(src, b, None, -1, i, width * 2))
+                return
+            if (b.c_min[i] > self.hi) if self.forward else (b.c_max[i] < max(self.lo, src.since)):
+                return
+            i += step
+
     def _chunk_key(
         self, src: Source, b: Block, i: int, keep: frozenset | None, bare_hits: frozenset | None
     ) -> tuple | None:
@@ -1009,21 +1061,26 @@ class _Merge:
         i: int,
         keep: frozenset | None,
         bare_hits: frozenset | None,
+        seg: tuple[int, int, int] | None = None,
     ) -> None:
         """Queue the first chunk of `b` from `i` on (forward: i, i+1, ...; backward: i, i-1, ...)
         that may hold events of this page, in a block whose chunks are in time order; reading it
-        queues the one after it (as `_queue_next` does for blocks)."""
+        queues the one after it (as `_queue_next` does for blocks). `seg` (first, end, width): the
+        chunks `keep` speaks for; past them the rest of the block is queued (`_queue_rest`)."""
         step = 1 if self.forward else -1
         lo, hi = max(self.lo, src.since), self.hi
         c_min, c_max, n = b.c_min, b.c_max, len(b.c_start)
         while 0 <= i < n:
             if (c_min[i] > hi) if self.forward else (c_max[i] < lo):
                 return
+            if seg is not None and not seg[0] <= i < seg[1]:
+                self._queue_rest(src, b, i, seg[2])
+                return
             if keep is None or i in keep:
                 key = self._chunk_key(src, b, i, keep, bare_hits)
                 if key is not None:
                     piece = _ChunkPiece(src, b.c_start[i], b.chunk_end(i), b.c_ing[i], b.c_count[i])
-                    self._push(key, piece._replace(after=(b, i + step, keep, bare_hits)))
+                    self._push(key, piece._replace(after=(b, i + step, keep, bare_hits, seg)))
                     return
             i += step
 

@@ -432,3 +432,75 @@ def test_a_json_pattern_finds_values_however_the_json_spells_them(data_dir: Path
             assert [(e.timestamp, e.message) for e in got] == want
     finally:
         index.close()
+
+
+def test_a_phrase_in_blocks_of_many_chunks_is_found_segment_by_segment(
+    data_dir: Path, write_lines: Callable[..., Path]
+) -> None:
+    """A time-ordered block is searched for a pattern's literals a few chunks at a time from the end
+    a page starts at (`_Merge._open_segment`), the rest of the block queued behind. Three streams of
+    full 2,048-line blocks (32 chunks), the phrase on a random 3% of lines and its words apart on
+    others: every walk, both directions, small and large pages, a time range, and a source cut
+    inside a segment, returns exactly the lines the generator put the phrase on."""
+    rnd = random.Random(12)
+    t0 = 1_714_521_600_000  # 2024-05-01
+    n, streams = 4_500, ("a", "b", "c")
+    want: dict[str, list[tuple[int, str]]] = {s: [] for s in streams}
+    offsets: dict[str, list[int]] = {s: [] for s in streams}
+    for s_i, s in enumerate(streams):
+        lines, at = [], 0
+        for i in range(n):
+            ms = t0 + i * 1_000 + s_i * 300
+            r = rnd.random()
+            if r < 0.03:
+                text = f"payment {s}{i} failed: card declined by the bank"
+                want[s].append((ms, text))
+            elif r < 0.5:
+                text = f"card {s}{i} was not declined today"  # both words, never the phrase
+            else:
+                text = f"request {s}{i} served"
+            line = f"{iso_ms(ms)} {text}"
+            lines.append(line)
+            offsets[s].append(at)
+            at += len(line) + 1
+        write_lines("g", s, lines)
+    index = BlockIndex(data_dir / "index")
+    try:
+        Ingester(Store(data_dir), index).rebuild(None)
+        reader = Reader(Store(data_dir), index)
+        srcs = reader.sources(["g"])
+        with index.snapshot() as snap:
+            blocks = [b for src in srcs for b in snap.stream_blocks(src.skey)]
+        assert max(len(b.c_start) for b in blocks) >= 30 and all(b.chunks_ordered for b in blocks)
+        every = sorted(x for s in streams for x in want[s])
+        for forward in (True, False):
+            for limit in (7, 1_000):
+                got = walk(reader, srcs, '"card declined"', forward, limit)
+                assert [(e.timestamp, e.message) for e in got] == every
+            lo, hi = t0 + 1_000_500, t0 + 3_200_700  # inside the first block and the second
+            got, token = [], None
+            while True:
+                page = reader.read(
+                    srcs,
+                    start=lo,
+                    end=hi,
+                    forward=forward,
+                    limit=5,
+                    pattern='"card declined"',
+                    token=token,
+                )
+                got = got + page.events if forward else page.events + got
+                token = page.next_token
+                if not token:
+                    break
+            assert [(e.timestamp, e.message) for e in got] == [x for x in every if lo <= x[0] <= hi]
+            # a source whose first visible byte is an event boundary in the middle of a segment
+            cut = offsets["b"][1_500 + 37]
+            src_b = next(src for src in srcs if src.stream == "b")
+            cut_src = dataclasses.replace(src_b, from_offset=cut)
+            got = walk(reader, [cut_src], '"card declined"', forward, 3)
+            assert [e.message for e in got] == [
+                text for ms, text in want["b"] if ms >= t0 + (1_500 + 37) * 1_000
+            ]
+    finally:
+        index.close()
