@@ -568,7 +568,8 @@ class Store:
             return []
 
     def empty_trash(self, entries: Iterable[str]) -> None:
-        """Remove these trash entries (never following a link)."""
+        """Remove these trash entries (never following a link). One that cannot be removed stays
+        for the next sweep and is reported once: it only costs disk space."""
         try:
             with safeio.under(self.root, TRASH) as tfd:
                 for name in entries:
@@ -576,6 +577,8 @@ class Store:
                         safeio.remove(tfd, name)
                     except FileNotFoundError:
                         pass
+                    except OSError as e:
+                        self._skip(f"{TRASH}/{name}", f"cannot be removed ({e})", None)
         except (FileNotFoundError, safeio.Refused):
             pass
 
