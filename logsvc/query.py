@@ -963,30 +963,17 @@ class _Merge:
         src, b = piece.src, piece.block
         if piece.blocks is not None and piece.seg < 0:
             self._queue_next(src, piece.blocks, piece.nxt)
-        if self.literals and b.chunks_ordered:
-            self._open_segment(piece)
+        if b.chunks_ordered:
+            if self.literals:
+                self._open_segment(piece)
+            else:
+                self._queue_chunk(src, b, self._first_chunk(src, b), None, None)
             return
         keep = bare_hits = None
         if self.literals:
-            # tagged: a one-chunk block has the chunk's range, and a one-word pattern its text
-            key = ("chunks", src.skey, self.files.ident(src), src.from_offset, b.start, b.end)
-            key += tuple(self.texts)
-            got = self.matches.get(key) if self.reuse else None
-            if got is None:
-                base = max(b.start, src.from_offset)
-                data = self.files.pread(src, b.start, b.end)
-                got = _chunks_holding(data, base, b, self.literals)
-                self.matches.put(key, got, 100 + 8 * (len(got[0]) + len(got[1])))
-            keep, bare_hits = got
+            keep, bare_hits = self._holding(src, b, b.start, b.end)
             if not keep:
                 return
-        if b.chunks_ordered:
-            if self.forward:
-                first = bisect.bisect_left(b.c_max, max(self.lo, src.since))
-            else:
-                first = bisect.bisect_right(b.c_min, self.hi) - 1
-            self._queue_chunk(src, b, first, keep, bare_hits)
-            return
         for i in range(len(b.c_start)):
             if keep is None or i in keep:
                 key = self._chunk_key(src, b, i, keep, bare_hits)
@@ -996,24 +983,11 @@ class _Merge:
                         _ChunkPiece(src, b.c_start[i], b.chunk_end(i), b.c_ing[i], b.c_count[i]),
                     )
 
-    def _open_segment(self, piece: _BlockPiece) -> None:
-        """Search the next segment of a time-ordered block for the literals and queue its first chunk
-        holding them; the rest of the block waits on the heap as a piece of its own. A newest page
-        of a phrase in every stream reads each stream's newest chunks, not its whole newest block
-        (~300 KB a stream): SEGMENT_CHUNKS chunks first, twice as many each time after."""
-        src, b = piece.src, piece.block
-        n = len(b.c_start)
-        first = piece.seg
-        if first < 0:
-            if self.forward:
-                first = bisect.bisect_left(b.c_max, max(self.lo, src.since))
-            else:
-                first = bisect.bisect_right(b.c_min, self.hi) - 1
-        if not 0 <= first < n:
-            return
-        width = piece.width or SEGMENT_CHUNKS
-        lo_i, hi_i = (first, min(n, first + width)) if self.forward else (max(0, first - width + 1), first + 1)
-        start, end = b.c_start[lo_i], b.chunk_end(hi_i - 1)
+    def _holding(
+        self, src: Source, b: Block, start: int, end: int
+    ) -> tuple[frozenset[int], frozenset[int]]:
+        """`_chunks_holding` for bytes [start, end) of `b` (whole chunks), reused by later pages."""
+        # tagged: a one-chunk block has the chunk's range, and a one-word pattern its text
         key = ("chunks", src.skey, self.files.ident(src), src.from_offset, start, end)
         key += tuple(self.texts)
         got = self.matches.get(key) if self.reuse else None
@@ -1021,7 +995,30 @@ class _Merge:
             data = self.files.pread(src, start, end)
             got = _chunks_holding(data, max(start, src.from_offset), b, self.literals)
             self.matches.put(key, got, 100 + 8 * (len(got[0]) + len(got[1])))
-        keep, bare_hits = got
+        return got
+
+    def _first_chunk(self, src: Source, b: Block) -> int:
+        """The chunk of a time-ordered block this page reads first (found by bisection)."""
+        if self.forward:
+            return bisect.bisect_left(b.c_max, max(self.lo, src.since))
+        return bisect.bisect_right(b.c_min, self.hi) - 1
+
+    def _open_segment(self, piece: _BlockPiece) -> None:
+        """Search the next segment of a time-ordered block for the literals and queue its first chunk
+        holding them; the rest of the block waits on the heap as a piece of its own. A newest page
+        of a phrase in every stream reads each stream's newest chunks, not its whole newest block
+        (~300 KB a stream): SEGMENT_CHUNKS chunks first, twice as many each time after."""
+        src, b = piece.src, piece.block
+        n = len(b.c_start)
+        first = piece.seg if piece.seg >= 0 else self._first_chunk(src, b)
+        if not 0 <= first < n:
+            return
+        width = piece.width or SEGMENT_CHUNKS
+        if self.forward:
+            lo_i, hi_i = first, min(n, first + width)
+        else:
+            lo_i, hi_i = max(0, first - width + 1), first + 1
+        keep, bare_hits = self._holding(src, b, b.c_start[lo_i], b.chunk_end(hi_i - 1))
         self._queue_chunk(src, b, first, keep, bare_hits, (lo_i, hi_i, width))
 
     def _queue_rest(self, src: Source, b: Block, i: int, width: int) -> None:

@@ -30,11 +30,11 @@ def iso_ms(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def walk(reader: Reader, src: list, pattern: str, forward: bool, limit: int) -> list:
-    """Every page of a read, followed to the end, in time order."""
+def walk(reader: Reader, src: list, pattern: str, forward: bool, limit: int, **kw) -> list:
+    """Every page of a read (`kw`: start, end), followed to the end, in time order."""
     got, token = [], None
     while True:
-        page = reader.read(src, forward=forward, limit=limit, pattern=pattern, token=token)
+        page = reader.read(src, forward=forward, limit=limit, pattern=pattern, token=token, **kw)
         got = got + page.events if forward else page.events + got
         token = page.next_token
         if not token:
@@ -478,21 +478,7 @@ def test_a_phrase_in_blocks_of_many_chunks_is_found_segment_by_segment(
                 got = walk(reader, srcs, '"card declined"', forward, limit)
                 assert [(e.timestamp, e.message) for e in got] == every
             lo, hi = t0 + 1_000_500, t0 + 3_200_700  # inside the first block and the second
-            got, token = [], None
-            while True:
-                page = reader.read(
-                    srcs,
-                    start=lo,
-                    end=hi,
-                    forward=forward,
-                    limit=5,
-                    pattern='"card declined"',
-                    token=token,
-                )
-                got = got + page.events if forward else page.events + got
-                token = page.next_token
-                if not token:
-                    break
+            got = walk(reader, srcs, '"card declined"', forward, 5, start=lo, end=hi)
             assert [(e.timestamp, e.message) for e in got] == [x for x in every if lo <= x[0] <= hi]
             # a source whose first visible byte is an event boundary in the middle of a segment
             cut = offsets["b"][1_500 + 37]
