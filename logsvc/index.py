@@ -1,5 +1,6 @@
 """The block index: which blocks of which stream files may hold a token, and where each block's
-events lie in time. The only module that imports whoosh.
+events lie in time. With segments.py (which merges its segments), the only module that imports
+whoosh.
 
 Owns: the whoosh schema, writing block documents, deleting them, committing, and a read-side
 `Snapshot` that answers "candidate blocks for this token query / time range". Never reads stream
@@ -38,6 +39,7 @@ from whoosh import fields, index
 from whoosh.filedb.filestore import FileStorage
 
 from logsvc.model import stream_key
+from logsvc.segments import Merges
 from logsvc.tokens import TokenQuery, fold
 
 log = logging.getLogger("logsvc.index")
@@ -342,13 +344,20 @@ class BlockIndex:
         self._lock = threading.Lock()
         self._closed = False
         self._writer = None
+        self._merges: Merges | None = None  # the writer's; made at its first write
 
     # ---- writing (the ingesting process only) ------------------------------------------------
 
     def _w(self):
         if self._writer is None:
+            if self._merges is None:
+                self._merges = Merges(self.path)
             self._writer = self._ix.writer()
         return self._writer
+
+    def merge_ready(self) -> bool:
+        """Has a background merge finished (segments.py)? The next commit swaps it in."""
+        return self._merges is not None and self._merges.ready()
 
     def add_block(self, block: Block, words: list[str]) -> None:
         self._w().add_document(
@@ -362,10 +371,17 @@ class BlockIndex:
         self._w().delete_by_term("skey", skey)
 
     def commit(self) -> None:
-        """Make everything written since the last commit durable and visible, atomically."""
-        if self._writer is not None:
-            w, self._writer = self._writer, None
-            w.commit()
+        """Make everything written since the last commit durable and visible, atomically.
+
+        whoosh's own merging would run here and hold the ingester for up to half a minute at 10M
+        lines: instead a finished background merge is swapped in, and the next one is started
+        (segments.py)."""
+        if self._writer is None and not self.merge_ready():
+            return
+        w = self._w()
+        self._writer = None
+        w.commit(mergetype=self._merges.policy)
+        self._merges.start(self._ix._segments())
 
     def cancel(self) -> None:
         """Drop uncommitted work. Never raises: it runs when something already went wrong (disk full)."""
@@ -425,6 +441,8 @@ class BlockIndex:
 
     def close(self) -> None:
         self.cancel()
+        if self._merges is not None:
+            self._merges.close()
         with self._lock:
             self._closed = True
             if self._snapshot is not None:

@@ -85,7 +85,7 @@ class Ingester:
         index: BlockIndex,
         *,
         block_lines: int = 2048,
-        commit_interval: float = 0.5,
+        commit_interval: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         trash_grace: float = TRASH_GRACE_S,
     ) -> None:
@@ -157,9 +157,10 @@ class Ingester:
             self._wake.clear()
             try:
                 more = self.step()
-                if self._pending and (
-                    more is False or self.clock() - self._last_commit >= self.commit_interval
-                ):
+                if (
+                    self._pending
+                    and (more is False or self.clock() - self._last_commit >= self.commit_interval)
+                ) or self.index.merge_ready():
                     self.commit()
                 if more:
                     self._wake.set()
