@@ -116,7 +116,12 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting(
-        "commit_interval", 0.5, "Seconds between index commits while lines are arriving", float
+        "commit_interval",
+        5.0,
+        "Seconds between index commits while the ingester catches up on a backlog (searches read"
+        " what is not indexed yet, so nothing is hidden meanwhile); once caught up, every read is"
+        " committed at once",
+        float,
     ),
     Setting(
         "rescan_interval", 2.0, "Seconds between safety-net rescans of every stream file", float
