@@ -472,11 +472,16 @@ def bench_bulk(
     return figs
 
 
+STALL_S = 180  # an eventsIngested that holds this long: the ingester is stuck, not pausing
+
+
 def bench_ingest_real(
     server, t0: float, info: dict, data: Path, corpus_root: Path, log=print
 ) -> list[Figure]:
     """Server start -> the writer's eventsIngested reaches the corpus's event count (its lines minus
-    the continuation lines of the generator's multi-line events), or, failing that, holds for 30 s."""
+    the continuation lines of the generator's multi-line events). A count that holds for STALL_S
+    ends the wait: the figure then counts only the events indexed (a pause of the ingester, as a
+    28 s index merge at 10M once was, is part of the time, never a reason to stop the clock)."""
     spans = json.loads((corpus_root / "events.json").read_text())
     expected = info["lines"] - sum(n - 1 for v in spans.values() for _, n in v)
     http = Http(server.port)
@@ -490,24 +495,25 @@ def bench_ingest_real(
             last, since = n, time.monotonic()
         if n is not None and n >= expected:
             break
-        if n and time.monotonic() - since >= 30:
-            how = f"eventsIngested stopped at {n:,}, expected {expected:,} (held 30 s)"
+        if n and time.monotonic() - since >= STALL_S:
+            how = f"eventsIngested stopped at {n:,} of {expected:,} (held {STALL_S} s): the figure counts those"
             break
         time.sleep(0.1)
     else:
         raise RuntimeError(f"ingest not complete: eventsIngested {last}, expected {expected}")
     done = time.perf_counter() - (time.monotonic() - since)  # when the count last changed
     secs = done - t0
+    rate = info["lines"] * min(1.0, last / expected) / secs
     http.close()
     derived = derived_bytes(data, info["bytes"], log)
     return [
         Figure(
             "ingest (realistic)",
             "lines/s, server start -> every event indexed",
-            info["lines"] / secs,
+            rate,
             "lines/s",
             target="≥ 80,000 at 10M (#12)",
-            met=info["lines"] / secs >= 80_000 if info["label"] == "10M" else None,
+            met=rate >= 80_000 and last >= expected if info["label"] == "10M" else None,
             note=f"{last:,} events ({info['lines']:,} lines; tracebacks of the sam streams are one event each) in {secs:.1f} s; {how}",
         ),
         Figure(
