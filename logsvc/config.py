@@ -117,7 +117,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "commit_interval",
-        5.0,
+        2.0,
         "Seconds between index commits while the ingester catches up on a backlog (searches read"
         " what is not indexed yet, so nothing is hidden meanwhile); once caught up, every read is"
         " committed at once",

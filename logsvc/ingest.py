@@ -85,7 +85,7 @@ class Ingester:
         index: BlockIndex,
         *,
         block_lines: int = 2048,
-        commit_interval: float = 5.0,
+        commit_interval: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
         trash_grace: float = TRASH_GRACE_S,
     ) -> None:
