@@ -24,13 +24,18 @@ _TRUE = ("1", "true", "yes")
 _FALSE = ("0", "false", "no")
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also says yes to "¹" and "²", which int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_time(raw: str, field: str, *, now_ms: int | None = None) -> int:
     """Epoch milliseconds from any form above; InvalidParameter naming `field` otherwise."""
     text = raw.strip()
-    if text[-1:] in _AGE_UNITS and text[:-1].isdigit():
+    if text[-1:] in _AGE_UNITS and _digits(text[:-1]):
         now = int(time.time() * 1000) if now_ms is None else now_ms
         value = now - int(text[:-1]) * _AGE_UNITS[text[-1]]
-    elif text.isdigit() or (text[:1] == "-" and text[1:].isdigit()):
+    elif _digits(text) or (text[:1] == "-" and _digits(text[1:])):
         value = int(text)
     else:
         value = _iso_ms(text, field)

@@ -168,6 +168,10 @@ FUNCTION_CASES = [
     ("regexReplace", ("a=1", r"(?<k>\w)=(?<v>\d)", "${v}${k}"), "1a"),
     ("regexReplace", ("a=1", r"(\w)=(\d)", r"\2\1"), "1a"),
     ("regexReplace", ("cost 5", r"\d", "$$"), "cost $"),
+    # characters str.isdigit() takes that int() refuses, and a group number past int()'s reach
+    ("regexReplace", ("a=1", r"(\w)=(\d)", "$¹"), "$¹"),
+    ("regexReplace", ("a=1", r"(\w)=(\d)", "${¹}"), ""),
+    ("regexReplace", ("a=1", r"(\w)=(\d)", "${" + "1" * 5000 + "}"), ""),
     ("regexReplace", ("abc", "(", "x"), None),
     ("urlencode", ("a b/c?d=é",), "a%20b%2Fc%3Fd%3D%C3%A9"),
     ("urldecode", ("a%20b+c%2F",), "a b c/"),
@@ -883,3 +887,10 @@ def test_aggregate_registry_and_checks():
         == "sum cannot take *: only count(*) counts rows"
     )
     assert aggregates.lookup_aggregate("count").check([A(False, None, "star")]) is None
+
+
+@pytest.mark.parametrize("name", ["+¹²", "UTC+¹", "GMT-²³:⁴⁵"])
+def test_a_zone_offset_of_digits_int_refuses_is_no_zone(name: str) -> None:
+    from logsvc.insights.functions import parse_zone
+
+    assert parse_zone(name) is None

@@ -43,6 +43,11 @@ def test_parse_time_accepts(raw: str, want: int) -> None:
         ),  # a syslog form belongs in log lines, not URLs
         ("-5", "0..253402300799999"),
         ("253402300800000", "0..253402300799999"),
+        # digits str.isdigit() takes and int() refuses (Schemathesis found the 500s)
+        ("¹", "epoch ms | ISO-8601 | <n>[smhdw]"),
+        ("-²", "epoch ms | ISO-8601 | <n>[smhdw]"),
+        ("5¹m", "epoch ms | ISO-8601 | <n>[smhdw]"),
+        ("١٧٠٠٠٠٠٠٠٠٠٠٠", "epoch ms | ISO-8601 | <n>[smhdw]"),  # Arabic-Indic: int() takes them
     ],
 )
 def test_parse_time_refuses_naming_field_and_rule(raw: str, rule: str) -> None:

@@ -603,7 +603,7 @@ def _expand(template: str, match: Any, groupindex: dict[str, int], groups: int) 
                 out.append("\\")
                 i += 2
                 continue
-            if nxt.isdigit():
+            if nxt in "0123456789":
                 out.append((match.group(int(nxt)) or "") if int(nxt) <= groups else "")
                 i += 2
                 continue
@@ -611,7 +611,11 @@ def _expand(template: str, match: Any, groupindex: dict[str, int], groups: int) 
                 end = template.find("}", i + 2)
                 if end > 0:
                     ref = template[i + 2 : end]
-                    idx = int(ref) if ref.isdigit() else groupindex.get(ref)
+                    idx = (
+                        int(ref)
+                        if ref.isascii() and ref.isdigit() and len(ref) < 10
+                        else groupindex.get(ref)
+                    )
                     if idx is not None and idx <= groups:
                         out.append(match.group(idx) or "")
                     i = end + 1
@@ -869,7 +873,7 @@ def _parse_offset(t: str) -> timezone | None:
     if len(t) < 2 or t[0] not in "+-":
         return None
     body = t[1:].replace(":", "")
-    if not body.isdigit() or len(body) not in (1, 2, 4):
+    if not (body.isascii() and body.isdigit()) or len(body) not in (1, 2, 4):
         return None
     hours = int(body[:2]) if len(body) >= 2 else int(body)
     minutes = int(body[2:4]) if len(body) == 4 else 0

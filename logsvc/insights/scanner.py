@@ -53,7 +53,8 @@ _OPS = (
     ">",
     ":",
 )
-_NUMBER_RE = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBER_RE = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_DIGITS = frozenset("0123456789")  # not str.isdigit(): that takes "¹" too, which no number holds
 _UNIT_RE = re.compile(r"[A-Za-z]+")
 _BARE_RE = re.compile(r"[A-Za-z0-9_@]+")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'"}
@@ -106,7 +107,7 @@ class Scanner:
         ch = text[pos]
         if ch in "\"'":
             return self._string(ch)
-        if ch.isdigit() or (ch == "." and text[pos + 1 : pos + 2].isdigit()):
+        if ch in _DIGITS or (ch == "." and text[pos + 1 : pos + 2] in _DIGITS):
             return self._number()
         if ch.isalpha() or ch in "_@`":
             return self._name()
@@ -172,7 +173,8 @@ class Scanner:
             self.pos = end
             return Token(PERIOD, text[start:end], period, start, end)
         raw = m.group()
-        value: int | float = int(raw) if raw.isdigit() else float(raw)
+        # integers stay exact, up to what int() converts (4,300 digits); past that, a float (inf)
+        value: int | float = int(raw) if raw.isdigit() and len(raw) <= 4000 else float(raw)
         self.pos = end
         return Token(NUMBER, raw, value, start, end)
 
