@@ -453,7 +453,7 @@ class Builder:
                     q = f"SELECT * FROM ({rows_sql}) WHERE {where or 'true'} ORDER BY ts, stream, off"
                     yield con.sql(q, params=[paths]).to_arrow_table().cast(arrow)
 
-            self.writer.write_tables(sorted_slices(), name)
+            self.writer.write_tables(sorted_slices(), name, zstd_level=cstore.COMPACTED_ZSTD_LEVEL)
             rows, lo, hi = con.execute(
                 "SELECT count(*), min(ts), max(ts) FROM read_parquet(?)", [str(out)]
             ).fetchone()
