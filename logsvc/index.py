@@ -39,7 +39,7 @@ from whoosh import fields, index
 from whoosh.filedb.filestore import FileStorage
 
 from logsvc.model import stream_key
-from logsvc.segments import Merges
+from logsvc.segments import Merges, segments_of
 from logsvc.tokens import TokenQuery, fold
 
 log = logging.getLogger("logsvc.index")
@@ -381,7 +381,16 @@ class BlockIndex:
         w = self._w()
         self._writer = None
         w.commit(mergetype=self._merges.policy)
-        self._merges.start(self._ix._segments())
+        self._merges.start(self.segments())
+
+    def segments(self) -> list:
+        """whoosh's segments of the latest commit (what a search looks a term up in, each)."""
+        return segments_of(self._ix.storage, self._ix.indexname)
+
+    @property
+    def merges(self) -> Merges | None:
+        """The writer's background merges (segments.py); None before its first write."""
+        return self._merges
 
     def cancel(self) -> None:
         """Drop uncommitted work. Never raises: it runs when something already went wrong (disk full)."""

@@ -39,6 +39,7 @@ log = logging.getLogger("logsvc.index")
 FACTOR = 6  # segments of one tier merged into one
 MAX_AT_ONCE = 2 * FACTOR  # a tier that fell behind is caught up in bounded steps
 RESULT = "result.pickle"
+INDEX_NAME = "MAIN"  # whoosh's default name for an index's files: the block index's
 # a merge of segments this small (their files) runs inside the commit, as whoosh's own would: a
 # child process costs ~0.2 s of CPU to start, and a trickle of appends makes a tiny segment a commit
 INLINE_BYTES = 256 * 1024
@@ -229,7 +230,7 @@ class Merges:
             return segments
         for name in result.files:
             os.replace(self.dir / name, self.index_dir / name)
-        (self.dir / RESULT).unlink(missing_ok=True)
+        shutil.rmtree(self.dir, ignore_errors=True)  # the rest: the child's own TOC and lock
         self.merged += 1
         sources = {sid for sid, _, _ in result.sources}
         out = []
@@ -251,48 +252,47 @@ class Merges:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def segments_of(storage, indexname: str) -> list:
+    """whoosh's segments of the index's latest commit, in index order."""
+    from whoosh.index import TOC
+
+    return TOC.read(storage, indexname).segments
+
+
 def _merge(index_dir: str, out_dir: str, ids: list[str]) -> None:
-    """The child: merge segments `ids` of the index at `index_dir` into one, written to `out_dir`."""
+    """The child: merge segments `ids` of the index at `index_dir` into one, written to `out_dir`.
+
+    The merged segment is written as the one segment of a fresh index in `out_dir` (whoosh's public
+    writer: add each source's live documents, commit without merging); only its files move on."""
     from whoosh.filedb.filestore import FileStorage
+    from whoosh.index import TOC
     from whoosh.reading import SegmentReader
-    from whoosh.writing import SegmentWriter
 
     storage = FileStorage(index_dir)
-    ix = storage.open_index()
-    toc = ix._read_toc()
+    toc = TOC.read(storage, INDEX_NAME)
     by_id = {s.segment_id(): s for s in toc.segments}
     if any(i not in by_id for i in ids):
         raise SystemExit(f"segments {ids} are no longer all in the index")
     out = FileStorage(out_dir)
-
-    class _Target:  # what SegmentWriter reads of an index: here, an empty one in out_dir
-        indexname = ix.indexname
-
-        def __init__(self) -> None:
-            self.storage = out
-
-        def _read_toc(self):
-            return _Toc()
-
-    class _Toc:
-        generation = toc.generation
-        schema = toc.schema
-        segments: list = []
-
-    before = set(os.listdir(out_dir))
-    w = SegmentWriter(_Target(), _lk=False, limitmb=MERGE_MEMORY_MB)
+    target = out.create_index(toc.schema, indexname=INDEX_NAME)
+    w = target.writer(limitmb=MERGE_MEMORY_MB)
     sources = []
-    for i in ids:
-        seg = by_id[i]
-        sources.append((i, seg.doc_count_all(), sorted(seg.deleted_docs())))
-        r = SegmentReader(storage, toc.schema, seg)
-        try:
-            w.add_reader(r)
-        finally:
-            r.close()
-    merged = w._finalize_segment()
-    w._finish()
-    files = sorted(set(os.listdir(out_dir)) - before)
+    try:
+        for i in ids:
+            seg = by_id[i]
+            sources.append((i, seg.doc_count_all(), sorted(seg.deleted_docs())))
+            r = SegmentReader(storage, toc.schema, seg)
+            try:
+                w.add_reader(r)
+            finally:
+                r.close()
+    except BaseException:
+        w.cancel()
+        raise
+    w.commit(merge=False)
+    (merged,) = segments_of(out, INDEX_NAME)
+    files = sorted(n for n in os.listdir(out_dir) if n.partition(".")[0] == merged.segment_id())
+    target.close()
     tmp = Path(out_dir) / (RESULT + ".tmp")
     with open(tmp, "wb") as f:
         pickle.dump((merged, sources, files), f)

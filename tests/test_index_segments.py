@@ -85,16 +85,16 @@ def background(monkeypatch) -> None:
 
 
 def _segments(index: BlockIndex) -> list:
-    return index._ix._segments()
+    return index.segments()
 
 
 def _settle(index: BlockIndex) -> None:
     """Commit until no merge is running or waiting: as the ingester's loop does."""
     for _ in range(100):
-        index._merges.wait()
+        index.merges.wait()
         if index.merge_ready():
             index.commit()
-        elif not index._merges.running():
+        elif not index.merges.running():
             return
     raise AssertionError("merges never settled")
 
@@ -143,9 +143,9 @@ def test_merges_run_in_the_background_and_change_no_answer(background, data_dir:
     try:
         lines = _fill(store, ingester, ["s0", "s1", "s2"], commits=2 * F + 2)
         _settle(index)
-        assert index._merges.merged >= 2
+        assert index.merges.merged >= 2
         assert len(_segments(index)) < F
-        assert not any((data_dir / "index" / "merging").iterdir())
+        assert list((data_dir / "index" / "merging").glob("*")) == []  # nothing left behind
         everything = sorted(line for v in lines.values() for line in v)
         assert len(_blocks(index)) == 3 * (2 * F + 2)
         assert _messages(reader, "common") == everything
@@ -176,9 +176,9 @@ def test_a_block_deleted_while_its_segment_merges_stays_deleted(background, data
         for b in early:
             index.delete_block(b)  # before the merge: the first document of each segment
         index.commit()
-        assert not index._merges.running() and not index.merge_ready()  # F - 1 segments
+        assert not index.merges.running() and not index.merge_ready()  # F - 1 segments
         last = _fill(store, ingester, names, commits=1, first=F - 1)  # the F-th segment
-        index._merges.wait()
+        index.merges.wait()
         assert index.merge_ready()  # the merge is done; no commit has swapped it in yet
         before = _blocks(index)
         assert len(before) == 3 * (F - 1) + 4
@@ -187,7 +187,7 @@ def test_a_block_deleted_while_its_segment_merges_stays_deleted(background, data
         for b in gone:
             index.delete_block(b)
         index.commit()  # swaps the merge in, carrying the deletions over
-        assert index._merges.merged == 1
+        assert index.merges.merged == 1
         assert len(_segments(index)) == 1
         dropped = {(b.stream, b.start, b.end) for b in gone}
         assert _blocks(index) == [b for b in before if b not in dropped]
@@ -209,7 +209,7 @@ def test_a_merge_that_dies_leaves_the_index_as_it_was(
         python = segments.sys.executable
         monkeypatch.setattr(segments.sys, "executable", "/bin/false")  # the child dies at once
         lines = _fill(store, ingester, ["s0", "s1"], commits=F)
-        index._merges.wait()
+        index.merges.wait()
         assert not index.merge_ready()
         monkeypatch.setattr(segments.sys, "executable", python)
         before = _blocks(index)
@@ -220,7 +220,7 @@ def test_a_merge_that_dies_leaves_the_index_as_it_was(
         # the next commit starts it again, and this time it lands
         more = _fill(store, ingester, ["s0", "s1"], commits=1, first=F)
         _settle(index)
-        assert index._merges.merged >= 1
+        assert index.merges.merged >= 1
         assert _messages(reader, "common") == sorted(
             line for v in (lines, more) for k in v for line in v[k]
         )
@@ -245,8 +245,8 @@ def test_small_segments_merge_inside_the_commit_without_a_child(data_dir: Path) 
     store, index, ingester, reader = _setup(data_dir)
     try:
         lines = _fill(store, ingester, ["s0", "s1"], commits=3 * F)
-        assert not index._merges.running() and not index.merge_ready()
-        assert index._merges.merged == 0  # no background merge
+        assert not index.merges.running() and not index.merge_ready()
+        assert index.merges.merged == 0  # no background merge
         assert len(_segments(index)) <= F  # of 3 * F commits: a full tier merges at the next one
         assert len(_blocks(index)) == 2 * 3 * F
         assert _messages(reader, "common") == sorted(line for v in lines.values() for line in v)
