@@ -199,7 +199,9 @@ class Merges:
         from whoosh.reading import SegmentReader
 
         for seg in segments:
-            if seg.segment_id() in ids:
+            # a segment with no live document is simply left out of the TOC (added, it would make
+            # the commit write an empty segment even when it adds nothing)
+            if seg.segment_id() in ids and seg.doc_count_all() > seg.deleted_count():
                 reader = SegmentReader(writer.storage, writer.schema, seg)
                 try:
                     writer.add_reader(reader)  # its documents join the segment this commit writes

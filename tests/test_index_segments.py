@@ -252,3 +252,23 @@ def test_small_segments_merge_inside_the_commit_without_a_child(data_dir: Path) 
         assert _messages(reader, "common") == sorted(line for v in lines.values() for line in v)
     finally:
         index.close()
+
+
+def test_a_segment_whose_blocks_all_went_leaves_without_an_empty_one(data_dir: Path) -> None:
+    """Merging a segment of deleted blocks only adds nothing: the commit drops it and, when it adds
+    no block of its own, writes no segment (an empty one would be merged again at every commit)."""
+    store, index, ingester, _ = _setup(data_dir)
+    try:
+        _fill(store, ingester, ["s0", "s1"], commits=3)
+        assert len(_segments(index)) == 3
+        with index.snapshot() as snap:
+            first = [b for b in snap.blocks if b.start == 0]
+        for b in first:  # the whole first segment
+            index.delete_block(b)
+        index.commit()
+        segs = _segments(index)
+        assert len(segs) == 2
+        assert all(s.doc_count_all() > s.deleted_count() for s in segs)
+        assert len(_blocks(index)) == 4
+    finally:
+        index.close()
