@@ -78,13 +78,14 @@ class _Result:
     segment: object  # the merged whoosh segment
     # per source, in merge order: (segment id, documents then, docnums deleted then, sorted)
     sources: list[tuple[str, int, list[int]]]
-    files: list[str]  # the merged segment's files, in `merging/`
+    files: list[str]  # the merged segment's files, in `folder`
+    folder: Path  # this merge's own folder under `merging/`
 
     @classmethod
-    def load(cls, path: Path) -> _Result:
-        with open(path, "rb") as f:
+    def load(cls, folder: Path) -> _Result:
+        with open(folder / RESULT, "rb") as f:
             segment, sources, files = pickle.load(f)  # the child's, from the index's own TOC
-        return cls(segment, sources, files)
+        return cls(segment, sources, files, folder)
 
 
 class Merges:
@@ -99,6 +100,7 @@ class Merges:
         self._proc: subprocess.Popen | None = None
         self._result: _Result | None = None
         self._running_ids: set[str] = set()  # the sources of the background merge under way
+        self._runs = 0  # each merge writes into its own folder: merging/<pid>.<n>
         self._closed = False
         self.merged = 0  # merges swapped in (for /healthz and tests)
 
@@ -153,8 +155,10 @@ class Merges:
         return total
 
     def _run(self, ids: list[str]) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
-        self.dir.mkdir()
+        self._runs += 1
+        folder = self.dir / f"{os.getpid()}.{self._runs}"
+        shutil.rmtree(self.dir, ignore_errors=True)  # what an earlier merge of this writer left
+        folder.mkdir(parents=True)
         try:
             with self._lock:
                 if self._closed:
@@ -164,8 +168,9 @@ class Merges:
                         sys.executable,
                         "-m",
                         "logsvc.segments",
+                        str(os.getpid()),
                         str(self.index_dir),
-                        str(self.dir),
+                        str(folder),
                         *ids,
                     ],
                     stdin=subprocess.DEVNULL,
@@ -179,7 +184,7 @@ class Merges:
                         "an index merge failed (rc %s): %s", rc, err.decode(errors="replace")[-500:]
                     )
                 return
-            result = _Result.load(self.dir / RESULT)
+            result = _Result.load(folder)
             with self._lock:
                 if not self._closed:
                     self._result = result
@@ -231,8 +236,8 @@ class Merges:
             log.warning("an index merge does not match its sources; dropped")
             return segments
         for name in result.files:
-            os.replace(self.dir / name, self.index_dir / name)
-        shutil.rmtree(self.dir, ignore_errors=True)  # the rest: the child's own TOC and lock
+            os.replace(result.folder / name, self.index_dir / name)
+        shutil.rmtree(result.folder, ignore_errors=True)  # the rest: the child's own TOC and lock
         self.merged += 1
         sources = {sid for sid, _, _ in result.sources}
         out = []
@@ -302,4 +307,7 @@ def _merge(index_dir: str, out_dir: str, ids: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    _merge(sys.argv[1], sys.argv[2], sys.argv[3:])
+    from logsvc.children import die_with_parent
+
+    die_with_parent(int(sys.argv[1]))
+    _merge(sys.argv[2], sys.argv[3], sys.argv[4:])

@@ -272,3 +272,36 @@ def test_a_segment_whose_blocks_all_went_leaves_without_an_empty_one(data_dir: P
         assert len(_blocks(index)) == 4
     finally:
         index.close()
+
+
+def test_a_merge_child_whose_writer_is_gone_does_nothing(data_dir: Path) -> None:
+    """The child dies with the writer that started it (PR_SET_PDEATHSIG); one started for a writer
+    already gone exits at once, writing nothing into a data directory another writer may own."""
+    import subprocess
+    import sys
+
+    store, index, ingester, _ = _setup(data_dir)
+    try:
+        _fill(store, ingester, ["s0"], commits=2)
+        ids = [s.segment_id() for s in _segments(index)]
+    finally:
+        index.close()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    out = data_dir / "out"
+    out.mkdir()
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "logsvc.segments",
+            str(gone.pid),
+            str(data_dir / "index"),
+            str(out),
+            *ids,
+        ],
+        capture_output=True,
+        timeout=60,
+    )
+    assert child.returncode == 0, child.stderr
+    assert list(out.iterdir()) == []

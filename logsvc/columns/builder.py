@@ -27,7 +27,6 @@ their group's retention are unlisted; a deleted group's files too. Unlisted file
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import logging
 import os
@@ -40,6 +39,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from logsvc import lines, locks
+from logsvc.children import die_with_parent
 from logsvc.columns import extract, schema
 from logsvc.columns import store as cstore
 from logsvc.config import Settings, resolve
@@ -517,19 +517,9 @@ def _day_end_ms(day: str) -> int:
 # ---- the process -------------------------------------------------------------------------------
 
 
-def _die_with_parent(parent: int) -> None:
-    """Linux: SIGTERM when the process that started us dies (even by kill -9); elsewhere polled."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:
-        sys.exit(0)
-
-
 def main(argv: list[str]) -> int:
     parent = int(argv[0]) if argv else os.getppid()
-    _die_with_parent(parent)
+    die_with_parent(parent)
     schema.keep_pandas_out()
     # below the ingester: on a busy machine the columns lag (queries read the rest from the files)
     # rather than ingestion slowing down
