@@ -102,7 +102,7 @@ class Merges:
         self._running_ids: set[str] = set()  # the sources of the background merge under way
         self._runs = 0  # each merge writes into its own folder: merging/<pid>.<n>
         self._closed = False
-        self.merged = 0  # merges swapped in (for /healthz and tests)
+        self.merged = 0  # merges swapped in (tests count them)
 
     def ready(self) -> bool:
         """Has a merge finished that the next commit would swap in?"""
@@ -163,26 +163,29 @@ class Merges:
             with self._lock:
                 if self._closed:
                     return
-                self._proc = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "logsvc.segments",
-                        str(os.getpid()),
-                        str(self.index_dir),
-                        str(folder),
-                        *ids,
-                    ],
-                    stdin=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
-                )
-            _, err = self._proc.communicate()
-            rc = self._proc.returncode
+                # the child's output goes to a file, never into this process's memory
+                with open(folder / "stderr", "wb") as errors:
+                    self._proc = subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "logsvc.segments",
+                            str(os.getpid()),
+                            str(self.index_dir),
+                            str(folder),
+                            *ids,
+                        ],
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL,
+                        stderr=errors,
+                    )
+            rc = self._proc.wait()
             if rc != 0:
                 if not self._closed:
-                    log.warning(
-                        "an index merge failed (rc %s): %s", rc, err.decode(errors="replace")[-500:]
-                    )
+                    with open(folder / "stderr", "rb") as f:
+                        f.seek(max(0, os.fstat(f.fileno()).st_size - 500))
+                        tail = f.read().decode(errors="replace")
+                    log.warning("an index merge failed (rc %s): %s", rc, tail)
                 return
             result = _Result.load(folder)
             with self._lock:
