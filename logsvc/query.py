@@ -812,6 +812,7 @@ class _Merge:
         self._need_got: tuple[Callable[[str], bool] | None, tuple[bytes, ...]] = (None, ())
         self.literals = [lit.encode("utf-8") for lit in self.texts]
         self.cands: set[int] | None = None  # candidate block docnums; None: every block
+        self.cand_streams: set[str] | None = None  # the streams of `cands`
         self.bare_may_match = _sig_test(self.tq)  # may bare events with this word signature match?
         # where this page began: a page cut by its deadline must end past it (see _stop_at_deadline)
         if boundary is not None:
@@ -833,6 +834,8 @@ class _Merge:
         """The page's events (in heap order) and the key the next page starts after (None: no more)."""
         if self.tq is not None:
             self.cands = self.snap.candidates(self.tq, {s.skey for s in sources}, self.reuse)
+        if self.cands is not None:  # streams without a candidate block queue only their tails
+            self.cand_streams = {self.snap.by_docnum[d].skey for d in self.cands}
         for src in sources:
             self._seed(src)
         heapq.heapify(self.pieces)
@@ -910,7 +913,11 @@ class _Merge:
         first block this page would read; each block queues the next when it is opened, so a deep
         page does not weigh every block of every stream to read a few."""
         blocks = self.files.blocks(self.snap, src)
-        order = self.snap.time_order(src.skey) if blocks else None
+        if self.cand_streams is not None and src.skey not in self.cand_streams:
+            blocks_wanted = []  # no block of the stream may match: a rare word weighs none of them
+        else:
+            blocks_wanted = blocks
+        order = self.snap.time_order(src.skey) if blocks_wanted else None
         if order is not None:
             mins, maxs = order
             if self.forward:
@@ -919,7 +926,7 @@ class _Merge:
                 first = bisect.bisect_right(mins, self.hi) - 1
             self._queue_next(src, blocks, first, seeding=True)
         else:
-            for b in blocks:
+            for b in blocks_wanted:
                 key = self._block_key(src, b)
                 if key is not None:
                     self._push(key, _BlockPiece(src, b), seeding=True)
@@ -1228,25 +1235,35 @@ class _Files:
         self._idents: dict[str, bytes] = {}
 
     def _open(self, src: Source) -> int | None:
+        """The stream's file, opened once per query (None: gone, or not a regular file).
+
+        Its identity (inode, size) comes from the same descriptor (`fstat`), so what the query
+        sees of a file is one file even if the path is replaced meanwhile; O_NONBLOCK so a FIFO
+        put in a stream's place is refused instead of blocking the open."""
         fd = self._fds.get(src.skey)
         if fd is None:
+            got = (0, 0)
             try:
-                fd = os.open(src.path, os.O_RDONLY | os.O_NOFOLLOW)
+                fd = os.open(src.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
             except OSError:
                 fd = -1
+            else:
+                st = os.fstat(fd)
+                if stat.S_ISREG(st.st_mode):
+                    got = (st.st_ino, st.st_size)
+                else:
+                    os.close(fd)
+                    fd = -1
             self._fds[src.skey] = fd
+            self._stat[src.skey] = got
         return fd if fd >= 0 else None
 
     def identity(self, src: Source) -> tuple[int, int]:
         """(inode, size) of the stream's file as this query sees it; (0, 0) if it is gone."""
         got = self._stat.get(src.skey)
         if got is None:
-            try:
-                st = os.stat(src.path, follow_symlinks=False)
-                got = (st.st_ino, st.st_size) if stat.S_ISREG(st.st_mode) else (0, 0)
-            except OSError:
-                got = (0, 0)
-            self._stat[src.skey] = got
+            self._open(src)
+            got = self._stat[src.skey]
         return got
 
     def size(self, src: Source) -> int:
@@ -1281,7 +1298,8 @@ class _Files:
             fd = self._open(src)
             got = b""
             if fd is not None:
-                got = os.fstat(fd).st_ino.to_bytes(8, "little") + os.pread(fd, ID_HEAD_BYTES, 0)
+                ino = self._stat[src.skey][0]
+                got = ino.to_bytes(8, "little") + os.pread(fd, ID_HEAD_BYTES, 0)
             self._idents[src.skey] = got
         return got
 
