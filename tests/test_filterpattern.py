@@ -1071,6 +1071,50 @@ def test_delimited_fast_split_agrees(message: str, n: int, ellipsis: int | None)
     assert m.texts(message) == (None if slow is None else {i: t for i, (t, _) in slow.items()})
 
 
+SPLIT_FIELDS = [
+    # message, the fields' inner texts
+    ("", []),
+    ("a b\tc", ["a", "b", "c"]),
+    (
+        '1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 404 7',
+        ["1.2.3.4", "-", "-", "10/Oct/2000:13:55:36 -0700", "GET / HTTP/1.0", "404", "7"],
+    ),
+    ('"a b"c', ["a b", "c"]),  # a closed run ends the field; the next starts right after it
+    ('x"a b"', ['x"a', 'b"']),  # a quote inside a field is just a character
+    ('"a b', ['"a', "b"]),  # an unclosed quote: plain fields
+    ("[a [b] c", ["a [b", "c"]),  # a bracket run ends at the first `]`
+    ("[a b", ["[a", "b"]),  # unclosed: plain fields (the loop's path)
+    ("[ [ x ]", [" [ x "]),  # every `[` closed later: the first run takes it all
+    ("] [", ["]", "["]),
+    ('""', [""]),
+    ("[]", [""]),
+    ("a\u00a0b c", ["a\u00a0b", "c"]),  # a non-ASCII space is inside a field
+]
+
+
+@pytest.mark.parametrize(("message", "texts"), SPLIT_FIELDS)
+def test_split_fields(message: str, texts: list[str]) -> None:
+    from logsvc.filterpattern.delimited import split_fields
+
+    got = split_fields(message)
+    assert [message[a:b] for _, (a, b) in got] == texts
+    assert [message[a:b] for _, (a, b) in split_fields(message, 2)] == texts[:2]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(['"', "[", "]", " ", "\t", "a", "bb", "\u00a0", "\x1c"]), max_size=16
+    ).map("".join),
+    st.sampled_from([None, 1, 2, 5]),
+)
+def test_split_fields_regex_agrees_with_the_loop(message: str, limit: int | None) -> None:
+    """The one-regex cut (every `[` closed later) and the loop (any line) are the same function."""
+    from logsvc.filterpattern import delimited
+
+    assert delimited.split_fields(message, limit) == delimited._split_fields_loop(message, limit)
+
+
 # -- speed ------------------------------------------------------------------------------------
 
 

@@ -78,6 +78,8 @@ HOSTILE: list[tuple[str, str, Callable[[], str]]] = [
     ("delimited", "[a, b]", lambda: "[ " * (N // 2)),
     ("delimited", "[a, b]", lambda: '" ' * (N // 2)),
     ("delimited", "[a, ..., b = x]", lambda: "[ " * (N // 2)),
+    ("delimited", "[a, ..., b = x]", lambda: "[ " * (N // 2 - 1) + "]"),  # the one-regex cut
+    ("delimited", "[a, ..., b = x]", lambda: '[ " ' * (N // 4 - 1) + "]"),
     ("delimited", "[a = %\\w*\\W$%, ...]", lambda: "a" * N),
     ("delimited", "[a, ..., b = *a*a*a*b]", lambda: "[a " + "a" * (N - 3)),
 ]
