@@ -1052,11 +1052,13 @@ def test_backtracking_prone_regexes_run_in_linear_time(body: str) -> None:
 # -- delimited splitting: the str.split fast path agrees with the field regex ------------------
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(
     st.lists(
-        st.sampled_from(["a", "bb", " ", "\t", "  ", "\u00a0", "\x1c", "x\ny", "7", "é"]),
-        max_size=10,
+        st.sampled_from(
+            ["a", "bb", " ", "\t", "  ", "\u00a0", "\x1c", "x\ny", "7", "é", '"', "[", "]", '""']
+        ),
+        max_size=12,
     ).map("".join),
     st.integers(1, 4),
     st.sampled_from([None, 0, 1, 3]),

@@ -51,13 +51,19 @@ class DelimitedMatcher:
         """Slot index -> field text, or None when the message has too few fields.
 
         ASCII messages without quotes or brackets (most plain log lines) take `str.split`, which
-        cuts on the same blanks as `_FIELD_RE` there, at a tenth of the cost.
+        cuts on the same blanks as `_FIELD_RE` there, at a tenth of the cost; with `...`, a line
+        the one-regex cut may take (an access log line) takes `findall` for the texts alone.
         """
+        want = len(self.slots)
         if '"' in message or "[" in message or not message.isascii():  # isascii() is O(1)
-            got = self.fields(message)
-            return None if got is None else {i: text for i, (text, _) in got.items()}
-        parts = message.split()
-        n, want = len(parts), len(self.slots)
+            if self.ellipsis is None or not _regex_cuts(message):
+                got = self.fields(message)
+                return None if got is None else {i: text for i, (text, _) in got.items()}
+            # with `...` no field absorbs the rest of the line: the fields' texts are enough
+            parts = [q or b or p for q, b, p in _FIELD_TEXTS_RE.findall(message)]
+        else:
+            parts = message.split()
+        n = len(parts)
         if self.ellipsis is None:
             if n < want:
                 return None
@@ -147,6 +153,12 @@ class DelimitedMatcher:
 # The same cut as `split_fields`'s loop, as one alternation: at a field's first character a closed
 # quote or bracket run wins, else the run of non-blanks; blanks match nothing, so finditer skips them.
 _FIELD_RE = re.compile(f'"([^"]*)"|\\[([^\\]]*)\\]|[^{_BLANKS}]+')
+_FIELD_TEXTS_RE = re.compile(f'"([^"]*)"|\\[([^\\]]*)\\]|([^{_BLANKS}]+)')  # findall: the texts
+
+
+def _regex_cuts(message: str) -> bool:
+    """May the one-regex cut (`_FIELD_RE`) take this line: is every `[` closed after it?"""
+    return "[" not in message or message.rfind("[") < message.rfind("]")
 
 
 def split_fields(message: str, limit: int | None = None) -> list[tuple[int, Span]]:
@@ -159,7 +171,7 @@ def split_fields(message: str, limit: int | None = None) -> list[tuple[int, Span
     would send the alternation to the end of the line: quadratic on 80 KB of `[ [ [`. Those lines
     take the loop, which looks the next `"` and `]` up once and remembers them until passed.
     """
-    if message.rfind("[") < message.rfind("]") or "[" not in message:
+    if _regex_cuts(message):
         out = []
         for m in _FIELD_RE.finditer(message):
             if limit is not None and len(out) >= limit:
