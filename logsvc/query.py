@@ -34,7 +34,7 @@ from logsvc import follow, lines, paging, stamps, visibility
 from logsvc.errors import InvalidParameter, NotFound
 from logsvc.filterpattern import FilterPattern, compile_pattern
 from logsvc.follow import make_event
-from logsvc.index import Block, BlockIndex, Snapshot, is_word, word_mask
+from logsvc.index import NO_STAMP_MAX, NO_STAMP_MIN, Block, BlockIndex, Snapshot, is_word, word_mask
 from logsvc.model import ID_HEAD_BYTES, LogEvent, stream_key
 from logsvc.store import Store
 from logsvc.tokens import fold
@@ -606,6 +606,11 @@ def _sig_test(tq: tuple | None) -> Callable[[int], bool]:
     return build(tq)
 
 
+def _has_stamped(b: Block, i: int) -> bool:
+    _ing, smin, smax = b.parts(i)
+    return smin <= smax
+
+
 def _has_all(data: bytes, literals: list[bytes]) -> bool:
     return all(lit in data for lit in literals)
 
@@ -766,6 +771,10 @@ class _BlockPiece(NamedTuple):
     # this piece's segment starts from (-1: the block was not opened yet) and its width in chunks
     seg: int = -1
     width: int = 0
+    # a block out of time order whose bare and stamped events are searched apart (`_split_parts`):
+    # "bare" or "stamped", and the chunks either part has searched already (shared by the two)
+    part: str = ""
+    done: set[int] | None = None
 
 
 class _ChunkPiece(NamedTuple):
@@ -976,8 +985,13 @@ class _Merge:
             else:
                 self._queue_chunk(src, b, self._first_chunk(src, b), None, None)
             return
+        if piece.part:
+            self._open_part(piece)
+            return
         keep = bare_hits = None
         if self.literals:
+            if self._split_parts(piece):
+                return
             keep, bare_hits = self._holding(src, b, b.start, b.end)
             if not keep:
                 return
@@ -989,6 +1003,61 @@ class _Merge:
                         key,
                         _ChunkPiece(src, b.c_start[i], b.chunk_end(i), b.c_ing[i], b.c_count[i]),
                     )
+
+    def _split_parts(self, piece: _BlockPiece) -> bool:
+        """Queue a block that mixes bare and stamped events as two pieces, one per part, each at its
+        own place in the heap; True if it did. A `sam local` block's bare events were all read
+        "now", newer than every stamped event: a newest page searched each whole block (~200 KB)
+        for the few chunks whose bare words may match, and now searches only those chunks."""
+        src, b = piece.src, piece.block
+        if b.u_min > b.u_max or b.s_min > b.s_max:
+            return False
+        done: set[int] = set()
+        bare = (b.u_min, b.u_max) if self.bare_may_match(b.u_sig) else None
+        for part, bounds in (
+            ("bare", self._bounds(src, bare, NO_STAMP_MIN, NO_STAMP_MAX, b.start, b.end)),
+            ("stamped", self._bounds(src, None, b.s_min, b.s_max, b.start, b.end)),
+        ):
+            if bounds is not None:
+                key = _piece_key(self.forward, src.skey, *bounds, b.start, b.end)
+                self._push(key, _BlockPiece(src, b, part=part, done=done))
+        return True
+
+    def _open_part(self, piece: _BlockPiece) -> None:
+        """Search the chunks of one part of a split block (`_split_parts`) that the other part has
+        not searched: "bare", those whose bare events' signature may match; "stamped", those with
+        stamped events. A chunk holding the literals is queued whole (both its parts, as
+        `_chunk_key` weighs them) and, searched, it is done for the other part too."""
+        src, b, done = piece.src, piece.block, piece.done
+        assert done is not None
+        n = len(b.c_start)
+        if piece.part == "bare":
+            want = [
+                i
+                for i in range(n)
+                if i not in done and b.parts(i)[0] is not None and self.bare_may_match(b.sig(i))
+            ]
+        else:
+            want = [i for i in range(n) if i not in done and _has_stamped(b, i)]
+        runs: list[list[int]] = []
+        for i in want:
+            if runs and runs[-1][-1] == i - 1:
+                runs[-1].append(i)
+            else:
+                runs.append([i])
+        for run in runs:
+            keep, bare_hits = self._holding(src, b, b.c_start[run[0]], b.chunk_end(run[-1]))
+            done.update(run)
+            for i in run:
+                if i in keep:
+                    key = self._chunk_key(src, b, i, keep, bare_hits)
+                    if key is not None:
+                        self._push(
+                            key,
+                            _ChunkPiece(
+                                src, b.c_start[i], b.chunk_end(i), b.c_ing[i], b.c_count[i]
+                            ),
+                        )
 
     def _holding(
         self, src: Source, b: Block, start: int, end: int
