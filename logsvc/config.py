@@ -119,8 +119,15 @@ SETTINGS: tuple[Setting, ...] = (
         "commit_interval",
         2.0,
         "Seconds between index commits while the ingester catches up on a backlog (searches read"
-        " what is not indexed yet, so nothing is hidden meanwhile); once caught up, every read is"
-        " committed at once",
+        " what is not indexed yet, so nothing is hidden meanwhile)",
+        float,
+    ),
+    Setting(
+        "live_commit_interval",
+        0.25,
+        "Seconds between index commits once the ingester has caught up: a stream written every"
+        " millisecond is committed a few times a second, not once per write (searches read what"
+        " is not committed yet)",
         float,
     ),
     Setting(
@@ -234,6 +241,7 @@ class Settings:
     max_tail_clients: int = _BY_NAME["max_tail_clients"].default
     block_lines: int = _BY_NAME["block_lines"].default
     commit_interval: float = _BY_NAME["commit_interval"].default
+    live_commit_interval: float = _BY_NAME["live_commit_interval"].default
     rescan_interval: float = _BY_NAME["rescan_interval"].default
     retention_interval: float = _BY_NAME["retention_interval"].default
     project: Path | None = _BY_NAME["project"].default

@@ -86,6 +86,7 @@ class Ingester:
         *,
         block_lines: int = 2048,
         commit_interval: float = 2.0,
+        live_commit_interval: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
         trash_grace: float = TRASH_GRACE_S,
     ) -> None:
@@ -94,6 +95,10 @@ class Ingester:
         self.index = index
         self.block_lines = block_lines
         self.commit_interval = commit_interval
+        # caught up, what was read is committed once the last commit is this old, not at once: a
+        # stream appended to every millisecond (a live tail's 2,000 lines/s) cost a whoosh commit
+        # per write, in a process that also serves requests (settings: live_commit_interval)
+        self.live_commit_interval = live_commit_interval
         self.clock = clock
         self._state: dict[str, _Followed] = {}
         self._dirty: set[str] = set()
@@ -153,13 +158,17 @@ class Ingester:
         """Ingest until `stop` is set. Errors are logged and retried; the loop never dies."""
         backoff = 0.1
         while not stop.is_set():
-            self._wake.wait(CONTINUATION_GRACE if self.holding else 0.5)
+            wait = CONTINUATION_GRACE if self.holding else 0.5
+            if self._pending:  # a commit held back (live_commit_interval): wake up for it
+                due = self._last_commit + self.live_commit_interval
+                wait = min(wait, max(0.0, due - self.clock()))
+            self._wake.wait(wait)
             self._wake.clear()
             try:
                 more = self.step()
+                gap = self.commit_interval if more else self.live_commit_interval
                 if (
-                    self._pending
-                    and (more is False or self.clock() - self._last_commit >= self.commit_interval)
+                    self._pending and self.clock() - self._last_commit >= gap
                 ) or self.index.merge_ready():
                     self.commit()
                 if more:

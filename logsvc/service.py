@@ -185,6 +185,7 @@ class Service:
             index,
             block_lines=self.settings.block_lines,
             commit_interval=self.settings.commit_interval,
+            live_commit_interval=self.settings.live_commit_interval,
         )
         if self.settings.columns:
             self.ingester.derived_caught_up = self._columns_followed

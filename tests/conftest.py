@@ -51,7 +51,12 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(data_dir: Path) -> Settings:
     return Settings(
-        data_dir=data_dir, port=0, commit_interval=0.05, rescan_interval=0.5, threads=32
+        data_dir=data_dir,
+        port=0,
+        commit_interval=0.05,
+        live_commit_interval=0.05,
+        rescan_interval=0.5,
+        threads=32,
     )
 
 
@@ -125,6 +130,7 @@ def start_server(
         {
             "LOGSVC_DATA_DIR": str(data_dir),
             "LOGSVC_COMMIT_INTERVAL": "0.05",
+            "LOGSVC_LIVE_COMMIT_INTERVAL": "0.05",
             "LOGSVC_RESCAN_INTERVAL": "0.5",
             "LOGSVC_THREADS": "32",
             "LOGSVC_LOG_LEVEL": "warning",

@@ -61,6 +61,7 @@ def start_no_writer_wait(data: Path) -> Server:
         os.environ,
         LOGSVC_DATA_DIR=str(data),
         LOGSVC_COMMIT_INTERVAL="0.05",
+        LOGSVC_LIVE_COMMIT_INTERVAL="0.05",
         LOGSVC_RESCAN_INTERVAL="0.5",
         LOGSVC_THREADS="8",
         LOGSVC_LOG_LEVEL="warning",

@@ -6,6 +6,7 @@ check what the reader returns, since "indexed" only matters through what queries
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -172,9 +173,42 @@ def test_small_appends_are_merged_into_few_blocks(svc: Service, store: Store) ->
         append(path, f"trickle {i}\n")
         svc.ingester.mark_dirty(str(path))
         wait_for(lambda i=i: len(messages(svc)) == i + 1, what=f"line {i}")
-    blocks = svc.index.snapshot().stream_blocks(_skey(G, "trickle"))
-    assert len(blocks) < 8
+
+    def merged() -> bool:  # the merge of a stream's small trailing blocks lands at a later commit
+        with svc.index.snapshot() as snap:
+            return len(snap.stream_blocks(_skey(G, "trickle"))) < 8
+
+    wait_for(merged, what="the trickle's small blocks merged")
     assert messages(svc) == [f"trickle {i}" for i in range(40)]
+
+
+def test_a_stream_written_every_few_ms_is_committed_a_few_times_a_second(
+    settings: Settings, store: Store
+) -> None:
+    """A live stream (a write every ~2 ms for a second) is committed about every
+    live_commit_interval, not once per write: each whoosh commit ran in the process that serves
+    the tails. Nothing waits for the commits: the last line is searchable at once."""
+    live = dataclasses.replace(settings, live_commit_interval=0.25)
+    path = store.ensure_stream(G, "live")
+    append(path, "line 0\n")
+    with Service(live).start() as svc:
+        wait_for(lambda: svc.is_writer, what="writer")
+        assert svc.wait_indexed()
+        with svc.index.snapshot() as snap:
+            before = snap.generation
+        n, t0 = 1, time.monotonic()
+        while time.monotonic() - t0 < 1.0:
+            append(path, f"line {n}\n")
+            svc.ingester.mark_dirty(str(path))
+            n += 1
+            time.sleep(0.002)
+        assert messages(svc, pattern=f'"line {n - 1}"') == [f"line {n - 1}"]
+        assert svc.wait_indexed()
+        with svc.index.snapshot() as snap:
+            commits = snap.generation - before
+        assert n > 100
+        assert 1 <= commits <= 1.0 / 0.25 + 4, (commits, n)
+        assert messages(svc) == [f"line {i}" for i in range(n)]
 
 
 def test_rebuild_answers_exactly_as_before(

@@ -46,7 +46,7 @@ def _threads(pid: int) -> int:
 def test_service_start_close_leaves_no_fd_or_thread(data_dir: Path, write_lines) -> None:
     write_lines("/leak/g", "s", [f"2026-11-27T10:00:{i:02d}.000Z line {i}" for i in range(20)])
     settings = Settings(
-        data_dir=data_dir, port=0, commit_interval=0.05, rescan_interval=0.5, threads=4
+        data_dir=data_dir, port=0, commit_interval=0.05, live_commit_interval=0.05, rescan_interval=0.5, threads=4
     )
 
     def cycle() -> None:
