@@ -19,7 +19,7 @@ import time
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-from logsvc.columns import schema
+from logsvc.children import keep_pandas_out
 from logsvc.config import Settings
 
 log = logging.getLogger("logsvc")
@@ -203,5 +203,5 @@ def _worker_exit(server, worker) -> None:
 def serve(settings: Settings, announce=None) -> None:
     """Run gunicorn in the foreground until interrupted."""
     _limit_malloc_arenas()
-    schema.keep_pandas_out()
+    keep_pandas_out()
     LogsvcApplication(settings, announce).run()

@@ -165,3 +165,31 @@ def test_reindex_refuses_while_serving_and_works_when_stopped(server: Server) ->
 def test_python_m_and_version() -> None:
     r = logsvc("--version")
     assert r.returncode == 0 and r.stdout.startswith("logsvc, version ")
+
+
+def test_the_serving_master_imports_only_what_it_runs() -> None:
+    """`logsvc serve` is the gunicorn master for as long as the server runs: it imports the CLI and
+    gunicorn, not the invoker, Insights, the filter patterns or the web app (each worker does)."""
+    code = (
+        "import sys, logsvc.cli, logsvc.serve\n"
+        "heavy = ('flask', 'whoosh', 'pyarrow', 'duckdb', 'watchdog', 'boto3')\n"
+        "print(sorted(m for m in sys.modules if m.startswith('logsvc.') or m in heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(
+        ["logsvc.children", "logsvc.cli", "logsvc.config", "logsvc.errors", "logsvc.serve"]
+    )
+
+
+def test_every_command_is_listed_and_runs_its_help() -> None:
+    """The producers' commands load when asked for (cli._Group.LAZY), and help lists them all."""
+    out = subprocess.run(
+        [sys.executable, "-m", "logsvc", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    listed = out.split("Commands:")[1].split()
+    for command in ("invoke", "functions", "table", "run", "serve", "search", "tail"):
+        assert command in listed, command
+        help_ = subprocess.run(
+            [sys.executable, "-m", "logsvc", command, "--help"], capture_output=True, text=True
+        )
+        assert help_.returncode == 0 and "Usage:" in help_.stdout, (command, help_.stderr)

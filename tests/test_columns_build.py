@@ -417,7 +417,7 @@ def test_pandas_stays_out_of_the_server_and_the_builder(
 ) -> None:
     """pyarrow imports pandas at its first array whenever pandas is installed (the test extras
     install it, for chDB): 0.3-1 s of CPU in every worker's first Insights query and in every
-    builder. logsvc's own processes refuse the import (schema.keep_pandas_out)."""
+    builder. logsvc's own processes refuse the import (children.keep_pandas_out)."""
     import importlib.util
 
     import requests

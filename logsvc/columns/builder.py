@@ -39,7 +39,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from logsvc import lines, locks
-from logsvc.children import die_with_parent
+from logsvc.children import die_with_parent, keep_pandas_out
 from logsvc.columns import extract, schema
 from logsvc.columns import store as cstore
 from logsvc.config import Settings, resolve
@@ -520,7 +520,7 @@ def _day_end_ms(day: str) -> int:
 def main(argv: list[str]) -> int:
     parent = int(argv[0]) if argv else os.getppid()
     die_with_parent(parent)
-    schema.keep_pandas_out()
+    keep_pandas_out()
     # below the ingester: on a busy machine the columns lag (queries read the rest from the files)
     # rather than ingestion slowing down
     with contextlib.suppress(OSError):

@@ -27,9 +27,7 @@ The value model stays the row engine's: a planner reading these columns must giv
 
 from __future__ import annotations
 
-import importlib.abc
 import json
-import sys
 from typing import Any
 
 from logsvc.insights import fields as F
@@ -121,20 +119,3 @@ def arrow_table(rows: list[dict[str, object]]):  # -> pyarrow.Table
     return pa.table(
         {c: pa.array([r[c] for r in rows], type=schema.field(c).type) for c in NAMES}, schema=schema
     )
-
-
-class _NoPandas(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name == "pandas" or name.startswith("pandas."):
-            raise ModuleNotFoundError("pandas is kept out of logsvc's own processes", name=name)
-        return None
-
-
-def keep_pandas_out() -> None:
-    """pyarrow imports pandas at its first array whenever pandas is installed (0.3-1 s of CPU per
-    process, measured: the column builder, every server worker's first Insights query) and logsvc
-    never uses it. The processes logsvc runs itself (server, column builder) refuse the import, so
-    pyarrow takes pandas as absent. Never called in a process that may want pandas (tests, a user's
-    own program importing logsvc)."""
-    if "pandas" not in sys.modules and not any(isinstance(f, _NoPandas) for f in sys.meta_path):
-        sys.meta_path.insert(0, _NoPandas())
