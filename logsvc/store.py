@@ -356,15 +356,36 @@ class Store:
         the retention job (retention.py) punches the expired bytes out of the files, recording the
         offset here so nobody reads the hole.
         """
+        return self.retentions([group])[group]
+
+    def retentions(self, groups: Iterable[str]) -> dict[str, tuple[int | None, dict[str, int]]]:
+        """`retention` of each group, the data directory's folders opened once for all of them (a
+        search over every stream asks for every group's, on every request)."""
+        groups = list(groups)
+        out: dict[str, tuple[int | None, dict[str, int]]] = {}
+        now = now_ms()
         try:
-            seg = self.group_dir(group).name
-            with self._group_fd(seg) as gfd:
-                meta = self._read_meta(gfd, seg)
-        except (InvalidParameter, OSError):
-            return None, {}
-        days = meta.get("retentionInDays")
-        cutoff = now_ms() - int(days) * 86_400_000 if days else None
-        return cutoff, dict(meta.get("expired") or {})
+            with self._groups_fd() as groups_fd:
+                for group in groups:
+                    meta: dict = {}
+                    try:
+                        names.validate_group(group)
+                        seg = names.encode_segment(group)
+                        gfd = safeio.open_dir(groups_fd, seg)  # refuses a symlink, not ours
+                        try:
+                            meta = self._read_meta(gfd, seg)
+                        finally:
+                            os.close(gfd)
+                    except (InvalidParameter, safeio.Refused, OSError):
+                        pass
+                    days = meta.get("retentionInDays")
+                    cutoff = now - int(days) * 86_400_000 if days else None
+                    out[group] = (cutoff, dict(meta.get("expired") or {}))
+        except (safeio.Refused, OSError):
+            pass
+        for group in groups:
+            out.setdefault(group, (None, {}))
+        return out
 
     def set_expired_offset(self, group: str, stream: str, offset: int) -> None:
         seg = self.group_dir(group).name

@@ -56,9 +56,13 @@ def block_is_current(block, ino: int, head: bytes | None = None) -> bool:
 class _Retention:
     """Each group's (cutoff, expired offsets), read once per listing."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, groups: Iterable[str] = ()) -> None:
+        """`groups`: read now, all at once (`Store.retentions`); any other is read when asked."""
         self.store = store
         self._cache: dict[str, tuple[int, dict[str, int]]] = {}
+        if groups:
+            for g, (cutoff, expired) in store.retentions(groups).items():
+                self._cache[g] = (NEG_INF if cutoff is None else cutoff, expired)
 
     def source(self, group: str, stream: str, path: str) -> Source:
         got = self._cache.get(group)
@@ -98,10 +102,9 @@ def sources(
 
 def all_sources(store: Store) -> list[Source]:
     """Every stream of every group a user made: internal groups (`names.hidden`) are left out."""
-    ret = _Retention(store)
-    return [
-        ret.source(g, s, str(p)) for g, s, p in store.iter_stream_files() if not names.hidden(g)
-    ]
+    files = [(g, s, p) for g, s, p in store.iter_stream_files() if not names.hidden(g)]
+    ret = _Retention(store, dict.fromkeys(g for g, _, _ in files))
+    return [ret.source(g, s, str(p)) for g, s, p in files]
 
 
 def source(store: Store, group: str, stream: str) -> Source:
