@@ -327,7 +327,11 @@ class BlockIndex:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
-        storage = FileStorage(str(self.path))
+        # Not mmap: whoosh3's BufferFile copies a mapped file into a BytesIO, so every process
+        # held the whole index in its heap (and its mapped pages resident besides): 96 MB a
+        # process at 10M lines. Files read with seek + read share one handle per segment, which
+        # Snapshot's _reader_lock already serializes (a whoosh reader is not thread-safe either way).
+        storage = FileStorage(str(self.path), supports_mmap=False)
         try:
             if index.exists_in(str(self.path)):
                 self._ix = storage.open_index()

@@ -25,6 +25,22 @@ class Killed(Exception):
     """Stands for kill -9 at the manifest swap: the process stops before the rename."""
 
 
+_BUILDERS: list[B.Builder] = []
+
+
+def builder(settings: Settings) -> B.Builder:
+    """A builder, closed when the test ends (as a process exiting would close it)."""
+    _BUILDERS.append(B.Builder(settings))
+    return _BUILDERS[-1]
+
+
+@pytest.fixture(autouse=True)
+def _close_builders():
+    yield
+    while _BUILDERS:
+        _BUILDERS.pop().close()
+
+
 @pytest.fixture
 def world(data_dir: Path):
     store = Store(data_dir)
@@ -56,7 +72,7 @@ def settle(b: B.Builder) -> None:
 def three_hourly_rounds(data_dir: Path, paths, ing: Ingester, day: int, n: int, tag: str):
     """Three builder rounds an hour apart on `day`, each after `n` new lines per stream; "today" is
     that day, so no closing merge happens yet. Returns the builder."""
-    b = B.Builder(Settings(data_dir=data_dir))
+    b = builder(Settings(data_dir=data_dir))
     for k in range(3):
         for p in paths:
             append(p, lambda_lines(n, day + 3600_000 * (k + 1), f"{tag}{k}"))
@@ -82,7 +98,7 @@ def test_a_crash_before_the_manifest_swap_leaves_garbage_only(
         append(p, lambda_lines(500, NOW - 7200_000, p.stem))
     ingest(ing)
     settings = Settings(data_dir=data_dir)
-    settle(B.Builder(settings))
+    settle(builder(settings))
     assert converged(data_dir) is True
     before = cstore.snapshot(data_dir).to_json()
 
@@ -94,14 +110,14 @@ def test_a_crash_before_the_manifest_swap_leaves_garbage_only(
         raise Killed
 
     monkeypatch.setattr(cstore.Writer, "commit", killed)
-    b = B.Builder(settings)
+    b = builder(settings)
     with pytest.raises(Killed):
         b.round()
     assert cstore.snapshot(data_dir).to_json() == before  # the listed copy is unchanged
     assert on_disk(data_dir) - listed(data_dir)  # the written files are garbage
     monkeypatch.undo()
 
-    b = B.Builder(settings)  # the restarted builder
+    b = builder(settings)  # the restarted builder
     assert b.writer.collect_garbage() > 0
     assert on_disk(data_dir) <= listed(data_dir)
     settle(b)
@@ -113,7 +129,7 @@ def test_a_crash_during_compaction_keeps_the_inputs_listed(
 ) -> None:
     store, paths, ing = world
     settings = Settings(data_dir=data_dir)
-    b = B.Builder(settings)
+    b = builder(settings)
     for k in range(B.MERGE_FANOUT - 1):  # files of one size tier, one round each: no merge yet
         append(paths[0], lambda_lines(100, NOW - 600_000 + k * 1000, f"r{k}"))
         ingest(ing)
@@ -135,7 +151,7 @@ def test_a_crash_during_compaction_keeps_the_inputs_listed(
     assert seen and seen[0] >= B.MERGE_FANOUT  # it was compacting
     assert {e.name for e in cstore.snapshot(data_dir).entries} >= {e.name for e in entries}
     monkeypatch.undo()
-    b = B.Builder(settings)
+    b = builder(settings)
     b.writer.collect_garbage()
     settle(b)
     assert converged(data_dir) is True
@@ -208,7 +224,7 @@ def test_a_columns_symlink_is_not_written_through(data_dir: Path, world, tmp_pat
     os.symlink(elsewhere, data_dir / "columns")
     append(paths[0], lambda_lines(100, NOW - 600_000, "x"))
     ingest(ing)
-    settle(B.Builder(Settings(data_dir=data_dir)))
+    settle(builder(Settings(data_dir=data_dir)))
     assert list(elsewhere.iterdir()) == []
     assert (data_dir / "columns").is_dir() and not (data_dir / "columns").is_symlink()
     assert converged(data_dir) is True
@@ -231,7 +247,7 @@ def test_an_unterminated_line_taken_as_it_was_keeps_the_coverage(data_dir: Path,
         ingest(ing)
         now[0] += 10  # the writer went quiet: the partial line is taken as it is
         ingest(ing)
-        b = B.Builder(Settings(data_dir=data_dir))
+        b = builder(Settings(data_dir=data_dir))
         settle(b)
         # the index's block ends one past the file (the newline the line will get): so does the coverage
         assert cstore.snapshot(data_dir).covered(G1, "s1")[1] == path.stat().st_size + 1

@@ -98,7 +98,8 @@ def test_refresh_between_handout_and_use_does_not_turn_a_search_into_a_full_scan
     def refresh() -> None:
         _append(path, _lines(["gamma", "plain"], second=1))
         _ingest(ing)
-        t = threading.Thread(target=reading.snapshot)  # another request thread refreshes the cache
+        # another request thread refreshes the cache (and releases what it took)
+        t = threading.Thread(target=lambda: reading.snapshot().release())
         t.start()
         t.join()
 
@@ -111,6 +112,8 @@ def test_refresh_between_handout_and_use_does_not_turn_a_search_into_a_full_scan
     assert cands is not None
     got = {snap.by_docnum[d].start for d in cands}
     assert got == _oracle(path, snap.blocks, b"alpha") == {0}
+    reading.close()
+    writer.close()
 
 
 def test_term_lookup_on_a_released_snapshot_raises_instead_of_scanning(
@@ -181,6 +184,10 @@ def test_commit_while_a_reader_opens_is_seen_by_the_next_snapshot(
     assert later.candidates(("tok", "gamma")) == {
         b.docnum for b in later.blocks if b.start >= first.checkpoint(SKEY).end
     }
+    first.release()
+    later.release()
+    reading.close()
+    writer.close()
 
 
 def test_reader_error_in_the_ingesting_process_keeps_the_writers_uncommitted_blocks(
@@ -223,7 +230,8 @@ def test_reader_error_in_the_ingesting_process_keeps_the_writers_uncommitted_blo
         want = [f"first{i}" for i in range(6)] + [f"second{i}" for i in range(4)]
         assert [e.message.split()[1] for e in page.events] == want
         fresh = BlockIndex(svc.index_dir)  # what a restarted server would load
-        blocks = fresh.snapshot().stream_blocks(SKEY)
+        with fresh.snapshot() as snap:
+            blocks = snap.stream_blocks(SKEY)
         assert blocks[0].start == 0 and all(
             a.end == b.start for a, b in zip(blocks, blocks[1:], strict=False)
         )

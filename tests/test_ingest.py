@@ -61,7 +61,7 @@ def test_line_without_newline_is_taken_after_grace(svc: Service, store: Store) -
     path = store.ensure_stream(G, "s")
     append(path, "no newline ever")
     wait_for(
-        lambda: svc.index.snapshot().checkpoint(_skey(G, "s")) is not None,
+        lambda: _checkpoint(svc, _skey(G, "s")) is not None,
         timeout=10,
         what="indexed",
     )
@@ -137,7 +137,7 @@ def test_deleted_stream_disappears(svc: Service, store: Store) -> None:
     wait_for(lambda: messages(svc) == ["here"], what="indexed")
     path.unlink()
     wait_for(
-        lambda: svc.index.snapshot().checkpoint(_skey(G, "del")) is None, what="blocks dropped"
+        lambda: _checkpoint(svc, _skey(G, "del")) is None, what="blocks dropped"
     )
     assert svc.reader.sources([G]) == []
 
@@ -265,11 +265,18 @@ def test_ingester_alone_builds_blocks_with_time_bounds(store: Store, tmp_path: P
     ing = Ingester(store, index, block_lines=16)
     ing.step()
     ing.commit()
-    blocks = index.snapshot().stream_blocks(_skey(G, "direct"))
+    with index.snapshot() as snap:
+        blocks = snap.stream_blocks(_skey(G, "direct"))
     assert [b.lines for b in blocks] == [16, 16, 16, 12]
     assert blocks[0].min_ts == 1767225600000 and blocks[-1].max_ts == 1767225659000
     assert blocks[-1].end == path.stat().st_size
     index.close()
+
+
+def _checkpoint(svc: Service, skey: str):
+    """The stream's last indexed block, with the snapshot released (it holds index files open)."""
+    with svc.index.snapshot() as snap:
+        return snap.checkpoint(skey)
 
 
 def _skey(group: str, stream: str) -> str:

@@ -116,6 +116,12 @@ class Builder:
             if not more:
                 stop.wait(backoff)
 
+    def close(self) -> None:
+        """Close the index this builder reads (its snapshot holds the index's files open)."""
+        if self.index is not None:
+            self.index.close()
+            self.index = None
+
     def _open_index(self) -> BlockIndex | None:
         if self.index is None:
             path = self.root / LIVE
@@ -537,7 +543,8 @@ def main(argv: list[str]) -> int:
     while not stop.is_set():
         with locks.held(settings.data_dir, *locks.COLUMNS) as ok:
             if ok:
-                Builder(settings).run(stop)
+                with contextlib.closing(Builder(settings)) as builder:
+                    builder.run(stop)
                 return 0
         stop.wait(1.0)  # another builder still holds the lock (its parent is going away)
     return 0
