@@ -567,7 +567,7 @@ class Snapshot:
             hit = self._eval(query, {})
             self._remember(memo_key, hit)
         result = hit
-        if skeys is not None and result is not None:
+        if skeys is not None and result is not None and not skeys.issuperset(self.by_stream):
             result = {d for d in result if self.by_docnum[d].skey in skeys}
         return result
 

@@ -799,6 +799,18 @@ class _TailPiece(NamedTuple):
     end: int
 
 
+def _streams_of(snap: Snapshot, cands: set[int], sources: list[Source]) -> set[str]:
+    """The stream keys of `sources` that have a candidate block: from the candidates when they are
+    few (a rare word), else by looking for one candidate among each stream's blocks (a common word:
+    usually its first block), so a page costs the number of streams, not of candidate blocks."""
+    if len(cands) <= 4 * len(sources):
+        by_docnum = snap.by_docnum
+        return {by_docnum[d].skey for d in cands}
+    return {
+        src.skey for src in sources if any(b.docnum in cands for b in snap.stream_blocks(src.skey))
+    }
+
+
 class _Merge:
     """One page of `Reader.read`: pieces (blocks → chunks → events) come off a heap in `_piece_key`
     order; matched events wait in a second heap until no unread piece can hold an earlier one.
@@ -844,7 +856,7 @@ class _Merge:
         if self.tq is not None:
             self.cands = self.snap.candidates(self.tq, {s.skey for s in sources}, self.reuse)
         if self.cands is not None:  # streams without a candidate block queue only their tails
-            self.cand_streams = {self.snap.by_docnum[d].skey for d in self.cands}
+            self.cand_streams = _streams_of(self.snap, self.cands, sources)
         for src in sources:
             self._seed(src)
         heapq.heapify(self.pieces)

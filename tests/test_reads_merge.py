@@ -490,3 +490,46 @@ def test_a_phrase_in_blocks_of_many_chunks_is_found_segment_by_segment(
             ]
     finally:
         index.close()
+
+
+def test_a_stream_whose_only_candidate_is_its_first_block_beside_a_common_word(
+    data_dir: Path,
+) -> None:
+    """A common word has many candidate blocks, so which streams hold one is worked out per stream
+    (`query._streams_of`), not per candidate; a stream whose one candidate block is its first (or
+    its last) must still be read, in both directions and on every page."""
+    store = Store(data_dir)
+    base = 1_714_521_600_000
+    busy, first, last = (store.ensure_stream("g", n) for n in ("busy", "first", "last"))
+    rows = {
+        busy: [(base + i * 10, f"busy {i} {'alarm' if i % 3 else 'calm'}") for i in range(400)],
+        first: [
+            (base + i * 10 + 1, f"first {i} {'alarm' if i < 2 else 'calm'}") for i in range(80)
+        ],
+        last: [
+            (base + i * 10 + 2, f"last {i} {'alarm' if i >= 78 else 'calm'}") for i in range(80)
+        ],
+    }
+    for path, lines in rows.items():
+        path.write_text("".join(f"{iso_ms(ts)} {msg}\n" for ts, msg in lines))
+    index = BlockIndex(data_dir / "index")
+    try:
+        ing = Ingester(store, index, block_lines=8)
+        ing.mark_dirty(None)
+        while ing.step():
+            pass
+        ing.commit()
+        with index.snapshot() as snap:
+            blocks = len(snap.blocks)
+        assert blocks >= 60  # 50 busy blocks hold `alarm`: more candidates than 4 per stream
+        want = sorted(
+            (ts, msg) for lines in rows.values() for ts, msg in lines if msg.endswith("alarm")
+        )
+        reader = Reader(store, index)
+        src = reader.sources(["g"])
+        for forward in (True, False):
+            for limit in (7, 1000):
+                got = walk(reader, src, "alarm", forward, limit)
+                assert [(e.timestamp, e.message) for e in got] == want
+    finally:
+        index.close()
