@@ -29,6 +29,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 import zlib
 from array import array
 from collections import OrderedDict
@@ -43,6 +44,8 @@ from logsvc.segments import Merges, segments_of
 from logsvc.tokens import TokenQuery, fold
 
 log = logging.getLogger("logsvc.index")
+# as whoosh: a reader racing a merge's swap sees a deleted segment file at most a few times
+_OPEN_RETRIES = 10
 
 SCHEMA_VERSION = 2  # 2: chunks carry their time sketch; 1 (no sketch) is still read
 CANDIDATE_CACHE_BYTES = 3 * 1024 * 1024  # what a snapshot keeps of recent candidate sets
@@ -426,7 +429,7 @@ class BlockIndex:
                 latest = self._ix.latest_generation()
                 if snap is not None and snap.generation == latest and not self._closed:
                     return snap.acquire()
-                reader = self._ix.reader()
+                reader = self._open_reader()
             except Exception as e:
                 raise IndexCorrupt(f"cannot read the index at {self.path}: {e}") from e
             gen = reader.generation()
@@ -451,6 +454,39 @@ class BlockIndex:
             if snap is not None:
                 snap.release()
             return fresh.acquire()
+
+    def _open_reader(self):
+        """whoosh's `FileIndex.reader()` without its leak.
+
+        A merge swapped in while a reader opens deletes a segment between reading the TOC and
+        opening its file; whoosh retries then, but leaves the segments it had already opened to the
+        garbage collector (open files: one per segment, and under a steady stream of commits, many).
+        Here the partial set is closed before the retry."""
+        from whoosh.index import TOC
+        from whoosh.reading import EmptyReader, MultiReader, SegmentReader
+
+        storage, name = self._ix.storage, self._ix.indexname
+        for attempt in range(_OPEN_RETRIES):
+            opened = []
+            try:
+                toc = TOC.read(storage, name)
+                for seg in toc.segments:
+                    opened.append(
+                        SegmentReader(storage, toc.schema, seg, generation=toc.generation)
+                    )
+            except OSError:
+                for r in opened:
+                    r.close()
+                if attempt == _OPEN_RETRIES - 1:
+                    raise
+                time.sleep(0.05)
+                continue
+            if not opened:
+                return EmptyReader(toc.schema)
+            if len(opened) == 1:
+                return opened[0]
+            return MultiReader(opened, generation=toc.generation)
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         self.cancel()

@@ -9,15 +9,18 @@ token with a regex of its own (ASCII case folded only), independent of logsvc.to
 
 from __future__ import annotations
 
+import gc
 import random
 import re
 import string
 import tracemalloc
+import warnings
 from pathlib import Path
 
 import pytest
 
-from logsvc.index import BlockIndex, Snapshot, stream_key
+from logsvc import segments
+from logsvc.index import BlockIndex, IndexCorrupt, Snapshot, stream_key
 from logsvc.ingest import Ingester
 from logsvc.store import Store
 
@@ -269,3 +272,38 @@ def test_a_snapshot_does_not_copy_the_index_files_into_memory(store: Store, data
     assert held < on_disk / 4, f"a snapshot holds {held:,} bytes of a {on_disk:,}-byte index"
     snap.release()
     reading.close()
+
+
+def test_a_segment_gone_while_a_reader_opens_leaves_no_file_open(
+    store: Store, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A merge swapped in while a reader opens deletes a segment between the TOC and its file.
+    whoosh retries then but left the segments it had opened to the garbage collector: open files
+    piling up under a steady stream of commits (and a ResourceWarning each). Here every retry
+    finds the last segment gone, and the answer is a clear IndexCorrupt with nothing left open."""
+    monkeypatch.setattr(segments, "INLINE_BYTES", 0)  # no inline merge: one segment a commit
+    path = store.ensure_stream(G, "s")
+    writer = BlockIndex(data_dir / "index")
+    ing = Ingester(store, writer, block_lines=4)
+    for c in range(3):
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(
+                "".join(f"2026-01-01T00:00:0{c}.00{k}Z commit {c} line {k}\n" for k in range(4))
+            )
+        ing.mark_dirty(None)
+        while ing.step():
+            pass
+        ing.commit()
+    segs = writer.segments()
+    writer.close()
+    assert len(segs) >= 2, "the test needs a reader to open a segment before the missing one"
+    (data_dir / "index" / f"{segs[-1].segment_id()}.seg").unlink()
+    reading = BlockIndex(data_dir / "index")
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(IndexCorrupt):
+            reading.snapshot()
+        gc.collect()
+    reading.close()
+    unclosed = [str(w.message) for w in seen if issubclass(w.category, ResourceWarning)]
+    assert unclosed == []

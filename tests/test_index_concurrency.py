@@ -137,23 +137,18 @@ def test_term_lookup_on_a_released_snapshot_raises_instead_of_scanning(
     idx.close()
 
 
-class _ReaderThenCommit:
-    """Wraps the reading worker's whoosh index: right after it opens a reader, another process
-    (here: the writer's own BlockIndex) commits, before the snapshot learns its generation."""
+def _commit_after_opening(index: BlockIndex, commit) -> None:
+    """Right after the reading worker opens its next whoosh reader, another process (here: the
+    writer's own BlockIndex) commits, before the snapshot learns its generation."""
+    open_reader = index._open_reader
 
-    def __init__(self, ix, commit) -> None:
-        self._ix = ix
-        self._commit = commit
-
-    def reader(self, *a, **kw):
-        r = self._ix.reader(*a, **kw)
-        commit, self._commit = self._commit, None
-        if commit is not None:
-            commit()
+    def racing():
+        index._open_reader = open_reader  # once
+        r = open_reader()
+        commit()
         return r
 
-    def __getattr__(self, name: str):
-        return getattr(self._ix, name)
+    index._open_reader = racing
 
 
 def test_commit_while_a_reader_opens_is_seen_by_the_next_snapshot(
@@ -173,7 +168,7 @@ def test_commit_while_a_reader_opens_is_seen_by_the_next_snapshot(
         _append(path, _lines(["gamma", "plain"], second=1))
         _ingest(ing)
 
-    reading._ix = _ReaderThenCommit(reading._ix, commit_more)
+    _commit_after_opening(reading, commit_more)
     first = reading.snapshot()
     assert (
         first.checkpoint(SKEY).end < path.stat().st_size
