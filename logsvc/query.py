@@ -1299,6 +1299,7 @@ class _Merge:
 
 
 TAIL_SLICE = 4 * 1024 * 1024
+_GONE = (-1, 0, 0, b"")  # a stream file that is gone, or not a regular file
 
 
 class _Files:
@@ -1311,56 +1312,63 @@ class _Files:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.stamps = stamps.book(store)
-        self._fds: dict[str, int] = {}
-        self._stat: dict[str, tuple[int, int]] = {}
-        self._idents: dict[str, bytes] = {}
+        self._files: dict[str, tuple[int, int, int, bytes]] = {}  # skey -> fd, inode, size, ident
 
-    def _open(self, src: Source) -> int | None:
-        """The stream's file, opened once per query (None: gone, or not a regular file).
+    def _file(self, src: Source) -> tuple[int, int, int, bytes]:
+        """The stream's file, opened once per query: (fd, inode, size, ident); fd -1 and the rest
+        empty when it is gone or not a regular file.
 
-        Its identity (inode, size) comes from the same descriptor (`fstat`), so what the query
-        sees of a file is one file even if the path is replaced meanwhile; O_NONBLOCK so a FIFO
-        put in a stream's place is refused instead of blocking the open."""
-        fd = self._fds.get(src.skey)
-        if fd is None:
-            got = (0, 0)
+        Its identity (inode, size, head) comes from the same descriptor (`fstat`, `pread`), so what
+        the query sees of a file is one file even if the path is replaced meanwhile; O_NONBLOCK so
+        a FIFO put in a stream's place is refused instead of blocking the open."""
+        got = self._files.get(src.skey)
+        if got is None:
+            got = _GONE
             try:
                 fd = os.open(src.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
             except OSError:
-                fd = -1
+                pass
             else:
                 st = os.fstat(fd)
                 if stat.S_ISREG(st.st_mode):
-                    got = (st.st_ino, st.st_size)
+                    ident = st.st_ino.to_bytes(8, "little") + os.pread(fd, ID_HEAD_BYTES, 0)
+                    got = (fd, st.st_ino, st.st_size, ident)
                 else:
                     os.close(fd)
-                    fd = -1
-            self._fds[src.skey] = fd
-            self._stat[src.skey] = got
+            self._files[src.skey] = got
+        return got
+
+    def _open(self, src: Source) -> int | None:
+        """The stream's open file (None: gone, or not a regular file)."""
+        fd = self._file(src)[0]
         return fd if fd >= 0 else None
 
     def identity(self, src: Source) -> tuple[int, int]:
         """(inode, size) of the stream's file as this query sees it; (0, 0) if it is gone."""
-        got = self._stat.get(src.skey)
-        if got is None:
-            self._open(src)
-            got = self._stat[src.skey]
-        return got
+        _fd, ino, size, _ident = self._file(src)
+        return ino, size
 
     def size(self, src: Source) -> int:
-        return self.identity(src)[1]
+        return self._file(src)[2]
 
     def blocks(self, snap: Snapshot, src: Source) -> list[Block]:
         """The index blocks of the file now at the stream's path (none of a deleted predecessor's)."""
-        ino, size = self.identity(src)
+        _fd, ino, size, ident = self._file(src)
         if not ino:
             return []
         blocks = snap.stream_blocks(src.skey)
-        head = self.ident(src)[8:]
-        if blocks and not (
-            block_is_current(blocks[0], ino, head)
-            and block_is_current(blocks[-1], ino, head)
-            and blocks[-1].end <= size + 1
+        if not blocks:
+            return blocks
+        head = ident[8:]
+        first, last = blocks[0], blocks[-1]
+        if not (
+            block_is_current(first, ino, head)
+            and (
+                last is first
+                or (last.head == first.head and last.ino == first.ino)  # the same answer as first's
+                or block_is_current(last, ino, head)
+            )
+            and last.end <= size + 1
         ):  # +1: an unterminated last line taken as it was
             return []  # the index still describes an older file: read this one as unindexed bytes
         return blocks
@@ -1374,15 +1382,7 @@ class _Files:
 
     def ident(self, src: Source) -> bytes:
         """The open file's identity for event ids: inode + head bytes (model.make_event_id)."""
-        got = self._idents.get(src.skey)
-        if got is None:
-            fd = self._open(src)
-            got = b""
-            if fd is not None:
-                ino = self._stat[src.skey][0]
-                got = ino.to_bytes(8, "little") + os.pread(fd, ID_HEAD_BYTES, 0)
-            self._idents[src.skey] = got
-        return got
+        return self._file(src)[3]
 
     def times(self, src: Source, upto: int) -> stamps.TimeFn:
         """offset -> the time logsvc first read that byte (stamps.py)."""
@@ -1491,10 +1491,10 @@ class _Files:
         return out
 
     def close(self) -> None:
-        for fd in self._fds.values():
+        for fd, *_ in self._files.values():
             if fd >= 0:
                 os.close(fd)
-        self._fds.clear()
+        self._files.clear()
 
 
 # ---- tokens ------------------------------------------------------------------------------------
