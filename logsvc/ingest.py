@@ -157,7 +157,17 @@ class Ingester:
     def run(self, stop: threading.Event) -> None:
         """Ingest until `stop` is set. Errors are logged and retried; the loop never dies."""
         backoff = 0.1
+        more = False
+        stepped = float("-inf")
         while not stop.is_set():
+            if not more:
+                # Caught up: a live stream's writes gather for a moment into one block. A step per
+                # write made a block per write, and the commit then merged dozens of them (a whoosh
+                # deletion each): 50-100 ms holding the GIL of the worker serving the tails, four
+                # times a second. Readers do not wait for this: unindexed bytes are read directly.
+                rest = stepped + self.live_commit_interval / MERGE_AFTER - self.clock()
+                if rest > 0 and stop.wait(rest):
+                    break
             wait = CONTINUATION_GRACE if self.holding else 0.5
             if self._pending:  # a commit held back (live_commit_interval): wake up for it
                 due = self._last_commit + self.live_commit_interval
@@ -165,6 +175,7 @@ class Ingester:
             self._wake.wait(wait)
             self._wake.clear()
             try:
+                stepped = self.clock()
                 more = self.step()
                 gap = self.commit_interval if more else self.live_commit_interval
                 if (

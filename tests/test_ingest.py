@@ -136,9 +136,7 @@ def test_deleted_stream_disappears(svc: Service, store: Store) -> None:
     append(path, "here\n")
     wait_for(lambda: messages(svc) == ["here"], what="indexed")
     path.unlink()
-    wait_for(
-        lambda: _checkpoint(svc, _skey(G, "del")) is None, what="blocks dropped"
-    )
+    wait_for(lambda: _checkpoint(svc, _skey(G, "del")) is None, what="blocks dropped")
     assert svc.reader.sources([G]) == []
 
 
@@ -208,6 +206,41 @@ def test_a_stream_written_every_few_ms_is_committed_a_few_times_a_second(
             commits = snap.generation - before
         assert n > 100
         assert 1 <= commits <= 1.0 / 0.25 + 4, (commits, n)
+        assert messages(svc) == [f"line {i}" for i in range(n)]
+
+
+def test_a_live_streams_writes_are_gathered_into_a_few_blocks(
+    settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write every ~2 ms for a second: a step per write cut a block per write, and each commit
+    then merged dozens of them (a whoosh deletion each) in the worker serving the tails, 50-100 ms
+    at a time. Caught up, the ingester steps at most every live_commit_interval / MERGE_AFTER, so a
+    commit interval holds a few blocks. Nothing waits for it: the last line is searchable at once."""
+    live = dataclasses.replace(settings, live_commit_interval=0.25)
+    path = store.ensure_stream(G, "live")
+    append(path, "line 0\n")
+    with Service(live).start() as svc:
+        wait_for(lambda: svc.is_writer, what="writer")
+        assert svc.wait_indexed()
+        cut: list[int] = []
+        add_block = svc.ingester.index.add_block
+
+        def counted(block, words):
+            cut.append(block.lines)
+            return add_block(block, words)
+
+        monkeypatch.setattr(svc.ingester.index, "add_block", counted)
+        n, t0 = 1, time.monotonic()
+        while time.monotonic() - t0 < 1.0:
+            append(path, f"line {n}\n")
+            svc.ingester.mark_dirty(str(path))
+            n += 1
+            time.sleep(0.002)
+        assert messages(svc, pattern=f'"line {n - 1}"') == [f"line {n - 1}"]
+        assert svc.wait_indexed()
+        assert n > 100
+        # 1 s / (0.25 s / 4) steps, each a block, and a merge of each commit's blocks: ~20 (was 361)
+        assert 1 <= len(cut) <= 40, (len(cut), n, cut)
         assert messages(svc) == [f"line {i}" for i in range(n)]
 
 
