@@ -238,6 +238,7 @@ def test_lambda_samples_run_with_the_rest_apis_rows_and_bin_draws_a_chart(
     page = qp.page
     page.get_by_role("tab", name="Samples").click()
     samples = page.locator('.q-samples[data-category="lambda"] button.sample')
+    expect(samples.first).to_be_visible()  # the list is fetched after the click: wait for it
     names = samples.evaluate_all("els => els.map(e => e.dataset.name)")
     assert len(names) >= 6 and "Latency statistics per 5 minutes" in names
     queries = {
