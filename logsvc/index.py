@@ -474,19 +474,18 @@ class BlockIndex:
                     opened.append(
                         SegmentReader(storage, toc.schema, seg, generation=toc.generation)
                     )
+                break
             except OSError:
                 for r in opened:
                     r.close()
                 if attempt == _OPEN_RETRIES - 1:
                     raise
                 time.sleep(0.05)
-                continue
-            if not opened:
-                return EmptyReader(toc.schema)
-            if len(opened) == 1:
-                return opened[0]
-            return MultiReader(opened, generation=toc.generation)
-        raise AssertionError("unreachable")
+        if not opened:
+            return EmptyReader(toc.schema)
+        if len(opened) == 1:
+            return opened[0]
+        return MultiReader(opened, generation=toc.generation)
 
     def close(self) -> None:
         self.cancel()

@@ -1363,11 +1363,7 @@ class _Files:
         first, last = blocks[0], blocks[-1]
         if not (
             block_is_current(first, ino, head)
-            and (
-                last is first
-                or (last.head == first.head and last.ino == first.ino)  # the same answer as first's
-                or block_is_current(last, ino, head)
-            )
+            and block_is_current(last, ino, head)
             and last.end <= size + 1
         ):  # +1: an unterminated last line taken as it was
             return []  # the index still describes an older file: read this one as unindexed bytes

@@ -180,6 +180,18 @@ def test_small_appends_are_merged_into_few_blocks(svc: Service, store: Store) ->
     assert messages(svc) == [f"trickle {i}" for i in range(40)]
 
 
+def _write_live(svc: Service, path: Path, seconds: float = 1.0) -> int:
+    """Append `line 1`, `line 2`, ... every ~2 ms for `seconds`, as a live function does; the
+    number of lines the stream then holds (with its `line 0`)."""
+    n, t0 = 1, time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        append(path, f"line {n}\n")
+        svc.ingester.mark_dirty(str(path))
+        n += 1
+        time.sleep(0.002)
+    return n
+
+
 def test_a_stream_written_every_few_ms_is_committed_a_few_times_a_second(
     settings: Settings, store: Store
 ) -> None:
@@ -194,12 +206,7 @@ def test_a_stream_written_every_few_ms_is_committed_a_few_times_a_second(
         assert svc.wait_indexed()
         with svc.index.snapshot() as snap:
             before = snap.generation
-        n, t0 = 1, time.monotonic()
-        while time.monotonic() - t0 < 1.0:
-            append(path, f"line {n}\n")
-            svc.ingester.mark_dirty(str(path))
-            n += 1
-            time.sleep(0.002)
+        n = _write_live(svc, path)
         assert messages(svc, pattern=f'"line {n - 1}"') == [f"line {n - 1}"]
         assert svc.wait_indexed()
         with svc.index.snapshot() as snap:
@@ -230,12 +237,7 @@ def test_a_live_streams_writes_are_gathered_into_a_few_blocks(
             return add_block(block, words)
 
         monkeypatch.setattr(svc.ingester.index, "add_block", counted)
-        n, t0 = 1, time.monotonic()
-        while time.monotonic() - t0 < 1.0:
-            append(path, f"line {n}\n")
-            svc.ingester.mark_dirty(str(path))
-            n += 1
-            time.sleep(0.002)
+        n = _write_live(svc, path)
         assert messages(svc, pattern=f'"line {n - 1}"') == [f"line {n - 1}"]
         assert svc.wait_indexed()
         assert n > 100
