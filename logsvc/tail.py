@@ -22,6 +22,7 @@ import bisect
 import json
 import logging
 import os
+import random
 import stat
 import threading
 import time
@@ -282,6 +283,9 @@ class Tailer:
         # the step this tail claimed and found nothing for yet: it waits for the news as the
         # leader, and the tails that come to the same place sleep on the step, not on the watcher
         leading: tuple | None = None
+        rider = _Rider(sink) if sink is not None else None
+        carry: list[tuple[_Rider, int]] = []  # other tails riding the steps this one publishes
+        carry_key = None  # where they stand: the step there takes them on
         try:
             while stop is None or not stop.is_set():
                 now = time.monotonic()
@@ -305,19 +309,31 @@ class Tailer:
                     if step is None:
                         mine = _Step()
                         step = self._steps.setdefault(key, mine)
+                    if carry:
+                        carry, carry_key = _pass_on(carry, step if key == carry_key else None, key)
                     if step is not mine:
-                        attached = sink is not None and step.attach(sink)
-                        if not step.ready.wait(STEP_WAIT) and attached and not step.detach(sink):
-                            step.ready.wait()  # its reader is handing it to the sinks right now
-                        if step.ok:
-                            for k, (offset, gen) in step.after.items():
+                        if rider is not None and rider.board(step):
+                            # asleep while other tails' rounds carry it, step after step; a reader
+                            # that cannot take it on wakes it, so it wakes itself only for its
+                            # heartbeat (a rider that was handed events has no heartbeat to send)
+                            rider.wake.wait(
+                                _nap(heartbeat - (now - last_yield), max_seconds, now - began)
+                            )
+                            took = rider.alight()
+                        else:
+                            step.ready.wait(STEP_WAIT)
+                            took = step if step.ok else None
+                        if took is not None:
+                            for k, (offset, gen) in took.after.items():
                                 p = pos[k]
                                 p.offset, p.gen, p.pending = offset, gen, True
-                            if step.events or time.monotonic() - last_yield > heartbeat:
-                                yield step.events, step.cursor
+                            if took.events or time.monotonic() - last_yield > heartbeat:
+                                yield took.events, took.cursor
                                 last_yield = time.monotonic()
                             continue
                         mine = None  # not published (yet): this round reads for this tail alone
+                elif carry:
+                    carry, carry_key = _pass_on(carry, None, key)
                 try:
                     batch: list[LogEvent] = []
                     room = BATCH_BYTES
@@ -357,8 +373,14 @@ class Tailer:
                         )
                         cursor = _cursor_of(pos)
                     if mine is not None:
-                        if self._finish_step(key, mine, matched, cursor, pos):
+                        carried = self._finish_step(key, mine, matched, cursor, pos)
+                        if carried is not None:
                             mine = None
+                            if sink is not None and (not matched or sink.deliver(matched, cursor)):
+                                carry += carried
+                                carry_key = _step_key(listed, pat, pos)
+                            else:  # this thread may block on its own client: not theirs to wait for
+                                _pass_on(carried, None, None)
                         elif not batch and _step_key(listed, pat, pos) == key:
                             leading, mine = (key, mine), None  # nothing here yet: wait for it
                 finally:
@@ -377,18 +399,20 @@ class Tailer:
         finally:
             if leading is not None:
                 self._drop_step(*leading)
+            _pass_on(carry, None, None)
 
-    def _finish_step(self, key, step: _Step, events: Batch, cursor, pos: dict[str, _Pos]) -> bool:
+    def _finish_step(
+        self, key, step: _Step, events: Batch, cursor, pos: dict[str, _Pos]
+    ) -> list[tuple[_Rider, int]] | None:
         """Publish what one round from the positions `key` names gave, for the tails that are at
-        the same positions (or get there). False: the round moved nowhere, which is not a step
-        (the caller keeps or drops it)."""
+        the same positions (or get there); the riders to take on to the next step. None: the round
+        moved nowhere, which is not a step (the caller keeps or drops it)."""
         after = {k: (p.offset, p.gen) for k, p in pos.items()}
         if cursor is None or all(after[k] == (o, g) for k, g, o in key[2]):
-            return False
+            return None
         step.events, step.cursor, step.after = events, cursor, after
         # events (and the frames the transport makes of them), the key and the positions after
         step.size = 2 * sum(event_bytes(e) for e in events) + 512 + 256 * len(after)
-        step.ok = True
         with self._steps_lock:
             if self._steps.get(key) is step:
                 self._steps_bytes += step.size
@@ -399,8 +423,7 @@ class Tailer:
                 old = self._steps.pop(old_key)
                 self._steps_bytes -= old.size
                 old.close(False)  # anyone still waiting on an unfinished step reads alone
-        step.close(True)
-        return True
+        return step.close(True)
 
     def _drop_step(self, key, step: _Step | None) -> None:
         """Withdraw a step this tail claimed but will not publish (its waiters read alone)."""
@@ -628,11 +651,12 @@ class Batch(list):
 class _Step:
     """One round of a tail from given positions (sources, pattern, per-stream file generation and
     offset), published for every other tail of the process at the same positions: the first tail
-    there reads, filters and frames the events once; the others wait for it (`ready`) and take the
-    same events, cursor and positions after. Events between two offsets of one file generation never
-    change, so a step is the same whenever a tail takes it; only steps that moved are kept."""
+    there reads, filters and frames the events once; the others wait for it (`ready`, or riding it:
+    `_Rider`) and take the same events, cursor and positions after. Events between two offsets of
+    one file generation never change, so a step is the same whenever a tail takes it; only steps
+    that moved are kept."""
 
-    __slots__ = ("ready", "ok", "events", "cursor", "after", "size", "lock", "sinks", "closed")
+    __slots__ = ("ready", "ok", "events", "cursor", "after", "size", "lock", "riders", "closed")
 
     def __init__(self) -> None:
         self.ready = threading.Event()
@@ -642,45 +666,161 @@ class _Step:
         self.after: dict[str, tuple[int, int | None]] = {}
         self.size = 0
         self.lock = threading.Lock()
-        self.sinks: list[Sink] = []
+        self.riders: list[_Rider] = []
         self.closed = False
 
-    def attach(self, sink: Sink) -> bool:
-        """Have the step handed to `sink` when it is published (False: too late for that)."""
+    def attach(self, rider: _Rider) -> bool:
+        """Have the step handed to `rider` when it is published (False: too late for that)."""
         with self.lock:
             if not self.closed:
-                self.sinks.append(sink)
+                self.riders.append(rider)
             return not self.closed
 
-    def detach(self, sink: Sink) -> bool:
-        """Take `sink` back (False: the step is being handed to it now; wait for `ready`)."""
+    def detach(self, rider: _Rider) -> bool:
+        """Take `rider` back (False: the step is being handed to it now; wait for `ready`)."""
         with self.lock:
             if not self.closed:
-                self.sinks.remove(sink)
+                self.riders.remove(rider)
             return not self.closed
 
-    def close(self, publish: bool) -> None:
-        """Publish (hand the batch to every attached sink, then wake the waiters) or give up."""
+    def close(self, publish: bool) -> list[tuple[_Rider, int]]:
+        """Publish (hand the batch to every rider, then wake the waiters) or give up (wake the
+        riders: they read alone). The riders that may ride on to the publisher's next step."""
         with self.lock:
             if self.closed:
-                return
+                return []
             self.closed = True
-            sinks, self.sinks = self.sinks, []
-        if publish and self.events:
-            for sink in sinks:
-                try:
-                    sink.deliver(self.events, self.cursor)
-                except Exception:  # the sink's own tail finds out when it writes again
-                    log.exception("tail sink failed")
+            riders, self.riders = self.riders, []
+        if publish:
+            self.ok = True
+        on: list[tuple[_Rider, int]] = []
+        for r in riders:
+            if not publish:
+                r.stranded(self)
+            elif (ride := r.take(self)) is not None:
+                on.append((r, ride))
         self.ready.set()
+        return on
 
 
 class Sink(Protocol):
     """Where a transport takes a batch for its client while that client's thread is asleep: one
-    thread writes a step to every client waiting for it, instead of waking each to write its own
-    (the write must not block; what it could not write the client's own thread sends)."""
+    thread writes a step to every client riding it, instead of waking each to write its own (the
+    write must not block; what it could not write the client's own thread sends)."""
 
-    def deliver(self, events: Batch, cursor) -> None: ...
+    def deliver(self, events: Batch, cursor) -> bool:
+        """Write the batch; False if the socket did not take all of it (the rest waits for the
+        client's own thread, so nothing more may be delivered before it)."""
+        ...
+
+
+class _Rider:
+    """A tail asleep while other tails' rounds carry it. Attached to a step (`board`), it is handed
+    the batch when the step is published (its sink writes it) and passed on, by the tail that read
+    the step, to that tail's next step from the same place (`_pass_on`): 50 tails of one stream
+    are one reading thread and 49 writes a round, not 50 threads woken for each round. Its own
+    thread wakes (`wake`) when the ride ends: a step given up, a write its socket did not take
+    whole, a reader moving somewhere this tail may not follow; and once a second to look around
+    (new streams, its client gone, a heartbeat). `last` is the last step it was handed: its
+    positions are where the tail stands."""
+
+    __slots__ = ("sink", "lock", "wake", "at", "last", "off", "ride")
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.at: _Step | None = None  # the step it waits on
+        self.last: _Step | None = None
+        self.off = True  # its own thread is awake: nothing may hand it on
+        self.ride = 0  # counts boardings: a carrier holding it from an earlier ride lets it be
+
+    def board(self, step: _Step) -> bool:
+        """Start riding at `step` (False: it is closed; take it as it is)."""
+        with self.lock:
+            self.wake.clear()
+            self.last = None
+            self.ride += 1
+            if not step.attach(self):
+                return False
+            self.at, self.off = step, False
+            return True
+
+    def alight(self) -> _Step | None:
+        """Stop riding: the last step handed to it (None: none), after any being handed right now."""
+        with self.lock:
+            self.off = True
+            at, self.at = self.at, None
+        if at is not None and not at.detach(self):
+            at.ready.wait()  # being published: its riders are handed the batch first
+        return self.last
+
+    def take(self, step: _Step) -> int | None:
+        """`step` is published: write its batch. The ride to carry on (None: it ends here)."""
+        whole = True
+        if step.events:
+            try:
+                whole = self.sink.deliver(step.events, step.cursor)
+            except Exception:  # not delivered: the rider stands before it and reads it alone
+                log.exception("tail sink failed")
+                self.stranded(step)
+                return None
+        with self.lock:
+            self.last, self.at = step, None
+            if self.off or not whole:
+                self.wake.set()
+                return None
+            return self.ride
+
+    def hand(self, step: _Step, ride: int) -> bool:
+        """`take` a step published without it (another tail read it first), while it is carried:
+        True if it rides on."""
+        with self.lock:
+            if self.off or ride != self.ride or self.at is not None:
+                return False
+        return self.take(step) == ride
+
+    def stranded(self, step: _Step) -> None:
+        """`step` was given up while the rider waited on it: wake it to read alone."""
+        with self.lock:
+            if self.at is step:
+                self.at = None
+                self.wake.set()
+
+    def move_to(self, step: _Step | None, ride: int) -> None:
+        """Ride on at `step`, the next one from where the last left it; wake if there is none or it
+        is too late (unless this ride already ended: its thread is awake)."""
+        with self.lock:
+            if self.off or ride != self.ride or self.at is not None:
+                return
+            if step is not None and step.attach(self):
+                self.at = step
+                return
+            self.wake.set()
+
+
+def _nap(heartbeat_due: float, max_seconds: float | None, elapsed: float) -> float:
+    """How long a rider sleeps: until its heartbeat is due (or its tail's end), less up to a fifth,
+    at random, so that tails that boarded together do not all wake in the same instant (25 threads
+    waking together held the GIL from the one writing the lines: p99 spikes every second)."""
+    nap = heartbeat_due if max_seconds is None else min(heartbeat_due, max_seconds - elapsed)
+    return max(0.0, nap * (0.8 + 0.2 * random.random()))
+
+
+def _pass_on(
+    riders: list[tuple[_Rider, int]], step: _Step | None, key: tuple | None
+) -> tuple[list[tuple[_Rider, int]], tuple | None]:
+    """Take the riders of a published step on to `step` (at `key`), the next one from the positions
+    after it; None: there is none this tail may take them to, and they wake. A step another tail
+    already published there is handed to them as it is, and they stay carried to the one after it
+    (waking them all together at once cost every client of the worker a spike). What is left to
+    carry, and where it stands."""
+    if step is not None and key is not None and step.closed and step.ok:
+        on = [(r, ride) for r, ride in riders if r.hand(step, ride)]
+        return on, (key[0], key[1], frozenset((k, g, o) for k, (o, g) in step.after.items()))
+    for r, ride in riders:
+        r.move_to(step, ride)
+    return [], None
 
 
 class _Sources:

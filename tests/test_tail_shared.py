@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.conftest import Server, start_server, wait_for
 from tests.test_follow import SSE
@@ -97,3 +99,55 @@ def test_tails_sharing_rounds_each_get_exactly_the_lines_after_their_own_place(
         t.start()
     for t in closing:
         t.join()
+
+
+def _switches(pid: int) -> dict[str, int]:
+    """Voluntary context switches of each thread of process `pid` (a thread sleeping and woken again
+    is one), from /proc."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            text = (task / "status").read_text()
+        except OSError:  # the thread ended
+            continue
+        for line in text.splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                out[task.name] = int(line.split()[1])
+    return out
+
+
+def test_tails_ride_the_round_that_reads_for_them_instead_of_waking_for_each(
+    server: Server,
+) -> None:
+    """Sixteen tails of one stream: one thread reads each round and writes it to all their sockets;
+    the other threads sleep through the rounds (they look around about once a second) instead of
+    each waking for every round, and every client still gets every line once, in order."""
+    path = server.store.ensure_stream(G, "ridden")
+    write(path, ["opening line"])
+    pid = requests.get(server.url + "/healthz", timeout=5).json()["pid"]
+    clients = [tail(server, stream="ridden") for _ in range(16)]
+    wait_for(lambda: all(c.comments for c in clients), what="every tail open")
+    time.sleep(1.5)  # every tail has read its first round and stands where the others do
+    before = _switches(pid)
+    lines = []
+    for k in range(60):  # a line every 20 ms: a round each
+        batch = [f"ride {k} {j}" for j in range(3)]
+        write(path, batch)
+        lines += batch
+        time.sleep(0.02)
+    wait_for(
+        lambda: all(len(c.messages()) >= len(lines) for c in clients),
+        timeout=15,
+        what="every line at every tail",
+    )
+    after = _switches(pid)
+    for c in clients:
+        assert c.messages() == lines
+    rounds = min(len(c.frame_sizes) for c in clients)
+    assert rounds >= 20, rounds  # the lines came in many rounds, not one
+    woken = sorted(after[t] - before.get(t, 0) for t in after)
+    busy = [n for n in woken if n >= rounds / 2]
+    # the reading thread, the file watcher, the ingester, a few hand-overs: not sixteen tails
+    assert len(busy) <= 8, (rounds, woken[-24:])
+    for c in clients:
+        c.close()

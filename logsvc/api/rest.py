@@ -590,8 +590,8 @@ class _DirectSink:
     """Writes a shared batch to this tail's socket from the thread that read it (tail.Sink).
 
     50 clients of one step were 50 threads each woken to write the same bytes, one after the other
-    for the GIL; now the step's reader writes the frames to every waiting client's socket at once
-    (a write that does not block) and the clients' threads only catch up. Used only where the
+    for the GIL; now the step's reader writes the frames to every riding client's socket at once
+    (a write that does not block) and the clients' threads sleep on (tail._Rider). Used only where the
     bytes on the wire are known: gunicorn's plain socket under HTTP/1.1, where it sends the
     response chunked, so a frame is written as one more chunk exactly as gunicorn would."""
 
@@ -611,7 +611,7 @@ class _DirectSink:
             return None
         return cls(sock, codec, encode)
 
-    def deliver(self, events_, cursor) -> None:
+    def deliver(self, events_, cursor) -> bool:
         data = b"".join(
             b"%X\r\n%s\r\n" % (len(f), f)
             for f in _shared_frames(self.codec, events_, cursor, self.encode)
@@ -623,6 +623,7 @@ class _DirectSink:
         except OSError:
             n = 0  # the client is gone; this tail's own write says so
         self.batch, self.rest = events_, data[n:]
+        return not self.rest
 
     def sent(self, events_) -> bool:
         """Was `events_` delivered here? Then send what is left of it (blocking, in this thread)."""
