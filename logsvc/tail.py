@@ -7,6 +7,8 @@ cursor with no gap and no duplicate. SSE framing lives in api/rest.py, terminal 
 Tails of one process at the same place (sources, pattern, positions) share each round: the first
 to get there reads, filters and sorts the new events once and publishes them as a step, with the
 cursor after them; the others wait for it and take the same Batch, so the transport frames it once.
+A tail whose client takes direct writes rides (`_Rider`): its thread sleeps while the reading tail
+writes each batch to its socket and carries it on to the next round.
 
 Event boundaries follow exactly the ingester's rules (held tracebacks, unterminated last lines,
 over-long lines) and file identity is the ingester's `FileFollow` (rotation, truncation, a

@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -180,6 +182,19 @@ def test_small_appends_are_merged_into_few_blocks(svc: Service, store: Store) ->
     assert messages(svc) == [f"trickle {i}" for i in range(40)]
 
 
+@contextmanager
+def _live_service(settings: Settings, store: Store) -> Iterator[tuple[Service, Path]]:
+    """The writer of a service committing every 0.25 s once caught up, caught up with the stream
+    `live` (its `line 0`): the service and the stream's file."""
+    live = dataclasses.replace(settings, live_commit_interval=0.25)
+    path = store.ensure_stream(G, "live")
+    append(path, "line 0\n")
+    with Service(live).start() as svc:
+        wait_for(lambda: svc.is_writer, what="writer")
+        assert svc.wait_indexed()
+        yield svc, path
+
+
 def _write_live(svc: Service, path: Path, seconds: float = 1.0) -> int:
     """Append `line 1`, `line 2`, ... every ~2 ms for `seconds`, as a live function does; the
     number of lines the stream then holds (with its `line 0`)."""
@@ -198,12 +213,7 @@ def test_a_stream_written_every_few_ms_is_committed_a_few_times_a_second(
     """A live stream (a write every ~2 ms for a second) is committed about every
     live_commit_interval, not once per write: each whoosh commit ran in the process that serves
     the tails. Nothing waits for the commits: the last line is searchable at once."""
-    live = dataclasses.replace(settings, live_commit_interval=0.25)
-    path = store.ensure_stream(G, "live")
-    append(path, "line 0\n")
-    with Service(live).start() as svc:
-        wait_for(lambda: svc.is_writer, what="writer")
-        assert svc.wait_indexed()
+    with _live_service(settings, store) as (svc, path):
         with svc.index.snapshot() as snap:
             before = snap.generation
         n = _write_live(svc, path)
@@ -223,12 +233,7 @@ def test_a_live_streams_writes_are_gathered_into_a_few_blocks(
     then merged dozens of them (a whoosh deletion each) in the worker serving the tails, 50-100 ms
     at a time. Caught up, the ingester steps at most every live_commit_interval / MERGE_AFTER, so a
     commit interval holds a few blocks. Nothing waits for it: the last line is searchable at once."""
-    live = dataclasses.replace(settings, live_commit_interval=0.25)
-    path = store.ensure_stream(G, "live")
-    append(path, "line 0\n")
-    with Service(live).start() as svc:
-        wait_for(lambda: svc.is_writer, what="writer")
-        assert svc.wait_indexed()
+    with _live_service(settings, store) as (svc, path):
         cut: list[int] = []
         add_block = svc.ingester.index.add_block
 
