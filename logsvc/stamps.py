@@ -34,13 +34,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from logsvc import safeio
+from logsvc import names, safeio
 from logsvc.store import Store
 
 MAGIC = b"LSTAMP1\0"
 HEAD = 64
 HEADER = struct.Struct("<8sQB64sQ7x")  # magic, inode, head length, head, generation; 96 bytes
 REC = struct.Struct("<qq")  # end offset, epoch ms
+PATHS_CACHED = 4096  # sidecar paths a process keeps (one per stream it reads)
 
 TimeFn = Callable[[int], int]
 
@@ -79,17 +80,30 @@ class StampBook:
         self.store = store
         self.dir = store.root / "stamps"
         self._tables: dict[str, _Table] = {}
+        self._paths: dict[tuple[str, str], tuple[Path, str]] = {}
         self._lock = threading.Lock()
 
     def path(self, group: str, stream: str) -> Path:
-        f = self.store.stream_file(group, stream)
-        return self.dir / f.parent.name / (f.name.rsplit(".", 1)[0] + ".stamps")
+        return self._where(group, stream)[0]
+
+    def _where(self, group: str, stream: str) -> tuple[Path, str]:
+        """The sidecar's path and its text (the table's key), from the names alone: every open of
+        it goes through safeio, so finding it needs no look at the file system — a tail asks for
+        every round it reads."""
+        hit = self._paths.get((group, stream))
+        if hit is None:
+            names.validate_group(group)
+            names.validate_stream(stream)
+            path = self.dir / names.encode_segment(group) / (names.encode_segment(stream) + ".stamps")
+            if len(self._paths) >= PATHS_CACHED:
+                self._paths.clear()
+            hit = self._paths[(group, stream)] = (path, str(path))
+        return hit
 
     def times(self, group: str, stream: str, fd: int, upto: int) -> TimeFn:
         """offset -> epoch ms at which logsvc first read that byte of the open stream file `fd`, for
         offsets below `upto`. Bytes below `upto` that nobody has read yet are stamped now."""
-        path = self.path(group, stream)
-        key = str(path)
+        path, key = self._where(group, stream)
         fst = os.fstat(fd)
         t = self._tables.get(key)
         if t is not None and t.ino == fst.st_ino and upto <= t.covered() <= fst.st_size:
