@@ -63,6 +63,10 @@ JSON_CACHE_BYTES = 8 * 1024 * 1024  # encoded events shared by this process's ta
 JSON_CACHE_ITEM = 64 * 1024  # larger events are encoded per send, never cached
 STEP_BYTES = 4 * 1024 * 1024  # the steps (batches shared by tails at the same place) of a process
 STEP_COUNT = 4096  # ... and at most this many of them
+# A tail reads again at most this often: a writer appending every millisecond costs one round
+# (a look at the file, a parse, a write to every client's socket) per ROUND_GAP, not one per write.
+# A line waits at most this much longer, and only while lines come faster than this.
+ROUND_GAP = 0.002
 STEP_WAIT = 1.0  # seconds a tail waits for the step another tail is reading before reading alone
 
 
@@ -288,6 +292,8 @@ class Tailer:
         rider = _Rider(sink) if sink is not None else None
         carry: list[tuple[_Rider, int]] = []  # other tails riding the steps this one publishes
         carry_key = None  # where they stand: the step there takes them on
+        read_at = 0.0  # when this tail's last round began reading
+        behind = False  # that round stopped at a full batch: read on at once (catching up)
         try:
             while stop is None or not stop.is_set():
                 now = time.monotonic()
@@ -336,6 +342,10 @@ class Tailer:
                         mine = None  # not published (yet): this round reads for this tail alone
                 elif carry:
                     carry, carry_key = _pass_on(carry, None, key)
+                gap = ROUND_GAP - (time.monotonic() - read_at)
+                if gap > 0 and not behind:
+                    time.sleep(gap)  # batch what comes meanwhile into this round
+                read_at, behind = time.monotonic(), False
                 try:
                     batch: list[LogEvent] = []
                     room = BATCH_BYTES
@@ -364,6 +374,7 @@ class Tailer:
                             break
                     if len(batch) >= MAX_BATCH or room <= 0:
                         checked = seen  # stopped early: look at every source again next round
+                        behind = True
                     matched: list[LogEvent] = Batch()
                     cursor = None
                     if batch:
