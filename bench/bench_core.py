@@ -644,7 +644,11 @@ _SEQ_RE = re.compile(rb"benchseq=(\d+) sent=(\d+)")
 
 
 def _tail_clients(port: int, group: str, n: int, ready, results, stop_after: float) -> None:
-    """Child process: open n SSE tails, record for every seq the first arrival latency per client."""
+    """Child process: open n SSE tails, record for every seq the first arrival latency per client.
+
+    While the writer runs it only reads: each chunk is kept with the time `recv` returned it, and
+    the frames are parsed after the run, so the client's own work adds as little as it can to the
+    latency measured (a line's arrival is the time of the chunk that completed its frame)."""
     cpu0, wall0 = time.process_time(), time.monotonic()
     sel = selectors.DefaultSelector()
     socks = []
@@ -657,10 +661,10 @@ def _tail_clients(port: int, group: str, n: int, ready, results, stop_after: flo
         s.setblocking(False)
         sel.register(s, selectors.EVENT_READ, i)
         socks.append(s)
-    seen: list[dict[int, float]] = [{} for _ in range(n)]
-    buf = [b""] * n
+    chunks: list[list[tuple[int, bytes]]] = [[] for _ in range(n)]
     opened = [False] * n
     status = [None] * n
+    head = [b""] * n
     deadline = time.monotonic() + stop_after
     told = False
     while time.monotonic() < deadline:
@@ -674,22 +678,13 @@ def _tail_clients(port: int, group: str, n: int, ready, results, stop_after: flo
             if not chunk:
                 sel.unregister(key.fileobj)
                 continue
-            data = buf[i] + chunk
+            chunks[i].append((now_us, chunk))
             if not opened[i]:
-                if b"\r\n" in data and status[i] is None:
-                    status[i] = data.split(b"\r\n", 1)[0].decode(errors="replace")
-                if b": logsvc tail" in data or b"retry:" in data:
+                head[i] += chunk
+                if b"\r\n" in head[i] and status[i] is None:
+                    status[i] = head[i].split(b"\r\n", 1)[0].decode(errors="replace")
+                if b": logsvc tail" in head[i] or b"retry:" in head[i]:
                     opened[i] = True
-            cut = data.rfind(b"\n\n")
-            if cut < 0:
-                buf[i] = data
-                continue
-            buf[i] = data[cut + 2 :]
-            d = seen[i]
-            for m in _SEQ_RE.finditer(data, 0, cut):
-                seq = int(m.group(1))
-                if seq not in d:
-                    d[seq] = (now_us - int(m.group(2))) / 1000
         if not told and all(opened):
             told = True
             ready.set()
@@ -697,6 +692,22 @@ def _tail_clients(port: int, group: str, n: int, ready, results, stop_after: flo
             break
     for s in socks:
         s.close()
+    seen: list[dict[int, float]] = []
+    for got in chunks:
+        d: dict[int, float] = {}
+        buf = b""
+        for now_us, chunk in got:
+            data = buf + chunk
+            cut = data.rfind(b"\n\n")
+            if cut < 0:
+                buf = data
+                continue
+            buf = data[cut + 2 :]
+            for m in _SEQ_RE.finditer(data, 0, cut):
+                seq = int(m.group(1))
+                if seq not in d:
+                    d[seq] = (now_us - int(m.group(2))) / 1000
+        seen.append(d)
     results.send(
         {
             "seen": seen,
@@ -706,6 +717,17 @@ def _tail_clients(port: int, group: str, n: int, ready, results, stop_after: flo
             "wall": time.monotonic() - wall0,
         }
     )
+
+
+TAIL_CLIENTS_PER_PROCESS = 10
+TAIL_MAX_PROCESSES = 10
+TAIL_P99_TARGET_MS = {50: 10, 200: 25}  # issue #12, item 5
+
+
+def _shares(n: int, per: int, most: int) -> list[int]:
+    """n clients over as few processes of at most `per` clients as allowed (at most `most`), evenly."""
+    k = max(1, min(most, -(-n // per)))
+    return [n // k + (1 if i < n % k else 0) for i in range(k)]
 
 
 def bench_tail(
@@ -730,17 +752,26 @@ def bench_tail(
     seq_base = 0
     ctx = multiprocessing.get_context("fork")
     for n in counts:
-        ready = ctx.Event()
-        parent, child = ctx.Pipe()
+        # Real tails are separate browsers and terminals: spread the clients over processes of at
+        # most TAIL_CLIENTS_PER_PROCESS, so one client process reading many sockets in turn does not
+        # add its own queueing to the latency measured (50 clients in one process: p99 ~2-3x higher).
+        shares = _shares(n, TAIL_CLIENTS_PER_PROCESS, TAIL_MAX_PROCESSES)
+        procs = []
+        for share in shares:
+            ready = ctx.Event()
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(
+                target=_tail_clients,
+                args=(server.port, group, share, ready, child, seconds + 60),
+                daemon=True,
+            )
+            proc.start()
+            procs.append((proc, ready, parent))
         total = int(rate * seconds)
-        proc = ctx.Process(
-            target=_tail_clients,
-            args=(server.port, group, n, ready, child, seconds + 60),
-            daemon=True,
-        )
-        proc.start()
-        if not ready.wait(20):
-            proc.kill()
+        deadline = time.monotonic() + 20
+        if not all(ready.wait(max(0.0, deadline - time.monotonic())) for _, ready, _ in procs):
+            for proc, _, _ in procs:
+                proc.kill()
             figs.append(
                 Figure(
                     "tail",
@@ -772,14 +803,22 @@ def bench_tail(
         actual_rate = total / (time.perf_counter() - t0)
         # drain: give the server up to 10 s to deliver what is left
         time.sleep(10 if n >= 10 else 3)
-        parent.send("stop")
-        res = parent.recv() if parent.poll(60) else None
-        proc.join(5)
-        if res is None:
+        for _, _, parent in procs:
+            parent.send("stop")
+        got = [parent.recv() if parent.poll(60) else None for _, _, parent in procs]
+        for proc, _, _ in procs:
+            proc.join(5)
+        if any(r is None for r in got):
             figs.append(
-                Figure("tail", f"{n} SSE clients", None, "ms", note="client process gave no result")
+                Figure("tail", f"{n} SSE clients", None, "ms", note="a client process gave no result")
             )
             continue
+        res = {
+            "seen": [d for r in got for d in r["seen"]],
+            "opened": sum(r["opened"] for r in got),
+            "cpu": sum(r["cpu"] for r in got),
+            "wall": max(r["wall"] for r in got),
+        }
         lat: list[float] = []
         missed = 0
         for d in res["seen"]:
@@ -789,9 +828,14 @@ def bench_tail(
         seq_base += total
         p50 = statistics.median(lat) if lat else None
         p99 = pct(lat, 99) if lat else None
-        tgt = "p99 ≤ 25 ms with 50 clients, 0 missed (#6)" if n == 50 else "0 missed"
-        met = (missed == 0 and p99 is not None and p99 <= 25) if n == 50 else missed == 0
-        note = f"{total:,} lines at {actual_rate:,.0f} lines/s to each of {n} clients ({res['opened']} opened); missed {missed:,} of {total * n:,} deliveries; the client process used {res['cpu']:.1f} s CPU in {res['wall']:.1f} s"
+        bound = TAIL_P99_TARGET_MS.get(n)
+        tgt = f"p99 ≤ {bound} ms with {n} clients, 0 missed (#12)" if bound else "0 missed"
+        met = missed == 0 and (bound is None or (p99 is not None and p99 <= bound))
+        note = (
+            f"{total:,} lines at {actual_rate:,.0f} lines/s to each of {n} clients ({res['opened']} opened, "
+            f"in {len(shares)} client process{'es' if len(shares) > 1 else ''}); missed {missed:,} of "
+            f"{total * n:,} deliveries; the client processes used {res['cpu']:.1f} s CPU in {res['wall']:.1f} s"
+        )
         figs.append(
             Figure(
                 "tail",

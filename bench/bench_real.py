@@ -698,9 +698,11 @@ def run_size(
     insights: bool = True,
     moto: bool = True,
     cold: bool = True,
+    tail_counts: tuple[int, ...] = (1, 10, 50),
 ) -> dict:
     """The realistic corpus at one size against a fresh `logsvc serve`: ingest, the headline queries,
-    bulk retrieval, Insights (with DuckDB and moto), cold cache. Same result shape as bench_core.run_size."""
+    bulk retrieval, live tail (its own group, beside the corpus), Insights (with DuckDB and moto), cold
+    cache. Same result shape as bench_core.run_size."""
     import shutil
 
     result: dict = {"label": label, "figures": [], "errors": [], "load": []}
@@ -724,6 +726,10 @@ def run_size(
                 lambda: bench_bulk(server, info, data, corpus_root, result["errors"], log=log),
             ),
         ]
+        if tail_counts:
+            phases.append(
+                ("tail", lambda: bench_core.bench_tail(server, data, tail_counts, log=log))
+            )
         if insights:
             import bench_insights
 
