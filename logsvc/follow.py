@@ -95,15 +95,31 @@ class FileFollow:
             self.seen_size, self.changed_at = size, now
         return bool(reset)
 
-    def took(self, fd: int, consumed: int) -> None:
-        """`consumed` more bytes were taken as events; the head grows to cover them (up to HEAD_BYTES)."""
+    def took(self, fd: int, consumed: int, data: bytes | None = None) -> None:
+        """`consumed` more bytes were taken as events; the head grows to cover them (up to
+        HEAD_BYTES) and the mark becomes their last bytes.
+
+        `data` is what was read from `end` on, the bytes the events were made of: head and mark are
+        taken from it, not read again. Read again, a rewrite that came between the read and this call
+        would become what the follower knows, and no later look could tell it from the bytes taken.
+        """
+        start = self.end
         self.end += consumed
+
+        def span(lo: int, hi: int) -> bytes:  # bytes [lo, hi) as they were taken
+            if data is None:
+                return os.pread(fd, hi - lo, lo)
+            a, b = max(lo, start), min(hi, start + len(data))
+            if a >= b:
+                return os.pread(fd, hi - lo, lo)
+            before = os.pread(fd, a - lo, lo) if lo < a else b""  # a skipped newline
+            after = os.pread(fd, hi - b, b) if b < hi else b""  # the rest of an over-long line
+            return before + data[a - start : b - start] + after
+
         if len(self.head) < HEAD_BYTES and self.end > len(self.head):
-            self.head = os.pread(fd, min(HEAD_BYTES, self.end), 0)
+            self.head += span(len(self.head), min(HEAD_BYTES, self.end))
         if consumed:
-            self.mark = os.pread(
-                fd, min(MARK_BYTES, self.end), self.end - min(MARK_BYTES, self.end)
-            )
+            self.mark = span(self.end - min(MARK_BYTES, self.end), self.end)
 
     def identity(self) -> bytes:
         """What event ids fold in (model.make_event_id): the inode and the head bytes."""

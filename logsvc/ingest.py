@@ -364,7 +364,7 @@ class Ingester:
                 return truncated_read
             times = stamps.book(self.store).times(group, stream, fd, start + len(data))
             self._add_events(st, data, events, times, fst.st_ino)
-            st.took(fd, consumed)
+            st.took(fd, consumed, data)
             return truncated_read
         finally:
             os.close(fd)
@@ -576,7 +576,7 @@ class Ingester:
                     if not events:
                         break
                     self._add_events(st, data, events, ingest_for, fst.st_ino)
-                    st.took(fd, consumed)
+                    st.took(fd, consumed, data)
                     count += len(events)
                     done += consumed
                     if self._pending > 200_000:

@@ -543,7 +543,7 @@ class Tailer:
                 fd, f.end, st.st_size, now - f.changed_at, READ_CHUNK
             )
             f.end = start
-            f.took(fd, consumed)
+            f.took(fd, consumed, data)
             ident = f.identity()
             times = (
                 stamps.book(self.store).times(src.group, src.stream, fd, start + len(data))

@@ -513,3 +513,31 @@ def test_a_rewrite_is_noticed_when_a_look_saw_its_mtime_before_its_bytes(tmp_pat
         assert ff.end == 0
     finally:
         os.close(fd)
+
+
+def test_a_rewrite_between_the_read_and_the_take_is_noticed(tmp_path: Path) -> None:
+    """The follower's head and mark describe the bytes its events were made of. Taken from the file
+    again after the read, they described a rewrite that landed in between, and no later look could
+    tell it from what was taken: the old line stayed indexed and the new one was never read (in the
+    full suite, a same-size rewrite unnoticed by search for 15 s, again)."""
+    from logsvc.follow import FileFollow, read_new_events
+
+    header = b"# a constant header line, longer than the 64 head bytes a file is known by\n"
+    path = tmp_path / "s.log"
+    path.write_bytes(header + b"order q7xk2 accepted alpha\n")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        ff = FileFollow()
+        assert not ff.look(fd, os.fstat(fd), 0.0)
+        start, data, events, consumed = read_new_events(
+            fd, ff.end, os.fstat(fd).st_size, 10.0, 1 << 20
+        )
+        assert data.endswith(b"q7xk2 accepted alpha\n") and len(events) == 2
+        with open(path, "r+b") as f:  # the rewrite lands after the read, before the take
+            f.write(header + b"order z9wm4 rejected bravo\n")
+        ff.end = start
+        ff.took(fd, consumed, data)
+        assert ff.look(fd, os.fstat(fd), 1.0)  # noticed: read from byte 0 again
+        assert ff.end == 0
+    finally:
+        os.close(fd)

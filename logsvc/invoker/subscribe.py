@@ -323,7 +323,7 @@ class FilterDelivery:
                 fd, f.end, st.st_size, now - f.changed_at, READ_CHUNK
             )
             f.end = start
-            f.took(fd, consumed)
+            f.took(fd, consumed, data)
             if raws:
                 times = stamps.book(self.store).times(self.flt.group, stream, fd, start + len(data))
                 ident = f.identity()
