@@ -353,6 +353,9 @@ class Batch:
     events: list[dict]  # {"timestamp", "message"}, sorted by timestamp (stable)
     skipped: int = 0  # empty messages (PutLogEvents needs at least one character)
     truncated: int = 0  # messages cut to AWS's per-event size
+    # the bytes from `start` on as they were read (FileFollow.took keeps the file's identity from
+    # them: a rewrite while the batch was in flight is then noticed, not taken as what was sent)
+    raw: bytes | None = None
 
     def keys(self) -> Counter:
         return Counter((e["timestamp"], e["message"]) for e in self.events)
@@ -545,7 +548,7 @@ class Forwarder:
         durable write. Only after this returns is the next batch of the stream read."""
         st = self.streams[skey]
         st.end = batch.start
-        st.took(fd, batch.end - batch.start)
+        st.took(fd, batch.end - batch.start, batch.raw)
         self.totals["events"] += len(batch.events) - sum(rejected.values())
         self.totals["batches"] += 1
         self.totals["skippedEmpty"] += batch.skipped
@@ -674,6 +677,7 @@ class Forwarder:
         )
         if taken == len(raws):
             batch.end = start + consumed  # a skipped newline or an over-long line's tail
+        batch.raw = data[: batch.end - start]
         return batch
 
     def _reread(self, fd: int, src: Source, start: int, end: int) -> Batch:
@@ -682,6 +686,7 @@ class Forwarder:
         times = stamps.book(self.store).times(src.group, src.stream, fd, at + len(data))
         batch, _ = cut_batch(src.group, src.stream, src, at, raws, times, max(1, len(raws)))
         batch.start, batch.end = start, end
+        batch.raw = (b"\n" if at > start else b"") + data  # at > start: it skipped a taken newline
         return batch
 
     def _send(self, src: Source, st: _Stream, batch: Batch, fd: int, unsure: bool) -> bool:

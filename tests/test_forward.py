@@ -236,6 +236,49 @@ def test_done_means_100k_events_in_20_streams_across_kill9(tmp_path, moto_url, l
     print({url: st["eventsForwarded"] for url, st in at_kill.items()})  # shown with -s
 
 
+class _RewriteWhileSending(ship.Destination):
+    """The first PutLogEvents lands just after the source file was rewritten in place."""
+
+    def __init__(self, cfg, path: Path, rewrite: bytes) -> None:
+        super().__init__(cfg)
+        self.path, self.rewrite, self.calls = path, rewrite, 0
+
+    def put(self, group, stream, events):
+        self.calls += 1
+        if self.calls == 1:
+            with open(self.path, "r+b") as f:
+                f.write(self.rewrite)
+        return super().put(group, stream, events)
+
+
+def test_a_rewrite_while_a_batch_is_in_flight_is_forwarded_too(tmp_path, moto_url):
+    """The forwarder knows the file by the bytes it sent, not by the file read again at the
+    acknowledgment: an in-place rewrite (same size, same head) during the send is a new file,
+    forwarded from its first byte, not taken for what was sent."""
+    src = tmp_path / "src"
+    store = Store(src)
+    group = f"rw{int(time.time() * 1000) % 100000}-g"
+    store.create_group(group)
+    store.create_stream(group, "s")
+    header = "# a constant header line, longer than the 64 head bytes a file is known by"
+    path = store.stream_file(group, "s")
+    path.write_bytes(f"{header}\norder q7xk2 accepted alpha\n".encode())
+    cfg = ship.make_config({"endpoint": moto_url, "groups": [group]})
+    dest = _RewriteWhileSending(cfg, path, f"{header}\norder z9wm4 rejected bravo\n".encode())
+    fwd = ship.Forwarder(store, cfg, dest)
+    drain(fwd)
+    time.sleep(0.05)  # past the rewrite's clock tick: the next look compares the last bytes
+    drain(fwd)
+    fwd.close()
+    assert dest.calls == 2
+    assert read_back(moto_url, group, "s") == [
+        header,
+        "order q7xk2 accepted alpha",
+        header,
+        "order z9wm4 rejected bravo",
+    ]
+
+
 class _StoreThenDie(ship.Destination):
     """PutLogEvents reaches the destination, then the process 'dies' (or the answer is lost)."""
 
