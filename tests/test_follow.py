@@ -7,15 +7,18 @@ in-place rewrite) and checks what REST, search and the SSE tail then say.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
+from logsvc.follow import FileFollow, read_new_events
 from tests.conftest import HealthWatch, Server, start_server, wait_for
 
 G = "/follow/app"
@@ -488,31 +491,43 @@ def test_tail_since_says_when_the_replay_was_cut(server: Server) -> None:
     r.close()
 
 
+_HEADER = b"# a constant header line, longer than the 64 head bytes a file is known by\n"
+_OLD, _NEW = _HEADER + b"order q7xk2 accepted alpha\n", _HEADER + b"order z9wm4 rejected bravo\n"
+
+
+@contextlib.contextmanager
+def _followed(tmp_path: Path) -> Iterator[tuple[Path, int, FileFollow]]:
+    """A stream file holding _OLD, open, and a FileFollow that has looked at it once."""
+    path = tmp_path / "s.log"
+    path.write_bytes(_OLD)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        ff = FileFollow()
+        assert not ff.look(fd, os.fstat(fd), 0.0)
+        yield path, fd, ff
+    finally:
+        os.close(fd)
+
+
+def _rewrite(path: Path) -> None:
+    with open(path, "r+b") as f:  # in place: same size, same head
+        f.write(_NEW)
+
+
 def test_a_rewrite_is_noticed_when_a_look_saw_its_mtime_before_its_bytes(tmp_path: Path) -> None:
     """The kernel stamps a write's mtime before it copies the bytes, and two writes within one clock
     tick share a time. A look that saw the new mtime with the old bytes must not take that mtime as
     checked: the next look, with the rewrite's bytes in place and the same mtime, still resets.
     (Once, in CI, a same-size rewrite stayed unnoticed by search for 15 s.)"""
-    from logsvc.follow import FileFollow
-
-    header = b"# a constant header line, longer than the 64 head bytes a file is known by\n"
-    path = tmp_path / "s.log"
-    path.write_bytes(header + b"order q7xk2 accepted alpha\n")
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        ff = FileFollow()
-        assert not ff.look(fd, os.fstat(fd), 0.0)
-        ff.took(fd, path.stat().st_size)
+    with _followed(tmp_path) as (path, fd, ff):
+        ff.took(fd, len(_OLD))
         stamp = time.time_ns()
         os.utime(path, ns=(stamp, stamp))  # the write's mtime is in place, its bytes are not yet
         assert not ff.look(fd, os.fstat(fd), 1.0)
-        with open(path, "r+b") as f:  # the bytes land: same size, same time
-            f.write(header + b"order z9wm4 rejected bravo\n")
+        _rewrite(path)  # the bytes land, with the same time
         os.utime(path, ns=(stamp, stamp))
         assert ff.look(fd, os.fstat(fd), 2.0)  # noticed: read from byte 0 again
         assert ff.end == 0
-    finally:
-        os.close(fd)
 
 
 def test_a_rewrite_between_the_read_and_the_take_is_noticed(tmp_path: Path) -> None:
@@ -520,24 +535,11 @@ def test_a_rewrite_between_the_read_and_the_take_is_noticed(tmp_path: Path) -> N
     again after the read, they described a rewrite that landed in between, and no later look could
     tell it from what was taken: the old line stayed indexed and the new one was never read (in the
     full suite, a same-size rewrite unnoticed by search for 15 s, again)."""
-    from logsvc.follow import FileFollow, read_new_events
-
-    header = b"# a constant header line, longer than the 64 head bytes a file is known by\n"
-    path = tmp_path / "s.log"
-    path.write_bytes(header + b"order q7xk2 accepted alpha\n")
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        ff = FileFollow()
-        assert not ff.look(fd, os.fstat(fd), 0.0)
-        start, data, events, consumed = read_new_events(
-            fd, ff.end, os.fstat(fd).st_size, 10.0, 1 << 20
-        )
-        assert data.endswith(b"q7xk2 accepted alpha\n") and len(events) == 2
-        with open(path, "r+b") as f:  # the rewrite lands after the read, before the take
-            f.write(header + b"order z9wm4 rejected bravo\n")
+    with _followed(tmp_path) as (path, fd, ff):
+        start, data, events, consumed = read_new_events(fd, ff.end, len(_OLD), 10.0, 1 << 20)
+        assert data == _OLD and len(events) == 2
+        _rewrite(path)  # after the read, before the take
         ff.end = start
         ff.took(fd, consumed, data)
         assert ff.look(fd, os.fstat(fd), 1.0)  # noticed: read from byte 0 again
         assert ff.end == 0
-    finally:
-        os.close(fd)
