@@ -663,7 +663,6 @@ def _tail_clients(port: int, group: str, n: int, ready, results, stop_after: flo
         socks.append(s)
     chunks: list[list[tuple[int, bytes]]] = [[] for _ in range(n)]
     opened = [False] * n
-    status = [None] * n
     head = [b""] * n
     deadline = time.monotonic() + stop_after
     told = False
@@ -681,8 +680,6 @@ def _tail_clients(port: int, group: str, n: int, ready, results, stop_after: flo
             chunks[i].append((now_us, chunk))
             if not opened[i]:
                 head[i] += chunk
-                if b"\r\n" in head[i] and status[i] is None:
-                    status[i] = head[i].split(b"\r\n", 1)[0].decode(errors="replace")
                 if b": logsvc tail" in head[i] or b"retry:" in head[i]:
                     opened[i] = True
         if not told and all(opened):
@@ -711,7 +708,6 @@ def _tail_clients(port: int, group: str, n: int, ready, results, stop_after: flo
     results.send(
         {
             "seen": seen,
-            "status": status,
             "opened": sum(opened),
             "cpu": time.process_time() - cpu0,
             "wall": time.monotonic() - wall0,

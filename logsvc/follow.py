@@ -102,6 +102,7 @@ class FileFollow:
         `data` is what was read from `end` on, the bytes the events were made of: head and mark are
         taken from it, not read again. Read again, a rewrite that came between the read and this call
         would become what the follower knows, and no later look could tell it from the bytes taken.
+        Without `data` (bytes passed over unread, as retention's), they are read from the file.
         """
         start = self.end
         self.end += consumed
