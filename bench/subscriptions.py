@@ -75,7 +75,7 @@ def serve(root: Path, project: Path) -> tuple[subprocess.Popen, str]:
 
 
 def ingested(url: str) -> int:
-    """eventsIngested as the writer reports it (asks until the ingesting worker answers)."""
+    """eventsIngested as the writer reports it (any worker answers with it once it is published)."""
     for _ in range(20):
         v = requests.get(url + "/healthz", timeout=5).json().get("eventsIngested")
         if v is not None:

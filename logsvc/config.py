@@ -93,7 +93,7 @@ SETTINGS: tuple[Setting, ...] = (
         "(then --token is required, or --insecure)",
     ),
     Setting("port", 4588, "TCP port to listen on (0 picks a free one)", int),
-    Setting("workers", 2, "gunicorn worker processes; exactly one of them ingests at a time", int),
+    Setting("workers", 2, "gunicorn worker processes; one ingests (with 2+, it takes no new connections)", int),
     Setting("threads", 256, "Threads per worker; each open SSE tail holds one", int),
     Setting("token", None, "If set, every HTTP API request needs 'Authorization: Bearer <token>'"),
     Setting(

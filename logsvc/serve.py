@@ -19,6 +19,7 @@ import time
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from logsvc.board import Board
 from logsvc.children import keep_pandas_out
 from logsvc.config import Settings
 
@@ -55,7 +56,19 @@ class LogsvcWorker(ThreadWorker):
         threading.Thread(target=self._reap, name="logsvc-header-deadline", daemon=True).start()
         super().init_process()
 
+    def _steps_back(self) -> bool:
+        """Does this worker leave new connections to the others? The one that ingests does, when
+        there are others: its index commits hold this process's GIL for tens of milliseconds, which
+        is what a live tail's latency and a search's p99 were waiting on (ARCHITECTURE.md, Live tail)."""
+        return self.cfg.workers > 1 and _service is not None and _service.is_writer
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        super().set_accept_enabled(enabled and not self._steps_back())
+
     def accept(self, listener) -> None:
+        if self._steps_back():  # elected since the loop last looked: another worker takes it
+            self.set_accept_enabled(False)
+            return
         try:
             client_sock, client_addr = listener.accept()
             self.nr_conns += 1
@@ -69,6 +82,8 @@ class LogsvcWorker(ThreadWorker):
 
     def handle_request(self, req, conn):
         self._awaiting.pop(conn, None)
+        if self._steps_back():
+            req.must_close = True  # a connection made before the election is not kept alive here
         return super().handle_request(req, conn)
 
     def _reap(self) -> None:
@@ -99,6 +114,7 @@ class LogsvcApplication(BaseApplication):
     def __init__(self, settings: Settings, announce=None) -> None:
         self.settings = settings
         self.announce = announce or print_address
+        self.board = Board()  # mapped here, in the master: every worker forked later shares it
         super().__init__()
 
     def load_config(self) -> None:
@@ -141,7 +157,7 @@ class LogsvcApplication(BaseApplication):
         from logsvc.app import create_app
         from logsvc.service import Service
 
-        _service = Service(self.settings, invoker_server=InternalServer).start()
+        _service = Service(self.settings, invoker_server=InternalServer, board=self.board).start()
         return create_app(_service)
 
 

@@ -3,6 +3,8 @@
 Owns: which process writes the index. Every process (each gunicorn worker, each test) creates a
 Service and can read; the one that holds an exclusive lock on `<data>/index.lock` runs the
 ingester. If that process dies, the lock is released and another takes over within a second.
+Under gunicorn the writer publishes its ingest state on the server's `Board` (a few times a second),
+so every worker answers /healthz with it: the writer itself serves no new connections (serve.py).
 Contains no request logic.
 """
 
@@ -16,6 +18,7 @@ from contextlib import closing
 from pathlib import Path
 
 from logsvc import locks, safeio
+from logsvc.board import Board
 from logsvc.config import Settings
 from logsvc.index import BlockIndex, IndexCorrupt, Snapshot, index_exists, settle_dirs
 from logsvc.ingest import Ingester
@@ -28,6 +31,8 @@ from logsvc.tail import Tailer
 from logsvc.watch import Watcher
 
 log = logging.getLogger("logsvc")
+
+PUBLISH_EVERY = 0.2  # seconds between publications of the ingest state while it changes
 
 
 class IndexHandle:
@@ -99,10 +104,17 @@ class IndexHandle:
 class Service:
     """Everything one process needs. Tests build one directly; gunicorn builds one per worker."""
 
-    def __init__(self, settings: Settings, *, invoker_server: StartServer | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        invoker_server: StartServer | None = None,
+        board: Board | None = None,
+    ) -> None:
         """`invoker_server` starts the invoker's loopback server (the API layer's, injected by serve.py);
-        a project needs it."""
+        a project needs it. `board`: shared with the server's other processes (the ingest state)."""
         self.settings = settings
+        self.board = board
         self.store = Store(settings.data_dir)
         self.index_dir = Path(settings.data_dir) / "index"
         self.index = IndexHandle(self.index_dir)
@@ -191,9 +203,13 @@ class Service:
             self.ingester.derived_caught_up = self._columns_followed
         self.watcher.subscribe(self.ingester.mark_dirty)
         log.info("this process (pid %d) ingests %s", os.getpid(), self.store.groups_dir)
-        t = threading.Thread(target=self._retention_loop, name="logsvc-retention", daemon=True)
-        t.start()
-        self._threads.append(t)
+        loops = [(self._retention_loop, "logsvc-retention")]
+        if self.board is not None:
+            loops.append((self._publish_loop, "logsvc-ingest-state"))
+        for target, name in loops:
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
         if self.settings.columns:
             t = threading.Thread(target=self._column_builder, name="logsvc-columns", daemon=True)
             t.start()
@@ -209,6 +225,31 @@ class Service:
                     retention.enforce(self.store, snap, int(time.time() * 1000))
             except Exception:
                 log.exception("retention pass failed")
+
+    def _ingest_state(self) -> dict:
+        ing = self.ingester
+        assert ing is not None
+        return {"eventsIngested": ing.events_ingested, "ingestError": ing.last_error}
+
+    def _publish_loop(self) -> None:
+        """Put the ingest state on the board whenever it changed (at most every PUBLISH_EVERY)."""
+        assert self.board is not None
+        last = None
+        while True:
+            doc = {"pid": os.getpid(), **self._ingest_state()}
+            if doc != last:
+                self.board.publish(doc)
+                last = doc
+            if self._stop.wait(PUBLISH_EVERY):
+                return
+
+    def _published(self, writer: int | None) -> dict:
+        """The ingest state the writer `writer` last published (nothing from an earlier writer)."""
+        none = {"eventsIngested": None, "ingestError": None}
+        doc = self.board.read() if self.board is not None and writer is not None else None
+        if doc is None or doc.get("pid") != writer:
+            return none
+        return {k: doc.get(k) for k in none}
 
     def _column_builder(self) -> None:
         """Run Insights' column builder (logsvc/columns/builder.py) as a child process while this
@@ -322,13 +363,14 @@ class Service:
         return locks.holder(self.store.root, *locks.INDEX)
 
     def status(self) -> dict:
-        ing = self.ingester
+        """This process (`pid`, `ingesting`) and the writer's state, whichever process answers."""
+        writer = self.writer_pid()
+        mine = self.ingester is not None
         return {
             "pid": os.getpid(),
-            "writerPid": self.writer_pid(),
-            "ingesting": ing is not None,
-            "eventsIngested": ing.events_ingested if ing else None,
-            "ingestError": ing.last_error if ing else None,
+            "writerPid": writer,
+            "ingesting": mine,
+            **(self._ingest_state() if mine else self._published(writer)),
             "fileEvents": "polling" if self.watcher.polling_only else "inotify",
             **self._forward_status(),
         }

@@ -169,7 +169,8 @@ def test_python_m_and_version() -> None:
 
 def test_the_serving_master_imports_only_what_it_runs() -> None:
     """`logsvc serve` is the gunicorn master for as long as the server runs: it imports the CLI and
-    gunicorn, not the invoker, Insights, the filter patterns or the web app (each worker does)."""
+    gunicorn (and maps the workers' shared board), not the invoker, Insights, the filter patterns or
+    the web app (each worker does)."""
     code = (
         "import sys, logsvc.cli, logsvc.serve\n"
         "heavy = ('flask', 'whoosh', 'pyarrow', 'duckdb', 'watchdog', 'boto3')\n"
@@ -177,7 +178,14 @@ def test_the_serving_master_imports_only_what_it_runs() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == str(
-        ["logsvc.children", "logsvc.cli", "logsvc.config", "logsvc.errors", "logsvc.serve"]
+        [
+            "logsvc.board",
+            "logsvc.children",
+            "logsvc.cli",
+            "logsvc.config",
+            "logsvc.errors",
+            "logsvc.serve",
+        ]
     )
 
 

@@ -554,12 +554,9 @@ def _can_mount_tmpfs(where: Path) -> bool:
 
 
 def _writer_health(url: str) -> dict | None:
-    """/healthz as answered by the ingesting worker (only it knows the ingest state)."""
-    for _ in range(20):
-        h = requests.get(url + "/healthz", timeout=5).json()
-        if h.get("ingesting"):
-            return h
-    return None
+    """/healthz once a writer has published its ingest state (any worker reports it)."""
+    h = requests.get(url + "/healthz", timeout=5).json()
+    return h if h.get("eventsIngested") is not None else None
 
 
 def _fill(path: Path, leave: int) -> None:

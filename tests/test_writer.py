@@ -1,0 +1,88 @@
+"""The ingesting worker: it serves no new connections while another worker can, and every worker
+reports its ingest state (service.py, serve.py; ARCHITECTURE.md "One writer, many readers")."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import pytest
+import requests
+
+from logsvc.board import Board
+from logsvc.config import Settings
+from logsvc.service import Service
+from tests.conftest import start_server, wait_for
+
+G, S = "/aws/lambda/writer", "one"
+
+
+def _health(url: str) -> dict:
+    """/healthz on a connection of its own (so any worker that accepts may answer)."""
+    with requests.Session() as s:
+        return s.get(url + "/healthz", timeout=5, headers={"Connection": "close"}).json()
+
+
+def test_the_ingesting_worker_takes_no_new_connections_and_others_report_its_state(
+    data_dir: Path, write_lines
+) -> None:
+    server = start_server(data_dir)  # two workers (the default)
+    try:
+        writer = wait_for(lambda: _health(server.url).get("writerPid"), what="a writer")
+        answers = [_health(server.url) for _ in range(30)]
+        assert {a["pid"] for a in answers}.isdisjoint({writer}), answers
+        assert not any(a["ingesting"] for a in answers)
+
+        write_lines(G, S, [f"line {i}" for i in range(25)])
+        got = wait_for(
+            lambda: (h := _health(server.url))["eventsIngested"] == 25 and h, what="25 ingested"
+        )
+        assert got["writerPid"] == writer and got["ingestError"] is None
+        found = requests.get(
+            server.url + "/api/v1/search", params={"q": "line", "group": G}, timeout=10
+        ).json()
+        assert len(found["events"]) == 25
+    finally:
+        server.stop()
+
+
+def test_a_single_worker_ingests_and_serves(data_dir: Path, write_lines) -> None:
+    server = start_server(data_dir, "--workers", "1")
+    try:
+        writer = wait_for(lambda: _health(server.url).get("writerPid"), what="a writer")
+        write_lines(G, S, ["only line"])
+        got = wait_for(lambda: (h := _health(server.url))["eventsIngested"] == 1 and h)
+        assert got["pid"] == writer and got["ingesting"]
+    finally:
+        server.stop()
+
+
+def test_a_state_left_by_an_earlier_writer_is_not_reported(
+    data_dir: Path, settings: Settings
+) -> None:
+    board = Board()
+    board.publish({"pid": 4_000_000, "eventsIngested": 7, "ingestError": "disk full"})
+    with Service(dataclasses.replace(settings, ingest=False), board=board) as svc:
+        st = svc.status()
+    assert st["writerPid"] is None
+    assert st["eventsIngested"] is None and st["ingestError"] is None
+
+
+def test_the_board_is_shared_with_a_forked_process() -> None:
+    board = Board()
+    assert board.read() is None
+    board.publish({"pid": 1, "eventsIngested": 3})
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child publishes; the parent reads what it wrote
+        try:
+            board.publish({"pid": 2, "eventsIngested": 12345, "ingestError": "the disk is full"})
+            os.write(w, b"1")
+        finally:
+            os._exit(0)
+    os.read(r, 1)
+    os.waitpid(pid, 0)
+    assert board.read() == {"pid": 2, "eventsIngested": 12345, "ingestError": "the disk is full"}
+    with pytest.raises(ValueError):
+        board.publish({"x": "y" * 5000})
