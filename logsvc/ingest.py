@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from logsvc import stamps
+from logsvc import blockterms, stamps
 from logsvc.errors import LogsvcError, StorageError
 from logsvc.follow import (
     CONTINUATION_GRACE,
@@ -43,8 +43,6 @@ from logsvc.index import (
     Block,
     BlockIndex,
     Snapshot,
-    build_bloom,
-    split_terms,
     word_sig,
 )
 from logsvc.lines import event_time
@@ -93,6 +91,7 @@ class Ingester:
         self.store = store
         self.trash_grace = trash_grace
         self.index = index
+        self.terms = blockterms.Helper()  # blocks' words and Bloom filters, on the other core
         self.block_lines = block_lines
         self.commit_interval = commit_interval
         # caught up, what was read is committed once the last commit is this old, not at once: a
@@ -198,6 +197,8 @@ class Ingester:
         except Exception:
             log.exception("final commit failed")
             self.index.cancel()
+        finally:
+            self.terms.close()
 
     def _recover(self, why: str) -> None:
         if self.last_error != why:
@@ -376,6 +377,7 @@ class Ingester:
     ) -> None:
         """Cut `events` (RawEvents relative to `data`, which starts at st.end) into blocks and add them."""
         base = st.end
+        cuts = []
         i = 0
         n = len(events)
         while i < n:
@@ -384,22 +386,20 @@ class Ingester:
             while j < n and j - i < self.block_lines and (size < BLOCK_BYTES or j == i):
                 size += events[j].end - events[j].start
                 j += 1
+            cuts.append((i, j))
+            i = j
+        # every block's terms are under way in the helper while the blocks are cut and added
+        pending = [self.terms.submit(data[events[i].start : events[j - 1].end]) for i, j in cuts]
+        for (i, j), got in zip(cuts, pending, strict=True):
             block = self._make_block(st, data, events[i:j], base, ingest_for, ino)
-            self.index.add_block(
-                block, self._words(data[events[i].start : events[j - 1].end], block)
-            )
+            words, block.bloom = got()
+            self.index.add_block(block, words)
             self._uncommitted.add(block.bid)
             self._pending += j - i
             if block.lines < self.block_lines:
                 st.tail.append(block)
             else:
                 st.tail = []
-            i = j
-
-    def _words(self, raw: bytes, block: Block) -> list[str]:
-        words, other = split_terms(index_tokens_bytes(raw))
-        block.bloom = build_bloom(other)
-        return words
 
     def _make_block(
         self,
@@ -531,7 +531,8 @@ class Ingester:
             merged.c_lines = tuple(m for p in parts for m in p[4])
             merged.compact()
         merged.bounds()
-        self.index.add_block(merged, self._words(raw, merged))
+        words, merged.bloom = blockterms.terms(raw)
+        self.index.add_block(merged, words)
         self._uncommitted.add(merged.bid)
         self._pending += 1
         st.tail = [] if merged.lines >= self.block_lines else [merged]

@@ -333,3 +333,63 @@ def test_every_token_is_found_whether_indexed_or_not(svc: Service, store: Store,
     assert svc.wait_indexed()
     hits = svc.reader.read(svc.reader.sources([G]), limit=10, pattern=term).events
     assert f"needle {term} here" in [e.message for e in hits]
+
+
+def _helpers() -> set[int]:
+    """This process's children that are multiprocessing workers (the ingester's tokenising helper)."""
+    out = set()
+    for task in os.listdir(f"/proc/{os.getpid()}/task"):
+        with open(f"/proc/{os.getpid()}/task/{task}/children") as f:
+            for pid in f.read().split():
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as c:
+                        if b"spawn_main" in c.read():
+                            out.add(int(pid))
+                except OSError:
+                    pass
+    return out
+
+
+def _big_blocks(path: Path, tag: str, blocks: int) -> list[str]:
+    """Append `blocks` x 2,048 lines (~150 KB a block: big enough for the helper), each block with
+    one line holding a word and an id found nowhere else; returns those lines."""
+    planted = []
+    for b in range(blocks):
+        body = [
+            f"2026-01-01T00:00:00.000Z filler line {i} of block {b} " + "x" * 40
+            for i in range(2047)
+        ]
+        planted.append(f"needle{tag}word{chr(97 + b)} id-{tag}{b}7f3a9c")
+        body.insert(1000, "2026-01-01T00:00:00.000Z " + planted[-1])
+        append(path, "".join(line + "\n" for line in body))
+    return planted
+
+
+def test_big_blocks_are_tokenised_in_the_helper_and_every_term_is_found(
+    svc: Service, store: Store
+) -> None:
+    before = _helpers()
+    path = store.ensure_stream(G, "big")
+    planted = _big_blocks(path, "h", 3)
+    assert svc.wait_indexed(timeout=30)
+    assert _helpers() - before, "no tokenising helper ran for blocks of ~150 KB"
+    src = svc.reader.sources([G])
+    for line in planted:
+        word, rid = line.split()
+        for term in (word, rid):  # a whoosh word and a Bloom token: both from the helper
+            assert [e.message for e in svc.reader.read(src, pattern=term).events] == [line]
+
+
+def test_a_helper_killed_while_ingesting_loses_nothing(svc: Service, store: Store) -> None:
+    before = _helpers()
+    path = store.ensure_stream(G, "killed")
+    first = _big_blocks(path, "a", 1)
+    assert svc.wait_indexed(timeout=30)
+    for pid in _helpers() - before:
+        os.kill(pid, 9)
+    more = _big_blocks(path, "b", 2)
+    assert svc.wait_indexed(timeout=30)
+    src = svc.reader.sources([G])
+    for line in first + more:
+        assert [e.message for e in svc.reader.read(src, pattern=line.split()[1]).events] == [line]
+    assert len(svc.reader.read(src, limit=10_000, forward=True).events) == 3 * 2048
