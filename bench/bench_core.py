@@ -162,7 +162,9 @@ class Server:
         self.port = 0
         self.rss_peak = 0
         self.rss_now = 0
+        self.helpers_now = 0
         self._phase_peak = 0
+        self._helpers_peak = 0
         self._stop = threading.Event()
         self._sampler: threading.Thread | None = None
 
@@ -221,18 +223,43 @@ class Server:
     def rss(self) -> int:
         return sum(pid_rss(pid) for pid in self.pids())
 
+    def helper_pids(self) -> list[int]:
+        """The processes the workers started, and theirs (column builder, index merges, the
+        ingester's tokenising helper): not in "master + workers", reported beside it."""
+        out, todo = [], self.pids()[1:]
+        while todo:
+            pid = todo.pop()
+            try:
+                for task in os.listdir(f"/proc/{pid}/task"):
+                    with open(f"/proc/{pid}/task/{task}/children") as f:
+                        kids = [int(p) for p in f.read().split()]
+                        out += kids
+                        todo += kids
+            except OSError:
+                pass
+        return out
+
     def _sample(self) -> None:
         while not self._stop.is_set():
             r = self.rss()
-            self.rss_now = r
+            h = sum(pid_rss(pid) for pid in self.helper_pids())
+            self.rss_now, self.helpers_now = r, h
             self.rss_peak = max(self.rss_peak, r)
             self._phase_peak = max(self._phase_peak, r)
+            self._helpers_peak = max(self._helpers_peak, h)
             self._stop.wait(0.1)
 
     def phase_peak(self, reset: bool = True) -> int:
         p = self._phase_peak
         if reset:
             self._phase_peak = self.rss_now
+        return p
+
+    def helpers_peak(self, reset: bool = True) -> int:
+        """Peak RSS summed over `helper_pids` since the last reset."""
+        p = self._helpers_peak
+        if reset:
+            self._helpers_peak = self.helpers_now
         return p
 
     def stop(self) -> None:

@@ -749,8 +749,10 @@ def run_size(
             result["load"].append(os.getloadavg()[0])
             try:
                 server.phase_peak()
+                server.helpers_peak()
                 result["figures"] += fn()
                 peak = server.phase_peak() / 1e6
+                helpers = server.helpers_peak() / 1e6
                 result["figures"].append(
                     Figure(
                         "server (realistic)",
@@ -759,6 +761,9 @@ def run_size(
                         "MB",
                         target="≤ 250 MB (#12)",
                         met=peak <= 250,
+                        note=f"not counted: the processes the workers start (column builder,"
+                        f" index merges, the ingester's tokenising helper) peaked at"
+                        f" {helpers:,.0f} MB together in this phase",
                     )
                 )
             except Exception as e:
