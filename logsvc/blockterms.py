@@ -8,19 +8,29 @@ ms for 300 KB) and its terms come back.
 
 `terms` is the one definition: inline and in the helper alike. A block under INLINE_BYTES (a live
 stream's trickle) is done inline, where the round trip costs more than it saves. The helper is
-spawned (a fresh interpreter: forking a process with hundreds of threads is not safe), dies with the
-thread that started it (`children.die_with_parent`), and when it fails (killed, out of memory) the
-terms are worked out inline and a new helper starts at the next block.
+`python -m logsvc.blockterms <parent pid>` (a fresh interpreter, like the column builder and the
+index merges: forking a process with hundreds of threads is not safe, and multiprocessing's spawn
+would run the embedding program's main script again), dies with its parent
+(`children.die_with_parent`), and when it fails (killed, out of memory) the blocks it had are worked
+out inline and a new helper starts at the next block.
+
+Protocol: each request is a block's bytes behind an 8-byte length, written by a thread of the
+ingesting process (so neither side can block the other on a full pipe, whatever the sizes); each
+answer, in request order, is the words joined by newlines (ASCII letters only) and the Bloom
+filter, each behind a 4-byte length. Answers are asked for in request order: one not asked for
+when a later one is (the block's step failed) is read and dropped.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
+import queue
+import struct
+import subprocess
+import sys
+import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 
 from logsvc.index import build_bloom, split_terms
 from logsvc.tokens import index_tokens_bytes
@@ -30,6 +40,8 @@ log = logging.getLogger("logsvc.ingest")
 INLINE_BYTES = 64 * 1024  # blocks smaller than this are tokenised in the ingesting thread
 
 Terms = tuple[list[str], bytes]  # (whoosh words, Bloom filter of the other tokens)
+_REQUEST = struct.Struct("<Q")
+_PART = struct.Struct("<I")
 
 
 def terms(raw: bytes) -> Terms:
@@ -38,55 +50,144 @@ def terms(raw: bytes) -> Terms:
     return words, build_bloom(other)
 
 
-def _start_helper(parent: int) -> None:
-    from logsvc.children import die_with_parent
+class _Gone(Exception):
+    """The helper process ended (or its pipe broke)."""
 
-    die_with_parent(parent)
+
+class _Child:
+    """One helper process: requests go in through a writer thread, answers come back in order."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "logsvc.blockterms", str(os.getpid())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        self.todo: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self.sent = 0  # requests handed to the writer
+        self.read = 0  # answers read
+        self.broken = False
+        threading.Thread(target=self._write, name="logsvc-blockterms", daemon=True).start()
+
+    def _write(self) -> None:
+        pipe = self.proc.stdin
+        assert pipe is not None
+        try:
+            while (raw := self.todo.get()) is not None:
+                pipe.write(_REQUEST.pack(len(raw)))
+                pipe.write(raw)
+                pipe.flush()
+        except (OSError, ValueError):
+            pass  # the helper is gone: its reader finds out
+        finally:
+            try:
+                pipe.close()
+            except OSError:
+                pass
+
+    def submit(self, raw: bytes) -> int:
+        n, self.sent = self.sent, self.sent + 1
+        self.todo.put(raw)
+        return n
+
+    def answer(self, n: int) -> Terms:
+        """The answer to request `n` (earlier ones not asked for are dropped). Raises _Gone."""
+        if self.broken or n < self.read:
+            raise _Gone()
+        try:
+            while True:
+                words = self._part()
+                bloom = self._part()
+                self.read += 1
+                if self.read > n:
+                    return (words.decode("ascii").split("\n") if words else []), bloom
+        except (OSError, ValueError, _Gone):
+            self.broken = True
+            raise _Gone() from None
+
+    def _part(self) -> bytes:
+        out = self.proc.stdout
+        assert out is not None
+        head = out.read(_PART.size)
+        if len(head) < _PART.size:
+            raise _Gone()
+        (size,) = _PART.unpack(head)
+        data = out.read(size)
+        if len(data) < size:
+            raise _Gone()
+        return data
+
+    def close(self) -> None:
+        self.todo.put(None)  # the writer closes stdin: the helper exits
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 class Helper:
     """The ingester's helper process; `submit` returns a function that gives the terms when asked."""
 
     def __init__(self) -> None:
-        self._pool: ProcessPoolExecutor | None = None
+        self._child: _Child | None = None
 
     def submit(self, raw: bytes) -> Callable[[], Terms]:
         if len(raw) < INLINE_BYTES:
             got = terms(raw)
             return lambda: got
         try:
-            future = self._helper().submit(terms, raw)
-        except (BrokenProcessPool, RuntimeError, OSError) as e:
-            self._lost(e)
+            child = self._child or self._start()
+        except OSError as e:
+            log.warning("could not start the tokenising helper (%s); tokenising inline", e)
             got = terms(raw)
             return lambda: got
+        n = child.submit(raw)
 
         def result() -> Terms:
             try:
-                return future.result()
-            except (BrokenProcessPool, OSError) as e:
-                self._lost(e)
+                return child.answer(n)
+            except _Gone:
+                if child is self._child:
+                    log.warning(
+                        "the tokenising helper ended; its blocks are done inline, a new one follows"
+                    )
+                    self.close()
                 return terms(raw)
 
         return result
 
-    def _helper(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_helper,
-                initargs=(os.getpid(),),
-            )
-        return self._pool
-
-    def _lost(self, e: BaseException) -> None:
-        log.warning(
-            "the tokenising helper failed (%s); this block is done inline, a new helper follows", e
-        )
-        self.close()
+    def _start(self) -> _Child:
+        self._child = _Child()
+        return self._child
 
     def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        child, self._child = self._child, None
+        if child is not None:
+            child.close()
+
+
+def main(argv: list[str]) -> int:
+    """The helper: answer requests on stdin until it closes."""
+    from logsvc.children import die_with_parent
+
+    die_with_parent(int(argv[0]))
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        head = inp.read(_REQUEST.size)
+        if len(head) < _REQUEST.size:
+            return 0
+        (size,) = _REQUEST.unpack(head)
+        raw = inp.read(size)
+        if len(raw) < size:
+            return 0
+        words, bloom = terms(raw)
+        blob = "\n".join(words).encode("ascii")
+        out.write(_PART.pack(len(blob)) + blob + _PART.pack(len(bloom)) + bloom)
+        out.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

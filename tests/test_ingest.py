@@ -336,14 +336,14 @@ def test_every_token_is_found_whether_indexed_or_not(svc: Service, store: Store,
 
 
 def _helpers() -> set[int]:
-    """This process's children that are multiprocessing workers (the ingester's tokenising helper)."""
+    """This process's children that are the ingester's tokenising helper (logsvc.blockterms)."""
     out = set()
     for task in os.listdir(f"/proc/{os.getpid()}/task"):
         with open(f"/proc/{os.getpid()}/task/{task}/children") as f:
             for pid in f.read().split():
                 try:
                     with open(f"/proc/{pid}/cmdline", "rb") as c:
-                        if b"spawn_main" in c.read():
+                        if b"logsvc.blockterms" in c.read():
                             out.add(int(pid))
                 except OSError:
                     pass
