@@ -393,3 +393,37 @@ def test_a_helper_killed_while_ingesting_loses_nothing(svc: Service, store: Stor
     for line in first + more:
         assert [e.message for e in svc.reader.read(src, pattern=line.split()[1]).events] == [line]
     assert len(svc.reader.read(src, limit=10_000, forward=True).events) == 3 * 2048
+
+
+def test_the_helper_answers_blocks_whose_terms_overflow_a_pipe(caplog) -> None:
+    """Hostile text: 2 MB blocks of distinct words and ids, whose answers are far bigger than a pipe
+    holds, submitted all at once as a step does: every answer comes back, as `terms` gives it."""
+    import random
+    import threading
+
+    from logsvc import blockterms
+
+    rnd = random.Random(7)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    raws = [
+        " ".join(
+            "".join(rnd.choices(letters, k=12)) + f" id{rnd.getrandbits(48):x}"
+            for _ in range(80_000)
+        ).encode()
+        for _ in range(4)
+    ]
+    helper = blockterms.Helper()
+    got: list = []
+    try:
+        pending = [helper.submit(raw) for raw in raws]
+        t = threading.Thread(target=lambda: got.extend(p() for p in pending), daemon=True)
+        t.start()
+        t.join(60)
+        assert not t.is_alive(), "the helper's answers never came (a pipe deadlock?)"
+    finally:
+        helper.close()
+    for raw, (words, bloom) in zip(raws, got, strict=True):
+        want_words, want_bloom = blockterms.terms(raw)
+        assert sorted(words) == sorted(want_words) and bloom == want_bloom
+        assert len(bloom) > 128 * 1024  # bigger than a pipe's buffer: the case being tested
+    assert not [r.message for r in caplog.records if "helper" in r.message]  # not done inline
