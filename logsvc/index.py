@@ -78,7 +78,8 @@ class Block:
     c_max: array
     c_ing: array
     c_count: array
-    bloom: bytes = b""
+    # None: not loaded in this process (a writer that serves no reads): every Bloom token may be here
+    bloom: bytes | None = b""
     docnum: int = -1
     lines: int = 0
     # the chunks' time sketch (module docstring): stamped events' bounds (min > max: none), has bare
@@ -171,6 +172,8 @@ class Block:
         return self.c_start[i + 1] if i + 1 < len(self.c_start) else self.end
 
     def to_stored(self) -> tuple:
+        if self.bloom is None:
+            raise ValueError("a block whose Bloom filter was not loaded cannot be stored again")
         base = (
             SCHEMA_VERSION if self.c_smin is not None else 1,
             self.group,
@@ -327,8 +330,12 @@ def _schema() -> fields.Schema:
 class BlockIndex:
     """The whoosh index directory. One process writes (see ingest.py's writer lock); all may read."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, blooms: bool = True) -> None:
+        """`blooms=False`: snapshots leave the blocks' Bloom filters on disk (a writer that serves no
+        reads needs the blocks' places and times, not their tokens: 51 MB of its heap at 10M lines);
+        a search through such a snapshot still finds everything, testing no Bloom token."""
         self.path = Path(path)
+        self._blooms = blooms
         self.path.mkdir(parents=True, exist_ok=True)
         # Not mmap: whoosh3's BufferFile copies a mapped file into a BytesIO, so every process
         # held the whole index in its heap (and its mapped pages resident besides): 96 MB a
@@ -438,7 +445,7 @@ class BlockIndex:
             ):  # an index without segments: label it with the generation read before opening
                 gen = latest
             try:
-                fresh = Snapshot.load(reader, self._seg_cache, gen)
+                fresh = Snapshot.load(reader, self._seg_cache, gen, blooms=self._blooms)
             except Exception as e:
                 reader.close()
                 if isinstance(e, IndexCorrupt):
@@ -533,7 +540,9 @@ class Snapshot:
         return cls(None, [], -1)
 
     @classmethod
-    def load(cls, reader, cache: dict[str, _Segment], generation: int) -> Snapshot:
+    def load(
+        cls, reader, cache: dict[str, _Segment], generation: int, blooms: bool = True
+    ) -> Snapshot:
         blocks: list[Block] = []
         seen = set()
         for leaf, offset in reader.leaf_readers():
@@ -545,7 +554,10 @@ class Snapshot:
                 entries = []
                 for docnum in leaf.all_doc_ids():
                     stored = leaf.stored_fields(docnum)
-                    entries.append((docnum, Block.from_stored(stored["meta"], -1)))
+                    block = Block.from_stored(stored["meta"], -1)
+                    if not blooms:
+                        block.bloom = None
+                    entries.append((docnum, block))
                 cached = cache[sid] = _Segment(entries)
             placed = cached.placed(offset)
             has_deletions = leaf.has_deletions()
@@ -672,6 +684,9 @@ class Snapshot:
         by_docnum = self.by_docnum
         for b in self.blocks if within is None else (by_docnum[d] for d in within):
             bloom = b.bloom
+            if bloom is None:  # not loaded here: the block may hold it
+                out.add(b.docnum)
+                continue
             n = len(bloom)
             if not n:
                 continue

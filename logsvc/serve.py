@@ -60,7 +60,7 @@ class LogsvcWorker(ThreadWorker):
         """Does this worker leave new connections to the others? The one that ingests does, when
         there are others: its index commits hold this process's GIL for tens of milliseconds, which
         is what a live tail's latency and a search's p99 were waiting on (ARCHITECTURE.md, Live tail)."""
-        return self.cfg.workers > 1 and _service is not None and _service.is_writer
+        return not writer_serves(self.cfg.workers) and _service is not None and _service.is_writer
 
     def set_accept_enabled(self, enabled: bool) -> None:
         super().set_accept_enabled(enabled and not self._steps_back())
@@ -97,6 +97,11 @@ class LogsvcWorker(ThreadWorker):
                         conn.sock.shutdown(socket.SHUT_RDWR)
                     except OSError:
                         pass
+
+
+def writer_serves(workers: int) -> bool:
+    """Does the ingesting worker serve requests? Only when it is the only worker."""
+    return workers <= 1
 
 
 def _limit_malloc_arenas() -> None:
@@ -157,7 +162,12 @@ class LogsvcApplication(BaseApplication):
         from logsvc.app import create_app
         from logsvc.service import Service
 
-        _service = Service(self.settings, invoker_server=InternalServer, board=self.board).start()
+        _service = Service(
+            self.settings,
+            invoker_server=InternalServer,
+            board=self.board,
+            writer_reads=writer_serves(self.settings.workers),
+        ).start()
         return create_app(_service)
 
 

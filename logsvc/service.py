@@ -110,11 +110,15 @@ class Service:
         *,
         invoker_server: StartServer | None = None,
         board: Board | None = None,
+        writer_reads: bool = True,
     ) -> None:
         """`invoker_server` starts the invoker's loopback server (the API layer's, injected by serve.py);
-        a project needs it. `board`: shared with the server's other processes (the ingest state)."""
+        a project needs it. `board`: shared with the server's other processes (the ingest state).
+        `writer_reads=False`: if this process becomes the writer it serves (almost) no reads, so its
+        index leaves the Bloom filters on disk (`BlockIndex(blooms=False)`)."""
         self.settings = settings
         self.board = board
+        self.writer_reads = writer_reads
         self.store = Store(settings.data_dir)
         self.index_dir = Path(settings.data_dir) / "index"
         self.index = IndexHandle(self.index_dir)
@@ -318,7 +322,7 @@ class Service:
                 if next(files, None) is not None:
                     log.warning("no index at %s; building it from the stream files", self.index_dir)
         try:
-            return BlockIndex(self.index_dir)
+            return BlockIndex(self.index_dir, blooms=self.writer_reads)
         except IndexCorrupt as e:
             log.error(
                 "the index at %s is damaged (%s); rebuilding it from the stream files",
@@ -327,7 +331,7 @@ class Service:
             )
             BlockIndex.destroy(self.index_dir)
             self._discard_columns()
-            return BlockIndex(self.index_dir)
+            return BlockIndex(self.index_dir, blooms=self.writer_reads)
 
     @property
     def is_writer(self) -> bool:

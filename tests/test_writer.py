@@ -12,6 +12,8 @@ import requests
 
 from logsvc.board import Board
 from logsvc.config import Settings
+from logsvc.filterpattern import compile_pattern
+from logsvc.index import BlockIndex
 from logsvc.service import Service
 from tests.conftest import start_server, wait_for
 
@@ -86,3 +88,26 @@ def test_the_board_is_shared_with_a_forked_process() -> None:
     assert board.read() == {"pid": 2, "eventsIngested": 12345, "ingestError": "the disk is full"}
     with pytest.raises(ValueError):
         board.publish({"x": "y" * 5000})
+
+
+def test_a_writer_that_serves_no_reads_leaves_bloom_filters_on_disk_and_still_finds_all(
+    settings: Settings, write_lines
+) -> None:
+    lines = [f"request {i} id-{i * 7919:08x}z" for i in range(3000)]  # ids: Bloom tokens
+    write_lines(G, S, lines)
+    with Service(dataclasses.replace(settings, block_lines=256), writer_reads=False) as svc:
+        wait_for(lambda: svc.is_writer, what="the writer")
+        assert svc.wait_indexed(timeout=30)
+        with svc.index.snapshot() as snap:
+            assert len(snap.blocks) >= 10 and all(b.bloom is None for b in snap.blocks)
+        src = svc.reader.sources([G])
+        want = "id-" + f"{1234 * 7919:08x}z"
+        assert [e.message for e in svc.reader.read(src, pattern=want).events] == [lines[1234]]
+    reader = BlockIndex(settings.data_dir / "index")  # any other process: the filters, as stored
+    try:
+        with reader.snapshot() as snap:
+            assert all(b.bloom for b in snap.blocks)
+            # the filters narrow there: a few of the 12 blocks, not every one
+            assert len(snap.candidates(compile_pattern(want).token_query())) < len(snap.blocks)
+    finally:
+        reader.close()
