@@ -94,7 +94,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("port", 4588, "TCP port to listen on (0 picks a free one)", int),
     Setting("workers", 2, "gunicorn worker processes; one ingests (with 2+, it takes no new connections)", int),
-    Setting("threads", 256, "Threads per worker; each open SSE tail holds one", int),
+    Setting("threads", 512, "Threads per worker; each open SSE tail holds one", int),
     Setting("token", None, "If set, every HTTP API request needs 'Authorization: Bearer <token>'"),
     Setting(
         "insecure",
@@ -105,7 +105,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "max_tail_clients",
-        200,
+        400,
         "Open SSE tail connections per worker before new ones get 503 (keep below --threads)",
         int,
     ),

@@ -1,9 +1,11 @@
 """Serving under gunicorn: worker model, binding, and one Service per worker.
 
 Why gthread with many threads: every SSE tail holds a thread for as long as it is open, and the
-measurements (ARCHITECTURE.md) show 2 workers x 16 threads hold only 32 tails. 2 workers x 256
-threads hold 400 tails at ~8 MB of address space (not RSS) a thread; tails are capped at
-`max_tail_clients` per worker, below the thread count, so a plain request always finds a thread.
+measurements (ARCHITECTURE.md) show 2 workers x 16 threads hold only 32 tails. The ingesting worker
+takes no new connections (`LogsvcWorker._steps_back`), so with the default 2 workers one serves
+them all: 512 threads hold 400 tails at ~8 MB of address space (not RSS) a thread, made as they are
+needed; tails are capped at `max_tail_clients` per worker, below the thread count, so a plain
+request always finds a thread.
 """
 
 from __future__ import annotations
