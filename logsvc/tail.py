@@ -66,7 +66,7 @@ STEP_COUNT = 4096  # ... and at most this many of them
 # A tail reads again at most this often: a writer appending every millisecond costs one round
 # (a look at the file, a parse, a write to every client's socket) per ROUND_GAP, not one per write.
 # A line waits at most this much longer, and only while lines come faster than this.
-ROUND_GAP = 0.002
+ROUND_GAP = 0.005
 STEP_WAIT = 1.0  # seconds a tail waits for the step another tail is reading before reading alone
 
 
