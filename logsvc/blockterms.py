@@ -30,6 +30,7 @@ import struct
 import subprocess
 import sys
 import threading
+import weakref
 from collections.abc import Callable
 
 from logsvc.index import build_bloom, split_terms
@@ -67,6 +68,7 @@ class _Child:
         self.sent = 0  # requests handed to the writer
         self.read = 0  # answers read
         self.broken = False
+        self.abandoned = False  # stopped without close(): the writer thread reaps the helper
         threading.Thread(target=self._write, name="logsvc-blockterms", daemon=True).start()
 
     def _write(self) -> None:
@@ -84,6 +86,13 @@ class _Child:
                 pipe.close()
             except OSError:
                 pass
+            if self.abandoned:  # nobody reads its answers: drop them so it reaches EOF and exits
+                out = self.proc.stdout
+                assert out is not None
+                with out:
+                    while out.read(1 << 16):
+                        pass
+                self.proc.wait()
 
     def submit(self, raw: bytes) -> int:
         n, self.sent = self.sent, self.sent + 1
@@ -117,6 +126,11 @@ class _Child:
             raise _Gone()
         return data
 
+    def stop(self) -> None:
+        """Let the helper exit and be reaped by the writer thread; never waits (a finalizer)."""
+        self.abandoned = True
+        self.todo.put(None)
+
     def close(self) -> None:
         self.todo.put(None)  # the writer closes stdin: the helper exits
         try:
@@ -133,6 +147,7 @@ class Helper:
 
     def __init__(self) -> None:
         self._child: _Child | None = None
+        self._forget: weakref.finalize | None = None
 
     def submit(self, raw: bytes) -> Callable[[], Terms]:
         if len(raw) < INLINE_BYTES:
@@ -160,12 +175,16 @@ class Helper:
         return result
 
     def _start(self) -> _Child:
-        self._child = _Child()
-        return self._child
+        child = self._child = _Child()
+        # an ingester dropped without close() (a test, an embedding program) lets its helper go
+        self._forget = weakref.finalize(self, child.stop)
+        return child
 
     def close(self) -> None:
         child, self._child = self._child, None
         if child is not None:
+            assert self._forget is not None
+            self._forget.detach()
             child.close()
 
 

@@ -198,7 +198,12 @@ class Ingester:
             log.exception("final commit failed")
             self.index.cancel()
         finally:
-            self.terms.close()
+            self.close()
+
+    def close(self) -> None:
+        """Let the tokenising helper go (`run` and `rebuild` do it when they end; a caller of
+        `step` may, or leave it to the garbage collector)."""
+        self.terms.close()
 
     def _recover(self, why: str) -> None:
         if self.last_error != why:
@@ -587,6 +592,7 @@ class Ingester:
             finally:
                 os.close(fd)
         self.commit()
+        self.close()  # a rebuild is done with its tokenising helper
         if progress:
             progress(total, total)
         return count
