@@ -33,6 +33,7 @@ from logsvc.watch import Watcher
 log = logging.getLogger("logsvc")
 
 PUBLISH_EVERY = 0.2  # seconds between publications of the ingest state while it changes
+PUBLISHED_ERROR_CHARS = 500  # an ingest error (it may quote a path) is cut to this on the board
 
 
 class IndexHandle:
@@ -241,6 +242,9 @@ class Service:
         last = None
         while True:
             doc = {"pid": os.getpid(), **self._ingest_state()}
+            error = doc["ingestError"]
+            if error is not None and len(error) > PUBLISHED_ERROR_CHARS:  # the board holds 4 KB
+                doc["ingestError"] = error[:PUBLISHED_ERROR_CHARS] + "…"
             if doc != last:
                 self.board.publish(doc)
                 last = doc
