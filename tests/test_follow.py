@@ -71,6 +71,7 @@ class SSE:
         self.notices: list[dict] = []
         self.comments = 0
         self.last_id: str | None = None
+        self.ended: str | None = None  # why the stream stopped (said in failures), None while open
         self._lock = threading.Lock()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -96,12 +97,22 @@ class SSE:
                     self.last_id = raw[3:].strip()
                 elif raw.startswith("data:"):
                     data.append(raw[5:].strip())
-        except Exception:
-            pass
+            self.ended = "the server ended the stream"
+        except Exception as e:  # kept for the test that waits to report
+            self.ended = repr(e)
 
     def messages(self) -> list[str]:
         with self._lock:
             return [e["message"] for e in self.events]
+
+    def state(self) -> str:
+        """What a failed wait should say: what was sent (long messages by length) and how it ended."""
+        with self._lock:
+            sent = [
+                m if len(m) <= 40 else f"<{len(m)} chars>"
+                for m in (e["message"] for e in self.events)
+            ]
+        return f"sent {sent}, {self.comments} comments, ended: {self.ended}"
 
     def close(self) -> None:
         self.resp.close()
@@ -338,7 +349,10 @@ def test_a_20_mb_line_is_one_cut_event_and_hides_nothing_after_it(
         assert "[logsvc: cut; the whole event is " in giant_ev["message"][-80:]
         assert len(giant_ev["message"]) < 1_100_000
         assert search(server, "tok2x9") == ["after tok2x9"]
-        wait_for(lambda: len(tail.messages()) == 4, timeout=30, what="the tail sends all four")
+        try:
+            wait_for(lambda: len(tail.messages()) == 4, timeout=30, what="the tail sends all four")
+        except AssertionError as e:
+            raise AssertionError(f"{e}: the tail {tail.state()}") from None
         got = tail.events
         assert [e["message"] for e in got[:1] + got[2:]] == [
             "before the giant",
