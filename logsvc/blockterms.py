@@ -3,16 +3,16 @@ worked out in a helper process while the ingester cuts the next blocks and write
 
 Why: tokenising and the Bloom filter are a third of the ingester's time (1M realistic lines: 5.6 s
 of 16.8 s), pure CPU on bytes the ingester already holds, and the ingesting process has one core of
-Python. One helper per ingester takes them to the other core; a block's bytes cross a pipe (~0.03
-ms for 300 KB) and its terms come back.
+Python. Helper processes (HELPERS, blocks in turn) take them to the other core; a block's bytes
+cross a pipe (~0.03 ms for 300 KB) and its terms come back.
 
 `terms` is the one definition: inline and in the helper alike. A block under INLINE_BYTES (a live
 stream's trickle) is done inline, where the round trip costs more than it saves. The helper is
 `python -m logsvc.blockterms <parent pid>` (a fresh interpreter, like the column builder and the
 index merges: forking a process with hundreds of threads is not safe, and multiprocessing's spawn
 would run the embedding program's main script again), dies with its parent
-(`children.die_with_parent`), and when it fails (killed, out of memory) the blocks it had are worked
-out inline and a new helper starts at the next block.
+(`children.die_with_parent`), and when one fails (killed, out of memory) the blocks it had are
+worked out inline and a new helper starts at its next block.
 
 Protocol: each request is a block's bytes behind an 8-byte length, written by a thread of the
 ingesting process (so neither side can block the other on a full pipe, whatever the sizes); each
@@ -39,6 +39,12 @@ from logsvc.tokens import index_tokens_bytes
 log = logging.getLogger("logsvc.ingest")
 
 INLINE_BYTES = 64 * 1024  # blocks smaller than this are tokenised in the ingesting thread
+# Helper processes per ingester. With one, the ingester waited for its answers 22% of the time
+# while the helper sat idle through the ingester's reads and commits (py-spy, 1M realistic lines);
+# with two, blocks alternate between them. Server start to indexed, runs alternating one/two:
+# 1M 16.2 -> 12.9 s (four pairs), 10M 127 -> 113 s (four pairs, each pair faster with two). Three
+# did no better than two (1M 10.5 vs 10.7 s): the ingester's own share is then the longest part.
+HELPERS = 2
 
 Terms = tuple[list[str], bytes]  # (whoosh words, Bloom filter of the other tokens)
 _REQUEST = struct.Struct("<Q")
@@ -143,20 +149,25 @@ class _Child:
 
 
 class Helper:
-    """The ingester's helper process; `submit` returns a function that gives the terms when asked."""
+    """The ingester's helper processes; `submit` returns a function that gives the terms when asked.
 
-    def __init__(self) -> None:
-        self._child: _Child | None = None
-        self._forget: weakref.finalize | None = None
+    Blocks go to the HELPERS processes in turn, so a step's blocks are tokenised HELPERS at a time."""
+
+    def __init__(self, processes: int = HELPERS) -> None:
+        self._children: list[_Child | None] = [None] * processes
+        self._forget: list[weakref.finalize | None] = [None] * processes
+        self._turn = 0
 
     def submit(self, raw: bytes) -> Callable[[], Terms]:
         if len(raw) < INLINE_BYTES:
             got = terms(raw)
             return lambda: got
+        slot = self._turn
+        self._turn = (slot + 1) % len(self._children)
         try:
-            child = self._child or self._start()
+            child = self._children[slot] or self._start(slot)
         except OSError as e:
-            log.warning("could not start the tokenising helper (%s); tokenising inline", e)
+            log.warning("could not start a tokenising helper (%s); tokenising inline", e)
             got = terms(raw)
             return lambda: got
         n = child.submit(raw)
@@ -165,27 +176,32 @@ class Helper:
             try:
                 return child.answer(n)
             except _Gone:
-                if child is self._child:
+                if child is self._children[slot]:
                     log.warning(
-                        "the tokenising helper ended; its blocks are done inline, a new one follows"
+                        "a tokenising helper ended; its blocks are done inline, a new one follows"
                     )
-                    self.close()
+                    self._close(slot)
                 return terms(raw)
 
         return result
 
-    def _start(self) -> _Child:
-        child = self._child = _Child()
-        # an ingester dropped without close() (a test, an embedding program) lets its helper go
-        self._forget = weakref.finalize(self, child.stop)
+    def _start(self, slot: int) -> _Child:
+        child = self._children[slot] = _Child()
+        # an ingester dropped without close() (a test, an embedding program) lets its helpers go
+        self._forget[slot] = weakref.finalize(self, child.stop)
         return child
 
-    def close(self) -> None:
-        child, self._child = self._child, None
+    def _close(self, slot: int) -> None:
+        child, self._children[slot] = self._children[slot], None
+        forget, self._forget[slot] = self._forget[slot], None
         if child is not None:
-            assert self._forget is not None
-            self._forget.detach()
+            assert forget is not None
+            forget.detach()
             child.close()
+
+    def close(self) -> None:
+        for slot in range(len(self._children)):
+            self._close(slot)
 
 
 def main(argv: list[str]) -> int:
