@@ -225,7 +225,7 @@ class Server:
 
     def helper_pids(self) -> list[int]:
         """The processes the workers started, and theirs (column builder, index merges, the
-        ingester's tokenising helper): not in "master + workers", reported beside it."""
+        ingester's tokenising helpers): not in "master + workers", reported beside it."""
         out, todo = [], self.pids()[1:]
         while todo:
             pid = todo.pop()

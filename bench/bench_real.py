@@ -762,7 +762,7 @@ def run_size(
                         target="≤ 250 MB (#12)",
                         met=peak <= 250,
                         note=f"not counted: the processes the workers start (column builder,"
-                        f" index merges, the ingester's tokenising helper) peaked at"
+                        f" index merges, the ingester's tokenising helpers) peaked at"
                         f" {helpers:,.0f} MB together in this phase",
                     )
                 )
