@@ -28,7 +28,9 @@ class Board:
 
     def publish(self, doc: dict) -> None:
         """Replace the board's document (one writer at a time)."""
-        data = json.dumps(doc, separators=(",", ":")).encode()
+        # UTF-8, not \u escapes: a character costs at most 6 bytes (an escaped control character)
+        # instead of 12 (a surrogate pair), so a text cut to N characters fits in 6 N bytes
+        data = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
         if len(data) > len(self._mem) - _HEAD.size:
             raise ValueError(f"board document of {len(data)} bytes does not fit")
         seq = _HEAD.unpack_from(self._mem, 0)[0]  # a writer before this one may have left it

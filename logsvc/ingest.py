@@ -201,7 +201,7 @@ class Ingester:
             self.close()
 
     def close(self) -> None:
-        """Let the tokenising helper go (`run` and `rebuild` do it when they end; a caller of
+        """Let the tokenising helpers go (`run` and `rebuild` do it when they end; a caller of
         `step` may, or leave it to the garbage collector)."""
         self.terms.close()
 
@@ -592,7 +592,7 @@ class Ingester:
             finally:
                 os.close(fd)
         self.commit()
-        self.close()  # a rebuild is done with its tokenising helper
+        self.close()  # a rebuild is done with its tokenising helpers
         if progress:
             progress(total, total)
         return count

@@ -33,7 +33,9 @@ from logsvc.watch import Watcher
 log = logging.getLogger("logsvc")
 
 PUBLISH_EVERY = 0.2  # seconds between publications of the ingest state while it changes
-PUBLISHED_ERROR_CHARS = 500  # an ingest error (it may quote a path) is cut to this on the board
+# an ingest error (it may quote a path, in any characters) is cut to this on the board: 500
+# characters are at most 3,000 bytes there (Board.publish), within its 4 KB with the other fields
+PUBLISHED_ERROR_CHARS = 500
 
 
 class IndexHandle:

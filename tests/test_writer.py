@@ -113,13 +113,18 @@ def test_a_writer_that_serves_no_reads_leaves_bloom_filters_on_disk_and_still_fi
         reader.close()
 
 
-def test_a_long_ingest_error_is_published_cut_and_publishing_goes_on(settings: Settings) -> None:
-    """An error quoting a long path must not stop the writer's state from reaching the others."""
+@pytest.mark.parametrize("char", ["d", "\U0001f600", "\x01"])  # 1 byte, a surrogate pair, escaped
+def test_a_long_ingest_error_is_published_cut_and_publishing_goes_on(
+    settings: Settings, char: str
+) -> None:
+    """An error quoting a long path (names are untrusted: any characters) must not stop the
+    writer's state from reaching the others."""
     board = Board()
     with Service(settings, board=board) as svc:
         wait_for(lambda: svc.is_writer, what="the writer")
-        svc.ingester.last_error = "cannot read /" + "d" * 10_000
+        svc.ingester.last_error = "cannot read /" + char * 10_000
         got = wait_for(lambda: (d := board.read()) and d["ingestError"] and d)
-        assert got["ingestError"].startswith("cannot read /ddd") and len(got["ingestError"]) < 600
+        assert got["ingestError"].startswith("cannot read /" + char * 3)
+        assert len(got["ingestError"]) < 600
         svc.ingester.last_error = None
         wait_for(lambda: (d := board.read()) and d["ingestError"] is None, what="the error cleared")
