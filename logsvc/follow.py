@@ -10,7 +10,9 @@ functions, so an event has the same boundaries, text and id however (and wheneve
   when read); its end is found `SCAN_CHUNK` bytes at a time, so what follows it is never hidden and
   no reader holds the whole line;
 - a partial last line is held until its newline arrives, or taken as it is after
-  `PARTIAL_LINE_GRACE` seconds of silence; the newline that later ends such a line is skipped;
+  `PARTIAL_LINE_GRACE` seconds of silence, by the one reader that decides (the ingester, which
+  records it: stamps.read_events, which every reader goes through); the newline that later ends
+  such a line is skipped, other bytes are the next event;
 - an event whose last line could still take continuation lines (an open traceback) is held for
   `CONTINUATION_GRACE` seconds.
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from logsvc import lines
@@ -132,7 +135,7 @@ def file_identity(ino: int, head: bytes) -> bytes:
 
 
 def read_new_events(
-    fd: int, offset: int, size: int, quiet: float, max_read: int
+    fd: int, offset: int, size: int, quiet: float, max_read: int, *, partial: bool = True
 ) -> tuple[int, bytes, list, int]:
     """Read the complete events after `offset` of an open stream file, by the follow rules.
 
@@ -141,7 +144,9 @@ def read_new_events(
     relative to `data`, `consumed` the bytes they cover. Shared by the ingester and live tails so an
     event has the same boundaries (and id) however it is read. A line longer than `max_read` is
     read up to LINE_CAP + 1 bytes, so every reader sees a line over LINE_CAP the same way: one event of its first LINE_CAP bytes
-    whose `end` (and `consumed`) reach past `data` to the line's newline.
+    whose `end` (and `consumed`) reach past `data` to the line's newline. With `partial` False a
+    line without its newline is never taken, however quiet the writer (a reader that follows
+    another's decision: stamps.read_events).
     """
     offset, data = skip_taken_newline(
         fd, offset, os.pread(fd, min(size - offset, max_read), offset)
@@ -150,14 +155,13 @@ def read_new_events(
         data = os.pread(fd, min(size - offset, LINE_CAP + 1), offset)  # a line longer than max_read
     partial_read = offset + len(data) < size
     if len(data) > LINE_CAP and b"\n" not in data[: LINE_CAP + 1]:
-        return _long_line(fd, offset, size, data, quiet)
+        return _long_line(fd, offset, size, data, quiet if partial else 0.0)
     events, consumed = lines.split_events(
         data, flush=quiet >= CONTINUATION_GRACE and not partial_read
     )
-    if consumed == 0 and not partial_read and quiet >= PARTIAL_LINE_GRACE and data:
+    if partial and consumed == 0 and not partial_read and quiet >= PARTIAL_LINE_GRACE and data:
         # a last line that never got its newline: take it as it is rather than lose it
-        events, consumed = lines.split_events(data + b"\n", flush=True)
-        consumed = min(consumed, len(data))
+        events, consumed = lines.split_taken(data), len(data)
     return offset, data, events, consumed
 
 
@@ -188,7 +192,7 @@ def _long_line(
 
 
 def read_settled_events(
-    fd: int, offset: int, size: int, max_read: int
+    fd: int, offset: int, size: int, max_read: int, read: Callable[..., tuple] | None = None
 ) -> tuple[int, bytes, list, int]:
     """The events after `offset` as a reader of bytes the index has not reached shows them.
 
@@ -196,8 +200,11 @@ def read_settled_events(
     continuation grace (a query shows a traceback at the end of a file as it is now) but not for
     the partial-line grace (a line without its newline is never shown). A read that stops short of
     `size` holds its last event back for the next read; `consumed` is 0 only when nothing is left
-    that can be shown yet."""
-    start, data, events, consumed = read_new_events(fd, offset, size, CONTINUATION_GRACE, max_read)
+    that can be shown yet. `read`, if given, stands for `read_new_events` (the stream's recorded
+    cuts applied: stamps.read_events)."""
+    start, data, events, consumed = (read or read_new_events)(
+        fd, offset, size, CONTINUATION_GRACE, max_read
+    )
     if consumed == 0 and start + len(data) < size and b"\n" in data:
         # one event (a traceback) longer than max_read: shown cut at the read, rather than never
         events, consumed = lines.split_events(data, flush=True)

@@ -33,7 +33,6 @@ from logsvc.follow import (
     HEAD_BYTES,
     PARTIAL_LINE_GRACE,
     FileFollow,
-    read_new_events,
 )
 from logsvc.index import (
     NO_STAMP_MAX,
@@ -360,15 +359,22 @@ class Ingester:
                 self._drop_blocks(skey)
             if size <= st.end:
                 return False
-            start, data, events, consumed = read_new_events(
-                fd, st.end, size, now - st.changed_at, max(budget[0], 64 * 1024)
+            start, data, events, consumed, times = stamps.read_events(
+                self.store,
+                group,
+                stream,
+                fd,
+                st.end,
+                size,
+                now - st.changed_at,
+                max(budget[0], 64 * 1024),
+                decide=True,
             )
             budget[0] -= len(data)
             st.end = start
             truncated_read = start + len(data) < size
             if not events:
                 return truncated_read
-            times = stamps.book(self.store).times(group, stream, fd, start + len(data))
             self._add_events(st, data, events, times, fst.st_ino)
             st.took(fd, consumed, data)
             return truncated_read
@@ -575,8 +581,16 @@ class Ingester:
                 )
                 while st.end < limit:
                     # the follow rules, as if the writer had gone quiet: same events, same ids
-                    start, data, events, consumed = read_new_events(
-                        fd, st.end, limit, PARTIAL_LINE_GRACE, MAX_READ
+                    start, data, events, consumed, _ = stamps.read_events(
+                        self.store,
+                        group,
+                        stream,
+                        fd,
+                        st.end,
+                        limit,
+                        PARTIAL_LINE_GRACE,
+                        MAX_READ,
+                        decide=limit == fst.st_size,  # lines cut before are cut where they were
                     )
                     st.end = start
                     if not events:

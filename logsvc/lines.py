@@ -61,6 +61,7 @@ __all__ = [
     "parse_event",
     "parse_timestamp",
     "split_events",
+    "split_taken",
     "unescape_message",
 ]
 
@@ -543,6 +544,21 @@ def split_events(
     if not need or all(n in raw for n in need):
         emit(_raw_event(start, complete, _text(raw)))
     return events, complete
+
+
+def split_taken(data: bytes, *, need: tuple[bytes, ...] = ()) -> list[RawEvent]:
+    """The events of bytes already taken, all of them: `split_events(data, flush=True)`, except
+    that a last line without its newline (taken as it was after the writer went quiet, follow.py)
+    is an event too, and that event ends where the bytes end. Not one past: the byte after it may
+    arrive later and belongs to the next event, so an end past it would take that byte into this
+    event (its text and its id) for every reader that looks after it arrived."""
+    if not data or data.endswith(b"\n"):
+        return split_events(data, flush=True, need=need)[0]
+    events = split_events(data + b"\n", flush=True, need=need)[0]
+    if events and events[-1].end > len(data):
+        last = events[-1]
+        events[-1] = _raw_event(last.start, len(data), last.text)
+    return events
 
 
 def lines_holding(data: bytes, need: tuple[bytes, ...]) -> list[RawEvent]:

@@ -1413,19 +1413,25 @@ class _Files:
             return start, b"", []
         if end - start <= follow.LINE_CAP:
             data = os.pread(fd, end - start, start)
-            if data and not data.endswith(b"\n"):
-                data += b"\n"  # the ingester took an unterminated last line as an event: so do we
             if may_match is not None and not may_match(data):
                 return start, data, []  # nothing here can match: not split
             if need_in is not None:
                 need = need + need_in(data)
-            if need and count and data.count(b"\n") == count:  # every line is one event
-                return start, data, lines.lines_holding(data, need)
-            return start, data, lines.split_events(data, flush=True, need=need)[0]
+            if need and count and data.endswith(b"\n") and data.count(b"\n") == count:
+                return start, data, lines.lines_holding(data, need)  # every line is one event
+            # the ingester took an unterminated last line (a chunk's last) as an event: so do we
+            return start, data, lines.split_taken(data, need=need)
         pos, first, pieces, raws = start, None, [], []
         while pos < end:
-            at, data, evs, consumed = follow.read_new_events(
-                fd, pos, end, follow.PARTIAL_LINE_GRACE, TAIL_SLICE
+            at, data, evs, consumed, _ = stamps.read_events(
+                self.store,
+                src.group,
+                src.stream,
+                fd,
+                pos,
+                end,
+                follow.PARTIAL_LINE_GRACE,
+                TAIL_SLICE,
             )
             if not consumed and evs == [] and at + len(data) < end and b"\n" in data:
                 evs, consumed = lines.split_events(
@@ -1440,6 +1446,16 @@ class _Files:
             pos = at + consumed
         return (start if first is None else first), b"".join(pieces), raws
 
+    def _reader(self, src: Source) -> Callable[..., tuple]:
+        """`follow.read_new_events` for this stream, its recorded cuts applied (stamps.py)."""
+
+        def read(fd: int, offset: int, size: int, quiet: float, max_read: int) -> tuple:
+            return stamps.read_events(
+                self.store, src.group, src.stream, fd, offset, size, quiet, max_read
+            )[:4]
+
+        return read
+
     def tail_events(self, src: Source, start: int, end: int) -> tuple[int, bytes, list, int]:
         """Up to TAIL_SLICE unindexed bytes from `start` as events by the follow rules (an over-long line
         is the ingester's one cut event): (start, data, RawEvents, bytes consumed)."""
@@ -1447,7 +1463,7 @@ class _Files:
         fd = self._open(src)
         if fd is None or end <= start:
             return start, b"", [], 0
-        return follow.read_settled_events(fd, start, end, TAIL_SLICE)
+        return follow.read_settled_events(fd, start, end, TAIL_SLICE, self._reader(src))
 
     def events(self, src: Source, start: int, end: int, ingest_for) -> list[LogEvent]:
         """The visible events in [start, end); `ingest_for` gives chunk times, None for unindexed bytes."""
@@ -1461,7 +1477,9 @@ class _Files:
             evs = []
             pos = start
             while pos < end:
-                at, data, raws, consumed = follow.read_settled_events(fd, pos, end, TAIL_SLICE)
+                at, data, raws, consumed = follow.read_settled_events(
+                    fd, pos, end, TAIL_SLICE, self._reader(src)
+                )
                 if not consumed:
                     break
                 evs += [

@@ -37,7 +37,7 @@ from typing import Any
 
 from logsvc import limits, locks, names, safeio, stamps
 from logsvc.errors import ConfigError, InvalidParameter, LogsvcError
-from logsvc.follow import PARTIAL_LINE_GRACE, FileFollow, make_event, read_new_events
+from logsvc.follow import PARTIAL_LINE_GRACE, FileFollow, make_event
 from logsvc.store import Store
 from logsvc.visibility import Source, listed_sources, visible
 
@@ -668,10 +668,11 @@ class Forwarder:
 
     def _read(self, fd: int, src: Source, st: _Stream, size: int) -> Batch | None:
         quiet = time.monotonic() - st.changed_at
-        start, data, raws, consumed = read_new_events(fd, st.end, size, quiet, READ_BYTES)
+        start, data, raws, consumed, times = stamps.read_events(
+            self.store, src.group, src.stream, fd, st.end, size, quiet, READ_BYTES
+        )
         if not raws:
             return None
-        times = stamps.book(self.store).times(src.group, src.stream, fd, start + len(data))
         batch, taken = cut_batch(
             src.group, src.stream, src, start, raws, times, self.cfg.batch_events
         )
@@ -682,8 +683,9 @@ class Forwarder:
 
     def _reread(self, fd: int, src: Source, start: int, end: int) -> Batch:
         """The events of [start, end) exactly as they were cut into the pending batch."""
-        at, data, raws, _ = read_new_events(fd, start, end, PARTIAL_LINE_GRACE, end - start)
-        times = stamps.book(self.store).times(src.group, src.stream, fd, at + len(data))
+        at, data, raws, _, times = stamps.read_events(
+            self.store, src.group, src.stream, fd, start, end, PARTIAL_LINE_GRACE, end - start
+        )
         batch, _ = cut_batch(src.group, src.stream, src, at, raws, times, max(1, len(raws)))
         batch.start, batch.end = start, end
         batch.raw = (b"\n" if at > start else b"") + data  # at > start: it skipped a taken newline
@@ -793,8 +795,8 @@ class Forwarder:
             pos = src.from_offset
             times = stamps.book(self.store).times(src.group, src.stream, fd, upto)
             while pos < upto:
-                at, _, raws, consumed = read_new_events(
-                    fd, pos, upto, PARTIAL_LINE_GRACE, READ_BYTES
+                at, _, raws, consumed, _ = stamps.read_events(
+                    self.store, src.group, src.stream, fd, pos, upto, PARTIAL_LINE_GRACE, READ_BYTES
                 )
                 if not consumed:
                     break

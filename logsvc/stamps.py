@@ -17,6 +17,14 @@ timestamp taken when it wrote. Times are rounded *up* to a 10 ms grid (`STEP_MS`
 same grid point are coalesced into one record, so the sidecar grows by at most 16 bytes per 10 ms in
 which a stream got new bytes (≤ 1.6 KB/s for a stream written without pause).
 
+The sidecar also records the one other thing about a stream's bytes that the file does not hold:
+where a line was taken WITHOUT its newline (the writer went quiet mid-line: follow.py's partial-line
+grace). A record (-end, start) says bytes [start, end) are one event, taken as they were. Whether
+and when a line is taken so is a matter of timing, so it is decided once, by the ingester, and every
+reader (tails, searches of unindexed bytes, subscriptions, a rebuild of the index) follows the record
+through `read_events`, so the bytes that arrive after it ("rest of the line\n") are the next event
+for everyone, now and after `logsvc reindex`.
+
 A stream file that is replaced (new inode), truncated below the covered end or rewritten at its head
 starts a fresh sidecar: a reset file never inherits the old file's times. The sidecar is written
 under an `flock` and opened through `safeio` (no link followed, 0600). It is not fsynced: it survives any process crash, and
@@ -34,13 +42,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from logsvc import names, safeio
+from logsvc import follow, names, safeio
 from logsvc.store import Store
 
 MAGIC = b"LSTAMP1\0"
 HEAD = 64
 HEADER = struct.Struct("<8sQB64sQ7x")  # magic, inode, head length, head, generation; 96 bytes
-REC = struct.Struct("<qq")  # end offset, epoch ms
+REC = struct.Struct(
+    "<qq"
+)  # end offset, epoch ms; or a cut: (-end, start) of a line taken as it was
 # sidecar paths a process keeps, one per stream it reads: two names of <= 512 characters and a
 # path of two <= 200-character segments, so at most ~8 MB however long the names; ~300 KB typically
 PATHS_CACHED = 1024
@@ -59,12 +69,15 @@ def _now_ms() -> int:
 
 
 class _Table:
-    __slots__ = ("ends", "gen", "head", "ino", "key", "ms")
+    __slots__ = ("cuts", "ends", "gen", "head", "ino", "key", "ms", "n", "open_last")
 
     def __init__(self, ino: int, head: bytes, gen: int = 0) -> None:
         self.ino, self.head, self.gen = ino, head, gen
         self.ends: list[int] = []
         self.ms: list[int] = []
+        self.cuts: list[tuple[int, int]] = []  # (end, start) of lines taken as they were
+        self.n = 0  # records in the sidecar
+        self.open_last = False  # the last record is ends[-1]'s (a later read may extend it)
         self.key: tuple = ()
 
     def covered(self) -> int:
@@ -73,6 +86,13 @@ class _Table:
     def at(self, offset: int) -> int:
         i = bisect.bisect_right(self.ends, offset)
         return self.ms[i] if i < len(self.ms) else (self.ms[-1] if self.ms else _now_ms())
+
+    def cut_after(self, offset: int) -> tuple[int, int] | None:
+        """The first line taken as it was that ends past `offset`: (start, end), or None."""
+        if not self.cuts:
+            return None
+        i = bisect.bisect_right(self.cuts, (offset, 2**63))
+        return (self.cuts[i][1], self.cuts[i][0]) if i < len(self.cuts) else None
 
 
 class StampBook:
@@ -96,7 +116,9 @@ class StampBook:
         if hit is None:
             names.validate_group(group)
             names.validate_stream(stream)
-            path = self.dir / names.encode_segment(group) / (names.encode_segment(stream) + ".stamps")
+            path = (
+                self.dir / names.encode_segment(group) / (names.encode_segment(stream) + ".stamps")
+            )
             if len(self._paths) >= PATHS_CACHED:
                 self._paths.clear()
             hit = self._paths[(group, stream)] = (path, str(path))
@@ -105,14 +127,21 @@ class StampBook:
     def times(self, group: str, stream: str, fd: int, upto: int) -> TimeFn:
         """offset -> epoch ms at which logsvc first read that byte of the open stream file `fd`, for
         offsets below `upto`. Bytes below `upto` that nobody has read yet are stamped now."""
+        return self._table(group, stream, fd, upto).at
+
+    def _table(self, group: str, stream: str, fd: int, upto: int, check: bool = False) -> _Table:
+        """The stream's table, stamped up to `upto`; `check`: compare its head with the file's
+        first (the cached copy is otherwise trusted while the sidecar is unchanged)."""
         path, key = self._where(group, stream)
         fst = os.fstat(fd)
         t = self._tables.get(key)
+        if check and t is not None and os.pread(fd, len(t.head), 0) != t.head:
+            t = None  # rewritten under the same inode and size: the sync below starts afresh
         if t is not None and t.ino == fst.st_ino and upto <= t.covered() <= fst.st_size:
             try:
                 sst = os.stat(path, follow_symlinks=False)
                 if (sst.st_ino, sst.st_size, sst.st_mtime_ns) == t.key:
-                    return t.at
+                    return t
             except OSError:
                 pass
         try:
@@ -121,9 +150,36 @@ class StampBook:
             # a read-only data directory: whatever is recorded, else the file's modification time
             t = _Table(fst.st_ino, b"")
             t.ends, t.ms = [max(upto, 1)], [int(fst.st_mtime * 1000)]
-            return t.at
+            return t
         self._tables[key] = t
-        return t.at
+        return t
+
+    def cut(self, group: str, stream: str, fd: int, start: int, end: int) -> bool:
+        """Record that bytes [start, end) of the open stream file, its last bytes, are one event
+        taken without its newline. False (nothing recorded) if the file has grown past `end`
+        meanwhile: the line may have been ended since, and the caller reads again."""
+        path, key = self._where(group, stream)
+        with safeio.under(self.store.root, "stamps", path.parent.name, create=True) as dfd:
+            sfd = safeio.open_file(dfd, path.name, os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(sfd, fcntl.LOCK_EX)
+            # under the lock: a reader that read past `end` stamps past it under this lock too, so
+            # either it came first (the size says so here) or it finds this record when it stamps
+            fst = os.fstat(fd)
+            t = self._sync_locked(sfd, path, fd, fst, end)
+            if fst.st_size != end or t.covered() != end:
+                return False
+            if not t.cuts or t.cuts[-1][0] < end:
+                t.cuts.append((end, start))
+                os.pwrite(sfd, REC.pack(-end, start), HEADER.size + t.n * REC.size)
+                t.n += 1
+                t.open_last = False
+                sst = os.fstat(sfd)
+                t.key = (sst.st_ino, sst.st_size, sst.st_mtime_ns)
+            self._tables[key] = t
+            return True
+        finally:
+            os.close(sfd)
 
     def drop_cached(self, path: Path) -> None:
         """Forget this process's copy of a sidecar that was just removed (`forget`)."""
@@ -135,32 +191,37 @@ class StampBook:
             sfd = safeio.open_file(dfd, path.name, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(sfd, fcntl.LOCK_EX)
-            t = self._load(sfd, path)
-            fresh = (
-                t is None
-                or t.ino != fst.st_ino
-                or t.covered() > fst.st_size
-                or (bool(t.head) and os.pread(fd, len(t.head), 0) != t.head)
-            )
-            if fresh:
-                os.ftruncate(sfd, 0)  # another file under this name: it inherits nothing
-                t = _Table(fst.st_ino, b"", int.from_bytes(os.urandom(8), "little"))
-            if upto > t.covered():
-                now = max(_now_ms(), t.ms[-1] if t.ms else 0)
-                if t.ms and t.ms[-1] == now:
-                    t.ends[-1] = upto  # first read on the same grid point: one record
-                else:
-                    t.ends.append(upto)
-                    t.ms.append(now)
-                os.pwrite(sfd, REC.pack(upto, now), HEADER.size + (len(t.ends) - 1) * REC.size)
-            if fresh or len(t.head) < min(HEAD, t.covered()):
-                t.head = os.pread(fd, min(HEAD, t.covered()), 0)
-                os.pwrite(sfd, HEADER.pack(MAGIC, t.ino, len(t.head), t.head, t.gen), 0)
-            sst = os.fstat(sfd)
-            t.key = (sst.st_ino, sst.st_size, sst.st_mtime_ns)
-            return t
+            return self._sync_locked(sfd, path, fd, fst, upto)
         finally:
             os.close(sfd)  # releases the flock
+
+    def _sync_locked(self, sfd: int, path: Path, fd: int, fst: os.stat_result, upto: int) -> _Table:
+        t = self._load(sfd, path)
+        fresh = (
+            t is None
+            or t.ino != fst.st_ino
+            or t.covered() > fst.st_size
+            or (bool(t.head) and os.pread(fd, len(t.head), 0) != t.head)
+        )
+        if fresh:
+            os.ftruncate(sfd, 0)  # another file under this name: it inherits nothing
+            t = _Table(fst.st_ino, b"", int.from_bytes(os.urandom(8), "little"))
+        if upto > t.covered():
+            now = max(_now_ms(), t.ms[-1] if t.ms else 0)
+            if t.ms and t.ms[-1] == now and t.open_last:
+                t.ends[-1] = upto  # first read on the same grid point: one record
+                at = t.n - 1
+            else:
+                t.ends.append(upto)
+                t.ms.append(now)
+                at, t.n, t.open_last = t.n, t.n + 1, True
+            os.pwrite(sfd, REC.pack(upto, now), HEADER.size + at * REC.size)
+        if fresh or len(t.head) < min(HEAD, t.covered()):
+            t.head = os.pread(fd, min(HEAD, t.covered()), 0)
+            os.pwrite(sfd, HEADER.pack(MAGIC, t.ino, len(t.head), t.head, t.gen), 0)
+        sst = os.fstat(sfd)
+        t.key = (sst.st_ino, sst.st_size, sst.st_mtime_ns)
+        return t
 
     def _load(self, sfd: int, path: Path) -> _Table | None:
         """The sidecar's table, reading only what was added since this process last read it."""
@@ -175,17 +236,83 @@ class StampBook:
         old = self._tables.get(str(path))
         t = _Table(ino, head[:hlen], gen)
         start = 0
-        if old is not None and old.gen == gen and old.ino == ino and 0 < len(old.ends) <= n:
-            t.ends, t.ms = (
-                old.ends[:-1],
-                old.ms[:-1],
-            )  # the last record may have been extended since
-            start = len(t.ends)
+        if old is not None and old.gen == gen and old.ino == ino and 0 < old.n <= n:
+            t.cuts = list(old.cuts)
+            if old.open_last:  # the last record may have been extended since: read it again
+                t.ends, t.ms, start = old.ends[:-1], old.ms[:-1], old.n - 1
+            else:
+                t.ends, t.ms, start = list(old.ends), list(old.ms), old.n
         data = os.pread(sfd, (n - start) * REC.size, HEADER.size + start * REC.size)
         for end, ms in REC.iter_unpack(data[: (len(data) // REC.size) * REC.size]):
-            t.ends.append(end)
-            t.ms.append(ms)
+            if end < 0:
+                t.cuts.append((-end, ms))
+                t.open_last = False
+            else:
+                t.ends.append(end)
+                t.ms.append(ms)
+                t.open_last = True
+        t.n = start + len(data) // REC.size
         return t
+
+
+def read_events(
+    store: Store,
+    group: str,
+    stream: str,
+    fd: int,
+    offset: int,
+    size: int,
+    quiet: float,
+    max_read: int,
+    *,
+    decide: bool = False,
+) -> tuple[int, bytes, list, int, TimeFn]:
+    """`follow.read_new_events` as every reader of a stream must call it: with the stream's recorded
+    cuts (lines taken without their newline), and the times of what was read.
+
+    Returns (start, data, events, consumed, times). Only a reader that `decide`s (the ingester, one
+    at a time) takes a line without its newline by its own clock, and records it (`cut`) before
+    taking it; every other reader takes such a line exactly where, and only once, it was recorded.
+    Timing decides such a line, so two readers deciding alone could cut it differently.
+    """
+    b = book(store)
+    start, data, evs, consumed = follow.read_new_events(
+        fd, offset, size, quiet, max_read, partial=decide
+    )
+    # after the read: a cut recorded before this read past it is in the table (stamping past the
+    # covered end takes the sidecar's lock, which `cut` holds while it checks the size)
+    t = b._table(group, stream, fd, start + len(data) if evs else 0)
+    c = t.cut_after(offset)
+    if c is not None:  # rare: make sure the record is of this file, not of one it replaced
+        t = b._table(group, stream, fd, start + len(data) if evs else 0, check=True)
+        c = t.cut_after(offset)
+    bound = None
+    if c is not None:
+        lo, hi = c
+        if offset < lo and (start + consumed > lo or (not consumed and size >= hi)):
+            bound = lo  # the whole events before the cut line, as they were taken
+        elif lo <= offset and start + consumed != hi and size >= hi:
+            bound = hi  # the cut line itself
+    elif decide and evs and _taken_as_is(fd, start, data, consumed):
+        if not b.cut(group, stream, fd, start + evs[-1].start, start + consumed):
+            return start, b"", [], 0, t.at  # the line may have ended meanwhile: read again
+    if bound is not None:
+        start, data, evs, consumed = follow.read_new_events(
+            fd, offset, bound, float("inf"), max_read
+        )
+        if evs:
+            t = b._table(group, stream, fd, start + len(data))
+    return start, data, evs, consumed, t.at
+
+
+def _taken_as_is(fd: int, start: int, data: bytes, consumed: int) -> bool:
+    """Did this read take its last event without a newline (the writer went quiet mid-line)?"""
+    last = (
+        data[consumed - 1 : consumed]
+        if consumed <= len(data)
+        else os.pread(fd, 1, start + consumed - 1)
+    )
+    return bool(consumed) and last != b"\n"
 
 
 def forget(store: Store, group: str, stream: str | None = None) -> None:

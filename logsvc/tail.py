@@ -10,8 +10,8 @@ cursor after them; the others wait for it and take the same Batch, so the transp
 A tail whose client takes direct writes rides (`_Rider`): its thread sleeps while the reading tail
 writes each batch to its socket and carries it on to the next round.
 
-Event boundaries follow exactly the ingester's rules (held tracebacks, unterminated last lines,
-over-long lines) and file identity is the ingester's `FileFollow` (rotation, truncation, a
+Event boundaries follow exactly the ingester's rules (held tracebacks, over-long lines; a line
+without its newline is taken where the ingester recorded it, stamps.read_events) and file identity is the ingester's `FileFollow` (rotation, truncation, a
 rewritten head: the new file is read from byte 0), so an event has the same id whether it arrived
 by tail or by search. Memory is bounded in bytes: each feed holds a share of FEED_BYTES and is
 dropped when no tail asks for it, batches hold about BATCH_BYTES, the JSON cache JSON_CACHE_BYTES,
@@ -42,7 +42,6 @@ from logsvc.follow import (
     FileFollow,
     file_identity,
     make_event,
-    read_new_events,
 )
 from logsvc.model import LogEvent
 from logsvc.store import Store
@@ -539,17 +538,19 @@ class Tailer:
                 feed.clear()
             if st.st_size <= f.end:
                 return f.end, []
-            start, data, evs, consumed = read_new_events(
-                fd, f.end, st.st_size, now - f.changed_at, READ_CHUNK
+            start, data, evs, consumed, times = stamps.read_events(
+                self.store,
+                src.group,
+                src.stream,
+                fd,
+                f.end,
+                st.st_size,
+                now - f.changed_at,
+                READ_CHUNK,
             )
             f.end = start
             f.took(fd, consumed, data)
             ident = f.identity()
-            times = (
-                stamps.book(self.store).times(src.group, src.stream, fd, start + len(data))
-                if evs
-                else None
-            )
             out = [
                 _encoded(
                     make_event(
@@ -583,15 +584,10 @@ class Tailer:
             if not stat.S_ISREG(st.st_mode) or st.st_size <= p.offset:
                 return [], False
             quiet = time.monotonic() - feed.f.changed_at
-            start, data, evs, consumed = read_new_events(
-                fd, p.offset, st.st_size, quiet, READ_CHUNK
+            start, data, evs, consumed, times = stamps.read_events(
+                self.store, src.group, src.stream, fd, p.offset, st.st_size, quiet, READ_CHUNK
             )
             ident = file_identity(st.st_ino, os.pread(fd, HEAD_BYTES, 0))
-            times = (
-                stamps.book(self.store).times(src.group, src.stream, fd, start + len(data))
-                if evs
-                else None
-            )
             out = [
                 make_event(
                     src.group,

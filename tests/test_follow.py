@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -288,17 +290,7 @@ def test_event_ids_are_unique_across_truncation_and_stable_across_restart_and_re
             what="the same ids after kill -9",
         )
         server.stop()
-        import subprocess
-        import sys
-
-        env = dict(os.environ, LOGSVC_DATA_DIR=str(data_dir))
-        subprocess.run(
-            [sys.executable, "-m", "logsvc", "reindex"],
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+        _reindex(data_dir)
         server = start_server(data_dir)
         wait_for(
             lambda: [e["eventId"] for e in events(server, "ids")] == second,
@@ -306,6 +298,18 @@ def test_event_ids_are_unique_across_truncation_and_stable_across_restart_and_re
         )
     finally:
         server.stop()
+
+
+def _reindex(data_dir: Path) -> None:
+    """`logsvc reindex` over the data directory, as a user runs it (the server stopped)."""
+    env = dict(os.environ, LOGSVC_DATA_DIR=str(data_dir))
+    subprocess.run(
+        [sys.executable, "-m", "logsvc", "reindex"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 # ---- #17.4: lines longer than any buffer ------------------------------------------------------
@@ -372,6 +376,96 @@ def test_a_20_mb_line_is_one_cut_event_and_hides_nothing_after_it(
         wait_for(lambda: shape() == want, timeout=30, what="the same after a restart")
     finally:
         server.stop()
+
+
+# ---- a line without its newline: taken once, by one reader's clock, followed by every reader ----
+
+
+def test_a_line_taken_without_its_newline_stays_that_event_for_every_reader(
+    data_dir: Path,
+) -> None:
+    """The writer goes quiet mid-line: after the grace the line is an event as it is. The rest of
+    the line, written later, is the next event, for REST, the live tail, a tail resumed from before
+    it, search, and after `logsvc reindex`: the served event keeps its id and its text (it became
+    "partiala" with another id once the next byte arrived, and "partialabc" after a reindex)."""
+    server = start_server(data_dir)
+    try:
+        tail = open_tail(server)
+        path = append(server, "quiet", ["first"])
+        wait_for(lambda: tail.messages() == ["first"] and tail.last_id, what="first, a cursor")
+        after_first = tail.last_id
+        with open(path, "ab") as f:
+            f.write(b"partial")  # no newline: the writer went quiet mid-line
+        wait_for(lambda: messages(server, "quiet") == ["first", "partial"], what="taken as it is")
+        served = events(server, "quiet")
+        wait_for(lambda: tail.messages() == ["first", "partial"], what="the tail takes it too")
+        with open(path, "ab") as f:
+            f.write(b"abc\nlast\n")  # the rest of the line, then a line
+        want = ["first", "partial", "abc", "last"]
+        wait_for(lambda: messages(server, "quiet") == want, what="the rest is the next event")
+        evs = events(server, "quiet")
+        assert [e["eventId"] for e in evs[:2]] == [e["eventId"] for e in served]
+        assert len({e["eventId"] for e in evs}) == 4
+        wait_for(lambda: tail.messages() == want, what="the live tail: the same four")
+        assert [e["eventId"] for e in tail.events] == [e["eventId"] for e in evs]
+        back = SSE(
+            f"{server.url}/api/v1/tail?group={G}&heartbeat=1",
+            headers={"Last-Event-ID": after_first},
+        )
+        wait_for(lambda: len(back.messages()) >= 3, what="a tail resumed before the line")
+        time.sleep(0.3)
+        assert back.messages() == want[1:]
+        assert [e["eventId"] for e in back.events] == [e["eventId"] for e in evs[1:]]
+        assert search(server, "partial") == ["partial"]
+        tail.close()
+        back.close()
+        server.stop()
+        _reindex(data_dir)
+        server = start_server(data_dir)
+        wait_for(lambda: len(events(server, "quiet")) >= 3, what="the reindexed stream")
+        assert [(e["eventId"], e["message"]) for e in events(server, "quiet")] == [
+            (e["eventId"], e["message"]) for e in evs
+        ]
+    finally:
+        server.stop()
+
+
+def test_only_the_deciding_reader_takes_a_line_without_its_newline(data_dir: Path) -> None:
+    """stamps.read_events: a reader that does not decide (a tail) never takes an unterminated line
+    on its own clock, however quiet the writer; the ingester's take is recorded, refused if the file
+    grew meanwhile, and bounds every later read of those bytes, the line's rest included."""
+    from logsvc import stamps
+    from logsvc.store import Store
+
+    store = Store(data_dir)
+    path = store.ensure_stream(G, "cut")
+    path.write_bytes(b"one\ntwo")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+
+        def read(offset: int, decide: bool, quiet: float = 60.0) -> list[tuple[int, int, str]]:
+            size = os.fstat(fd).st_size
+            start, _, evs, _, _ = stamps.read_events(
+                store, G, "cut", fd, offset, size, quiet, 1 << 20, decide=decide
+            )
+            return [(start + r.start, start + r.end, r.text) for r in evs]
+
+        assert read(0, decide=False) == [(0, 4, "one")]
+        assert read(4, decide=False) == []  # a tail waits for the ingester, however quiet
+        assert read(4, decide=True, quiet=0.5) == []  # the ingester waits for the grace
+        with open(path, "ab") as f:
+            f.write(b"x")  # grows between the ingester's read and its record: not taken
+        assert stamps.book(store).cut(G, "cut", fd, 4, 7) is False
+        assert read(4, decide=True) == [(4, 8, "twox")]  # ends where the bytes end, not past
+        assert read(4, decide=False) == [(4, 8, "twox")]  # recorded: every reader takes it
+        with open(path, "ab") as f:
+            f.write(b"yz\nthree\n")
+        assert read(0, decide=False) == [(0, 4, "one")]  # bounded at the cut line's start
+        assert read(4, decide=False) == [(4, 8, "twox")]  # the cut line, not "twoxyz"
+        assert read(8, decide=False) == [(8, 11, "yz"), (11, 17, "three")]
+        assert read(8, decide=True) == [(8, 11, "yz"), (11, 17, "three")]
+    finally:
+        os.close(fd)
 
 
 def _cpu_seconds(server: Server, over: float) -> float:

@@ -313,14 +313,12 @@ class Builder:
                 if len(data) < hi - lo - 1:
                     continue  # the file shrank under us: the next round sees the reset
                 for a, b, ing in chunks:
-                    piece = data[a - lo : b - lo]
-                    if piece and not piece.endswith(b"\n"):
-                        piece += b"\n"  # the ingester took an unterminated last line as an event: so does the reader
-                    evs, _ = lines.split_events(piece, flush=True)
+                    # the ingester took an unterminated last line as an event: so does the reader
+                    evs = lines.split_taken(data[a - lo : b - lo])
                     self.slow_events += extract.extract(
                         cols, t["group"], t["stream"], t["ident"], a, evs, lambda _o, v=ing: v
                     )
-                # the last bytes read (an unterminated last line's block ends one past the file's end)
+                # the last bytes read (a block of an old index may end one past the file's end)
                 real_end = lo + len(data)
                 mark_at = max(0, real_end - MARK_BYTES)
                 mark = os.pread(fd, real_end - mark_at, mark_at)

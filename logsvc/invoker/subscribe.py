@@ -34,7 +34,7 @@ from typing import Any
 from logsvc import safeio, stamps
 from logsvc.errors import InvalidParameter, LogsvcError
 from logsvc.filterpattern import compile_pattern
-from logsvc.follow import FileFollow, make_event, read_new_events
+from logsvc.follow import FileFollow, make_event
 from logsvc.invoker.functions import ACCOUNT
 from logsvc.limits import EVENT_OVERHEAD, MAX_BATCH_BYTES, MAX_BATCH_EVENTS
 from logsvc.model import LogEvent
@@ -319,13 +319,19 @@ class FilterDelivery:
                 s.events, s.size, s.upto, s.saved = [], 0, 0, 0
             if st.st_size <= f.end:
                 return False
-            start, data, raws, consumed = read_new_events(
-                fd, f.end, st.st_size, now - f.changed_at, READ_CHUNK
+            start, data, raws, consumed, times = stamps.read_events(
+                self.store,
+                self.flt.group,
+                stream,
+                fd,
+                f.end,
+                st.st_size,
+                now - f.changed_at,
+                READ_CHUNK,
             )
             f.end = start
             f.took(fd, consumed, data)
             if raws:
-                times = stamps.book(self.store).times(self.flt.group, stream, fd, start + len(data))
                 ident = f.identity()
                 for r in raws:
                     e = make_event(
