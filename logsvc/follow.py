@@ -10,9 +10,9 @@ functions, so an event has the same boundaries, text and id however (and wheneve
   when read); its end is found `SCAN_CHUNK` bytes at a time, so what follows it is never hidden and
   no reader holds the whole line;
 - a partial last line is held until its newline arrives, or taken as it is after
-  `PARTIAL_LINE_GRACE` seconds of silence, by the one reader that decides (the ingester, which
-  records it: stamps.read_events, which every reader goes through); the newline that later ends
-  such a line is skipped, other bytes are the next event;
+  `PARTIAL_LINE_GRACE` seconds of silence, once: the first follower to take it records it and
+  every reader follows the record (stamps.read_events, which every reader goes through); the
+  newline that later ends such a line is skipped, other bytes are the next event;
 - an event whose last line could still take continuation lines (an open traceback) is held for
   `CONTINUATION_GRACE` seconds.
 

@@ -669,7 +669,7 @@ class Forwarder:
     def _read(self, fd: int, src: Source, st: _Stream, size: int) -> Batch | None:
         quiet = time.monotonic() - st.changed_at
         start, data, raws, consumed, times = stamps.read_events(
-            self.store, src.group, src.stream, fd, st.end, size, quiet, READ_BYTES
+            self.store, src.group, src.stream, fd, st.end, size, quiet, READ_BYTES, decide=True
         )
         if not raws:
             return None

@@ -20,10 +20,11 @@ which a stream got new bytes (≤ 1.6 KB/s for a stream written without pause).
 The sidecar also records the one other thing about a stream's bytes that the file does not hold:
 where a line was taken WITHOUT its newline (the writer went quiet mid-line: follow.py's partial-line
 grace). A record (-end, start) says bytes [start, end) are one event, taken as they were. Whether
-and when a line is taken so is a matter of timing, so it is decided once, by the ingester, and every
-reader (tails, searches of unindexed bytes, subscriptions, a rebuild of the index) follows the record
-through `read_events`, so the bytes that arrive after it ("rest of the line\n") are the next event
-for everyone, now and after `logsvc reindex`.
+and when a line is taken so is a matter of timing, so it is decided once: by the first follower of
+the live file to take it (the ingester, a tail, a subscription, `forward`), which records it under the
+sidecar's lock before it takes it, and every reader after it follows the record through
+`read_events`, so the bytes that arrive after it ("rest of the line\n") are the next event for
+everyone, now and after `logsvc reindex`.
 
 A stream file that is replaced (new inode), truncated below the covered end or rewritten at its head
 starts a fresh sidecar: a reset file never inherits the old file's times. The sidecar is written
@@ -164,7 +165,8 @@ class StampBook:
         try:
             fcntl.flock(sfd, fcntl.LOCK_EX)
             # under the lock: a reader that read past `end` stamps past it under this lock too, so
-            # either it came first (the size says so here) or it finds this record when it stamps
+            # either it came first (the size says so here) or it finds this record when it stamps;
+            # a second decider of the same line finds the record and adds none
             fst = os.fstat(fd)
             t = self._sync_locked(sfd, path, fd, fst, end)
             if fst.st_size != end or t.covered() != end:
@@ -270,10 +272,12 @@ def read_events(
     """`follow.read_new_events` as every reader of a stream must call it: with the stream's recorded
     cuts (lines taken without their newline), and the times of what was read.
 
-    Returns (start, data, events, consumed, times). Only a reader that `decide`s (the ingester, one
-    at a time) takes a line without its newline by its own clock, and records it (`cut`) before
-    taking it; every other reader takes such a line exactly where, and only once, it was recorded.
-    Timing decides such a line, so two readers deciding alone could cut it differently.
+    Returns (start, data, events, consumed, times). A reader that `decide`s (one following the live
+    file: the ingester, a tail, a subscription, `forward`) may take a line without its newline by
+    its own clock, and records it (`cut`) before taking it, unless one is recorded already; every
+    reader takes such a line exactly where it was recorded, and a reader of bytes already taken (a
+    search, a re-read) never takes one the record does not hold. Timing decides such a line, so two
+    readers deciding alone could cut it differently.
     """
     b = book(store)
     start, data, evs, consumed = follow.read_new_events(

@@ -11,7 +11,7 @@ A tail whose client takes direct writes rides (`_Rider`): its thread sleeps whil
 writes each batch to its socket and carries it on to the next round.
 
 Event boundaries follow exactly the ingester's rules (held tracebacks, over-long lines; a line
-without its newline is taken where the ingester recorded it, stamps.read_events) and file identity is the ingester's `FileFollow` (rotation, truncation, a
+without its newline is taken once, where the first to take it recorded it: stamps.read_events) and file identity is the ingester's `FileFollow` (rotation, truncation, a
 rewritten head: the new file is read from byte 0), so an event has the same id whether it arrived
 by tail or by search. Memory is bounded in bytes: each feed holds a share of FEED_BYTES and is
 dropped when no tail asks for it, batches hold about BATCH_BYTES, the JSON cache JSON_CACHE_BYTES,
@@ -547,6 +547,7 @@ class Tailer:
                 st.st_size,
                 now - f.changed_at,
                 READ_CHUNK,
+                decide=True,
             )
             f.end = start
             f.took(fd, consumed, data)
@@ -585,7 +586,15 @@ class Tailer:
                 return [], False
             quiet = time.monotonic() - feed.f.changed_at
             start, data, evs, consumed, times = stamps.read_events(
-                self.store, src.group, src.stream, fd, p.offset, st.st_size, quiet, READ_CHUNK
+                self.store,
+                src.group,
+                src.stream,
+                fd,
+                p.offset,
+                st.st_size,
+                quiet,
+                READ_CHUNK,
+                decide=True,
             )
             ident = file_identity(st.st_ino, os.pread(fd, HEAD_BYTES, 0))
             out = [

@@ -430,10 +430,11 @@ def test_a_line_taken_without_its_newline_stays_that_event_for_every_reader(
         server.stop()
 
 
-def test_only_the_deciding_reader_takes_a_line_without_its_newline(data_dir: Path) -> None:
-    """stamps.read_events: a reader that does not decide (a tail) never takes an unterminated line
-    on its own clock, however quiet the writer; the ingester's take is recorded, refused if the file
-    grew meanwhile, and bounds every later read of those bytes, the line's rest included."""
+def test_a_line_without_its_newline_is_taken_once_and_every_reader_follows(data_dir: Path) -> None:
+    """stamps.read_events: a reader of bytes already taken (decide=False: a search, a re-read) never
+    takes an unterminated line on its own clock, however quiet the writer; a follower's take
+    (decide=True) waits for the grace, is recorded, refused if the file grew meanwhile, and bounds
+    every later read of those bytes by any reader, deciding or not, the line's rest included."""
     from logsvc import stamps
     from logsvc.store import Store
 
@@ -462,6 +463,7 @@ def test_only_the_deciding_reader_takes_a_line_without_its_newline(data_dir: Pat
             f.write(b"yz\nthree\n")
         assert read(0, decide=False) == [(0, 4, "one")]  # bounded at the cut line's start
         assert read(4, decide=False) == [(4, 8, "twox")]  # the cut line, not "twoxyz"
+        assert read(4, decide=True) == [(4, 8, "twox")]  # another follower: the same
         assert read(8, decide=False) == [(8, 11, "yz"), (11, 17, "three")]
         assert read(8, decide=True) == [(8, 11, "yz"), (11, 17, "three")]
     finally:

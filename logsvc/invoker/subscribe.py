@@ -328,6 +328,7 @@ class FilterDelivery:
                 st.st_size,
                 now - f.changed_at,
                 READ_CHUNK,
+                decide=True,
             )
             f.end = start
             f.took(fd, consumed, data)
