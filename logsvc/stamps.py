@@ -49,9 +49,8 @@ from logsvc.store import Store
 MAGIC = b"LSTAMP1\0"
 HEAD = 64
 HEADER = struct.Struct("<8sQB64sQ7x")  # magic, inode, head length, head, generation; 96 bytes
-REC = struct.Struct(
-    "<qq"
-)  # end offset, epoch ms; or a cut: (-end, start) of a line taken as it was
+# a record: (end offset, epoch ms); or a cut, (-end, start): a line taken without its newline
+REC = struct.Struct("<qq")
 # sidecar paths a process keeps, one per stream it reads: two names of <= 512 characters and a
 # path of two <= 200-character segments, so at most ~8 MB however long the names; ~300 KB typically
 PATHS_CACHED = 1024
