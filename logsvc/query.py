@@ -1423,15 +1423,10 @@ class _Files:
             return start, data, lines.split_taken(data, need=need)
         pos, first, pieces, raws = start, None, [], []
         while pos < end:
-            at, data, evs, consumed, _ = stamps.read_events(
-                self.store,
-                src.group,
-                src.stream,
-                fd,
-                pos,
-                end,
-                follow.PARTIAL_LINE_GRACE,
-                TAIL_SLICE,
+            # a chunk's range, as the ingester cut it: no line in it was taken without its newline
+            # but maybe its last, which ends where the range ends (so no cut record is needed)
+            at, data, evs, consumed = follow.read_new_events(
+                fd, pos, end, follow.PARTIAL_LINE_GRACE, TAIL_SLICE
             )
             if not consumed and evs == [] and at + len(data) < end and b"\n" in data:
                 evs, consumed = lines.split_events(
