@@ -359,16 +359,8 @@ class Ingester:
                 self._drop_blocks(skey)
             if size <= st.end:
                 return False
-            start, data, events, consumed, times = stamps.read_events(
-                self.store,
-                group,
-                stream,
-                fd,
-                st.end,
-                size,
-                now - st.changed_at,
-                max(budget[0], 64 * 1024),
-                decide=True,
+            start, data, events, consumed, times = stamps.read_followed(
+                self.store, group, stream, fd, st, size, now, max(budget[0], 64 * 1024)
             )
             budget[0] -= len(data)
             st.end = start

@@ -667,9 +667,8 @@ class Forwarder:
             os.close(fd)
 
     def _read(self, fd: int, src: Source, st: _Stream, size: int) -> Batch | None:
-        quiet = time.monotonic() - st.changed_at
-        start, data, raws, consumed, times = stamps.read_events(
-            self.store, src.group, src.stream, fd, st.end, size, quiet, READ_BYTES, decide=True
+        start, data, raws, consumed, times = stamps.read_followed(
+            self.store, src.group, src.stream, fd, st, size, time.monotonic(), READ_BYTES
         )
         if not raws:
             return None

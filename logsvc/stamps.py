@@ -312,6 +312,24 @@ def read_events(
     return start, data, evs, consumed, t.at
 
 
+def read_followed(
+    store: Store,
+    group: str,
+    stream: str,
+    fd: int,
+    ff: follow.FileFollow,
+    size: int,
+    now: float,
+    max_read: int,
+) -> tuple[int, bytes, list, int, TimeFn]:
+    """What is new after a follower's position (`ff.end`), read as a follower of the live file
+    reads it (the ingester, a tail, a subscription, `forward`): `read_events`, deciding, with the
+    quiet time since the follower last saw the file change (`now` on its clock)."""
+    return read_events(
+        store, group, stream, fd, ff.end, size, now - ff.changed_at, max_read, decide=True
+    )
+
+
 def _taken_as_is(fd: int, start: int, data: bytes, consumed: int) -> bool:
     """Did this read take its last event without a newline (the writer went quiet mid-line)?"""
     last = (

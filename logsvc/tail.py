@@ -538,16 +538,8 @@ class Tailer:
                 feed.clear()
             if st.st_size <= f.end:
                 return f.end, []
-            start, data, evs, consumed, times = stamps.read_events(
-                self.store,
-                src.group,
-                src.stream,
-                fd,
-                f.end,
-                st.st_size,
-                now - f.changed_at,
-                READ_CHUNK,
-                decide=True,
+            start, data, evs, consumed, times = stamps.read_followed(
+                self.store, src.group, src.stream, fd, f, st.st_size, now, READ_CHUNK
             )
             f.end = start
             f.took(fd, consumed, data)

@@ -319,16 +319,8 @@ class FilterDelivery:
                 s.events, s.size, s.upto, s.saved = [], 0, 0, 0
             if st.st_size <= f.end:
                 return False
-            start, data, raws, consumed, times = stamps.read_events(
-                self.store,
-                self.flt.group,
-                stream,
-                fd,
-                f.end,
-                st.st_size,
-                now - f.changed_at,
-                READ_CHUNK,
-                decide=True,
+            start, data, raws, consumed, times = stamps.read_followed(
+                self.store, self.flt.group, stream, fd, f, st.st_size, now, READ_CHUNK
             )
             f.end = start
             f.took(fd, consumed, data)
