@@ -58,9 +58,10 @@ class FileFollow:
     ino: int = 0
     head: bytes = b""  # the file's first min(HEAD_BYTES, end) bytes, as they were read
     end: int = 0  # bytes consumed (every complete event before this offset has been taken)
-    mark: bytes = (
-        b""  # the last bytes taken (before `end`): an in-place rewrite past the head shows here
-    )
+    mark: bytes = b""  # the last bytes taken: an in-place rewrite past the head shows here
+    # where `mark` ends (-1: at `end`). Not always `end`: skipping the newline that ends a line
+    # taken as it was moves `end` one byte past the bytes taken, and the mark must stay theirs
+    mark_end: int = -1
     mtime_ns: int = -1
     seen_size: int = -1
     changed_at: float = 0.0
@@ -78,19 +79,22 @@ class FileFollow:
         if not reset and self.head and os.pread(fd, len(self.head), 0) != self.head:
             reset = True
         if not reset and self.mark and fst.st_mtime_ns != self.mtime_ns:
-            now_mark = os.pread(fd, len(self.mark), self.end - len(self.mark))
+            at = self.mark_end if self.mark_end >= 0 else self.end
+            now_mark = os.pread(fd, len(self.mark), at - len(self.mark))
             # a byte that differs and is not zero: rewritten (a punched hole reads as zeros)
             reset = len(now_mark) < len(self.mark) or any(
                 x and x != y for x, y in zip(now_mark, self.mark, strict=True)
             )
         if reset:
             self.head, self.mark, self.end, self.seen_size = b"", b"", 0, -1
+            self.mark_end = -1
             self.generation += 1
         elif not self.head and self.end:  # adopting a position (a cursor): the file as it is now
             self.head = os.pread(fd, min(HEAD_BYTES, self.end), 0)
             self.mark = os.pread(
                 fd, min(MARK_BYTES, self.end), self.end - min(MARK_BYTES, self.end)
             )
+            self.mark_end = self.end
         self.ino = fst.st_ino
         settled = time.time_ns() - fst.st_mtime_ns >= MTIME_SETTLE_NS
         self.mtime_ns = fst.st_mtime_ns if settled else -1  # -1: check the mark again next look
@@ -124,6 +128,7 @@ class FileFollow:
             self.head += span(len(self.head), min(HEAD_BYTES, self.end))
         if consumed:
             self.mark = span(self.end - min(MARK_BYTES, self.end), self.end)
+            self.mark_end = self.end
 
     def identity(self) -> bytes:
         """What event ids fold in (model.make_event_id): the inode and the head bytes."""

@@ -441,6 +441,7 @@ class _Stream(FileFollow):
             "head": self.head.hex(),
             "end": self.end,
             "mark": self.mark.hex(),
+            "markEnd": self.mark_end,
         }
 
 
@@ -520,6 +521,7 @@ class Forwarder:
                 head=bytes.fromhex(r["head"]),
                 end=r["end"],
                 mark=bytes.fromhex(r["mark"]),
+                mark_end=int(r.get("markEnd", -1)),  # a checkpoint written before: at `end`
                 group=r["group"],
                 stream=r["stream"],
             )

@@ -430,6 +430,27 @@ def test_a_line_taken_without_its_newline_stays_that_event_for_every_reader(
         server.stop()
 
 
+def test_the_newline_ending_a_taken_line_is_not_a_rewrite(server: Server) -> None:
+    """A line is taken without its newline; its newline comes alone, and the tail looks then
+    (skipping it moves the tail's position one byte past the bytes it last took); more lines
+    follow. The tail goes on, it does not take the file for rewritten and send it again from its
+    first line (the cause of the flaky 20 MB test: its tail sent 'before the giant' twice)."""
+    tail = open_tail(server)
+    path = append(server, "skip", ["first"])
+    with open(path, "ab") as f:
+        f.write(b"partial")
+    wait_for(lambda: tail.messages() == ["first", "partial"], what="the line taken as it is")
+    with open(path, "ab") as f:
+        f.write(b"\n")  # its newline, alone
+    time.sleep(1.0)  # the tail looks (woken by the write) and skips it
+    append(server, "skip", ["after"])
+    wait_for(lambda: "after" in tail.messages(), what="the line after it")
+    time.sleep(0.5)
+    assert tail.messages() == ["first", "partial", "after"]
+    assert messages(server, "skip") == ["first", "partial", "after"]
+    tail.close()
+
+
 def test_a_line_without_its_newline_is_taken_once_and_every_reader_follows(data_dir: Path) -> None:
     """stamps.read_events: a reader of bytes already taken (decide=False: a search, a re-read) never
     takes an unterminated line on its own clock, however quiet the writer; a follower's take
