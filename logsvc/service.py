@@ -341,7 +341,10 @@ class Service:
 
     @property
     def is_writer(self) -> bool:
-        return self.ingester is not None
+        """Elected: this process holds index.lock, so it ingests, or is opening the index to. From
+        the lock on, not from the ingester's start: other workers report it as the writer from then
+        (`writerPid` is the lock's holder), and it must step back from new connections as early."""
+        return self._lock_fd is not None
 
     def wait_indexed(self, timeout: float = 10.0) -> bool:
         """Block until the ingester has caught up with the files (tests and `reindex`)."""
