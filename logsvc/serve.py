@@ -62,7 +62,7 @@ class LogsvcWorker(ThreadWorker):
         """Does this worker leave new connections to the others? The one that ingests does, when
         there are others: its index commits hold this process's GIL for tens of milliseconds, which
         is what a live tail's latency and a search's p99 were waiting on (ARCHITECTURE.md, Live tail)."""
-        return not writer_serves(self.cfg.workers) and _service is not None and _service.is_writer
+        return not writer_serves(self.cfg.workers) and _service is not None and _service.elected
 
     def set_accept_enabled(self, enabled: bool) -> None:
         super().set_accept_enabled(enabled and not self._steps_back())

@@ -341,9 +341,13 @@ class Service:
 
     @property
     def is_writer(self) -> bool:
-        """Elected: this process holds index.lock, so it ingests, or is opening the index to. From
-        the lock on, not from the ingester's start: other workers report it as the writer from then
-        (`writerPid` is the lock's holder), and it must step back from new connections as early."""
+        return self.ingester is not None
+
+    @property
+    def elected(self) -> bool:
+        """This process holds index.lock: it ingests, or is opening the index to. Other workers
+        report it as the writer from then (`writerPid` is the lock's holder), so it steps back from
+        new connections from then too (serve.py), not only once its ingester has started."""
         return self._lock_fd is not None
 
     def wait_indexed(self, timeout: float = 10.0) -> bool:
