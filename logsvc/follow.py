@@ -197,7 +197,7 @@ def _long_line(
 
 
 def read_settled_events(
-    fd: int, offset: int, size: int, max_read: int, read: Callable[..., tuple] | None = None
+    fd: int, offset: int, size: int, max_read: int, read: Callable[..., tuple]
 ) -> tuple[int, bytes, list, int]:
     """The events after `offset` as a reader of bytes the index has not reached shows them.
 
@@ -205,11 +205,10 @@ def read_settled_events(
     continuation grace (a query shows a traceback at the end of a file as it is now) but not for
     the partial-line grace (a line without its newline is never shown). A read that stops short of
     `size` holds its last event back for the next read; `consumed` is 0 only when nothing is left
-    that can be shown yet. `read`, if given, stands for `read_new_events` (the stream's recorded
-    cuts applied: stamps.read_events)."""
-    start, data, events, consumed = (read or read_new_events)(
-        fd, offset, size, CONTINUATION_GRACE, max_read
-    )
+    that can be shown yet. `read` stands for `read_new_events` with the stream's recorded cuts
+    applied (stamps.read_events, which this layer cannot import): required, so no reader of
+    unindexed bytes can skip them."""
+    start, data, events, consumed = read(fd, offset, size, CONTINUATION_GRACE, max_read)
     if consumed == 0 and start + len(data) < size and b"\n" in data:
         # one event (a traceback) longer than max_read: shown cut at the read, rather than never
         events, consumed = lines.split_events(data, flush=True)
