@@ -70,7 +70,7 @@ class _Child:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )
-        self.todo: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self.todo: queue.SimpleQueue[bytes | memoryview | None] = queue.SimpleQueue()
         self.sent = 0  # requests handed to the writer
         self.read = 0  # answers read
         self.broken = False
@@ -100,7 +100,7 @@ class _Child:
                         pass
                 self.proc.wait()
 
-    def submit(self, raw: bytes) -> int:
+    def submit(self, raw: bytes | memoryview) -> int:
         n, self.sent = self.sent, self.sent + 1
         self.todo.put(raw)
         return n
@@ -158,9 +158,11 @@ class Helper:
         self._forget: list[weakref.finalize | None] = [None] * processes
         self._turn = 0
 
-    def submit(self, raw: bytes) -> Callable[[], Terms]:
+    def submit(self, raw: bytes | memoryview) -> Callable[[], Terms]:
+        """`raw` may be a view of the step's bytes: a helper's block goes down the pipe from it,
+        never copied (a step's blocks as `bytes` slices held a second copy of the step's 16 MB)."""
         if len(raw) < INLINE_BYTES:
-            got = terms(raw)
+            got = terms(bytes(raw))
             return lambda: got
         slot = self._turn
         self._turn = (slot + 1) % len(self._children)
@@ -168,7 +170,7 @@ class Helper:
             child = self._children[slot] or self._start(slot)
         except OSError as e:
             log.warning("could not start a tokenising helper (%s); tokenising inline", e)
-            got = terms(raw)
+            got = terms(bytes(raw))
             return lambda: got
         n = child.submit(raw)
 
@@ -181,7 +183,7 @@ class Helper:
                         "a tokenising helper ended; its blocks are done inline, a new one follows"
                     )
                     self._close(slot)
-                return terms(raw)
+                return terms(bytes(raw))
 
         return result
 

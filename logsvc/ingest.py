@@ -392,7 +392,8 @@ class Ingester:
             cuts.append((i, j))
             i = j
         # every block's terms are under way in the helper while the blocks are cut and added
-        pending = [self.terms.submit(data[events[i].start : events[j - 1].end]) for i, j in cuts]
+        view = memoryview(data)
+        pending = [self.terms.submit(view[events[i].start : events[j - 1].end]) for i, j in cuts]
         for (i, j), got in zip(cuts, pending, strict=True):
             block = self._make_block(st, data, events[i:j], base, ingest_for, ino)
             words, block.bloom = got()

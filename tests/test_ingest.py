@@ -396,6 +396,30 @@ def test_a_helper_killed_while_ingesting_loses_nothing(svc: Service, store: Stor
     assert len(svc.reader.read(src, limit=10_000, forward=True).events) == 3 * 2048
 
 
+def test_the_helper_takes_views_of_one_read_as_a_step_hands_them_over(caplog) -> None:
+    """A step hands its blocks over as views of the one buffer it read (no copy of its bytes): a big
+    block goes to a helper, a small one is tokenised inline, and each answer is `terms` of exactly
+    that block's bytes, whatever the buffer holds around it."""
+    from logsvc import blockterms
+
+    lines = [f"2026-01-01T00:00:00.000Z line {i} word{i % 997} id-{i:08x}\n" for i in range(12_000)]
+    data = "".join(lines).encode()
+    third = len(data) // 3
+    spans = [(0, third), (third, third + 500), (third + 500, len(data))]  # big, small (inline), big
+    view = memoryview(data)
+    helper = blockterms.Helper()
+    try:
+        pending = [helper.submit(view[a:b]) for a, b in spans]
+        got = [p() for p in pending]
+    finally:
+        helper.close()
+    assert 500 < blockterms.INLINE_BYTES < third
+    for (a, b), (words, bloom) in zip(spans, got, strict=True):
+        want_words, want_bloom = blockterms.terms(data[a:b])
+        assert sorted(words) == sorted(want_words) and bloom == want_bloom
+    assert not [r.message for r in caplog.records if "helper" in r.message]  # not done inline
+
+
 def test_the_helper_answers_blocks_whose_terms_overflow_a_pipe(caplog) -> None:
     """Hostile text: 2 MB blocks of distinct words and ids, whose answers are far bigger than a pipe
     holds, submitted all at once as a step does: every answer comes back, as `terms` gives it."""
