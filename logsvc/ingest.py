@@ -54,7 +54,8 @@ log = logging.getLogger("logsvc.ingest")
 CHUNK_EVENTS = 64
 CHUNK_BYTES = 64 * 1024
 BLOCK_BYTES = 2 * 1024 * 1024
-MAX_READ = 16 * 1024 * 1024  # bytes one ingest step reads over all files (the next step reads on)
+MAX_READ = 4 * 1024 * 1024  # bytes one ingest step reads over all files (the next step reads on);
+# a step holds ~3x this (bytes, decoded texts, tokens): 16 MB steps peaked 65 MB higher at 10M lines
 # A deleted stream file stays in the trash at least this long, so every follower that looks at the
 # path meanwhile (tails, subscription deliveries, `logsvc forward`) sees the file replaced rather than
 # a file that merely went on (they know files by inode and first bytes; see Store.to_trash).
