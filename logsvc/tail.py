@@ -734,11 +734,15 @@ class _Rider:
     (new streams, its client gone, a heartbeat). `last` is the last step it was handed: its
     positions are where the tail stands."""
 
-    __slots__ = ("sink", "lock", "wake", "at", "last", "off", "ride")
+    __slots__ = ("sink", "lock", "handing", "wake", "at", "last", "off", "ride")
 
     def __init__(self, sink: Sink) -> None:
         self.sink = sink
         self.lock = threading.Lock()
+        # held while a step is written to the sink and becomes `last`: alighting waits for it, so
+        # the tail never stands at the step before one its client was just sent (it would send
+        # that one again, and read the one sent again too)
+        self.handing = threading.Lock()
         self.wake = threading.Event()
         self.at: _Step | None = None  # the step it waits on
         self.last: _Step | None = None
@@ -763,10 +767,15 @@ class _Rider:
             at, self.at = self.at, None
         if at is not None and not at.detach(self):
             at.ready.wait()  # being published: its riders are handed the batch first
-        return self.last
+        with self.handing:  # a step handed on (`hand`) right now is written first
+            return self.last
 
     def take(self, step: _Step) -> int | None:
         """`step` is published: write its batch. The ride to carry on (None: it ends here)."""
+        with self.handing:
+            return self._take(step)
+
+    def _take(self, step: _Step) -> int | None:
         whole = True
         if step.events:
             try:
@@ -784,11 +793,13 @@ class _Rider:
 
     def hand(self, step: _Step, ride: int) -> bool:
         """`take` a step published without it (another tail read it first), while it is carried:
-        True if it rides on."""
-        with self.lock:
-            if self.off or ride != self.ride or self.at is not None:
-                return False
-        return self.take(step) == ride
+        True if it rides on. Checked and written under `handing`: its own thread, waking between
+        the two, waits for the write rather than taking the step before it as where it stands."""
+        with self.handing:
+            with self.lock:
+                if self.off or ride != self.ride or self.at is not None:
+                    return False
+            return self._take(step) == ride
 
     def stranded(self, step: _Step) -> None:
         """`step` was given up while the rider waited on it: wake it to read alone."""

@@ -151,3 +151,45 @@ def test_tails_ride_the_round_that_reads_for_them_instead_of_waking_for_each(
     assert len(busy) <= 8, (rounds, woken[-24:])
     for c in clients:
         c.close()
+
+
+def test_a_tail_waking_while_a_step_is_handed_to_it_stands_after_that_step() -> None:
+    """The race behind a duplicate seen once under load (tests/test_load.py: one client got 20
+    lines twice). A riding tail is handed a step another tail published (`_Rider.hand`) while its
+    own thread wakes (`alight`, its heartbeat nap over). It must stand after the step being
+    written to its client: standing at the one before, it sent that batch again and read the
+    written one again. Forced here: the write blocks until the tail's own thread has woken."""
+    from logsvc import tail
+
+    writing, release = threading.Event(), threading.Event()
+    written: list = []
+
+    class Sink:
+        def deliver(self, events, cursor) -> bool:
+            if written:  # the second step: hold the write until the tail's thread has woken
+                writing.set()
+                release.wait(10)
+            written.append(events)
+            return True
+
+    def published(events: list[str]) -> tail._Step:
+        step = tail._Step()
+        step.events = tail.Batch(events)
+        return step
+
+    rider = tail._Rider(Sink())
+    first, second = published(["a"]), published(["b"])
+    assert rider.board(first)
+    (carried,) = first.close(True)  # written to the client; the rider is carried on
+    handing = threading.Thread(target=rider.hand, args=(second, carried[1]))
+    handing.start()
+    assert writing.wait(10)
+    stood: list = []
+    waking = threading.Thread(target=lambda: stood.append(rider.alight()))
+    waking.start()
+    time.sleep(0.2)  # the tail's thread is awake now; the write is still under way
+    release.set()
+    handing.join(10)
+    waking.join(10)
+    assert written == [["a"], ["b"]]
+    assert stood == [second]  # was [first]: "b" was sent, yet the tail stood before it
