@@ -259,6 +259,9 @@ def run(
         "error_sample": errors[:5],
         "lines_lost_per_client_max": max(lost) if lost else 0,
         "duplicates_per_client_max": max(dup) if dup else 0,
+        # which lines: a batch of PutLogEvents, one stream's writes, or one round of every stream
+        "duplicate_sample": sorted({k for t in tails for k, n in t.marks.items() if n > 1})[:10],
+        "lost_sample": sorted({k for t in tails for k in expected if k not in t.marks})[:10],
         "clients_complete": sum(1 for t in tails if t.marks == expected),
         "tail_catch_up_s_after_writers_stopped": round(catch_up, 1),
         "rss_mb_curve": mb,
