@@ -25,11 +25,14 @@ Design (ARCHITECTURE.md has the measurements behind it):
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
+import tempfile
 import threading
 import time
+import weakref
 import zlib
 from array import array
 from collections import OrderedDict
@@ -50,6 +53,10 @@ _OPEN_RETRIES = 10
 SCHEMA_VERSION = 2  # 2: chunks carry their time sketch; 1 (no sketch) is still read
 CANDIDATE_CACHE_BYTES = 3 * 1024 * 1024  # what a snapshot keeps of recent candidate sets
 CANDIDATE_BYTES = 64  # a docnum in a set, as that bound counts it (int object + set slot)
+# what a reading process keeps of the blocks' Bloom filters in its heap; the rest wait in a spill
+# file (`_BloomFile`) and a token test reads the bytes it needs: 51 MB a worker at 10M lines else
+BLOOM_HEAP_BYTES = 8 * 1024 * 1024
+SPILL_GROUP = 256  # filters a spill file slices together (what one load holds of them at a time)
 SIG_BYTES = 16  # a chunk's bare-word signature: 128 bits, 2 per word
 SIG_ALL = b"\xff" * SIG_BYTES  # "may hold any word": a chunk of bare events only
 SIG_NONE = bytes(SIG_BYTES)  # a chunk without bare events
@@ -80,6 +87,8 @@ class Block:
     c_count: array
     # None: not loaded in this process (a writer that serves no reads): every Bloom token may be here
     bloom: bytes | None = b""
+    # a filter past the heap's budget: kept in this spill file (bloom is b""), which answers for it
+    bloom_file: _BloomFile | None = None
     docnum: int = -1
     lines: int = 0
     # the chunks' time sketch (module docstring): stamped events' bounds (min > max: none), has bare
@@ -172,7 +181,7 @@ class Block:
         return self.c_start[i + 1] if i + 1 < len(self.c_start) else self.end
 
     def to_stored(self) -> tuple:
-        if self.bloom is None:
+        if self.bloom is None or self.bloom_file is not None:
             raise ValueError("a block whose Bloom filter was not loaded cannot be stored again")
         base = (
             SCHEMA_VERSION if self.c_smin is not None else 1,
@@ -330,12 +339,17 @@ def _schema() -> fields.Schema:
 class BlockIndex:
     """The whoosh index directory. One process writes (see ingest.py's writer lock); all may read."""
 
-    def __init__(self, path: Path | str, *, blooms: bool = True) -> None:
+    def __init__(
+        self, path: Path | str, *, blooms: bool = True, bloom_heap: int | None = None
+    ) -> None:
         """`blooms=False`: snapshots leave the blocks' Bloom filters on disk (a writer that serves no
         reads needs the blocks' places and times, not their tokens: 51 MB of its heap at 10M lines);
-        a search through such a snapshot still finds everything, testing no Bloom token."""
+        a search through such a snapshot still finds everything, testing no Bloom token.
+        `bloom_heap`: how many bytes of filters snapshots keep in the heap (`Snapshot.load`;
+        BLOOM_HEAP_BYTES when None)."""
         self.path = Path(path)
         self._blooms = blooms
+        self._bloom_heap = BLOOM_HEAP_BYTES if bloom_heap is None else bloom_heap
         self.path.mkdir(parents=True, exist_ok=True)
         # Not mmap: whoosh3's BufferFile copies a mapped file into a BytesIO, so every process
         # held the whole index in its heap (and its mapped pages resident besides): 96 MB a
@@ -445,7 +459,14 @@ class BlockIndex:
             ):  # an index without segments: label it with the generation read before opening
                 gen = latest
             try:
-                fresh = Snapshot.load(reader, self._seg_cache, gen, blooms=self._blooms)
+                fresh = Snapshot.load(
+                    reader,
+                    self._seg_cache,
+                    gen,
+                    blooms=self._blooms,
+                    bloom_heap=self._bloom_heap,
+                    spill_dir=self.path,
+                )
             except Exception as e:
                 reader.close()
                 if isinstance(e, IndexCorrupt):
@@ -513,10 +534,20 @@ class BlockIndex:
 class Snapshot:
     """An immutable view of every block at one index generation."""
 
-    def __init__(self, reader, blocks: list[Block], generation: int) -> None:
+    def __init__(
+        self,
+        reader,
+        blocks: list[Block],
+        generation: int,
+        spills: list[tuple[_BloomFile, int]] | None = None,
+    ) -> None:
         self._reader = reader
         self.generation = generation
         self.blocks = blocks
+        # Bloom filters: those in the heap are tested block by block, the spilled ones by their
+        # file (with the docnum offset of their segment in this snapshot)
+        self._spills = spills or []
+        self._heap_blooms = [b for b in blocks if b.bloom_file is None]
         self.by_docnum: dict[int, Block] = {b.docnum: b for b in blocks}
         self.by_stream: dict[str, list[Block]] = {}
         for b in blocks:
@@ -541,34 +572,61 @@ class Snapshot:
 
     @classmethod
     def load(
-        cls, reader, cache: dict[str, _Segment], generation: int, blooms: bool = True
+        cls,
+        reader,
+        cache: dict[str, _Segment],
+        generation: int,
+        blooms: bool = True,
+        bloom_heap: int = BLOOM_HEAP_BYTES,
+        spill_dir: Path | None = None,
     ) -> Snapshot:
-        blocks: list[Block] = []
-        seen = set()
+        """The blocks of every segment `reader` holds; a segment read before comes from `cache`.
+
+        Bloom filters stay in the heap while those of the cached segments total at most
+        `bloom_heap` bytes; the rest go to a spill file in `spill_dir` (one per segment, unlinked:
+        it lives as long as the blocks that point into it), so a worker's heap does not grow with
+        the corpus (ARCHITECTURE.md, "Bloom filters past the heap's budget")."""
+        leaves = []
         for leaf, offset in reader.leaf_readers():
             seg = leaf.segment()
-            sid = seg.segment_id() if seg is not None else str(id(leaf))
-            seen.add(sid)
+            leaves.append((seg.segment_id() if seg is not None else str(id(leaf)), leaf, offset))
+        seen = {sid for sid, _, _ in leaves}
+        for sid in list(
+            cache
+        ):  # before loading: what they held no longer counts against the budget
+            if sid not in seen:
+                del cache[sid]
+        held = sum(c.bloom_bytes for c in cache.values())
+        blocks: list[Block] = []
+        spills: list[tuple[_BloomFile, int]] = []
+        for sid, leaf, offset in leaves:
             cached = cache.get(sid)
             if cached is None:
                 entries = []
+                kept = 0
+                spill = _BloomFile(spill_dir)  # its file is made at the first filter it takes
                 for docnum in leaf.all_doc_ids():
                     stored = leaf.stored_fields(docnum)
                     block = Block.from_stored(stored["meta"], -1)
                     if not blooms:
                         block.bloom = None
+                    elif held + kept + len(block.bloom) <= bloom_heap:
+                        kept += len(block.bloom)
+                    else:
+                        spill.take(docnum, block)
                     entries.append((docnum, block))
-                cached = cache[sid] = _Segment(entries)
+                kept += spill.finish()  # what it could not write stays in the heap
+                held += kept
+                cached = cache[sid] = _Segment(entries, kept, spill if spill.groups else None)
+            if cached.spill is not None:
+                spills.append((cached.spill, offset))
             placed = cached.placed(offset)
             has_deletions = leaf.has_deletions()
             for (docnum, _), b in zip(cached.entries, placed, strict=True):
                 if has_deletions and leaf.is_deleted(docnum):
                     continue
                 blocks.append(b)
-        for sid in list(cache):
-            if sid not in seen:
-                del cache[sid]
-        return cls(reader, blocks, generation)
+        return cls(reader, blocks, generation, spills)
 
     def stream_blocks(self, skey: str) -> list[Block]:
         return self.by_stream.get(skey, [])
@@ -682,13 +740,13 @@ class Snapshot:
         out = set()
         cache: dict[int, list[int]] = {}
         by_docnum = self.by_docnum
-        for b in self.blocks if within is None else (by_docnum[d] for d in within):
+        for b in self._heap_blooms if within is None else (by_docnum[d] for d in within):
             bloom = b.bloom
             if bloom is None:  # not loaded here: the block may hold it
                 out.add(b.docnum)
                 continue
             n = len(bloom)
-            if not n:
+            if not n:  # no Bloom tokens, or spilled (answered below)
                 continue
             pos = cache.get(n)
             if pos is None:
@@ -698,6 +756,11 @@ class Snapshot:
                     break
             else:
                 out.add(b.docnum)
+        for spill, offset in self._spills:
+            for local in spill.holding(raw, cache):
+                d = local + offset
+                if d in by_docnum and (within is None or d in within):
+                    out.add(d)
         return out
 
     def acquire(self) -> Snapshot:
@@ -742,8 +805,15 @@ class _Segment:
     at the segment's offset in the last snapshot: a refresh after a commit reuses them while the
     segment keeps its offset, instead of making (and re-deriving the sketch of) every block again."""
 
-    def __init__(self, entries: list[tuple[int, Block]]) -> None:
+    def __init__(
+        self,
+        entries: list[tuple[int, Block]],
+        bloom_bytes: int = 0,
+        spill: _BloomFile | None = None,
+    ) -> None:
         self.entries = entries
+        self.bloom_bytes = bloom_bytes  # of its Bloom filters, those held in the heap
+        self.spill = spill  # the others, when any
         self._offset: int | None = None
         self._placed: list[Block] = []
 
@@ -752,6 +822,100 @@ class _Segment:
             self._placed = [_with_docnum(b, docnum + offset) for docnum, b in self.entries]
             self._offset = offset
         return self._placed
+
+
+class _BloomFile:
+    """One segment's Bloom filters past the heap's budget, in an unlinked file of their own
+    (O_TMPFILE where the filesystem has it): the kernel's page cache holds them, outside any
+    process's RSS, and may evict them. Closed when the last block pointing into it is gone.
+
+    Bit-sliced by byte: filters of one size n go in groups of up to SPILL_GROUP, each stored as
+    n rows, row j holding byte j of every filter of the group. A token's k bit positions are k
+    rows: a test reads k x (group size) bytes per group (`os.pread`, safe from any thread) and
+    answers for every block of the group at once, where a filter a block would be k reads a block.
+    """
+
+    def __init__(self, directory: Path | None) -> None:
+        self._dir = directory
+        self._fd = -1
+        self._end = 0
+        self._failed = False  # a write failed: the rest stay in the heap (one warning)
+        self._pending: dict[int, list[tuple[int, Block]]] = {}  # filters by size, not yet written
+        self._kept: list[Block] = []  # blocks whose filter could not be written
+        # per group written: filter size, offset, in-segment docnums of its blocks (in slot order)
+        self.groups: list[tuple[int, int, array]] = []
+
+    def take(self, docnum: int, block: Block) -> None:
+        """Move `block`'s filter here (the block is answered by this file from now on)."""
+        n = len(block.bloom)
+        if not n:
+            return
+        block.bloom_file = self
+        waiting = self._pending.setdefault(n, [])
+        waiting.append((docnum, block))
+        if len(waiting) == SPILL_GROUP:
+            self._write(self._pending.pop(n))
+
+    def finish(self) -> int:
+        """Write the partial groups. Returns the bytes of filters left in the heap: those a write
+        failed for stay with their blocks (a full disk costs memory, not answers)."""
+        for n in list(self._pending):
+            self._write(self._pending.pop(n))
+        return sum(len(b.bloom) for b in self._kept)
+
+    def _write(self, group: list[tuple[int, Block]]) -> None:
+        n = len(group[0][1].bloom)
+        if not self._failed:
+            joined = b"".join(b.bloom for _, b in group)
+            sliced = b"".join(joined[j::n] for j in range(n))
+            try:
+                if self._fd < 0:
+                    with tempfile.TemporaryFile(dir=self._dir, prefix=".blooms-") as f:
+                        self._fd = os.dup(f.fileno())
+                    weakref.finalize(self, os.close, self._fd)
+                done = 0
+                while done < len(sliced):
+                    done += os.pwrite(self._fd, memoryview(sliced)[done:], self._end + done)
+            except OSError as e:
+                log.warning("cannot spill Bloom filters to disk (%s): keeping them in memory", e)
+                self._failed = True
+            else:
+                self.groups.append((n, self._end, array("q", (d for d, _ in group))))
+                self._end += len(sliced)
+                for _, b in group:
+                    b.bloom = b""
+                return
+        for _, b in group:  # not written: the block keeps its filter
+            b.bloom_file = None
+            self._kept.append(b)
+
+    def holding(self, raw: bytes, cache: dict[int, list[int]]) -> list[int]:
+        """In-segment docnums of the blocks whose filter may hold token `raw` (`cache`: its bit
+        positions by filter size, shared with the caller's other tests)."""
+        out = []
+        pread, fd = os.pread, self._fd
+        for n, at, docnums in self.groups:
+            width = len(docnums)
+            pos = cache.get(n)
+            if pos is None:
+                pos = cache[n] = _bloom_positions(raw, n * 8)
+            hits = -1
+            for p in pos:  # one bit per byte of the row: bit (p & 7) of each block's byte
+                row = int.from_bytes(pread(fd, width, at + (p >> 3) * width), "little")
+                hits &= (row >> (p & 7)) & _ones(width)
+                if not hits:
+                    break
+            while hits:
+                low = hits & -hits
+                out.append(docnums[(low.bit_length() - 1) >> 3])
+                hits ^= low
+        return out
+
+
+@functools.cache
+def _ones(width: int) -> int:
+    """The integer whose `width` little-endian bytes are each 0x01."""
+    return int.from_bytes(b"\x01" * width, "little")
 
 
 def _with_docnum(b: Block, docnum: int) -> Block:
@@ -771,6 +935,7 @@ def _with_docnum(b: Block, docnum: int) -> Block:
         b.c_ing,
         b.c_count,
         bloom=b.bloom,
+        bloom_file=b.bloom_file,
         docnum=docnum,
         lines=b.lines,
         c_smin=b.c_smin,

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from logsvc import index as index_mod
 from logsvc import segments
 from logsvc.index import BlockIndex, IndexCorrupt, Snapshot, stream_key
 from logsvc.ingest import Ingester
@@ -156,6 +157,101 @@ def test_bloom_candidates_never_miss_a_block_and_rarely_add_one(indexed) -> None
         snap.blocks
     )  # ids are rare: most blocks must be ruled out
     assert false_pos <= 0.02 * negatives
+
+
+def _heap_and_spilled(snap: Snapshot) -> tuple[int, list]:
+    """Bytes of Bloom filters in the heap, and the blocks whose filter was spilled."""
+    heap = sum(len(b.bloom) for b in snap.blocks)
+    return heap, [b for b in snap.blocks if b.bloom_file is not None]
+
+
+@pytest.mark.parametrize("group", [1, 7, 256])
+@pytest.mark.parametrize("share", [0, 0.1, 0.6])
+def test_bloom_filters_past_the_heap_budget_answer_as_those_in_the_heap(
+    indexed, share: float, group: int, monkeypatch
+) -> None:
+    """A reader keeps at most `bloom_heap` bytes of filters in its heap and reads the rest from its
+    spill file (sliced in groups: full ones, partial ones, one filter alone): every probe (present,
+    absent, odd) gets the same candidates, and the oracle's."""
+    monkeypatch.setattr(index_mod, "SPILL_GROUP", group)
+    idx, paths, probes = indexed
+    with idx.snapshot() as snap:
+        total, _ = _heap_and_spilled(snap)
+    budget = int(total * share)
+    spilling = BlockIndex(idx.path, bloom_heap=budget)
+    try:
+        with idx.snapshot() as snap, spilling.snapshot() as spilled:
+            heap, out = _heap_and_spilled(spilled)
+            size = {b.bid: len(b.bloom) for b in snap.blocks}
+            assert heap <= budget and heap + sum(size[b.bid] for b in out) == total
+            assert out and all(size[b.bid] and not b.bloom for b in out)
+            assert budget or len(out) == sum(1 for n in size.values() if n)
+            texts = _all_texts(snap, paths)
+            for term in [*probes, *WORDS]:
+                got = spilled.candidates(("tok", term))
+                assert got == snap.candidates(("tok", term)), term
+                assert got is None or _oracle(texts, term) <= got, term
+            rid = next(p for p in probes if re.fullmatch(r"[0-9a-f]{6}", p))
+            query = ("and", [("tok", rid), ("tok", "zz9999999")])
+            assert spilled.candidates(query) == snap.candidates(query) == set()
+    finally:
+        spilling.close()
+
+
+def test_the_bloom_budget_holds_as_segments_come_and_merge(store: Store, data_dir: Path) -> None:
+    """Each commit adds a segment and merges retire some: the filters a reader holds stay within
+    its budget at every refresh (a retired segment's no longer count), and answers stay exact."""
+    rng = random.Random(11)
+    path = store.ensure_stream(G, "seg")
+    idx = BlockIndex(data_dir / "index")
+    reader = BlockIndex(data_dir / "index", bloom_heap=6000)
+    ing = Ingester(store, idx, block_lines=32)
+    ids: list[str] = []
+    try:
+        for i in range(15):
+            lines = [_line(rng, i * 100 + k) + f" trace-{i:02d}{k:03d}x" for k in range(100)]
+            ids.append(f"trace-{i:02d}050x")
+            with open(path, "a", encoding="utf-8") as f:
+                f.write("".join(line + "\n" for line in lines))
+            ing.mark_dirty(None)
+            while ing.step():
+                pass
+            ing.commit()
+            if idx.merges is not None:  # a background merge finishes; the next commit swaps it in
+                idx.merges.wait(timeout=30)
+            with reader.snapshot() as snap:
+                heap, out = _heap_and_spilled(snap)
+                assert heap <= 6000, (i, heap)
+                blocks = snap.stream_blocks(stream_key(G, "seg"))
+                for k, rid in enumerate(ids):
+                    got = snap.candidates(("and", [("tok", "trace"), ("tok", rid[6:])]))
+                    held = [b for b in blocks if rid.encode() in _block_bytes(path, b)]
+                    assert len(held) == 1 and held[0].docnum in got, (i, k)
+        assert out  # the budget was reached: some filters are read from the spill files
+    finally:
+        reader.close()
+        idx.close()
+
+
+def _block_bytes(path: Path, b) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(b.start)
+        return f.read(b.end - b.start)
+
+
+def test_bloom_filters_stay_in_the_heap_when_no_spill_file_can_be_made(indexed) -> None:
+    """A full disk, or a directory gone: the filters stay in memory, the answers stay right."""
+    idx, paths, probes = indexed
+    with idx.snapshot() as snap:
+        gone = idx.path / "gone"  # no such directory: the spill file cannot be made
+        reader = idx._open_reader()
+        other = Snapshot.load(reader, {}, snap.generation, bloom_heap=0, spill_dir=gone)
+        try:
+            assert _heap_and_spilled(other) == (_heap_and_spilled(snap)[0], [])
+            for term in probes[:50]:
+                assert other.candidates(("tok", term)) == snap.candidates(("tok", term))
+        finally:
+            other.release()
 
 
 def test_unindexable_tokens_answer_every_block(indexed) -> None:
