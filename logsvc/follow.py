@@ -80,11 +80,14 @@ class FileFollow:
             reset = True
         if not reset and self.mark and fst.st_mtime_ns != self.mtime_ns:
             at = self.mark_end if self.mark_end >= 0 else self.end
-            now_mark = os.pread(fd, len(self.mark), at - len(self.mark))
-            # a byte that differs and is not zero: rewritten (a punched hole reads as zeros)
-            reset = len(now_mark) < len(self.mark) or any(
-                x and x != y for x, y in zip(now_mark, self.mark, strict=True)
-            )
+            if at < len(self.mark):  # a position the mark cannot end at (a damaged checkpoint)
+                reset = True
+            else:
+                now_mark = os.pread(fd, len(self.mark), at - len(self.mark))
+                # a byte that differs and is not zero: rewritten (a punched hole reads as zeros)
+                reset = len(now_mark) < len(self.mark) or any(
+                    x and x != y for x, y in zip(now_mark, self.mark, strict=True)
+                )
         if reset:
             self.head, self.mark, self.end, self.seen_size = b"", b"", 0, -1
             self.mark_end = -1

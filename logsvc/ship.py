@@ -516,12 +516,19 @@ class Forwarder:
             return
         doc = json.loads(raw)
         for skey, r in doc.get("streams", {}).items():
+            mark, end = bytes.fromhex(r["mark"]), r["end"]
+            mark_end = int(r.get("markEnd", -1))  # a checkpoint written before: at `end`
+            if mark_end >= 0 and not len(mark) <= mark_end <= end:
+                log.warning(
+                    "checkpoint of %s: markEnd %d is not where its mark can end", skey, mark_end
+                )
+                mark_end = -1  # as a checkpoint without it: the mark ends at `end`
             self.streams[skey] = _Stream(
                 ino=r["ino"],
                 head=bytes.fromhex(r["head"]),
-                end=r["end"],
-                mark=bytes.fromhex(r["mark"]),
-                mark_end=int(r.get("markEnd", -1)),  # a checkpoint written before: at `end`
+                end=end,
+                mark=mark,
+                mark_end=mark_end,
                 group=r["group"],
                 stream=r["stream"],
             )

@@ -674,3 +674,14 @@ def test_a_rewrite_between_the_read_and_the_take_is_noticed(tmp_path: Path) -> N
         ff.took(fd, consumed, data)
         assert ff.look(fd, os.fstat(fd), 1.0)  # noticed: read from byte 0 again
         assert ff.end == 0
+
+
+def test_a_mark_position_no_mark_can_end_at_resets_instead_of_failing(tmp_path: Path) -> None:
+    """A follower whose mark position was restored damaged (before the mark's own length) cannot
+    check its mark: the look starts the file over, it does not fail every look from then on."""
+    with _followed(tmp_path) as (path, fd, ff):
+        ff.took(fd, len(_OLD))
+        ff.mark_end = 3
+        os.utime(path, ns=(1, 1))  # a new modification time: the look checks the mark
+        assert ff.look(fd, os.fstat(fd), 1.0)
+        assert ff.end == 0 and ff.mark_end == -1

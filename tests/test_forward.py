@@ -326,6 +326,34 @@ def test_the_window_between_an_acknowledged_batch_and_its_checkpoint(tmp_path, m
         assert read_back(moto_url, group, stream) == msgs
 
 
+def test_a_damaged_mark_position_in_the_checkpoint_neither_stops_nor_resends(tmp_path, moto_url):
+    """`markEnd` (where the last bytes sent end) read from a damaged checkpoint: a position the mark
+    cannot end at is read as a checkpoint without it, so the forwarder goes on where it was."""
+    src = tmp_path / "src"
+    tag = f"dm{int(time.time() * 1000) % 100000}"
+    want = write_corpus(src, 1, 1, 100, tag)
+    cfg = ship.make_config({"endpoint": moto_url, "groups": [f"{tag}-*"], "batch_events": 50})
+    store = Store(src)
+    fwd = ship.Forwarder(store, cfg)
+    drain(fwd)
+    fwd.close()
+    path = Path(store.root, *fwd.dir, "checkpoint.json")
+    doc = json.loads(path.read_bytes())
+    (rec,) = doc["streams"].values()
+    assert len(rec["mark"]) > 8 and rec["markEnd"] == rec["end"]
+    rec["markEnd"] = 3  # before the mark's own length: no mark can end there
+    path.write_text(json.dumps(doc))
+    (group, stream), msgs = want.popitem()
+    later = [f"{tag} later {i}" for i in range(20)]
+    stamp = int(time.time() * 1000)
+    store.append_events(group, stream, [(stamp + i, m) for i, m in enumerate(later)])
+    fwd = ship.Forwarder(store, cfg)
+    drain(fwd)
+    assert fwd.status()["eventsForwarded"] == 120  # totals carry over: 100 before, 20 now
+    fwd.close()
+    assert read_back(moto_url, group, stream) == msgs + later
+
+
 def test_a_message_repeated_before_the_batch_is_not_taken_for_the_batch(tmp_path, moto_url):
     """The landed check counts what the stream sent before: the same (time, message) earlier in
     the stream is not proof that the batch in flight arrived."""
