@@ -502,7 +502,12 @@ class Forwarder:
         self.run_counts = Counters()
         self.started_at = int(time.time() * 1000)
         self._last_status = 0.0
-        self._load()
+        try:
+            self._load()
+        except BaseException:
+            locks.release(self._lock_fd)
+            self._lock_fd = None
+            raise
 
     # ---- checkpoints ---------------------------------------------------------------------------
 
@@ -514,9 +519,23 @@ class Forwarder:
             return
         if not raw:
             return
+        try:
+            self._parse(raw)
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            where = "/".join((str(self.store.root), *self.dir, "checkpoint.json"))
+            raise ConfigError(
+                f"the forward checkpoint {where} is damaged ({type(e).__name__}: {e}); move it "
+                "aside to forward these groups from their start (what was sent is sent again)",
+                field="checkpoint",
+                rule="written by logsvc forward: JSON with each stream's ino, head, end and mark",
+            ) from e
+
+    def _parse(self, raw: bytes) -> None:
         doc = json.loads(raw)
         for skey, r in doc.get("streams", {}).items():
-            mark, end = bytes.fromhex(r["mark"]), r["end"]
+            mark, end, ino = bytes.fromhex(r["mark"]), r["end"], r["ino"]
+            if not all(type(v) is int and v >= 0 for v in (ino, end)):
+                raise ValueError(f"{skey}: ino and end must be whole numbers >= 0")
             mark_end = int(r.get("markEnd", -1))  # a checkpoint written before: at `end`
             if mark_end >= 0 and not len(mark) <= mark_end <= end:
                 log.warning(
@@ -524,7 +543,7 @@ class Forwarder:
                 )
                 mark_end = -1  # as a checkpoint without it: the mark ends at `end`
             self.streams[skey] = _Stream(
-                ino=r["ino"],
+                ino=ino,
                 head=bytes.fromhex(r["head"]),
                 end=end,
                 mark=mark,

@@ -354,6 +354,40 @@ def test_a_damaged_mark_position_in_the_checkpoint_neither_stops_nor_resends(tmp
     assert read_back(moto_url, group, stream) == msgs + later
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda doc: b"{not json",
+        lambda doc: json.dumps({**doc, "streams": {"k": {**doc["streams"]["k"], "end": "12"}}}),
+        lambda doc: json.dumps({**doc, "streams": {"k": {**doc["streams"]["k"], "markEnd": "x"}}}),
+        lambda doc: json.dumps({**doc, "streams": {"k": {"end": 5}}}),
+    ],
+)
+def test_a_damaged_checkpoint_is_one_clear_error_and_frees_the_destination(tmp_path, damage):
+    """`logsvc forward` over a checkpoint it cannot read says which file, what is wrong and what to
+    do (exit 2, no traceback), and leaves no lock behind: the next forwarder can start."""
+    url = "http://127.0.0.1:9"  # never reached: the checkpoint is read first
+    cfg = ship.make_config({"endpoint": url, "groups": ["/g"]})
+    store = Store(tmp_path)
+    ship.Forwarder(store, cfg).close()  # makes the destination's folder
+    good = {
+        "streams": {
+            "k": {"group": "/g", "stream": "s", "ino": 1, "head": "61", "end": 1, "mark": "61"}
+        },
+        "totals": {},
+    }
+    path = Path(store.root, ship.FOLDER, cfg.dest_id, "checkpoint.json")
+    raw = damage(good)
+    path.write_bytes(raw if isinstance(raw, bytes) else raw.encode())
+    args = ["forward", "--data-dir", str(tmp_path), "--endpoint", url, "--group", "/g"]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 2, r.output
+    assert "checkpoint" in r.output and "is damaged" in r.output and "move it aside" in r.output
+    assert "Traceback" not in r.output
+    path.write_text(json.dumps(good))  # mended: the destination is free to take
+    ship.Forwarder(store, cfg).close()
+
+
 def test_a_message_repeated_before_the_batch_is_not_taken_for_the_batch(tmp_path, moto_url):
     """The landed check counts what the stream sent before: the same (time, message) earlier in
     the stream is not proof that the batch in flight arrived."""
