@@ -25,7 +25,6 @@ Design (ARCHITECTURE.md has the measurements behind it):
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import shutil
@@ -182,7 +181,7 @@ class Block:
 
     def to_stored(self) -> tuple:
         if self.bloom is None or self.bloom_file is not None:
-            raise ValueError("a block whose Bloom filter was not loaded cannot be stored again")
+            raise ValueError("a block whose Bloom filter is not in memory cannot be stored again")
         base = (
             SCHEMA_VERSION if self.c_smin is not None else 1,
             self.group,
@@ -590,10 +589,9 @@ class Snapshot:
         for leaf, offset in reader.leaf_readers():
             seg = leaf.segment()
             leaves.append((seg.segment_id() if seg is not None else str(id(leaf)), leaf, offset))
+        # segments gone are dropped before loading: what they held no longer counts
         seen = {sid for sid, _, _ in leaves}
-        for sid in list(
-            cache
-        ):  # before loading: what they held no longer counts against the budget
+        for sid in list(cache):
             if sid not in seen:
                 del cache[sid]
         held = sum(c.bloom_bytes for c in cache.values())
@@ -899,10 +897,11 @@ class _BloomFile:
             pos = cache.get(n)
             if pos is None:
                 pos = cache[n] = _bloom_positions(raw, n * 8)
+            ones = int.from_bytes(b"\x01" * width, "little")  # bit 0 of each block's byte
             hits = -1
             for p in pos:  # one bit per byte of the row: bit (p & 7) of each block's byte
                 row = int.from_bytes(pread(fd, width, at + (p >> 3) * width), "little")
-                hits &= (row >> (p & 7)) & _ones(width)
+                hits &= (row >> (p & 7)) & ones
                 if not hits:
                     break
             while hits:
@@ -910,12 +909,6 @@ class _BloomFile:
                 out.append(docnums[(low.bit_length() - 1) >> 3])
                 hits ^= low
         return out
-
-
-@functools.cache
-def _ones(width: int) -> int:
-    """The integer whose `width` little-endian bytes are each 0x01."""
-    return int.from_bytes(b"\x01" * width, "little")
 
 
 def _with_docnum(b: Block, docnum: int) -> Block:
