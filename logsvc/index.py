@@ -339,15 +339,24 @@ class BlockIndex:
     """The whoosh index directory. One process writes (see ingest.py's writer lock); all may read."""
 
     def __init__(
-        self, path: Path | str, *, blooms: bool = True, bloom_heap: int | None = None
+        self,
+        path: Path | str,
+        *,
+        blooms: bool = True,
+        bloom_heap: int | None = None,
+        keep_snapshots: bool = True,
     ) -> None:
         """`blooms=False`: snapshots leave the blocks' Bloom filters on disk (a writer that serves no
         reads needs the blocks' places and times, not their tokens: 51 MB of its heap at 10M lines);
         a search through such a snapshot still finds everything, testing no Bloom token.
         `bloom_heap`: how many bytes of filters snapshots keep in the heap (`Snapshot.load`;
-        BLOOM_HEAP_BYTES when None)."""
+        BLOOM_HEAP_BYTES when None).
+        `keep_snapshots=False`: every `snapshot()` loads the blocks afresh and nothing is kept once
+        its caller releases it (that writer again: it reads the blocks once a retention pass, and
+        keeping them between passes held 20 MB of its heap at 10M lines)."""
         self.path = Path(path)
         self._blooms = blooms
+        self._keep = keep_snapshots
         self._bloom_heap = BLOOM_HEAP_BYTES if bloom_heap is None else bloom_heap
         self.path.mkdir(parents=True, exist_ok=True)
         # Not mmap: whoosh3's BufferFile copies a mapped file into a BytesIO, so every process
@@ -460,7 +469,7 @@ class BlockIndex:
             try:
                 fresh = Snapshot.load(
                     reader,
-                    self._seg_cache,
+                    self._seg_cache if self._keep else {},
                     gen,
                     blooms=self._blooms,
                     bloom_heap=self._bloom_heap,
@@ -474,8 +483,8 @@ class BlockIndex:
                     f"cannot read the blocks of the index at {self.path}: {e}"
                 ) from e
             if (
-                self._closed
-            ):  # a thread that fetched this index before close(): nothing caches for it
+                self._closed or not self._keep
+            ):  # nothing caches it: the caller's reference is the one
                 return fresh
             self._snapshot = fresh
             if snap is not None:

@@ -118,7 +118,7 @@ class Service:
         """`invoker_server` starts the invoker's loopback server (the API layer's, injected by serve.py);
         a project needs it. `board`: shared with the server's other processes (the ingest state).
         `writer_reads=False`: if this process becomes the writer it serves (almost) no reads, so its
-        index leaves the Bloom filters on disk (`BlockIndex(blooms=False)`)."""
+        index leaves the Bloom filters on disk and keeps no snapshot between uses (`_writers_index`)."""
         self.settings = settings
         self.board = board
         self.writer_reads = writer_reads
@@ -226,10 +226,13 @@ class Service:
     def _retention_loop(self) -> None:
         from logsvc import retention
 
+        def one_pass() -> None:  # its own frame: the loop's wait holds no snapshot (and its blocks)
+            with self.index.snapshot() as snap:
+                retention.enforce(self.store, snap, int(time.time() * 1000))
+
         while not self._stop.wait(self.settings.retention_interval):
             try:
-                with self.index.snapshot() as snap:
-                    retention.enforce(self.store, snap, int(time.time() * 1000))
+                one_pass()
             except Exception:
                 log.exception("retention pass failed")
 
@@ -328,7 +331,7 @@ class Service:
                 if next(files, None) is not None:
                     log.warning("no index at %s; building it from the stream files", self.index_dir)
         try:
-            return BlockIndex(self.index_dir, blooms=self.writer_reads)
+            return self._writers_index()
         except IndexCorrupt as e:
             log.error(
                 "the index at %s is damaged (%s); rebuilding it from the stream files",
@@ -337,7 +340,14 @@ class Service:
             )
             BlockIndex.destroy(self.index_dir)
             self._discard_columns()
-            return BlockIndex(self.index_dir, blooms=self.writer_reads)
+            return self._writers_index()
+
+    def _writers_index(self) -> BlockIndex:
+        """The index as the ingesting process opens it: a writer that serves no reads keeps
+        neither the blocks' Bloom filters nor its snapshots (BlockIndex)."""
+        return BlockIndex(
+            self.index_dir, blooms=self.writer_reads, keep_snapshots=self.writer_reads
+        )
 
     @property
     def is_writer(self) -> bool:

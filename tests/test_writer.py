@@ -4,7 +4,10 @@ reports its ingest state (service.py, serve.py; ARCHITECTURE.md "One writer, man
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,7 @@ import requests
 from logsvc.board import Board
 from logsvc.config import Settings
 from logsvc.filterpattern import compile_pattern
-from logsvc.index import BlockIndex
+from logsvc.index import BlockIndex, Snapshot
 from logsvc.service import Service
 from tests.conftest import start_server, wait_for
 
@@ -111,6 +114,33 @@ def test_a_writer_that_serves_no_reads_leaves_bloom_filters_on_disk_and_still_fi
             assert len(snap.candidates(compile_pattern(want).token_query())) < len(snap.blocks)
     finally:
         reader.close()
+
+
+def test_a_writer_that_serves_no_reads_keeps_no_blocks_between_its_uses(
+    settings: Settings, write_lines
+) -> None:
+    """Its retention passes read the blocks; nothing may keep them between passes (at 10M lines
+    they were 20 MB of its heap, every minute of the day)."""
+    group = f"/aws/lambda/keep-{uuid.uuid4().hex[:8]}"  # whose blocks only this test makes
+    write_lines(group, S, [f"request {i} id-{i * 7919:08x}z" for i in range(3000)])
+
+    def held() -> list:
+        gc.collect()
+        return [
+            o
+            for o in gc.get_objects()
+            if isinstance(o, Snapshot) and any(b.group == group for b in o.blocks)
+        ]
+
+    s = dataclasses.replace(settings, block_lines=256, retention_interval=0.3)
+    with Service(s, writer_reads=False) as svc:
+        wait_for(lambda: svc.is_writer, what="the writer")
+        assert svc.wait_indexed(timeout=30)
+        time.sleep(1.0)  # a few retention passes
+        wait_for(lambda: not held(), timeout=5, what="no snapshot held between retention passes")
+        with svc.index.snapshot() as snap:  # and each use still reads every block
+            assert sum(b.lines for b in snap.blocks if b.group == group) == 3000
+            assert len(held()) == 1
 
 
 @pytest.mark.parametrize("char", ["d", "\U0001f600", "\x01"])  # 1 byte, a surrogate pair, escaped
