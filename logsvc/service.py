@@ -227,8 +227,10 @@ class Service:
         from logsvc import retention
 
         def one_pass() -> None:  # its own frame: the loop's wait holds no snapshot (and its blocks)
-            with self.index.snapshot() as snap:
-                retention.enforce(self.store, snap, int(time.time() * 1000))
+            groups = retention.with_policy(self.store)
+            if groups:  # else nothing to reclaim, and no reason to read the blocks
+                with self.index.snapshot() as snap:
+                    retention.enforce(self.store, snap, int(time.time() * 1000), groups)
 
         while not self._stop.wait(self.settings.retention_interval):
             try:

@@ -18,6 +18,7 @@ from logsvc.config import Settings
 from logsvc.filterpattern import compile_pattern
 from logsvc.index import BlockIndex, Snapshot
 from logsvc.service import Service
+from logsvc.store import Store
 from tests.conftest import start_server, wait_for
 
 G, S = "/aws/lambda/writer", "one"
@@ -122,7 +123,14 @@ def test_a_writer_that_serves_no_reads_keeps_no_blocks_between_its_uses(
     """Its retention passes read the blocks; nothing may keep them between passes (at 10M lines
     they were 20 MB of its heap, every minute of the day)."""
     group = f"/aws/lambda/keep-{uuid.uuid4().hex[:8]}"  # whose blocks only this test makes
-    write_lines(group, S, [f"request {i} id-{i * 7919:08x}z" for i in range(3000)])
+    old, new = (
+        time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() - d * 86400))
+        for d in (40, 0)
+    )
+    write_lines(group, S, [f"{old if i < 1500 else new} request {i}" for i in range(3000)])
+    store = Store(settings.data_dir)
+    # each pass reads the blocks: the first half has expired
+    store.update_group(group, retention_days=30)
 
     def held() -> list:
         gc.collect()
@@ -136,7 +144,8 @@ def test_a_writer_that_serves_no_reads_keeps_no_blocks_between_its_uses(
     with Service(s, writer_reads=False) as svc:
         wait_for(lambda: svc.is_writer, what="the writer")
         assert svc.wait_indexed(timeout=30)
-        time.sleep(1.0)  # a few retention passes
+        wait_for(lambda: store.retention(group)[1].get(S), what="a retention pass")
+        time.sleep(1.0)  # a few more
         wait_for(lambda: not held(), timeout=5, what="no snapshot held between retention passes")
         with svc.index.snapshot() as snap:  # and each use still reads every block
             assert sum(b.lines for b in snap.blocks if b.group == group) == 3000
