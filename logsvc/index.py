@@ -443,6 +443,14 @@ class BlockIndex:
 
     # ---- reading -------------------------------------------------------------------------------
 
+    def generation(self) -> int:
+        """The latest commit's generation (the label a snapshot taken now gets), read without
+        loading any block: for a writer that keeps no snapshot, a snapshot is a load of them all."""
+        try:
+            return self._ix.latest_generation()
+        except Exception as e:  # whoosh raises many types for damaged files
+            raise IndexCorrupt(f"cannot read the index at {self.path}: {e}") from e
+
     def snapshot(self) -> Snapshot:
         """The latest committed state, cached until the index changes on disk.
 

@@ -255,8 +255,7 @@ class Ingester:
                     self._forget(skey)
             if self._pending:
                 self.commit()
-            with self.index.snapshot() as snap:
-                generation = snap.generation
+            generation = self.index.generation()
             for name, _ in fresh:
                 self._trashed[name] = (generation, self.clock())
         now = self.clock()
