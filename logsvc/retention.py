@@ -54,12 +54,12 @@ def with_policy(store) -> list:
     return [g for g in store.list_groups() if g.retention_days]
 
 
-def enforce(store, snapshot, now_ms: int, groups: list | None = None) -> int:
-    """One retention pass over every group with a retention policy (`groups`: those, as
-    `with_policy` listed them); returns the bytes freed."""
+def enforce(store, snapshot, now_ms: int, groups: list) -> int:
+    """One retention pass over `groups` (`with_policy`: the caller reads the blocks only when there
+    are any); returns the bytes freed."""
     global _unsupported_warned
     freed = 0
-    for group in with_policy(store) if groups is None else groups:
+    for group in groups:
         cutoff = now_ms - int(group.retention_days) * DAY_MS
         _, done = store.retention(group.name)
         try:
