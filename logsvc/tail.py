@@ -322,10 +322,9 @@ class Tailer:
                         if rider is not None and rider.board(step):
                             # asleep while other tails' rounds carry it, step after step; a reader
                             # that cannot take it on wakes it, so it wakes itself only for its
-                            # heartbeat (a rider that was handed events has no heartbeat to send)
-                            rider.wake.wait(
-                                _nap(heartbeat - (now - last_yield), max_seconds, now - began)
-                            )
+                            # heartbeat, when nothing was written to its client for that long
+                            end = None if max_seconds is None else began + max_seconds
+                            rider.sleep(heartbeat, last_yield, end)
                             took = rider.alight()
                         else:
                             step.ready.wait(STEP_WAIT)
@@ -734,7 +733,7 @@ class _Rider:
     (new streams, its client gone, a heartbeat). `last` is the last step it was handed: its
     positions are where the tail stands."""
 
-    __slots__ = ("sink", "lock", "handing", "wake", "at", "last", "off", "ride")
+    __slots__ = ("sink", "lock", "handing", "wake", "at", "last", "off", "ride", "sent")
 
     def __init__(self, sink: Sink) -> None:
         self.sink = sink
@@ -748,6 +747,7 @@ class _Rider:
         self.last: _Step | None = None
         self.off = True  # its own thread is awake: nothing may hand it on
         self.ride = 0  # counts boardings: a carrier holding it from an earlier ride lets it be
+        self.sent = 0.0  # when a carrier last wrote a batch to its client (monotonic)
 
     def board(self, step: _Step) -> bool:
         """Start riding at `step` (False: it is closed; take it as it is)."""
@@ -759,6 +759,23 @@ class _Rider:
                 return False
             self.at, self.off = step, False
             return True
+
+    def sleep(self, heartbeat: float, since: float, end: float | None) -> None:
+        """Sleep while riding: until woken (the ride ended), the tail's `end`, or a heartbeat is due,
+        `heartbeat` seconds after the later of `since` (the tail's own last write) and the last
+        batch a carrier wrote to its client. While carriers keep writing, it sleeps on: 200 riders
+        of a live stream waking for heartbeats nobody needed cost every client a 100-200 ms stall.
+        It wakes up to a fifth early, at random, so tails that boarded together do not wake in the
+        same instant (25 threads waking together held the GIL from the one writing the lines)."""
+        early = heartbeat * (0.8 + 0.2 * random.random())
+        base = max(since, self.sent)
+        while True:
+            due = base + early if end is None else min(base + early, end)
+            if self.wake.wait(max(0.0, due - time.monotonic())):
+                return
+            if self.sent <= base or (end is not None and time.monotonic() >= end):
+                return
+            base = self.sent
 
     def alight(self) -> _Step | None:
         """Stop riding: the last step handed to it (None: none), after any being handed right now."""
@@ -784,6 +801,8 @@ class _Rider:
                 log.exception("tail sink failed")
                 self.stranded(step)
                 return None
+        if step.events and whole:
+            self.sent = time.monotonic()
         with self.lock:
             self.last, self.at = step, None
             if self.off or not whole:
@@ -818,14 +837,6 @@ class _Rider:
                 self.at = step
                 return
             self.wake.set()
-
-
-def _nap(heartbeat_due: float, max_seconds: float | None, elapsed: float) -> float:
-    """How long a rider sleeps: until its heartbeat is due (or its tail's end), less up to a fifth,
-    at random, so that tails that boarded together do not all wake in the same instant (25 threads
-    waking together held the GIL from the one writing the lines: p99 spikes every second)."""
-    nap = heartbeat_due if max_seconds is None else min(heartbeat_due, max_seconds - elapsed)
-    return max(0.0, nap * (0.8 + 0.2 * random.random()))
 
 
 def _pass_on(
