@@ -729,9 +729,9 @@ class _Rider:
     the step, to that tail's next step from the same place (`_pass_on`): 50 tails of one stream
     are one reading thread and 49 writes a round, not 50 threads woken for each round. Its own
     thread wakes (`wake`) when the ride ends: a step given up, a write its socket did not take
-    whole, a reader moving somewhere this tail may not follow; and once a second to look around
-    (new streams, its client gone, a heartbeat). `last` is the last step it was handed: its
-    positions are where the tail stands."""
+    whole (its client gone, or slow), a reader moving somewhere this tail may not follow (new
+    streams listed); and for a heartbeat once nothing was written to its client for that long
+    (`sleep`). `last` is the last step it was handed: its positions are where the tail stands."""
 
     __slots__ = ("sink", "lock", "handing", "wake", "at", "last", "off", "ride", "sent")
 
