@@ -55,12 +55,12 @@ MAX_BATCH = 1000  # events in one batch ...
 BATCH_BYTES = (
     1024 * 1024
 )  # ... and about this many message bytes (a single larger event goes alone)
-FEED_BYTES = 16 * 1024 * 1024  # the events all feeds of a process hold together
+FEED_BYTES = 4 * 1024 * 1024  # the events all feeds of a process hold together
 FEED_MIN_BYTES = 64 * 1024  # what one feed may keep however many feeds there are
 FEED_IDLE = 10.0  # seconds after which a feed no tail has asked for is dropped
 JSON_CACHE_BYTES = 8 * 1024 * 1024  # encoded events shared by this process's tails
 JSON_CACHE_ITEM = 64 * 1024  # larger events are encoded per send, never cached
-STEP_BYTES = 4 * 1024 * 1024  # the steps (batches shared by tails at the same place) of a process
+STEP_BYTES = 1024 * 1024  # the steps (batches shared by tails at the same place) of a process
 STEP_COUNT = 4096  # ... and at most this many of them
 # A tail reads again at most this often: a writer appending every millisecond costs one round
 # (a look at the file, a parse, a write to every client's socket) per ROUND_GAP, not one per write.
