@@ -120,6 +120,16 @@ ID_TAILS_MAX = 2048
 _ID_TAILS: dict[tuple[str, str, bytes, int], str] = {}
 
 
+DAY_MS = 86_400_000
+
+
+def retention_cutoff(days: int | None, now_ms: int) -> int | None:
+    """The oldest event time a group with `days` of retention keeps at `now_ms` (None: no policy).
+    The one formula behind what reads hide (visibility, via Store.retentions) and what retention
+    passes reclaim (retention.py, the columnar copy)."""
+    return now_ms - int(days) * DAY_MS if days else None
+
+
 @dataclass(frozen=True, slots=True)
 class GroupInfo:
     name: str

@@ -19,7 +19,7 @@ import errno
 import logging
 
 from logsvc.errors import LogsvcError
-from logsvc.model import stream_key
+from logsvc.model import retention_cutoff, stream_key
 
 log = logging.getLogger("logsvc.retention")
 
@@ -27,8 +27,6 @@ PAGE = 4096
 HEAD_KEPT = (
     4096  # the ingester hashes the file's first bytes to tell a rewritten file from an appended one
 )
-DAY_MS = 86_400_000
-
 _unsupported_warned = False
 
 
@@ -60,7 +58,7 @@ def enforce(store, snapshot, now_ms: int, groups: list) -> int:
     global _unsupported_warned
     freed = 0
     for group in groups:
-        cutoff = now_ms - int(group.retention_days) * DAY_MS
+        cutoff = retention_cutoff(group.retention_days, now_ms)
         _, done = store.retention(group.name)
         try:
             streams = store.list_streams(group.name)

@@ -38,7 +38,7 @@ from pathlib import Path
 
 from logsvc import lines, names, safeio
 from logsvc.errors import AlreadyExists, InvalidParameter, NotFound, StorageError
-from logsvc.model import GroupInfo, StreamInfo
+from logsvc.model import GroupInfo, StreamInfo, retention_cutoff
 
 STREAM_SUFFIX = ".log"
 TRASH = "trash"  # under the data directory: see Store.to_trash
@@ -379,7 +379,7 @@ class Store:
                     except (InvalidParameter, safeio.Refused, OSError):
                         pass
                     days = meta.get("retentionInDays")
-                    cutoff = now - int(days) * 86_400_000 if days else None
+                    cutoff = retention_cutoff(days, now)
                     out[group] = (cutoff, dict(meta.get("expired") or {}))
         except (safeio.Refused, OSError):
             pass

@@ -38,13 +38,13 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from logsvc import lines, locks
+from logsvc import lines, locks, retention
 from logsvc.children import die_with_parent, keep_pandas_out
 from logsvc.columns import extract, schema
 from logsvc.columns import store as cstore
 from logsvc.config import Settings, resolve
 from logsvc.index import LIVE, BlockIndex, IndexCorrupt, index_exists
-from logsvc.model import ID_HEAD_BYTES
+from logsvc.model import ID_HEAD_BYTES, retention_cutoff
 from logsvc.store import Store
 from logsvc.visibility import block_is_current
 
@@ -368,9 +368,8 @@ class Builder:
 
     def _retention(self, snap: cstore.Snapshot, now_ms: int) -> bool:
         cutoffs = {
-            g.name: now_ms - int(g.retention_days) * cstore.DAY_MS
-            for g in self.store.list_groups()
-            if g.retention_days
+            g.name: retention_cutoff(g.retention_days, now_ms)
+            for g in retention.with_policy(self.store)
         }
         old = [e.name for e in snap.entries if e.group in cutoffs and e.max_ts < cutoffs[e.group]]
         if old:
