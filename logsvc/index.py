@@ -389,6 +389,7 @@ class BlockIndex:
             if self._merges is None:
                 self._merges = Merges(self.path)
             self._writer = self._ix.writer()
+            self._writer.pool = PostingArrays()  # whoosh's SegmentWriter reads `pool` only
         return self._writer
 
     def merge_ready(self) -> bool:
@@ -809,6 +810,65 @@ class Snapshot:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+class PostingArrays:
+    """The writer's postings until a commit writes them: whoosh's pool, packed into arrays.
+
+    whoosh's `PostingPool` keeps a tuple per posting (field, term bytes, docnum, weight, value
+    bytes: ~180 bytes in five small objects) and sorts them at the commit. A 2-second commit of
+    the 10M corpus holds hundreds of thousands; the writer's heap grew to hold them and stayed
+    there, pinned by the few objects that outlive each commit (ARCHITECTURE.md, "Memory of the
+    writer"). Here a term's docnums are one growing array (8 bytes a posting), its weight and
+    value kept once (a posting whose differ keeps its own), and the tuples whoosh's segment
+    writer wants are made one at a time as it reads them, in the order whoosh's own pool gives:
+    (field, term), then docnum."""
+
+    def __init__(self) -> None:
+        # field -> term -> [docnums, weight, value, {index: (weight, value)} of postings that differ]
+        self._fields: dict[str, dict[bytes, list]] = {}
+        self._unordered: set[tuple[str, bytes]] = set()
+
+    @property
+    def fieldnames(self) -> set[str]:
+        return set(self._fields)
+
+    def add(self, item: tuple) -> None:
+        fieldname, text, docnum, weight, value = item
+        terms = self._fields.get(fieldname)
+        if terms is None:
+            terms = self._fields[fieldname] = {}
+        got = terms.get(text)
+        if got is None:
+            terms[text] = [array("q", (docnum,)), weight, value, None]
+            return
+        docs = got[0]
+        if docs[-1] >= docnum:
+            self._unordered.add((fieldname, text))
+        docs.append(docnum)
+        if weight != got[1] or value != got[2]:
+            if got[3] is None:
+                got[3] = {}
+            got[3][len(docs) - 1] = (weight, value)
+
+    def iter_postings(self):
+        for fieldname in sorted(self._fields):
+            terms = self._fields[fieldname]
+            for text in sorted(terms):
+                docs, weight, value, differ = terms[text]
+                if differ is None and (fieldname, text) not in self._unordered:
+                    for docnum in docs:
+                        yield fieldname, text, docnum, weight, value
+                    continue
+                rows = [(d, *(differ or {}).get(i, (weight, value))) for i, d in enumerate(docs)]
+                for docnum, w, v in sorted(rows, key=lambda r: r[0]):
+                    yield fieldname, text, docnum, w, v
+
+    items = iter_postings
+
+    def cleanup(self) -> None:
+        self._fields.clear()
+        self._unordered.clear()
 
 
 def _cands_bytes(key: str, result: set[int] | None) -> int:

@@ -15,13 +15,14 @@ import re
 import string
 import tracemalloc
 import warnings
+from array import array
 from pathlib import Path
 
 import pytest
 
 from logsvc import index as index_mod
 from logsvc import segments
-from logsvc.index import BlockIndex, IndexCorrupt, Snapshot, stream_key
+from logsvc.index import Block, BlockIndex, IndexCorrupt, Snapshot, stream_key
 from logsvc.ingest import Ingester
 from logsvc.store import Store
 
@@ -403,3 +404,59 @@ def test_a_segment_gone_while_a_reader_opens_leaves_no_file_open(
     reading.close()
     unclosed = [str(w.message) for w in seen if issubclass(w.category, ResourceWarning)]
     assert unclosed == []
+
+
+# (field, term, docnum, weight, value) as whoosh's segment writer adds them; the oracle is whoosh's
+# own PostingPool, which sorts the same tuples
+_POSTINGS = [
+    [],
+    [("w", b"error", 0, 1.0, b"\x01")],
+    [("w", b"b", 0, 1.0, b"v"), ("w", b"a", 0, 1.0, b"v"), ("bid", b"s:0", 0, 1.0, None)],
+    [("w", b"x", d, 1.0, b"v") for d in (3, 1, 2)],  # a docnum below one already added (add_reader)
+    [("w", b"t", 0, 2.5, b"p"), ("w", b"t", 1, 1.0, b"q"), ("skey", b"t", 1, 1.0, None)],
+    [("w", bytes([97 + d % 5]), d, 1.0, b"f") for d in range(40)],
+]
+
+
+@pytest.mark.parametrize("posts", _POSTINGS)
+def test_the_writers_posting_arrays_give_whooshs_own_order(posts, tmp_path: Path) -> None:
+    from whoosh.filedb.filestore import FileStorage
+    from whoosh.writing import PostingPool
+
+    theirs = PostingPool(FileStorage(str(tmp_path)), None)
+    ours = index_mod.PostingArrays()
+    for p in posts:
+        theirs.add(p)
+        ours.add(p)
+    assert list(ours.iter_postings()) == list(theirs.iter_postings())
+    assert ours.fieldnames == theirs.fieldnames
+    ours.cleanup()
+    assert list(ours.iter_postings()) == []
+
+
+def test_an_index_written_through_the_posting_arrays_finds_every_word(tmp_path: Path) -> None:
+    """Words spread over blocks and commits (and a deletion) are found in exactly their blocks."""
+    ix = BlockIndex(tmp_path / "ix")
+    rng = random.Random(7)
+    vocab = ["".join(rng.choice(string.ascii_lowercase) for _ in range(6)) for _ in range(300)]
+    holding: dict[str, set[str]] = {}
+    blocks = []
+    for n in range(60):
+        words = sorted(set(rng.sample(vocab, 40)))
+        q = lambda v: array("q", [v])  # noqa: E731
+        key = stream_key("g", "s")
+        b = Block("g", "s", key, n * 100, n * 100 + 100, 1, "h", q(n * 100), q(0), q(0), q(0), q(1))
+        ix.add_block(b, words)
+        blocks.append((b, words))
+        if n % 20 == 19:
+            ix.commit()
+    ix.delete_block(blocks[5][0])
+    ix.commit()
+    for b, words in blocks[:5] + blocks[6:]:
+        for w in words:
+            holding.setdefault(w, set()).add(b.bid)
+    with ix.snapshot() as snap:
+        for w in vocab:
+            got = {snap.by_docnum[d].bid for d in snap.candidates(("tok", w))}
+            assert got == holding.get(w, set()), w
+    ix.close()
