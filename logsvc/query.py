@@ -22,6 +22,7 @@ import bisect
 import heapq
 import os
 import stat
+import sys
 import threading
 import time
 from array import array
@@ -52,9 +53,12 @@ LEVEL_CACHE_BYTES = 8 * 1024 * 1024
 # split and match again a chunk an earlier page read. A stream not in time order (lines without
 # their own time take the time logsvc read them) has chunks whose times span the whole walk, and
 # every page would otherwise read all of them again (issue #12's deep page). At most this many
-# bytes of message text (+ MATCH_OVERHEAD a match) per process.
+# bytes per process, as the heap holds them (`_match_bytes`, `_holding_bytes`).
 MATCH_CACHE_BYTES = 8 * 1024 * 1024
-MATCH_OVERHEAD = 120
+# a match's tuples and ints (its two strings are measured): (time, offset, end, text, (time,
+# message), ingestion time) is 88 + 56 bytes of tuples and four 32-byte ints, plus its slot
+MATCH_OVERHEAD = 280
+ENTRY_OVERHEAD = 300  # a cache entry's key (a tuple of 7-8 items), its dict slot and value tuple
 # chunks of a time-ordered block searched for a pattern's literals at a time; twice as many each time
 # after (`_Merge._open_segment`): 4 chunks are ~256 lines
 SEGMENT_CHUNKS = 4
@@ -497,6 +501,21 @@ class _LRU:
             while self._bytes > self.max_bytes:
                 _, (_, gone) = self._items.popitem(last=False)
                 self._bytes -= gone
+
+
+def _match_bytes(found: tuple[tuple, ...]) -> int:
+    """What a chunk's matches hold in the heap: its text and message strings as they are (a
+    non-ASCII text takes 2-4 bytes a character) and the tuples and ints around them. It counted
+    the text's characters and 120 bytes, a third of what a match holds: the 8 MB cache held ~20."""
+    size = sys.getsizeof
+    return ENTRY_OVERHEAD + sum(MATCH_OVERHEAD + size(m[3]) + size(m[4][1]) for m in found)
+
+
+def _holding_bytes(got: tuple[frozenset[int], frozenset[int]]) -> int:
+    """What `_chunks_holding`'s answer holds: two frozensets (216 bytes empty) in a tuple, and
+    the entry."""
+    size = sys.getsizeof
+    return ENTRY_OVERHEAD + size(got) + size(got[0]) + size(got[1])
 
 
 def _level_entry_bytes(got: tuple[array, bytes]) -> int:
@@ -1082,7 +1101,7 @@ class _Merge:
         if got is None:
             data = self.files.pread(src, start, end)
             got = _chunks_holding(data, max(start, src.from_offset), b, self.literals)
-            self.matches.put(key, got, 100 + 8 * (len(got[0]) + len(got[1])))
+            self.matches.put(key, got, _holding_bytes(got))
         return got
 
     def _first_chunk(self, src: Source, b: Block) -> int:
@@ -1189,7 +1208,7 @@ class _Merge:
                 self._chunk_need,
             )
             found = self._matches(start, data, raws, lambda _off, ing=piece.ing: ing)
-            self.matches.put(key, found, sum(len(m[3]) + MATCH_OVERHEAD for m in found) + 200)
+            self.matches.put(key, found, _match_bytes(found))
         self._keep(src, ident, found)
 
     def _read_tail(self, piece: _TailPiece) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -531,5 +532,50 @@ def test_a_stream_whose_only_candidate_is_its_first_block_beside_a_common_word(
             for limit in (7, 1000):
                 got = walk(reader, src, "alarm", forward, limit)
                 assert [(e.timestamp, e.message) for e in got] == want
+    finally:
+        index.close()
+
+
+def _heap_bytes(value: object, seen: set[int]) -> int:
+    """What `value` holds in the heap: it and every tuple, frozenset, str and int inside it."""
+    if id(value) in seen:
+        return 0
+    seen.add(id(value))
+    size = sys.getsizeof(value)
+    if isinstance(value, tuple | frozenset):
+        size += sum(_heap_bytes(v, seen) for v in value)
+    return size
+
+
+def test_the_match_cache_counts_what_its_entries_hold(
+    data_dir: Path, write_lines: Callable[..., Path]
+) -> None:
+    """The cache of chunk matches is bounded by what its entries hold in the heap, not by their
+    text alone: each entry's counted size is at least what it holds (non-ASCII text included)."""
+    rng = random.Random(3)
+    base = 1_714_521_600_000
+    for stream in ("a", "b"):
+        times = rng.sample(range(0, 3_600_000, 7), 300)  # out of time order: reuse across pages
+        write_lines(
+            "g",
+            stream,
+            [
+                f"{iso_ms(base + t)} {stream} {i} {'needle' if i % 2 else 'hay'} "
+                + ("zürich ✓ " if i % 5 == 0 else "")
+                + "x" * (i % 90)
+                for i, t in enumerate(times)
+            ],
+        )
+    index = BlockIndex(data_dir / "index")
+    try:
+        Ingester(Store(data_dir), index).rebuild(None)
+        reader = Reader(Store(data_dir), index)
+        src = reader.sources(["g"])
+        for pattern in ("needle", '"needle x"', "zürich"):
+            assert walk(reader, src, pattern, forward=False, limit=7)
+        entries = list(reader._matches._items.values())
+        assert len(entries) > 10
+        for value, counted in entries:
+            assert counted >= _heap_bytes(value, set()), value
     finally:
         index.close()
