@@ -460,3 +460,38 @@ def test_an_index_written_through_the_posting_arrays_finds_every_word(tmp_path: 
             got = {snap.by_docnum[d].bid for d in snap.candidates(("tok", w))}
             assert got == holding.get(w, set()), w
     ix.close()
+
+
+def test_a_commits_postings_wait_in_a_few_bytes_each(tmp_path: Path) -> None:
+    """What the writer holds between commits grows by bytes a posting, not by objects: whoosh's own
+    pool held ~200 bytes a posting (a tuple of five objects), which the writer's heap kept after
+    a 10M ingest (ARCHITECTURE.md, "Memory of the writer")."""
+    rng = random.Random(5)
+    vocab = sorted(
+        {"".join(rng.choice(string.ascii_lowercase) for _ in range(7)) for _ in range(3000)}
+    )
+    ix = BlockIndex(tmp_path / "ix")
+    q = lambda v: array("q", [v])  # noqa: E731
+    key = stream_key("g", "s")
+    blocks = [
+        (
+            Block(
+                "g", "s", key, n * 100, n * 100 + 100, 1, "h", q(n * 100), q(0), q(0), q(0), q(1)
+            ),
+            rng.sample(vocab, 1000),
+        )
+        for n in range(100)
+    ]
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        for b, words in blocks:
+            ix.add_block(b, words)
+        held = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    assert held / 100_000 < 60, f"{held / 100_000:.0f} bytes a posting"
+    ix.commit()
+    with ix.snapshot() as snap:  # and the commit wrote them all
+        assert len(snap.candidates(("tok", vocab[0]))) == sum(vocab[0] in w for _, w in blocks)
+    ix.close()
