@@ -816,7 +816,7 @@ class PostingArrays:
     """The writer's postings until a commit writes them: whoosh's pool, packed into arrays.
 
     whoosh's `PostingPool` keeps a tuple per posting (field, term bytes, docnum, weight, value
-    bytes: ~180 bytes in five small objects) and sorts them at the commit. A 2-second commit of
+    bytes: ~200 bytes in five small objects) and sorts them at the commit. A 2-second commit of
     the 10M corpus holds hundreds of thousands; the writer's heap grew to hold them and stayed
     there, pinned by the few objects that outlive each commit (ARCHITECTURE.md, "Memory of the
     writer"). Here a term's docnums are one growing array (8 bytes a posting), its weight and
@@ -864,7 +864,6 @@ class PostingArrays:
                 for docnum, w, v in sorted(rows, key=lambda r: r[0]):
                     yield fieldname, text, docnum, w, v
 
-    items = iter_postings
 
     def cleanup(self) -> None:
         self._fields.clear()

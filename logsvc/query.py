@@ -519,7 +519,7 @@ def _holding_bytes(got: tuple[frozenset[int], frozenset[int]]) -> int:
 
 
 def _level_entry_bytes(got: tuple[array, bytes]) -> int:
-    return 300 + 9 * len(got[1])  # key, tuple and dict slot ~300 bytes; 8 + 1 per event
+    return ENTRY_OVERHEAD + 9 * len(got[1])  # a time (8) and a level class (1) per event
 
 
 def _stream_pieces(snap: Snapshot, src: Source, files: _Files) -> list[tuple]:
