@@ -46,9 +46,12 @@ RETIRE_GRACE_MS = (
 DELTA_COLUMNS = ("off", "end", "ts", "ingest")
 ROW_GROUP = 128 * 1024  # large row groups: small ones made Q1/Q2 ~2x slower (ARCHITECTURE.md)
 # zstd level of a compacted file (what stays): 11% smaller than zstd's default level (1) for ~2.3x
-# the write time (1M realistic corpus's columns: 29.9 -> 26.7 MB), in the builder's own process;
-# the small files of each round keep the default
+# the write time (1M realistic corpus's columns: 29.9 -> 26.7 MB), in the builder's own process
 COMPACTED_ZSTD_LEVEL = 9
+# zstd level of a round's small files (until a compaction replaces them): ~3-5% smaller than the
+# default level for ~15% more write time (a 10M corpus's day files cut in rounds' sizes); level 5+
+# doubles the time, and these files are rewritten within minutes
+ROUND_ZSTD_LEVEL = 3
 
 
 def group_hash(group: str) -> str:
@@ -252,10 +255,10 @@ class Writer:
     def write_table(self, table, name: str) -> None:
         self.write_tables([table], name)
 
-    def write_tables(self, tables, name: str, zstd_level: int | None = None) -> None:
+    def write_tables(self, tables, name: str, zstd_level: int = ROUND_ZSTD_LEVEL) -> None:
         """Write successive tables (one schema) as one file, in full ROW_GROUP row groups, holding
-        at most one row group's rows beyond the table in hand; fsynced. `zstd_level`: None for
-        zstd's default (fast), COMPACTED_ZSTD_LEVEL for a file that stays."""
+        at most one row group's rows beyond the table in hand; fsynced. `zstd_level`:
+        ROUND_ZSTD_LEVEL for a round's file, COMPACTED_ZSTD_LEVEL for a file that stays."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
