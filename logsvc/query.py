@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from logsvc import follow, lines, paging, stamps, visibility
+from logsvc import follow, limits, lines, paging, stamps, visibility
 from logsvc.errors import InvalidParameter, NotFound
 from logsvc.filterpattern import FilterPattern, compile_pattern
 from logsvc.follow import make_event
@@ -42,6 +42,8 @@ from logsvc.tokens import fold
 from logsvc.visibility import Source, block_is_current, visible
 
 MAX_LIMIT = 10_000
+# a page ends with a nextToken past this many bytes of events, each counted as AWS counts a
+# FilterLogEvents / GetLogEvents response: its message in UTF-8 plus 26 bytes (`_page_bytes`)
 MAX_PAGE_BYTES = 1_048_576
 NEG_INF = -(2**62)
 POS_INF = 2**62
@@ -471,6 +473,13 @@ class Reader:
 
     def snapshot(self) -> Snapshot:
         return self.index.snapshot()
+
+
+def _page_bytes(message: str) -> int:
+    """What an event costs of a page's MAX_PAGE_BYTES: its message's UTF-8 bytes (not characters: a
+    page of non-ASCII text would pass 1 MiB by up to 4x) plus AWS's 26 bytes an event."""
+    n = len(message) if message.isascii() else len(message.encode("utf-8", "surrogatepass"))
+    return n + limits.EVENT_OVERHEAD
 
 
 class _LRU:
@@ -1293,7 +1302,7 @@ class _Merge:
         ready, result = self.ready, self.result
         while ready and (next_key is None or ready[0][0] < next_key):
             ev = heapq.heappop(ready)[1].event()
-            size = len(ev.message) + 26
+            size = _page_bytes(ev.message)
             if result and self.used + size > self.q.max_bytes:
                 return True
             result.append(ev)

@@ -1,6 +1,6 @@
 """Two rules of the read merge (`query._Merge`) that no other test could break.
 
-- A page holds at most 1 MiB counted as CloudWatch counts it (each message plus 26 bytes), and the
+- A page holds at most 1 MiB counted as CloudWatch counts it (each message's UTF-8 bytes plus 26), and the
   token after a page cut by that budget resumes with no event lost or repeated.
 - A source whose first visible byte is an event boundary inside an indexed chunk (the columnar
   path hands the Reader its not-yet-columned tail that way, colquery.py) shows the chunk's events
@@ -84,6 +84,37 @@ def test_a_page_stops_at_one_mib_and_its_token_resumes_with_nothing_lost(data_di
         assert got == messages
     finally:
         server.stop()
+
+
+def test_a_pages_budget_counts_the_messages_utf8_bytes_not_their_characters(
+    data_dir: Path, write_lines: Callable[..., Path]
+) -> None:
+    """AWS counts a message's UTF-8 bytes: 2,500 messages of 503 characters and 999 bytes each fit
+    1,023 to a page (counted as characters, 1,982 would: a page of ~2 MB)."""
+    n, body = 2_500, "\u00e9" * 496  # é: two bytes in UTF-8
+    messages = [f"{i:06d} {body}" for i in range(n)]
+    assert {len(m.encode()) for m in messages} == {999}
+    per_page = PAGE_BUDGET // (999 + 26)
+    write_lines("g", "s", [f"{iso_ms(1_714_521_600_000 + i)} {m}" for i, m in enumerate(messages)])
+    index = BlockIndex(data_dir / "index")
+    try:
+        Ingester(Store(data_dir), index).rebuild(None)
+        reader = Reader(Store(data_dir), index)
+        src = reader.sources(["g"])
+        for forward in (True, False):
+            sizes, got, token = [], [], None
+            while True:
+                page = reader.read(src, forward=forward, limit=10_000, token=token)
+                sizes.append(len(page.events))
+                got += [e.message for e in page.events]
+                token = page.next_token
+                if not token:
+                    break
+            assert sizes == [per_page, per_page, n - 2 * per_page]
+            # each once (a backward page lists its own events oldest first)
+            assert sorted(got) == messages
+    finally:
+        index.close()
 
 
 def test_a_chunk_cut_by_the_first_visible_byte_shows_its_events_from_there(
