@@ -70,7 +70,11 @@ EVENTS_PAGE = {
     "required": ["events"],
     "properties": {
         "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
-        "nextToken": {"type": ["string", "null"]},
+        "nextToken": {
+            "type": ["string", "null"],
+            "description": "More events match: the page ended at `limit` events, at 1 MiB or at "
+            "the search's time budget; pass it back to resume right after this page",
+        },
     },
 }
 
@@ -701,7 +705,12 @@ def openapi_document() -> dict:
     read_params = [
         _p("start", "Earliest event time (inclusive)", TIME),
         _p("end", "Latest event time (inclusive)", TIME),
-        _p("limit", "Events per page", LIMIT),
+        _p(
+            "limit",
+            "Events per page; a page also ends at 1 MiB (each message's UTF-8 bytes + 26, as "
+            "CloudWatch counts) with a nextToken for the rest",
+            LIMIT,
+        ),
         _p("nextToken", "Token from the previous page"),
         _p("q", "CloudWatch filter pattern", {"type": "string", "maxLength": 1024}),
     ]
