@@ -48,9 +48,10 @@ ROW_GROUP = 128 * 1024  # large row groups: small ones made Q1/Q2 ~2x slower (AR
 # zstd level of a compacted file (what stays): 11% smaller than zstd's default level (1) for ~2.3x
 # the write time (1M realistic corpus's columns: 29.9 -> 26.7 MB), in the builder's own process
 COMPACTED_ZSTD_LEVEL = 9
-# zstd level of a round's small files (until a compaction replaces them): ~3-5% smaller than the
-# default level for ~15% more write time (a 10M corpus's day files cut in rounds' sizes); level 5+
-# doubles the time, and these files are rewritten within minutes
+# zstd level of a round's small files (until a compaction replaces them): 2-4% smaller than the
+# default level for 10-20% more write time (two 10M day files cut in rounds' sizes; the whole 10M
+# copy before compaction 443 -> 428 MB); level 5 takes 2.5x the time, 9 4.3x, for files that a
+# compaction rewrites within minutes
 ROUND_ZSTD_LEVEL = 3
 
 
