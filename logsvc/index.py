@@ -864,7 +864,6 @@ class PostingArrays:
                 for docnum, w, v in sorted(rows, key=lambda r: r[0]):
                     yield fieldname, text, docnum, w, v
 
-
     def cleanup(self) -> None:
         self._fields.clear()
         self._unordered.clear()

@@ -1,7 +1,7 @@
 """Two rules of the read merge (`query._Merge`) that no other test could break.
 
-- A page holds at most 1 MiB counted as CloudWatch counts it (each message's UTF-8 bytes plus 26), and the
-  token after a page cut by that budget resumes with no event lost or repeated.
+- A page holds at most 1 MiB counted as CloudWatch counts it (each message's UTF-8 bytes plus
+  26), and the token after a page cut by that budget resumes with no event lost or repeated.
 - A source whose first visible byte is an event boundary inside an indexed chunk (the columnar
   path hands the Reader its not-yet-columned tail that way, colquery.py) shows the chunk's events
   from that byte on, in every direction and across pages.
