@@ -2,7 +2,8 @@
 
 One owner for both sides of the wire: the CloudWatch API (`cloudwatch/operations.py`, `otlp.py`)
 refuses what breaks them, and the senders (`ship.py` forwarding to AWS, subscription batches in
-`invoker/subscribe.py`) keep within them. Pure numbers, in the base layer so every layer may read them.
+`invoker/subscribe.py`) keep within them; a read's page (`query.py`) ends at 1 MiB counted the same
+way. Pure numbers and `event_bytes`, in the base layer so every layer may read them.
 """
 
 from __future__ import annotations
@@ -14,3 +15,11 @@ MAX_EVENT_BYTES = 1_048_576  # one event's size (message bytes + EVENT_OVERHEAD)
 MAX_SPAN_MS = 24 * 3_600_000  # oldest to newest event of one call
 TOO_NEW_MS = 2 * 3_600_000  # an event more than this ahead of now is refused
 TOO_OLD_MS = 14 * 86_400_000  # an event more than this behind now is refused
+
+
+def event_bytes(message: str) -> int:
+    """An event's size as AWS counts it: its message's UTF-8 bytes (not characters) plus
+    EVENT_OVERHEAD. A lone surrogate (JSON's "\\ud800" decodes to one) counts as the 3 bytes it
+    would take, never raises; an ASCII message is not encoded to be counted."""
+    n = len(message) if message.isascii() else len(message.encode("utf-8", "surrogatepass"))
+    return n + EVENT_OVERHEAD

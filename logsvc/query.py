@@ -43,7 +43,7 @@ from logsvc.visibility import Source, block_is_current, visible
 
 MAX_LIMIT = 10_000
 # a page ends with a nextToken past this many bytes of events, each counted as AWS counts a
-# FilterLogEvents / GetLogEvents response: its message in UTF-8 plus 26 bytes (`_page_bytes`)
+# FilterLogEvents / GetLogEvents response: its message in UTF-8 plus 26 bytes (`limits.event_bytes`)
 MAX_PAGE_BYTES = 1_048_576
 NEG_INF = -(2**62)
 POS_INF = 2**62
@@ -473,13 +473,6 @@ class Reader:
 
     def snapshot(self) -> Snapshot:
         return self.index.snapshot()
-
-
-def _page_bytes(message: str) -> int:
-    """What an event costs of a page's MAX_PAGE_BYTES: its message's UTF-8 bytes (not characters: a
-    page of non-ASCII text would pass 1 MiB by up to 4x) plus AWS's 26 bytes an event."""
-    n = len(message) if message.isascii() else len(message.encode("utf-8", "surrogatepass"))
-    return n + limits.EVENT_OVERHEAD
 
 
 class _LRU:
@@ -1302,7 +1295,7 @@ class _Merge:
         ready, result = self.ready, self.result
         while ready and (next_key is None or ready[0][0] < next_key):
             ev = heapq.heappop(ready)[1].event()
-            size = _page_bytes(ev.message)
+            size = limits.event_bytes(ev.message)
             if result and self.used + size > self.q.max_bytes:
                 return True
             result.append(ev)

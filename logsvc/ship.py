@@ -406,7 +406,7 @@ def cut_batch(
         elif got is not None:
             ev, cut = got
             ts = ev["timestamp"]
-            n = len(ev["message"].encode("utf-8", "replace")) + limits.EVENT_OVERHEAD
+            n = limits.event_bytes(ev["message"])
             nlo, nhi = (min(lo, ts), max(hi, ts)) if out else (ts, ts)
             if out and (
                 len(out) >= max_events

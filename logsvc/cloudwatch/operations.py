@@ -439,7 +439,7 @@ def put_log_events(ctx: Context, p: dict) -> dict:
     events = [(int(e["timestamp"]), e["message"]) for e in p["logEvents"]]
     total = 0
     for _, msg in events:
-        size = len(msg.encode("utf-8", "surrogatepass")) + limits.EVENT_OVERHEAD
+        size = limits.event_bytes(msg)
         if size > limits.MAX_EVENT_BYTES:
             raise invalid_parameter(
                 f"Log event too large: {size} bytes exceeds limit of {limits.MAX_EVENT_BYTES}"

@@ -38,7 +38,7 @@ from typing import Any
 
 from logsvc import names
 from logsvc.errors import InvalidParameter
-from logsvc.limits import EVENT_OVERHEAD, MAX_EVENT_BYTES, TOO_NEW_MS, TOO_OLD_MS
+from logsvc.limits import MAX_EVENT_BYTES, TOO_NEW_MS, TOO_OLD_MS, event_bytes
 
 PATH = "/v1/logs"  # OTLP/HTTP's path for logs (api/otlp.py serves it, auth.py gates it)
 DEFAULT_GROUP_PREFIX = "/otlp/"
@@ -266,7 +266,7 @@ def export(
                 line = json.dumps(
                     record_json(record, resource, scope), ensure_ascii=False, separators=(",", ":")
                 )
-                if len(line.encode("utf-8")) + EVENT_OVERHEAD > MAX_EVENT_BYTES:
+                if event_bytes(line) > MAX_EVENT_BYTES:
                     outcome.reject("tooLargeLogEventCount")
                 elif ts < now - TOO_OLD_MS:
                     outcome.reject("tooOldLogEventCount")

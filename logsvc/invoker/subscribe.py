@@ -36,7 +36,7 @@ from logsvc.errors import InvalidParameter, LogsvcError
 from logsvc.filterpattern import compile_pattern
 from logsvc.follow import FileFollow, make_event
 from logsvc.invoker.functions import ACCOUNT
-from logsvc.limits import EVENT_OVERHEAD, MAX_BATCH_BYTES, MAX_BATCH_EVENTS
+from logsvc.limits import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, event_bytes
 from logsvc.model import LogEvent
 from logsvc.subscriptions import (
     FOLDER,
@@ -89,10 +89,6 @@ def control_message() -> dict[str, Any]:
         "subscriptionFilters": [],
         "logEvents": [{"id": "", "timestamp": int(time.time() * 1000), "message": CONTROL_TEXT}],
     }
-
-
-def event_size(e: LogEvent) -> int:
-    return len(e.message.encode("utf-8", "surrogatepass")) + EVENT_OVERHEAD
 
 
 class Deliveries:
@@ -340,7 +336,7 @@ class FilterDelivery:
                         if not s.events:
                             s.since = now
                         s.events.append(e)
-                        s.size += event_size(e)
+                        s.size += event_bytes(e.message)
             s.upto = f.end
             return consumed > 0 and f.end < st.st_size
         finally:
@@ -361,7 +357,7 @@ class FilterDelivery:
         while s.events and not self.stop.is_set():
             batch, size = [], 0
             for e in s.events:
-                n = event_size(e)
+                n = event_bytes(e.message)
                 if batch and (len(batch) >= MAX_BATCH_EVENTS or size + n > MAX_BATCH_BYTES):
                     break
                 batch.append(e)
