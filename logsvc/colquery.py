@@ -1,8 +1,9 @@
 """Running a Logs Insights query over the columnar copy with DuckDB (issue #11 item 7, the query side).
 
-Owns the DuckDB connection (one per process, a cursor per query), the relation a query reads and
-turning DuckDB's answer back into the row engine's terms. `insights/sql.py` decides whether and how
-a query maps; `jobs.py` decides when to use this and feeds the result to the engine.
+Owns the DuckDB connection (one per process, a cursor per query, closed when idle), the relation
+a query reads and turning DuckDB's answer back into the row engine's terms. `insights/sql.py`
+decides whether and how a query maps; `jobs.py` decides when to use this and feeds the result to
+the engine.
 
 The relation `ev` is every event the row reader would show for the query, exactly once:
 * the Parquet rows a column snapshot lists (`logsvc.columns.store.snapshot`), joined to a small table
@@ -20,11 +21,13 @@ the row engine, which is always right.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,33 +45,92 @@ MAX_TAIL_BYTES = (
 )  # bytes not columned yet a query turns into rows; more: the row engine
 POLL_S = 0.05  # how often a running query looks at stop / timeout
 
-_CONS: dict[tuple[str, int], Any] = {}
+# A connection nobody has used for this long is closed. DuckDB keeps a query's working memory in
+# the connection after the query ends: a process that ran `parse @message ... | stats count(*) by b`
+# over 10M lines stayed at 442 MB until its connection closed (216 MB after). Connecting again
+# costs a burst's first query ~30-50 ms.
+IDLE_CLOSE_S = 10.0
+MAX_CONNECTIONS = 4  # a server has one per process; in-process tests make one per data dir
+
+
+@dataclass(eq=False)
+class _Conn:
+    con: Any
+    users: int = 0  # sessions open on it now
+    uses: int = 0  # sessions ever opened: an idle timer set before the last one is stale
+    timer: threading.Timer | None = None
+
+
+_CONS: dict[tuple[str, int], _Conn] = {}
 _CON_LOCK = threading.Lock()
 
 
-def cursor(temp_dir: Path | None = None, memory: int = 512 * 1024 * 1024) -> Any:
-    """A cursor on this process's DuckDB connection (connect ~50 ms, a cursor ~0.1 ms).
+def _connect(temp_dir: Path | None, memory: int) -> Any:
+    """DuckDB's own default is 80% of the machine's memory and spilling to `.tmp` in the working
+    directory; here it is `memory` bytes per process, spilling under the data directory."""
+    import duckdb
 
-    DuckDB's own default is 80% of the machine's memory and spilling to `.tmp` in the working
-    directory; here it is `memory` bytes per process, spilling under the data directory
-    (`temp_dir`). One connection per (temp_dir, memory): a process normally has exactly one."""
+    config: dict[str, Any] = {"threads": 2, "memory_limit": f"{max(memory, 1)}B"}
+    if temp_dir is not None:
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        safeio.refuse_links_under(temp_dir.parent)  # DuckDB writes by path
+        config["temp_directory"] = str(temp_dir)
+    else:
+        config["temp_directory"] = ""  # no spilling at all rather than into the cwd
+    return duckdb.connect(config=config)
+
+
+@contextmanager
+def session(
+    temp_dir: Path | None = None, memory: int = 512 * 1024 * 1024, idle_s: float = IDLE_CLOSE_S
+) -> Iterator[Any]:
+    """A cursor on this process's DuckDB connection for one query (or one export), closed after.
+
+    One connection per (temp_dir, memory), made on first use (~50 ms; a cursor ~0.1 ms) and closed
+    once no session has used it for `idle_s` seconds, which gives its memory back."""
     key = (str(temp_dir or ""), memory)
     with _CON_LOCK:
-        con = _CONS.get(key)
-        if con is None:
-            import duckdb
+        conn = _CONS.get(key)
+        if conn is None:
+            if len(_CONS) >= MAX_CONNECTIONS:
+                old_key = next(iter(_CONS))
+                old = _CONS.pop(old_key)
+                if not old.users:  # one in use is closed by its last session instead
+                    old.con.close()
+            conn = _CONS[key] = _Conn(_connect(temp_dir, memory))
+        if conn.timer is not None:
+            conn.timer.cancel()
+            conn.timer = None
+        conn.users += 1
+        conn.uses += 1
+        cur = conn.con.cursor()
+    try:
+        yield cur
+    finally:
+        cur.close()
+        _release(key, conn, idle_s)
 
-            config: dict[str, Any] = {"threads": 2, "memory_limit": f"{max(memory, 1)}B"}
-            if temp_dir is not None:
-                temp_dir.mkdir(parents=True, exist_ok=True)
-                safeio.refuse_links_under(temp_dir.parent)  # DuckDB writes by path
-                config["temp_directory"] = str(temp_dir)
-            else:
-                config["temp_directory"] = ""  # no spilling at all rather than into the cwd
-            if len(_CONS) >= 4:  # a server has one; in-process tests make one per data dir
-                _CONS.pop(next(iter(_CONS)))  # dropped, not closed: running cursors keep it
-            con = _CONS[key] = duckdb.connect(config=config)
-        return con.cursor()
+
+def _release(key: tuple[str, int], conn: _Conn, idle_s: float) -> None:
+    with _CON_LOCK:
+        conn.users -= 1
+        if conn.users:
+            return
+        if _CONS.get(key) is not conn:  # dropped for another while in use: nobody else has it
+            conn.con.close()
+            return
+        conn.timer = threading.Timer(idle_s, _close_idle, (key, conn, conn.uses))
+        conn.timer.daemon = True
+        conn.timer.start()
+
+
+def _close_idle(key: tuple[str, int], conn: _Conn, uses: int) -> None:
+    """Close `conn` if no session opened on it since its idle timer was set."""
+    with _CON_LOCK:
+        if conn.users or conn.uses != uses or _CONS.get(key) is not conn:
+            return
+        del _CONS[key]
+        conn.con.close()
 
 
 def store_snapshot(root: Path) -> Any:
@@ -357,11 +419,13 @@ class Columnar:
         reader: Reader,
         snapshot: Callable[[Path], Any] = store_snapshot,
         memory: int = 512 * 1024 * 1024,
+        idle_s: float = IDLE_CLOSE_S,
     ) -> None:
         self.root = root
         self.reader = reader
         self.snapshot = snapshot
         self.memory = memory
+        self.idle_s = idle_s  # DuckDB's connection closes after this long unused
 
     def run(
         self,
@@ -379,11 +443,30 @@ class Columnar:
         if snap is None:
             return None
         idents = [self.reader.file_ident(s) for s in sources]
-        try:
-            cur = cursor(self.root / "tmp" / "duckdb", self.memory)
-        except Exception as e:  # a refused temp folder, DuckDB refusing the settings
-            log.warning("Insights: no DuckDB (%s: %s); running the row engine", type(e).__name__, e)
-            return None
+        with contextlib.ExitStack() as stack:
+            try:
+                cur = stack.enter_context(
+                    session(self.root / "tmp" / "duckdb", self.memory, self.idle_s)
+                )
+            except Exception as e:  # a refused temp folder, DuckDB refusing the settings
+                log.warning(
+                    "Insights: no DuckDB (%s: %s); running the row engine", type(e).__name__, e
+                )
+                return None
+            return self._run(cur, sp, sources, idents, snap, lo, hi, limit, should_stop)
+
+    def _run(
+        self,
+        cur: Any,
+        sp: isql.SqlPlan,
+        sources: list[Source],
+        idents: list[bytes],
+        snap: Any,
+        lo: int,
+        hi: int,
+        limit: int,
+        should_stop: Callable[[], bool],
+    ) -> Answer | None:
         done = threading.Event()
 
         def watch() -> None:
@@ -414,4 +497,3 @@ class Columnar:
             return None
         finally:
             done.set()
-            cur.close()

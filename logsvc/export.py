@@ -21,6 +21,7 @@ following symlinks (`safeio`), so nothing is written outside DIR.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fnmatch
 import hashlib
@@ -245,13 +246,16 @@ class _Exporter:
         self.index = IndexHandle(Path(settings.data_dir) / "index")
         self.reader = Reader(self.store, self.index)
         self.snap = cstore.snapshot(self.store.root)  # taken again per group (below)
-        self.cur = colquery.cursor(self.store.root / "tmp" / "duckdb", settings.insights_memory)
+        self._duck = contextlib.ExitStack()
+        self.cur = self._duck.enter_context(
+            colquery.session(self.store.root / "tmp" / "duckdb", settings.insights_memory)
+        )
         self.fmt = fmt
         self.dfd = dfd
         self.cols = ", ".join(f'x."{c}"' for c in schema.NAMES)
 
     def close(self) -> None:
-        self.cur.close()
+        self._duck.close()
         self.index.close()
 
     def group(self, group: str, lo: int, hi: int, result: Result) -> None:

@@ -153,14 +153,11 @@ class Both:
         sp = isql.plan_sql(plan, oracle.ACCOUNT)
         if sp is None:
             return None
-        cur = colquery.cursor()
-        try:
+        with colquery.session() as cur:
             cur.register("evs", self.table)
             names = ", ".join(f"'{g}'" for g in groups)
             rel = f"(SELECT * FROM evs WHERE grp IN ({names}) AND ts BETWEEN {lo} AND {hi})"
             got = colquery.answer(cur, sp, rel, limit)
-        finally:
-            cur.close()
         if got is None:
             return None  # a guard: the row engine answers
         run = plan.start(limit=limit, ctx=EvalContext(None, lo, hi, hi))
@@ -352,15 +349,12 @@ def test_exact_total_rounds_once() -> None:
         rnd.choice([1e300, -1e300, 1.0, 1e-300, 3.5e-320, 0.1, -0.3]) * rnd.random()
         for _ in range(5000)
     ]
-    cur = colquery.cursor()
-    try:
-        import pyarrow as pa
+    import pyarrow as pa
 
+    with colquery.session() as cur:
         cur.register("xs", pa.table({"x": pa.array(xs, pa.float64())}))
         sp = isql.SqlPlan("stats", "true", [])
         q, params = sp.sums_sql("xs", "x")
         parts = cur.execute(q, params).fetchall()
-    finally:
-        cur.close()
     total, _ = isql.exact_total([(s, m) for s, m in parts])
     assert isql.rounded_sum(total) == math.fsum(xs)
