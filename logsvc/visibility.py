@@ -82,11 +82,13 @@ def sources(
 
     :raises NotFound: for an unknown group or a named stream that does not exist.
     """
-    ret = _Retention(store)
+    groups = list(dict.fromkeys(groups))
+    for g in groups:
+        names.validate_group(g)
+    ret = _Retention(store, groups)  # every group's at once: the folders opened once, not per group
     streams = list(dict.fromkeys(streams))
     out: list[Source] = []
-    for g in dict.fromkeys(groups):
-        names.validate_group(g)
+    for g in groups:
         if streams:
             for s in streams:
                 names.validate_stream(s)
