@@ -613,6 +613,8 @@ def _sig_test(tq: tuple | None) -> Callable[[int], bool]:
         return lambda _sig: True
 
     def build(q: tuple) -> Callable[[int], bool]:
+        if q[0] == "pre":  # the signature holds whole words only
+            return lambda _sig: True
         if q[0] == "tok":
             tok = fold(q[1])
             if not is_word(tok):
@@ -689,7 +691,7 @@ def _raw_match(q: tuple, raw: bytes) -> bool:
     A superset test: cheap (bytes.find, no parsing), and never rejects a real match.
     """
     kind = q[0]
-    if kind == "tok":
+    if kind in ("tok", "pre"):
         return fold(q[1]).encode("utf-8") in raw
     if kind == "and":
         return all(_raw_match(p, raw) for p in q[1])

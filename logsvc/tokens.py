@@ -41,5 +41,6 @@ def index_tokens_bytes(data: bytes) -> set[bytes]:
 
 
 # A query over folded tokens, used to pick candidate blocks before exact matching:
-#   ("tok", "abc") | ("and", [q, ...]) | ("or", [q, ...]); None means "cannot narrow: scan everything".
+#   ("tok", "abc") | ("pre", "abc") (a token starting with it) | ("and", [q, ...]) | ("or", [q, ...]);
+#   None means "cannot narrow: scan everything".
 TokenQuery = tuple

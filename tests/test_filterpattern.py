@@ -739,8 +739,10 @@ TOKEN_QUERIES = [
     ("-ERROR", None),
     ("order-42", ("and", [("tok", "order"), ("tok", "42")])),
     ("x_ERROR", ("and", [("tok", "x"), ("tok", "error")])),
-    ('"a server error"', ("tok", "server")),  # edge words may be partial
-    ('"der-12"', None),
+    # edge words may be partial: the first may start inside a token, the last may go on past it
+    ('"a server error"', ("and", [("tok", "server"), ("pre", "error")])),
+    ('"card declined" -retry', ("pre", "declined")),
+    ('"der-12"', ("pre", "12")),
     ('" a server error "', ("and", [("tok", "a"), ("tok", "server"), ("tok", "error")])),
     ("%AUTHORIZED%", None),
     ("ERROR %x%", ("tok", "error")),
@@ -748,7 +750,7 @@ TOKEN_QUERIES = [
     ("Café-OK", ("and", [("tok", "café"), ("tok", "ok")])),
     ("a\u00a0b", ("tok", "a\u00a0b")),  # non-ASCII spaces are token characters
     ('{ $.eventType = "UpdateTrail" }', ("and", [("tok", "eventtype"), ("tok", "updatetrail")])),
-    ('{ $.a = "x y*" }', ("and", [("tok", "a"), ("tok", "x")])),
+    ('{ $.a = "x y*" }', ("and", [("tok", "a"), ("tok", "x"), ("pre", "y")])),
     ('{ $.a = "*y" }', ("tok", "a")),
     ('{ $.a = "a<b c" }', ("and", [("tok", "a"), ("tok", "c")])),  # `<b` may be written `\u003cb`
     ('{ $.a = "é x" }', ("and", [("tok", "a"), ("tok", "x")])),  # non-ASCII may be \u-escaped
@@ -766,9 +768,9 @@ TOKEN_QUERIES = [
     ("[w1=ERROR, w2]", ("tok", "error")),
     ("[w1=ERROR || w1=WARNING, w2]", ("or", [("tok", "error"), ("tok", "warning")])),
     ("[w1!=ERROR && w1!=WARNING, w2]", None),
-    ("[a = *.html*, b]", None),
-    ("[a = GET*, b = 404]", None),  # GET* may be GETTY
-    ('[a = "GET /x*", b]', ("tok", "get")),
+    ("[a = *.html*, b]", ("pre", "html")),  # `.` ends a token: one starts with html
+    ("[a = GET*, b = 404]", ("pre", "get")),  # GET* may be GETTY
+    ('[a = "GET /x*", b]', ("and", [("tok", "get"), ("pre", "x")])),
 ]
 
 

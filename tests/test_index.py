@@ -495,3 +495,148 @@ def test_a_commits_postings_wait_in_a_few_bytes_each(tmp_path: Path) -> None:
     with ix.snapshot() as snap:  # and the commit wrote them all
         assert len(snap.candidates(("tok", vocab[0]))) == sum(vocab[0] in w for _, w in blocks)
     ix.close()
+
+
+# -- prefixes: a quoted phrase's last word ("pre"), answered by the opening letter runs ----------
+
+
+def _prefix_oracle(texts: dict[int, str], prefix: str) -> set[int]:
+    """Docnums of blocks holding a token that starts with `prefix` (ASCII letters case-folded)."""
+    rx = re.compile(rf"(?:^|(?<={_SEP})){re.escape(prefix.translate(_ASCII_FOLD))}")
+    return {d for d, text in texts.items() if rx.search(text)}
+
+
+def test_prefix_candidates_are_exactly_the_blocks_with_a_token_starting_so(indexed) -> None:
+    """Words and the letter runs opening the other tokens are postings: exact, whatever the case
+    (the 30 and 34 letter words give their first 24; `payment_retry` is two tokens)."""
+    idx, paths, _ = indexed
+    with idx.snapshot() as snap:
+        texts = _all_texts(snap, paths)
+        prefixes = ["pay", "Payment", "che", "retr", "req", "ord", "xxxxxx", "superCALI"]
+        prefixes += ["supercalifragilisticexpi", "absentprefix", "rdered"]
+        for p in prefixes:
+            assert snap.candidates(("pre", p)) == _prefix_oracle(texts, p), p
+        # the comparison has teeth: a prefix narrows to some blocks, not none and not all
+        assert 0 < len(_prefix_oracle(texts, "superc")) < len(snap.blocks)
+        assert snap.candidates(("pre", "absentprefix")) == set()
+        # and composes as words do
+        want = _prefix_oracle(texts, "retr") & _oracle(texts, "payment")
+        assert snap.candidates(("and", [("tok", "payment"), ("pre", "retr")])) == want
+
+
+def test_prefixes_the_words_cannot_answer_give_every_block(indexed) -> None:
+    """Shorter than MIN_RUN, longer than a word, not only ASCII letters: "every block", no guess."""
+    idx, _, _ = indexed
+    with idx.snapshot() as snap:
+        for p in ["pa", "x" * 25, "naï", "12", "req1", "cafe", "Dead", "abc"]:
+            assert snap.candidates(("pre", p)) is None, p
+        # inside an "and", such a prefix narrows nothing and the rest still does
+        assert snap.candidates(("and", [("tok", "retry"), ("pre", "pa")])) == snap.candidates(
+            ("tok", "retry")
+        )
+
+
+SPLITS = [
+    # (tokens, words that must be among the words: a prefix of every token is a prefix of one)
+    ({b"declined"}, {"declined"}),
+    ({b"declined2"}, {"declined"}),  # a Bloom token: its opening run is a word too
+    ({b"declined\xc3\xa9"}, {"declined"}),  # non-ASCII ends the run
+    ({b"x" * 30}, {"x" * 24}),  # over-long: the first MAX_WORD letters
+    ({b"abcdefghijklmnopqrstuvwxyz0"}, {"abcdefghijklmnopqrstuvwx"}),
+    ({b"ab1"}, set()),  # a run shorter than MIN_RUN is no word
+    ({b"12abc"}, set()),  # a token opening with a digit has no opening run
+    ({b"0badc0de"}, set()),
+    ({b"deadbeef1"}, set()),  # a run of a-f letters only (a hex id's) is no word
+    ({b"deadbeefs1"}, {"deadbeefs"}),  # one with another letter is
+]
+
+
+@pytest.mark.parametrize(("tokens", "words"), SPLITS)
+def test_split_terms_adds_the_opening_letter_run_of_other_tokens(tokens, words) -> None:
+    got, other = index_mod.split_terms(tokens)
+    assert words <= set(got)
+    assert all(w.isascii() and w.isalpha() and len(w) <= index_mod.MAX_WORD for w in got)
+    # a token that is not a word still goes to the Bloom filter (exact lookups keep working)
+    assert {t for t in tokens if not (t.isalpha() and len(t) <= 24)} <= set(other)
+
+
+def test_every_token_prefix_of_letters_is_a_prefix_of_a_word() -> None:
+    """The guarantee the "pre" lookup rests on, over random folded tokens."""
+    rng = random.Random(5)
+    alphabet = string.ascii_lowercase[:8] + string.digits + "é"  # a-f, and g, h
+    for _ in range(2000):
+        tok = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40)))
+        raw = tok.encode()
+        words, _ = index_mod.split_terms({raw})
+        run = re.match(r"[a-z]*", tok).group()
+        for n in range(index_mod.MIN_RUN, min(len(run), index_mod.MAX_WORD) + 1):
+            if run[:n].strip("abcdef"):  # a prefix of a-f letters only is never looked up
+                assert any(w.startswith(run[:n]) for w in words), (tok, run[:n], words)
+
+
+def test_blocks_stored_before_the_runs_are_candidates_for_every_prefix(tmp_path: Path) -> None:
+    """A block of schema 1 or 2 (an index written before the runs) never rules out a prefix."""
+    ix = BlockIndex(tmp_path / "ix")
+    key = stream_key("g", "s")
+
+    def block(n: int, **kw) -> Block:
+        q = lambda v: array("q", [v])  # noqa: E731
+        return Block(
+            "g", "s", key, n * 100, n * 100 + 100, 1, "h", q(n), q(n), q(n), q(0), q(1), **kw
+        )
+
+    sketch = dict(c_bare=b"", c_sig=b"", c_lines=())
+    new = block(0, c_smin=array("q", [0]), c_smax=array("q", [0]), **sketch)  # schema 3
+    old = block(1, c_smin=array("q", [1]), c_smax=array("q", [1]), runs=False, **sketch)  # 2
+    oldest = block(2)  # no time sketch: schema 1
+    for b in (new, old, oldest):
+        ix.add_block(b, ["alpha"])
+    ix.commit()
+    with ix.snapshot() as snap:
+        by_start = {b.start: b.docnum for b in snap.blocks}
+        assert [snap.by_docnum[by_start[s]].runs for s in (0, 100, 200)] == [True, False, False]
+        assert snap.candidates(("pre", "alp")) == set(by_start.values())
+        assert snap.candidates(("pre", "beta")) == {by_start[100], by_start[200]}
+        assert snap.candidates(("tok", "beta")) == set()  # whole words are exact in every schema
+    ix.close()
+
+
+def test_a_quoted_phrase_finds_every_event_the_last_word_runs_on_in(store: Store, data_dir: Path):
+    """Through the ingester, index and reader: a phrase's last word may go on as a longer word, a
+    Bloom token, a non-ASCII or over-long token, in blocks of their own; each is found, and the
+    blocks without such a token are not read."""
+    from logsvc.query import Reader
+
+    kept = [
+        "card declined",
+        "card declined2 by issuer",
+        "card declinedé",
+        "card declined" + "x" * 30,
+        "giftcard declinedness",
+        "card declined_retry",
+    ]
+    other = ["CARD DECLINED", "card decline", "card  declined", "declined card"]
+    lines = []
+    for i, text in enumerate(kept + other):
+        lines += [f"2026-01-01T00:00:{i:02d}.000Z filler line {k} payment ok" for k in range(8)]
+        lines.append(f"2026-01-01T00:00:{i:02d}.500Z {text}")
+    path = store.ensure_stream(G, "s")
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    idx = BlockIndex(data_dir / "index")
+    ing = Ingester(store, idx, block_lines=4)
+    while ing.step():
+        pass
+    ing.commit()
+    try:
+        reader = Reader(store, idx)
+        src = reader.sources([G])
+        page = reader.read(src, forward=True, limit=100, pattern='"card declined"')
+        assert [e.message for e in page.events] == kept  # the leading time is not in the message
+        page = reader.read(src, forward=True, limit=100, pattern='"card declined" -retry')
+        assert len(page.events) == len(kept) - 1
+        with idx.snapshot() as snap:
+            holding = _prefix_oracle(_texts(path, snap.blocks), "declined")
+            assert snap.candidates(("pre", "declined")) == holding
+            assert len(holding) == 9 and len(snap.blocks) > 20  # the other blocks are not read
+    finally:
+        idx.close()

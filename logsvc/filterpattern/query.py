@@ -1,14 +1,15 @@
 """Token queries: what every matching message is guaranteed to contain, for the index to pre-filter.
 
 Patterns build queries in the pattern's own case over tokens that a match guarantees as *whole*
-tokens of the message; the same query then serves twice:
+tokens of the message, or as the start of one ("pre": a quoted phrase's last word, which the
+message's token may go on past); the same query then serves twice:
 
 * `substring_filter(q)`: a case-sensitive `in` check run before the exact matcher (whole tokens are
   substrings), which rejects most lines of a JSON or delimited scan without parsing them;
 * `lower_query(q)`: the index's folded form, as `FilterPattern.token_query()` returns it.
 
-Shape: ("tok", t) | ("and", [q, ...]) | ("or", [q, ...]); None = "cannot narrow". A None child
-makes an "or" None (that branch could match anything) and is dropped from an "and".
+Shape: ("tok", t) | ("pre", t) | ("and", [q, ...]) | ("or", [q, ...]); None = "cannot narrow". A
+None child makes an "or" None (that branch could match anything) and is dropped from an "and".
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ _JSON_SAFE_BEFORE = frozenset(' -.,:;/()[]{}@#$%*!?|~^_"\\')
 
 def q_tok(token: str) -> TokenQuery:
     return ("tok", token)
+
+
+def q_pre(token: str) -> TokenQuery:
+    """A token of the message starts with `token` (the index answers it for words; else "any")."""
+    return ("pre", token)
 
 
 def q_and(children: Iterable[TokenQuery | None]) -> TokenQuery | None:
@@ -62,17 +68,18 @@ def literal_tokens(
     """The tokens of `text` that are whole tokens of any message containing it where it matched.
 
     A match of `text` whose edge is not "firm" (a substring match may start or end inside a word)
-    guarantees nothing about a token touching that edge. With `json`, `text` is a decoded JSON
-    string, so tokens that an encoder could have escaped, or glued to an escape, are left out.
+    guarantees nothing about a token touching its start, and of one touching its end only that a
+    token of the message starts with it (`q_pre`). With `json`, `text` is a decoded JSON string, so
+    tokens that an encoder could have escaped, or glued to an escape, are left out.
     """
     out = []
     for m in TOKEN_RE.finditer(text):
         a, b = m.span()
-        if (a == 0 and not firm_start) or (b == len(text) and not firm_end):
+        if a == 0 and not firm_start:
             continue
         if json and (not m.group().isascii() or (a > 0 and text[a - 1] not in _JSON_SAFE_BEFORE)):
             continue
-        out.append(q_tok(m.group()))
+        out.append(q_pre(m.group()) if b == len(text) and not firm_end else q_tok(m.group()))
     return q_and(out)
 
 
@@ -93,8 +100,8 @@ def lower_query(q: TokenQuery | None) -> TokenQuery | None:
     """
     if q is None:
         return None
-    if q[0] == "tok":
-        return q_tok(fold(q[1]))
+    if q[0] in ("tok", "pre"):
+        return (q[0], fold(q[1]))
     children = [lower_query(c) for c in q[1]]
     return q_and(children) if q[0] == "and" else q_or(children)
 
@@ -105,6 +112,8 @@ def evaluate(q: TokenQuery | None, tokens: set[str]) -> bool:
         return True
     if q[0] == "tok":
         return q[1] in tokens
+    if q[0] == "pre":
+        return any(t.startswith(q[1]) for t in tokens)
     if q[0] == "and":
         return all(evaluate(c, tokens) for c in q[1])
     return any(evaluate(c, tokens) for c in q[1])
@@ -114,10 +123,10 @@ def substring_filter(q: TokenQuery | None) -> Callable[[str], bool] | None:
     """A fast case-sensitive pre-check for `q` (in the pattern's case), or None when it cannot narrow."""
     if q is None:
         return None
-    if q[0] == "tok":
+    if q[0] in ("tok", "pre"):  # a token, or the start of one, is a substring either way
         tok = q[1]
         return lambda s: tok in s
-    if q[0] == "and" and all(c[0] == "tok" for c in q[1]):
+    if q[0] == "and" and all(c[0] in ("tok", "pre") for c in q[1]):
         # Longest first: a long token is the likeliest to be absent.
         toks = tuple(sorted((c[1] for c in q[1]), key=len, reverse=True))
         if len(toks) == 2:
