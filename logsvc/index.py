@@ -66,9 +66,11 @@ SIG_NONE = bytes(SIG_BYTES)  # a chunk without bare events
 NO_STAMP_MIN = 2**62
 NO_STAMP_MAX = -(2**62)
 MAX_WORD = 24  # longer alphabetic tokens are usually random (base64-ish): Bloom them
-MIN_RUN = (
-    3  # the shortest opening letter run of a Bloom token kept as a word (and prefix looked up)
-)
+# the shortest opening letter run of a Bloom token kept as a word (and prefix looked up)
+MIN_RUN = 3
+# the most words a prefix lookup lists (~0.15 ms each from a many-segment index): `con` has 88 at 1M
+# realistic lines and listing them took 8 ms to rule out one block of 537
+PREFIX_WORDS = 8
 BLOOM_BITS_PER_TOKEN = 16
 BLOOM_K = 3
 
@@ -772,7 +774,8 @@ class Snapshot:
         """The blocks that may hold a token starting with `pre`: those with a word starting with it
         (`split_terms` keeps the letter run opening every token as a word), and every block stored
         before it did (schema < 3). None ("every block") for a prefix the words cannot answer: not
-        ASCII letters, shorter than MIN_RUN or longer than MAX_WORD, or only the letters a-f."""
+        ASCII letters, shorter than MIN_RUN or longer than MAX_WORD, or only the letters a-f; and
+        for one not worth it: more than PREFIX_WORDS words, or one of them in 90% of the blocks."""
         if not (pre.isascii() and pre.isalpha() and MIN_RUN <= len(pre) <= MAX_WORD):
             return None
         if not pre.strip("abcdef"):  # a hex id's opening letters: `split_terms` keeps no such run
@@ -781,10 +784,14 @@ class Snapshot:
         if self._reader is None:
             return out
         with self._reader_lock:
-            for word in self._reader.expand_prefix("w", pre):
-                out.update(
-                    d for d in self._reader.postings("w", word).all_ids() if d in self.by_docnum
-                )
+            words = []
+            for word, info in self._reader.iter_prefix("w", pre):
+                if len(words) == PREFIX_WORDS or info.doc_frequency() > 0.9 * len(self.blocks):
+                    return None  # listing them costs more than the few blocks they rule out
+                words.append(word)
+            for word in words:
+                ids = self._reader.postings("w", word).all_ids()
+                out.update(d for d in ids if d in self.by_docnum)
         return out
 
     def _term(self, tok: str, within: set[int] | None = None) -> set[int]:
