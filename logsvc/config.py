@@ -211,7 +211,8 @@ SETTINGS: tuple[Setting, ...] = (
         "insights_memory",
         512 * 1024 * 1024,
         "Bytes of memory DuckDB may use for Logs Insights in each worker; past it, it spills to "
-        "<data>/tmp/duckdb, and a query that still does not fit runs the row engine",
+        "<data>/tmp/duckdb, and a query that still does not fit runs the row engine. The worker "
+        "gives it back 10 s after its last query",
         int,
     ),
     Setting(
