@@ -71,6 +71,7 @@ MIN_RUN = 3
 # the most words a prefix lookup lists (~0.15 ms each from a many-segment index): `con` has 88 at 1M
 # realistic lines and listing them took 8 ms to rule out one block of 537
 PREFIX_WORDS = 8
+_RUN = re.compile(rb"[a-z]{%d,%d}" % (MIN_RUN, MAX_WORD))  # an opening run (tokens are folded)
 BLOOM_BITS_PER_TOKEN = 16
 BLOOM_K = 3
 
@@ -331,9 +332,6 @@ def split_terms(tokens: set[bytes]) -> tuple[list[str], list[bytes]]:
         if 97 <= t[0] <= 122 and (m := _RUN.match(t)) and (run := m.group()).strip(b"abcdef"):
             words.add(run.decode("ascii"))
     return list(words), other
-
-
-_RUN = re.compile(rb"[a-z]{%d,%d}" % (MIN_RUN, MAX_WORD))  # folded: letters are lower-case
 
 
 def is_word(token: str) -> bool:
